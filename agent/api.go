@@ -1,0 +1,80 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+)
+
+// maxEventsPage bounds one answer of GET /events.
+const maxEventsPage = 1000
+
+// Handler serves the agent's local HTTP: GET /status, GET /events?after=SEQ
+// (a JSON array, at most 1000 events; ask again after the last seq) and
+// GET /metrics (the counters, in Prometheus text form).
+func (d *Door) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, d.Status())
+	})
+	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
+		after, limit := uint64(0), maxEventsPage
+		if s := r.URL.Query().Get("after"); s != "" {
+			n, err := strconv.ParseUint(s, 10, 64)
+			if err != nil {
+				d.ctr.Add("bad_requests")
+				WriteError(w, http.StatusBadRequest, fmt.Errorf("after: %q is not a sequence number", s))
+				return
+			}
+			after = n
+		}
+		if s := r.URL.Query().Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > maxEventsPage {
+				d.ctr.Add("bad_requests")
+				WriteError(w, http.StatusBadRequest, fmt.Errorf("limit: %q, want 1 to %d", s, maxEventsPage))
+				return
+			}
+			limit = n
+		}
+		evs, err := d.store.Events(after, limit)
+		if err != nil {
+			WriteError(w, http.StatusInternalServerError, err)
+			return
+		}
+		if evs == nil {
+			evs = []Event{}
+		}
+		WriteJSON(w, http.StatusOK, evs)
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		c := d.ctr.Snapshot()
+		names := make([]string, 0, len(c))
+		for n := range c {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintln(w, "# TYPE kunci_agent_errors_total counter")
+		for _, n := range names {
+			fmt.Fprintf(w, "kunci_agent_errors_total{kind=%q} %d\n", n, c[n])
+		}
+	})
+	return mux
+}
+
+// WriteJSON writes v as the JSON answer.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// WriteError writes {"error": "..."} with code.
+func WriteError(w http.ResponseWriter, code int, err error) {
+	WriteJSON(w, code, map[string]string{"error": err.Error()})
+}

@@ -1,0 +1,89 @@
+package agent
+
+import "time"
+
+// Event types of design.md; the strings are a contract with the hub.
+const (
+	EvStarted        = "agent.started"
+	EvTap            = "tap"
+	EvEscortAwaited  = "escort.awaited"
+	EvGranted        = "access.granted"
+	EvDenied         = "access.denied"
+	EvUnlocked       = "door.unlocked"
+	EvLocked         = "door.locked"
+	EvOpened         = "door.opened"
+	EvClosed         = "door.closed"
+	EvForced         = "door.forced"
+	EvHeldOpen       = "door.held_open"
+	EvExitRequested  = "exit.requested"
+	EvRackOpened     = "rack.opened"
+	EvRackClosed     = "rack.closed"
+	EvRackTampered   = "rack.tampered"
+	EvVisitEntered   = "visit.entered"
+	EvVisitExited    = "visit.exited"
+	EvUnescorted     = "visit.unescorted"
+	EvSecured        = "room.secured"
+	EvNotSecured     = "room.not_secured"
+	EvPermitRejected = "permit.rejected"
+	EvCmdExecuted    = "command.executed"
+	EvCmdRejected    = "command.rejected"
+	EvClockUnsynced  = "clock.unsynced"
+	EvReaderFault    = "reader.fault"
+)
+
+// Denial reasons of design.md.
+const (
+	ReasonUnknownCard      = "unknown_card"
+	ReasonNoPermit         = "no_permit"
+	ReasonNotYetValid      = "not_yet_valid"
+	ReasonExpired          = "expired"
+	ReasonRevoked          = "revoked"
+	ReasonEntriesUsed      = "entries_used"
+	ReasonEscortTimeout    = "escort_timeout"
+	ReasonWrongEscort      = "wrong_escort"
+	ReasonEscortNotAllowed = "escort_not_allowed"
+	ReasonLockdown         = "lockdown"
+	ReasonClockUntrusted   = "clock_untrusted"
+)
+
+// Event is one record of the door's log, in the JSON form of design.md. The
+// machine fills the fields that say what happened; the store fills the
+// identity (id, seq, epoch) and the clock fields when it appends.
+type Event struct {
+	ID          string    `json:"id"`
+	Seq         uint64    `json:"seq"`
+	Epoch       string    `json:"epoch"`
+	Site        string    `json:"site"`
+	Door        string    `json:"door"`
+	Type        string    `json:"type"`
+	At          time.Time `json:"at"`
+	ClockSynced bool      `json:"clock_synced"`
+	Boot        string    `json:"boot"`
+	MonoNS      int64     `json:"mono_ns"`
+	Reader      string    `json:"reader"`
+	Permit      string    `json:"permit"`
+	Escort      string    `json:"escort"`
+	Reason      string    `json:"reason"`
+	Rack        string    `json:"rack"`
+	Replayed    bool      `json:"replayed"`
+	// Extensions to the contract.
+	Staff  string `json:"staff,omitempty"`  // staff id of a staff card
+	Card   string `json:"card,omitempty"`   // short card fingerprint, never a UID
+	Detail string `json:"detail,omitempty"` // what is open, which command, why rejected
+}
+
+// MovesRelay reports whether e is the event that justifies a relay
+// movement: the relay may only move after such an event is stored.
+func (e *Event) MovesRelay() bool { return e.Type == EvUnlocked || e.Type == EvLocked }
+
+// logAttrs returns the event's set fields as slog key-value pairs.
+func (e *Event) logAttrs() []any {
+	a := []any{"seq", e.Seq, "type", e.Type}
+	for _, f := range [...]struct{ k, v string }{{"reader", e.Reader}, {"permit", e.Permit}, {"escort", e.Escort},
+		{"staff", e.Staff}, {"reason", e.Reason}, {"rack", e.Rack}, {"card", e.Card}, {"detail", e.Detail}} {
+		if f.v != "" {
+			a = append(a, f.k, f.v)
+		}
+	}
+	return a
+}

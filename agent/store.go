@@ -1,0 +1,465 @@
+package agent
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kunci-project/kunci/permit"
+)
+
+// Buckets of the store file. Keys of events are big-endian seq numbers so
+// that a cursor walks the log in order.
+var (
+	bMeta        = []byte("meta")
+	bEvents      = []byte("events")
+	bPermits     = []byte("permits")     // permit id -> Permit JSON
+	bRevocations = []byte("revocations") // permit id -> Revocation JSON
+	bStaff       = []byte("staff")       // staff id -> Staff JSON
+	bCards       = []byte("cards")       // fingerprint (32 bytes) | 'p'|'s' | id -> nothing
+	bVersions    = []byte("versions")    // "p/"+permit id or "s/"+staff id -> applied version
+	bUsage       = []byte("usage")       // permit id -> entries used (uint32)
+
+	kEpoch       = []byte("epoch")
+	kSite        = []byte("site")
+	kDoor        = []byte("door")
+	kState       = []byte("state")
+	kLastTrusted = []byte("last_trusted")
+	kAcked       = []byte("acked_through")
+)
+
+// Store is the agent's bbolt file: permits, staff, the card index, the
+// event log and the metadata. Every write is one fsync'd transaction.
+type Store struct {
+	db    *bolt.DB
+	epoch string
+	site  string
+	door  string
+}
+
+// OpenStore opens or creates the store at path for one door. A store made
+// for another door is refused.
+func OpenStore(path, site, door string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	s := &Store{db: db, site: site, door: door}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bMeta, bEvents, bPermits, bRevocations, bStaff, bCards, bVersions, bUsage} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		if e := meta.Get(kEpoch); e != nil {
+			if string(meta.Get(kSite)) != site || string(meta.Get(kDoor)) != door {
+				return fmt.Errorf("%w: it is %s/%s, this agent is %s/%s", ErrStoreMismatch,
+					meta.Get(kSite), meta.Get(kDoor), site, door)
+			}
+			s.epoch = string(e)
+			return nil
+		}
+		var r [3]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return err
+		}
+		s.epoch = hex.EncodeToString(r[:])
+		for k, v := range map[string]string{string(kEpoch): s.epoch, string(kSite): site, string(kDoor): door} {
+			if err := meta.Put([]byte(k), []byte(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB returns the bbolt handle, for consistency checks and tools.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Epoch names this store's event sequence; it is new with every new store.
+func (s *Store) Epoch() string { return s.epoch }
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+// Batch is everything one input writes, in one transaction.
+type Batch struct {
+	Events      []Event
+	Used        []string  // permits whose entry counter goes up by one
+	State       *Snapshot // nil: unchanged
+	LastTrusted time.Time // zero: unchanged
+}
+
+// Append stores b durably and fills in each event's seq, id and epoch.
+// The events get consecutive seq numbers; none is visible without the
+// others.
+func (s *Store) Append(b *Batch) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		ev := tx.Bucket(bEvents)
+		for i := range b.Events {
+			e := &b.Events[i]
+			seq, err := ev.NextSequence()
+			if err != nil {
+				return err
+			}
+			e.Seq, e.Epoch, e.Site, e.Door = seq, s.epoch, s.site, s.door
+			e.ID = fmt.Sprintf("%s/%s/%s/%d", s.site, s.door, s.epoch, seq)
+			// a fresh slice each: bbolt keeps the value until the commit
+			j, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			if err := ev.Put(seqKey(seq), j); err != nil {
+				return err
+			}
+		}
+		usage := tx.Bucket(bUsage)
+		for _, id := range b.Used {
+			var n uint32
+			if v := usage.Get([]byte(id)); len(v) == 4 {
+				n = binary.BigEndian.Uint32(v)
+			}
+			if err := usage.Put([]byte(id), binary.BigEndian.AppendUint32(nil, n+1)); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		if b.State != nil {
+			j, err := json.Marshal(b.State)
+			if err != nil {
+				return err
+			}
+			if err := meta.Put(kState, j); err != nil {
+				return err
+			}
+		}
+		if !b.LastTrusted.IsZero() {
+			if err := meta.Put(kLastTrusted, []byte(b.LastTrusted.UTC().Format(time.RFC3339Nano))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: append: %w", err)
+	}
+	return nil
+}
+
+// LastSeq returns the seq of the newest event ever appended.
+func (s *Store) LastSeq() (uint64, error) {
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seq = tx.Bucket(bEvents).Sequence()
+		return nil
+	})
+	return seq, err
+}
+
+// Events returns up to limit stored events with seq > after, in order.
+func (s *Store) Events(after uint64, limit int) ([]Event, error) {
+	var out []Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bEvents).Cursor()
+		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			var e Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	return out, nil
+}
+
+// Ack records that the hub stored every event up to through and deletes
+// them from the log; it never deletes past the newest event.
+func (s *Store) Ack(through uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		if old := meta.Get(kAcked); len(old) == 8 && binary.BigEndian.Uint64(old) >= through {
+			return nil
+		}
+		ev := tx.Bucket(bEvents)
+		if through > ev.Sequence() {
+			through = ev.Sequence()
+		}
+		c := ev.Cursor()
+		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= through; k, _ = c.Next() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return meta.Put(kAcked, seqKey(through))
+	})
+}
+
+// Acked returns the seq through which the hub has acked.
+func (s *Store) Acked() (uint64, error) {
+	var n uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bMeta).Get(kAcked); len(v) == 8 {
+			n = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// State returns the saved machine snapshot and the last trusted wall time.
+func (s *Store) State() (Snapshot, time.Time, error) {
+	var snap Snapshot
+	var last time.Time
+	err := s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		if v := meta.Get(kState); v != nil {
+			if err := json.Unmarshal(v, &snap); err != nil {
+				return fmt.Errorf("state: %w", err)
+			}
+		}
+		if v := meta.Get(kLastTrusted); v != nil {
+			t, err := time.Parse(time.RFC3339Nano, string(v))
+			if err != nil {
+				return fmt.Errorf("last trusted time: %w", err)
+			}
+			last = t
+		}
+		return nil
+	})
+	return snap, last, err
+}
+
+func cardKey(fp permit.Fingerprint, kind byte, id string) ([]byte, error) {
+	raw, err := hex.DecodeString(string(fp))
+	if err != nil || len(raw) != 32 {
+		return nil, fmt.Errorf("%w: card fingerprint", permit.ErrInvalid)
+	}
+	return append(append(raw, kind), id...), nil
+}
+
+// Card returns what the store knows of the card fp.
+func (s *Store) Card(fp permit.Fingerprint) (CardInfo, error) {
+	var info CardInfo
+	prefix, err := cardKey(fp, 0, "")
+	if err != nil {
+		return info, err
+	}
+	prefix = prefix[:32]
+	err = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bCards).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			id := k[33:]
+			switch k[32] {
+			case 'p':
+				var p PermitInfo
+				if err := json.Unmarshal(tx.Bucket(bPermits).Get(id), &p.Permit); err != nil {
+					return fmt.Errorf("permit %s: %w", id, err)
+				}
+				if r := tx.Bucket(bRevocations).Get(id); r != nil {
+					var rv permit.Revocation
+					if json.Unmarshal(r, &rv) == nil && rv.Version >= p.Version {
+						p.Revoked = true
+					}
+				}
+				if v := tx.Bucket(bUsage).Get(id); len(v) == 4 {
+					p.Used = int(binary.BigEndian.Uint32(v))
+				}
+				info.Permits = append(info.Permits, p)
+			case 's':
+				st := new(permit.Staff)
+				if err := json.Unmarshal(tx.Bucket(bStaff).Get(id), st); err != nil {
+					return fmt.Errorf("staff %s: %w", id, err)
+				}
+				info.Staff = st
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return CardInfo{}, fmt.Errorf("store: card: %w", err)
+	}
+	return info, nil
+}
+
+func appliedVersion(tx *bolt.Tx, key string) uint64 {
+	if v := tx.Bucket(bVersions).Get([]byte(key)); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// Apply stores a verified record. A version not newer than the applied one
+// is refused with ErrRollback; the same version again is accepted as a
+// no-op (a retained message delivered twice) and reported by changed.
+func (s *Store) Apply(rec permit.Record) (changed bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		var e error
+		changed, e = s.apply(tx, rec)
+		return e
+	})
+	return changed, err
+}
+
+// ApplyAll stores many verified records in one transaction, for bulk loads.
+// Records refused for their version are skipped and counted.
+func (s *Store) ApplyAll(recs []permit.Record) (applied, refused int, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		applied, refused = 0, 0
+		for _, r := range recs {
+			ch, e := s.apply(tx, r)
+			switch {
+			case e == nil && ch:
+				applied++
+			case e != nil && !isRefusal(e):
+				return e
+			case e != nil:
+				refused++
+			}
+		}
+		return nil
+	})
+	return applied, refused, err
+}
+
+func isRefusal(err error) bool {
+	return errors.Is(err, ErrRollback) || errors.Is(err, ErrWrongDoor)
+}
+
+func (s *Store) apply(tx *bolt.Tx, rec permit.Record) (bool, error) {
+	var key string
+	var ver uint64
+	var put func() error
+	switch {
+	case rec.Permit != nil:
+		p := rec.Permit
+		if p.Site != s.site || p.Door != s.door {
+			return false, fmt.Errorf("%w: permit %s is for %s/%s", ErrWrongDoor, p.ID, p.Site, p.Door)
+		}
+		key, ver = "p/"+p.ID, p.Version
+		put = func() error { return s.putPermit(tx, p) }
+	case rec.Revocation != nil:
+		r := rec.Revocation
+		if r.Site != s.site || r.Door != s.door {
+			return false, fmt.Errorf("%w: revocation of %s is for %s/%s", ErrWrongDoor, r.Permit, r.Site, r.Door)
+		}
+		key, ver = "p/"+r.Permit, r.Version
+		put = func() error {
+			j, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			return tx.Bucket(bRevocations).Put([]byte(r.Permit), j)
+		}
+	case rec.Staff != nil:
+		st := rec.Staff
+		if st.Site != s.site {
+			return false, fmt.Errorf("%w: staff %s is for site %s", ErrWrongDoor, st.ID, st.Site)
+		}
+		key, ver = "s/"+st.ID, st.Version
+		put = func() error { return s.putStaff(tx, st) }
+	default:
+		return false, fmt.Errorf("%w: empty record", permit.ErrInvalid)
+	}
+	switch old := appliedVersion(tx, key); {
+	case ver == old:
+		return false, nil
+	case ver < old:
+		return false, fmt.Errorf("%w: %s version %d, applied %d", ErrRollback, key, ver, old)
+	}
+	if err := put(); err != nil {
+		return false, err
+	}
+	return true, tx.Bucket(bVersions).Put([]byte(key), seqKey(ver))
+}
+
+func (s *Store) putPermit(tx *bolt.Tx, p *permit.Permit) error {
+	pb, cb := tx.Bucket(bPermits), tx.Bucket(bCards)
+	if old := pb.Get([]byte(p.ID)); old != nil {
+		var op permit.Permit
+		if err := json.Unmarshal(old, &op); err == nil {
+			if k, err := cardKey(op.Card, 'p', op.ID); err == nil {
+				if err := cb.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	k, err := cardKey(p.Card, 'p', p.ID)
+	if err != nil {
+		return err
+	}
+	j, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	if err := pb.Put([]byte(p.ID), j); err != nil {
+		return err
+	}
+	return cb.Put(k, nil)
+}
+
+func (s *Store) putStaff(tx *bolt.Tx, st *permit.Staff) error {
+	sb, cb := tx.Bucket(bStaff), tx.Bucket(bCards)
+	if old := sb.Get([]byte(st.ID)); old != nil {
+		var os permit.Staff
+		if err := json.Unmarshal(old, &os); err == nil {
+			for _, c := range os.Cards {
+				if k, err := cardKey(c, 's', os.ID); err == nil {
+					if err := cb.Delete(k); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	j, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := sb.Put([]byte(st.ID), j); err != nil {
+		return err
+	}
+	for _, c := range st.Cards {
+		k, err := cardKey(c, 's', st.ID)
+		if err != nil {
+			return err
+		}
+		if err := cb.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Counts returns how many permits and staff records are stored.
+func (s *Store) Counts() (permits, staff int, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		permits = tx.Bucket(bPermits).Stats().KeyN
+		staff = tx.Bucket(bStaff).Stats().KeyN
+		return nil
+	})
+	return permits, staff, err
+}

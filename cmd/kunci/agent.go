@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/config"
+	"github.com/kunci-project/kunci/hardware/sim"
+	"github.com/kunci-project/kunci/hardware/sysclock"
+	"github.com/kunci-project/kunci/permit"
+)
+
+func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("agent", stderr)
+	cfgPath := fs.String("config", "/etc/kunci/agent.yaml", "agent config `file`")
+	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.LoadAgent(*cfgPath)
+	if err != nil {
+		return err
+	}
+	return runAgent(ctx, cfg, newLogger(stderr, *logJSON), "--config "+*cfgPath+" (listen:)", nil)
+}
+
+func newLogger(w io.Writer, json bool) *slog.Logger {
+	if json {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// listen opens addr, telling which flag or field moves it when it is taken.
+func listen(addr, moveWith string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%s is already in use by another program; choose another address with %s", addr, moveWith)
+		}
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return l, nil
+}
+
+// bootID names this boot of the machine, so that events from before and
+// after a power cut are told apart.
+func bootID() string {
+	if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
+		return strings.ReplaceAll(strings.TrimSpace(string(b)), "-", "")[:8]
+	}
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	return hex.EncodeToString(r[:])
+}
+
+// runAgent wires one door from cfg and runs it until ctx ends. The relay is
+// driven to its safe state before anything else and halted on every way
+// out. ready, when set, is called once the door takes input.
+func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith string, ready func(addr string)) (err error) {
+	relay := &sim.Relay{}
+	if err := relay.Lock(); err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, relay.Halt()) }()
+
+	siteKey, err := permit.LoadSiteKey(cfg.SiteKeyFile)
+	if err != nil {
+		return err
+	}
+	keys, err := permit.LoadKeyring(cfg.TrustedKeys...)
+	if err != nil {
+		return fmt.Errorf("trusted_keys: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Store), 0o700); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	st, err := agent.OpenStore(cfg.Store, cfg.Site, cfg.Door)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+
+	clk := agent.NewSystemClock(sysclock.Synced)
+	if cfg.Clock == "trusted" {
+		clk.IsSynced = nil
+	}
+	ctr := &agent.Counters{}
+	door, err := agent.NewDoor(agent.Config{Site: cfg.Site, Door: cfg.Door, Rules: cfg.AgentRules(),
+		Readers: cfg.ReaderNames(), Racks: cfg.Racks, SiteKey: siteKey, Keys: keys, Boot: bootID(),
+		Version: version}, st, relay, clk, log, ctr)
+	if err != nil {
+		return err
+	}
+	l, err := listen(cfg.Listen, moveWith)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	api := door.Handler()
+	mux.Handle("/status", api)
+	mux.Handle("/events", api)
+	mux.Handle("/metrics", api)
+	if cfg.Hardware == "sim" {
+		mux.Handle("/sim/", sim.New(relay, door, ctr, cfg.ReaderNames(), cfg.Racks).Handler())
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 16 << 10}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	var wg sync.WaitGroup
+	// the store closes only after the door's loop and the record watcher end
+	defer wg.Wait()
+	wg.Go(func() { errc <- door.Run(ctx) })
+	go func() {
+		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	if cfg.RecordsDir != "" {
+		wg.Go(func() { errc <- door.WatchRecords(ctx, cfg.RecordsDir, time.Duration(cfg.RecordsPoll)) })
+	}
+	log.Info("door ready", "site", cfg.Site, "door", cfg.Door, "listen", l.Addr().String(), "store", cfg.Store,
+		"epoch", st.Epoch())
+	if ready != nil {
+		ready(l.Addr().String())
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer scancel()
+	_ = srv.Shutdown(sctx)
+	if err != nil {
+		return err
+	}
+	return nil
+}

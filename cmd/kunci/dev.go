@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kunci-project/kunci/config"
+	"github.com/kunci-project/kunci/permit"
+)
+
+// Demo cards of kunci dev. They are made-up UIDs, printed for the user to
+// tap on the simulator.
+const (
+	demoGuestUID  = "04A1B2C3D4E5F6"       // a 7-byte e-KTP UID, guest of permit P-0012
+	demoEscortUID = "04E5F6A1B2C3D4"       // staff S-004, may escort
+	demoSoloUID   = "0A0B0C0D"             // staff S-001, may enter alone
+	demoOtherUID  = "08112233445566778899" // a 10-byte card nobody registered
+)
+
+func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("dev", stderr)
+	data := fs.String("data", "kunci-dev", "`folder` for keys, signed records and the store")
+	addr := fs.String("listen", "127.0.0.1:8080", "`address` of the simulator and the local API")
+	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := devSetup(*data, *addr)
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	return runAgent(ctx, cfg, newLogger(stderr, *logJSON), "--listen", func(a string) {
+		fmt.Fprintf(stdout, devHelp, cfg.Site, cfg.Door, a, *data, a, demoGuestUID, a, demoEscortUID, a, a, a, a, a,
+			a, demoSoloUID, a, demoOtherUID)
+	})
+}
+
+const devHelp = `
+Kunci dev: a simulated door (site %s, door %s, racks R1 and R2) on http://%s
+Data (keys, signed records, store): %s. Stop with Ctrl-C.
+
+The SOP at the door: guest P-0012 taps, escort S-004 taps within 30 s, the door opens.
+  curl -s -XPOST %s/sim/tap -d '{"reader":"entry","uid":"%s"}'
+  curl -s -XPOST %s/sim/tap -d '{"reader":"entry","uid":"%s"}'
+  curl -s -XPOST %s/sim/door -d '{"open":true}'
+  curl -s -XPOST %s/sim/door -d '{"open":false}'
+  curl -s %s/status
+  curl -s '%s/events?after=0'
+Also: the exit button (curl -s -XPOST %s/sim/exit-button), a rack
+(curl -s -XPOST %s/sim/rack -d '{"rack":"R1","open":true}'), staff S-001 alone
+(uid %s on %s), an unknown card (uid %s).
+`
+
+// devSetup makes keys, a site key and the demo's signed records in data on
+// first use, and returns the simulated door's config.
+func devSetup(data, addr string) (*config.Agent, error) {
+	keys := filepath.Join(data, "keys")
+	recs := filepath.Join(data, "records")
+	if err := os.MkdirAll(recs, 0o700); err != nil {
+		return nil, err
+	}
+	privs, _ := filepath.Glob(filepath.Join(keys, "hub-*.key"))
+	if len(privs) == 0 {
+		id, err := keygen(keys)
+		if err != nil {
+			return nil, err
+		}
+		privs = []string{filepath.Join(keys, "hub-"+string(id)+".key")}
+	}
+	pubs, _ := filepath.Glob(filepath.Join(keys, "hub-*.pub"))
+	signer, err := permit.LoadSigner(privs[0])
+	if err != nil {
+		return nil, err
+	}
+	sk, err := permit.LoadSiteKey(filepath.Join(keys, "site.key"))
+	if err != nil {
+		return nil, err
+	}
+	if existing, _ := filepath.Glob(filepath.Join(recs, "*.json")); len(existing) == 0 {
+		if err := writeDemoRecords(recs, signer, sk, time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	yes := true
+	cfg := &config.Agent{Site: "demo", Door: "server-room", Store: filepath.Join(data, "agent.db"), Listen: addr,
+		SiteKeyFile: filepath.Join(keys, "site.key"), TrustedKeys: pubs, RecordsDir: recs,
+		RecordsPoll: config.Duration(2 * time.Second), Clock: "trusted", Hardware: "sim",
+		Readers: []config.Reader{{Name: "entry", Type: "sim"}, {Name: "exit", Type: "sim"}},
+		Racks:   []string{"R1", "R2"}, Rules: config.Rules{ExitUnlocks: &yes}}
+	cfg.Defaults()
+	return cfg, cfg.Validate()
+}
+
+func writeDemoRecords(dir string, s *permit.Signer, sk permit.SiteKey, now time.Time) error {
+	fp := func(uid string) permit.Fingerprint { f, _ := sk.FingerprintText(uid); return f }
+	now = now.Truncate(time.Second)
+	recs := []struct {
+		file string
+		kind permit.Kind
+		rec  interface{ Validate() error }
+	}{
+		{"staff-S-004.json", permit.KindStaff, &permit.Staff{ID: "S-004", Version: 1, Site: "demo",
+			Cards: []permit.Fingerprint{fp(demoEscortUID)}, Escort: true}},
+		{"staff-S-001.json", permit.KindStaff, &permit.Staff{ID: "S-001", Version: 1, Site: "demo",
+			Cards: []permit.Fingerprint{fp(demoSoloUID)}, Escort: true, Solo: true}},
+		{"permit-P-0012.json", permit.KindPermit, &permit.Permit{ID: "P-0012", Version: 1, Site: "demo",
+			Door: "server-room", Card: fp(demoGuestUID), Escort: "S-004", Category: permit.Server,
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(30 * 24 * time.Hour), ApprovedBy: "kasi-infra",
+			ApprovedAt: now}},
+	}
+	for _, r := range recs {
+		doc, err := s.Sign(r.kind, r.rec)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, r.file), append(doc, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

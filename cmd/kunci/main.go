@@ -1,0 +1,74 @@
+// Command kunci is the one binary of Kunci: the door agent, the hub, the
+// development system and the operators' client verbs. It only parses flags
+// and wires the parts together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set by the build (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// a second signal forces the exit; the relay was halted by the first
+		<-ctx.Done()
+		stop()
+	}()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "kunci:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `kunci: door-access controller for server rooms
+
+  kunci dev [--data DIR] [--listen ADDR]   a simulated door with demo permits, all in one process
+  kunci agent --config FILE                run one door
+  kunci keygen --out DIR                   make a hub signing key and a site key
+  kunci sign permit|staff|revocation ...   sign a record for a door without a hub
+  kunci version
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "agent":
+		return cmdAgent(ctx, rest, stdout, stderr)
+	case "dev":
+		return cmdDev(ctx, rest, stdout, stderr)
+	case "keygen":
+		return cmdKeygen(rest, stdout, stderr)
+	case "sign":
+		return cmdSign(rest, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "kunci", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("kunci "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}

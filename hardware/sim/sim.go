@@ -1,0 +1,257 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/kunci-project/kunci/hardware"
+	"github.com/kunci-project/kunci/permit"
+)
+
+// Relay is a simulated relay: it remembers whether it is unlocked and
+// counts its movements.
+type Relay struct {
+	mu       sync.Mutex
+	unlocked bool
+	moves    int
+	halted   bool
+}
+
+// Lock engages the lock.
+func (r *Relay) Lock() error { r.set(false); return nil }
+
+// Unlock releases the lock.
+func (r *Relay) Unlock() error { r.set(true); return nil }
+
+// Halt puts the relay in its safe state: locked.
+func (r *Relay) Halt() error {
+	r.set(false)
+	r.mu.Lock()
+	r.halted = true
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *Relay) String() string { return "sim-relay" }
+
+func (r *Relay) set(unlocked bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unlocked != unlocked {
+		r.moves++
+	}
+	r.unlocked = unlocked
+}
+
+// Unlocked reports the relay's state.
+func (r *Relay) Unlocked() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unlocked
+}
+
+// Moves returns how often the relay changed state.
+func (r *Relay) Moves() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.moves
+}
+
+// Counter counts rejected requests by kind.
+type Counter interface{ Add(name string) }
+
+// Sim is the simulated door's sensors and its HTTP control.
+type Sim struct {
+	relay   *Relay
+	sink    hardware.Sink
+	ctr     Counter
+	readers []string
+
+	mu    sync.Mutex
+	door  bool
+	racks map[string]bool
+}
+
+// New returns a simulator for a door with the given readers and racks.
+func New(relay *Relay, sink hardware.Sink, ctr Counter, readers, racks []string) *Sim {
+	s := &Sim{relay: relay, sink: sink, ctr: ctr, readers: readers, racks: map[string]bool{}}
+	for _, r := range racks {
+		s.racks[r] = false
+	}
+	return s
+}
+
+// MaxBody bounds a simulator request.
+const MaxBody = 4 << 10
+
+// State is the answer of GET /sim/state.
+type State struct {
+	Relay string            `json:"relay"`
+	Door  string            `json:"door"`
+	Racks map[string]string `json:"racks"`
+}
+
+// State returns the simulated hardware's state.
+func (s *Sim) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := State{Relay: "locked", Door: openClosed(s.door), Racks: map[string]string{}}
+	if s.relay.Unlocked() {
+		st.Relay = "unlocked"
+	}
+	for r, open := range s.racks {
+		st.Racks[r] = openClosed(open)
+	}
+	return st
+}
+
+func openClosed(open bool) string {
+	if open {
+		return "open"
+	}
+	return "closed"
+}
+
+type badRequest struct{ error }
+
+// decode reads a small JSON body into v, refusing unknown fields, extra
+// data and bodies over MaxBody.
+func decode(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		return badRequest{fmt.Errorf("read body: %w", err)}
+	}
+	if len(body) > MaxBody {
+		return badRequest{fmt.Errorf("body larger than %d bytes", MaxBody)}
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest{fmt.Errorf("body: %w", err)}
+	}
+	if dec.More() {
+		return badRequest{errors.New("body: trailing data after the JSON object")}
+	}
+	return nil
+}
+
+// Handler serves /sim/....
+func (s *Sim) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /sim/tap", s.handle(func(ctx context.Context, r *http.Request) error {
+		var req struct {
+			Reader *string `json:"reader"`
+			UID    *string `json:"uid"`
+		}
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		if req.Reader == nil || req.UID == nil {
+			return badRequest{errors.New(`body: want {"reader":"entry"|"exit","uid":"04A1B2C3D4E5F6"}`)}
+		}
+		if !slices.Contains(s.readers, *req.Reader) {
+			return badRequest{fmt.Errorf("reader %q: this door has %v", *req.Reader, s.readers)}
+		}
+		uid, err := permit.ParseUID(*req.UID)
+		if err != nil {
+			return badRequest{err}
+		}
+		return s.sink.Tap(ctx, *req.Reader, uid)
+	}))
+	mux.HandleFunc("POST /sim/door", s.handle(func(ctx context.Context, r *http.Request) error {
+		var req struct {
+			Open *bool `json:"open"`
+		}
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		if req.Open == nil {
+			return badRequest{errors.New(`body: want {"open":true|false}`)}
+		}
+		if err := s.sink.SetDoor(ctx, *req.Open); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.door = *req.Open
+		s.mu.Unlock()
+		return nil
+	}))
+	mux.HandleFunc("POST /sim/rack", s.handle(func(ctx context.Context, r *http.Request) error {
+		var req struct {
+			Rack *string `json:"rack"`
+			Open *bool   `json:"open"`
+		}
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		if req.Rack == nil || req.Open == nil {
+			return badRequest{errors.New(`body: want {"rack":"R1","open":true|false}`)}
+		}
+		s.mu.Lock()
+		_, known := s.racks[*req.Rack]
+		s.mu.Unlock()
+		if !known {
+			return badRequest{fmt.Errorf("rack %q: this door has %v", *req.Rack, s.Racks())}
+		}
+		if err := s.sink.SetRack(ctx, *req.Rack, *req.Open); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.racks[*req.Rack] = *req.Open
+		s.mu.Unlock()
+		return nil
+	}))
+	mux.HandleFunc("POST /sim/exit-button", s.handle(func(ctx context.Context, r *http.Request) error {
+		return s.sink.ExitButton(ctx)
+	}))
+	mux.HandleFunc("GET /sim/state", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.State())
+	})
+	return mux
+}
+
+// handle answers 200 with the simulator's state, or 400 naming the
+// problem; a refused request changes nothing and is counted.
+func (s *Sim) handle(f func(context.Context, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := f(r.Context(), r)
+		var bad badRequest
+		switch {
+		case err == nil:
+			writeJSON(w, http.StatusOK, s.State())
+		case errors.As(err, &bad):
+			s.ctr.Add("sim_bad_requests")
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		default:
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// Racks returns the simulated racks' names, sorted.
+func (s *Sim) Racks() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := make([]string, 0, len(s.racks))
+	for name := range s.racks {
+		r = append(r, name)
+	}
+	sort.Strings(r)
+	return r
+}

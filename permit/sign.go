@@ -1,0 +1,272 @@
+package permit
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Kind says what a signed document holds. It is part of the signed message,
+// so a signature over a staff record cannot be passed off as a permit.
+type Kind string
+
+// Kinds of signed documents.
+const (
+	KindPermit     Kind = "permit"
+	KindRevocation Kind = "revocation"
+	KindStaff      Kind = "staff"
+)
+
+// MaxSigned bounds a signed document; larger input is refused before it is
+// parsed.
+const MaxSigned = 16 << 10
+
+// Errors of signed documents.
+var (
+	ErrTooLarge     = errors.New("signed document too large")
+	ErrMalformed    = errors.New("malformed signed document")
+	ErrUnknownKey   = errors.New("signed by an untrusted key")
+	ErrBadSignature = errors.New("bad signature")
+	ErrWrongKind    = errors.New("wrong kind of document")
+)
+
+// Signed is the wire and file form of every record that can open a door:
+// the record's JSON as exact bytes, the id of the key that signed it and an
+// ed25519 signature over kind and body.
+type Signed struct {
+	Kind Kind   `json:"kind"`
+	Key  KeyID  `json:"key"`
+	Body []byte `json:"body"`
+	Sig  []byte `json:"sig"`
+}
+
+func message(kind Kind, body []byte) []byte {
+	m := make([]byte, 0, len("kunci/v1\n\n")+len(kind)+len(body))
+	m = append(m, "kunci/v1\n"...)
+	m = append(m, kind...)
+	m = append(m, '\n')
+	return append(m, body...)
+}
+
+// KeyID names a public key: the first 8 bytes of its SHA-256, in hex.
+type KeyID string
+
+// IDOf returns the key id of pub.
+func IDOf(pub ed25519.PublicKey) KeyID {
+	h := sha256.Sum256(pub)
+	return KeyID(hex.EncodeToString(h[:8]))
+}
+
+// Signer signs records with one hub key.
+type Signer struct {
+	id   KeyID
+	priv ed25519.PrivateKey
+}
+
+// NewSigner returns a signer for priv.
+func NewSigner(priv ed25519.PrivateKey) *Signer {
+	return &Signer{id: IDOf(priv.Public().(ed25519.PublicKey)), priv: priv}
+}
+
+// ID returns the signer's key id.
+func (s *Signer) ID() KeyID { return s.id }
+
+// Public returns the signer's public key.
+func (s *Signer) Public() ed25519.PublicKey { return s.priv.Public().(ed25519.PublicKey) }
+
+// Sign validates v and returns its signed document as JSON.
+func (s *Signer) Sign(kind Kind, v interface{ Validate() error }) ([]byte, error) {
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("sign %s: %w", kind, err)
+	}
+	doc := Signed{Kind: kind, Key: s.id, Body: body, Sig: ed25519.Sign(s.priv, message(kind, body))}
+	return json.Marshal(doc)
+}
+
+// Keyring is the set of hub public keys an agent trusts. Several keys are
+// trusted at once while the hub rotates its key.
+type Keyring map[KeyID]ed25519.PublicKey
+
+// Add trusts pub.
+func (r Keyring) Add(pub ed25519.PublicKey) { r[IDOf(pub)] = pub }
+
+// Open checks size, form and signature of data and returns the verified
+// document. Nothing in Body may be trusted before Open returned nil.
+func (r Keyring) Open(data []byte) (Signed, error) {
+	var doc Signed
+	if len(data) > MaxSigned {
+		return doc, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(data), MaxSigned)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return doc, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if trailing(data, dec) {
+		return doc, fmt.Errorf("%w: trailing data", ErrMalformed)
+	}
+	switch doc.Kind {
+	case KindPermit, KindRevocation, KindStaff:
+	default:
+		return doc, fmt.Errorf("%w: kind %q", ErrMalformed, doc.Kind)
+	}
+	pub, ok := r[doc.Key]
+	if !ok {
+		return doc, fmt.Errorf("%w: key %q", ErrUnknownKey, doc.Key)
+	}
+	if len(doc.Sig) != ed25519.SignatureSize || !ed25519.Verify(pub, message(doc.Kind, doc.Body), doc.Sig) {
+		return doc, ErrBadSignature
+	}
+	return doc, nil
+}
+
+// trailing reports whether data holds more than JSON white space after the
+// value dec has just decoded. dec.More is not enough: it reports false for a
+// stray '}' or ']'.
+func trailing(data []byte, dec *json.Decoder) bool {
+	return len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) != 0
+}
+
+// Record is a verified record of any kind: exactly one field is set.
+type Record struct {
+	Key        KeyID
+	Permit     *Permit
+	Revocation *Revocation
+	Staff      *Staff
+}
+
+// Decode opens data with r and decodes and validates the record inside.
+func (r Keyring) Decode(data []byte) (Record, error) {
+	doc, err := r.Open(data)
+	if err != nil {
+		return Record{}, err
+	}
+	rec := Record{Key: doc.Key}
+	var v interface{ Validate() error }
+	switch doc.Kind {
+	case KindPermit:
+		rec.Permit = new(Permit)
+		v = rec.Permit
+	case KindRevocation:
+		rec.Revocation = new(Revocation)
+		v = rec.Revocation
+	case KindStaff:
+		rec.Staff = new(Staff)
+		v = rec.Staff
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return Record{}, fmt.Errorf("%w: %s body: %v", ErrMalformed, doc.Kind, err)
+	}
+	if trailing(doc.Body, dec) {
+		return Record{}, fmt.Errorf("%w: %s body: trailing data", ErrMalformed, doc.Kind)
+	}
+	if err := v.Validate(); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
+}
+
+// GenerateKey returns a new hub signing key.
+func GenerateKey() (ed25519.PrivateKey, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	return priv, nil
+}
+
+// MarshalPrivateKey returns priv as a PKCS #8 PEM block, readable by openssl.
+func MarshalPrivateKey(priv ed25519.PrivateKey) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("private key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// MarshalPublicKey returns pub as a PKIX PEM block.
+func MarshalPublicKey(pub ed25519.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}
+
+// ParsePrivateKey reads a PEM private key written by MarshalPrivateKey.
+func ParsePrivateKey(b []byte) (ed25519.PrivateKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" {
+		return nil, errors.New("private key: no PEM \"PRIVATE KEY\" block")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("private key: %w", err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("private key: %T, want ed25519", k)
+	}
+	return priv, nil
+}
+
+// ParsePublicKey reads a PEM public key written by MarshalPublicKey.
+func ParsePublicKey(b []byte) (ed25519.PublicKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PUBLIC KEY" {
+		return nil, errors.New("public key: no PEM \"PUBLIC KEY\" block")
+	}
+	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
+	}
+	pub, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("public key: %T, want ed25519", k)
+	}
+	return pub, nil
+}
+
+// LoadSigner reads a private key file.
+func LoadSigner(path string) (*Signer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	priv, err := ParsePrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return NewSigner(priv), nil
+}
+
+// LoadKeyring reads public key files and trusts every one.
+func LoadKeyring(paths ...string) (Keyring, error) {
+	r := Keyring{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		pub, err := ParsePublicKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		r.Add(pub)
+	}
+	return r, nil
+}
