@@ -84,6 +84,18 @@ func (s *Signer) Public() ed25519.PublicKey { return s.priv.Public().(ed25519.Pu
 
 // Sign validates v and returns its signed document as JSON.
 func (s *Signer) Sign(kind Kind, v interface{ Validate() error }) ([]byte, error) {
+	var want Kind
+	switch v.(type) {
+	case *Permit:
+		want = KindPermit
+	case *Revocation:
+		want = KindRevocation
+	case *Staff:
+		want = KindStaff
+	}
+	if kind != want {
+		return nil, fmt.Errorf("%w: %T signed as %q", ErrWrongKind, v, kind)
+	}
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
@@ -99,8 +111,14 @@ func (s *Signer) Sign(kind Kind, v interface{ Validate() error }) ([]byte, error
 // trusted at once while the hub rotates its key.
 type Keyring map[KeyID]ed25519.PublicKey
 
-// Add trusts pub.
-func (r Keyring) Add(pub ed25519.PublicKey) { r[IDOf(pub)] = pub }
+// Add trusts pub; a key of the wrong size is refused.
+func (r Keyring) Add(pub ed25519.PublicKey) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("public key: %d bytes, want %d", len(pub), ed25519.PublicKeySize)
+	}
+	r[IDOf(pub)] = pub
+	return nil
+}
 
 // Open checks size, form and signature of data and returns the verified
 // document. Nothing in Body may be trusted before Open returned nil.
@@ -266,7 +284,9 @@ func LoadKeyring(paths ...string) (Keyring, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
-		r.Add(pub)
+		if err := r.Add(pub); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
 	}
 	return r, nil
 }

@@ -310,7 +310,7 @@ func TestDecodeMalformed(t *testing.T) {
 		{"body field of wrong type", signByHand(priv, permit.KindPermit, permitBody(func(m map[string]any) { m["version"] = "3" })), permit.ErrMalformed},
 		{"body with trailing data", signByHand(priv, permit.KindPermit, append(bytes.Clone(goodDoc.Body), '}')), permit.ErrMalformed},
 		{"body with trailing object", signByHand(priv, permit.KindPermit, append(bytes.Clone(goodDoc.Body), goodDoc.Body...)), permit.ErrMalformed},
-		{"body of another kind", mustSign(t, s, permit.KindStaff, validPermit()), permit.ErrMalformed},
+		{"body of another kind", signByHand(priv, permit.KindStaff, permitBody(func(map[string]any) {})), permit.ErrMalformed},
 		{"body an array", signByHand(priv, permit.KindStaff, []byte("[]")), permit.ErrMalformed},
 
 		{"body null", signByHand(priv, permit.KindPermit, []byte("null")), permit.ErrInvalid},
@@ -592,5 +592,22 @@ func TestLoadErrors(t *testing.T) {
 		if r, err := permit.LoadKeyring(pubPath, p); err == nil || r != nil || !strings.Contains(err.Error(), p) {
 			t.Errorf("LoadKeyring(good, %s) = %v, %v; want an error naming the file", p, r, err)
 		}
+	}
+}
+
+func TestSignRefusesWrongKind(t *testing.T) {
+	priv, err := permit.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := validPermit()
+	if _, err := permit.NewSigner(priv).Sign(permit.KindStaff, p); !errors.Is(err, permit.ErrWrongKind) {
+		t.Fatalf("Sign(staff, permit) = %v; want ErrWrongKind", err)
+	}
+}
+
+func TestKeyringAddRefusesShortKey(t *testing.T) {
+	if err := (permit.Keyring{}).Add(ed25519.PublicKey{1, 2, 3}); err == nil {
+		t.Fatal("Add(3-byte key) = nil; want an error")
 	}
 }
