@@ -464,7 +464,7 @@ func (s *step) entryTap(t Tap, tm Time) {
 		return
 	}
 	if st != nil {
-		s.staffTap(t, st)
+		s.staffTap(t, st, tm)
 		return
 	}
 	if len(t.Info.Permits) == 0 {
@@ -524,7 +524,7 @@ func (m *Machine) choosePermit(ps []PermitInfo, tm Time) (PermitInfo, string) {
 	return best, reason
 }
 
-func (s *step) staffTap(t Tap, st *permit.Staff) {
+func (s *step) staffTap(t Tap, st *permit.Staff, tm Time) {
 	m := s.m
 	w := m.waiting
 	usable := !st.Disabled && st.AllowsDoor(m.door)
@@ -551,6 +551,12 @@ func (s *step) staffTap(t Tap, st *permit.Staff) {
 			}
 		} else {
 			m.waiting = nil
+			// the guest gets in now: the permit must still admit now
+			if _, reason := m.choosePermit([]PermitInfo{w.p}, tm); reason != "" {
+				s.emit(Event{Type: EvDenied, Reader: ReaderEntry, Permit: w.p.ID, Escort: w.p.Escort, Reason: reason,
+					Card: w.p.Card.Short(), Detail: "when the escort tapped"})
+				return
+			}
 			s.grantGuest(w.p.Card, w.p)
 			return
 		}
@@ -576,6 +582,10 @@ func (s *step) grantGuest(card permit.Fingerprint, p PermitInfo) {
 }
 
 func (m *Machine) admit(o Occupant, card permit.Fingerprint) {
+	// granted again before the door opened: still one entry
+	if slices.ContainsFunc(m.admitted, func(a admitted) bool { return a.occ.Permit == o.Permit && a.occ.Staff == o.Staff }) {
+		return
+	}
 	m.admitted = append(m.admitted, admitted{occ: o, card: card})
 }
 
@@ -633,6 +643,8 @@ func (s *step) exitTap(t Tap) {
 		}
 		for _, o := range m.occupancy {
 			if o.Permit != "" && o.Escort == st.ID {
+				// a second tap out restarts the grace time, it is not a second alarm
+				m.leftAlone = slices.DeleteFunc(m.leftAlone, func(l leftEscort) bool { return l.permit == o.Permit })
 				m.leftAlone = append(m.leftAlone, leftEscort{escort: st.ID, permit: o.Permit, at: s.now})
 			}
 		}
@@ -677,6 +689,9 @@ func (s *step) doorInput(open bool) {
 	m.doorOpen = open
 	if !open {
 		m.heldAlarm = false
+		// an exit request lets the door open once: opened again while
+		// locked, it is forced
+		m.exitUntil, m.exitByBtn = time.Time{}, false
 		s.emit(Event{Type: EvClosed})
 		if m.unlocked {
 			s.lock("door closed")

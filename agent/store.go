@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -178,6 +179,9 @@ func (s *Store) LastSeq() (uint64, error) {
 // Events returns up to limit stored events with seq > after, in order.
 func (s *Store) Events(after uint64, limit int) ([]Event, error) {
 	var out []Event
+	if after == math.MaxUint64 {
+		return nil, nil // after+1 would wrap around to the first event
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bEvents).Cursor()
 		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {

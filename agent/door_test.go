@@ -1,0 +1,773 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/permit"
+)
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// fakeClock is a Clock the test sets by hand.
+type fakeClock struct {
+	mu     sync.Mutex
+	wall   time.Time
+	mono   time.Duration
+	synced bool
+}
+
+var _ agent.Clock = (*fakeClock)(nil)
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wall
+}
+
+func (c *fakeClock) Mono() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mono
+}
+
+func (c *fakeClock) Synced() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.synced
+}
+
+// Set steps the wall clock without moving monotonic time.
+func (c *fakeClock) Set(wall time.Time, synced bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wall, c.synced = wall, synced
+}
+
+func (c *fakeClock) SetSynced(synced bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.synced = synced
+}
+
+// Advance lets d pass on both clocks.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wall = c.wall.Add(d)
+	c.mono += d
+}
+
+// recRelay records the calls it gets; failLock makes Lock fail.
+type recRelay struct {
+	mu       sync.Mutex
+	calls    []string
+	failLock bool
+}
+
+var _ agent.Relay = (*recRelay)(nil)
+
+func (r *recRelay) record(c string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, c)
+}
+
+func (r *recRelay) Lock() error {
+	r.record("lock")
+	if r.failLock {
+		return errors.New("relay wire cut")
+	}
+	return nil
+}
+
+func (r *recRelay) Unlock() error  { r.record("unlock"); return nil }
+func (r *recRelay) Halt() error    { r.record("halt"); return nil }
+func (r *recRelay) String() string { return "rec-relay" }
+
+func (r *recRelay) Calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
+func testConfig() agent.Config {
+	return agent.Config{Site: testSite, Door: testDoor, Rules: agent.DefaultRules(),
+		Readers: []string{agent.ReaderEntry, agent.ReaderExit}, Racks: []string{"R1", "R2"},
+		SiteKey: testKey, Keys: permit.Keyring{}, Boot: "b00t", Version: "v-test"}
+}
+
+// doorRig is a door on a real store with a fake clock and relay.
+type doorRig struct {
+	t     *testing.T
+	path  string
+	st    *agent.Store
+	clk   *fakeClock
+	relay *recRelay
+	cfg   agent.Config
+	d     *agent.Door
+	run   *runningDoor
+}
+
+func newRig(t *testing.T, cfg agent.Config, clk *fakeClock) *doorRig {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "agent.db")
+	r := &doorRig{t: t, path: path, clk: clk, cfg: cfg, relay: &recRelay{}}
+	r.st = openStore(t, path)
+	return r
+}
+
+// start makes the door and runs it until the test ends or stop.
+func (r *doorRig) start() {
+	r.t.Helper()
+	r.startWith(r.clk)
+}
+
+// startWith starts the door with clk, and passes one Tick so that the
+// room.secured of the start's secure check is stored before the test's
+// first input.
+func (r *doorRig) startWith(clk agent.Clock) {
+	r.t.Helper()
+	d, err := agent.NewDoor(r.cfg, r.st, r.relay, clk, discardLog(), nil)
+	if err != nil {
+		r.t.Fatalf("NewDoor = %v", err)
+	}
+	r.d = d
+	r.run = startDoor(d)
+	r.t.Cleanup(func() { r.run.stop() })
+	r.must(d.Submit(context.Background(), agent.Tick{}))
+}
+
+func (r *doorRig) stop() {
+	r.t.Helper()
+	if err := r.run.stop(); err != nil {
+		r.t.Fatalf("Run = %v", err)
+	}
+}
+
+// restart stops the door, reopens its store and starts a new door on it.
+func (r *doorRig) restart() {
+	r.t.Helper()
+	r.stop()
+	if err := r.st.Close(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.st = openStore(r.t, r.path)
+	r.start()
+}
+
+func (r *doorRig) apply(recs ...permit.Record) {
+	r.t.Helper()
+	for _, rec := range recs {
+		if _, err := r.st.Apply(rec); err != nil {
+			r.t.Fatalf("Apply = %v", err)
+		}
+	}
+}
+
+func (r *doorRig) must(err error) {
+	r.t.Helper()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// since returns the events stored after seq.
+func (r *doorRig) since(seq uint64) []agent.Event {
+	r.t.Helper()
+	evs, err := r.st.Events(seq, 1<<20)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return evs
+}
+
+func (r *doorRig) lastSeq() uint64 {
+	r.t.Helper()
+	n, err := r.st.LastSeq()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}
+
+func types(evs []agent.Event) []string {
+	out := []string{}
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func staffRecords(sts ...*permit.Staff) []permit.Record {
+	var out []permit.Record
+	for _, s := range sts {
+		out = append(out, permit.Record{Staff: s})
+	}
+	return out
+}
+
+func TestDoorStartAndHalt(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	clk.Advance(7 * time.Second)
+	r := newRig(t, testConfig(), clk)
+	r.start()
+	// the relay goes to its safe state before the door does anything
+	if got := r.relay.Calls(); !slices.Equal(got, []string{"lock"}) {
+		t.Fatalf("after NewDoor relay calls = %v; want [lock]", got)
+	}
+	evs := r.since(0)
+	// the machine starts believing door and racks shut, and its start
+	// check finds the empty room secured at the first input
+	if got := types(evs); !slices.Equal(got, []string{agent.EvStarted, agent.EvSecured}) {
+		t.Fatalf("events at start = %v; want agent.started, room.secured", got)
+	}
+	e := evs[0]
+	if e.Type != agent.EvStarted || e.Detail != "v-test" || !e.ClockSynced || e.Boot != "b00t" || !e.At.Equal(t0.Add(7*time.Second)) ||
+		e.MonoNS != int64(7*time.Second) || e.Seq != 1 {
+		t.Errorf("start event = %+v; want agent.started, synced, at the clock's time", e)
+	}
+	st := r.d.Status()
+	if st.Seq != 2 || !st.ClockSynced || st.Version != "v-test" || st.Lock != "locked" {
+		t.Errorf("Status() = %+v; want seq 2, synced, locked", st)
+	}
+
+	r.stop()
+	if got := r.relay.Calls(); !slices.Equal(got, []string{"lock", "halt"}) {
+		t.Errorf("after Run returned relay calls = %v; want [lock halt]", got)
+	}
+	if err := r.d.Submit(context.Background(), agent.Tick{}); !errors.Is(err, agent.ErrStopped) {
+		t.Errorf("Submit after Run returned = %v; want ErrStopped", err)
+	}
+}
+
+func TestDoorHaltsWhenUnlocked(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	r.apply(staffRecords(soloStaff)...)
+	r.start()
+	ctx := context.Background()
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
+	if got := r.relay.Calls(); !slices.Equal(got, []string{"lock", "unlock"}) {
+		t.Fatalf("after a solo tap relay calls = %v; want [lock unlock]", got)
+	}
+	r.stop()
+	if got := r.relay.Calls(); !slices.Equal(got, []string{"lock", "unlock", "halt"}) {
+		t.Errorf("after Run returned relay calls = %v; want [lock unlock halt]", got)
+	}
+}
+
+func TestNewDoorLocksFirst(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	if err := r.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// with the store unreadable NewDoor fails, but only after locking
+	if _, err := agent.NewDoor(r.cfg, r.st, r.relay, clk, discardLog(), nil); err == nil {
+		t.Fatal("NewDoor on a closed store = nil error")
+	}
+	if got := r.relay.Calls(); !slices.Equal(got, []string{"lock"}) {
+		t.Errorf("relay calls = %v; want [lock]", got)
+	}
+
+	r2 := newRig(t, testConfig(), clk)
+	r2.relay.failLock = true
+	if _, err := agent.NewDoor(r2.cfg, r2.st, r2.relay, clk, discardLog(), nil); err == nil || !strings.Contains(err.Error(), "rec-relay") {
+		t.Errorf("NewDoor with a relay that cannot lock = %v; want an error naming the relay", err)
+	}
+}
+
+func TestDoorStoreFailure(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	r.apply(staffRecords(soloStaff)...)
+	r.start()
+	ctx := context.Background()
+	r.must(r.d.Submit(ctx, agent.Tick{}))
+	before := r.d.Status()
+	calls := r.relay.Calls()
+
+	if err := r.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// the card look-up fails
+	if err := r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)); err == nil {
+		t.Error("Tap with the store closed = nil error")
+	}
+	// the append fails
+	if err := r.d.SetDoor(ctx, true); err == nil {
+		t.Error("SetDoor with the store closed = nil error")
+	}
+	if err := r.d.Submit(ctx, agent.Command{Name: agent.CmdUnlockOnce, ID: "C-1"}); err == nil {
+		t.Error("unlock-once with the store closed = nil error")
+	}
+	if got := r.relay.Calls(); !slices.Equal(got, calls) {
+		t.Errorf("relay calls = %v; want %v: no movement without a stored event", got, calls)
+	}
+	if got := r.d.Status(); fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Errorf("Status() = %+v; want unchanged %+v", got, before)
+	}
+	if n := r.d.Counters().Get("store_errors"); n < 3 {
+		t.Errorf("store_errors = %d; want at least 3", n)
+	}
+}
+
+// TestDoorStoreFailureKeepsMachine makes one write fail while the store
+// stays readable (an event time JSON cannot encode), and checks that the
+// door goes on from its state before the failed input.
+func TestDoorStoreFailureKeepsMachine(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	r.apply(staffRecords(soloStaff)...)
+	r.start()
+	ctx := context.Background()
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
+	seq, before, calls := r.lastSeq(), r.d.Status(), r.relay.Calls()
+
+	clk.Set(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), true)
+	if err := r.d.SetDoor(ctx, true); err == nil {
+		t.Fatal("SetDoor with an unstorable event = nil error")
+	}
+	if err := r.d.Submit(ctx, agent.Command{Name: agent.CmdLockdown, ID: "C-1"}); err == nil {
+		t.Fatal("lockdown with an unstorable event = nil error")
+	}
+	if got := r.d.Counters().Get("store_errors"); got != 2 {
+		t.Errorf("store_errors = %d; want 2", got)
+	}
+	if got := r.lastSeq(); got != seq {
+		t.Errorf("last seq %d after failed writes; want %d", got, seq)
+	}
+	if got := r.relay.Calls(); !slices.Equal(got, calls) {
+		t.Errorf("relay calls = %v; want %v", got, calls)
+	}
+	if got := r.d.Status(); fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Errorf("Status() = %+v; want unchanged %+v", got, before)
+	}
+
+	// the grant is still pending, the door still closed and not in lockdown
+	clk.Set(t0.Add(time.Second), true)
+	r.must(r.d.SetDoor(ctx, true))
+	evs := r.since(seq)
+	if got, want := types(evs), []string{agent.EvOpened, agent.EvVisitEntered}; !slices.Equal(got, want) {
+		t.Fatalf("door opened after the failed writes: events %v; want %v", got, want)
+	}
+	if evs[0].Seq != seq+1 {
+		t.Errorf("first event after the failed writes has seq %d; want %d, no gap", evs[0].Seq, seq+1)
+	}
+	if st := r.d.Status(); st.Mode != agent.ModeNormal || len(st.Occupancy) != 1 {
+		t.Errorf("Status() = %+v; want normal mode and S-SOLO inside", st)
+	}
+}
+
+func TestDoorBadInput(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	r.start()
+	ctx := context.Background()
+	r.must(r.d.Submit(ctx, agent.Tick{}))
+	seq, before := r.lastSeq(), r.d.Status()
+
+	if err := r.d.Tap(ctx, "side", uidOf(1)); !errors.Is(err, agent.ErrUnknownReader) {
+		t.Errorf("Tap(unknown reader) = %v; want ErrUnknownReader", err)
+	}
+	for _, n := range []int{0, 1, 5, 8, 11, 32} {
+		uid := make([]byte, n)
+		if err := r.d.Tap(ctx, agent.ReaderEntry, uid); !errors.Is(err, permit.ErrUID) {
+			t.Errorf("Tap(%d-byte uid) = %v; want ErrUID", n, err)
+		}
+	}
+	if err := r.d.SetRack(ctx, "R9", true); !errors.Is(err, agent.ErrUnknownRack) {
+		t.Errorf("SetRack(R9) = %v; want ErrUnknownRack", err)
+	}
+	ctr := r.d.Counters()
+	for name, want := range map[string]uint64{"unknown_reader": 1, "bad_uid": 6, "unknown_rack": 1} {
+		if got := ctr.Get(name); got != want {
+			t.Errorf("counter %s = %d; want %d", name, got, want)
+		}
+	}
+	if got := r.lastSeq(); got != seq {
+		t.Errorf("bad input stored events %v", types(r.since(seq)))
+	}
+	if got := r.d.Status(); fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Errorf("Status() = %+v; want unchanged %+v", got, before)
+	}
+
+	// good UIDs of every length are accepted, and no event names the UID
+	for _, n := range []byte{4, 7, 10} {
+		uid := make([]byte, n)
+		for i := range uid {
+			uid[i] = 0xa0 + byte(i)
+		}
+		r.must(r.d.Tap(ctx, agent.ReaderEntry, uid))
+	}
+	r.must(r.d.ReaderFault(ctx, agent.ReaderExit, errors.New("no answer from PN532")))
+	evs := r.since(seq)
+	j, _ := json.Marshal(evs)
+	if strings.Contains(strings.ToLower(string(j)), "a0a1a2a3") {
+		t.Errorf("events contain a raw UID: %s", j)
+	}
+	if got, want := types(evs), []string{agent.EvTap, agent.EvDenied, agent.EvTap, agent.EvDenied, agent.EvTap, agent.EvDenied,
+		agent.EvReaderFault}; !slices.Equal(got, want) {
+		t.Errorf("events %v; want %v", got, want)
+	}
+	if f := evs[len(evs)-1]; f.Reader != agent.ReaderExit || !strings.Contains(f.Detail, "PN532") {
+		t.Errorf("reader fault event = %+v", f)
+	}
+	if got := ctr.Get("reader_faults"); got != 1 {
+		t.Errorf("reader_faults = %d; want 1", got)
+	}
+}
+
+func TestDoorUnsyncedClockWithoutTrustedTime(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(time.Unix(42, 0), false) // a Pi without RTC, before NTP
+	r := newRig(t, testConfig(), clk)
+	r.apply(permit.Record{Permit: &p1})
+	r.apply(staffRecords(escortStaff)...)
+	r.start()
+	ctx := context.Background()
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(10)))
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
+	evs := r.since(0)
+	want := []ev{{Type: agent.EvClockUnsynced, Detail: "refused"}, {Type: agent.EvStarted}, secured,
+		staffTapEv(escortStaff), tapEv(), deniedP(agent.ReasonClockUntrusted, p1)}
+	if !evsMatch(evs, want) {
+		t.Fatalf("events %v; want %v", evList(evs), want)
+	}
+	for _, e := range evs {
+		if e.ClockSynced {
+			t.Errorf("event %d %s has clock_synced true with the clock unsynced", e.Seq, e.Type)
+		}
+	}
+	if st := r.d.Status(); st.ClockSynced || st.Lock != "locked" {
+		t.Errorf("Status() = %+v; want clock_synced false, locked", st)
+	}
+	if got := r.relay.Calls(); slices.Contains(got, "unlock") {
+		t.Errorf("relay calls %v; want no unlock", got)
+	}
+}
+
+func TestDoorUnsyncedClockJudgedFromLastTrusted(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	clk.Advance(time.Hour)
+	clk.Set(t0, true) // mono 1h at wall t0
+	r := newRig(t, testConfig(), clk)
+	short := guestPermit("P-SHORT", guestCard, "S-ESC")
+	short.NotBefore, short.NotAfter = t0.Add(-time.Minute), t0.Add(10*time.Minute)
+	r.apply(permit.Record{Permit: &short})
+	r.apply(staffRecords(escortStaff)...)
+	r.start() // agent.started stored with the trusted time
+	// reboot: the wall clock is back in 1970 and not synchronised, the
+	// monotonic clock starts again
+	r.stop()
+	clk.mu.Lock()
+	clk.wall, clk.mono, clk.synced = time.Unix(0, 0), 3*time.Second, false
+	clk.mu.Unlock()
+	seq := r.lastSeq()
+	r.restart()
+
+	ctx := context.Background()
+	clk.Advance(2 * time.Minute)
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
+	clk.Advance(time.Second)
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(10)))
+	evs := r.since(seq)
+	want := []ev{{Type: agent.EvClockUnsynced, Detail: "last trusted time"}, {Type: agent.EvStarted}, secured,
+		tapEv(), awaited(short), staffTapEv(escortStaff), granted(short), unlocked}
+	if !evsMatch(evs, want) {
+		t.Fatalf("events %v; want %v", evList(evs), want)
+	}
+	for _, e := range evs {
+		if e.ClockSynced {
+			t.Errorf("event %d %s has clock_synced true with the clock unsynced", e.Seq, e.Type)
+		}
+		if !e.At.Before(time.Unix(1000, 0)) {
+			t.Errorf("event %d at %v; want the raw (1970) wall time, flagged", e.Seq, e.At)
+		}
+	}
+	if got := r.relay.Calls(); got[len(got)-1] != "unlock" {
+		t.Errorf("relay calls %v; want the last to be unlock", got)
+	}
+
+	// the judged time runs on with the monotonic clock: once the permit's
+	// window is over by it, the permit no longer admits
+	clk.Advance(10 * time.Minute)
+	seq = r.lastSeq()
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
+	if evs := r.since(seq); !evsMatch(evs[len(evs)-2:], []ev{tapEv(), deniedP(agent.ReasonExpired, short)}) {
+		t.Errorf("after the window by monotonic time: events %v; want the permit expired", evList(evs))
+	}
+}
+
+func TestDoorClockLosesSync(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	r.apply(permit.Record{Permit: &p1})
+	r.apply(staffRecords(escortStaff)...)
+	r.start()
+	ctx := context.Background()
+	r.must(r.d.Submit(ctx, agent.Tick{}))
+	seq := r.lastSeq()
+
+	clk.SetSynced(false)
+	clk.Advance(time.Second)
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
+	clk.Advance(time.Second)
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(10)))
+	clk.Advance(time.Second)
+	clk.SetSynced(true)
+	r.must(r.d.SetDoor(ctx, true))
+	evs := r.since(seq)
+	want := []ev{{Type: agent.EvClockUnsynced}, tapEv(), awaited(p1), staffTapEv(escortStaff), granted(p1), unlocked,
+		opened, entered(p1)}
+	if !evsMatch(evs, want) {
+		t.Fatalf("events %v; want %v", evList(evs), want)
+	}
+	for _, e := range evs {
+		if wantSynced := e.Type == agent.EvOpened || e.Type == agent.EvVisitEntered; e.ClockSynced != wantSynced {
+			t.Errorf("event %d %s clock_synced %v; want %v", e.Seq, e.Type, e.ClockSynced, wantSynced)
+		}
+	}
+}
+
+func newSigner(t *testing.T) *permit.Signer {
+	t.Helper()
+	priv, err := permit.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return permit.NewSigner(priv)
+}
+
+func sign(t *testing.T, s *permit.Signer, kind permit.Kind, v interface{ Validate() error }) []byte {
+	t.Helper()
+	b, err := s.Sign(kind, v)
+	if err != nil {
+		t.Fatalf("Sign = %v", err)
+	}
+	return b
+}
+
+func TestDoorApplySigned(t *testing.T) {
+	hub, rogue := newSigner(t), newSigner(t)
+	cfg := testConfig()
+	cfg.Keys = permit.Keyring{}
+	if err := cfg.Keys.Add(hub.Public()); err != nil {
+		t.Fatal(err)
+	}
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, cfg, clk)
+	r.start()
+	ctx := context.Background()
+
+	v2 := p1
+	v2.Version = 2
+	r.must(r.d.ApplySigned(ctx, "permits/P-0001", sign(t, hub, permit.KindPermit, &v2)))
+	r.must(r.d.ApplySigned(ctx, "permits/P-0001", sign(t, hub, permit.KindPermit, &v2))) // retained twice
+	r.must(r.d.ApplySigned(ctx, "staff/S-ESC", sign(t, hub, permit.KindStaff, escortStaff)))
+	r.must(r.d.Submit(ctx, agent.Tick{}))
+	seq := r.lastSeq()
+	if got := types(r.since(0)); !slices.Equal(got, []string{agent.EvStarted, agent.EvSecured}) {
+		t.Fatalf("applying good records stored events %v; want none", got)
+	}
+
+	tampered := func() []byte {
+		var doc permit.Signed
+		if err := json.Unmarshal(sign(t, hub, permit.KindPermit, &v2), &doc); err != nil {
+			t.Fatal(err)
+		}
+		doc.Body = []byte(strings.Replace(string(doc.Body), `"entries":0`, `"entries":9`, 1))
+		b, _ := json.Marshal(doc)
+		return b
+	}()
+	lab := v2
+	lab.ID, lab.Door, lab.Card = "P-LAB", "lab", cardOf(7)
+	old := p1
+	bad := []struct {
+		name string
+		data []byte
+		err  error
+	}{
+		{"signed by an untrusted key", sign(t, rogue, permit.KindPermit, &v2), permit.ErrUnknownKey},
+		{"body changed after signing", tampered, permit.ErrBadSignature},
+		{"for another door", sign(t, hub, permit.KindPermit, &lab), agent.ErrWrongDoor},
+		{"older version", sign(t, hub, permit.KindPermit, &old), agent.ErrRollback},
+		{"not json", []byte("{\"kind\":"), permit.ErrMalformed},
+	}
+	for i, b := range bad {
+		err := r.d.ApplySigned(ctx, "permits/"+b.name, b.data)
+		if !errors.Is(err, b.err) {
+			t.Errorf("%s: ApplySigned = %v; want %v", b.name, err, b.err)
+		}
+		evs := r.since(seq)
+		if len(evs) != 1 || evs[0].Type != agent.EvPermitRejected || !strings.Contains(evs[0].Detail, b.name) {
+			t.Errorf("%s: events %v; want one permit.rejected naming the source", b.name, evList(evs))
+		}
+		seq = r.lastSeq()
+		if got := r.d.Counters().Get("records_rejected"); got != uint64(i+1) {
+			t.Errorf("%s: records_rejected = %d; want %d", b.name, got, i+1)
+		}
+	}
+	if p, s, _ := r.st.Counts(); p != 1 || s != 1 {
+		t.Errorf("Counts() = %d permits, %d staff; want 1, 1", p, s)
+	}
+	if got := cardSays(t, r.st, guestCard); got != "P-0001@2" {
+		t.Errorf("Card(guest) = %q; want P-0001@2 unchanged", got)
+	}
+	if got := cardSays(t, r.st, cardOf(7)); got != "" {
+		t.Errorf("Card(lab guest) = %q; want nothing", got)
+	}
+
+	// a good revocation applies and the guest is refused
+	rv := permit.Revocation{Permit: p1.ID, Version: 3, Site: testSite, Door: testDoor, At: t0, By: "head-ict"}
+	r.must(r.d.ApplySigned(ctx, "permits/P-0001", sign(t, hub, permit.KindRevocation, &rv)))
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
+	if evs := r.since(seq); !evsMatch(evs, []ev{tapEv(), deniedP(agent.ReasonRevoked, p1)}) {
+		t.Errorf("after revocation: events %v; want the guest refused as revoked", evList(evs))
+	}
+}
+
+func TestDoorWatch(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	r.start()
+	w := r.d.Watch()
+	r.must(r.d.SetDoor(context.Background(), true))
+	select {
+	case <-w:
+	case <-time.After(time.Minute):
+		t.Fatal("no status notification after the door opened")
+	}
+	if st := r.d.Status(); st.Door != "open" || !slices.Contains(st.Alarms, "door_forced") {
+		t.Errorf("Status() = %+v; want door open and forced", st)
+	}
+}
+
+func TestDoorSubmitCancelled(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	d, err := agent.NewDoor(r.cfg, r.st, r.relay, clk, discardLog(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// not running: a submit waits until its context ends
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := d.Submit(ctx, agent.Tick{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Submit to a door not running = %v; want DeadlineExceeded", err)
+	}
+}
+
+// bubbleClock is the clock of a synctest bubble: its fake time, moved to
+// t0, always synchronised.
+type bubbleClock struct{ start time.Time }
+
+func (c bubbleClock) Now() time.Time      { return t0.Add(time.Since(c.start)) }
+func (c bubbleClock) Mono() time.Duration { return time.Since(c.start) }
+func (c bubbleClock) Synced() bool        { return true }
+
+// TestDoorTimers runs the real loop in a synctest bubble, so that the
+// door's own timers fire in fake time.
+func TestDoorTimers(t *testing.T) {
+	setup := func(t *testing.T) (*doorRig, func(d time.Duration)) {
+		cfg := testConfig()
+		r := &doorRig{t: t, path: filepath.Join(t.TempDir(), "agent.db"), cfg: cfg, relay: &recRelay{}}
+		r.st = openStore(t, r.path)
+		r.apply(staffRecords(soloStaff, escortStaff)...)
+		r.apply(permit.Record{Permit: &p1})
+		r.startWith(bubbleClock{start: time.Now()})
+		return r, func(d time.Duration) { time.Sleep(d); synctest.Wait() }
+	}
+	ctx := context.Background()
+
+	t.Run("relock when the door is not opened", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r, sleep := setup(t)
+			r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
+			seq := r.lastSeq()
+			sleep(5*time.Second - time.Millisecond)
+			if r.d.Status().Lock != "unlocked" {
+				t.Fatal("relocked before Rules.Unlock")
+			}
+			sleep(time.Millisecond)
+			if got := types(r.since(seq)); !slices.Equal(got, []string{agent.EvLocked}) {
+				t.Errorf("events after Rules.Unlock %v; want [door.locked]", got)
+			}
+			if got := r.relay.Calls(); !slices.Equal(got, []string{"lock", "unlock", "lock"}) {
+				t.Errorf("relay calls %v; want [lock unlock lock]", got)
+			}
+		})
+	})
+	t.Run("held open and room not secured", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r, sleep := setup(t)
+			r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
+			r.must(r.d.SetDoor(ctx, true))
+			r.must(r.d.Tap(ctx, agent.ReaderExit, uidOf(12)))
+			seq := r.lastSeq()
+			sleep(30 * time.Second)
+			if got := types(r.since(seq)); !slices.Equal(got, []string{agent.EvLocked, agent.EvHeldOpen}) {
+				t.Errorf("events after 30 s open %v; want [door.locked door.held_open]", got)
+			}
+			seq = r.lastSeq()
+			sleep(90 * time.Second)
+			evs := r.since(seq)
+			if !evsMatch(evs, []ev{{Type: agent.EvNotSecured, Detail: "door open"}}) {
+				t.Errorf("events 2 minutes after the last exit %v; want room.not_secured", evList(evs))
+			}
+			if !slices.Contains(r.d.Status().Alarms, "room_not_secured") {
+				t.Errorf("alarms %v; want room_not_secured", r.d.Status().Alarms)
+			}
+		})
+	})
+	t.Run("escort timeout", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r, sleep := setup(t)
+			r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
+			seq := r.lastSeq()
+			sleep(30 * time.Second)
+			if evs := r.since(seq); !evsMatch(evs, []ev{deniedP(agent.ReasonEscortTimeout, p1)}) {
+				t.Errorf("events 30 s after the guest's tap %v; want escort_timeout", evList(evs))
+			}
+		})
+	})
+	t.Run("tampered rack left open", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r, sleep := setup(t)
+			sleep(time.Second)
+			r.must(r.d.SetRack(ctx, "R1", true))
+			seq := r.lastSeq()
+			sleep(2*time.Minute - time.Millisecond)
+			if got := r.since(seq); len(got) != 0 {
+				t.Errorf("events before SecureWithin %v; want none", evList(got))
+			}
+			sleep(time.Millisecond)
+			if evs := r.since(seq); !evsMatch(evs, []ev{{Type: agent.EvNotSecured, Detail: "rack R1 open"}}) {
+				t.Errorf("events 2 minutes after the rack opened %v; want room.not_secured", evList(evs))
+			}
+		})
+	})
+}
