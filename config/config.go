@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,21 +16,32 @@ import (
 	"github.com/kunci-project/kunci/permit"
 )
 
-// MaxFile bounds a config file.
-const MaxFile = 1 << 20
+// MaxFile bounds a config file. One door's config is a few KiB; the bound is
+// low because the YAML decoder checks a mapping's keys for duplicates in
+// quadratic time (a 1 MiB file of keys takes a minute).
+const MaxFile = 64 << 10
 
 // Duration is a time.Duration written as "5s", "2m" or "1h30m".
 type Duration time.Duration
 
-// UnmarshalYAML reads a Go duration string.
+// UnmarshalYAML reads a Go duration string. Its errors are type errors, so
+// that the decoder goes on and reports every bad field, not just the first.
+// Zero is refused: an unset field takes the default, and "0s" written out
+// would silently mean the default too.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	bad := func(format string, a ...any) error {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, a...)}}
+	}
 	var s string
 	if err := n.Decode(&s); err != nil {
-		return fmt.Errorf("line %d: want a duration such as 5s or 2m", n.Line)
+		return bad("want a duration such as 5s or 2m")
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration such as 5s or 2m", n.Line, s)
+		return bad("%q is not a duration such as 5s or 2m", s)
+	}
+	if v == 0 {
+		return bad("%q: want more than 0 (leave the field out for the default)", s)
 	}
 	*d = Duration(v)
 	return nil
@@ -88,11 +100,29 @@ func ParseAgent(path string, b []byte) (*Agent, error) {
 	if len(b) > MaxFile {
 		return nil, fmt.Errorf("%s: %d bytes, at most %d", name, len(b), MaxFile)
 	}
-	c := &Agent{file: name}
+	// Read the file as a tree first: it tells a field's path by line, and
+	// duplicate keys are found here in linear time, because the decoder
+	// below would compare (and report) every pair of them.
+	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: no settings in the file (start from configs/agent.example.yaml)", name)
+		}
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := dec.Decode(new(yaml.Node)); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: more than one YAML document ('---'); want one", name)
+	}
+	at := indexFields(&root)
+	if err := at.duplicates(name); err != nil {
+		return nil, err
+	}
+	c := &Agent{file: name}
+	dec = yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, at.decodeError(name, err)
 	}
 	c.Defaults()
 	dir := filepath.Dir(path)
@@ -111,6 +141,123 @@ func ParseAgent(path string, b []byte) (*Agent, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// maxDecodeErrors bounds the decoder's problems reported, so that a file of
+// garbage gets a readable answer.
+const maxDecodeErrors = 20
+
+// decodeError names the file and, where the line tells it, the field's path
+// in every problem the YAML decoder found.
+func (x *fieldIndex) decodeError(name string, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	errs := make([]error, 0, min(len(te.Errors), maxDecodeErrors+1))
+	for i, msg := range te.Errors {
+		if i == maxDecodeErrors {
+			errs = append(errs, fmt.Errorf("%s: and %d more problems", name, len(te.Errors)-i))
+			break
+		}
+		var line int
+		if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
+			if path := x.field(line, msg); path != "" {
+				msg = fmt.Sprintf("line %d: %s:%s", line, path, strings.TrimPrefix(msg, fmt.Sprintf("line %d:", line)))
+			}
+		}
+		errs = append(errs, fmt.Errorf("%s: %s", name, msg))
+	}
+	return errors.Join(errs...)
+}
+
+// fieldIndex tells, for a line of a YAML file, the paths (rules.unlock,
+// readers[1].type) of the deepest key and of the deepest value of each tag
+// written on it; it also keeps the keys set twice in a mapping.
+type fieldIndex struct {
+	keys   map[int]pathAt
+	values map[string]pathAt // by "line tag"
+	dups   []string
+}
+
+type pathAt struct {
+	path  string
+	depth int
+}
+
+func indexFields(root *yaml.Node) *fieldIndex {
+	x := &fieldIndex{keys: map[int]pathAt{}, values: map[string]pathAt{}}
+	var walk func(n *yaml.Node, path string, depth int)
+	walk = func(n *yaml.Node, path string, depth int) {
+		if n.Kind != yaml.DocumentNode {
+			k := fmt.Sprintf("%d %s", n.Line, n.ShortTag())
+			if old, ok := x.values[k]; !ok || depth > old.depth {
+				x.values[k] = pathAt{path, depth}
+			}
+		}
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path, depth)
+			}
+		case yaml.MappingNode:
+			// keys compared as the decoder does: same kind, same text
+			type key struct {
+				kind  yaml.Kind
+				value string
+			}
+			first := map[key]int{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				if line, ok := first[key{k.Kind, k.Value}]; ok {
+					x.dups = append(x.dups, fmt.Sprintf("line %d: %s: set again, first set at line %d", k.Line, p, line))
+				} else {
+					first[key{k.Kind, k.Value}] = k.Line
+				}
+				if old, ok := x.keys[k.Line]; !ok || depth > old.depth {
+					x.keys[k.Line] = pathAt{p, depth}
+				}
+				walk(n.Content[i+1], p, depth+1)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i), depth+1)
+			}
+		}
+	}
+	walk(root, "", 0)
+	return x
+}
+
+// duplicates reports the keys set twice in a mapping.
+func (x *fieldIndex) duplicates(name string) error {
+	errs := make([]error, 0, min(len(x.dups), maxDecodeErrors+1))
+	for i, d := range x.dups {
+		if i == maxDecodeErrors {
+			errs = append(errs, fmt.Errorf("%s: and %d more keys set twice", name, len(x.dups)-i))
+			break
+		}
+		errs = append(errs, fmt.Errorf("%s: %s", name, d))
+	}
+	return errors.Join(errs...)
+}
+
+// field returns the path of what a decoder message about line is about: a
+// message "cannot unmarshal !!seq" is about the deepest value of that tag on
+// the line, any other about the deepest key written there. It returns ""
+// for the top of the file, or when it cannot tell.
+func (x *fieldIndex) field(line int, msg string) string {
+	if _, rest, ok := strings.Cut(msg, "cannot unmarshal "); ok {
+		tag, _, _ := strings.Cut(rest, " ")
+		if v, ok := x.values[fmt.Sprintf("%d %s", line, tag)]; ok {
+			return v.path
+		}
+	}
+	return x.keys[line].path
 }
 
 // Defaults fills every unset field with its default.
