@@ -137,7 +137,8 @@ func decode(r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return badRequest{fmt.Errorf("body: %w", err)}
 	}
-	if dec.More() {
+	// not dec.More, which misses a stray ']' or '}'
+	if len(strings.TrimLeft(string(body[dec.InputOffset():]), " \t\r\n")) != 0 {
 		return badRequest{errors.New("body: trailing data after the JSON object")}
 	}
 	return nil
