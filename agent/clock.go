@@ -22,21 +22,27 @@ type trust struct {
 	started bool
 }
 
-// read returns the time to judge permits by, the raw wall time and
-// whether it is synchronised, and whether the clock just became
-// unsynchronised.
-func (t *trust) read(c Clock) (judge Time, wall time.Time, mono time.Duration, synced, lost bool) {
-	wall, mono, synced = c.Now(), c.Mono(), c.Synced()
+// judge returns the time to judge permits by for a clock reading. It
+// changes nothing, so the loop may ask it for its timers.
+func (t *trust) judge(wall time.Time, mono time.Duration, synced bool) Time {
+	switch {
+	case synced:
+		return Time{Now: wall, Trusted: true}
+	case t.ok:
+		return Time{Now: t.wall.Add(mono - t.mono), Trusted: true}
+	}
+	return Time{Now: wall, Trusted: false}
+}
+
+// observe takes in a clock reading and reports whether the clock has just
+// become unsynchronised (or was so at the first reading).
+func (t *trust) observe(wall time.Time, mono time.Duration, synced bool) (lost bool) {
 	lost = !synced && (t.synced || !t.started)
 	t.started, t.synced = true, synced
 	if synced {
 		t.wall, t.mono, t.ok = wall, mono, true
-		return Time{Now: wall, Trusted: true}, wall, mono, synced, lost
 	}
-	if t.ok {
-		return Time{Now: t.wall.Add(mono - t.mono), Trusted: true}, wall, mono, synced, lost
-	}
-	return Time{Now: wall, Trusted: false}, wall, mono, synced, lost
+	return lost
 }
 
 // SystemClock is the process's clock with the synchronisation state given

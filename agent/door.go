@@ -63,6 +63,7 @@ type Door struct {
 
 	// loop state, owned by Run's goroutine
 	m     *Machine
+	saved Snapshot // the snapshot last stored
 	trust trust
 
 	mu       sync.Mutex
@@ -86,10 +87,16 @@ func NewDoor(cfg Config, st *Store, relay Relay, clk Clock, log *slog.Logger, ct
 	d := &Door{cfg: cfg, store: st, relay: relay, clock: clk, log: log, ctr: ctr,
 		reqs: make(chan request), stopped: make(chan struct{})}
 	d.m = NewMachine(cfg.Site, cfg.Door, cfg.Rules, cfg.Readers, cfg.Racks, snap)
+	d.saved = snap
 	if !last.IsZero() {
 		// judge time from the last trusted time until the clock syncs
 		d.trust = trust{wall: last, mono: clk.Mono(), ok: true}
 	}
+	seq, err := st.LastSeq()
+	if err != nil {
+		return nil, fmt.Errorf("door: %w", err)
+	}
+	d.status.Seq = seq
 	d.setStatus(0, clk.Synced())
 	return d, nil
 }
@@ -112,17 +119,15 @@ func (d *Door) Run(ctx context.Context) (err error) {
 			err = fmt.Errorf("door: panic: %v", r)
 		}
 	}()
-	if err := d.process(Note{Event: Event{Type: EvStarted, Detail: d.cfg.Version}}); err != nil {
+	if err := d.process(Started{Version: d.cfg.Version}); err != nil {
 		return err
 	}
-	j, _, _, _, _ := d.trust.read(d.clock)
-	d.m.StartSecureCheck(j.Now)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		wait := time.Hour
 		if dl := d.m.Deadline(); !dl.IsZero() {
-			j, _, _, _, _ := d.trust.read(d.clock)
+			j := d.trust.judge(d.clock.Now(), d.clock.Mono(), d.clock.Synced())
 			wait = max(dl.Sub(j.Now), time.Millisecond)
 		}
 		timer.Reset(wait)
@@ -143,7 +148,9 @@ func (d *Door) Run(ctx context.Context) (err error) {
 // outcome, adopts the copy and moves the relay: in that order, so that a
 // failed write changes nothing at the door.
 func (d *Door) process(in Input) error {
-	judge, wall, mono, synced, lost := d.trust.read(d.clock)
+	wall, mono, synced := d.clock.Now(), d.clock.Mono(), d.clock.Synced()
+	lost := d.trust.observe(wall, mono, synced)
+	judge := d.trust.judge(wall, mono, synced)
 	if t, ok := in.(Tap); ok {
 		info, err := d.store.Card(t.Card)
 		if err != nil {
@@ -151,6 +158,14 @@ func (d *Door) process(in Input) error {
 			return err
 		}
 		t.Info = info
+		if fp, ok := d.m.WaitingCard(); ok && t.Reader == ReaderEntry {
+			w, err := d.store.Card(fp)
+			if err != nil {
+				d.ctr.Add("store_errors")
+				return err
+			}
+			t.Waiting = &w
+		}
 		in = t
 	}
 	next := d.m.Clone()
@@ -171,7 +186,8 @@ func (d *Door) process(in Input) error {
 		e.At, e.ClockSynced, e.Boot, e.MonoNS = wall.UTC(), synced, d.cfg.Boot, int64(mono)
 	}
 	b := &Batch{Events: out.Events, Used: out.Used}
-	if snap := next.Snapshot(); !snapEqual(snap, d.m.Snapshot()) {
+	snap := next.Snapshot()
+	if !snapEqual(snap, d.saved) {
 		b.State = &snap
 	}
 	if synced {
@@ -182,14 +198,14 @@ func (d *Door) process(in Input) error {
 		d.log.Error("door: event not stored, door unchanged", "err", err)
 		return err
 	}
-	d.m = next
-	if out.Relay != RelayNone {
-		d.moveRelay(out)
-	}
+	d.m, d.saved = next, snap
 	for _, e := range out.Events {
 		d.log.Info("event", e.logAttrs()...)
 	}
 	d.setStatus(out.Events[len(out.Events)-1].Seq, synced)
+	if out.Relay != RelayNone {
+		d.moveRelay(out)
+	}
 	return nil
 }
 
@@ -209,6 +225,17 @@ func (d *Door) moveRelay(out Outcome) {
 	if err != nil {
 		d.ctr.Add("relay_errors")
 		d.log.Error("door: relay", "relay", d.relay.String(), "action", out.Relay.String(), "err", err)
+		if out.Relay == RelayLock {
+			// the last resort to reach the safe state
+			if herr := d.relay.Halt(); herr != nil {
+				d.log.Error("door: relay halt", "relay", d.relay.String(), "err", herr)
+			}
+		}
+		// the machine believes the relay moved: record the fault, which
+		// locks again if it had asked for unlock
+		if perr := d.process(RelayFault{Err: out.Relay.String() + ": " + err.Error()}); perr != nil {
+			d.log.Error("door: relay fault not stored", "err", perr)
+		}
 		return
 	}
 	// tests read this line: a movement is reported only after it happened,
@@ -217,7 +244,7 @@ func (d *Door) moveRelay(out Outcome) {
 }
 
 func snapEqual(a, b Snapshot) bool {
-	return a.Mode == b.Mode && slices.Equal(a.Occupancy, b.Occupancy)
+	return a.Mode == b.Mode && a.Unlocked == b.Unlocked && slices.Equal(a.Occupancy, b.Occupancy)
 }
 
 func (d *Door) setStatus(seq uint64, synced bool) {

@@ -71,9 +71,10 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // recRelay records the calls it gets; failLock makes Lock fail.
 type recRelay struct {
-	mu       sync.Mutex
-	calls    []string
-	failLock bool
+	mu         sync.Mutex
+	calls      []string
+	failLock   bool
+	failUnlock bool
 }
 
 var _ agent.Relay = (*recRelay)(nil)
@@ -92,7 +93,14 @@ func (r *recRelay) Lock() error {
 	return nil
 }
 
-func (r *recRelay) Unlock() error  { r.record("unlock"); return nil }
+func (r *recRelay) Unlock() error {
+	r.record("unlock")
+	if r.failUnlock {
+		return errors.New("relay coil open")
+	}
+	return nil
+}
+
 func (r *recRelay) Halt() error    { r.record("halt"); return nil }
 func (r *recRelay) String() string { return "rec-relay" }
 
@@ -770,4 +778,82 @@ func TestDoorTimers(t *testing.T) {
 			}
 		})
 	})
+}
+
+func TestDoorRecordsSafeStateAtStart(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	r.apply(staffRecords(soloStaff)...)
+	r.start()
+	ctx := context.Background()
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
+	if r.d.Status().Lock != "unlocked" {
+		t.Fatal("solo tap did not unlock")
+	}
+	// the process ends while unlocked: Halt locks without an event, so the
+	// next start must record the lock it finds itself in
+	seq := r.lastSeq()
+	r.restart()
+	got := types(r.since(seq))
+	want := []string{agent.EvStarted, agent.EvLocked, agent.EvSecured}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events after restart = %v; want %v", got, want)
+	}
+	// a start after a locked stop records no lock
+	seq = r.lastSeq()
+	r.restart()
+	if got := types(r.since(seq)); !slices.Equal(got, []string{agent.EvStarted, agent.EvSecured}) {
+		t.Fatalf("events after a locked restart = %v; want agent.started, room.secured", got)
+	}
+}
+
+func TestDoorRelayFault(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	r.relay.failUnlock = true
+	r.apply(staffRecords(soloStaff)...)
+	r.start()
+	seq := r.lastSeq()
+	r.must(r.d.Tap(context.Background(), agent.ReaderEntry, uidOf(12)))
+	got := types(r.since(seq))
+	want := []string{agent.EvTap, agent.EvGranted, agent.EvUnlocked, agent.EvRelayFault, agent.EvLocked}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events = %v; want %v", got, want)
+	}
+	st := r.d.Status()
+	if st.Lock != "locked" || !slices.Contains(st.Alarms, "relay_fault") {
+		t.Errorf("Status() = lock %s, alarms %v; want locked with relay_fault", st.Lock, st.Alarms)
+	}
+	if got := r.relay.Calls(); !slices.Equal(got, []string{"lock", "unlock", "lock"}) {
+		t.Errorf("relay calls = %v; want [lock unlock lock]", got)
+	}
+	if n := r.d.Counters().Get("relay_errors"); n != 1 {
+		t.Errorf("relay_errors = %d; want 1", n)
+	}
+}
+
+func TestDoorRevocationWhileWaitingForEscort(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	p := p1
+	r.apply(append(staffRecords(escortStaff), permit.Record{Permit: &p})...)
+	r.start()
+	ctx := context.Background()
+	seq := r.lastSeq()
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
+	r.apply(permit.Record{Revocation: &permit.Revocation{Permit: p.ID, Version: 2, Site: testSite, Door: testDoor,
+		At: t0, By: "head-ict"}})
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(10)))
+	evs := r.since(seq)
+	last := evs[len(evs)-1]
+	if last.Type != agent.EvDenied || last.Reason != agent.ReasonRevoked || last.Permit != p.ID {
+		t.Fatalf("last event = %s %s %s; want access.denied revoked for %s (events %v)", last.Type, last.Reason,
+			last.Permit, p.ID, types(evs))
+	}
+	if r.d.Status().Lock != "locked" || slices.Contains(r.relay.Calls(), "unlock") {
+		t.Error("the relay moved for a permit revoked while the guest waited")
+	}
 }

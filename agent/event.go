@@ -29,6 +29,7 @@ const (
 	EvCmdRejected    = "command.rejected"
 	EvClockUnsynced  = "clock.unsynced"
 	EvReaderFault    = "reader.fault"
+	EvRelayFault     = "relay.fault" // an extension: the relay did not move as asked
 )
 
 // Denial reasons of design.md.

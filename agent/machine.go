@@ -60,6 +60,10 @@ type Tap struct {
 	Reader string
 	Card   permit.Fingerprint
 	Info   CardInfo
+	// Waiting is what the store knows now of the card of the guest who
+	// waits for an escort (see Machine.WaitingCard), so a permit revoked
+	// or changed during the wait is judged as it is now.
+	Waiting *CardInfo
 }
 
 // DoorInput is the door's reed switch changing.
@@ -92,6 +96,14 @@ const (
 	CmdResync     = "resync"
 )
 
+// Started is the door's first input after a start: it records
+// agent.started, the safe state the relay was put in, and starts the check
+// that the room is secured.
+type Started struct{ Version string }
+
+// RelayFault says the relay failed to move as asked.
+type RelayFault struct{ Err string }
+
 // Note is an event produced outside the machine (a rejected permit, a
 // reader fault, an unsynchronised clock) that changes no door state.
 type Note struct{ Event Event }
@@ -103,6 +115,8 @@ func (ExitButton) isInput() {}
 func (Tick) isInput()       {}
 func (Command) isInput()    {}
 func (Note) isInput()       {}
+func (Started) isInput()    {}
+func (RelayFault) isInput() {}
 
 // CardInfo is everything the store knows of one card fingerprint.
 type CardInfo struct {
@@ -148,6 +162,7 @@ type Outcome struct {
 type Snapshot struct {
 	Mode      string     `json:"mode"`
 	Occupancy []Occupant `json:"occupancy"`
+	Unlocked  bool       `json:"unlocked"` // the relay state last stored, to record the safe state at start
 }
 
 type escortTap struct {
@@ -198,6 +213,10 @@ type Machine struct {
 	secureBy   time.Time // zero: no check running
 	notSecured bool      // alarm raised, until the room is secured
 	tampered   map[string]bool
+	relayFault bool // the relay failed to move, until it moves again
+	// the last stored relay state was unlocked: the agent stopped without
+	// locking (power cut, kill); Started records the safe state
+	wasUnlocked bool
 }
 
 // NewMachine returns a door with the relay locked, every input closed, and
@@ -215,6 +234,7 @@ func NewMachine(site, door string, rules Rules, readers, racks []string, snap Sn
 		m.mode = ModeLockdown
 	}
 	m.occupancy = slices.Clone(snap.Occupancy)
+	m.wasUnlocked = snap.Unlocked
 	return m
 }
 
@@ -246,7 +266,15 @@ func cloneMap[K comparable, V any](m map[K]V) map[K]V {
 
 // Snapshot returns the state that must survive a restart.
 func (m *Machine) Snapshot() Snapshot {
-	return Snapshot{Mode: m.mode, Occupancy: slices.Clone(m.occupancy)}
+	return Snapshot{Mode: m.mode, Occupancy: slices.Clone(m.occupancy), Unlocked: m.unlocked}
+}
+
+// WaitingCard returns the card of the guest waiting for an escort.
+func (m *Machine) WaitingCard() (permit.Fingerprint, bool) {
+	if m.waiting == nil {
+		return "", false
+	}
+	return m.waiting.p.Card, true
 }
 
 // Unlocked reports the relay state the machine has asked for.
@@ -296,6 +324,9 @@ func (m *Machine) Status() Status {
 	}
 	if m.mode == ModeLockdown {
 		s.Alarms = append(s.Alarms, "lockdown")
+	}
+	if m.relayFault {
+		s.Alarms = append(s.Alarms, "relay_fault")
 	}
 	return s
 }
@@ -350,6 +381,7 @@ func (s *step) emit(e Event) { s.out.Events = append(s.out.Events, e) }
 // done. Timers that are due at t expire first.
 func (m *Machine) Handle(in Input, t Time) Outcome {
 	s := &step{m: m, now: t.Now}
+	m.wasUnlocked = m.wasUnlocked && isStarted(in)
 	s.expire()
 	switch in := in.(type) {
 	case Tap:
@@ -369,11 +401,26 @@ func (m *Machine) Handle(in Input, t Time) Outcome {
 		s.command(in)
 	case Note:
 		s.emit(in.Event)
+	case Started:
+		s.emit(Event{Type: EvStarted, Detail: in.Version})
+		if m.wasUnlocked {
+			m.wasUnlocked = false
+			s.emit(Event{Type: EvLocked, Detail: "safe state at start"})
+		}
+		m.StartSecureCheck(t.Now)
+	case RelayFault:
+		s.emit(Event{Type: EvRelayFault, Detail: in.Err})
+		if m.unlocked {
+			s.lock("relay fault")
+		}
+		m.relayFault = true
 	case Tick:
 	}
 	s.checkSecured()
 	return s.out
 }
+
+func isStarted(in Input) bool { _, ok := in.(Started); return ok }
 
 // expire runs every timer that is due.
 func (s *step) expire() {
@@ -429,7 +476,7 @@ func (s *step) unlock(why string) {
 	if m.unlocked {
 		return
 	}
-	m.unlocked = true
+	m.unlocked, m.relayFault = true, false
 	s.emit(Event{Type: EvUnlocked, Detail: why})
 	s.out.Relay = RelayUnlock
 }
@@ -441,7 +488,7 @@ func (s *step) lock(why string) {
 	if !m.unlocked {
 		return
 	}
-	m.unlocked = false
+	m.unlocked, m.relayFault = false, false
 	s.emit(Event{Type: EvLocked, Detail: why})
 	s.out.Relay = RelayLock
 }
@@ -551,17 +598,29 @@ func (s *step) staffTap(t Tap, st *permit.Staff, tm Time) {
 			}
 		} else {
 			m.waiting = nil
+			p := w.p
+			if t.Waiting != nil {
+				i := slices.IndexFunc(t.Waiting.Permits, func(q PermitInfo) bool { return q.ID == p.ID })
+				if i < 0 {
+					s.deny(Tap{Reader: ReaderEntry, Card: p.Card}, ReasonNoPermit, Event{Permit: p.ID, Escort: p.Escort,
+						Detail: "permit withdrawn while waiting for the escort"})
+					return
+				}
+				p = t.Waiting.Permits[i]
+			}
 			// the guest gets in now: the permit must still admit now
-			if _, reason := m.choosePermit([]PermitInfo{w.p}, tm); reason != "" {
-				s.emit(Event{Type: EvDenied, Reader: ReaderEntry, Permit: w.p.ID, Escort: w.p.Escort, Reason: reason,
-					Card: w.p.Card.Short(), Detail: "when the escort tapped"})
+			if _, reason := m.choosePermit([]PermitInfo{p}, tm); reason != "" {
+				s.emit(Event{Type: EvDenied, Reader: ReaderEntry, Permit: p.ID, Escort: p.Escort, Reason: reason,
+					Card: p.Card.Short(), Detail: "when the escort tapped"})
 				return
 			}
-			s.grantGuest(w.p.Card, w.p)
+			s.grantGuest(p.Card, p)
 			return
 		}
 	}
 	if st.Solo {
+		// an escort who went out and comes back is with the guest again
+		m.leftAlone = slices.DeleteFunc(m.leftAlone, func(l leftEscort) bool { return l.escort == st.ID })
 		s.emit(Event{Type: EvGranted, Reader: t.Reader, Staff: st.ID, Card: t.Card.Short(), Detail: "solo"})
 		m.admit(Occupant{Staff: st.ID, Card: t.Card.Short()}, t.Card)
 		s.unlock("solo " + st.ID)

@@ -25,7 +25,7 @@ var (
 	bRevocations = []byte("revocations") // permit id -> Revocation JSON
 	bStaff       = []byte("staff")       // staff id -> Staff JSON
 	bCards       = []byte("cards")       // fingerprint (32 bytes) | 'p'|'s' | id -> nothing
-	bVersions    = []byte("versions")    // "p/"+permit id or "s/"+staff id -> applied version
+	bVersions    = []byte("versions")    // "p/"+permit id, "r/"+revoked permit id, "s/"+staff id -> applied version
 	bUsage       = []byte("usage")       // permit id -> entries used (uint32)
 
 	kEpoch       = []byte("epoch")
@@ -362,6 +362,10 @@ func (s *Store) apply(tx *bolt.Tx, rec permit.Record) (bool, error) {
 		if p.Site != s.site || p.Door != s.door {
 			return false, fmt.Errorf("%w: permit %s is for %s/%s", ErrWrongDoor, p.ID, p.Site, p.Door)
 		}
+		// once revoked at version V, only a permit re-issued above V applies
+		if rv := appliedVersion(tx, "r/"+p.ID); p.Version <= rv {
+			return false, fmt.Errorf("%w: permit %s version %d was revoked at version %d", ErrRollback, p.ID, p.Version, rv)
+		}
 		key, ver = "p/"+p.ID, p.Version
 		put = func() error { return s.putPermit(tx, p) }
 	case rec.Revocation != nil:
@@ -369,7 +373,13 @@ func (s *Store) apply(tx *bolt.Tx, rec permit.Record) (bool, error) {
 		if r.Site != s.site || r.Door != s.door {
 			return false, fmt.Errorf("%w: revocation of %s is for %s/%s", ErrWrongDoor, r.Permit, r.Site, r.Door)
 		}
-		key, ver = "p/"+r.Permit, r.Version
+		// a revocation overrides every permit version up to its own, so
+		// it must not be older than the permit applied
+		if pv := appliedVersion(tx, "p/"+r.Permit); r.Version < pv {
+			return false, fmt.Errorf("%w: revocation of %s version %d is older than the permit's version %d",
+				ErrRollback, r.Permit, r.Version, pv)
+		}
+		key, ver = "r/"+r.Permit, r.Version
 		put = func() error {
 			j, err := json.Marshal(r)
 			if err != nil {

@@ -524,3 +524,18 @@ func TestStoreState(t *testing.T) {
 	st = openStore(t, path)
 	check("reopened")
 }
+
+func TestStoreRevocationSameVersion(t *testing.T) {
+	st, _ := newStore(t)
+	c := cardOf(1)
+	// the revocation overrides every version up to its own, its own included
+	runApply(t, st, []applyStep{
+		{"permit v1", pRec("P-1", 1, c, testDoor), true, nil},
+		{"revocation v1", rRec("P-1", 1, testDoor), true, nil},
+		{"revocation v1 again", rRec("P-1", 1, testDoor), false, nil},
+		{"permit v1 again after its revocation", pRec("P-1", 1, c, testDoor), false, agent.ErrRollback},
+	})
+	if got := cardSays(t, st, c); got != "P-1@1/revoked" {
+		t.Errorf("Card = %q; want P-1@1/revoked", got)
+	}
+}
