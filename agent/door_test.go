@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -855,5 +856,67 @@ func TestDoorRevocationWhileWaitingForEscort(t *testing.T) {
 	}
 	if r.d.Status().Lock != "locked" || slices.Contains(r.relay.Calls(), "unlock") {
 		t.Error("the relay moved for a permit revoked while the guest waited")
+	}
+}
+
+func TestDoorWatchRecords(t *testing.T) {
+	hub, rogue := newSigner(t), newSigner(t)
+	cfg := testConfig()
+	cfg.Keys = permit.Keyring{}
+	if err := cfg.Keys.Add(hub.Public()); err != nil {
+		t.Fatal(err)
+	}
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, cfg, clk)
+	r.start()
+	dir := t.TempDir()
+	write := func(name string, b []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := p1
+	write("P-0001.json", sign(t, hub, permit.KindPermit, &p))
+	write("S-ESC.json", sign(t, hub, permit.KindStaff, escortStaff))
+	write("forged.json", sign(t, rogue, permit.KindPermit, &p))
+	write("notes.txt", []byte("not a record"))
+	write("huge.json", make([]byte, permit.MaxSigned+1))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	loaded := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- r.d.WatchRecords(ctx, dir, 10*time.Millisecond, func() { close(loaded) }) }()
+	<-loaded
+	// the first pass is complete when loaded is called
+	if got := cardSays(t, r.st, guestCard); got != "P-0001@1" {
+		t.Errorf("after the first pass Card(guest) = %q; want P-0001@1", got)
+	}
+	var rejected []string
+	for _, e := range r.since(0) {
+		if e.Type == agent.EvPermitRejected {
+			rejected = append(rejected, strings.SplitN(e.Detail, ":", 2)[0])
+		}
+	}
+	if !slices.Equal(rejected, []string{"forged.json", "huge.json"}) {
+		t.Errorf("rejected %v; want forged.json and huge.json", rejected)
+	}
+	// a file that appears later is picked up; unchanged files are not read again
+	rv := permit.Revocation{Permit: p.ID, Version: 2, Site: testSite, Door: testDoor, At: t0, By: "head-ict"}
+	write("P-0001-revoked.json", sign(t, hub, permit.KindRevocation, &rv))
+	deadline := time.Now().Add(10 * time.Second)
+	for cardSays(t, r.st, guestCard) != "P-0001@1/revoked" {
+		if time.Now().After(deadline) {
+			t.Fatal("the revocation written after start was never applied")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("WatchRecords = %v; want nil after cancel", err)
+	}
+	if n := r.d.Counters().Get("records_rejected"); n != 2 {
+		t.Errorf("records_rejected = %d; want 2 (unchanged files are not read again)", n)
 	}
 }

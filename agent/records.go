@@ -56,7 +56,10 @@ type fileStamp struct {
 // WatchRecords applies every *.json file of dir at start and whenever a
 // file appears or changes, checking every poll, until ctx ends. It lets a
 // site without a hub run its door from files made with `kunci sign`.
-func (d *Door) WatchRecords(ctx context.Context, dir string, poll time.Duration) error {
+// loaded, when set, is called once after the first pass, so that the door
+// is announced ready only with its records in place. The door's loop must
+// be running: refusals are recorded as events.
+func (d *Door) WatchRecords(ctx context.Context, dir string, poll time.Duration, loaded func()) error {
 	seen := map[string]fileStamp{}
 	t := time.NewTicker(poll)
 	defer t.Stop()
@@ -66,6 +69,10 @@ func (d *Door) WatchRecords(ctx context.Context, dir string, poll time.Duration)
 				return nil
 			}
 			d.log.Error("records", "dir", dir, "err", err)
+		}
+		if loaded != nil {
+			loaded()
+			loaded = nil
 		}
 		select {
 		case <-ctx.Done():

@@ -76,7 +76,10 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 	if err := relay.Lock(); err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, relay.Halt()) }()
+	defer func() {
+		err = errors.Join(err, relay.Halt())
+		log.Info("relay halted", "relay", relay.String(), "unlocked", relay.Unlocked())
+	}()
 
 	siteKey, err := permit.LoadSiteKey(cfg.SiteKeyFile)
 	if err != nil {
@@ -94,10 +97,6 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 		return err
 	}
 	defer func() { err = errors.Join(err, st.Close()) }()
-
-	if cfg.RecordsDir != "" {
-		preloadRecords(st, keys, cfg.RecordsDir, log)
-	}
 
 	clk := agent.NewSystemClock(sysclock.Synced)
 	if cfg.Clock == "trusted" {
@@ -136,11 +135,20 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
+	// ready only once the door's loop runs (agent.started is stored) and
+	// the signed records on disk are applied, so that the first tap finds them
+	loaded := make(chan struct{})
 	if cfg.RecordsDir != "" {
-		wg.Go(func() { errc <- door.WatchRecords(ctx, cfg.RecordsDir, time.Duration(cfg.RecordsPoll)) })
+		wg.Go(func() {
+			errc <- door.WatchRecords(ctx, cfg.RecordsDir, time.Duration(cfg.RecordsPoll), func() { close(loaded) })
+		})
+	} else {
+		close(loaded)
 	}
-	// ready only once the door's loop runs: agent.started is stored and
-	// the next input is handled after it
+	select {
+	case <-loaded:
+	case <-ctx.Done():
+	}
 	if door.Submit(ctx, agent.Tick{}) == nil {
 		log.Info("door ready", "site", cfg.Site, "door", cfg.Door, "listen", l.Addr().String(), "store", cfg.Store,
 			"epoch", st.Epoch())
@@ -160,29 +168,4 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 		return err
 	}
 	return nil
-}
-
-// preloadRecords stores the valid signed records of dir before the door
-// starts, so that a card tapped as soon as the door is ready finds them.
-// What it skips, the door's record watcher reads again and reports; what
-// it stored, the watcher finds at the same version and leaves alone.
-func preloadRecords(st *agent.Store, keys permit.Keyring, dir string, log *slog.Logger) {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	for _, f := range files {
-		fi, err := os.Stat(f)
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() > permit.MaxSigned {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		rec, err := keys.Decode(b)
-		if err != nil {
-			continue
-		}
-		if changed, err := st.Apply(rec); err == nil && changed {
-			log.Info("record applied", "source", filepath.Base(f))
-		}
-	}
 }

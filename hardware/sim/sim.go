@@ -75,9 +75,12 @@ type Sim struct {
 	ctr     Counter
 	readers []string
 
-	mu    sync.Mutex
-	door  bool
-	racks map[string]bool
+	// inputMu orders inputs: the door sees them, and the simulator's own
+	// state changes, in the same order
+	inputMu sync.Mutex
+	mu      sync.Mutex
+	door    bool
+	racks   map[string]bool
 }
 
 // New returns a simulator for a door with the given readers and racks.
@@ -177,6 +180,8 @@ func (s *Sim) Handler() http.Handler {
 		if req.Open == nil {
 			return badRequest{errors.New(`body: want {"open":true|false}`)}
 		}
+		s.inputMu.Lock()
+		defer s.inputMu.Unlock()
 		if err := s.sink.SetDoor(ctx, *req.Open); err != nil {
 			return err
 		}
@@ -202,6 +207,8 @@ func (s *Sim) Handler() http.Handler {
 		if !known {
 			return badRequest{fmt.Errorf("rack %q: this door has %v", *req.Rack, s.Racks())}
 		}
+		s.inputMu.Lock()
+		defer s.inputMu.Unlock()
 		if err := s.sink.SetRack(ctx, *req.Rack, *req.Open); err != nil {
 			return err
 		}
