@@ -1,0 +1,96 @@
+package rules
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+type pkg struct {
+	ImportPath string
+	Doc        string
+	Deps       []string
+	Standard   bool
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	cmd := exec.Command("go", "list", "-deps=false", "-json", "github.com/kunci-project/kunci/...")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(out)
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found %d packages; want the whole module", len(pkgs))
+	}
+	return pkgs
+}
+
+// TestEveryPackageHasADoc: a package says what it is for and what it must
+// never do (style.md).
+func TestEveryPackageHasADoc(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if strings.TrimSpace(p.Doc) == "" {
+			t.Errorf("%s has no package doc", p.ImportPath)
+		}
+	}
+}
+
+// TestImports enforces design.md's dependency direction.
+func TestImports(t *testing.T) {
+	const mod = "github.com/kunci-project/kunci/"
+	forbidden := map[string][]string{
+		mod + "permit": {mod, "periph.io/", "github.com/eclipse/paho", "go.etcd.io/bbolt"},
+		mod + "agent": {"periph.io/x/host", "github.com/eclipse/paho", "github.com/mochi-mqtt",
+			mod + "hardware", mod + "sync", mod + "hub", mod + "cmd", mod + "config"},
+		mod + "hardware": {mod + "agent", mod + "sync", mod + "hub", "github.com/eclipse/paho"},
+		mod + "config":   {"periph.io/x/host", "github.com/eclipse/paho"},
+	}
+	sawBolt := false
+	for _, p := range listPackages(t) {
+		if p.ImportPath == mod+"agent" {
+			// the check reads real dependency lists, or it proves nothing
+			for _, d := range p.Deps {
+				sawBolt = sawBolt || d == "go.etcd.io/bbolt"
+			}
+		}
+		for prefix, bad := range forbidden {
+			if p.ImportPath != prefix && !strings.HasPrefix(p.ImportPath, prefix+"/") {
+				continue
+			}
+			for _, dep := range p.Deps {
+				for _, b := range bad {
+					if (dep == strings.TrimSuffix(b, "/") || strings.HasPrefix(dep, b)) &&
+						!strings.HasPrefix(dep, prefix) {
+						t.Errorf("%s depends on %s; design.md forbids %s", p.ImportPath, dep, b)
+					}
+				}
+			}
+		}
+	}
+	if !sawBolt {
+		t.Error("the agent's dependencies do not list go.etcd.io/bbolt: go list gave no dependency lists")
+	}
+}
