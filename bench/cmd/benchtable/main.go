@@ -1,0 +1,195 @@
+// Command benchtable reads the output of `go test -bench ./bench` and
+// prints the performance targets as a table: each measured number, its
+// ratio to the bare-update baseline of the same run where there is one,
+// the target and PASS or MISS. With several runs of a benchmark (-count),
+// it takes the median of each metric.
+//
+// It only reports: the exit status is 0 whatever the verdicts, and 1 only
+// when a number the table needs is missing from the input.
+//
+//	go test ./bench -run '^$' -bench . | go run ./bench/cmd/benchtable
+//	go run ./bench/cmd/benchtable out1.txt out2.txt
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+}
+
+// results holds every value of every metric by benchmark name, without the
+// -GOMAXPROCS suffix: results["TapToRelay/permits=10000"]["p50-ns"].
+type results map[string]map[string][]float64
+
+var procsSuffix = regexp.MustCompile(`-\d+$`)
+
+// parse adds the benchmark lines of r to res. A line is the name, the
+// iteration count, then value and unit pairs.
+func (res results) parse(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
+			continue
+		}
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue
+		}
+		name := procsSuffix.ReplaceAllString(strings.TrimPrefix(f[0], "Benchmark"), "")
+		if res[name] == nil {
+			res[name] = map[string][]float64{}
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				return fmt.Errorf("%s: %s is not a number", f[0], f[i])
+			}
+			res[name][f[i+1]] = append(res[name][f[i+1]], v)
+		}
+	}
+	return sc.Err()
+}
+
+var errMissing = errors.New("missing")
+
+// get returns the median of a metric.
+func (res results) get(name, unit string) (float64, error) {
+	vs := slices.Clone(res[name][unit])
+	if len(vs) == 0 {
+		return 0, fmt.Errorf("%w: %s %s", errMissing, name, unit)
+	}
+	slices.Sort(vs)
+	if n := len(vs); n%2 == 0 {
+		return (vs[n/2-1] + vs[n/2]) / 2, nil
+	}
+	return vs[len(vs)/2], nil
+}
+
+// Targets of the issue.
+const (
+	maxTapRatio = 1.5
+	maxStartMS  = 300
+	maxHeapMiB  = 32
+)
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+func dur(ns float64) string {
+	switch {
+	case ns >= 1e6:
+		return fmt.Sprintf("%.2f ms", ns/1e6)
+	default:
+		return fmt.Sprintf("%.0f µs", ns/1e3)
+	}
+}
+
+func run(args []string, stdin io.Reader, stdout io.Writer) error {
+	res := results{}
+	if len(args) == 0 {
+		if err := res.parse(stdin); err != nil {
+			return err
+		}
+	}
+	for _, a := range args {
+		f, err := os.Open(a)
+		if err != nil {
+			return err
+		}
+		err = res.parse(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", a, err)
+		}
+	}
+
+	var missing []error
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "measurement\tvalue\tvs BareUpdate\tvs paired bare\ttarget\tresult")
+	row := func(cells ...string) { fmt.Fprintln(w, strings.Join(cells, "\t")) }
+	get := func(name, unit string) (float64, bool) {
+		v, err := res.get(name, unit)
+		if err != nil {
+			missing = append(missing, err)
+			return 0, false
+		}
+		return v, true
+	}
+
+	const bare = "BareUpdate"
+	base := map[string]float64{}
+	for _, q := range []string{"p50", "p99"} {
+		label := "bare fsync'd bbolt update " + q + " (BenchmarkBareUpdate)"
+		if v, ok := get(bare, q+"-ns"); ok {
+			base[q] = v
+			row(label, dur(v), "", "", "", "baseline")
+		} else {
+			row(label, "-", "", "", "", "not run")
+		}
+	}
+	// A tap passes when it is within the target of both baselines: the
+	// separate benchmark, and the bare updates timed between its visits.
+	ratio := func(v, b float64) (string, bool) {
+		if b == 0 {
+			return "-", false
+		}
+		// rounded up, so that a miss never reads as the target itself
+		return fmt.Sprintf("%.2fx (%s)", math.Ceil(v/b*100)/100, dur(b)), v/b <= maxTapRatio
+	}
+	for _, n := range []string{"10000", "1000000"} {
+		name := "TapToRelay/permits=" + n
+		for _, q := range []string{"p50", "p99"} {
+			label := fmt.Sprintf("tap to relay %s, %s permits", q, n)
+			target := fmt.Sprintf("<= %.1fx", maxTapRatio)
+			v, ok := get(name, q+"-ns")
+			paired, pok := get(name, "bare-"+q+"-ns")
+			if !ok || !pok || base[q] == 0 {
+				row(label, "-", "", "", target, "not run")
+				continue
+			}
+			r1, ok1 := ratio(v, base[q])
+			r2, ok2 := ratio(v, paired)
+			row(label, dur(v), r1, r2, target, verdict(ok1 && ok2))
+		}
+	}
+	for _, c := range []struct{ unit, label string }{
+		{"cold-ms", "start to ready, 1000000 permits, cold cache"},
+		{"warm-ms", "start to ready, 1000000 permits, warm cache"},
+	} {
+		v, ok := get("StartReady/permits=1000000", c.unit)
+		if !ok {
+			row(c.label, "-", "", "", fmt.Sprintf("<= %d ms", maxStartMS), "not run")
+			continue
+		}
+		row(c.label, fmt.Sprintf("%.1f ms", v), "", "", fmt.Sprintf("<= %d ms", maxStartMS), verdict(v <= maxStartMS))
+	}
+	if v, ok := get("Heap/permits=1000000", "heap-MiB"); !ok {
+		row("Go heap, 1000000 permits", "-", "", "", fmt.Sprintf("<= %d MiB", maxHeapMiB), "not run")
+	} else {
+		row("Go heap, 1000000 permits", fmt.Sprintf("%.2f MiB", v), "", "", fmt.Sprintf("<= %d MiB", maxHeapMiB),
+			verdict(v <= maxHeapMiB))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return errors.Join(missing...)
+}
