@@ -62,9 +62,10 @@ type Door struct {
 	stopped chan struct{}
 
 	// loop state, owned by Run's goroutine
-	m     *Machine
-	saved Snapshot // the snapshot last stored
-	trust trust
+	m          *Machine
+	saved      Snapshot // the snapshot last stored
+	trust      trust
+	trustSaved time.Time // wall time of the last trusted time stored
 
 	mu       sync.Mutex
 	status   FullStatus
@@ -152,18 +153,17 @@ func (d *Door) process(in Input) error {
 	lost := d.trust.observe(wall, mono, synced)
 	judge := d.trust.judge(wall, mono, synced)
 	if t, ok := in.(Tap); ok {
-		info, err := d.store.Card(t.Card)
+		var waiting permit.Fingerprint
+		if fp, ok := d.m.WaitingCard(); ok && t.Reader == ReaderEntry {
+			waiting = fp
+		}
+		info, w, err := d.store.Cards(t.Card, waiting)
 		if err != nil {
 			d.ctr.Add("store_errors")
 			return err
 		}
 		t.Info = info
-		if fp, ok := d.m.WaitingCard(); ok && t.Reader == ReaderEntry {
-			w, err := d.store.Card(fp)
-			if err != nil {
-				d.ctr.Add("store_errors")
-				return err
-			}
+		if waiting != "" {
 			t.Waiting = &w
 		}
 		in = t
@@ -190,7 +190,9 @@ func (d *Door) process(in Input) error {
 	if !snapEqual(snap, d.saved) {
 		b.State = &snap
 	}
-	if synced {
+	// the last trusted time is a lower bound: a minute old costs nothing,
+	// and skipping it keeps most taps to the events alone
+	if synced && wall.Sub(d.trustSaved) >= time.Minute {
 		b.LastTrusted = wall
 	}
 	if err := d.store.Append(b); err != nil {
@@ -199,17 +201,29 @@ func (d *Door) process(in Input) error {
 		return err
 	}
 	d.m, d.saved = next, snap
+	if !b.LastTrusted.IsZero() {
+		d.trustSaved = wall
+	}
+	// the events are stored: the relay moves now, before anything else
+	var relayErr error
+	if out.Relay != RelayNone {
+		relayErr = d.moveRelay(out)
+	}
 	for _, e := range out.Events {
 		d.log.Info("event", e.logAttrs()...)
 	}
 	d.setStatus(out.Events[len(out.Events)-1].Seq, synced)
-	if out.Relay != RelayNone {
-		d.moveRelay(out)
+	if relayErr != nil {
+		// the machine believes the relay moved: record the fault, which
+		// locks again if it had asked for unlock
+		if err := d.process(RelayFault{Err: out.Relay.String() + ": " + relayErr.Error()}); err != nil {
+			d.log.Error("door: relay fault not stored", "err", err)
+		}
 	}
 	return nil
 }
 
-func (d *Door) moveRelay(out Outcome) {
+func (d *Door) moveRelay(out Outcome) error {
 	var seq uint64
 	for _, e := range out.Events {
 		if e.MovesRelay() {
@@ -231,20 +245,16 @@ func (d *Door) moveRelay(out Outcome) {
 				d.log.Error("door: relay halt", "relay", d.relay.String(), "err", herr)
 			}
 		}
-		// the machine believes the relay moved: record the fault, which
-		// locks again if it had asked for unlock
-		if perr := d.process(RelayFault{Err: out.Relay.String() + ": " + err.Error()}); perr != nil {
-			d.log.Error("door: relay fault not stored", "err", perr)
-		}
-		return
+		return err
 	}
 	// tests read this line: a movement is reported only after it happened,
 	// and its justifying event (seq) was stored before
 	d.log.Info("relay", "action", out.Relay.String(), "seq", seq)
+	return nil
 }
 
 func snapEqual(a, b Snapshot) bool {
-	return a.Mode == b.Mode && a.Unlocked == b.Unlocked && slices.Equal(a.Occupancy, b.Occupancy)
+	return a.Mode == b.Mode && slices.Equal(a.Occupancy, b.Occupancy)
 }
 
 func (d *Door) setStatus(seq uint64, synced bool) {

@@ -240,8 +240,8 @@ func TestDoorStartAndHalt(t *testing.T) {
 	evs := r.since(0)
 	// the machine starts believing door and racks shut, and its start
 	// check finds the empty room secured at the first input
-	if got := types(evs); !slices.Equal(got, []string{agent.EvStarted, agent.EvSecured}) {
-		t.Fatalf("events at start = %v; want agent.started, room.secured", got)
+	if got := types(evs); !slices.Equal(got, []string{agent.EvStarted, agent.EvLocked, agent.EvSecured}) {
+		t.Fatalf("events at start = %v; want agent.started, door.locked, room.secured", got)
 	}
 	e := evs[0]
 	if e.Type != agent.EvStarted || e.Detail != "v-test" || !e.ClockSynced || e.Boot != "b00t" || !e.At.Equal(t0.Add(7*time.Second)) ||
@@ -249,8 +249,8 @@ func TestDoorStartAndHalt(t *testing.T) {
 		t.Errorf("start event = %+v; want agent.started, synced, at the clock's time", e)
 	}
 	st := r.d.Status()
-	if st.Seq != 2 || !st.ClockSynced || st.Version != "v-test" || st.Lock != "locked" {
-		t.Errorf("Status() = %+v; want seq 2, synced, locked", st)
+	if st.Seq != 3 || !st.ClockSynced || st.Version != "v-test" || st.Lock != "locked" {
+		t.Errorf("Status() = %+v; want seq 3, synced, locked", st)
 	}
 
 	r.stop()
@@ -456,7 +456,8 @@ func TestDoorUnsyncedClockWithoutTrustedTime(t *testing.T) {
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(10)))
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
 	evs := r.since(0)
-	want := []ev{{Type: agent.EvClockUnsynced, Detail: "refused"}, {Type: agent.EvStarted}, secured,
+	want := []ev{{Type: agent.EvClockUnsynced, Detail: "refused"}, {Type: agent.EvStarted},
+		{Type: agent.EvLocked, Detail: "safe state at start"}, secured,
 		staffTapEv(escortStaff), tapEv(), deniedP(agent.ReasonClockUntrusted, p1)}
 	if !evsMatch(evs, want) {
 		t.Fatalf("events %v; want %v", evList(evs), want)
@@ -500,7 +501,8 @@ func TestDoorUnsyncedClockJudgedFromLastTrusted(t *testing.T) {
 	clk.Advance(time.Second)
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(10)))
 	evs := r.since(seq)
-	want := []ev{{Type: agent.EvClockUnsynced, Detail: "last trusted time"}, {Type: agent.EvStarted}, secured,
+	want := []ev{{Type: agent.EvClockUnsynced, Detail: "last trusted time"}, {Type: agent.EvStarted},
+		{Type: agent.EvLocked, Detail: "safe state at start"}, secured,
 		tapEv(), awaited(short), staffTapEv(escortStaff), granted(short), unlocked}
 	if !evsMatch(evs, want) {
 		t.Fatalf("events %v; want %v", evList(evs), want)
@@ -597,7 +599,7 @@ func TestDoorApplySigned(t *testing.T) {
 	r.must(r.d.ApplySigned(ctx, "staff/S-ESC", sign(t, hub, permit.KindStaff, escortStaff)))
 	r.must(r.d.Submit(ctx, agent.Tick{}))
 	seq := r.lastSeq()
-	if got := types(r.since(0)); !slices.Equal(got, []string{agent.EvStarted, agent.EvSecured}) {
+	if got := types(r.since(0)); !slices.Equal(got, []string{agent.EvStarted, agent.EvLocked, agent.EvSecured}) {
 		t.Fatalf("applying good records stored events %v; want none", got)
 	}
 
@@ -792,8 +794,8 @@ func TestDoorRecordsSafeStateAtStart(t *testing.T) {
 	if r.d.Status().Lock != "unlocked" {
 		t.Fatal("solo tap did not unlock")
 	}
-	// the process ends while unlocked: Halt locks without an event, so the
-	// next start must record the lock it finds itself in
+	// the process ends while unlocked: Halt locks without an event, so
+	// every start records the safe state it put the relay in
 	seq := r.lastSeq()
 	r.restart()
 	got := types(r.since(seq))
@@ -801,11 +803,8 @@ func TestDoorRecordsSafeStateAtStart(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("events after restart = %v; want %v", got, want)
 	}
-	// a start after a locked stop records no lock
-	seq = r.lastSeq()
-	r.restart()
-	if got := types(r.since(seq)); !slices.Equal(got, []string{agent.EvStarted, agent.EvSecured}) {
-		t.Fatalf("events after a locked restart = %v; want agent.started, room.secured", got)
+	if st := r.d.Status(); st.Lock != "locked" {
+		t.Errorf("after restart Status().Lock = %s; want locked", st.Lock)
 	}
 }
 

@@ -97,8 +97,8 @@ const (
 )
 
 // Started is the door's first input after a start: it records
-// agent.started, the safe state the relay was put in, and starts the check
-// that the room is secured.
+// agent.started and door.locked (the safe state the relay was put in), and
+// starts the check that the room is secured.
 type Started struct{ Version string }
 
 // RelayFault says the relay failed to move as asked.
@@ -162,7 +162,6 @@ type Outcome struct {
 type Snapshot struct {
 	Mode      string     `json:"mode"`
 	Occupancy []Occupant `json:"occupancy"`
-	Unlocked  bool       `json:"unlocked"` // the relay state last stored, to record the safe state at start
 }
 
 type escortTap struct {
@@ -214,9 +213,6 @@ type Machine struct {
 	notSecured bool      // alarm raised, until the room is secured
 	tampered   map[string]bool
 	relayFault bool // the relay failed to move, until it moves again
-	// the last stored relay state was unlocked: the agent stopped without
-	// locking (power cut, kill); Started records the safe state
-	wasUnlocked bool
 }
 
 // NewMachine returns a door with the relay locked, every input closed, and
@@ -234,7 +230,6 @@ func NewMachine(site, door string, rules Rules, readers, racks []string, snap Sn
 		m.mode = ModeLockdown
 	}
 	m.occupancy = slices.Clone(snap.Occupancy)
-	m.wasUnlocked = snap.Unlocked
 	return m
 }
 
@@ -266,7 +261,7 @@ func cloneMap[K comparable, V any](m map[K]V) map[K]V {
 
 // Snapshot returns the state that must survive a restart.
 func (m *Machine) Snapshot() Snapshot {
-	return Snapshot{Mode: m.mode, Occupancy: slices.Clone(m.occupancy), Unlocked: m.unlocked}
+	return Snapshot{Mode: m.mode, Occupancy: slices.Clone(m.occupancy)}
 }
 
 // WaitingCard returns the card of the guest waiting for an escort.
@@ -381,7 +376,6 @@ func (s *step) emit(e Event) { s.out.Events = append(s.out.Events, e) }
 // done. Timers that are due at t expire first.
 func (m *Machine) Handle(in Input, t Time) Outcome {
 	s := &step{m: m, now: t.Now}
-	m.wasUnlocked = m.wasUnlocked && isStarted(in)
 	s.expire()
 	switch in := in.(type) {
 	case Tap:
@@ -402,11 +396,11 @@ func (m *Machine) Handle(in Input, t Time) Outcome {
 	case Note:
 		s.emit(in.Event)
 	case Started:
+		// the relay was driven to its safe state before anything else;
+		// whatever the log said last (a power cut while unlocked), it is
+		// locked now
 		s.emit(Event{Type: EvStarted, Detail: in.Version})
-		if m.wasUnlocked {
-			m.wasUnlocked = false
-			s.emit(Event{Type: EvLocked, Detail: "safe state at start"})
-		}
+		s.emit(Event{Type: EvLocked, Detail: "safe state at start"})
 		m.StartSecureCheck(t.Now)
 	case RelayFault:
 		s.emit(Event{Type: EvRelayFault, Detail: in.Err})
@@ -419,8 +413,6 @@ func (m *Machine) Handle(in Input, t Time) Outcome {
 	s.checkSecured()
 	return s.out
 }
-
-func isStarted(in Input) bool { _, ok := in.(Started); return ok }
 
 // expire runs every timer that is due.
 func (s *step) expire() {

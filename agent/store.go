@@ -116,6 +116,7 @@ type Batch struct {
 func (s *Store) Append(b *Batch) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		ev := tx.Bucket(bEvents)
+		ev.FillPercent = 1 // keys only grow: full pages, fewer splits
 		for i := range b.Events {
 			e := &b.Events[i]
 			seq, err := ev.NextSequence()
@@ -266,13 +267,35 @@ func cardKey(fp permit.Fingerprint, kind byte, id string) ([]byte, error) {
 
 // Card returns what the store knows of the card fp.
 func (s *Store) Card(fp permit.Fingerprint) (CardInfo, error) {
+	info, _, err := s.Cards(fp, "")
+	return info, err
+}
+
+// Cards looks up two cards in one read: fp, and other unless it is empty
+// (the card of a guest waiting for the escort).
+func (s *Store) Cards(fp, other permit.Fingerprint) (info, otherInfo CardInfo, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if info, err = s.card(tx, fp); err != nil || other == "" {
+			return err
+		}
+		otherInfo, err = s.card(tx, other)
+		return err
+	})
+	if err != nil {
+		return CardInfo{}, CardInfo{}, fmt.Errorf("store: card: %w", err)
+	}
+	return info, otherInfo, nil
+}
+
+func (s *Store) card(tx *bolt.Tx, fp permit.Fingerprint) (CardInfo, error) {
 	var info CardInfo
 	prefix, err := cardKey(fp, 0, "")
 	if err != nil {
 		return info, err
 	}
 	prefix = prefix[:32]
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = func() error {
 		c := tx.Bucket(bCards).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			id := k[33:]
@@ -301,11 +324,8 @@ func (s *Store) Card(fp permit.Fingerprint) (CardInfo, error) {
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		return CardInfo{}, fmt.Errorf("store: card: %w", err)
-	}
-	return info, nil
+	}()
+	return info, err
 }
 
 func appliedVersion(tx *bolt.Tx, key string) uint64 {
@@ -319,6 +339,16 @@ func appliedVersion(tx *bolt.Tx, key string) uint64 {
 // is refused with ErrRollback; the same version again is accepted as a
 // no-op (a retained message delivered twice) and reported by changed.
 func (s *Store) Apply(rec permit.Record) (changed bool, err error) {
+	// a record applied before (a retained message again, an unchanged
+	// file at start) or refused costs a read, not an fsync'd write
+	var noop bool
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		_, _, noop, err = s.judge(tx, rec)
+		return err
+	}); err != nil || noop {
+		return false, err
+	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		var e error
 		changed, e = s.apply(tx, rec)
@@ -328,7 +358,7 @@ func (s *Store) Apply(rec permit.Record) (changed bool, err error) {
 }
 
 // ApplyAll stores many verified records in one transaction, for bulk loads.
-// Records refused for their version are skipped and counted.
+// Records refused for their version or door are skipped and counted.
 func (s *Store) ApplyAll(recs []permit.Record) (applied, refused int, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		applied, refused = 0, 0
@@ -352,58 +382,67 @@ func isRefusal(err error) bool {
 	return errors.Is(err, ErrRollback) || errors.Is(err, ErrWrongDoor)
 }
 
-func (s *Store) apply(tx *bolt.Tx, rec permit.Record) (bool, error) {
-	var key string
-	var ver uint64
-	var put func() error
+// judge decides, reading tx only, whether rec may be applied: it returns
+// its version key and version, or noop for the version already applied,
+// or why it is refused. A revocation overrides every permit version up to
+// its own, so a permit needs a version above its revocation's and a
+// revocation one at least the permit's.
+func (s *Store) judge(tx *bolt.Tx, rec permit.Record) (key string, ver uint64, noop bool, err error) {
+	var other string // the version key the record must also be above (or at)
+	var atOther bool // whether the same version as other is allowed
 	switch {
 	case rec.Permit != nil:
 		p := rec.Permit
 		if p.Site != s.site || p.Door != s.door {
-			return false, fmt.Errorf("%w: permit %s is for %s/%s", ErrWrongDoor, p.ID, p.Site, p.Door)
+			return "", 0, false, fmt.Errorf("%w: permit %s is for %s/%s", ErrWrongDoor, p.ID, p.Site, p.Door)
 		}
-		// once revoked at version V, only a permit re-issued above V applies
-		if rv := appliedVersion(tx, "r/"+p.ID); p.Version <= rv {
-			return false, fmt.Errorf("%w: permit %s version %d was revoked at version %d", ErrRollback, p.ID, p.Version, rv)
-		}
-		key, ver = "p/"+p.ID, p.Version
-		put = func() error { return s.putPermit(tx, p) }
+		key, ver, other = "p/"+p.ID, p.Version, "r/"+p.ID
 	case rec.Revocation != nil:
 		r := rec.Revocation
 		if r.Site != s.site || r.Door != s.door {
-			return false, fmt.Errorf("%w: revocation of %s is for %s/%s", ErrWrongDoor, r.Permit, r.Site, r.Door)
+			return "", 0, false, fmt.Errorf("%w: revocation of %s is for %s/%s", ErrWrongDoor, r.Permit, r.Site, r.Door)
 		}
-		// a revocation overrides every permit version up to its own, so
-		// it must not be older than the permit applied
-		if pv := appliedVersion(tx, "p/"+r.Permit); r.Version < pv {
-			return false, fmt.Errorf("%w: revocation of %s version %d is older than the permit's version %d",
-				ErrRollback, r.Permit, r.Version, pv)
-		}
-		key, ver = "r/"+r.Permit, r.Version
-		put = func() error {
-			j, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			return tx.Bucket(bRevocations).Put([]byte(r.Permit), j)
-		}
+		key, ver, other, atOther = "r/"+r.Permit, r.Version, "p/"+r.Permit, true
 	case rec.Staff != nil:
 		st := rec.Staff
 		if st.Site != s.site {
-			return false, fmt.Errorf("%w: staff %s is for site %s", ErrWrongDoor, st.ID, st.Site)
+			return "", 0, false, fmt.Errorf("%w: staff %s is for site %s", ErrWrongDoor, st.ID, st.Site)
 		}
 		key, ver = "s/"+st.ID, st.Version
-		put = func() error { return s.putStaff(tx, st) }
 	default:
-		return false, fmt.Errorf("%w: empty record", permit.ErrInvalid)
+		return "", 0, false, fmt.Errorf("%w: empty record", permit.ErrInvalid)
+	}
+	if other != "" {
+		if ov := appliedVersion(tx, other); ver < ov || ver == ov && !atOther {
+			return "", 0, false, fmt.Errorf("%w: %s version %d, %s is at %d", ErrRollback, key, ver, other, ov)
+		}
 	}
 	switch old := appliedVersion(tx, key); {
 	case ver == old:
-		return false, nil
+		return key, ver, true, nil
 	case ver < old:
-		return false, fmt.Errorf("%w: %s version %d, applied %d", ErrRollback, key, ver, old)
+		return "", 0, false, fmt.Errorf("%w: %s version %d, applied %d", ErrRollback, key, ver, old)
 	}
-	if err := put(); err != nil {
+	return key, ver, false, nil
+}
+
+func (s *Store) apply(tx *bolt.Tx, rec permit.Record) (bool, error) {
+	key, ver, noop, err := s.judge(tx, rec)
+	if err != nil || noop {
+		return false, err
+	}
+	switch {
+	case rec.Permit != nil:
+		err = s.putPermit(tx, rec.Permit)
+	case rec.Revocation != nil:
+		var j []byte
+		if j, err = json.Marshal(rec.Revocation); err == nil {
+			err = tx.Bucket(bRevocations).Put([]byte(rec.Revocation.Permit), j)
+		}
+	case rec.Staff != nil:
+		err = s.putStaff(tx, rec.Staff)
+	}
+	if err != nil {
 		return false, err
 	}
 	return true, tx.Bucket(bVersions).Put([]byte(key), seqKey(ver))
