@@ -431,6 +431,11 @@ func (s *Store) apply(tx *bolt.Tx, rec permit.Record) (bool, error) {
 	if err != nil || noop {
 		return false, err
 	}
+	// ids are issued in order (P-0001, P-0002, ...): fuller pages than
+	// bbolt's half-full splits keep a million permits in half the file
+	for _, b := range [][]byte{bPermits, bVersions, bUsage, bStaff} {
+		tx.Bucket(b).FillPercent = 0.9
+	}
 	switch {
 	case rec.Permit != nil:
 		err = s.putPermit(tx, rec.Permit)

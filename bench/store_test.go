@@ -18,14 +18,14 @@ import (
 
 // formatVersion names the layout of generated stores. Raise it whenever
 // genStore writes something else, so that stale caches are not reused.
-const formatVersion = 1
+const formatVersion = 3
 
 const (
 	site = "demo"
 	door = "server-room"
 
 	escorts   = 100    // staff S-0001..S-0100, all with the escort right
-	batchSize = 10_000 // records per ApplyAll transaction
+	batchSize = 1_000 // records per ApplyAll transaction: permits arrive a few at a time
 )
 
 // benchNow is the middle of every generated permit's window and the time
