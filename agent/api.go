@@ -1,11 +1,12 @@
 package agent
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
+
+	"github.com/kunci-project/kunci/internal/httpjson"
 )
 
 // maxEventsPage bounds one answer of GET /events.
@@ -17,7 +18,7 @@ const maxEventsPage = 1000
 func (d *Door) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		WriteJSON(w, http.StatusOK, d.Status())
+		httpjson.Write(w, http.StatusOK, d.Status())
 	})
 	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
 		after, limit := uint64(0), maxEventsPage
@@ -25,7 +26,7 @@ func (d *Door) Handler() http.Handler {
 			n, err := strconv.ParseUint(s, 10, 64)
 			if err != nil {
 				d.ctr.Add("bad_requests")
-				WriteError(w, http.StatusBadRequest, fmt.Errorf("after: %q is not a sequence number", s))
+				httpjson.Error(w, http.StatusBadRequest, fmt.Errorf("after: %q is not a sequence number", s))
 				return
 			}
 			after = n
@@ -34,20 +35,20 @@ func (d *Door) Handler() http.Handler {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 1 || n > maxEventsPage {
 				d.ctr.Add("bad_requests")
-				WriteError(w, http.StatusBadRequest, fmt.Errorf("limit: %q, want 1 to %d", s, maxEventsPage))
+				httpjson.Error(w, http.StatusBadRequest, fmt.Errorf("limit: %q, want 1 to %d", s, maxEventsPage))
 				return
 			}
 			limit = n
 		}
 		evs, err := d.store.Events(after, limit)
 		if err != nil {
-			WriteError(w, http.StatusInternalServerError, err)
+			httpjson.Error(w, http.StatusInternalServerError, err)
 			return
 		}
 		if evs == nil {
 			evs = []Event{}
 		}
-		WriteJSON(w, http.StatusOK, evs)
+		httpjson.Write(w, http.StatusOK, evs)
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		c := d.ctr.Snapshot()
@@ -63,18 +64,4 @@ func (d *Door) Handler() http.Handler {
 		}
 	})
 	return mux
-}
-
-// WriteJSON writes v as the JSON answer.
-func WriteJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
-
-// WriteError writes {"error": "..."} with code.
-func WriteError(w http.ResponseWriter, code int, err error) {
-	WriteJSON(w, code, map[string]string{"error": err.Error()})
 }

@@ -24,7 +24,7 @@ const (
 	site = "demo"
 	door = "server-room"
 
-	escorts   = 100    // staff S-0001..S-0100, all with the escort right
+	escorts   = 100   // staff S-0001..S-0100, all with the escort right
 	batchSize = 1_000 // records per ApplyAll transaction: permits arrive a few at a time
 )
 

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/kunci-project/kunci/hardware"
+	"github.com/kunci-project/kunci/internal/httpjson"
 	"github.com/kunci-project/kunci/permit"
 )
 
@@ -221,7 +222,7 @@ func (s *Sim) Handler() http.Handler {
 		return s.sink.ExitButton(ctx)
 	}))
 	mux.HandleFunc("GET /sim/state", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.State())
+		httpjson.Write(w, http.StatusOK, s.State())
 	})
 	return mux
 }
@@ -234,22 +235,14 @@ func (s *Sim) handle(f func(context.Context, *http.Request) error) http.HandlerF
 		var bad badRequest
 		switch {
 		case err == nil:
-			writeJSON(w, http.StatusOK, s.State())
+			httpjson.Write(w, http.StatusOK, s.State())
 		case errors.As(err, &bad):
 			s.ctr.Add("sim_bad_requests")
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			httpjson.Error(w, http.StatusBadRequest, err)
 		default:
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			httpjson.Error(w, http.StatusServiceUnavailable, err)
 		}
 	}
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
 }
 
 // Racks returns the simulated racks' names, sorted.
