@@ -168,3 +168,48 @@ func (s *Staff) Validate() error {
 	}
 	return nil
 }
+
+// Command names of signed commands.
+const (
+	CmdLockdown   = "lockdown"
+	CmdRelease    = "release"
+	CmdUnlockOnce = "unlock-once"
+	CmdResync     = "resync"
+)
+
+// MaxCommandLife bounds a command's validity, and with it how long a door
+// must remember its nonce to refuse a replay.
+const MaxCommandLife = 15 * time.Minute
+
+// Command is a signed order from the hub to one door. Its ID is the nonce:
+// a door obeys one ID once, and never after Expires.
+type Command struct {
+	ID      string    `json:"id"`
+	Site    string    `json:"site"`
+	Door    string    `json:"door"`
+	Name    string    `json:"name"`
+	Issued  time.Time `json:"issued"`
+	Expires time.Time `json:"expires"`
+	By      string    `json:"by"`
+}
+
+// Validate reports the first problem of c.
+func (c *Command) Validate() error {
+	for _, f := range []struct{ f, v string }{{"id", c.ID}, {"site", c.Site}, {"door", c.Door}} {
+		if err := CheckID("command "+f.f, f.v); err != nil {
+			return err
+		}
+	}
+	switch c.Name {
+	case CmdLockdown, CmdRelease, CmdUnlockOnce, CmdResync:
+	default:
+		return fmt.Errorf("%w: command %s: name %q, want lockdown, release, unlock-once or resync", ErrInvalid, c.ID, c.Name)
+	}
+	if c.Issued.IsZero() || !c.Expires.After(c.Issued) || c.Expires.Sub(c.Issued) > MaxCommandLife {
+		return fmt.Errorf("%w: command %s: expiry must be after issue and at most %s later", ErrInvalid, c.ID, MaxCommandLife)
+	}
+	if c.By == "" {
+		return fmt.Errorf("%w: command %s: no issuer", ErrInvalid, c.ID)
+	}
+	return nil
+}

@@ -256,3 +256,32 @@ func TestStaffAllowsDoor(t *testing.T) {
 		}
 	}
 }
+
+func TestCommandValidate(t *testing.T) {
+	good := func() *permit.Command {
+		return &permit.Command{ID: "C-1", Site: "demo", Door: "server-room", Name: permit.CmdLockdown,
+			Issued: windowStart, Expires: windowStart.Add(time.Minute), By: "admin"}
+	}
+	tests := []struct {
+		name string
+		edit func(*permit.Command)
+		ok   bool
+	}{
+		{"valid", func(*permit.Command) {}, true},
+		{"every name", func(c *permit.Command) { c.Name = permit.CmdUnlockOnce }, true},
+		{"unknown name", func(c *permit.Command) { c.Name = "open-sesame" }, false},
+		{"bad id", func(c *permit.Command) { c.ID = "C 1" }, false},
+		{"bad door", func(c *permit.Command) { c.Door = "" }, false},
+		{"expires before issue", func(c *permit.Command) { c.Expires = windowStart.Add(-time.Second) }, false},
+		{"expires too late", func(c *permit.Command) { c.Expires = windowStart.Add(permit.MaxCommandLife + time.Second) }, false},
+		{"no issue time", func(c *permit.Command) { c.Issued = time.Time{} }, false},
+		{"no issuer", func(c *permit.Command) { c.By = "" }, false},
+	}
+	for _, tt := range tests {
+		c := good()
+		tt.edit(c)
+		if err := c.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%s: Validate() = %v; want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}

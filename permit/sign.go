@@ -23,6 +23,7 @@ const (
 	KindPermit     Kind = "permit"
 	KindRevocation Kind = "revocation"
 	KindStaff      Kind = "staff"
+	KindCommand    Kind = "command"
 )
 
 // MaxSigned bounds a signed document; larger input is refused before it is
@@ -92,6 +93,8 @@ func (s *Signer) Sign(kind Kind, v interface{ Validate() error }) ([]byte, error
 		want = KindRevocation
 	case *Staff:
 		want = KindStaff
+	case *Command:
+		want = KindCommand
 	}
 	if kind != want {
 		return nil, fmt.Errorf("%w: %T signed as %q", ErrWrongKind, v, kind)
@@ -136,7 +139,7 @@ func (r Keyring) Open(data []byte) (Signed, error) {
 		return doc, fmt.Errorf("%w: trailing data", ErrMalformed)
 	}
 	switch doc.Kind {
-	case KindPermit, KindRevocation, KindStaff:
+	case KindPermit, KindRevocation, KindStaff, KindCommand:
 	default:
 		return doc, fmt.Errorf("%w: kind %q", ErrMalformed, doc.Kind)
 	}
@@ -163,6 +166,7 @@ type Record struct {
 	Permit     *Permit
 	Revocation *Revocation
 	Staff      *Staff
+	Command    *Command
 }
 
 // Decode opens data with r and decodes and validates the record inside.
@@ -183,6 +187,9 @@ func (r Keyring) Decode(data []byte) (Record, error) {
 	case KindStaff:
 		rec.Staff = new(Staff)
 		v = rec.Staff
+	case KindCommand:
+		rec.Command = new(Command)
+		v = rec.Command
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc.Body))
 	dec.DisallowUnknownFields()

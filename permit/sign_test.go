@@ -198,7 +198,7 @@ func TestDecodeTampered(t *testing.T) {
 		{"staff relabelled as permit", staffDoc, func(d *permit.Signed) { d.Kind = permit.KindPermit }, permit.ErrBadSignature},
 		{"staff relabelled as revocation", staffDoc, func(d *permit.Signed) { d.Kind = permit.KindRevocation }, permit.ErrBadSignature},
 		{"permit relabelled as staff", permitDoc, func(d *permit.Signed) { d.Kind = permit.KindStaff }, permit.ErrBadSignature},
-		{"unknown kind", permitDoc, func(d *permit.Signed) { d.Kind = "command" }, permit.ErrMalformed},
+		{"unknown kind", permitDoc, func(d *permit.Signed) { d.Kind = "firmware" }, permit.ErrMalformed},
 		{"no kind", permitDoc, func(d *permit.Signed) { d.Kind = "" }, permit.ErrMalformed},
 		{"kind with newline", permitDoc, func(d *permit.Signed) { d.Kind = "permit\n" }, permit.ErrMalformed},
 		{"unknown key id", permitDoc, func(d *permit.Signed) { d.Key = "0011223344556677" }, permit.ErrUnknownKey},

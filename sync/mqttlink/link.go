@@ -1,0 +1,302 @@
+package mqttlink
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// ErrNotConnected is the error of a publish while the link is down.
+var ErrNotConnected = errors.New("mqtt: not connected")
+
+// Will is the message the broker publishes when the link dies.
+type Will struct {
+	Topic    string
+	Payload  []byte
+	QoS      byte
+	Retained bool
+}
+
+// Options configure a Link. Zero durations take the defaults noted.
+type Options struct {
+	Broker         string // tcp://127.0.0.1:1883, ssl://host:8883
+	ClientID       string
+	Username       string
+	Password       string
+	TLS            *tls.Config
+	CleanSession   bool // false: the broker keeps the session and queues QoS 1 while away
+	Will           *Will
+	KeepAlive      time.Duration // 30 s
+	ConnectTimeout time.Duration // 10 s
+	MinBackoff     time.Duration // 500 ms
+	MaxBackoff     time.Duration // 30 s
+	// Subscriptions are made again on every connection: topic filter -> QoS.
+	Subscriptions map[string]byte
+	// OnConnect runs after each connection is up and subscribed, in the
+	// link's own goroutine; the link does not read messages meanwhile.
+	OnConnect func()
+	QueueDepth int // incoming messages held for the handler (1024)
+	Log        *slog.Logger
+}
+
+// Message is an incoming MQTT message.
+type Message struct {
+	Topic     string
+	Payload   []byte
+	QoS       byte
+	Retained  bool
+	Duplicate bool
+}
+
+// Token is a publish under way: Done closes when it is over, Error says
+// how. For QoS 1 a nil Error means the broker acknowledged it.
+type Token interface {
+	Done() <-chan struct{}
+	Error() error
+}
+
+// Link is one MQTT connection, kept up until its Run ends.
+type Link struct {
+	o       Options
+	client  mqtt.Client
+	handler func(Message)
+	inbox   chan Message
+	lost    chan error
+
+	connected   atomic.Bool
+	connections atomic.Uint64
+	mu          sync.Mutex
+	connCh      chan struct{} // closed and replaced at every new connection
+}
+
+// New prepares a link; Run connects it. handler gets every message of the
+// subscriptions, one at a time, in the order paho delivers them.
+func New(o Options, handler func(Message)) (*Link, error) {
+	if o.Broker == "" || o.ClientID == "" {
+		return nil, errors.New("mqtt: broker and client id are required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.KeepAlive, 30*time.Second)
+	def(&o.ConnectTimeout, 10*time.Second)
+	def(&o.MinBackoff, 500*time.Millisecond)
+	def(&o.MaxBackoff, 30*time.Second)
+	if o.QueueDepth <= 0 {
+		o.QueueDepth = 1024
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if handler == nil {
+		handler = func(Message) {}
+	}
+	l := &Link{o: o, handler: handler, inbox: make(chan Message, o.QueueDepth), lost: make(chan error, 1),
+		connCh: make(chan struct{})}
+	co := mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID(o.ClientID).
+		SetCleanSession(o.CleanSession).SetKeepAlive(o.KeepAlive).SetConnectTimeout(o.ConnectTimeout).
+		SetAutoReconnect(false).SetConnectRetry(false).SetOrderMatters(true).SetWriteTimeout(o.ConnectTimeout).
+		SetDefaultPublishHandler(l.receive).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			select {
+			case l.lost <- err:
+			default:
+			}
+		})
+	if o.Username != "" {
+		co.SetUsername(o.Username).SetPassword(o.Password)
+	}
+	if o.TLS != nil {
+		co.SetTLSConfig(o.TLS)
+	}
+	if w := o.Will; w != nil {
+		co.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retained)
+	}
+	l.client = mqtt.NewClient(co)
+	return l, nil
+}
+
+// receive is paho's callback: it copies the message and queues it. When
+// the queue is full it waits, which holds paho's reader back: the broker
+// then holds the messages, nothing is dropped.
+func (l *Link) receive(_ mqtt.Client, m mqtt.Message) {
+	l.inbox <- Message{Topic: m.Topic(), Payload: append([]byte(nil), m.Payload()...), QoS: m.Qos(),
+		Retained: m.Retained(), Duplicate: m.Duplicate()}
+}
+
+// Connected reports whether the link is up now.
+func (l *Link) Connected() bool { return l.connected.Load() }
+
+// Connections returns how many connections the link has made.
+func (l *Link) Connections() uint64 { return l.connections.Load() }
+
+// NextConnection returns a channel closed at the next new connection.
+func (l *Link) NextConnection() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.connCh
+}
+
+// Publish sends payload. While the link is down it fails at once with
+// ErrNotConnected rather than queueing in paho's memory.
+func (l *Link) Publish(topic string, qos byte, retained bool, payload []byte) Token {
+	if !l.connected.Load() {
+		return failed{ErrNotConnected}
+	}
+	return l.client.Publish(topic, qos, retained, payload)
+}
+
+type failed struct{ err error }
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (f failed) Done() <-chan struct{} { return closed }
+func (f failed) Error() error          { return f.err }
+
+// Wait waits for t, at most until ctx ends.
+func Wait(ctx context.Context, t Token) error {
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run keeps the link connected until ctx ends, then disconnects (without
+// the will: a clean stop publishes its own "offline" first if it wants).
+// Failed attempts are retried after a jittered, doubling backoff.
+func (l *Link) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	defer func() { <-done }()
+	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
+	defer stopDispatch()
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case m := <-l.inbox:
+				l.handler(m)
+			case <-dispatchCtx.Done():
+				return
+			}
+		}
+	}()
+	backoff := l.o.MinBackoff
+	for {
+		err := l.connect(ctx)
+		if err == nil {
+			backoff = l.o.MinBackoff
+			select {
+			case <-ctx.Done():
+				l.connected.Store(false)
+				l.client.Disconnect(250)
+				return nil
+			case err = <-l.lost:
+				l.connected.Store(false)
+				l.o.Log.Warn("mqtt: connection lost", "broker", l.o.Broker, "err", err)
+			}
+		} else {
+			if ctx.Err() != nil {
+				return nil
+			}
+			l.o.Log.Warn("mqtt: connect failed", "broker", l.o.Broker, "err", err, "retry_in", backoff)
+		}
+		// jitter: a door-full of agents reconnecting after a broker restart
+		// must not arrive in one burst
+		wait := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, l.o.MaxBackoff)
+	}
+}
+
+func (l *Link) connect(ctx context.Context) error {
+	select {
+	case <-l.lost: // a stale loss from the previous connection
+	default:
+	}
+	t := l.client.Connect()
+	if err := waitTimeout(ctx, t, l.o.ConnectTimeout+time.Second); err != nil {
+		return fmt.Errorf("mqtt: connect %s: %w", l.o.Broker, err)
+	}
+	if len(l.o.Subscriptions) > 0 {
+		st := l.client.SubscribeMultiple(l.o.Subscriptions, nil)
+		if err := waitTimeout(ctx, st, l.o.ConnectTimeout); err != nil {
+			l.client.Disconnect(0)
+			return fmt.Errorf("mqtt: subscribe: %w", err)
+		}
+		if s, ok := st.(*mqtt.SubscribeToken); ok {
+			for topic, code := range s.Result() {
+				if code == 0x80 {
+					l.client.Disconnect(0)
+					return fmt.Errorf("mqtt: subscribe %s: refused by the broker", topic)
+				}
+			}
+		}
+	}
+	l.connected.Store(true)
+	l.connections.Add(1)
+	l.o.Log.Info("mqtt: connected", "broker", l.o.Broker, "client", l.o.ClientID)
+	if l.o.OnConnect != nil {
+		l.o.OnConnect()
+	}
+	l.mu.Lock()
+	close(l.connCh)
+	l.connCh = make(chan struct{})
+	l.mu.Unlock()
+	return nil
+}
+
+func waitTimeout(ctx context.Context, t mqtt.Token, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-tm.C:
+		return errors.New("timed out")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TLSConfig builds a TLS configuration from PEM files: the CA that signed
+// the broker's certificate, and optionally the client's certificate and key.
+func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt: ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqtt: ca %s: no PEM certificate", caFile)
+		}
+		c.RootCAs = pool
+	}
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt: client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
