@@ -44,7 +44,7 @@ type Options struct {
 	Subscriptions map[string]byte
 	// OnConnect runs after each connection is up and subscribed, in the
 	// link's own goroutine; the link does not read messages meanwhile.
-	OnConnect func()
+	OnConnect  func()
 	QueueDepth int // incoming messages held for the handler (1024)
 	Log        *slog.Logger
 }
