@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,8 +81,24 @@ type Agent struct {
 	Readers     []Reader `yaml:"readers"`
 	Racks       []string `yaml:"racks"`
 	Rules       Rules    `yaml:"rules"`
+	MQTT        MQTT     `yaml:"mqtt"`
 
 	file string // for messages; empty means agent.yaml
+}
+
+// MQTT is the door's link to the central broker. Without a broker the door
+// runs on its own (records from records_dir, events kept locally).
+type MQTT struct {
+	Broker          string `yaml:"broker"`    // tcp://host:1883 or ssl://host:8883
+	ClientID        string `yaml:"client_id"` // default site.door
+	Username        string `yaml:"username"`  // default the client id
+	PasswordFile    string `yaml:"password_file"`
+	CAFile          string `yaml:"ca_file"`
+	CertFile        string `yaml:"cert_file"`
+	KeyFile         string `yaml:"key_file"`
+	Prefix          string `yaml:"prefix"` // kunci/v1
+	HomeAssistant   bool   `yaml:"home_assistant"`
+	DiscoveryPrefix string `yaml:"discovery_prefix"` // homeassistant
 }
 
 // LoadAgent reads and validates an agent config. Relative paths in it are
@@ -134,6 +151,10 @@ func ParseAgent(path string, b []byte) (*Agent, error) {
 	abs(&c.Store)
 	abs(&c.SiteKeyFile)
 	abs(&c.RecordsDir)
+	abs(&c.MQTT.PasswordFile)
+	abs(&c.MQTT.CAFile)
+	abs(&c.MQTT.CertFile)
+	abs(&c.MQTT.KeyFile)
 	for i := range c.TrustedKeys {
 		abs(&c.TrustedKeys[i])
 	}
@@ -282,6 +303,20 @@ func (c *Agent) Defaults() {
 	if c.Clock == "" {
 		c.Clock = "kernel"
 	}
+	if c.MQTT.Broker != "" {
+		if c.MQTT.ClientID == "" {
+			c.MQTT.ClientID = c.Site + "." + c.Door
+		}
+		if c.MQTT.Username == "" && c.MQTT.PasswordFile != "" {
+			c.MQTT.Username = c.MQTT.ClientID
+		}
+	}
+	if c.MQTT.Prefix == "" {
+		c.MQTT.Prefix = "kunci/v1"
+	}
+	if c.MQTT.DiscoveryPrefix == "" {
+		c.MQTT.DiscoveryPrefix = "homeassistant"
+	}
 	if c.Hardware == "" {
 		c.Hardware = "sim"
 	}
@@ -361,7 +396,41 @@ func (c *Agent) Validate() error {
 			bad(d.name, "%s is out of range; want more than 0 and at most %s", v, d.max)
 		}
 	}
+	c.validateMQTT(bad)
 	return errors.Join(errs...)
+}
+
+func (c *Agent) validateMQTT(bad func(field, format string, a ...any)) {
+	m := c.MQTT
+	if m.Broker == "" {
+		for _, f := range []struct{ name, v string }{{"password_file", m.PasswordFile}, {"ca_file", m.CAFile},
+			{"cert_file", m.CertFile}, {"key_file", m.KeyFile}} {
+			if f.v != "" {
+				bad("mqtt."+f.name, "set without mqtt.broker")
+			}
+		}
+		return
+	}
+	u, err := url.Parse(m.Broker)
+	switch {
+	case err != nil || u.Host == "":
+		bad("mqtt.broker", "%q is not a broker address such as tcp://127.0.0.1:1883 or ssl://hub.example:8883", m.Broker)
+	case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "mqtt" && u.Scheme != "mqtts":
+		bad("mqtt.broker", "scheme %q; want tcp, ssl, tls, mqtt or mqtts", u.Scheme)
+	case u.Scheme == "tcp" || u.Scheme == "mqtt":
+		if m.CAFile != "" || m.CertFile != "" {
+			bad("mqtt.broker", "TLS files are set but %q is not a TLS address (use ssl://)", m.Broker)
+		}
+	}
+	if (m.CertFile == "") != (m.KeyFile == "") {
+		bad("mqtt.cert_file", "cert_file and key_file go together")
+	}
+	if len(m.ClientID) > 64 || strings.ContainsAny(m.ClientID, "+#/ ") {
+		bad("mqtt.client_id", "%q: at most 64 characters, no '+', '#', '/' or spaces", m.ClientID)
+	}
+	if strings.ContainsAny(m.Prefix, "+#") || strings.HasSuffix(m.Prefix, "/") {
+		bad("mqtt.prefix", "%q: no wildcards and no trailing '/'", m.Prefix)
+	}
 }
 
 // AgentRules returns the door's rules.

@@ -154,6 +154,13 @@ var badConfigs = []struct {
 	want []string
 }{
 	{"typo at top", with("site:", "sitee:"), []string{"line 1", "sitee", "not found"}},
+	{"mqtt bad broker", minimal + "mqtt:\n  broker: 127.0.0.1:1883\n", []string{"mqtt.broker", "not a broker address"}},
+	{"mqtt bad scheme", minimal + "mqtt:\n  broker: http://hub:1883\n", []string{"mqtt.broker", `scheme "http"`}},
+	{"mqtt tls files on tcp", minimal + "mqtt:\n  broker: tcp://hub:1883\n  ca_file: ca.pem\n", []string{"mqtt.broker", "not a TLS address"}},
+	{"mqtt cert without key", minimal + "mqtt:\n  broker: ssl://hub:8883\n  cert_file: c.pem\n", []string{"mqtt.cert_file", "go together"}},
+	{"mqtt files without broker", minimal + "mqtt:\n  password_file: p\n", []string{"mqtt.password_file", "without mqtt.broker"}},
+	{"mqtt bad client id", minimal + "mqtt:\n  broker: tcp://hub:1883\n  client_id: a/b\n", []string{"mqtt.client_id", "no '+'"}},
+	{"mqtt bad prefix", minimal + "mqtt:\n  broker: tcp://hub:1883\n  prefix: kunci/#\n", []string{"mqtt.prefix", "no wildcards"}},
 	{"typo in rules", minimal + "rules:\n  unlok: 5s\n", []string{"line 11", "rules.unlok", "not found"}},
 	{"typo in reader", with("    type: sim", "    typ: sim"), []string{"line 9", "readers[0].typ", "not found"}},
 	{"list for string", with("site: demo", "site: [demo, lab]"), []string{"line 1", "site:", "cannot unmarshal !!seq"}},
@@ -302,5 +309,17 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 	if errors.Unwrap(err) != nil {
 		t.Errorf("several problems: a joined error must not unwrap to a single one")
+	}
+}
+
+func TestMQTTDefaults(t *testing.T) {
+	c, err := config.ParseAgent("/etc/kunci/agent.yaml", []byte(minimal+"mqtt:\n  broker: ssl://hub:8883\n  password_file: pass\n  ca_file: ca.pem\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.MQTT
+	if m.ClientID != "demo.server-room" || m.Username != "demo.server-room" || m.Prefix != "kunci/v1" ||
+		m.PasswordFile != "/etc/kunci/pass" || m.CAFile != "/etc/kunci/ca.pem" || m.DiscoveryPrefix != "homeassistant" {
+		t.Errorf("MQTT = %+v; want client id and username demo.server-room, prefix kunci/v1, paths from the config's folder", m)
 	}
 }
