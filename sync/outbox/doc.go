@@ -1,0 +1,18 @@
+// Package outbox is the agent's uplink pump: it publishes the door's event
+// log over MQTT to the door's events topic, in seq order, QoS 1, with a
+// bounded window of publishes in flight, and deletes events from the log
+// only when the hub's end-to-end ack ({"epoch","through"} on events/ack)
+// says they are stored.
+//
+// Every gap is closed by going back: on each new connection, and when the
+// hub's ack makes no progress for AckTimeout, the pump publishes again
+// everything after the last acked seq. The wire thus carries duplicates,
+// never a skipped or reordered first publication; the hub dedupes by id.
+// Events stored before the current connection came up go out with
+// replayed:true.
+//
+// It must never delete an event the hub has not acked, never block the
+// door (it only reads the log and waits on a notify channel), and never
+// trust a completed publish token as proof of delivery: only the hub's
+// ack is. A malformed ack is an error and a counter, never a crash.
+package outbox

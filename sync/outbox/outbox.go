@@ -1,0 +1,426 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/topic"
+)
+
+// Log is the agent's event log as the pump needs it.
+type Log interface {
+	// Events returns up to limit stored events with seq > after, in order.
+	Events(after uint64, limit int) ([]agent.Event, error)
+	// Ack deletes every event up to through: the hub has stored them.
+	Ack(through uint64) error
+	// Acked returns the seq through which the hub has acked.
+	Acked() (uint64, error)
+	// LastSeq returns the seq of the newest event ever appended.
+	LastSeq() (uint64, error)
+	// Epoch names the log's sequence.
+	Epoch() string
+}
+
+// Publisher is the MQTT link as the pump needs it.
+type Publisher interface {
+	// Publish sends payload; the token ends when the broker acknowledged
+	// it (QoS 1) or the publish failed.
+	Publish(topic string, qos byte, retained bool, payload []byte) mqttlink.Token
+	// Connected reports whether the link is up now.
+	Connected() bool
+	// NextConnection returns a channel closed at the next new connection.
+	NextConnection() <-chan struct{}
+}
+
+var (
+	_ Log       = (*agent.Store)(nil)
+	_ Publisher = (*mqttlink.Link)(nil)
+)
+
+// Options configure a Pump. Zero values take the defaults noted.
+type Options struct {
+	// Door names the topics: events go to Door.Events().
+	Door topic.Door
+	// Window is the most publishes awaiting the broker's PUBACK (256).
+	Window int
+	// AckTimeout is how long the hub's ack may make no progress while
+	// events are outstanding before they are published again (10 s).
+	AckTimeout time.Duration
+	// RetryDelay is the pause after a failed publish on a link that
+	// still reports itself up (1 s); a new connection ends it at once.
+	RetryDelay time.Duration
+	Log        *slog.Logger
+}
+
+// Stats counts what the pump did and what it refused.
+type Stats struct {
+	Published     uint64 // publishes acknowledged by the broker
+	PublishErrors uint64 // publishes that failed or never completed
+	Resends       uint64 // times the pump went back to the last ack and published again
+	AckTimeouts   uint64 // of those, times the hub's ack made no progress for AckTimeout
+	Acks          uint64 // acks accepted
+	MalformedAcks uint64 // acks that were not {"epoch","through"}
+	ForeignAcks   uint64 // acks for another epoch
+	BeyondAcks    uint64 // acks beyond the newest event
+	StoreErrors   uint64 // reads or acks of the log that failed
+}
+
+// Pump publishes a Log through a Publisher. Run drives it; HandleAck takes
+// the hub's acks, from any goroutine.
+type Pump struct {
+	log    Log
+	pub    Publisher
+	notify <-chan struct{}
+	o      Options
+	topic  string
+	acked  chan struct{} // signalled after an ack moved the log forward
+
+	published, publishErrors, resends, ackTimeouts     atomic.Uint64
+	acks, malformedAcks, foreignAcks, beyondAcks, serr atomic.Uint64
+}
+
+// New prepares a pump for log. notify is signalled after new events are
+// stored (a door's Watch channel); it may fold several into one.
+func New(l Log, pub Publisher, notify <-chan struct{}, o Options) (*Pump, error) {
+	if l == nil || pub == nil {
+		return nil, errors.New("outbox: a log and a publisher are required")
+	}
+	if o.Door.Site == "" || o.Door.Door == "" || o.Door.Prefix == "" {
+		return nil, errors.New("outbox: options: door topics are required (topic.New)")
+	}
+	if o.Window <= 0 {
+		o.Window = 256
+	}
+	if o.AckTimeout <= 0 {
+		o.AckTimeout = 10 * time.Second
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Pump{log: l, pub: pub, notify: notify, o: o, topic: o.Door.Events(), acked: make(chan struct{}, 1)}, nil
+}
+
+// AckTopic is the topic whose messages go to HandleAck.
+func (p *Pump) AckTopic() string { return p.o.Door.EventsAck() }
+
+// Stats returns the counters.
+func (p *Pump) Stats() Stats {
+	return Stats{
+		Published: p.published.Load(), PublishErrors: p.publishErrors.Load(),
+		Resends: p.resends.Load(), AckTimeouts: p.ackTimeouts.Load(), Acks: p.acks.Load(),
+		MalformedAcks: p.malformedAcks.Load(), ForeignAcks: p.foreignAcks.Load(),
+		BeyondAcks: p.beyondAcks.Load(), StoreErrors: p.serr.Load(),
+	}
+}
+
+// Ack is the hub's end-to-end ack: it stored every event of Epoch up to
+// Through durably.
+type Ack struct {
+	Epoch   string `json:"epoch"`
+	Through uint64 `json:"through"`
+}
+
+// maxAckSize bounds an ack payload; a real one is well under 100 bytes.
+const maxAckSize = 1024
+
+// DecodeAck parses an ack payload: one JSON object with a non-empty string
+// epoch and a non-negative integer through. Other members are ignored, so
+// that the contract can grow.
+func DecodeAck(payload []byte) (Ack, error) {
+	if len(payload) > maxAckSize {
+		return Ack{}, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformedAck, len(payload), maxAckSize)
+	}
+	var raw struct {
+		Epoch   *string         `json:"epoch"`
+		Through json.RawMessage `json:"through"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(&raw); err != nil {
+		return Ack{}, fmt.Errorf("%w: %v", ErrMalformedAck, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Ack{}, fmt.Errorf("%w: data after the object", ErrMalformedAck)
+	}
+	if raw.Epoch == nil || *raw.Epoch == "" {
+		return Ack{}, fmt.Errorf("%w: no epoch", ErrMalformedAck)
+	}
+	if raw.Through == nil {
+		return Ack{}, fmt.Errorf("%w: no through", ErrMalformedAck)
+	}
+	// digits only: a quoted number, a fraction, an exponent or a sign is
+	// not a seq
+	n, err := strconv.ParseUint(string(raw.Through), 10, 64)
+	if err != nil {
+		return Ack{}, fmt.Errorf("%w: through %.40s is not a seq", ErrMalformedAck, raw.Through)
+	}
+	return Ack{Epoch: *raw.Epoch, Through: n}, nil
+}
+
+// HandleAck takes an ack payload from the hub and deletes the acked events
+// from the log. It refuses a malformed ack, one for another epoch and one
+// beyond the newest event, each with an error and a counter. An ack that
+// adds nothing (a duplicate, an old one) is accepted and writes nothing.
+func (p *Pump) HandleAck(payload []byte) error {
+	a, err := DecodeAck(payload)
+	if err != nil {
+		p.malformedAcks.Add(1)
+		p.o.Log.Warn("outbox: ack refused", "err", err)
+		return err
+	}
+	if a.Epoch != p.log.Epoch() {
+		p.foreignAcks.Add(1)
+		err := fmt.Errorf("%w: %q, the log's is %q", ErrOtherEpoch, a.Epoch, p.log.Epoch())
+		p.o.Log.Warn("outbox: ack refused", "err", err)
+		return err
+	}
+	last, err := p.log.LastSeq()
+	if err != nil {
+		p.serr.Add(1)
+		return fmt.Errorf("outbox: ack: %w", err)
+	}
+	if a.Through > last {
+		p.beyondAcks.Add(1)
+		err := fmt.Errorf("%w: through %d, newest %d", ErrAckBeyondLog, a.Through, last)
+		p.o.Log.Warn("outbox: ack refused", "err", err)
+		return err
+	}
+	p.acks.Add(1)
+	acked, err := p.log.Acked()
+	if err != nil {
+		p.serr.Add(1)
+		return fmt.Errorf("outbox: ack: %w", err)
+	}
+	if a.Through <= acked {
+		return nil // a read, not an fsync'd write
+	}
+	if err := p.log.Ack(a.Through); err != nil {
+		p.serr.Add(1)
+		return fmt.Errorf("outbox: ack %d: %w", a.Through, err)
+	}
+	select {
+	case p.acked <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+type inflight struct {
+	seq  uint64
+	tok  mqttlink.Token
+	sent time.Time
+}
+
+// state is Run's own.
+type state struct {
+	up       bool      // a connection was seen and no publish has failed on it since
+	next     uint64    // seq to publish next
+	acked    uint64    // the hub's ack, as last read
+	boundary uint64    // events up to this seq were stored before the connection came up
+	progress time.Time // when the ack last moved, or events became outstanding
+	retryAt  time.Time // no publishing before, after a failed publish
+	window   []inflight
+}
+
+func (s *state) outstanding() bool { return s.next > s.acked+1 }
+
+// Run publishes until ctx ends. Failures of the link or the log are
+// counted, logged and retried; they never end Run.
+func (p *Pump) Run(ctx context.Context) error {
+	var s state
+	connCh := p.pub.NextConnection()
+	if err := p.reset(&s); err != nil {
+		p.o.Log.Error("outbox: read log", "err", err)
+	}
+	s.up = p.pub.Connected()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		p.fill(ctx, &s)
+		var tokDone <-chan struct{}
+		if len(s.window) > 0 {
+			tokDone = s.window[0].tok.Done()
+		}
+		timer.Reset(p.wait(&s))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.notify:
+		case <-connCh:
+			connCh = p.pub.NextConnection()
+			p.resends.Add(1)
+			if err := p.reset(&s); err != nil {
+				p.o.Log.Error("outbox: read log", "err", err)
+			}
+			s.up = true
+		case <-tokDone:
+			p.reap(&s)
+		case <-p.acked:
+			p.readAck(&s)
+		case <-timer.C:
+			p.checkAckTimeout(&s)
+		}
+	}
+}
+
+// reset starts a connection: go back to the hub's ack, forget the tokens
+// of the previous connection, and mark what is stored now as backlog.
+func (p *Pump) reset(s *state) error {
+	s.window, s.retryAt = nil, time.Time{}
+	acked, err := p.log.Acked()
+	if err != nil {
+		p.serr.Add(1)
+		return err
+	}
+	last, err := p.log.LastSeq()
+	if err != nil {
+		p.serr.Add(1)
+		return err
+	}
+	s.acked, s.next, s.boundary, s.progress = acked, acked+1, last, time.Now()
+	return nil
+}
+
+// wait returns how long Run may sleep before a timer matters.
+func (p *Pump) wait(s *state) time.Duration {
+	d := time.Hour
+	now := time.Now()
+	if s.up && s.outstanding() {
+		d = min(d, s.progress.Add(p.o.AckTimeout).Sub(now))
+	}
+	if !s.retryAt.IsZero() {
+		d = min(d, s.retryAt.Sub(now))
+	}
+	return max(d, time.Millisecond)
+}
+
+// fill publishes from the log until the window is full or the log is
+// exhausted.
+func (p *Pump) fill(ctx context.Context, s *state) {
+	if !s.retryAt.IsZero() {
+		if time.Now().Before(s.retryAt) {
+			return
+		}
+		s.retryAt = time.Time{}
+	}
+	for s.up && len(s.window) < p.o.Window && ctx.Err() == nil {
+		if !p.pub.Connected() {
+			// the link is down: the next connection starts over
+			s.up = false
+			return
+		}
+		evs, err := p.log.Events(s.next-1, p.o.Window-len(s.window))
+		if err != nil {
+			p.serr.Add(1)
+			p.o.Log.Error("outbox: read log", "err", err)
+			s.retryAt = time.Now().Add(p.o.RetryDelay)
+			return
+		}
+		if len(evs) == 0 {
+			return
+		}
+		if evs[0].Seq != s.next && evs[0].Seq-1 > s.acked {
+			// events below the ack are gone; others must not be
+			p.o.Log.Error("outbox: gap in the log", "want", s.next, "got", evs[0].Seq, "acked", s.acked)
+		}
+		for i := range evs {
+			e := &evs[i]
+			if e.Seq < s.next {
+				continue
+			}
+			e.Replayed = e.Seq <= s.boundary
+			payload, err := json.Marshal(e)
+			if err != nil {
+				// an Event always marshals; a broken one must not stop the log
+				p.o.Log.Error("outbox: encode event", "seq", e.Seq, "err", err)
+				payload = []byte("{}")
+			}
+			if !s.outstanding() {
+				s.progress = time.Now()
+			}
+			tok := p.pub.Publish(p.topic, 1, false, payload)
+			s.window = append(s.window, inflight{seq: e.Seq, tok: tok, sent: time.Now()})
+			s.next = e.Seq + 1
+			select {
+			case <-tok.Done():
+				if tok.Error() != nil {
+					p.reap(s)
+					return
+				}
+			default:
+			}
+		}
+	}
+}
+
+// reap takes the completed publishes off the front of the window. A failed
+// one sends the pump back to its seq after RetryDelay.
+func (p *Pump) reap(s *state) {
+	for len(s.window) > 0 {
+		f := s.window[0]
+		select {
+		case <-f.tok.Done():
+		default:
+			return
+		}
+		if err := f.tok.Error(); err != nil {
+			p.publishErrors.Add(1)
+			p.o.Log.Warn("outbox: publish failed", "seq", f.seq, "err", err)
+			s.window = nil
+			s.next = min(s.next, max(f.seq, s.acked+1))
+			s.retryAt = time.Now().Add(p.o.RetryDelay)
+			return
+		}
+		p.published.Add(1)
+		s.window = s.window[1:]
+	}
+}
+
+func (p *Pump) readAck(s *state) {
+	acked, err := p.log.Acked()
+	if err != nil {
+		p.serr.Add(1)
+		p.o.Log.Error("outbox: read ack", "err", err)
+		return
+	}
+	if acked > s.acked {
+		s.acked, s.progress = acked, time.Now()
+		s.next = max(s.next, acked+1)
+	}
+}
+
+// checkAckTimeout goes back to the hub's ack when it has not moved for
+// AckTimeout while events are outstanding: an event lost between broker
+// and hub is then published again.
+func (p *Pump) checkAckTimeout(s *state) {
+	if !s.up || !s.outstanding() || time.Since(s.progress) < p.o.AckTimeout {
+		return
+	}
+	p.readAck(s)
+	if !s.outstanding() || time.Since(s.progress) < p.o.AckTimeout {
+		return
+	}
+	p.ackTimeouts.Add(1)
+	p.resends.Add(1)
+	p.o.Log.Warn("outbox: no ack progress, publishing again", "from", s.acked+1, "through", s.next-1,
+		"timeout", p.o.AckTimeout)
+	if len(s.window) > 0 && time.Since(s.window[0].sent) >= p.o.AckTimeout {
+		// publishes unanswered this long will not be: they must not hold
+		// the window shut
+		p.publishErrors.Add(uint64(len(s.window)))
+		s.window = nil
+	}
+	s.next, s.progress = s.acked+1, time.Now()
+}

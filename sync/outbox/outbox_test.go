@@ -1,0 +1,421 @@
+package outbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/goleak"
+
+	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/sync/outbox"
+	"github.com/kunci-project/kunci/sync/topic"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var door = topic.Door{Prefix: topic.DefaultPrefix, Site: "demo", Door: "server-room"}
+
+// openLog opens a real agent store in t.TempDir and checks its integrity
+// when the test ends.
+func openLog(t *testing.T) *agent.Store {
+	t.Helper()
+	st, err := agent.OpenStore(filepath.Join(t.TempDir(), "agent.db"), door.Site, door.Door)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		err := st.DB().View(func(tx *bolt.Tx) error {
+			var errs []error
+			for err := range tx.Check() {
+				errs = append(errs, err)
+			}
+			return errors.Join(errs...)
+		})
+		if err != nil {
+			t.Errorf("agent store inconsistent: %v", err)
+		}
+		st.Close()
+	})
+	return st
+}
+
+// appendN appends n events in one batch.
+func appendN(t *testing.T, st *agent.Store, n int) {
+	t.Helper()
+	b := &agent.Batch{}
+	for range n {
+		b.Events = append(b.Events, agent.Event{Type: agent.EvTap, Reader: "entry"})
+	}
+	if err := st.Append(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start runs a pump until the returned stop is called.
+func start(t *testing.T, st outbox.Log, pub outbox.Publisher, notify chan struct{}, o outbox.Options) (*outbox.Pump, func()) {
+	t.Helper()
+	o.Door = door
+	p, err := outbox.New(st, pub, notify, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	return p, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}
+}
+
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func ack(epoch string, through uint64) []byte {
+	return fmt.Appendf(nil, `{"epoch":%q,"through":%d}`, epoch, through)
+}
+
+func seqs(from, to uint64) []uint64 {
+	var out []uint64
+	for s := from; s <= to; s++ {
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestPumpWindow: never more publishes open than the window, the first
+// publications in seq order, however the broker's PUBACKs come.
+func TestPumpWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openLog(t)
+		appendN(t, st, 1000)
+		pub := newFakePub()
+		pub.connect()
+		_, stop := start(t, st, pub, nil, outbox.Options{Window: 16})
+		defer stop()
+		synctest.Wait()
+		if open, _ := pub.openCount(); open != 16 {
+			t.Fatalf("open publishes = %d; want the window, 16", open)
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		for range 10000 {
+			sent, _ := pub.published()
+			if len(sent) == 1000 {
+				break
+			}
+			pub.complete(1 + rng.IntN(16))
+			synctest.Wait()
+		}
+		pub.complete(-1)
+		synctest.Wait()
+		sent, replayed := pub.published()
+		if !slices.Equal(sent, seqs(1, 1000)) {
+			t.Fatalf("published %d events, %v...; want 1..1000 once each in order", len(sent), sent[:min(len(sent), 20)])
+		}
+		if _, maxOpen := pub.openCount(); maxOpen != 16 {
+			t.Errorf("at most %d publishes open; want 16", maxOpen)
+		}
+		// stored before the connection the pump started on: backlog
+		if slices.Contains(replayed, false) {
+			t.Errorf("backlog published with replayed:false")
+		}
+		if n := pub.topics[door.Events()]; n != 1000 {
+			t.Errorf("%d publishes to %s; want 1000 (topics %v)", n, door.Events(), pub.topics)
+		}
+	})
+}
+
+// TestPumpReplayedFlag: events stored before the current connection came up
+// are replayed, those stored after are live; a reconnect resends from the
+// hub's ack.
+func TestPumpReplayedFlag(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openLog(t)
+		pub := newFakePub()
+		pub.setAuto(true)
+		notify := make(chan struct{}, 1)
+		p, stop := start(t, st, pub, notify, outbox.Options{})
+		defer stop()
+		appendN(t, st, 5) // while down
+		poke(notify)
+		synctest.Wait()
+		if sent, _ := pub.published(); len(sent) != 0 {
+			t.Fatalf("published %v while the link is down", sent)
+		}
+		pub.connect()
+		synctest.Wait()
+		appendN(t, st, 3) // live
+		poke(notify)
+		synctest.Wait()
+		sent, replayed := pub.published()
+		if !slices.Equal(sent, seqs(1, 8)) ||
+			!slices.Equal(replayed, []bool{true, true, true, true, true, false, false, false}) {
+			t.Fatalf("published %v replayed %v; want 1..8, the first 5 replayed", sent, replayed)
+		}
+		if err := p.HandleAck(ack(st.Epoch(), 6)); err != nil {
+			t.Fatal(err)
+		}
+		pub.disconnect()
+		appendN(t, st, 2) // while down again
+		poke(notify)
+		synctest.Wait()
+		pub.connect()
+		synctest.Wait()
+		sent, replayed = pub.published()
+		if !slices.Equal(sent[8:], seqs(7, 10)) || slices.Contains(replayed[8:], false) {
+			t.Fatalf("after reconnect published %v replayed %v; want 7..10 all replayed", sent[8:], replayed[8:])
+		}
+		checkFirstOrder(t, sent, 1, 10)
+		if s := p.Stats(); s.Resends != 2 || s.Acks != 1 {
+			t.Errorf("stats %+v; want 2 resends (two connections), 1 ack", s)
+		}
+	})
+}
+
+// TestPumpResendsOnReconnect: publishes open when the link drops are lost
+// to paho; the next connection goes back to the hub's ack.
+func TestPumpResendsOnReconnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openLog(t)
+		appendN(t, st, 40)
+		pub := newFakePub()
+		pub.connect()
+		p, stop := start(t, st, pub, nil, outbox.Options{Window: 8})
+		defer stop()
+		synctest.Wait()
+		pub.complete(5)
+		synctest.Wait()
+		if err := p.HandleAck(ack(st.Epoch(), 3)); err != nil {
+			t.Fatal(err)
+		}
+		pub.disconnect()
+		synctest.Wait()
+		pub.setAuto(true)
+		pub.connect()
+		synctest.Wait()
+		sent, _ := pub.published()
+		// 1..13 before the drop (8 open, 5 completed and refilled), then 4..40
+		want := append(seqs(1, 13), seqs(4, 40)...)
+		if !slices.Equal(sent, want) {
+			t.Fatalf("published %v; want %v", sent, want)
+		}
+		if s := p.Stats(); s.PublishErrors != 1 {
+			// only the first failed token is looked at: the window is dropped with it
+			t.Errorf("publish errors = %d; want 1", s.PublishErrors)
+		}
+	})
+}
+
+// TestPumpResendsOnAckTimeout: PUBACKed events the hub never acks (lost
+// between broker and hub) are published again after AckTimeout, from the
+// hub's ack on.
+func TestPumpResendsOnAckTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 3 * time.Second
+		st := openLog(t)
+		appendN(t, st, 10)
+		pub := newFakePub()
+		pub.setAuto(true)
+		pub.connect()
+		p, stop := start(t, st, pub, nil, outbox.Options{AckTimeout: timeout})
+		defer stop()
+		synctest.Wait()
+		time.Sleep(timeout - time.Millisecond)
+		synctest.Wait()
+		if sent, _ := pub.published(); !slices.Equal(sent, seqs(1, 10)) {
+			t.Fatalf("before the timeout published %v; want 1..10 once", sent)
+		}
+		time.Sleep(2 * time.Millisecond)
+		synctest.Wait()
+		if sent, _ := pub.published(); !slices.Equal(sent[10:], seqs(1, 10)) {
+			t.Fatalf("after the timeout published %v; want 1..10 again", sent[10:])
+		}
+		if err := p.HandleAck(ack(st.Epoch(), 4)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(timeout - time.Millisecond)
+		synctest.Wait()
+		if sent, _ := pub.published(); len(sent) != 20 {
+			t.Fatalf("ack progress did not restart the timeout: %v", sent[20:])
+		}
+		time.Sleep(2 * time.Millisecond)
+		synctest.Wait()
+		if sent, _ := pub.published(); !slices.Equal(sent[20:], seqs(5, 10)) {
+			t.Fatalf("after the second timeout published %v; want 5..10", sent[20:])
+		}
+		if err := p.HandleAck(ack(st.Epoch(), 10)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * timeout)
+		synctest.Wait()
+		if sent, _ := pub.published(); len(sent) != 26 {
+			t.Fatalf("published %v after everything was acked", sent[26:])
+		}
+		if s := p.Stats(); s.AckTimeouts != 2 || s.Resends != 2 {
+			t.Errorf("stats %+v; want 2 ack timeouts, 2 resends", s)
+		}
+		if evs, _ := st.Events(0, 100); len(evs) != 0 {
+			t.Errorf("%d events left after ack through 10", len(evs))
+		}
+	})
+}
+
+// TestPumpRetriesFailedPublish: a publish that fails on a link that still
+// says it is up is retried after RetryDelay, from its own seq.
+func TestPumpRetriesFailedPublish(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openLog(t)
+		appendN(t, st, 5)
+		pub := newFakePub()
+		pub.setAuto(true)
+		pub.connect()
+		pub.failNextPublish(errors.New("write: broken pipe"))
+		p, stop := start(t, st, pub, nil, outbox.Options{RetryDelay: time.Second})
+		defer stop()
+		synctest.Wait()
+		if sent, _ := pub.published(); !slices.Equal(sent, []uint64{1}) {
+			t.Fatalf("published %v before the retry; want [1]", sent)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if sent, _ := pub.published(); !slices.Equal(sent, []uint64{1, 1, 2, 3, 4, 5}) {
+			t.Fatalf("published %v; want 1, then 1..5", sent)
+		}
+		if s := p.Stats(); s.PublishErrors != 1 || s.Published != 5 {
+			t.Errorf("stats %+v; want 1 publish error, 5 published", s)
+		}
+	})
+}
+
+// TestPumpNotifyWakes: new events go out on the notify signal alone.
+func TestPumpNotifyWakes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openLog(t)
+		pub := newFakePub()
+		pub.setAuto(true)
+		pub.connect()
+		notify := make(chan struct{}, 1)
+		_, stop := start(t, st, pub, notify, outbox.Options{})
+		defer stop()
+		synctest.Wait() // the pump is up before the first event
+		for i := range 5 {
+			appendN(t, st, 2)
+			poke(notify)
+			synctest.Wait()
+			sent, replayed := pub.published()
+			if !slices.Equal(sent, seqs(1, uint64(2*i+2))) || slices.Contains(replayed, true) {
+				t.Fatalf("published %v replayed %v; want 1..%d live", sent, replayed, 2*i+2)
+			}
+		}
+	})
+}
+
+// TestHandleAck: an ack deletes the acked events and only those; bad acks
+// are refused with an error and a counter.
+func TestHandleAck(t *testing.T) {
+	st := openLog(t)
+	appendN(t, st, 10)
+	p, err := outbox.New(st, newFakePub(), nil, outbox.Options{Door: door})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := st.Epoch()
+	for _, tc := range []struct {
+		payload string
+		want    error
+		acked   uint64
+	}{
+		{`{"epoch":"` + ep + `","through":4}`, nil, 4},
+		{`{"epoch":"` + ep + `","through":2}`, nil, 4}, // old: nothing changes
+		{`{"epoch":"` + ep + `","through":4,"by":"hub-1"}`, nil, 4},
+		{``, outbox.ErrMalformedAck, 4},
+		{`null`, outbox.ErrMalformedAck, 4},
+		{`[]`, outbox.ErrMalformedAck, 4},
+		{`{"epoch":"` + ep + `"}`, outbox.ErrMalformedAck, 4},
+		{`{"through":5}`, outbox.ErrMalformedAck, 4},
+		{`{"epoch":"","through":5}`, outbox.ErrMalformedAck, 4},
+		{`{"epoch":"` + ep + `","through":"5"}`, outbox.ErrMalformedAck, 4},
+		{`{"epoch":"` + ep + `","through":-5}`, outbox.ErrMalformedAck, 4},
+		{`{"epoch":"` + ep + `","through":5.0}`, outbox.ErrMalformedAck, 4},
+		{`{"epoch":"` + ep + `","through":5e0}`, outbox.ErrMalformedAck, 4},
+		{`{"epoch":"` + ep + `","through":null}`, outbox.ErrMalformedAck, 4},
+		{`{"epoch":"` + ep + `","through":18446744073709551616}`, outbox.ErrMalformedAck, 4},
+		{`{"epoch":"` + ep + `","through":5}{}`, outbox.ErrMalformedAck, 4},
+		{`{"epoch":7,"through":5}`, outbox.ErrMalformedAck, 4},
+		{`{"epoch":"ffffff0","through":5}`, outbox.ErrOtherEpoch, 4},
+		{`{"epoch":"` + ep + `","through":11}`, outbox.ErrAckBeyondLog, 4},
+		{`{"epoch":"` + ep + `","through":7}`, nil, 7},
+	} {
+		err := p.HandleAck([]byte(tc.payload))
+		if !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+			t.Errorf("HandleAck(%s) = %v; want %v", tc.payload, err, tc.want)
+		}
+		acked, err := st.Acked()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acked != tc.acked {
+			t.Errorf("after HandleAck(%s) acked = %d; want %d", tc.payload, acked, tc.acked)
+		}
+		evs, err := st.Events(0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != int(10-tc.acked) || evs[0].Seq != tc.acked+1 {
+			t.Fatalf("after HandleAck(%s) the log holds %d events from %d; want %d..10", tc.payload, len(evs), evs[0].Seq, tc.acked+1)
+		}
+	}
+	s := p.Stats()
+	if s.MalformedAcks != 14 || s.ForeignAcks != 1 || s.BeyondAcks != 1 || s.Acks != 4 {
+		t.Errorf("stats %+v; want 14 malformed, 1 foreign, 1 beyond, 4 accepted", s)
+	}
+}
+
+var ackSeeds = []string{
+	`{"epoch":"6f1c2a","through":42}`, `{"epoch":"6f1c2a","through":0}`, `{"through":1}`,
+	`{"epoch":"6f1c2a","through":"5"}`, `{"epoch":"6f1c2a","through":5.0}`, `{"epoch":"a","through":1}{}`,
+	`null`, ``, `{"epoch":"a","through":18446744073709551615}`, `{"epoch":"\u0000","through":1,"x":[1,{}]}`,
+}
+
+// FuzzDecodeAck: the ack decoder never panics, and what it accepts
+// encodes back to the same ack.
+func FuzzDecodeAck(f *testing.F) {
+	for _, s := range ackSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		a, err := outbox.DecodeAck(payload)
+		if err != nil {
+			if !errors.Is(err, outbox.ErrMalformedAck) {
+				t.Fatalf("DecodeAck error %v is not ErrMalformedAck", err)
+			}
+			return
+		}
+		if a.Epoch == "" {
+			t.Fatalf("accepted an empty epoch from %q", payload)
+		}
+		j, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := outbox.DecodeAck(j)
+		if err != nil || b != a {
+			t.Fatalf("round trip of %+v = %+v, %v", a, b, err)
+		}
+	})
+}
