@@ -1,0 +1,18 @@
+package ingest
+
+import "errors"
+
+// Errors of the ingest, to test with errors.Is.
+var (
+	// ErrMalformed: the payload is not one event JSON object of design.md.
+	ErrMalformed = errors.New("ingest: malformed event")
+	// ErrTooLarge: the payload is larger than Options.MaxEventSize.
+	ErrTooLarge = errors.New("ingest: event too large")
+	// ErrTopic: the message came on a topic that is not a door's events.
+	ErrTopic = errors.New("ingest: not an events topic")
+	// ErrMismatch: the event's site or door is not its topic's, or its id
+	// is not site/door/epoch/seq.
+	ErrMismatch = errors.New("ingest: event does not match its topic or id")
+	// ErrCorrupt: a stored record cannot be read back.
+	ErrCorrupt = errors.New("ingest: corrupt store record")
+)

@@ -1,0 +1,87 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/topic"
+)
+
+// Event is one door event in the JSON form of design.md, as the hub
+// stores it. Members the hub does not know are accepted and not stored,
+// so that an agent newer than the hub is not refused.
+type Event struct {
+	ID          string    `json:"id"`
+	Seq         uint64    `json:"seq"`
+	Epoch       string    `json:"epoch"`
+	Site        string    `json:"site"`
+	Door        string    `json:"door"`
+	Type        string    `json:"type"`
+	At          time.Time `json:"at"`
+	ClockSynced bool      `json:"clock_synced"`
+	Boot        string    `json:"boot"`
+	MonoNS      int64     `json:"mono_ns"`
+	Reader      string    `json:"reader"`
+	Permit      string    `json:"permit"`
+	Escort      string    `json:"escort"`
+	Reason      string    `json:"reason"`
+	Rack        string    `json:"rack"`
+	Replayed    bool      `json:"replayed"`
+	Staff       string    `json:"staff,omitempty"`
+	Card        string    `json:"card,omitempty"`
+	Detail      string    `json:"detail,omitempty"`
+}
+
+// DefaultMaxEventSize bounds an event payload. A real one is a few hundred
+// bytes; a detail naming every open rack stays far below.
+const DefaultMaxEventSize = 16 << 10
+
+// DecodeEvent parses and validates one event message: topic must be a
+// door's events topic under prefix, the payload one JSON object of at most
+// maxSize bytes whose site and door are the topic's, with a seq from 1,
+// an epoch and a type, and whose id is site/door/epoch/seq.
+func DecodeEvent(prefix, t string, payload []byte, maxSize int) (Event, error) {
+	site, door, kind, _ := topic.Parse(prefix, t)
+	if kind != topic.KindEvents {
+		return Event{}, fmt.Errorf("%w: %.200q", ErrTopic, t)
+	}
+	if len(payload) > maxSize {
+		return Event{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(payload), maxSize)
+	}
+	var e Event
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(&e); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Event{}, fmt.Errorf("%w: data after the object", ErrMalformed)
+	}
+	if bytes.Equal(bytes.TrimSpace(payload), []byte("null")) {
+		return Event{}, fmt.Errorf("%w: null", ErrMalformed)
+	}
+	for _, f := range []struct{ name, v string }{{"site", e.Site}, {"door", e.Door}, {"epoch", e.Epoch}, {"type", e.Type}} {
+		if err := permit.CheckID(f.name, f.v); err != nil {
+			return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+	}
+	if e.Seq == 0 {
+		return Event{}, fmt.Errorf("%w: no seq (seq starts at 1)", ErrMalformed)
+	}
+	if e.Site != site || e.Door != door {
+		return Event{}, fmt.Errorf("%w: event of %s/%s on the topic of %s/%s", ErrMismatch, e.Site, e.Door, site, door)
+	}
+	if want := e.Site + "/" + e.Door + "/" + e.Epoch + "/" + strconv.FormatUint(e.Seq, 10); e.ID != want {
+		return Event{}, fmt.Errorf("%w: id %.200q, want %q", ErrMismatch, e.ID, want)
+	}
+	// what cannot be stored must be refused here: stored later it would
+	// fail its commit, stay unacked and come back for ever
+	if _, err := json.Marshal(e); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return e, nil
+}

@@ -1,0 +1,332 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"maps"
+	"sync/atomic"
+	"time"
+
+	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/topic"
+)
+
+// Publisher is the hub's MQTT link as the ingest needs it: for the acks.
+type Publisher interface {
+	Publish(topic string, qos byte, retained bool, payload []byte) mqttlink.Token
+}
+
+var _ Publisher = (*mqttlink.Link)(nil)
+
+// DefaultClientID is the hub's fixed client id: the broker keeps its
+// session, and queues the doors' events for it while it is away.
+const DefaultClientID = "kunci-hub-ingest"
+
+// LinkOptions returns o set up for the ingest's link: a persistent session
+// (clean session off) under a fixed client id (DefaultClientID unless o
+// names one) subscribed QoS 1 to every door's events under prefix, or to
+// the shared subscription of them with shared. Hub replicas sharing the
+// load need distinct client ids and a store they share.
+func LinkOptions(o mqttlink.Options, prefix string, shared bool) mqttlink.Options {
+	if prefix == "" {
+		prefix = topic.DefaultPrefix
+	}
+	o.CleanSession = false
+	if o.ClientID == "" {
+		o.ClientID = DefaultClientID
+	}
+	subs := maps.Clone(o.Subscriptions)
+	if subs == nil {
+		subs = map[string]byte{}
+	}
+	if shared {
+		subs[topic.SharedAllEvents(prefix)] = 1
+	} else {
+		subs[topic.AllEvents(prefix)] = 1
+	}
+	o.Subscriptions = subs
+	return o
+}
+
+// Options configure an Ingest. Zero values take the defaults noted.
+type Options struct {
+	Prefix       string // topic prefix (topic.DefaultPrefix)
+	MaxEventSize int    // bytes of one event payload (DefaultMaxEventSize)
+	// MaxHeld bounds the events held per door and epoch while a gap before
+	// them is open (4096); beyond it the highest are dropped.
+	MaxHeld int
+	// MaxBatch bounds the events stored in one transaction (1024).
+	MaxBatch int
+	// AckInterval is the shortest time between two acks to one door
+	// while events keep coming (50 ms); when the flow pauses, the ack
+	// goes at once.
+	AckInterval time.Duration
+	// QueueDepth is how many decoded events wait between Handle and Run
+	// (1024); a full queue holds the link's reader back.
+	QueueDepth int
+	Log        *slog.Logger
+}
+
+// Stats counts what the ingest did and what it refused.
+type Stats struct {
+	Received    uint64 // valid events taken from the link
+	Malformed   uint64 // payloads refused: bad JSON, size, topic, id
+	Stored      uint64 // events committed, each once
+	Duplicates  uint64 // events already stored (or held), acked again
+	Held        uint64 // events that came before a gap had filled
+	Dropped     uint64 // held events dropped for MaxHeld; the agent sends them again
+	Commits     uint64 // transactions
+	StoreErrors uint64 // failed reads or commits; their events are not acked
+	Acks        uint64 // acks published
+	AckErrors   uint64 // acks that could not be published
+}
+
+type flow struct {
+	through uint64           // committed
+	held    map[uint64]Event // seq > through+1, waiting for the gap
+	lastAck time.Time
+}
+
+// Ingest takes the doors' events from the link and stores them. Handle is
+// the link's message handler; Run does the storing and acking.
+type Ingest struct {
+	st      *Store
+	o       Options
+	queue   chan Event
+	stopped chan struct{}
+
+	received, malformed, stored, duplicates, held, dropped atomic.Uint64
+	commits, storeErrors, acks, ackErrors                  atomic.Uint64
+
+	// Run's own
+	flows map[stream]*flow
+	due   map[stream]bool // acks owed
+}
+
+// New prepares an ingest into st.
+func New(st *Store, o Options) (*Ingest, error) {
+	if st == nil {
+		return nil, errors.New("ingest: a store is required")
+	}
+	if o.Prefix == "" {
+		o.Prefix = topic.DefaultPrefix
+	}
+	if o.MaxEventSize <= 0 {
+		o.MaxEventSize = DefaultMaxEventSize
+	}
+	if o.MaxHeld <= 0 {
+		o.MaxHeld = 4096
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1024
+	}
+	if o.AckInterval <= 0 {
+		o.AckInterval = 50 * time.Millisecond
+	}
+	if o.QueueDepth <= 0 {
+		o.QueueDepth = 1024
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Ingest{st: st, o: o, queue: make(chan Event, o.QueueDepth), stopped: make(chan struct{}),
+		flows: map[stream]*flow{}, due: map[stream]bool{}}, nil
+}
+
+// Stats returns the counters.
+func (in *Ingest) Stats() Stats {
+	return Stats{
+		Received: in.received.Load(), Malformed: in.malformed.Load(), Stored: in.stored.Load(),
+		Duplicates: in.duplicates.Load(), Held: in.held.Load(), Dropped: in.dropped.Load(),
+		Commits: in.commits.Load(), StoreErrors: in.storeErrors.Load(), Acks: in.acks.Load(),
+		AckErrors: in.ackErrors.Load(),
+	}
+}
+
+// Handle takes one message from the link: a malformed one is counted,
+// logged and dropped; a valid event is queued for Run. It waits while the
+// queue is full (the broker holds the rest meanwhile) and drops the event
+// once Run has ended: unacked, it comes again.
+func (in *Ingest) Handle(m mqttlink.Message) {
+	e, err := DecodeEvent(in.o.Prefix, m.Topic, m.Payload, in.o.MaxEventSize)
+	if err != nil {
+		in.malformed.Add(1)
+		in.o.Log.Warn("ingest: event dropped", "topic", m.Topic, "bytes", len(m.Payload), "err", err)
+		return
+	}
+	in.received.Add(1)
+	select {
+	case in.queue <- e:
+	case <-in.stopped:
+	}
+}
+
+// Run stores the queued events and acks them until ctx ends, publishing
+// the acks through pub. It runs once.
+func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
+	defer close(in.stopped)
+	for {
+		batch := make([]Event, 0, 64)
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-in.queue:
+			batch = append(batch, e)
+		}
+	drain:
+		for len(batch) < in.o.MaxBatch {
+			select {
+			case e := <-in.queue:
+				batch = append(batch, e)
+			default:
+				break drain
+			}
+		}
+		in.process(batch)
+		in.flushAcks(pub, len(in.queue) == 0)
+	}
+}
+
+// flowOf returns the state of a stream, reading its through from the
+// store the first time.
+func (in *Ingest) flowOf(s stream) (*flow, error) {
+	if f := in.flows[s]; f != nil {
+		return f, nil
+	}
+	through, err := in.st.Through(s.site, s.door, s.epoch)
+	if err != nil {
+		return nil, err
+	}
+	f := &flow{through: through, held: map[uint64]Event{}}
+	in.flows[s] = f
+	return f, nil
+}
+
+// process sorts a batch into duplicates, events to store now and events
+// to hold, commits the ones to store in one transaction and marks the
+// acks owed.
+func (in *Ingest) process(batch []Event) {
+	var puts []put
+	idx := map[stream]int{} // stream -> index in puts
+	for _, e := range batch {
+		s := stream{e.Site, e.Door, e.Epoch}
+		f, err := in.flowOf(s)
+		if err != nil {
+			in.storeErrors.Add(1)
+			in.o.Log.Error("ingest: read through", "door", e.Site+"/"+e.Door, "err", err)
+			continue
+		}
+		i, ok := idx[s]
+		if !ok {
+			i = len(puts)
+			idx[s] = i
+			puts = append(puts, put{stream: s})
+		}
+		staged := f.through + uint64(len(puts[i].events))
+		switch {
+		case e.Seq <= staged:
+			in.duplicates.Add(1)
+			if f.through > 0 {
+				in.due[s] = true
+			}
+		case e.Seq == staged+1:
+			puts[i].events = append(puts[i].events, e)
+			for next := e.Seq + 1; ; next++ {
+				h, ok := f.held[next]
+				if !ok {
+					break
+				}
+				delete(f.held, next)
+				puts[i].events = append(puts[i].events, h)
+			}
+		default:
+			in.hold(f, e)
+		}
+	}
+	n := 0
+	for _, p := range puts {
+		n += len(p.events)
+	}
+	if n == 0 {
+		return
+	}
+	if err := in.st.commit(puts); err != nil {
+		// nothing is acked: the agent sends these again
+		in.storeErrors.Add(1)
+		in.o.Log.Error("ingest: commit", "events", n, "err", err)
+		for _, p := range puts {
+			delete(in.flows, p.stream) // read through again from the file
+		}
+		return
+	}
+	in.commits.Add(1)
+	in.stored.Add(uint64(n))
+	for _, p := range puts {
+		if len(p.events) > 0 {
+			in.flows[p.stream].through = p.events[len(p.events)-1].Seq
+			in.due[p.stream] = true
+		}
+	}
+}
+
+// hold keeps e until the gap before it fills. A full buffer keeps the
+// lowest seqs: they are the ones needed first.
+func (in *Ingest) hold(f *flow, e Event) {
+	if _, ok := f.held[e.Seq]; ok {
+		in.duplicates.Add(1)
+		return
+	}
+	if len(f.held) >= in.o.MaxHeld {
+		var top uint64
+		for s := range f.held {
+			top = max(top, s)
+		}
+		in.dropped.Add(1)
+		if e.Seq > top {
+			return
+		}
+		delete(f.held, top)
+	}
+	in.held.Add(1)
+	f.held[e.Seq] = e
+}
+
+type ack struct {
+	Epoch   string `json:"epoch"`
+	Through uint64 `json:"through"`
+}
+
+// flushAcks publishes the acks owed: each door at most every AckInterval,
+// every one at once when the flow has paused.
+func (in *Ingest) flushAcks(pub Publisher, paused bool) {
+	now := time.Now()
+	for s := range in.due {
+		f := in.flows[s]
+		if f == nil {
+			delete(in.due, s)
+			continue
+		}
+		if !paused && now.Sub(f.lastAck) < in.o.AckInterval {
+			continue
+		}
+		delete(in.due, s)
+		f.lastAck = now
+		payload, _ := json.Marshal(ack{Epoch: s.epoch, Through: f.through})
+		t := topic.Door{Prefix: in.o.Prefix, Site: s.site, Door: s.door}.EventsAck()
+		tok := pub.Publish(t, 1, false, payload)
+		// a failed ack costs a resend from the agent, not an event: it
+		// is not waited for, only counted when it fails at once
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				in.ackErrors.Add(1)
+				in.o.Log.Warn("ingest: ack not published", "topic", t, "through", f.through, "err", err)
+				continue
+			}
+		default:
+		}
+		in.acks.Add(1)
+	}
+}

@@ -1,0 +1,429 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/goleak"
+
+	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// openStore opens an ingest store at path and checks the file's integrity
+// when the test ends.
+func openStore(t *testing.T, path string) *ingest.Store {
+	t.Helper()
+	st, err := ingest.OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		checkDB(t, st.DB())
+		st.Close()
+	})
+	return st
+}
+
+func checkDB(t *testing.T, db *bolt.DB) {
+	t.Helper()
+	err := db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		t.Errorf("ingest store inconsistent: %v", err)
+	}
+}
+
+type sentAck struct {
+	Topic   string
+	Epoch   string `json:"epoch"`
+	Through uint64 `json:"through"`
+}
+
+// fakePub records acks; every publish succeeds at once.
+type fakePub struct {
+	mu   sync.Mutex
+	acks []sentAck
+}
+
+type doneToken struct{}
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (doneToken) Done() <-chan struct{} { return closed }
+func (doneToken) Error() error          { return nil }
+
+func (f *fakePub) Publish(topic string, qos byte, retained bool, payload []byte) mqttlink.Token {
+	if qos != 1 || retained {
+		panic("acks go QoS 1, not retained")
+	}
+	var a sentAck
+	if err := json.Unmarshal(payload, &a); err != nil {
+		panic(err)
+	}
+	a.Topic = topic
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.acks = append(f.acks, a)
+	return doneToken{}
+}
+
+func (f *fakePub) sent() []sentAck {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.acks)
+}
+
+func msg(site, door, epoch string, seq uint64) mqttlink.Message {
+	p := fmt.Sprintf(`{"id":"%s/%s/%s/%d","seq":%d,"epoch":%q,"site":%q,"door":%q,"type":"tap","at":"2026-01-02T03:04:05Z"}`,
+		site, door, epoch, seq, seq, epoch, site, door)
+	return mqttlink.Message{Topic: "kunci/v1/" + site + "/" + door + "/events", Payload: []byte(p), QoS: 1}
+}
+
+// run starts in's Run with a fake publisher until stop.
+func run(t *testing.T, in *ingest.Ingest) (*fakePub, func()) {
+	t.Helper()
+	pub := &fakePub{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx, pub) }()
+	return pub, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}
+}
+
+// stored returns the stored seqs of a stream, checking that the file holds
+// exactly 1..through.
+func stored(t *testing.T, st *ingest.Store, site, door, epoch string) []uint64 {
+	t.Helper()
+	evs, err := st.Events(site, door, epoch, 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for i, e := range evs {
+		if e.Seq != uint64(i+1) || e.ID != fmt.Sprintf("%s/%s/%s/%d", site, door, epoch, e.Seq) {
+			t.Fatalf("stored event #%d is %s", i, e.ID)
+		}
+		seqs = append(seqs, e.Seq)
+	}
+	through, err := st.Through(site, door, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if through != uint64(len(seqs)) {
+		t.Fatalf("through %d, %d events stored", through, len(seqs))
+	}
+	return seqs
+}
+
+func seqs(from, to uint64) []uint64 {
+	var out []uint64
+	for s := from; s <= to; s++ {
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestIngestOrder: whatever order and repetition the events arrive in,
+// they are stored once each, in seq order, and acked through what is
+// stored.
+func TestIngestOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		rounds             [][]uint64 // each round arrives, then settles
+		maxHeld            int
+		through            uint64
+		dup, held, dropped uint64
+	}{
+		{"in order", [][]uint64{{1, 2, 3, 4, 5}}, 0, 5, 0, 0, 0},
+		{"gap fills later", [][]uint64{{3, 1, 2, 5}, {4}}, 0, 5, 0, 2, 0},
+		{"gap open", [][]uint64{{2, 3, 4}}, 0, 0, 0, 3, 0},
+		{"duplicates", [][]uint64{{1, 2, 2, 1, 3}, {2}}, 0, 3, 3, 0, 0},
+		{"held twice", [][]uint64{{3, 3, 1, 2}}, 0, 3, 1, 1, 0},
+		{"go-back-N resend", [][]uint64{{1, 2, 4, 5}, {3, 4, 5, 6}}, 0, 6, 2, 2, 0},
+		{"held overflow keeps the lowest", [][]uint64{{5, 6, 7, 8}, {2}, {1}, {3, 4}, {7, 8}}, 3, 8, 0, 4, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
+				in, err := ingest.New(st, ingest.Options{MaxHeld: tc.maxHeld})
+				if err != nil {
+					t.Fatal(err)
+				}
+				pub, stop := run(t, in)
+				defer stop()
+				for _, r := range tc.rounds {
+					for _, s := range r {
+						in.Handle(msg("demo", "server-room", "e1", s))
+					}
+					synctest.Wait()
+				}
+				if got := stored(t, st, "demo", "server-room", "e1"); !slices.Equal(got, seqs(1, tc.through)) {
+					t.Fatalf("stored %v; want 1..%d", got, tc.through)
+				}
+				s := in.Stats()
+				if s.Stored != tc.through || s.Duplicates != tc.dup || s.Held != tc.held || s.Dropped != tc.dropped {
+					t.Errorf("stats %+v; want stored %d, duplicates %d, held %d, dropped %d", s, tc.through, tc.dup, tc.held, tc.dropped)
+				}
+				acks := pub.sent()
+				if tc.through == 0 {
+					if len(acks) != 0 {
+						t.Errorf("acks %v with nothing stored", acks)
+					}
+					return
+				}
+				last := acks[len(acks)-1]
+				want := sentAck{Topic: "kunci/v1/demo/server-room/events/ack", Epoch: "e1", Through: tc.through}
+				if last != want {
+					t.Errorf("last ack %+v; want %+v", last, want)
+				}
+				for i := 1; i < len(acks); i++ {
+					if acks[i].Through < acks[i-1].Through {
+						t.Errorf("acks go back: %v", acks)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestIngestDuplicateAckedAgain: a duplicate gets an ack, so an agent whose
+// ack was lost learns that the hub has the event.
+func TestIngestDuplicateAckedAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
+		in, _ := ingest.New(st, ingest.Options{})
+		pub, stop := run(t, in)
+		defer stop()
+		in.Handle(msg("demo", "server-room", "e1", 1))
+		synctest.Wait()
+		in.Handle(msg("demo", "server-room", "e1", 1))
+		synctest.Wait()
+		if acks := pub.sent(); len(acks) != 2 || acks[1].Through != 1 {
+			t.Fatalf("acks %+v; want two acks through 1", acks)
+		}
+	})
+}
+
+// TestIngestEpochs: a door's new epoch starts at seq 1 beside the old one;
+// the door reads back epoch after epoch.
+func TestIngestEpochs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
+		in, _ := ingest.New(st, ingest.Options{})
+		pub, stop := run(t, in)
+		defer stop()
+		for _, m := range []mqttlink.Message{
+			msg("demo", "server-room", "aa", 1), msg("demo", "server-room", "aa", 2),
+			msg("demo", "server-room", "bb", 2), msg("demo", "server-room", "aa", 3),
+			msg("demo", "server-room", "bb", 1), msg("demo", "lab", "cc", 1),
+		} {
+			in.Handle(m)
+		}
+		synctest.Wait()
+		d, err := st.Door("demo", "server-room")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []ingest.Epoch{{Epoch: "aa", Through: 3}, {Epoch: "bb", Through: 2}}; !slices.Equal(d.Epochs, want) || d.Count() != 5 {
+			t.Fatalf("door epochs %+v count %d; want %+v, 5", d.Epochs, d.Count(), want)
+		}
+		var ids []string
+		if err := st.Walk("demo", "server-room", func(e ingest.Event) error { ids = append(ids, e.ID); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"demo/server-room/aa/1", "demo/server-room/aa/2", "demo/server-room/aa/3",
+			"demo/server-room/bb/1", "demo/server-room/bb/2"}
+		if !slices.Equal(ids, want) {
+			t.Errorf("Walk = %v; want %v", ids, want)
+		}
+		doors, err := st.Doors()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(doors) != 2 || doors[0].Door != "lab" || doors[1].Door != "server-room" {
+			t.Errorf("Doors = %+v; want lab and server-room", doors)
+		}
+		if n, err := st.Total(); err != nil || n != 6 {
+			t.Errorf("Total = %d, %v; want 6", n, err)
+		}
+		final := map[string]uint64{}
+		for _, a := range pub.sent() {
+			final[a.Topic+" "+a.Epoch] = a.Through
+		}
+		if want := map[string]uint64{
+			"kunci/v1/demo/server-room/events/ack aa": 3, "kunci/v1/demo/server-room/events/ack bb": 2,
+			"kunci/v1/demo/lab/events/ack cc": 1,
+		}; !mapsEqual(final, want) {
+			t.Errorf("last acks %v; want %v", final, want)
+		}
+	})
+}
+
+func mapsEqual(a, b map[string]uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestIngestMalformed: bad messages are counted and dropped; the good ones
+// around them are stored.
+func TestIngestMalformed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
+		in, _ := ingest.New(st, ingest.Options{})
+		_, stop := run(t, in)
+		defer stop()
+		in.Handle(msg("demo", "server-room", "e1", 1))
+		for _, tc := range decodeCases {
+			if tc.want != nil {
+				in.Handle(mqttlink.Message{Topic: tc.topic, Payload: []byte(tc.payload)})
+			}
+		}
+		in.Handle(mqttlink.Message{Topic: evTopic, Payload: []byte{0xff, 0xfe, '{'}})
+		in.Handle(msg("demo", "server-room", "e1", 2))
+		synctest.Wait()
+		if got := stored(t, st, "demo", "server-room", "e1"); !slices.Equal(got, []uint64{1, 2}) {
+			t.Errorf("stored %v; want [1 2]", got)
+		}
+		bad := 0
+		for _, tc := range decodeCases {
+			if tc.want != nil {
+				bad++
+			}
+		}
+		if s := in.Stats(); s.Malformed != uint64(bad+1) || s.Received != 2 {
+			t.Errorf("stats %+v; want %d malformed, 2 received", s, bad+1)
+		}
+	})
+}
+
+// TestIngestBatchesAndCoalescesAcks: events that arrive together are
+// stored in one transaction each MaxBatch; while they keep coming a door
+// gets at most one ack per AckInterval, and one at once when they stop.
+func TestIngestBatchesAndCoalescesAcks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
+		in, _ := ingest.New(st, ingest.Options{MaxBatch: 100})
+		for s := range uint64(500) {
+			in.Handle(msg("demo", "server-room", "e1", s+1))
+		}
+		pub, stop := run(t, in)
+		defer stop()
+		synctest.Wait()
+		// time stands still in the bubble: the first batch acks at once,
+		// the next three within AckInterval do not, the last (the queue
+		// empty) does
+		var throughs []uint64
+		for _, a := range pub.sent() {
+			throughs = append(throughs, a.Through)
+		}
+		if !slices.Equal(throughs, []uint64{100, 500}) {
+			t.Errorf("acks through %v; want [100 500]", throughs)
+		}
+		if s := in.Stats(); s.Commits != 5 || s.Stored != 500 {
+			t.Errorf("stats %+v; want 5 commits, 500 stored", s)
+		}
+	})
+}
+
+// TestIngestRestart: through survives a restart; events sent again are
+// duplicates, acked, and the stream goes on where it stopped.
+func TestIngestRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "hub.db")
+		st, err := ingest.OpenStore(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _ := ingest.New(st, ingest.Options{})
+		_, stop := run(t, in)
+		for s := range uint64(5) {
+			in.Handle(msg("demo", "server-room", "e1", s+1))
+		}
+		in.Handle(msg("demo", "server-room", "e1", 9)) // held: lost with the process
+		synctest.Wait()
+		stop()
+		checkDB(t, st.DB())
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		st = openStore(t, path)
+		if th, err := st.Through("demo", "server-room", "e1"); err != nil || th != 5 {
+			t.Fatalf("through after restart = %d, %v; want 5", th, err)
+		}
+		in, _ = ingest.New(st, ingest.Options{})
+		pub, stop := run(t, in)
+		defer stop()
+		for s := uint64(3); s <= 9; s++ {
+			in.Handle(msg("demo", "server-room", "e1", s))
+		}
+		synctest.Wait()
+		if got := stored(t, st, "demo", "server-room", "e1"); !slices.Equal(got, seqs(1, 9)) {
+			t.Errorf("stored %v; want 1..9", got)
+		}
+		if s := in.Stats(); s.Duplicates != 3 || s.Stored != 4 {
+			t.Errorf("stats %+v; want 3 duplicates, 4 stored", s)
+		}
+		acks := pub.sent()
+		if acks[len(acks)-1].Through != 9 {
+			t.Errorf("acks %+v; want the last through 9", acks)
+		}
+	})
+}
+
+// TestHandleAfterStop: a handler call after Run ended returns (the link's
+// reader must not hang on a stopped ingest).
+func TestHandleAfterStop(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
+	in, _ := ingest.New(st, ingest.Options{QueueDepth: 1})
+	_, stop := run(t, in)
+	stop()
+	for s := range uint64(10) {
+		in.Handle(msg("demo", "server-room", "e1", s+1))
+	}
+}
+
+func TestLinkOptions(t *testing.T) {
+	base := mqttlink.Options{Broker: "tcp://127.0.0.1:1883", CleanSession: true,
+		Subscriptions: map[string]byte{"kunci/v1/+/+/availability": 1}}
+	o := ingest.LinkOptions(base, "", false)
+	if o.CleanSession || o.ClientID != ingest.DefaultClientID {
+		t.Errorf("options %+v; want a persistent session as %s", o, ingest.DefaultClientID)
+	}
+	want := map[string]byte{"kunci/v1/+/+/availability": 1, "kunci/v1/+/+/events": 1}
+	if len(o.Subscriptions) != 2 || o.Subscriptions["kunci/v1/+/+/events"] != 1 || len(base.Subscriptions) != 1 {
+		t.Errorf("subscriptions %v (base %v); want %v and the base unchanged", o.Subscriptions, base.Subscriptions, want)
+	}
+	base.ClientID = "hub-2"
+	o = ingest.LinkOptions(base, "site/v2", true)
+	if o.ClientID != "hub-2" || o.Subscriptions["$share/kunci-hub/site/v2/+/+/events"] != 1 {
+		t.Errorf("shared options %+v", o)
+	}
+}

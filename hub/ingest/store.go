@@ -1,0 +1,317 @@
+package ingest
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets of the ingest file.
+//
+//	doors:  "site/door" -> bucket: epoch -> order (8 bytes) | through (8 bytes)
+//	events: "site/door/epoch" -> bucket: seq (8 bytes, big-endian) -> event JSON
+//
+// order numbers a door's epochs as first seen, so that a door's events
+// read back epoch after epoch; through is the highest seq stored, and
+// every seq from 1 to through is.
+var (
+	bDoors  = []byte("doors")
+	bEvents = []byte("events")
+)
+
+// Store is the hub's bbolt file of door events.
+type Store struct {
+	db *bolt.DB
+}
+
+// OpenStore opens or creates the store at path; it waits at most 2 s for
+// another process to let go of the file.
+func OpenStore(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("ingest store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bDoors, bEvents} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ingest store %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB returns the bbolt handle, for consistency checks and tools.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+func doorKey(site, door string) []byte { return []byte(site + "/" + door) }
+
+func streamKey(site, door, epoch string) []byte { return []byte(site + "/" + door + "/" + epoch) }
+
+// stream is one door's events of one epoch.
+type stream struct{ site, door, epoch string }
+
+// put is what one commit adds to a stream: events from through+1 on, in
+// order and without gaps.
+type put struct {
+	stream
+	events []Event
+}
+
+func epochValue(v []byte) (order, through uint64, err error) {
+	if len(v) != 16 {
+		return 0, 0, fmt.Errorf("%w: epoch record of %d bytes", ErrCorrupt, len(v))
+	}
+	return binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), nil
+}
+
+// commit stores puts in one transaction. It refuses a put that does not
+// continue its stream's through, so that the file holds every stream
+// gap-free whatever its caller believes.
+func (s *Store) commit(puts []put) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		doors, events := tx.Bucket(bDoors), tx.Bucket(bEvents)
+		for _, p := range puts {
+			if len(p.events) == 0 {
+				continue
+			}
+			db, err := doors.CreateBucketIfNotExists(doorKey(p.site, p.door))
+			if err != nil {
+				return err
+			}
+			var order, through uint64
+			if v := db.Get([]byte(p.epoch)); v != nil {
+				if order, through, err = epochValue(v); err != nil {
+					return err
+				}
+			} else if order, err = db.NextSequence(); err != nil {
+				return err
+			}
+			eb, err := events.CreateBucketIfNotExists(streamKey(p.site, p.door, p.epoch))
+			if err != nil {
+				return err
+			}
+			eb.FillPercent = 1 // keys only grow
+			for _, e := range p.events {
+				if e.Seq != through+1 {
+					return fmt.Errorf("ingest store: %s/%s epoch %s: seq %d after %d", p.site, p.door, p.epoch, e.Seq, through)
+				}
+				j, err := json.Marshal(e)
+				if err != nil {
+					return err
+				}
+				if err := eb.Put(seqKey(e.Seq), j); err != nil {
+					return err
+				}
+				through = e.Seq
+			}
+			v := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, order), through)
+			if err := db.Put([]byte(p.epoch), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Through returns the highest seq stored of a door's epoch: every event
+// from 1 to it is stored. It is 0 for an epoch never seen.
+func (s *Store) Through(site, door, epoch string) (uint64, error) {
+	var through uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		db := tx.Bucket(bDoors).Bucket(doorKey(site, door))
+		if db == nil {
+			return nil
+		}
+		v := db.Get([]byte(epoch))
+		if v == nil {
+			return nil
+		}
+		var err error
+		_, through, err = epochValue(v)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("ingest store: through: %w", err)
+	}
+	return through, nil
+}
+
+// Epoch is one event sequence of a door: an agent store's lifetime.
+type Epoch struct {
+	Epoch   string
+	Through uint64 // events 1..Through are stored
+}
+
+// DoorEvents is what the store holds of one door.
+type DoorEvents struct {
+	Site, Door string
+	Epochs     []Epoch // in the order first seen
+}
+
+// Count is the number of the door's stored events.
+func (d DoorEvents) Count() uint64 {
+	var n uint64
+	for _, e := range d.Epochs {
+		n += e.Through
+	}
+	return n
+}
+
+// Doors lists every door with stored events, by site/door.
+func (s *Store) Doors() ([]DoorEvents, error) {
+	var out []DoorEvents
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bDoors).ForEachBucket(func(k []byte) error {
+			d, err := readDoor(tx.Bucket(bDoors).Bucket(k))
+			if err != nil {
+				return err
+			}
+			site, door, ok := strings.Cut(string(k), "/")
+			if !ok || site == "" || door == "" {
+				return fmt.Errorf("%w: door key %q", ErrCorrupt, k)
+			}
+			d.Site, d.Door = site, door
+			out = append(out, d)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest store: doors: %w", err)
+	}
+	return out, nil
+}
+
+// Door returns what the store holds of one door; no epochs if none.
+func (s *Store) Door(site, door string) (DoorEvents, error) {
+	d := DoorEvents{Site: site, Door: door}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bDoors).Bucket(doorKey(site, door))
+		if b == nil {
+			return nil
+		}
+		r, err := readDoor(b)
+		d.Epochs = r.Epochs
+		return err
+	})
+	if err != nil {
+		return DoorEvents{}, fmt.Errorf("ingest store: door: %w", err)
+	}
+	return d, nil
+}
+
+func readDoor(b *bolt.Bucket) (DoorEvents, error) {
+	type ordered struct {
+		order uint64
+		Epoch
+	}
+	var eps []ordered
+	err := b.ForEach(func(k, v []byte) error {
+		order, through, err := epochValue(v)
+		if err != nil {
+			return err
+		}
+		eps = append(eps, ordered{order, Epoch{Epoch: string(k), Through: through}})
+		return nil
+	})
+	if err != nil {
+		return DoorEvents{}, err
+	}
+	// few epochs per door: an insertion sort by order
+	for i := 1; i < len(eps); i++ {
+		for j := i; j > 0 && eps[j].order < eps[j-1].order; j-- {
+			eps[j], eps[j-1] = eps[j-1], eps[j]
+		}
+	}
+	var d DoorEvents
+	for _, e := range eps {
+		d.Epochs = append(d.Epochs, e.Epoch)
+	}
+	return d, nil
+}
+
+// Events returns up to limit stored events of a door's epoch with
+// seq > after, in seq order.
+func (s *Store) Events(site, door, epoch string, after uint64, limit int) ([]Event, error) {
+	var out []Event
+	if after == ^uint64(0) {
+		return nil, nil
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bEvents).Bucket(streamKey(site, door, epoch))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			var e Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("%w: event %s/%d: %v", ErrCorrupt, streamKey(site, door, epoch), binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest store: events: %w", err)
+	}
+	return out, nil
+}
+
+// walkPage is how many events Walk reads per read transaction: a long one
+// would make the file grow while the ingest writes.
+const walkPage = 1024
+
+// Walk calls fn with every stored event of a door, epoch after epoch in
+// the order first seen, each in seq order, until fn returns an error.
+func (s *Store) Walk(site, door string, fn func(Event) error) error {
+	d, err := s.Door(site, door)
+	if err != nil {
+		return err
+	}
+	for _, ep := range d.Epochs {
+		for after := uint64(0); after < ep.Through; {
+			evs, err := s.Events(site, door, ep.Epoch, after, walkPage)
+			if err != nil {
+				return err
+			}
+			if len(evs) == 0 {
+				return fmt.Errorf("%w: %s/%s epoch %s ends at %d, through is %d", ErrCorrupt, site, door, ep.Epoch, after, ep.Through)
+			}
+			for _, e := range evs {
+				if err := fn(e); err != nil {
+					return err
+				}
+				after = e.Seq
+			}
+		}
+	}
+	return nil
+}
+
+// Total returns how many events the store holds, over every door.
+func (s *Store) Total() (uint64, error) {
+	ds, err := s.Doors()
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for _, d := range ds {
+		n += d.Count()
+	}
+	return n, nil
+}
