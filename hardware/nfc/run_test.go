@@ -146,8 +146,8 @@ func every(d time.Duration, n int, uid []byte) []step {
 func TestRunDropsCardLeftOnReader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var steps []step
-		steps = append(steps, every(100*time.Millisecond, 30, uid7)...)   // left on for 3 s: one tap
-		steps = append(steps, step{after: 600 * time.Millisecond, uid: uid7}) // away 0.6 s: still the same tap
+		steps = append(steps, every(100*time.Millisecond, 30, uid7)...)        // left on for 3 s: one tap
+		steps = append(steps, step{after: 600 * time.Millisecond, uid: uid7})  // away 0.6 s: still the same tap
 		steps = append(steps, step{after: 1500 * time.Millisecond, uid: uid7}) // away 1.5 s: a new tap
 		steps = append(steps, step{after: 10 * time.Millisecond, uid: uid4})   // another card at once: a new tap
 		steps = append(steps, step{after: 10 * time.Millisecond, uid: uid7})   // and back: a new tap
