@@ -152,6 +152,12 @@ func (d *Door) process(in Input) error {
 	wall, mono, synced := d.clock.Now(), d.clock.Mono(), d.clock.Synced()
 	lost := d.trust.observe(wall, mono, synced)
 	judge := d.trust.judge(wall, mono, synced)
+	if c, ok := in.(signedCommand); ok {
+		var err error
+		if in, err = d.vetCommand(c, judge); err != nil {
+			return err
+		}
+	}
 	if t, ok := in.(Tap); ok {
 		var waiting permit.Fingerprint
 		if fp, ok := d.m.WaitingCard(); ok && t.Reader == ReaderEntry {

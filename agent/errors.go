@@ -16,4 +16,11 @@ var (
 	ErrUnknownRack = errors.New("unknown rack")
 	// ErrStopped: the door's loop is not running.
 	ErrStopped = errors.New("door stopped")
+	// ErrCommandExpired: a command's expiry has passed by the door's time.
+	ErrCommandExpired = errors.New("command expired")
+	// ErrReplayed: a command's id (its nonce) was taken before.
+	ErrReplayed = errors.New("command replayed")
+	// ErrClockUntrusted: no trusted time is known to judge a command's
+	// expiry by.
+	ErrClockUntrusted = errors.New("no trusted time to judge by")
 )

@@ -1,0 +1,81 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/kunci-project/kunci/permit"
+)
+
+// Reasons of command.rejected, besides ReasonExpired, ReasonClockUntrusted
+// and ReasonLockdown (an unlock-once while in lockdown).
+const (
+	ReasonReplayed  = "replayed"   // the command's id (its nonce) was taken before
+	ReasonWrongDoor = "wrong_door" // the command names another site or door
+	ReasonInvalid   = "invalid"    // the command does not validate
+)
+
+// signedCommand is a command whose signature was verified, still to be
+// judged by the door's loop: only the loop knows the time to judge its
+// expiry by.
+type signedCommand struct {
+	source  string
+	cmd     permit.Command
+	verdict *error // set by the loop when the command is refused
+}
+
+func (signedCommand) isInput() {}
+
+// Command runs a command whose signature the caller has verified (with the
+// keyring of Config.Keys). The door refuses it, records command.rejected
+// with the reason and counts commands_rejected when it is for another door,
+// does not validate, has expired by the time the door judges by (or no
+// trusted time is known), or its id was taken before: a replay, refused
+// after a restart too. Otherwise the id is taken, durably, and the machine
+// runs the command and records command.executed (or command.rejected, for
+// an unlock-once in lockdown). The id is taken before the command runs, so
+// a crash between the two loses the command rather than obeying it twice.
+// source names where the command came from, for the event. The error of a
+// refusal wraps ErrWrongDoor, ErrCommandExpired, ErrClockUntrusted,
+// ErrReplayed or permit.ErrInvalid.
+func (d *Door) Command(ctx context.Context, source string, c permit.Command) error {
+	var verdict error
+	if err := d.Submit(ctx, signedCommand{source: source, cmd: c, verdict: &verdict}); err != nil {
+		return err
+	}
+	return verdict
+}
+
+// vetCommand judges a signed command at the time j, in the loop: it returns
+// the machine's Command to run, or the command.rejected note to store.
+func (d *Door) vetCommand(sc signedCommand, j Time) (Input, error) {
+	c := sc.cmd
+	var reason string
+	var refusal error
+	switch verr := c.Validate(); {
+	case verr != nil:
+		reason, refusal = ReasonInvalid, verr
+	case c.Site != d.cfg.Site || c.Door != d.cfg.Door:
+		reason, refusal = ReasonWrongDoor, fmt.Errorf("%w: command %s is for %s/%s", ErrWrongDoor, c.ID, c.Site, c.Door)
+	case !j.Trusted:
+		reason, refusal = ReasonClockUntrusted, fmt.Errorf("%w: command %s", ErrClockUntrusted, c.ID)
+	case !j.Now.Before(c.Expires):
+		reason, refusal = ReasonExpired, fmt.Errorf("%w: command %s expired at %s, door time %s", ErrCommandExpired,
+			c.ID, c.Expires.UTC().Format(time.RFC3339), j.Now.UTC().Format(time.RFC3339))
+	default:
+		fresh, err := d.store.ClaimNonce(c.ID, c.Expires, j.Now)
+		if err != nil {
+			d.ctr.Add("store_errors")
+			return nil, err
+		}
+		if fresh {
+			return Command{Name: c.Name, ID: c.ID}, nil
+		}
+		reason, refusal = ReasonReplayed, fmt.Errorf("%w: command %s", ErrReplayed, c.ID)
+	}
+	*sc.verdict = refusal
+	d.ctr.Add("commands_rejected")
+	return Note{Event: Event{Type: EvCmdRejected, Reason: reason,
+		Detail: fmt.Sprintf("%s: %s %s: %v", sc.source, c.Name, c.ID, refusal)}}, nil
+}

@@ -1,0 +1,175 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/permit"
+)
+
+// command returns a command of the test door issued at t0 and valid for
+// life.
+func command(id, name string, life time.Duration) permit.Command {
+	return permit.Command{ID: id, Site: testSite, Door: testDoor, Name: name, Issued: t0, Expires: t0.Add(life), By: "head-ict"}
+}
+
+func TestDoorCommand(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	r.start()
+	ctx := context.Background()
+	const src = "kunci/v1/demo/server-room/cmd"
+
+	type step struct {
+		name    string
+		cmd     permit.Command
+		err     error  // Door.Command's answer
+		event   string // the one event stored
+		reason  string
+		mode    string
+		lock    string
+		relay   []string // relay calls after the step
+		refused bool     // counted in commands_rejected
+	}
+	other := command("C-OTHER", permit.CmdUnlockOnce, time.Minute)
+	other.Door = "lab"
+	invalid := command("C-INVALID", "self-destruct", time.Minute)
+	expired := command("C-OLD", permit.CmdUnlockOnce, time.Minute)
+	expired.Issued, expired.Expires = t0.Add(-2*time.Minute), t0
+	steps := []step{
+		{name: "lockdown", cmd: command("C-1", permit.CmdLockdown, time.Minute), event: agent.EvCmdExecuted,
+			mode: agent.ModeLockdown, lock: "locked", relay: []string{"lock"}},
+		{name: "unlock-once in lockdown", cmd: command("C-2", permit.CmdUnlockOnce, time.Minute), event: agent.EvCmdRejected,
+			reason: agent.ReasonLockdown, mode: agent.ModeLockdown, lock: "locked", relay: []string{"lock"}},
+		{name: "lockdown replayed", cmd: command("C-1", permit.CmdLockdown, time.Minute), err: agent.ErrReplayed,
+			event: agent.EvCmdRejected, reason: agent.ReasonReplayed, mode: agent.ModeLockdown, lock: "locked",
+			relay: []string{"lock"}, refused: true},
+		{name: "release", cmd: command("C-3", permit.CmdRelease, time.Minute), event: agent.EvCmdExecuted,
+			mode: agent.ModeNormal, lock: "locked", relay: []string{"lock"}},
+		{name: "unlock-once rejected in lockdown, sent again after release", cmd: command("C-2", permit.CmdUnlockOnce, time.Minute),
+			err: agent.ErrReplayed, event: agent.EvCmdRejected, reason: agent.ReasonReplayed, mode: agent.ModeNormal,
+			lock: "locked", relay: []string{"lock"}, refused: true},
+		{name: "another door", cmd: other, err: agent.ErrWrongDoor, event: agent.EvCmdRejected, reason: agent.ReasonWrongDoor,
+			mode: agent.ModeNormal, lock: "locked", relay: []string{"lock"}, refused: true},
+		{name: "invalid", cmd: invalid, err: permit.ErrInvalid, event: agent.EvCmdRejected, reason: agent.ReasonInvalid,
+			mode: agent.ModeNormal, lock: "locked", relay: []string{"lock"}, refused: true},
+		{name: "expired", cmd: expired, err: agent.ErrCommandExpired,
+			event: agent.EvCmdRejected, reason: agent.ReasonExpired, mode: agent.ModeNormal, lock: "locked",
+			relay: []string{"lock"}, refused: true},
+		{name: "unlock-once", cmd: command("C-4", permit.CmdUnlockOnce, time.Minute), event: agent.EvCmdExecuted,
+			mode: agent.ModeNormal, lock: "unlocked", relay: []string{"lock", "unlock"}},
+		{name: "unlock-once replayed", cmd: command("C-4", permit.CmdUnlockOnce, time.Minute), err: agent.ErrReplayed,
+			event: agent.EvCmdRejected, reason: agent.ReasonReplayed, mode: agent.ModeNormal, lock: "unlocked",
+			relay: []string{"lock", "unlock"}, refused: true},
+	}
+	refused := uint64(0)
+	for _, s := range steps {
+		seq := r.lastSeq()
+		err := r.d.Command(ctx, src, s.cmd)
+		if s.err == nil && err != nil || s.err != nil && !errors.Is(err, s.err) {
+			t.Errorf("%s: Command = %v; want %v", s.name, err, s.err)
+		}
+		evs := r.since(seq)
+		var got []agent.Event
+		for _, e := range evs {
+			if e.Type == agent.EvCmdExecuted || e.Type == agent.EvCmdRejected {
+				got = append(got, e)
+			}
+		}
+		if len(got) != 1 || got[0].Type != s.event || got[0].Reason != s.reason {
+			t.Errorf("%s: command events %v; want one %s reason %q", s.name, evList(got), s.event, s.reason)
+		} else if !strings.Contains(got[0].Detail, s.cmd.ID) || s.refused && !strings.Contains(got[0].Detail, src) {
+			t.Errorf("%s: detail %q; want the command id and, for a refusal, the source", s.name, got[0].Detail)
+		}
+		if st := r.d.Status(); st.Mode != s.mode || st.Lock != s.lock {
+			t.Errorf("%s: status mode %s lock %s; want %s %s", s.name, st.Mode, st.Lock, s.mode, s.lock)
+		}
+		if calls := r.relay.Calls(); !slices.Equal(calls, s.relay) {
+			t.Errorf("%s: relay calls %v; want %v", s.name, calls, s.relay)
+		}
+		if s.refused {
+			refused++
+		}
+		if n := r.d.Counters().Get("commands_rejected"); n != refused {
+			t.Errorf("%s: commands_rejected = %d; want %d", s.name, n, refused)
+		}
+	}
+
+	// the nonces survive a restart: the replay is refused by the new door
+	clk.Advance(10 * time.Second)
+	r.restart()
+	seq := r.lastSeq()
+	calls := len(r.relay.Calls())
+	if err := r.d.Command(ctx, src, command("C-4", permit.CmdUnlockOnce, time.Minute)); !errors.Is(err, agent.ErrReplayed) {
+		t.Errorf("replay after restart: Command = %v; want ErrReplayed", err)
+	}
+	if evs := r.since(seq); len(evs) != 1 || evs[0].Type != agent.EvCmdRejected || evs[0].Reason != agent.ReasonReplayed {
+		t.Errorf("replay after restart: events %v; want command.rejected replayed", evList(evs))
+	}
+	if got := r.relay.Calls()[calls:]; len(got) != 0 {
+		t.Errorf("replay after restart moved the relay: %v", got)
+	}
+}
+
+func TestDoorCommandUntrustedClock(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, false) // never synchronised, no last trusted time stored
+	r := newRig(t, testConfig(), clk)
+	r.start()
+	seq := r.lastSeq()
+	err := r.d.Command(context.Background(), "test", command("C-1", permit.CmdUnlockOnce, time.Minute))
+	if !errors.Is(err, agent.ErrClockUntrusted) {
+		t.Errorf("Command = %v; want ErrClockUntrusted", err)
+	}
+	if evs := r.since(seq); len(evs) != 1 || evs[0].Type != agent.EvCmdRejected || evs[0].Reason != agent.ReasonClockUntrusted {
+		t.Errorf("events %v; want command.rejected clock_untrusted", evList(evs))
+	}
+	if got := r.relay.Calls(); !slices.Equal(got, []string{"lock"}) {
+		t.Errorf("relay calls %v; want [lock]", got)
+	}
+	// the nonce was not taken: the same command is judged again once the
+	// clock is trusted
+	clk.SetSynced(true)
+	if err := r.d.Command(context.Background(), "test", command("C-1", permit.CmdUnlockOnce, time.Minute)); err != nil {
+		t.Errorf("Command with the clock synchronised = %v", err)
+	}
+}
+
+func TestStoreClaimNonce(t *testing.T) {
+	st, path := newStore(t)
+	claim := func(id string, expires, now time.Time, want bool) {
+		t.Helper()
+		fresh, err := st.ClaimNonce(id, expires, now)
+		if err != nil || fresh != want {
+			t.Fatalf("ClaimNonce(%s, now %s) = %v, %v; want %v", id, now.Sub(t0), fresh, err, want)
+		}
+	}
+	claim("C-1", t0.Add(time.Minute), t0, true)
+	claim("C-1", t0.Add(time.Minute), t0, false)
+	claim("C-2", t0.Add(15*time.Minute), t0, true)
+	if _, err := st.ClaimNonce("", t0, t0); !errors.Is(err, permit.ErrInvalid) {
+		t.Errorf("ClaimNonce of an empty id = %v; want ErrInvalid", err)
+	}
+
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = openStore(t, path)
+	// after a reopen, and past expiry within the grace period, still known
+	claim("C-1", t0.Add(time.Minute), t0.Add(10*time.Minute), false)
+	// past expiry and grace: C-1 is forgotten, C-2 (later expiry) kept
+	claim("C-3", t0.Add(30*time.Minute), t0.Add(20*time.Minute), true)
+	got, err := st.Nonces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got["C-2"].Equal(t0.Add(15*time.Minute)) || !got["C-3"].Equal(t0.Add(30*time.Minute)) {
+		t.Errorf("Nonces() = %v; want C-2 and C-3 with their expiry", got)
+	}
+}
