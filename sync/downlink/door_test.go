@@ -1,0 +1,362 @@
+package downlink_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/downlink"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+)
+
+// rig is a real agent.Door on a real store, with a fake clock and relay,
+// behind a downlink Handler.
+type rig struct {
+	t     *testing.T
+	path  string
+	clk   agent.Clock
+	relay *recRelay
+	ctr   *agent.Counters
+
+	st     *agent.Store
+	door   *agent.Door
+	h      *downlink.Handler
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newRig(t *testing.T, clk agent.Clock) *rig {
+	t.Helper()
+	r := &rig{t: t, path: filepath.Join(t.TempDir(), "agent.db"), clk: clk, relay: &recRelay{}, ctr: &agent.Counters{}}
+	t.Cleanup(func() {
+		if r.door != nil {
+			r.stop()
+		}
+	})
+	return r
+}
+
+// start opens the store, starts the door and waits until its start events
+// are stored.
+func (r *rig) start() {
+	r.t.Helper()
+	st, err := agent.OpenStore(r.path, testSite, testDoor)
+	if err != nil {
+		r.t.Fatalf("OpenStore = %v", err)
+	}
+	cfg := agent.Config{Site: testSite, Door: testDoor, Rules: agent.DefaultRules(),
+		Readers: []string{agent.ReaderEntry, agent.ReaderExit}, Racks: []string{"R1", "R2"},
+		SiteKey: siteKey, Keys: keyring(r.t), Boot: "b00t", Version: "v-test"}
+	d, err := agent.NewDoor(cfg, st, r.relay, r.clk, slog.New(slog.DiscardHandler), r.ctr)
+	if err != nil {
+		r.t.Fatalf("NewDoor = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.st, r.door, r.cancel, r.done = st, d, cancel, make(chan error, 1)
+	go func() { r.done <- d.Run(ctx) }()
+	if err := d.Submit(context.Background(), agent.Tick{}); err != nil {
+		r.t.Fatalf("first tick: %v", err)
+	}
+	r.h, err = downlink.New(downlink.Config{Topics: doorTopics(r.t), Keys: keyring(r.t), Door: d, Counters: r.ctr})
+	if err != nil {
+		r.t.Fatalf("downlink.New = %v", err)
+	}
+}
+
+// stop ends the door, closes the store and checks the file.
+func (r *rig) stop() {
+	r.t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			r.t.Errorf("Run = %v", err)
+		}
+	case <-time.After(time.Minute):
+		r.t.Fatal("Run did not return")
+	}
+	r.door = nil
+	if err := r.st.Close(); err != nil {
+		r.t.Errorf("close store: %v", err)
+	}
+	checkFile(r.t, r.path)
+}
+
+func checkFile(t *testing.T, path string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("check %s: %v", path, err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		t.Fatalf("store %s is inconsistent: %v", path, err)
+	}
+}
+
+func (r *rig) send(t string, payload []byte, retained bool) error {
+	return r.h.Handle(context.Background(), mqttlink.Message{Topic: t, Payload: payload, QoS: 1, Retained: retained})
+}
+
+func (r *rig) lastSeq() uint64 {
+	r.t.Helper()
+	n, err := r.st.LastSeq()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}
+
+func (r *rig) since(seq uint64) []agent.Event {
+	r.t.Helper()
+	evs, err := r.st.Events(seq, 1<<20)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return evs
+}
+
+// doorState is everything a refused message must leave as it was.
+type doorState struct {
+	status  agent.FullStatus // seq zeroed: the refusal's own event moves it
+	relay   []string
+	permits int
+	staff   int
+	guest   agent.CardInfo
+	escort  agent.CardInfo
+	nonces  map[string]time.Time
+}
+
+func (r *rig) state() doorState {
+	r.t.Helper()
+	s := doorState{status: r.door.Status(), relay: r.relay.Calls()}
+	s.status.Seq = 0
+	var err error
+	if s.permits, s.staff, err = r.st.Counts(); err != nil {
+		r.t.Fatal(err)
+	}
+	if s.guest, err = r.st.Card(siteKey.Fingerprint(uidOf(1))); err != nil {
+		r.t.Fatal(err)
+	}
+	if s.escort, err = r.st.Card(siteKey.Fingerprint(uidOf(10))); err != nil {
+		r.t.Fatal(err)
+	}
+	if s.nonces, err = r.st.Nonces(); err != nil {
+		r.t.Fatal(err)
+	}
+	return s
+}
+
+// TestRealDoorRefusesBadMessages: every bad message is refused with one
+// event naming the topic, and leaves the door's status, relay, records and
+// nonces as they were.
+func TestRealDoorRefusesBadMessages(t *testing.T) {
+	clk := &fakeClock{wall: t0}
+	r := newRig(t, clk)
+	r.start()
+	pr, ps, pc := base+"permits/", base+"staff/", base+"cmd"
+
+	v2 := guestPermit("P-0001", 2, testDoor)
+	for _, m := range []struct {
+		topic   string
+		payload []byte
+	}{{pr + "P-0001", signed(t, hub, v2)}, {ps + "S-ESC", signed(t, hub, staffRecord("S-ESC", 1))}} {
+		if err := r.send(m.topic, m.payload, true); err != nil {
+			t.Fatalf("good record on %s: %v", m.topic, err)
+		}
+	}
+	before := r.state()
+	if before.permits != 1 || before.staff != 1 || len(before.guest.Permits) != 1 || before.guest.Permits[0].Version != 2 {
+		t.Fatalf("after the good records: %+v; want permit P-0001 v2 and staff S-ESC", before)
+	}
+
+	// records that would change the door if they were taken
+	v3 := guestPermit("P-0001", 3, testDoor)
+	v3.Entries = 1
+	otherCard := guestPermit("P-0001", 1, testDoor)
+	otherCard.Card = siteKey.Fingerprint(uidOf(2))
+	solo := staffRecord("S-ESC", 2)
+	solo.Solo = true
+	unlock := func(id string) *permit.Command { return command(id, permit.CmdUnlockOnce, t0) }
+	expired := command("C-OLD", permit.CmdUnlockOnce, t0.Add(-10*time.Minute))
+	lab := unlock("C-LAB")
+	lab.Door = "lab"
+
+	bad := []struct {
+		name     string
+		topic    string
+		payload  []byte
+		retained bool
+		reason   string
+		event    string
+	}{
+		{"newer permit under another id", pr + "P-0002", signed(t, hub, v3), true, downlink.ReasonIDMismatch, agent.EvPermitRejected},
+		{"revocation under another id", pr + "P-0002", signed(t, hub, revocation("P-0001", 3)), true, downlink.ReasonIDMismatch, agent.EvPermitRejected},
+		{"staff record on a permit topic", pr + "S-ESC", signed(t, hub, solo), true, downlink.ReasonWrongKind, agent.EvPermitRejected},
+		{"command on a permit topic", pr + "C-1", signed(t, hub, unlock("C-1")), false, downlink.ReasonWrongKind, agent.EvPermitRejected},
+		{"permit on a staff topic", ps + "P-0001", signed(t, hub, v3), true, downlink.ReasonWrongKind, agent.EvPermitRejected},
+		{"malformed JSON", pr + "P-0001", []byte(`{"kind":"permit","body":`), true, downlink.ReasonMalformed, agent.EvPermitRejected},
+		{"trailing data", pr + "P-0001", append(signed(t, hub, v3), ']'), true, downlink.ReasonMalformed, agent.EvPermitRejected},
+		{"forged permit", pr + "P-0001", tampered(t, signed(t, hub, v2), `"version":2`, `"version":9`), true,
+			downlink.ReasonBadSignature, agent.EvPermitRejected},
+		{"forged staff record", ps + "S-ESC", tampered(t, signed(t, hub, staffRecord("S-ESC", 2)), `"escort":true`, `"solo":true,"escort":true`),
+			true, downlink.ReasonBadSignature, agent.EvPermitRejected},
+		{"untrusted key", pr + "P-0001", signed(t, rogue, v3), true, downlink.ReasonUntrustedKey, agent.EvPermitRejected},
+		{"another door", pr + "P-LAB", signed(t, hub, guestPermit("P-LAB", 1, "lab")), true, downlink.ReasonWrongDoor, agent.EvPermitRejected},
+		{"older version", pr + "P-0001", signed(t, hub, guestPermit("P-0001", 1, testDoor)), true, downlink.ReasonRollback, agent.EvPermitRejected},
+		{"revocation older than the permit", pr + "P-0001", signed(t, hub, revocation("P-0001", 1)), true, downlink.ReasonRollback, agent.EvPermitRejected},
+		{"same permit id, other card, older", pr + "P-0001", signed(t, hub, otherCard),
+			true, downlink.ReasonRollback, agent.EvPermitRejected},
+		{"1 MiB payload", pr + "P-0001", []byte(strings.Repeat("{", 1<<20)), true, downlink.ReasonTooLarge, agent.EvPermitRejected},
+		{"retained command", pc, signed(t, hub, unlock("C-RET")), true, downlink.ReasonRetained, agent.EvCmdRejected},
+		{"expired command", pc, signed(t, hub, expired), false, downlink.ReasonExpired, agent.EvCmdRejected},
+		{"command for another door", pc, signed(t, hub, lab), false, downlink.ReasonWrongDoor, agent.EvCmdRejected},
+		{"unsigned command", pc, bodyOf(t, signed(t, hub, unlock("C-UNS"))), false, downlink.ReasonMalformed, agent.EvCmdRejected},
+		{"forged command", pc, tampered(t, signed(t, hub, command("C-F", permit.CmdLockdown, t0)), `"lockdown"`, `"unlock-once"`),
+			false, downlink.ReasonBadSignature, agent.EvCmdRejected},
+		{"command by an untrusted key", pc, signed(t, rogue, unlock("C-ROGUE")), false, downlink.ReasonUntrustedKey, agent.EvCmdRejected},
+		{"1 MiB command", pc, make([]byte, 1<<20), false, downlink.ReasonTooLarge, agent.EvCmdRejected},
+		{"another door's command topic", "kunci/v1/demo/lab/cmd", signed(t, hub, unlock("C-TOPIC")), false,
+			downlink.ReasonWrongTopic, agent.EvCmdRejected},
+	}
+	for _, b := range bad {
+		seq := r.lastSeq()
+		err := r.send(b.topic, b.payload, b.retained)
+		var rej *downlink.Rejection
+		if !errors.As(err, &rej) || rej.Reason != b.reason {
+			t.Errorf("%s: Handle = %v; want a rejection for %s", b.name, err, b.reason)
+		}
+		evs := r.since(seq)
+		if len(evs) != 1 || evs[0].Type != b.event || !strings.Contains(evs[0].Detail, b.topic) {
+			t.Errorf("%s: events %s; want one %s naming %s", b.name, eventList(evs), b.event, b.topic)
+		}
+		if after := r.state(); !reflect.DeepEqual(after, before) {
+			t.Errorf("%s: door changed:\nbefore %+v\nafter  %+v", b.name, before, after)
+		}
+		if n := r.ctr.Get("downlink_rejected_" + b.reason); n == 0 {
+			t.Errorf("%s: counter downlink_rejected_%s = 0", b.name, b.reason)
+		}
+	}
+
+	// a cleared topic: no event, nothing changes
+	seq := r.lastSeq()
+	for _, tp := range []string{pr + "P-0001", ps + "S-ESC", pc} {
+		if err := r.send(tp, nil, true); err != nil {
+			t.Errorf("cleared %s: Handle = %v", tp, err)
+		}
+	}
+	if evs := r.since(seq); len(evs) != 0 {
+		t.Errorf("cleared topics stored %s; want nothing", eventList(evs))
+	}
+	if after := r.state(); !reflect.DeepEqual(after, before) {
+		t.Errorf("cleared topics changed the door:\nbefore %+v\nafter  %+v", before, after)
+	}
+	if n := r.ctr.Get(downlink.CounterCleared); n != 3 {
+		t.Errorf("counter %s = %d; want 3", downlink.CounterCleared, n)
+	}
+
+	// the refused commands took no nonce: the retained one, sent as it
+	// must be, is obeyed
+	if err := r.send(pc, signed(t, hub, unlock("C-RET")), false); err != nil {
+		t.Errorf("the retained command sent again, not retained: %v", err)
+	}
+	if got := r.relay.Calls(); !slices.Equal(got, append(slices.Clone(before.relay), "unlock")) {
+		t.Errorf("relay calls %v; want an unlock after %v", got, before.relay)
+	}
+}
+
+// TestRealDoorCommands: lockdown then release, and an unlock-once that
+// works once and whose replay is refused, also by a door restarted on the
+// same store.
+func TestRealDoorCommands(t *testing.T) {
+	clk := &fakeClock{wall: t0}
+	r := newRig(t, clk)
+	r.start()
+	pc := base + "cmd"
+
+	steps := []struct {
+		name   string
+		cmd    *permit.Command
+		reason string // "" when obeyed
+		mode   string
+		lock   string
+		relay  []string
+	}{
+		{"lockdown", command("C-1", permit.CmdLockdown, t0), "", agent.ModeLockdown, "locked", []string{"lock"}},
+		{"unlock-once in lockdown", command("C-2", permit.CmdUnlockOnce, t0), "", agent.ModeLockdown, "locked", []string{"lock"}},
+		{"release", command("C-3", permit.CmdRelease, t0), "", agent.ModeNormal, "locked", []string{"lock"}},
+		{"lockdown replayed", command("C-1", permit.CmdLockdown, t0), downlink.ReasonReplayed, agent.ModeNormal, "locked", []string{"lock"}},
+		{"unlock-once", command("C-4", permit.CmdUnlockOnce, t0), "", agent.ModeNormal, "unlocked", []string{"lock", "unlock"}},
+		{"unlock-once replayed", command("C-4", permit.CmdUnlockOnce, t0), downlink.ReasonReplayed, agent.ModeNormal, "unlocked",
+			[]string{"lock", "unlock"}},
+	}
+	for _, s := range steps {
+		seq := r.lastSeq()
+		err := r.send(pc, signed(t, hub, s.cmd), false)
+		var rej *downlink.Rejection
+		if s.reason == "" && err != nil || s.reason != "" && (!errors.As(err, &rej) || rej.Reason != s.reason) {
+			t.Errorf("%s: Handle = %v; want reason %q", s.name, err, s.reason)
+		}
+		if st := r.door.Status(); st.Mode != s.mode || st.Lock != s.lock {
+			t.Errorf("%s: mode %s lock %s; want %s %s", s.name, st.Mode, st.Lock, s.mode, s.lock)
+		}
+		if got := r.relay.Calls(); !slices.Equal(got, s.relay) {
+			t.Errorf("%s: relay calls %v; want %v", s.name, got, s.relay)
+		}
+		var cmdEvents []agent.Event
+		for _, e := range r.since(seq) {
+			if e.Type == agent.EvCmdExecuted || e.Type == agent.EvCmdRejected {
+				cmdEvents = append(cmdEvents, e)
+			}
+		}
+		if len(cmdEvents) != 1 || !strings.Contains(cmdEvents[0].Detail, s.cmd.ID) ||
+			s.reason != "" && (cmdEvents[0].Type != agent.EvCmdRejected || cmdEvents[0].Reason != s.reason) {
+			t.Errorf("%s: command events %s; want one naming %s", s.name, eventList(cmdEvents), s.cmd.ID)
+		}
+	}
+
+	// a restart on the same store, a minute later: the nonce is remembered
+	r.stop()
+	clk.Advance(time.Minute)
+	r.start()
+	calls := len(r.relay.Calls())
+	seq := r.lastSeq()
+	err := r.send(pc, signed(t, hub, command("C-4", permit.CmdUnlockOnce, t0)), false)
+	var rej *downlink.Rejection
+	if !errors.As(err, &rej) || rej.Reason != downlink.ReasonReplayed {
+		t.Errorf("replay after restart: Handle = %v; want replayed", err)
+	}
+	if evs := r.since(seq); len(evs) != 1 || evs[0].Type != agent.EvCmdRejected || evs[0].Reason != agent.ReasonReplayed {
+		t.Errorf("replay after restart: events %s; want one command.rejected replayed", eventList(evs))
+	}
+	if got := r.relay.Calls()[calls:]; len(got) != 0 {
+		t.Errorf("replay after restart moved the relay: %v", got)
+	}
+	if st := r.door.Status(); st.Lock != "locked" {
+		t.Errorf("after the replay: lock %s; want locked", st.Lock)
+	}
+	// a new command still works
+	if err := r.send(pc, signed(t, hub, command("C-5", permit.CmdUnlockOnce, t0.Add(time.Minute))), false); err != nil {
+		t.Errorf("fresh unlock-once after restart: %v", err)
+	}
+	if got := r.relay.Calls()[calls:]; !slices.Equal(got, []string{"unlock"}) {
+		t.Errorf("fresh unlock-once after restart: relay calls %v; want [unlock]", got)
+	}
+}

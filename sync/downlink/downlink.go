@@ -1,0 +1,319 @@
+package downlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/topic"
+)
+
+// Door is what the downlink needs of the door. *agent.Door implements it:
+// ApplySigned verifies and stores a permit, revocation or staff record,
+// Command judges and runs a verified command, and both record their own
+// refusals; Record stores the downlink's refusals.
+type Door interface {
+	ApplySigned(ctx context.Context, source string, data []byte) error
+	Command(ctx context.Context, source string, c permit.Command) error
+	Record(ctx context.Context, e agent.Event) error
+}
+
+var _ Door = (*agent.Door)(nil)
+
+// Reasons a message is refused, in Rejection.Reason and the counters
+// (downlink_rejected_<reason>).
+const (
+	ReasonWrongTopic     = "wrong_topic"     // not a permits/<id>, staff/<id> or cmd topic of this door
+	ReasonTooLarge       = "too_large"       // larger than permit.MaxSigned
+	ReasonRetained       = "retained"        // a command delivered as a retained message
+	ReasonMalformed      = "malformed"       // not a signed document (unsigned included)
+	ReasonUntrustedKey   = "untrusted_key"   // signed by a key the agent does not pin
+	ReasonBadSignature   = "bad_signature"   // the signature does not match (forged, altered)
+	ReasonInvalid        = "invalid"         // a signed record that does not validate
+	ReasonWrongKind      = "wrong_kind"      // a record of another kind than its topic carries
+	ReasonIDMismatch     = "id_mismatch"     // a record whose id is not its topic's id
+	ReasonWrongDoor      = "wrong_door"      // refused by the door: for another site or door
+	ReasonRollback       = "rollback"        // refused by the door: a version not newer than the applied one
+	ReasonExpired        = "expired"         // refused by the door: the command expired
+	ReasonReplayed       = "replayed"        // refused by the door: the command's nonce was taken before
+	ReasonClockUntrusted = "clock_untrusted" // refused by the door: no trusted time to judge expiry by
+)
+
+// Counter names besides downlink_rejected_<reason>.
+const (
+	CounterCleared    = "downlink_cleared"     // empty payloads ignored
+	CounterDoorErrors = "downlink_door_errors" // the door could not take a message (stopped, store failed)
+	counterRejected   = "downlink_rejected_"
+)
+
+// Bounds of what a message may put into an event or a log line.
+const (
+	maxTopicEcho = 160
+	maxDetail    = 512
+)
+
+// Rejection is the error of a refused message. The refusal has been
+// recorded at the door (by the downlink or by the door itself) and counted.
+type Rejection struct {
+	Topic  string // clipped
+	Reason string // one of the Reason constants
+	Err    error
+}
+
+func (r *Rejection) Error() string {
+	return fmt.Sprintf("downlink: %s: %s: %v", r.Topic, r.Reason, r.Err)
+}
+
+func (r *Rejection) Unwrap() error { return r.Err }
+
+// Config is what a Handler needs.
+type Config struct {
+	Topics   topic.Door     // the door's topics (topic.New)
+	Keys     permit.Keyring // hub keys trusted to sign, as the door's own
+	Door     Door
+	Counters *agent.Counters // shared with the door for /metrics; nil: a new set
+	Log      *slog.Logger    // nil: discarded
+}
+
+// Handler judges the messages of the door's downlink topics and hands the
+// good ones to the door. It holds no state of its own beyond counters, so
+// it may be called from several goroutines.
+type Handler struct {
+	topics topic.Door
+	keys   permit.Keyring
+	door   Door
+	ctr    *agent.Counters
+	log    *slog.Logger
+}
+
+// New returns a handler for one door.
+func New(c Config) (*Handler, error) {
+	var errs []error
+	if c.Topics.Site == "" || c.Topics.Door == "" || c.Topics.Prefix == "" {
+		errs = append(errs, errors.New("downlink: topics: prefix, site and door are required (topic.New)"))
+	}
+	if len(c.Keys) == 0 {
+		errs = append(errs, errors.New("downlink: keys: no trusted hub key, every message would be refused"))
+	}
+	if c.Door == nil {
+		errs = append(errs, errors.New("downlink: door is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if c.Counters == nil {
+		c.Counters = &agent.Counters{}
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{topics: c.Topics, keys: c.Keys, door: c.Door, ctr: c.Counters, log: c.Log}, nil
+}
+
+// Counters returns the handler's counters.
+func (h *Handler) Counters() *agent.Counters { return h.ctr }
+
+// Subscriptions returns the topic filters the link must subscribe, at QoS 1
+// (mqttlink.Options.Subscriptions).
+func (h *Handler) Subscriptions() map[string]byte {
+	return map[string]byte{h.topics.Permits(): 1, h.topics.StaffAll(): 1, h.topics.Cmd(): 1}
+}
+
+// Matches reports whether t is a downlink topic of this door, for a link
+// whose messages are shared between several handlers: Handle refuses, and
+// records, any other topic.
+func (h *Handler) Matches(t string) bool {
+	_, _, ok := h.route(t)
+	return ok
+}
+
+// Func returns Handle as an mqttlink handler (mqttlink.New) whose door
+// calls end with ctx. Refusals are recorded, counted and logged by Handle.
+func (h *Handler) Func(ctx context.Context) func(mqttlink.Message) {
+	return func(m mqttlink.Message) { _ = h.Handle(ctx, m) }
+}
+
+// route returns the kind and the record id of a downlink topic of this door.
+func (h *Handler) route(t string) (topic.Kind, string, bool) {
+	site, door, kind, id := topic.Parse(h.topics.Prefix, t)
+	if site != h.topics.Site || door != h.topics.Door {
+		return kind, "", false
+	}
+	switch kind {
+	case topic.KindPermit, topic.KindStaff, topic.KindCmd:
+		return kind, id, true
+	}
+	return kind, "", false
+}
+
+// Handle judges one message and hands it to the door if it passes. It
+// returns nil when the door took the message (or it was an empty payload,
+// ignored), a *Rejection when it was refused, and any other error when the
+// door could not take it.
+func (h *Handler) Handle(ctx context.Context, m mqttlink.Message) error {
+	kind, id, ok := h.route(m.Topic)
+	if !ok {
+		return h.refuse(ctx, m.Topic, kind, ReasonWrongTopic,
+			fmt.Errorf("not a permits, staff or cmd topic of %s/%s", h.topics.Site, h.topics.Door))
+	}
+	if len(m.Payload) > permit.MaxSigned {
+		return h.refuse(ctx, m.Topic, kind, ReasonTooLarge,
+			fmt.Errorf("%w: %d bytes, at most %d", permit.ErrTooLarge, len(m.Payload), permit.MaxSigned))
+	}
+	if len(m.Payload) == 0 {
+		// the hub cleared a retained topic: a broker forwards the clear to
+		// subscribers as an empty message, retained or not. It revokes
+		// nothing: a revocation is a signed record.
+		h.ctr.Add(CounterCleared)
+		h.log.Debug("downlink: empty payload ignored", "topic", clip(m.Topic, maxTopicEcho), "retained", m.Retained)
+		return nil
+	}
+	if kind == topic.KindCmd && m.Retained {
+		return h.refuse(ctx, m.Topic, kind, ReasonRetained,
+			errors.New("a command is never obeyed from a retained message"))
+	}
+	rec, err := h.keys.Decode(m.Payload)
+	if err != nil {
+		return h.refuse(ctx, m.Topic, kind, decodeReason(err), err)
+	}
+	switch kind {
+	case topic.KindCmd:
+		if rec.Command == nil {
+			return h.refuse(ctx, m.Topic, kind, ReasonWrongKind, fmt.Errorf("%s on a command topic", recordKind(rec)))
+		}
+		return h.answer(ctx, m.Topic, h.door.Command(ctx, m.Topic, *rec.Command))
+	case topic.KindPermit:
+		var got string
+		switch {
+		case rec.Permit != nil:
+			got = rec.Permit.ID
+		case rec.Revocation != nil:
+			got = rec.Revocation.Permit
+		default:
+			return h.refuse(ctx, m.Topic, kind, ReasonWrongKind, fmt.Errorf("%s on a permit topic", recordKind(rec)))
+		}
+		if got != id {
+			return h.refuse(ctx, m.Topic, kind, ReasonIDMismatch, fmt.Errorf("%s on the topic of %s", recordKind(rec), id))
+		}
+	default: // topic.KindStaff
+		if rec.Staff == nil {
+			return h.refuse(ctx, m.Topic, kind, ReasonWrongKind, fmt.Errorf("%s on a staff topic", recordKind(rec)))
+		}
+		if rec.Staff.ID != id {
+			return h.refuse(ctx, m.Topic, kind, ReasonIDMismatch, fmt.Errorf("%s on the topic of %s", recordKind(rec), id))
+		}
+	}
+	return h.answer(ctx, m.Topic, h.door.ApplySigned(ctx, m.Topic, m.Payload))
+}
+
+// refuse records, counts and logs a refusal the downlink made itself.
+func (h *Handler) refuse(ctx context.Context, t string, kind topic.Kind, reason string, err error) error {
+	rej := &Rejection{Topic: clip(t, maxTopicEcho), Reason: reason, Err: err}
+	h.ctr.Add(counterRejected + reason)
+	h.log.Warn("downlink: refused", "topic", rej.Topic, "reason", reason, "err", clip(err.Error(), maxDetail))
+	// permit.rejected carries its reason in the detail only: the event's
+	// reason field is for access.denied and command.rejected
+	e := agent.Event{Type: agent.EvPermitRejected, Detail: clip(rej.Topic+": "+reason+": "+err.Error(), maxDetail)}
+	if kind == topic.KindCmd {
+		e = agent.Event{Type: agent.EvCmdRejected, Reason: reason, Detail: clip(rej.Topic+": "+err.Error(), maxDetail)}
+	}
+	if rerr := h.door.Record(ctx, e); rerr != nil {
+		if ctx.Err() == nil {
+			h.ctr.Add(CounterDoorErrors)
+			h.log.Error("downlink: refusal not recorded", "topic", rej.Topic, "err", rerr)
+		}
+		return errors.Join(rej, rerr)
+	}
+	return rej
+}
+
+// answer turns the door's answer into Handle's: the door has recorded its
+// own refusals, the downlink counts them.
+func (h *Handler) answer(ctx context.Context, t string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if reason := doorReason(err); reason != "" {
+		rej := &Rejection{Topic: clip(t, maxTopicEcho), Reason: reason, Err: err}
+		h.ctr.Add(counterRejected + reason)
+		h.log.Warn("downlink: refused by the door", "topic", rej.Topic, "reason", reason, "err", clip(err.Error(), maxDetail))
+		return rej
+	}
+	if ctx.Err() == nil {
+		h.ctr.Add(CounterDoorErrors)
+		h.log.Error("downlink: door did not take the message", "topic", clip(t, maxTopicEcho), "err", err)
+	}
+	return fmt.Errorf("downlink: %s: %w", clip(t, maxTopicEcho), err)
+}
+
+func decodeReason(err error) string {
+	switch {
+	case errors.Is(err, permit.ErrTooLarge):
+		return ReasonTooLarge
+	case errors.Is(err, permit.ErrUnknownKey):
+		return ReasonUntrustedKey
+	case errors.Is(err, permit.ErrBadSignature):
+		return ReasonBadSignature
+	case errors.Is(err, permit.ErrInvalid):
+		return ReasonInvalid
+	case errors.Is(err, permit.ErrWrongKind):
+		return ReasonWrongKind
+	}
+	return ReasonMalformed
+}
+
+// doorReason names the door's refusals; "" is not a refusal (a stopped
+// door, a failed store, a cancelled context).
+func doorReason(err error) string {
+	switch {
+	case errors.Is(err, agent.ErrWrongDoor):
+		return ReasonWrongDoor
+	case errors.Is(err, agent.ErrRollback):
+		return ReasonRollback
+	case errors.Is(err, agent.ErrCommandExpired):
+		return ReasonExpired
+	case errors.Is(err, agent.ErrReplayed):
+		return ReasonReplayed
+	case errors.Is(err, agent.ErrClockUntrusted):
+		return ReasonClockUntrusted
+	case errors.Is(err, permit.ErrInvalid):
+		return ReasonInvalid
+	case errors.Is(err, permit.ErrMalformed), errors.Is(err, permit.ErrBadSignature), errors.Is(err, permit.ErrUnknownKey):
+		// the door's keyring is not the downlink's: it verified otherwise
+		return decodeReason(err)
+	}
+	return ""
+}
+
+func recordKind(r permit.Record) string {
+	switch {
+	case r.Permit != nil:
+		return "permit " + r.Permit.ID
+	case r.Revocation != nil:
+		return "revocation of " + r.Revocation.Permit
+	case r.Staff != nil:
+		return "staff record " + r.Staff.ID
+	case r.Command != nil:
+		return "command " + r.Command.ID
+	}
+	return "empty record"
+}
+
+// clip bounds s to n bytes of valid UTF-8, marking a cut with "…".
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

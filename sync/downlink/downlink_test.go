@@ -1,0 +1,269 @@
+package downlink_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/downlink"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+)
+
+const base = "kunci/v1/demo/server-room/"
+
+// tcase is one message and what the downlink must make of it.
+type tcase struct {
+	name     string
+	topic    string
+	payload  []byte
+	retained bool
+	applyErr error // the door's answer to ApplySigned
+	cmdErr   error // the door's answer to Command
+	// want
+	applied   bool   // handed to ApplySigned
+	commanded bool   // handed to Command
+	cleared   bool   // ignored as a cleared topic
+	reason    string // refused for this reason ("" when taken)
+	event     string // event the downlink records itself ("" when none)
+}
+
+// cases are the table of TestHandle and the seeds of the fuzz tests.
+func cases(tb testing.TB) []tcase {
+	tb.Helper()
+	p1 := signed(tb, hub, guestPermit("P-0001", 1, testDoor))
+	rev1 := signed(tb, hub, revocation("P-0001", 1))
+	staff := signed(tb, hub, staffRecord("S-ESC", 1))
+	lockdown := signed(tb, hub, command("C-1", permit.CmdLockdown, t0))
+	unlock := signed(tb, hub, command("C-2", permit.CmdUnlockOnce, t0))
+	invalidPermit := guestPermit("P-0001", 1, testDoor)
+	invalidPermit.Version = 0
+	invalidBody := fmt.Appendf(nil, `{"id":"P-0001","version":0,"site":"demo","door":"server-room","card":%q,`+
+		`"escort":"S-ESC","category":"server","not_before":"2026-11-27T08:00:00Z","not_after":"2026-11-27T17:00:00Z",`+
+		`"entries":0,"approved_by":"head-ict","approved_at":"2026-11-27T07:00:00Z"}`, invalidPermit.Card)
+	big := bytes.Repeat([]byte{'x'}, 1<<20)
+	justTooBig := append(bytes.Repeat([]byte{' '}, permit.MaxSigned+1-len(p1)), p1...)
+	pr, ps, pc := base+"permits/", base+"staff/", base+"cmd"
+	bad := downlink.ReasonBadSignature
+	return []tcase{
+		// permits/<id>
+		{name: "permit", topic: pr + "P-0001", payload: p1, applied: true},
+		{name: "permit retained", topic: pr + "P-0001", payload: p1, retained: true, applied: true},
+		{name: "revocation", topic: pr + "P-0001", payload: rev1, retained: true, applied: true},
+		{name: "permit under another id", topic: pr + "P-0002", payload: p1, reason: downlink.ReasonIDMismatch, event: agent.EvPermitRejected},
+		{name: "revocation under another id", topic: pr + "P-0002", payload: rev1, reason: downlink.ReasonIDMismatch, event: agent.EvPermitRejected},
+		{name: "staff record on a permit topic", topic: pr + "S-ESC", payload: staff, reason: downlink.ReasonWrongKind, event: agent.EvPermitRejected},
+		{name: "command on a permit topic", topic: pr + "C-1", payload: lockdown, reason: downlink.ReasonWrongKind, event: agent.EvPermitRejected},
+		{name: "malformed JSON", topic: pr + "P-0001", payload: []byte(`{"kind":`), reason: downlink.ReasonMalformed, event: agent.EvPermitRejected},
+		{name: "JSON array", topic: pr + "P-0001", payload: []byte(`[1,2]`), reason: downlink.ReasonMalformed, event: agent.EvPermitRejected},
+		{name: "not JSON", topic: pr + "P-0001", payload: []byte("\x00\xff\xfe garbage"), reason: downlink.ReasonMalformed, event: agent.EvPermitRejected},
+		{name: "trailing data", topic: pr + "P-0001", payload: append(slices.Clone(p1), '}'), reason: downlink.ReasonMalformed, event: agent.EvPermitRejected},
+		{name: "unknown kind", topic: pr + "P-0001", payload: bytes.Replace(p1, []byte(`"kind":"permit"`), []byte(`"kind":"key"`), 1),
+			reason: downlink.ReasonMalformed, event: agent.EvPermitRejected},
+		{name: "body of another kind, signed", topic: pr + "P-0001", payload: signRaw(permit.KindPermit, bodyOf(tb, staff)),
+			reason: downlink.ReasonMalformed, event: agent.EvPermitRejected},
+		{name: "body altered after signing", topic: pr + "P-0001", payload: tampered(tb, p1, `"entries":0`, `"entries":9`),
+			reason: bad, event: agent.EvPermitRejected},
+		{name: "signature removed", topic: pr + "P-0001", payload: unsigned(tb, p1), reason: bad, event: agent.EvPermitRejected},
+		{name: "signed by an untrusted key", topic: pr + "P-0001", payload: signed(tb, rogue, guestPermit("P-0001", 1, testDoor)),
+			reason: downlink.ReasonUntrustedKey, event: agent.EvPermitRejected},
+		{name: "signed but invalid", topic: pr + "P-0001", payload: signRaw(permit.KindPermit, invalidBody),
+			reason: downlink.ReasonInvalid, event: agent.EvPermitRejected},
+		{name: "another door", topic: pr + "P-LAB", payload: signed(tb, hub, guestPermit("P-LAB", 1, "lab")),
+			applyErr: fmt.Errorf("%w: permit P-LAB is for demo/lab", agent.ErrWrongDoor), applied: true, reason: downlink.ReasonWrongDoor},
+		{name: "older version", topic: pr + "P-0001", payload: p1,
+			applyErr: fmt.Errorf("%w: p/P-0001 version 1, applied 2", agent.ErrRollback), applied: true, reason: downlink.ReasonRollback},
+		{name: "one byte too large", topic: pr + "P-0001", payload: justTooBig, reason: downlink.ReasonTooLarge, event: agent.EvPermitRejected},
+		{name: "1 MiB", topic: pr + "P-0001", payload: big, retained: true, reason: downlink.ReasonTooLarge, event: agent.EvPermitRejected},
+		{name: "cleared retained permit", topic: pr + "P-0001", payload: nil, retained: true, cleared: true},
+		{name: "cleared permit, forwarded live", topic: pr + "P-0001", payload: []byte{}, cleared: true},
+		{name: "door stopped", topic: pr + "P-0001", payload: p1, applyErr: agent.ErrStopped, applied: true},
+
+		// staff/<id>
+		{name: "staff record", topic: ps + "S-ESC", payload: staff, retained: true, applied: true},
+		{name: "staff record under another id", topic: ps + "S-OTHER", payload: staff, reason: downlink.ReasonIDMismatch, event: agent.EvPermitRejected},
+		{name: "permit on a staff topic", topic: ps + "P-0001", payload: p1, reason: downlink.ReasonWrongKind, event: agent.EvPermitRejected},
+		{name: "revocation on a staff topic", topic: ps + "P-0001", payload: rev1, reason: downlink.ReasonWrongKind, event: agent.EvPermitRejected},
+		{name: "staff record altered", topic: ps + "S-ESC", payload: tampered(tb, staff, `"escort":true`, `"solo":true,"escort":true`),
+			reason: bad, event: agent.EvPermitRejected},
+		{name: "1 MiB staff", topic: ps + "S-ESC", payload: big, reason: downlink.ReasonTooLarge, event: agent.EvPermitRejected},
+
+		// cmd
+		{name: "command", topic: pc, payload: lockdown, commanded: true},
+		{name: "retained command", topic: pc, payload: unlock, retained: true, reason: downlink.ReasonRetained, event: agent.EvCmdRejected},
+		{name: "retained forged command", topic: pc, payload: tampered(tb, unlock, `"C-2"`, `"C-3"`), retained: true,
+			reason: downlink.ReasonRetained, event: agent.EvCmdRejected},
+		{name: "permit on the command topic", topic: pc, payload: p1, reason: downlink.ReasonWrongKind, event: agent.EvCmdRejected},
+		{name: "staff record on the command topic", topic: pc, payload: staff, reason: downlink.ReasonWrongKind, event: agent.EvCmdRejected},
+		{name: "unsigned command, bare JSON", topic: pc, payload: bodyOf(tb, unlock), reason: downlink.ReasonMalformed, event: agent.EvCmdRejected},
+		{name: "command without signature", topic: pc, payload: unsigned(tb, unlock), reason: bad, event: agent.EvCmdRejected},
+		{name: "command altered", topic: pc, payload: tampered(tb, lockdown, `"lockdown"`, `"unlock-once"`), reason: bad, event: agent.EvCmdRejected},
+		{name: "command by an untrusted key", topic: pc, payload: signed(tb, rogue, command("C-9", permit.CmdUnlockOnce, t0)),
+			reason: downlink.ReasonUntrustedKey, event: agent.EvCmdRejected},
+		{name: "expired command", topic: pc, payload: unlock, cmdErr: fmt.Errorf("%w: command C-2", agent.ErrCommandExpired),
+			commanded: true, reason: downlink.ReasonExpired},
+		{name: "replayed command", topic: pc, payload: unlock, cmdErr: fmt.Errorf("%w: command C-2", agent.ErrReplayed),
+			commanded: true, reason: downlink.ReasonReplayed},
+		{name: "command for another door", topic: pc, payload: unlock, cmdErr: fmt.Errorf("%w: command C-2", agent.ErrWrongDoor),
+			commanded: true, reason: downlink.ReasonWrongDoor},
+		{name: "command, clock untrusted", topic: pc, payload: unlock, cmdErr: fmt.Errorf("%w: command C-2", agent.ErrClockUntrusted),
+			commanded: true, reason: downlink.ReasonClockUntrusted},
+		{name: "1 MiB command", topic: pc, payload: big, reason: downlink.ReasonTooLarge, event: agent.EvCmdRejected},
+		{name: "cleared command topic", topic: pc, payload: nil, retained: true, cleared: true},
+
+		// topics
+		{name: "another door's permit topic", topic: "kunci/v1/demo/lab/permits/P-0001", payload: p1,
+			reason: downlink.ReasonWrongTopic, event: agent.EvPermitRejected},
+		{name: "another door's command topic", topic: "kunci/v1/demo/lab/cmd", payload: lockdown,
+			reason: downlink.ReasonWrongTopic, event: agent.EvCmdRejected},
+		{name: "another prefix", topic: "kunci/v2/demo/server-room/cmd", payload: lockdown,
+			reason: downlink.ReasonWrongTopic, event: agent.EvPermitRejected},
+		{name: "events ack topic", topic: base + "events/ack", payload: []byte(`{"epoch":"x","through":1}`),
+			reason: downlink.ReasonWrongTopic, event: agent.EvPermitRejected},
+		{name: "status topic", topic: base + "status", payload: []byte(`{}`), reason: downlink.ReasonWrongTopic, event: agent.EvPermitRejected},
+		{name: "permit topic without id", topic: pr, payload: p1, reason: downlink.ReasonWrongTopic, event: agent.EvPermitRejected},
+		{name: "permit topic one level deeper", topic: pr + "P-0001/x", payload: p1, reason: downlink.ReasonWrongTopic, event: agent.EvPermitRejected},
+		{name: "long topic", topic: pr + strings.Repeat("P", 70000), payload: p1, reason: downlink.ReasonIDMismatch, event: agent.EvPermitRejected},
+	}
+}
+
+func newHandler(tb testing.TB, d downlink.Door) *downlink.Handler {
+	tb.Helper()
+	h, err := downlink.New(downlink.Config{Topics: doorTopics(tb), Keys: keyring(tb), Door: d})
+	if err != nil {
+		tb.Fatalf("New = %v", err)
+	}
+	return h
+}
+
+// TestHandle: Handle(topic, payload, retained) = what the door is asked,
+// the refusal's reason and the event the downlink records; want the table.
+func TestHandle(t *testing.T) {
+	for _, c := range cases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			door := &fakeDoor{applyErr: c.applyErr, cmdErr: c.cmdErr}
+			h := newHandler(t, door)
+			err := h.Handle(context.Background(), mqttlink.Message{Topic: c.topic, Payload: c.payload, QoS: 1, Retained: c.retained})
+			applied, commands, events := door.snapshot()
+
+			var rej *downlink.Rejection
+			switch {
+			case c.reason != "":
+				if !errors.As(err, &rej) || rej.Reason != c.reason {
+					t.Fatalf("Handle = %v; want a rejection for %s", err, c.reason)
+				}
+				if n := h.Counters().Get("downlink_rejected_" + c.reason); n != 1 {
+					t.Errorf("counter downlink_rejected_%s = %d; want 1", c.reason, n)
+				}
+			case c.applyErr != nil || c.cmdErr != nil:
+				if err == nil || errors.As(err, &rej) {
+					t.Fatalf("Handle = %v; want the door's error, not a rejection", err)
+				}
+				if n := h.Counters().Get(downlink.CounterDoorErrors); n != 1 {
+					t.Errorf("counter %s = %d; want 1", downlink.CounterDoorErrors, n)
+				}
+			case err != nil:
+				t.Fatalf("Handle = %v; want nil", err)
+			}
+
+			if want := c.applied; (len(applied) == 1) != want || len(applied) > 1 {
+				t.Errorf("ApplySigned calls %v; want %v", applied, want)
+			} else if want && applied[0] != c.topic {
+				t.Errorf("ApplySigned source %q; want the topic %q", applied[0], c.topic)
+			}
+			if want := c.commanded; (len(commands) == 1) != want || len(commands) > 1 {
+				t.Errorf("Command calls %v; want %v", commands, want)
+			}
+			if c.cleared != (h.Counters().Get(downlink.CounterCleared) == 1) {
+				t.Errorf("counter %s = %d; want cleared %v", downlink.CounterCleared, h.Counters().Get(downlink.CounterCleared), c.cleared)
+			}
+
+			if c.event == "" {
+				if len(events) != 0 {
+					t.Errorf("recorded %s; want no event from the downlink", eventList(events))
+				}
+				return
+			}
+			if len(events) != 1 || events[0].Type != c.event {
+				t.Fatalf("recorded %s; want one %s", eventList(events), c.event)
+			}
+			e := events[0]
+			if len(e.Detail) > 512 {
+				t.Errorf("detail of %d bytes; want at most 512", len(e.Detail))
+			}
+			wantTopic := c.topic
+			if len(wantTopic) > 100 {
+				wantTopic = wantTopic[:100]
+			}
+			if !strings.Contains(e.Detail, wantTopic) {
+				t.Errorf("detail %q does not name the topic", e.Detail)
+			}
+			if e.Type == agent.EvCmdRejected && e.Reason != c.reason {
+				t.Errorf("command.rejected reason %q; want %q", e.Reason, c.reason)
+			}
+			if e.Type == agent.EvPermitRejected && (e.Reason != "" || !strings.Contains(e.Detail, c.reason)) {
+				t.Errorf("permit.rejected reason %q detail %q; want the reason %q in the detail only", e.Reason, e.Detail, c.reason)
+			}
+		})
+	}
+}
+
+func TestNewRefusesAnIncompleteConfig(t *testing.T) {
+	_, err := downlink.New(downlink.Config{})
+	if err == nil {
+		t.Fatal("New(empty config) = nil error")
+	}
+	for _, want := range []string{"topics", "keys", "door"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("New(empty config) = %v; want it to name %s", err, want)
+		}
+	}
+}
+
+func TestSubscriptionsAndMatches(t *testing.T) {
+	h := newHandler(t, &fakeDoor{})
+	td := doorTopics(t)
+	want := map[string]byte{td.Permits(): 1, td.StaffAll(): 1, td.Cmd(): 1}
+	if got := h.Subscriptions(); !mapsEqual(got, want) {
+		t.Errorf("Subscriptions() = %v; want %v", got, want)
+	}
+	for topic, want := range map[string]bool{
+		td.Permit("P-0001"): true, td.Staff("S-ESC"): true, td.Cmd(): true,
+		td.EventsAck(): false, td.Status(): false, "kunci/v1/demo/lab/cmd": false, td.Permits(): true,
+	} {
+		if got := h.Matches(topic); got != want {
+			t.Errorf("Matches(%q) = %v; want %v", topic, got, want)
+		}
+	}
+}
+
+func mapsEqual(a, b map[string]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestFuncHandsMessagesToTheDoor: the mqttlink handler Func returns is
+// Handle with the context given.
+func TestFuncHandsMessagesToTheDoor(t *testing.T) {
+	door := &fakeDoor{}
+	h := newHandler(t, door)
+	f := h.Func(context.Background())
+	f(mqttlink.Message{Topic: doorTopics(t).Cmd(), Payload: signed(t, hub, command("C-1", permit.CmdLockdown, t0)), QoS: 1})
+	f(mqttlink.Message{Topic: doorTopics(t).Cmd(), Payload: []byte("junk"), QoS: 1})
+	_, commands, events := door.snapshot()
+	if len(commands) != 1 || commands[0].ID != "C-1" || len(events) != 1 || events[0].Type != agent.EvCmdRejected {
+		t.Errorf("after a command and junk: commands %v, events %s; want C-1 and one command.rejected", commands, eventList(events))
+	}
+}
