@@ -17,6 +17,13 @@
 // the reverse of the gpio.PinIn contract that gpiotest follows. Every wait
 // ends with its context or its timeout.
 //
+// The relay's level for "locked" follows from the driver (active-high or
+// active-low) and the lock (FailSecure strike: energised = unlocked;
+// FailSafe maglock: energised = locked). NewRelay drives it before it
+// returns and Halt drives it again. For a maglock that safe state is
+// "locked" while a power loss releases the door, as fire codes require; its
+// push-to-exit button must cut the lock's power in hardware.
+//
 // Debounce and Poll are decorators returning the same interface, as
 // periph's gpioutil does: Debounce filters a bouncing contact over edges,
 // Poll makes edges by reading the level where the driver has no edge

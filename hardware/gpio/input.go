@@ -172,9 +172,9 @@ type Report func(ctx context.Context, active bool) error
 // recovery are logged. Reports are made one at a time, from Watch's
 // goroutine, in order.
 //
-// Watch returns nil when ctx ends (within EdgeWait plus Debounce), and an
-// error only when the pin cannot be configured as an input. One Watch at a
-// time per Input.
+// Watch returns nil when ctx ends (within EdgeWait, or when the report in
+// progress returns), and an error only when the pin cannot be configured
+// as an input. One Watch at a time per Input.
 func (in *Input) Watch(ctx context.Context, report Report) error {
 	if !in.watching.CompareAndSwap(false, true) {
 		return fmt.Errorf("gpio: %s: already watched", in)
