@@ -167,11 +167,23 @@ func (in *Ingest) Handle(m mqttlink.Message) {
 // the acks through pub. It runs once.
 func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
 	defer close(in.stopped)
+	// acks that could not be published (the link not up yet as the
+	// broker hands over the session's queue) are tried again
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
 	for {
+		var retryC <-chan time.Time
+		if len(in.due) > 0 {
+			retry.Reset(in.o.AckInterval)
+			retryC = retry.C
+		}
 		batch := make([]Event, 0, 64)
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-retryC:
+			in.flushAcks(pub, true)
+			continue
 		case e := <-in.queue:
 			batch = append(batch, e)
 		}
@@ -311,22 +323,22 @@ func (in *Ingest) flushAcks(pub Publisher, paused bool) {
 		if !paused && now.Sub(f.lastAck) < in.o.AckInterval {
 			continue
 		}
-		delete(in.due, s)
 		f.lastAck = now
 		payload, _ := json.Marshal(ack{Epoch: s.epoch, Through: f.through})
 		t := topic.Door{Prefix: in.o.Prefix, Site: s.site, Door: s.door}.EventsAck()
 		tok := pub.Publish(t, 1, false, payload)
-		// a failed ack costs a resend from the agent, not an event: it
-		// is not waited for, only counted when it fails at once
+		// an ack is not waited for: one lost later costs a resend from
+		// the agent, not an event. One refused at once stays owed.
 		select {
 		case <-tok.Done():
 			if err := tok.Error(); err != nil {
 				in.ackErrors.Add(1)
-				in.o.Log.Warn("ingest: ack not published", "topic", t, "through", f.through, "err", err)
+				in.o.Log.Debug("ingest: ack not published", "topic", t, "through", f.through, "err", err)
 				continue
 			}
 		default:
 		}
+		delete(in.due, s)
 		in.acks.Add(1)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
@@ -57,16 +58,17 @@ type sentAck struct {
 
 // fakePub records acks; every publish succeeds at once.
 type fakePub struct {
-	mu   sync.Mutex
-	acks []sentAck
+	mu    sync.Mutex
+	acks  []sentAck
+	fails int // the next publishes refused as on a link not up
 }
 
-type doneToken struct{}
+type doneToken struct{ err error }
 
 var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func (doneToken) Done() <-chan struct{} { return closed }
-func (doneToken) Error() error          { return nil }
+func (t doneToken) Error() error        { return t.err }
 
 func (f *fakePub) Publish(topic string, qos byte, retained bool, payload []byte) mqttlink.Token {
 	if qos != 1 || retained {
@@ -79,6 +81,10 @@ func (f *fakePub) Publish(topic string, qos byte, retained bool, payload []byte)
 	a.Topic = topic
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.fails > 0 {
+		f.fails--
+		return doneToken{mqttlink.ErrNotConnected}
+	}
 	f.acks = append(f.acks, a)
 	return doneToken{}
 }
@@ -221,6 +227,34 @@ func TestIngestDuplicateAckedAgain(t *testing.T) {
 		if acks := pub.sent(); len(acks) != 2 || acks[1].Through != 1 {
 			t.Fatalf("acks %+v; want two acks through 1", acks)
 		}
+	})
+}
+
+// TestIngestAckRetried: an ack the link refuses at once (not up yet while
+// the broker already hands over the session's queue) is tried again.
+func TestIngestAckRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
+		in, _ := ingest.New(st, ingest.Options{})
+		pub := &fakePub{fails: 2}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go in.Run(ctx, pub)
+		in.Handle(msg("demo", "server-room", "e1", 1))
+		synctest.Wait()
+		if len(pub.sent()) != 0 {
+			t.Fatalf("acks %v; want the first refused", pub.sent())
+		}
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		if acks := pub.sent(); len(acks) != 1 || acks[0].Through != 1 {
+			t.Fatalf("acks %+v; want one through 1 after two refusals", acks)
+		}
+		if s := in.Stats(); s.AckErrors != 2 || s.Acks != 1 {
+			t.Errorf("stats %+v; want 2 ack errors, 1 ack", s)
+		}
+		cancel()
+		synctest.Wait()
 	})
 }
 

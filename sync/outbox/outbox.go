@@ -55,7 +55,11 @@ type Options struct {
 	Window int
 	// AckTimeout is how long the hub's ack may make no progress while
 	// events are outstanding before they are published again (10 s).
-	AckTimeout time.Duration
+	// Each further timeout without progress doubles the wait, up to
+	// MaxAckTimeout (5 min, at least AckTimeout): a hub down for hours
+	// must not get the whole backlog queued again every 10 s.
+	AckTimeout    time.Duration
+	MaxAckTimeout time.Duration
 	// RetryDelay is the pause after a failed publish on a link that
 	// still reports itself up (1 s); a new connection ends it at once.
 	RetryDelay time.Duration
@@ -104,6 +108,10 @@ func New(l Log, pub Publisher, notify <-chan struct{}, o Options) (*Pump, error)
 	if o.AckTimeout <= 0 {
 		o.AckTimeout = 10 * time.Second
 	}
+	if o.MaxAckTimeout <= 0 {
+		o.MaxAckTimeout = 5 * time.Minute
+	}
+	o.MaxAckTimeout = max(o.MaxAckTimeout, o.AckTimeout)
 	if o.RetryDelay <= 0 {
 		o.RetryDelay = time.Second
 	}
@@ -230,6 +238,7 @@ type state struct {
 	acked    uint64    // the hub's ack, as last read
 	boundary uint64    // events up to this seq were stored before the connection came up
 	progress time.Time // when the ack last moved, or events became outstanding
+	ackWait  time.Duration
 	retryAt  time.Time // no publishing before, after a failed publish
 	window   []inflight
 }
@@ -289,7 +298,7 @@ func (p *Pump) reset(s *state) error {
 		p.serr.Add(1)
 		return err
 	}
-	s.acked, s.next, s.boundary, s.progress = acked, acked+1, last, time.Now()
+	s.acked, s.next, s.boundary, s.progress, s.ackWait = acked, acked+1, last, time.Now(), p.o.AckTimeout
 	return nil
 }
 
@@ -298,7 +307,7 @@ func (p *Pump) wait(s *state) time.Duration {
 	d := time.Hour
 	now := time.Now()
 	if s.up && s.outstanding() {
-		d = min(d, s.progress.Add(p.o.AckTimeout).Sub(now))
+		d = min(d, s.progress.Add(s.ackWait).Sub(now))
 	}
 	if !s.retryAt.IsZero() {
 		d = min(d, s.retryAt.Sub(now))
@@ -396,31 +405,32 @@ func (p *Pump) readAck(s *state) {
 		return
 	}
 	if acked > s.acked {
-		s.acked, s.progress = acked, time.Now()
+		s.acked, s.progress, s.ackWait = acked, time.Now(), p.o.AckTimeout
 		s.next = max(s.next, acked+1)
 	}
 }
 
 // checkAckTimeout goes back to the hub's ack when it has not moved for
-// AckTimeout while events are outstanding: an event lost between broker
+// the ack wait while events are outstanding: an event lost between broker
 // and hub is then published again.
 func (p *Pump) checkAckTimeout(s *state) {
-	if !s.up || !s.outstanding() || time.Since(s.progress) < p.o.AckTimeout {
+	if !s.up || !s.outstanding() || time.Since(s.progress) < s.ackWait {
 		return
 	}
 	p.readAck(s)
-	if !s.outstanding() || time.Since(s.progress) < p.o.AckTimeout {
+	if !s.outstanding() || time.Since(s.progress) < s.ackWait {
 		return
 	}
 	p.ackTimeouts.Add(1)
 	p.resends.Add(1)
 	p.o.Log.Warn("outbox: no ack progress, publishing again", "from", s.acked+1, "through", s.next-1,
-		"timeout", p.o.AckTimeout)
-	if len(s.window) > 0 && time.Since(s.window[0].sent) >= p.o.AckTimeout {
+		"waited", s.ackWait)
+	if len(s.window) > 0 && time.Since(s.window[0].sent) >= s.ackWait {
 		// publishes unanswered this long will not be: they must not hold
 		// the window shut
 		p.publishErrors.Add(uint64(len(s.window)))
 		s.window = nil
 	}
 	s.next, s.progress = s.acked+1, time.Now()
+	s.ackWait = min(2*s.ackWait, p.o.MaxAckTimeout)
 }

@@ -275,6 +275,56 @@ func TestPumpResendsOnAckTimeout(t *testing.T) {
 	})
 }
 
+// TestPumpAckTimeoutBacksOff: while the hub stays silent the resends
+// come ever more rarely, up to MaxAckTimeout; ack progress or a new
+// connection brings the wait back to AckTimeout.
+func TestPumpAckTimeoutBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = time.Second
+		st := openLog(t)
+		appendN(t, st, 3)
+		pub := newFakePub()
+		pub.setAuto(true)
+		pub.connect()
+		p, stop := start(t, st, pub, nil, outbox.Options{AckTimeout: timeout, MaxAckTimeout: 4 * timeout})
+		defer stop()
+		synctest.Wait()
+		t0 := time.Now()
+		var at []time.Duration // when each resend came
+		for len(at) < 5 {
+			n, _ := pub.published()
+			time.Sleep(time.Millisecond)
+			synctest.Wait()
+			if m, _ := pub.published(); len(m) > len(n) {
+				at = append(at, time.Since(t0).Truncate(timeout))
+			}
+		}
+		if want := []time.Duration{1, 3, 7, 11, 15}; !slices.Equal(at, scale(want, timeout)) {
+			t.Errorf("resends at %v; want %v", at, scale(want, timeout))
+		}
+		pub.disconnect()
+		pub.connect()
+		synctest.Wait()
+		n, _ := pub.published()
+		time.Sleep(timeout + time.Millisecond)
+		synctest.Wait()
+		if m, _ := pub.published(); len(m) != len(n)+3 {
+			t.Errorf("after a reconnect the first resend did not come after AckTimeout")
+		}
+		if s := p.Stats(); s.AckTimeouts != 6 {
+			t.Errorf("ack timeouts %d; want 6", s.AckTimeouts)
+		}
+	})
+}
+
+func scale(ds []time.Duration, unit time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d * unit
+	}
+	return out
+}
+
 // TestPumpRetriesFailedPublish: a publish that fails on a link that still
 // says it is up is retried after RetryDelay, from its own seq.
 func TestPumpRetriesFailedPublish(t *testing.T) {

@@ -1,0 +1,370 @@
+package ingest_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/outbox"
+	"github.com/kunci-project/kunci/sync/topic"
+)
+
+// These tests run the whole uplink against a real Mosquitto: an agent
+// store, the outbox pump on its own link, the broker, and the ingest on a
+// persistent session into its own store.
+
+var door = topic.Door{Prefix: topic.DefaultPrefix, Site: "demo", Door: "server-room"}
+
+// runner runs goroutines until stop, which waits for all of them.
+type runner struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (r *runner) stop() {
+	r.cancel()
+	r.wg.Wait()
+}
+
+func goRun(t *testing.T, ctx context.Context, r *runner, name string, f func(context.Context) error) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		if err := f(ctx); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}()
+}
+
+type hubSide struct {
+	runner
+	st         *ingest.Store
+	in         *ingest.Ingest
+	stopIngest context.CancelFunc
+}
+
+// startHub opens the ingest store at path and runs the ingest on a
+// persistent session.
+func startHub(t *testing.T, b *mqtttest.Mosquitto, path string) *hubSide {
+	t.Helper()
+	st, err := ingest.OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := ingest.New(st, ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := ingest.LinkOptions(mqttlink.Options{Broker: b.URL(), ClientID: "hub-test",
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 250 * time.Millisecond}, "", false)
+	link, err := mqttlink.New(lo, in.Handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ingestCtx, stopIngest := context.WithCancel(ctx)
+	h := &hubSide{runner: runner{cancel: cancel}, st: st, in: in, stopIngest: stopIngest}
+	goRun(t, ctx, &h.runner, "hub link", link.Run)
+	goRun(t, ingestCtx, &h.runner, "ingest", func(ctx context.Context) error { return in.Run(ctx, link) })
+	return h
+}
+
+// crash stops the ingest but leaves its link taking messages for a while:
+// what the broker hands over then is PUBACKed and lost, as in a hub that
+// dies between taking a message and storing it.
+func (h *hubSide) crash(t *testing.T) {
+	t.Helper()
+	h.stopIngest()
+	time.Sleep(100 * time.Millisecond)
+	h.close(t)
+}
+
+// close stops the hub and closes its store.
+func (h *hubSide) close(t *testing.T) {
+	t.Helper()
+	h.stop()
+	checkDB(t, h.st.DB())
+	if err := h.st.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+type agentSide struct {
+	runner
+	st       *agent.Store
+	link     *mqttlink.Link
+	pump     *outbox.Pump
+	notify   chan struct{}
+	appended atomic.Uint64
+	ackErrs  chan error
+}
+
+// startAgent opens an agent store and runs the pump on a clean-session
+// link that takes the hub's acks.
+func startAgent(t *testing.T, b *mqtttest.Mosquitto) *agentSide {
+	t.Helper()
+	st, err := agent.OpenStore(filepath.Join(t.TempDir(), "agent.db"), door.Site, door.Door)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &agentSide{st: st, notify: make(chan struct{}, 1), ackErrs: make(chan error, 1)}
+	a.link, err = mqttlink.New(mqttlink.Options{Broker: b.URL(), ClientID: "agent-demo-server-room", CleanSession: true,
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 250 * time.Millisecond,
+		Subscriptions: map[string]byte{door.EventsAck(): 1}}, func(m mqttlink.Message) {
+		if err := a.pump.HandleAck(m.Payload); err != nil {
+			select {
+			case a.ackErrs <- err:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.pump, err = outbox.New(st, a.link, a.notify, outbox.Options{Door: door, AckTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.runner.cancel = cancel
+	goRun(t, ctx, &a.runner, "agent link", a.link.Run)
+	goRun(t, ctx, &a.runner, "pump", a.pump.Run)
+	t.Cleanup(func() {
+		a.stop()
+		st.Close()
+	})
+	return a
+}
+
+// appendAll appends total events in batches of 20, one batch every 5 ms,
+// signalling the pump after each as the door does; done closes at the end.
+func (a *agentSide) appendAll(t *testing.T, total uint64) (done chan struct{}) {
+	done = make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for n := a.appended.Load(); n < total; n = a.appended.Load() {
+			b := &agent.Batch{}
+			for range min(20, total-n) {
+				b.Events = append(b.Events, agent.Event{Type: agent.EvTap, Reader: "entry", Detail: "uplink test"})
+			}
+			if err := a.st.Append(b); err != nil {
+				t.Error(err)
+				return
+			}
+			a.appended.Add(uint64(len(b.Events)))
+			select {
+			case a.notify <- struct{}{}:
+			default:
+			}
+			<-tick.C
+		}
+	}()
+	return done
+}
+
+// waitFor polls cond until it holds, failing the test after within.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v still waiting for %s", within, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// waitAllAcked waits until the hub stored and the agent deleted every
+// event appended.
+func waitAllAcked(t *testing.T, a *agentSide, h *hubSide, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		acked, err := a.st.Acked()
+		if err != nil {
+			t.Fatal(err)
+		}
+		through, err := h.st.Through(door.Site, door.Door, a.st.Epoch())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := a.appended.Load()
+		if acked == n && through == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: hub through %d, agent acked %d of %d; pump %+v; ingest %+v",
+				within, through, acked, n, a.pump.Stats(), h.in.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkHub checks that the hub holds every appended event exactly once,
+// in seq order, and the agent none; it returns the stored events.
+func checkHub(t *testing.T, a *agentSide, h *hubSide) []ingest.Event {
+	t.Helper()
+	n := a.appended.Load()
+	var evs []ingest.Event
+	ids := map[string]bool{}
+	err := h.st.Walk(door.Site, door.Door, func(e ingest.Event) error {
+		evs = append(evs, e)
+		if ids[e.ID] {
+			t.Errorf("event %s stored twice", e.ID)
+		}
+		ids[e.ID] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(len(evs)) != n {
+		t.Fatalf("hub holds %d events; want %d", len(evs), n)
+	}
+	for i, e := range evs {
+		if e.Seq != uint64(i+1) || e.Epoch != a.st.Epoch() || e.Type != agent.EvTap {
+			t.Fatalf("hub's event #%d is %+v; want seq %d of epoch %s", i, e, i+1, a.st.Epoch())
+		}
+	}
+	if left, err := a.st.Events(0, 10); err != nil || len(left) != 0 {
+		t.Fatalf("agent store still holds %d events (%v); want none: all acked", len(left), err)
+	}
+	if total, err := h.st.Total(); err != nil || total != n {
+		t.Errorf("hub Total = %d, %v; want %d", total, err, n)
+	}
+	select {
+	case err := <-a.ackErrs:
+		t.Errorf("the agent refused an ack of the hub: %v", err)
+	default:
+	}
+	return evs
+}
+
+// outstanding returns how many appended events the hub has not acked.
+func (a *agentSide) outstanding(t *testing.T) uint64 {
+	acked, err := a.st.Acked()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.appended.Load() - acked
+}
+
+// TestUplinkSurvivesBrokerRestarts: 10,000 events stream in while the
+// broker is stopped twice and killed once mid-stream, events being stored
+// all along: every one reaches the hub's store exactly once and in order,
+// and the agent's log ends empty.
+func TestUplinkSurvivesBrokerRestarts(t *testing.T) {
+	const total, rounds = 10000, 3
+	start := time.Now()
+	b := mqtttest.StartMosquitto(t)
+	h := startHub(t, b, filepath.Join(t.TempDir(), "hub.db"))
+	defer h.close(t)
+	a := startAgent(t, b)
+	waitFor(t, 10*time.Second, "the agent's link", a.link.Connected)
+	done := a.appendAll(t, total)
+	type span struct{ from, to uint64 }
+	var down []span // events stored while the broker was down
+	var unacked []uint64
+	for r := uint64(1); r <= rounds; r++ {
+		waitFor(t, 20*time.Second, "events to stream", func() bool { return a.appended.Load() >= r*total/(rounds+1) })
+		unacked = append(unacked, a.outstanding(t))
+		conns := a.link.Connections()
+		if r == 2 {
+			b.Kill() // persistence only as of the last autosave
+		} else {
+			b.Stop()
+		}
+		// a batch under way as the broker went may have gone out live
+		from := a.appended.Load() + 20 + 1
+		time.Sleep(150 * time.Millisecond)
+		down = append(down, span{from, a.appended.Load()})
+		b.Start()
+		waitFor(t, 10*time.Second, "the agent to reconnect", func() bool { return a.link.Connections() > conns })
+	}
+	<-done
+	waitAllAcked(t, a, h, 25*time.Second)
+	evs := checkHub(t, a, h)
+	live, downN := 0, 0
+	for _, sp := range down {
+		for s := sp.from; s <= sp.to; s++ {
+			downN++
+			if !evs[s-1].Replayed {
+				t.Fatalf("event %d, stored while the broker was down, arrived with replayed:false", s)
+			}
+		}
+	}
+	for _, e := range evs {
+		if !e.Replayed {
+			live++
+		}
+	}
+	if live == 0 || downN == 0 {
+		t.Errorf("%d events arrived live, %d were stored while the broker was down; want some of each", live, downN)
+	}
+	ps, is := a.pump.Stats(), h.in.Stats()
+	if is.Malformed != 0 || is.StoreErrors != 0 || ps.MalformedAcks+ps.ForeignAcks+ps.BeyondAcks != 0 {
+		t.Errorf("refused input: pump %+v, ingest %+v", ps, is)
+	}
+	t.Logf("%d events, %d broker restarts (unacked as the broker went: %v), %v; %d stored while it was down, %d arrived live; pump %+v; ingest %+v",
+		total, rounds, unacked, time.Since(start).Round(time.Millisecond), downN, live, ps, is)
+}
+
+// TestUplinkSurvivesIngestRestart: the hub's ingest (its link and its
+// store) stops twice mid-stream while the agent goes on storing and
+// publishing, once dropping what its link takes meanwhile; the broker
+// keeps the hub's session, the agent publishes again what the hub did not
+// ack: nothing is lost and nothing stored twice.
+func TestUplinkSurvivesIngestRestart(t *testing.T) {
+	const total, restarts = 10000, 2
+	start := time.Now()
+	b := mqtttest.StartMosquitto(t)
+	path := filepath.Join(t.TempDir(), "hub.db")
+	h := startHub(t, b, path)
+	a := startAgent(t, b)
+	waitFor(t, 10*time.Second, "the agent's link", a.link.Connected)
+	done := a.appendAll(t, total)
+	var unacked []uint64
+	var stored, dups uint64
+	for r := uint64(1); r <= restarts; r++ {
+		waitFor(t, 20*time.Second, "the hub to store events", func() bool {
+			return stored+h.in.Stats().Stored >= r*total/(restarts+1)
+		})
+		unacked = append(unacked, a.outstanding(t))
+		if r == 1 {
+			h.crash(t)
+		} else {
+			h.close(t)
+		}
+		s := h.in.Stats()
+		stored, dups = stored+s.Stored, dups+s.Duplicates
+		time.Sleep(150 * time.Millisecond)
+		h = startHub(t, b, path)
+	}
+	<-done
+	waitAllAcked(t, a, h, 25*time.Second)
+	checkHub(t, a, h)
+	h.close(t)
+	is := h.in.Stats()
+	stored, dups = stored+is.Stored, dups+is.Duplicates
+	ps := a.pump.Stats()
+	if is.Malformed != 0 || is.StoreErrors != 0 || ps.MalformedAcks+ps.ForeignAcks+ps.BeyondAcks != 0 {
+		t.Errorf("refused input: pump %+v, ingest %+v", ps, is)
+	}
+	if stored != total {
+		t.Errorf("the hubs stored %d events in all; want %d, each once", stored, total)
+	}
+	if ps.AckTimeouts == 0 {
+		t.Errorf("pump %+v: no ack timeout, so the events the crashed hub dropped were never missed", ps)
+	}
+	t.Logf("%d events, %d ingest restarts (unacked as it stopped: %v), %v; duplicates dropped %d; pump %+v",
+		total, restarts, unacked, time.Since(start).Round(time.Millisecond), dups, ps)
+}
