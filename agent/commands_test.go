@@ -141,6 +141,44 @@ func TestDoorCommandUntrustedClock(t *testing.T) {
 	}
 }
 
+func TestDoorLockdownWithoutTrustedClock(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, false) // never synchronised
+	r := newRig(t, testConfig(), clk)
+	r.start()
+	ctx := context.Background()
+	// a lockdown only makes the door safer: obeyed without a trusted clock
+	if err := r.d.Command(ctx, "test", command("C-L", permit.CmdLockdown, time.Minute)); err != nil {
+		t.Fatalf("lockdown = %v; want obeyed", err)
+	}
+	if st := r.d.Status(); st.Mode != agent.ModeLockdown {
+		t.Fatalf("mode %s; want lockdown", st.Mode)
+	}
+	// its nonce is still checked
+	if err := r.d.Command(ctx, "test", command("C-L", permit.CmdLockdown, time.Minute)); !errors.Is(err, agent.ErrReplayed) {
+		t.Errorf("replayed lockdown = %v; want ErrReplayed", err)
+	}
+	// releasing needs a trusted clock
+	if err := r.d.Command(ctx, "test", command("C-R", permit.CmdRelease, time.Minute)); !errors.Is(err, agent.ErrClockUntrusted) {
+		t.Errorf("release = %v; want ErrClockUntrusted", err)
+	}
+}
+
+func TestDoorCommandIssuedInTheFuture(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	r.start()
+	c := command("C-F", permit.CmdUnlockOnce, time.Minute)
+	c.Issued, c.Expires = t0.Add(10*time.Minute), t0.Add(11*time.Minute)
+	if err := r.d.Command(context.Background(), "test", c); !errors.Is(err, agent.ErrCommandNotYetValid) {
+		t.Errorf("Command issued 10 min ahead = %v; want ErrCommandNotYetValid", err)
+	}
+	if st := r.d.Status(); st.Lock != "locked" {
+		t.Error("a command from the future unlocked the door")
+	}
+}
+
 func TestStoreClaimNonce(t *testing.T) {
 	st, path := newStore(t)
 	claim := func(id string, expires, now time.Time, want bool) {

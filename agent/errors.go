@@ -18,6 +18,8 @@ var (
 	ErrStopped = errors.New("door stopped")
 	// ErrCommandExpired: a command's expiry has passed by the door's time.
 	ErrCommandExpired = errors.New("command expired")
+	// ErrCommandNotYetValid: a command issued later than the door's time allows.
+	ErrCommandNotYetValid = errors.New("command issued in the future")
 	// ErrReplayed: a command's id (its nonce) was taken before.
 	ErrReplayed = errors.New("command replayed")
 	// ErrClockUntrusted: no trusted time is known to judge a command's
