@@ -53,8 +53,9 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 
 // Reader is one card reader of the door.
 type Reader struct {
-	Name string `yaml:"name"` // entry or exit
-	Type string `yaml:"type"` // sim
+	Name     string `yaml:"name"` // entry or exit
+	Type     string `yaml:"type"` // sim, pn532, mfrc522 or evdev
+	ReaderHW `yaml:",inline"`
 }
 
 // Rules are the door's timings; zero fields take design.md's defaults.
@@ -82,6 +83,7 @@ type Agent struct {
 	Racks       []string `yaml:"racks"`
 	Rules       Rules    `yaml:"rules"`
 	MQTT        MQTT     `yaml:"mqtt"`
+	GPIO        *GPIO    `yaml:"gpio"`
 
 	file string // for messages; empty means agent.yaml
 }
@@ -349,9 +351,7 @@ func (c *Agent) Validate() error {
 	if c.Clock != "kernel" && c.Clock != "trusted" {
 		bad("clock", "%q: want kernel (trust the wall clock only when the kernel says it is synchronised) or trusted", c.Clock)
 	}
-	if c.Hardware != "sim" {
-		bad("hardware", "%q is not supported; want sim", c.Hardware)
-	}
+	c.validateHardware(bad)
 	if len(c.Readers) == 0 {
 		bad("readers", "missing: at least the entry reader")
 	}
@@ -365,9 +365,6 @@ func (c *Agent) Validate() error {
 			bad(f+".name", "%q appears twice", r.Name)
 		}
 		seen[r.Name] = true
-		if r.Type != "sim" && r.Type != "" {
-			bad(f+".type", "%q is not a reader type; want sim", r.Type)
-		}
 	}
 	if len(c.Readers) > 0 && !seen[agent.ReaderEntry] {
 		bad("readers", "no entry reader")

@@ -137,6 +137,45 @@ readers:
     type: sim
 `
 
+// gpioConfig is a valid config of a door on a Pi with a PN532.
+const gpioConfig = `site: demo
+door: server-room
+store: agent.db
+site_key_file: keys/site.key
+trusted_keys:
+  - keys/hub-1.pub
+hardware: gpio
+readers:
+  - name: entry
+    type: pn532
+    device: /dev/serial0
+racks: [R1, R2]
+gpio:
+  relay: {pin: GPIO18}
+  door: {pin: GPIO17}
+  racks:
+    R1: {pin: GPIO22}
+    R2: {pin: GPIO23}
+`
+
+// gpioMinimal returns gpioConfig with old replaced by new.
+func gpioMinimal(old, new string) string {
+	if !strings.Contains(gpioConfig, old) {
+		panic("gpioConfig has no " + old)
+	}
+	return strings.Replace(gpioConfig, old, new, 1)
+}
+
+func TestGPIOConfig(t *testing.T) {
+	c, err := config.ParseAgent("/etc/kunci/agent.yaml", []byte(gpioConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GPIO == nil || c.GPIO.Relay.Pin != "GPIO18" || c.GPIO.Racks["R2"].Pin != "GPIO23" || c.Readers[0].Device != "/dev/serial0" {
+		t.Errorf("GPIO = %+v, readers %+v", c.GPIO, c.Readers)
+	}
+}
+
 // with returns minimal with old replaced by new; old must be there.
 func with(old, new string) string {
 	if !strings.Contains(minimal, old) {
@@ -198,11 +237,31 @@ var badConfigs = []struct {
 	{"duplicate reader", minimal + "  - name: entry\n", []string{`readers[1].name: "entry" appears twice`}},
 	{"no entry reader", with("name: entry", "name: exit"), []string{"readers: no entry reader"}},
 	{"no readers", with("readers:\n  - name: entry\n    type: sim\n", ""), []string{"readers: missing"}},
-	{"unknown reader type", with("type: sim", "type: pn532"), []string{`readers[0].type: "pn532" is not a reader type`}},
+	{"real reader on the simulator", with("type: sim", "type: pn532"), []string{`readers[0].type: "pn532" needs hardware: gpio`}},
+	{"unknown reader type", gpioMinimal(`    type: pn532
+    device: /dev/serial0`, `    type: nfc9000`), []string{`readers[0].type: "nfc9000" is not a reader type`}},
+	{"pn532 without device", gpioMinimal("    device: /dev/serial0\n", ""), []string{"readers[0].device: missing"}},
+	{"pn532 odd baud", gpioMinimal("    device: /dev/serial0", "    device: /dev/serial0\n    baud: 12345"), []string{"readers[0].baud: 12345"}},
+	{"mfrc522 without irq", gpioMinimal(`    type: pn532
+    device: /dev/serial0`, `    type: mfrc522
+    spi: /dev/spidev0.0
+    reset_pin: GPIO25`), []string{"readers[0].irq_pin: missing"}},
+	{"evdev bad format", gpioMinimal(`    type: pn532
+    device: /dev/serial0`, `    type: evdev
+    device: /dev/input/event0
+    format: octal`), []string{`readers[0].format: "octal"`}},
+	{"gpio without relay", gpioMinimal("  relay: {pin: GPIO18}\n", ""), []string{"gpio.relay.pin: missing"}},
+	{"gpio pin used twice", gpioMinimal("door: {pin: GPIO17}", "door: {pin: GPIO18}"), []string{"gpio.door.pin: GPIO18 is already used by gpio.relay.pin"}},
+	{"gpio bad lock", gpioMinimal("relay: {pin: GPIO18}", "relay: {pin: GPIO18, lock: magnetic}"), []string{`gpio.relay.lock: "magnetic"`}},
+	{"gpio bad pull", gpioMinimal("door: {pin: GPIO17}", "door: {pin: GPIO17, pull: sideways}"), []string{`gpio.door.pull: "sideways"`}},
+	{"gpio rack without pin", gpioMinimal("    R2: {pin: GPIO23}\n", ""), []string{`gpio.racks: rack "R2" has no pin`}},
+	{"gpio unknown rack", gpioMinimal("    R2: {pin: GPIO23}", "    R2: {pin: GPIO23}\n    R9: {pin: GPIO24}"), []string{`gpio.racks.R9: no rack "R9"`}},
+	{"gpio on the simulator", minimal + "gpio:\n  relay: {pin: GPIO18}\n", []string{"gpio: set, but hardware is sim"}},
 	{"duplicate rack", minimal + "racks: [R1, R2, R1]\n", []string{`racks[2]: "R1" appears twice`}},
 	{"bad rack name", minimal + "racks: [R1, 'rack 2']\n", []string{`racks[1]: "rack 2" is not a valid rack name`}},
 	{"bad clock", minimal + "clock: ntp\n", []string{`clock: "ntp": want kernel`, "trusted"}},
-	{"hardware not sim", minimal + "hardware: gpio\n", []string{`hardware: "gpio" is not supported; want sim`}},
+	{"unknown hardware", minimal + "hardware: arduino\n", []string{`hardware: "arduino" is not supported; want sim or gpio`}},
+	{"gpio without wiring", with("    type: sim", "    type: pn532\n    device: /dev/serial0") + "hardware: gpio\n", []string{"gpio: missing"}},
 	{"empty file", "", []string{"no settings in the file"}},
 	{"only comments", "# agent.yaml\n\n# nothing yet\n", []string{"no settings in the file"}},
 	{"null document", "~\n", []string{"site:", "store: missing"}},
