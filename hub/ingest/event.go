@@ -61,9 +61,6 @@ func DecodeEvent(prefix, t string, payload []byte, maxSize int) (Event, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return Event{}, fmt.Errorf("%w: data after the object", ErrMalformed)
 	}
-	if bytes.Equal(bytes.TrimSpace(payload), []byte("null")) {
-		return Event{}, fmt.Errorf("%w: null", ErrMalformed)
-	}
 	for _, f := range []struct{ name, v string }{{"site", e.Site}, {"door", e.Door}, {"epoch", e.Epoch}, {"type", e.Type}} {
 		if err := permit.CheckID(f.name, f.v); err != nil {
 			return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)

@@ -5,7 +5,8 @@
 // says they are stored.
 //
 // Every gap is closed by going back: on each new connection, and when the
-// hub's ack makes no progress for AckTimeout, the pump publishes again
+// hub's ack makes no progress for AckTimeout (a wait that doubles, up to
+// MaxAckTimeout, while the hub stays silent), the pump publishes again
 // everything after the last acked seq. The wire thus carries duplicates,
 // never a skipped or reordered first publication; the hub dedupes by id.
 // Events stored before the current connection came up go out with

@@ -234,7 +234,7 @@ type inflight struct {
 // state is Run's own.
 type state struct {
 	up       bool      // a connection was seen and no publish has failed on it since
-	next     uint64    // seq to publish next
+	next     uint64    // seq to publish next; 0 until the log was read
 	acked    uint64    // the hub's ack, as last read
 	boundary uint64    // events up to this seq were stored before the connection came up
 	progress time.Time // when the ack last moved, or events became outstanding
@@ -287,7 +287,7 @@ func (p *Pump) Run(ctx context.Context) error {
 // reset starts a connection: go back to the hub's ack, forget the tokens
 // of the previous connection, and mark what is stored now as backlog.
 func (p *Pump) reset(s *state) error {
-	s.window, s.retryAt = nil, time.Time{}
+	s.window, s.retryAt, s.next = nil, time.Time{}, 0
 	acked, err := p.log.Acked()
 	if err != nil {
 		p.serr.Add(1)
@@ -323,6 +323,14 @@ func (p *Pump) fill(ctx context.Context, s *state) {
 			return
 		}
 		s.retryAt = time.Time{}
+	}
+	if s.up && s.next == 0 {
+		// the log could not be read at the connection: read it now
+		if err := p.reset(s); err != nil {
+			p.o.Log.Error("outbox: read log", "err", err)
+			s.retryAt = time.Now().Add(p.o.RetryDelay)
+			return
+		}
 	}
 	for s.up && len(s.window) < p.o.Window && ctx.Err() == nil {
 		if !p.pub.Connected() {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -371,6 +372,53 @@ func TestPumpNotifyWakes(t *testing.T) {
 			if !slices.Equal(sent, seqs(1, uint64(2*i+2))) || slices.Contains(replayed, true) {
 				t.Fatalf("published %v replayed %v; want 1..%d live", sent, replayed, 2*i+2)
 			}
+		}
+	})
+}
+
+// flakyLog is an agent store whose reads fail while fail is above zero.
+type flakyLog struct {
+	*agent.Store
+	fail atomic.Int32
+}
+
+func (l *flakyLog) Events(after uint64, limit int) ([]agent.Event, error) {
+	if l.fail.Add(-1) >= 0 {
+		return nil, errors.New("read: input/output error")
+	}
+	return l.Store.Events(after, limit)
+}
+
+func (l *flakyLog) Acked() (uint64, error) {
+	if l.fail.Add(-1) >= 0 {
+		return 0, errors.New("read: input/output error")
+	}
+	return l.Store.Acked()
+}
+
+// TestPumpLogErrors: a log that cannot be read is counted and read again
+// after RetryDelay; Run goes on.
+func TestPumpLogErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &flakyLog{Store: openLog(t)}
+		appendN(t, l.Store, 4)
+		l.fail.Store(2) // the read of the ack at the start, the first read of events
+		pub := newFakePub()
+		pub.setAuto(true)
+		pub.connect()
+		p, stop := start(t, l, pub, nil, outbox.Options{RetryDelay: time.Second})
+		defer stop()
+		synctest.Wait()
+		if sent, _ := pub.published(); len(sent) != 0 {
+			t.Fatalf("published %v from a log that failed", sent)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if sent, _ := pub.published(); !slices.Equal(sent, seqs(1, 4)) {
+			t.Fatalf("published %v; want 1..4 after the retries", sent)
+		}
+		if s := p.Stats(); s.StoreErrors != 2 {
+			t.Errorf("store errors %d; want 2", s.StoreErrors)
 		}
 	})
 }
