@@ -52,6 +52,10 @@ type Options struct {
 	// Door names the topics: events go to Door.Events().
 	Door topic.Door
 	// Window is the most publishes awaiting the broker's PUBACK (256).
+	// The publishes of a lost connection are forgotten at the next one:
+	// the agent's link should use a clean session, whose open publishes
+	// paho fails when the connection drops (a persistent session would
+	// only add duplicates to the resends).
 	Window int
 	// AckTimeout is how long the hub's ack may make no progress while
 	// events are outstanding before they are published again (10 s).
@@ -226,9 +230,8 @@ func (p *Pump) HandleAck(payload []byte) error {
 }
 
 type inflight struct {
-	seq  uint64
-	tok  mqttlink.Token
-	sent time.Time
+	seq uint64
+	tok mqttlink.Token
 }
 
 // state is Run's own.
@@ -368,7 +371,7 @@ func (p *Pump) fill(ctx context.Context, s *state) {
 				s.progress = time.Now()
 			}
 			tok := p.pub.Publish(p.topic, 1, false, payload)
-			s.window = append(s.window, inflight{seq: e.Seq, tok: tok, sent: time.Now()})
+			s.window = append(s.window, inflight{seq: e.Seq, tok: tok})
 			s.next = e.Seq + 1
 			select {
 			case <-tok.Done():
@@ -433,12 +436,8 @@ func (p *Pump) checkAckTimeout(s *state) {
 	p.resends.Add(1)
 	p.o.Log.Warn("outbox: no ack progress, publishing again", "from", s.acked+1, "through", s.next-1,
 		"waited", s.ackWait)
-	if len(s.window) > 0 && time.Since(s.window[0].sent) >= s.ackWait {
-		// publishes unanswered this long will not be: they must not hold
-		// the window shut
-		p.publishErrors.Add(uint64(len(s.window)))
-		s.window = nil
-	}
+	// the window is kept: its publishes are still paho's, and the bound
+	// holds; a link whose PUBACKs stop altogether is cut by its keepalive
 	s.next, s.progress = s.acked+1, time.Now()
 	s.ackWait = min(2*s.ackWait, p.o.MaxAckTimeout)
 }

@@ -1,0 +1,172 @@
+package outbox_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/sync/outbox"
+)
+
+type action struct {
+	kind int // append, puback, disconnect, connect, ack, wait, fail next publish
+	n    int // events, PUBACKs, per cent of the hub's progress to ack, ms to wait
+}
+
+func (a action) String() string {
+	return [...]string{"append", "puback", "disconnect", "connect", "ack%", "wait ms", "fail next publish"}[a.kind] +
+		fmt.Sprint(" ", a.n)
+}
+
+// TestPumpProperties drives a pump through random appends, PUBACKs, link
+// drops, reconnects, hub acks and waits, and checks after every step: no
+// more publishes open than the window, first publications in seq order
+// without a gap, the log holding exactly the unacked events; and at the
+// end, with the link up and the hub acking, every event reaches the hub
+// and the log empties.
+func TestPumpProperties(t *testing.T) {
+	dir := t.TempDir()
+	run := 0
+	rapid.Check(t, func(rt *rapid.T) {
+		acts := rapid.SliceOfN(rapid.Custom(func(rt *rapid.T) action {
+			a := action{kind: rapid.IntRange(0, 6).Draw(rt, "kind")}
+			switch a.kind {
+			case 0:
+				a.n = rapid.IntRange(1, 20).Draw(rt, "events")
+			case 1:
+				a.n = rapid.IntRange(1, 8).Draw(rt, "pubacks")
+			case 4:
+				a.n = rapid.IntRange(0, 100).Draw(rt, "ack%")
+			case 5:
+				a.n = rapid.IntRange(1, 3000).Draw(rt, "ms")
+			}
+			return a
+		}), 1, 60).Draw(rt, "actions")
+		run++
+		path := filepath.Join(dir, fmt.Sprintf("agent-%d.db", run))
+		var failure error
+		synctest.Test(t, func(*testing.T) { failure = playPump(path, acts) })
+		if failure != nil {
+			rt.Fatal(failure)
+		}
+	})
+}
+
+// playPump plays acts against a pump in a synctest bubble; it returns the
+// first broken property.
+func playPump(path string, acts []action) error {
+	st, err := agent.OpenStore(path, door.Site, door.Door)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	const window, timeout = 8, time.Second
+	pub := newFakePub()
+	notify := make(chan struct{}, 1)
+	p, err := outbox.New(st, pub, notify, outbox.Options{Door: door, Window: window, AckTimeout: timeout,
+		MaxAckTimeout: 4 * timeout, RetryDelay: timeout / 2})
+	if err != nil {
+		return err
+	}
+	stop := runPump(p)
+	defer stop()
+	var appended, acked uint64
+	hubThrough := func() uint64 { // what a hub would have stored
+		seen := map[uint64]bool{}
+		sent, _ := pub.published()
+		for _, s := range sent {
+			seen[s] = true
+		}
+		var n uint64
+		for seen[n+1] {
+			n++
+		}
+		return n
+	}
+	check := func(step string) error {
+		synctest.Wait()
+		if open, _ := pub.openCount(); open > window {
+			return fmt.Errorf("after %s: %d publishes open, window %d", step, open, window)
+		}
+		sent, _ := pub.published()
+		for i, s := range firstOrder(sent) {
+			if s != uint64(i+1) {
+				return fmt.Errorf("after %s: first publication #%d is seq %d (order %v)", step, i, s, firstOrder(sent))
+			}
+		}
+		evs, err := st.Events(0, 1<<20)
+		if err != nil {
+			return err
+		}
+		if uint64(len(evs)) != appended-acked || len(evs) > 0 && evs[0].Seq != acked+1 {
+			return fmt.Errorf("after %s: log holds %d events; want %d..%d", step, len(evs), acked+1, appended)
+		}
+		return nil
+	}
+	for _, a := range acts {
+		switch a.kind {
+		case 0:
+			b := &agent.Batch{}
+			for range a.n {
+				b.Events = append(b.Events, agent.Event{Type: agent.EvTap})
+			}
+			if err := st.Append(b); err != nil {
+				return err
+			}
+			appended += uint64(a.n)
+			poke(notify)
+		case 1:
+			pub.complete(a.n)
+		case 2:
+			pub.disconnect()
+		case 3:
+			if !pub.Connected() {
+				pub.connect()
+			}
+		case 4:
+			th := acked + (hubThrough()-acked)*uint64(a.n)/100
+			if err := p.HandleAck(ack(st.Epoch(), th)); err != nil {
+				return fmt.Errorf("ack %d: %w", th, err)
+			}
+			acked = max(acked, th)
+		case 5:
+			time.Sleep(time.Duration(a.n) * time.Millisecond)
+		case 6:
+			pub.failNextPublish(fmt.Errorf("write: broken pipe"))
+		}
+		if err := check(a.String()); err != nil {
+			return err
+		}
+	}
+	// the link comes up for good and the hub acks what it has
+	pub.setAuto(true)
+	pub.complete(-1)
+	if !pub.Connected() {
+		pub.connect()
+	}
+	for range 50 {
+		if acked == appended {
+			break
+		}
+		time.Sleep(timeout)
+		synctest.Wait()
+		if th := hubThrough(); th > acked {
+			if err := p.HandleAck(ack(st.Epoch(), th)); err != nil {
+				return err
+			}
+			acked = th
+		}
+	}
+	if err := check("the end"); err != nil {
+		return err
+	}
+	if acked != appended {
+		return fmt.Errorf("the hub got %d of %d events; pump %+v", acked, appended, p.Stats())
+	}
+	return nil
+}
