@@ -74,7 +74,7 @@ type Options struct {
 type Stats struct {
 	Published     uint64 // publishes acknowledged by the broker
 	PublishErrors uint64 // publishes that failed or never completed
-	Resends       uint64 // times the pump went back to the last ack and published again
+	Resends       uint64 // times the pump went back to the hub's ack: each connection, each ack timeout
 	AckTimeouts   uint64 // of those, times the hub's ack made no progress for AckTimeout
 	Acks          uint64 // acks accepted
 	MalformedAcks uint64 // acks that were not {"epoch","through"}
@@ -236,7 +236,7 @@ type inflight struct {
 
 // state is Run's own.
 type state struct {
-	up       bool      // a connection was seen and no publish has failed on it since
+	up       bool      // a connection was seen, and the link not seen down since
 	next     uint64    // seq to publish next; 0 until the log was read
 	acked    uint64    // the hub's ack, as last read
 	boundary uint64    // events up to this seq were stored before the connection came up
