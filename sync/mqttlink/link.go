@@ -235,22 +235,25 @@ func (l *Link) connect(ctx context.Context) error {
 	if err := waitTimeout(ctx, t, l.o.ConnectTimeout+time.Second); err != nil {
 		return fmt.Errorf("mqtt: connect %s: %w", l.o.Broker, err)
 	}
+	// up before subscribing: a persistent session's queued messages arrive
+	// at once, and their handlers may publish (acks)
+	l.connected.Store(true)
 	if len(l.o.Subscriptions) > 0 {
 		st := l.client.SubscribeMultiple(l.o.Subscriptions, nil)
-		if err := waitTimeout(ctx, st, l.o.ConnectTimeout); err != nil {
-			l.client.Disconnect(0)
-			return fmt.Errorf("mqtt: subscribe: %w", err)
-		}
-		if s, ok := st.(*mqtt.SubscribeToken); ok {
+		err := waitTimeout(ctx, st, l.o.ConnectTimeout)
+		if s, ok := st.(*mqtt.SubscribeToken); ok && err == nil {
 			for topic, code := range s.Result() {
 				if code == 0x80 {
-					l.client.Disconnect(0)
-					return fmt.Errorf("mqtt: subscribe %s: refused by the broker", topic)
+					err = fmt.Errorf("%s: refused by the broker", topic)
 				}
 			}
 		}
+		if err != nil {
+			l.connected.Store(false)
+			l.client.Disconnect(0)
+			return fmt.Errorf("mqtt: subscribe: %w", err)
+		}
 	}
-	l.connected.Store(true)
 	l.connections.Add(1)
 	l.o.Log.Info("mqtt: connected", "broker", l.o.Broker, "client", l.o.ClientID)
 	if l.o.OnConnect != nil {
