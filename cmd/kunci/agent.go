@@ -28,7 +28,7 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("agent", stderr)
 	cfgPath := fs.String("config", "/etc/kunci/agent.yaml", "agent config `file`")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := config.LoadAgent(*cfgPath)
@@ -125,11 +125,23 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	var wg sync.WaitGroup
 	// the store closes only after the door's loop and the record watcher end
 	defer wg.Wait()
 	wg.Go(func() { errc <- door.Run(ctx) })
+	if cfg.MQTT.Broker != "" {
+		mq, err := newAgentSync(ctx, cfg, door, st, keys, ctr, log)
+		if err != nil {
+			cancel()
+			return err
+		}
+		wg.Go(func() {
+			if err := mq.Run(ctx); err != nil {
+				errc <- fmt.Errorf("mqtt: %w", err)
+			}
+		})
+	}
 	go func() {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)

@@ -665,3 +665,17 @@ func TestDevEndToEnd(t *testing.T) {
 		t.Errorf("second dev = %v; want nil", err)
 	}
 }
+
+func TestStrayWordsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"keygen", "--out", t.TempDir(), "extra"},
+		{"sign", "staff", "--key", "a.key", "b.key", "--id", "S-1"},
+		{"agent", "--config", "a.yaml", "b.yaml"},
+	} {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), args, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "unexpected") {
+			t.Errorf("run(%q) = %v; want an error naming the stray word", args, err)
+		}
+	}
+}

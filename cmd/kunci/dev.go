@@ -26,7 +26,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	data := fs.String("data", "kunci-dev", "`folder` for keys, signed records and the store")
 	addr := fs.String("listen", "127.0.0.1:8080", "`address` of the simulator and the local API")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := devSetup(*data, *addr)

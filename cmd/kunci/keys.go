@@ -63,7 +63,7 @@ func writeNew(path string, b []byte, mode os.FileMode) error {
 func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("keygen", stderr)
 	out := fs.String("out", ".", "`folder` for hub-<id>.key, hub-<id>.pub and site.key")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	id, err := keygen(*out)
@@ -172,7 +172,7 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("sign: %q: want permit, staff or revocation", what)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *keyFile == "" {

@@ -72,3 +72,15 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	return fs
 }
+
+// parseFlags parses args and refuses words left over: a flag after a stray
+// word would otherwise be ignored without a word.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected %q (flags start with -; quote values with spaces)", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
