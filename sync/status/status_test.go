@@ -1,0 +1,472 @@
+package status_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/status"
+	"github.com/kunci-project/kunci/sync/topic"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var demo = topic.Door{Prefix: topic.DefaultPrefix, Site: "demo", Door: "server-room"}
+
+// fakeDoor stands for *agent.Door: Set changes the status and signals the
+// watcher without ever blocking, as the door does.
+type fakeDoor struct {
+	mu    sync.Mutex
+	st    agent.FullStatus
+	watch chan struct{}
+}
+
+func newFakeDoor() *fakeDoor {
+	return &fakeDoor{watch: make(chan struct{}, 1), st: agent.FullStatus{Status: agent.Status{
+		Door: "closed", Lock: "locked", Racks: map[string]string{"R1": "closed"}, Mode: "normal",
+		Occupancy: []agent.Occupant{}, Secured: true, Alarms: []string{}}, Seq: 1, ClockSynced: true, Version: "test"}}
+}
+
+func (d *fakeDoor) Status() agent.FullStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.st
+}
+
+func (d *fakeDoor) Watch() <-chan struct{} { return d.watch }
+
+func (d *fakeDoor) Set(seq uint64) {
+	d.mu.Lock()
+	d.st.Seq = seq
+	d.mu.Unlock()
+	select {
+	case d.watch <- struct{}{}:
+	default:
+	}
+}
+
+// touch signals a change that changed nothing.
+func (d *fakeDoor) touch() {
+	select {
+	case d.watch <- struct{}{}:
+	default:
+	}
+}
+
+type pub struct {
+	Topic    string
+	QoS      byte
+	Retained bool
+	Payload  string
+}
+
+// what reads a publish the way the tests compare them: "status 7",
+// "availability online".
+func (p pub) what() string {
+	switch p.Topic {
+	case demo.Status():
+		var st agent.FullStatus
+		if err := json.Unmarshal([]byte(p.Payload), &st); err != nil {
+			return "status ?" + p.Payload
+		}
+		return fmt.Sprintf("status %d", st.Seq)
+	case demo.Availability():
+		return "availability " + p.Payload
+	}
+	return p.Topic + " " + p.Payload
+}
+
+type fakeToken struct {
+	done chan struct{}
+	err  error
+}
+
+func (t *fakeToken) Done() <-chan struct{} { return t.done }
+func (t *fakeToken) Error() error          { return t.err }
+
+// fakeLink stands for *mqttlink.Link. With auto set every publish is
+// acknowledged at once; otherwise the test acknowledges them with ack.
+type fakeLink struct {
+	mu        sync.Mutex
+	auto      bool
+	connected bool
+	connCh    chan struct{}
+	pubs      []pub
+	pending   []*fakeToken
+}
+
+func newFakeLink(auto bool) *fakeLink { return &fakeLink{auto: auto, connCh: make(chan struct{})} }
+
+func (l *fakeLink) Publish(t string, qos byte, retained bool, payload []byte) mqttlink.Token {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tok := &fakeToken{done: make(chan struct{})}
+	if !l.connected {
+		tok.err = mqttlink.ErrNotConnected
+		close(tok.done)
+		return tok
+	}
+	l.pubs = append(l.pubs, pub{t, qos, retained, string(payload)})
+	if l.auto {
+		close(tok.done)
+	} else {
+		l.pending = append(l.pending, tok)
+	}
+	return tok
+}
+
+func (l *fakeLink) Connected() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.connected
+}
+
+func (l *fakeLink) NextConnection() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.connCh
+}
+
+func (l *fakeLink) connect() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.connected = true
+	close(l.connCh)
+	l.connCh = make(chan struct{})
+}
+
+// drop loses the connection; publishes in flight never hear back, as
+// with paho after a reconnect.
+func (l *fakeLink) drop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.connected = false
+	l.pending = nil
+}
+
+// ack completes the oldest pending publish with err.
+func (l *fakeLink) ack(t *testing.T, err error) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.pending) == 0 {
+		t.Fatal("ack: no publish is waiting")
+	}
+	tok := l.pending[0]
+	l.pending = l.pending[1:]
+	tok.err = err
+	close(tok.done)
+}
+
+func (l *fakeLink) published() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var s []string
+	for _, p := range l.pubs {
+		s = append(s, p.what())
+	}
+	return s
+}
+
+func (l *fakeLink) all() []pub {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.pubs)
+}
+
+// start runs a publisher until the test's end, returning a stop function
+// that cancels it and returns Run's error.
+func start(t *testing.T, d status.Door, l status.Link) (stop func() error) {
+	t.Helper()
+	p, err := status.New(d, l, status.Options{Topics: demo, AckTimeout: 10 * time.Second, RetryAfter: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+func want(t *testing.T, l *fakeLink, w ...string) {
+	t.Helper()
+	if got := l.published(); !slices.Equal(got, w) {
+		t.Fatalf("published:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(w, "\n  "))
+	}
+}
+
+func TestWillIsOfflineRetainedQoS1(t *testing.T) {
+	w := status.Will(demo)
+	if w.Topic != "kunci/v1/demo/server-room/availability" || string(w.Payload) != "offline" || w.QoS != 1 || !w.Retained {
+		t.Fatalf("Will = %+v; want offline, retained, QoS 1 on the availability topic", *w)
+	}
+}
+
+func TestNewRefusesBadTopics(t *testing.T) {
+	for _, o := range []status.Options{{}, {Topics: topic.Door{Prefix: "kunci/v1", Site: "demo"}},
+		{Topics: topic.Door{Prefix: "kunci/#", Site: "demo", Door: "d"}}} {
+		if _, err := status.New(newFakeDoor(), newFakeLink(true), o); err == nil {
+			t.Errorf("New(%+v) = nil error; want a topic error", o.Topics)
+		}
+	}
+	if _, err := status.New(nil, newFakeLink(true), status.Options{Topics: demo}); err == nil {
+		t.Error("New(nil door) = nil error")
+	}
+}
+
+// TestStatusThenOnlineAtConnect: a connection gets the status first, then
+// "online", both retained QoS 1; later changes follow one by one.
+func TestStatusThenOnlineAtConnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, l := newFakeDoor(), newFakeLink(true)
+		l.connect()
+		start(t, d, l)
+		synctest.Wait()
+		want(t, l, "status 1", "availability online")
+		for _, p := range l.all() {
+			if p.QoS != 1 || !p.Retained {
+				t.Errorf("%s: qos %d retained %v; want QoS 1 retained", p.what(), p.QoS, p.Retained)
+			}
+		}
+		var st map[string]any
+		if err := json.Unmarshal([]byte(l.all()[0].Payload), &st); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"door", "lock", "racks", "mode", "occupancy", "secured", "alarms", "seq", "clock_synced", "version"} {
+			if _, ok := st[k]; !ok {
+				t.Errorf("status JSON lacks %q: %s", k, l.all()[0].Payload)
+			}
+		}
+		d.Set(2)
+		synctest.Wait()
+		d.Set(3)
+		synctest.Wait()
+		want(t, l, "status 1", "availability online", "status 2", "status 3")
+	})
+}
+
+// TestWaitsForConnection: nothing is published while the link is down;
+// the first connection gets the status of that moment.
+func TestWaitsForConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, l := newFakeDoor(), newFakeLink(true)
+		start(t, d, l)
+		d.Set(2)
+		synctest.Wait()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		want(t, l)
+		d.Set(5)
+		l.connect()
+		synctest.Wait()
+		want(t, l, "status 5", "availability online")
+	})
+}
+
+// TestBurstCoalescesLatestWins: while one status publish waits for its
+// acknowledgement, a hundred changes fold into one publish of the latest
+// status, and the door never waits.
+func TestBurstCoalescesLatestWins(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, l := newFakeDoor(), newFakeLink(false)
+		l.connect()
+		start(t, d, l)
+		synctest.Wait()
+		want(t, l, "status 1")
+		for seq := uint64(2); seq <= 101; seq++ {
+			d.Set(seq) // never blocks: the door's Watch is a one-slot signal
+		}
+		synctest.Wait()
+		want(t, l, "status 1")
+		l.ack(t, nil)
+		synctest.Wait()
+		want(t, l, "status 1", "status 101")
+		l.ack(t, nil)
+		synctest.Wait()
+		want(t, l, "status 1", "status 101", "availability online")
+		l.ack(t, nil)
+		synctest.Wait()
+		d.touch() // a signal without a change publishes nothing
+		synctest.Wait()
+		want(t, l, "status 1", "status 101", "availability online")
+	})
+}
+
+// TestRepublishesAtEveryConnection: a new session may have lost retained
+// messages (a broker without persistence): status and "online" again.
+func TestRepublishesAtEveryConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, l := newFakeDoor(), newFakeLink(true)
+		l.connect()
+		start(t, d, l)
+		synctest.Wait()
+		l.drop()
+		d.Set(2)
+		d.Set(3)
+		synctest.Wait()
+		l.connect()
+		synctest.Wait()
+		want(t, l, "status 1", "availability online", "status 3", "availability online")
+	})
+}
+
+// TestUnacknowledgedIsSentAgain: a publish without acknowledgement is sent
+// again after AckTimeout, and one that failed after RetryAfter, each
+// time with the status of that moment.
+func TestUnacknowledgedIsSentAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, l := newFakeDoor(), newFakeLink(false)
+		l.connect()
+		start(t, d, l)
+		synctest.Wait()
+		want(t, l, "status 1")
+		d.Set(2)
+		time.Sleep(10*time.Second + time.Second) // AckTimeout, then RetryAfter
+		synctest.Wait()
+		want(t, l, "status 1", "status 2")
+		l.ack(t, nil) // the late acknowledgement of the first is ignored
+		synctest.Wait()
+		want(t, l, "status 1", "status 2")
+		l.ack(t, errors.New("broker said no"))
+		synctest.Wait()
+		want(t, l, "status 1", "status 2")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		want(t, l, "status 1", "status 2", "status 2")
+		l.ack(t, nil)
+		synctest.Wait()
+		want(t, l, "status 1", "status 2", "status 2", "availability online")
+	})
+}
+
+// TestStopPublishesFinalStatusAndOffline: a clean stop publishes the
+// status the broker does not have yet, then "offline".
+func TestStopPublishesFinalStatusAndOffline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, l := newFakeDoor(), newFakeLink(true)
+		l.connect()
+		stop := start(t, d, l)
+		synctest.Wait()
+		if err := stop(); err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		want(t, l, "status 1", "availability online", "availability offline")
+		last := l.all()[2]
+		if last.QoS != 1 || !last.Retained {
+			t.Errorf("offline: qos %d retained %v; want QoS 1 retained", last.QoS, last.Retained)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		d, l := newFakeDoor(), newFakeLink(true)
+		l.connect()
+		stop := start(t, d, l)
+		synctest.Wait()
+		l.mu.Lock()
+		l.auto = false // the change's publish hangs; the stop sends it anew
+		l.mu.Unlock()
+		d.Set(9)
+		synctest.Wait()
+		l.mu.Lock()
+		l.auto = true
+		l.mu.Unlock()
+		if err := stop(); err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		want(t, l, "status 1", "availability online", "status 9", "status 9", "availability offline")
+	})
+}
+
+// TestStopIsBounded: a broker that never acknowledges holds the stop for
+// StopTimeout at most, and the error says so.
+func TestStopIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, l := newFakeDoor(), newFakeLink(false)
+		l.connect()
+		stop := start(t, d, l)
+		synctest.Wait()
+		t0 := time.Now()
+		err := stop()
+		if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Run = %v; want a deadline error", err)
+		}
+		if d := time.Since(t0); d > 5*time.Second {
+			t.Errorf("stop took %v; want at most StopTimeout (5s)", d)
+		}
+	})
+}
+
+// TestStopWhileDisconnected: no connection, nothing to publish; the will
+// speaks for the agent.
+func TestStopWhileDisconnected(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, l := newFakeDoor(), newFakeLink(true)
+		stop := start(t, d, l)
+		synctest.Wait()
+		if err := stop(); err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		want(t, l)
+	})
+}
+
+// TestLateWillIsAnswered: a live "offline" of the door's own, seen while
+// connected, is a late will of a connection taken over; "online" follows
+// after RetryAfter. A retained "offline" (the past, handed over at
+// subscription) and other topics change nothing.
+func TestLateWillIsAnswered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, l := newFakeDoor(), newFakeLink(true)
+		l.connect()
+		p, err := status.New(d, l, status.Options{Topics: demo, RetryAfter: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		synctest.Wait()
+		want(t, l, "status 1", "availability online")
+
+		for _, m := range []mqttlink.Message{
+			{Topic: demo.Availability(), Payload: []byte("offline"), Retained: true},
+			{Topic: demo.Availability(), Payload: []byte("online")},
+		} {
+			if !p.Handle(m) {
+				t.Errorf("Handle(%s %q) = false; want true: it is the door's availability", m.Topic, m.Payload)
+			}
+		}
+		if p.Handle(mqttlink.Message{Topic: demo.Status(), Payload: []byte("offline")}) {
+			t.Error("Handle(status) = true; want false")
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		want(t, l, "status 1", "availability online")
+
+		p.Handle(mqttlink.Message{Topic: demo.Availability(), Payload: []byte("offline")})
+		p.Handle(mqttlink.Message{Topic: demo.Availability(), Payload: []byte("offline")})
+		synctest.Wait()
+		want(t, l, "status 1", "availability online")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		want(t, l, "status 1", "availability online", "availability online")
+	})
+}
