@@ -1,0 +1,276 @@
+package hadiscovery_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/sync/hadiscovery"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+)
+
+type token struct {
+	done chan struct{}
+	err  error
+}
+
+func (t *token) Done() <-chan struct{} { return t.done }
+func (t *token) Error() error          { return t.err }
+
+// fakeLink acknowledges every publish at once, or refuses the next fail
+// ones.
+type fakeLink struct {
+	mu        sync.Mutex
+	connected bool
+	connCh    chan struct{}
+	fail      int
+	sent      []string // topic, "retained" or not, QoS
+}
+
+func newFakeLink() *fakeLink { return &fakeLink{connCh: make(chan struct{})} }
+
+func (l *fakeLink) Publish(topic string, qos byte, retained bool, _ []byte) mqttlink.Token {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := &token{done: make(chan struct{})}
+	close(t.done)
+	switch {
+	case !l.connected:
+		t.err = mqttlink.ErrNotConnected
+	case l.fail > 0:
+		l.fail--
+		t.err = errors.New("refused")
+	default:
+		if !retained || qos != 1 {
+			t.err = errors.New("test: want retained QoS 1")
+		}
+		l.sent = append(l.sent, topic)
+	}
+	return t
+}
+
+func (l *fakeLink) Connected() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.connected
+}
+
+func (l *fakeLink) NextConnection() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.connCh
+}
+
+func (l *fakeLink) connect() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.connected = true
+	close(l.connCh)
+	l.connCh = make(chan struct{})
+}
+
+// rounds counts the complete sets of configs sent.
+func (l *fakeLink) rounds(t *testing.T, n int) int {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.sent)%n != 0 {
+		t.Fatalf("%d configs sent; want whole rounds of %d", len(l.sent), n)
+	}
+	return len(l.sent) / n
+}
+
+// TestRunSendsAtConnectionAndBirth: the configs go out at every
+// connection and whenever Home Assistant's birth message says online; a
+// retained "online", an "offline" and other topics send nothing.
+func TestRunSendsAtConnectionAndBirth(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDemo(t)
+		n := len(d.Configs())
+		l := newFakeLink()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx, l) }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run = %v", err)
+			}
+		}()
+		synctest.Wait()
+		if r := l.rounds(t, n); r != 0 {
+			t.Fatalf("%d rounds before any connection", r)
+		}
+		l.connect()
+		synctest.Wait()
+		if r := l.rounds(t, n); r != 1 {
+			t.Fatalf("%d rounds after the connection; want 1", r)
+		}
+		if d.Subscriptions()["homeassistant/status"] != 1 || d.StatusTopic() != "homeassistant/status" {
+			t.Fatalf("Subscriptions = %v", d.Subscriptions())
+		}
+		for _, m := range []mqttlink.Message{
+			{Topic: "homeassistant/status", Payload: []byte("online"), Retained: true},
+			{Topic: "homeassistant/status", Payload: []byte("offline")},
+		} {
+			if !d.Handle(m) {
+				t.Errorf("Handle(%s) = false", m.Payload)
+			}
+		}
+		if d.Handle(mqttlink.Message{Topic: "kunci/v1/demo/server-room/cmd", Payload: []byte("online")}) {
+			t.Error("Handle(cmd) = true")
+		}
+		synctest.Wait()
+		if r := l.rounds(t, n); r != 1 {
+			t.Fatalf("%d rounds; want still 1", r)
+		}
+		d.Handle(mqttlink.Message{Topic: "homeassistant/status", Payload: []byte("online")})
+		synctest.Wait()
+		if r := l.rounds(t, n); r != 2 {
+			t.Fatalf("%d rounds after Home Assistant's birth; want 2", r)
+		}
+		l.connect()
+		synctest.Wait()
+		if r := l.rounds(t, n); r != 3 {
+			t.Fatalf("%d rounds after a new connection; want 3", r)
+		}
+	})
+}
+
+// TestRunRetriesRefusedConfigs: a refused config sends the round again
+// after RetryAfter.
+func TestRunRetriesRefusedConfigs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDemo(t)
+		n := len(d.Configs())
+		l := newFakeLink()
+		l.fail = 1
+		l.connect()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx, l) }()
+		defer func() { cancel(); <-done }()
+		synctest.Wait()
+		if r := l.rounds(t, n); r != 0 {
+			t.Fatalf("%d rounds after a refusal; want 0 until RetryAfter", r)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if r := l.rounds(t, n); r != 1 {
+			t.Fatalf("%d rounds after RetryAfter; want 1", r)
+		}
+	})
+}
+
+// TestDiscoveryOnTheWire: against real brokers, a Home Assistant that
+// subscribes finds every config retained, and when it announces itself
+// online it is sent them again; an access event arrives as a live
+// message.
+func TestDiscoveryOnTheWire(t *testing.T) {
+	t.Run("mosquitto", func(t *testing.T) { discoveryWire(t, mqtttest.StartMosquitto(t).URL()) })
+	t.Run("mochi", func(t *testing.T) { discoveryWire(t, mqtttest.StartMochi(t)) })
+}
+
+func discoveryWire(t *testing.T, url string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d := newDemo(t)
+	n := len(d.Configs())
+
+	agentLink := link(t, mqttlink.Options{Broker: url, ClientID: "kunci.demo.server-room", CleanSession: true,
+		Subscriptions: d.Subscriptions()}, func(m mqttlink.Message) { d.Handle(m) })
+	runDone := make(chan error, 1)
+	runCtx, stopRun := context.WithCancel(context.Background())
+	go func() { runDone <- d.Run(runCtx, agentLink) }()
+	defer func() { stopRun(); <-runDone }()
+
+	subscribe := func(id string) (*mqttlink.Link, chan mqttlink.Message) {
+		got := make(chan mqttlink.Message, 4*n)
+		l := link(t, mqttlink.Options{Broker: url, ClientID: id, CleanSession: true,
+			Subscriptions: map[string]byte{"homeassistant/+/+/config": 1, hadiscovery.EventTopic(demo): 1}},
+			func(m mqttlink.Message) { got <- m })
+		waitUp(ctx, t, l)
+		return l, got
+	}
+	// receive waits for every config; retained: only those handed over at
+	// subscription count, false: only live ones
+	receive := func(got chan mqttlink.Message, retained *bool) {
+		t.Helper()
+		seen := map[string]bool{}
+		for len(seen) < n {
+			select {
+			case m := <-got:
+				if retained == nil || m.Retained == *retained {
+					seen[m.Topic] = true
+				}
+			case <-ctx.Done():
+				t.Fatalf("%d of %d configs arrived", len(seen), n)
+			}
+		}
+	}
+	yes, no := true, false
+
+	ha, got := subscribe("homeassistant")
+	receive(got, nil) // live or retained: the agent may be done before Home Assistant subscribes
+	_, got2 := subscribe("homeassistant-restarted")
+	receive(got2, &yes)
+
+	if err := mqttlink.Wait(ctx, ha.Publish("homeassistant/status", 1, false, []byte("online"))); err != nil {
+		t.Fatal(err)
+	}
+	receive(got, &no)
+
+	m, _ := hadiscovery.EventMessage(demo, agent.Event{ID: "demo/server-room/6f1c2a/42", Seq: 42,
+		Type: agent.EvGranted, At: time.Now(), Reader: "entry", Permit: "P-0012", Escort: "S-004"})
+	if err := mqttlink.Wait(ctx, agentLink.Publish(m.Topic, hadiscovery.QoS, false, m.Payload)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case e := <-got:
+			if e.Topic == m.Topic {
+				if e.Retained || !strings.Contains(string(e.Payload), `"event_type":"access.granted"`) {
+					t.Fatalf("event %s retained=%v", e.Payload, e.Retained)
+				}
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("the access event did not arrive")
+		}
+	}
+}
+
+func link(t *testing.T, o mqttlink.Options, h func(mqttlink.Message)) *mqttlink.Link {
+	t.Helper()
+	o.MinBackoff, o.MaxBackoff = 20*time.Millisecond, 100*time.Millisecond
+	l, err := mqttlink.New(o, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return l
+}
+
+func waitUp(ctx context.Context, t *testing.T, l *mqttlink.Link) {
+	t.Helper()
+	for {
+		next := l.NextConnection()
+		if l.Connected() {
+			return
+		}
+		select {
+		case <-next:
+		case <-ctx.Done():
+			t.Fatal("link did not connect")
+		}
+	}
+}
