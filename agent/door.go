@@ -67,9 +67,10 @@ type Door struct {
 	trust      trust
 	trustSaved time.Time // wall time of the last trusted time stored
 
-	mu       sync.Mutex
-	status   FullStatus
-	watchers []chan struct{}
+	mu        sync.Mutex
+	status    FullStatus
+	watchers  []chan struct{}
+	listeners []func(Event)
 }
 
 // NewDoor drives the relay to its safe state first, then restores the
@@ -219,6 +220,14 @@ func (d *Door) process(in Input) error {
 		d.log.Info("event", e.logAttrs()...)
 	}
 	d.setStatus(out.Events[len(out.Events)-1].Seq, synced)
+	d.mu.Lock()
+	listeners := d.listeners
+	d.mu.Unlock()
+	for _, l := range listeners {
+		for _, e := range out.Events {
+			l(e)
+		}
+	}
 	if relayErr != nil {
 		// the machine believes the relay moved: record the fault, which
 		// locks again if it had asked for unlock
@@ -293,6 +302,15 @@ func (d *Door) Watch() <-chan struct{} {
 	defer d.mu.Unlock()
 	d.watchers = append(d.watchers, c)
 	return c
+}
+
+// Listen calls f with every event after it is stored and the relay has
+// moved, in the door's loop: f must not block (the indicator's LEDs, a
+// best-effort Home Assistant feed). The uplink reads the store instead.
+func (d *Door) Listen(f func(Event)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.listeners = append(d.listeners, f)
 }
 
 // Submit hands an input to the door and waits until it is processed and

@@ -919,3 +919,41 @@ func TestDoorWatchRecords(t *testing.T) {
 		t.Errorf("records_rejected = %d; want 2 (unchanged files are not read again)", n)
 	}
 }
+
+func TestDoorListen(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	r.apply(staffRecords(soloStaff)...)
+	var mu sync.Mutex
+	var got []string
+	var unlockedWhenHeard bool
+	r.d = nil
+	d, err := agent.NewDoor(r.cfg, r.st, r.relay, clk, discardLog(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Listen(func(e agent.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, e.Type)
+		if e.Type == agent.EvUnlocked {
+			// heard after the relay moved
+			unlockedWhenHeard = slices.Contains(r.relay.Calls(), "unlock")
+		}
+	})
+	run := startDoor(d)
+	t.Cleanup(func() { run.stop() })
+	if err := d.Tap(context.Background(), agent.ReaderEntry, uidOf(12)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{agent.EvStarted, agent.EvLocked, agent.EvSecured, agent.EvTap, agent.EvGranted, agent.EvUnlocked}
+	if !slices.Equal(got, want) {
+		t.Errorf("heard %v; want %v", got, want)
+	}
+	if !unlockedWhenHeard {
+		t.Error("door.unlocked was heard before the relay moved")
+	}
+}

@@ -93,7 +93,7 @@ type Agent struct {
 type MQTT struct {
 	Broker          string `yaml:"broker"`    // tcp://host:1883 or ssl://host:8883
 	ClientID        string `yaml:"client_id"` // default site.door
-	Username        string `yaml:"username"`  // default the client id
+	Username        string `yaml:"username"`  // default site/door, as configs/mosquitto.acl expects
 	PasswordFile    string `yaml:"password_file"`
 	CAFile          string `yaml:"ca_file"`
 	CertFile        string `yaml:"cert_file"`
@@ -310,7 +310,8 @@ func (c *Agent) Defaults() {
 			c.MQTT.ClientID = c.Site + "." + c.Door
 		}
 		if c.MQTT.Username == "" && c.MQTT.PasswordFile != "" {
-			c.MQTT.Username = c.MQTT.ClientID
+			// the broker's ACL confines a door by `pattern ... kunci/v1/%u/...`
+			c.MQTT.Username = c.Site + "/" + c.Door
 		}
 	}
 	if c.MQTT.Prefix == "" {

@@ -377,8 +377,8 @@ func TestMQTTDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := c.MQTT
-	if m.ClientID != "demo.server-room" || m.Username != "demo.server-room" || m.Prefix != "kunci/v1" ||
+	if m.ClientID != "demo.server-room" || m.Username != "demo/server-room" || m.Prefix != "kunci/v1" ||
 		m.PasswordFile != "/etc/kunci/pass" || m.CAFile != "/etc/kunci/ca.pem" || m.DiscoveryPrefix != "homeassistant" {
-		t.Errorf("MQTT = %+v; want client id and username demo.server-room, prefix kunci/v1, paths from the config's folder", m)
+		t.Errorf("MQTT = %+v; want client id demo.server-room, username demo/server-room, prefix kunci/v1, paths from the config's folder", m)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/downlink"
+	"github.com/kunci-project/kunci/sync/hadiscovery"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/status"
@@ -27,6 +28,7 @@ type agentSync struct {
 	pump   *outbox.Pump
 	status *status.Publisher
 	down   *downlink.Handler
+	ha     *hadiscovery.Discovery // nil unless mqtt.home_assistant
 	log    *slog.Logger
 }
 
@@ -61,6 +63,14 @@ func newAgentSync(ctx context.Context, cfg *config.Agent, door *agent.Door, st *
 	o.Subscriptions = maps.Clone(s.down.Subscriptions())
 	maps.Copy(o.Subscriptions, status.Subscriptions(topics))
 	o.Subscriptions[topics.EventsAck()] = 1
+	if m.HomeAssistant {
+		s.ha, err = hadiscovery.New(topics, hadiscovery.Options{Prefix: m.DiscoveryPrefix, SWVersion: version,
+			Racks: cfg.Racks, Log: log})
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(o.Subscriptions, s.ha.Subscriptions())
+	}
 	downFunc := s.down.Func(ctx)
 	if s.link, err = mqttlink.New(o, func(msg mqttlink.Message) {
 		switch {
@@ -70,6 +80,7 @@ func newAgentSync(ctx context.Context, cfg *config.Agent, door *agent.Door, st *
 				log.Warn("events/ack refused", "err", err)
 			}
 		case s.status.Handle(msg):
+		case s.ha != nil && s.ha.Handle(msg):
 		default:
 			downFunc(msg)
 		}
@@ -81,6 +92,15 @@ func newAgentSync(ctx context.Context, cfg *config.Agent, door *agent.Door, st *
 	}
 	if s.status, err = status.New(door, s.link, status.Options{Topics: topics, Log: log}); err != nil {
 		return nil, err
+	}
+	if s.ha != nil {
+		// Home Assistant's event entity is a live, best-effort view: the
+		// hub's record is the outbox's
+		door.Listen(func(e agent.Event) {
+			if hm, ok := hadiscovery.EventMessage(topics, e); ok {
+				s.link.Publish(hm.Topic, hadiscovery.QoS, false, hm.Payload)
+			}
+		})
 	}
 	return s, nil
 }
@@ -98,6 +118,13 @@ func (s *agentSync) Run(ctx context.Context) error {
 	var pumpErr, statusErr error
 	wg.Go(func() { pumpErr = s.pump.Run(ctx) })
 	wg.Go(func() { statusErr = s.status.Run(ctx) })
+	if s.ha != nil {
+		wg.Go(func() {
+			if err := s.ha.Run(ctx, s.link); err != nil && ctx.Err() == nil {
+				s.log.Warn("mqtt: home assistant discovery", "err", err)
+			}
+		})
+	}
 	wg.Wait()
 	stopLink()
 	linkDone.Wait()
