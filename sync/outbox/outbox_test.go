@@ -1,14 +1,17 @@
 package outbox_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -522,4 +525,70 @@ func FuzzDecodeAck(f *testing.F) {
 			t.Fatalf("round trip of %+v = %+v, %v", a, b, err)
 		}
 	})
+}
+
+// ackingLog handles an ack from inside the pump's second read of the log,
+// as the link's goroutine may between the pump's reads.
+type ackingLog struct {
+	*agent.Store
+	reads   int
+	onRead2 func()
+}
+
+func (l *ackingLog) Events(after uint64, limit int) ([]agent.Event, error) {
+	l.reads++
+	if l.reads == 2 {
+		l.onRead2()
+	}
+	return l.Store.Events(after, limit)
+}
+
+// TestPumpAckBetweenReadsIsNoGap: events an ack deleted between two reads
+// of the log are no gap, and no error is logged for them.
+func TestPumpAckBetweenReadsIsNoGap(t *testing.T) {
+	st := openLog(t)
+	appendN(t, st, 600)
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logged, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelError}))
+	pub := newFakePub()
+	pub.setAuto(true)
+	pub.connect()
+	var p *outbox.Pump
+	l := &ackingLog{Store: st, onRead2: func() {
+		if err := p.HandleAck(ack(st.Epoch(), 400)); err != nil {
+			t.Errorf("HandleAck = %v", err)
+		}
+	}}
+	notify := make(chan struct{}, 1)
+	var stop func()
+	p, stop = start(t, l, pub, notify, outbox.Options{Window: 256, Log: log})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, _ := pub.published()
+		if len(got) > 0 && got[len(got)-1] == 600 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("published %d events; want up to seq 600", len(got))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logged.String(), "gap") {
+		t.Errorf("logged %q; want no gap alarm", logged.String())
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
