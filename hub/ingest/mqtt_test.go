@@ -52,7 +52,7 @@ type hubSide struct {
 
 // startHub opens the ingest store at path and runs the ingest on a
 // persistent session.
-func startHub(t *testing.T, b *mqtttest.Mosquitto, path string) *hubSide {
+func startHub(t *testing.T, broker string, path string) *hubSide {
 	t.Helper()
 	st, err := ingest.OpenStore(path)
 	if err != nil {
@@ -62,7 +62,7 @@ func startHub(t *testing.T, b *mqtttest.Mosquitto, path string) *hubSide {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lo := ingest.LinkOptions(mqttlink.Options{Broker: b.URL(), ClientID: "hub-test",
+	lo := ingest.LinkOptions(mqttlink.Options{Broker: broker, ClientID: "hub-test",
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 250 * time.Millisecond}, "", false)
 	link, err := mqttlink.New(lo, in.Handle)
 	if err != nil {
@@ -108,14 +108,14 @@ type agentSide struct {
 
 // startAgent opens an agent store and runs the pump on a clean-session
 // link that takes the hub's acks.
-func startAgent(t *testing.T, b *mqtttest.Mosquitto) *agentSide {
+func startAgent(t *testing.T, broker string) *agentSide {
 	t.Helper()
 	st, err := agent.OpenStore(filepath.Join(t.TempDir(), "agent.db"), door.Site, door.Door)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := &agentSide{st: st, notify: make(chan struct{}, 1), ackErrs: make(chan error, 1)}
-	a.link, err = mqttlink.New(mqttlink.Options{Broker: b.URL(), ClientID: "agent-demo-server-room", CleanSession: true,
+	a.link, err = mqttlink.New(mqttlink.Options{Broker: broker, ClientID: "agent-demo-server-room", CleanSession: true,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 250 * time.Millisecond,
 		Subscriptions: map[string]byte{door.EventsAck(): 1}}, func(m mqttlink.Message) {
 		if err := a.pump.HandleAck(m.Payload); err != nil {
@@ -266,9 +266,9 @@ func TestUplinkSurvivesBrokerRestarts(t *testing.T) {
 	const total, rounds = 10000, 3
 	start := time.Now()
 	b := mqtttest.StartMosquitto(t)
-	h := startHub(t, b, filepath.Join(t.TempDir(), "hub.db"))
+	h := startHub(t, b.URL(), filepath.Join(t.TempDir(), "hub.db"))
 	defer h.close(t)
-	a := startAgent(t, b)
+	a := startAgent(t, b.URL())
 	waitFor(t, 10*time.Second, "the agent's link", a.link.Connected)
 	done := a.appendAll(t, total)
 	type span struct{ from, to uint64 }
@@ -328,8 +328,8 @@ func TestUplinkSurvivesIngestRestart(t *testing.T) {
 	start := time.Now()
 	b := mqtttest.StartMosquitto(t)
 	path := filepath.Join(t.TempDir(), "hub.db")
-	h := startHub(t, b, path)
-	a := startAgent(t, b)
+	h := startHub(t, b.URL(), path)
+	a := startAgent(t, b.URL())
 	waitFor(t, 10*time.Second, "the agent's link", a.link.Connected)
 	done := a.appendAll(t, total)
 	var unacked []uint64
@@ -347,7 +347,7 @@ func TestUplinkSurvivesIngestRestart(t *testing.T) {
 		s := h.in.Stats()
 		stored, dups = stored+s.Stored, dups+s.Duplicates
 		time.Sleep(150 * time.Millisecond)
-		h = startHub(t, b, path)
+		h = startHub(t, b.URL(), path)
 	}
 	<-done
 	waitAllAcked(t, a, h, 25*time.Second)
@@ -367,4 +367,21 @@ func TestUplinkSurvivesIngestRestart(t *testing.T) {
 	}
 	t.Logf("%d events, %d ingest restarts (unacked as it stopped: %v), %v; duplicates dropped %d; pump %+v",
 		total, restarts, unacked, time.Since(start).Round(time.Millisecond), dups, ps)
+}
+
+// TestUplinkThroughMochi: the same stream through the embedded broker of
+// kunci dev; StartMochi fails the test if mochi dropped any QoS 1 message.
+func TestUplinkThroughMochi(t *testing.T) {
+	const total = 10000
+	start := time.Now()
+	url := mqtttest.StartMochi(t)
+	h := startHub(t, url, filepath.Join(t.TempDir(), "hub.db"))
+	defer h.close(t)
+	a := startAgent(t, url)
+	waitFor(t, 10*time.Second, "the agent's link", a.link.Connected)
+	<-a.appendAll(t, total)
+	waitAllAcked(t, a, h, 25*time.Second)
+	checkHub(t, a, h)
+	t.Logf("%d events through mochi in %v; pump %+v; ingest %+v", total, time.Since(start).Round(time.Millisecond),
+		a.pump.Stats(), h.in.Stats())
 }
