@@ -431,6 +431,14 @@ func (c *Agent) validateMQTT(bad func(field, format string, a ...any)) {
 	}
 }
 
+// File names the config file in messages.
+func (c *Agent) File() string {
+	if c.file == "" {
+		return "agent.yaml"
+	}
+	return c.file
+}
+
 // AgentRules returns the door's rules.
 func (c *Agent) AgentRules() agent.Rules {
 	return agent.Rules{EscortWindow: time.Duration(c.Rules.EscortWindow), Unlock: time.Duration(c.Rules.Unlock),

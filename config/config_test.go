@@ -241,7 +241,6 @@ var badConfigs = []struct {
 	{"unknown reader type", gpioMinimal(`    type: pn532
     device: /dev/serial0`, `    type: nfc9000`), []string{`readers[0].type: "nfc9000" is not a reader type`}},
 	{"pn532 without device", gpioMinimal("    device: /dev/serial0\n", ""), []string{"readers[0].device: missing"}},
-	{"pn532 odd baud", gpioMinimal("    device: /dev/serial0", "    device: /dev/serial0\n    baud: 12345"), []string{"readers[0].baud: 12345"}},
 	{"mfrc522 without irq", gpioMinimal(`    type: pn532
     device: /dev/serial0`, `    type: mfrc522
     spi: /dev/spidev0.0

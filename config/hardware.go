@@ -51,7 +51,6 @@ type GPIO struct {
 // ReaderHW is the hardware part of a reader's config.
 type ReaderHW struct {
 	Device   string   `yaml:"device"`    // pn532: /dev/serial0; evdev: /dev/input/by-id/...-event-kbd
-	Baud     int      `yaml:"baud"`      // pn532: 115200
 	SPI      string   `yaml:"spi"`       // mfrc522: /dev/spidev0.0 or SPI0.0
 	IRQPin   string   `yaml:"irq_pin"`   // mfrc522: required
 	ResetPin string   `yaml:"reset_pin"` // mfrc522: required
@@ -82,9 +81,6 @@ func (c *Agent) validateHardware(bad func(field, format string, a ...any)) {
 		case ReaderPN532:
 			if r.Device == "" {
 				bad(f+".device", "missing: the PN532's serial port, e.g. /dev/serial0")
-			}
-			if r.Baud != 0 && r.Baud != 115200 && r.Baud != 9600 && r.Baud != 57600 {
-				bad(f+".baud", "%d; want 115200 (the PN532's HSU default), 57600 or 9600", r.Baud)
 			}
 		case ReaderMFRC522:
 			if r.SPI == "" {

@@ -72,14 +72,31 @@ func bootID() string {
 // driven to its safe state before anything else and halted on every way
 // out. ready, when set, is called once the door takes input.
 func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith string, ready func(addr string)) (err error) {
-	relay := &sim.Relay{}
-	if err := relay.Lock(); err != nil {
-		return err
+	// the relay reaches its safe state before anything else, and again on
+	// every way out
+	var relay agent.Relay
+	var simRelay *sim.Relay
+	var hw *board
+	if cfg.Hardware == "gpio" {
+		if hw, err = openBoard(cfg, log); err != nil {
+			return err
+		}
+		relay = hw.Relay()
+		defer func() {
+			hw.Halt()
+			log.Info("relay halted", "relay", relay.String())
+		}()
+	} else {
+		simRelay = &sim.Relay{}
+		if err := simRelay.Lock(); err != nil {
+			return err
+		}
+		relay = simRelay
+		defer func() {
+			err = errors.Join(err, simRelay.Halt())
+			log.Info("relay halted", "relay", simRelay.String(), "unlocked", simRelay.Unlocked())
+		}()
 	}
-	defer func() {
-		err = errors.Join(err, relay.Halt())
-		log.Info("relay halted", "relay", relay.String(), "unlocked", relay.Unlocked())
-	}()
 
 	siteKey, err := permit.LoadSiteKey(cfg.SiteKeyFile)
 	if err != nil {
@@ -118,18 +135,25 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 	mux.Handle("/status", api)
 	mux.Handle("/events", api)
 	mux.Handle("/metrics", api)
-	if cfg.Hardware == "sim" {
-		mux.Handle("/sim/", sim.New(relay, door, ctr, cfg.ReaderNames(), cfg.Racks).Handler())
+	if simRelay != nil {
+		mux.Handle("/sim/", sim.New(simRelay, door, ctr, cfg.ReaderNames(), cfg.Racks).Handler())
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 16 << 10}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	var wg sync.WaitGroup
 	// the store closes only after the door's loop and the record watcher end
 	defer wg.Wait()
 	wg.Go(func() { errc <- door.Run(ctx) })
+	if hw != nil {
+		wg.Go(func() {
+			if err := hw.Run(ctx, door); err != nil {
+				errc <- fmt.Errorf("hardware: %w", err)
+			}
+		})
+	}
 	if cfg.MQTT.Broker != "" {
 		mq, err := newAgentSync(ctx, cfg, door, st, keys, ctr, log)
 		if err != nil {
