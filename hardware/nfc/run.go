@@ -91,6 +91,9 @@ func Logger(l *slog.Logger) Option {
 // if it is a Resetter and reads again. Run never logs a UID, only its
 // length. It does not halt r: whoever opened r does.
 func Run(ctx context.Context, r Reader, name string, sink Tapper, faults FaultReporter, opts ...Option) error {
+	if r == nil || sink == nil {
+		return errors.New("nfc: Run needs a reader and a sink")
+	}
 	c := config{
 		absent:      DefaultAbsent,
 		backoffMin:  DefaultBackoffMin,

@@ -343,3 +343,12 @@ func TestCheckUID(t *testing.T) {
 		}
 	}
 }
+
+func TestRunNeedsReaderAndSink(t *testing.T) {
+	if err := nfc.Run(t.Context(), nil, "entry", &sink{}, nil); err == nil {
+		t.Error("Run without a reader = nil error")
+	}
+	if err := nfc.Run(t.Context(), &scriptReader{}, "entry", nil, nil); err == nil {
+		t.Error("Run without a sink = nil error")
+	}
+}

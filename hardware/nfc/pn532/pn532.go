@@ -30,13 +30,14 @@ type Opener func() (Port, error)
 // BaudRate is the PN532's HSU default.
 const BaudRate = 115200
 
-// Serial opens path (e.g. /dev/ttyAMA0, /dev/serial0 or
-// /dev/serial/by-id/…) at 115200 baud, 8N1, with go.bug.st/serial: periph's
-// serial package never sets the baud rate.
-func Serial(path string) Opener {
+// Serial opens path (e.g. /dev/serial0, /dev/ttyAMA0 or
+// /dev/serial/by-id/…) at baud (BaudRate, unless the chip was moved to
+// another rate), 8N1, with go.bug.st/serial: periph's serial package never
+// sets the baud rate.
+func Serial(path string, baud int) Opener {
 	return func() (Port, error) {
 		p, err := serial.Open(path, &serial.Mode{
-			BaudRate: BaudRate,
+			BaudRate: baud,
 			DataBits: 8,
 			Parity:   serial.NoParity,
 			StopBits: serial.OneStopBit,
@@ -170,9 +171,10 @@ func New(name string, open Opener, o Options) *Dev {
 	return &Dev{name: name, open: open, o: o, log: log, halt: make(chan struct{})}
 }
 
-// Open returns the driver of the PN532 on the serial device path (115200
-// baud). Like New, it does no I/O.
-func Open(path string, o Options) *Dev { return New(path, Serial(path), o) }
+// Open returns the driver of the PN532 on the serial device path at
+// 115200 baud, the chip's HSU rate after power-up. Like New, it does no
+// I/O.
+func Open(path string, o Options) *Dev { return New(path, Serial(path, BaudRate), o) }
 
 // String names the reader.
 func (d *Dev) String() string { return "PN532 " + d.name }
