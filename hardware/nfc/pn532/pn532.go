@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.bug.st/serial"
@@ -136,11 +137,12 @@ type Dev struct {
 	halt     chan struct{}
 	haltOnce sync.Once
 
-	mu     sync.Mutex
+	fw atomic.Pointer[Firmware]
+
+	mu     sync.Mutex // held for the whole of ReadUID, Init, Reset and Halt
 	port   Port
 	ready  bool
 	halted bool
-	fw     Firmware
 	in     []byte
 	buf    [256]byte
 }
@@ -179,11 +181,13 @@ func Open(path string, o Options) *Dev { return New(path, Serial(path, BaudRate)
 // String names the reader.
 func (d *Dev) String() string { return "PN532 " + d.name }
 
-// Firmware returns the chip's version, known after a successful Init.
+// Firmware returns the chip's version, known after a successful Init (the
+// zero Firmware before). It does not wait for a running ReadUID.
 func (d *Dev) Firmware() Firmware {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.fw
+	if fw := d.fw.Load(); fw != nil {
+		return *fw
+	}
+	return Firmware{}
 }
 
 // Init opens the port, wakes the chip, configures it (SAM normal mode,
@@ -213,7 +217,7 @@ func (d *Dev) initLocked(ctx context.Context) error {
 		return err
 	}
 	d.ready = true
-	d.log.Debug("pn532 ready", "device", d.name, "firmware", d.fw.String())
+	d.log.Debug("pn532 ready", "device", d.name, "firmware", d.Firmware().String())
 	return nil
 }
 
@@ -241,7 +245,7 @@ func (d *Dev) configure(ctx context.Context) error {
 	if len(fw) != 4 || fw[0] != 0x32 {
 		return fmt.Errorf("pn532: GetFirmwareVersion: the chip is not a PN532")
 	}
-	d.fw = Firmware{fw[0], fw[1], fw[2], fw[3]}
+	d.fw.Store(&Firmware{fw[0], fw[1], fw[2], fw[3]})
 	// MaxRetries: MxRtyATR FF, MxRtyPSL 01, MxRtyPassiveActivation.
 	_, err = d.transceive(ctx, cmdRFConfiguration, []byte{0x05, 0xFF, 0x01, passiveRetries})
 	return err
