@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,7 +134,7 @@ func (d *Dev) ReadUID(ctx context.Context) ([]byte, error) {
 			if misreads++; misreads < maxMisreads {
 				continue // a card pulled away in the middle, most often
 			}
-			return nil, fmt.Errorf("mfrc522: read uid: %w", err)
+			return nil, misread(err)
 		}
 		switch {
 		case len(uid) == 7 && uid[3] == 0x88:
@@ -143,6 +144,15 @@ func (d *Dev) ReadUID(ctx context.Context) ([]byte, error) {
 		}
 		return uid, nil
 	}
+}
+
+// misread words a failed card read. periph's anticollision errors print
+// the check byte, an XOR of UID bytes: they are replaced.
+func misread(err error) error {
+	if strings.Contains(err.Error(), "mismatch") || strings.Contains(err.Error(), "check failed") {
+		return errors.New("mfrc522: read uid: the card's anticollision check byte is wrong")
+	}
+	return fmt.Errorf("mfrc522: read uid: %w", err)
 }
 
 // Reset pulses the reset pin and initialises the chip again; it also

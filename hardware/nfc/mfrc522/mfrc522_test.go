@@ -220,6 +220,11 @@ func TestMisreadsBecomeAFault(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "read uid") {
 		t.Fatalf("ReadUID = %v; want a read fault", err)
 	}
+	// periph's text would carry the check byte, an XOR of UID bytes.
+	bcc := uid4[0] ^ uid4[1] ^ uid4[2] ^ uid4[3]
+	if s := strings.ToLower(err.Error()); strings.Contains(s, hex.EncodeToString([]byte{bcc})) || strings.Contains(s, hex.EncodeToString([]byte{^bcc})) {
+		t.Errorf("error %q shows the check byte", err)
+	}
 }
 
 func TestResetPulsesTheResetPin(t *testing.T) {
