@@ -4,11 +4,16 @@
 // the target and PASS or MISS. With several runs of a benchmark (-count),
 // it takes the median of each metric.
 //
+// With -sync first it prints the table of the sync benchmarks instead
+// (BenchmarkSyncDrain against its mosquitto_pub baseline, BenchmarkSyncRestart,
+// BenchmarkSyncAgents; bench/sync.sh).
+//
 // It only reports: the exit status is 0 whatever the verdicts, and 1 only
 // when a number the table needs is missing from the input.
 //
 //	go test ./bench -run '^$' -bench . | go run ./bench/cmd/benchtable
 //	go run ./bench/cmd/benchtable out1.txt out2.txt
+//	go run ./bench/cmd/benchtable -sync sync.txt
 package main
 
 import (
@@ -26,7 +31,11 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
+	args, table := os.Args[1:], run
+	if len(args) > 0 && args[0] == "-sync" {
+		args, table = args[1:], runSync
+	}
+	if err := table(args, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
 	}
