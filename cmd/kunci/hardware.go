@@ -44,10 +44,12 @@ func openBoard(cfg *config.Agent, log *slog.Logger) (b *board, err error) {
 		return nil, fmt.Errorf("periph: %w", err)
 	}
 	g := cfg.GPIO
-	b = &board{readers: map[string]nfc.Reader{}, log: log}
+	opened := &board{readers: map[string]nfc.Reader{}, log: log}
+	b = opened
 	defer func() {
 		if err != nil {
-			b.Halt()
+			// b is nil here (return nil, err): halt what was opened, the relay first
+			opened.Halt()
 		}
 	}()
 	pin := func(field, name string) (gpio.PinIO, error) {
