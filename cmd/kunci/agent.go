@@ -185,9 +185,15 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 	case <-loaded:
 	case <-ctx.Done():
 	}
+	sd := newNotifier(os.Getenv, os.Getpid(), log)
 	if door.Submit(ctx, agent.Tick{}) == nil {
 		log.Info("door ready", "site", cfg.Site, "door", cfg.Door, "listen", l.Addr().String(), "store", cfg.Store,
 			"epoch", st.Epoch())
+		sd.Ready(fmt.Sprintf("door %s/%s ready, local API on %s", cfg.Site, cfg.Door, l.Addr()))
+		// pinged only while the door's loop answers: a hung door is restarted
+		wg.Go(func() {
+			sd.Watchdog(ctx, func(ctx context.Context) error { return door.Submit(ctx, agent.Tick{}) })
+		})
 		if ready != nil {
 			ready(l.Addr().String())
 		}
@@ -196,6 +202,7 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	sd.Stopping()
 	cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer scancel()

@@ -36,6 +36,9 @@ const usage = `kunci: door-access controller for server rooms
 
   kunci dev [--data DIR] [--listen ADDR]   a simulated door with demo permits, all in one process
   kunci agent --config FILE                run one door
+  kunci hwcheck --config FILE [--for D]    a Pi's wiring, then its inputs live (stop the agent first)
+      [--pulse-relay D [--yes]]            also unlock the relay once for D, then lock it
+      [--read-card [--reader NAME]]        also read one card per reader: UID length, type, fingerprint
   kunci keygen --out DIR                   make a hub signing key and a site key
   kunci sign permit|staff|revocation ...   sign a record for a door without a hub
   kunci version
@@ -52,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdAgent(ctx, rest, stdout, stderr)
 	case "dev":
 		return cmdDev(ctx, rest, stdout, stderr)
+	case "hwcheck":
+		return cmdHwcheck(ctx, rest, os.Stdin, stdout, stderr)
 	case "keygen":
 		return cmdKeygen(rest, stdout, stderr)
 	case "sign":
