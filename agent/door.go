@@ -212,9 +212,10 @@ func (d *Door) process(in Input) error {
 		d.trustSaved = wall
 	}
 	// the events are stored: the relay moves now, before anything else
+	var failed RelayAction
 	var relayErr error
-	if out.Relay != RelayNone {
-		relayErr = d.moveRelay(out)
+	if out.Relay != RelayNone { // the door.locked of a start moved nothing: NewDoor locked first
+		failed, relayErr = d.moveRelay(out)
 	}
 	for _, e := range out.Events {
 		d.log.Info("event", e.logAttrs()...)
@@ -231,41 +232,43 @@ func (d *Door) process(in Input) error {
 	if relayErr != nil {
 		// the machine believes the relay moved: record the fault, which
 		// locks again if it had asked for unlock
-		if err := d.process(RelayFault{Err: out.Relay.String() + ": " + relayErr.Error()}); err != nil {
+		if err := d.process(RelayFault{Err: failed.String() + ": " + relayErr.Error()}); err != nil {
 			d.log.Error("door: relay fault not stored", "err", err)
 		}
 	}
 	return nil
 }
 
-func (d *Door) moveRelay(out Outcome) error {
-	var seq uint64
+// moveRelay moves the relay once for each door.unlocked and door.locked
+// of the outcome, in order: a relock that fell due in the same step as a
+// new grant is a real lock then unlock, as the log says. It returns the
+// failed action's error, with the action, after trying Halt for a failed
+// lock.
+func (d *Door) moveRelay(out Outcome) (RelayAction, error) {
 	for _, e := range out.Events {
-		if e.MovesRelay() {
-			seq = e.Seq
+		if !e.MovesRelay() {
+			continue
 		}
-	}
-	var err error
-	if out.Relay == RelayUnlock {
-		err = d.relay.Unlock()
-	} else {
-		err = d.relay.Lock()
-	}
-	if err != nil {
-		d.ctr.Add("relay_errors")
-		d.log.Error("door: relay", "relay", d.relay.String(), "action", out.Relay.String(), "err", err)
-		if out.Relay == RelayLock {
-			// the last resort to reach the safe state
-			if herr := d.relay.Halt(); herr != nil {
-				d.log.Error("door: relay halt", "relay", d.relay.String(), "err", herr)
+		act, move := RelayLock, d.relay.Lock
+		if e.Type == EvUnlocked {
+			act, move = RelayUnlock, d.relay.Unlock
+		}
+		if err := move(); err != nil {
+			d.ctr.Add("relay_errors")
+			d.log.Error("door: relay", "relay", d.relay.String(), "action", act.String(), "err", err)
+			if act == RelayLock {
+				// the last resort to reach the safe state
+				if herr := d.relay.Halt(); herr != nil {
+					d.log.Error("door: relay halt", "relay", d.relay.String(), "err", herr)
+				}
 			}
+			return act, err
 		}
-		return err
+		// tests read this line: a movement is reported only after it
+		// happened, and its justifying event (seq) was stored before
+		d.log.Info("relay", "action", act.String(), "seq", e.Seq)
 	}
-	// tests read this line: a movement is reported only after it happened,
-	// and its justifying event (seq) was stored before
-	d.log.Info("relay", "action", out.Relay.String(), "seq", seq)
-	return nil
+	return RelayNone, nil
 }
 
 func snapEqual(a, b Snapshot) bool {

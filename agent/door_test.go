@@ -957,3 +957,27 @@ func TestDoorListen(t *testing.T) {
 		t.Error("door.unlocked was heard before the relay moved")
 	}
 }
+
+// TestDoorRelockAndGrantInOneStep: a relock that fell due meets a new
+// grant in one input; the log says locked then unlocked, and the relay
+// does both, in that order.
+func TestDoorRelockAndGrantInOneStep(t *testing.T) {
+	clk := &fakeClock{}
+	clk.Set(t0, true)
+	r := newRig(t, testConfig(), clk)
+	r.apply(staffRecords(soloStaff)...)
+	r.start()
+	ctx := context.Background()
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
+	seq := r.lastSeq()
+	clk.Advance(agent.DefaultRules().Unlock + time.Second) // no Tick reaches the door meanwhile
+	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
+	got := types(r.since(seq))
+	want := []string{agent.EvLocked, agent.EvTap, agent.EvGranted, agent.EvUnlocked}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events %v; want %v", got, want)
+	}
+	if calls := r.relay.Calls(); !slices.Equal(calls, []string{"lock", "unlock", "lock", "unlock"}) {
+		t.Errorf("relay calls %v; want [lock unlock lock unlock]", calls)
+	}
+}
