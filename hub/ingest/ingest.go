@@ -60,9 +60,14 @@ type Options struct {
 	// MaxBatch bounds the events stored in one transaction (1024).
 	MaxBatch int
 	// AckInterval is the shortest time between two acks to one door
-	// while events keep coming (50 ms); when the flow pauses, the ack
-	// goes at once.
+	// while events keep coming (50 ms); when the flow pauses, the acks
+	// owed go at once. An ack that could not be published is tried again
+	// after AckInterval.
 	AckInterval time.Duration
+	// AckLinger is how long nothing must arrive before the flow counts as
+	// paused (5 ms). An empty queue alone is no pause: a hub that keeps up
+	// with a drain empties its queue after nearly every commit.
+	AckLinger time.Duration
 	// QueueDepth is how many decoded events wait between Handle and Run
 	// (1024); a full queue holds the link's reader back.
 	QueueDepth int
@@ -125,6 +130,9 @@ func New(st *Store, o Options) (*Ingest, error) {
 	if o.AckInterval <= 0 {
 		o.AckInterval = 50 * time.Millisecond
 	}
+	if o.AckLinger <= 0 {
+		o.AckLinger = 5 * time.Millisecond
+	}
 	if o.QueueDepth <= 0 {
 		o.QueueDepth = 1024
 	}
@@ -167,21 +175,30 @@ func (in *Ingest) Handle(m mqttlink.Message) {
 // the acks through pub. It runs once.
 func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
 	defer close(in.stopped)
-	// acks that could not be published (the link not up yet as the
-	// broker hands over the session's queue) are tried again
-	retry := time.NewTimer(time.Hour)
-	defer retry.Stop()
+	// the acks owed go when nothing arrived for AckLinger after a batch
+	// (the flow paused), and again after AckInterval when they could not
+	// be published (the link not up yet as the broker hands over the
+	// session's queue); while events keep coming, at most one per door
+	// every AckInterval
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	lingering := false // a batch was processed and nothing arrived since
 	for {
-		var retryC <-chan time.Time
+		var timerC <-chan time.Time
 		if len(in.due) > 0 {
-			retry.Reset(in.o.AckInterval)
-			retryC = retry.C
+			d := in.o.AckInterval
+			if lingering {
+				d = in.o.AckLinger
+			}
+			timer.Reset(d)
+			timerC = timer.C
 		}
 		batch := make([]Event, 0, 64)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-retryC:
+		case <-timerC:
+			lingering = false
 			in.flushAcks(pub, true)
 			continue
 		case e := <-in.queue:
@@ -197,7 +214,8 @@ func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
 			}
 		}
 		in.process(batch)
-		in.flushAcks(pub, len(in.queue) == 0)
+		in.flushAcks(pub, false)
+		lingering = true
 	}
 }
 

@@ -102,6 +102,15 @@ func msg(site, door, epoch string, seq uint64) mqttlink.Message {
 }
 
 // run starts in's Run with a fake publisher until stop.
+// settle waits, in a synctest bubble, until the ingest has taken what
+// arrived and the flow has counted as paused (AckLinger, 5 ms, with
+// nothing arriving): the acks owed are then sent.
+func settle() {
+	synctest.Wait()
+	time.Sleep(10 * time.Millisecond)
+	synctest.Wait()
+}
+
 func run(t *testing.T, in *ingest.Ingest) (*fakePub, func()) {
 	t.Helper()
 	pub := &fakePub{}
@@ -181,7 +190,7 @@ func TestIngestOrder(t *testing.T) {
 					for _, s := range r {
 						in.Handle(msg("demo", "server-room", "e1", s))
 					}
-					synctest.Wait()
+					settle()
 				}
 				if got := stored(t, st, "demo", "server-room", "e1"); !slices.Equal(got, seqs(1, tc.through)) {
 					t.Fatalf("stored %v; want 1..%d", got, tc.through)
@@ -221,9 +230,9 @@ func TestIngestDuplicateAckedAgain(t *testing.T) {
 		pub, stop := run(t, in)
 		defer stop()
 		in.Handle(msg("demo", "server-room", "e1", 1))
-		synctest.Wait()
+		settle()
 		in.Handle(msg("demo", "server-room", "e1", 1))
-		synctest.Wait()
+		settle()
 		if acks := pub.sent(); len(acks) != 2 || acks[1].Through != 1 {
 			t.Fatalf("acks %+v; want two acks through 1", acks)
 		}
@@ -273,7 +282,7 @@ func TestIngestEpochs(t *testing.T) {
 		} {
 			in.Handle(m)
 		}
-		synctest.Wait()
+		settle()
 		d, err := st.Door("demo", "server-room")
 		if err != nil {
 			t.Fatal(err)
@@ -359,7 +368,8 @@ func TestIngestMalformed(t *testing.T) {
 
 // TestIngestBatchesAndCoalescesAcks: events that arrive together are
 // stored in one transaction each MaxBatch; while they keep coming a door
-// gets at most one ack per AckInterval, and one at once when they stop.
+// gets at most one ack per AckInterval, and one when they stop (nothing
+// arrived for AckLinger).
 func TestIngestBatchesAndCoalescesAcks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
@@ -370,18 +380,57 @@ func TestIngestBatchesAndCoalescesAcks(t *testing.T) {
 		pub, stop := run(t, in)
 		defer stop()
 		synctest.Wait()
-		// time stands still in the bubble: the first batch acks at once,
-		// the next three within AckInterval do not, the last (the queue
-		// empty) does
-		var throughs []uint64
-		for _, a := range pub.sent() {
-			throughs = append(throughs, a.Through)
+		throughs := func() []uint64 {
+			var ts []uint64
+			for _, a := range pub.sent() {
+				ts = append(ts, a.Through)
+			}
+			return ts
 		}
-		if !slices.Equal(throughs, []uint64{100, 500}) {
-			t.Errorf("acks through %v; want [100 500]", throughs)
+		// time stands still in the bubble: the first batch acks at once,
+		// the next four within AckInterval do not, even the last one that
+		// emptied the queue
+		if got := throughs(); !slices.Equal(got, []uint64{100}) {
+			t.Errorf("acks through %v at once; want [100]", got)
+		}
+		// nothing arrives for AckLinger: the flow paused, the ack goes
+		time.Sleep(5 * time.Millisecond)
+		synctest.Wait()
+		if got := throughs(); !slices.Equal(got, []uint64{100, 500}) {
+			t.Errorf("acks through %v after the linger; want [100 500]", got)
 		}
 		if s := in.Stats(); s.Commits != 5 || s.Stored != 500 {
 			t.Errorf("stats %+v; want 5 commits, 500 stored", s)
+		}
+	})
+}
+
+// TestIngestAckLinger: events that keep coming closer together than
+// AckLinger get one ack per AckInterval, not one per commit, and the last
+// one is acked once they stop.
+func TestIngestAckLinger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
+		in, _ := ingest.New(st, ingest.Options{}) // AckInterval 50 ms, AckLinger 5 ms
+		pub, stop := run(t, in)
+		defer stop()
+		for s := range uint64(200) { // one every 2 ms: 400 ms
+			in.Handle(msg("demo", "server-room", "e1", s+1))
+			synctest.Wait()
+			time.Sleep(2 * time.Millisecond)
+		}
+		synctest.Wait()
+		acks := pub.sent()
+		if len(acks) > 400/50+1 {
+			t.Errorf("%d acks for 200 commits in 400 ms; want at most one per 50 ms: %v", len(acks), acks)
+		}
+		if s := in.Stats(); s.Commits != 200 {
+			t.Errorf("stats %+v; want 200 commits", s)
+		}
+		time.Sleep(5 * time.Millisecond)
+		synctest.Wait()
+		if acks := pub.sent(); acks[len(acks)-1].Through != 200 {
+			t.Errorf("last ack %+v after the flow stopped; want through 200", acks[len(acks)-1])
 		}
 	})
 }
@@ -418,7 +467,7 @@ func TestIngestRestart(t *testing.T) {
 		for s := uint64(3); s <= 9; s++ {
 			in.Handle(msg("demo", "server-room", "e1", s))
 		}
-		synctest.Wait()
+		settle()
 		if got := stored(t, st, "demo", "server-room", "e1"); !slices.Equal(got, seqs(1, 9)) {
 			t.Errorf("stored %v; want 1..9", got)
 		}

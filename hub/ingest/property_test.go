@@ -51,7 +51,7 @@ func TestIngestProperties(t *testing.T) {
 						seen[a] = true
 						in.Handle(msg("demo", "server-room", a.epoch, a.seq))
 					}
-					synctest.Wait()
+					settle()
 				}
 				last := map[string]uint64{}
 				for _, a := range pub.sent() {
