@@ -200,6 +200,47 @@ func (s *Store) Events(after uint64, limit int) ([]Event, error) {
 	return out, nil
 }
 
+// RawEvent is one stored event as the store holds it: the JSON of
+// json.Marshal of its Event, as Append wrote it.
+type RawEvent struct {
+	Seq  uint64
+	JSON []byte
+}
+
+// EventsJSON returns up to limit stored events with seq > after, in order,
+// as their stored JSON, copied out of the read transaction: what a
+// publisher sends without decoding and encoding each event again.
+func (s *Store) EventsJSON(after uint64, limit int) ([]RawEvent, error) {
+	if after == math.MaxUint64 || limit <= 0 {
+		return nil, nil // after+1 would wrap around to the first event
+	}
+	var out []RawEvent
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bEvents).Cursor()
+		var buf []byte // one allocation for many events
+		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			if len(k) != 8 {
+				return fmt.Errorf("event key of %d bytes", len(k))
+			}
+			if cap(buf)-len(buf) < len(v) {
+				buf = make([]byte, 0, max(len(v), 64<<10))
+			}
+			n := len(buf)
+			buf = append(buf, v...)
+			if out == nil {
+				out = make([]RawEvent, 0, min(limit, 1024))
+			}
+			// capped: an append to one never writes over the next
+			out = append(out, RawEvent{Seq: binary.BigEndian.Uint64(k), JSON: buf[n:len(buf):len(buf)]})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	return out, nil
+}
+
 // Ack records that the hub stored every event up to through and deletes
 // them from the log; it never deletes past the newest event.
 func (s *Store) Ack(through uint64) error {

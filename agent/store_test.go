@@ -539,3 +539,62 @@ func TestStoreRevocationSameVersion(t *testing.T) {
 		t.Errorf("Card = %q; want P-1@1/revoked", got)
 	}
 }
+
+// TestStoreEventsJSON: the raw read returns what Events decodes, as
+// stored (json.Marshal of the event, "replayed":false among it), in seq
+// order from after+1, at most limit, and bytes that stay valid and
+// separate after the read transaction.
+func TestStoreEventsJSON(t *testing.T) {
+	st, _ := newStore(t)
+	for range 3 {
+		appendEvents(t, st, agent.EvTap, agent.EvGranted, agent.EvUnlocked, agent.EvLocked)
+	}
+	want := allEvents(t, st)
+	for _, c := range []struct {
+		after uint64
+		limit int
+	}{{0, math.MaxInt}, {0, 1}, {3, 4}, {11, 5}, {12, 5}, {0, 0}, {math.MaxUint64, 5}} {
+		raw, err := st.EventsJSON(c.after, c.limit)
+		if err != nil {
+			t.Fatalf("EventsJSON(%d, %d) = %v", c.after, c.limit, err)
+		}
+		var wantN int
+		if c.after < uint64(len(want)) {
+			wantN = min(c.limit, len(want)-int(c.after))
+		}
+		if len(raw) != wantN {
+			t.Fatalf("EventsJSON(%d, %d) returned %d events; want %d", c.after, c.limit, len(raw), wantN)
+		}
+		for i, r := range raw {
+			w := want[int(c.after)+i]
+			if r.Seq != w.Seq {
+				t.Errorf("EventsJSON(%d, %d)[%d].Seq = %d; want %d", c.after, c.limit, i, r.Seq, w.Seq)
+			}
+			j, _ := json.Marshal(w)
+			if string(r.JSON) != string(j) {
+				t.Errorf("event %d: raw %s; want the stored %s", r.Seq, r.JSON, j)
+			}
+			if n := strings.Count(string(r.JSON), `"replayed":false`); n != 1 {
+				t.Errorf("event %d: %d times \"replayed\":false in %s; want once", r.Seq, n, r.JSON)
+			}
+		}
+	}
+	// the bytes are copies: an append to one does not reach the next, and
+	// they outlive the transaction and later writes
+	raw, err := st.EventsJSON(0, math.MaxInt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := string(raw[1].JSON)
+	_ = append(raw[0].JSON, "xxxxxxxx"...)
+	appendEvents(t, st, agent.EvTap)
+	if err := st.Ack(6); err != nil {
+		t.Fatal(err)
+	}
+	if string(raw[1].JSON) != second {
+		t.Errorf("event 2's bytes changed after an append to event 1's and a write: %s", raw[1].JSON)
+	}
+	if left, err := st.EventsJSON(0, math.MaxInt); err != nil || len(left) != 7 || left[0].Seq != 7 {
+		t.Errorf("after Ack(6): %d events from %v, %v; want 7 from seq 7", len(left), left, err)
+	}
+}

@@ -19,8 +19,9 @@ import (
 
 // Log is the agent's event log as the pump needs it.
 type Log interface {
-	// Events returns up to limit stored events with seq > after, in order.
-	Events(after uint64, limit int) ([]agent.Event, error)
+	// EventsJSON returns up to limit stored events with seq > after, in
+	// order, each as the JSON of json.Marshal of its agent.Event.
+	EventsJSON(after uint64, limit int) ([]agent.RawEvent, error)
 	// Ack deletes every event up to through: the hub has stored them.
 	Ack(through uint64) error
 	// Acked returns the seq through which the hub has acked.
@@ -244,6 +245,7 @@ type state struct {
 	ackWait  time.Duration
 	retryAt  time.Time // no publishing before, after a failed publish
 	window   []inflight
+	ahead    []agent.RawEvent // read from the log, not yet published: a window's worth per read
 }
 
 func (s *state) outstanding() bool { return s.next > s.acked+1 }
@@ -290,7 +292,7 @@ func (p *Pump) Run(ctx context.Context) error {
 // reset starts a connection: go back to the hub's ack, forget the tokens
 // of the previous connection, and mark what is stored now as backlog.
 func (p *Pump) reset(s *state) error {
-	s.window, s.retryAt, s.next = nil, time.Time{}, 0
+	s.window, s.retryAt, s.next, s.ahead = nil, time.Time{}, 0, nil
 	acked, err := p.log.Acked()
 	if err != nil {
 		p.serr.Add(1)
@@ -341,33 +343,45 @@ func (p *Pump) fill(ctx context.Context, s *state) {
 			s.up = false
 			return
 		}
-		evs, err := p.log.Events(s.next-1, p.o.Window-len(s.window))
-		if err != nil {
-			p.serr.Add(1)
-			p.o.Log.Error("outbox: read log", "err", err)
-			s.retryAt = time.Now().Add(p.o.RetryDelay)
-			return
+		for len(s.ahead) > 0 && s.ahead[0].Seq < s.next {
+			s.ahead = s.ahead[1:] // acked meanwhile, or gone back before them
 		}
-		if len(evs) == 0 {
-			return
-		}
-		if evs[0].Seq != s.next && evs[0].Seq-1 > s.acked {
-			// an ack handled meanwhile may have deleted them: only events
-			// above the ack as stored now must never be missing
-			p.readAck(s)
-			if evs[0].Seq != s.next && evs[0].Seq-1 > s.acked {
-				p.o.Log.Error("outbox: gap in the log", "want", s.next, "got", evs[0].Seq, "acked", s.acked)
+		if len(s.ahead) == 0 || s.ahead[0].Seq != s.next {
+			// a window's worth per read transaction, not the free slots
+			evs, err := p.log.EventsJSON(s.next-1, p.o.Window)
+			if err != nil {
+				s.ahead = nil
+				p.serr.Add(1)
+				p.o.Log.Error("outbox: read log", "err", err)
+				s.retryAt = time.Now().Add(p.o.RetryDelay)
+				return
 			}
-		}
-		for i := range evs {
-			e := &evs[i]
-			if e.Seq < s.next {
+			if len(evs) == 0 {
+				s.ahead = nil
+				return
+			}
+			if evs[0].Seq != s.next && evs[0].Seq-1 > s.acked {
+				// an ack handled meanwhile may have deleted them: only events
+				// above the ack as stored now must never be missing
+				p.readAck(s)
+				if evs[0].Seq != s.next && evs[0].Seq-1 > s.acked {
+					p.o.Log.Error("outbox: gap in the log", "want", s.next, "got", evs[0].Seq, "acked", s.acked)
+				}
+			}
+			s.ahead = evs
+			for len(s.ahead) > 0 && s.ahead[0].Seq < s.next {
+				s.ahead = s.ahead[1:]
+			}
+			if len(s.ahead) == 0 {
 				continue
 			}
-			e.Replayed = e.Seq <= s.boundary
-			payload, err := json.Marshal(e)
+		}
+		for len(s.ahead) > 0 && len(s.window) < p.o.Window {
+			e := s.ahead[0]
+			s.ahead = s.ahead[1:]
+			payload, err := Payload(e.JSON, e.Seq <= s.boundary)
 			if err != nil {
-				// an Event always marshals; a broken one must not stop the log
+				// a broken event must not stop the log
 				p.o.Log.Error("outbox: encode event", "seq", e.Seq, "err", err)
 				payload = []byte("{}")
 			}
@@ -387,6 +401,37 @@ func (p *Pump) fill(ctx context.Context, s *state) {
 			}
 		}
 	}
+}
+
+var (
+	replayedFalse = []byte(`"replayed":false`)
+	replayedTrue  = []byte(`"replayed":true`)
+)
+
+// Payload returns the message of an event stored as stored (the JSON of
+// json.Marshal of an agent.Event) with its replayed member set to
+// replayed. The stored JSON says "replayed":false exactly once, and the
+// pattern cannot occur inside a JSON string (a quote there is escaped):
+// it is published as it is, or with that member replaced, without being
+// parsed (the hub validates every payload). Other JSON is decoded and
+// encoded again.
+func Payload(stored []byte, replayed bool) ([]byte, error) {
+	if i := bytes.Index(stored, replayedFalse); i >= 0 && bytes.Index(stored[i+len(replayedFalse):], replayedFalse) < 0 &&
+		!bytes.Contains(stored, replayedTrue) {
+		if !replayed {
+			return stored, nil
+		}
+		out := make([]byte, 0, len(stored)-len(replayedFalse)+len(replayedTrue))
+		out = append(out, stored[:i]...)
+		out = append(out, replayedTrue...)
+		return append(out, stored[i+len(replayedFalse):]...), nil
+	}
+	var e agent.Event
+	if err := json.Unmarshal(stored, &e); err != nil {
+		return nil, err
+	}
+	e.Replayed = replayed
+	return json.Marshal(&e)
 }
 
 // reap takes the completed publishes off the front of the window. A failed

@@ -391,11 +391,11 @@ type flakyLog struct {
 	fail atomic.Int32
 }
 
-func (l *flakyLog) Events(after uint64, limit int) ([]agent.Event, error) {
+func (l *flakyLog) EventsJSON(after uint64, limit int) ([]agent.RawEvent, error) {
 	if l.fail.Add(-1) >= 0 {
 		return nil, errors.New("read: input/output error")
 	}
-	return l.Store.Events(after, limit)
+	return l.Store.EventsJSON(after, limit)
 }
 
 func (l *flakyLog) Acked() (uint64, error) {
@@ -535,12 +535,12 @@ type ackingLog struct {
 	onRead2 func()
 }
 
-func (l *ackingLog) Events(after uint64, limit int) ([]agent.Event, error) {
+func (l *ackingLog) EventsJSON(after uint64, limit int) ([]agent.RawEvent, error) {
 	l.reads++
 	if l.reads == 2 {
 		l.onRead2()
 	}
-	return l.Store.Events(after, limit)
+	return l.Store.EventsJSON(after, limit)
 }
 
 // TestPumpAckBetweenReadsIsNoGap: events an ack deleted between two reads
@@ -555,7 +555,9 @@ func TestPumpAckBetweenReadsIsNoGap(t *testing.T) {
 	pub.setAuto(true)
 	pub.connect()
 	var p *outbox.Pump
+	started := make(chan struct{}) // p is set
 	l := &ackingLog{Store: st, onRead2: func() {
+		<-started
 		if err := p.HandleAck(ack(st.Epoch(), 400)); err != nil {
 			t.Errorf("HandleAck = %v", err)
 		}
@@ -563,6 +565,7 @@ func TestPumpAckBetweenReadsIsNoGap(t *testing.T) {
 	notify := make(chan struct{}, 1)
 	var stop func()
 	p, stop = start(t, l, pub, notify, outbox.Options{Window: 256, Log: log})
+	close(started)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		got, _ := pub.published()
