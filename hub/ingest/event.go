@@ -1,10 +1,8 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
@@ -46,39 +44,45 @@ const DefaultMaxEventSize = 16 << 10
 // maxSize bytes whose site and door are the topic's, with a seq from 1,
 // an epoch and a type, and whose id is site/door/epoch/seq.
 func DecodeEvent(prefix, t string, payload []byte, maxSize int) (Event, error) {
+	e, _, err := decodeEvent(prefix, t, payload, maxSize)
+	return e, err
+}
+
+// decodeEvent is DecodeEvent that also returns the JSON the hub stores
+// for the event: the encoding made to check that it can be stored.
+func decodeEvent(prefix, t string, payload []byte, maxSize int) (Event, []byte, error) {
 	site, door, kind, _ := topic.Parse(prefix, t)
 	if kind != topic.KindEvents {
-		return Event{}, fmt.Errorf("%w: %.200q", ErrTopic, t)
+		return Event{}, nil, fmt.Errorf("%w: %.200q", ErrTopic, t)
 	}
 	if len(payload) > maxSize {
-		return Event{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(payload), maxSize)
+		return Event{}, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(payload), maxSize)
 	}
 	var e Event
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if err := dec.Decode(&e); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Event{}, fmt.Errorf("%w: data after the object", ErrMalformed)
+	// Unmarshal refuses anything after the object
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return Event{}, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	for _, f := range []struct{ name, v string }{{"site", e.Site}, {"door", e.Door}, {"epoch", e.Epoch}, {"type", e.Type}} {
 		if err := permit.CheckID(f.name, f.v); err != nil {
-			return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+			return Event{}, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
 	}
 	if e.Seq == 0 {
-		return Event{}, fmt.Errorf("%w: no seq (seq starts at 1)", ErrMalformed)
+		return Event{}, nil, fmt.Errorf("%w: no seq (seq starts at 1)", ErrMalformed)
 	}
 	if e.Site != site || e.Door != door {
-		return Event{}, fmt.Errorf("%w: event of %s/%s on the topic of %s/%s", ErrMismatch, e.Site, e.Door, site, door)
+		return Event{}, nil, fmt.Errorf("%w: event of %s/%s on the topic of %s/%s", ErrMismatch, e.Site, e.Door, site, door)
 	}
 	if want := e.Site + "/" + e.Door + "/" + e.Epoch + "/" + strconv.FormatUint(e.Seq, 10); e.ID != want {
-		return Event{}, fmt.Errorf("%w: id %.200q, want %q", ErrMismatch, e.ID, want)
+		return Event{}, nil, fmt.Errorf("%w: id %.200q, want %q", ErrMismatch, e.ID, want)
 	}
 	// what cannot be stored must be refused here: stored later it would
-	// fail its commit, stay unacked and come back for ever
-	if _, err := json.Marshal(e); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	// fail its commit, stay unacked and come back for ever. These bytes
+	// are what the commit stores.
+	j, err := json.Marshal(&e)
+	if err != nil {
+		return Event{}, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	return e, nil
+	return e, j, nil
 }

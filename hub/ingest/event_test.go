@@ -43,6 +43,8 @@ var decodeCases = []struct {
 	{"bad time", evTopic, strings.Replace(good, `2026-11-27T03:02:03.123Z`, `yesterday`, 1), ingest.ErrMalformed},
 	{"truncated", evTopic, good[:len(good)-1], ingest.ErrMalformed},
 	{"two objects", evTopic, good + good, ingest.ErrMalformed},
+	{"data after the object", evTopic, good + " x", ingest.ErrMalformed},
+	{"white space after the object", evTopic, good + " \n", nil},
 	{"array", evTopic, "[" + good + "]", ingest.ErrMalformed},
 	{"null", evTopic, "null", ingest.ErrMalformed},
 	{"empty", evTopic, "", ingest.ErrMalformed},

@@ -88,9 +88,15 @@ type Stats struct {
 	AckErrors   uint64 // acks that could not be published
 }
 
+// valid is a decoded event and the JSON the hub stores for it.
+type valid struct {
+	Event
+	raw []byte
+}
+
 type flow struct {
 	through uint64           // committed
-	held    map[uint64]Event // seq > through+1, waiting for the gap
+	held    map[uint64]valid // seq > through+1, waiting for the gap
 	lastAck time.Time
 }
 
@@ -99,7 +105,7 @@ type flow struct {
 type Ingest struct {
 	st      *Store
 	o       Options
-	queue   chan Event
+	queue   chan valid
 	stopped chan struct{}
 
 	received, malformed, stored, duplicates, held, dropped atomic.Uint64
@@ -139,7 +145,7 @@ func New(st *Store, o Options) (*Ingest, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Ingest{st: st, o: o, queue: make(chan Event, o.QueueDepth), stopped: make(chan struct{}),
+	return &Ingest{st: st, o: o, queue: make(chan valid, o.QueueDepth), stopped: make(chan struct{}),
 		flows: map[stream]*flow{}, due: map[stream]bool{}}, nil
 }
 
@@ -158,7 +164,7 @@ func (in *Ingest) Stats() Stats {
 // queue is full (the broker holds the rest meanwhile) and drops the event
 // once Run has ended: unacked, it comes again.
 func (in *Ingest) Handle(m mqttlink.Message) {
-	e, err := DecodeEvent(in.o.Prefix, m.Topic, m.Payload, in.o.MaxEventSize)
+	e, raw, err := decodeEvent(in.o.Prefix, m.Topic, m.Payload, in.o.MaxEventSize)
 	if err != nil {
 		in.malformed.Add(1)
 		in.o.Log.Warn("ingest: event dropped", "topic", m.Topic, "bytes", len(m.Payload), "err", err)
@@ -166,7 +172,7 @@ func (in *Ingest) Handle(m mqttlink.Message) {
 	}
 	in.received.Add(1)
 	select {
-	case in.queue <- e:
+	case in.queue <- valid{e, raw}:
 	case <-in.stopped:
 	}
 }
@@ -193,7 +199,7 @@ func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
 			timer.Reset(d)
 			timerC = timer.C
 		}
-		batch := make([]Event, 0, 64)
+		batch := make([]valid, 0, 64)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -229,7 +235,7 @@ func (in *Ingest) flowOf(s stream) (*flow, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &flow{through: through, held: map[uint64]Event{}}
+	f := &flow{through: through, held: map[uint64]valid{}}
 	in.flows[s] = f
 	return f, nil
 }
@@ -237,7 +243,7 @@ func (in *Ingest) flowOf(s stream) (*flow, error) {
 // process sorts a batch into duplicates, events to store now and events
 // to hold, commits the ones to store in one transaction and marks the
 // acks owed.
-func (in *Ingest) process(batch []Event) {
+func (in *Ingest) process(batch []valid) {
 	var puts []put
 	idx := map[stream]int{} // stream -> index in puts
 	for _, e := range batch {
@@ -262,14 +268,16 @@ func (in *Ingest) process(batch []Event) {
 				in.due[s] = true
 			}
 		case e.Seq == staged+1:
-			puts[i].events = append(puts[i].events, e)
+			puts[i].events = append(puts[i].events, e.Event)
+			puts[i].raw = append(puts[i].raw, e.raw)
 			for next := e.Seq + 1; ; next++ {
 				h, ok := f.held[next]
 				if !ok {
 					break
 				}
 				delete(f.held, next)
-				puts[i].events = append(puts[i].events, h)
+				puts[i].events = append(puts[i].events, h.Event)
+				puts[i].raw = append(puts[i].raw, h.raw)
 			}
 		default:
 			in.hold(f, e)
@@ -303,7 +311,7 @@ func (in *Ingest) process(batch []Event) {
 
 // hold keeps e until the gap before it fills. A full buffer keeps the
 // lowest seqs: they are the ones needed first.
-func (in *Ingest) hold(f *flow, e Event) {
+func (in *Ingest) hold(f *flow, e valid) {
 	if _, ok := f.held[e.Seq]; ok {
 		in.duplicates.Add(1)
 		return

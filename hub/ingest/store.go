@@ -70,6 +70,7 @@ type stream struct{ site, door, epoch string }
 type put struct {
 	stream
 	events []Event
+	raw    [][]byte // the JSON stored for each event; nil or a nil entry: encoded in commit
 }
 
 func epochValue(v []byte) (order, through uint64, err error) {
@@ -106,13 +107,18 @@ func (s *Store) commit(puts []put) error {
 				return err
 			}
 			eb.FillPercent = 1 // keys only grow
-			for _, e := range p.events {
+			for i, e := range p.events {
 				if e.Seq != through+1 {
 					return fmt.Errorf("ingest store: %s/%s epoch %s: seq %d after %d", p.site, p.door, p.epoch, e.Seq, through)
 				}
-				j, err := json.Marshal(e)
-				if err != nil {
-					return err
+				var j []byte
+				if i < len(p.raw) {
+					j = p.raw[i]
+				}
+				if j == nil {
+					if j, err = json.Marshal(e); err != nil {
+						return err
+					}
 				}
 				if err := eb.Put(seqKey(e.Seq), j); err != nil {
 					return err
