@@ -73,19 +73,30 @@ func BenchmarkTapToRelayPN532(b *testing.B) {
 			}
 		}
 		rng := rand.New(rand.NewPCG(n, 4))
-		visit := func() time.Duration {
-			i := rng.IntN(n)
+		// grant taps guest i then the escort on the reader and returns the
+		// time from the escort's card appearing to the relay's Unlock; ok
+		// is false when the guest got in on its own tap because the
+		// escort's card, left on the reader past the previous visit's
+		// grant, counted again (a real door does the same; that grant is
+		// not the one measured)
+		grant := func(i int) (lat time.Duration, ok bool) {
+			rd.relay.drain() // the last visit's exit tap unlocked too
 			seq := rd.door.Status().Seq
 			chip.Present(pn532test.CardA(guestUID(i)...))
 			stored(seq)
 			away()
-			rd.relay.drain()
+			select {
+			case <-rd.relay.unlocked:
+				rd.relay.drain()
+				return 0, false
+			default:
+			}
 			start := time.Now()
 			chip.Present(pn532test.CardA(staffUID(escortOf(i))...))
-			var lat time.Duration
+			defer away()
 			select {
 			case t := <-rd.relay.unlocked:
-				lat = t.Sub(start)
+				return t.Sub(start), true
 			case <-time.After(5 * time.Second):
 				evs, _ := rd.store.Events(seq, 20)
 				var types []string
@@ -93,8 +104,12 @@ func BenchmarkTapToRelayPN532(b *testing.B) {
 					types = append(types, e.Type+"/"+e.Reason)
 				}
 				b.Fatalf("no unlock for permit %s; events since: %v", permitID(i), types)
+				return 0, false
 			}
-			away()
+		}
+		visit := func() (time.Duration, bool) {
+			i := rng.IntN(n)
+			lat, ok := grant(i)
 			for _, step := range []func() error{
 				func() error { return rd.door.SetDoor(ctx, true) },
 				func() error { return rd.door.SetDoor(ctx, false) },
@@ -106,14 +121,19 @@ func BenchmarkTapToRelayPN532(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			return lat
+			return lat, ok
 		}
 		for range warmup {
 			visit()
 		}
 		var lats []time.Duration
 		for b.Loop() {
-			lats = append(lats, visit())
+			for {
+				if lat, ok := visit(); ok {
+					lats = append(lats, lat)
+					break
+				}
+			}
 		}
 		reportLatency(b, "", lats)
 	})
