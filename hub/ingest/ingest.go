@@ -24,11 +24,16 @@ var _ Publisher = (*mqttlink.Link)(nil)
 // session, and queues the doors' events for it while it is away.
 const DefaultClientID = "kunci-hub-ingest"
 
+// HubMaxBackoff is the hub link's longest wait between connection attempts
+// unless the options set one.
+const HubMaxBackoff = 2 * time.Second
+
 // LinkOptions returns o set up for the ingest's link: a persistent session
 // (clean session off) under a fixed client id (DefaultClientID unless o
 // names one) subscribed QoS 1 to every door's events under prefix, or to
 // the shared subscription of them with shared. Hub replicas sharing the
-// load need distinct client ids and a store they share.
+// load need distinct client ids and a store they share. Unless o sets one,
+// the link's MaxBackoff is HubMaxBackoff.
 func LinkOptions(o mqttlink.Options, prefix string, shared bool) mqttlink.Options {
 	if prefix == "" {
 		prefix = topic.DefaultPrefix
@@ -36,6 +41,11 @@ func LinkOptions(o mqttlink.Options, prefix string, shared bool) mqttlink.Option
 	o.CleanSession = false
 	if o.ClientID == "" {
 		o.ClientID = DefaultClientID
+	}
+	if o.MaxBackoff == 0 {
+		// the hub is one client, no herd to spread: every door's backlog
+		// waits for it after a broker restart
+		o.MaxBackoff = HubMaxBackoff
 	}
 	subs := maps.Clone(o.Subscriptions)
 	if subs == nil {

@@ -497,16 +497,16 @@ func TestLinkOptions(t *testing.T) {
 	base := mqttlink.Options{Broker: "tcp://127.0.0.1:1883", CleanSession: true,
 		Subscriptions: map[string]byte{"kunci/v1/+/+/availability": 1}}
 	o := ingest.LinkOptions(base, "", false)
-	if o.CleanSession || o.ClientID != ingest.DefaultClientID {
-		t.Errorf("options %+v; want a persistent session as %s", o, ingest.DefaultClientID)
+	if o.CleanSession || o.ClientID != ingest.DefaultClientID || o.MaxBackoff != ingest.HubMaxBackoff {
+		t.Errorf("options %+v; want a persistent session as %s, backoff at most %s", o, ingest.DefaultClientID, ingest.HubMaxBackoff)
 	}
 	want := map[string]byte{"kunci/v1/+/+/availability": 1, "kunci/v1/+/+/events": 1}
 	if len(o.Subscriptions) != 2 || o.Subscriptions["kunci/v1/+/+/events"] != 1 || len(base.Subscriptions) != 1 {
 		t.Errorf("subscriptions %v (base %v); want %v and the base unchanged", o.Subscriptions, base.Subscriptions, want)
 	}
-	base.ClientID = "hub-2"
+	base.ClientID, base.MaxBackoff = "hub-2", time.Minute
 	o = ingest.LinkOptions(base, "site/v2", true)
-	if o.ClientID != "hub-2" || o.Subscriptions["$share/kunci-hub/site/v2/+/+/events"] != 1 {
+	if o.ClientID != "hub-2" || o.MaxBackoff != time.Minute || o.Subscriptions["$share/kunci-hub/site/v2/+/+/events"] != 1 {
 		t.Errorf("shared options %+v", o)
 	}
 }
