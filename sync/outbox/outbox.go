@@ -416,7 +416,7 @@ var (
 // parsed (the hub validates every payload). Other JSON is decoded and
 // encoded again.
 func Payload(stored []byte, replayed bool) ([]byte, error) {
-	if i := bytes.Index(stored, replayedFalse); i >= 0 && bytes.Index(stored[i+len(replayedFalse):], replayedFalse) < 0 &&
+	if i := bytes.Index(stored, replayedFalse); i >= 0 && !bytes.Contains(stored[i+len(replayedFalse):], replayedFalse) &&
 		!bytes.Contains(stored, replayedTrue) {
 		if !replayed {
 			return stored, nil
