@@ -1,0 +1,54 @@
+// Package workflow is the hub's permit workflow (SOP steps 1-4), its staff
+// register, the guest book (Buku Tamu) and the service-time report (SLA).
+//
+// # Permit workflow
+//
+// A Store keeps permit requests in its own bbolt file. A request lives
+// through these states, each transition recorded with who did it and when,
+// in order, and each bumping the record's version:
+//
+//	Request       -> requested     (SOP 1, by the requester or desk)
+//	Coordinate    -> coordinated   (SOP 2, category network|server)
+//	Approve       -> approved      (SOP 3, never by the requester)
+//	AssignEscort  -> escorted      (SOP 4, staff with the escort right)
+//	Sign          -> issued        (returns the signed permit document)
+//	Reject        -> rejected      (any state before issued)
+//	Revoke        -> revoked       (issued or escorted after issue; signed revocation)
+//
+// AssignEscort on an issued permit re-opens it (state escorted); the next
+// Sign issues a higher version. Any other action is refused with
+// ErrTransition. The card UID typed at the desk is kept only as its
+// fingerprint (permit.SiteKey). The NIK is stored; every view but the
+// admin's shows it through MaskNIK.
+//
+// # Guest book
+//
+// GuestBook builds one Row per visit of a door from the permits and the
+// door's events (Event, mapped by the caller from hub/ingest): a visit
+// starts at visit.entered and ends at visit.exited of its permit; Secured
+// is the first room.secured after the exit, NotSecured is set by a
+// room.not_secured after it. Alarms during a visit (between entry and the
+// securing of the room): door.forced, door.held_open, rack.tampered,
+// visit.unescorted (its permit only) and room.not_secured.
+//
+// # Service times
+//
+// ServiceTimes times each SOP step of a permit against its standard time
+// (Standard), from these start and end points:
+//
+//	step 1 form      FormOpened (if the desk recorded it) -> requested; else 0
+//	step 2 coordinate requested -> coordinated
+//	step 3 approve    coordinated -> approved
+//	step 4 escort     approved -> first escorted
+//	step 5 entry      first escort.awaited or access.granted of the permit -> visit.entered
+//	step 6 work       not timed (Secukupnya)
+//	step 7 exit       last exit.requested (exit tap or button) before visit.exited -> visit.exited
+//	                  (0 when no exit request precedes it)
+//	step 8 secure     visit.exited -> room.secured (room.not_secured: outside the standard)
+//
+// Steps 5, 7 and 8 are taken from the permit's first visit. The total is
+// the sum of the timed steps against 22 minutes; a step not reached yet is
+// left out (Known false) and the total is known only when all are.
+// Summarise gives, per step and in total, the median, the 90th percentile
+// (nearest rank) and the share within the standard.
+package workflow

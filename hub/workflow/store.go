@@ -1,0 +1,503 @@
+package workflow
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kunci-project/kunci/permit"
+	bolt "go.etcd.io/bbolt"
+)
+
+// State is where a permit request is in its life.
+type State string
+
+// States of a permit request.
+const (
+	Requested   State = "requested"
+	Coordinated State = "coordinated"
+	Approved    State = "approved"
+	Escorted    State = "escorted"
+	Issued      State = "issued"
+	Rejected    State = "rejected"
+	Revoked     State = "revoked"
+)
+
+// Transition is one step of a permit's life: the state it led to, who
+// did it, when, and the version it gave the record.
+type Transition struct {
+	State   State     `json:"state"`
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+	Version uint64    `json:"version"`
+	Note    string    `json:"note,omitempty"`
+}
+
+// Request is the special permit form of SOP step 1.
+type Request struct {
+	ID           string    // empty: the store numbers it P-000001, P-000002, ...
+	Site, Door   string    // the door the guest may open
+	Guest        string    // the guest's name
+	NIK          string    // the guest's national id number, 16 digits
+	Organisation string    // company or agency
+	Phone        string    // optional
+	Purpose      string    // the work to do
+	Equipment    []string  // what the guest brings in
+	NotBefore    time.Time // time window of the visit
+	NotAfter     time.Time
+	Entries      int       // entries allowed, 0: any inside the window
+	CardUID      string    // as typed by the desk reader; only its fingerprint is kept
+	FormOpened   time.Time // when the form was opened, if known (SLA step 1)
+	By           string    // who filed it
+}
+
+// Record is a stored permit request. NIK is in clear: show Masked() to
+// anyone but an admin.
+type Record struct {
+	ID           string             `json:"id"`
+	Version      uint64             `json:"version"`
+	State        State              `json:"state"`
+	Site         string             `json:"site"`
+	Door         string             `json:"door"`
+	Guest        string             `json:"guest"`
+	NIK          string             `json:"nik"`
+	Organisation string             `json:"organisation"`
+	Phone        string             `json:"phone,omitempty"`
+	Purpose      string             `json:"purpose"`
+	Equipment    []string           `json:"equipment,omitempty"`
+	NotBefore    time.Time          `json:"not_before"`
+	NotAfter     time.Time          `json:"not_after"`
+	Entries      int                `json:"entries"`
+	Card         permit.Fingerprint `json:"card"`
+	Category     permit.Category    `json:"category,omitempty"`
+	Requester    string             `json:"requester"`
+	Coordinator  string             `json:"coordinator,omitempty"`
+	Approver     string             `json:"approver,omitempty"`
+	ApprovedAt   time.Time          `json:"approved_at,omitzero"`
+	Escort       string             `json:"escort,omitempty"`
+	FormOpened   time.Time          `json:"form_opened,omitzero"`
+	History      []Transition       `json:"history"`
+}
+
+// Masked returns a copy of r with the NIK masked, for every view but the
+// admin's.
+func (r Record) Masked() Record {
+	r.NIK = MaskNIK(r.NIK)
+	r.Equipment = slices.Clone(r.Equipment)
+	r.History = slices.Clone(r.History)
+	return r
+}
+
+// At returns when r first reached state s, and whether it did.
+func (r *Record) At(s State) (time.Time, bool) {
+	for _, t := range r.History {
+		if t.State == s {
+			return t.At, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// MaskNIK shows the first 4 and the last 2 digits of a NIK and masks the
+// rest; a value too short to keep anything hidden is masked whole.
+func MaskNIK(nik string) string {
+	if len(nik) <= 6 {
+		return strings.Repeat("*", len(nik))
+	}
+	return nik[:4] + strings.Repeat("*", len(nik)-6) + nik[len(nik)-2:]
+}
+
+// Options configure a Store.
+type Options struct {
+	// SiteKeys key card fingerprints per site.
+	SiteKeys map[string]permit.SiteKey
+	// Signer signs permits and revocations; without it Sign and Revoke
+	// fail with ErrNoSigner.
+	Signer *permit.Signer
+	// Now is the clock, time.Now if nil.
+	Now func() time.Time
+	// Timeout bounds the wait for another process to let go of the
+	// file; 2 s if zero.
+	Timeout time.Duration
+}
+
+var (
+	bPermits = []byte("permits")
+	bStaff   = []byte("staff")
+)
+
+// Store is the workflow's bbolt file: permit requests and the staff register.
+type Store struct {
+	db   *bolt.DB
+	opts Options
+}
+
+// Open opens or creates the store at path.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	if err != nil {
+		return nil, fmt.Errorf("workflow store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bPermits, bStaff} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("workflow store %s: %w", path, err)
+	}
+	return &Store{db: db, opts: opts}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Fingerprint returns the card fingerprint of uid at site.
+func (s *Store) Fingerprint(site, uid string) (permit.Fingerprint, error) {
+	k, ok := s.opts.SiteKeys[site]
+	if !ok {
+		return "", fmt.Errorf("%w: site %q", ErrNoSiteKey, site)
+	}
+	f, err := k.FingerprintText(uid)
+	if err != nil {
+		return "", fmt.Errorf("%w: card: %v", ErrInvalid, err)
+	}
+	return f, nil
+}
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
+}
+
+func (r *Request) validate() error {
+	for _, c := range []struct{ f, v string }{{"site", r.Site}, {"door", r.Door}} {
+		if err := permit.CheckID(c.f, c.v); err != nil {
+			return invalid("%v", err)
+		}
+	}
+	if r.ID != "" {
+		if err := permit.CheckID("permit id", r.ID); err != nil {
+			return invalid("%v", err)
+		}
+	}
+	for _, c := range []struct{ f, v string }{{"guest", r.Guest}, {"organisation", r.Organisation}, {"purpose", r.Purpose}, {"by", r.By}} {
+		if strings.TrimSpace(c.v) == "" {
+			return invalid("request: no %s", c.f)
+		}
+	}
+	if len(r.NIK) != 16 || strings.Trim(r.NIK, "0123456789") != "" {
+		return invalid("request: NIK must be 16 digits")
+	}
+	if r.NotBefore.IsZero() || !r.NotAfter.After(r.NotBefore) {
+		return invalid("request: time window is empty")
+	}
+	if r.Entries < 0 {
+		return invalid("request: entries %d is negative", r.Entries)
+	}
+	if r.CardUID == "" {
+		return invalid("request: no card")
+	}
+	return nil
+}
+
+// now returns the time of a new transition of r: the clock, but never
+// before r's last transition, so that the history stays in order.
+func (s *Store) now(r *Record) time.Time {
+	t := s.opts.Now().UTC()
+	if n := len(r.History); n > 0 && t.Before(r.History[n-1].At) {
+		t = r.History[n-1].At
+	}
+	return t
+}
+
+func (s *Store) advance(r *Record, st State, by, note string) {
+	r.Version++
+	r.State = st
+	r.History = append(r.History, Transition{State: st, By: by, At: s.now(r), Version: r.Version, Note: note})
+}
+
+func putRecord(b *bolt.Bucket, r *Record) error {
+	j, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(r.ID), j)
+}
+
+func getRecord(b *bolt.Bucket, id string) (Record, error) {
+	v := b.Get([]byte(id))
+	if v == nil {
+		return Record{}, fmt.Errorf("%w: permit %q", ErrNotFound, id)
+	}
+	var r Record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return Record{}, fmt.Errorf("%w: permit %q: %v", ErrCorrupt, id, err)
+	}
+	return r, nil
+}
+
+// Request files a permit request (SOP step 1).
+func (s *Store) Request(req Request) (Record, error) {
+	if err := req.validate(); err != nil {
+		return Record{}, err
+	}
+	card, err := s.Fingerprint(req.Site, req.CardUID)
+	if err != nil {
+		return Record{}, err
+	}
+	r := Record{
+		ID: req.ID, Site: req.Site, Door: req.Door, Guest: req.Guest, NIK: req.NIK,
+		Organisation: req.Organisation, Phone: req.Phone, Purpose: req.Purpose,
+		Equipment: slices.Clone(req.Equipment), NotBefore: req.NotBefore.UTC(), NotAfter: req.NotAfter.UTC(),
+		Entries: req.Entries, Card: card, Requester: req.By, FormOpened: req.FormOpened.UTC(),
+	}
+	if req.FormOpened.IsZero() {
+		r.FormOpened = time.Time{}
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bPermits)
+		if r.ID == "" {
+			n, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			r.ID = fmt.Sprintf("P-%06d", n)
+		}
+		if b.Get([]byte(r.ID)) != nil {
+			return fmt.Errorf("%w: permit %q", ErrExists, r.ID)
+		}
+		s.advance(&r, Requested, req.By, "")
+		return putRecord(b, &r)
+	})
+	if err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+// change loads permit id, lets fn check and change it, and stores it.
+func (s *Store) change(id string, fn func(tx *bolt.Tx, r *Record) error) (Record, error) {
+	var r Record
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bPermits)
+		var err error
+		if r, err = getRecord(b, id); err != nil {
+			return err
+		}
+		if err := fn(tx, &r); err != nil {
+			return err
+		}
+		return putRecord(b, &r)
+	})
+	if err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+func refuse(r *Record, action string) error {
+	return fmt.Errorf("%w: cannot %s permit %s: it is %s", ErrTransition, action, r.ID, r.State)
+}
+
+func needBy(by string) error {
+	if strings.TrimSpace(by) == "" {
+		return invalid("no actor (by)")
+	}
+	return nil
+}
+
+// Coordinate classifies the request as network or server work (SOP step 2).
+func (s *Store) Coordinate(id string, cat permit.Category, by string) (Record, error) {
+	if err := needBy(by); err != nil {
+		return Record{}, err
+	}
+	if cat != permit.Network && cat != permit.Server {
+		return Record{}, invalid("category %q, want network or server", cat)
+	}
+	return s.change(id, func(_ *bolt.Tx, r *Record) error {
+		if r.State != Requested {
+			return refuse(r, "coordinate")
+		}
+		r.Category, r.Coordinator = cat, by
+		s.advance(r, Coordinated, by, string(cat))
+		return nil
+	})
+}
+
+// Approve approves the request (SOP step 3). The requester may not approve
+// their own request.
+func (s *Store) Approve(id, by string) (Record, error) {
+	if err := needBy(by); err != nil {
+		return Record{}, err
+	}
+	return s.change(id, func(_ *bolt.Tx, r *Record) error {
+		if r.State != Coordinated {
+			return refuse(r, "approve")
+		}
+		if by == r.Requester {
+			return fmt.Errorf("%w: %s filed permit %s", ErrSelfApproval, by, r.ID)
+		}
+		r.Approver = by
+		s.advance(r, Approved, by, "")
+		r.ApprovedAt = r.History[len(r.History)-1].At
+		return nil
+	})
+}
+
+// AssignEscort appoints staff member staffID, who must have the escort
+// right on the permit's door, to escort the guest (SOP step 4). On an
+// issued permit it re-opens it: Sign must issue the new version.
+func (s *Store) AssignEscort(id, staffID, by string) (Record, error) {
+	if err := needBy(by); err != nil {
+		return Record{}, err
+	}
+	return s.change(id, func(tx *bolt.Tx, r *Record) error {
+		switch r.State {
+		case Approved, Escorted, Issued:
+		default:
+			return refuse(r, "assign an escort to")
+		}
+		m, err := getStaff(tx.Bucket(bStaff), staffID)
+		if err != nil {
+			return err
+		}
+		ps := m.Permit()
+		if !m.Escort || m.Disabled || m.Site != r.Site || !ps.AllowsDoor(r.Door) {
+			return fmt.Errorf("%w: %s may not escort on %s/%s", ErrNotEscort, staffID, r.Site, r.Door)
+		}
+		r.Escort = staffID
+		s.advance(r, Escorted, by, staffID)
+		return nil
+	})
+}
+
+// Permit returns the permit document of r, as it would be signed.
+func (r *Record) Permit() permit.Permit {
+	return permit.Permit{
+		ID: r.ID, Version: r.Version, Site: r.Site, Door: r.Door, Card: r.Card, Escort: r.Escort,
+		Category: r.Category, NotBefore: r.NotBefore, NotAfter: r.NotAfter, Entries: r.Entries,
+		ApprovedBy: r.Approver, ApprovedAt: r.ApprovedAt,
+	}
+}
+
+// Sign issues the permit: it returns the signed permit document, whose
+// version is the record's (it rises on every change). Signing an issued
+// permit again returns the same version.
+func (s *Store) Sign(id, by string) (Record, []byte, error) {
+	if err := needBy(by); err != nil {
+		return Record{}, nil, err
+	}
+	if s.opts.Signer == nil {
+		return Record{}, nil, ErrNoSigner
+	}
+	var doc []byte
+	r, err := s.change(id, func(_ *bolt.Tx, r *Record) error {
+		switch r.State {
+		case Escorted:
+			s.advance(r, Issued, by, "")
+		case Issued:
+		default:
+			return refuse(r, "sign")
+		}
+		p := r.Permit()
+		var err error
+		doc, err = s.opts.Signer.Sign(permit.KindPermit, &p)
+		return err
+	})
+	if err != nil {
+		return Record{}, nil, err
+	}
+	return r, doc, nil
+}
+
+// Reject refuses a request that is not issued yet.
+func (s *Store) Reject(id, by, reason string) (Record, error) {
+	if err := needBy(by); err != nil {
+		return Record{}, err
+	}
+	return s.change(id, func(_ *bolt.Tx, r *Record) error {
+		switch r.State {
+		case Requested, Coordinated, Approved:
+		case Escorted:
+			if _, ok := r.At(Issued); ok {
+				return refuse(r, "reject (it was issued: revoke)")
+			}
+		default:
+			return refuse(r, "reject")
+		}
+		s.advance(r, Rejected, by, reason)
+		return nil
+	})
+}
+
+// Revoke withdraws a permit that was issued. It returns the signed
+// revocation, whose version is higher than every permit version issued.
+func (s *Store) Revoke(id, by, reason string) (Record, []byte, error) {
+	if err := needBy(by); err != nil {
+		return Record{}, nil, err
+	}
+	if s.opts.Signer == nil {
+		return Record{}, nil, ErrNoSigner
+	}
+	var doc []byte
+	r, err := s.change(id, func(_ *bolt.Tx, r *Record) error {
+		switch r.State {
+		case Issued:
+		case Escorted:
+			if _, ok := r.At(Issued); !ok {
+				return refuse(r, "revoke (it was never issued: reject)")
+			}
+		default:
+			return refuse(r, "revoke")
+		}
+		s.advance(r, Revoked, by, reason)
+		t := r.History[len(r.History)-1]
+		rv := permit.Revocation{Permit: r.ID, Version: r.Version, Site: r.Site, Door: r.Door, At: t.At, By: by, Reason: reason}
+		var err error
+		doc, err = s.opts.Signer.Sign(permit.KindRevocation, &rv)
+		return err
+	})
+	if err != nil {
+		return Record{}, nil, err
+	}
+	return r, doc, nil
+}
+
+// Get returns permit id, NIK in clear (admin view: mask it with Masked).
+func (s *Store) Get(id string) (Record, error) {
+	var r Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		r, err = getRecord(tx.Bucket(bPermits), id)
+		return err
+	})
+	return r, err
+}
+
+// List returns every permit request in id order, NIK in clear.
+func (s *Store) List() ([]Record, error) {
+	var out []Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bPermits).ForEach(func(k, v []byte) error {
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("%w: permit %q: %v", ErrCorrupt, k, err)
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
