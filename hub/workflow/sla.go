@@ -1,0 +1,194 @@
+package workflow
+
+import (
+	"iter"
+	"slices"
+	"time"
+)
+
+// Steps is the number of SOP steps.
+const Steps = 8
+
+// Standard is the SOP's standard time per step (index 1-8); step 6 (work
+// inside, Secukupnya) has none and is not timed.
+var Standard = [Steps + 1]time.Duration{
+	1: 5 * time.Minute, 2: 5 * time.Minute, 3: 2 * time.Minute, 4: 2 * time.Minute,
+	5: 3 * time.Minute, 7: 3 * time.Minute, 8: 2 * time.Minute,
+}
+
+// StandardTotal is the SOP's completion time, step 6 aside: 22 minutes.
+const StandardTotal = 22 * time.Minute
+
+// Timed reports whether SOP step n is timed (every step but 6).
+func Timed(n int) bool { return n >= 1 && n <= Steps && n != 6 }
+
+// StepTime is one step's duration.
+type StepTime struct {
+	Known    bool // the step's start and end are both known
+	Duration time.Duration
+	Within   bool // Known, within the standard and, for step 8, secured
+}
+
+// ServiceTime is the service-time report of one permit; Step is indexed
+// 1-8 (Step[6] stays unknown).
+type ServiceTime struct {
+	Permit string
+	Step   [Steps + 1]StepTime
+	Total  StepTime // known when every timed step is
+}
+
+// ServiceTimes times the SOP steps of each permit from its history and the
+// door's events (see the package doc for each step's start and end). The
+// events are read once.
+func ServiceTimes(permits []Record, events iter.Seq[Event]) []ServiceTime {
+	type door struct {
+		tap, entered, exitReq, exited, done time.Time
+		card                                string
+		notSecured                          bool
+	}
+	doors := make(map[string]*door, len(permits))
+	for _, r := range permits {
+		doors[r.ID] = &door{}
+	}
+	var lastExit []Event // exit requests since the last visit.exited
+	var awaiting []*door // exited, room not yet secured
+	for e := range events {
+		d := doors[e.Permit]
+		switch e.Type {
+		case EvEscortAwaited, EvGranted:
+			if d != nil && d.tap.IsZero() && d.entered.IsZero() {
+				d.tap = e.At
+			}
+		case EvVisitEntered:
+			if d != nil && d.entered.IsZero() {
+				d.entered, d.card = e.At, e.Card
+			}
+		case EvExitRequested:
+			lastExit = append(lastExit, e)
+		case EvVisitExited:
+			if d != nil && !d.entered.IsZero() && d.exited.IsZero() {
+				d.exited = e.At
+				for i := len(lastExit) - 1; i >= 0; i-- {
+					x := lastExit[i]
+					if !x.At.Before(d.entered) && (x.Card == "" || d.card == "" || x.Card == d.card) {
+						d.exitReq = x.At
+						break
+					}
+				}
+				awaiting = append(awaiting, d)
+			}
+			lastExit = lastExit[:0]
+		case EvSecured, EvNotSecured:
+			for _, a := range awaiting {
+				a.done, a.notSecured = e.At, e.Type == EvNotSecured
+			}
+			awaiting = awaiting[:0]
+		}
+	}
+	out := make([]ServiceTime, 0, len(permits))
+	for i := range permits {
+		r := &permits[i]
+		d := doors[r.ID]
+		st := ServiceTime{Permit: r.ID}
+		span := func(n int, from, to time.Time, fromOK, toOK bool) {
+			if fromOK && toOK && !from.IsZero() && !to.IsZero() {
+				dur := max(to.Sub(from), 0)
+				st.Step[n] = StepTime{Known: true, Duration: dur, Within: dur <= Standard[n]}
+			}
+		}
+		req, okReq := r.At(Requested)
+		coo, okCoo := r.At(Coordinated)
+		app, okApp := r.At(Approved)
+		esc, okEsc := r.At(Escorted)
+		if okReq {
+			if r.FormOpened.IsZero() {
+				st.Step[1] = StepTime{Known: true, Within: true}
+			} else {
+				span(1, r.FormOpened, req, true, true)
+			}
+		}
+		span(2, req, coo, okReq, okCoo)
+		span(3, coo, app, okCoo, okApp)
+		span(4, app, esc, okApp, okEsc)
+		span(5, d.tap, d.entered, true, true)
+		if !d.exited.IsZero() {
+			if d.exitReq.IsZero() {
+				st.Step[7] = StepTime{Known: true, Within: true}
+			} else {
+				span(7, d.exitReq, d.exited, true, true)
+			}
+		}
+		span(8, d.exited, d.done, true, true)
+		if d.notSecured {
+			st.Step[8].Within = false
+		}
+		known, within, total := true, true, time.Duration(0)
+		for n := 1; n <= Steps; n++ {
+			if !Timed(n) {
+				continue
+			}
+			known = known && st.Step[n].Known
+			within = within && st.Step[n].Within
+			total += st.Step[n].Duration
+		}
+		if known {
+			st.Total = StepTime{Known: true, Duration: total, Within: within && total <= StandardTotal}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Aggregate summarises one step, or the total, over many permits; only
+// known durations count.
+type Aggregate struct {
+	Count  int
+	Median time.Duration
+	P90    time.Duration
+	Within float64 // share within the standard, 0..1
+}
+
+// Summary aggregates service times: Step indexed 1-8, and the total.
+type Summary struct {
+	Step  [Steps + 1]Aggregate
+	Total Aggregate
+}
+
+// Summarise aggregates service times per step and in total: median, 90th
+// percentile (nearest rank) and the share within the standard.
+func Summarise(sts []ServiceTime) Summary {
+	var sum Summary
+	for n := 1; n <= Steps; n++ {
+		if Timed(n) {
+			sum.Step[n] = aggregate(sts, func(s *ServiceTime) StepTime { return s.Step[n] })
+		}
+	}
+	sum.Total = aggregate(sts, func(s *ServiceTime) StepTime { return s.Total })
+	return sum
+}
+
+func aggregate(sts []ServiceTime, get func(*ServiceTime) StepTime) Aggregate {
+	var ds []time.Duration
+	within := 0
+	for i := range sts {
+		t := get(&sts[i])
+		if !t.Known {
+			continue
+		}
+		ds = append(ds, t.Duration)
+		if t.Within {
+			within++
+		}
+	}
+	if len(ds) == 0 {
+		return Aggregate{}
+	}
+	slices.Sort(ds)
+	return Aggregate{Count: len(ds), Median: rank(ds, 50), P90: rank(ds, 90), Within: float64(within) / float64(len(ds))}
+}
+
+// rank is the nearest-rank percentile p of sorted ds.
+func rank(ds []time.Duration, p int) time.Duration {
+	i := (p*len(ds)+99)/100 - 1
+	return ds[max(i, 0)]
+}
