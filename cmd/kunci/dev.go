@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/kunci-project/kunci/config"
@@ -23,20 +26,80 @@ const (
 
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dev", stderr)
-	data := fs.String("data", "kunci-dev", "`folder` for keys, signed records and the store")
+	data := fs.String("data", "kunci-dev", "`folder` for keys, signed records and the stores")
 	addr := fs.String("listen", "127.0.0.1:8080", "`address` of the simulator and the local API")
+	mqttAddr := fs.String("mqtt", devMQTTDefault, "loopback `address` of the embedded MQTT broker (off: the door alone, no broker, no hub)")
+	brokerURL := fs.String("broker", "", "`URL` of a running broker to use instead of the embedded one (tcp://127.0.0.1:1883)")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	log := newLogger(stderr, *logJSON)
 	cfg, err := devSetup(*data, *addr)
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
-	return runAgent(ctx, cfg, newLogger(stderr, *logJSON), "--listen", func(a string) {
+	broker := *brokerURL
+	var b *devBroker
+	if broker == "" && *mqttAddr != "off" {
+		// mochi says every client's coming and going at info: warnings only
+		warn := &slog.HandlerOptions{Level: slog.LevelWarn}
+		var h slog.Handler = slog.NewTextHandler(stderr, warn)
+		if *logJSON {
+			h = slog.NewJSONHandler(stderr, warn)
+		}
+		blog := slog.New(quietClosed{h}).With("part", "broker")
+		if b, err = startDevBroker(*mqttAddr, blog); err != nil {
+			return fmt.Errorf("dev: %w", err)
+		}
+		defer b.Close(log)
+		broker = b.URL()
+	}
+	var hub *devHub
+	if broker != "" {
+		cfg.MQTT.Broker = broker
+		cfg.Defaults()
+		if hub, err = newDevHub(broker, filepath.Join(*data, "hub-events.db"), log.With("part", "hub")); err != nil {
+			return fmt.Errorf("dev: %w", err)
+		}
+	}
+	// shutdown: the door (its relay halted first), then the ingest and its
+	// link, then the broker (deferred above)
+	agentCtx, stopAgent := context.WithCancel(ctx)
+	defer stopAgent()
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	defer stopHub()
+	var hubErr error
+	var hubDone sync.WaitGroup
+	if hub != nil {
+		hubDone.Go(func() {
+			if hubErr = hub.Run(hubCtx); hubErr != nil {
+				stopAgent()
+			}
+		})
+	}
+	err = runAgent(agentCtx, cfg, log, "--listen", func(a string) {
 		fmt.Fprintf(stdout, devHelp, cfg.Site, cfg.Door, a, *data, a, demoGuestUID, a, demoEscortUID, a, a, a, a, a,
 			a, demoSoloUID, a, demoOtherUID)
+		switch {
+		case b != nil:
+			host, port := brokerHostPort(broker)
+			fmt.Fprintf(stdout, devMQTTHelp, "embedded MQTT broker on "+b.addr+" (loopback only, every client allowed)",
+				filepath.Join(*data, "hub-events.db"), host, port)
+		case broker != "":
+			host, port := brokerHostPort(broker)
+			fmt.Fprintf(stdout, devMQTTHelp, "MQTT broker "+broker+" (--broker)",
+				filepath.Join(*data, "hub-events.db"), host, port)
+		default:
+			fmt.Fprint(stdout, "\nNo MQTT (--mqtt off): the door keeps every event in its local log.\n")
+		}
 	})
+	stopHub()
+	hubDone.Wait()
+	if hub != nil {
+		err = errors.Join(err, hubErr, hub.Close())
+	}
+	return err
 }
 
 const devHelp = `
@@ -53,6 +116,14 @@ The SOP at the door: guest P-0012 taps, escort S-004 taps within 30 s, the door 
 Also: the exit button (curl -s -XPOST %s/sim/exit-button), a rack
 (curl -s -XPOST %s/sim/rack -d '{"rack":"R1","open":true}'), staff S-001 alone
 (uid %s on %s), an unknown card (uid %s).
+`
+
+const devMQTTHelp = `
+MQTT: %s.
+The door publishes its events, the hub's ingest stores them in
+%s and acks them, and the door deletes what was acked:
+its GET /events empties. Watch the traffic:
+  mosquitto_sub -h %s -p %s -v -t 'kunci/#'
 `
 
 // devSetup makes keys, a site key and the demo's signed records in data on

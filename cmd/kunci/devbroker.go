@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+)
+
+// devMQTTDefault is the default of kunci dev's --mqtt. "off" runs the door
+// alone, without a broker or the hub's ingest, as dev did before.
+var devMQTTDefault = "127.0.0.1:1883"
+
+// devBrokerCloseTimeout bounds the embedded broker's Close: mochi waits for
+// every client goroutine, and one stuck on a dead peer would hang dev's exit.
+const devBrokerCloseTimeout = 5 * time.Second
+
+// devBroker is kunci dev's embedded mochi-mqtt broker: loopback only, every
+// client allowed, nothing persisted. Good for dev mode, not for a site.
+type devBroker struct {
+	s    *mochi.Server
+	addr string // host:port it listens on
+}
+
+// startDevBroker starts the embedded broker on addr, a loopback address.
+// A taken port is reported with the flags that get round it.
+func startDevBroker(addr string, log *slog.Logger) (*devBroker, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--mqtt %q: want host:port, such as 127.0.0.1:1883", addr)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("--mqtt %s: the embedded broker lets every client in, so it listens on a loopback address only (127.0.0.1:PORT); use --broker URL for a broker other machines reach", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%s is already in use by another program (a Mosquitto, say); choose another address with --mqtt, or use the broker running there with --broker tcp://%s", addr, addr)
+		}
+		return nil, fmt.Errorf("--mqtt: listen %s: %w", addr, err)
+	}
+	s := mochi.New(&mochi.Options{Logger: log})
+	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if err := s.AddListener(listeners.NewNet("kunci-dev", l)); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if err := s.Serve(); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	return &devBroker{s: s, addr: l.Addr().String()}, nil
+}
+
+// URL is the broker's address for paho.
+func (b *devBroker) URL() string { return "tcp://" + b.addr }
+
+// Close stops the broker, waiting at most devBrokerCloseTimeout, and warns
+// about QoS 1 messages mochi dropped for a subscriber whose in-flight
+// window was full (the door's outbox sends unacked events again).
+func (b *devBroker) Close(log *slog.Logger) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = b.s.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(devBrokerCloseTimeout):
+		log.Warn("broker: Close did not return; leaving it", "after", devBrokerCloseTimeout)
+	}
+	if n := atomic.LoadInt64(&b.s.Info.InflightDropped); n != 0 {
+		log.Warn("broker: dropped QoS 1 messages for subscribers that fell behind (Info.InflightDropped); the doors send what the hub did not ack again",
+			"dropped", n)
+	}
+}
+
+// quietClosed drops mochi's warnings about connections read after they
+// were closed: at shutdown every client's read ends that way.
+type quietClosed struct{ slog.Handler }
+
+func (q quietClosed) Handle(ctx context.Context, r slog.Record) error {
+	closed := false
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && errors.Is(err, net.ErrClosed) {
+			closed = true
+			return false
+		}
+		return true
+	})
+	if closed {
+		return nil
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quietClosed) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietClosed{q.Handler.WithAttrs(as)}
+}
+func (q quietClosed) WithGroup(name string) slog.Handler {
+	return quietClosed{q.Handler.WithGroup(name)}
+}
+
+// devHub is the hub's ingest in kunci dev: its own store and a persistent
+// session on the broker.
+type devHub struct {
+	st   *ingest.Store
+	in   *ingest.Ingest
+	link *mqttlink.Link
+	log  *slog.Logger
+}
+
+func newDevHub(broker, storePath string, log *slog.Logger) (*devHub, error) {
+	st, err := ingest.OpenStore(storePath)
+	if err != nil {
+		return nil, err
+	}
+	in, err := ingest.New(st, ingest.Options{Log: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	link, err := mqttlink.New(ingest.LinkOptions(mqttlink.Options{Broker: broker, Log: log}, "", false), in.Handle)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &devHub{st: st, in: in, link: link, log: log}, nil
+}
+
+// Run runs the link and the ingest until ctx ends; the ingest stops first,
+// then the link. The store stays open for Close.
+func (h *devHub) Run(ctx context.Context) error {
+	linkCtx, stopLink := context.WithCancel(context.Background())
+	defer stopLink()
+	var linkErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { linkErr = h.link.Run(linkCtx) })
+	err := h.in.Run(ctx, h.link)
+	stopLink()
+	wg.Wait()
+	s := h.in.Stats()
+	h.log.Info("hub ingest stopped", "stored", s.Stored, "duplicates", s.Duplicates, "malformed", s.Malformed,
+		"acks", s.Acks, "store_errors", s.StoreErrors)
+	return errors.Join(err, linkErr)
+}
+
+// Close closes the ingest's store.
+func (h *devHub) Close() error { return h.st.Close() }
+
+// brokerHostPort returns host and port of a broker URL for the help text.
+func brokerHostPort(broker string) (host, port string) {
+	u, err := url.Parse(broker)
+	if err != nil || u.Host == "" {
+		return "127.0.0.1", "1883"
+	}
+	host, port = u.Hostname(), u.Port()
+	if port == "" {
+		port = "1883"
+		if u.Scheme == "ssl" || u.Scheme == "tls" || u.Scheme == "mqtts" {
+			port = "8883"
+		}
+	}
+	return host, port
+}

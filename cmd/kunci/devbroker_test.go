@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/internal/mqtttest"
+)
+
+// The tests of cmd_test.go start dev without --mqtt and read the door's
+// whole local log, which the hub's acks now empty; a Mosquitto may also
+// hold 1883 on the machine, and no test may touch a broker it did not
+// start. In this package's tests dev's default is therefore the door
+// alone; the tests below pass --mqtt or --broker.
+func init() { devMQTTDefault = "off" }
+
+var devMQTTLine = regexp.MustCompile(`mosquitto_sub -h (\S+) -p (\d+) -v -t 'kunci/#'`)
+
+// startDevArgs runs dev with args after "dev" until the test ends.
+func startDevArgs(t *testing.T, args ...string) *devRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &devRun{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() { d.done <- run(ctx, append([]string{"dev"}, args...), d.stdout, d.stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-d.done:
+		case <-time.After(15 * time.Second):
+			t.Error("dev did not stop")
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := devAddr.FindStringSubmatch(d.stdout.String()); m != nil && devMQTTLine.MatchString(d.stdout.String()) {
+			d.base = "http://" + m[1]
+			return d
+		}
+		select {
+		case err := <-d.done:
+			t.Fatalf("dev returned %v before it was ready\nstderr:\n%s", err, d.stderr)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("dev printed no address and mosquitto_sub line\nstdout:\n%s\nstderr:\n%s", d.stdout, d.stderr)
+	return nil
+}
+
+// sop runs guest and escort in, the door open and shut, the guest out.
+func (d *devRun) sop(t *testing.T) {
+	t.Helper()
+	d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"entry","uid":%q}`, demoGuestUID))
+	if st := d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"entry","uid":%q}`, demoEscortUID)); st.Relay != "unlocked" {
+		t.Fatalf("after guest and escort tapped: relay %s; want unlocked", st.Relay)
+	}
+	d.post(t, "/sim/door", `{"open":true}`)
+	d.post(t, "/sim/door", `{"open":false}`)
+	d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"exit","uid":%q}`, demoGuestUID))
+}
+
+// drained waits until the door's local log is empty: the hub acked all.
+func (d *devRun) drained(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		evs := d.events(t)
+		if len(evs) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the door's log still holds %d events (%v) 15 s after the SOP: not acked\nstderr:\n%s",
+				len(evs), types(evs, 0), d.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// hubEvents opens the hub's ingest store of a stopped dev and returns the
+// door's event types, checking seq runs 1, 2, 3... in one epoch.
+func hubEvents(t *testing.T, data string) []string {
+	t.Helper()
+	st, err := ingest.OpenStore(filepath.Join(data, "hub-events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var ts []string
+	var want uint64 = 1
+	err = st.Walk("demo", "server-room", func(e ingest.Event) error {
+		if e.Seq != want {
+			t.Errorf("hub store: seq %d where %d was due", e.Seq, want)
+		}
+		want = e.Seq + 1
+		ts = append(ts, e.Type)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// inOrder reports whether want appear in ts in that order.
+func inOrder(ts []string, want ...string) bool {
+	i := 0
+	for _, s := range ts {
+		if i < len(want) && s == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+func checkDevFlow(t *testing.T, d *devRun, data string) {
+	t.Helper()
+	d.sop(t)
+	d.drained(t)
+	if err := d.stop(t); err != nil {
+		t.Fatalf("dev after its context ended = %v; want nil\nstderr:\n%s", err, d.stderr)
+	}
+	for _, bad := range []string{"level=ERROR", "InflightDropped"} {
+		if strings.Contains(d.stderr.String(), bad) {
+			t.Errorf("dev logged %q:\n%s", bad, d.stderr)
+		}
+	}
+	ts := hubEvents(t, data)
+	want := []string{"agent.started", "access.granted", "door.unlocked", "visit.entered", "door.locked", "visit.exited"}
+	if len(ts) == 0 || ts[0] != "agent.started" || !inOrder(ts, want...) {
+		t.Errorf("hub store holds %v; want %v in that order, agent.started first", ts, want)
+	}
+	assertNoUID(t, "dev's log", d.stderr.String(), demoGuestUID, demoEscortUID)
+}
+
+// kunci dev on its embedded broker: door -> broker -> hub ingest -> acks.
+func TestDevEmbeddedBroker(t *testing.T) {
+	data := t.TempDir()
+	d := startDevArgs(t, "--data", data, "--listen", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
+	m := devMQTTLine.FindStringSubmatch(d.stdout.String())
+	if m[1] != "127.0.0.1" || m[2] == "0" {
+		t.Errorf("help's mosquitto_sub line names %s port %s; want 127.0.0.1 and the port the broker took", m[1], m[2])
+	}
+	if !strings.Contains(d.stdout.String(), "embedded MQTT broker on 127.0.0.1:"+m[2]) {
+		t.Errorf("help does not name the broker's address:\n%s", d.stdout)
+	}
+	// the broker really listens where the help says
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+m[2], time.Second)
+	if err != nil {
+		t.Fatalf("the broker the help names: %v", err)
+	}
+	c.Close()
+	checkDevFlow(t, d, data)
+
+	// again on the same data: the hub's store goes on, one epoch, no seq twice
+	d2 := startDevArgs(t, "--data", data, "--listen", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
+	d2.drained(t)
+	if err := d2.stop(t); err != nil {
+		t.Fatalf("second dev = %v", err)
+	}
+	ts := hubEvents(t, data)
+	if n := len(slices.DeleteFunc(slices.Clone(ts), func(s string) bool { return s != "agent.started" })); n != 2 {
+		t.Errorf("hub store after two runs holds %d agent.started; want 2: %v", n, ts)
+	}
+}
+
+// kunci dev with --broker: an external Mosquitto instead of the embedded one.
+func TestDevExternalBroker(t *testing.T) {
+	mq := mqtttest.StartMosquitto(t)
+	data := t.TempDir()
+	d := startDevArgs(t, "--data", data, "--listen", "127.0.0.1:0", "--broker", mq.URL())
+	want := fmt.Sprintf("mosquitto_sub -h 127.0.0.1 -p %d -v -t 'kunci/#'", mq.Port)
+	if !strings.Contains(d.stdout.String(), want) {
+		t.Errorf("help lacks %q:\n%s", want, d.stdout)
+	}
+	checkDevFlow(t, d, data)
+}
+
+// A taken --mqtt port is named with the flag that moves it; a broker that
+// lets every client in is not put on a non-loopback address.
+func TestDevMQTTRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := l.Addr().String()
+	_, _, err = invoke(t, "dev", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--mqtt", addr)
+	if err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "--mqtt") ||
+		!strings.Contains(err.Error(), "--broker") {
+		t.Errorf("dev on a taken --mqtt port = %v; want it to name %s, --mqtt and --broker", err, addr)
+	}
+	_, _, err = invoke(t, "dev", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--mqtt", "0.0.0.0:0")
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("dev --mqtt 0.0.0.0:0 = %v; want a loopback-only refusal", err)
+	}
+}
