@@ -14,7 +14,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func at(min, sec int) time.Time { return t0.Add(time.Duration(min)*time.Minute + time.Duration(sec)*time.Second) }
+func at(min, sec int) time.Time {
+	return t0.Add(time.Duration(min)*time.Minute + time.Duration(sec)*time.Second)
+}
 
 func rec(id, guest, escort string) Record {
 	return Record{ID: id, Guest: guest, NIK: "3302011234567890", Organisation: "PT Jaringan", Purpose: "replace switch",
