@@ -78,11 +78,17 @@ type Row struct {
 
 // GuestBook builds the guest book of one door: one row per visit, in order
 // of entry, from the permits and the door's events in order. A visit of a
-// permit not among permits gets a row with only what the events say.
+// permit not among permits gets a row with only what the events say. The
+// rows of one permit share one copy of its equipment list.
 func GuestBook(permits []Record, events iter.Seq[Event]) []Row {
+	// the rows of a permit share one copy of its equipment list
 	byID := make(map[string]*Record, len(permits))
+	equipment := make(map[string][]string, len(permits))
+	nik := make(map[string]string, len(permits))
 	for i := range permits {
 		byID[permits[i].ID] = &permits[i]
+		equipment[permits[i].ID] = slices.Clone(permits[i].Equipment)
+		nik[permits[i].ID] = MaskNIK(permits[i].NIK)
 	}
 	var rows []Row
 	inside := map[string]int{} // permit -> row of its open visit
@@ -98,8 +104,8 @@ func GuestBook(permits []Record, events iter.Seq[Event]) []Row {
 			}
 			row := Row{Permit: e.Permit, Escort: e.Escort, Entered: e.At}
 			if r := byID[e.Permit]; r != nil {
-				row.Guest, row.NIK, row.Organisation, row.Purpose = r.Guest, MaskNIK(r.NIK), r.Organisation, r.Purpose
-				row.Category, row.Approver, row.Equipment = r.Category, r.Approver, r.Equipment
+				row.Guest, row.NIK, row.Organisation, row.Purpose = r.Guest, nik[r.ID], r.Organisation, r.Purpose
+				row.Category, row.Approver, row.Equipment = r.Category, r.Approver, equipment[r.ID]
 				if row.Escort == "" {
 					row.Escort = r.Escort
 				}
@@ -139,9 +145,6 @@ func GuestBook(permits []Record, events iter.Seq[Event]) []Row {
 				}
 			}
 		}
-	}
-	for i := range rows {
-		rows[i].Equipment = slices.Clone(rows[i].Equipment)
 	}
 	return rows
 }
