@@ -13,6 +13,7 @@ import (
 
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/topic"
 )
 
 // Demo cards of kunci dev. They are made-up UIDs, printed for the user to
@@ -59,7 +60,11 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if broker != "" {
 		cfg.MQTT.Broker = broker
 		cfg.Defaults()
-		if hub, err = newDevHub(broker, filepath.Join(*data, "hub-events.db"), log.With("part", "hub")); err != nil {
+		door, err := topic.New(cfg.MQTT.Prefix, cfg.Site, cfg.Door)
+		if err != nil {
+			return fmt.Errorf("dev: %w", err)
+		}
+		if hub, err = newDevHub(broker, filepath.Join(*data, "hub-events.db"), door, log.With("part", "hub")); err != nil {
 			return fmt.Errorf("dev: %w", err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/topic"
 )
 
 // devMQTTDefault is the default of kunci dev's --mqtt. "off" runs the door
@@ -126,17 +127,28 @@ type devHub struct {
 	log  *slog.Logger
 }
 
-func newDevHub(broker, storePath string, log *slog.Logger) (*devHub, error) {
+// devHubClientID is the dev ingest's fixed client id: not the real hub's
+// (ingest.DefaultClientID), so that a dev pointed at a site's broker with
+// --broker does not take over that hub's session.
+const devHubClientID = "kunci-dev-hub-ingest"
+
+// newDevHub prepares the dev ingest into storePath on broker. It takes the
+// events of door only, not every door's: with --broker on a site's broker
+// it must not store and ack real doors' events, which they would then
+// delete.
+func newDevHub(broker, storePath string, door topic.Door, log *slog.Logger) (*devHub, error) {
 	st, err := ingest.OpenStore(storePath)
 	if err != nil {
 		return nil, err
 	}
-	in, err := ingest.New(st, ingest.Options{Log: log})
+	in, err := ingest.New(st, ingest.Options{Prefix: door.Prefix, Log: log})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	link, err := mqttlink.New(ingest.LinkOptions(mqttlink.Options{Broker: broker, Log: log}, "", false), in.Handle)
+	lo := ingest.LinkOptions(mqttlink.Options{Broker: broker, ClientID: devHubClientID, Log: log}, door.Prefix, false)
+	lo.Subscriptions = map[string]byte{door.Events(): 1}
+	link, err := mqttlink.New(lo, in.Handle)
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/sync/mqttlink"
 )
 
 // The tests of cmd_test.go start dev without --mqtt and read the door's
@@ -179,7 +180,42 @@ func TestDevExternalBroker(t *testing.T) {
 	if !strings.Contains(d.stdout.String(), want) {
 		t.Errorf("help lacks %q:\n%s", want, d.stdout)
 	}
+	// another door's events on the same broker are not dev's to store
+	// and ack: the door would delete them
+	pub, err := mqttlink.New(mqttlink.Options{Broker: mq.URL(), ClientID: "other-door", CleanSession: true}, func(mqttlink.Message) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	linkCtx, stopLink := context.WithCancel(ctx)
+	linkDone := make(chan error, 1)
+	go func() { linkDone <- pub.Run(linkCtx) }()
+	other := `{"id":"demo/other/6f1c2a/1","seq":1,"epoch":"6f1c2a","site":"demo","door":"other",` +
+		`"type":"agent.started","at":"2026-11-27T03:02:03.123Z","clock_synced":true,"boot":"b91e","mono_ns":1}`
+	for !pub.Connected() && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := mqttlink.Wait(ctx, pub.Publish("kunci/v1/demo/other/events", 1, false, []byte(other))); err != nil {
+		t.Fatalf("publishing another door's event: %v", err)
+	}
+	stopLink()
+	<-linkDone
 	checkDevFlow(t, d, data)
+	st, err := ingest.OpenStore(filepath.Join(data, "hub-events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	doors, err := st.Doors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dr := range doors {
+		if dr.Door != "server-room" {
+			t.Errorf("dev's hub stored events of door %s/%s on the shared broker; want demo/server-room only", dr.Site, dr.Door)
+		}
+	}
 }
 
 // A taken --mqtt port is named with the flag that moves it; a broker that
