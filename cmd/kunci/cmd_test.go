@@ -370,7 +370,7 @@ func TestAgentPortTaken(t *testing.T) {
 		}
 	}
 
-	_, _, err = invoke(t, "dev", "--data", t.TempDir(), "--listen", addr)
+	_, _, err = invoke(t, "dev", "--data", t.TempDir(), "--listen", addr, "--mqtt", "off")
 	if err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "--listen") {
 		t.Errorf("dev on a taken port = %v; want it to name %s and --listen", err, addr)
 	}
@@ -433,7 +433,9 @@ func startDev(t *testing.T, data string) *devRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &devRun{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		d.done <- run(ctx, []string{"dev", "--data", data, "--listen", "127.0.0.1:0"}, d.stdout, d.stderr)
+		// the door alone: TestDevEmbeddedBroker covers the broker and hub;
+		// here the whole log stays in the door's store
+		d.done <- run(ctx, []string{"dev", "--data", data, "--listen", "127.0.0.1:0", "--mqtt", "off"}, d.stdout, d.stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()

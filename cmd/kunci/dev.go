@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,7 +51,15 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			h = slog.NewJSONHandler(stderr, warn)
 		}
 		blog := slog.New(quietClosed{h}).With("part", "broker")
-		if b, err = startDevBroker(*mqttAddr, blog); err != nil {
+		b, err = startDevBroker(*mqttAddr, blog)
+		if errors.Is(err, errAddrInUse) && !flagSet(fs, "mqtt") {
+			// the default port is taken (a Mosquitto on 1883, say): the
+			// demo still runs, on a port of its own, and says so
+			log.Warn("the default MQTT port is taken; the embedded broker listens on a free port instead (choose one with --mqtt, or use the running broker with --broker)",
+				"taken", *mqttAddr)
+			b, err = startDevBroker("127.0.0.1:0", blog)
+		}
+		if err != nil {
 			return fmt.Errorf("dev: %w", err)
 		}
 		defer b.Close(log)
@@ -198,4 +207,11 @@ func writeDemoRecords(dir string, s *permit.Signer, sk permit.SiteKey, now time.
 		}
 	}
 	return nil
+}
+
+// flagSet reports whether the command line set flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -23,7 +23,10 @@ import (
 
 // devMQTTDefault is the default of kunci dev's --mqtt. "off" runs the door
 // alone, without a broker or the hub's ingest, as dev did before.
-var devMQTTDefault = "127.0.0.1:1883"
+const devMQTTDefault = "127.0.0.1:1883"
+
+// errAddrInUse marks a broker address another program holds.
+var errAddrInUse = errors.New("address in use")
 
 // devBrokerCloseTimeout bounds the embedded broker's Close: mochi waits for
 // every client goroutine, and one stuck on a dead peer would hang dev's exit.
@@ -49,7 +52,7 @@ func startDevBroker(addr string, log *slog.Logger) (*devBroker, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("%s is already in use by another program (a Mosquitto, say); choose another address with --mqtt, or use the broker running there with --broker tcp://%s", addr, addr)
+			return nil, fmt.Errorf("%w: %s is already in use by another program (a Mosquitto, say); choose another address with --mqtt, or use the broker running there with --broker tcp://%s", errAddrInUse, addr, addr)
 		}
 		return nil, fmt.Errorf("--mqtt: listen %s: %w", addr, err)
 	}

@@ -16,13 +16,6 @@ import (
 	"github.com/kunci-project/kunci/sync/mqttlink"
 )
 
-// The tests of cmd_test.go start dev without --mqtt and read the door's
-// whole local log, which the hub's acks now empty; a Mosquitto may also
-// hold 1883 on the machine, and no test may touch a broker it did not
-// start. In this package's tests dev's default is therefore the door
-// alone; the tests below pass --mqtt or --broker.
-func init() { devMQTTDefault = "off" }
-
 var devMQTTLine = regexp.MustCompile(`mosquitto_sub -h (\S+) -p (\d+) -v -t 'kunci/#'`)
 
 // startDevArgs runs dev with args after "dev" until the test ends.
