@@ -249,6 +249,12 @@ var badConfigs = []struct {
     device: /dev/serial0`, `    type: evdev
     device: /dev/input/event0
     format: octal`), []string{`readers[0].format: "octal"`}},
+	{"type_a_only on mfrc522", gpioMinimal(`    type: pn532
+    device: /dev/serial0`, `    type: mfrc522
+    spi: /dev/spidev0.0
+    irq_pin: GPIO24
+    reset_pin: GPIO25
+    type_a_only: true`), []string{"readers[0].type_a_only: only for pn532"}},
 	{"gpio without relay", gpioMinimal("  relay: {pin: GPIO18}\n", ""), []string{"gpio.relay.pin: missing"}},
 	{"gpio pin used twice", gpioMinimal("door: {pin: GPIO17}", "door: {pin: GPIO18}"), []string{"gpio.door.pin: GPIO18 is already used by gpio.relay.pin"}},
 	{"gpio bad lock", gpioMinimal("relay: {pin: GPIO18}", "relay: {pin: GPIO18, lock: magnetic}"), []string{`gpio.relay.lock: "magnetic"`}},

@@ -50,12 +50,16 @@ type GPIO struct {
 
 // ReaderHW is the hardware part of a reader's config.
 type ReaderHW struct {
-	Device   string   `yaml:"device"`    // pn532: /dev/serial0; evdev: /dev/input/by-id/...-event-kbd
-	SPI      string   `yaml:"spi"`       // mfrc522: /dev/spidev0.0 or SPI0.0
-	IRQPin   string   `yaml:"irq_pin"`   // mfrc522: required
-	ResetPin string   `yaml:"reset_pin"` // mfrc522: required
-	Format   string   `yaml:"format"`    // evdev: hex (default) or decimal
-	Hold     Duration `yaml:"hold"`      // a card left on the reader counts again only after this long away (1 s)
+	Device   string `yaml:"device"`    // pn532: /dev/serial0; evdev: /dev/input/by-id/...-event-kbd
+	SPI      string `yaml:"spi"`       // mfrc522: /dev/spidev0.0 or SPI0.0
+	IRQPin   string `yaml:"irq_pin"`   // mfrc522: required
+	ResetPin string `yaml:"reset_pin"` // mfrc522: required
+	Format   string `yaml:"format"`    // evdev: hex (default) or decimal
+	// TypeAOnly: pn532 polls ISO 14443 type A cards only. Type B cards
+	// answer with a PUPI that many of them make up anew at every tap, so
+	// such a card cannot be recognised by its identifier.
+	TypeAOnly bool     `yaml:"type_a_only"`
+	Hold      Duration `yaml:"hold"` // a card left on the reader counts again only after this long away (1 s)
 }
 
 func (c *Agent) validateHardware(bad func(field, format string, a ...any)) {
@@ -83,6 +87,9 @@ func (c *Agent) validateHardware(bad func(field, format string, a ...any)) {
 				bad(f+".device", "missing: the PN532's serial port, e.g. /dev/serial0")
 			}
 		case ReaderMFRC522:
+			if r.TypeAOnly {
+				bad(f+".type_a_only", "only for pn532 (the MFRC522 reads type A only anyway)")
+			}
 			if r.SPI == "" {
 				bad(f+".spi", "missing: the SPI port, e.g. /dev/spidev0.0")
 			}

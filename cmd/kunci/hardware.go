@@ -140,7 +140,7 @@ func (b *board) openReader(cfg *config.Agent, i int, rc config.Reader) (nfc.Read
 	field := fmt.Sprintf("readers[%d]", i)
 	switch rc.Type {
 	case config.ReaderPN532:
-		return pn532.Open(rc.Device, pn532.Options{Logger: b.log}), nil
+		return pn532.Open(rc.Device, pn532.Options{TypeAOnly: rc.TypeAOnly, Logger: b.log}), nil
 	case config.ReaderMFRC522:
 		port, err := spireg.Open(rc.SPI)
 		if err != nil {
