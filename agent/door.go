@@ -218,7 +218,7 @@ func (d *Door) process(in Input) error {
 		failed, relayErr = d.moveRelay(out)
 	}
 	for _, e := range out.Events {
-		d.log.Info("event", e.logAttrs()...)
+		d.log.Info("event", eventAttrs(&e)...)
 	}
 	d.setStatus(out.Events[len(out.Events)-1].Seq, synced)
 	d.mu.Lock()

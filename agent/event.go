@@ -1,6 +1,6 @@
 package agent
 
-import "time"
+import "github.com/kunci-project/kunci/permit"
 
 // Event types of design.md; the strings are a contract with the hub.
 const (
@@ -47,38 +47,14 @@ const (
 	ReasonClockUntrusted   = "clock_untrusted"
 )
 
-// Event is one record of the door's log, in the JSON form of design.md. The
-// machine fills the fields that say what happened; the store fills the
-// identity (id, seq, epoch) and the clock fields when it appends.
-type Event struct {
-	ID          string    `json:"id"`
-	Seq         uint64    `json:"seq"`
-	Epoch       string    `json:"epoch"`
-	Site        string    `json:"site"`
-	Door        string    `json:"door"`
-	Type        string    `json:"type"`
-	At          time.Time `json:"at"`
-	ClockSynced bool      `json:"clock_synced"`
-	Boot        string    `json:"boot"`
-	MonoNS      int64     `json:"mono_ns"`
-	Reader      string    `json:"reader"`
-	Permit      string    `json:"permit"`
-	Escort      string    `json:"escort"`
-	Reason      string    `json:"reason"`
-	Rack        string    `json:"rack"`
-	Replayed    bool      `json:"replayed"`
-	// Extensions to the contract.
-	Staff  string `json:"staff,omitempty"`  // staff id of a staff card
-	Card   string `json:"card,omitempty"`   // short card fingerprint, never a UID
-	Detail string `json:"detail,omitempty"` // what is open, which command, why rejected
-}
+// Event is one record of the door's log, in the JSON form of design.md
+// (permit.Event, the contract the hub reads too). The machine fills the
+// fields that say what happened; the store fills the identity (id, seq,
+// epoch) and the clock fields when it appends.
+type Event = permit.Event
 
-// MovesRelay reports whether e is the event that justifies a relay
-// movement: the relay may only move after such an event is stored.
-func (e *Event) MovesRelay() bool { return e.Type == EvUnlocked || e.Type == EvLocked }
-
-// logAttrs returns the event's set fields as slog key-value pairs.
-func (e *Event) logAttrs() []any {
+// eventAttrs returns the event's set fields as slog key-value pairs.
+func eventAttrs(e *Event) []any {
 	a := []any{"seq", e.Seq, "type", e.Type}
 	for _, f := range [...]struct{ k, v string }{{"reader", e.Reader}, {"permit", e.Permit}, {"escort", e.Escort},
 		{"staff", e.Staff}, {"reason", e.Reason}, {"rack", e.Rack}, {"card", e.Card}, {"detail", e.Detail}} {

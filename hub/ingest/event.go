@@ -4,36 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/topic"
 )
 
-// Event is one door event in the JSON form of design.md, as the hub
-// stores it. Members the hub does not know are accepted and not stored,
-// so that an agent newer than the hub is not refused.
-type Event struct {
-	ID          string    `json:"id"`
-	Seq         uint64    `json:"seq"`
-	Epoch       string    `json:"epoch"`
-	Site        string    `json:"site"`
-	Door        string    `json:"door"`
-	Type        string    `json:"type"`
-	At          time.Time `json:"at"`
-	ClockSynced bool      `json:"clock_synced"`
-	Boot        string    `json:"boot"`
-	MonoNS      int64     `json:"mono_ns"`
-	Reader      string    `json:"reader"`
-	Permit      string    `json:"permit"`
-	Escort      string    `json:"escort"`
-	Reason      string    `json:"reason"`
-	Rack        string    `json:"rack"`
-	Replayed    bool      `json:"replayed"`
-	Staff       string    `json:"staff,omitempty"`
-	Card        string    `json:"card,omitempty"`
-	Detail      string    `json:"detail,omitempty"`
-}
+// Event is one door event in the JSON form of design.md (permit.Event),
+// as the hub stores it. Members the hub does not know are accepted and not
+// stored, so that an agent newer than the hub is not refused.
+type Event = permit.Event
 
 // DefaultMaxEventSize bounds an event payload. A real one is a few hundred
 // bytes; a detail naming every open rack stays far below.
