@@ -26,18 +26,6 @@ const (
 	EvNotSecured    = "room.not_secured"
 )
 
-// Event is what the guest book needs of a door event; the caller maps
-// hub/ingest events to it, in the door's order.
-type Event struct {
-	Type   string
-	Permit string
-	Escort string
-	At     time.Time
-	Detail string
-	Rack   string
-	Card   string // short card fingerprint, to match an exit tap to its visit
-}
-
 // Alarm is an alarm event during a visit.
 type Alarm struct {
 	Type   string
@@ -60,6 +48,8 @@ func (a Alarm) String() string {
 
 // Row is one visit in the guest book. NIK is masked.
 type Row struct {
+	Site         string // the door's site and name, from the visit.entered event
+	Door         string
 	Permit       string
 	Guest        string
 	NIK          string
@@ -79,78 +69,18 @@ type Row struct {
 // GuestBook builds the guest book of one door: one row per visit, in order
 // of entry, from the permits and the door's events in order. A visit of a
 // permit not among permits gets a row with only what the events say. The
-// rows of one permit share one copy of its equipment list.
-func GuestBook(permits []Record, events iter.Seq[Event]) []Row {
-	// the rows of a permit share one copy of its equipment list
-	byID := make(map[string]*Record, len(permits))
-	equipment := make(map[string][]string, len(permits))
-	nik := make(map[string]string, len(permits))
-	for i := range permits {
-		byID[permits[i].ID] = &permits[i]
-		equipment[permits[i].ID] = slices.Clone(permits[i].Equipment)
-		nik[permits[i].ID] = MaskNIK(permits[i].NIK)
-	}
-	var rows []Row
-	inside := map[string]int{} // permit -> row of its open visit
-	var awaiting []int         // rows that exited, until the room is secured
-	alarm := func(i int, e Event) {
-		rows[i].Alarms = append(rows[i].Alarms, Alarm{Type: e.Type, At: e.At, Rack: e.Rack, Detail: e.Detail})
-	}
+// rows of one permit share one copy of its equipment list. It is the batch
+// form of Book: NewBook(permits), Apply of every event, Rows.
+func GuestBook(permits []Record, events iter.Seq[permit.Event]) []Row {
+	b := NewBook(permits)
 	for e := range events {
-		switch e.Type {
-		case EvVisitEntered:
-			if e.Permit == "" {
-				continue // staff entering alone
-			}
-			row := Row{Permit: e.Permit, Escort: e.Escort, Entered: e.At}
-			if r := byID[e.Permit]; r != nil {
-				row.Guest, row.NIK, row.Organisation, row.Purpose = r.Guest, nik[r.ID], r.Organisation, r.Purpose
-				row.Category, row.Approver, row.Equipment = r.Category, r.Approver, equipment[r.ID]
-				if row.Escort == "" {
-					row.Escort = r.Escort
-				}
-			}
-			inside[e.Permit] = len(rows)
-			rows = append(rows, row)
-		case EvVisitExited:
-			i, ok := inside[e.Permit]
-			if !ok {
-				continue
-			}
-			delete(inside, e.Permit)
-			rows[i].Exited = e.At
-			awaiting = append(awaiting, i)
-		case EvUnescorted:
-			if i, ok := inside[e.Permit]; ok {
-				alarm(i, e)
-			}
-		case EvForced, EvHeldOpen, EvRackTampered:
-			for _, i := range inside {
-				alarm(i, e)
-			}
-			for _, i := range awaiting {
-				alarm(i, e)
-			}
-		case EvSecured:
-			for _, i := range awaiting {
-				rows[i].Secured = e.At
-			}
-			awaiting = awaiting[:0]
-		case EvNotSecured:
-			// the room stays awaited: a later room.secured says when it was
-			for _, i := range awaiting {
-				if !rows[i].NotSecured {
-					rows[i].NotSecured = true
-					alarm(i, e)
-				}
-			}
-		}
+		b.Apply(e)
 	}
-	return rows
+	return b.rows
 }
 
 // Events returns an iterator over a slice of events.
-func Events(evs []Event) iter.Seq[Event] { return slices.Values(evs) }
+func Events(evs []permit.Event) iter.Seq[permit.Event] { return slices.Values(evs) }
 
 // CSVHeader is the guest book's CSV header.
 var CSVHeader = []string{"permit", "guest", "nik", "organisation", "purpose", "category", "escort", "approver",

@@ -24,8 +24,8 @@ func rec(id, guest, escort string) Record {
 }
 
 // fullVisit is SOP steps 5-8 at the door for permit P-1 escorted by S-004.
-func fullVisit() []Event {
-	return []Event{
+func fullVisit() []permit.Event {
+	return []permit.Event{
 		{Type: EvEscortAwaited, Permit: "P-1", Escort: "S-004", At: at(30, 0), Card: "c1"},
 		{Type: EvGranted, Permit: "P-1", Escort: "S-004", At: at(30, 10), Card: "c1"},
 		{Type: EvVisitEntered, Permit: "P-1", Escort: "S-004", At: at(30, 20), Card: "c1"},
@@ -40,7 +40,7 @@ func fullVisit() []Event {
 func TestGuestBookRows(t *testing.T) {
 	cases := []struct {
 		name    string
-		events  []Event
+		events  []permit.Event
 		check   func(t *testing.T, rows []Row)
 		nrows   int
 		permits []Record
@@ -53,7 +53,7 @@ func TestGuestBookRows(t *testing.T) {
 				t.Fatalf("%+v", r)
 			}
 		}, 1, nil},
-		{"unescorted visit", []Event{
+		{"unescorted visit", []permit.Event{
 			{Type: EvGranted, Permit: "P-1", Escort: "S-004", At: at(30, 0)},
 			{Type: EvVisitEntered, Permit: "P-1", Escort: "S-004", At: at(30, 5)},
 			{Type: EvUnescorted, Permit: "P-1", Escort: "S-004", At: at(40, 0)},
@@ -66,7 +66,7 @@ func TestGuestBookRows(t *testing.T) {
 				t.Fatalf("%+v", r)
 			}
 		}, 1, nil},
-		{"room not secured", []Event{
+		{"room not secured", []permit.Event{
 			{Type: EvVisitEntered, Permit: "P-1", Escort: "S-004", At: at(30, 0)},
 			{Type: EvVisitExited, Permit: "P-1", At: at(50, 0)},
 			{Type: EvNotSecured, At: at(52, 0), Detail: "rack R2 open"},
@@ -77,7 +77,7 @@ func TestGuestBookRows(t *testing.T) {
 				t.Fatalf("%+v", r)
 			}
 		}, 1, nil},
-		{"two guests, one still inside, unknown permit, staff alone", []Event{
+		{"two guests, one still inside, unknown permit, staff alone", []permit.Event{
 			{Type: EvVisitEntered, Permit: "P-1", Escort: "S-004", At: at(30, 0)},
 			{Type: EvVisitEntered, Permit: "P-2", Escort: "S-004", At: at(31, 0)},
 			{Type: EvVisitEntered, Escort: "", At: at(31, 30)},
@@ -104,10 +104,10 @@ func TestGuestBookRows(t *testing.T) {
 func TestGuestBookCSVGolden(t *testing.T) {
 	evs := fullVisit()
 	evs = append(evs,
-		Event{Type: EvVisitEntered, Permit: "P-2", Escort: "S-004", At: at(120, 0)},
-		Event{Type: EvUnescorted, Permit: "P-2", Escort: "S-004", At: at(125, 0)},
-		Event{Type: EvVisitExited, Permit: "P-2", At: at(130, 0)},
-		Event{Type: EvNotSecured, At: at(132, 0), Detail: "rack R2 open"},
+		permit.Event{Type: EvVisitEntered, Permit: "P-2", Escort: "S-004", At: at(120, 0)},
+		permit.Event{Type: EvUnescorted, Permit: "P-2", Escort: "S-004", At: at(125, 0)},
+		permit.Event{Type: EvVisitExited, Permit: "P-2", At: at(130, 0)},
+		permit.Event{Type: EvNotSecured, At: at(132, 0), Detail: "rack R2 open"},
 	)
 	p2 := rec("P-2", "Rina, \"Teknisi\"", "S-004")
 	p2.Category, p2.Equipment = permit.Server, nil
@@ -132,9 +132,9 @@ func TestGuestBookCSVGolden(t *testing.T) {
 }
 
 // manyEvents returns n events of a busy door: visits of 10 events each.
-func manyEvents(n int) ([]Record, []Event) {
+func manyEvents(n int) ([]Record, []permit.Event) {
 	var permits []Record
-	evs := make([]Event, 0, n)
+	evs := make([]permit.Event, 0, n)
 	for v := 0; len(evs) < n; v++ {
 		id := fmt.Sprintf("P-%06d", v%5000)
 		if v < 5000 {
@@ -142,7 +142,7 @@ func manyEvents(n int) ([]Record, []Event) {
 		}
 		base := t0.Add(time.Duration(v) * 10 * time.Minute)
 		card := fmt.Sprintf("c%d", v%5000)
-		for _, e := range []Event{
+		for _, e := range []permit.Event{
 			{Type: EvEscortAwaited, Permit: id, Escort: "S-004", Card: card},
 			{Type: EvGranted, Permit: id, Escort: "S-004", Card: card},
 			{Type: "door.unlocked"},
@@ -154,6 +154,7 @@ func manyEvents(n int) ([]Record, []Event) {
 			{Type: EvVisitExited, Permit: id, Escort: "S-004", Card: card},
 			{Type: EvSecured},
 		} {
+			e.Site, e.Door = "s1", "d1"
 			e.At = base.Add(time.Duration(len(evs)%10) * 30 * time.Second)
 			evs = append(evs, e)
 		}

@@ -4,6 +4,8 @@ import (
 	"iter"
 	"slices"
 	"time"
+
+	"github.com/kunci-project/kunci/permit"
 )
 
 // Steps is the number of SOP steps.
@@ -40,7 +42,7 @@ type ServiceTime struct {
 // ServiceTimes times the SOP steps of each permit from its history and the
 // door's events (see the package doc for each step's start and end). The
 // events are read once.
-func ServiceTimes(permits []Record, events iter.Seq[Event]) []ServiceTime {
+func ServiceTimes(permits []Record, events iter.Seq[permit.Event]) []ServiceTime {
 	type door struct {
 		tap, entered, exitReq, exited, done time.Time
 		card                                string
@@ -50,8 +52,8 @@ func ServiceTimes(permits []Record, events iter.Seq[Event]) []ServiceTime {
 	for _, r := range permits {
 		doors[r.ID] = &door{}
 	}
-	var lastExit []Event // exit requests since the last visit.exited
-	var awaiting []*door // exited, room not yet secured
+	var lastExit []permit.Event // exit requests since the last visit.exited
+	var awaiting []*door        // exited, room not yet secured
 	for e := range events {
 		d := doors[e.Permit]
 		switch e.Type {

@@ -1,0 +1,242 @@
+package workflow
+
+import (
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kunci-project/kunci/permit"
+)
+
+// Book is the guest book maintained incrementally: the hub applies each
+// event as it stores it (Apply, O(1) per event but for the alarms of a
+// door, which go to each visit still open or awaiting the securing of its
+// room), and queries the rows at any time (Rows, Query) without reading
+// the events again. Each door (Site, Door of the event) is followed on its
+// own; its events must be applied in the door's order. A Book is safe for
+// concurrent use.
+//
+// The rows a Book returns share their Equipment and Alarms with the Book:
+// they are read-only (their capacity is clipped, so appending to them
+// copies).
+type Book struct {
+	mu        sync.RWMutex
+	byID      map[string]*Record
+	equipment map[string][]string // one copy per permit, shared by its rows
+	nik       map[string]string   // masked
+	rows      []Row
+	sorted    bool // rows are in order of Entered
+	doors     map[doorKey]*doorBook
+	byPermit  map[string][]int32 // permit -> its rows
+}
+
+type doorKey struct{ site, door string }
+
+// doorBook is the state of one door.
+type doorBook struct {
+	inside   map[string]int // permit -> row of its open visit
+	awaiting []int          // rows that exited, until the room is secured
+	rows     []int32        // the door's rows, in order of entry
+	sorted   bool           // rows are in order of Entered
+}
+
+// NewBook returns an empty guest book knowing permits (see AddPermit).
+func NewBook(permits []Record) *Book {
+	b := &Book{
+		byID:      make(map[string]*Record, len(permits)),
+		equipment: make(map[string][]string, len(permits)),
+		nik:       make(map[string]string, len(permits)),
+		doors:     map[doorKey]*doorBook{},
+		byPermit:  map[string][]int32{},
+		sorted:    true,
+	}
+	for i := range permits {
+		b.addPermit(&permits[i])
+	}
+	return b
+}
+
+// AddPermit makes r known to the book (or replaces it): the visits entered
+// after it get its guest, organisation and the rest.
+func (b *Book) AddPermit(r Record) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.addPermit(&r)
+}
+
+func (b *Book) addPermit(r *Record) {
+	b.byID[r.ID] = r
+	b.equipment[r.ID] = slices.Clone(r.Equipment)
+	b.nik[r.ID] = MaskNIK(r.NIK)
+}
+
+// Apply updates the rows with the next event of its door.
+func (b *Book) Apply(e permit.Event) {
+	switch e.Type {
+	case EvVisitEntered, EvVisitExited, EvUnescorted, EvForced, EvHeldOpen, EvRackTampered, EvSecured, EvNotSecured:
+	default:
+		return // not a guest-book event: no lock taken
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := doorKey{e.Site, e.Door}
+	d := b.doors[k]
+	if d == nil {
+		d = &doorBook{inside: map[string]int{}, sorted: true}
+		b.doors[k] = d
+	}
+	alarm := func(i int) {
+		b.rows[i].Alarms = append(b.rows[i].Alarms, Alarm{Type: e.Type, At: e.At, Rack: e.Rack, Detail: e.Detail})
+	}
+	switch e.Type {
+	case EvVisitEntered:
+		if e.Permit == "" {
+			return // staff entering alone
+		}
+		row := Row{Site: e.Site, Door: e.Door, Permit: e.Permit, Escort: e.Escort, Entered: e.At}
+		if r := b.byID[e.Permit]; r != nil {
+			row.Guest, row.NIK, row.Organisation, row.Purpose = r.Guest, b.nik[r.ID], r.Organisation, r.Purpose
+			row.Category, row.Approver, row.Equipment = r.Category, r.Approver, b.equipment[r.ID]
+			if row.Escort == "" {
+				row.Escort = r.Escort
+			}
+		}
+		i := len(b.rows)
+		if i > 0 && e.At.Before(b.rows[i-1].Entered) {
+			b.sorted = false
+		}
+		if n := len(d.rows); n > 0 && e.At.Before(b.rows[d.rows[n-1]].Entered) {
+			d.sorted = false
+		}
+		d.inside[e.Permit] = i
+		d.rows = append(d.rows, int32(i))
+		b.byPermit[e.Permit] = append(b.byPermit[e.Permit], int32(i))
+		b.rows = append(b.rows, row)
+	case EvVisitExited:
+		i, ok := d.inside[e.Permit]
+		if !ok {
+			return
+		}
+		delete(d.inside, e.Permit)
+		b.rows[i].Exited = e.At
+		d.awaiting = append(d.awaiting, i)
+	case EvUnescorted:
+		if i, ok := d.inside[e.Permit]; ok {
+			alarm(i)
+		}
+	case EvForced, EvHeldOpen, EvRackTampered:
+		for _, i := range d.inside {
+			alarm(i)
+		}
+		for _, i := range d.awaiting {
+			alarm(i)
+		}
+	case EvSecured:
+		for _, i := range d.awaiting {
+			b.rows[i].Secured = e.At
+		}
+		d.awaiting = d.awaiting[:0]
+	case EvNotSecured:
+		// the room stays awaited: a later room.secured says when it was
+		for _, i := range d.awaiting {
+			if !b.rows[i].NotSecured {
+				b.rows[i].NotSecured = true
+				alarm(i)
+			}
+		}
+	}
+}
+
+// Len is the number of rows (visits) in the book.
+func (b *Book) Len() int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.rows)
+}
+
+// Rows returns every row, in order of entry (the order the visits were
+// applied in).
+func (b *Book) Rows() []Row { return b.Query(Filter{}) }
+
+// Filter selects rows of the guest book; a zero field selects all.
+type Filter struct {
+	Site, Door string    // the door (Door alone matches it at any site)
+	From, To   time.Time // entered in [From, To)
+	Permit     string
+}
+
+func (f *Filter) match(r *Row) bool {
+	return (f.Site == "" || r.Site == f.Site) && (f.Door == "" || r.Door == f.Door) &&
+		(f.Permit == "" || r.Permit == f.Permit) &&
+		(f.From.IsZero() || !r.Entered.Before(f.From)) && (f.To.IsZero() || r.Entered.Before(f.To))
+}
+
+// Query returns the rows f selects, in order of entry. It reads only the
+// rows of the permit when f names one, only those of the door when f names
+// a site and door, and only those entered in [From, To) when the door's
+// entries are in time order (the usual case).
+func (b *Book) Query(f Filter) []Row {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var idx []int32
+	sorted := b.sorted
+	switch {
+	case f.Permit != "":
+		idx = b.byPermit[f.Permit]
+		sorted = false // few rows: scanned
+	case f.Site != "" || f.Door != "":
+		if d := b.doors[doorKey{f.Site, f.Door}]; d != nil && f.Site != "" {
+			idx, sorted = d.rows, d.sorted
+		} else if f.Site != "" {
+			return nil
+		} else {
+			return b.scan(f, 0, len(b.rows))
+		}
+	default:
+		lo, hi := 0, len(b.rows)
+		if sorted {
+			lo, hi = b.span(f, func(i int) time.Time { return b.rows[i].Entered }, len(b.rows))
+		}
+		return b.scan(f, lo, hi)
+	}
+	lo, hi := 0, len(idx)
+	if sorted {
+		lo, hi = b.span(f, func(i int) time.Time { return b.rows[idx[i]].Entered }, len(idx))
+	}
+	out := make([]Row, 0, hi-lo)
+	for _, i := range idx[lo:hi] {
+		if r := &b.rows[i]; f.match(r) {
+			out = append(out, clip(*r))
+		}
+	}
+	return out
+}
+
+// span is the range [lo, hi) of n sorted entries entered in [f.From, f.To).
+func (b *Book) span(f Filter, entered func(int) time.Time, n int) (lo, hi int) {
+	hi = n
+	if !f.From.IsZero() {
+		lo = sort.Search(n, func(i int) bool { return !entered(i).Before(f.From) })
+	}
+	if !f.To.IsZero() {
+		hi = sort.Search(n, func(i int) bool { return !entered(i).Before(f.To) })
+	}
+	return lo, max(lo, hi)
+}
+
+func (b *Book) scan(f Filter, lo, hi int) []Row {
+	out := make([]Row, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		if r := &b.rows[i]; f.match(r) {
+			out = append(out, clip(*r))
+		}
+	}
+	return out
+}
+
+// clip returns r with its lists clipped, so that appending to them copies.
+func clip(r Row) Row {
+	r.Equipment, r.Alarms = slices.Clip(r.Equipment), slices.Clip(r.Alarms)
+	return r
+}

@@ -1,0 +1,257 @@
+package workflow
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kunci-project/kunci/permit"
+)
+
+// referenceBook is the guest book as GuestBook computed it before Book, in
+// one pass over one door's events: the reference Book is checked against.
+func referenceBook(permits []Record, events []permit.Event) []Row {
+	byID := map[string]*Record{}
+	for i := range permits {
+		byID[permits[i].ID] = &permits[i]
+	}
+	var rows []Row
+	inside := map[string]int{}
+	var awaiting []int
+	alarm := func(i int, e permit.Event) {
+		rows[i].Alarms = append(rows[i].Alarms, Alarm{Type: e.Type, At: e.At, Rack: e.Rack, Detail: e.Detail})
+	}
+	for _, e := range events {
+		switch e.Type {
+		case EvVisitEntered:
+			if e.Permit == "" {
+				continue
+			}
+			row := Row{Site: e.Site, Door: e.Door, Permit: e.Permit, Escort: e.Escort, Entered: e.At}
+			if r := byID[e.Permit]; r != nil {
+				row.Guest, row.NIK, row.Organisation, row.Purpose = r.Guest, MaskNIK(r.NIK), r.Organisation, r.Purpose
+				row.Category, row.Approver, row.Equipment = r.Category, r.Approver, slices.Clone(r.Equipment)
+				if row.Escort == "" {
+					row.Escort = r.Escort
+				}
+			}
+			inside[e.Permit] = len(rows)
+			rows = append(rows, row)
+		case EvVisitExited:
+			i, ok := inside[e.Permit]
+			if !ok {
+				continue
+			}
+			delete(inside, e.Permit)
+			rows[i].Exited = e.At
+			awaiting = append(awaiting, i)
+		case EvUnescorted:
+			if i, ok := inside[e.Permit]; ok {
+				alarm(i, e)
+			}
+		case EvForced, EvHeldOpen, EvRackTampered:
+			for _, i := range inside {
+				alarm(i, e)
+			}
+			for _, i := range awaiting {
+				alarm(i, e)
+			}
+		case EvSecured:
+			for _, i := range awaiting {
+				rows[i].Secured = e.At
+			}
+			awaiting = awaiting[:0]
+		case EvNotSecured:
+			for _, i := range awaiting {
+				if !rows[i].NotSecured {
+					rows[i].NotSecured = true
+					alarm(i, e)
+				}
+			}
+		}
+	}
+	return rows
+}
+
+// sameRows compares rows, an empty list equal to none.
+func sameRows(t *testing.T, what string, got, want []Row) {
+	t.Helper()
+	norm := func(rs []Row) []Row {
+		out := make([]Row, len(rs))
+		for i, r := range rs {
+			if len(r.Equipment) == 0 {
+				r.Equipment = nil
+			}
+			if len(r.Alarms) == 0 {
+				r.Alarms = nil
+			}
+			out[i] = r
+		}
+		return out
+	}
+	if g, w := norm(got), norm(want); !reflect.DeepEqual(g, w) {
+		t.Fatalf("%s: %d rows\n%+v\nwant %d rows\n%+v", what, len(g), g, len(w), w)
+	}
+}
+
+func TestBookMatchesGuestBookOnFixtures(t *testing.T) {
+	p2 := rec("P-2", "Rina", "S-004")
+	p2.Equipment = nil
+	permits := []Record{rec("P-1", "Andi", "S-004"), p2}
+	fixtures := [][]permit.Event{fullVisit(), append(fullVisit(),
+		permit.Event{Type: EvVisitEntered, Permit: "P-2", Escort: "S-004", At: at(120, 0)},
+		permit.Event{Type: EvUnescorted, Permit: "P-2", Escort: "S-004", At: at(125, 0)},
+		permit.Event{Type: EvForced, At: at(126, 0)},
+		permit.Event{Type: EvVisitExited, Permit: "P-2", At: at(130, 0)},
+		permit.Event{Type: EvNotSecured, At: at(132, 0), Detail: "rack R2 open"},
+		permit.Event{Type: EvRackTampered, Rack: "R2", At: at(133, 0)},
+		permit.Event{Type: EvSecured, At: at(134, 0)},
+	)}
+	for i, evs := range fixtures {
+		want := referenceBook(permits, evs)
+		sameRows(t, fmt.Sprint("GuestBook ", i), GuestBook(permits, Events(evs)), want)
+		b := NewBook(permits)
+		for _, e := range evs {
+			b.Apply(e)
+		}
+		sameRows(t, fmt.Sprint("Book ", i), b.Rows(), want)
+	}
+}
+
+// randomEvents returns n random events over the given doors and permits.
+func randomEvents(rng *rand.Rand, n int, doors []string, permits int) []permit.Event {
+	types := []string{EvVisitEntered, EvVisitEntered, EvVisitExited, EvVisitExited, EvUnescorted, EvForced,
+		EvHeldOpen, EvRackTampered, EvSecured, EvNotSecured, EvGranted, "door.opened"}
+	evs := make([]permit.Event, n)
+	for i := range evs {
+		e := permit.Event{Site: "s1", Door: doors[rng.IntN(len(doors))], Type: types[rng.IntN(len(types))],
+			At: t0.Add(time.Duration(i) * time.Minute), Escort: fmt.Sprintf("S-%d", rng.IntN(3)),
+			Rack: fmt.Sprintf("R%d", rng.IntN(3)), Detail: fmt.Sprintf("d%d", rng.IntN(3))}
+		if rng.IntN(8) > 0 {
+			e.Permit = fmt.Sprintf("P-%d", rng.IntN(permits))
+		}
+		if rng.IntN(3) == 0 {
+			e.Escort = ""
+		}
+		evs[i] = e
+	}
+	return evs
+}
+
+func TestBookMatchesGuestBookOnRandomEvents(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var permits []Record
+	for i := range 6 { // P-6 and P-7 stay unknown
+		permits = append(permits, rec(fmt.Sprintf("P-%d", i), fmt.Sprint("Guest ", i), "S-009"))
+	}
+	doors := []string{"d1", "d2", "d3"}
+	for round := range 50 {
+		evs := randomEvents(rng, 300, doors, 8)
+		// one door: GuestBook, Book and the reference agree
+		one := slices.DeleteFunc(slices.Clone(evs), func(e permit.Event) bool { return e.Door != "d1" })
+		want := referenceBook(permits, one)
+		sameRows(t, fmt.Sprint("GuestBook round ", round), GuestBook(permits, Events(one)), want)
+
+		// many doors, queried while the events are applied: each door is
+		// its own guest book, and Query is Rows filtered
+		b := NewBook(permits)
+		for i, e := range evs {
+			b.Apply(e)
+			if i%97 != 0 && i != len(evs)-1 {
+				continue
+			}
+			all := b.Rows()
+			for _, d := range doors {
+				var door []permit.Event
+				for _, e := range evs[:i+1] {
+					if e.Door == d {
+						door = append(door, e)
+					}
+				}
+				sameRows(t, "door "+d, b.Query(Filter{Site: "s1", Door: d}), referenceBook(permits, door))
+			}
+			from, to := t0.Add(time.Duration(rng.IntN(300))*time.Minute), t0.Add(time.Duration(rng.IntN(300))*time.Minute)
+			for _, f := range []Filter{
+				{}, {Door: "d2"}, {Site: "s1", Door: "d3", From: from}, {To: to}, {From: from, To: to},
+				{Site: "s1", Door: "d1", From: from, To: to}, {Permit: "P-3"}, {Permit: "P-7", Door: "d2", To: to},
+				{Site: "s2", Door: "d1"}, {Permit: "P-99"},
+			} {
+				var want []Row
+				for _, r := range all {
+					if f.match(&r) {
+						want = append(want, r)
+					}
+				}
+				sameRows(t, fmt.Sprintf("query %+v", f), b.Query(f), want)
+			}
+		}
+		if b.Len() != len(b.Rows()) {
+			t.Fatal("Len")
+		}
+	}
+}
+
+func TestBookUnsortedEntriesAndAddPermit(t *testing.T) {
+	b := NewBook(nil)
+	b.Apply(permit.Event{Door: "d", Type: EvVisitEntered, Permit: "P-1", At: at(50, 0)})
+	b.AddPermit(rec("P-2", "Rina", "S-004"))
+	b.Apply(permit.Event{Door: "d", Type: EvVisitEntered, Permit: "P-2", At: at(10, 0)}) // clock went back
+	rows := b.Query(Filter{Door: "d", From: at(0, 0), To: at(20, 0)})
+	if len(rows) != 1 || rows[0].Permit != "P-2" || rows[0].Guest != "Rina" {
+		t.Fatalf("%+v", rows)
+	}
+	rows = b.Query(Filter{From: at(40, 0)})
+	if len(rows) != 1 || rows[0].Permit != "P-1" || rows[0].Guest != "" {
+		t.Fatalf("%+v", rows)
+	}
+	// the rows returned are clipped: appending to them leaves the book alone
+	rows[0].Alarms = append(rows[0].Alarms, Alarm{Type: "x"})
+	if len(b.Rows()[0].Alarms) != 0 {
+		t.Fatal("book changed")
+	}
+}
+
+func BenchmarkBookApply1M(b *testing.B) {
+	permits, evs := manyEvents(1_000_000)
+	b.ResetTimer()
+	for b.Loop() {
+		bk := NewBook(permits)
+		for i := range evs {
+			bk.Apply(evs[i])
+		}
+		if bk.Len() != 100_000 {
+			b.Fatalf("%d rows", bk.Len())
+		}
+	}
+	b.ReportMetric(float64(len(evs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func BenchmarkBookQuery100k(b *testing.B) {
+	permits, evs := manyEvents(1_000_000)
+	bk := NewBook(permits)
+	for i := range evs {
+		bk.Apply(evs[i])
+	}
+	for _, c := range []struct {
+		name string
+		f    Filter
+		n    int
+	}{
+		{"all", Filter{}, 100_000},
+		{"door", Filter{Site: "s1", Door: "d1"}, 100_000},
+		{"door-any-site", Filter{Door: "d1"}, 100_000},
+		{"day", Filter{From: t0.Add(24 * time.Hour), To: t0.Add(48 * time.Hour)}, 144},
+		{"permit", Filter{Permit: "P-000042"}, 20},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if rows := bk.Query(c.f); len(rows) != c.n {
+					b.Fatalf("%d rows", len(rows))
+				}
+			}
+		})
+	}
+}
