@@ -260,10 +260,18 @@ func (fx *crashFixture) start(t *testing.T, prevSeq uint64) *agentRun {
 func (fx *crashFixture) tryStart(t *testing.T, prevSeq uint64) (*agentRun, error) {
 	t.Helper()
 	addr := freeAddr(t)
-	cfg := fx.writeConfig(t, addr)
+	return launchAgent(t, fx.bin, fx.writeConfig(t, addr), addr, prevSeq)
+}
+
+// launchAgent runs `kunci agent --config cfg --log-json`, which listens on
+// addr, and returns once it serves HTTP and has stored its agent.started
+// (status seq past prevSeq), checking that the relay is in its safe state.
+// The process is killed when the test ends.
+func launchAgent(t *testing.T, bin, cfg, addr string, prevSeq uint64) (*agentRun, error) {
+	t.Helper()
 	run := &agentRun{base: "http://" + addr, stderr: &lockedBuffer{}, exited: make(chan struct{}),
 		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}}
-	run.cmd = exec.Command(fx.bin, "agent", "--config", cfg, "--log-json")
+	run.cmd = exec.Command(bin, "agent", "--config", cfg, "--log-json")
 	run.cmd.Stderr = run.stderr
 	if err := run.cmd.Start(); err != nil {
 		return run, err
@@ -271,6 +279,7 @@ func (fx *crashFixture) tryStart(t *testing.T, prevSeq uint64) (*agentRun, error
 	t.Cleanup(func() {
 		_ = run.cmd.Process.Kill()
 		<-run.exited
+		run.client.CloseIdleConnections()
 	})
 	go func() {
 		run.err = run.cmd.Wait()

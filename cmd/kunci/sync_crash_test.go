@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -453,56 +452,7 @@ mqtt:
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run := &agentRun{base: "http://" + addr, stderr: &lockedBuffer{}, exited: make(chan struct{}),
-		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}}
-	run.cmd = exec.Command(fx.bin, "agent", "--config", cfg, "--log-json")
-	run.cmd.Stderr = run.stderr
-	if err := run.cmd.Start(); err != nil {
-		return run, err
-	}
-	go func() {
-		run.err = run.cmd.Wait()
-		close(run.exited)
-	}()
-	t.Cleanup(func() {
-		_ = run.cmd.Process.Kill()
-		<-run.exited
-		run.client.CloseIdleConnections()
-	})
-
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	poll := time.NewTicker(5 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		select {
-		case <-run.exited:
-			return run, fmt.Errorf("agent exited before it was ready: %v", run.err)
-		case <-deadline.C:
-			return run, errors.New("no /status with seq past the previous run within 10s")
-		case <-poll.C:
-		}
-		var st struct {
-			Lock string `json:"lock"`
-			Seq  uint64 `json:"seq"`
-		}
-		if run.getJSON("/status", &st) != nil || st.Seq <= prevSeq {
-			continue
-		}
-		if st.Lock != "locked" {
-			t.Errorf("/status right after start: lock %q, want locked", st.Lock)
-		}
-		var sim struct {
-			Relay string `json:"relay"`
-		}
-		if err := run.getJSON("/sim/state", &sim); err != nil {
-			return run, fmt.Errorf("/sim/state: %w", err)
-		}
-		if sim.Relay != "locked" {
-			t.Errorf("/sim/state right after start: relay %q, want locked (the safe state)", sim.Relay)
-		}
-		return run, nil
-	}
+	return launchAgent(t, fx.bin, cfg, addr, prevSeq)
 }
 
 func (r *agentRun) post(path, body string) error {
