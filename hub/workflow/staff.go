@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -34,15 +33,7 @@ func (m *StaffMember) Permit() permit.Staff {
 }
 
 func getStaff(b *bolt.Bucket, id string) (StaffMember, error) {
-	v := b.Get([]byte(id))
-	if v == nil {
-		return StaffMember{}, fmt.Errorf("%w: staff %q", ErrNotFound, id)
-	}
-	var m StaffMember
-	if err := json.Unmarshal(v, &m); err != nil {
-		return StaffMember{}, fmt.Errorf("%w: staff %q: %v", ErrCorrupt, id, err)
-	}
-	return m, nil
+	return getJSON[StaffMember](b, "staff", id)
 }
 
 // PutStaff adds or replaces staff member m.ID; the stored version is one
@@ -84,29 +75,12 @@ func (s *Store) PutStaff(m StaffMember, by string) (StaffMember, error) {
 
 // Staff returns staff member id.
 func (s *Store) Staff(id string) (StaffMember, error) {
-	var m StaffMember
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		m, err = getStaff(tx.Bucket(bStaff), id)
-		return err
-	})
-	return m, err
+	return viewJSON[StaffMember](s.db, bStaff, "staff", id)
 }
 
 // ListStaff returns the staff register in id order.
 func (s *Store) ListStaff() ([]StaffMember, error) {
-	var out []StaffMember
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bStaff).ForEach(func(k, v []byte) error {
-			var m StaffMember
-			if err := json.Unmarshal(v, &m); err != nil {
-				return fmt.Errorf("%w: staff %q: %v", ErrCorrupt, k, err)
-			}
-			out = append(out, m)
-			return nil
-		})
-	})
-	return out, err
+	return listJSON[StaffMember](s.db, bStaff, "staff")
 }
 
 // SignStaff returns the signed staff record of id for the doors.

@@ -236,16 +236,46 @@ func putRecord(b *bolt.Bucket, r *Record) error {
 	return b.Put([]byte(r.ID), j)
 }
 
-func getRecord(b *bolt.Bucket, id string) (Record, error) {
-	v := b.Get([]byte(id))
-	if v == nil {
-		return Record{}, fmt.Errorf("%w: permit %q", ErrNotFound, id)
+func getRecord(b *bolt.Bucket, id string) (Record, error) { return getJSON[Record](b, "permit", id) }
+
+// getJSON decodes the value of key id in b; what names it in errors.
+func getJSON[T any](b *bolt.Bucket, what, id string) (T, error) {
+	var v T
+	raw := b.Get([]byte(id))
+	if raw == nil {
+		return v, fmt.Errorf("%w: %s %q", ErrNotFound, what, id)
 	}
-	var r Record
-	if err := json.Unmarshal(v, &r); err != nil {
-		return Record{}, fmt.Errorf("%w: permit %q: %v", ErrCorrupt, id, err)
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("%w: %s %q: %v", ErrCorrupt, what, id, err)
 	}
-	return r, nil
+	return v, nil
+}
+
+// viewJSON reads key id of bucket in a read transaction.
+func viewJSON[T any](db *bolt.DB, bucket []byte, what, id string) (T, error) {
+	var v T
+	err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		v, err = getJSON[T](tx.Bucket(bucket), what, id)
+		return err
+	})
+	return v, err
+}
+
+// listJSON decodes every value of bucket, in key order.
+func listJSON[T any](db *bolt.DB, bucket []byte, what string) ([]T, error) {
+	var out []T
+	err := db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, raw []byte) error {
+			var v T
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return fmt.Errorf("%w: %s %q: %v", ErrCorrupt, what, k, err)
+			}
+			out = append(out, v)
+			return nil
+		})
+	})
+	return out, err
 }
 
 // Request files a permit request (SOP step 1).
@@ -476,28 +506,7 @@ func (s *Store) Revoke(id, by, reason string) (Record, []byte, error) {
 }
 
 // Get returns permit id, NIK in clear (admin view: mask it with Masked).
-func (s *Store) Get(id string) (Record, error) {
-	var r Record
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		r, err = getRecord(tx.Bucket(bPermits), id)
-		return err
-	})
-	return r, err
-}
+func (s *Store) Get(id string) (Record, error) { return viewJSON[Record](s.db, bPermits, "permit", id) }
 
 // List returns every permit request in id order, NIK in clear.
-func (s *Store) List() ([]Record, error) {
-	var out []Record
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bPermits).ForEach(func(k, v []byte) error {
-			var r Record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("%w: permit %q: %v", ErrCorrupt, k, err)
-			}
-			out = append(out, r)
-			return nil
-		})
-	})
-	return out, err
-}
+func (s *Store) List() ([]Record, error) { return listJSON[Record](s.db, bPermits, "permit") }
