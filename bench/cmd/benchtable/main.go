@@ -112,23 +112,31 @@ func dur(ns float64) string {
 	}
 }
 
-func run(args []string, stdin io.Reader, stdout io.Writer) error {
+// readResults parses the go test -bench output in the files of args, or in
+// stdin without any.
+func readResults(args []string, stdin io.Reader) (results, error) {
 	res := results{}
 	if len(args) == 0 {
-		if err := res.parse(stdin); err != nil {
-			return err
-		}
+		return res, res.parse(stdin)
 	}
 	for _, a := range args {
 		f, err := os.Open(a)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		err = res.parse(f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("%s: %w", a, err)
+			return nil, fmt.Errorf("%s: %w", a, err)
 		}
+	}
+	return res, nil
+}
+
+func run(args []string, stdin io.Reader, stdout io.Writer) error {
+	res, err := readResults(args, stdin)
+	if err != nil {
+		return err
 	}
 
 	var missing []error

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"text/tabwriter"
 )
@@ -18,22 +17,9 @@ const minDrainRatio = 0.5
 // BenchmarkSyncRestart, BenchmarkSyncAgents) read from the files in args,
 // or from stdin without any.
 func runSync(args []string, stdin io.Reader, stdout io.Writer) error {
-	res := results{}
-	if len(args) == 0 {
-		if err := res.parse(stdin); err != nil {
-			return err
-		}
-	}
-	for _, a := range args {
-		f, err := os.Open(a)
-		if err != nil {
-			return err
-		}
-		err = res.parse(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", a, err)
-		}
+	res, err := readResults(args, stdin)
+	if err != nil {
+		return err
 	}
 
 	var missing []error
