@@ -81,7 +81,11 @@ type Options struct {
 	// QueueDepth is how many decoded events wait between Handle and Run
 	// (1024); a full queue holds the link's reader back.
 	QueueDepth int
-	Log        *slog.Logger
+	// OnStored, if set, is called from Run after every commit with the
+	// events it stored, each door's in seq order, before they are acked.
+	// It must not block for long: the ingest waits for it.
+	OnStored func([]Event)
+	Log      *slog.Logger
 }
 
 // Stats counts what the ingest did and what it refused.
@@ -311,6 +315,13 @@ func (in *Ingest) process(batch []valid) {
 	}
 	in.commits.Add(1)
 	in.stored.Add(uint64(n))
+	if in.o.OnStored != nil {
+		evs := make([]Event, 0, n)
+		for _, p := range puts {
+			evs = append(evs, p.events...)
+		}
+		in.o.OnStored(evs)
+	}
 	for _, p := range puts {
 		if len(p.events) > 0 {
 			in.flows[p.stream].through = p.events[len(p.events)-1].Seq

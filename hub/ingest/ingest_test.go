@@ -510,3 +510,37 @@ func TestLinkOptions(t *testing.T) {
 		t.Errorf("shared options %+v", o)
 	}
 }
+
+// TestIngestOnStored: OnStored sees every stored event once, in each door's
+// seq order, and never a duplicate or an event still held before a gap.
+func TestIngestOnStored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
+		var mu sync.Mutex
+		got := map[string][]uint64{}
+		in, err := ingest.New(st, ingest.Options{OnStored: func(evs []ingest.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range evs {
+				got[e.Door] = append(got[e.Door], e.Seq)
+			}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, stop := run(t, in)
+		defer stop()
+		for _, s := range []uint64{2, 1, 1, 4} {
+			in.Handle(msg("demo", "a", "e1", s))
+			in.Handle(msg("demo", "b", "e1", s))
+		}
+		settle()
+		in.Handle(msg("demo", "a", "e1", 3))
+		settle()
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(got["a"], seqs(1, 4)) || !slices.Equal(got["b"], seqs(1, 2)) {
+			t.Errorf("OnStored saw %v; want a 1..4 and b 1..2", got)
+		}
+	})
+}
