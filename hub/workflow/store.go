@@ -78,6 +78,7 @@ type Record struct {
 	ApprovedAt   time.Time          `json:"approved_at,omitzero"`
 	Escort       string             `json:"escort,omitempty"`
 	FormOpened   time.Time          `json:"form_opened,omitzero"`
+	Purged       time.Time          `json:"purged,omitzero"` // when Purge removed the personal data
 	History      []Transition       `json:"history"`
 }
 
@@ -493,10 +494,8 @@ func (s *Store) Revoke(id, by, reason string) (Record, []byte, error) {
 			return refuse(r, "revoke")
 		}
 		s.advance(r, Revoked, by, reason)
-		t := r.History[len(r.History)-1]
-		rv := permit.Revocation{Permit: r.ID, Version: r.Version, Site: r.Site, Door: r.Door, At: t.At, By: by, Reason: reason}
 		var err error
-		doc, err = s.opts.Signer.Sign(permit.KindRevocation, &rv)
+		doc, _, err = s.Document(r)
 		return err
 	})
 	if err != nil {

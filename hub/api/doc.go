@@ -1,0 +1,48 @@
+// Package api is the hub's HTTP JSON API: the SOP's permit workflow, the
+// staff register, the guest book, the service-time report, the doors' live
+// state, door commands and the API tokens. The client verbs of cmd/kunci
+// (kunci permit, staff, guestbook, sla, status, watch) speak it, and decode
+// its answers into this package's types.
+//
+// Every request but GET /healthz carries "Authorization: Bearer <token>"
+// (hub/auth). The token's name is the actor the workflow records, so the
+// requester's own token can never approve. Roles: requester files requests;
+// coordinator classifies and rejects; approver approves, assigns escorts
+// (which signs and publishes the permit), rejects and revokes; viewer reads;
+// admin does everything, and is the only one to see a NIK unmasked. Every
+// role may read.
+//
+// Routes (JSON bodies and answers; errors are {"error": "..."} with a 4xx
+// naming the problem, 5xx only for the hub's own failures):
+//
+//	GET    /healthz                              200 {"ok":true}
+//	GET    /api/whoami                           Whoami
+//	POST   /api/permits          requester       PermitRequest -> 201 Permit
+//	GET    /api/permits[?state=S]                []Permit
+//	GET    /api/permits/{id}                     Permit
+//	POST   /api/permits/{id}/coordinate  coordinator  {"category":"network"|"server"} -> Permit
+//	POST   /api/permits/{id}/approve     approver     {} -> Permit
+//	POST   /api/permits/{id}/escort      approver     {"staff":"S-004"} -> Permit (issued, published)
+//	POST   /api/permits/{id}/reject      coordinator|approver  {"reason":"..."} -> Permit
+//	POST   /api/permits/{id}/revoke      approver     {"reason":"..."} -> Permit (revocation published)
+//	GET    /api/staff                            []Staff
+//	POST   /api/staff            admin           StaffRequest -> Staff (signed, published)
+//	GET    /api/guestbook[?site=&door=&from=&to=&permit=][&format=csv]  []GuestRow, or CSV
+//	GET    /api/sla[?site=&door=&from=&to=]      SLAReport
+//	GET    /api/doors                            []hub.Door
+//	GET    /api/watch                            NDJSON stream of hub.Update, one per line
+//	POST   /api/doors/{site}/{door}/commands  admin  {"command":"lockdown"|"release"|"unlock-once"|"resync"} -> 202 permit.Command
+//	GET    /api/tokens           admin           []auth.Info
+//	POST   /api/tokens           admin           {"name":"...","roles":["approver"],"expires":"RFC 3339"?} -> 201 NewToken
+//	DELETE /api/tokens/{id}      admin           204
+//	POST   /api/purge            admin           {} -> PurgeResult (the configured retention)
+//	GET    /metrics                              counters, Prometheus text
+//
+// from and to are RFC 3339 times or dates (2026-11-28); to is exclusive.
+// Bodies are at most MaxBody bytes and must be one JSON object with no
+// unknown field.
+//
+// The API must never show a NIK unmasked to anyone but an admin, never
+// show a card UID (only fingerprints exist), and never change a record on
+// a request it answered with a 4xx.
+package api

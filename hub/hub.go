@@ -1,0 +1,441 @@
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/topic"
+)
+
+// Publisher is the hub's MQTT link as the hub needs it.
+type Publisher = ingest.Publisher
+
+// Options configure a Hub.
+type Options struct {
+	Workflow *workflow.Store // permits and staff (required, with a signer)
+	Events   *ingest.Store   // the doors' events (required)
+	Signer   *permit.Signer  // signs commands (required)
+	Prefix   string          // topic prefix (topic.DefaultPrefix)
+	// Doors are the doors the hub serves, as site/door pairs: staff
+	// records go to every door of their site. Doors that report without
+	// being listed are followed too (status, events) but get no staff.
+	Doors []DoorName
+	// Ingest tunes the event ingest; its Prefix, Log and OnStored are the
+	// hub's.
+	Ingest ingest.Options
+	Now    func() time.Time
+	Log    *slog.Logger
+}
+
+// DoorName names one door.
+type DoorName struct{ Site, Door string }
+
+func (d DoorName) String() string { return d.Site + "/" + d.Door }
+
+// Hub is the central side, wired: see the package doc.
+type Hub struct {
+	o       Options
+	wf      *workflow.Store
+	ev      *ingest.Store
+	in      *ingest.Ingest
+	book    *workflow.Book
+	live    *live
+	recs    *records
+	doors   map[DoorName]topic.Door
+	log     *slog.Logger
+	rebuilt time.Duration // time the book took to build at start
+
+	cmdMu sync.Mutex // commands in flight, for the counters
+	cmds  uint64
+}
+
+// New builds the hub: it signs every current record for publishing and
+// builds the guest book from the stored events.
+func New(o Options) (*Hub, error) {
+	if o.Workflow == nil || o.Events == nil || o.Signer == nil {
+		return nil, errors.New("hub: a workflow store, an event store and a signer are required")
+	}
+	if o.Prefix == "" {
+		o.Prefix = topic.DefaultPrefix
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{o: o, wf: o.Workflow, ev: o.Events, live: newLive(), recs: newRecords(),
+		doors: map[DoorName]topic.Door{}, log: o.Log}
+	for _, d := range o.Doors {
+		t, err := topic.New(o.Prefix, d.Site, d.Door)
+		if err != nil {
+			return nil, fmt.Errorf("hub: door %s: %w", d, err)
+		}
+		h.doors[d] = t
+		h.live.known(d.Site, d.Door)
+	}
+	io := o.Ingest
+	io.Prefix, io.Log, io.OnStored = o.Prefix, o.Log, h.stored
+	var err error
+	if h.in, err = ingest.New(o.Events, io); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := h.rebuild(); err != nil {
+		return nil, err
+	}
+	h.rebuilt = time.Since(start)
+	if err := h.signAll(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// rebuild makes the guest book from the permits and every stored event.
+func (h *Hub) rebuild() error {
+	recs, err := h.wf.List()
+	if err != nil {
+		return fmt.Errorf("hub: permits: %w", err)
+	}
+	h.book = workflow.NewBook(recs)
+	doors, err := h.ev.Doors()
+	if err != nil {
+		return fmt.Errorf("hub: events: %w", err)
+	}
+	for _, d := range doors {
+		h.live.known(d.Site, d.Door)
+		if err := h.ev.Walk(d.Site, d.Door, func(e permit.Event) error {
+			h.book.Apply(e)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("hub: events of %s/%s: %w", d.Site, d.Door, err)
+		}
+	}
+	return nil
+}
+
+// signAll signs every permit, revocation and staff record for the doors.
+func (h *Hub) signAll() error {
+	recs, err := h.wf.List()
+	if err != nil {
+		return fmt.Errorf("hub: permits: %w", err)
+	}
+	for i := range recs {
+		if err := h.publishPermit(&recs[i]); err != nil {
+			return err
+		}
+	}
+	staff, err := h.wf.ListStaff()
+	if err != nil {
+		return fmt.Errorf("hub: staff: %w", err)
+	}
+	for _, m := range staff {
+		if err := h.publishStaff(m.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Hub) publishPermit(r *workflow.Record) error {
+	doc, ok, err := h.wf.Document(r)
+	if err != nil {
+		return fmt.Errorf("hub: sign permit %s: %w", r.ID, err)
+	}
+	if !ok {
+		return nil
+	}
+	t, err := topic.New(h.o.Prefix, r.Site, r.Door)
+	if err != nil {
+		return fmt.Errorf("hub: permit %s: %w", r.ID, err)
+	}
+	h.recs.set(t.Permit(r.ID), doc)
+	return nil
+}
+
+func (h *Hub) publishStaff(id string) error {
+	m, err := h.wf.Staff(id)
+	if err != nil {
+		return err
+	}
+	doc, err := h.wf.SignStaff(id)
+	if err != nil {
+		return fmt.Errorf("hub: sign staff %s: %w", id, err)
+	}
+	for _, d := range h.siteDoors(m.Site, m.Doors) {
+		h.recs.set(d.Staff(id), doc)
+	}
+	return nil
+}
+
+// siteDoors returns the configured doors of site, only those named when
+// names is not empty.
+func (h *Hub) siteDoors(site string, names []string) []topic.Door {
+	var out []topic.Door
+	for n, t := range h.doors {
+		if n.Site == site && (len(names) == 0 || slices.Contains(names, n.Door)) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// stored is the ingest's OnStored: the guest book and the live state.
+func (h *Hub) stored(evs []permit.Event) {
+	for _, e := range evs {
+		h.book.Apply(e)
+	}
+	h.live.events(evs, h.o.Now())
+}
+
+// Subscriptions are the topics the hub's link subscribes to besides the
+// events (LinkOptions adds those): every door's status and availability.
+func (h *Hub) Subscriptions() map[string]byte {
+	return map[string]byte{
+		h.o.Prefix + "/+/+/status":       1,
+		h.o.Prefix + "/+/+/availability": 1,
+	}
+}
+
+// LinkOptions returns o set up for the hub's link: the ingest's persistent
+// session and subscriptions (ingest.LinkOptions), the doors' status, and a
+// republishing of every record on each connection.
+func (h *Hub) LinkOptions(o mqttlink.Options, shared bool) mqttlink.Options {
+	o = ingest.LinkOptions(o, h.o.Prefix, shared)
+	maps.Copy(o.Subscriptions, h.Subscriptions())
+	onConnect := o.OnConnect
+	o.OnConnect = func() {
+		h.recs.all()
+		if onConnect != nil {
+			onConnect()
+		}
+	}
+	return o
+}
+
+// Handle is the link's message handler.
+func (h *Hub) Handle(m mqttlink.Message) {
+	site, door, kind, _ := topic.Parse(h.o.Prefix, m.Topic)
+	switch kind {
+	case topic.KindEvents:
+		h.in.Handle(m)
+	case topic.KindStatus:
+		s, err := decodeStatus(m.Payload)
+		if err != nil {
+			h.log.Warn("hub: door status refused", "door", site+"/"+door, "err", err)
+			return
+		}
+		h.live.status(site, door, s, h.o.Now())
+	case topic.KindAvailability:
+		v := string(m.Payload)
+		if v != "online" && v != "offline" {
+			h.log.Warn("hub: door availability refused", "door", site+"/"+door, "value", v)
+			return
+		}
+		h.live.availability(site, door, v, h.o.Now())
+	}
+}
+
+// Run runs the ingest and the publishing of records through pub until ctx
+// ends. The link itself is the caller's (it must outlive Run).
+func (h *Hub) Run(ctx context.Context, pub Publisher) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { h.recs.run(ctx, pub) })
+	err := h.in.Run(ctx, pub)
+	wg.Wait()
+	return err
+}
+
+// Workflow returns the workflow store, for reading.
+func (h *Hub) Workflow() *workflow.Store { return h.wf }
+
+// Events returns the event store, for reading.
+func (h *Hub) Events() *ingest.Store { return h.ev }
+
+// Book returns the guest book, up to date with every stored event.
+func (h *Hub) Book() *workflow.Book { return h.book }
+
+// Doors returns the doors' live state, by site and door.
+func (h *Hub) Doors() []Door { return h.live.list() }
+
+// Watch returns a channel of updates until ctx ends, then closes it.
+func (h *Hub) Watch(ctx context.Context) <-chan Update {
+	w := &watcher{ch: make(chan Update, watchDepth)}
+	out := make(chan Update)
+	h.live.mu.Lock()
+	h.live.watchers[w] = struct{}{}
+	h.live.mu.Unlock()
+	go func() {
+		defer close(out)
+		defer func() {
+			h.live.mu.Lock()
+			delete(h.live.watchers, w)
+			h.live.mu.Unlock()
+		}()
+		for {
+			var u Update
+			select {
+			case <-ctx.Done():
+				return
+			case u = <-w.ch:
+			}
+			h.live.mu.Lock()
+			missed := w.missed
+			w.missed = 0
+			h.live.mu.Unlock()
+			if missed > 0 {
+				select {
+				case out <- Update{Kind: "lagged", Missed: missed}:
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case out <- u:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// Stats are the hub's counters.
+type Stats struct {
+	Ingest           ingest.Stats
+	RecordsPublished uint64
+	RecordsFailed    uint64
+	RecordsPending   int
+	Commands         uint64
+	BookRows         int
+	BookRebuild      time.Duration
+}
+
+// Stats returns the counters.
+func (h *Hub) Stats() Stats {
+	p, f, n := h.recs.stats()
+	h.cmdMu.Lock()
+	c := h.cmds
+	h.cmdMu.Unlock()
+	return Stats{Ingest: h.in.Stats(), RecordsPublished: p, RecordsFailed: f, RecordsPending: n, Commands: c,
+		BookRows: h.book.Len(), BookRebuild: h.rebuilt}
+}
+
+// The workflow's actions, each publishing what the doors must hold.
+
+// Request files a permit request (SOP step 1).
+func (h *Hub) Request(req workflow.Request) (workflow.Record, error) {
+	r, err := h.wf.Request(req)
+	if err == nil {
+		h.book.AddPermit(r)
+	}
+	return r, err
+}
+
+// Coordinate classifies a request (SOP step 2).
+func (h *Hub) Coordinate(id string, c permit.Category, by string) (workflow.Record, error) {
+	return h.changed(h.wf.Coordinate(id, c, by))
+}
+
+// Approve approves a request (SOP step 3); never by its requester.
+func (h *Hub) Approve(id, by string) (workflow.Record, error) { return h.changed(h.wf.Approve(id, by)) }
+
+// Reject refuses a request not issued yet.
+func (h *Hub) Reject(id, by, reason string) (workflow.Record, error) {
+	return h.changed(h.wf.Reject(id, by, reason))
+}
+
+// Escort assigns the escort (SOP step 4), then signs the permit and
+// publishes it to its door.
+func (h *Hub) Escort(id, staffID, by string) (workflow.Record, error) {
+	if _, err := h.wf.AssignEscort(id, staffID, by); err != nil {
+		return workflow.Record{}, err
+	}
+	r, _, err := h.wf.Sign(id, by)
+	if err != nil {
+		return workflow.Record{}, err
+	}
+	return r, h.afterChange(&r)
+}
+
+// Revoke withdraws an issued permit and publishes the signed revocation in
+// its place.
+func (h *Hub) Revoke(id, by, reason string) (workflow.Record, error) {
+	r, _, err := h.wf.Revoke(id, by, reason)
+	if err != nil {
+		return workflow.Record{}, err
+	}
+	return r, h.afterChange(&r)
+}
+
+func (h *Hub) changed(r workflow.Record, err error) (workflow.Record, error) {
+	if err != nil {
+		return r, err
+	}
+	return r, h.afterChange(&r)
+}
+
+func (h *Hub) afterChange(r *workflow.Record) error {
+	h.book.AddPermit(*r)
+	return h.publishPermit(r)
+}
+
+// PutStaff adds or changes a staff member and publishes the signed record
+// to the doors of the site.
+func (h *Hub) PutStaff(m workflow.StaffMember, by string) (workflow.StaffMember, error) {
+	m, err := h.wf.PutStaff(m, by)
+	if err != nil {
+		return m, err
+	}
+	return m, h.publishStaff(m.ID)
+}
+
+// CommandLife is how long a command from the hub stays valid.
+const CommandLife = 2 * time.Minute
+
+// Command signs a command (permit.CmdLockdown, CmdRelease, CmdUnlockOnce,
+// CmdResync) for a door and publishes it, not retained: a door offline
+// longer than CommandLife never obeys it. It returns the command once
+// the broker took it.
+func (h *Hub) Command(ctx context.Context, pub Publisher, site, door, name, by string) (permit.Command, error) {
+	t, err := topic.New(h.o.Prefix, site, door)
+	if err != nil {
+		return permit.Command{}, fmt.Errorf("%w: %v", workflow.ErrInvalid, err)
+	}
+	var nonce [12]byte
+	rand.Read(nonce[:])
+	now := h.o.Now().UTC()
+	c := permit.Command{ID: "C-" + hex.EncodeToString(nonce[:]), Site: site, Door: door, Name: name,
+		Issued: now, Expires: now.Add(CommandLife), By: by}
+	doc, err := h.o.Signer.Sign(permit.KindCommand, &c)
+	if err != nil {
+		return c, fmt.Errorf("%w: %v", workflow.ErrInvalid, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	if err := mqttlink.Wait(wctx, pub.Publish(t.Cmd(), 1, false, doc)); err != nil {
+		return c, fmt.Errorf("hub: command %s to %s/%s not published: %w", name, site, door, err)
+	}
+	h.cmdMu.Lock()
+	h.cmds++
+	h.cmdMu.Unlock()
+	return c, nil
+}
+
+// Purge applies the retention: personal data of permits older than
+// retention are purged, and the guest book sees the purged records.
+func (h *Hub) Purge(retention time.Duration) (int, error) {
+	return 0, errors.New("hub: purge not wired yet")
+}

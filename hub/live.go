@@ -1,0 +1,189 @@
+package hub
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kunci-project/kunci/permit"
+)
+
+// Occupant is one visit inside a room, as the door reports it.
+type Occupant struct {
+	Permit string    `json:"permit,omitempty"`
+	Staff  string    `json:"staff,omitempty"`
+	Escort string    `json:"escort,omitempty"`
+	Since  time.Time `json:"since,omitzero"`
+}
+
+// DoorStatus is the status JSON a door publishes retained (design.md).
+type DoorStatus struct {
+	Door        string            `json:"door"`
+	Lock        string            `json:"lock"`
+	Racks       map[string]string `json:"racks"`
+	Mode        string            `json:"mode"`
+	Occupancy   []Occupant        `json:"occupancy"`
+	Secured     bool              `json:"secured"`
+	Alarms      []string          `json:"alarms"`
+	Seq         uint64            `json:"seq"`
+	ClockSynced bool              `json:"clock_synced"`
+	Version     string            `json:"version"`
+}
+
+// Door is what the hub knows of one door now.
+type Door struct {
+	Site         string      `json:"site"`
+	Door         string      `json:"door"`
+	Availability string      `json:"availability"` // online, offline, or unknown before the door said
+	LastSeen     time.Time   `json:"last_seen,omitzero"`
+	Status       *DoorStatus `json:"status,omitempty"`
+	LastEvent    string      `json:"last_event,omitempty"` // type of the last event stored
+	LastEventAt  time.Time   `json:"last_event_at,omitzero"`
+}
+
+// Update is one change the watchers see: a door's status or availability,
+// or an event as it was stored.
+type Update struct {
+	Kind  string        `json:"kind"` // status, availability, event, lagged
+	Site  string        `json:"site,omitempty"`
+	Door  string        `json:"door,omitempty"`
+	State *Door         `json:"state,omitempty"`
+	Event *permit.Event `json:"event,omitempty"`
+	// Missed counts the updates a slow watcher lost before this one
+	// (Kind lagged).
+	Missed uint64 `json:"missed,omitempty"`
+}
+
+// watchDepth is how many updates wait for one watcher; a watcher further
+// behind loses the oldest and is told how many with a lagged update.
+const watchDepth = 256
+
+type watcher struct {
+	ch     chan Update
+	missed uint64
+}
+
+// live is the doors' state and the watchers.
+type live struct {
+	mu       sync.Mutex
+	doors    map[doorID]*Door
+	watchers map[*watcher]struct{}
+}
+
+type doorID struct{ site, door string }
+
+func newLive() *live {
+	return &live{doors: map[doorID]*Door{}, watchers: map[*watcher]struct{}{}}
+}
+
+// door returns the state of site/door, made on first use. mu held.
+func (l *live) door(site, door string) *Door {
+	k := doorID{site, door}
+	d := l.doors[k]
+	if d == nil {
+		d = &Door{Site: site, Door: door, Availability: "unknown"}
+		l.doors[k] = d
+	}
+	return d
+}
+
+// known makes a configured door known before it says anything.
+func (l *live) known(site, door string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.door(site, door)
+}
+
+func (l *live) status(site, door string, s DoorStatus, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	d := l.door(site, door)
+	d.Status, d.LastSeen = &s, at
+	l.send(Update{Kind: "status", Site: site, Door: door, State: copyDoor(d)})
+}
+
+func (l *live) availability(site, door, v string, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	d := l.door(site, door)
+	d.Availability = v
+	if v == "online" {
+		d.LastSeen = at
+	}
+	l.send(Update{Kind: "availability", Site: site, Door: door, State: copyDoor(d)})
+}
+
+func (l *live) events(evs []permit.Event, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range evs {
+		e := evs[i]
+		d := l.door(e.Site, e.Door)
+		d.LastEvent, d.LastEventAt = e.Type, e.At
+		if at.After(d.LastSeen) && !e.Replayed {
+			d.LastSeen = at
+		}
+		l.send(Update{Kind: "event", Site: e.Site, Door: e.Door, Event: &e})
+	}
+}
+
+// send gives u to every watcher without waiting. mu held.
+func (l *live) send(u Update) {
+	for w := range l.watchers {
+		select {
+		case w.ch <- u:
+		default:
+			// the oldest goes: a watcher sees the latest state
+			select {
+			case <-w.ch:
+				w.missed++
+			default:
+			}
+			select {
+			case w.ch <- u:
+			default:
+				w.missed++
+			}
+		}
+	}
+}
+
+func (l *live) list() []Door {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]Door, 0, len(l.doors))
+	for _, d := range l.doors {
+		out = append(out, *copyDoor(d))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Site != out[j].Site {
+			return out[i].Site < out[j].Site
+		}
+		return out[i].Door < out[j].Door
+	})
+	return out
+}
+
+func copyDoor(d *Door) *Door {
+	c := *d
+	if d.Status != nil {
+		s := *d.Status
+		s.Occupancy = slices.Clone(s.Occupancy)
+		s.Alarms = slices.Clone(s.Alarms)
+		racks := make(map[string]string, len(s.Racks))
+		for k, v := range s.Racks {
+			racks[k] = v
+		}
+		s.Racks = racks
+		c.Status = &s
+	}
+	return &c
+}
+
+func decodeStatus(b []byte) (DoorStatus, error) {
+	var s DoorStatus
+	err := json.Unmarshal(b, &s)
+	return s, err
+}

@@ -1,0 +1,125 @@
+package hub
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/kunci-project/kunci/sync/mqttlink"
+)
+
+// publishTimeout bounds the wait for one retained record's PUBACK.
+const publishTimeout = 10 * time.Second
+
+// retryAfter is the wait before publishing again what failed.
+const retryAfter = time.Second
+
+// records keeps the retained document of every topic the hub owns and
+// publishes what changed, again and again until the broker took it. On
+// every connection all of them go again: a broker that lost its retained
+// store gets them back.
+type records struct {
+	mu      sync.Mutex
+	docs    map[string][]byte // topic -> document
+	pending map[string]bool   // topics to publish
+	kick    chan struct{}
+	// counters
+	published, failed uint64
+}
+
+func newRecords() *records {
+	return &records{docs: map[string][]byte{}, pending: map[string]bool{}, kick: make(chan struct{}, 1)}
+}
+
+// set makes doc the retained document of topic and queues it.
+func (r *records) set(topic string, doc []byte) {
+	r.mu.Lock()
+	r.docs[topic] = doc
+	r.pending[topic] = true
+	r.mu.Unlock()
+	r.wake()
+}
+
+// all queues every document again (a new connection).
+func (r *records) all() {
+	r.mu.Lock()
+	for t := range r.docs {
+		r.pending[t] = true
+	}
+	r.mu.Unlock()
+	r.wake()
+}
+
+func (r *records) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the queued topics and their documents.
+func (r *records) take() map[string][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string][]byte, len(r.pending))
+	for t := range r.pending {
+		out[t] = r.docs[t]
+	}
+	clear(r.pending)
+	return out
+}
+
+// requeue puts back what could not be published, unless it changed since.
+func (r *records) requeue(topic string) {
+	r.mu.Lock()
+	r.pending[topic] = true
+	r.failed++
+	r.mu.Unlock()
+}
+
+func (r *records) stats() (published, failed uint64, pending int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.published, r.failed, len(r.pending)
+}
+
+// run publishes until ctx ends.
+func (r *records) run(ctx context.Context, pub Publisher) {
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.kick:
+		case <-retry.C:
+		}
+		batch := r.take()
+		type sent struct {
+			topic string
+			tok   mqttlink.Token
+		}
+		toks := make([]sent, 0, len(batch))
+		for t, doc := range batch {
+			toks = append(toks, sent{t, pub.Publish(t, 1, true, doc)})
+		}
+		failed := false
+		for _, s := range toks {
+			wctx, cancel := context.WithTimeout(ctx, publishTimeout)
+			err := mqttlink.Wait(wctx, s.tok)
+			cancel()
+			if err != nil {
+				r.requeue(s.topic)
+				failed = true
+				continue
+			}
+			r.mu.Lock()
+			r.published++
+			r.mu.Unlock()
+		}
+		if failed && ctx.Err() == nil {
+			retry.Reset(retryAfter)
+		}
+	}
+}
