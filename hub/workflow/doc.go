@@ -60,4 +60,30 @@
 // left out (Known false) and the total is known only when all are.
 // Summarise gives, per step and in total, the median, the 90th percentile
 // (nearest rank) and the share within the standard.
+//
+// # Retention
+//
+// Purge applies the site's retention of personal data. A permit request
+// ends when its time window closes, or when it is rejected or revoked if
+// that comes first; once it ended the retention ago, Purge replaces the
+// guest's name with "(purged)", clears the NIK and the phone, and sets
+// Purged. It keeps what makes the guest book an audit record:
+// organisation, purpose, category, escort, approver, equipment, the time
+// window and the history (write no personal data in its notes). It keeps
+// the card fingerprint too: the hub signs an issued permit again from its
+// record, and the permit must carry it; a keyed HMAC names no one without
+// the site key, and the doors' events carry it anyway. A purge is not a
+// transition: the state, the version and the history stay, and the
+// permit the doors hold (permit.Permit has no name, NIK or phone) does
+// not change.
+//
+// A request that has not ended (pending, or a permit whose window is
+// still open) is never purged, whatever the retention, and a retention
+// below MinRetention (24 h) is refused, so that a slip of the unit ("1m")
+// cannot wipe yesterday's guest book. A purged record is not touched
+// again. In the guest book a purged visit reads guest "(purged)" and an
+// empty NIK; a Book made before a Purge keeps the names in its rows until
+// it is made again from the store. bbolt does not zero the pages it
+// frees: the old bytes stay in the file until reused, so compact it
+// (bbolt compact) where they must be gone at once, and mind the backups.
 package workflow
