@@ -434,8 +434,19 @@ func (h *Hub) Command(ctx context.Context, pub Publisher, site, door, name, by s
 	return c, nil
 }
 
-// Purge applies the retention: personal data of permits older than
-// retention are purged, and the guest book sees the purged records.
-func (h *Hub) Purge(retention time.Duration) (int, error) {
-	return 0, errors.New("hub: purge not wired yet")
+// Purge applies the retention (workflow.Store.Purge) and shows the
+// guest book the purged records.
+func (h *Hub) Purge(retention time.Duration) (workflow.PurgeResult, error) {
+	res, err := h.wf.Purge(retention)
+	if err != nil {
+		return res, err
+	}
+	for _, id := range res.Purged {
+		r, err := h.wf.Get(id)
+		if err != nil {
+			return res, err
+		}
+		h.book.AddPermit(r)
+	}
+	return res, nil
 }

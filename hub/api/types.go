@@ -154,7 +154,7 @@ type StepSummary struct {
 type PurgeResult struct {
 	Retention Duration `json:"retention"`
 	Examined  int      `json:"examined"`
-	Purged    int      `json:"purged"`
+	Purged    []string `json:"purged"` // ids of the permits purged now
 }
 
 // Duration is a time.Duration shown as "4m30s" in JSON.

@@ -57,8 +57,9 @@ func NewBook(permits []Record) *Book {
 	return b
 }
 
-// AddPermit makes r known to the book (or replaces it): the visits entered
-// after it get its guest, organisation and the rest.
+// AddPermit makes r known to the book (or replaces it): its visits, those
+// already in the book and those to come, show its guest, organisation and
+// the rest (a purged record's rows lose the guest's name and NIK).
 func (b *Book) AddPermit(r Record) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -69,6 +70,11 @@ func (b *Book) addPermit(r *Record) {
 	b.byID[r.ID] = r
 	b.equipment[r.ID] = slices.Clone(r.Equipment)
 	b.nik[r.ID] = MaskNIK(r.NIK)
+	for _, i := range b.byPermit[r.ID] {
+		row := &b.rows[i]
+		row.Guest, row.NIK, row.Organisation, row.Purpose = r.Guest, b.nik[r.ID], r.Organisation, r.Purpose
+		row.Category, row.Approver, row.Equipment = r.Category, r.Approver, b.equipment[r.ID]
+	}
 }
 
 // Apply updates the rows with the next event of its door.

@@ -29,9 +29,10 @@
 // its room's securing); Rows and Query (Filter: site and door, entered in
 // [From, To), permit) read the rows without reading the events again.
 // Each door (Site, Door) is followed on its own. GuestBook is the batch
-// form: NewBook, Apply of every event, the rows. The Book lives in memory
-// (not yet wired into the hub): it is rebuilt from the stored events (about 150 ms per
-// million); persisting it in the workflow store is left to do.
+// form: NewBook, Apply of every event, the rows. AddPermit updates the
+// rows of a changed (or purged) permit too. The Book lives in memory: the
+// hub builds it at start from the stored events (see bench/README.md for
+// the cost per million events) and applies each event as it stores it.
 //
 // One Row per visit of a door, from the permits and the door's events: a visit
 // starts at visit.entered and ends at visit.exited of its permit; Secured
@@ -82,8 +83,8 @@
 // below MinRetention (24 h) is refused, so that a slip of the unit ("1m")
 // cannot wipe yesterday's guest book. A purged record is not touched
 // again. In the guest book a purged visit reads guest "(purged)" and an
-// empty NIK; a Book made before a Purge keeps the names in its rows until
-// it is made again from the store. bbolt does not zero the pages it
+// empty NIK (the hub gives its Book the purged records: AddPermit updates
+// their rows). bbolt does not zero the pages it
 // frees: the old bytes stay in the file until reused, so compact it
 // (bbolt compact) where they must be gone at once, and mind the backups.
 package workflow

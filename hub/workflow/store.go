@@ -162,6 +162,10 @@ func Open(path string, opts Options) (*Store, error) {
 	return &Store{db: db, opts: opts}, nil
 }
 
+// DB is the store's bbolt file, for the hub's other buckets (the API
+// tokens) to live in the same file.
+func (s *Store) DB() *bolt.DB { return s.db }
+
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 

@@ -1,0 +1,690 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/kunci-project/kunci/hub"
+	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/internal/httpjson"
+	"github.com/kunci-project/kunci/permit"
+)
+
+// Options configure the API.
+type Options struct {
+	// Publisher is the hub's MQTT link, for door commands; without it
+	// commands are refused with 503.
+	Publisher hub.Publisher
+	// Retention is how long personal data is kept after a permit ended
+	// (POST /api/purge); zero: purge is refused.
+	Retention time.Duration
+	// Location reads dates without a zone in from and to (time.Local).
+	Location *time.Location
+	Log      *slog.Logger
+}
+
+// API is the hub's HTTP handler.
+type API struct {
+	h      *hub.Hub
+	tokens *auth.Tokens
+	o      Options
+	mux    *http.ServeMux
+
+	requests, clientErrors, serverErrors atomic.Uint64
+}
+
+// New returns the API of h, its callers known by tokens.
+func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
+	if h == nil || tokens == nil {
+		return nil, errors.New("api: a hub and its tokens are required")
+	}
+	if o.Location == nil {
+		o.Location = time.Local
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	a := &API{h: h, tokens: tokens, o: o, mux: http.NewServeMux()}
+	any := []auth.Role{auth.Requester, auth.Coordinator, auth.Approver, auth.Viewer}
+	route := func(pattern string, roles []auth.Role, fn func(http.ResponseWriter, *http.Request, auth.Principal) error) {
+		a.mux.Handle(pattern, tokens.Middleware(tokens.Require(roles...)(a.handler(fn))))
+	}
+	one := func(r auth.Role) []auth.Role { return []auth.Role{r} }
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		httpjson.Write(w, http.StatusOK, map[string]bool{"ok": true})
+	})
+	a.mux.HandleFunc("GET /metrics", a.metrics)
+	route("GET /api/whoami", any, a.whoami)
+	route("POST /api/permits", one(auth.Requester), a.request)
+	route("GET /api/permits", any, a.listPermits)
+	route("GET /api/permits/{id}", any, a.showPermit)
+	route("POST /api/permits/{id}/coordinate", one(auth.Coordinator), a.coordinate)
+	route("POST /api/permits/{id}/approve", one(auth.Approver), a.approve)
+	route("POST /api/permits/{id}/escort", one(auth.Approver), a.escort)
+	route("POST /api/permits/{id}/reject", []auth.Role{auth.Coordinator, auth.Approver}, a.reject)
+	route("POST /api/permits/{id}/revoke", one(auth.Approver), a.revoke)
+	route("GET /api/staff", any, a.listStaff)
+	route("POST /api/staff", one(auth.Admin), a.putStaff)
+	route("GET /api/guestbook", any, a.guestbook)
+	route("GET /api/sla", any, a.sla)
+	route("GET /api/doors", any, a.doors)
+	route("GET /api/watch", any, a.watch)
+	route("POST /api/doors/{site}/{door}/commands", one(auth.Admin), a.command)
+	route("GET /api/tokens", one(auth.Admin), a.listTokens)
+	route("POST /api/tokens", one(auth.Admin), a.issueToken)
+	route("DELETE /api/tokens/{id}", one(auth.Admin), a.revokeToken)
+	route("POST /api/purge", one(auth.Admin), a.purge)
+	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		a.fail(w, r, http.StatusNotFound, fmt.Errorf("no route %s %s", r.Method, r.URL.Path))
+	})
+	return a, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.requests.Add(1)
+	a.mux.ServeHTTP(w, r)
+}
+
+// Handles reports whether the API serves path (to share a listener).
+func Handles(path string) bool {
+	return strings.HasPrefix(path, "/api/") || path == "/healthz" || path == "/metrics"
+}
+
+// statusError is an error with its HTTP status.
+type statusError struct {
+	code int
+	err  error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+func withStatus(code int, format string, a ...any) error {
+	return &statusError{code, fmt.Errorf(format, a...)}
+}
+
+// statusOf maps an error to its status.
+func statusOf(err error) int {
+	var se *statusError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &se):
+		return se.code
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, workflow.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, workflow.ErrExists), errors.Is(err, workflow.ErrTransition):
+		return http.StatusConflict
+	case errors.Is(err, workflow.ErrSelfApproval):
+		return http.StatusForbidden
+	case errors.Is(err, workflow.ErrInvalid), errors.Is(err, workflow.ErrNotEscort),
+		errors.Is(err, workflow.ErrNoSiteKey), errors.Is(err, permit.ErrInvalid):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, auth.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, auth.ErrInvalid):
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusInternalServerError
+}
+
+func (a *API) handler(fn func(http.ResponseWriter, *http.Request, auth.Principal) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := auth.FromContext(r.Context())
+		if !ok {
+			a.fail(w, r, http.StatusUnauthorized, errors.New("no caller"))
+			return
+		}
+		if err := fn(w, r, p); err != nil {
+			a.fail(w, r, statusOf(err), err)
+		}
+	})
+}
+
+func (a *API) fail(w http.ResponseWriter, r *http.Request, code int, err error) {
+	if code >= 500 {
+		a.serverErrors.Add(1)
+		a.o.Log.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		err = errors.New("the hub failed to answer; its log says why")
+	} else {
+		a.clientErrors.Add(1)
+		a.o.Log.Info("api: request refused", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	}
+	httpjson.Error(w, code, err)
+}
+
+// decode reads the body into v: one JSON object of at most MaxBody bytes,
+// no unknown field. An empty body is an empty object.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return withStatus(http.StatusUnsupportedMediaType, "body: Content-Type %q, want application/json", ct)
+	}
+	body := http.MaxBytesReader(w, r.Body, MaxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var mbe *http.MaxBytesError
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tm *time.ParseError
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &mbe):
+		return withStatus(http.StatusRequestEntityTooLarge, "body: larger than %d bytes", MaxBody)
+	case errors.As(err, &syn):
+		return withStatus(http.StatusBadRequest, "body: not valid JSON at byte %d: %v", syn.Offset, err)
+	case errors.As(err, &typ):
+		return withStatus(http.StatusBadRequest, "body: field %q: got a JSON %s, want %s", typ.Field, typ.Value, typ.Type)
+	case errors.As(err, &tm):
+		return withStatus(http.StatusBadRequest, "body: a time is not RFC 3339: %v", err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return withStatus(http.StatusBadRequest, "body: JSON cut short")
+	default:
+		// unknown field, and the rest encoding/json names
+		return withStatus(http.StatusBadRequest, "body: %v", err)
+	}
+	if dec.More() {
+		return withStatus(http.StatusBadRequest, "body: more than one JSON value")
+	}
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		if errors.As(err, &mbe) {
+			return withStatus(http.StatusRequestEntityTooLarge, "body: larger than %d bytes", MaxBody)
+		}
+		return withStatus(http.StatusBadRequest, "body: %v", err)
+	}
+	return nil
+}
+
+func (a *API) whoami(w http.ResponseWriter, _ *http.Request, p auth.Principal) error {
+	httpjson.Write(w, http.StatusOK, Whoami{Name: p.Name, Roles: roleNames(p.Roles)})
+	return nil
+}
+
+func roleNames(rs []auth.Role) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// view is a permit as p may see it.
+func view(p auth.Principal, r workflow.Record) Permit {
+	if p.CanSeeNIK() {
+		return r
+	}
+	return r.Masked()
+}
+
+func (a *API) request(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req PermitRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	rec, err := a.h.Request(workflow.Request{ID: req.ID, Site: req.Site, Door: req.Door, Guest: req.Guest,
+		NIK: req.NIK, Organisation: req.Organisation, Phone: req.Phone, Purpose: req.Purpose,
+		Equipment: req.Equipment, NotBefore: req.NotBefore, NotAfter: req.NotAfter, Entries: req.Entries,
+		CardUID: req.CardUID, FormOpened: req.FormOpened, By: p.Name})
+	if err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusCreated, view(p, rec))
+	return nil
+}
+
+func (a *API) listPermits(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	state := workflow.State(r.URL.Query().Get("state"))
+	switch state {
+	case "", workflow.Requested, workflow.Coordinated, workflow.Approved, workflow.Escorted, workflow.Issued,
+		workflow.Rejected, workflow.Revoked:
+	default:
+		return withStatus(http.StatusBadRequest, "state %q: want requested, coordinated, approved, escorted, issued, rejected or revoked", state)
+	}
+	recs, err := a.h.Workflow().List()
+	if err != nil {
+		return err
+	}
+	out := make([]Permit, 0, len(recs))
+	for _, rec := range recs {
+		if state == "" || rec.State == state {
+			out = append(out, view(p, rec))
+		}
+	}
+	httpjson.Write(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) showPermit(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	rec, err := a.h.Workflow().Get(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, view(p, rec))
+	return nil
+}
+
+// act decodes body, runs fn on permit {id} and answers the record.
+func act[T any](a *API, w http.ResponseWriter, r *http.Request, p auth.Principal, fn func(id string, body T) (workflow.Record, error)) error {
+	var body T
+	if err := decode(w, r, &body); err != nil {
+		return err
+	}
+	rec, err := fn(r.PathValue("id"), body)
+	if err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, view(p, rec))
+	return nil
+}
+
+func (a *API) coordinate(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return act(a, w, r, p, func(id string, b CoordinateRequest) (workflow.Record, error) {
+		if b.Category != permit.Network && b.Category != permit.Server {
+			return workflow.Record{}, withStatus(http.StatusBadRequest, "category %q: want network or server", b.Category)
+		}
+		return a.h.Coordinate(id, b.Category, p.Name)
+	})
+}
+
+func (a *API) approve(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return act(a, w, r, p, func(id string, _ struct{}) (workflow.Record, error) { return a.h.Approve(id, p.Name) })
+}
+
+func (a *API) escort(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return act(a, w, r, p, func(id string, b EscortRequest) (workflow.Record, error) {
+		if b.Staff == "" {
+			return workflow.Record{}, withStatus(http.StatusBadRequest, "staff: missing (the escort's staff id)")
+		}
+		return a.h.Escort(id, b.Staff, p.Name)
+	})
+}
+
+func (a *API) reject(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return act(a, w, r, p, func(id string, b ReasonRequest) (workflow.Record, error) {
+		if strings.TrimSpace(b.Reason) == "" {
+			return workflow.Record{}, withStatus(http.StatusBadRequest, "reason: missing")
+		}
+		return a.h.Reject(id, p.Name, b.Reason)
+	})
+}
+
+func (a *API) revoke(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return act(a, w, r, p, func(id string, b ReasonRequest) (workflow.Record, error) {
+		if strings.TrimSpace(b.Reason) == "" {
+			return workflow.Record{}, withStatus(http.StatusBadRequest, "reason: missing")
+		}
+		return a.h.Revoke(id, p.Name, b.Reason)
+	})
+}
+
+func (a *API) listStaff(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	staff, err := a.h.Workflow().ListStaff()
+	if err != nil {
+		return err
+	}
+	if staff == nil {
+		staff = []workflow.StaffMember{}
+	}
+	httpjson.Write(w, http.StatusOK, staff)
+	return nil
+}
+
+func (a *API) putStaff(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req StaffRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if len(req.CardUIDs) == 0 {
+		return withStatus(http.StatusBadRequest, "card_uids: at least one card is needed")
+	}
+	m := workflow.StaffMember{ID: req.ID, Name: req.Name, Site: req.Site, Doors: req.Doors,
+		Escort: req.Escort, Solo: req.Solo, Disabled: req.Disabled}
+	for i, uid := range req.CardUIDs {
+		fp, err := a.h.Workflow().Fingerprint(req.Site, uid)
+		if err != nil {
+			return withStatus(statusOf(err), "card_uids[%d]: %v", i, err)
+		}
+		m.Cards = append(m.Cards, fp)
+	}
+	m, err := a.h.PutStaff(m, p.Name)
+	if err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, m)
+	return nil
+}
+
+// filter reads site, door, from, to and permit of the query.
+func (a *API) filter(r *http.Request) (workflow.Filter, error) {
+	q := r.URL.Query()
+	f := workflow.Filter{Site: q.Get("site"), Door: q.Get("door"), Permit: q.Get("permit")}
+	var err error
+	if f.From, err = a.when(q.Get("from")); err != nil {
+		return f, withStatus(http.StatusBadRequest, "from: %v", err)
+	}
+	if f.To, err = a.when(q.Get("to")); err != nil {
+		return f, withStatus(http.StatusBadRequest, "to: %v", err)
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
+		return f, withStatus(http.StatusBadRequest, "to %s is not after from %s", q.Get("to"), q.Get("from"))
+	}
+	return f, nil
+}
+
+func (a *API) when(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.ParseInLocation(time.DateOnly, s, a.o.Location)
+	if err != nil {
+		return t, fmt.Errorf("%q is neither RFC 3339 nor a date (2006-01-02)", s)
+	}
+	return t, nil
+}
+
+func (a *API) guestbook(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	f, err := a.filter(r)
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "csv" && format != "json" {
+		return withStatus(http.StatusBadRequest, "format %q: want json or csv", format)
+	}
+	rows := a.h.Book().Query(f)
+	if p.CanSeeNIK() {
+		// the book keeps NIKs masked; the admin sees the permit's
+		rows = slices.Clone(rows)
+		niks := map[string]string{}
+		for i := range rows {
+			id := rows[i].Permit
+			nik, ok := niks[id]
+			if !ok {
+				if rec, err := a.h.Workflow().Get(id); err == nil {
+					nik = rec.NIK
+				} else {
+					nik = rows[i].NIK
+				}
+				niks[id] = nik
+			}
+			rows[i].NIK = nik
+		}
+	}
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="buku-tamu.csv"`)
+		return workflow.WriteCSV(w, rows)
+	}
+	out := make([]GuestRow, len(rows))
+	for i, row := range rows {
+		g := GuestRow{Site: row.Site, Door: row.Door, Permit: row.Permit, Guest: row.Guest, NIK: row.NIK,
+			Organisation: row.Organisation, Purpose: row.Purpose, Category: row.Category, Escort: row.Escort,
+			Approver: row.Approver, Entered: row.Entered, Exited: row.Exited, Secured: row.Secured,
+			NotSecured: row.NotSecured, Equipment: row.Equipment}
+		for _, al := range row.Alarms {
+			g.Alarms = append(g.Alarms, Alarm{Type: al.Type, At: al.At, Rack: al.Rack, Detail: al.Detail})
+		}
+		out[i] = g
+	}
+	httpjson.Write(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) sla(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	f, err := a.filter(r)
+	if err != nil {
+		return err
+	}
+	recs, err := a.h.Workflow().List()
+	if err != nil {
+		return err
+	}
+	// the permits of the doors asked for, requested inside [from, to)
+	var sel []workflow.Record
+	doors := map[hub.DoorName]bool{}
+	for _, rec := range recs {
+		at, _ := rec.At(workflow.Requested)
+		if (f.Site != "" && rec.Site != f.Site) || (f.Door != "" && rec.Door != f.Door) || (f.Permit != "" && rec.ID != f.Permit) ||
+			(!f.From.IsZero() && at.Before(f.From)) || (!f.To.IsZero() && !at.Before(f.To)) {
+			continue
+		}
+		sel = append(sel, rec)
+		doors[hub.DoorName{Site: rec.Site, Door: rec.Door}] = true
+	}
+	var walkErr error
+	events := func(yield func(permit.Event) bool) {
+		for d := range doors {
+			stop := errors.New("stop")
+			err := a.h.Events().Walk(d.Site, d.Door, func(e permit.Event) error {
+				if !yield(e) {
+					return stop
+				}
+				return nil
+			})
+			if err == stop {
+				return
+			}
+			if err != nil {
+				walkErr = err
+				return
+			}
+		}
+	}
+	sts := workflow.ServiceTimes(sel, iter.Seq[permit.Event](events))
+	if walkErr != nil {
+		return walkErr
+	}
+	httpjson.Write(w, http.StatusOK, Report(sts))
+	return nil
+}
+
+// Report turns service times into the API's report.
+func Report(sts []workflow.ServiceTime) SLAReport {
+	rep := SLAReport{Permits: make([]PermitTimes, 0, len(sts))}
+	for i := 1; i <= workflow.Steps; i++ {
+		var std Duration
+		if workflow.Timed(i) {
+			std = Duration(workflow.Standard[i])
+		}
+		rep.Standard = append(rep.Standard, StepStandard{Step: fmt.Sprint(i), Name: StepNames[i], Standard: std})
+	}
+	rep.Standard = append(rep.Standard, StepStandard{Step: "total", Name: "total", Standard: Duration(workflow.StandardTotal)})
+	stepTime := func(step string, s workflow.StepTime) StepTime {
+		return StepTime{Step: step, Known: s.Known, Duration: Duration(s.Duration), Within: s.Within}
+	}
+	for _, st := range sts {
+		pt := PermitTimes{Permit: st.Permit}
+		for i := 1; i <= workflow.Steps; i++ {
+			pt.Steps = append(pt.Steps, stepTime(fmt.Sprint(i), st.Step[i]))
+		}
+		pt.Steps = append(pt.Steps, stepTime("total", st.Total))
+		rep.Permits = append(rep.Permits, pt)
+	}
+	sum := workflow.Summarise(sts)
+	agg := func(step string, g workflow.Aggregate) StepSummary {
+		return StepSummary{Step: step, Count: g.Count, Median: Duration(g.Median), P90: Duration(g.P90), Within: g.Within}
+	}
+	for i := 1; i <= workflow.Steps; i++ {
+		rep.Summary = append(rep.Summary, agg(fmt.Sprint(i), sum.Step[i]))
+	}
+	rep.Summary = append(rep.Summary, agg("total", sum.Total))
+	return rep
+}
+
+func (a *API) doors(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	httpjson.Write(w, http.StatusOK, a.h.Doors())
+	return nil
+}
+
+// watchBeat is how often an idle watch stream says it is alive.
+const watchBeat = 15 * time.Second
+
+func (a *API) watch(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	rc := http.NewResponseController(w)
+	ctx := r.Context()
+	updates := a.h.Watch(ctx)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	// the current state first, then the changes
+	for _, d := range a.h.Doors() {
+		d := d
+		if err := enc.Encode(hub.Update{Kind: "state", Site: d.Site, Door: d.Door, State: &d}); err != nil {
+			return nil
+		}
+	}
+	if rc.Flush() != nil {
+		return nil
+	}
+	beat := time.NewTicker(watchBeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-beat.C:
+			if _, err := io.WriteString(w, "{\"kind\":\"beat\"}\n"); err != nil {
+				return nil
+			}
+		case u, ok := <-updates:
+			if !ok {
+				return nil
+			}
+			if err := enc.Encode(u); err != nil {
+				return nil
+			}
+		}
+		if rc.Flush() != nil {
+			return nil
+		}
+	}
+}
+
+func (a *API) command(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req CommandRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	switch req.Command {
+	case permit.CmdLockdown, permit.CmdRelease, permit.CmdUnlockOnce, permit.CmdResync:
+	default:
+		return withStatus(http.StatusBadRequest, "command %q: want lockdown, release, unlock-once or resync", req.Command)
+	}
+	if a.o.Publisher == nil {
+		return withStatus(http.StatusServiceUnavailable, "this hub has no MQTT link for commands")
+	}
+	c, err := a.h.Command(r.Context(), a.o.Publisher, r.PathValue("site"), r.PathValue("door"), req.Command, p.Name)
+	if err != nil {
+		if errors.Is(err, workflow.ErrInvalid) {
+			return withStatus(http.StatusBadRequest, "%v", err)
+		}
+		return withStatus(http.StatusServiceUnavailable, "%v", err)
+	}
+	httpjson.Write(w, http.StatusAccepted, c)
+	return nil
+}
+
+func (a *API) listTokens(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	infos, err := a.tokens.List()
+	if err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, infos)
+	return nil
+}
+
+// TokenRequest is the body of POST /api/tokens.
+type TokenRequest struct {
+	Name    string    `json:"name"`
+	Roles   []string  `json:"roles"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+func (a *API) issueToken(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	var req TokenRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	roles := make([]auth.Role, 0, len(req.Roles))
+	for _, s := range req.Roles {
+		role, err := auth.ParseRole(s)
+		if err != nil {
+			return withStatus(http.StatusBadRequest, "roles: %v", err)
+		}
+		roles = append(roles, role)
+	}
+	tok, info, err := a.tokens.Issue(req.Name, roles, req.Expires)
+	if err != nil {
+		return withStatus(http.StatusBadRequest, "%v", err)
+	}
+	httpjson.Write(w, http.StatusCreated, NewToken{Token: tok, ID: info.ID, Name: info.Name, Roles: roleNames(info.Roles), Until: info.Expires})
+	return nil
+}
+
+func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	if err := a.tokens.Revoke(r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) purge(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	var body struct{}
+	if err := decode(w, r, &body); err != nil {
+		return err
+	}
+	if a.o.Retention <= 0 {
+		return withStatus(http.StatusConflict, "no retention is configured (hub.yaml retention)")
+	}
+	res, err := a.h.Purge(a.o.Retention)
+	if err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, PurgeResult{Retention: Duration(a.o.Retention), Examined: res.Examined, Purged: res.Purged})
+	return nil
+}
+
+func (a *API) metrics(w http.ResponseWriter, _ *http.Request) {
+	s := a.h.Stats()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	p := func(name string, v any) { fmt.Fprintf(w, "kunci_hub_%s %v\n", name, v) }
+	p("api_requests_total", a.requests.Load())
+	p("api_client_errors_total", a.clientErrors.Load())
+	p("api_server_errors_total", a.serverErrors.Load())
+	as := a.tokens.Stats()
+	p("auth_malformed_total", as.Malformed)
+	p("auth_unknown_total", as.Unknown)
+	p("auth_tampered_total", as.Tampered)
+	p("auth_forbidden_total", as.Forbidden)
+	p("events_received_total", s.Ingest.Received)
+	p("events_malformed_total", s.Ingest.Malformed)
+	p("events_stored_total", s.Ingest.Stored)
+	p("events_duplicates_total", s.Ingest.Duplicates)
+	p("events_store_errors_total", s.Ingest.StoreErrors)
+	p("acks_total", s.Ingest.Acks)
+	p("records_published_total", s.RecordsPublished)
+	p("records_publish_failed_total", s.RecordsFailed)
+	p("records_pending", s.RecordsPending)
+	p("commands_total", s.Commands)
+	p("guestbook_rows", s.BookRows)
+	p("guestbook_rebuild_seconds", s.BookRebuild.Seconds())
+}

@@ -1,0 +1,446 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/hubtest"
+	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/permit"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	guestUID  = "04A1B2C3D4E5F6"
+	escortUID = "04E5F6A1B2C3D4"
+	nik       = "3201234567890123"
+)
+
+// people of the office, one token each
+type people struct{ desk, coord, head, viewer string }
+
+func staffUp(t *testing.T, e *hubtest.Env) people {
+	t.Helper()
+	code, body := e.Do(t, e.Admin, "POST", "/api/staff", api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
+		CardUIDs: []string{escortUID}, Escort: true})
+	if code != http.StatusOK {
+		t.Fatalf("staff add: %d %s", code, body)
+	}
+	return people{
+		desk:   e.Token(t, "desk", auth.Requester),
+		coord:  e.Token(t, "pranata", auth.Coordinator),
+		head:   e.Token(t, "kasi-infra", auth.Approver),
+		viewer: e.Token(t, "auditor", auth.Viewer),
+	}
+}
+
+func permitRequest(now time.Time) api.PermitRequest {
+	return api.PermitRequest{Site: "demo", Door: "server-room", Guest: "Siti Rahma", NIK: nik,
+		Organisation: "PT Jaringan Nusantara", Phone: "0812000111", Purpose: "replace core switch PSU",
+		Equipment: []string{"laptop", "console cable"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(8 * time.Hour),
+		CardUID: guestUID}
+}
+
+func decode[T any](t *testing.T, b []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("answer %s: %v", b, err)
+	}
+	return v
+}
+
+func must(t *testing.T, e *hubtest.Env, token, method, path string, body any, want int) []byte {
+	t.Helper()
+	code, out := e.Do(t, token, method, path, body)
+	if code != want {
+		t.Fatalf("%s %s = %d %s; want %d", method, path, code, out, want)
+	}
+	return out
+}
+
+// issue runs SOP steps 1-4 through the API and returns the issued permit.
+func issue(t *testing.T, e *hubtest.Env, p people) api.Permit {
+	t.Helper()
+	rec := decode[api.Permit](t, must(t, e, p.desk, "POST", "/api/permits", permitRequest(time.Now()), http.StatusCreated))
+	base := "/api/permits/" + rec.ID
+	must(t, e, p.coord, "POST", base+"/coordinate", api.CoordinateRequest{Category: permit.Network}, http.StatusOK)
+	must(t, e, p.head, "POST", base+"/approve", nil, http.StatusOK)
+	return decode[api.Permit](t, must(t, e, p.head, "POST", base+"/escort", api.EscortRequest{Staff: "S-004"}, http.StatusOK))
+}
+
+// visit is the door's events of one escorted visit of permit id.
+func visit(id string, start time.Time) []permit.Event {
+	types := []string{"escort.awaited", "access.granted", "door.unlocked", "door.opened", "visit.entered",
+		"door.closed", "door.locked", "exit.requested", "door.unlocked", "door.opened", "visit.exited",
+		"door.closed", "door.locked", "room.secured"}
+	var evs []permit.Event
+	for i, typ := range types {
+		e := permit.Event{ID: fmt.Sprintf("demo/server-room/e1/%d", i+1), Seq: uint64(i + 1), Epoch: "e1", Site: "demo",
+			Door: "server-room", Type: typ, At: start.Add(time.Duration(i) * 30 * time.Second), ClockSynced: true}
+		switch typ {
+		case "escort.awaited", "access.granted", "visit.entered", "visit.exited":
+			e.Permit, e.Escort = id, "S-004"
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// TestSOP: steps 1-4 through the API by four people, the signed permit
+// and staff record published for the door, the door's events of the
+// visit make one complete guest-book row and a service-time report.
+func TestSOP(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	p := staffUp(t, e)
+	rec := issue(t, e, p)
+	if rec.State != workflow.Issued || rec.Requester != "desk" || rec.Coordinator != "pranata" || rec.Approver != "kasi-infra" ||
+		rec.Escort != "S-004" || rec.NIK != workflow.MaskNIK(nik) {
+		t.Fatalf("issued permit %+v", rec)
+	}
+	if len(rec.History) != 5 {
+		t.Errorf("history %+v; want requested, coordinated, approved, escorted, issued", rec.History)
+	}
+	doc, ok := e.Pub.RetainedDoc("kunci/v1/demo/server-room/permits/"+rec.ID, func([]byte) bool { return true })
+	if !ok {
+		t.Fatal("permit not published")
+	}
+	got, err := e.Keyring.Decode(doc)
+	if err != nil || got.Permit == nil || got.Permit.Escort != "S-004" || got.Permit.Version != rec.Version {
+		t.Fatalf("published permit %+v, %v", got, err)
+	}
+	if bytes.Contains(doc, []byte(nik)) || bytes.Contains(doc, []byte(guestUID)) || bytes.Contains(doc, []byte("Siti")) {
+		t.Errorf("published permit holds personal data: %s", doc)
+	}
+	if sd, ok := e.Pub.RetainedDoc("kunci/v1/demo/server-room/staff/S-004", func([]byte) bool { return true }); !ok {
+		t.Error("staff record not published")
+	} else if r, err := e.Keyring.Decode(sd); err != nil || r.Staff == nil || !r.Staff.Escort {
+		t.Errorf("published staff %+v, %v", r, err)
+	}
+
+	start := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
+	e.Feed(t, visit(rec.ID, start)...)
+	rows := decode[[]api.GuestRow](t, must(t, e, p.viewer, "GET", "/api/guestbook", nil, http.StatusOK))
+	if len(rows) != 1 {
+		t.Fatalf("guest book %+v; want one row", rows)
+	}
+	r := rows[0]
+	if r.Permit != rec.ID || r.Guest != "Siti Rahma" || r.NIK != workflow.MaskNIK(nik) || r.Organisation != "PT Jaringan Nusantara" ||
+		r.Category != permit.Network || r.Escort != "S-004" || r.Approver != "kasi-infra" ||
+		!r.Entered.Equal(start.Add(2*time.Minute)) || !r.Exited.Equal(start.Add(5*time.Minute)) ||
+		!r.Secured.Equal(start.Add(6*time.Minute+30*time.Second)) || len(r.Equipment) != 2 || len(r.Alarms) != 0 {
+		t.Errorf("guest-book row %+v", r)
+	}
+	admin := decode[[]api.GuestRow](t, must(t, e, e.Admin, "GET", "/api/guestbook", nil, http.StatusOK))
+	if admin[0].NIK != nik {
+		t.Errorf("admin sees NIK %q; want it in clear", admin[0].NIK)
+	}
+	csv := string(must(t, e, p.viewer, "GET", "/api/guestbook?format=csv", nil, http.StatusOK))
+	if !strings.HasPrefix(csv, "permit,guest,nik") || !strings.Contains(csv, "Siti Rahma") || strings.Contains(csv, nik) {
+		t.Errorf("CSV:\n%s", csv)
+	}
+
+	rep := decode[api.SLAReport](t, must(t, e, p.viewer, "GET", "/api/sla", nil, http.StatusOK))
+	if len(rep.Permits) != 1 || len(rep.Permits[0].Steps) != 9 || len(rep.Summary) != 9 || len(rep.Standard) != 9 {
+		t.Fatalf("sla report %+v", rep)
+	}
+	steps := rep.Permits[0].Steps
+	// entry: escort.awaited -> visit.entered 2 min; exit: exit.requested ->
+	// visit.exited 1.5 min; secure: visit.exited -> room.secured 1.5 min
+	for _, c := range []struct {
+		i int
+		d time.Duration
+	}{{4, 2 * time.Minute}, {6, 90 * time.Second}, {7, 90 * time.Second}} {
+		if s := steps[c.i]; !s.Known || time.Duration(s.Duration) != c.d || !s.Within {
+			t.Errorf("step %s = %+v; want %v within", s.Step, s, c.d)
+		}
+	}
+	if !steps[8].Known || rep.Summary[8].Count != 1 {
+		t.Errorf("total %+v, summary %+v", steps[8], rep.Summary[8])
+	}
+}
+
+// TestSelfApproval: one who filed a request cannot approve it, even with
+// the approver role; nothing changes.
+func TestSelfApproval(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	p := staffUp(t, e)
+	both := e.Token(t, "kasi-infra", auth.Requester, auth.Approver)
+	rec := decode[api.Permit](t, must(t, e, both, "POST", "/api/permits", permitRequest(time.Now()), http.StatusCreated))
+	must(t, e, p.coord, "POST", "/api/permits/"+rec.ID+"/coordinate", api.CoordinateRequest{Category: permit.Server}, http.StatusOK)
+	code, body := e.Do(t, both, "POST", "/api/permits/"+rec.ID+"/approve", nil)
+	if code != http.StatusForbidden || !strings.Contains(string(body), "requester") {
+		t.Errorf("self-approval = %d %s; want 403 naming the requester", code, body)
+	}
+	// another approver's token of the same person's name is the same person
+	if code, body := e.Do(t, p.head, "POST", "/api/permits/"+rec.ID+"/approve", nil); code != http.StatusForbidden {
+		t.Errorf("approval by a token of the requester's name = %d %s; want 403", code, body)
+	}
+	got, _ := e.WF.Get(rec.ID)
+	if got.State != workflow.Coordinated || got.Approver != "" {
+		t.Errorf("after refused approvals: %+v", got)
+	}
+}
+
+// TestRoles: each action needs its role; NIK is masked for all but admin.
+func TestRoles(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	p := staffUp(t, e)
+	rec := decode[api.Permit](t, must(t, e, p.desk, "POST", "/api/permits", permitRequest(time.Now()), http.StatusCreated))
+	base := "/api/permits/" + rec.ID
+	for _, c := range []struct {
+		who, method, path string
+		body              any
+	}{
+		{p.viewer, "POST", "/api/permits", permitRequest(time.Now())},
+		{p.desk, "POST", base + "/coordinate", api.CoordinateRequest{Category: permit.Server}},
+		{p.coord, "POST", base + "/approve", nil},
+		{p.desk, "POST", base + "/escort", api.EscortRequest{Staff: "S-004"}},
+		{p.viewer, "POST", base + "/reject", api.ReasonRequest{Reason: "no"}},
+		{p.head, "POST", "/api/staff", api.StaffRequest{ID: "S-009", Name: "X", Site: "demo", CardUIDs: []string{"0A0B0C0D"}}},
+		{p.head, "GET", "/api/tokens", nil},
+		{p.head, "POST", "/api/doors/demo/server-room/commands", api.CommandRequest{Command: "lockdown"}},
+	} {
+		code, body := e.Do(t, c.who, c.method, c.path, c.body)
+		if code != http.StatusForbidden || !strings.Contains(string(body), "role") {
+			t.Errorf("%s %s = %d %s; want 403 naming the role", c.method, c.path, code, body)
+		}
+	}
+	for _, who := range []string{p.desk, p.coord, p.head, p.viewer} {
+		got := decode[api.Permit](t, must(t, e, who, "GET", base, nil, http.StatusOK))
+		if got.NIK != workflow.MaskNIK(nik) {
+			t.Errorf("non-admin sees NIK %q", got.NIK)
+		}
+	}
+	if got := decode[api.Permit](t, must(t, e, e.Admin, "GET", base, nil, http.StatusOK)); got.NIK != nik {
+		t.Errorf("admin sees NIK %q", got.NIK)
+	}
+	if got, _ := e.WF.Get(rec.ID); got.State != workflow.Requested || got.Version != rec.Version {
+		t.Errorf("refused actions changed the permit: %+v", got)
+	}
+}
+
+// TestBadInput: every malformed request is a 4xx naming the problem, and
+// nothing is stored.
+func TestBadInput(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	p := staffUp(t, e)
+	rec := decode[api.Permit](t, must(t, e, p.desk, "POST", "/api/permits", permitRequest(time.Now()), http.StatusCreated))
+	base := "/api/permits/" + rec.ID
+	tampered := []byte(p.desk)
+	// one character of the secret changed, still base64url
+	if i := len(tampered) - 3; tampered[i] == 'A' {
+		tampered[i] = 'B'
+	} else {
+		tampered[i] = 'A'
+	}
+	good := permitRequest(time.Now())
+	without := func(f func(*api.PermitRequest)) api.PermitRequest { r := good; f(&r); return r }
+	big := bytes.Repeat([]byte(" "), 10<<20)
+	big = append(append([]byte(`{"guest":"`), big...), `"}`...)
+	for _, c := range []struct {
+		name, token, method, path string
+		body                      any
+		code                      int
+		says                      string
+	}{
+		{"no token", "", "GET", "/api/permits", nil, 401, "Bearer"},
+		{"malformed token", "hello", "GET", "/api/permits", nil, 401, "malformed"},
+		{"tampered token", string(tampered), "POST", "/api/permits", good, 401, "does not match"},
+		{"unknown token", "kunci_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET", "/api/permits", nil, 401, "unknown"},
+		{"missing guest", p.desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.Guest = "" }), 422, "guest"},
+		{"missing card", p.desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.CardUID = "" }), 422, "card"},
+		{"bad NIK", p.desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.NIK = "12AB" }), 422, "NIK"},
+		{"empty window", p.desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.NotAfter = r.NotBefore }), 422, "window"},
+		{"bad card", p.desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.CardUID = "XYZ" }), 422, "card"},
+		{"unknown site", p.desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.Site = "elsewhere" }), 422, "site key"},
+		{"wrong type", p.desk, "POST", "/api/permits", []byte(`{"guest":"A","entries":"two"}`), 400, `entries`},
+		{"wrong time", p.desk, "POST", "/api/permits", []byte(`{"not_before":"tomorrow"}`), 400, "time"},
+		{"unknown field", p.desk, "POST", "/api/permits", []byte(`{"guest":"A","nik_raw":"1"}`), 400, "nik_raw"},
+		{"not JSON", p.desk, "POST", "/api/permits", []byte(`{"guest":`), 400, "JSON"},
+		{"two values", p.desk, "POST", "/api/permits", []byte(`{} {}`), 400, "more than one"},
+		{"array body", p.desk, "POST", "/api/permits", []byte(`[1,2]`), 400, "body"},
+		{"10 MiB body", p.desk, "POST", "/api/permits", big, 413, "larger than"},
+		{"unknown permit", p.coord, "POST", "/api/permits/P-999999/coordinate", api.CoordinateRequest{Category: permit.Server}, 404, "P-999999"},
+		{"bad category", p.coord, "POST", base + "/coordinate", []byte(`{"category":"power"}`), 400, "category"},
+		{"approve too early", p.head, "POST", base + "/approve", nil, 409, "requested"},
+		{"escort nobody", p.head, "POST", base + "/escort", api.EscortRequest{}, 400, "staff"},
+		{"reject without reason", p.coord, "POST", base + "/reject", api.ReasonRequest{}, 400, "reason"},
+		{"staff without card", e.Admin, "POST", "/api/staff", api.StaffRequest{ID: "S-009", Name: "X", Site: "demo"}, 400, "card"},
+		{"staff bad id", e.Admin, "POST", "/api/staff", api.StaffRequest{ID: "S 9/", Name: "X", Site: "demo", CardUIDs: []string{"0A0B0C0D"}}, 422, "id"},
+		{"unknown command", e.Admin, "POST", "/api/doors/demo/server-room/commands", api.CommandRequest{Command: "open-sesame"}, 400, "open-sesame"},
+		{"bad door", e.Admin, "POST", "/api/doors/demo/a+b/commands", api.CommandRequest{Command: "lockdown"}, 400, "door"},
+		{"bad state filter", p.viewer, "GET", "/api/permits?state=done", nil, 400, "state"},
+		{"bad date", p.viewer, "GET", "/api/guestbook?from=yesterday", nil, 400, "from"},
+		{"reversed range", p.viewer, "GET", "/api/guestbook?from=2026-11-02&to=2026-11-01", nil, 400, "not after"},
+		{"bad format", p.viewer, "GET", "/api/guestbook?format=xml", nil, 400, "format"},
+		{"wrong content type", p.desk, "POST", "/api/permits", []byte(`guest=A`), 415, "Content-Type"},
+		{"unknown role", e.Admin, "POST", "/api/tokens", []byte(`{"name":"x","roles":["root"]}`), 400, "root"},
+		{"unknown token id", e.Admin, "DELETE", "/api/tokens/00000000000000ff", nil, 404, "token"},
+		{"no route", p.viewer, "GET", "/api/nothing", nil, 404, "no route"},
+		{"purge without retention", e.Admin, "POST", "/api/purge", nil, 409, "retention"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before, _ := e.WF.List()
+			staffBefore, _ := e.WF.ListStaff()
+			var req *http.Request
+			code, body := 0, []byte(nil)
+			if c.name == "wrong content type" {
+				req, _ = http.NewRequest(c.method, e.Server.URL+c.path, strings.NewReader("guest=A"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Authorization", "Bearer "+c.token)
+				resp, err := e.Server.Client().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code = resp.StatusCode
+				var m map[string]string
+				json.NewDecoder(resp.Body).Decode(&m)
+				resp.Body.Close()
+				body = []byte(m["error"])
+			} else {
+				code, body = e.Do(t, c.token, c.method, c.path, c.body)
+			}
+			if code != c.code {
+				t.Errorf("%d %s; want %d", code, body, c.code)
+			}
+			if !strings.Contains(string(body), c.says) {
+				t.Errorf("answer %s does not say %q", body, c.says)
+			}
+			if code != 401 && code != 413 && !json.Valid(body) && c.name != "wrong content type" {
+				t.Errorf("answer is not JSON: %s", body)
+			}
+			after, _ := e.WF.List()
+			staffAfter, _ := e.WF.ListStaff()
+			if len(after) != len(before) || after[0].Version != before[0].Version || len(staffAfter) != len(staffBefore) {
+				t.Errorf("a refused request changed the store")
+			}
+		})
+	}
+	if e.Tokens.Stats().Tampered == 0 {
+		t.Error("tampered token not counted")
+	}
+	_, m := e.Do(t, "", "GET", "/metrics", nil)
+	if !strings.Contains(string(m), "kunci_hub_api_client_errors_total") {
+		t.Errorf("metrics:\n%s", m)
+	}
+}
+
+// TestRevoke: a revoked permit's retained record becomes the signed
+// revocation; revoking twice is refused.
+func TestRevoke(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	p := staffUp(t, e)
+	rec := issue(t, e, p)
+	must(t, e, p.head, "POST", "/api/permits/"+rec.ID+"/revoke", api.ReasonRequest{Reason: "work cancelled"}, http.StatusOK)
+	isRevocation := func(d []byte) bool {
+		r, err := e.Keyring.Decode(d)
+		return err == nil && r.Revocation != nil
+	}
+	doc, ok := e.Pub.RetainedDoc("kunci/v1/demo/server-room/permits/"+rec.ID, isRevocation)
+	if !ok {
+		t.Fatalf("retained %s; want the revocation", doc)
+	}
+	must(t, e, p.head, "POST", "/api/permits/"+rec.ID+"/revoke", api.ReasonRequest{Reason: "again"}, http.StatusConflict)
+}
+
+// TestRestart: after a restart the records are signed and published again
+// with the same bytes, and the guest book is rebuilt from the events.
+func TestRestart(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	p := staffUp(t, e)
+	rec := issue(t, e, p)
+	tp := "kunci/v1/demo/server-room/permits/" + rec.ID
+	first, _ := e.Pub.RetainedDoc(tp, func([]byte) bool { return true })
+	e.Feed(t, visit(rec.ID, time.Now().UTC())...)
+	e.Pub = &hubtest.Pub{Retained: map[string][]byte{}}
+	e.Restart(t, hubtest.Options{})
+	again, ok := e.Pub.RetainedDoc(tp, func([]byte) bool { return true })
+	if !ok || !bytes.Equal(first, again) {
+		t.Errorf("after restart %s; want the same document %s", again, first)
+	}
+	rows := decode[[]api.GuestRow](t, must(t, e, p.viewer, "GET", "/api/guestbook", nil, http.StatusOK))
+	if len(rows) != 1 || rows[0].Secured.IsZero() {
+		t.Errorf("guest book after restart: %+v", rows)
+	}
+	e.Feed(t, visit(rec.ID, time.Now().UTC())...) // the door sends it all again
+	if s := e.Hub.Stats().Ingest; s.Duplicates != 14 || s.Stored != 0 {
+		t.Errorf("resent events: %+v; want 14 duplicates, none stored", s)
+	}
+	if n := len(decode[[]api.GuestRow](t, must(t, e, p.viewer, "GET", "/api/guestbook", nil, http.StatusOK))); n != 1 {
+		t.Errorf("%d rows after the resend; want 1", n)
+	}
+}
+
+// TestCommand: an admin's lockdown is signed and sent to the door's cmd
+// topic, not retained.
+func TestCommand(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	c := decode[permit.Command](t, must(t, e, e.Admin, "POST", "/api/doors/demo/server-room/commands", api.CommandRequest{Command: "lockdown"}, http.StatusAccepted))
+	var found bool
+	for _, m := range e.Pub.Sent() {
+		if m.Topic == "kunci/v1/demo/server-room/cmd" {
+			r, err := e.Keyring.Decode(m.Payload)
+			found = err == nil && r.Command != nil && r.Command.ID == c.ID && r.Command.Name == "lockdown"
+		}
+	}
+	if !found {
+		t.Errorf("command %+v not sent signed: %v", c, e.Pub.Sent())
+	}
+}
+
+// TestPurge: the retention purges the guest's personal data from the
+// permit and the guest book.
+func TestPurge(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	e := hubtest.New(t, hubtest.Options{Now: clock, Retention: 30 * 24 * time.Hour})
+	p := staffUp(t, e)
+	rec := issue(t, e, p)
+	e.Feed(t, visit(rec.ID, time.Now().UTC())...)
+	res := decode[api.PurgeResult](t, must(t, e, e.Admin, "POST", "/api/purge", nil, http.StatusOK))
+	if len(res.Purged) != 0 {
+		t.Fatalf("purged %v before the retention", res.Purged)
+	}
+	now = now.Add(31 * 24 * time.Hour)
+	res = decode[api.PurgeResult](t, must(t, e, e.Admin, "POST", "/api/purge", nil, http.StatusOK))
+	if len(res.Purged) != 1 {
+		t.Fatalf("purge %+v; want the permit", res)
+	}
+	rows := decode[[]api.GuestRow](t, must(t, e, e.Admin, "GET", "/api/guestbook", nil, http.StatusOK))
+	if len(rows) != 1 || rows[0].Guest != workflow.PurgedGuest || strings.Contains(rows[0].NIK, "3201") {
+		t.Errorf("guest book after purge: %+v", rows)
+	}
+}
+
+// TestWatch: the stream starts with the doors' state and carries events
+// as they are stored.
+func TestWatch(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	req, _ := http.NewRequest("GET", e.Server.URL+"/api/watch", nil)
+	req.Header.Set("Authorization", "Bearer "+e.Admin)
+	resp, err := e.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	if !sc.Scan() || !strings.Contains(sc.Text(), `"kind":"state"`) || !strings.Contains(sc.Text(), "server-room") {
+		t.Fatalf("first line %q", sc.Text())
+	}
+	e.Feed(t, visit("P-000001", time.Now().UTC())[:1]...)
+	if !sc.Scan() || !strings.Contains(sc.Text(), `"kind":"event"`) || !strings.Contains(sc.Text(), "escort.awaited") {
+		t.Fatalf("next line %q", sc.Text())
+	}
+}

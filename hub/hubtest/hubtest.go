@@ -1,0 +1,304 @@
+// Package hubtest runs a whole hub for tests: real bbolt stores in a
+// temporary folder, the ingest, the HTTP API on an httptest server, and a
+// publisher that keeps what the hub published. It must never be imported
+// outside tests.
+package hubtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kunci-project/kunci/hub"
+	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/internal/boltcheck"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+)
+
+// Site and Door are the door the environment serves.
+const (
+	Site = "demo"
+	Door = "server-room"
+)
+
+// Options tune New; zero values are fine.
+type Options struct {
+	Dir       string           // the stores' folder (a new t.TempDir())
+	Now       func() time.Time // the hub's clock (time.Now)
+	Retention time.Duration
+}
+
+// Env is a running hub.
+type Env struct {
+	Dir     string
+	Hub     *hub.Hub
+	API     *api.API
+	Tokens  *auth.Tokens
+	WF      *workflow.Store
+	Events  *ingest.Store
+	Server  *httptest.Server
+	Pub     *Pub
+	Signer  *permit.Signer
+	Keyring permit.Keyring
+	SiteKey permit.SiteKey
+	Admin   string // an admin token
+	stop    func()
+}
+
+// New starts a hub; t.Cleanup stops it and checks the stores' integrity.
+func New(t testing.TB, o Options) *Env {
+	t.Helper()
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
+	}
+	e := &Env{Dir: o.Dir, Pub: &Pub{Retained: map[string][]byte{}}}
+	e.start(t, o)
+	return e
+}
+
+// keys are made once per folder, so that a restarted hub signs alike.
+func keys(t testing.TB, dir string) (*permit.Signer, permit.SiteKey) {
+	t.Helper()
+	var priv []byte
+	var sk permit.SiteKey
+	db, err := bolt.Open(filepath.Join(dir, "keys.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("k"))
+		if err != nil {
+			return err
+		}
+		if v := b.Get([]byte("priv")); v != nil {
+			priv, sk = bytes.Clone(v), permit.SiteKey(bytes.Clone(b.Get([]byte("site"))))
+			return nil
+		}
+		k, err := permit.GenerateKey()
+		if err != nil {
+			return err
+		}
+		if sk, err = permit.NewSiteKey(); err != nil {
+			return err
+		}
+		priv = k
+		return errors.Join(b.Put([]byte("priv"), k), b.Put([]byte("site"), sk))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return permit.NewSigner(priv), sk
+}
+
+func (e *Env) start(t testing.TB, o Options) {
+	t.Helper()
+	e.Signer, e.SiteKey = keys(t, o.Dir)
+	e.Keyring = permit.Keyring{}
+	if err := e.Keyring.Add(e.Signer.Public()); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	e.WF, err = workflow.Open(filepath.Join(o.Dir, "hub.db"), workflow.Options{
+		SiteKeys: map[string]permit.SiteKey{Site: e.SiteKey}, Signer: e.Signer, Now: o.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Events, err = ingest.OpenStore(filepath.Join(o.Dir, "events.db")); err != nil {
+		t.Fatal(err)
+	}
+	if e.Tokens, err = auth.New(e.WF.DB()); err != nil {
+		t.Fatal(err)
+	}
+	if tok, issued, err := e.Tokens.EnsureAdmin("admin"); err != nil {
+		t.Fatal(err)
+	} else if issued {
+		e.Admin = tok
+	}
+	if e.Admin == "" {
+		if e.Admin, _, err = e.Tokens.Issue("admin-"+time.Now().Format("150405.000000"), []auth.Role{auth.Admin}, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Hub, err = hub.New(hub.Options{Workflow: e.WF, Events: e.Events, Signer: e.Signer,
+		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now,
+		Ingest: ingest.Options{AckLinger: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention}); err != nil {
+		t.Fatal(err)
+	}
+	e.Server = httptest.NewServer(e.API)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Hub.Run(ctx, e.Pub) }()
+	var once sync.Once
+	e.stop = func() {
+		once.Do(func() {
+			e.Server.Close()
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("hub Run: %v", err)
+			}
+			check(t, e.WF.DB(), "workflow")
+			check(t, e.Events.DB(), "events")
+			e.WF.Close()
+			e.Events.Close()
+		})
+	}
+	t.Cleanup(e.stop)
+}
+
+// Restart stops the hub and starts it again on the same files.
+func (e *Env) Restart(t testing.TB, o Options) {
+	t.Helper()
+	e.stop()
+	o.Dir = e.Dir
+	admin := e.Admin
+	e.start(t, o)
+	e.Admin = admin
+}
+
+func check(t testing.TB, db *bolt.DB, what string) {
+	t.Helper()
+	if err := boltcheck.Check(db); err != nil {
+		t.Errorf("%s store inconsistent: %v", what, err)
+	}
+}
+
+// Token issues a token named name with roles.
+func (e *Env) Token(t testing.TB, name string, roles ...auth.Role) string {
+	t.Helper()
+	tok, _, err := e.Tokens.Issue(name, roles, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// Do sends a request with token (none if empty) and body (JSON-encoded
+// unless it is a []byte or nil) and returns the status and the answer.
+func (e *Env) Do(t testing.TB, token, method, path string, body any) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.Server.URL+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, out
+}
+
+// Feed gives the hub events as the broker would, and waits until they
+// are stored.
+func (e *Env) Feed(t testing.TB, evs ...permit.Event) {
+	t.Helper()
+	before := e.Hub.Stats().Ingest
+	for _, ev := range evs {
+		j, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Hub.Handle(mqttlink.Message{Topic: "kunci/v1/" + ev.Site + "/" + ev.Door + "/events", Payload: j, QoS: 1})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := e.Hub.Stats().Ingest
+		if s.Stored+s.Duplicates+s.Malformed+s.Held >= before.Stored+before.Duplicates+before.Malformed+before.Held+uint64(len(evs)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events not stored: %+v", s)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Pub is a publisher that keeps what it was given: the retained documents
+// by topic, and every other message in order. Every publish succeeds.
+type Pub struct {
+	mu       sync.Mutex
+	Retained map[string][]byte
+	Messages []mqttlink.Message
+}
+
+type done struct{}
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (done) Done() <-chan struct{} { return closed }
+func (done) Error() error          { return nil }
+
+// Publish implements hub.Publisher.
+func (p *Pub) Publish(topic string, qos byte, retained bool, payload []byte) mqttlink.Token {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if retained {
+		p.Retained[topic] = bytes.Clone(payload)
+	} else {
+		p.Messages = append(p.Messages, mqttlink.Message{Topic: topic, Payload: bytes.Clone(payload), QoS: qos})
+	}
+	return done{}
+}
+
+// RetainedDoc returns the retained document of topic, waiting up to 5 s
+// for it to satisfy ok.
+func (p *Pub) RetainedDoc(topic string, ok func([]byte) bool) ([]byte, bool) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.Lock()
+		d, have := p.Retained[topic]
+		p.mu.Unlock()
+		if have && ok(d) {
+			return d, true
+		}
+		if time.Now().After(deadline) {
+			return d, false
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Sent returns the non-retained messages so far.
+func (p *Pub) Sent() []mqttlink.Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]mqttlink.Message(nil), p.Messages...)
+}

@@ -1,0 +1,22 @@
+// Package boltcheck checks the integrity of a bbolt file, for the tests
+// that end with one (style.md: a real bbolt file, checked in t.Cleanup).
+// It must never change the file.
+package boltcheck
+
+import (
+	"errors"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Check walks every page of db in a read transaction and returns every
+// inconsistency bbolt finds, joined; nil when the file is sound.
+func Check(db *bolt.DB) error {
+	return db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
