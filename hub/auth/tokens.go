@@ -1,0 +1,292 @@
+package auth
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxName bounds a token's name, in characters.
+const maxName = 64
+
+// bTokens holds one record a token: id -> record JSON.
+var bTokens = []byte("tokens")
+
+// Info is what is known of a token, without its secret.
+type Info struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Roles     []Role    `json:"roles"`
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires,omitzero"` // zero: never
+	Revoked   bool      `json:"revoked,omitempty"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+// Active reports whether the token is valid at now: not revoked, not
+// expired.
+func (i Info) Active(now time.Time) bool {
+	return !i.Revoked && (i.Expires.IsZero() || now.Before(i.Expires))
+}
+
+// record is a stored token: its Info and the hash of its secret.
+type record struct {
+	Info
+	SHA256 []byte `json:"sha256"`
+}
+
+// Tokens is the hub's register of tokens. It is safe for concurrent use.
+type Tokens struct {
+	db    *bolt.DB
+	stats counters
+}
+
+// New keeps tokens in db, a bbolt file the hub already opened (its
+// workflow store's), in the bucket "tokens". Closing db is the caller's.
+func New(db *bolt.DB) (*Tokens, error) {
+	err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bTokens)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %s: %w", db.Path(), err)
+	}
+	return &Tokens{db: db}, nil
+}
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
+}
+
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return invalid("no name")
+	case !utf8.ValidString(name):
+		return invalid("name is not UTF-8")
+	case utf8.RuneCountInString(name) > maxName:
+		return invalid("name is %d characters long, at most %d", utf8.RuneCountInString(name), maxName)
+	case strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return invalid("name %q has a character that is not printable", name)
+	case strings.TrimSpace(name) != name:
+		return invalid("name %q has white space at an end", name)
+	}
+	return nil
+}
+
+// Issue creates a token for name with roles, valid until expires (zero:
+// until revoked). It returns the token, which is not stored and cannot be
+// shown again, and its Info.
+func (t *Tokens) Issue(name string, roles []Role, expires time.Time) (string, Info, error) {
+	var token string
+	var info Info
+	err := t.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		token, info, err = issue(tx.Bucket(bTokens), name, roles, expires)
+		return err
+	})
+	if err != nil {
+		return "", Info{}, err
+	}
+	return token, info, nil
+}
+
+func issue(b *bolt.Bucket, name string, rs []Role, expires time.Time) (string, Info, error) {
+	if err := checkName(name); err != nil {
+		return "", Info{}, err
+	}
+	if len(rs) == 0 {
+		return "", Info{}, invalid("no role")
+	}
+	for _, r := range rs {
+		if !r.known() {
+			return "", Info{}, invalid("role %q: want one of %s", r, joinRoles(roles, ", "))
+		}
+	}
+	now := time.Now().UTC()
+	if !expires.IsZero() && !expires.After(now) {
+		return "", Info{}, invalid("expiry %s is not in the future", expires.UTC().Format(time.RFC3339))
+	}
+	var id, secret string
+	for {
+		var err error
+		if id, secret, err = newToken(); err != nil {
+			return "", Info{}, err
+		}
+		if b.Get([]byte(id)) == nil {
+			break
+		}
+	}
+	h := hashSecret(secret)
+	r := record{
+		Info:   Info{ID: id, Name: name, Roles: canonical(rs), Created: now, Expires: expires.UTC()},
+		SHA256: h[:],
+	}
+	if err := put(b, &r); err != nil {
+		return "", Info{}, err
+	}
+	return format(id, secret), r.Info, nil
+}
+
+func put(b *bolt.Bucket, r *record) error {
+	j, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(r.ID), j)
+}
+
+func decode(id, raw []byte) (record, error) {
+	var r record
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return r, fmt.Errorf("%w: %s: %v", ErrCorrupt, id, err)
+	}
+	if len(r.SHA256) != sha256.Size {
+		return r, fmt.Errorf("%w: %s: hash of %d bytes", ErrCorrupt, id, len(r.SHA256))
+	}
+	return r, nil
+}
+
+func get(b *bolt.Bucket, id string) (record, error) {
+	raw := b.Get([]byte(id))
+	if raw == nil {
+		return record{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return decode([]byte(id), raw)
+}
+
+// each calls fn with every stored token, in id order.
+func each(b *bolt.Bucket, fn func(r *record)) error {
+	return b.ForEach(func(k, raw []byte) error {
+		r, err := decode(k, raw)
+		if err != nil {
+			return err
+		}
+		fn(&r)
+		return nil
+	})
+}
+
+// List returns every token, revoked and expired ones too, oldest first.
+func (t *Tokens) List() ([]Info, error) {
+	var out []Info
+	err := t.db.View(func(tx *bolt.Tx) error {
+		return each(tx.Bucket(bTokens), func(r *record) { out = append(out, r.Info) })
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Info) int {
+		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// Revoke revokes token id for good. Revoking a revoked token does nothing.
+func (t *Tokens) Revoke(id string) error {
+	if !isID(id) {
+		// not quoted: a whole token given by mistake would end up in a log
+		return fmt.Errorf("%w: the id is not %d lowercase hex digits", ErrNotFound, idLen)
+	}
+	return t.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bTokens)
+		r, err := get(b, id)
+		if err != nil || r.Revoked {
+			return err
+		}
+		r.Revoked, r.RevokedAt = true, time.Now().UTC()
+		return put(b, &r)
+	})
+}
+
+// Verify returns who token belongs to. Its errors are ErrMalformed,
+// ErrUnknown and ErrTampered (the caller's 401s) or, when the store
+// fails, another error (a 500); they name the token by its id only.
+func (t *Tokens) Verify(token string) (Principal, error) {
+	id, secret, err := parse(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	var r record
+	err = t.db.View(func(tx *bolt.Tx) error {
+		var gerr error
+		r, gerr = get(tx.Bucket(bTokens), id)
+		return gerr
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Principal{}, fmt.Errorf("%w: no token %s", ErrUnknown, id)
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	h := hashSecret(secret)
+	if subtle.ConstantTimeCompare(h[:], r.SHA256) != 1 {
+		return Principal{}, fmt.Errorf("%w: token %s", ErrTampered, id)
+	}
+	// Only now, to the holder of the secret, say why a known token fails.
+	switch now := time.Now(); {
+	case r.Revoked:
+		return Principal{}, fmt.Errorf("%w: token %s was revoked", ErrUnknown, id)
+	case !r.Active(now):
+		return Principal{}, fmt.Errorf("%w: token %s expired at %s", ErrUnknown, id, r.Expires.Format(time.RFC3339))
+	}
+	return Principal{Name: r.Name, Roles: slices.Clone(r.Roles), TokenID: id}, nil
+}
+
+// EnsureAdmin issues an admin token for name, without expiry, if no
+// active admin token exists, and returns it; else it returns ("", false).
+// The hub calls it at every start, to give a new hub its first admin
+// token (or a new one after the last was revoked).
+func (t *Tokens) EnsureAdmin(name string) (token string, issued bool, err error) {
+	err = t.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bTokens)
+		now, found := time.Now(), false
+		err := each(b, func(r *record) {
+			found = found || r.Active(now) && slices.Contains(r.Roles, Admin)
+		})
+		if err != nil || found {
+			return err
+		}
+		token, _, err = issue(b, name, []Role{Admin}, time.Time{})
+		return err
+	})
+	if err != nil {
+		return "", false, err
+	}
+	return token, token != "", nil
+}
+
+// counters count refusals, by reason.
+type counters struct {
+	missing, malformed, unknown, tampered, forbidden atomic.Uint64
+}
+
+// Stats are the requests Middleware and Require refused since New, by
+// reason, for the hub's /metrics.
+type Stats struct {
+	Missing   uint64 `json:"missing"`   // no Authorization: Bearer token
+	Malformed uint64 `json:"malformed"` // ErrMalformed
+	Unknown   uint64 `json:"unknown"`   // ErrUnknown
+	Tampered  uint64 `json:"tampered"`  // ErrTampered
+	Forbidden uint64 `json:"forbidden"` // ErrForbidden
+}
+
+// Stats returns the refusals counted so far.
+func (t *Tokens) Stats() Stats {
+	c := &t.stats
+	return Stats{
+		Missing: c.missing.Load(), Malformed: c.malformed.Load(), Unknown: c.unknown.Load(),
+		Tampered: c.tampered.Load(), Forbidden: c.forbidden.Load(),
+	}
+}
