@@ -42,6 +42,25 @@ const usage = `kunci: door-access controller for server rooms
   kunci keygen --out DIR                   make a hub signing key and a site key
   kunci sign permit|staff|revocation ...   sign a record for a door without a hub
   kunci version
+
+Client verbs, to the hub at --hub (env KUNCI_HUB, default http://127.0.0.1:8080) with an API
+token from --token, --token-file or KUNCI_TOKEN (kunci dev prints an admin token); each takes
+--json for the hub's answer as it came, and -h for its flags. Times: RFC 3339, a local
+"2026-11-28 09:00", now, or an offset from now (+2h, now+1d, -30m).
+  kunci permit request --site S --door D --guest NAME --nik NIK --org ORG --purpose TEXT
+      --from T --until T --card UID [--phone P] [--equipment a,b] [--entries N] [--id ID]
+  kunci permit coordinate ID --category network|server
+  kunci permit approve ID
+  kunci permit escort ID --staff S-004
+  kunci permit reject|revoke ID --reason TEXT
+  kunci permit list [--state S]    kunci permit show ID
+  kunci staff add --id S-004 --name N --site S --card UID[,UID] [--doors a,b] [--escort] [--solo] [--disabled]
+  kunci staff list
+  kunci guestbook [--site S] [--door D] [--from T] [--to T] [--permit ID] [--csv]
+  kunci sla [--site S] [--door D] [--from T] [--to T]   service times against the SOP's standards
+  kunci status                     every door now        kunci watch   its changes, live
+  kunci door lockdown|release|unlock-once|resync site/door                 (admin)
+  kunci token add --name N --role R[,R] [--expires T]   kunci token list|revoke ID   (admin)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,6 +80,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdKeygen(rest, stdout, stderr)
 	case "sign":
 		return cmdSign(rest, stdout, stderr)
+	case "permit":
+		return cmdPermit(ctx, rest, stdout, stderr)
+	case "staff":
+		return cmdStaff(ctx, rest, stdout, stderr)
+	case "guestbook":
+		return cmdGuestbook(ctx, rest, stdout, stderr)
+	case "sla":
+		return cmdSLA(ctx, rest, stdout, stderr)
+	case "status":
+		return cmdStatus(ctx, rest, stdout, stderr)
+	case "watch":
+		return cmdWatch(ctx, rest, stdout, stderr)
+	case "door":
+		return cmdDoor(ctx, rest, stdout, stderr)
+	case "token":
+		return cmdToken(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "kunci", version)
 		return nil

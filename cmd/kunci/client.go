@@ -1,0 +1,418 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// defaultHub is where the client verbs look for the hub without --hub or
+// KUNCI_HUB: kunci dev's default --listen.
+const defaultHub = "http://127.0.0.1:8080"
+
+// maxAnswer bounds an answer the client reads whole (every one but the
+// guest book's CSV and the watch stream).
+const maxAnswer = 64 << 20
+
+// hubClient speaks the hub's HTTP JSON API (hub/api) for the client verbs.
+type hubClient struct {
+	base  string // no trailing slash
+	token string
+	// short bounds each request whole; stream bounds only the connection
+	// and the wait for the answer's header (watch, the CSV).
+	short, stream *http.Client
+}
+
+func newHubClient(base, token string) (*hubClient, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--hub %q: want a URL like %s", base, defaultHub)
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		IdleConnTimeout:       30 * time.Second,
+	}
+	return &hubClient{base: strings.TrimRight(base, "/"), token: token,
+		short:  &http.Client{Transport: tr, Timeout: time.Minute},
+		stream: &http.Client{Transport: tr}}, nil
+}
+
+// hubError is a 4xx or 5xx answer of the hub.
+type hubError struct {
+	method, path string
+	status       int
+	msg          string
+}
+
+func (e *hubError) Error() string {
+	s := fmt.Sprintf("hub: %s %s: %d %s: %s", e.method, e.path, e.status, http.StatusText(e.status), e.msg)
+	if e.status == http.StatusUnauthorized {
+		s += " (check --token, --token-file or KUNCI_TOKEN)"
+	}
+	return s
+}
+
+// open sends a request and returns the answer of a 2xx; any other status
+// is a *hubError with the hub's message.
+func (c *hubClient) open(ctx context.Context, hc *http.Client, method, path string, q url.Values, body any) (*http.Response, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("cannot reach the hub at %s: %w\n"+
+			"  (is it running? `kunci dev` starts one on %s; otherwise point --hub or KUNCI_HUB at it)",
+			c.base, unwrapURL(err), defaultHub)
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e struct {
+		Error string `json:"error"`
+	}
+	msg := strings.TrimSpace(string(b))
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		msg = e.Error
+	} else if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	if msg == "" {
+		msg = "(no message)"
+	}
+	return nil, &hubError{method: method, path: path, status: resp.StatusCode, msg: msg}
+}
+
+// unwrapURL drops the *url.Error's repetition of the method and URL.
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// call sends a request, reads the answer whole, decodes it into out if
+// out is not nil, and returns it as it came, for --json.
+func (c *hubClient) call(ctx context.Context, method, path string, q url.Values, body, out any) ([]byte, error) {
+	resp, err := c.open(ctx, c.short, method, path, q, body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, fmt.Errorf("hub: %s %s: reading the answer: %w", method, path, err)
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return nil, fmt.Errorf("hub: %s %s: answer not understood (a hub of another version?): %w", method, path, err)
+		}
+	}
+	return b, nil
+}
+
+// fetch asks the hub and decodes its answer into a T. With --json it
+// prints the answer as it came instead, and reports done.
+func fetch[T any](ctx context.Context, cf *clientFlags, stdout io.Writer, method, path string, q url.Values, body any) (v T, done bool, err error) {
+	c, err := cf.client()
+	if err != nil {
+		return v, false, err
+	}
+	raw, err := c.call(ctx, method, path, q, body, &v)
+	if err != nil {
+		return v, false, err
+	}
+	done, err = cf.show(stdout, raw)
+	return v, done, err
+}
+
+// clientFlags are the flags every client verb has.
+type clientFlags struct {
+	hub, token, tokenFile string
+	json                  bool
+}
+
+func addClientFlags(fs *flag.FlagSet) *clientFlags {
+	f := new(clientFlags)
+	hub := os.Getenv("KUNCI_HUB")
+	if hub == "" {
+		hub = defaultHub
+	}
+	fs.StringVar(&f.hub, "hub", hub, "the hub's `URL` (env KUNCI_HUB)")
+	fs.StringVar(&f.token, "token", "", "API `token` (env KUNCI_TOKEN)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "read the API token from `file`")
+	fs.BoolVar(&f.json, "json", false, "print the hub's JSON answer as it came")
+	return f
+}
+
+// client returns the client the flags ask for. The token comes from
+// --token, else --token-file, else KUNCI_TOKEN.
+func (f *clientFlags) client() (*hubClient, error) {
+	tok := f.token
+	if tok == "" && f.tokenFile != "" {
+		b, err := os.ReadFile(f.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		if tok = strings.TrimSpace(string(b)); tok == "" {
+			return nil, fmt.Errorf("--token-file %s is empty", f.tokenFile)
+		}
+	}
+	if tok == "" {
+		tok = strings.TrimSpace(os.Getenv("KUNCI_TOKEN"))
+	}
+	if tok == "" {
+		return nil, errors.New("no API token: give --token, --token-file or KUNCI_TOKEN\n" +
+			"  (`kunci dev` prints an admin token when it starts; an admin makes others with `kunci token add`)")
+	}
+	return newHubClient(f.hub, tok)
+}
+
+// show prints the raw answer for --json and reports whether it did.
+func (f *clientFlags) show(w io.Writer, raw []byte) (bool, error) {
+	if !f.json {
+		return false, nil
+	}
+	if len(raw) == 0 {
+		return true, nil
+	}
+	if _, err := w.Write(raw); err != nil {
+		return true, err
+	}
+	if raw[len(raw)-1] != '\n' {
+		_, err := io.WriteString(w, "\n")
+		return true, err
+	}
+	return true, nil
+}
+
+// parseWithID parses the flags of a verb on one record, named by its first
+// word or by the flag idFlag: `kunci permit approve P-000001 --json`,
+// `kunci permit approve --json P-000001` and `kunci permit approve --id
+// P-000001` are one command. what names the record in errors.
+func parseWithID(fs *flag.FlagSet, args []string, idFlag, what string) (string, error) {
+	flagID := fs.String(idFlag, "", "the "+what+" (or give it as the first word)")
+	var word string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		word = args[0]
+		if err := parseFlags(fs, args[1:]); err != nil {
+			return "", err
+		}
+	} else {
+		if err := fs.Parse(args); err != nil {
+			return "", err
+		}
+		if fs.NArg() > 0 {
+			word = fs.Arg(0)
+			if err := parseFlags(fs, fs.Args()[1:]); err != nil {
+				return "", err
+			}
+		}
+	}
+	switch {
+	case word != "" && *flagID != "" && word != *flagID:
+		return "", fmt.Errorf("%s: two %ss given, %q and --%s %q", fs.Name(), what, word, idFlag, *flagID)
+	case word != "":
+		return word, nil
+	case *flagID != "":
+		return *flagID, nil
+	}
+	return "", fmt.Errorf("%s: which %s? give it first: %s <%s> (see -h)", fs.Name(), what, fs.Name(), idFlag)
+}
+
+// required reports the flags among names left empty, all at once.
+func required(fs *flag.FlagSet, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if fs.Lookup(n).Value.String() == "" {
+			missing = append(missing, "--"+n)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s: missing %s (see -h)", fs.Name(), strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// list splits a comma-separated flag value, dropping empty items.
+func list(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// whenHelp is the usage of every time flag.
+const whenHelp = "RFC 3339 (2026-11-28T09:00:00+07:00), a local `time` (2026-11-28 09:00; a date alone is midnight), now, or an offset from now (+2h, now+2h, -30m, +1d)"
+
+// parseTime reads a time flag: RFC 3339; a date and time without a zone,
+// read in loc (2026-11-28 09:00, 2026-11-28T09:00:05); a date, midnight in
+// loc; "now"; or an offset from now, a Go duration or whole days, with or
+// without "now" before it (+2h, now+2h, now-90m, -1d), as kunci sign's
+// --from and --until take it. Times relative to now drop their fraction
+// of a second.
+func parseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	rest, isNow := strings.CutPrefix(s, "now")
+	if isNow || strings.HasPrefix(s, "+") || strings.HasPrefix(s, "-") {
+		now = now.Truncate(time.Second)
+		if rest == "" {
+			return now, nil
+		}
+		sign := rest[0]
+		if sign != '+' && sign != '-' {
+			return time.Time{}, fmt.Errorf("time %q: want now, +2h, now+2h or now-30m", s)
+		}
+		d, err := parseSpan(rest[1:])
+		if err != nil {
+			return time.Time{}, fmt.Errorf("time %q: %w", s, err)
+		}
+		if sign == '-' {
+			d = -d
+		}
+		return now.Add(d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("time %q: want %s", s, strings.ReplaceAll(whenHelp, "`", ""))
+}
+
+// parseSpan reads a Go duration (2h30m) or whole days (3d).
+func parseSpan(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 3650 {
+			return 0, fmt.Errorf("%q: want whole days, like 3d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q: want a duration like 2h, 90m or 1d", s)
+	}
+	return d, nil
+}
+
+// whenFlag is a time flag, parsed as it is set.
+type whenFlag struct {
+	t time.Time
+}
+
+func (w *whenFlag) String() string {
+	if w == nil || w.t.IsZero() {
+		return ""
+	}
+	return w.t.Format(time.RFC3339)
+}
+
+func (w *whenFlag) Set(s string) error {
+	t, err := parseTime(s, time.Now(), time.Local)
+	w.t = t
+	return err
+}
+
+func when(fs *flag.FlagSet, name, usage string) *whenFlag {
+	w := new(whenFlag)
+	fs.Var(w, name, usage+": "+whenHelp)
+	return w
+}
+
+// table writes aligned columns; rows are tab-separated cells.
+type table struct{ tw *tabwriter.Writer }
+
+func newTable(w io.Writer, header ...string) *table {
+	t := &table{tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+	t.row(header...)
+	return t
+}
+
+func (t *table) row(cells ...string) {
+	for i, c := range cells {
+		if c == "" {
+			cells[i] = "-"
+		}
+	}
+	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+}
+
+func (t *table) flush() error { return t.tw.Flush() }
+
+// clock shows a time in the local zone, to the second; zero is "-".
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// span shows a duration to the second, without a trailing 0s (4m30s, 2m, 45s).
+func span(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// subverb runs the verb args[0] of group from verbs.
+func subverb(ctx context.Context, group string, args []string, stdout, stderr io.Writer,
+	verbs map[string]func(context.Context, []string, io.Writer, io.Writer) error, names string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("kunci %s: which one? %s (see kunci help)", group, names)
+	}
+	fn, ok := verbs[args[0]]
+	if !ok {
+		return fmt.Errorf("kunci %s: unknown %q; want %s", group, args[0], names)
+	}
+	return fn(ctx, args[1:], stdout, stderr)
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/permit"
+)
+
+const doorVerbs = "lockdown, release, unlock-once or resync"
+
+// cmdDoor sends a door a command (admin).
+func cmdDoor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	verbs := map[string]func(context.Context, []string, io.Writer, io.Writer) error{}
+	for _, n := range []string{permit.CmdLockdown, permit.CmdRelease, permit.CmdUnlockOnce, permit.CmdResync} {
+		verbs[n] = doorCommand(n)
+	}
+	return subverb(ctx, "door", args, stdout, stderr, verbs, doorVerbs)
+}
+
+func doorCommand(name string) func(context.Context, []string, io.Writer, io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		fs := newFlags("door "+name, stderr)
+		cf := addClientFlags(fs)
+		door, err := parseWithID(fs, args, "door", "door (site/door)")
+		if err != nil {
+			return err
+		}
+		site, d, ok := strings.Cut(door, "/")
+		if !ok || site == "" || d == "" || strings.Contains(d, "/") {
+			return fmt.Errorf("%s: door %q: want site/door, like demo/server-room", fs.Name(), door)
+		}
+		cmd, done, err := fetch[permit.Command](ctx, cf, stdout, http.MethodPost,
+			"/api/doors/"+url.PathEscape(site)+"/"+url.PathEscape(d)+"/commands", nil, api.CommandRequest{Command: name})
+		if done || err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s sent to %s/%s as command %s; a door offline until after %s never obeys it\n",
+			name, cmd.Site, cmd.Door, cmd.ID, clock(cmd.Expires))
+		return err
+	}
+}
+
+const tokenVerbs = "add, list or revoke"
+
+// cmdToken manages the API tokens (admin).
+func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return subverb(ctx, "token", args, stdout, stderr, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"add":    cmdTokenAdd,
+		"list":   cmdTokenList,
+		"revoke": cmdTokenRevoke,
+	}, tokenVerbs)
+}
+
+func cmdTokenAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("token add", stderr)
+	cf := addClientFlags(fs)
+	var r struct {
+		Name    string    `json:"name"`
+		Roles   []string  `json:"roles"`
+		Expires time.Time `json:"expires,omitzero"`
+	}
+	fs.StringVar(&r.Name, "name", "", "who holds it (`name`): the workflow records it as the actor")
+	roles := fs.String("role", "", "`roles`, comma-separated: requester, coordinator, approver, viewer, admin")
+	expires := when(fs, "expires", "when it stops working (default: never)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "name", "role"); err != nil {
+		return err
+	}
+	r.Roles, r.Expires = list(*roles), expires.t
+	t, done, err := fetch[api.NewToken](ctx, cf, stdout, http.MethodPost, "/api/tokens", nil, r)
+	if done || err != nil {
+		return err
+	}
+	until := "never expires"
+	if !t.Until.IsZero() {
+		until = "expires " + clock(t.Until)
+	}
+	// the token alone on stdout, for `kunci token add ... > file`
+	fmt.Fprintf(stderr, "token %s for %s (%s), %s; shown this once, keep it:\n", t.ID, t.Name, strings.Join(t.Roles, ", "), until)
+	_, err = fmt.Fprintln(stdout, t.Token)
+	return err
+}
+
+func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("token list", stderr)
+	cf := addClientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ts, done, err := fetch[[]auth.Info](ctx, cf, stdout, http.MethodGet, "/api/tokens", nil, nil)
+	if done || err != nil {
+		return err
+	}
+	now := time.Now()
+	t := newTable(stdout, "ID", "NAME", "ROLES", "CREATED", "EXPIRES", "STATE")
+	for _, i := range ts {
+		state := "active"
+		switch {
+		case i.Revoked:
+			state = "revoked " + clock(i.RevokedAt)
+		case !i.Expires.IsZero() && !now.Before(i.Expires):
+			state = "expired"
+		}
+		expires := "never"
+		if !i.Expires.IsZero() {
+			expires = clock(i.Expires)
+		}
+		t.row(i.ID, i.Name, roleList(i.Roles), clock(i.Created), expires, state)
+	}
+	return t.flush()
+}
+
+func cmdTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("token revoke", stderr)
+	cf := addClientFlags(fs)
+	id, err := parseWithID(fs, args, "id", "token id")
+	if err != nil {
+		return err
+	}
+	_, done, err := fetch[struct{}](ctx, cf, stdout, http.MethodDelete, "/api/tokens/"+url.PathEscape(id), nil, nil)
+	if done || err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "token %s revoked\n", id)
+	return err
+}
+
+func roleList(rs []auth.Role) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ",")
+}
