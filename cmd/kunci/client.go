@@ -45,7 +45,8 @@ func newHubClient(base, token string) (*hubClient, error) {
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,
-		IdleConnTimeout:       30 * time.Second,
+		// one request a command: no connection is worth keeping
+		DisableKeepAlives: true,
 	}
 	return &hubClient{base: strings.TrimRight(base, "/"), token: token,
 		short:  &http.Client{Transport: tr, Timeout: time.Minute},

@@ -28,12 +28,14 @@ type filter struct {
 	from, to   *whenFlag
 }
 
-func addFilter(fs *flag.FlagSet) *filter {
+// addFilter adds --site, --door, --from and --to; what says what from
+// and to select ("visits entered", "permits requested").
+func addFilter(fs *flag.FlagSet, what string) *filter {
 	return &filter{
 		site: fs.String("site", "", "only this `site`"),
 		door: fs.String("door", "", "only this `door`"),
-		from: when(fs, "from", "only visits entered from this time"),
-		to:   when(fs, "to", "only visits entered before this time (exclusive)"),
+		from: when(fs, "from", "only "+what+" from this time"),
+		to:   when(fs, "to", "only "+what+" before this time (exclusive)"),
 	}
 }
 
@@ -51,7 +53,7 @@ func (f *filter) query() url.Values {
 func cmdGuestbook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("guestbook", stderr)
 	cf := addClientFlags(fs)
-	f := addFilter(fs)
+	f := addFilter(fs, "visits entered")
 	id := fs.String("permit", "", "only the visits of this permit (`id`)")
 	asCSV := fs.Bool("csv", false, "print the hub's CSV (every field, for a spreadsheet)")
 	if err := parseFlags(fs, args); err != nil {
@@ -126,7 +128,7 @@ func clip(s string, n int) string {
 func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sla", stderr)
 	cf := addClientFlags(fs)
-	f := addFilter(fs)
+	f := addFilter(fs, "permits requested")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -176,7 +178,7 @@ func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := t.flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nAll %d permits\n", len(rep.Permits))
+	fmt.Fprintf(stdout, "\nOver the %d permit(s)\n", len(rep.Permits))
 	t = newTable(stdout, "STEP", "STANDARD", "TIMED", "MEDIAN", "P90", "WITHIN")
 	for _, s := range rep.Summary {
 		standard, median, p90, within := "not timed", "-", "-", "-"

@@ -1,12 +1,35 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/kunci-project/kunci/hub"
+	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/hubtest"
+	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/mqttlink"
 )
 
 func TestParseTime(t *testing.T) {
@@ -160,4 +183,493 @@ func TestClientUnreachable(t *testing.T) {
 	if _, _, err := invoke(t, "status", "--token", "t0"); err == nil || !strings.Contains(err.Error(), url) {
 		t.Errorf("KUNCI_HUB=%s: %v; want it used", url, err)
 	}
+}
+
+// Cards and people of the client tests.
+const (
+	guestUID  = "04A1B2C3D4E5F6"
+	escortUID = "04E5F6A1B2C3D4"
+	guestNIK  = "3201234567890123"
+)
+
+// seen is one request the hub got.
+type seen struct{ method, uri, body string }
+
+// recorder passes every request to the real API and keeps it.
+type recorder struct {
+	h    http.Handler
+	mu   sync.Mutex
+	reqs []seen
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	b, _ := io.ReadAll(req.Body)
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	r.mu.Lock()
+	r.reqs = append(r.reqs, seen{req.Method, req.URL.RequestURI(), string(b)})
+	r.mu.Unlock()
+	r.h.ServeHTTP(w, req)
+}
+
+func (r *recorder) last() seen {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.reqs) == 0 {
+		return seen{}
+	}
+	return r.reqs[len(r.reqs)-1]
+}
+
+// clientHub is a real hub (hubtest: bbolt stores in a temporary folder,
+// the real API) behind a recorder, and a token for each role.
+type clientHub struct {
+	*hubtest.Env
+	url                       string
+	rec                       *recorder
+	desk, coord, head, viewer string
+}
+
+func newClientHub(t *testing.T) *clientHub {
+	t.Helper()
+	noEnv(t)
+	e := hubtest.New(t, hubtest.Options{})
+	rec := &recorder{h: e.API}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close) // before the hub stops
+	return &clientHub{Env: e, url: srv.URL, rec: rec,
+		desk:   e.Token(t, "desk", auth.Requester),
+		coord:  e.Token(t, "pranata", auth.Coordinator),
+		head:   e.Token(t, "kasi-infra", auth.Approver),
+		viewer: e.Token(t, "auditor", auth.Viewer)}
+}
+
+// kunci runs a client verb as the holder of token.
+func (h *clientHub) kunci(t *testing.T, token string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	return invoke(t, append(args, "--hub", h.url, "--token", token)...)
+}
+
+// must runs a client verb that must succeed and returns its output.
+func (h *clientHub) must(t *testing.T, token string, args ...string) string {
+	t.Helper()
+	out, errOut, err := h.kunci(t, token, args...)
+	if err != nil {
+		t.Fatalf("kunci %q: %v\n%s%s", args, err, out, errOut)
+	}
+	return out
+}
+
+// issue runs SOP steps 1-4 through the client verbs.
+func (h *clientHub) issue(t *testing.T) {
+	t.Helper()
+	h.must(t, h.Admin, "staff", "add", "--id", "S-004", "--name", "Budi Hartono", "--site", "demo", "--card", escortUID, "--escort")
+	h.must(t, h.desk, "permit", "request", "--site", "demo", "--door", "server-room", "--guest", "Siti Rahma",
+		"--nik", guestNIK, "--org", "PT Jaringan Nusantara", "--purpose", "replace core switch PSU",
+		"--from", "-1h", "--until", "+8h", "--card", guestUID)
+	h.must(t, h.coord, "permit", "coordinate", "P-000001", "--category", "network")
+	h.must(t, h.head, "permit", "approve", "P-000001")
+	h.must(t, h.head, "permit", "escort", "P-000001", "--staff", "S-004")
+}
+
+// visit is the door's events of one escorted visit of P-000001 from
+// start: entry 1 min after the escort was awaited, exit 1.5 min after it
+// was requested, the room secured 2.5 min after the exit (over the
+// standard 2), a door held open inside.
+func visit(start time.Time) []permit.Event {
+	var evs []permit.Event
+	for i, s := range []struct {
+		typ    string
+		after  time.Duration
+		permit bool
+	}{
+		{"escort.awaited", 0, true}, {"access.granted", 20 * time.Second, true}, {"visit.entered", time.Minute, true},
+		{"door.held_open", 5 * time.Minute, false}, {"exit.requested", 30 * time.Minute, true},
+		{"visit.exited", 31*time.Minute + 30*time.Second, true}, {"room.secured", 34 * time.Minute, false},
+	} {
+		e := permit.Event{ID: fmt.Sprintf("demo/server-room/e1/%d", i+1), Seq: uint64(i + 1), Epoch: "e1", Site: "demo",
+			Door: "server-room", Type: s.typ, At: start.Add(s.after), ClockSynced: true, Reader: "entry"}
+		if s.permit {
+			e.Permit, e.Escort = "P-000001", "S-004"
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// lines checks that out has a line matching each pattern.
+func lines(t *testing.T, what, out string, patterns ...string) {
+	t.Helper()
+	t.Logf("kunci %s:\n%s", what, out)
+	for _, p := range patterns {
+		if !regexp.MustCompile(`(?m)^` + p + `$`).MatchString(out) {
+			t.Errorf("%s: no line matches %s in\n%s", what, p, out)
+		}
+	}
+}
+
+// jsonEqual reports whether a and b are the same JSON value.
+func jsonEqual(a, b string) bool {
+	var va, vb any
+	return json.Unmarshal([]byte(a), &va) == nil && json.Unmarshal([]byte(b), &vb) == nil && reflect.DeepEqual(va, vb)
+}
+
+// TestClientSOP: SOP steps 1-4, the staff register, the guest book, the
+// service times and the door's status through the client verbs against
+// the real API: each verb's request, what the hub stored, the tables.
+func TestClientSOP(t *testing.T) {
+	h := newClientHub(t)
+	from := time.Now().Add(-time.Hour).Truncate(time.Second)
+	until := from.Add(9 * time.Hour)
+	opened := time.Now().Add(-3 * time.Minute).Truncate(time.Second)
+	rfc := func(t time.Time) string { return t.Format(time.RFC3339) }
+	for _, s := range []struct {
+		token       string
+		args        []string
+		method, uri string
+		body        string // "": none
+		out         []string
+	}{
+		{h.Admin, []string{"staff", "add", "--id", "S-004", "--name", "Budi Hartono", "--site", "demo", "--card", escortUID, "--escort"},
+			"POST", "/api/staff",
+			`{"id":"S-004","name":"Budi Hartono","site":"demo","card_uids":["` + escortUID + `"],"escort":true,"solo":false}`,
+			[]string{`S-004 Budi Hartono, version 1: demo, every door; escort; 1 card\(s\); signed and sent to the doors`}},
+		{h.Admin, []string{"staff", "add", "--id", "S-001", "--name", "Sari", "--site", "demo", "--doors", "server-room",
+			"--card", "0A0B0C0D, 0A0B0C0E", "--escort", "--solo"},
+			"POST", "/api/staff",
+			`{"id":"S-001","name":"Sari","site":"demo","doors":["server-room"],"card_uids":["0A0B0C0D","0A0B0C0E"],"escort":true,"solo":true}`,
+			[]string{`S-001 Sari, version 1: demo/server-room; escort, solo; 2 card\(s\); signed and sent to the doors`}},
+		{h.viewer, []string{"staff", "list"}, "GET", "/api/staff", "",
+			[]string{`ID +NAME +DOORS +RIGHTS +CARDS +VERSION +CHANGED`,
+				`S-001 +Sari +demo/server-room +escort, solo +2 +1 +[-0-9: ]+ by admin`,
+				`S-004 +Budi Hartono +demo, every door +escort +1 +1 +[-0-9: ]+ by admin`}},
+		{h.desk, []string{"permit", "request", "--site", "demo", "--door", "server-room", "--guest", "Siti Rahma",
+			"--nik", guestNIK, "--org", "PT Jaringan Nusantara", "--phone", "0812000111", "--purpose", "replace core switch PSU",
+			"--equipment", "laptop, console cable", "--from", rfc(from), "--until", rfc(until), "--card", guestUID,
+			"--form-opened", rfc(opened)},
+			"POST", "/api/permits",
+			`{"site":"demo","door":"server-room","guest":"Siti Rahma","nik":"` + guestNIK + `","organisation":"PT Jaringan Nusantara",
+			  "phone":"0812000111","purpose":"replace core switch PSU","equipment":["laptop","console cable"],
+			  "not_before":"` + rfc(from) + `","not_after":"` + rfc(until) + `","card_uid":"` + guestUID + `",
+			  "form_opened":"` + rfc(opened) + `"}`,
+			[]string{`P-000001 requested: Siti Rahma \(PT Jaringan Nusantara\) at demo/server-room, ` + clock(from) + ` to ` + clock(until),
+				`next: kunci permit coordinate P-000001 --category network\|server`}},
+		{h.coord, []string{"permit", "coordinate", "P-000001", "--category", "network"},
+			"POST", "/api/permits/P-000001/coordinate", `{"category":"network"}`,
+			[]string{`P-000001 coordinated by pranata at [-0-9: ]+: network`, `next: kunci permit approve P-000001 \(by someone other than desk\)`}},
+		{h.head, []string{"permit", "approve", "P-000001"}, "POST", "/api/permits/P-000001/approve", `{}`,
+			[]string{`P-000001 approved by kasi-infra at [-0-9: ]+`, `next: kunci permit escort P-000001 --staff S-\.\.\.`}},
+		{h.head, []string{"permit", "escort", "--staff", "S-004", "P-000001"}, "POST", "/api/permits/P-000001/escort", `{"staff":"S-004"}`,
+			[]string{`P-000001 issued by kasi-infra at [-0-9: ]+`,
+				`signed and sent to demo/server-room: Siti Rahma may enter with escort S-004`}},
+		{h.viewer, []string{"permit", "list", "--state", "issued"}, "GET", "/api/permits?state=issued", "",
+			[]string{`ID +STATE +DOOR +GUEST +ORGANISATION +FROM +UNTIL +CATEGORY +ESCORT`,
+				`P-000001 +issued +demo/server-room +Siti Rahma +PT Jaringan Nusantara +` + clock(from) + ` +` + clock(until) + ` +network +S-004`}},
+		{h.viewer, []string{"permit", "show", "P-000001"}, "GET", "/api/permits/P-000001", "",
+			[]string{`permit +P-000001 \(issued, version \d+\)`, `nik +3201\*{10}23`, `equipment +laptop, console cable`,
+				`window +` + clock(from) + ` to ` + clock(until), `entries +any inside the window`, `card +[0-9a-f]{16}`,
+				`requester +desk`, `coordinator +pranata`, `approver +kasi-infra`, `escort +S-004`,
+				`AT +STATE +BY +NOTE`, `[-0-9: ]+ +requested +desk +-`, `[-0-9: ]+ +issued +kasi-infra +.*`}},
+		{h.Admin, []string{"permit", "show", "--id", "P-000001"}, "GET", "/api/permits/P-000001", "",
+			[]string{`nik +` + guestNIK}},
+	} {
+		out, errOut, err := h.kunci(t, s.token, s.args...)
+		if err != nil {
+			t.Fatalf("kunci %q: %v\n%s", s.args, err, errOut)
+		}
+		got := h.rec.last()
+		if got.method != s.method || got.uri != s.uri || (s.body == "" && got.body != "") || (s.body != "" && !jsonEqual(got.body, s.body)) {
+			t.Errorf("kunci %q sent %s %s %s; want %s %s %s", s.args, got.method, got.uri, got.body, s.method, s.uri, s.body)
+		}
+		lines(t, strings.Join(s.args, " "), out, s.out...)
+	}
+	rec, err := h.WF.Get("P-000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, _ := h.SiteKey.FingerprintText(guestUID)
+	if rec.State != workflow.Issued || rec.Card != card || rec.NIK != guestNIK || !rec.NotBefore.Equal(from) ||
+		!slices.Equal(rec.Equipment, []string{"laptop", "console cable"}) || rec.Requester != "desk" || rec.Escort != "S-004" {
+		t.Errorf("stored permit %+v", rec)
+	}
+
+	start := time.Now().Add(time.Minute).Truncate(time.Second)
+	h.Feed(t, visit(start)...)
+	day := start.Add(-24 * time.Hour).Format("2006-01-02")
+	midnight, _ := time.ParseInLocation("2006-01-02", day, time.Local)
+	out := h.must(t, h.viewer, "guestbook", "--door", "server-room", "--from", day)
+	if got, want := h.rec.last().uri, "/api/guestbook?"+(url.Values{"door": {"server-room"}, "from": {rfc(midnight)}}).Encode(); got != want {
+		t.Errorf("guestbook asked %s; want %s", got, want)
+	}
+	lines(t, "guestbook", out,
+		`ENTERED +DOOR +PERMIT +GUEST +NIK +ORGANISATION +PURPOSE +CATEGORY +ESCORT +APPROVER +EXITED +SECURED +EQUIPMENT +ALARMS`,
+		clock(start.Add(time.Minute))+` +demo/server-room +P-000001 +Siti Rahma +3201\*{10}23 +PT Jaringan Nusantara +replace core switch PSU `+
+			`+network +S-004 +kasi-infra +`+clock(start.Add(31*time.Minute+30*time.Second))+` +`+clock(start.Add(34*time.Minute))+
+			` +laptop, console cable +door.held_open `+start.Add(5*time.Minute).Local().Format("15:04:05"))
+
+	out = h.must(t, h.viewer, "sla")
+	if got := h.rec.last().uri; got != "/api/sla" {
+		t.Errorf("sla asked %s", got)
+	}
+	lines(t, "sla", out,
+		`PERMIT +1 form \(5m\) +2 coordinate \(5m\) +3 approve \(2m\) +4 escort \(2m\) +5 entry \(3m\) +7 exit \(3m\) +8 secure \(2m\) +total \(22m\)`,
+		`P-000001 +3m(1s)? ok +0s ok +0s ok +0s ok +1m ok +1m30s ok +2m30s OVER +\S+ OVER`,
+		`STEP +STANDARD +TIMED +MEDIAN +P90 +WITHIN`,
+		`5 entry +3m +1 +1m +1m +100%`,
+		`6 work +not timed +0 +- +- +-`,
+		`8 secure +2m +1 +2m30s +2m30s +0%`,
+		`total +22m +1 +\S+ +\S+ +0%`)
+
+	status, _ := json.Marshal(hub.DoorStatus{Door: "closed", Lock: "locked", Racks: map[string]string{"R2": "open", "R1": "closed"},
+		Mode: "normal", Occupancy: []hub.Occupant{{Permit: "P-000001", Escort: "S-004"}, {Staff: "S-001"}},
+		Alarms: []string{"rack_tampered:R2"}, Seq: 9})
+	h.Hub.Handle(mqttlink.Message{Topic: "kunci/v1/demo/server-room/availability", Payload: []byte("online")})
+	h.Hub.Handle(mqttlink.Message{Topic: "kunci/v1/demo/server-room/status", Payload: status})
+	out = h.must(t, h.viewer, "status")
+	lines(t, "status", out,
+		`DOOR +HUB LINK +LAST SEEN +LOCK +DOOR +MODE +RACKS +OCCUPANCY +ALARMS`,
+		`demo/server-room +online +[-0-9: ]+ \(\d+s ago\) +locked +closed +normal +R1:closed R2:open +P-000001 with S-004, S-001 +rack_tampered:R2`)
+}
+
+// TestClientJSON: --json prints the hub's answer as the hub gave it.
+func TestClientJSON(t *testing.T) {
+	h := newClientHub(t)
+	h.issue(t)
+	h.Feed(t, visit(time.Now().Truncate(time.Second))...)
+	for _, c := range []struct {
+		token string
+		args  []string
+		path  string
+	}{
+		{h.viewer, []string{"permit", "list"}, "/api/permits"},
+		{h.viewer, []string{"permit", "list", "--state", "requested"}, "/api/permits?state=requested"},
+		{h.viewer, []string{"permit", "show", "P-000001"}, "/api/permits/P-000001"},
+		{h.viewer, []string{"staff", "list"}, "/api/staff"},
+		{h.viewer, []string{"guestbook"}, "/api/guestbook"},
+		{h.viewer, []string{"guestbook", "--permit", "P-000002"}, "/api/guestbook?permit=P-000002"},
+		{h.viewer, []string{"sla"}, "/api/sla"},
+		{h.viewer, []string{"status"}, "/api/doors"},
+		{h.Admin, []string{"token", "list"}, "/api/tokens"},
+	} {
+		out := h.must(t, c.token, append(c.args, "--json")...)
+		code, want := h.Do(t, c.token, "GET", c.path, nil)
+		if code != http.StatusOK || out != strings.TrimSuffix(string(want), "\n")+"\n" {
+			t.Errorf("kunci %q --json:\n%s\nwant the hub's answer to GET %s (%d):\n%s", c.args, out, c.path, code, want)
+		}
+	}
+	// a change: the permit as the hub answered, nothing else
+	out := h.must(t, h.head, "permit", "revoke", "P-000001", "--reason", "work cancelled", "--json")
+	var p api.Permit
+	if err := json.Unmarshal([]byte(out), &p); err != nil || p.State != workflow.Revoked || p.History[len(p.History)-1].Note != "work cancelled" {
+		t.Errorf("revoke --json: %s (%v)", out, err)
+	}
+	if got := h.rec.last(); got.method != "POST" || got.uri != "/api/permits/P-000001/revoke" || !jsonEqual(got.body, `{"reason":"work cancelled"}`) {
+		t.Errorf("revoke sent %+v", got)
+	}
+}
+
+// TestClientGuestbookCSV: --csv is the hub's CSV, byte for byte.
+func TestClientGuestbookCSV(t *testing.T) {
+	h := newClientHub(t)
+	h.issue(t)
+	h.Feed(t, visit(time.Now().Truncate(time.Second))...)
+	out := h.must(t, h.viewer, "guestbook", "--csv", "--site", "demo", "--door", "server-room")
+	const asked = "/api/guestbook?door=server-room&format=csv&site=demo"
+	if got := h.rec.last().uri; got != asked {
+		t.Errorf("guestbook --csv asked %s; want %s", got, asked)
+	}
+	_, want := h.Do(t, h.viewer, "GET", asked, nil)
+	if out != string(want) || !strings.HasPrefix(out, strings.Join(workflow.CSVHeader, ",")+"\n") || !strings.Contains(out, "Siti Rahma") {
+		t.Errorf("guestbook --csv:\n%s\nwant the hub's CSV:\n%s", out, want)
+	}
+}
+
+// TestClientHubErrors: the hub's refusals come through with its message
+// and status, print nothing, and change nothing.
+func TestClientHubErrors(t *testing.T) {
+	h := newClientHub(t)
+	h.issue(t)
+	both := h.Token(t, "kepala", auth.Requester, auth.Approver)
+	h.must(t, both, "permit", "request", "--id", "P-SELF", "--site", "demo", "--door", "server-room", "--guest", "Andi",
+		"--nik", guestNIK, "--org", "PT A", "--purpose", "audit", "--from", "now", "--until", "now+2h", "--card", guestUID)
+	h.must(t, h.coord, "permit", "coordinate", "P-SELF", "--category", "server")
+	for _, c := range []struct {
+		token        string
+		args         []string
+		method, path string
+		body         any
+		status       int
+	}{
+		{h.viewer, []string{"permit", "show", "P-000099"}, "GET", "/api/permits/P-000099", nil, http.StatusNotFound},
+		{h.desk, []string{"permit", "approve", "P-SELF"}, "POST", "/api/permits/P-SELF/approve", struct{}{}, http.StatusForbidden},
+		{both, []string{"permit", "approve", "P-SELF"}, "POST", "/api/permits/P-SELF/approve", struct{}{}, http.StatusForbidden},
+		{h.head, []string{"permit", "coordinate", "P-000001", "--category", "server"}, "POST", "/api/permits/P-000001/coordinate",
+			api.CoordinateRequest{Category: permit.Server}, http.StatusForbidden},
+		{h.coord, []string{"permit", "coordinate", "P-000001", "--category", "server"}, "POST", "/api/permits/P-000001/coordinate",
+			api.CoordinateRequest{Category: permit.Server}, http.StatusConflict},
+		{h.head, []string{"permit", "escort", "P-SELF", "--staff", "S-999"}, "POST", "/api/permits/P-SELF/escort",
+			api.EscortRequest{Staff: "S-999"}, http.StatusConflict},
+		{h.desk, []string{"permit", "request", "--site", "demo", "--door", "server-room", "--guest", "Andi", "--nik", "12",
+			"--org", "PT A", "--purpose", "audit", "--from", "2026-01-01T10:00:00Z", "--until", "2026-01-01T12:00:00Z", "--card", guestUID},
+			"POST", "/api/permits", api.PermitRequest{Site: "demo", Door: "server-room", Guest: "Andi", NIK: "12", Organisation: "PT A",
+				Purpose: "audit", NotBefore: time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC), NotAfter: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC),
+				CardUID: guestUID}, http.StatusUnprocessableEntity},
+		{h.viewer, []string{"door", "lockdown", "demo/server-room"}, "POST", "/api/doors/demo/server-room/commands",
+			api.CommandRequest{Command: "lockdown"}, http.StatusForbidden},
+		{h.viewer, []string{"token", "list"}, "GET", "/api/tokens", nil, http.StatusForbidden},
+		{"kunci_bogus_token", []string{"status"}, "GET", "/api/doors", nil, http.StatusUnauthorized},
+	} {
+		before, _ := h.WF.List()
+		code, body := h.Do(t, c.token, c.method, c.path, c.body)
+		var hubSays struct{ Error string }
+		if err := json.Unmarshal(body, &hubSays); err != nil || code != c.status || hubSays.Error == "" {
+			t.Fatalf("the hub's own answer to %s %s: %d %s; want %d with an error", c.method, c.path, code, body, c.status)
+		}
+		out, _, err := h.kunci(t, c.token, c.args...)
+		want := fmt.Sprintf("hub: %s %s: %d %s: %s", c.method, c.path, c.status, http.StatusText(c.status), hubSays.Error)
+		if err == nil || !strings.HasPrefix(err.Error(), want) || out != "" {
+			t.Errorf("kunci %q = %q, %v; want nothing printed and %s", c.args, out, err, want)
+		}
+		if c.status == http.StatusUnauthorized && (err == nil || !strings.Contains(err.Error(), "KUNCI_TOKEN")) {
+			t.Errorf("401: %v; want the token's sources named", err)
+		}
+		if after, _ := h.WF.List(); !reflect.DeepEqual(before, after) {
+			t.Errorf("kunci %q changed the permits", c.args)
+		}
+	}
+}
+
+// TestClientDoorCommand: a command reaches the door's topic, signed.
+func TestClientDoorCommand(t *testing.T) {
+	h := newClientHub(t)
+	for _, name := range []string{"lockdown", "release", "unlock-once", "resync"} {
+		out := h.must(t, h.Admin, "door", name, "--door", "demo/server-room")
+		if got := h.rec.last(); got.method != "POST" || got.uri != "/api/doors/demo/server-room/commands" ||
+			!jsonEqual(got.body, `{"command":"`+name+`"}`) {
+			t.Errorf("door %s sent %+v", name, got)
+		}
+		lines(t, "door "+name, out, name+` sent to demo/server-room as command C-[0-9a-f]+; a door offline until after [-0-9: ]+ never obeys it`)
+		sent := h.Pub.Sent()
+		if len(sent) == 0 || sent[len(sent)-1].Topic != "kunci/v1/demo/server-room/cmd" {
+			t.Fatalf("door %s: published %+v", name, sent)
+		}
+		rec, err := h.Keyring.Decode(sent[len(sent)-1].Payload)
+		if err != nil || rec.Command == nil || rec.Command.Name != name || rec.Command.By != "admin" {
+			t.Errorf("door %s: the door gets %+v, %v", name, rec, err)
+		}
+	}
+}
+
+// TestClientTokens: a token made by token add works until revoked.
+func TestClientTokens(t *testing.T) {
+	h := newClientHub(t)
+	expires := time.Date(2030, 1, 1, 0, 0, 0, 0, time.Local)
+	out, errOut, err := h.kunci(t, h.Admin, "token", "add", "--name", "auditor-2", "--role", "viewer, requester", "--expires", "2030-01-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.rec.last(); got.method != "POST" || got.uri != "/api/tokens" ||
+		!jsonEqual(got.body, `{"name":"auditor-2","roles":["viewer","requester"],"expires":"`+expires.Format(time.RFC3339)+`"}`) {
+		t.Errorf("token add sent %+v", got)
+	}
+	tok := strings.TrimSpace(out)
+	if strings.Count(out, "\n") != 1 || !strings.HasPrefix(tok, "kunci_") || !strings.Contains(errOut, "shown this once") {
+		t.Fatalf("token add printed %q and %q; want the token alone on stdout, the note on stderr", out, errOut)
+	}
+	p, err := h.Tokens.Verify(tok)
+	if err != nil || p.Name != "auditor-2" {
+		t.Fatalf("the new token: %+v, %v", p, err)
+	}
+	infos, _ := h.Tokens.List()
+	var id string
+	for _, i := range infos {
+		if i.Name == "auditor-2" {
+			id = i.ID
+		}
+	}
+	lines(t, "token list", h.must(t, h.Admin, "token", "list"),
+		`ID +NAME +ROLES +CREATED +EXPIRES +STATE`,
+		id+` +auditor-2 +(viewer,requester|requester,viewer) +[-0-9: ]+ +`+clock(expires)+` +active`)
+	h.must(t, tok, "status") // a viewer reads
+	lines(t, "token revoke", h.must(t, h.Admin, "token", "revoke", id), "token "+id+" revoked")
+	if got := h.rec.last(); got.method != "DELETE" || got.uri != "/api/tokens/"+id || got.body != "" {
+		t.Errorf("token revoke sent %+v", got)
+	}
+	lines(t, "token list", h.must(t, h.Admin, "token", "list"), id+` +auditor-2 +.* +revoked [-0-9: ]+`)
+	if _, _, err := h.kunci(t, tok, "status"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("a revoked token: %v; want 401", err)
+	}
+}
+
+// TestClientWatch: watch prints the doors' state, then a line per update,
+// until its context ends; --json passes the stream through.
+func TestClientWatch(t *testing.T) {
+	h := newClientHub(t)
+	before := goleak.IgnoreCurrent()
+	for _, asJSON := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(t.Context())
+		pr, pw := io.Pipe()
+		args := []string{"watch", "--hub", h.url, "--token", h.viewer}
+		if asJSON {
+			args = append(args, "--json")
+		}
+		done := make(chan error, 1)
+		go func() {
+			err := run(ctx, args, pw, io.Discard)
+			pw.Close()
+			done <- err
+		}()
+		got := make(chan string)
+		go func() {
+			sc := bufio.NewScanner(pr)
+			for sc.Scan() {
+				got <- sc.Text()
+			}
+			close(got)
+		}()
+		next := func(what string) string {
+			t.Helper()
+			select {
+			case l, ok := <-got:
+				if !ok {
+					t.Fatalf("watch ended before %s", what)
+				}
+				return l
+			case <-time.After(10 * time.Second):
+				t.Fatalf("watch: no %s", what)
+			}
+			return ""
+		}
+		first := next("state line")
+		seq := uint64(1)
+		if asJSON {
+			seq = 2
+		}
+		h.Feed(t, permit.Event{ID: fmt.Sprintf("demo/server-room/e1/%d", seq), Seq: seq, Epoch: "e1", Site: "demo", Door: "server-room",
+			Type: "access.denied", At: time.Now().Truncate(time.Second), Reader: "entry", Card: "e43f9936d0b8ef46", Reason: "no_permit"})
+		var event string
+		for event == "" || strings.Contains(event, "beat") {
+			event = next("event line")
+		}
+		if asJSON {
+			var u hub.Update
+			if err := json.Unmarshal([]byte(first), &u); err != nil || u.Kind != "state" || u.State == nil {
+				t.Errorf("watch --json first line %s (%v); want the door's state as the hub sent it", first, err)
+			}
+			if err := json.Unmarshal([]byte(event), &u); err != nil || u.Kind != "event" || u.Event.Type != "access.denied" {
+				t.Errorf("watch --json event line %s (%v)", event, err)
+			}
+		} else {
+			lines(t, "watch", first+"\n"+event,
+				`[-0-9: ]+  demo/server-room  state unknown lock=\? door=\? mode=\? racks=\? occupancy=\? alarms=\?`,
+				`[-0-9: ]+  demo/server-room  event access.denied reader=entry card=e43f9936d0b8ef46 reason=no_permit`)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("watch stopped by its context: %v; want no error", err)
+		}
+		for range got {
+		}
+	}
+	// the client's connection and goroutines are gone with its context
+	goleak.VerifyNone(t, before)
 }
