@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"strconv"
 
 	"github.com/kunci-project/kunci/internal/httpjson"
@@ -60,7 +61,15 @@ func (d *Door) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		fmt.Fprintln(w, "# TYPE kunci_agent_errors_total counter")
 		for _, n := range names {
-			fmt.Fprintf(w, "kunci_agent_errors_total{kind=%q} %d\n", n, c[n])
+			if !strings.HasSuffix(n, "_taken") {
+				fmt.Fprintf(w, "kunci_agent_errors_total{kind=%q} %d\n", n, c[n])
+			}
+		}
+		// counters of work done, not errors: "<what>_taken"
+		for _, n := range names {
+			if strings.HasSuffix(n, "_taken") {
+				fmt.Fprintf(w, "# TYPE kunci_agent_%s_total counter\nkunci_agent_%s_total %d\n", n, n, c[n])
+			}
 		}
 	})
 	return mux

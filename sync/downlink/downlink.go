@@ -49,6 +49,7 @@ const (
 const (
 	CounterCleared    = "downlink_cleared"     // empty payloads ignored
 	CounterDoorErrors = "downlink_door_errors" // the door could not take a message (stopped, store failed)
+	CounterTaken      = "downlink_taken"       // signed records and commands the door took
 	counterRejected   = "downlink_rejected_"
 )
 
@@ -237,6 +238,7 @@ func (h *Handler) refuse(ctx context.Context, t string, kind topic.Kind, reason 
 // own refusals, the downlink counts them.
 func (h *Handler) answer(ctx context.Context, t string, err error) error {
 	if err == nil {
+		h.ctr.Add(CounterTaken)
 		return nil
 	}
 	if reason := doorReason(err); reason != "" {

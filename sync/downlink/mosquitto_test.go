@@ -154,7 +154,7 @@ func TestMosquitto(t *testing.T) {
 	waitFor(t, r.door, "the live lockdown obeyed", func() bool { return r.door.Status().Mode == agent.ModeLockdown })
 
 	for name, want := range map[string]uint64{"downlink_rejected_retained": 1, "downlink_rejected_bad_signature": 1,
-		"downlink_rejected_too_large": 1, "downlink_door_errors": 0} {
+		"downlink_rejected_too_large": 1, "downlink_door_errors": 0, "downlink_taken": 2} {
 		if got := r.ctr.Get(name); got != want {
 			t.Errorf("counter %s = %d; want %d", name, got, want)
 		}
