@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,7 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 		httpjson.Write(w, http.StatusOK, map[string]bool{"ok": true})
 	})
 	a.mux.HandleFunc("GET /metrics", a.metrics)
+	a.mux.HandleFunc("GET /api/metrics", a.metrics) // where kunci dev's door has /metrics
 	route("GET /api/whoami", any, a.whoami)
 	route("POST /api/permits", one(auth.Requester), a.request)
 	route("GET /api/permits", any, a.listPermits)
@@ -78,6 +80,7 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	route("GET /api/guestbook", any, a.guestbook)
 	route("GET /api/sla", any, a.sla)
 	route("GET /api/doors", any, a.doors)
+	route("GET /api/events", any, a.events)
 	route("GET /api/watch", any, a.watch)
 	route("POST /api/doors/{site}/{door}/commands", one(auth.Admin), a.command)
 	route("GET /api/tokens", one(auth.Admin), a.listTokens)
@@ -533,6 +536,49 @@ func (a *API) doors(w http.ResponseWriter, _ *http.Request, _ auth.Principal) er
 	return nil
 }
 
+// MaxEvents is the most events one GET /api/events answers.
+const MaxEvents = 10000
+
+// events answers a door's stored events, oldest first, filtered by type
+// and permit, at most limit (1000, at most MaxEvents) of the most recent.
+func (a *API) events(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	q := r.URL.Query()
+	site, door := q.Get("site"), q.Get("door")
+	if site == "" || door == "" {
+		return withStatus(http.StatusBadRequest, "site and door: both are needed")
+	}
+	limit := 1000
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxEvents {
+			return withStatus(http.StatusBadRequest, "limit %q: want 1 to %d", v, MaxEvents)
+		}
+		limit = n
+	}
+	typ, pmt := q.Get("type"), q.Get("permit")
+	// a ring of the last limit matches
+	ring := make([]permit.Event, 0, min(limit, 1024))
+	next := 0
+	err := a.h.Events().Walk(site, door, func(e permit.Event) error {
+		if (typ != "" && e.Type != typ) || (pmt != "" && e.Permit != pmt) {
+			return nil
+		}
+		if len(ring) < limit {
+			ring = append(ring, e)
+		} else {
+			ring[next] = e
+			next = (next + 1) % limit
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	out := append(ring[next:len(ring):len(ring)], ring[:next]...)
+	httpjson.Write(w, http.StatusOK, out)
+	return nil
+}
+
 // watchBeat is how often an idle watch stream says it is alive.
 const watchBeat = 15 * time.Second
 
@@ -671,6 +717,7 @@ func (a *API) metrics(w http.ResponseWriter, _ *http.Request) {
 	p("api_client_errors_total", a.clientErrors.Load())
 	p("api_server_errors_total", a.serverErrors.Load())
 	as := a.tokens.Stats()
+	p("auth_missing_total", as.Missing)
 	p("auth_malformed_total", as.Malformed)
 	p("auth_unknown_total", as.Unknown)
 	p("auth_tampered_total", as.Tampered)

@@ -444,3 +444,22 @@ func TestWatch(t *testing.T) {
 		t.Fatalf("next line %q", sc.Text())
 	}
 }
+
+// TestEvents: a door's stored events, filtered, the most recent last.
+func TestEvents(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	e.Feed(t, visit("P-000001", time.Now().UTC())...)
+	evs := decode[[]permit.Event](t, must(t, e, e.Admin, "GET", "/api/events?site=demo&door=server-room&type=door.locked", nil, http.StatusOK))
+	if len(evs) != 2 || evs[0].Seq != 7 || evs[1].Seq != 13 {
+		t.Errorf("door.locked events %+v; want seqs 7 and 13", evs)
+	}
+	evs = decode[[]permit.Event](t, must(t, e, e.Admin, "GET", "/api/events?site=demo&door=server-room&limit=3", nil, http.StatusOK))
+	if len(evs) != 3 || evs[0].Seq != 12 || evs[2].Seq != 14 {
+		t.Errorf("last 3 events %+v; want seqs 12-14", evs)
+	}
+	if evs := decode[[]permit.Event](t, must(t, e, e.Admin, "GET", "/api/events?site=demo&door=other", nil, http.StatusOK)); len(evs) != 0 {
+		t.Errorf("events of an unknown door: %+v", evs)
+	}
+	must(t, e, e.Admin, "GET", "/api/events?site=demo", nil, http.StatusBadRequest)
+	must(t, e, e.Admin, "GET", "/api/events?site=demo&door=server-room&limit=0", nil, http.StatusBadRequest)
+}

@@ -30,13 +30,14 @@
 //	GET    /api/guestbook[?site=&door=&from=&to=&permit=][&format=csv]  []GuestRow, or CSV
 //	GET    /api/sla[?site=&door=&from=&to=]      SLAReport
 //	GET    /api/doors                            []hub.Door
+//	GET    /api/events?site=&door=[&type=&permit=&limit=]  []permit.Event, the last limit (1000) in order
 //	GET    /api/watch                            NDJSON stream of hub.Update, one per line
 //	POST   /api/doors/{site}/{door}/commands  admin  {"command":"lockdown"|"release"|"unlock-once"|"resync"} -> 202 permit.Command
 //	GET    /api/tokens           admin           []auth.Info
 //	POST   /api/tokens           admin           {"name":"...","roles":["approver"],"expires":"RFC 3339"?} -> 201 NewToken
 //	DELETE /api/tokens/{id}      admin           204
 //	POST   /api/purge            admin           {} -> PurgeResult (the configured retention)
-//	GET    /metrics                              counters, Prometheus text
+//	GET    /metrics, /api/metrics                counters, Prometheus text
 //
 // from and to are RFC 3339 times or dates (2026-11-28); to is exclusive.
 // Bodies are at most MaxBody bytes and must be one JSON object with no
