@@ -16,6 +16,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/kunci-project/kunci/hub/auth"
 )
 
 // defaultHub is where the client verbs look for the hub without --hub or
@@ -189,12 +191,9 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 func (f *clientFlags) client() (*hubClient, error) {
 	tok := f.token
 	if tok == "" && f.tokenFile != "" {
-		b, err := os.ReadFile(f.tokenFile)
-		if err != nil {
+		var err error
+		if tok, err = auth.ReadTokenFile(f.tokenFile); err != nil {
 			return nil, fmt.Errorf("--token-file: %w", err)
-		}
-		if tok = strings.TrimSpace(string(b)); tok == "" {
-			return nil, fmt.Errorf("--token-file %s is empty", f.tokenFile)
 		}
 	}
 	if tok == "" {

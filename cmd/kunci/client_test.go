@@ -111,8 +111,9 @@ func TestClientMissingToken(t *testing.T) {
 	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := invoke(t, "status", "--token-file", empty); err == nil || !strings.Contains(err.Error(), "empty") {
-		t.Errorf("an empty --token-file: %v; want it called empty", err)
+	if _, _, err := invoke(t, "status", "--token-file", empty); err == nil || !strings.Contains(err.Error(), "--token-file") ||
+		!strings.Contains(err.Error(), empty) {
+		t.Errorf("an empty --token-file: %v; want the flag and the file named", err)
 	}
 	if _, _, err := invoke(t, "status", "--token-file", empty+".missing"); err == nil || !strings.Contains(err.Error(), "--token-file") {
 		t.Errorf("a missing --token-file: %v; want the flag named", err)
@@ -590,6 +591,17 @@ func TestClientTokens(t *testing.T) {
 		`ID +NAME +ROLES +CREATED +EXPIRES +STATE`,
 		id+` +auditor-2 +(viewer,requester|requester,viewer) +[-0-9: ]+ +`+clock(expires)+` +active`)
 	h.must(t, tok, "status") // a viewer reads
+	file := filepath.Join(t.TempDir(), "auditor-2.token")
+	if err := os.WriteFile(file, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := invoke(t, "permit", "list", "--hub", h.url, "--token-file", file); err != nil {
+		t.Errorf("--token-file: %v", err)
+	}
+	t.Setenv("KUNCI_TOKEN", tok)
+	if _, _, err := invoke(t, "staff", "list", "--hub", h.url); err != nil {
+		t.Errorf("KUNCI_TOKEN: %v", err)
+	}
 	lines(t, "token revoke", h.must(t, h.Admin, "token", "revoke", id), "token "+id+" revoked")
 	if got := h.rec.last(); got.method != "DELETE" || got.uri != "/api/tokens/"+id || got.body != "" {
 		t.Errorf("token revoke sent %+v", got)
