@@ -105,20 +105,49 @@ type MQTT struct {
 
 // LoadAgent reads and validates an agent config. Relative paths in it are
 // taken from the file's folder.
-func LoadAgent(path string) (*Agent, error) {
+func LoadAgent(path string) (*Agent, error) { return load(path, ParseAgent) }
+
+// ParseAgent decodes and validates the agent config b read from path.
+func ParseAgent(path string, b []byte) (*Agent, error) { return parse[Agent](path, b) }
+
+// file is what parse needs of a config file's struct.
+type file interface {
+	// example names the file to start from, for an empty file.
+	example() string
+	// setFile names the file in the struct's messages.
+	setFile(name string)
+	// Defaults fills the unset fields.
+	Defaults()
+	// paths calls abs on every field that is a path.
+	paths(abs func(*string))
+	// Validate reports every problem, naming the file and the field.
+	Validate() error
+}
+
+// load reads the file at path and parses it.
+func load[T any](path string, parse func(path string, b []byte) (*T, error)) (*T, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return ParseAgent(path, b)
+	return parse(path, b)
 }
 
-// ParseAgent decodes and validates the agent config b read from path.
-func ParseAgent(path string, b []byte) (*Agent, error) {
+// parse decodes b, the config file at path, into a T: one YAML document,
+// no unknown field, no key set twice, at most MaxFile bytes; every problem
+// names the file and, where the line tells it, the field's path. It then
+// fills the defaults, takes relative paths from the file's folder and
+// validates the config.
+func parse[T any, P interface {
+	*T
+	file
+}](path string, b []byte) (*T, error) {
 	name := filepath.Base(path)
 	if len(b) > MaxFile {
 		return nil, fmt.Errorf("%s: %d bytes, at most %d", name, len(b), MaxFile)
 	}
+	t := new(T)
+	c := P(t)
 	// Read the file as a tree first: it tells a field's path by line, and
 	// duplicate keys are found here in linear time, because the decoder
 	// below would compare (and report) every pair of them.
@@ -126,7 +155,7 @@ func ParseAgent(path string, b []byte) (*Agent, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: no settings in the file (start from configs/agent.example.yaml)", name)
+			return nil, fmt.Errorf("%s: no settings in the file (start from %s)", name, c.example())
 		}
 		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
@@ -137,7 +166,7 @@ func ParseAgent(path string, b []byte) (*Agent, error) {
 	if err := at.duplicates(name); err != nil {
 		return nil, err
 	}
-	c := &Agent{file: name}
+	c.setFile(name)
 	dec = yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
@@ -145,25 +174,28 @@ func ParseAgent(path string, b []byte) (*Agent, error) {
 	}
 	c.Defaults()
 	dir := filepath.Dir(path)
-	abs := func(p *string) {
+	c.paths(func(p *string) {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
-	}
-	abs(&c.Store)
-	abs(&c.SiteKeyFile)
-	abs(&c.RecordsDir)
-	abs(&c.MQTT.PasswordFile)
-	abs(&c.MQTT.CAFile)
-	abs(&c.MQTT.CertFile)
-	abs(&c.MQTT.KeyFile)
-	for i := range c.TrustedKeys {
-		abs(&c.TrustedKeys[i])
-	}
+	})
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return t, nil
+}
+
+func (c *Agent) example() string     { return "configs/agent.example.yaml" }
+func (c *Agent) setFile(name string) { c.file = name }
+
+func (c *Agent) paths(abs func(*string)) {
+	for _, p := range []*string{&c.Store, &c.SiteKeyFile, &c.RecordsDir,
+		&c.MQTT.PasswordFile, &c.MQTT.CAFile, &c.MQTT.CertFile, &c.MQTT.KeyFile} {
+		abs(p)
+	}
+	for i := range c.TrustedKeys {
+		abs(&c.TrustedKeys[i])
+	}
 }
 
 // maxDecodeErrors bounds the decoder's problems reported, so that a file of
@@ -394,40 +426,51 @@ func (c *Agent) Validate() error {
 			bad(d.name, "%s is out of range; want more than 0 and at most %s", v, d.max)
 		}
 	}
-	c.validateMQTT(bad)
+	c.MQTT.link().validate(bad)
 	return errors.Join(errs...)
 }
 
-func (c *Agent) validateMQTT(bad func(field, format string, a ...any)) {
-	m := c.MQTT
-	if m.Broker == "" {
-		for _, f := range []struct{ name, v string }{{"password_file", m.PasswordFile}, {"ca_file", m.CAFile},
-			{"cert_file", m.CertFile}, {"key_file", m.KeyFile}} {
+func (m *MQTT) link() link {
+	return link{broker: m.Broker, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
+		certFile: m.CertFile, keyFile: m.KeyFile, prefix: m.Prefix}
+}
+
+// link is what the mqtt sections of agent.yaml and hub.yaml share.
+type link struct {
+	broker, clientID, passwordFile, caFile, certFile, keyFile, prefix string
+}
+
+// validate reports the link's problems under mqtt.; without a broker, only
+// the settings that need one.
+func (m link) validate(bad func(field, format string, a ...any)) {
+	if m.broker == "" {
+		for _, f := range []struct{ name, v string }{{"password_file", m.passwordFile}, {"ca_file", m.caFile},
+			{"cert_file", m.certFile}, {"key_file", m.keyFile}} {
 			if f.v != "" {
 				bad("mqtt."+f.name, "set without mqtt.broker")
 			}
 		}
 		return
 	}
-	u, err := url.Parse(m.Broker)
+	u, err := url.Parse(m.broker)
 	switch {
 	case err != nil || u.Host == "":
-		bad("mqtt.broker", "%q is not a broker address such as tcp://127.0.0.1:1883 or ssl://hub.example:8883", m.Broker)
+		bad("mqtt.broker", "%q is not a broker address such as tcp://127.0.0.1:1883 or ssl://hub.example:8883", m.broker)
 	case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "mqtt" && u.Scheme != "mqtts":
 		bad("mqtt.broker", "scheme %q; want tcp, ssl, tls, mqtt or mqtts", u.Scheme)
 	case u.Scheme == "tcp" || u.Scheme == "mqtt":
-		if m.CAFile != "" || m.CertFile != "" {
-			bad("mqtt.broker", "TLS files are set but %q is not a TLS address (use ssl://)", m.Broker)
+		if m.caFile != "" || m.certFile != "" {
+			bad("mqtt.broker", "TLS files are set but %q is not a TLS address (use ssl://)", m.broker)
 		}
 	}
-	if (m.CertFile == "") != (m.KeyFile == "") {
+	if (m.certFile == "") != (m.keyFile == "") {
 		bad("mqtt.cert_file", "cert_file and key_file go together")
 	}
-	if len(m.ClientID) > 64 || strings.ContainsAny(m.ClientID, "+#/ ") {
-		bad("mqtt.client_id", "%q: at most 64 characters, no '+', '#', '/' or spaces", m.ClientID)
+	if len(m.clientID) > 64 || strings.ContainsAny(m.clientID, "+#/ ") {
+		bad("mqtt.client_id", "%q: at most 64 characters, no '+', '#', '/' or spaces", m.clientID)
 	}
-	if strings.ContainsAny(m.Prefix, "+#") || strings.HasSuffix(m.Prefix, "/") {
-		bad("mqtt.prefix", "%q: no wildcards and no trailing '/'", m.Prefix)
+	if strings.ContainsAny(m.prefix, "+#") || strings.HasSuffix(m.prefix, "/") {
+		bad("mqtt.prefix", "%q: no wildcards and no trailing '/'", m.prefix)
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/kunci-project/kunci/config"
 )
@@ -49,5 +51,50 @@ func TestAgentExamplesLoad(t *testing.T) {
 		if len(c.Readers) == 0 || c.Readers[0].Name != "entry" {
 			t.Errorf("%s: readers %+v; want the entry reader first", f, c.Readers)
 		}
+	}
+}
+
+const hubExamplePath = "../configs/hub.yaml"
+
+// configs/hub.yaml is the hub an installer copies to /etc/kunci/hub.yaml:
+// it must load, and agree with the unit that runs it and with the
+// broker's ACL.
+func TestHubExampleLoads(t *testing.T) {
+	c, err := config.LoadHub(hubExamplePath)
+	if err != nil {
+		t.Fatalf("LoadHub(%s) = %v; the example must stay valid", hubExamplePath, err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.InsecureHTTP {
+		t.Errorf("listen %q, insecure_http %v; want the API on loopback", c.Listen, c.InsecureHTTP)
+	}
+	if !slices.Equal(c.Doors, []string{"diskominfo/server-room"}) || c.SiteKeys["diskominfo"] != "/etc/kunci/keys/site.key" {
+		t.Errorf("doors %q, site_keys %q; want diskominfo/server-room and its site's key in /etc/kunci/keys", c.Doors, c.SiteKeys)
+	}
+	if time.Duration(c.Retention) != 90*24*time.Hour {
+		t.Errorf("retention = %v; want the office's 90 days", time.Duration(c.Retention))
+	}
+	unit, err := os.ReadFile("../configs/kunci-hub.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(unit), "ExecStart=/usr/local/bin/kunci hub --config /etc/kunci/hub.yaml\n") ||
+		!strings.Contains(string(unit), "StateDirectory=kunci\n") {
+		t.Error("kunci-hub.service does not run kunci hub --config /etc/kunci/hub.yaml with StateDirectory=kunci")
+	}
+	for _, p := range []string{c.Store, c.EventsStore, c.AdminTokenFile} {
+		if filepath.Dir(p) != "/var/lib/kunci" {
+			t.Errorf("%s is not in /var/lib/kunci, the unit's StateDirectory (the only folder it may write)", p)
+		}
+	}
+	acl, err := os.ReadFile("../configs/mosquitto.acl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.MQTT
+	if !strings.Contains(string(acl), "\nuser "+m.Username+"\n") || m.PasswordFile == "" {
+		t.Errorf("mqtt.username %q with password_file %q; want the hub's user of mosquitto.acl, by password", m.Username, m.PasswordFile)
+	}
+	if !strings.Contains(string(acl), "topic read "+m.Prefix+"/+/+/events\n") || m.ClientID != "kunci-hub-ingest" {
+		t.Errorf("mqtt prefix %q, client_id %q; want the ACL's prefix and the fixed id of the hub's session", m.Prefix, m.ClientID)
 	}
 }

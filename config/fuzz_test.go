@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,38 +12,81 @@ import (
 // FuzzParseAgent feeds ParseAgent arbitrary files: it never panics, every
 // error names the file, and whatever it accepts is valid.
 func FuzzParseAgent(f *testing.F) {
-	if b, err := os.ReadFile(examplePath); err == nil {
-		f.Add(b)
-	} else {
+	seeds := []string{minimal, "a: &a [*a, *a]\nb: *a\n", "rules: {<<: {unlock: 5s}}\n"}
+	for _, tc := range badConfigs {
+		seeds = append(seeds, tc.yaml)
+	}
+	fuzzParse(f, config.ParseAgent, "/etc/kunci/agent.yaml", examplePath, seeds, func(t *testing.T, c *config.Agent) {
+		_ = c.AgentRules()
+		absolute(t, append([]string{c.Store, c.SiteKeyFile}, c.TrustedKeys...)...)
+	})
+}
+
+// FuzzParseHub feeds ParseHub arbitrary files, as FuzzParseAgent does
+// ParseAgent.
+func FuzzParseHub(f *testing.F) {
+	seeds := []string{"site_keys: {<<: {demo: a}}\ndoors: &d [demo/x]\n"}
+	for _, tc := range goodHubs {
+		seeds = append(seeds, tc.yaml)
+	}
+	for _, tc := range badHubs {
+		seeds = append(seeds, tc.yaml)
+	}
+	fuzzParse(f, config.ParseHub, "/etc/kunci/hub.yaml", hubExamplePath, seeds, func(t *testing.T, c *config.Hub) {
+		absolute(t, c.Store, c.EventsStore, c.SigningKey, c.AdminTokenFile)
+		for _, p := range c.SiteKeys {
+			absolute(t, p)
+		}
+		if len(c.SiteKeys) == 0 || c.MQTT.Broker == "" {
+			t.Fatalf("accepted without site keys or broker: %+v", c)
+		}
+	})
+}
+
+// fuzzParse fuzzes parse, a config file's parser, seeded with the example
+// file and seeds: it never panics, every error names the file, and what
+// it accepts is valid; check looks further at what it accepts.
+func fuzzParse[C any, P interface {
+	*C
+	Validate() error
+}](f *testing.F, parse func(path string, b []byte) (P, error), path, example string, seeds []string,
+	check func(*testing.T, P)) {
+	b, err := os.ReadFile(example)
+	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add([]byte(minimal))
-	for _, tc := range badConfigs {
-		if len(tc.yaml) <= 16<<10 {
-			f.Add([]byte(tc.yaml))
+	f.Add(b)
+	for _, s := range seeds {
+		if len(s) <= 16<<10 {
+			f.Add([]byte(s))
 		}
 	}
-	f.Add([]byte("a: &a [*a, *a]\nb: *a\n"))
-	f.Add([]byte("rules: {<<: {unlock: 5s}}\n"))
+	name := filepath.Base(path) + ": "
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := config.ParseAgent("/etc/kunci/agent.yaml", b)
+		c, err := parse(path, b)
 		if err != nil {
 			if c != nil {
-				t.Fatalf("ParseAgent returned a config with the error %v", err)
+				t.Fatalf("the parser returned a config with the error %v", err)
 			}
-			if !strings.HasPrefix(err.Error(), "agent.yaml: ") {
+			if !strings.HasPrefix(err.Error(), name) {
 				t.Fatalf("error %q does not name the file", err)
 			}
 			return
 		}
 		if err := c.Validate(); err != nil {
-			t.Fatalf("ParseAgent accepted a config that Validate refuses: %v", err)
+			t.Fatalf("the parser accepted a config that Validate refuses: %v", err)
 		}
-		_ = c.AgentRules()
-		for _, p := range append([]string{c.Store, c.SiteKeyFile}, c.TrustedKeys...) {
-			if !strings.HasPrefix(p, "/") {
-				t.Fatalf("path %q is not resolved against the config's folder", p)
-			}
-		}
+		check(t, c)
 	})
+}
+
+// absolute fails t unless every path is absolute: relative ones are taken
+// from the config's folder.
+func absolute(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "/") {
+			t.Fatalf("path %q is not resolved against the config's folder", p)
+		}
+	}
 }

@@ -1,5 +1,21 @@
 package config
 
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/permit"
+)
+
 // Hub is hub.yaml: the central hub of one or more sites.
 type Hub struct {
 	// Listen is the HTTP API's address (127.0.0.1:8080).
@@ -29,8 +45,9 @@ type Hub struct {
 	// ended (at start and daily); zero keeps it. At least 24h.
 	Retention Duration `yaml:"retention"`
 	// AdminTokenFile is where the first admin token is written (mode
-	// 0600) when the store has no admin yet.
-	AdminTokenFile string `yaml:"admin_token_file"`
+	// 0600) when the store has no admin yet (admin.token in the store's
+	// folder).
+	AdminTokenFile string  `yaml:"admin_token_file"`
 	MQTT           HubMQTT `yaml:"mqtt"`
 
 	file string // for messages; empty means hub.yaml
@@ -48,4 +65,148 @@ type HubMQTT struct {
 	Prefix       string `yaml:"prefix"` // kunci/v1
 	// Shared subscribes through $share/kunci-hub/ for several hub replicas.
 	Shared bool `yaml:"shared"`
+}
+
+// LoadHub reads and validates a hub config. Relative paths in it are
+// taken from the file's folder.
+func LoadHub(path string) (*Hub, error) { return load(path, ParseHub) }
+
+// ParseHub decodes and validates the hub config b read from path.
+func ParseHub(path string, b []byte) (*Hub, error) { return parse[Hub](path, b) }
+
+func (c *Hub) example() string     { return "configs/hub.yaml" }
+func (c *Hub) setFile(name string) { c.file = name }
+
+func (c *Hub) paths(abs func(*string)) {
+	for _, p := range []*string{&c.TLSCertFile, &c.TLSKeyFile, &c.Store, &c.EventsStore, &c.SigningKey,
+		&c.AdminTokenFile, &c.MQTT.PasswordFile, &c.MQTT.CAFile, &c.MQTT.CertFile, &c.MQTT.KeyFile} {
+		abs(p)
+	}
+	for site, p := range c.SiteKeys {
+		abs(&p)
+		c.SiteKeys[site] = p
+	}
+}
+
+// File names the config file in messages.
+func (c *Hub) File() string {
+	if c.file == "" {
+		return "hub.yaml"
+	}
+	return c.file
+}
+
+// Defaults fills every unset field with its default.
+func (c *Hub) Defaults() {
+	for _, f := range []struct {
+		v   *string
+		def string
+	}{
+		{&c.Listen, "127.0.0.1:8080"},
+		{&c.Store, "/var/lib/kunci/hub.db"},
+		{&c.EventsStore, "/var/lib/kunci/hub-events.db"},
+		{&c.MQTT.ClientID, "kunci-hub-ingest"},
+		{&c.MQTT.Prefix, "kunci/v1"},
+	} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+	}
+	if c.AdminTokenFile == "" {
+		// the store's folder: the hub writes there, and the token is as
+		// secret as the store
+		c.AdminTokenFile = filepath.Join(filepath.Dir(c.Store), "admin.token")
+	}
+	if c.MQTT.Username == "" && c.MQTT.PasswordFile != "" {
+		// configs/mosquitto.acl grants the hub's topics to this user
+		c.MQTT.Username = "kunci-hub"
+	}
+}
+
+// Validate reports every problem of c, one line each, naming the field.
+func (c *Hub) Validate() error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s: %s", c.File(), field, fmt.Sprintf(format, a...)))
+	}
+	c.validateHTTP(bad)
+	// Each file the hub writes is its own: bbolt locks its file (the second
+	// store would time out opening it), and the admin token is written by
+	// renaming a new file over the path.
+	files := map[string]string{}
+	for _, f := range []struct{ name, v, what string }{
+		{"store", c.Store, "the workflow's bbolt file (permits, staff, API tokens)"},
+		{"events_store", c.EventsStore, "the doors' events' bbolt file"},
+		{"admin_token_file", c.AdminTokenFile, "where the hub writes its first admin token"},
+	} {
+		p := filepath.Clean(f.v)
+		switch {
+		case f.v == "":
+			bad(f.name, "missing: %s", f.what)
+		case files[p] != "":
+			bad(f.name, "%q is also set as %s; want a file of its own", f.v, files[p])
+		default:
+			files[p] = f.name
+		}
+	}
+	if c.SigningKey == "" {
+		bad("signing_key", "missing: the hub's private key (kunci keygen writes hub-<id>.key)")
+	}
+	if len(c.SiteKeys) == 0 {
+		bad("site_keys", "missing: at least one site's key file by site, such as demo: keys/site.key (kunci keygen writes one)")
+	}
+	for _, site := range slices.Sorted(maps.Keys(c.SiteKeys)) {
+		if err := permit.CheckID("site", site); err != nil {
+			bad("site_keys", "%q is not a valid site name (1-64 letters, digits, '.', '_' or '-')", site)
+		} else if c.SiteKeys[site] == "" {
+			bad("site_keys."+site, "missing: the file of the site's key")
+		}
+	}
+	seen := map[string]bool{}
+	for i, d := range c.Doors {
+		f := fmt.Sprintf("doors[%d]", i)
+		site, door, _ := strings.Cut(d, "/")
+		_, known := c.SiteKeys[site]
+		switch {
+		case permit.CheckID("site", site) != nil || permit.CheckID("door", door) != nil:
+			bad(f, "%q is not site/door, such as demo/server-room (each 1-64 letters, digits, '.', '_' or '-')", d)
+		case !known:
+			bad(f, "site %q has no key in site_keys", site)
+		case seen[d]:
+			bad(f, "%q appears twice", d)
+		}
+		seen[d] = true
+	}
+	if r := time.Duration(c.Retention); r != 0 && r < workflow.MinRetention {
+		bad("retention", "%s is too short; want at least %s (hub/workflow.MinRetention, a guard against a slip "+
+			"of the unit), or leave it out to keep guests' personal data", r, workflow.MinRetention)
+	}
+	if c.MQTT.Broker == "" {
+		bad("mqtt.broker", "missing: the site's broker, such as ssl://mqtt.example:8883 or tcp://127.0.0.1:1883")
+	}
+	c.MQTT.link().validate(bad)
+	return errors.Join(errs...)
+}
+
+// validateHTTP checks the API's address and TLS.
+func (c *Hub) validateHTTP(bad func(field, format string, a ...any)) {
+	tls := c.TLSCertFile != "" && c.TLSKeyFile != ""
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad("tls_cert_file", "tls_cert_file and tls_key_file go together")
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if _, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil {
+		bad("listen", "%q is not a host:port such as 127.0.0.1:8080", c.Listen)
+		return
+	}
+	ip, _ := netip.ParseAddr(host)
+	if host != "localhost" && !ip.IsLoopback() && !tls && !c.InsecureHTTP {
+		bad("listen", "%q is off loopback without TLS: API tokens would cross the network in clear; "+
+			"set tls_cert_file and tls_key_file, or insecure_http: true to accept that", c.Listen)
+	}
+}
+
+func (m *HubMQTT) link() link {
+	return link{broker: m.Broker, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
+		certFile: m.CertFile, keyFile: m.KeyFile, prefix: m.Prefix}
 }

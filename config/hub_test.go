@@ -1,0 +1,320 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kunci-project/kunci/config"
+)
+
+// minimalHub is the smallest valid hub config; the cases below change one
+// thing of it.
+const minimalHub = `signing_key: keys/hub-1.key
+site_keys:
+  demo: keys/site.key
+doors:
+  - demo/server-room
+mqtt:
+  broker: tcp://127.0.0.1:1883
+`
+
+// hubWith returns minimalHub with old replaced by new; old must be there.
+func hubWith(old, new string) string {
+	if !strings.Contains(minimalHub, old) {
+		panic("minimalHub has no " + old)
+	}
+	return strings.Replace(minimalHub, old, new, 1)
+}
+
+// tlsFiles serve the API over HTTPS.
+const tlsFiles = "tls_cert_file: tls/hub.crt\ntls_key_file: tls/hub.key\n"
+
+// badHubs are hub configs ParseHub must refuse, each with the fragments its
+// error must contain: the field's path and the problem. They also seed
+// FuzzParseHub.
+var badHubs = []struct {
+	name string
+	yaml string
+	want []string
+}{
+	{"missing signing key", hubWith("signing_key: keys/hub-1.key\n", ""), []string{"signing_key: missing", "kunci keygen"}},
+	{"missing site keys", hubWith("site_keys:\n  demo: keys/site.key\ndoors:\n  - demo/server-room\n", ""),
+		[]string{"site_keys: missing: at least one"}},
+	{"empty site keys", hubWith("site_keys:\n  demo: keys/site.key\n", "site_keys: {}\n"),
+		[]string{"site_keys: missing", `doors[0]: site "demo" has no key in site_keys`}},
+	{"bad site name", hubWith("  demo: keys/site.key\n", "  demo: keys/site.key\n  my site: keys/b.key\n"),
+		[]string{`site_keys: "my site" is not a valid site name`}},
+	{"site key without file", hubWith("  demo: keys/site.key\n", "  demo: keys/site.key\n  lab:\n"),
+		[]string{"site_keys.lab: missing"}},
+	{"door without site", hubWith("- demo/server-room", "- server-room"),
+		[]string{`doors[0]: "server-room" is not site/door`}},
+	{"door of three levels", hubWith("- demo/server-room", "- demo/server-room/r1"),
+		[]string{`doors[0]: "demo/server-room/r1" is not site/door`}},
+	{"door with wildcard", hubWith("- demo/server-room", "- demo/+"), []string{`doors[0]: "demo/+" is not site/door`}},
+	{"empty door", hubWith("- demo/server-room", `- ""`), []string{`doors[0]: "" is not site/door`}},
+	{"door of a site without key", hubWith("- demo/server-room", "- lab/server-room"),
+		[]string{`doors[0]: site "lab" has no key in site_keys`}},
+	{"door twice", hubWith("- demo/server-room\n", "- demo/server-room\n  - demo/lab\n  - demo/server-room\n"),
+		[]string{`doors[2]: "demo/server-room" appears twice`}},
+	{"missing broker", hubWith("  broker: tcp://127.0.0.1:1883\n", "  prefix: kunci/v1\n"), []string{"mqtt.broker: missing"}},
+	{"missing mqtt", hubWith("mqtt:\n  broker: tcp://127.0.0.1:1883\n", ""), []string{"mqtt.broker: missing"}},
+	{"mqtt files without broker", hubWith("  broker: tcp://127.0.0.1:1883\n", "  password_file: p\n"),
+		[]string{"mqtt.broker: missing", "mqtt.password_file: set without mqtt.broker"}},
+	{"mqtt bad broker", hubWith("tcp://127.0.0.1:1883", "127.0.0.1:1883"), []string{"mqtt.broker", "not a broker address"}},
+	{"mqtt bad scheme", hubWith("tcp://", "http://"), []string{"mqtt.broker", `scheme "http"`}},
+	{"mqtt tls files on tcp", minimalHub + "  ca_file: ca.pem\n", []string{"mqtt.broker", "not a TLS address"}},
+	{"mqtt cert without key", hubWith("tcp://127.0.0.1:1883", "ssl://mqtt:8883") + "  cert_file: c.pem\n",
+		[]string{"mqtt.cert_file", "go together"}},
+	{"mqtt bad client id", minimalHub + "  client_id: hub/1\n", []string{"mqtt.client_id", "no '+'"}},
+	{"mqtt bad prefix", minimalHub + "  prefix: kunci/\n", []string{"mqtt.prefix", "no trailing '/'"}},
+	{"typo in mqtt", minimalHub + "  brokr: x\n", []string{"line 8", "mqtt.brokr", "not found"}},
+	{"retention too short", minimalHub + "retention: 1h\n", []string{"retention: 1h0m0s is too short",
+		"at least 24h0m0s", "hub/workflow.MinRetention", "leave it out"}},
+	{"retention just short", minimalHub + "retention: 23h59m\n", []string{"retention: 23h59m0s is too short"}},
+	{"negative retention", minimalHub + "retention: -2160h\n", []string{"retention: -2160h0m0s is too short"}},
+	{"zero retention", minimalHub + "retention: 0s\n", []string{"line 8: retention:", "want more than 0"}},
+	{"retention in days", minimalHub + "retention: 90d\n", []string{"line 8: retention:", `"90d" is not a duration`}},
+	{"listen without port", minimalHub + "listen: 127.0.0.1\n", []string{`listen: "127.0.0.1" is not a host:port`}},
+	{"listen port alone", minimalHub + "listen: \"8080\"\n", []string{`listen: "8080" is not a host:port`}},
+	{"listen port by name", minimalHub + "listen: 127.0.0.1:http\n", []string{`listen: "127.0.0.1:http" is not a host:port`}},
+	{"listen port too large", minimalHub + "listen: 127.0.0.1:70000\n", []string{"listen", "is not a host:port"}},
+	{"listen everywhere without tls", minimalHub + "listen: 0.0.0.0:8080\n",
+		[]string{`listen: "0.0.0.0:8080" is off loopback without TLS`, "API tokens would cross the network in clear",
+			"insecure_http"}},
+	{"listen without host without tls", minimalHub + "listen: :8080\n", []string{`listen: ":8080" is off loopback`}},
+	{"listen on the lan without tls", minimalHub + "listen: 192.168.10.5:8080\n", []string{"listen", "off loopback"}},
+	{"listen on a name without tls", minimalHub + "listen: hub.example:8080\n", []string{"listen", "off loopback"}},
+	{"insecure http false", minimalHub + "listen: '[::]:8080'\ninsecure_http: false\n", []string{"listen", "off loopback"}},
+	{"tls cert without key", minimalHub + "tls_cert_file: hub.crt\n",
+		[]string{"tls_cert_file: tls_cert_file and tls_key_file go together"}},
+	{"tls key without cert off loopback", minimalHub + "listen: 0.0.0.0:8443\ntls_key_file: hub.key\n",
+		[]string{"tls_cert_file:", "go together", `listen: "0.0.0.0:8443" is off loopback without TLS`}},
+	{"one store for both", minimalHub + "store: data/hub.db\nevents_store: ./data/../data/hub.db\n",
+		[]string{`events_store: "/etc/kunci/data/hub.db" is also set as store; want a file of its own`}},
+	{"store on the events' default", minimalHub + "store: /var/lib/kunci/hub-events.db\n",
+		[]string{"events_store", "is also set as store"}},
+	{"admin token over the store", minimalHub + "admin_token_file: /var/lib/kunci/hub.db\n",
+		[]string{`admin_token_file: "/var/lib/kunci/hub.db" is also set as store`}},
+	{"admin token over the events", minimalHub + "events_store: data/events.db\nadmin_token_file: data/events.db\n",
+		[]string{`admin_token_file: "/etc/kunci/data/events.db" is also set as events_store`}},
+	{"insecure http not a bool", minimalHub + "insecure_http: maybe\n", []string{"line 8: insecure_http:", "cannot unmarshal"}},
+	{"typo at top", hubWith("signing_key:", "signing_kee:"), []string{"line 1: signing_kee: field signing_kee not found"}},
+	{"agent field", minimalHub + "site: demo\n", []string{"line 8: site:", "not found"}},
+	{"doors not a list", hubWith("doors:\n  - demo/server-room\n", "doors: demo/server-room\n"),
+		[]string{"line 4: doors:", "cannot unmarshal !!str"}},
+	{"site keys a list", hubWith("site_keys:\n  demo: keys/site.key\n", "site_keys: [keys/site.key]\n"),
+		[]string{"line 2: site_keys:", "cannot unmarshal !!seq"}},
+	{"site key a list", hubWith("demo: keys/site.key", "demo: [keys/site.key]"),
+		[]string{"line 3: site_keys.demo:", "cannot unmarshal !!seq"}},
+	{"key twice", minimalHub + "signing_key: keys/hub-2.key\n", []string{"line 8: signing_key: set again, first set at line 1"}},
+	{"site twice", hubWith("  demo: keys/site.key\n", "  demo: keys/site.key\n  demo: keys/other.key\n"),
+		[]string{"line 4: site_keys.demo: set again, first set at line 3"}},
+	{"empty file", "", []string{"no settings in the file (start from configs/hub.yaml)"}},
+	{"null document", "~\n", []string{"signing_key: missing", "mqtt.broker: missing"}},
+	{"two documents", minimalHub + "---\nlisten: 127.0.0.1:9090\n", []string{"more than one YAML document"}},
+	{"too large", minimalHub + "#" + strings.Repeat("x", config.MaxFile) + "\n", []string{"bytes, at most 65536"}},
+	{"many problems", minimalHub + unknownKeys(100), []string{"line 8: k00000: field k00000 not found",
+		"and 80 more problems"}},
+	{"several problems", hubWith("- demo/server-room", "- lab/server-room") + "retention: 1h\nlisten: 0.0.0.0:80\n",
+		[]string{`doors[0]: site "lab"`, "retention: 1h0m0s is too short", `listen: "0.0.0.0:80" is off loopback`}},
+}
+
+func TestParseHubRefuses(t *testing.T) {
+	for _, tc := range badHubs {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.ParseHub("/etc/kunci/office.yaml", []byte(tc.yaml))
+			if c != nil || err == nil {
+				t.Fatalf("ParseHub(%s) = %+v, %v; want no config and an error", tc.name, c, err)
+			}
+			got := err.Error()
+			for line := range strings.Lines(got) {
+				if !strings.HasPrefix(line, "office.yaml: ") {
+					t.Errorf("line %q of the error does not start with the file's name", line)
+				}
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("ParseHub(%s) = %q; want it to contain %q", tc.name, got, w)
+				}
+			}
+			if len(got) > 4096 {
+				t.Errorf("the error has %d bytes; it must not echo the file", len(got))
+			}
+		})
+	}
+}
+
+// goodHubs are hub configs ParseHub accepts: edges of the rules above.
+var goodHubs = []struct{ name, yaml string }{
+	{"minimal", minimalHub},
+	{"retention of a day", minimalHub + "retention: 24h\n"},
+	{"retention of 90 days", minimalHub + "retention: 2160h\n"},
+	{"no doors yet", hubWith("doors:\n  - demo/server-room\n", "")},
+	{"a site without doors", hubWith("  demo: keys/site.key\n", "  demo: keys/site.key\n  lab: keys/lab.key\n")},
+	{"two doors of two sites", hubWith("  demo: keys/site.key\ndoors:\n  - demo/server-room\n",
+		"  demo: keys/site.key\n  lab: keys/lab.key\ndoors:\n  - demo/server-room\n  - lab/server-room\n")},
+	{"listen on localhost", minimalHub + "listen: localhost:8080\n"},
+	{"listen on ipv6 loopback", minimalHub + "listen: '[::1]:8080'\n"},
+	{"listen on any loopback", minimalHub + "listen: 127.0.0.53:8080\n"},
+	{"listen on a free port", minimalHub + "listen: 127.0.0.1:0\n"},
+	{"listen everywhere with tls", minimalHub + "listen: 0.0.0.0:8443\n" + tlsFiles},
+	{"tls on loopback", minimalHub + tlsFiles},
+	{"insecure http behind a proxy", minimalHub + "listen: 10.0.0.5:8080\ninsecure_http: true\n"},
+	{"mqtt over tls", hubWith("tcp://127.0.0.1:1883", "ssl://mqtt.example:8883") +
+		"  password_file: mqtt.pass\n  ca_file: ca.crt\n  cert_file: hub.crt\n  key_file: hub.key\n  shared: true\n"},
+	{"stores apart", minimalHub + "store: hub.db\nevents_store: events.db\n"},
+}
+
+func TestParseHubAccepts(t *testing.T) {
+	for _, tc := range goodHubs {
+		if _, err := config.ParseHub("/etc/kunci/hub.yaml", []byte(tc.yaml)); err != nil {
+			t.Errorf("ParseHub(%s) = %v; want it accepted", tc.name, err)
+		}
+	}
+}
+
+func TestHubDefaults(t *testing.T) {
+	c, err := config.ParseHub("/etc/kunci/hub.yaml", []byte(minimalHub+"  password_file: mqtt.pass\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ field, got, want string }{
+		{"listen", c.Listen, "127.0.0.1:8080"},
+		{"store", c.Store, "/var/lib/kunci/hub.db"},
+		{"events_store", c.EventsStore, "/var/lib/kunci/hub-events.db"},
+		{"mqtt.client_id", c.MQTT.ClientID, "kunci-hub-ingest"},
+		{"mqtt.username", c.MQTT.Username, "kunci-hub"},
+		{"mqtt.prefix", c.MQTT.Prefix, "kunci/v1"},
+		{"admin_token_file", c.AdminTokenFile, "/var/lib/kunci/admin.token"},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s = %q; want the default %q", f.field, f.got, f.want)
+		}
+	}
+	if c.Retention != 0 || c.InsecureHTTP || c.MQTT.Shared {
+		t.Errorf("retention %v, insecure_http %v, shared %v; want 0 (keep), false, false",
+			time.Duration(c.Retention), c.InsecureHTTP, c.MQTT.Shared)
+	}
+
+	// no password, no user name: a client certificate names the user
+	c, err = config.ParseHub("hub.yaml", []byte(minimalHub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MQTT.Username != "" {
+		t.Errorf("mqtt.username without password_file = %q; want none", c.MQTT.Username)
+	}
+	c, err = config.ParseHub("hub.yaml", []byte(minimalHub+"  password_file: p\n  username: hub-b\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MQTT.Username != "hub-b" {
+		t.Errorf("mqtt.username = %q; want hub-b as written", c.MQTT.Username)
+	}
+
+	// the admin token goes where the hub writes its store
+	c, err = config.ParseHub("/etc/kunci/hub.yaml", []byte(minimalHub+"store: /srv/kunci/hub.db\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AdminTokenFile != "/srv/kunci/admin.token" {
+		t.Errorf("admin_token_file = %q; want /srv/kunci/admin.token, next to the store", c.AdminTokenFile)
+	}
+}
+
+func TestHubRelativePathsFromConfigFolder(t *testing.T) {
+	b := []byte(`signing_key: keys/hub-1.key
+site_keys:
+  demo: keys/site.key
+  lab: /secret/lab.key
+store: data/hub.db
+events_store: /srv/events.db
+admin_token_file: admin.token
+tls_cert_file: tls/hub.crt
+tls_key_file: tls/hub.key
+mqtt:
+  broker: ssl://mqtt:8883
+  password_file: mqtt.pass
+  ca_file: ca.crt
+  cert_file: hub.crt
+  key_file: hub.key
+`)
+	c, err := config.ParseHub("/etc/kunci/hub.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ field, got, want string }{
+		{"signing_key", c.SigningKey, "/etc/kunci/keys/hub-1.key"},
+		{"site_keys.demo", c.SiteKeys["demo"], "/etc/kunci/keys/site.key"},
+		{"site_keys.lab", c.SiteKeys["lab"], "/secret/lab.key"},
+		{"store", c.Store, "/etc/kunci/data/hub.db"},
+		{"events_store", c.EventsStore, "/srv/events.db"},
+		{"admin_token_file", c.AdminTokenFile, "/etc/kunci/admin.token"},
+		{"tls_cert_file", c.TLSCertFile, "/etc/kunci/tls/hub.crt"},
+		{"tls_key_file", c.TLSKeyFile, "/etc/kunci/tls/hub.key"},
+		{"mqtt.password_file", c.MQTT.PasswordFile, "/etc/kunci/mqtt.pass"},
+		{"mqtt.ca_file", c.MQTT.CAFile, "/etc/kunci/ca.crt"},
+		{"mqtt.cert_file", c.MQTT.CertFile, "/etc/kunci/hub.crt"},
+		{"mqtt.key_file", c.MQTT.KeyFile, "/etc/kunci/hub.key"},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s = %q; want %q", f.field, f.got, f.want)
+		}
+	}
+}
+
+func TestLoadHub(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "office.yaml")
+	if err := os.WriteFile(p, []byte(minimalHub), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.LoadHub(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "keys", "hub-1.key"); c.SigningKey != want {
+		t.Errorf("signing_key = %q; want %q", c.SigningKey, want)
+	}
+	if c.File() != "office.yaml" {
+		t.Errorf("File() = %q; want office.yaml", c.File())
+	}
+	if _, err := config.LoadHub(filepath.Join(dir, "missing.yaml")); err == nil ||
+		!strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("LoadHub(missing file) = %v; want an error naming the file", err)
+	}
+}
+
+// An empty Hub has every required field missing; each is its own error,
+// named after hub.yaml.
+func TestHubValidateReportsEveryProblem(t *testing.T) {
+	c := &config.Hub{}
+	if c.File() != "hub.yaml" {
+		t.Errorf("File() = %q; want hub.yaml", c.File())
+	}
+	err := c.Validate()
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		t.Fatalf("Validate(empty) = %v (%T); want errors.Join of every problem", err, err)
+	}
+	want := []string{"hub.yaml: listen:", "hub.yaml: store: missing", "hub.yaml: events_store: missing",
+		"hub.yaml: admin_token_file: missing",
+		"hub.yaml: signing_key: missing", "hub.yaml: site_keys: missing", "hub.yaml: mqtt.broker: missing"}
+	if got := j.Unwrap(); len(got) != len(want) {
+		t.Errorf("Validate(empty) reported %d problems; want %d:\n%v", len(got), len(want), err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("Validate(empty) = %q; want it to contain %q", err, w)
+		}
+	}
+
+	// Defaults leaves only what has no default.
+	c.Defaults()
+	if err := c.Validate(); err == nil || strings.Count(err.Error(), "\n") != 2 {
+		t.Errorf("Validate(empty with defaults) = %v; want signing_key, site_keys and mqtt.broker", err)
+	}
+}
