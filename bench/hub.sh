@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Runs the hub benchmarks of the hub issue and prints the table with the
+# ratios to the baselines measured in the same run: ingest of 100 doors x
+# 1,000 events through a real Mosquitto against a subscriber that only
+# counts them, and the guest book over 1,000,000 stored events (the Book's
+# rebuild at start-up, its queries against the batch GuestBook over the
+# events read from the store). The first run generates the event store in
+# bench/cache (about 30 s, 340 MiB); a run then takes about six minutes.
+# Environment:
+#   HUB_DOORS        doors publishing at once (100)
+#   HUB_EVENTS       events per door (1000)
+#   HUB_BOOK_EVENTS  events stored for the guest book (1000000)
+#   HUB_BOOK_DOORS   doors they belong to (100)
+#   HUB_QUERY_N      rebuilds and queries per run (5)
+#   COUNT            runs of every benchmark; the table takes medians (3)
+#   OUT              directory for the raw go test output (a new temporary one)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export KUNCI_BENCH_LARGE=1
+COUNT=${COUNT:-3}
+HUB_QUERY_N=${HUB_QUERY_N:-5}
+OUT=${OUT:-$(mktemp -d)}
+mkdir -p bench/cache "$OUT"
+
+elapsed() { printf '%ds' $((SECONDS - $1)); }
+start=$SECONDS
+
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+  echo "hub.sh needs the broker: apt-get install -y mosquitto" >&2
+  exit 1
+fi
+
+echo "== machine"
+echo "cpus: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
+echo "memory: $(free -h 2>/dev/null | awk '/^Mem:/ {print $2}')"
+echo "bench/cache on: $(df -h --output=source,fstype,size,avail bench/cache | tail -1)"
+echo "mosquitto: $( (mosquitto -h 2>/dev/null || /usr/sbin/mosquitto -h 2>/dev/null || true) | head -1)"
+go version
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo
+echo "== event store"
+t0=$SECONDS
+go test ./bench -run '^TestCacheHubStore$' -count=1 -v | grep -v '^=== RUN'
+ls -l bench/cache/hub-events-*.db
+# let the generation's writes drain before anything is timed
+sync
+echo "took $(elapsed $t0)"
+
+echo
+echo "== ingest ${HUB_DOORS:-100} doors x ${HUB_EVENTS:-1000} events, ${COUNT} runs (${OUT}/ingest.txt)"
+t0=$SECONDS
+go test ./bench -run '^$' -bench '^BenchmarkHubIngest$' -benchtime=1x -count="$COUNT" -timeout 60m |
+  tee "$OUT/ingest.txt"
+echo "took $(elapsed $t0)"
+
+echo
+echo "== guest book: ${HUB_QUERY_N} rebuilds and queries, ${COUNT} runs (${OUT}/book.txt)"
+t0=$SECONDS
+go test ./bench -run '^$' -bench '^BenchmarkHubBook$' -benchtime="${HUB_QUERY_N}x" -count="$COUNT" -timeout 60m |
+  tee "$OUT/book.txt"
+echo "took $(elapsed $t0)"
+
+echo
+echo "== hub (whole run $(elapsed "$start"); medians of ${COUNT} runs)"
+# The table: the median of each metric over the runs; a ratio is the
+# value over its baseline (events/s for the ingest, time for the queries).
+cat "$OUT/ingest.txt" "$OUT/book.txt" | awk '
+function median(s,   v, n, i, j, t) {
+  n = split(s, v, " ")
+  for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j-1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+  return n % 2 ? v[(n+1)/2] : (v[n/2] + v[n/2+1]) / 2
+}
+function has(b, u) { return ((b SUBSEP u) in vals) }
+function get(b, u) { if (!has(b, u)) { missing = missing " " b "/" u; return 0 }; return median(vals[b, u]) }
+function dur(ms) { return ms >= 1000 ? sprintf("%.2f s", ms / 1000) : ms >= 1 ? sprintf("%.1f ms", ms) : sprintf("%.0f µs", ms * 1000) }
+# a ratio far below 1 reads better as a fraction: 1/744
+function ratio(v, b) { return b <= 0 || v <= 0 ? "-" : v / b >= 0.01 ? sprintf("%.2fx", v / b) : sprintf("1/%.0f", b / v) }
+function row(m, v, b, r, t, res) { printf "%-68s  %-11s  %-11s  %-9s  %-8s  %s\n", m, v, b, r, t, res }
+/^Benchmark/ && NF >= 4 && NF % 2 == 0 {
+  name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
+  for (i = 3; i < NF; i += 2) vals[name, $(i+1)] = vals[name, $(i+1)] " " $i
+}
+END {
+  row("measurement", "value", "baseline", "ratio", "target", "result")
+  if (has("HubIngest/subscriber", "ev/s")) {
+    base = get("HubIngest/subscriber", "ev/s"); n = get("HubIngest/subscriber", "events"); d = get("HubIngest/subscriber", "doors")
+    row(sprintf("ingest %d doors x %d events: a subscriber that only counts them", d, n / d),
+      sprintf("%.0f ev/s", base), "", "", "", "baseline")
+  }
+  if (has("HubIngest/kunci", "ev/s")) {
+    k = "HubIngest/kunci"; v = get(k, "ev/s"); n = get(k, "events"); d = get(k, "doors")
+    row(sprintf("ingest %d doors x %d events: hub stored durably, all final acks", d, n / d),
+      sprintf("%.0f ev/s", v), sprintf("%.0f ev/s", base), ratio(v, base), "none", "report")
+    v = get(k, "stored-ev/s")
+    row("  the same, until the last event was committed", sprintf("%.0f ev/s", v), sprintf("%.0f ev/s", base), ratio(v, base), "none", "report")
+    row("  hub commits / acks", sprintf("%.0f / %.0f", get(k, "hub-commits"), get(k, "hub-acks")), "", "", "", "")
+    row("  publishers: every PUBACK back (hub, subscriber)", sprintf("%.0f ev/s", get(k, "puback-ev/s")),
+      sprintf("%.0f ev/s", get("HubIngest/subscriber", "puback-ev/s")), "", "", "")
+  }
+  if (has("HubBook/rebuild", "rebuild-ms")) {
+    k = "HubBook/rebuild"
+    row(sprintf("guest book: Book rebuilt from %d events (start-up)", get("HubBook/all/book", "events")),
+      dur(get(k, "rebuild-ms")), "", "", "none", sprintf("report (%.0f ev/s)", get(k, "ev/s")))
+  }
+  split("all door-day", qs, " ")
+  what["all"] = "every row"; what["door-day"] = "one door, one day"
+  for (i = 1; i <= 2; i++) {
+    q = qs[i]
+    if (!has("HubBook/" q "/book", "ms")) continue
+    v = get("HubBook/" q "/book", "ms"); b = get("HubBook/" q "/guestbook", "ms")
+    row(sprintf("query %s (%d rows): GuestBook of the stored events", what[q], get("HubBook/" q "/guestbook", "rows")),
+      dur(b), "", "", "", "baseline")
+    row(sprintf("query %s (%d rows): Book.Query", what[q], get("HubBook/" q "/book", "rows")),
+      dur(v), dur(b), ratio(v, b), "< 100 ms", v < 100 ? "PASS" : "MISS")
+  }
+  if (missing != "") { print "missing:" missing > "/dev/stderr"; exit 1 }
+}'
