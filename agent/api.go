@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"strconv"
+	"strings"
 
 	"github.com/kunci-project/kunci/internal/httpjson"
 )

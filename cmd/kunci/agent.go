@@ -35,7 +35,7 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	return runAgent(ctx, cfg, newLogger(stderr, *logJSON), "--config "+*cfgPath+" (listen:)", nil)
+	return runAgent(ctx, cfg, newLogger(stderr, *logJSON), "--config "+*cfgPath+" (listen:)", nil, nil)
 }
 
 func newLogger(w io.Writer, json bool) *slog.Logger {
@@ -70,8 +70,10 @@ func bootID() string {
 
 // runAgent wires one door from cfg and runs it until ctx ends. The relay is
 // driven to its safe state before anything else and halted on every way
-// out. ready, when set, is called once the door takes input.
-func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith string, ready func(addr string)) (err error) {
+// out. ready, when set, is called once the door takes input. hubAPI, when
+// set (kunci dev), is served on the same listener under /api/ and /healthz.
+func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith string, ready func(addr string),
+	hubAPI http.Handler) (err error) {
 	// the relay reaches its safe state before anything else, and again on
 	// every way out
 	var relay agent.Relay
@@ -135,13 +137,18 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 	mux.Handle("/status", api)
 	mux.Handle("/events", api)
 	mux.Handle("/metrics", api)
+	if hubAPI != nil {
+		mux.Handle("/api/", hubAPI)
+		mux.Handle("/healthz", hubAPI)
+	}
 	if simRelay != nil {
 		mux.Handle("/sim/", sim.New(simRelay, door, ctr, cfg.ReaderNames(), cfg.Racks).Handler())
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 16 << 10}
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// the watch streams of the hub's API end with ctx
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 16 << 10,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	errc := make(chan error, 5)
 	var wg sync.WaitGroup
 	// the store closes only after the door's loop and the record watcher end

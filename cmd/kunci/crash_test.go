@@ -177,28 +177,34 @@ func runKunci(t *testing.T, bin string, args ...string) {
 // writeConfig writes agent.yaml for the next run, listening on addr.
 func (fx *crashFixture) writeConfig(t *testing.T, addr string) string {
 	t.Helper()
-	yaml := fmt.Sprintf(`site: demo
+	yaml := simAgentYAML(fx.store, addr, filepath.Join(fx.keys, "site.key"), fx.pub, fmt.Sprintf(`records_dir: %q
+rules:
+  unlock: 200ms
+  escort_window: 2s
+`, fx.records))
+	path := filepath.Join(fx.dir, "agent.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// simAgentYAML is agent.yaml of the simulated door demo/server-room (two
+// readers, racks R1 and R2, the trusted clock) with rest appended.
+func simAgentYAML(store, addr, siteKey, pub, rest string) string {
+	return fmt.Sprintf(`site: demo
 door: server-room
 store: %q
 listen: %q
 site_key_file: %q
 trusted_keys: [%q]
-records_dir: %q
 clock: trusted
 hardware: sim
 readers:
   - {name: entry, type: sim}
   - {name: exit, type: sim}
 racks: [R1, R2]
-rules:
-  unlock: 200ms
-  escort_window: 2s
-`, fx.store, addr, filepath.Join(fx.keys, "site.key"), fx.pub, fx.records)
-	path := filepath.Join(fx.dir, "agent.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+`, store, addr, siteKey, pub) + rest
 }
 
 func freeAddr(t *testing.T) string {

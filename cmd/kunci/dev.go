@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/permit"
-	"github.com/kunci-project/kunci/sync/topic"
 )
 
 // Demo cards of kunci dev. They are made-up UIDs, printed for the user to
@@ -33,8 +33,12 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	mqttAddr := fs.String("mqtt", devMQTTDefault, "loopback `address` of the embedded MQTT broker (off: the door alone, no broker, no hub)")
 	brokerURL := fs.String("broker", "", "`URL` of a running broker to use instead of the embedded one (tcp://127.0.0.1:1883)")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
+	demo := fs.Bool("demo", false, "play the whole SOP once (request to a secured room), print the guest book and the service times, and stop")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *demo && *mqttAddr == "off" && *brokerURL == "" {
+		return errors.New("dev: --demo needs the hub, which needs MQTT (drop --mqtt off)")
 	}
 	log := newLogger(stderr, *logJSON)
 	cfg, err := devSetup(*data, *addr)
@@ -65,55 +69,62 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer b.Close(log)
 		broker = b.URL()
 	}
-	var hub *devHub
+	var h *hubServer
+	var admin string
 	if broker != "" {
 		cfg.MQTT.Broker = broker
 		cfg.Defaults()
-		door, err := topic.New(cfg.MQTT.Prefix, cfg.Site, cfg.Door)
-		if err != nil {
+		if h, admin, err = openDevHub(*data, broker, cfg, log.With("part", "hub")); err != nil {
 			return fmt.Errorf("dev: %w", err)
 		}
-		if hub, err = newDevHub(broker, filepath.Join(*data, "hub-events.db"), door, log.With("part", "hub")); err != nil {
-			return fmt.Errorf("dev: %w", err)
-		}
+		defer h.Close()
 	}
-	// shutdown: the door (its relay halted first), then the ingest and its
+	// shutdown: the door (its relay halted first), then the hub and its
 	// link, then the broker (deferred above)
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	defer stopAgent()
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	defer stopHub()
-	var hubErr error
-	var hubDone sync.WaitGroup
-	if hub != nil {
+	var hubErr, demoErr error
+	var hubDone, demoDone sync.WaitGroup
+	var hubAPI http.Handler
+	if h != nil {
+		hubAPI = h.api
 		hubDone.Go(func() {
-			if hubErr = hub.Run(hubCtx); hubErr != nil {
+			if hubErr = h.Run(hubCtx); hubErr != nil {
 				stopAgent()
 			}
 		})
 	}
 	err = runAgent(agentCtx, cfg, log, "--listen", func(a string) {
+		if *demo {
+			demoDone.Go(func() {
+				demoErr = runDemo(agentCtx, "http://"+a, admin, stdout, stderr)
+				stopAgent()
+			})
+			return
+		}
 		fmt.Fprintf(stdout, devHelp, cfg.Site, cfg.Door, a, *data, a, demoGuestUID, a, demoEscortUID, a, a, a, a, a,
 			a, demoSoloUID, a, demoOtherUID)
 		switch {
 		case b != nil:
 			host, port := brokerHostPort(broker)
 			fmt.Fprintf(stdout, devMQTTHelp, "embedded MQTT broker on "+b.addr+" (loopback only, every client allowed)",
-				filepath.Join(*data, "hub-events.db"), host, port)
+				host, port)
 		case broker != "":
 			host, port := brokerHostPort(broker)
-			fmt.Fprintf(stdout, devMQTTHelp, "MQTT broker "+broker+" (--broker)",
-				filepath.Join(*data, "hub-events.db"), host, port)
+			fmt.Fprintf(stdout, devMQTTHelp, "MQTT broker "+broker+" (--broker)", host, port)
 		default:
-			fmt.Fprint(stdout, "\nNo MQTT (--mqtt off): the door keeps every event in its local log.\n")
+			fmt.Fprint(stdout, "\nNo MQTT (--mqtt off): the door alone keeps every event in its local log; no hub.\n")
 		}
-	})
+		if h != nil {
+			fmt.Fprintf(stdout, devHubHelp, a, filepath.Join(*data, "admin.token"), admin, a)
+		}
+	}, hubAPI)
+	demoDone.Wait()
 	stopHub()
 	hubDone.Wait()
-	if hub != nil {
-		err = errors.Join(err, hubErr, hub.Close())
-	}
-	return err
+	return errors.Join(err, hubErr, demoErr)
 }
 
 const devHelp = `
@@ -133,11 +144,22 @@ Also: the exit button (curl -s -XPOST %s/sim/exit-button), a rack
 `
 
 const devMQTTHelp = `
-MQTT: %s.
-The door publishes its events, the hub's ingest stores them in
-%s and acks them, and the door deletes what was acked:
-its GET /events empties. Watch the traffic:
+MQTT: %s. The door publishes its events; the hub stores them,
+acks them (the door then deletes them) and keeps the guest book; the hub
+publishes the signed permits and staff records the door holds. Watch:
   mosquitto_sub -h %s -p %s -v -t 'kunci/#'
+`
+
+const devHubHelp = `
+The hub's API is on http://%s/api/ (SOP steps 1-4, the guest book, reports).
+Admin token (also in %s):
+  export KUNCI_TOKEN=%s KUNCI_HUB=http://%s
+  kunci status                 the door: lock, door, racks, who is inside
+  kunci permit list            permits and their state
+  kunci guestbook              the Buku Tamu; --csv for a spreadsheet
+  kunci sla                    service times against the SOP's standards
+  kunci watch                  events as they happen (Ctrl-C to stop)
+The whole SOP in one go: kunci dev --demo
 `
 
 // devSetup makes keys, a site key and the demo's signed records in data on

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -15,10 +14,6 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
-
-	"github.com/kunci-project/kunci/hub/ingest"
-	"github.com/kunci-project/kunci/sync/mqttlink"
-	"github.com/kunci-project/kunci/sync/topic"
 )
 
 // devMQTTDefault is the default of kunci dev's --mqtt. "off" runs the door
@@ -121,63 +116,10 @@ func (q quietClosed) WithGroup(name string) slog.Handler {
 	return quietClosed{q.Handler.WithGroup(name)}
 }
 
-// devHub is the hub's ingest in kunci dev: its own store and a persistent
-// session on the broker.
-type devHub struct {
-	st   *ingest.Store
-	in   *ingest.Ingest
-	link *mqttlink.Link
-	log  *slog.Logger
-}
-
-// devHubClientID is the dev ingest's fixed client id: not the real hub's
+// devHubClientID is the dev hub's fixed client id: not the real hub's
 // (ingest.DefaultClientID), so that a dev pointed at a site's broker with
 // --broker does not take over that hub's session.
 const devHubClientID = "kunci-dev-hub-ingest"
-
-// newDevHub prepares the dev ingest into storePath on broker. It takes the
-// events of door only, not every door's: with --broker on a site's broker
-// it must not store and ack real doors' events, which they would then
-// delete.
-func newDevHub(broker, storePath string, door topic.Door, log *slog.Logger) (*devHub, error) {
-	st, err := ingest.OpenStore(storePath)
-	if err != nil {
-		return nil, err
-	}
-	in, err := ingest.New(st, ingest.Options{Prefix: door.Prefix, Log: log})
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	lo := ingest.LinkOptions(mqttlink.Options{Broker: broker, ClientID: devHubClientID, Log: log}, door.Prefix, false)
-	lo.Subscriptions = map[string]byte{door.Events(): 1}
-	link, err := mqttlink.New(lo, in.Handle)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	return &devHub{st: st, in: in, link: link, log: log}, nil
-}
-
-// Run runs the link and the ingest until ctx ends; the ingest stops first,
-// then the link. The store stays open for Close.
-func (h *devHub) Run(ctx context.Context) error {
-	linkCtx, stopLink := context.WithCancel(context.Background())
-	defer stopLink()
-	var linkErr error
-	var wg sync.WaitGroup
-	wg.Go(func() { linkErr = h.link.Run(linkCtx) })
-	err := h.in.Run(ctx, h.link)
-	stopLink()
-	wg.Wait()
-	s := h.in.Stats()
-	h.log.Info("hub ingest stopped", "stored", s.Stored, "duplicates", s.Duplicates, "malformed", s.Malformed,
-		"acks", s.Acks, "store_errors", s.StoreErrors)
-	return errors.Join(err, linkErr)
-}
-
-// Close closes the ingest's store.
-func (h *devHub) Close() error { return h.st.Close() }
 
 // brokerHostPort returns host and port of a broker URL for the help text.
 func brokerHostPort(broker string) (host, port string) {

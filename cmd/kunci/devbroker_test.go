@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -228,5 +230,71 @@ func TestDevMQTTRefused(t *testing.T) {
 	_, _, err = invoke(t, "dev", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--mqtt", "0.0.0.0:0")
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("dev --mqtt 0.0.0.0:0 = %v; want a loopback-only refusal", err)
+	}
+}
+
+// kunci dev runs the hub: its help gives an admin token that works on the
+// same listener, and the demo's permit P-0012 is in the hub, issued.
+func TestDevHubAPI(t *testing.T) {
+	data := t.TempDir()
+	d := startDevArgs(t, "--data", data, "--listen", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
+	m := regexp.MustCompile(`export KUNCI_TOKEN=(\S+) KUNCI_HUB=(\S+)`).FindStringSubmatch(d.stdout.String())
+	if m == nil {
+		t.Fatalf("dev's help gives no admin token:\n%s", d.stdout)
+	}
+	tok, hubURL := m[1], m[2]
+	if hubURL != d.base {
+		t.Errorf("help's KUNCI_HUB %s; want dev's listener %s", hubURL, d.base)
+	}
+	if b, err := os.ReadFile(filepath.Join(data, "admin.token")); err != nil || strings.TrimSpace(string(b)) != tok {
+		t.Errorf("admin.token %q, %v; want the printed token", b, err)
+	}
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"permit", "list", "--hub", hubURL, "--token", tok}, &out, &errb); err != nil {
+		t.Fatalf("kunci permit list: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "P-0012") || !strings.Contains(out.String(), "issued") {
+		t.Errorf("permit list:\n%s", out.String())
+	}
+	// the same token on a second start: kept in data/admin.token
+	if err := d.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	d2 := startDevArgs(t, "--data", data, "--listen", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
+	if !strings.Contains(d2.stdout.String(), "KUNCI_TOKEN="+tok+" ") {
+		t.Errorf("second start prints another token:\n%s", d2.stdout)
+	}
+}
+
+// kunci dev --demo plays the SOP and prints a complete guest-book row (NIK
+// masked) and the service times, then stops.
+func TestDevDemo(t *testing.T) {
+	var out, errb syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := run(ctx, []string{"dev", "--demo", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, &out, &errb)
+	if err != nil {
+		t.Fatalf("dev --demo = %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{"$ kunci permit request", "$ kunci permit approve", "$ kunci permit escort",
+		"Rina Wulandari", "3204**********03", "PT Telkom Akses", "S-004", "kasi-infra", "laptop, SFP module",
+		"$ kunci sla", "total (22m)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	// the NIK in clear only where the desk types it
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, demoGuest2NIK) && !strings.HasPrefix(line, "$ kunci permit request ") {
+			t.Errorf("the demo shows the guest's NIK in clear: %s", line)
+		}
+	}
+	if strings.Contains(errb.String(), demoGuest2NIK) {
+		t.Error("the demo's log holds the guest's NIK")
+	}
+	assertNoUID(t, "the demo's log", errb.String(), demoGuest2UID, demoEscortUID)
+	if t.Failed() {
+		t.Logf("stdout:\n%s", s)
 	}
 }

@@ -34,8 +34,10 @@ func main() {
 
 const usage = `kunci: door-access controller for server rooms
 
-  kunci dev [--data DIR] [--listen ADDR]   a simulated door with demo permits, all in one process
+  kunci dev [--data DIR] [--listen ADDR]   broker, hub and a simulated door with demo permits, in one process
+      [--demo]                             play the whole SOP once, print the guest book and service times
   kunci agent --config FILE                run one door
+  kunci hub --config FILE                  run the hub: permit workflow, records to the doors, guest book, API
   kunci hwcheck --config FILE [--for D]    a Pi's wiring, then its inputs live (stop the agent first)
       [--pulse-relay D [--yes]]            also unlock the relay once for D, then lock it
       [--read-card [--reader NAME]]        also read one card per reader: UID length, type, fingerprint
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "agent":
 		return cmdAgent(ctx, rest, stdout, stderr)
+	case "hub":
+		return cmdHub(ctx, rest, stdout, stderr)
 	case "dev":
 		return cmdDev(ctx, rest, stdout, stderr)
 	case "hwcheck":

@@ -428,26 +428,14 @@ func startSyncAgent(t *testing.T, fx *crashFixture, broker string, prevSeq uint6
 func tryStartSyncAgent(t *testing.T, fx *crashFixture, broker string, prevSeq uint64) (*agentRun, error) {
 	t.Helper()
 	addr := freeAddr(t)
-	yaml := fmt.Sprintf(`site: demo
-door: server-room
-store: %q
-listen: %q
-site_key_file: %q
-trusted_keys: [%q]
-records_dir: %q
-clock: trusted
-hardware: sim
-readers:
-  - {name: entry, type: sim}
-  - {name: exit, type: sim}
-racks: [R1, R2]
+	yaml := simAgentYAML(fx.store, addr, filepath.Join(fx.keys, "site.key"), fx.pub, fmt.Sprintf(`records_dir: %q
 rules:
   unlock: 200ms
   escort_window: 2s
 mqtt:
   broker: %q
   client_id: kunci-sync-crash
-`, fx.store, addr, filepath.Join(fx.keys, "site.key"), fx.pub, fx.records, broker)
+`, fx.records, broker))
 	cfg := filepath.Join(fx.dir, "agent-sync.yaml")
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

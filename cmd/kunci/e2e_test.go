@@ -1,0 +1,508 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/permit"
+)
+
+// The cards of the end-to-end test: one guest card per permit, so that
+// each denial is about its own permit.
+const (
+	e2eEscort      = "04E5F6A1B2C3D4" // S-004, the escort of every permit
+	e2eOtherEscort = "04E5F6A1B2C3D5" // S-005, may escort, assigned to none
+	e2eVisit       = "04A1B2C3D4E501" // the complete visit
+	e2eAlone       = "04A1B2C3D4E502" // no escort, wrong escort, then revoked
+	e2eExpired     = "04A1B2C3D4E503"
+	e2eEarly       = "04A1B2C3D4E504" // window not begun
+	e2eLockdown    = "04A1B2C3D4E505"
+)
+
+// e2e is the whole system as separate processes of the real binary: a
+// Mosquitto, `kunci hub --config`, `kunci agent --config`, and the client
+// verbs as the office runs them.
+type e2e struct {
+	t        *testing.T
+	dir, bin string
+	broker   *mqtttest.Mosquitto
+	hubCfg   string
+	hubAddr  string
+	hub      *exec.Cmd
+	hubErr   *lockedBuffer
+	hubDone  chan struct{}
+	agent    *agentRun
+	admin    string
+	tokens   map[string]string
+}
+
+func newE2E(t *testing.T) *e2e {
+	t.Helper()
+	dir := t.TempDir()
+	x := &e2e{t: t, dir: dir, bin: buildKunci(t, dir), broker: mqtttest.StartMosquitto(t), tokens: map[string]string{}}
+	keys := filepath.Join(dir, "keys")
+	runKunci(t, x.bin, "keygen", "--out", keys)
+	privs, _ := filepath.Glob(filepath.Join(keys, "hub-*.key"))
+	pubs, _ := filepath.Glob(filepath.Join(keys, "hub-*.pub"))
+	if len(privs) != 1 || len(pubs) != 1 {
+		t.Fatalf("keygen: %v %v", privs, pubs)
+	}
+	x.hubAddr = freeAddr(t)
+	x.hubCfg = filepath.Join(dir, "hub.yaml")
+	writeFile(t, x.hubCfg, fmt.Sprintf(`listen: %q
+store: %q
+events_store: %q
+admin_token_file: %q
+signing_key: %q
+site_keys: {demo: %q}
+doors: [demo/server-room]
+mqtt: {broker: %q}
+`, x.hubAddr, filepath.Join(dir, "hub.db"), filepath.Join(dir, "hub-events.db"), filepath.Join(dir, "admin.token"),
+		privs[0], filepath.Join(keys, "site.key"), x.broker.URL()))
+	x.startHub()
+	b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatalf("the hub's first start wrote no admin token: %v", err)
+	}
+	x.admin = strings.TrimSpace(string(b))
+
+	agentAddr := freeAddr(t)
+	agentCfg := filepath.Join(dir, "agent.yaml")
+	writeFile(t, agentCfg, simAgentYAML(filepath.Join(dir, "agent.db"), agentAddr, filepath.Join(keys, "site.key"), pubs[0],
+		fmt.Sprintf("rules:\n  escort_window: 1s\nmqtt: {broker: %q}\n", x.broker.URL())))
+	if x.agent, err = launchAgent(t, x.bin, agentCfg, agentAddr, 0); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startHub runs `kunci hub --config` and waits for its API.
+func (x *e2e) startHub() {
+	t := x.t
+	t.Helper()
+	x.hub = exec.Command(x.bin, "hub", "--config", x.hubCfg, "--log-json")
+	x.hubErr = &lockedBuffer{}
+	x.hub.Stderr = x.hubErr
+	if err := x.hub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cmd, done := x.hub, make(chan struct{})
+	x.hubDone = done
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + x.hubAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-done:
+			t.Fatalf("kunci hub exited: %s", x.hubErr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kunci hub not serving after 10 s: %s", x.hubErr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stopHub ends the hub with sig and waits for it.
+func (x *e2e) stopHub(sig syscall.Signal) {
+	x.t.Helper()
+	x.hub.Process.Signal(sig)
+	select {
+	case <-x.hubDone:
+	case <-time.After(10 * time.Second):
+		x.t.Fatalf("kunci hub did not stop on %v", sig)
+	}
+}
+
+// kunci runs a client verb as who (a token name, or "" for the admin) and
+// returns its stdout and whether it succeeded.
+func (x *e2e) kunci(who string, args ...string) (string, error) {
+	x.t.Helper()
+	tok := x.admin
+	if who != "" {
+		tok = x.tokens[who]
+	}
+	cmd := exec.Command(x.bin, args...)
+	cmd.Env = append(os.Environ(), "KUNCI_HUB=http://"+x.hubAddr, "KUNCI_TOKEN="+tok)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("kunci %s: %v: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String(), nil
+}
+
+func (x *e2e) must(who string, args ...string) string {
+	x.t.Helper()
+	out, err := x.kunci(who, args...)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	return out
+}
+
+func mustJSON[T any](x *e2e, who string, args ...string) T {
+	x.t.Helper()
+	var v T
+	out := x.must(who, append(args, "--json")...)
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		x.t.Fatalf("kunci %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return v
+}
+
+// taken is the number of signed records and commands the door took.
+func (x *e2e) taken() int {
+	x.t.Helper()
+	resp, err := x.agent.client.Get(x.agent.base + "/metrics")
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "kunci_agent_downlink_taken_total "); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return 0
+}
+
+// waitTaken waits until the door took more than n records and commands.
+func (x *e2e) waitTaken(n int, what string) {
+	x.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for x.taken() <= n {
+		if time.Now().After(deadline) {
+			x.t.Fatalf("the door did not take %s within 10 s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// issue runs SOP steps 1-4 with the client verbs for a guest card and
+// returns the permit once the door holds it.
+func (x *e2e) issue(card, from, until string) string {
+	x.t.Helper()
+	before := x.taken()
+	p := mustJSON[api.Permit](x, "desk", "permit", "request", "--site", "demo", "--door", "server-room",
+		"--guest", "Tamu "+card[len(card)-2:], "--nik", "32010101010100"+card[len(card)-2:], "--org", "PT Contoh",
+		"--purpose", "maintenance", "--equipment", "laptop", "--from", from, "--until", until, "--card", card)
+	x.must("pranata", "permit", "coordinate", p.ID, "--category", "server")
+	x.must("kasi", "permit", "approve", p.ID)
+	x.must("kasi", "permit", "escort", p.ID, "--staff", "S-004")
+	x.waitTaken(before, "permit "+p.ID)
+	return p.ID
+}
+
+func (x *e2e) post(path, body string) {
+	x.t.Helper()
+	if err := x.agent.post(path, body); err != nil {
+		x.t.Fatalf("POST %s %s: %v", path, body, err)
+	}
+}
+
+func (x *e2e) tap(reader, uid string) {
+	x.t.Helper()
+	x.post("/sim/tap", fmt.Sprintf(`{"reader":%q,"uid":%q}`, reader, uid))
+}
+
+// events returns the door's events the hub stored, of typ ("" for all).
+func (x *e2e) events(typ string) []permit.Event {
+	x.t.Helper()
+	q := "/api/events?site=demo&door=server-room&limit=10000"
+	if typ != "" {
+		q += "&type=" + typ
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+x.hubAddr+q, nil)
+	req.Header.Set("Authorization", "Bearer "+x.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var evs []permit.Event
+	if err := json.NewDecoder(resp.Body).Decode(&evs); err != nil {
+		x.t.Fatal(err)
+	}
+	return evs
+}
+
+// waitDenied waits until the hub stored an access.denied after seq mark
+// and returns it.
+func (x *e2e) waitDenied(mark uint64) permit.Event {
+	x.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, e := range x.events("access.denied") {
+			if e.Seq > mark {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			x.t.Fatalf("no access.denied after seq %d reached the hub within 10 s", mark)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// lastSeq is the door's last event seq, from its status.
+func (x *e2e) lastSeq() uint64 {
+	x.t.Helper()
+	var st struct {
+		Seq  uint64 `json:"seq"`
+		Mode string `json:"mode"`
+	}
+	if err := x.agent.getJSON("/status", &st); err != nil {
+		x.t.Fatal(err)
+	}
+	return st.Seq
+}
+
+func (x *e2e) relay() string {
+	x.t.Helper()
+	var st struct {
+		Relay string `json:"relay"`
+	}
+	if err := x.agent.getJSON("/sim/state", &st); err != nil {
+		x.t.Fatal(err)
+	}
+	return st.Relay
+}
+
+// TestEndToEnd drives the SOP through the real binary and a real
+// Mosquitto: the office's client verbs, the hub, the door: a complete
+// guest-book row and service-time report; each denial path at the door;
+// the requester refused as approver; the hub killed and restarted under
+// traffic losing and duplicating nothing.
+func TestEndToEnd(t *testing.T) {
+	x := newE2E(t)
+	for name, role := range map[string]string{"desk": "requester", "pranata": "coordinator", "kasi": "approver",
+		"self": "requester,approver"} {
+		nt := mustJSON[api.NewToken](x, "", "token", "add", "--name", name, "--role", role)
+		x.tokens[name] = nt.Token
+	}
+	before := x.taken()
+	x.must("", "staff", "add", "--id", "S-004", "--name", "Budi", "--site", "demo", "--card", e2eEscort, "--escort")
+	x.must("", "staff", "add", "--id", "S-005", "--name", "Joko", "--site", "demo", "--card", e2eOtherEscort, "--escort")
+	x.waitTaken(before+1, "the staff records")
+
+	t.Run("full SOP", func(t *testing.T) {
+		id := x.issue(e2eVisit, "now", "now+4h")
+		x.tap("entry", e2eVisit)
+		x.tap("entry", e2eEscort)
+		if r := x.relay(); r != "unlocked" {
+			t.Fatalf("relay %s after guest and escort; want unlocked", r)
+		}
+		for _, s := range []string{`/sim/door {"open":true}`, `/sim/door {"open":false}`,
+			`/sim/rack {"rack":"R1","open":true}`, `/sim/rack {"rack":"R1","open":false}`} {
+			p, b, _ := strings.Cut(s, " ")
+			x.post(p, b)
+		}
+		x.tap("exit", e2eVisit)
+		x.post("/sim/door", `{"open":true}`)
+		x.post("/sim/door", `{"open":false}`)
+		var row api.GuestRow
+		deadline := time.Now().Add(10 * time.Second)
+		for row.Secured.IsZero() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no secured visit of %s in the guest book within 10 s: %+v", id, row)
+			}
+			time.Sleep(50 * time.Millisecond)
+			for _, r := range mustJSON[[]api.GuestRow](x, "kasi", "guestbook") {
+				if r.Permit == id {
+					row = r
+				}
+			}
+		}
+		if row.Guest != "Tamu 01" || row.NIK != "3201**********01" || row.Organisation != "PT Contoh" || row.Purpose != "maintenance" ||
+			row.Category != permit.Server || row.Escort != "S-004" || row.Approver != "kasi" || row.Entered.IsZero() ||
+			row.Exited.Before(row.Entered) || row.Secured.Before(row.Exited) || len(row.Equipment) != 1 || len(row.Alarms) != 0 {
+			t.Errorf("guest-book row %+v", row)
+		}
+		csv := x.must("kasi", "guestbook", "--csv")
+		if !strings.Contains(csv, id) || strings.Contains(csv, "32010101010100") {
+			t.Errorf("guest book CSV:\n%s", csv)
+		}
+		rep := mustJSON[api.SLAReport](x, "kasi", "sla")
+		var times *api.PermitTimes
+		for i := range rep.Permits {
+			if rep.Permits[i].Permit == id {
+				times = &rep.Permits[i]
+			}
+		}
+		if times == nil {
+			t.Fatalf("no service times of %s: %+v", id, rep)
+		}
+		for _, s := range times.Steps {
+			if s.Step != "6" && s.Step != "1" && (!s.Known || !s.Within) {
+				t.Errorf("step %s of %s = %+v; want known and within the standard", s.Step, id, s)
+			}
+		}
+		if out := x.must("kasi", "sla"); !strings.Contains(out, id) {
+			t.Errorf("kunci sla does not show %s:\n%s", id, out)
+		}
+	})
+
+	t.Run("denials", func(t *testing.T) {
+		alone := x.issue(e2eAlone, "now", "now+4h")
+		expired := x.issue(e2eExpired, "now-3h", "now-1h")
+		early := x.issue(e2eEarly, "now+2h", "now+4h")
+		locked := x.issue(e2eLockdown, "now", "now+4h")
+		check := func(name, permitID, reason string, act func()) {
+			mark := x.lastSeq()
+			act()
+			e := x.waitDenied(mark)
+			if e.Reason != reason || (permitID != "" && e.Permit != permitID) {
+				t.Errorf("%s: access.denied %+v; want reason %s for %s", name, e, reason, permitID)
+			}
+			if r := x.relay(); r != "locked" {
+				t.Errorf("%s: relay %s; want locked", name, r)
+			}
+		}
+		check("no escort", alone, "escort_timeout", func() { x.tap("entry", e2eAlone) })
+		check("wrong escort", alone, "wrong_escort", func() { x.tap("entry", e2eAlone); x.tap("entry", e2eOtherEscort) })
+		check("expired", expired, "expired", func() { x.tap("entry", e2eExpired) })
+		check("outside window", early, "not_yet_valid", func() { x.tap("entry", e2eEarly) })
+		before := x.taken()
+		x.must("kasi", "permit", "revoke", alone, "--reason", "work cancelled")
+		x.waitTaken(before, "the revocation")
+		check("revoked", alone, "revoked", func() { x.tap("entry", e2eAlone) })
+		before = x.taken()
+		x.must("", "door", "lockdown", "--door", "demo/server-room")
+		x.waitTaken(before, "the lockdown")
+		check("lockdown", "", "lockdown", func() { x.tap("entry", e2eLockdown); x.tap("entry", e2eEscort) })
+		before = x.taken()
+		x.must("", "door", "release", "--door", "demo/server-room")
+		x.waitTaken(before, "the release")
+		x.tap("entry", e2eLockdown)
+		x.tap("entry", e2eEscort)
+		if r := x.relay(); r != "unlocked" {
+			t.Errorf("after release: relay %s; want unlocked for %s", r, locked)
+		}
+	})
+
+	t.Run("self-approval refused", func(t *testing.T) {
+		p := mustJSON[api.Permit](x, "self", "permit", "request", "--site", "demo", "--door", "server-room",
+			"--guest", "Tamu 09", "--nik", "3201010101010109", "--org", "PT Contoh", "--purpose", "audit",
+			"--from", "now", "--until", "now+1h", "--card", "04A1B2C3D4E509")
+		x.must("pranata", "permit", "coordinate", p.ID, "--category", "network")
+		_, err := x.kunci("self", "permit", "approve", p.ID)
+		if err == nil || !strings.Contains(err.Error(), "requester") {
+			t.Errorf("approval by the requester: %v; want refused naming the requester", err)
+		}
+		if got := mustJSON[api.Permit](x, "kasi", "permit", "show", p.ID); got.State != "coordinated" {
+			t.Errorf("after the refused approval: state %s", got.State)
+		}
+	})
+
+	t.Run("hub restarted mid-stream", func(t *testing.T) {
+		// a stream of door events while the hub is killed, then stopped
+		stop := make(chan struct{})
+		done := make(chan int)
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					done <- n
+					return
+				default:
+				}
+				open := n%2 == 0
+				if x.agent.post("/sim/rack", fmt.Sprintf(`{"rack":"R2","open":%v}`, open)) == nil {
+					n++
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+		time.Sleep(300 * time.Millisecond)
+		x.stopHub(syscall.SIGKILL)
+		time.Sleep(300 * time.Millisecond)
+		x.startHub()
+		time.Sleep(300 * time.Millisecond)
+		x.stopHub(syscall.SIGTERM)
+		x.startHub()
+		time.Sleep(300 * time.Millisecond)
+		close(stop)
+		if n := <-done; n < 50 {
+			t.Fatalf("only %d rack events during the restarts", n)
+		}
+		if r := x.relay(); r == "" {
+			t.Fatal("no relay state")
+		}
+		last := x.lastSeq()
+		deadline := time.Now().Add(15 * time.Second)
+		var evs []permit.Event
+		for {
+			evs = x.events("")
+			if n := len(evs); n > 0 && evs[n-1].Seq >= last {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the hub holds events up to %d of the door's %d after 15 s", evs[len(evs)-1].Seq, last)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		seen := map[string]bool{}
+		for i, e := range evs {
+			if e.Seq != uint64(i+1) {
+				t.Fatalf("hub's event #%d has seq %d: a gap or a duplicate", i, e.Seq)
+			}
+			if seen[e.ID] {
+				t.Fatalf("event %s stored twice", e.ID)
+			}
+			seen[e.ID] = true
+		}
+		// the door deleted only what the hub acked: its local log is empty
+		// once the acks arrived
+		var local []permit.Event
+		deadline = time.Now().Add(10 * time.Second)
+		for {
+			if err := x.agent.getJSON("/events?after=0", &local); err != nil {
+				t.Fatal(err)
+			}
+			if len(local) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if len(local) != 0 {
+			t.Errorf("the door still holds %d events the hub has", len(local))
+		}
+	})
+	if strings.Contains(x.hubErr.String(), `"level":"ERROR"`) {
+		t.Errorf("the hub logged an error:\n%s", x.hubErr)
+	}
+}
