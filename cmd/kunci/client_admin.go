@@ -62,11 +62,7 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func cmdTokenAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("token add", stderr)
 	cf := addClientFlags(fs)
-	var r struct {
-		Name    string    `json:"name"`
-		Roles   []string  `json:"roles"`
-		Expires time.Time `json:"expires,omitzero"`
-	}
+	var r api.TokenRequest
 	fs.StringVar(&r.Name, "name", "", "who holds it (`name`): the workflow records it as the actor")
 	roles := fs.String("role", "", "`roles`, comma-separated: requester, coordinator, approver, viewer, admin")
 	expires := when(fs, "expires", "when it stops working (default: never)")
