@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/mqtttest"
@@ -269,26 +270,15 @@ func hubStoreCopy(tb testing.TB, src string) string {
 	return p
 }
 
-// rebuildBook is the hub's start-up (hub.rebuild): a Book of the permits,
-// then every stored event of every door applied in the door's order. It
-// returns the events read.
+// rebuildBook is the hub's start-up (hub.BuildBook): a Book of the
+// permits from every door's stored events. It returns the events stored.
 func rebuildBook(st *ingest.Store, permits []workflow.Record) (*workflow.Book, int, error) {
-	bk := workflow.NewBook(permits)
-	doors, err := st.Doors()
+	bk, err := hub.BuildBook(st, permits)
 	if err != nil {
 		return nil, 0, err
 	}
-	n := 0
-	for _, d := range doors {
-		if err := st.Walk(d.Site, d.Door, func(e ingest.Event) error {
-			bk.Apply(e)
-			n++
-			return nil
-		}); err != nil {
-			return nil, 0, err
-		}
-	}
-	return bk, n, nil
+	n, err := st.Total()
+	return bk, int(n), err
 }
 
 var errStop = errors.New("stop")

@@ -109,21 +109,34 @@ func (h *Hub) rebuild() error {
 	if err != nil {
 		return fmt.Errorf("hub: permits: %w", err)
 	}
-	h.book = workflow.NewBook(recs)
 	doors, err := h.ev.Doors()
 	if err != nil {
 		return fmt.Errorf("hub: events: %w", err)
 	}
 	for _, d := range doors {
 		h.live.known(d.Site, d.Door)
-		if err := h.ev.Walk(d.Site, d.Door, func(e permit.Event) error {
-			h.book.Apply(e)
+	}
+	h.book, err = BuildBook(h.ev, recs)
+	return err
+}
+
+// BuildBook makes the guest book of permits from every door's events in
+// ev, decoding only the events the book reads (workflow.BookTypes).
+func BuildBook(ev *ingest.Store, permits []workflow.Record) (*workflow.Book, error) {
+	book := workflow.NewBook(permits)
+	doors, err := ev.Doors()
+	if err != nil {
+		return nil, fmt.Errorf("hub: events: %w", err)
+	}
+	for _, d := range doors {
+		if err := ev.WalkTypes(d.Site, d.Door, workflow.BookTypes, func(e permit.Event) error {
+			book.Apply(e)
 			return nil
 		}); err != nil {
-			return fmt.Errorf("hub: events of %s/%s: %w", d.Site, d.Door, err)
+			return nil, fmt.Errorf("hub: events of %s/%s: %w", d.Site, d.Door, err)
 		}
 	}
-	return nil
+	return book, nil
 }
 
 // signAll signs every permit, revocation and staff record for the doors.

@@ -475,7 +475,7 @@ func (a *API) sla(w http.ResponseWriter, r *http.Request, _ auth.Principal) erro
 	events := func(yield func(permit.Event) bool) {
 		for d := range doors {
 			stop := errors.New("stop")
-			err := a.h.Events().Walk(d.Site, d.Door, func(e permit.Event) error {
+			err := a.h.Events().WalkTypes(d.Site, d.Door, workflow.ServiceTimeTypes, func(e permit.Event) error {
 				if !yield(e) {
 					return stop
 				}
@@ -559,7 +559,13 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, _ auth.Principal) e
 	// a ring of the last limit matches
 	ring := make([]permit.Event, 0, min(limit, 1024))
 	next := 0
-	err := a.h.Events().Walk(site, door, func(e permit.Event) error {
+	walk := a.h.Events().Walk
+	if typ != "" {
+		walk = func(site, door string, fn func(permit.Event) error) error {
+			return a.h.Events().WalkTypes(site, door, []string{typ}, fn)
+		}
+	}
+	err := walk(site, door, func(e permit.Event) error {
 		if (typ != "" && e.Type != typ) || (pmt != "" && e.Permit != pmt) {
 			return nil
 		}

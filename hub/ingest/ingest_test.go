@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -541,6 +542,54 @@ func TestIngestOnStored(t *testing.T) {
 		defer mu.Unlock()
 		if !slices.Equal(got["a"], seqs(1, 4)) || !slices.Equal(got["b"], seqs(1, 2)) {
 			t.Errorf("OnStored saw %v; want a 1..4 and b 1..2", got)
+		}
+	})
+}
+
+// TestWalkTypes: WalkTypes yields exactly the events of Walk whose type is
+// asked for, in the same order, over pages and epochs.
+func TestWalkTypes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
+		in, _ := ingest.New(st, ingest.Options{})
+		_, stop := run(t, in)
+		defer stop()
+		types := []string{"tap", "visit.entered", "door.opened", "room.secured", "visit.exited"}
+		for _, epoch := range []string{"e1", "e2"} {
+			for seq := uint64(1); seq <= 2500; seq++ {
+				m := msg("demo", "server-room", epoch, seq)
+				// a detail naming another type must not confuse the filter
+				typ := types[seq%uint64(len(types))]
+				m.Payload = bytes.Replace(m.Payload, []byte(`"type":"tap"`),
+					[]byte(`"type":"`+typ+`","detail":"after \"type\":\"room.secured\""`), 1)
+				in.Handle(m)
+			}
+			settle()
+		}
+		var all, some []ingest.Event
+		if err := st.Walk("demo", "server-room", func(e ingest.Event) error { all = append(all, e); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		want := []ingest.Event{}
+		for _, e := range all {
+			if e.Type == "visit.entered" || e.Type == "room.secured" {
+				want = append(want, e)
+			}
+		}
+		err := st.WalkTypes("demo", "server-room", []string{"visit.entered", "room.secured"}, func(e ingest.Event) error {
+			some = append(some, e)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != 5000 || len(some) != len(want) || len(want) != 2000 {
+			t.Fatalf("walked %d, %d of the types; want 5000 and 2000 (%d)", len(all), len(some), len(want))
+		}
+		for i := range want {
+			if some[i].ID != want[i].ID {
+				t.Fatalf("event #%d: %s; want %s", i, some[i].ID, want[i].ID)
+			}
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -253,29 +254,41 @@ func readDoor(b *bolt.Bucket) (DoorEvents, error) {
 // Events returns up to limit stored events of a door's epoch with
 // seq > after, in seq order.
 func (s *Store) Events(site, door, epoch string, after uint64, limit int) ([]Event, error) {
+	out, _, err := s.events(site, door, epoch, after, limit, nil)
+	return out, err
+}
+
+// events reads up to limit stored events after seq after, decoding only
+// those keep accepts (all with keep nil); it returns the last seq read.
+func (s *Store) events(site, door, epoch string, after uint64, limit int, keep func(raw []byte) bool) ([]Event, uint64, error) {
 	var out []Event
 	if after == ^uint64(0) {
-		return nil, nil
+		return nil, after, nil
 	}
+	last := after
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bEvents).Bucket(streamKey(site, door, epoch))
 		if b == nil {
 			return nil
 		}
 		c := b.Cursor()
-		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		for k, v := c.Seek(seqKey(after + 1)); k != nil && last-after < uint64(limit); k, v = c.Next() {
+			last = binary.BigEndian.Uint64(k)
+			if keep != nil && !keep(v) {
+				continue
+			}
 			var e Event
 			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("%w: event %s/%d: %v", ErrCorrupt, streamKey(site, door, epoch), binary.BigEndian.Uint64(k), err)
+				return fmt.Errorf("%w: event %s/%d: %v", ErrCorrupt, streamKey(site, door, epoch), last, err)
 			}
 			out = append(out, e)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ingest store: events: %w", err)
+		return nil, after, fmt.Errorf("ingest store: events: %w", err)
 	}
-	return out, nil
+	return out, last, nil
 }
 
 // walkPage is how many events Walk reads per read transaction: a long one
@@ -285,25 +298,55 @@ const walkPage = 1024
 // Walk calls fn with every stored event of a door, epoch after epoch in
 // the order first seen, each in seq order, until fn returns an error.
 func (s *Store) Walk(site, door string, fn func(Event) error) error {
+	return s.walk(site, door, nil, fn)
+}
+
+// WalkTypes is Walk for the events of the given types only; the others
+// are skipped without being decoded. The store holds each event's JSON as
+// encoding/json writes Event: the first "type":" in it starts the type
+// (id, epoch, site and door before it are plain ids, without quotes).
+func (s *Store) WalkTypes(site, door string, types []string, fn func(Event) error) error {
+	want := make(map[string]bool, len(types))
+	for _, t := range types {
+		want[t] = true
+	}
+	key := []byte(`"type":"`)
+	return s.walk(site, door, func(raw []byte) bool {
+		i := bytes.Index(raw, key)
+		if i < 0 {
+			return true // not the encoding expected: decode and see
+		}
+		v := raw[i+len(key):]
+		j := bytes.IndexByte(v, '"')
+		return j < 0 || want[string(v[:j])]
+	}, func(e Event) error {
+		if !want[e.Type] {
+			return nil
+		}
+		return fn(e)
+	})
+}
+
+func (s *Store) walk(site, door string, keep func([]byte) bool, fn func(Event) error) error {
 	d, err := s.Door(site, door)
 	if err != nil {
 		return err
 	}
 	for _, ep := range d.Epochs {
 		for after := uint64(0); after < ep.Through; {
-			evs, err := s.Events(site, door, ep.Epoch, after, walkPage)
+			evs, last, err := s.events(site, door, ep.Epoch, after, walkPage, keep)
 			if err != nil {
 				return err
 			}
-			if len(evs) == 0 {
+			if last == after {
 				return fmt.Errorf("%w: %s/%s epoch %s ends at %d, through is %d", ErrCorrupt, site, door, ep.Epoch, after, ep.Through)
 			}
 			for _, e := range evs {
 				if err := fn(e); err != nil {
 					return err
 				}
-				after = e.Seq
 			}
+			after = last
 		}
 	}
 	return nil

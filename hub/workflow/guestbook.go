@@ -26,6 +26,15 @@ const (
 	EvNotSecured    = "room.not_secured"
 )
 
+// BookTypes are the event types the guest book reads (Book.Apply skips
+// the others), for a store that can skip events without decoding them.
+var BookTypes = []string{EvVisitEntered, EvVisitExited, EvUnescorted, EvForced, EvHeldOpen, EvRackTampered,
+	EvSecured, EvNotSecured}
+
+// ServiceTimeTypes are the event types ServiceTimes reads.
+var ServiceTimeTypes = []string{EvEscortAwaited, EvGranted, EvVisitEntered, EvExitRequested, EvVisitExited,
+	EvSecured, EvNotSecured}
+
 // Alarm is an alarm event during a visit.
 type Alarm struct {
 	Type   string
