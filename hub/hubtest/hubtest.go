@@ -40,6 +40,8 @@ type Options struct {
 	Dir       string           // the stores' folder (a new t.TempDir())
 	Now       func() time.Time // the hub's clock (time.Now)
 	Retention time.Duration
+	// Signer replaces the folder's own key (a key rotation).
+	Signer *permit.Signer
 }
 
 // Env is a running hub.
@@ -108,6 +110,9 @@ func keys(t testing.TB, dir string) (*permit.Signer, permit.SiteKey) {
 func (e *Env) start(t testing.TB, o Options) {
 	t.Helper()
 	e.Signer, e.SiteKey = keys(t, o.Dir)
+	if o.Signer != nil {
+		e.Signer = o.Signer
+	}
 	e.Keyring = permit.Keyring{}
 	if err := e.Keyring.Add(e.Signer.Public()); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,88 @@
+package hub_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/hubtest"
+	"github.com/kunci-project/kunci/permit"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestKeyRotation: restarted with a new signing key, the hub signs every
+// record again with it; an agent trusting both keys during the change
+// takes the old and the new documents, one trusting only the new key the
+// new ones.
+func TestKeyRotation(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	old := e.Signer
+	tok := e.Token(t, "desk", auth.Requester)
+	head := e.Token(t, "kasi-infra", auth.Approver, auth.Coordinator)
+	if code, b := e.Do(t, e.Admin, "POST", "/api/staff", api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
+		CardUIDs: []string{"04E5F6A1B2C3D4"}, Escort: true}); code != http.StatusOK {
+		t.Fatalf("staff: %d %s", code, b)
+	}
+	now := time.Now()
+	code, _ := e.Do(t, tok, "POST", "/api/permits", api.PermitRequest{ID: "P-1", Site: "demo", Door: "server-room",
+		Guest: "Siti", NIK: "3201234567890123", Organisation: "PT A", Purpose: "work", NotBefore: now,
+		NotAfter: now.Add(time.Hour), CardUID: "04A1B2C3D4E5F6"})
+	for _, step := range []struct{ path, body string }{{"coordinate", `{"category":"server"}`}, {"approve", ``}, {"escort", `{"staff":"S-004"}`}} {
+		if c, b := e.Do(t, head, "POST", "/api/permits/P-1/"+step.path, []byte(step.body)); c != http.StatusOK {
+			t.Fatalf("%s: %d %s", step.path, c, b)
+		}
+	}
+	if code != http.StatusCreated {
+		t.Fatalf("request: %d", code)
+	}
+	topics := []string{"kunci/v1/demo/server-room/permits/P-1", "kunci/v1/demo/server-room/staff/S-004"}
+	signedBy := func(k permit.KeyID) func([]byte) bool {
+		return func(d []byte) bool {
+			r, err := e.Keyring.Decode(d)
+			return err == nil && r.Key == k
+		}
+	}
+	var before [][]byte
+	for _, tp := range topics {
+		d, ok := e.Pub.RetainedDoc(tp, signedBy(old.ID()))
+		if !ok {
+			t.Fatalf("%s not signed by the first key", tp)
+		}
+		before = append(before, d)
+	}
+
+	priv, err := permit.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := permit.NewSigner(priv)
+	e.Restart(t, hubtest.Options{Signer: next})
+	both := permit.Keyring{}
+	both.Add(old.Public())
+	both.Add(next.Public())
+	onlyNew := permit.Keyring{}
+	onlyNew.Add(next.Public())
+	for i, tp := range topics {
+		d, ok := e.Pub.RetainedDoc(tp, signedBy(next.ID()))
+		if !ok {
+			t.Fatalf("%s not signed again with the new key: %s", tp, d)
+		}
+		if _, err := both.Decode(d); err != nil {
+			t.Errorf("%s: agent trusting both keys refuses the new document: %v", tp, err)
+		}
+		if _, err := both.Decode(before[i]); err != nil {
+			t.Errorf("%s: agent trusting both keys refuses the old document: %v", tp, err)
+		}
+		if _, err := onlyNew.Decode(d); err != nil {
+			t.Errorf("%s: agent trusting the new key refuses the new document: %v", tp, err)
+		}
+		if _, err := onlyNew.Decode(before[i]); err == nil {
+			t.Errorf("%s: agent trusting only the new key takes the old document", tp)
+		}
+	}
+}
