@@ -139,6 +139,11 @@ func BuildBook(ev *ingest.Store, permits []workflow.Record) (*workflow.Book, err
 	return book, nil
 }
 
+// Refresh signs every record again and clears the retained permits that
+// ended more than ClearAfter ago; the hub does it at start, and its
+// command runs it daily.
+func (h *Hub) Refresh() error { return h.signAll() }
+
 // signAll signs every permit, revocation and staff record for the doors.
 func (h *Hub) signAll() error {
 	recs, err := h.wf.List()
@@ -162,7 +167,23 @@ func (h *Hub) signAll() error {
 	return nil
 }
 
+// ClearAfter is how long after its window ended a permit (or its
+// revocation) stays retained for the doors; then the hub clears the topic:
+// the door refuses the permit by its window anyway, and the broker's
+// retained store does not grow with every visit ever made.
+const ClearAfter = 24 * time.Hour
+
 func (h *Hub) publishPermit(r *workflow.Record) error {
+	if h.o.Now().After(r.NotAfter.Add(ClearAfter)) {
+		t, err := topic.New(h.o.Prefix, r.Site, r.Door)
+		if err != nil {
+			return fmt.Errorf("hub: permit %s: %w", r.ID, err)
+		}
+		if _, ok, _ := h.wf.Document(r); ok {
+			h.recs.set(t.Permit(r.ID), []byte{}) // an empty retained message clears the topic
+		}
+		return nil
+	}
 	doc, ok, err := h.wf.Document(r)
 	if err != nil {
 		return fmt.Errorf("hub: sign permit %s: %w", r.ID, err)

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/hubtest"
@@ -84,5 +85,46 @@ func TestKeyRotation(t *testing.T) {
 		if _, err := onlyNew.Decode(before[i]); err == nil {
 			t.Errorf("%s: agent trusting only the new key takes the old document", tp)
 		}
+	}
+}
+
+// TestExpiredPermitCleared: a day after its window ended, a permit's
+// retained topic is cleared (an empty retained message).
+func TestExpiredPermitCleared(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	e := hubtest.New(t, hubtest.Options{Now: clock})
+	tok := e.Token(t, "desk", auth.Requester)
+	head := e.Token(t, "kasi-infra", auth.Approver, auth.Coordinator)
+	e.Do(t, e.Admin, "POST", "/api/staff", api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
+		CardUIDs: []string{"04E5F6A1B2C3D4"}, Escort: true})
+	e.Do(t, tok, "POST", "/api/permits", api.PermitRequest{ID: "P-1", Site: "demo", Door: "server-room",
+		Guest: "Siti", NIK: "3201234567890123", Organisation: "PT A", Purpose: "work", NotBefore: now,
+		NotAfter: now.Add(time.Hour), CardUID: "04A1B2C3D4E5F6"})
+	for _, step := range []struct{ path, body string }{{"coordinate", `{"category":"server"}`}, {"approve", ``}, {"escort", `{"staff":"S-004"}`}} {
+		if c, b := e.Do(t, head, "POST", "/api/permits/P-1/"+step.path, []byte(step.body)); c != http.StatusOK {
+			t.Fatalf("%s: %d %s", step.path, c, b)
+		}
+	}
+	tp := "kunci/v1/demo/server-room/permits/P-1"
+	if _, ok := e.Pub.RetainedDoc(tp, func(d []byte) bool { return len(d) > 0 }); !ok {
+		t.Fatal("permit not published")
+	}
+	now = now.Add(time.Hour + hub.ClearAfter - time.Minute)
+	if err := e.Hub.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := e.Pub.RetainedDoc(tp, func(d []byte) bool { return len(d) > 0 }); len(d) == 0 {
+		t.Fatal("cleared before ClearAfter")
+	}
+	now = now.Add(2 * time.Minute)
+	if err := e.Hub.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := e.Pub.RetainedDoc(tp, func(d []byte) bool { return len(d) == 0 }); !ok {
+		t.Errorf("retained %s after ClearAfter; want it cleared", d)
+	}
+	if d, _ := e.Pub.RetainedDoc("kunci/v1/demo/server-room/staff/S-004", func(d []byte) bool { return len(d) > 0 }); len(d) == 0 {
+		t.Error("the staff record was cleared too")
 	}
 }

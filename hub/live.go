@@ -46,7 +46,9 @@ type Door struct {
 // Update is one change the watchers see: a door's status or availability,
 // or an event as it was stored.
 type Update struct {
-	Kind  string        `json:"kind"` // status, availability, event, lagged
+	// Kind: status, availability, event, lagged; the API's watch stream
+	// adds state (each door's state first) and beat (every 15 s when idle).
+	Kind  string        `json:"kind"`
 	Site  string        `json:"site,omitempty"`
 	Door  string        `json:"door,omitempty"`
 	State *Door         `json:"state,omitempty"`

@@ -116,9 +116,7 @@ func (h *hubServer) Run(ctx context.Context) error {
 	var linkErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { linkErr = h.link.Run(linkCtx) })
-	if h.o.Retention > 0 {
-		wg.Go(func() { h.purgeDaily(ctx) })
-	}
+	wg.Go(func() { h.daily(ctx) })
 	err := h.hub.Run(ctx, h.link)
 	stopLink()
 	wg.Wait()
@@ -128,21 +126,27 @@ func (h *hubServer) Run(ctx context.Context) error {
 	return errors.Join(err, linkErr)
 }
 
-// purgeDaily applies the retention at start and every day.
-func (h *hubServer) purgeDaily(ctx context.Context) {
+// daily applies the retention at start and every day, and every day
+// refreshes the retained records (expired permits cleared).
+func (h *hubServer) daily(ctx context.Context) {
 	t := time.NewTicker(24 * time.Hour)
 	defer t.Stop()
 	for {
-		res, err := h.hub.Purge(h.o.Retention)
-		if err != nil {
-			h.log.Error("retention: purge failed", "err", err)
-		} else if len(res.Purged) > 0 {
-			h.log.Info("retention: personal data purged", "permits", len(res.Purged), "retention", h.o.Retention)
+		if h.o.Retention > 0 {
+			res, err := h.hub.Purge(h.o.Retention)
+			if err != nil {
+				h.log.Error("retention: purge failed", "err", err)
+			} else if len(res.Purged) > 0 {
+				h.log.Info("retention: personal data purged", "permits", len(res.Purged), "retention", h.o.Retention)
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if err := h.hub.Refresh(); err != nil {
+			h.log.Error("hub: refreshing the retained records failed", "err", err)
 		}
 	}
 }

@@ -28,10 +28,11 @@
 //	GET    /api/staff                            []Staff
 //	POST   /api/staff            admin           StaffRequest -> Staff (signed, published)
 //	GET    /api/guestbook[?site=&door=&from=&to=&permit=][&format=csv]  []GuestRow, or CSV
-//	GET    /api/sla[?site=&door=&from=&to=]      SLAReport
+//	GET    /api/sla[?site=&door=&from=&to=&permit=]  SLAReport (from, to: when requested)
 //	GET    /api/doors                            []hub.Door
 //	GET    /api/events?site=&door=[&type=&permit=&limit=]  []permit.Event, the last limit (1000) in order
-//	GET    /api/watch                            NDJSON stream of hub.Update, one per line
+//	GET    /api/watch                            NDJSON stream of hub.Update, one per line: a "state"
+//	                                             per door first, then the changes; {"kind":"beat"} every 15 s when idle
 //	POST   /api/doors/{site}/{door}/commands  admin  {"command":"lockdown"|"release"|"unlock-once"|"resync"} -> 202 permit.Command
 //	GET    /api/tokens           admin           []auth.Info
 //	POST   /api/tokens           admin           {"name":"...","roles":["approver"],"expires":"RFC 3339"?} -> 201 NewToken
@@ -40,6 +41,7 @@
 //	GET    /metrics, /api/metrics                counters, Prometheus text
 //
 // from and to are RFC 3339 times or dates (2026-11-28); to is exclusive.
+// The guest book selects visits by entry, the SLA permits by request.
 // Bodies are at most MaxBody bytes and must be one JSON object with no
 // unknown field.
 //

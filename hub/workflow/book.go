@@ -191,14 +191,15 @@ func (b *Book) Query(f Filter) []Row {
 	case f.Permit != "":
 		idx = b.byPermit[f.Permit]
 		sorted = false // few rows: scanned
-	case f.Site != "" || f.Door != "":
-		if d := b.doors[doorKey{f.Site, f.Door}]; d != nil && f.Site != "" {
-			idx, sorted = d.rows, d.sorted
-		} else if f.Site != "" {
+	case f.Site != "" && f.Door != "":
+		d := b.doors[doorKey{f.Site, f.Door}]
+		if d == nil {
 			return nil
-		} else {
-			return b.scan(f, 0, len(b.rows))
 		}
+		idx, sorted = d.rows, d.sorted
+	case f.Site != "" || f.Door != "":
+		// a site's doors, or a door name at any site: every row looked at
+		return b.scan(f, 0, len(b.rows))
 	default:
 		lo, hi := 0, len(b.rows)
 		if sorted {

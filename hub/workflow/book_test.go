@@ -177,7 +177,7 @@ func TestBookMatchesGuestBookOnRandomEvents(t *testing.T) {
 			for _, f := range []Filter{
 				{}, {Door: "d2"}, {Site: "s1", Door: "d3", From: from}, {To: to}, {From: from, To: to},
 				{Site: "s1", Door: "d1", From: from, To: to}, {Permit: "P-3"}, {Permit: "P-7", Door: "d2", To: to},
-				{Site: "s2", Door: "d1"}, {Permit: "P-99"},
+				{Site: "s2", Door: "d1"}, {Permit: "P-99"}, {Site: "s1"}, {Site: "s1", From: from}, {Site: "s2"},
 			} {
 				var want []Row
 				for _, r := range all {
