@@ -78,8 +78,8 @@ func cmdTokenAdd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	until := "never expires"
-	if !t.Until.IsZero() {
-		until = "expires " + clock(t.Until)
+	if !t.Expires.IsZero() {
+		until = "expires " + clock(t.Expires)
 	}
 	// the token alone on stdout, for `kunci token add ... > file`
 	fmt.Fprintf(stderr, "token %s for %s (%s), %s; shown this once, keep it:\n", t.ID, t.Name, strings.Join(t.Roles, ", "), until)
@@ -137,4 +137,20 @@ func roleList(rs []auth.Role) string {
 		s[i] = string(r)
 	}
 	return strings.Join(s, ",")
+}
+
+// cmdWhoami shows who the hub takes the token for: a quick check of a
+// token and a hub address.
+func cmdWhoami(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("whoami", stderr)
+	cf := addClientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	w, done, err := fetch[api.Whoami](ctx, cf, stdout, http.MethodGet, "/api/whoami", nil, nil)
+	if done || err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s (%s)\n", w.Name, strings.Join(w.Roles, ", "))
+	return err
 }

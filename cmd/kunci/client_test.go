@@ -339,6 +339,7 @@ func TestClientSOP(t *testing.T) {
 			"POST", "/api/staff",
 			`{"id":"S-001","name":"Sari","site":"demo","doors":["server-room"],"card_uids":["0A0B0C0D","0A0B0C0E"],"escort":true,"solo":true}`,
 			[]string{`S-001 Sari, version 1: demo/server-room; escort, solo; 2 card\(s\); signed and sent to the doors`}},
+		{h.viewer, []string{"whoami"}, "GET", "/api/whoami", "", []string{`auditor \(viewer\)`}},
 		{h.viewer, []string{"staff", "list"}, "GET", "/api/staff", "",
 			[]string{`ID +NAME +DOORS +RIGHTS +CARDS +VERSION +CHANGED`,
 				`S-001 +Sari +demo/server-room +escort, solo +2 +1 +[-0-9: ]+ by admin`,

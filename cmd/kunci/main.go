@@ -63,6 +63,7 @@ token from --token, --token-file or KUNCI_TOKEN (kunci dev prints an admin token
   kunci status                     every door now        kunci watch   its changes, live
   kunci door lockdown|release|unlock-once|resync site/door                 (admin)
   kunci token add --name N --role R[,R] [--expires T]   kunci token list|revoke ID   (admin)
+  kunci whoami                     who the hub takes the token for
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -100,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdDoor(ctx, rest, stdout, stderr)
 	case "token":
 		return cmdToken(ctx, rest, stdout, stderr)
+	case "whoami":
+		return cmdWhoami(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "kunci", version)
 		return nil

@@ -687,7 +687,7 @@ func (a *API) issueToken(w http.ResponseWriter, r *http.Request, _ auth.Principa
 	if err != nil {
 		return withStatus(http.StatusBadRequest, "%v", err)
 	}
-	httpjson.Write(w, http.StatusCreated, NewToken{Token: tok, ID: info.ID, Name: info.Name, Roles: roleNames(info.Roles), Until: info.Expires})
+	httpjson.Write(w, http.StatusCreated, NewToken{Token: tok, ID: info.ID, Name: info.Name, Roles: roleNames(info.Roles), Expires: info.Expires})
 	return nil
 }
 

@@ -77,11 +77,11 @@ type Whoami struct {
 
 // NewToken is the answer of POST /api/tokens: the token, shown once.
 type NewToken struct {
-	Token string    `json:"token"`
-	ID    string    `json:"id"`
-	Name  string    `json:"name"`
-	Roles []string  `json:"roles"`
-	Until time.Time `json:"expires,omitzero"`
+	Token   string    `json:"token"`
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Roles   []string  `json:"roles"`
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // GuestRow is one visit of the guest book (Buku Tamu).
