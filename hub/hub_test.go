@@ -91,9 +91,9 @@ func TestKeyRotation(t *testing.T) {
 // TestExpiredPermitCleared: a day after its window ended, a permit's
 // retained topic is cleared (an empty retained message).
 func TestExpiredPermitCleared(t *testing.T) {
-	now := time.Now()
-	clock := func() time.Time { return now }
-	e := hubtest.New(t, hubtest.Options{Now: clock})
+	clock := hubtest.NewClock(time.Now())
+	now := clock.Now()
+	e := hubtest.New(t, hubtest.Options{Now: clock.Now})
 	tok := e.Token(t, "desk", auth.Requester)
 	head := e.Token(t, "kasi-infra", auth.Approver, auth.Coordinator)
 	e.Do(t, e.Admin, "POST", "/api/staff", api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
@@ -110,14 +110,14 @@ func TestExpiredPermitCleared(t *testing.T) {
 	if _, ok := e.Pub.RetainedDoc(tp, func(d []byte) bool { return len(d) > 0 }); !ok {
 		t.Fatal("permit not published")
 	}
-	now = now.Add(time.Hour + hub.ClearAfter - time.Minute)
+	clock.Add(time.Hour + hub.ClearAfter - time.Minute)
 	if err := e.Hub.Refresh(); err != nil {
 		t.Fatal(err)
 	}
 	if d, _ := e.Pub.RetainedDoc(tp, func(d []byte) bool { return len(d) > 0 }); len(d) == 0 {
 		t.Fatal("cleared before ClearAfter")
 	}
-	now = now.Add(2 * time.Minute)
+	clock.Add(2 * time.Minute)
 	if err := e.Hub.Refresh(); err != nil {
 		t.Fatal(err)
 	}

@@ -403,9 +403,8 @@ func TestCommand(t *testing.T) {
 // TestPurge: the retention purges the guest's personal data from the
 // permit and the guest book.
 func TestPurge(t *testing.T) {
-	now := time.Now()
-	clock := func() time.Time { return now }
-	e := hubtest.New(t, hubtest.Options{Now: clock, Retention: 30 * 24 * time.Hour})
+	clock := hubtest.NewClock(time.Now())
+	e := hubtest.New(t, hubtest.Options{Now: clock.Now, Retention: 30 * 24 * time.Hour})
 	p := staffUp(t, e)
 	rec := issue(t, e, p)
 	e.Feed(t, visit(rec.ID, time.Now().UTC())...)
@@ -413,7 +412,7 @@ func TestPurge(t *testing.T) {
 	if len(res.Purged) != 0 {
 		t.Fatalf("purged %v before the retention", res.Purged)
 	}
-	now = now.Add(31 * 24 * time.Hour)
+	clock.Add(31 * 24 * time.Hour)
 	res = decode[api.PurgeResult](t, must(t, e, e.Admin, "POST", "/api/purge", nil, http.StatusOK))
 	if len(res.Purged) != 1 {
 		t.Fatalf("purge %+v; want the permit", res)

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -307,3 +308,19 @@ func (p *Pub) Sent() []mqttlink.Message {
 	defer p.mu.Unlock()
 	return append([]mqttlink.Message(nil), p.Messages...)
 }
+
+// Clock is a clock a test moves, safe to read from the hub's goroutines.
+type Clock struct{ ns atomic.Int64 }
+
+// NewClock returns a clock reading t.
+func NewClock(t time.Time) *Clock {
+	c := &Clock{}
+	c.ns.Store(t.UnixNano())
+	return c
+}
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
