@@ -681,3 +681,47 @@ func TestStrayWordsRefused(t *testing.T) {
 		}
 	}
 }
+
+// kunci hub refuses a bad hub.yaml, a missing key and a taken port with a
+// message naming the field, the file or the address.
+func TestHubBadConfig(t *testing.T) {
+	k := makeKeys(t)
+	dir := t.TempDir()
+	write := func(name, signing, listen, extra string) string {
+		path := filepath.Join(dir, name)
+		y := fmt.Sprintf("listen: %q\nstore: %q\nevents_store: %q\nsigning_key: %q\nsite_keys: {demo: %q}\ndoors: [demo/server-room]\nmqtt: {broker: tcp://127.0.0.1:1}\n%s",
+			listen, filepath.Join(dir, name+".db"), filepath.Join(dir, name+"-events.db"), signing, k.site, extra)
+		if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, tc := range []struct {
+		name, cfg string
+		want      []string
+	}{
+		{"short retention", write("a.yaml", k.priv, "127.0.0.1:0", "retention: 1m\n"), []string{"a.yaml", "retention"}},
+		{"open listener", write("b.yaml", k.priv, "0.0.0.0:8080", ""), []string{"b.yaml", "listen", "TLS"}},
+		{"no signing key", write("c.yaml", filepath.Join(k.dir, "hub-XXXX.key"), "127.0.0.1:0", ""), []string{"signing_key", "hub-XXXX.key"}},
+		{"port taken", write("d.yaml", k.priv, l.Addr().String(), ""), []string{l.Addr().String(), "in use", "d.yaml"}},
+		{"missing file", filepath.Join(dir, "none.yaml"), []string{"none.yaml"}},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := run(ctx, []string{"hub", "--config", tc.cfg}, io.Discard, io.Discard)
+		cancel()
+		if err == nil {
+			t.Errorf("%s: hub = nil; want an error", tc.name)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: hub = %q; want it to contain %q", tc.name, err, w)
+			}
+		}
+	}
+}
