@@ -144,9 +144,10 @@ Also: the exit button (curl -s -XPOST %s/sim/exit-button), a rack
 `
 
 const devMQTTHelp = `
-MQTT: %s. The door publishes its events; the hub stores them,
-acks them (the door then deletes them) and keeps the guest book; the hub
-publishes the signed permits and staff records the door holds. Watch:
+MQTT: %s.
+The door publishes its events; the hub stores them, acks them (the door
+then deletes them) and keeps the guest book; the hub publishes the signed
+permits and staff records the door holds. Watch:
   mosquitto_sub -h %s -p %s -v -t 'kunci/#'
 `
 
