@@ -328,6 +328,13 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+	// an empty form: every problem named at once
+	code, body := e.Do(t, p.desk, "POST", "/api/permits", []byte(`{}`))
+	for _, w := range []string{"site", "door", "guest", "organisation", "purpose", "NIK", "window", "card"} {
+		if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), w) {
+			t.Errorf("empty request = %d %s; want 422 naming %s", code, body, w)
+		}
+	}
 	if e.Tokens.Stats().Tampered == 0 {
 		t.Error("tampered token not counted")
 	}

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -186,35 +187,38 @@ func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
 }
 
+// validate reports every problem of r, one per line.
 func (r *Request) validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, invalid(format, a...)) }
 	for _, c := range []struct{ f, v string }{{"site", r.Site}, {"door", r.Door}} {
 		if err := permit.CheckID(c.f, c.v); err != nil {
-			return invalid("%v", err)
+			bad("%v", err)
 		}
 	}
 	if r.ID != "" {
 		if err := permit.CheckID("permit id", r.ID); err != nil {
-			return invalid("%v", err)
+			bad("%v", err)
 		}
 	}
 	for _, c := range []struct{ f, v string }{{"guest", r.Guest}, {"organisation", r.Organisation}, {"purpose", r.Purpose}, {"by", r.By}} {
 		if strings.TrimSpace(c.v) == "" {
-			return invalid("request: no %s", c.f)
+			bad("request: no %s", c.f)
 		}
 	}
 	if len(r.NIK) != 16 || strings.Trim(r.NIK, "0123456789") != "" {
-		return invalid("request: NIK must be 16 digits")
+		bad("request: NIK must be 16 digits")
 	}
 	if r.NotBefore.IsZero() || !r.NotAfter.After(r.NotBefore) {
-		return invalid("request: time window is empty")
+		bad("request: time window is empty")
 	}
 	if r.Entries < 0 {
-		return invalid("request: entries %d is negative", r.Entries)
+		bad("request: entries %d is negative", r.Entries)
 	}
 	if r.CardUID == "" {
-		return invalid("request: no card")
+		bad("request: no card")
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // now returns the time of a new transition of r: the clock, but never
