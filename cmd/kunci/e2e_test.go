@@ -103,7 +103,9 @@ func (x *e2e) startHub() {
 	t := x.t
 	t.Helper()
 	x.hub = exec.Command(x.bin, "hub", "--config", x.hubCfg, "--log-json")
-	x.hubErr = &lockedBuffer{}
+	if x.hubErr == nil {
+		x.hubErr = &lockedBuffer{} // one log over the restarts
+	}
 	x.hub.Stderr = x.hubErr
 	if err := x.hub.Start(); err != nil {
 		t.Fatal(err)
@@ -502,6 +504,15 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("the door still holds %d events the hub has", len(local))
 		}
 	})
+	// no card UID and no NIK in the hub's or the door's log
+	cards := []string{e2eEscort, e2eOtherEscort, e2eVisit, e2eAlone, e2eExpired, e2eEarly, e2eLockdown}
+	assertNoUID(t, "the hub's log", x.hubErr.String(), cards...)
+	assertNoUID(t, "the door's log", x.agent.stderr.String(), cards...)
+	for _, logs := range []string{x.hubErr.String(), x.agent.stderr.String()} {
+		if strings.Contains(logs, "32010101010100") {
+			t.Error("a NIK in a log")
+		}
+	}
 	if strings.Contains(x.hubErr.String(), `"level":"ERROR"`) {
 		t.Errorf("the hub logged an error:\n%s", x.hubErr)
 	}
