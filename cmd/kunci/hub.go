@@ -241,10 +241,10 @@ func hubSetupOf(cfg *config.Hub) (hubSetup, error) {
 // then the listener closes, the hub stops, and the link after it.
 func serveHub(ctx context.Context, h *hubServer, l net.Listener, certFile, keyFile string, log *slog.Logger,
 	ready func(addr string)) error {
-	// no WriteTimeout: the watch streams last; each request's body is read
-	// within ReadTimeout
-	srv := &http.Server{Handler: h.api, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
+	// no ReadTimeout or WriteTimeout: either would end the watch streams
+	// (the server's read deadline cancels a request's context)
+	srv := &http.Server{Handler: h.api, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 16 << 10,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
