@@ -245,7 +245,7 @@ func serveHub(ctx context.Context, h *hubServer, l net.Listener, certFile, keyFi
 	// (the server's read deadline cancels a request's context)
 	srv := &http.Server{Handler: h.api, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 16 << 10,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
+		BaseContext:    func(net.Listener) context.Context { return ctx }}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
