@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kunci-project/kunci/internal/mochigate"
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -56,7 +57,9 @@ func startDevBroker(addr string, log *slog.Logger) (*devBroker, error) {
 		l.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	if err := s.AddListener(listeners.NewNet("kunci-dev", l)); err != nil {
+	// one client's packets at a time: mochi races a retained publish
+	// against a subscription's retained scan (internal/mochigate)
+	if err := s.AddListener(listeners.NewNet("kunci-dev", mochigate.Listen(l))); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}

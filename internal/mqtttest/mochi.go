@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/kunci-project/kunci/internal/mochigate"
 )
 
 // MochiCloseTimeout bounds the broker's Close at the end of a test: mochi
@@ -37,7 +40,12 @@ func StartMochi(t testing.TB) string {
 	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
 		t.Fatalf("mochi: allow hook: %v", err)
 	}
-	tcp := listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "test", Address: "127.0.0.1:0"})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("mochi: listen: %v", err)
+	}
+	// one client's packets at a time, as in kunci dev (internal/mochigate)
+	tcp := listeners.NewNet("test", mochigate.Listen(l))
 	if err := s.AddListener(tcp); err != nil {
 		t.Fatalf("mochi: listen: %v", err)
 	}
@@ -60,7 +68,7 @@ func StartMochi(t testing.TB) string {
 				n, logs.String())
 		}
 	})
-	return fmt.Sprintf("tcp://%s", tcp.Address())
+	return fmt.Sprintf("tcp://%s", l.Addr())
 }
 
 // lockedBuffer collects the broker's log: its goroutines write after the
