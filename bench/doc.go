@@ -1,10 +1,19 @@
-// Package bench measures the agent against the targets of the performance
-// issue: tap-to-relay latency including the durable write, compared with a
-// bare fsync'd bbolt update measured in the same run; agent start to ready;
-// and the Go heap, each with up to a million permits stored.
+// Package bench measures Kunci against the targets of its issues, each
+// against a baseline measured in the same run:
 //
-// Everything lives in the package's tests and benchmarks; run.sh runs them
-// and prints the table. It must never be imported, never write outside
+//   - the door (run.sh): tap-to-relay latency including the durable write,
+//     against a bare fsync'd bbolt update; agent start to ready; the Go
+//     heap, each with up to a million permits stored; a PN532 on the path;
+//   - the sync (sync.sh): draining a backlog with end-to-end acks against
+//     mosquitto_pub, the way back after a broker outage, many agents on one
+//     broker;
+//   - the hub (hub.sh): ingest of 100 doors x 1,000 events through
+//     Mosquitto against a subscriber that only counts them; the guest book
+//     over a million stored events, the Book against the batch GuestBook,
+//     and the Book's build at start.
+//
+// Everything lives in the package's tests and benchmarks; the scripts run
+// them and print the tables. It must never be imported, never write outside
 // bench/cache, and never assert on wall-clock speed: the numbers are a
 // report, not a test verdict.
 package bench
