@@ -82,7 +82,8 @@ type Options struct {
 	// (1024); a full queue holds the link's reader back.
 	QueueDepth int
 	// OnStored, if set, is called from Run after every commit with the
-	// events it stored, each door's in seq order, before they are acked.
+	// events it stored, each door's in seq order, before they are counted
+	// in Stats.Stored and acked.
 	// It must not block for long: the ingest waits for it.
 	OnStored func([]Event)
 	Log      *slog.Logger
@@ -313,8 +314,8 @@ func (in *Ingest) process(batch []valid) {
 		}
 		return
 	}
-	in.commits.Add(1)
-	in.stored.Add(uint64(n))
+	// OnStored before the counters: whoever sees Stored rise sees the
+	// events applied too (the guest book)
 	if in.o.OnStored != nil {
 		evs := make([]Event, 0, n)
 		for _, p := range puts {
@@ -322,6 +323,8 @@ func (in *Ingest) process(batch []valid) {
 		}
 		in.o.OnStored(evs)
 	}
+	in.commits.Add(1)
+	in.stored.Add(uint64(n))
 	for _, p := range puts {
 		if len(p.events) > 0 {
 			in.flows[p.stream].through = p.events[len(p.events)-1].Seq
