@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kunci-project/kunci/hub/ingest"
@@ -57,8 +58,7 @@ type Hub struct {
 	log     *slog.Logger
 	rebuilt time.Duration // time the book took to build at start
 
-	cmdMu sync.Mutex // commands in flight, for the counters
-	cmds  uint64
+	cmds atomic.Uint64 // commands published
 }
 
 // New builds the hub: it signs every current record for publishing and
@@ -360,9 +360,7 @@ type Stats struct {
 // Stats returns the counters.
 func (h *Hub) Stats() Stats {
 	p, f, n := h.recs.stats()
-	h.cmdMu.Lock()
-	c := h.cmds
-	h.cmdMu.Unlock()
+	c := h.cmds.Load()
 	return Stats{Ingest: h.in.Stats(), RecordsPublished: p, RecordsFailed: f, RecordsPending: n, Commands: c,
 		BookRows: h.book.Len(), BookRebuild: h.rebuilt}
 }
@@ -462,9 +460,7 @@ func (h *Hub) Command(ctx context.Context, pub Publisher, site, door, name, by s
 	if err := mqttlink.Wait(wctx, pub.Publish(t.Cmd(), 1, false, doc)); err != nil {
 		return c, fmt.Errorf("hub: command %s to %s/%s not published: %w", name, site, door, err)
 	}
-	h.cmdMu.Lock()
-	h.cmds++
-	h.cmdMu.Unlock()
+	h.cmds.Add(1)
 	return c, nil
 }
 
