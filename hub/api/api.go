@@ -56,7 +56,7 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	a := &API{h: h, tokens: tokens, o: o, mux: http.NewServeMux()}
-	any := []auth.Role{auth.Requester, auth.Coordinator, auth.Approver, auth.Viewer}
+	readers := []auth.Role{auth.Requester, auth.Coordinator, auth.Approver, auth.Viewer} // every role reads
 	route := func(pattern string, roles []auth.Role, fn func(http.ResponseWriter, *http.Request, auth.Principal) error) {
 		a.mux.Handle(pattern, tokens.Middleware(tokens.Require(roles...)(a.handler(fn))))
 	}
@@ -66,22 +66,22 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	})
 	a.mux.HandleFunc("GET /metrics", a.metrics)
 	a.mux.HandleFunc("GET /api/metrics", a.metrics) // where kunci dev's door has /metrics
-	route("GET /api/whoami", any, a.whoami)
+	route("GET /api/whoami", readers, a.whoami)
 	route("POST /api/permits", one(auth.Requester), a.request)
-	route("GET /api/permits", any, a.listPermits)
-	route("GET /api/permits/{id}", any, a.showPermit)
+	route("GET /api/permits", readers, a.listPermits)
+	route("GET /api/permits/{id}", readers, a.showPermit)
 	route("POST /api/permits/{id}/coordinate", one(auth.Coordinator), a.coordinate)
 	route("POST /api/permits/{id}/approve", one(auth.Approver), a.approve)
 	route("POST /api/permits/{id}/escort", one(auth.Approver), a.escort)
 	route("POST /api/permits/{id}/reject", []auth.Role{auth.Coordinator, auth.Approver}, a.reject)
 	route("POST /api/permits/{id}/revoke", one(auth.Approver), a.revoke)
-	route("GET /api/staff", any, a.listStaff)
+	route("GET /api/staff", readers, a.listStaff)
 	route("POST /api/staff", one(auth.Admin), a.putStaff)
-	route("GET /api/guestbook", any, a.guestbook)
-	route("GET /api/sla", any, a.sla)
-	route("GET /api/doors", any, a.doors)
-	route("GET /api/events", any, a.events)
-	route("GET /api/watch", any, a.watch)
+	route("GET /api/guestbook", readers, a.guestbook)
+	route("GET /api/sla", readers, a.sla)
+	route("GET /api/doors", readers, a.doors)
+	route("GET /api/events", readers, a.events)
+	route("GET /api/watch", readers, a.watch)
 	route("POST /api/doors/{site}/{door}/commands", one(auth.Admin), a.command)
 	route("GET /api/tokens", one(auth.Admin), a.listTokens)
 	route("POST /api/tokens", one(auth.Admin), a.issueToken)
