@@ -306,7 +306,7 @@ func parseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
 		}
 		d, err := parseSpan(rest[1:])
 		if err != nil {
-			return time.Time{}, fmt.Errorf("time %q: %w", s, err)
+			return time.Time{}, fmt.Errorf("time %q: %w; want an offset like +8h, now+2h, -30m or +1d", s, err)
 		}
 		if sign == '-' {
 			d = -d

@@ -77,22 +77,6 @@ func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// parseWhen reads an RFC 3339 time or an offset from now such as +8h or -1h.
-func parseWhen(s string, now time.Time) (time.Time, error) {
-	if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "-") {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("%q: want RFC 3339 or an offset like +8h", s)
-		}
-		return now.Add(d).Truncate(time.Second), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q: want RFC 3339 (2026-11-27T08:00:00+07:00) or an offset like +8h", s)
-	}
-	return t, nil
-}
-
 func cmdSign(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("sign: want permit, staff or revocation")
@@ -112,8 +96,8 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 		card := fs.String("card", "", "the guest's card UID in hex (fingerprinted, never stored)")
 		escort := fs.String("escort", "", "staff id of the assigned escort")
 		cat := fs.String("category", "server", "network or server")
-		from := fs.String("from", "-5m", "valid from: RFC 3339 or an offset like -5m")
-		until := fs.String("until", "+8h", "valid until: RFC 3339 or an offset like +8h")
+		from := fs.String("from", "-5m", "valid from: "+strings.ReplaceAll(whenHelp, "`", ""))
+		until := fs.String("until", "+8h", "valid until: "+strings.ReplaceAll(whenHelp, "`", ""))
 		entries := fs.Int("entries", 1, "entries allowed; 0 for any number inside the window")
 		by := fs.String("approved-by", "", "who approved it (SOP step 3)")
 		build = func(now time.Time, sk func() (permit.SiteKey, error)) (permit.Kind, interface{ Validate() error }, error) {
@@ -125,11 +109,11 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return "", nil, fmt.Errorf("--card: %w", err)
 			}
-			nb, err := parseWhen(*from, now)
+			nb, err := parseTime(*from, now, time.Local)
 			if err != nil {
 				return "", nil, fmt.Errorf("--from: %w", err)
 			}
-			na, err := parseWhen(*until, now)
+			na, err := parseTime(*until, now, time.Local)
 			if err != nil {
 				return "", nil, fmt.Errorf("--until: %w", err)
 			}
