@@ -222,19 +222,7 @@ func hubSetupOf(cfg *config.Hub) (hubSetup, error) {
 	}
 	m := cfg.MQTT
 	s.Link = mqttlink.Options{Broker: m.Broker, ClientID: m.ClientID, Username: m.Username}
-	if m.PasswordFile != "" {
-		b, err := os.ReadFile(m.PasswordFile)
-		if err != nil {
-			return hubSetup{}, fmt.Errorf("mqtt.password_file: %w", err)
-		}
-		s.Link.Password = strings.TrimSpace(string(b))
-	}
-	if m.CAFile != "" || m.CertFile != "" {
-		if s.Link.TLS, err = mqttlink.TLSConfig(m.CAFile, m.CertFile, m.KeyFile); err != nil {
-			return hubSetup{}, err
-		}
-	}
-	return s, nil
+	return s, linkSecrets(&s.Link, m.PasswordFile, m.CAFile, m.CertFile, m.KeyFile)
 }
 
 // serveHub serves the hub's API on l and runs the hub until ctx ends:

@@ -44,17 +44,8 @@ func newAgentSync(ctx context.Context, cfg *config.Agent, door *agent.Door, st *
 		// the outbox's end-to-end ack is the durability; a clean session
 		// keeps the broker from queueing what the outbox resends anyway
 		CleanSession: true, Will: status.Will(topics), Log: log}
-	if m.PasswordFile != "" {
-		b, err := os.ReadFile(m.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt.password_file: %w", err)
-		}
-		o.Password = strings.TrimSpace(string(b))
-	}
-	if m.CAFile != "" || m.CertFile != "" {
-		if o.TLS, err = mqttlink.TLSConfig(m.CAFile, m.CertFile, m.KeyFile); err != nil {
-			return nil, err
-		}
+	if err := linkSecrets(&o, m.PasswordFile, m.CAFile, m.CertFile, m.KeyFile); err != nil {
+		return nil, err
 	}
 	s := &agentSync{log: log}
 	if s.down, err = downlink.New(downlink.Config{Topics: topics, Keys: keys, Door: door, Counters: ctr, Log: log}); err != nil {
@@ -103,6 +94,26 @@ func newAgentSync(ctx context.Context, cfg *config.Agent, door *agent.Door, st *
 		})
 	}
 	return s, nil
+}
+
+// linkSecrets reads a link's password file and TLS files (mqtt.* of
+// agent.yaml and hub.yaml) into o.
+func linkSecrets(o *mqttlink.Options, passwordFile, caFile, certFile, keyFile string) error {
+	if passwordFile != "" {
+		b, err := os.ReadFile(passwordFile)
+		if err != nil {
+			return fmt.Errorf("mqtt.password_file: %w", err)
+		}
+		o.Password = strings.TrimSpace(string(b))
+	}
+	if caFile != "" || certFile != "" {
+		tc, err := mqttlink.TLSConfig(caFile, certFile, keyFile)
+		if err != nil {
+			return err
+		}
+		o.TLS = tc
+	}
+	return nil
 }
 
 // Run runs the link, the pump and the status publisher until ctx ends.

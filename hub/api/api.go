@@ -99,11 +99,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
-// Handles reports whether the API serves path (to share a listener).
-func Handles(path string) bool {
-	return strings.HasPrefix(path, "/api/") || path == "/healthz" || path == "/metrics"
-}
-
 // statusError is an error with its HTTP status.
 type statusError struct {
 	code int
