@@ -173,27 +173,30 @@ func (h *Hub) signAll() error {
 // retained store does not grow with every visit ever made.
 const ClearAfter = 24 * time.Hour
 
+// clearWithin is how long after ClearAfter the hub still sends the clear,
+// at each start and daily Refresh; older permits were cleared before (a
+// hub down longer leaves their retained documents, which no door obeys).
+const clearWithin = 7 * 24 * time.Hour
+
 func (h *Hub) publishPermit(r *workflow.Record) error {
-	if h.o.Now().After(r.NotAfter.Add(ClearAfter)) {
-		t, err := topic.New(h.o.Prefix, r.Site, r.Door)
-		if err != nil {
-			return fmt.Errorf("hub: permit %s: %w", r.ID, err)
-		}
-		if _, ok, _ := h.wf.Document(r); ok {
-			h.recs.set(t.Permit(r.ID), []byte{}) // an empty retained message clears the topic
-		}
+	if !r.Published() {
 		return nil
 	}
-	doc, ok, err := h.wf.Document(r)
-	if err != nil {
-		return fmt.Errorf("hub: sign permit %s: %w", r.ID, err)
-	}
-	if !ok {
-		return nil
+	ended := h.o.Now().Sub(r.NotAfter)
+	if ended > ClearAfter+clearWithin {
+		return nil // nothing signed: start-up does not grow with the history
 	}
 	t, err := topic.New(h.o.Prefix, r.Site, r.Door)
 	if err != nil {
 		return fmt.Errorf("hub: permit %s: %w", r.ID, err)
+	}
+	if ended > ClearAfter {
+		h.recs.set(t.Permit(r.ID), []byte{}) // an empty retained message clears the topic
+		return nil
+	}
+	doc, _, err := h.wf.Document(r)
+	if err != nil {
+		return fmt.Errorf("hub: sign permit %s: %w", r.ID, err)
 	}
 	h.recs.set(t.Permit(r.ID), doc)
 	return nil

@@ -17,7 +17,8 @@ const retryAfter = time.Second
 // records keeps the retained document of every topic the hub owns and
 // publishes what changed, again and again until the broker took it. On
 // every connection all of them go again: a broker that lost its retained
-// store gets them back.
+// store gets them back. A clear (an empty document) goes until the broker
+// took it once.
 type records struct {
 	mu      sync.Mutex
 	docs    map[string][]byte // topic -> document
@@ -116,6 +117,10 @@ func (r *records) run(ctx context.Context, pub Publisher) {
 			}
 			r.mu.Lock()
 			r.published++
+			if d, ok := r.docs[s.topic]; ok && len(d) == 0 && !r.pending[s.topic] {
+				// a clear is sent once: not again on every connection
+				delete(r.docs, s.topic)
+			}
 			r.mu.Unlock()
 		}
 		if failed && ctx.Err() == nil {

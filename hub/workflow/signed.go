@@ -2,6 +2,10 @@ package workflow
 
 import "github.com/kunci-project/kunci/permit"
 
+// Published reports whether the doors hold a document for r: the permit
+// of an issued record, the revocation of a revoked one.
+func (r *Record) Published() bool { return r.State == Issued || r.State == Revoked }
+
 // Document returns the signed document the doors must hold for permit r
 // in its current state, and whether there is one: the permit of an issued
 // record, the revocation of a revoked one. A record re-opened after issue

@@ -450,9 +450,8 @@ func (s *Store) Sign(id, by string) (Record, []byte, error) {
 		default:
 			return refuse(r, "sign")
 		}
-		p := r.Permit()
 		var err error
-		doc, err = s.opts.Signer.Sign(permit.KindPermit, &p)
+		doc, _, err = s.Document(r)
 		return err
 	})
 	if err != nil {
