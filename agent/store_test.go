@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/permit"
 )
 
@@ -27,13 +28,7 @@ type fataler interface {
 // checkDB runs bbolt's consistency check on an open store.
 func checkDB(t fataler, st *agent.Store) {
 	t.Helper()
-	err := st.DB().View(func(tx *bolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
-	})
+	err := boltcheck.Check(st.DB())
 	if err != nil {
 		t.Fatalf("store %s is inconsistent: %v", st.DB().Path(), err)
 	}
@@ -47,13 +42,7 @@ func checkFile(t fataler, path string) {
 		t.Fatalf("check %s: %v", path, err)
 	}
 	defer db.Close()
-	err = db.View(func(tx *bolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
-	})
+	err = boltcheck.Check(db)
 	if err != nil {
 		t.Fatalf("store %s is inconsistent: %v", path, err)
 	}

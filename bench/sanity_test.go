@@ -6,9 +6,6 @@ import (
 	"io"
 	"os"
 	"testing"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/permit"
@@ -16,31 +13,13 @@ import (
 
 const sanityN = 100
 
-// checkFile runs bbolt's consistency check on the store file at path.
-func checkFile(t *testing.T, path string) {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			t.Errorf("%s: %v", path, err)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestGeneratedStore(t *testing.T) {
 	dir := t.TempDir()
 	path, err := cachedStore(dir, sanityN, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { checkFile(t, path) })
+	t.Cleanup(func() { checkBolt(t, path) })
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +92,7 @@ func TestVisitUnlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { checkFile(t, work) })
+	t.Cleanup(func() { checkBolt(t, work) })
 	ctx := t.Context()
 	rd, err := startDoor(ctx, work)
 	if err != nil {

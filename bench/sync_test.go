@@ -33,6 +33,7 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/outbox"
@@ -249,13 +250,8 @@ func checkBolt(tb testing.TB, path string) {
 		tb.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			tb.Errorf("%s: %v", path, err)
-		}
-		return nil
-	}); err != nil {
-		tb.Fatal(err)
+	if err := boltcheck.Check(db); err != nil {
+		tb.Errorf("%s: %v", path, err)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 )
@@ -339,14 +340,8 @@ func (s *hubSupervisor) stop() {
 	}
 	h.cancel()
 	h.wg.Wait()
-	err := h.st.DB().View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			s.t.Errorf("ingest store: bbolt check: %v", err)
-		}
-		return nil
-	})
-	if err != nil {
-		s.t.Errorf("ingest store: %v", err)
+	if err := boltcheck.Check(h.st.DB()); err != nil {
+		s.t.Errorf("ingest store: bbolt check: %v", err)
 	}
 	if err := h.st.Close(); err != nil {
 		s.t.Errorf("ingest store: close: %v", err)

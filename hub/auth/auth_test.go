@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/internal/boltcheck"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -24,13 +24,7 @@ func openDB(tb testing.TB) *bolt.DB {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		err := db.View(func(tx *bolt.Tx) error {
-			var errs []error
-			for err := range tx.Check() {
-				errs = append(errs, err)
-			}
-			return errors.Join(errs...)
-		})
+		err := boltcheck.Check(db)
 		if err != nil {
 			tb.Errorf("hub store inconsistent: %v", err)
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 )
 
@@ -39,13 +39,7 @@ func openStore(t *testing.T, path string) *ingest.Store {
 
 func checkDB(t *testing.T, db *bolt.DB) {
 	t.Helper()
-	err := db.View(func(tx *bolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
-	})
+	err := boltcheck.Check(db)
 	if err != nil {
 		t.Errorf("ingest store inconsistent: %v", err)
 	}

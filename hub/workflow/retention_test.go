@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/permit"
-	bolt "go.etcd.io/bbolt"
 )
 
 // retain is the retention the tests purge with.
@@ -104,13 +104,8 @@ func reopen(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := s.db.View(func(tx *bolt.Tx) error {
-			for err := range tx.Check() {
-				t.Errorf("%s: %v", path, err)
-			}
-			return nil
-		}); err != nil {
-			t.Error(err)
+		if err := boltcheck.Check(s.db); err != nil {
+			t.Errorf("%s: %v", path, err)
 		}
 		s.Close()
 	})

@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/downlink"
 	"github.com/kunci-project/kunci/sync/mqttlink"
@@ -99,13 +100,7 @@ func checkFile(t *testing.T, path string) {
 		t.Fatalf("check %s: %v", path, err)
 	}
 	defer db.Close()
-	err = db.View(func(tx *bolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
-	})
+	err = boltcheck.Check(db)
 	if err != nil {
 		t.Fatalf("store %s is inconsistent: %v", path, err)
 	}

@@ -17,10 +17,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"go.uber.org/goleak"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/topic"
 )
@@ -38,13 +38,7 @@ func openLog(t *testing.T) *agent.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		err := st.DB().View(func(tx *bolt.Tx) error {
-			var errs []error
-			for err := range tx.Check() {
-				errs = append(errs, err)
-			}
-			return errors.Join(errs...)
-		})
+		err := boltcheck.Check(st.DB())
 		if err != nil {
 			t.Errorf("agent store inconsistent: %v", err)
 		}
