@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -73,39 +74,37 @@ func New(t testing.TB, o Options) *Env {
 	return e
 }
 
-// keys are made once per folder, so that a restarted hub signs alike.
+// keys are made once per folder, as kunci keygen's files, so that a
+// restarted hub signs alike.
 func keys(t testing.TB, dir string) (*permit.Signer, permit.SiteKey) {
 	t.Helper()
-	var priv []byte
-	var sk permit.SiteKey
-	db, err := bolt.Open(filepath.Join(dir, "keys.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	keyFile, siteFile := filepath.Join(dir, "hub.key"), filepath.Join(dir, "site.key")
+	if _, err := os.Stat(keyFile); errors.Is(err, os.ErrNotExist) {
+		priv, err := permit.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pem, err := permit.MarshalPrivateKey(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sk, err := permit.NewSiteKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(os.WriteFile(keyFile, pem, 0o600), os.WriteFile(siteFile, permit.MarshalSiteKey(sk), 0o600)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signer, err := permit.LoadSigner(keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists([]byte("k"))
-		if err != nil {
-			return err
-		}
-		if v := b.Get([]byte("priv")); v != nil {
-			priv, sk = bytes.Clone(v), permit.SiteKey(bytes.Clone(b.Get([]byte("site"))))
-			return nil
-		}
-		k, err := permit.GenerateKey()
-		if err != nil {
-			return err
-		}
-		if sk, err = permit.NewSiteKey(); err != nil {
-			return err
-		}
-		priv = k
-		return errors.Join(b.Put([]byte("priv"), k), b.Put([]byte("site"), sk))
-	})
+	sk, err := permit.LoadSiteKey(siteFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return permit.NewSigner(priv), sk
+	return signer, sk
 }
 
 func (e *Env) start(t testing.TB, o Options) {
