@@ -264,13 +264,6 @@ type Pub struct {
 	Messages []mqttlink.Message
 }
 
-type done struct{}
-
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-func (done) Done() <-chan struct{} { return closed }
-func (done) Error() error          { return nil }
-
 // Publish implements hub.Publisher.
 func (p *Pub) Publish(topic string, qos byte, retained bool, payload []byte) mqttlink.Token {
 	p.mu.Lock()
@@ -280,7 +273,7 @@ func (p *Pub) Publish(topic string, qos byte, retained bool, payload []byte) mqt
 	} else {
 		p.Messages = append(p.Messages, mqttlink.Message{Topic: topic, Payload: bytes.Clone(payload), QoS: qos})
 	}
-	return done{}
+	return mqttlink.Completed(nil)
 }
 
 // RetainedDoc returns the retained document of topic, waiting up to 5 s

@@ -58,13 +58,6 @@ type fakePub struct {
 	fails int // the next publishes refused as on a link not up
 }
 
-type doneToken struct{ err error }
-
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-func (doneToken) Done() <-chan struct{} { return closed }
-func (t doneToken) Error() error        { return t.err }
-
 func (f *fakePub) Publish(topic string, qos byte, retained bool, payload []byte) mqttlink.Token {
 	if qos != 1 || retained {
 		panic("acks go QoS 1, not retained")
@@ -78,10 +71,10 @@ func (f *fakePub) Publish(topic string, qos byte, retained bool, payload []byte)
 	defer f.mu.Unlock()
 	if f.fails > 0 {
 		f.fails--
-		return doneToken{mqttlink.ErrNotConnected}
+		return mqttlink.Completed(mqttlink.ErrNotConnected)
 	}
 	f.acks = append(f.acks, a)
-	return doneToken{}
+	return mqttlink.Completed(nil)
 }
 
 func (f *fakePub) sent() []sentAck {

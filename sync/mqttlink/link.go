@@ -153,17 +153,21 @@ func (l *Link) NextConnection() <-chan struct{} {
 // ErrNotConnected rather than queueing in paho's memory.
 func (l *Link) Publish(topic string, qos byte, retained bool, payload []byte) Token {
 	if !l.connected.Load() {
-		return failed{ErrNotConnected}
+		return Completed(ErrNotConnected)
 	}
 	return l.client.Publish(topic, qos, retained, payload)
 }
 
-type failed struct{ err error }
+// Completed returns a token that is done, with err (nil: a success): a
+// publish refused at once, or a fake link's publish in tests.
+func Completed(err error) Token { return completed{err} }
+
+type completed struct{ err error }
 
 var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-func (f failed) Done() <-chan struct{} { return closed }
-func (f failed) Error() error          { return f.err }
+func (c completed) Done() <-chan struct{} { return closed }
+func (c completed) Error() error          { return c.err }
 
 // Wait waits for t, at most until ctx ends.
 func Wait(ctx context.Context, t Token) error {
