@@ -2,6 +2,7 @@ package hub
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -174,11 +175,7 @@ func copyDoor(d *Door) *Door {
 		s := *d.Status
 		s.Occupancy = slices.Clone(s.Occupancy)
 		s.Alarms = slices.Clone(s.Alarms)
-		racks := make(map[string]string, len(s.Racks))
-		for k, v := range s.Racks {
-			racks[k] = v
-		}
-		s.Racks = racks
+		s.Racks = maps.Clone(s.Racks)
 		c.Status = &s
 	}
 	return &c
