@@ -6,14 +6,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/permit"
-)
-
-// Reasons of command.rejected, besides ReasonExpired, ReasonClockUntrusted
-// and ReasonLockdown (an unlock-once while in lockdown).
-const (
-	ReasonReplayed  = "replayed"   // the command's id (its nonce) was taken before
-	ReasonWrongDoor = "wrong_door" // the command names another site or door
-	ReasonInvalid   = "invalid"    // the command does not validate
+	"github.com/kunci-project/kunci/wire"
 )
 
 // maxCommandSkew is how far in the door's future a command may have been
@@ -55,23 +48,23 @@ func (d *Door) Command(ctx context.Context, source string, c permit.Command) err
 // the machine's Command to run, or the command.rejected note to store.
 func (d *Door) vetCommand(sc signedCommand, j Time) (Input, error) {
 	c := sc.cmd
-	var reason string
+	var reason wire.Reason
 	var refusal error
 	switch verr := c.Validate(); {
 	case verr != nil:
-		reason, refusal = ReasonInvalid, verr
+		reason, refusal = wire.ReasonInvalid, verr
 	case c.Site != d.cfg.Site || c.Door != d.cfg.Door:
-		reason, refusal = ReasonWrongDoor, fmt.Errorf("%w: command %s is for %s/%s", ErrWrongDoor, c.ID, c.Site, c.Door)
-	case !j.Trusted && c.Name != permit.CmdLockdown:
+		reason, refusal = wire.ReasonWrongDoor, fmt.Errorf("%w: command %s is for %s/%s", ErrWrongDoor, c.ID, c.Site, c.Door)
+	case !j.Trusted && c.Name != wire.CmdLockdown:
 		// a lockdown only makes the door safer, so it is obeyed without a
 		// trusted clock (its nonce is still checked); anything that could
 		// open the door needs a time to judge its expiry by
-		reason, refusal = ReasonClockUntrusted, fmt.Errorf("%w: command %s", ErrClockUntrusted, c.ID)
+		reason, refusal = wire.ReasonClockUntrusted, fmt.Errorf("%w: command %s", ErrClockUntrusted, c.ID)
 	case j.Trusted && !j.Now.Before(c.Expires):
-		reason, refusal = ReasonExpired, fmt.Errorf("%w: command %s expired at %s, door time %s", ErrCommandExpired,
+		reason, refusal = wire.ReasonExpired, fmt.Errorf("%w: command %s expired at %s, door time %s", ErrCommandExpired,
 			c.ID, c.Expires.UTC().Format(time.RFC3339), j.Now.UTC().Format(time.RFC3339))
 	case j.Trusted && c.Issued.After(j.Now.Add(maxCommandSkew)):
-		reason, refusal = ReasonNotYetValid, fmt.Errorf("%w: command %s issued at %s, door time %s", ErrCommandNotYetValid,
+		reason, refusal = wire.ReasonNotYetValid, fmt.Errorf("%w: command %s issued at %s, door time %s", ErrCommandNotYetValid,
 			c.ID, c.Issued.UTC().Format(time.RFC3339), j.Now.UTC().Format(time.RFC3339))
 	default:
 		fresh, err := d.store.ClaimNonce(c.ID, c.Expires, j.Now)
@@ -82,10 +75,10 @@ func (d *Door) vetCommand(sc signedCommand, j Time) (Input, error) {
 		if fresh {
 			return Command{Name: c.Name, ID: c.ID}, nil
 		}
-		reason, refusal = ReasonReplayed, fmt.Errorf("%w: command %s", ErrReplayed, c.ID)
+		reason, refusal = wire.ReasonReplayed, fmt.Errorf("%w: command %s", ErrReplayed, c.ID)
 	}
 	*sc.verdict = refusal
 	d.ctr.Add("commands_rejected")
-	return Note{Event: Event{Type: EvCmdRejected, Reason: reason,
+	return Note{Event: Event{Type: wire.EvCmdRejected, Reason: reason, Command: c.Name,
 		Detail: fmt.Sprintf("%s: %s %s: %v", sc.source, c.Name, c.ID, refusal)}}, nil
 }

@@ -10,11 +10,12 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // command returns a command of the test door issued at t0 and valid for
 // life.
-func command(id, name string, life time.Duration) permit.Command {
+func command(id string, name wire.CommandName, life time.Duration) permit.Command {
 	return permit.Command{ID: id, Site: testSite, Door: testDoor, Name: name, Issued: t0, Expires: t0.Add(life), By: "head-ict"}
 }
 
@@ -29,43 +30,43 @@ func TestDoorCommand(t *testing.T) {
 	type step struct {
 		name    string
 		cmd     permit.Command
-		err     error  // Door.Command's answer
-		event   string // the one event stored
-		reason  string
-		mode    string
+		err     error          // Door.Command's answer
+		event   wire.EventType // the one event stored
+		reason  wire.Reason
+		mode    wire.Mode
 		lock    string
 		relay   []string // relay calls after the step
 		refused bool     // counted in commands_rejected
 	}
-	other := command("C-OTHER", permit.CmdUnlockOnce, time.Minute)
+	other := command("C-OTHER", wire.CmdUnlockOnce, time.Minute)
 	other.Door = "lab"
 	invalid := command("C-INVALID", "self-destruct", time.Minute)
-	expired := command("C-OLD", permit.CmdUnlockOnce, time.Minute)
+	expired := command("C-OLD", wire.CmdUnlockOnce, time.Minute)
 	expired.Issued, expired.Expires = t0.Add(-2*time.Minute), t0
 	steps := []step{
-		{name: "lockdown", cmd: command("C-1", permit.CmdLockdown, time.Minute), event: agent.EvCmdExecuted,
-			mode: agent.ModeLockdown, lock: "locked", relay: []string{"lock"}},
-		{name: "unlock-once in lockdown", cmd: command("C-2", permit.CmdUnlockOnce, time.Minute), event: agent.EvCmdRejected,
-			reason: agent.ReasonLockdown, mode: agent.ModeLockdown, lock: "locked", relay: []string{"lock"}},
-		{name: "lockdown replayed", cmd: command("C-1", permit.CmdLockdown, time.Minute), err: agent.ErrReplayed,
-			event: agent.EvCmdRejected, reason: agent.ReasonReplayed, mode: agent.ModeLockdown, lock: "locked",
+		{name: "lockdown", cmd: command("C-1", wire.CmdLockdown, time.Minute), event: wire.EvCmdExecuted,
+			mode: wire.ModeLockdown, lock: "locked", relay: []string{"lock"}},
+		{name: "unlock-once in lockdown", cmd: command("C-2", wire.CmdUnlockOnce, time.Minute), event: wire.EvCmdRejected,
+			reason: wire.ReasonLockdown, mode: wire.ModeLockdown, lock: "locked", relay: []string{"lock"}},
+		{name: "lockdown replayed", cmd: command("C-1", wire.CmdLockdown, time.Minute), err: agent.ErrReplayed,
+			event: wire.EvCmdRejected, reason: wire.ReasonReplayed, mode: wire.ModeLockdown, lock: "locked",
 			relay: []string{"lock"}, refused: true},
-		{name: "release", cmd: command("C-3", permit.CmdRelease, time.Minute), event: agent.EvCmdExecuted,
-			mode: agent.ModeNormal, lock: "locked", relay: []string{"lock"}},
-		{name: "unlock-once rejected in lockdown, sent again after release", cmd: command("C-2", permit.CmdUnlockOnce, time.Minute),
-			err: agent.ErrReplayed, event: agent.EvCmdRejected, reason: agent.ReasonReplayed, mode: agent.ModeNormal,
+		{name: "release", cmd: command("C-3", wire.CmdRelease, time.Minute), event: wire.EvCmdExecuted,
+			mode: wire.ModeNormal, lock: "locked", relay: []string{"lock"}},
+		{name: "unlock-once rejected in lockdown, sent again after release", cmd: command("C-2", wire.CmdUnlockOnce, time.Minute),
+			err: agent.ErrReplayed, event: wire.EvCmdRejected, reason: wire.ReasonReplayed, mode: wire.ModeNormal,
 			lock: "locked", relay: []string{"lock"}, refused: true},
-		{name: "another door", cmd: other, err: agent.ErrWrongDoor, event: agent.EvCmdRejected, reason: agent.ReasonWrongDoor,
-			mode: agent.ModeNormal, lock: "locked", relay: []string{"lock"}, refused: true},
-		{name: "invalid", cmd: invalid, err: permit.ErrInvalid, event: agent.EvCmdRejected, reason: agent.ReasonInvalid,
-			mode: agent.ModeNormal, lock: "locked", relay: []string{"lock"}, refused: true},
+		{name: "another door", cmd: other, err: agent.ErrWrongDoor, event: wire.EvCmdRejected, reason: wire.ReasonWrongDoor,
+			mode: wire.ModeNormal, lock: "locked", relay: []string{"lock"}, refused: true},
+		{name: "invalid", cmd: invalid, err: permit.ErrInvalid, event: wire.EvCmdRejected, reason: wire.ReasonInvalid,
+			mode: wire.ModeNormal, lock: "locked", relay: []string{"lock"}, refused: true},
 		{name: "expired", cmd: expired, err: agent.ErrCommandExpired,
-			event: agent.EvCmdRejected, reason: agent.ReasonExpired, mode: agent.ModeNormal, lock: "locked",
+			event: wire.EvCmdRejected, reason: wire.ReasonExpired, mode: wire.ModeNormal, lock: "locked",
 			relay: []string{"lock"}, refused: true},
-		{name: "unlock-once", cmd: command("C-4", permit.CmdUnlockOnce, time.Minute), event: agent.EvCmdExecuted,
-			mode: agent.ModeNormal, lock: "unlocked", relay: []string{"lock", "unlock"}},
-		{name: "unlock-once replayed", cmd: command("C-4", permit.CmdUnlockOnce, time.Minute), err: agent.ErrReplayed,
-			event: agent.EvCmdRejected, reason: agent.ReasonReplayed, mode: agent.ModeNormal, lock: "unlocked",
+		{name: "unlock-once", cmd: command("C-4", wire.CmdUnlockOnce, time.Minute), event: wire.EvCmdExecuted,
+			mode: wire.ModeNormal, lock: "unlocked", relay: []string{"lock", "unlock"}},
+		{name: "unlock-once replayed", cmd: command("C-4", wire.CmdUnlockOnce, time.Minute), err: agent.ErrReplayed,
+			event: wire.EvCmdRejected, reason: wire.ReasonReplayed, mode: wire.ModeNormal, lock: "unlocked",
 			relay: []string{"lock", "unlock"}, refused: true},
 	}
 	refused := uint64(0)
@@ -78,7 +79,7 @@ func TestDoorCommand(t *testing.T) {
 		evs := r.since(seq)
 		var got []agent.Event
 		for _, e := range evs {
-			if e.Type == agent.EvCmdExecuted || e.Type == agent.EvCmdRejected {
+			if e.Type == wire.EvCmdExecuted || e.Type == wire.EvCmdRejected {
 				got = append(got, e)
 			}
 		}
@@ -106,10 +107,10 @@ func TestDoorCommand(t *testing.T) {
 	r.restart()
 	seq := r.lastSeq()
 	calls := len(r.relay.Calls())
-	if err := r.d.Command(ctx, src, command("C-4", permit.CmdUnlockOnce, time.Minute)); !errors.Is(err, agent.ErrReplayed) {
+	if err := r.d.Command(ctx, src, command("C-4", wire.CmdUnlockOnce, time.Minute)); !errors.Is(err, agent.ErrReplayed) {
 		t.Errorf("replay after restart: Command = %v; want ErrReplayed", err)
 	}
-	if evs := r.since(seq); len(evs) != 1 || evs[0].Type != agent.EvCmdRejected || evs[0].Reason != agent.ReasonReplayed {
+	if evs := r.since(seq); len(evs) != 1 || evs[0].Type != wire.EvCmdRejected || evs[0].Reason != wire.ReasonReplayed {
 		t.Errorf("replay after restart: events %v; want command.rejected replayed", evList(evs))
 	}
 	if got := r.relay.Calls()[calls:]; len(got) != 0 {
@@ -123,11 +124,11 @@ func TestDoorCommandUntrustedClock(t *testing.T) {
 	r := newRig(t, testConfig(), clk)
 	r.start()
 	seq := r.lastSeq()
-	err := r.d.Command(context.Background(), "test", command("C-1", permit.CmdUnlockOnce, time.Minute))
+	err := r.d.Command(context.Background(), "test", command("C-1", wire.CmdUnlockOnce, time.Minute))
 	if !errors.Is(err, agent.ErrClockUntrusted) {
 		t.Errorf("Command = %v; want ErrClockUntrusted", err)
 	}
-	if evs := r.since(seq); len(evs) != 1 || evs[0].Type != agent.EvCmdRejected || evs[0].Reason != agent.ReasonClockUntrusted {
+	if evs := r.since(seq); len(evs) != 1 || evs[0].Type != wire.EvCmdRejected || evs[0].Reason != wire.ReasonClockUntrusted {
 		t.Errorf("events %v; want command.rejected clock_untrusted", evList(evs))
 	}
 	if got := r.relay.Calls(); !slices.Equal(got, []string{"lock"}) {
@@ -136,7 +137,7 @@ func TestDoorCommandUntrustedClock(t *testing.T) {
 	// the nonce was not taken: the same command is judged again once the
 	// clock is trusted
 	clk.SetSynced(true)
-	if err := r.d.Command(context.Background(), "test", command("C-1", permit.CmdUnlockOnce, time.Minute)); err != nil {
+	if err := r.d.Command(context.Background(), "test", command("C-1", wire.CmdUnlockOnce, time.Minute)); err != nil {
 		t.Errorf("Command with the clock synchronised = %v", err)
 	}
 }
@@ -148,18 +149,18 @@ func TestDoorLockdownWithoutTrustedClock(t *testing.T) {
 	r.start()
 	ctx := context.Background()
 	// a lockdown only makes the door safer: obeyed without a trusted clock
-	if err := r.d.Command(ctx, "test", command("C-L", permit.CmdLockdown, time.Minute)); err != nil {
+	if err := r.d.Command(ctx, "test", command("C-L", wire.CmdLockdown, time.Minute)); err != nil {
 		t.Fatalf("lockdown = %v; want obeyed", err)
 	}
-	if st := r.d.Status(); st.Mode != agent.ModeLockdown {
+	if st := r.d.Status(); st.Mode != wire.ModeLockdown {
 		t.Fatalf("mode %s; want lockdown", st.Mode)
 	}
 	// its nonce is still checked
-	if err := r.d.Command(ctx, "test", command("C-L", permit.CmdLockdown, time.Minute)); !errors.Is(err, agent.ErrReplayed) {
+	if err := r.d.Command(ctx, "test", command("C-L", wire.CmdLockdown, time.Minute)); !errors.Is(err, agent.ErrReplayed) {
 		t.Errorf("replayed lockdown = %v; want ErrReplayed", err)
 	}
 	// releasing needs a trusted clock
-	if err := r.d.Command(ctx, "test", command("C-R", permit.CmdRelease, time.Minute)); !errors.Is(err, agent.ErrClockUntrusted) {
+	if err := r.d.Command(ctx, "test", command("C-R", wire.CmdRelease, time.Minute)); !errors.Is(err, agent.ErrClockUntrusted) {
 		t.Errorf("release = %v; want ErrClockUntrusted", err)
 	}
 }
@@ -169,7 +170,7 @@ func TestDoorCommandIssuedInTheFuture(t *testing.T) {
 	clk.Set(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.start()
-	c := command("C-F", permit.CmdUnlockOnce, time.Minute)
+	c := command("C-F", wire.CmdUnlockOnce, time.Minute)
 	c.Issued, c.Expires = t0.Add(10*time.Minute), t0.Add(11*time.Minute)
 	if err := r.d.Command(context.Background(), "test", c); !errors.Is(err, agent.ErrCommandNotYetValid) {
 		t.Errorf("Command issued 10 min ahead = %v; want ErrCommandNotYetValid", err)

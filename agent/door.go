@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Relay is the lock's driver. Lock and Unlock move it; Halt puts it in its
@@ -32,14 +33,6 @@ type Config struct {
 	Keys       permit.Keyring // hub keys trusted to sign records
 	Boot       string         // names this boot of the machine, for the events
 	Version    string
-}
-
-// FullStatus is the status JSON of design.md.
-type FullStatus struct {
-	Status
-	Seq         uint64 `json:"seq"`
-	ClockSynced bool   `json:"clock_synced"`
-	Version     string `json:"version"`
 }
 
 type request struct {
@@ -68,7 +61,7 @@ type Door struct {
 	trustSaved time.Time // wall time of the last trusted time stored
 
 	mu        sync.Mutex
-	status    FullStatus
+	status    wire.Status
 	watchers  []chan struct{}
 	listeners []func(Event)
 }
@@ -182,7 +175,7 @@ func (d *Door) process(in Input) error {
 		if judge.Trusted {
 			detail = "judging time from the last trusted time " + d.trust.wall.UTC().Format(time.RFC3339) + " plus monotonic time"
 		}
-		out.Events = append([]Event{{Type: EvClockUnsynced, Detail: detail}}, out.Events...)
+		out.Events = append([]Event{{Type: wire.EvClockUnsynced, Detail: detail}}, out.Events...)
 	}
 	if len(out.Events) == 0 {
 		d.m = next
@@ -250,7 +243,7 @@ func (d *Door) moveRelay(out Outcome) (RelayAction, error) {
 			continue
 		}
 		act, move := RelayLock, d.relay.Lock
-		if e.Type == EvUnlocked {
+		if e.Type == wire.EvUnlocked {
 			act, move = RelayUnlock, d.relay.Unlock
 		}
 		if err := move(); err != nil {
@@ -281,7 +274,9 @@ func (d *Door) setStatus(seq uint64, synced bool) {
 	if seq == 0 {
 		seq = d.status.Seq
 	}
-	d.status = FullStatus{Status: d.m.Status(), Seq: seq, ClockSynced: synced, Version: d.cfg.Version}
+	st := d.m.Status()
+	st.Seq, st.ClockSynced, st.Version = seq, synced, d.cfg.Version
+	d.status = st
 	for _, w := range d.watchers {
 		select {
 		case w <- struct{}{}:
@@ -290,8 +285,8 @@ func (d *Door) setStatus(seq uint64, synced bool) {
 	}
 }
 
-// Status returns the door's current status.
-func (d *Door) Status() FullStatus {
+// Status returns the door's current status: the status JSON of design.md.
+func (d *Door) Status() wire.Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.status
@@ -368,7 +363,7 @@ func (d *Door) ExitButton(ctx context.Context) error { return d.Submit(ctx, Exit
 // ReaderFault records a reader's fault; the door's state does not change.
 func (d *Door) ReaderFault(ctx context.Context, reader string, fault error) error {
 	d.ctr.Add("reader_faults")
-	return d.Submit(ctx, Note{Event: Event{Type: EvReaderFault, Reader: reader, Detail: fault.Error()}})
+	return d.Submit(ctx, Note{Event: Event{Type: wire.EvReaderFault, Reader: reader, Detail: fault.Error()}})
 }
 
 // Record stores an event made outside the machine, such as permit.rejected.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -211,8 +212,8 @@ func (r *doorRig) lastSeq() uint64 {
 	return n
 }
 
-func types(evs []agent.Event) []string {
-	out := []string{}
+func types(evs []agent.Event) []wire.EventType {
+	out := []wire.EventType{}
 	for _, e := range evs {
 		out = append(out, e.Type)
 	}
@@ -240,11 +241,11 @@ func TestDoorStartAndHalt(t *testing.T) {
 	evs := r.since(0)
 	// the machine starts believing door and racks shut, and its start
 	// check finds the empty room secured at the first input
-	if got := types(evs); !slices.Equal(got, []string{agent.EvStarted, agent.EvLocked, agent.EvSecured}) {
+	if got := types(evs); !slices.Equal(got, []wire.EventType{wire.EvStarted, wire.EvLocked, wire.EvSecured}) {
 		t.Fatalf("events at start = %v; want agent.started, door.locked, room.secured", got)
 	}
 	e := evs[0]
-	if e.Type != agent.EvStarted || e.Detail != "v-test" || !e.ClockSynced || e.Boot != "b00t" || !e.At.Equal(t0.Add(7*time.Second)) ||
+	if e.Type != wire.EvStarted || e.Detail != "v-test" || !e.ClockSynced || e.Boot != "b00t" || !e.At.Equal(t0.Add(7*time.Second)) ||
 		e.MonoNS != int64(7*time.Second) || e.Seq != 1 {
 		t.Errorf("start event = %+v; want agent.started, synced, at the clock's time", e)
 	}
@@ -323,7 +324,7 @@ func TestDoorStoreFailure(t *testing.T) {
 	if err := r.d.SetDoor(ctx, true); err == nil {
 		t.Error("SetDoor with the store closed = nil error")
 	}
-	if err := r.d.Submit(ctx, agent.Command{Name: agent.CmdUnlockOnce, ID: "C-1"}); err == nil {
+	if err := r.d.Submit(ctx, agent.Command{Name: wire.CmdUnlockOnce, ID: "C-1"}); err == nil {
 		t.Error("unlock-once with the store closed = nil error")
 	}
 	if got := r.relay.Calls(); !slices.Equal(got, calls) {
@@ -354,7 +355,7 @@ func TestDoorStoreFailureKeepsMachine(t *testing.T) {
 	if err := r.d.SetDoor(ctx, true); err == nil {
 		t.Fatal("SetDoor with an unstorable event = nil error")
 	}
-	if err := r.d.Submit(ctx, agent.Command{Name: agent.CmdLockdown, ID: "C-1"}); err == nil {
+	if err := r.d.Submit(ctx, agent.Command{Name: wire.CmdLockdown, ID: "C-1"}); err == nil {
 		t.Fatal("lockdown with an unstorable event = nil error")
 	}
 	if got := r.d.Counters().Get("store_errors"); got != 2 {
@@ -374,13 +375,13 @@ func TestDoorStoreFailureKeepsMachine(t *testing.T) {
 	clk.Set(t0.Add(time.Second), true)
 	r.must(r.d.SetDoor(ctx, true))
 	evs := r.since(seq)
-	if got, want := types(evs), []string{agent.EvOpened, agent.EvVisitEntered}; !slices.Equal(got, want) {
+	if got, want := types(evs), []wire.EventType{wire.EvOpened, wire.EvVisitEntered}; !slices.Equal(got, want) {
 		t.Fatalf("door opened after the failed writes: events %v; want %v", got, want)
 	}
 	if evs[0].Seq != seq+1 {
 		t.Errorf("first event after the failed writes has seq %d; want %d, no gap", evs[0].Seq, seq+1)
 	}
-	if st := r.d.Status(); st.Mode != agent.ModeNormal || len(st.Occupancy) != 1 {
+	if st := r.d.Status(); st.Mode != wire.ModeNormal || len(st.Occupancy) != 1 {
 		t.Errorf("Status() = %+v; want normal mode and S-SOLO inside", st)
 	}
 }
@@ -433,8 +434,8 @@ func TestDoorBadInput(t *testing.T) {
 	if strings.Contains(strings.ToLower(string(j)), "a0a1a2a3") {
 		t.Errorf("events contain a raw UID: %s", j)
 	}
-	if got, want := types(evs), []string{agent.EvTap, agent.EvDenied, agent.EvTap, agent.EvDenied, agent.EvTap, agent.EvDenied,
-		agent.EvReaderFault}; !slices.Equal(got, want) {
+	if got, want := types(evs), []wire.EventType{wire.EvTap, wire.EvDenied, wire.EvTap, wire.EvDenied, wire.EvTap, wire.EvDenied,
+		wire.EvReaderFault}; !slices.Equal(got, want) {
 		t.Errorf("events %v; want %v", got, want)
 	}
 	if f := evs[len(evs)-1]; f.Reader != agent.ReaderExit || !strings.Contains(f.Detail, "PN532") {
@@ -456,9 +457,9 @@ func TestDoorUnsyncedClockWithoutTrustedTime(t *testing.T) {
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(10)))
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
 	evs := r.since(0)
-	want := []ev{{Type: agent.EvClockUnsynced, Detail: "refused"}, {Type: agent.EvStarted},
-		{Type: agent.EvLocked, Detail: "safe state at start"}, secured,
-		staffTapEv(escortStaff), tapEv(), deniedP(agent.ReasonClockUntrusted, p1)}
+	want := []ev{{Type: wire.EvClockUnsynced, Detail: "refused"}, {Type: wire.EvStarted},
+		{Type: wire.EvLocked, Detail: "safe state at start"}, secured,
+		staffTapEv(escortStaff), tapEv(), deniedP(wire.ReasonClockUntrusted, p1)}
 	if !evsMatch(evs, want) {
 		t.Fatalf("events %v; want %v", evList(evs), want)
 	}
@@ -501,8 +502,8 @@ func TestDoorUnsyncedClockJudgedFromLastTrusted(t *testing.T) {
 	clk.Advance(time.Second)
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(10)))
 	evs := r.since(seq)
-	want := []ev{{Type: agent.EvClockUnsynced, Detail: "last trusted time"}, {Type: agent.EvStarted},
-		{Type: agent.EvLocked, Detail: "safe state at start"}, secured,
+	want := []ev{{Type: wire.EvClockUnsynced, Detail: "last trusted time"}, {Type: wire.EvStarted},
+		{Type: wire.EvLocked, Detail: "safe state at start"}, secured,
 		tapEv(), awaited(short), staffTapEv(escortStaff), granted(short), unlocked}
 	if !evsMatch(evs, want) {
 		t.Fatalf("events %v; want %v", evList(evs), want)
@@ -524,7 +525,7 @@ func TestDoorUnsyncedClockJudgedFromLastTrusted(t *testing.T) {
 	clk.Advance(10 * time.Minute)
 	seq = r.lastSeq()
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
-	if evs := r.since(seq); !evsMatch(evs[len(evs)-2:], []ev{tapEv(), deniedP(agent.ReasonExpired, short)}) {
+	if evs := r.since(seq); !evsMatch(evs[len(evs)-2:], []ev{tapEv(), deniedP(wire.ReasonExpired, short)}) {
 		t.Errorf("after the window by monotonic time: events %v; want the permit expired", evList(evs))
 	}
 }
@@ -549,13 +550,13 @@ func TestDoorClockLosesSync(t *testing.T) {
 	clk.SetSynced(true)
 	r.must(r.d.SetDoor(ctx, true))
 	evs := r.since(seq)
-	want := []ev{{Type: agent.EvClockUnsynced}, tapEv(), awaited(p1), staffTapEv(escortStaff), granted(p1), unlocked,
+	want := []ev{{Type: wire.EvClockUnsynced}, tapEv(), awaited(p1), staffTapEv(escortStaff), granted(p1), unlocked,
 		opened, entered(p1)}
 	if !evsMatch(evs, want) {
 		t.Fatalf("events %v; want %v", evList(evs), want)
 	}
 	for _, e := range evs {
-		if wantSynced := e.Type == agent.EvOpened || e.Type == agent.EvVisitEntered; e.ClockSynced != wantSynced {
+		if wantSynced := e.Type == wire.EvOpened || e.Type == wire.EvVisitEntered; e.ClockSynced != wantSynced {
 			t.Errorf("event %d %s clock_synced %v; want %v", e.Seq, e.Type, e.ClockSynced, wantSynced)
 		}
 	}
@@ -599,7 +600,7 @@ func TestDoorApplySigned(t *testing.T) {
 	r.must(r.d.ApplySigned(ctx, "staff/S-ESC", sign(t, hub, permit.KindStaff, escortStaff)))
 	r.must(r.d.Submit(ctx, agent.Tick{}))
 	seq := r.lastSeq()
-	if got := types(r.since(0)); !slices.Equal(got, []string{agent.EvStarted, agent.EvLocked, agent.EvSecured}) {
+	if got := types(r.since(0)); !slices.Equal(got, []wire.EventType{wire.EvStarted, wire.EvLocked, wire.EvSecured}) {
 		t.Fatalf("applying good records stored events %v; want none", got)
 	}
 
@@ -632,7 +633,7 @@ func TestDoorApplySigned(t *testing.T) {
 			t.Errorf("%s: ApplySigned = %v; want %v", b.name, err, b.err)
 		}
 		evs := r.since(seq)
-		if len(evs) != 1 || evs[0].Type != agent.EvPermitRejected || !strings.Contains(evs[0].Detail, b.name) {
+		if len(evs) != 1 || evs[0].Type != wire.EvPermitRejected || !strings.Contains(evs[0].Detail, b.name) {
 			t.Errorf("%s: events %v; want one permit.rejected naming the source", b.name, evList(evs))
 		}
 		seq = r.lastSeq()
@@ -654,7 +655,7 @@ func TestDoorApplySigned(t *testing.T) {
 	rv := permit.Revocation{Permit: p1.ID, Version: 3, Site: testSite, Door: testDoor, At: t0, By: "head-ict"}
 	r.must(r.d.ApplySigned(ctx, "permits/P-0001", sign(t, hub, permit.KindRevocation, &rv)))
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
-	if evs := r.since(seq); !evsMatch(evs, []ev{tapEv(), deniedP(agent.ReasonRevoked, p1)}) {
+	if evs := r.since(seq); !evsMatch(evs, []ev{tapEv(), deniedP(wire.ReasonRevoked, p1)}) {
 		t.Errorf("after revocation: events %v; want the guest refused as revoked", evList(evs))
 	}
 }
@@ -724,7 +725,7 @@ func TestDoorTimers(t *testing.T) {
 				t.Fatal("relocked before Rules.Unlock")
 			}
 			sleep(time.Millisecond)
-			if got := types(r.since(seq)); !slices.Equal(got, []string{agent.EvLocked}) {
+			if got := types(r.since(seq)); !slices.Equal(got, []wire.EventType{wire.EvLocked}) {
 				t.Errorf("events after Rules.Unlock %v; want [door.locked]", got)
 			}
 			if got := r.relay.Calls(); !slices.Equal(got, []string{"lock", "unlock", "lock"}) {
@@ -740,13 +741,13 @@ func TestDoorTimers(t *testing.T) {
 			r.must(r.d.Tap(ctx, agent.ReaderExit, uidOf(12)))
 			seq := r.lastSeq()
 			sleep(30 * time.Second)
-			if got := types(r.since(seq)); !slices.Equal(got, []string{agent.EvLocked, agent.EvHeldOpen}) {
+			if got := types(r.since(seq)); !slices.Equal(got, []wire.EventType{wire.EvLocked, wire.EvHeldOpen}) {
 				t.Errorf("events after 30 s open %v; want [door.locked door.held_open]", got)
 			}
 			seq = r.lastSeq()
 			sleep(90 * time.Second)
 			evs := r.since(seq)
-			if !evsMatch(evs, []ev{{Type: agent.EvNotSecured, Detail: "door open"}}) {
+			if !evsMatch(evs, []ev{{Type: wire.EvNotSecured, Detail: "door open"}}) {
 				t.Errorf("events 2 minutes after the last exit %v; want room.not_secured", evList(evs))
 			}
 			if !slices.Contains(r.d.Status().Alarms, "room_not_secured") {
@@ -760,7 +761,7 @@ func TestDoorTimers(t *testing.T) {
 			r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
 			seq := r.lastSeq()
 			sleep(30 * time.Second)
-			if evs := r.since(seq); !evsMatch(evs, []ev{deniedP(agent.ReasonEscortTimeout, p1)}) {
+			if evs := r.since(seq); !evsMatch(evs, []ev{deniedP(wire.ReasonEscortTimeout, p1)}) {
 				t.Errorf("events 30 s after the guest's tap %v; want escort_timeout", evList(evs))
 			}
 		})
@@ -776,7 +777,7 @@ func TestDoorTimers(t *testing.T) {
 				t.Errorf("events before SecureWithin %v; want none", evList(got))
 			}
 			sleep(time.Millisecond)
-			if evs := r.since(seq); !evsMatch(evs, []ev{{Type: agent.EvNotSecured, Detail: "rack R1 open"}}) {
+			if evs := r.since(seq); !evsMatch(evs, []ev{{Type: wire.EvNotSecured, Racks: "R1", Detail: "rack R1 open"}}) {
 				t.Errorf("events 2 minutes after the rack opened %v; want room.not_secured", evList(evs))
 			}
 		})
@@ -799,7 +800,7 @@ func TestDoorRecordsSafeStateAtStart(t *testing.T) {
 	seq := r.lastSeq()
 	r.restart()
 	got := types(r.since(seq))
-	want := []string{agent.EvStarted, agent.EvLocked, agent.EvSecured}
+	want := []wire.EventType{wire.EvStarted, wire.EvLocked, wire.EvSecured}
 	if !slices.Equal(got, want) {
 		t.Fatalf("events after restart = %v; want %v", got, want)
 	}
@@ -818,7 +819,7 @@ func TestDoorRelayFault(t *testing.T) {
 	seq := r.lastSeq()
 	r.must(r.d.Tap(context.Background(), agent.ReaderEntry, uidOf(12)))
 	got := types(r.since(seq))
-	want := []string{agent.EvTap, agent.EvGranted, agent.EvUnlocked, agent.EvRelayFault, agent.EvLocked}
+	want := []wire.EventType{wire.EvTap, wire.EvGranted, wire.EvUnlocked, wire.EvRelayFault, wire.EvLocked}
 	if !slices.Equal(got, want) {
 		t.Fatalf("events = %v; want %v", got, want)
 	}
@@ -849,7 +850,7 @@ func TestDoorRevocationWhileWaitingForEscort(t *testing.T) {
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(10)))
 	evs := r.since(seq)
 	last := evs[len(evs)-1]
-	if last.Type != agent.EvDenied || last.Reason != agent.ReasonRevoked || last.Permit != p.ID {
+	if last.Type != wire.EvDenied || last.Reason != wire.ReasonRevoked || last.Permit != p.ID {
 		t.Fatalf("last event = %s %s %s; want access.denied revoked for %s (events %v)", last.Type, last.Reason,
 			last.Permit, p.ID, types(evs))
 	}
@@ -894,7 +895,7 @@ func TestDoorWatchRecords(t *testing.T) {
 	}
 	var rejected []string
 	for _, e := range r.since(0) {
-		if e.Type == agent.EvPermitRejected {
+		if e.Type == wire.EvPermitRejected {
 			rejected = append(rejected, strings.SplitN(e.Detail, ":", 2)[0])
 		}
 	}
@@ -926,7 +927,7 @@ func TestDoorListen(t *testing.T) {
 	r := newRig(t, testConfig(), clk)
 	r.apply(staffRecords(soloStaff)...)
 	var mu sync.Mutex
-	var got []string
+	var got []wire.EventType
 	var unlockedWhenHeard bool
 	r.d = nil
 	d, err := agent.NewDoor(r.cfg, r.st, r.relay, clk, discardLog(), nil)
@@ -937,7 +938,7 @@ func TestDoorListen(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, e.Type)
-		if e.Type == agent.EvUnlocked {
+		if e.Type == wire.EvUnlocked {
 			// heard after the relay moved
 			unlockedWhenHeard = slices.Contains(r.relay.Calls(), "unlock")
 		}
@@ -949,7 +950,7 @@ func TestDoorListen(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []string{agent.EvStarted, agent.EvLocked, agent.EvSecured, agent.EvTap, agent.EvGranted, agent.EvUnlocked}
+	want := []wire.EventType{wire.EvStarted, wire.EvLocked, wire.EvSecured, wire.EvTap, wire.EvGranted, wire.EvUnlocked}
 	if !slices.Equal(got, want) {
 		t.Errorf("heard %v; want %v", got, want)
 	}
@@ -973,7 +974,7 @@ func TestDoorRelockAndGrantInOneStep(t *testing.T) {
 	clk.Advance(agent.DefaultRules().Unlock + time.Second) // no Tick reaches the door meanwhile
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
 	got := types(r.since(seq))
-	want := []string{agent.EvLocked, agent.EvTap, agent.EvGranted, agent.EvUnlocked}
+	want := []wire.EventType{wire.EvLocked, wire.EvTap, wire.EvGranted, wire.EvUnlocked}
 	if !slices.Equal(got, want) {
 		t.Fatalf("events %v; want %v", got, want)
 	}

@@ -1,6 +1,11 @@
 package agent
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
+)
 
 // Errors of the agent's store and loop, to test with errors.Is.
 var (
@@ -26,3 +31,41 @@ var (
 	// expiry by.
 	ErrClockUntrusted = errors.New("no trusted time to judge by")
 )
+
+// RefusalReason names the refusal that err reports: of a signed record or
+// command, by the door (another door, a rollback, an expired or replayed
+// command, no trusted time) or by its verification (too large, an
+// untrusted key, a bad signature, invalid, of the wrong kind, malformed).
+// It returns "" when err is no refusal: a stopped door, a failed store, a
+// cancelled context.
+func RefusalReason(err error) wire.Reason {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrWrongDoor):
+		return wire.ReasonWrongDoor
+	case errors.Is(err, ErrRollback):
+		return wire.ReasonRollback
+	case errors.Is(err, ErrCommandExpired):
+		return wire.ReasonExpired
+	case errors.Is(err, ErrCommandNotYetValid):
+		return wire.ReasonNotYetValid
+	case errors.Is(err, ErrReplayed):
+		return wire.ReasonReplayed
+	case errors.Is(err, ErrClockUntrusted):
+		return wire.ReasonClockUntrusted
+	case errors.Is(err, permit.ErrTooLarge):
+		return wire.ReasonTooLarge
+	case errors.Is(err, permit.ErrUnknownKey):
+		return wire.ReasonUntrustedKey
+	case errors.Is(err, permit.ErrBadSignature):
+		return wire.ReasonBadSignature
+	case errors.Is(err, permit.ErrInvalid):
+		return wire.ReasonInvalid
+	case errors.Is(err, permit.ErrWrongKind):
+		return wire.ReasonWrongKind
+	case errors.Is(err, permit.ErrMalformed):
+		return wire.ReasonMalformed
+	}
+	return ""
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Rules are the timings of design.md "Rules at the door".
@@ -29,12 +30,6 @@ func DefaultRules() Rules {
 const (
 	ReaderEntry = "entry"
 	ReaderExit  = "exit"
-)
-
-// Mode of the door.
-const (
-	ModeNormal   = "normal"
-	ModeLockdown = "lockdown"
 )
 
 // RelayAction is what the machine asks of the relay after its events are stored.
@@ -84,17 +79,9 @@ type Tick struct{}
 // Command is a verified command from the hub: lockdown, release,
 // unlock-once or resync. Verification happens before it gets here.
 type Command struct {
-	Name string
+	Name wire.CommandName
 	ID   string
 }
-
-// Command names.
-const (
-	CmdLockdown   = "lockdown"
-	CmdRelease    = "release"
-	CmdUnlockOnce = "unlock-once"
-	CmdResync     = "resync"
-)
 
 // Started is the door's first input after a start: it records
 // agent.started and door.locked (the safe state the relay was put in), and
@@ -139,16 +126,6 @@ type Time struct {
 	Trusted bool
 }
 
-// Occupant is someone inside the room: a guest with a permit and escort,
-// or a staff member alone.
-type Occupant struct {
-	Permit string    `json:"permit,omitempty"`
-	Escort string    `json:"escort,omitempty"`
-	Staff  string    `json:"staff,omitempty"`
-	Card   string    `json:"card,omitempty"` // short fingerprint, for exit taps
-	Since  time.Time `json:"since"`
-}
-
 // Outcome is what one input led to: the events to store, then the relay
 // movement and the permits whose entry counters go up, applied in the same
 // transaction as the events.
@@ -160,8 +137,8 @@ type Outcome struct {
 
 // Snapshot is the part of the machine's state that survives a restart.
 type Snapshot struct {
-	Mode      string     `json:"mode"`
-	Occupancy []Occupant `json:"occupancy"`
+	Mode      wire.Mode       `json:"mode"`
+	Occupancy []wire.Occupant `json:"occupancy"`
 }
 
 type escortTap struct {
@@ -176,7 +153,7 @@ type waitingGuest struct {
 }
 
 type admitted struct {
-	occ  Occupant
+	occ  wire.Occupant
 	card permit.Fingerprint
 }
 
@@ -202,11 +179,11 @@ type Machine struct {
 	forced     bool
 	exitUntil  time.Time
 	exitByBtn  bool
-	mode       string
+	mode       wire.Mode
 	waiting    *waitingGuest
 	escorts    []escortTap
 	admitted   []admitted
-	occupancy  []Occupant
+	occupancy  []wire.Occupant
 	cards      map[string]permit.Fingerprint // occupant key -> card
 	leftAlone  []leftEscort
 	secureBy   time.Time // zero: no check running
@@ -218,7 +195,7 @@ type Machine struct {
 // NewMachine returns a door with the relay locked, every input closed, and
 // the state of snap restored.
 func NewMachine(site, door string, rules Rules, readers, racks []string, snap Snapshot) *Machine {
-	m := &Machine{site: site, door: door, rules: rules, mode: ModeNormal,
+	m := &Machine{site: site, door: door, rules: rules, mode: wire.ModeNormal,
 		racks: map[string]bool{}, cards: map[string]permit.Fingerprint{}, tampered: map[string]bool{},
 		rackNames: slices.Clone(racks)}
 	m.exitReader = slices.Contains(readers, ReaderExit)
@@ -226,8 +203,8 @@ func NewMachine(site, door string, rules Rules, readers, racks []string, snap Sn
 	for _, r := range racks {
 		m.racks[r] = false
 	}
-	if snap.Mode == ModeLockdown {
-		m.mode = ModeLockdown
+	if snap.Mode == wire.ModeLockdown {
+		m.mode = wire.ModeLockdown
 	}
 	m.occupancy = slices.Clone(snap.Occupancy)
 	return m
@@ -278,59 +255,47 @@ func (m *Machine) Unlocked() bool { return m.unlocked }
 // HasRack reports whether name is a configured rack.
 func (m *Machine) HasRack(name string) bool { _, ok := m.racks[name]; return ok }
 
-// Status is the door's state in the JSON form of design.md (the agent adds
-// seq, clock and version).
-type Status struct {
-	Door      string            `json:"door"`
-	Lock      string            `json:"lock"`
-	Racks     map[string]string `json:"racks"`
-	Mode      string            `json:"mode"`
-	Occupancy []Occupant        `json:"occupancy"`
-	Secured   bool              `json:"secured"`
-	Alarms    []string          `json:"alarms"`
-}
-
-// Status returns the current state.
-func (m *Machine) Status() Status {
-	s := Status{Door: openClosed(m.doorOpen), Lock: "locked", Racks: map[string]string{}, Mode: m.mode,
-		Occupancy: slices.Clone(m.occupancy), Secured: m.roomEmpty() && m.secure(), Alarms: []string{}}
+// Status returns the current state; the door adds seq, clock and version.
+func (m *Machine) Status() wire.Status {
+	s := wire.Status{Door: openClosed(m.doorOpen), Lock: wire.Locked, Racks: map[string]string{}, Mode: m.mode,
+		Occupancy: slices.Clone(m.occupancy), Secured: m.roomEmpty() && m.secure(), Alarms: []wire.Alarm{}}
 	if m.unlocked {
-		s.Lock = "unlocked"
+		s.Lock = wire.Unlocked
 	}
 	if s.Occupancy == nil {
-		s.Occupancy = []Occupant{}
+		s.Occupancy = []wire.Occupant{}
 	}
 	for _, r := range m.rackNames {
 		s.Racks[r] = openClosed(m.racks[r])
 	}
 	if m.forced {
-		s.Alarms = append(s.Alarms, "door_forced")
+		s.Alarms = append(s.Alarms, wire.AlarmDoorForced)
 	}
 	if m.heldAlarm {
-		s.Alarms = append(s.Alarms, "door_held_open")
+		s.Alarms = append(s.Alarms, wire.AlarmDoorHeldOpen)
 	}
 	if m.notSecured {
-		s.Alarms = append(s.Alarms, "room_not_secured")
+		s.Alarms = append(s.Alarms, wire.AlarmRoomNotSecured)
 	}
 	for _, r := range m.rackNames {
 		if m.tampered[r] {
-			s.Alarms = append(s.Alarms, "rack_tampered:"+r)
+			s.Alarms = append(s.Alarms, wire.RackTamperedAlarm(r))
 		}
 	}
-	if m.mode == ModeLockdown {
-		s.Alarms = append(s.Alarms, "lockdown")
+	if m.mode == wire.ModeLockdown {
+		s.Alarms = append(s.Alarms, wire.AlarmLockdown)
 	}
 	if m.relayFault {
-		s.Alarms = append(s.Alarms, "relay_fault")
+		s.Alarms = append(s.Alarms, wire.AlarmRelayFault)
 	}
 	return s
 }
 
 func openClosed(open bool) string {
 	if open {
-		return "open"
+		return wire.Open
 	}
-	return "closed"
+	return wire.Closed
 }
 
 // Deadline returns the next time at which a Tick changes something, or the
@@ -389,7 +354,7 @@ func (m *Machine) Handle(in Input, t Time) Outcome {
 	case RackInput:
 		s.rackInput(in)
 	case ExitButton:
-		s.emit(Event{Type: EvExitRequested, Reader: "button"})
+		s.emit(Event{Type: wire.EvExitRequested, Reader: "button"})
 		s.requestExit(true)
 	case Command:
 		s.command(in)
@@ -399,11 +364,11 @@ func (m *Machine) Handle(in Input, t Time) Outcome {
 		// the relay was driven to its safe state before anything else;
 		// whatever the log said last (a power cut while unlocked), it is
 		// locked now
-		s.emit(Event{Type: EvStarted, Detail: in.Version})
-		s.emit(Event{Type: EvLocked, Detail: "safe state at start"})
+		s.emit(Event{Type: wire.EvStarted, Detail: in.Version})
+		s.emit(Event{Type: wire.EvLocked, Detail: "safe state at start"})
 		m.StartSecureCheck(t.Now)
 	case RelayFault:
-		s.emit(Event{Type: EvRelayFault, Detail: in.Err})
+		s.emit(Event{Type: wire.EvRelayFault, Detail: in.Err})
 		if m.unlocked {
 			s.lock("relay fault")
 		}
@@ -424,7 +389,7 @@ func (s *step) expire() {
 		m.exitUntil, m.exitByBtn = time.Time{}, false
 	}
 	if w := m.waiting; w != nil && !now.Before(w.at.Add(m.rules.EscortWindow)) {
-		s.emit(Event{Type: EvDenied, Reader: ReaderEntry, Permit: w.p.ID, Escort: w.p.Escort, Reason: ReasonEscortTimeout,
+		s.emit(Event{Type: wire.EvDenied, Reader: ReaderEntry, Permit: w.p.ID, Escort: w.p.Escort, Reason: wire.ReasonEscortTimeout,
 			Card: w.p.Card.Short()})
 		m.waiting = nil
 	}
@@ -433,14 +398,14 @@ func (s *step) expire() {
 		if now.Before(e.at.Add(m.rules.EscortWindow)) {
 			kept = append(kept, e)
 		} else if !e.solo {
-			s.emit(Event{Type: EvDenied, Reader: ReaderEntry, Escort: e.staff, Staff: e.staff, Reason: ReasonEscortTimeout,
+			s.emit(Event{Type: wire.EvDenied, Reader: ReaderEntry, Escort: e.staff, Staff: e.staff, Reason: wire.ReasonEscortTimeout,
 				Detail: "no guest tapped"})
 		}
 	}
 	m.escorts = kept
 	if m.doorOpen && !m.heldAlarm && !now.Before(m.openedAt.Add(m.rules.HeldOpen)) {
 		m.heldAlarm = true
-		s.emit(Event{Type: EvHeldOpen, Detail: fmt.Sprintf("open since %s", m.openedAt.UTC().Format(time.RFC3339))})
+		s.emit(Event{Type: wire.EvHeldOpen, Detail: fmt.Sprintf("open since %s", m.openedAt.UTC().Format(time.RFC3339))})
 	}
 	left := m.leftAlone[:0]
 	for _, l := range m.leftAlone {
@@ -449,7 +414,7 @@ func (s *step) expire() {
 			continue
 		}
 		if m.inside(l.permit) >= 0 {
-			s.emit(Event{Type: EvUnescorted, Permit: l.permit, Escort: l.escort})
+			s.emit(Event{Type: wire.EvUnescorted, Permit: l.permit, Escort: l.escort})
 		}
 	}
 	m.leftAlone = left
@@ -457,7 +422,7 @@ func (s *step) expire() {
 		m.secureBy = time.Time{}
 		if !m.secure() {
 			m.notSecured = true
-			s.emit(Event{Type: EvNotSecured, Detail: m.insecurity()})
+			s.emit(Event{Type: wire.EvNotSecured, Racks: m.openRacks(), Detail: m.insecurity()})
 		}
 	}
 }
@@ -469,7 +434,7 @@ func (s *step) unlock(why string) {
 		return
 	}
 	m.unlocked, m.relayFault = true, false
-	s.emit(Event{Type: EvUnlocked, Detail: why})
+	s.emit(Event{Type: wire.EvUnlocked, Detail: why})
 	s.out.Relay = RelayUnlock
 }
 
@@ -481,25 +446,25 @@ func (s *step) lock(why string) {
 		return
 	}
 	m.unlocked, m.relayFault = false, false
-	s.emit(Event{Type: EvLocked, Detail: why})
+	s.emit(Event{Type: wire.EvLocked, Detail: why})
 	s.out.Relay = RelayLock
 }
 
-func (s *step) deny(t Tap, reason string, e Event) {
-	e.Type, e.Reader, e.Reason, e.Card = EvDenied, t.Reader, reason, t.Card.Short()
+func (s *step) deny(t Tap, reason wire.Reason, e Event) {
+	e.Type, e.Reader, e.Reason, e.Card = wire.EvDenied, t.Reader, reason, t.Card.Short()
 	s.emit(e)
 }
 
 func (s *step) entryTap(t Tap, tm Time) {
 	m := s.m
 	st := t.Info.Staff
-	tap := Event{Type: EvTap, Reader: t.Reader, Card: t.Card.Short()}
+	tap := Event{Type: wire.EvTap, Reader: t.Reader, Card: t.Card.Short()}
 	if st != nil {
 		tap.Staff = st.ID
 	}
 	s.emit(tap)
-	if m.mode == ModeLockdown {
-		s.deny(t, ReasonLockdown, Event{Staff: tap.Staff})
+	if m.mode == wire.ModeLockdown {
+		s.deny(t, wire.ReasonLockdown, Event{Staff: tap.Staff})
 		return
 	}
 	if st != nil {
@@ -507,7 +472,7 @@ func (s *step) entryTap(t Tap, tm Time) {
 		return
 	}
 	if len(t.Info.Permits) == 0 {
-		s.deny(t, ReasonUnknownCard, Event{})
+		s.deny(t, wire.ReasonUnknownCard, Event{})
 		return
 	}
 	p, reason := m.choosePermit(t.Info.Permits, tm)
@@ -523,36 +488,36 @@ func (s *step) entryTap(t Tap, tm Time) {
 		}
 	}
 	if w := m.waiting; w != nil && w.p.ID != p.ID {
-		s.emit(Event{Type: EvDenied, Reader: ReaderEntry, Permit: w.p.ID, Escort: w.p.Escort, Reason: ReasonEscortTimeout,
+		s.emit(Event{Type: wire.EvDenied, Reader: ReaderEntry, Permit: w.p.ID, Escort: w.p.Escort, Reason: wire.ReasonEscortTimeout,
 			Card: w.p.Card.Short(), Detail: "another guest tapped"})
 	}
 	m.waiting = &waitingGuest{p: p, at: s.now}
-	s.emit(Event{Type: EvEscortAwaited, Reader: t.Reader, Permit: p.ID, Escort: p.Escort, Card: t.Card.Short()})
+	s.emit(Event{Type: wire.EvEscortAwaited, Reader: t.Reader, Permit: p.ID, Escort: p.Escort, Card: t.Card.Short()})
 }
 
 // choosePermit returns a permit of this door that admits now, or the most
 // telling reason why none does.
-func (m *Machine) choosePermit(ps []PermitInfo, tm Time) (PermitInfo, string) {
-	best, reason, rank := PermitInfo{}, ReasonNoPermit, 0
+func (m *Machine) choosePermit(ps []PermitInfo, tm Time) (PermitInfo, wire.Reason) {
+	best, reason, rank := PermitInfo{}, wire.ReasonNoPermit, 0
 	// a later rank is a more specific reason to tell the guest
-	ranks := map[string]int{ReasonNoPermit: 0, ReasonRevoked: 1, ReasonExpired: 2, ReasonEntriesUsed: 3,
-		ReasonNotYetValid: 4, ReasonClockUntrusted: 5}
+	ranks := map[wire.Reason]int{wire.ReasonNoPermit: 0, wire.ReasonRevoked: 1, wire.ReasonExpired: 2, wire.ReasonEntriesUsed: 3,
+		wire.ReasonNotYetValid: 4, wire.ReasonClockUntrusted: 5}
 	for _, p := range ps {
 		if p.Site != m.site || p.Door != m.door {
 			continue
 		}
-		r := ""
+		var r wire.Reason
 		switch {
 		case p.Revoked:
-			r = ReasonRevoked
+			r = wire.ReasonRevoked
 		case !tm.Trusted:
-			r = ReasonClockUntrusted
+			r = wire.ReasonClockUntrusted
 		case tm.Now.Before(p.NotBefore):
-			r = ReasonNotYetValid
+			r = wire.ReasonNotYetValid
 		case !tm.Now.Before(p.NotAfter):
-			r = ReasonExpired
+			r = wire.ReasonExpired
 		case p.Entries > 0 && p.Used >= p.Entries:
-			r = ReasonEntriesUsed
+			r = wire.ReasonEntriesUsed
 		default:
 			return p, ""
 		}
@@ -568,15 +533,16 @@ func (s *step) staffTap(t Tap, st *permit.Staff, tm Time) {
 	w := m.waiting
 	usable := !st.Disabled && st.AllowsDoor(m.door)
 	if !usable || !st.Escort && !st.Solo {
-		r := ReasonNoPermit
 		if w != nil && usable {
-			r = ReasonEscortNotAllowed
+			// the guest's permit is the one this card may not escort
+			s.deny(t, wire.ReasonEscortNotAllowed, Event{Staff: st.ID, Permit: w.p.ID})
+			return
 		}
-		s.deny(t, r, Event{Staff: st.ID})
+		s.deny(t, wire.ReasonNoPermit, Event{Staff: st.ID})
 		return
 	}
 	if w != nil && w.p.Escort != st.ID && st.Escort {
-		s.deny(t, ReasonWrongEscort, Event{Staff: st.ID, Escort: st.ID, Permit: w.p.ID,
+		s.deny(t, wire.ReasonWrongEscort, Event{Staff: st.ID, Escort: st.ID, Permit: w.p.ID,
 			Detail: "assigned escort is " + w.p.Escort})
 		if !st.Solo {
 			return
@@ -584,7 +550,7 @@ func (s *step) staffTap(t Tap, st *permit.Staff, tm Time) {
 	}
 	if w != nil && w.p.Escort == st.ID {
 		if !st.Escort {
-			s.deny(t, ReasonEscortNotAllowed, Event{Staff: st.ID, Permit: w.p.ID})
+			s.deny(t, wire.ReasonEscortNotAllowed, Event{Staff: st.ID, Permit: w.p.ID})
 			if !st.Solo {
 				return
 			}
@@ -594,7 +560,7 @@ func (s *step) staffTap(t Tap, st *permit.Staff, tm Time) {
 			if t.Waiting != nil {
 				i := slices.IndexFunc(t.Waiting.Permits, func(q PermitInfo) bool { return q.ID == p.ID })
 				if i < 0 {
-					s.deny(Tap{Reader: ReaderEntry, Card: p.Card}, ReasonNoPermit, Event{Permit: p.ID, Escort: p.Escort,
+					s.deny(Tap{Reader: ReaderEntry, Card: p.Card}, wire.ReasonNoPermit, Event{Permit: p.ID, Escort: p.Escort,
 						Detail: "permit withdrawn while waiting for the escort"})
 					return
 				}
@@ -602,7 +568,7 @@ func (s *step) staffTap(t Tap, st *permit.Staff, tm Time) {
 			}
 			// the guest gets in now: the permit must still admit now
 			if _, reason := m.choosePermit([]PermitInfo{p}, tm); reason != "" {
-				s.emit(Event{Type: EvDenied, Reader: ReaderEntry, Permit: p.ID, Escort: p.Escort, Reason: reason,
+				s.emit(Event{Type: wire.EvDenied, Reader: ReaderEntry, Permit: p.ID, Escort: p.Escort, Reason: reason,
 					Card: p.Card.Short(), Detail: "when the escort tapped"})
 				return
 			}
@@ -613,8 +579,8 @@ func (s *step) staffTap(t Tap, st *permit.Staff, tm Time) {
 	if st.Solo {
 		// an escort who went out and comes back is with the guest again
 		m.leftAlone = slices.DeleteFunc(m.leftAlone, func(l leftEscort) bool { return l.escort == st.ID })
-		s.emit(Event{Type: EvGranted, Reader: t.Reader, Staff: st.ID, Card: t.Card.Short(), Detail: "solo"})
-		m.admit(Occupant{Staff: st.ID, Card: t.Card.Short()}, t.Card)
+		s.emit(Event{Type: wire.EvGranted, Reader: t.Reader, Staff: st.ID, Card: t.Card.Short(), Detail: "solo"})
+		m.admit(wire.Occupant{Staff: st.ID, Card: t.Card.Short()}, t.Card)
 		s.unlock("solo " + st.ID)
 		s.enterIfOpen()
 	}
@@ -626,13 +592,13 @@ func (s *step) staffTap(t Tap, st *permit.Staff, tm Time) {
 
 func (s *step) grantGuest(card permit.Fingerprint, p PermitInfo) {
 	m := s.m
-	s.emit(Event{Type: EvGranted, Reader: ReaderEntry, Permit: p.ID, Escort: p.Escort, Card: card.Short()})
-	m.admit(Occupant{Permit: p.ID, Escort: p.Escort, Card: card.Short()}, card)
+	s.emit(Event{Type: wire.EvGranted, Reader: ReaderEntry, Permit: p.ID, Escort: p.Escort, Card: card.Short()})
+	m.admit(wire.Occupant{Permit: p.ID, Escort: p.Escort, Card: card.Short()}, card)
 	s.unlock("permit " + p.ID)
 	s.enterIfOpen()
 }
 
-func (m *Machine) admit(o Occupant, card permit.Fingerprint) {
+func (m *Machine) admit(o wire.Occupant, card permit.Fingerprint) {
 	// granted again before the door opened: still one entry
 	if slices.ContainsFunc(m.admitted, func(a admitted) bool { return a.occ.Permit == o.Permit && a.occ.Staff == o.Staff }) {
 		return
@@ -656,7 +622,7 @@ func (s *step) enter() {
 			m.occupancy = slices.Delete(m.occupancy, i, i+1)
 		}
 		m.occupancy = append(m.occupancy, o)
-		s.emit(Event{Type: EvVisitEntered, Permit: o.Permit, Escort: o.Escort, Staff: o.Staff, Card: o.Card})
+		s.emit(Event{Type: wire.EvVisitEntered, Permit: o.Permit, Escort: o.Escort, Staff: o.Staff, Card: o.Card})
 		if o.Permit != "" {
 			s.out.Used = append(s.out.Used, o.Permit)
 		}
@@ -667,29 +633,29 @@ func (s *step) enter() {
 }
 
 func (m *Machine) inside(permitID string) int {
-	return slices.IndexFunc(m.occupancy, func(o Occupant) bool { return o.Permit == permitID })
+	return slices.IndexFunc(m.occupancy, func(o wire.Occupant) bool { return o.Permit == permitID })
 }
 
-func (m *Machine) insideOcc(o Occupant) int {
-	return slices.IndexFunc(m.occupancy, func(x Occupant) bool { return x.Permit == o.Permit && x.Staff == o.Staff })
+func (m *Machine) insideOcc(o wire.Occupant) int {
+	return slices.IndexFunc(m.occupancy, func(x wire.Occupant) bool { return x.Permit == o.Permit && x.Staff == o.Staff })
 }
 
 func (s *step) exitTap(t Tap) {
 	m := s.m
 	short := t.Card.Short()
-	tap := Event{Type: EvTap, Reader: t.Reader, Card: short}
+	tap := Event{Type: wire.EvTap, Reader: t.Reader, Card: short}
 	if t.Info.Staff != nil {
 		tap.Staff = t.Info.Staff.ID
 	}
 	s.emit(tap)
 	if t.Info.Staff == nil && len(t.Info.Permits) == 0 {
-		s.deny(t, ReasonUnknownCard, Event{})
+		s.deny(t, wire.ReasonUnknownCard, Event{})
 		return
 	}
-	s.emit(Event{Type: EvExitRequested, Reader: t.Reader, Staff: tap.Staff, Card: short})
+	s.emit(Event{Type: wire.EvExitRequested, Reader: t.Reader, Staff: tap.Staff, Card: short})
 	s.requestExit(false)
 	if st := t.Info.Staff; st != nil {
-		if i := slices.IndexFunc(m.occupancy, func(o Occupant) bool { return o.Staff == st.ID }); i >= 0 {
+		if i := slices.IndexFunc(m.occupancy, func(o wire.Occupant) bool { return o.Staff == st.ID }); i >= 0 {
 			s.leave(i)
 		}
 		for _, o := range m.occupancy {
@@ -713,7 +679,7 @@ func (s *step) leave(i int) {
 	m := s.m
 	o := m.occupancy[i]
 	m.occupancy = slices.Delete(m.occupancy, i, i+1)
-	s.emit(Event{Type: EvVisitExited, Permit: o.Permit, Escort: o.Escort, Staff: o.Staff, Card: o.Card,
+	s.emit(Event{Type: wire.EvVisitExited, Permit: o.Permit, Escort: o.Escort, Staff: o.Staff, Card: o.Card,
 		Detail: "inside since " + o.Since.UTC().Format(time.RFC3339)})
 	if o.Permit != "" {
 		m.leftAlone = slices.DeleteFunc(m.leftAlone, func(l leftEscort) bool { return l.permit == o.Permit })
@@ -743,7 +709,7 @@ func (s *step) doorInput(open bool) {
 		// an exit request lets the door open once: opened again while
 		// locked, it is forced
 		m.exitUntil, m.exitByBtn = time.Time{}, false
-		s.emit(Event{Type: EvClosed})
+		s.emit(Event{Type: wire.EvClosed})
 		if m.unlocked {
 			s.lock("door closed")
 		}
@@ -751,11 +717,11 @@ func (s *step) doorInput(open bool) {
 		return
 	}
 	m.openedAt = s.now
-	s.emit(Event{Type: EvOpened})
+	s.emit(Event{Type: wire.EvOpened})
 	exiting := !m.exitUntil.IsZero()
 	if !m.unlocked && !exiting {
 		m.forced = true
-		s.emit(Event{Type: EvForced})
+		s.emit(Event{Type: wire.EvForced})
 	}
 	if m.exitByBtn {
 		m.exitByBtn = false
@@ -775,40 +741,40 @@ func (s *step) rackInput(in RackInput) {
 	}
 	m.racks[in.Rack] = in.Open
 	if !in.Open {
-		s.emit(Event{Type: EvRackClosed, Rack: in.Rack})
+		s.emit(Event{Type: wire.EvRackClosed, Rack: in.Rack})
 		return
 	}
-	s.emit(Event{Type: EvRackOpened, Rack: in.Rack})
+	s.emit(Event{Type: wire.EvRackOpened, Rack: in.Rack})
 	if m.roomEmpty() {
 		m.tampered[in.Rack] = true
-		s.emit(Event{Type: EvRackTampered, Rack: in.Rack, Detail: "opened while the room is empty"})
+		s.emit(Event{Type: wire.EvRackTampered, Rack: in.Rack, Detail: "opened while the room is empty"})
 	}
 }
 
 func (s *step) command(c Command) {
 	m := s.m
-	ok := func() { s.emit(Event{Type: EvCmdExecuted, Detail: c.Name + " " + c.ID}) }
+	ok := func() { s.emit(Event{Type: wire.EvCmdExecuted, Command: c.Name, Detail: string(c.Name) + " " + c.ID}) }
 	switch c.Name {
-	case CmdLockdown:
-		m.mode = ModeLockdown
+	case wire.CmdLockdown:
+		m.mode = wire.ModeLockdown
 		m.waiting, m.escorts = nil, nil
 		ok()
 		s.lock("lockdown")
-	case CmdRelease:
-		m.mode = ModeNormal
+	case wire.CmdRelease:
+		m.mode = wire.ModeNormal
 		ok()
-	case CmdUnlockOnce:
-		if m.mode == ModeLockdown {
-			s.emit(Event{Type: EvCmdRejected, Reason: ReasonLockdown, Detail: c.Name + " " + c.ID})
+	case wire.CmdUnlockOnce:
+		if m.mode == wire.ModeLockdown {
+			s.emit(Event{Type: wire.EvCmdRejected, Reason: wire.ReasonLockdown, Command: c.Name, Detail: string(c.Name) + " " + c.ID})
 			return
 		}
 		ok()
 		m.exitUntil = s.now.Add(m.rules.Unlock) // a remote unlock is not a forced door
 		s.unlock("command " + c.ID)
-	case CmdResync:
+	case wire.CmdResync:
 		ok()
 	default:
-		s.emit(Event{Type: EvCmdRejected, Detail: "unknown command " + c.Name})
+		s.emit(Event{Type: wire.EvCmdRejected, Reason: wire.ReasonUnknown, Command: c.Name, Detail: "unknown command " + string(c.Name)})
 	}
 }
 
@@ -824,6 +790,17 @@ func (m *Machine) secure() bool {
 		}
 	}
 	return true
+}
+
+// openRacks names the racks that are open, in the configured order.
+func (m *Machine) openRacks() []string {
+	var open []string
+	for _, r := range m.rackNames {
+		if m.racks[r] {
+			open = append(open, r)
+		}
+	}
+	return open
 }
 
 // insecurity names what keeps the room from being secured.
@@ -867,7 +844,7 @@ func (s *step) checkSecured() {
 			delete(m.tampered, r)
 		}
 	}
-	s.emit(Event{Type: EvSecured})
+	s.emit(Event{Type: wire.EvSecured})
 }
 
 // StartSecureCheck asks for the room to be found secured within the rule's

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -100,19 +101,24 @@ var (
 )
 
 func rack(name string, isOpen bool) agent.RackInput { return agent.RackInput{Rack: name, Open: isOpen} }
-func cmd(name string) agent.Command                 { return agent.Command{Name: name, ID: "C-" + name} }
+func cmd(name wire.CommandName) agent.Command {
+	return agent.Command{Name: name, ID: "C-" + string(name)}
+}
 
 // ev is the part of an event a test compares. Detail is compared only when
 // the want sets it, as a substring.
 type ev struct {
-	Type, Reason, Permit, Escort, Staff, Rack, Detail string
+	Type                                wire.EventType
+	Reason                              wire.Reason
+	Permit, Escort, Staff, Rack, Detail string
+	Racks                               string // the event's racks, joined by ","
 }
 
 func (e ev) String() string {
 	var b strings.Builder
-	b.WriteString(e.Type)
-	for _, f := range []struct{ k, v string }{{"reason", e.Reason}, {"permit", e.Permit}, {"escort", e.Escort},
-		{"staff", e.Staff}, {"rack", e.Rack}, {"detail", e.Detail}} {
+	b.WriteString(string(e.Type))
+	for _, f := range []struct{ k, v string }{{"reason", string(e.Reason)}, {"permit", e.Permit}, {"escort", e.Escort},
+		{"staff", e.Staff}, {"rack", e.Rack}, {"racks", e.Racks}, {"detail", e.Detail}} {
 		if f.v != "" {
 			fmt.Fprintf(&b, " %s=%s", f.k, f.v)
 		}
@@ -121,7 +127,7 @@ func (e ev) String() string {
 }
 
 func evOf(e agent.Event) ev {
-	return ev{Type: e.Type, Reason: e.Reason, Permit: e.Permit, Escort: e.Escort, Staff: e.Staff, Rack: e.Rack, Detail: e.Detail}
+	return ev{Type: e.Type, Reason: e.Reason, Permit: e.Permit, Escort: e.Escort, Staff: e.Staff, Rack: e.Rack, Racks: strings.Join(e.Racks, ","), Detail: e.Detail}
 }
 
 func evsMatch(got []agent.Event, want []ev) bool {
@@ -149,39 +155,39 @@ func evList(es []agent.Event) []ev {
 }
 
 // Shorthands for the wanted events.
-func e(typ string) ev                { return ev{Type: typ} }
-func tapEv() ev                      { return ev{Type: agent.EvTap} }
-func staffTapEv(st *permit.Staff) ev { return ev{Type: agent.EvTap, Staff: st.ID} }
+func e(typ wire.EventType) ev        { return ev{Type: typ} }
+func tapEv() ev                      { return ev{Type: wire.EvTap} }
+func staffTapEv(st *permit.Staff) ev { return ev{Type: wire.EvTap, Staff: st.ID} }
 func awaited(p permit.Permit) ev {
-	return ev{Type: agent.EvEscortAwaited, Permit: p.ID, Escort: p.Escort}
+	return ev{Type: wire.EvEscortAwaited, Permit: p.ID, Escort: p.Escort}
 }
-func granted(p permit.Permit) ev      { return ev{Type: agent.EvGranted, Permit: p.ID, Escort: p.Escort} }
-func soloGranted(st *permit.Staff) ev { return ev{Type: agent.EvGranted, Staff: st.ID} }
+func granted(p permit.Permit) ev      { return ev{Type: wire.EvGranted, Permit: p.ID, Escort: p.Escort} }
+func soloGranted(st *permit.Staff) ev { return ev{Type: wire.EvGranted, Staff: st.ID} }
 func entered(p permit.Permit) ev {
-	return ev{Type: agent.EvVisitEntered, Permit: p.ID, Escort: p.Escort}
+	return ev{Type: wire.EvVisitEntered, Permit: p.ID, Escort: p.Escort}
 }
-func staffEntered(st *permit.Staff) ev { return ev{Type: agent.EvVisitEntered, Staff: st.ID} }
-func exited(p permit.Permit) ev        { return ev{Type: agent.EvVisitExited, Permit: p.ID, Escort: p.Escort} }
-func staffExited(st *permit.Staff) ev  { return ev{Type: agent.EvVisitExited, Staff: st.ID} }
-func denied(reason string) ev          { return ev{Type: agent.EvDenied, Reason: reason} }
-func deniedP(reason string, p permit.Permit) ev {
-	return ev{Type: agent.EvDenied, Reason: reason, Permit: p.ID, Escort: p.Escort}
+func staffEntered(st *permit.Staff) ev { return ev{Type: wire.EvVisitEntered, Staff: st.ID} }
+func exited(p permit.Permit) ev        { return ev{Type: wire.EvVisitExited, Permit: p.ID, Escort: p.Escort} }
+func staffExited(st *permit.Staff) ev  { return ev{Type: wire.EvVisitExited, Staff: st.ID} }
+func denied(reason wire.Reason) ev     { return ev{Type: wire.EvDenied, Reason: reason} }
+func deniedP(reason wire.Reason, p permit.Permit) ev {
+	return ev{Type: wire.EvDenied, Reason: reason, Permit: p.ID, Escort: p.Escort}
 }
-func deniedS(reason string, st *permit.Staff) ev {
-	return ev{Type: agent.EvDenied, Reason: reason, Staff: st.ID}
+func deniedS(reason wire.Reason, st *permit.Staff) ev {
+	return ev{Type: wire.EvDenied, Reason: reason, Staff: st.ID}
 }
 
 var (
-	unlocked = e(agent.EvUnlocked)
-	locked   = e(agent.EvLocked)
-	opened   = e(agent.EvOpened)
-	closed   = e(agent.EvClosed)
-	forced   = e(agent.EvForced)
-	secured  = e(agent.EvSecured)
-	exitReq  = e(agent.EvExitRequested)
+	unlocked = e(wire.EvUnlocked)
+	locked   = e(wire.EvLocked)
+	opened   = e(wire.EvOpened)
+	closed   = e(wire.EvClosed)
+	forced   = e(wire.EvForced)
+	secured  = e(wire.EvSecured)
+	exitReq  = e(wire.EvExitRequested)
 )
 
-func exitReqS(st *permit.Staff) ev { return ev{Type: agent.EvExitRequested, Staff: st.ID} }
+func exitReqS(st *permit.Staff) ev { return ev{Type: wire.EvExitRequested, Staff: st.ID} }
 
 // step is one input at t0+at and what Handle must answer.
 type step struct {
@@ -218,7 +224,7 @@ func runSteps(t *testing.T, m *agent.Machine, steps []step) {
 				i, s.in, s.in, s.at, evList(out.Events), out.Relay, out.Used, s.want, s.relay, s.used)
 		}
 		for _, ev := range out.Events {
-			if ev.Type == agent.EvTap && ev.Card == "" {
+			if ev.Type == wire.EvTap && ev.Card == "" {
 				t.Errorf("step %d: tap event names no card", i)
 			}
 		}
@@ -228,7 +234,7 @@ func runSteps(t *testing.T, m *agent.Machine, steps []step) {
 	}
 }
 
-func wantStatus(f func(s agent.Status) string) func(t *testing.T, m *agent.Machine) {
+func wantStatus(f func(s wire.Status) string) func(t *testing.T, m *agent.Machine) {
 	return func(t *testing.T, m *agent.Machine) {
 		t.Helper()
 		if msg := f(m.Status()); msg != "" {
@@ -246,17 +252,17 @@ func wantUnlocked(want bool) func(t *testing.T, m *agent.Machine) {
 	}
 }
 
-func hasAlarm(a string) func(s agent.Status) string {
-	return func(s agent.Status) string {
+func hasAlarm(a wire.Alarm) func(s wire.Status) string {
+	return func(s wire.Status) string {
 		if !slices.Contains(s.Alarms, a) {
-			return "want alarm " + a
+			return "want alarm " + string(a)
 		}
 		return ""
 	}
 }
 
-func occupants(want ...string) func(s agent.Status) string {
-	return func(s agent.Status) string {
+func occupants(want ...string) func(s wire.Status) string {
+	return func(s wire.Status) string {
 		var got []string
 		for _, o := range s.Occupancy {
 			got = append(got, o.Permit+o.Staff)
@@ -323,27 +329,27 @@ func TestMachineRules(t *testing.T) {
 		{name: "guest waits, escort window expires", steps: []step{
 			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
 			{at: 30*sec - 1, in: tick},
-			{at: 30 * sec, in: tick, want: []ev{deniedP(agent.ReasonEscortTimeout, p1)}},
+			{at: 30 * sec, in: tick, want: []ev{deniedP(wire.ReasonEscortTimeout, p1)}},
 			{at: 31 * sec, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}},
-			{at: 61 * sec, in: tick, want: []ev{{Type: agent.EvDenied, Reason: agent.ReasonEscortTimeout, Escort: "S-ESC", Staff: "S-ESC"}}},
+			{at: 61 * sec, in: tick, want: []ev{{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Escort: "S-ESC", Staff: "S-ESC"}}},
 		}},
 		{name: "escort waits, escort window expires", steps: []step{
 			{at: 0, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}},
 			// the expired escort tap is reported before the guest's tap is judged
 			{at: 30 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{
-				{Type: agent.EvDenied, Reason: agent.ReasonEscortTimeout, Escort: "S-ESC", Staff: "S-ESC"},
+				{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Escort: "S-ESC", Staff: "S-ESC"},
 				tapEv(), awaited(p1)}},
 		}},
 		{name: "a second guest replaces the waiting one", steps: []step{
 			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
-			{at: 5 * sec, in: permitTap(agent.ReaderEntry, p2), want: []ev{tapEv(), deniedP(agent.ReasonEscortTimeout, p1), awaited(p2)}},
+			{at: 5 * sec, in: permitTap(agent.ReaderEntry, p2), want: []ev{tapEv(), deniedP(wire.ReasonEscortTimeout, p1), awaited(p2)}},
 			{at: 6 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
 				want: []ev{staffTapEv(escortStaff), granted(p2), unlocked}, relay: agent.RelayUnlock},
 		}},
 		{name: "wrong escort", steps: []step{
 			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
 			{at: 1 * sec, in: staffTap(agent.ReaderEntry, escort2Staff), want: []ev{staffTapEv(escort2Staff),
-				{Type: agent.EvDenied, Reason: agent.ReasonWrongEscort, Permit: p1.ID, Escort: "S-ESC2", Staff: "S-ESC2", Detail: "S-ESC"}},
+				{Type: wire.EvDenied, Reason: wire.ReasonWrongEscort, Permit: p1.ID, Escort: "S-ESC2", Staff: "S-ESC2", Detail: "S-ESC"}},
 				check: wantUnlocked(false)},
 			// the guest still waits for the assigned escort
 			{at: 2 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
@@ -352,60 +358,60 @@ func TestMachineRules(t *testing.T) {
 		{name: "wrong escort with solo right enters alone, guest keeps waiting", steps: []step{
 			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
 			{at: 1 * sec, in: staffTap(agent.ReaderEntry, bothStaff), want: []ev{staffTapEv(bothStaff),
-				{Type: agent.EvDenied, Reason: agent.ReasonWrongEscort, Permit: p1.ID, Escort: "S-BOTH", Staff: "S-BOTH"},
+				{Type: wire.EvDenied, Reason: wire.ReasonWrongEscort, Permit: p1.ID, Escort: "S-BOTH", Staff: "S-BOTH"},
 				soloGranted(bothStaff), unlocked}, relay: agent.RelayUnlock},
 			{at: 2 * sec, in: open, want: []ev{opened, staffEntered(bothStaff)}, check: wantStatus(occupants("S-BOTH"))},
-			{at: 30 * sec, in: tick, want: []ev{locked, deniedP(agent.ReasonEscortTimeout, p1)}, relay: agent.RelayLock},
+			{at: 30 * sec, in: tick, want: []ev{locked, deniedP(wire.ReasonEscortTimeout, p1)}, relay: agent.RelayLock},
 		}},
 		{name: "escort not allowed: staff without rights while a guest waits", steps: []step{
 			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
 			{at: 1 * sec, in: staffTap(agent.ReaderEntry, plainStaff),
-				want: []ev{staffTapEv(plainStaff), deniedS(agent.ReasonEscortNotAllowed, plainStaff)}},
+				want: []ev{staffTapEv(plainStaff), {Type: wire.EvDenied, Reason: wire.ReasonEscortNotAllowed, Permit: p1.ID, Staff: plainStaff.ID}}},
 		}},
 		{name: "escort not allowed: assigned escort has only the solo right", steps: []step{
 			{at: 0, in: permitTap(agent.ReaderEntry, soloEscorted), want: []ev{tapEv(), awaited(soloEscorted)}},
 			{at: 1 * sec, in: staffTap(agent.ReaderEntry, soloStaff), want: []ev{staffTapEv(soloStaff),
-				{Type: agent.EvDenied, Reason: agent.ReasonEscortNotAllowed, Permit: soloEscorted.ID, Staff: "S-SOLO"},
+				{Type: wire.EvDenied, Reason: wire.ReasonEscortNotAllowed, Permit: soloEscorted.ID, Staff: "S-SOLO"},
 				soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
 			{at: 2 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}, check: wantStatus(occupants("S-SOLO"))},
 		}},
 		{name: "staff without rights and no guest: no permit", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, plainStaff), want: []ev{staffTapEv(plainStaff), deniedS(agent.ReasonNoPermit, plainStaff)}},
+			{at: 0, in: staffTap(agent.ReaderEntry, plainStaff), want: []ev{staffTapEv(plainStaff), deniedS(wire.ReasonNoPermit, plainStaff)}},
 		}},
 		{name: "unknown card", steps: []step{
-			{at: 0, in: guestTap(agent.ReaderEntry, unknownCard), want: []ev{tapEv(), denied(agent.ReasonUnknownCard)}},
+			{at: 0, in: guestTap(agent.ReaderEntry, unknownCard), want: []ev{tapEv(), denied(wire.ReasonUnknownCard)}},
 		}},
 		{name: "permit for another door", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, otherDoor), want: []ev{tapEv(), denied(agent.ReasonNoPermit)}},
-			{at: 1 * sec, in: permitTap(agent.ReaderEntry, otherSite), want: []ev{tapEv(), denied(agent.ReasonNoPermit)}},
+			{at: 0, in: permitTap(agent.ReaderEntry, otherDoor), want: []ev{tapEv(), denied(wire.ReasonNoPermit)}},
+			{at: 1 * sec, in: permitTap(agent.ReaderEntry, otherSite), want: []ev{tapEv(), denied(wire.ReasonNoPermit)}},
 		}},
 		{name: "not yet valid", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, notYet), want: []ev{tapEv(), deniedP(agent.ReasonNotYetValid, notYet)}},
+			{at: 0, in: permitTap(agent.ReaderEntry, notYet), want: []ev{tapEv(), deniedP(wire.ReasonNotYetValid, notYet)}},
 			{at: time.Hour, in: permitTap(agent.ReaderEntry, notYet), want: []ev{tapEv(), awaited(notYet)}},
 		}},
 		{name: "expired", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, expired), want: []ev{tapEv(), deniedP(agent.ReasonExpired, expired)}},
-			{at: 1 * sec, in: permitTap(agent.ReaderEntry, endsNow), want: []ev{tapEv(), deniedP(agent.ReasonExpired, endsNow)}},
+			{at: 0, in: permitTap(agent.ReaderEntry, expired), want: []ev{tapEv(), deniedP(wire.ReasonExpired, expired)}},
+			{at: 1 * sec, in: permitTap(agent.ReaderEntry, endsNow), want: []ev{tapEv(), deniedP(wire.ReasonExpired, endsNow)}},
 		}},
 		{name: "revoked", steps: []step{
 			{at: 0, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: p1, Revoked: true}),
-				want: []ev{tapEv(), deniedP(agent.ReasonRevoked, p1)}},
+				want: []ev{tapEv(), deniedP(wire.ReasonRevoked, p1)}},
 		}},
 		{name: "entries used", steps: []step{
 			{at: 0, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: once, Used: 1}),
-				want: []ev{tapEv(), deniedP(agent.ReasonEntriesUsed, once)}},
+				want: []ev{tapEv(), deniedP(wire.ReasonEntriesUsed, once)}},
 			{at: 1 * sec, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: once, Used: 0}),
 				want: []ev{tapEv(), awaited(once)}},
 		}},
 		{name: "the most telling reason among several permits", steps: []step{
 			{at: 0, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: otherDoor},
 				agent.PermitInfo{Permit: expired}, agent.PermitInfo{Permit: notYet}),
-				want: []ev{tapEv(), deniedP(agent.ReasonNotYetValid, notYet)}},
+				want: []ev{tapEv(), deniedP(wire.ReasonNotYetValid, notYet)}},
 			{at: 1 * sec, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: expired},
 				agent.PermitInfo{Permit: p1}), want: []ev{tapEv(), awaited(p1)}},
 		}},
 		{name: "clock untrusted", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, p1), untrusted: true, want: []ev{tapEv(), deniedP(agent.ReasonClockUntrusted, p1)}},
+			{at: 0, in: permitTap(agent.ReaderEntry, p1), untrusted: true, want: []ev{tapEv(), deniedP(wire.ReasonClockUntrusted, p1)}},
 			// staff need no time window
 			{at: 1 * sec, in: staffTap(agent.ReaderEntry, soloStaff), untrusted: true,
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
@@ -413,7 +419,7 @@ func TestMachineRules(t *testing.T) {
 		{name: "permit window ends while the guest waits for the escort", steps: []step{
 			{at: 10 * sec, in: permitTap(agent.ReaderEntry, short), want: []ev{tapEv(), awaited(short)}},
 			{at: 25 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
-				want: []ev{staffTapEv(escortStaff), deniedP(agent.ReasonExpired, short)}, check: wantUnlocked(false)},
+				want: []ev{staffTapEv(escortStaff), deniedP(wire.ReasonExpired, short)}, check: wantUnlocked(false)},
 		}},
 		{name: "granted twice before the door opens: one entry", steps: []step{
 			{at: 0, in: permitTap(agent.ReaderEntry, once), want: []ev{tapEv(), awaited(once)}},
@@ -434,15 +440,15 @@ func TestMachineRules(t *testing.T) {
 			{at: 1 * sec, in: open, want: []ev{opened, forced}},
 		}},
 		{name: "disabled staff", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, offStaff), want: []ev{staffTapEv(offStaff), deniedS(agent.ReasonNoPermit, offStaff)}},
+			{at: 0, in: staffTap(agent.ReaderEntry, offStaff), want: []ev{staffTapEv(offStaff), deniedS(wire.ReasonNoPermit, offStaff)}},
 			{at: 1 * sec, in: permitTap(agent.ReaderEntry, guestPermit("P-OFF", guestCard, "S-OFF")),
 				want: []ev{tapEv(), awaited(guestPermit("P-OFF", guestCard, "S-OFF"))}},
 			// disabled escorts no one, not even the guest waiting for them
-			{at: 2 * sec, in: staffTap(agent.ReaderEntry, offStaff), want: []ev{staffTapEv(offStaff), deniedS(agent.ReasonNoPermit, offStaff)},
+			{at: 2 * sec, in: staffTap(agent.ReaderEntry, offStaff), want: []ev{staffTapEv(offStaff), deniedS(wire.ReasonNoPermit, offStaff)},
 				check: wantUnlocked(false)},
 		}},
 		{name: "staff of another door", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, elseStaff), want: []ev{staffTapEv(elseStaff), deniedS(agent.ReasonNoPermit, elseStaff)}},
+			{at: 0, in: staffTap(agent.ReaderEntry, elseStaff), want: []ev{staffTapEv(elseStaff), deniedS(wire.ReasonNoPermit, elseStaff)}},
 		}},
 		{name: "unlock, not opened, relock after Rules.Unlock", steps: []step{
 			{at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
@@ -461,7 +467,7 @@ func TestMachineRules(t *testing.T) {
 		}},
 		{name: "door forced", steps: []step{
 			{at: 0, in: open, want: []ev{opened, forced}, check: wantStatus(hasAlarm("door_forced"))},
-			{at: 1 * sec, in: closeDoor, want: []ev{closed, secured}, check: wantStatus(func(s agent.Status) string {
+			{at: 1 * sec, in: closeDoor, want: []ev{closed, secured}, check: wantStatus(func(s wire.Status) string {
 				if len(s.Alarms) != 0 || !s.Secured {
 					return "want no alarm and secured"
 				}
@@ -483,7 +489,7 @@ func TestMachineRules(t *testing.T) {
 			{at: 1 * sec, in: open, want: []ev{opened}},
 		}},
 		{name: "unknown card on the exit reader requests no exit", rules: func(r *agent.Rules) { r.ExitUnlocks = false }, steps: []step{
-			{at: 0, in: guestTap(agent.ReaderExit, unknownCard), want: []ev{tapEv(), denied(agent.ReasonUnknownCard)}},
+			{at: 0, in: guestTap(agent.ReaderExit, unknownCard), want: []ev{tapEv(), denied(wire.ReasonUnknownCard)}},
 			{at: 1 * sec, in: open, want: []ev{opened, forced}},
 		}},
 		{name: "an exit request lets the door open once", rules: func(r *agent.Rules) { r.ExitUnlocks = false }, steps: []step{
@@ -502,9 +508,9 @@ func TestMachineRules(t *testing.T) {
 			{at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}},
 			{at: 5 * sec, in: tick, want: []ev{locked}, relay: agent.RelayLock},
 			{at: 31*sec - 1, in: tick},
-			{at: 31 * sec, in: tick, want: []ev{{Type: agent.EvHeldOpen, Detail: "open since"}}, check: wantStatus(hasAlarm("door_held_open"))},
+			{at: 31 * sec, in: tick, want: []ev{{Type: wire.EvHeldOpen, Detail: "open since"}}, check: wantStatus(hasAlarm("door_held_open"))},
 			{at: 60 * sec, in: tick},
-			{at: 61 * sec, in: closeDoor, want: []ev{closed}, check: wantStatus(func(s agent.Status) string {
+			{at: 61 * sec, in: closeDoor, want: []ev{closed}, check: wantStatus(func(s wire.Status) string {
 				if slices.Contains(s.Alarms, "door_held_open") {
 					return "held-open alarm stays after the door closed"
 				}
@@ -516,7 +522,7 @@ func TestMachineRules(t *testing.T) {
 				relay: agent.RelayUnlock, check: wantStatus(occupants())},
 			step{at: 61 * sec, in: open, want: []ev{opened}},
 			step{at: 62 * sec, in: closeDoor, want: []ev{closed, locked, secured}, relay: agent.RelayLock,
-				check: wantStatus(func(s agent.Status) string {
+				check: wantStatus(func(s wire.Status) string {
 					if !s.Secured {
 						return "want secured"
 					}
@@ -545,14 +551,14 @@ func TestMachineRules(t *testing.T) {
 				relay: agent.RelayUnlock},
 			step{at: 65 * sec, in: tick, want: []ev{locked}, relay: agent.RelayLock},
 			step{at: 90*sec - 1, in: tick},
-			step{at: 90 * sec, in: tick, want: []ev{{Type: agent.EvUnescorted, Permit: p1.ID, Escort: "S-ESC"}}},
+			step{at: 90 * sec, in: tick, want: []ev{{Type: wire.EvUnescorted, Permit: p1.ID, Escort: "S-ESC"}}},
 			step{at: 200 * sec, in: tick},
 		)},
 		{name: "escort taps out twice: one unescorted alarm", steps: append(guestIn(p1),
 			step{at: 60 * sec, in: staffTap(agent.ReaderExit, escortStaff), want: []ev{staffTapEv(escortStaff), exitReqS(escortStaff), unlocked},
 				relay: agent.RelayUnlock},
 			step{at: 62 * sec, in: staffTap(agent.ReaderExit, escortStaff), want: []ev{staffTapEv(escortStaff), exitReqS(escortStaff)}},
-			step{at: 92 * sec, in: tick, want: []ev{locked, {Type: agent.EvUnescorted, Permit: p1.ID, Escort: "S-ESC"}},
+			step{at: 92 * sec, in: tick, want: []ev{locked, {Type: wire.EvUnescorted, Permit: p1.ID, Escort: "S-ESC"}},
 				relay: agent.RelayLock},
 		)},
 		{name: "escort and guest leave together", steps: append(guestIn(p1),
@@ -569,16 +575,16 @@ func TestMachineRules(t *testing.T) {
 			{at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}},
 			{at: 2 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
 			// occupied: a rack may open
-			{at: 10 * sec, in: rack("R1", true), want: []ev{{Type: agent.EvRackOpened, Rack: "R1"}}},
+			{at: 10 * sec, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}}},
 			{at: 20 * sec, in: staffTap(agent.ReaderExit, soloStaff),
 				want: []ev{staffTapEv(soloStaff), exitReqS(soloStaff), unlocked, staffExited(soloStaff)}, relay: agent.RelayUnlock},
 			{at: 21 * sec, in: open, want: []ev{opened}},
 			{at: 22 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
 			{at: 140*sec - 1, in: tick},
-			{at: 140 * sec, in: tick, want: []ev{{Type: agent.EvNotSecured, Detail: "rack R1 open"}},
+			{at: 140 * sec, in: tick, want: []ev{{Type: wire.EvNotSecured, Racks: "R1", Detail: "rack R1 open"}},
 				check: wantStatus(hasAlarm("room_not_secured"))},
-			{at: 150 * sec, in: rack("R1", false), want: []ev{{Type: agent.EvRackClosed, Rack: "R1"}, secured},
-				check: wantStatus(func(s agent.Status) string {
+			{at: 150 * sec, in: rack("R1", false), want: []ev{{Type: wire.EvRackClosed, Rack: "R1"}, secured},
+				check: wantStatus(func(s wire.Status) string {
 					if len(s.Alarms) != 0 || !s.Secured {
 						return "want no alarm and secured"
 					}
@@ -591,16 +597,16 @@ func TestMachineRules(t *testing.T) {
 			{at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}},
 			{at: 2 * sec, in: staffTap(agent.ReaderExit, soloStaff),
 				want: []ev{staffTapEv(soloStaff), exitReqS(soloStaff), staffExited(soloStaff)}},
-			{at: 31 * sec, in: tick, want: []ev{{Type: agent.EvHeldOpen}}},
-			{at: 122 * sec, in: tick, want: []ev{{Type: agent.EvNotSecured, Detail: "door open, lock released"}}},
+			{at: 31 * sec, in: tick, want: []ev{{Type: wire.EvHeldOpen}}},
+			{at: 122 * sec, in: tick, want: []ev{{Type: wire.EvNotSecured, Detail: "door open, lock released"}}},
 		}},
 		{name: "rack opened while the room is empty is tampered", steps: []step{
-			{at: 0, in: rack("R2", true), want: []ev{{Type: agent.EvRackOpened, Rack: "R2"}, {Type: agent.EvRackTampered, Rack: "R2"}},
+			{at: 0, in: rack("R2", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R2"}, {Type: wire.EvRackTampered, Rack: "R2"}},
 				check: wantStatus(hasAlarm("rack_tampered:R2"))},
 			{at: 1 * sec, in: rack("R2", true)},
 			{at: 2 * sec, in: rack("R9", true)},
-			{at: 3 * sec, in: rack("R2", false), want: []ev{{Type: agent.EvRackClosed, Rack: "R2"}, secured},
-				check: wantStatus(func(s agent.Status) string {
+			{at: 3 * sec, in: rack("R2", false), want: []ev{{Type: wire.EvRackClosed, Rack: "R2"}, secured},
+				check: wantStatus(func(s wire.Status) string {
 					if len(s.Alarms) != 0 {
 						return "tamper alarm stays after the room is secured"
 					}
@@ -608,34 +614,34 @@ func TestMachineRules(t *testing.T) {
 				})},
 		}},
 		{name: "rack tampered, never closed", steps: []step{
-			{at: 0, in: rack("R1", true), want: []ev{{Type: agent.EvRackOpened, Rack: "R1"}, {Type: agent.EvRackTampered, Rack: "R1"}}},
-			{at: 120 * sec, in: tick, want: []ev{{Type: agent.EvNotSecured, Detail: "rack R1 open"}}},
+			{at: 0, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}, {Type: wire.EvRackTampered, Rack: "R1"}}},
+			{at: 120 * sec, in: tick, want: []ev{{Type: wire.EvNotSecured, Racks: "R1", Detail: "rack R1 open"}}},
 		}},
 		{name: "rack opened while occupied is not tampered", steps: append(guestIn(p1),
-			step{at: 10 * sec, in: rack("R1", true), want: []ev{{Type: agent.EvRackOpened, Rack: "R1"}}},
-			step{at: 20 * sec, in: rack("R1", false), want: []ev{{Type: agent.EvRackClosed, Rack: "R1"}}},
+			step{at: 10 * sec, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}}},
+			step{at: 20 * sec, in: rack("R1", false), want: []ev{{Type: wire.EvRackClosed, Rack: "R1"}}},
 		)},
 		{name: "rack opened between grant and entry is not tampered", steps: []step{
 			{at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
-			{at: 1 * sec, in: rack("R1", true), want: []ev{{Type: agent.EvRackOpened, Rack: "R1"}}},
+			{at: 1 * sec, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}}},
 		}},
 		{name: "lockdown relocks and denies, release restores", steps: []step{
 			{at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
-			{at: 1 * sec, in: cmd(agent.CmdLockdown), want: []ev{{Type: agent.EvCmdExecuted, Detail: "lockdown"}, locked},
-				relay: agent.RelayLock, check: wantStatus(func(s agent.Status) string {
-					if s.Mode != agent.ModeLockdown || !slices.Contains(s.Alarms, "lockdown") {
+			{at: 1 * sec, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted, Detail: "lockdown"}, locked},
+				relay: agent.RelayLock, check: wantStatus(func(s wire.Status) string {
+					if s.Mode != wire.ModeLockdown || !slices.Contains(s.Alarms, "lockdown") {
 						return "want mode and alarm lockdown"
 					}
 					return ""
 				})},
-			{at: 2 * sec, in: staffTap(agent.ReaderEntry, soloStaff), want: []ev{staffTapEv(soloStaff), deniedS(agent.ReasonLockdown, soloStaff)}},
-			{at: 3 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), denied(agent.ReasonLockdown)}},
-			{at: 4 * sec, in: cmd(agent.CmdUnlockOnce), want: []ev{{Type: agent.EvCmdRejected, Reason: agent.ReasonLockdown}}},
-			{at: 5 * sec, in: cmd(agent.CmdRelease), want: []ev{{Type: agent.EvCmdExecuted, Detail: "release"}},
-				check: wantStatus(func(s agent.Status) string {
-					if s.Mode != agent.ModeNormal {
+			{at: 2 * sec, in: staffTap(agent.ReaderEntry, soloStaff), want: []ev{staffTapEv(soloStaff), deniedS(wire.ReasonLockdown, soloStaff)}},
+			{at: 3 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), denied(wire.ReasonLockdown)}},
+			{at: 4 * sec, in: cmd(wire.CmdUnlockOnce), want: []ev{{Type: wire.EvCmdRejected, Reason: wire.ReasonLockdown}}},
+			{at: 5 * sec, in: cmd(wire.CmdRelease), want: []ev{{Type: wire.EvCmdExecuted, Detail: "release"}},
+				check: wantStatus(func(s wire.Status) string {
+					if s.Mode != wire.ModeNormal {
 						return "want mode normal"
 					}
 					return ""
@@ -645,27 +651,27 @@ func TestMachineRules(t *testing.T) {
 		}},
 		{name: "lockdown drops a waiting guest and escort", steps: []step{
 			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
-			{at: 1 * sec, in: cmd(agent.CmdLockdown), want: []ev{{Type: agent.EvCmdExecuted}}},
-			{at: 2 * sec, in: cmd(agent.CmdRelease), want: []ev{{Type: agent.EvCmdExecuted}}},
+			{at: 1 * sec, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted}}},
+			{at: 2 * sec, in: cmd(wire.CmdRelease), want: []ev{{Type: wire.EvCmdExecuted}}},
 			{at: 3 * sec, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}, check: wantUnlocked(false)},
-			{at: 60 * sec, in: tick, want: []ev{{Type: agent.EvDenied, Reason: agent.ReasonEscortTimeout, Staff: "S-ESC", Escort: "S-ESC"}}},
+			{at: 60 * sec, in: tick, want: []ev{{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Staff: "S-ESC", Escort: "S-ESC"}}},
 		}},
 		{name: "unlock once, not a forced door", steps: []step{
-			{at: 0, in: cmd(agent.CmdUnlockOnce), want: []ev{{Type: agent.EvCmdExecuted, Detail: "unlock-once C-unlock-once"}, unlocked},
+			{at: 0, in: cmd(wire.CmdUnlockOnce), want: []ev{{Type: wire.EvCmdExecuted, Detail: "unlock-once C-unlock-once"}, unlocked},
 				relay: agent.RelayUnlock},
 			{at: 1 * sec, in: open, want: []ev{opened}},
 			{at: 2 * sec, in: closeDoor, want: []ev{closed, locked, secured}, relay: agent.RelayLock},
 		}},
 		{name: "resync and unknown commands", steps: []step{
-			{at: 0, in: cmd(agent.CmdResync), want: []ev{{Type: agent.EvCmdExecuted, Detail: "resync"}}},
-			{at: 1 * sec, in: cmd("self-destruct"), want: []ev{{Type: agent.EvCmdRejected, Detail: "unknown command self-destruct"}}},
+			{at: 0, in: cmd(wire.CmdResync), want: []ev{{Type: wire.EvCmdExecuted, Detail: "resync"}}},
+			{at: 1 * sec, in: cmd("self-destruct"), want: []ev{{Type: wire.EvCmdRejected, Reason: wire.ReasonUnknown, Detail: "unknown command self-destruct"}}},
 		}},
 		{name: "a note is recorded as it is", steps: []step{
-			{at: 0, in: agent.Note{Event: agent.Event{Type: agent.EvReaderFault, Detail: "crc"}},
-				want: []ev{{Type: agent.EvReaderFault, Detail: "crc"}}},
+			{at: 0, in: agent.Note{Event: agent.Event{Type: wire.EvReaderFault, Detail: "crc"}},
+				want: []ev{{Type: wire.EvReaderFault, Detail: "crc"}}},
 		}},
 		{name: "exit button in lockdown still lets people out", steps: []step{
-			{at: 0, in: cmd(agent.CmdLockdown), want: []ev{{Type: agent.EvCmdExecuted}}},
+			{at: 0, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted}}},
 			{at: 1 * sec, in: exitBtn, want: []ev{exitReq, unlocked}, relay: agent.RelayUnlock},
 			{at: 2 * sec, in: open, want: []ev{opened}},
 		}},
@@ -711,8 +717,8 @@ func TestMachineDeadline(t *testing.T) {
 func TestMachineStatus(t *testing.T) {
 	m := newTestMachine(agent.DefaultRules(), nil, agent.Snapshot{})
 	s := m.Status()
-	want := agent.Status{Door: "closed", Lock: "locked", Racks: map[string]string{"R1": "closed", "R2": "closed"},
-		Mode: agent.ModeNormal, Occupancy: []agent.Occupant{}, Secured: true, Alarms: []string{}}
+	want := wire.Status{Door: "closed", Lock: "locked", Racks: map[string]string{"R1": "closed", "R2": "closed"},
+		Mode: wire.ModeNormal, Occupancy: []wire.Occupant{}, Secured: true, Alarms: []wire.Alarm{}}
 	if fmt.Sprint(s) != fmt.Sprint(want) {
 		t.Errorf("Status() = %+v; want %+v", s, want)
 	}
@@ -725,9 +731,9 @@ func TestMachineSnapshotRestore(t *testing.T) {
 	rules := agent.DefaultRules()
 	m := newTestMachine(rules, nil, agent.Snapshot{})
 	runSteps(t, m, guestIn(p1))
-	runSteps(t, m, []step{{at: 10 * sec, in: cmd(agent.CmdLockdown), want: []ev{{Type: agent.EvCmdExecuted}}}})
+	runSteps(t, m, []step{{at: 10 * sec, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted}}}})
 	snap := m.Snapshot()
-	if snap.Mode != agent.ModeLockdown || len(snap.Occupancy) != 1 || snap.Occupancy[0].Permit != p1.ID ||
+	if snap.Mode != wire.ModeLockdown || len(snap.Occupancy) != 1 || snap.Occupancy[0].Permit != p1.ID ||
 		snap.Occupancy[0].Escort != "S-ESC" || snap.Occupancy[0].Card != guestCard.Short() || !snap.Occupancy[0].Since.Equal(t0.Add(2*sec)) {
 		t.Fatalf("Snapshot() = %+v; want lockdown and %s inside since +2s", snap, p1.ID)
 	}
@@ -737,8 +743,8 @@ func TestMachineSnapshotRestore(t *testing.T) {
 		t.Errorf("restored Status() = %+v; want %+v", got, want)
 	}
 	runSteps(t, r, []step{
-		{at: 20 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), denied(agent.ReasonLockdown)}},
-		{at: 21 * sec, in: cmd(agent.CmdRelease), want: []ev{{Type: agent.EvCmdExecuted}}},
+		{at: 20 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), denied(wire.ReasonLockdown)}},
+		{at: 21 * sec, in: cmd(wire.CmdRelease), want: []ev{{Type: wire.EvCmdExecuted}}},
 		// the restored guest can tap out, and then the room must be secured
 		{at: 22 * sec, in: permitTap(agent.ReaderExit, p1), want: []ev{tapEv(), exitReq, unlocked, exited(p1)}, relay: agent.RelayUnlock},
 		{at: 23 * sec, in: open, want: []ev{opened}},
@@ -752,19 +758,19 @@ func TestMachineSnapshotRestore(t *testing.T) {
 	}
 
 	unknown := newTestMachine(rules, nil, agent.Snapshot{Mode: "party"})
-	if unknown.Status().Mode != agent.ModeNormal {
+	if unknown.Status().Mode != wire.ModeNormal {
 		t.Errorf("snapshot mode %q restored as %q; want normal", "party", unknown.Status().Mode)
 	}
 }
 
 func TestMachineStartSecureCheck(t *testing.T) {
 	m := newTestMachine(agent.DefaultRules(), nil, agent.Snapshot{})
-	runSteps(t, m, []step{{at: 0, in: rack("R1", true), want: []ev{{Type: agent.EvRackOpened, Rack: "R1"}, {Type: agent.EvRackTampered, Rack: "R1"}}}})
+	runSteps(t, m, []step{{at: 0, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}, {Type: wire.EvRackTampered, Rack: "R1"}}}})
 	m = newTestMachine(agent.DefaultRules(), nil, agent.Snapshot{})
 	m.StartSecureCheck(t0)
 	runSteps(t, m, []step{{at: 1 * sec, in: tick, want: []ev{secured}}})
 
-	occupied := newTestMachine(agent.DefaultRules(), nil, agent.Snapshot{Occupancy: []agent.Occupant{{Staff: "S-SOLO", Since: t0}}})
+	occupied := newTestMachine(agent.DefaultRules(), nil, agent.Snapshot{Occupancy: []wire.Occupant{{Staff: "S-SOLO", Since: t0}}})
 	occupied.StartSecureCheck(t0)
 	runSteps(t, occupied, []step{{at: 200 * sec, in: tick}})
 }
@@ -773,10 +779,10 @@ func TestMachineClone(t *testing.T) {
 	m := newTestMachine(agent.DefaultRules(), nil, agent.Snapshot{})
 	runSteps(t, m, guestIn(p1))
 	runSteps(t, m, []step{
-		{at: 10 * sec, in: rack("R1", true), want: []ev{{Type: agent.EvRackOpened, Rack: "R1"}}},
+		{at: 10 * sec, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}}},
 		{at: 11 * sec, in: permitTap(agent.ReaderEntry, p2), want: []ev{tapEv(), awaited(p2)}},
 		{at: 12 * sec, in: staffTap(agent.ReaderEntry, escort2Staff), want: []ev{staffTapEv(escort2Staff),
-			{Type: agent.EvDenied, Reason: agent.ReasonWrongEscort, Permit: p2.ID, Escort: "S-ESC2", Staff: "S-ESC2"}}},
+			{Type: wire.EvDenied, Reason: wire.ReasonWrongEscort, Permit: p2.ID, Escort: "S-ESC2", Staff: "S-ESC2"}}},
 	})
 	before, beforeSnap, beforeDeadline := m.Status(), m.Snapshot(), m.Deadline()
 
@@ -784,9 +790,9 @@ func TestMachineClone(t *testing.T) {
 	runSteps(t, c, []step{
 		{at: 13 * sec, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff), granted(p2), unlocked}, relay: agent.RelayUnlock},
 		{at: 14 * sec, in: open, want: []ev{opened, entered(p2)}, used: []string{p2.ID}},
-		{at: 15 * sec, in: rack("R1", false), want: []ev{{Type: agent.EvRackClosed, Rack: "R1"}}},
+		{at: 15 * sec, in: rack("R1", false), want: []ev{{Type: wire.EvRackClosed, Rack: "R1"}}},
 		{at: 16 * sec, in: permitTap(agent.ReaderExit, p1), want: []ev{tapEv(), exitReq, exited(p1)}},
-		{at: 17 * sec, in: cmd(agent.CmdLockdown), want: []ev{{Type: agent.EvCmdExecuted}, locked}, relay: agent.RelayLock},
+		{at: 17 * sec, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted}, locked}, relay: agent.RelayLock},
 	})
 
 	if got := m.Status(); fmt.Sprint(got) != fmt.Sprint(before) {

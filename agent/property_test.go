@@ -13,16 +13,17 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // The event types and denial reasons of design.md.
 var (
-	designEventTypes = []string{"agent.started", "tap", "escort.awaited", "access.granted", "access.denied",
+	designEventTypes = []wire.EventType{"agent.started", "tap", "escort.awaited", "access.granted", "access.denied",
 		"door.unlocked", "door.locked", "door.opened", "door.closed", "door.forced", "door.held_open",
 		"exit.requested", "rack.opened", "rack.closed", "rack.tampered", "visit.entered",
 		"visit.exited", "visit.unescorted", "room.secured", "room.not_secured", "permit.rejected",
 		"command.executed", "command.rejected", "clock.unsynced", "reader.fault"}
-	designReasons = []string{"unknown_card", "no_permit", "not_yet_valid", "expired", "revoked",
+	designReasons = []wire.Reason{"unknown_card", "no_permit", "not_yet_valid", "expired", "revoked",
 		"entries_used", "escort_timeout", "wrong_escort", "escort_not_allowed", "lockdown", "clock_untrusted"}
 )
 
@@ -146,8 +147,8 @@ func drawInput(t *rapid.T, w *propWorld, used map[string]int, i int) propInput {
 	case k == 13:
 		p.in = agent.Tick{}
 	default:
-		name := rapid.SampledFrom([]string{agent.CmdLockdown, agent.CmdRelease, agent.CmdRelease, agent.CmdUnlockOnce,
-			agent.CmdResync}).Draw(t, label("cmd"))
+		name := rapid.SampledFrom([]wire.CommandName{wire.CmdLockdown, wire.CmdRelease, wire.CmdRelease, wire.CmdUnlockOnce,
+			wire.CmdResync}).Draw(t, label("cmd"))
 		p.in = agent.Command{Name: name, ID: label("C")}
 	}
 	return p
@@ -190,15 +191,15 @@ func TestMachineProperties(t *testing.T) {
 
 			// (a) a relay movement comes with the event that justifies it,
 			// and an event that claims a movement comes with it
-			last := ""
+			var last wire.EventType
 			for _, e := range out.Events {
 				if e.MovesRelay() {
 					last = e.Type
 				}
 			}
 			switch {
-			case out.Relay == agent.RelayUnlock && last != agent.EvUnlocked,
-				out.Relay == agent.RelayLock && last != agent.EvLocked,
+			case out.Relay == agent.RelayUnlock && last != wire.EvUnlocked,
+				out.Relay == agent.RelayLock && last != wire.EvLocked,
 				out.Relay == agent.RelayNone && last != "":
 				rt.Fatalf("%s: relay action does not match its events", where)
 			}
@@ -221,17 +222,17 @@ func TestMachineProperties(t *testing.T) {
 				if !slices.Contains(designEventTypes, e.Type) {
 					rt.Fatalf("%s: event type %q is not in design.md", where, e.Type)
 				}
-				if (e.Type == agent.EvDenied) != (e.Reason != "") && e.Type != agent.EvCmdRejected {
+				if (e.Type == wire.EvDenied) != (e.Reason != "") && e.Type != wire.EvCmdRejected && e.Type != wire.EvPermitRejected {
 					rt.Fatalf("%s: %s with reason %q", where, e.Type, e.Reason)
 				}
 				if e.Reason != "" && !slices.Contains(designReasons, e.Reason) {
 					rt.Fatalf("%s: reason %q is not in design.md", where, e.Reason)
 				}
-				if e.Type != agent.EvGranted {
+				if e.Type != wire.EvGranted {
 					continue
 				}
 				// (d) no one is let in during a lockdown
-				if modeBefore == agent.ModeLockdown {
+				if modeBefore == wire.ModeLockdown {
 					rt.Fatalf("%s: access granted in lockdown", where)
 				}
 				if e.Permit == "" {
@@ -277,17 +278,17 @@ func TestMachineProperties(t *testing.T) {
 					rt.Fatalf("%s: permit %s used %d times, allows %d", where, id, used[id], pm.Entries)
 				}
 			}
-			if slices.ContainsFunc(out.Events, func(e agent.Event) bool { return e.Type == agent.EvVisitEntered }) &&
+			if slices.ContainsFunc(out.Events, func(e agent.Event) bool { return e.Type == wire.EvVisitEntered }) &&
 				m.Status().Door != "open" {
 				rt.Fatalf("%s: visit.entered with the door closed", where)
 			}
-			if slices.ContainsFunc(out.Events, func(e agent.Event) bool { return e.Type == agent.EvForced }) &&
-				!slices.ContainsFunc(out.Events, func(e agent.Event) bool { return e.Type == agent.EvOpened }) {
+			if slices.ContainsFunc(out.Events, func(e agent.Event) bool { return e.Type == wire.EvForced }) &&
+				!slices.ContainsFunc(out.Events, func(e agent.Event) bool { return e.Type == wire.EvOpened }) {
 				rt.Fatalf("%s: door.forced without door.opened", where)
 			}
 			alarmed := map[string]bool{}
 			for _, e := range out.Events {
-				if e.Type == agent.EvUnescorted {
+				if e.Type == wire.EvUnescorted {
 					if alarmed[e.Permit] {
 						rt.Fatalf("%s: two visit.unescorted for %s at once", where, e.Permit)
 					}
@@ -340,7 +341,7 @@ func (r *propRelay) Unlock() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.unlocks++
-	if e := r.nextRelayEvent(); e.Type != agent.EvUnlocked {
+	if e := r.nextRelayEvent(); e.Type != wire.EvUnlocked {
 		r.fail("Unlock() answering stored relay event %q (seq %d); want a door.unlocked not yet answered", e.Type, e.Seq)
 	}
 	r.unlocked = true
@@ -351,7 +352,7 @@ func (r *propRelay) Lock() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.starting {
-		if e := r.nextRelayEvent(); e.Type != agent.EvLocked {
+		if e := r.nextRelayEvent(); e.Type != wire.EvLocked {
 			r.fail("Lock() answering stored relay event %q (seq %d); want a door.locked not yet answered", e.Type, e.Seq)
 		}
 	}
@@ -497,8 +498,8 @@ func TestDoorProperties(t *testing.T) {
 				what = "tick"
 				err = rd.d.Submit(ctx, agent.Tick{})
 			case k == 12:
-				name := rapid.SampledFrom([]string{agent.CmdLockdown, agent.CmdRelease, agent.CmdUnlockOnce}).Draw(rt, label("cmd"))
-				what = "command " + name
+				name := rapid.SampledFrom([]wire.CommandName{wire.CmdLockdown, wire.CmdRelease, wire.CmdUnlockOnce}).Draw(rt, label("cmd"))
+				what = "command " + string(name)
 				err = rd.d.Submit(ctx, agent.Command{Name: name, ID: label("C")})
 			default:
 				what = "reopen"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // ApplySigned verifies a signed permit, revocation or staff record and
@@ -31,7 +32,16 @@ func (d *Door) ApplySigned(ctx context.Context, source string, data []byte) erro
 	}
 	d.ctr.Add("records_rejected")
 	d.log.Warn("record rejected", "source", source, "err", err)
-	if rerr := d.Record(ctx, Event{Type: EvPermitRejected, Detail: source + ": " + err.Error()}); rerr != nil {
+	e := Event{Type: wire.EvPermitRejected, Reason: RefusalReason(err), Detail: source + ": " + err.Error()}
+	switch {
+	case rec.Permit != nil:
+		e.Permit = rec.Permit.ID
+	case rec.Revocation != nil:
+		e.Permit = rec.Revocation.Permit
+	case rec.Staff != nil:
+		e.Staff = rec.Staff.ID
+	}
+	if rerr := d.Record(ctx, e); rerr != nil {
 		return errors.Join(err, rerr)
 	}
 	return err
@@ -104,7 +114,8 @@ func (d *Door) loadDir(ctx context.Context, dir string, seen map[string]fileStam
 		if fi.Size() > permit.MaxSigned {
 			err = fmt.Errorf("%w: %d bytes", permit.ErrTooLarge, fi.Size())
 			d.ctr.Add("records_rejected")
-			if rerr := d.Record(ctx, Event{Type: EvPermitRejected, Detail: e.Name() + ": " + err.Error()}); rerr != nil {
+			if rerr := d.Record(ctx, Event{Type: wire.EvPermitRejected, Reason: wire.ReasonTooLarge,
+				Detail: e.Name() + ": " + err.Error()}); rerr != nil {
 				return rerr
 			}
 			continue

@@ -17,6 +17,7 @@ import (
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // fataler is what the store checks need of testing.T and rapid.T.
@@ -88,7 +89,7 @@ func seqs(evs []agent.Event) []uint64 {
 	return out
 }
 
-func appendEvents(t *testing.T, st *agent.Store, types ...string) []agent.Event {
+func appendEvents(t *testing.T, st *agent.Store, types ...wire.EventType) []agent.Event {
 	t.Helper()
 	b := &agent.Batch{}
 	for _, ty := range types {
@@ -110,8 +111,8 @@ func TestStoreAppend(t *testing.T) {
 	if n, err := st.LastSeq(); n != 0 || err != nil {
 		t.Fatalf("empty store: LastSeq() = %d, %v; want 0, nil", n, err)
 	}
-	first := appendEvents(t, st, agent.EvTap, agent.EvEscortAwaited, agent.EvGranted)
-	second := appendEvents(t, st, agent.EvUnlocked)
+	first := appendEvents(t, st, wire.EvTap, wire.EvEscortAwaited, wire.EvGranted)
+	second := appendEvents(t, st, wire.EvUnlocked)
 	for i, e := range append(first, second...) {
 		seq := uint64(i + 1)
 		id := fmt.Sprintf("%s/%s/%s/%d", testSite, testDoor, st.Epoch(), seq)
@@ -163,7 +164,7 @@ func TestStoreAppend(t *testing.T) {
 
 func TestStoreAck(t *testing.T) {
 	st, path := newStore(t)
-	appendEvents(t, st, agent.EvTap, agent.EvTap, agent.EvTap, agent.EvTap, agent.EvTap)
+	appendEvents(t, st, wire.EvTap, wire.EvTap, wire.EvTap, wire.EvTap, wire.EvTap)
 	steps := []struct {
 		through   uint64
 		wantSeqs  []uint64
@@ -187,7 +188,7 @@ func TestStoreAck(t *testing.T) {
 	}
 	// seq numbers are never reused, and events after an ack beyond the
 	// newest are still kept until acked themselves
-	evs := appendEvents(t, st, agent.EvTap, agent.EvTap)
+	evs := appendEvents(t, st, wire.EvTap, wire.EvTap)
 	if evs[0].Seq != 6 || evs[1].Seq != 7 {
 		t.Fatalf("after Ack(100) of 5 events, new seqs = %d, %d; want 6, 7", evs[0].Seq, evs[1].Seq)
 	}
@@ -209,7 +210,7 @@ func TestStoreAck(t *testing.T) {
 	if got := seqs(allEvents(t, st)); !slices.Equal(got, []uint64{7}) {
 		t.Errorf("after reopen events %v; want [7]", got)
 	}
-	if evs := appendEvents(t, st, agent.EvTap); evs[0].Seq != 8 {
+	if evs := appendEvents(t, st, wire.EvTap); evs[0].Seq != 8 {
 		t.Errorf("after reopen next seq %d; want 8", evs[0].Seq)
 	}
 }
@@ -219,7 +220,7 @@ func TestStoreReopen(t *testing.T) {
 	path := filepath.Join(dir, "agent.db")
 	st := openStore(t, path)
 	epoch := st.Epoch()
-	appendEvents(t, st, agent.EvTap, agent.EvTap)
+	appendEvents(t, st, wire.EvTap, wire.EvTap)
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func TestStoreReopen(t *testing.T) {
 	if st.Epoch() != epoch {
 		t.Errorf("epoch after reopen = %s; want %s", st.Epoch(), epoch)
 	}
-	if evs := appendEvents(t, st, agent.EvTap); evs[0].Seq != 3 || evs[0].Epoch != epoch {
+	if evs := appendEvents(t, st, wire.EvTap); evs[0].Seq != 3 || evs[0].Epoch != epoch {
 		t.Errorf("after reopen appended seq %d epoch %s; want 3, %s", evs[0].Seq, evs[0].Epoch, epoch)
 	}
 
@@ -459,7 +460,7 @@ func TestStoreUsage(t *testing.T) {
 	st, _ := newStore(t)
 	runApply(t, st, []applyStep{{"permit", pRec("P-1", 1, cardOf(1), testDoor), true, nil}})
 	for _, used := range [][]string{{"P-1"}, {"P-1", "P-1"}, nil, {"P-other"}} {
-		if err := st.Append(&agent.Batch{Events: []agent.Event{{Type: agent.EvVisitEntered}}, Used: used}); err != nil {
+		if err := st.Append(&agent.Batch{Events: []agent.Event{{Type: wire.EvVisitEntered}}, Used: used}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -479,16 +480,16 @@ func TestStoreState(t *testing.T) {
 	if err != nil || snap.Mode != "" || len(snap.Occupancy) != 0 || !last.IsZero() {
 		t.Fatalf("new store: State() = %+v, %v, %v; want empty", snap, last, err)
 	}
-	want := agent.Snapshot{Mode: agent.ModeLockdown, Occupancy: []agent.Occupant{
+	want := agent.Snapshot{Mode: wire.ModeLockdown, Occupancy: []wire.Occupant{
 		{Permit: "P-1", Escort: "S-ESC", Card: cardOf(1).Short(), Since: t0},
 		{Staff: "S-SOLO", Card: cardOf(12).Short(), Since: t0.Add(time.Minute)},
 	}}
 	trusted := t0.Add(90 * time.Second).In(time.FixedZone("WIB", 7*3600))
-	if err := st.Append(&agent.Batch{Events: []agent.Event{{Type: agent.EvTap}}, State: &want, LastTrusted: trusted}); err != nil {
+	if err := st.Append(&agent.Batch{Events: []agent.Event{{Type: wire.EvTap}}, State: &want, LastTrusted: trusted}); err != nil {
 		t.Fatal(err)
 	}
 	// a batch without state or time leaves both
-	if err := st.Append(&agent.Batch{Events: []agent.Event{{Type: agent.EvTap}}}); err != nil {
+	if err := st.Append(&agent.Batch{Events: []agent.Event{{Type: wire.EvTap}}}); err != nil {
 		t.Fatal(err)
 	}
 	check := func(when string) {
@@ -536,7 +537,7 @@ func TestStoreRevocationSameVersion(t *testing.T) {
 func TestStoreEventsJSON(t *testing.T) {
 	st, _ := newStore(t)
 	for range 3 {
-		appendEvents(t, st, agent.EvTap, agent.EvGranted, agent.EvUnlocked, agent.EvLocked)
+		appendEvents(t, st, wire.EvTap, wire.EvGranted, wire.EvUnlocked, wire.EvLocked)
 	}
 	want := allEvents(t, st)
 	for _, c := range []struct {
@@ -576,7 +577,7 @@ func TestStoreEventsJSON(t *testing.T) {
 	}
 	second := string(raw[1].JSON)
 	_ = append(raw[0].JSON, "xxxxxxxx"...)
-	appendEvents(t, st, agent.EvTap)
+	appendEvents(t, st, wire.EvTap)
 	if err := st.Ack(6); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // largeEnv must be 1 for the cases with a million permits: their store
@@ -86,7 +87,7 @@ var bEvents = []byte("events")
 // TestBareEventSize keeps the two the same size.
 func unlockedEvent(seq uint64, clk benchClock) agent.Event {
 	return agent.Event{ID: fmt.Sprintf("%s/%s/%s/%d", site, door, "a1b2c3", seq), Seq: seq, Epoch: "a1b2c3",
-		Site: site, Door: door, Type: agent.EvUnlocked, At: clk.Now().UTC(), ClockSynced: true,
+		Site: site, Door: door, Type: wire.EvUnlocked, At: clk.Now().UTC(), ClockSynced: true,
 		Boot: "bench001", MonoNS: int64(clk.Mono()), Detail: "permit " + permitID(int(seq%large))}
 }
 

@@ -101,7 +101,7 @@ func BenchmarkTapToRelayPN532(b *testing.B) {
 				evs, _ := rd.store.Events(seq, 20)
 				var types []string
 				for _, e := range evs {
-					types = append(types, e.Type+"/"+e.Reason)
+					types = append(types, string(e.Type)+"/"+string(e.Reason))
 				}
 				b.Fatalf("no unlock for permit %s; events since: %v", permitID(i), types)
 				return 0, false

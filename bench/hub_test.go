@@ -31,10 +31,10 @@ import (
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/mqtttest"
-	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
 const (
@@ -73,22 +73,22 @@ type hubGen struct {
 func newHubGen(tb testing.TB, doors int) hubGen {
 	tb.Helper()
 	evs := doorRecord(tb).events
-	first := slices.IndexFunc(evs, func(e agent.Event) bool { return e.Type == agent.EvTap })
+	first := slices.IndexFunc(evs, func(e agent.Event) bool { return e.Type == wire.EvTap })
 	if first >= 0 {
 		evs = evs[first:]
 	}
-	end := slices.IndexFunc(evs, func(e agent.Event) bool { return e.Type == agent.EvSecured })
+	end := slices.IndexFunc(evs, func(e agent.Event) bool { return e.Type == wire.EvSecured })
 	if first < 0 || end < 0 {
-		tb.Fatalf("the recorded visits have no tap followed by %s", agent.EvSecured)
+		tb.Fatalf("the recorded visits have no tap followed by %s", wire.EvSecured)
 	}
 	g := hubGen{visit: evs[:end+1], doors: doors}
-	for _, want := range []string{agent.EvGranted, agent.EvVisitExited} {
+	for _, want := range []wire.EventType{wire.EvGranted, wire.EvVisitExited} {
 		if !slices.ContainsFunc(g.visit, func(e agent.Event) bool { return e.Type == want }) {
 			tb.Fatalf("the recorded visit has no %s", want)
 		}
 	}
-	if g.entered = slices.IndexFunc(g.visit, func(e agent.Event) bool { return e.Type == agent.EvVisitEntered }); g.entered < 0 {
-		tb.Fatalf("the recorded visit has no %s", agent.EvVisitEntered)
+	if g.entered = slices.IndexFunc(g.visit, func(e agent.Event) bool { return e.Type == wire.EvVisitEntered }); g.entered < 0 {
+		tb.Fatalf("the recorded visit has no %s", wire.EvVisitEntered)
 	}
 	return g
 }
@@ -289,7 +289,7 @@ func storedGuestBook(st *ingest.Store, permits []workflow.Record, f workflow.Fil
 		}
 	}
 	var walkErr error
-	events := func(yield func(permit.Event) bool) {
+	events := func(yield func(wire.Event) bool) {
 		for _, d := range doors {
 			err := st.Walk(d.Site, d.Door, func(e ingest.Event) error {
 				if !yield(e) {
@@ -731,7 +731,7 @@ func TestHubBook(t *testing.T) {
 	}
 	entered := 0
 	for i := range perDoor {
-		if r.g.event(0, i).Type == agent.EvVisitEntered {
+		if r.g.event(0, i).Type == wire.EvVisitEntered {
 			entered++
 		}
 	}

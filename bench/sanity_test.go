@@ -9,6 +9,7 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 const sanityN = 100
@@ -124,7 +125,7 @@ func TestVisitUnlocks(t *testing.T) {
 	}
 	grants := 0
 	for _, e := range evs {
-		if e.Type == agent.EvGranted {
+		if e.Type == wire.EvGranted {
 			grants++
 		}
 	}
@@ -158,7 +159,7 @@ func TestBareEventSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range evs {
-		if e.Type != agent.EvUnlocked || e.Detail != "permit "+permitID(7) {
+		if e.Type != wire.EvUnlocked || e.Detail != "permit "+permitID(7) {
 			continue
 		}
 		stored, _ := json.Marshal(e)

@@ -39,6 +39,7 @@ import (
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/status"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // syncTopics are the topics of the benchmark's door.
@@ -146,7 +147,7 @@ func recordVisits() (recorded, error) {
 	}
 	var out []agent.Event
 	for _, e := range evs {
-		if e.Type != agent.EvStarted {
+		if e.Type != wire.EvStarted {
 			out = append(out, e)
 		}
 	}
@@ -1229,11 +1230,11 @@ func TestSyncAgents(t *testing.T) {
 // events: the visits' types, and payloads as the pump would publish them.
 func TestRecordedVisits(t *testing.T) {
 	rec := doorRecord(t)
-	types := map[string]bool{}
+	types := map[wire.EventType]bool{}
 	for _, e := range rec.events {
 		types[e.Type] = true
 	}
-	for _, want := range []string{agent.EvTap, agent.EvGranted, agent.EvUnlocked, agent.EvOpened, agent.EvClosed} {
+	for _, want := range []wire.EventType{wire.EvTap, wire.EvGranted, wire.EvUnlocked, wire.EvOpened, wire.EvClosed} {
 		if !types[want] {
 			t.Errorf("recorded visits lack %s: %v", want, types)
 		}

@@ -15,41 +15,13 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // MaxFile bounds a config file. One door's config is a few KiB; the bound is
 // low because the YAML decoder checks a mapping's keys for duplicates in
 // quadratic time (a 1 MiB file of keys takes a minute).
 const MaxFile = 64 << 10
-
-// Duration is a time.Duration written as "5s", "2m" or "1h30m".
-type Duration time.Duration
-
-// UnmarshalYAML reads a Go duration string. Its errors are type errors, so
-// that the decoder goes on and reports every bad field, not just the first.
-// Zero is refused: an unset field takes the default, and "0s" written out
-// would silently mean the default too.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	bad := func(format string, a ...any) error {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, a...)}}
-	}
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return bad("want a duration such as 5s or 2m")
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return bad("%q is not a duration such as 5s or 2m", s)
-	}
-	if v == 0 {
-		return bad("%q: want more than 0 (leave the field out for the default)", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
 // Reader is one card reader of the door.
 type Reader struct {
@@ -60,30 +32,30 @@ type Reader struct {
 
 // Rules are the door's timings; zero fields take design.md's defaults.
 type Rules struct {
-	EscortWindow Duration `yaml:"escort_window"`
-	Unlock       Duration `yaml:"unlock"`
-	HeldOpen     Duration `yaml:"held_open"`
-	SecureWithin Duration `yaml:"secure_within"`
-	ExitUnlocks  *bool    `yaml:"exit_unlocks"`
+	EscortWindow wire.Duration `yaml:"escort_window"`
+	Unlock       wire.Duration `yaml:"unlock"`
+	HeldOpen     wire.Duration `yaml:"held_open"`
+	SecureWithin wire.Duration `yaml:"secure_within"`
+	ExitUnlocks  *bool         `yaml:"exit_unlocks"`
 }
 
 // Agent is agent.yaml: one door.
 type Agent struct {
-	Site        string   `yaml:"site"`
-	Door        string   `yaml:"door"`
-	Store       string   `yaml:"store"`
-	Listen      string   `yaml:"listen"`
-	SiteKeyFile string   `yaml:"site_key_file"`
-	TrustedKeys []string `yaml:"trusted_keys"`
-	RecordsDir  string   `yaml:"records_dir"`
-	RecordsPoll Duration `yaml:"records_poll"`
-	Clock       string   `yaml:"clock"` // kernel (adjtimex says when synced) or trusted (dev, or a trusted RTC)
-	Hardware    string   `yaml:"hardware"`
-	Readers     []Reader `yaml:"readers"`
-	Racks       []string `yaml:"racks"`
-	Rules       Rules    `yaml:"rules"`
-	MQTT        MQTT     `yaml:"mqtt"`
-	GPIO        *GPIO    `yaml:"gpio"`
+	Site        string        `yaml:"site"`
+	Door        string        `yaml:"door"`
+	Store       string        `yaml:"store"`
+	Listen      string        `yaml:"listen"`
+	SiteKeyFile string        `yaml:"site_key_file"`
+	TrustedKeys []string      `yaml:"trusted_keys"`
+	RecordsDir  string        `yaml:"records_dir"`
+	RecordsPoll wire.Duration `yaml:"records_poll"`
+	Clock       string        `yaml:"clock"` // kernel (adjtimex says when synced) or trusted (dev, or a trusted RTC)
+	Hardware    string        `yaml:"hardware"`
+	Readers     []Reader      `yaml:"readers"`
+	Racks       []string      `yaml:"racks"`
+	Rules       Rules         `yaml:"rules"`
+	MQTT        MQTT          `yaml:"mqtt"`
+	GPIO        *GPIO         `yaml:"gpio"`
 
 	file string // for messages; empty means agent.yaml
 }
@@ -318,9 +290,9 @@ func (x *fieldIndex) field(line int, msg string) string {
 // Defaults fills every unset field with its default.
 func (c *Agent) Defaults() {
 	d := agent.DefaultRules()
-	set := func(v *Duration, def time.Duration) {
+	set := func(v *wire.Duration, def time.Duration) {
 		if *v == 0 {
-			*v = Duration(def)
+			*v = wire.Duration(def)
 		}
 	}
 	set(&c.Rules.EscortWindow, d.EscortWindow)
@@ -413,7 +385,7 @@ func (c *Agent) Validate() error {
 	}
 	for _, d := range []struct {
 		name string
-		v    Duration
+		v    wire.Duration
 		max  time.Duration
 	}{
 		{"rules.escort_window", c.Rules.EscortWindow, 10 * time.Minute},

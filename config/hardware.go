@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Reader types.
@@ -16,10 +18,10 @@ const (
 
 // InputPin is a reed switch or button on a GPIO.
 type InputPin struct {
-	Pin        string   `yaml:"pin"`         // GPIO17
-	ActiveHigh bool     `yaml:"active_high"` // closed reads High; default: closed reads Low, with pull-up
-	Pull       string   `yaml:"pull"`        // up (default), down, float (an external resistor)
-	Debounce   Duration `yaml:"debounce"`    // 50 ms for reeds, 30 ms for the exit button
+	Pin        string        `yaml:"pin"`         // GPIO17
+	ActiveHigh bool          `yaml:"active_high"` // closed reads High; default: closed reads Low, with pull-up
+	Pull       string        `yaml:"pull"`        // up (default), down, float (an external resistor)
+	Debounce   wire.Duration `yaml:"debounce"`    // 50 ms for reeds, 30 ms for the exit button
 }
 
 // RelayPin is the lock's relay.
@@ -45,7 +47,7 @@ type GPIO struct {
 	Racks      map[string]InputPin `yaml:"racks"`
 	ExitButton *InputPin           `yaml:"exit_button"`
 	Indicator  Indicator           `yaml:"indicator"`
-	Poll       Duration            `yaml:"poll"` // polling period where a pin has no edge detection (20 ms)
+	Poll       wire.Duration       `yaml:"poll"` // polling period where a pin has no edge detection (20 ms)
 }
 
 // ReaderHW is the hardware part of a reader's config.
@@ -58,8 +60,8 @@ type ReaderHW struct {
 	// TypeAOnly: pn532 polls ISO 14443 type A cards only. Type B cards
 	// answer with a PUPI that many of them make up anew at every tap, so
 	// such a card cannot be recognised by its identifier.
-	TypeAOnly bool     `yaml:"type_a_only"`
-	Hold      Duration `yaml:"hold"` // a card left on the reader counts again only after this long away (1 s)
+	TypeAOnly bool          `yaml:"type_a_only"`
+	Hold      wire.Duration `yaml:"hold"` // a card left on the reader counts again only after this long away (1 s)
 }
 
 func (c *Agent) validateHardware(bad func(field, format string, a ...any)) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Hub is hub.yaml: the central hub of one or more sites.
@@ -43,7 +44,7 @@ type Hub struct {
 	Doors []string `yaml:"doors"`
 	// Retention purges guests' personal data this long after a permit
 	// ended (at start and daily); zero keeps it. At least 24h.
-	Retention Duration `yaml:"retention"`
+	Retention wire.Duration `yaml:"retention"`
 	// AdminTokenFile is where the first admin token is written (mode
 	// 0600) when the store has no admin yet (admin.token in the store's
 	// folder).

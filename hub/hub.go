@@ -18,6 +18,7 @@ import (
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Publisher is the hub's MQTT link as the hub needs it.
@@ -129,7 +130,7 @@ func BuildBook(ev *ingest.Store, permits []workflow.Record) (*workflow.Book, err
 		return nil, fmt.Errorf("hub: events: %w", err)
 	}
 	for _, d := range doors {
-		if err := ev.WalkTypes(d.Site, d.Door, workflow.BookTypes, func(e permit.Event) error {
+		if err := ev.WalkTypes(d.Site, d.Door, workflow.BookTypes, func(e wire.Event) error {
 			book.Apply(e)
 			return nil
 		}); err != nil {
@@ -230,7 +231,7 @@ func (h *Hub) siteDoors(site string, names []string) []topic.Door {
 }
 
 // stored is the ingest's OnStored: the guest book and the live state.
-func (h *Hub) stored(evs []permit.Event) {
+func (h *Hub) stored(evs []wire.Event) {
 	for _, e := range evs {
 		h.book.Apply(e)
 	}
@@ -277,7 +278,7 @@ func (h *Hub) Handle(m mqttlink.Message) {
 		h.live.status(site, door, s, h.o.Now())
 	case topic.KindAvailability:
 		v := string(m.Payload)
-		if v != "online" && v != "offline" {
+		if v != wire.Online && v != wire.Offline {
 			h.log.Warn("hub: door availability refused", "door", site+"/"+door, "value", v)
 			return
 		}
@@ -440,11 +441,11 @@ func (h *Hub) PutStaff(m workflow.StaffMember, by string) (workflow.StaffMember,
 // CommandLife is how long a command from the hub stays valid.
 const CommandLife = 2 * time.Minute
 
-// Command signs a command (permit.CmdLockdown, CmdRelease, CmdUnlockOnce,
+// Command signs a command (wire.CmdLockdown, CmdRelease, CmdUnlockOnce,
 // CmdResync) for a door and publishes it, not retained: a door offline
 // longer than CommandLife never obeys it. It returns the command once
 // the broker took it.
-func (h *Hub) Command(ctx context.Context, pub Publisher, site, door, name, by string) (permit.Command, error) {
+func (h *Hub) Command(ctx context.Context, pub Publisher, site, door string, name wire.CommandName, by string) (permit.Command, error) {
 	t, err := topic.New(h.o.Prefix, site, door)
 	if err != nil {
 		return permit.Command{}, fmt.Errorf("%w: %v", workflow.ErrInvalid, err)

@@ -8,40 +8,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
-
-// Occupant is one visit inside a room, as the door reports it.
-type Occupant struct {
-	Permit string    `json:"permit,omitempty"`
-	Staff  string    `json:"staff,omitempty"`
-	Escort string    `json:"escort,omitempty"`
-	Since  time.Time `json:"since,omitzero"`
-}
-
-// DoorStatus is the status JSON a door publishes retained (design.md).
-type DoorStatus struct {
-	Door        string            `json:"door"`
-	Lock        string            `json:"lock"`
-	Racks       map[string]string `json:"racks"`
-	Mode        string            `json:"mode"`
-	Occupancy   []Occupant        `json:"occupancy"`
-	Secured     bool              `json:"secured"`
-	Alarms      []string          `json:"alarms"`
-	Seq         uint64            `json:"seq"`
-	ClockSynced bool              `json:"clock_synced"`
-	Version     string            `json:"version"`
-}
 
 // Door is what the hub knows of one door now.
 type Door struct {
-	Site         string      `json:"site"`
-	Door         string      `json:"door"`
-	Availability string      `json:"availability"` // online, offline, or unknown before the door said
-	LastSeen     time.Time   `json:"last_seen,omitzero"`
-	Status       *DoorStatus `json:"status,omitempty"`
-	LastEvent    string      `json:"last_event,omitempty"` // type of the last event stored
-	LastEventAt  time.Time   `json:"last_event_at,omitzero"`
+	Site         string         `json:"site"`
+	Door         string         `json:"door"`
+	Availability string         `json:"availability"` // online, offline, or unknown before the door said
+	LastSeen     time.Time      `json:"last_seen,omitzero"`
+	Status       *wire.Status   `json:"status,omitempty"`
+	LastEvent    wire.EventType `json:"last_event,omitempty"` // type of the last event stored
+	LastEventAt  time.Time      `json:"last_event_at,omitzero"`
 }
 
 // Update is one change the watchers see: a door's status or availability,
@@ -49,11 +27,11 @@ type Door struct {
 type Update struct {
 	// Kind: status, availability, event, lagged; the API's watch stream
 	// adds state (each door's state first) and beat (every 15 s when idle).
-	Kind  string        `json:"kind"`
-	Site  string        `json:"site,omitempty"`
-	Door  string        `json:"door,omitempty"`
-	State *Door         `json:"state,omitempty"`
-	Event *permit.Event `json:"event,omitempty"`
+	Kind  string      `json:"kind"`
+	Site  string      `json:"site,omitempty"`
+	Door  string      `json:"door,omitempty"`
+	State *Door       `json:"state,omitempty"`
+	Event *wire.Event `json:"event,omitempty"`
 	// Missed counts the updates a slow watcher lost before this one
 	// (Kind lagged).
 	Missed uint64 `json:"missed,omitempty"`
@@ -99,7 +77,7 @@ func (l *live) known(site, door string) {
 	l.door(site, door)
 }
 
-func (l *live) status(site, door string, s DoorStatus, at time.Time) {
+func (l *live) status(site, door string, s wire.Status, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	d := l.door(site, door)
@@ -112,13 +90,13 @@ func (l *live) availability(site, door, v string, at time.Time) {
 	defer l.mu.Unlock()
 	d := l.door(site, door)
 	d.Availability = v
-	if v == "online" {
+	if v == wire.Online {
 		d.LastSeen = at
 	}
 	l.send(Update{Kind: "availability", Site: site, Door: door, State: copyDoor(d)})
 }
 
-func (l *live) events(evs []permit.Event, at time.Time) {
+func (l *live) events(evs []wire.Event, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := range evs {
@@ -181,8 +159,8 @@ func copyDoor(d *Door) *Door {
 	return &c
 }
 
-func decodeStatus(b []byte) (DoorStatus, error) {
-	var s DoorStatus
+func decodeStatus(b []byte) (wire.Status, error) {
+	var s wire.Status
 	err := json.Unmarshal(b, &s)
 	return s, err
 }

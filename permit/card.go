@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/kunci-project/kunci/wire"
 )
 
 // UID lengths defined by ISO/IEC 14443-3: single, double and triple size.
@@ -74,10 +76,12 @@ func CheckUIDLength(n int) error {
 // the card, and a cloned-UID lookup table for one site is useless at another.
 type Fingerprint string
 
-// Short is the prefix shown to people and written into events and logs.
+// Short is the card id shown to people and written into events and logs:
+// the fingerprint's first wire.CardIDLen hex digits (64 bits, why that is
+// enough is said there).
 func (f Fingerprint) Short() string {
-	if len(f) > 16 {
-		return string(f[:16])
+	if len(f) > wire.CardIDLen {
+		return string(f[:wire.CardIDLen])
 	}
 	return string(f)
 }

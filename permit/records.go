@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/kunci-project/kunci/wire"
 )
 
 // ErrInvalid is wrapped by every validation error of a record.
@@ -169,14 +171,6 @@ func (s *Staff) Validate() error {
 	return nil
 }
 
-// Command names of signed commands.
-const (
-	CmdLockdown   = "lockdown"
-	CmdRelease    = "release"
-	CmdUnlockOnce = "unlock-once"
-	CmdResync     = "resync"
-)
-
 // MaxCommandLife bounds a command's validity, and with it how long a door
 // must remember its nonce to refuse a replay.
 const MaxCommandLife = 15 * time.Minute
@@ -184,13 +178,13 @@ const MaxCommandLife = 15 * time.Minute
 // Command is a signed order from the hub to one door. Its ID is the nonce:
 // a door obeys one ID once, and never after Expires.
 type Command struct {
-	ID      string    `json:"id"`
-	Site    string    `json:"site"`
-	Door    string    `json:"door"`
-	Name    string    `json:"name"`
-	Issued  time.Time `json:"issued"`
-	Expires time.Time `json:"expires"`
-	By      string    `json:"by"`
+	ID      string           `json:"id"`
+	Site    string           `json:"site"`
+	Door    string           `json:"door"`
+	Name    wire.CommandName `json:"name"`
+	Issued  time.Time        `json:"issued"`
+	Expires time.Time        `json:"expires"`
+	By      string           `json:"by"`
 }
 
 // Validate reports the first problem of c.
@@ -201,7 +195,7 @@ func (c *Command) Validate() error {
 		}
 	}
 	switch c.Name {
-	case CmdLockdown, CmdRelease, CmdUnlockOnce, CmdResync:
+	case wire.CmdLockdown, wire.CmdRelease, wire.CmdUnlockOnce, wire.CmdResync:
 	default:
 		return fmt.Errorf("%w: command %s: name %q, want lockdown, release, unlock-once or resync", ErrInvalid, c.ID, c.Name)
 	}

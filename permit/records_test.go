@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Fingerprints of the records below; any 64 lower-case hex digits will do.
@@ -259,7 +260,7 @@ func TestStaffAllowsDoor(t *testing.T) {
 
 func TestCommandValidate(t *testing.T) {
 	good := func() *permit.Command {
-		return &permit.Command{ID: "C-1", Site: "demo", Door: "server-room", Name: permit.CmdLockdown,
+		return &permit.Command{ID: "C-1", Site: "demo", Door: "server-room", Name: wire.CmdLockdown,
 			Issued: windowStart, Expires: windowStart.Add(time.Minute), By: "admin"}
 	}
 	tests := []struct {
@@ -268,7 +269,7 @@ func TestCommandValidate(t *testing.T) {
 		ok   bool
 	}{
 		{"valid", func(*permit.Command) {}, true},
-		{"every name", func(c *permit.Command) { c.Name = permit.CmdUnlockOnce }, true},
+		{"every name", func(c *permit.Command) { c.Name = wire.CmdUnlockOnce }, true},
 		{"unknown name", func(c *permit.Command) { c.Name = "open-sesame" }, false},
 		{"bad id", func(c *permit.Command) { c.ID = "C 1" }, false},
 		{"bad door", func(c *permit.Command) { c.Door = "" }, false},

@@ -12,6 +12,7 @@ import (
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 const doorVerbs = "lockdown, release, unlock-once or resync"
@@ -19,15 +20,15 @@ const doorVerbs = "lockdown, release, unlock-once or resync"
 // cmdDoor sends a door a command (admin).
 func cmdDoor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	verbs := map[string]func(context.Context, []string, io.Writer, io.Writer) error{}
-	for _, n := range []string{permit.CmdLockdown, permit.CmdRelease, permit.CmdUnlockOnce, permit.CmdResync} {
-		verbs[n] = doorCommand(n)
+	for _, n := range wire.CommandNames {
+		verbs[string(n)] = doorCommand(n)
 	}
 	return subverb(ctx, "door", args, stdout, stderr, verbs, doorVerbs)
 }
 
-func doorCommand(name string) func(context.Context, []string, io.Writer, io.Writer) error {
+func doorCommand(name wire.CommandName) func(context.Context, []string, io.Writer, io.Writer) error {
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		fs := newFlags("door "+name, stderr)
+		fs := newFlags("door "+string(name), stderr)
 		cf := addClientFlags(fs)
 		door, err := parseWithID(fs, args, "door", "door (site/door)")
 		if err != nil {

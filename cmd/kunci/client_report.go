@@ -18,7 +18,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/api"
-	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // filter is the guest book's and the service-time report's choice of
@@ -102,7 +102,7 @@ func cmdGuestbook(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		alarms := make([]string, len(r.Alarms))
 		for i, a := range r.Alarms {
-			alarms[i] = a.Type + " " + a.At.Local().Format("15:04:05")
+			alarms[i] = string(a.Type) + " " + a.At.Local().Format("15:04:05")
 			if a.Rack != "" {
 				alarms[i] += " " + a.Rack
 			}
@@ -223,7 +223,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // doorCells shows a door's status: lock, door, mode, racks, occupancy,
 // alarms ("?" each before the door said).
-func doorCells(s *hub.DoorStatus) []string {
+func doorCells(s *wire.Status) []string {
 	if s == nil {
 		return []string{"?", "?", "?", "?", "?", "?"}
 	}
@@ -246,7 +246,11 @@ func doorCells(s *hub.DoorStatus) []string {
 		}
 		occ = strings.Join(who, ", ")
 	}
-	return []string{s.Lock, s.Door, s.Mode, strings.Join(racks, " "), occ, strings.Join(s.Alarms, ", ")}
+	alarms := make([]string, len(s.Alarms))
+	for i, a := range s.Alarms {
+		alarms[i] = string(a)
+	}
+	return []string{s.Lock, s.Door, string(s.Mode), strings.Join(racks, " "), occ, strings.Join(alarms, ", ")}
 }
 
 // cmdWatch follows the hub's updates, a line each, until ctx ends.
@@ -329,7 +333,7 @@ func updateLine(u *hub.Update, now time.Time) string {
 	switch u.Kind {
 	case "event":
 		if e := u.Event; e != nil {
-			at, what = e.At, "event "+e.Type+eventDetail(e)
+			at, what = e.At, "event "+string(e.Type)+eventDetail(e)
 		}
 	case "status", "state":
 		if u.State != nil {
@@ -350,10 +354,10 @@ func updateLine(u *hub.Update, now time.Time) string {
 	return fmt.Sprintf("%s  %s/%s  %s", clock(at), u.Site, u.Door, what)
 }
 
-func eventDetail(e *permit.Event) string {
+func eventDetail(e *wire.Event) string {
 	var b strings.Builder
 	for _, kv := range [][2]string{{"permit", e.Permit}, {"escort", e.Escort}, {"staff", e.Staff}, {"reader", e.Reader},
-		{"rack", e.Rack}, {"card", e.Card}, {"reason", e.Reason}, {"detail", e.Detail}} {
+		{"rack", e.Rack}, {"card", e.Card}, {"reason", string(e.Reason)}, {"detail", e.Detail}} {
 		if kv[1] != "" {
 			fmt.Fprintf(&b, " %s=%s", kv[0], kv[1])
 		}

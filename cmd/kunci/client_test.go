@@ -30,6 +30,7 @@ import (
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/wire"
 )
 
 func TestParseTime(t *testing.T) {
@@ -276,10 +277,10 @@ func (h *clientHub) issue(t *testing.T) {
 // start: entry 1 min after the escort was awaited, exit 1.5 min after it
 // was requested, the room secured 2.5 min after the exit (over the
 // standard 2), a door held open inside.
-func visit(start time.Time) []permit.Event {
-	var evs []permit.Event
+func visit(start time.Time) []wire.Event {
+	var evs []wire.Event
 	for i, s := range []struct {
-		typ    string
+		typ    wire.EventType
 		after  time.Duration
 		permit bool
 	}{
@@ -287,7 +288,7 @@ func visit(start time.Time) []permit.Event {
 		{"door.held_open", 5 * time.Minute, false}, {"exit.requested", 30 * time.Minute, true},
 		{"visit.exited", 31*time.Minute + 30*time.Second, true}, {"room.secured", 34 * time.Minute, false},
 	} {
-		e := permit.Event{ID: fmt.Sprintf("demo/server-room/e1/%d", i+1), Seq: uint64(i + 1), Epoch: "e1", Site: "demo",
+		e := wire.Event{ID: fmt.Sprintf("demo/server-room/e1/%d", i+1), Seq: uint64(i + 1), Epoch: "e1", Site: "demo",
 			Door: "server-room", Type: s.typ, At: start.Add(s.after), ClockSynced: true, Reader: "entry"}
 		if s.permit {
 			e.Permit, e.Escort = "P-000001", "S-004"
@@ -421,9 +422,9 @@ func TestClientSOP(t *testing.T) {
 		`8 secure +2m +1 +2m30s +2m30s +0%`,
 		`total +22m +1 +\S+ +\S+ +0%`)
 
-	status, _ := json.Marshal(hub.DoorStatus{Door: "closed", Lock: "locked", Racks: map[string]string{"R2": "open", "R1": "closed"},
-		Mode: "normal", Occupancy: []hub.Occupant{{Permit: "P-000001", Escort: "S-004"}, {Staff: "S-001"}},
-		Alarms: []string{"rack_tampered:R2"}, Seq: 9})
+	status, _ := json.Marshal(wire.Status{Door: "closed", Lock: "locked", Racks: map[string]string{"R2": "open", "R1": "closed"},
+		Mode: "normal", Occupancy: []wire.Occupant{{Permit: "P-000001", Escort: "S-004"}, {Staff: "S-001"}},
+		Alarms: []wire.Alarm{"rack_tampered:R2"}, Seq: 9})
 	h.Hub.Handle(mqttlink.Message{Topic: "kunci/v1/demo/server-room/availability", Payload: []byte("online")})
 	h.Hub.Handle(mqttlink.Message{Topic: "kunci/v1/demo/server-room/status", Payload: status})
 	out = h.must(t, h.viewer, "status")
@@ -555,7 +556,7 @@ func TestClientDoorCommand(t *testing.T) {
 			t.Fatalf("door %s: published %+v", name, sent)
 		}
 		rec, err := h.Keyring.Decode(sent[len(sent)-1].Payload)
-		if err != nil || rec.Command == nil || rec.Command.Name != name || rec.Command.By != "admin" {
+		if err != nil || rec.Command == nil || string(rec.Command.Name) != name || rec.Command.By != "admin" {
 			t.Errorf("door %s: the door gets %+v, %v", name, rec, err)
 		}
 	}
@@ -657,7 +658,7 @@ func TestClientWatch(t *testing.T) {
 		if asJSON {
 			seq = 2
 		}
-		h.Feed(t, permit.Event{ID: fmt.Sprintf("demo/server-room/e1/%d", seq), Seq: seq, Epoch: "e1", Site: "demo", Door: "server-room",
+		h.Feed(t, wire.Event{ID: fmt.Sprintf("demo/server-room/e1/%d", seq), Seq: seq, Epoch: "e1", Site: "demo", Door: "server-room",
 			Type: "access.denied", At: time.Now().Truncate(time.Second), Reader: "entry", Card: "e43f9936d0b8ef46", Reason: "no_permit"})
 		var event string
 		for event == "" || strings.Contains(event, "beat") {

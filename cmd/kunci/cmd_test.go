@@ -20,6 +20,7 @@ import (
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/hardware/sim"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // invoke runs the command line in-process, as main does.
@@ -520,7 +521,7 @@ func (d *devRun) events(t *testing.T) []agent.Event {
 }
 
 // find returns the first event of type typ after seq, or nil.
-func findEvent(evs []agent.Event, after uint64, typ string) *agent.Event {
+func findEvent(evs []agent.Event, after uint64, typ wire.EventType) *agent.Event {
 	for i := range evs {
 		if evs[i].Seq > after && evs[i].Type == typ {
 			return &evs[i]
@@ -536,8 +537,8 @@ func lastSeq(evs []agent.Event) uint64 {
 	return evs[len(evs)-1].Seq
 }
 
-func types(evs []agent.Event, after uint64) []string {
-	var ts []string
+func types(evs []agent.Event, after uint64) []wire.EventType {
+	var ts []wire.EventType
 	for _, e := range evs {
 		if e.Seq > after {
 			ts = append(ts, e.Type)
@@ -562,7 +563,7 @@ func TestDevEndToEnd(t *testing.T) {
 		t.Fatalf("state at start = %+v; want locked and closed", st)
 	}
 	start := d.events(t)
-	if len(start) == 0 || start[0].Type != agent.EvStarted {
+	if len(start) == 0 || start[0].Type != wire.EvStarted {
 		t.Fatalf("events at start = %v; want agent.started first", types(start, 0))
 	}
 	epoch := start[0].Epoch
@@ -577,7 +578,7 @@ func TestDevEndToEnd(t *testing.T) {
 		t.Fatalf("after guest and escort tapped: relay %s; want unlocked\nevents: %v", st.Relay, types(d.events(t), 0))
 	}
 	evs := d.events(t)
-	if g := findEvent(evs, 0, agent.EvGranted); g == nil || g.Permit != "P-0012" || g.Escort != "S-004" {
+	if g := findEvent(evs, 0, wire.EvGranted); g == nil || g.Permit != "P-0012" || g.Escort != "S-004" {
 		t.Errorf("access.granted = %+v; want permit P-0012 with escort S-004\nevents: %v", g, types(evs, 0))
 	}
 	mark := lastSeq(evs)
@@ -585,7 +586,7 @@ func TestDevEndToEnd(t *testing.T) {
 	// door opens: the guest is in
 	d.post(t, "/sim/door", `{"open":true}`)
 	evs = d.events(t)
-	if e := findEvent(evs, mark, agent.EvVisitEntered); e == nil || e.Permit != "P-0012" || e.Escort != "S-004" {
+	if e := findEvent(evs, mark, wire.EvVisitEntered); e == nil || e.Permit != "P-0012" || e.Escort != "S-004" {
 		t.Errorf("after the door opened: visit.entered = %+v; want P-0012 with S-004\nevents: %v", e, types(evs, mark))
 	}
 	var status struct {
@@ -606,7 +607,7 @@ func TestDevEndToEnd(t *testing.T) {
 		t.Errorf("after the door closed: relay %s; want locked", st.Relay)
 	}
 	evs = d.events(t)
-	if findEvent(evs, mark, agent.EvLocked) == nil {
+	if findEvent(evs, mark, wire.EvLocked) == nil {
 		t.Errorf("after the door closed: no door.locked\nevents: %v", types(evs, mark))
 	}
 	mark = lastSeq(evs)
@@ -614,7 +615,7 @@ func TestDevEndToEnd(t *testing.T) {
 	// the guest taps out on the exit reader
 	d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"exit","uid":%q}`, demoGuestUID))
 	evs = d.events(t)
-	if e := findEvent(evs, mark, agent.EvVisitExited); e == nil || e.Permit != "P-0012" {
+	if e := findEvent(evs, mark, wire.EvVisitExited); e == nil || e.Permit != "P-0012" {
 		t.Errorf("after the exit tap: visit.exited = %+v; want P-0012\nevents: %v", e, types(evs, mark))
 	}
 	d.get(t, "/sim/state", &st)
@@ -659,7 +660,7 @@ func TestDevEndToEnd(t *testing.T) {
 	if len(evs) == 0 || evs[0].Seq != 1 {
 		t.Fatalf("second start: events begin at %v; want the whole log from seq 1", types(evs, 0))
 	}
-	again := findEvent(evs, last, agent.EvStarted)
+	again := findEvent(evs, last, wire.EvStarted)
 	if again == nil || again.Seq != last+1 || again.Epoch != epoch {
 		t.Errorf("second start: agent.started = %+v; want seq %d in epoch %s", again, last+1, epoch)
 	}

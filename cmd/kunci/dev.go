@@ -15,6 +15,7 @@ import (
 
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Demo cards of kunci dev. They are made-up UIDs, printed for the user to
@@ -196,7 +197,7 @@ func devSetup(data, addr string) (*config.Agent, error) {
 	yes := true
 	cfg := &config.Agent{Site: "demo", Door: "server-room", Store: filepath.Join(data, "agent.db"), Listen: addr,
 		SiteKeyFile: filepath.Join(keys, "site.key"), TrustedKeys: pubs, RecordsDir: recs,
-		RecordsPoll: config.Duration(2 * time.Second), Clock: "trusted", Hardware: "sim",
+		RecordsPoll: wire.Duration(2 * time.Second), Clock: "trusted", Hardware: "sim",
 		Readers: []config.Reader{{Name: "entry", Type: "sim"}, {Name: "exit", Type: "sim"}},
 		Racks:   []string{"R1", "R2"}, Rules: config.Rules{ExitUnlocks: &yes}}
 	cfg.Defaults()

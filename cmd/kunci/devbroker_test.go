@@ -16,6 +16,7 @@ import (
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/wire"
 )
 
 var devMQTTLine = regexp.MustCompile(`mosquitto_sub -h (\S+) -p (\d+) -v -t 'kunci/#'`)
@@ -81,14 +82,14 @@ func (d *devRun) drained(t *testing.T) {
 
 // hubEvents opens the hub's ingest store of a stopped dev and returns the
 // door's event types, checking seq runs 1, 2, 3... in one epoch.
-func hubEvents(t *testing.T, data string) []string {
+func hubEvents(t *testing.T, data string) []wire.EventType {
 	t.Helper()
 	st, err := ingest.OpenStore(filepath.Join(data, "hub-events.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	var ts []string
+	var ts []wire.EventType
 	var want uint64 = 1
 	err = st.Walk("demo", "server-room", func(e ingest.Event) error {
 		if e.Seq != want {
@@ -105,7 +106,7 @@ func hubEvents(t *testing.T, data string) []string {
 }
 
 // inOrder reports whether want appear in ts in that order.
-func inOrder(ts []string, want ...string) bool {
+func inOrder(ts []wire.EventType, want ...wire.EventType) bool {
 	i := 0
 	for _, s := range ts {
 		if i < len(want) && s == want[i] {
@@ -128,7 +129,7 @@ func checkDevFlow(t *testing.T, d *devRun, data string) {
 		}
 	}
 	ts := hubEvents(t, data)
-	want := []string{"agent.started", "access.granted", "door.unlocked", "visit.entered", "door.locked", "visit.exited"}
+	want := []wire.EventType{"agent.started", "access.granted", "door.unlocked", "visit.entered", "door.locked", "visit.exited"}
 	if len(ts) == 0 || ts[0] != "agent.started" || !inOrder(ts, want...) {
 		t.Errorf("hub store holds %v; want %v in that order, agent.started first", ts, want)
 	}
@@ -161,7 +162,7 @@ func TestDevEmbeddedBroker(t *testing.T) {
 		t.Fatalf("second dev = %v", err)
 	}
 	ts := hubEvents(t, data)
-	if n := len(slices.DeleteFunc(slices.Clone(ts), func(s string) bool { return s != "agent.started" })); n != 2 {
+	if n := len(slices.DeleteFunc(slices.Clone(ts), func(s wire.EventType) bool { return s != wire.EvStarted })); n != 2 {
 		t.Errorf("hub store after two runs holds %d agent.started; want 2: %v", n, ts)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // The cards of the end-to-end test: one guest card per permit, so that
@@ -241,7 +242,7 @@ func (x *e2e) tap(reader, uid string) {
 }
 
 // events returns the door's events the hub stored, of typ ("" for all).
-func (x *e2e) events(typ string) []permit.Event {
+func (x *e2e) events(typ string) []wire.Event {
 	x.t.Helper()
 	q := "/api/events?site=demo&door=server-room&limit=10000"
 	if typ != "" {
@@ -254,7 +255,7 @@ func (x *e2e) events(typ string) []permit.Event {
 		x.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var evs []permit.Event
+	var evs []wire.Event
 	if err := json.NewDecoder(resp.Body).Decode(&evs); err != nil {
 		x.t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func (x *e2e) events(typ string) []permit.Event {
 
 // waitDenied waits until the hub stored an access.denied after seq mark
 // and returns it.
-func (x *e2e) waitDenied(mark uint64) permit.Event {
+func (x *e2e) waitDenied(mark uint64) wire.Event {
 	x.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -382,7 +383,7 @@ func TestEndToEnd(t *testing.T) {
 		expired := x.issue(e2eExpired, "now-3h", "now-1h")
 		early := x.issue(e2eEarly, "now+2h", "now+4h")
 		locked := x.issue(e2eLockdown, "now", "now+4h")
-		check := func(name, permitID, reason string, act func()) {
+		check := func(name, permitID string, reason wire.Reason, act func()) {
 			mark := x.lastSeq()
 			act()
 			e := x.waitDenied(mark)
@@ -466,7 +467,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		last := x.lastSeq()
 		deadline := time.Now().Add(15 * time.Second)
-		var evs []permit.Event
+		var evs []wire.Event
 		for {
 			evs = x.events("")
 			if n := len(evs); n > 0 && evs[n-1].Seq >= last {
@@ -489,7 +490,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		// the door deleted only what the hub acked: its local log is empty
 		// once the acks arrived
-		var local []permit.Event
+		var local []wire.Event
 		deadline = time.Now().Add(10 * time.Second)
 		for {
 			if err := x.agent.getJSON("/events?after=0", &local); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/kunci-project/kunci/hardware/nfc"
 	"github.com/kunci-project/kunci/hardware/nfc/mfrc522"
 	"github.com/kunci-project/kunci/hardware/nfc/pn532"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // board is a door's real hardware on a Raspberry Pi: the relay, the reed
@@ -169,11 +170,11 @@ func (b *board) Run(ctx context.Context, door *agent.Door) error {
 	if b.indicator != nil {
 		door.Listen(func(e agent.Event) {
 			switch e.Type {
-			case agent.EvGranted:
+			case wire.EvGranted:
 				b.indicator.Play(kgpio.Granted)
-			case agent.EvDenied:
+			case wire.EvDenied:
 				b.indicator.Play(kgpio.Denied)
-			case agent.EvEscortAwaited:
+			case wire.EvEscortAwaited:
 				b.indicator.Play(kgpio.Waiting)
 			}
 		})

@@ -21,6 +21,7 @@ import (
 	"periph.io/x/host/v3"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // contact is a fake GPIO line registered with periph under a real pin's
@@ -184,7 +185,7 @@ func startAgent(t *testing.T, cfg string) (base string, stderr *syncBuffer, stop
 
 // waitEvent polls the agent's GET /events until an event of type typ after
 // seq that ok accepts (ok may be nil) is stored, and returns it.
-func waitEvent(t *testing.T, base string, after uint64, typ string, ok func(agent.Event) bool) agent.Event {
+func waitEvent(t *testing.T, base string, after uint64, typ wire.EventType, ok func(agent.Event) bool) agent.Event {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	var evs []agent.Event
@@ -250,33 +251,33 @@ func TestAgentGPIOEndToEnd(t *testing.T) {
 		t.Errorf("green LED driven %v; want it set off (Low) and never lit", got)
 	}
 
-	f := waitEvent(t, base, 0, agent.EvReaderFault, func(e agent.Event) bool { return e.Reader == "entry" })
+	f := waitEvent(t, base, 0, wire.EvReaderFault, func(e agent.Event) bool { return e.Reader == "entry" })
 	if !strings.Contains(f.Detail, "no-such-tty") {
 		t.Errorf("reader.fault detail %q; want it to name the device", f.Detail)
 	}
 
 	seq := lastSeq(getEvents(t, base))
 	door.set(gpio.High)
-	waitEvent(t, base, seq, agent.EvForced, nil)
+	waitEvent(t, base, seq, wire.EvForced, nil)
 	door.set(gpio.Low)
-	seq = waitEvent(t, base, seq, agent.EvClosed, nil).Seq
+	seq = waitEvent(t, base, seq, wire.EvClosed, nil).Seq
 
 	r1.set(gpio.High)
-	waitEvent(t, base, seq, agent.EvRackTampered, func(e agent.Event) bool { return e.Rack == "R1" })
+	waitEvent(t, base, seq, wire.EvRackTampered, func(e agent.Event) bool { return e.Rack == "R1" })
 	r1.set(gpio.Low)
-	seq = waitEvent(t, base, seq, agent.EvRackClosed, func(e agent.Event) bool { return e.Rack == "R1" }).Seq
+	seq = waitEvent(t, base, seq, wire.EvRackClosed, func(e agent.Event) bool { return e.Rack == "R1" }).Seq
 
 	exit.set(gpio.Low)
-	waitEvent(t, base, seq, agent.EvExitRequested, nil)
+	waitEvent(t, base, seq, wire.EvExitRequested, nil)
 	waitLevel(t, "after the exit button", relay, gpio.High)
 	exit.set(gpio.High)
-	seq = waitEvent(t, base, seq, agent.EvUnlocked, nil).Seq
+	seq = waitEvent(t, base, seq, wire.EvUnlocked, nil).Seq
 	door.set(gpio.High)
-	waitEvent(t, base, seq, agent.EvOpened, nil)
+	waitEvent(t, base, seq, wire.EvOpened, nil)
 	door.set(gpio.Low)
-	waitEvent(t, base, seq, agent.EvLocked, nil)
+	waitEvent(t, base, seq, wire.EvLocked, nil)
 	waitLevel(t, "after the door closed", relay, gpio.Low)
-	if e := findEvent(getEvents(t, base), seq, agent.EvForced); e != nil {
+	if e := findEvent(getEvents(t, base), seq, wire.EvForced); e != nil {
 		t.Errorf("door opened after the exit button: %s; want no door.forced", e.Type)
 	}
 

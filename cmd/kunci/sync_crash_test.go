@@ -29,6 +29,7 @@ import (
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // TestSyncSurvivesKillsAndIngestRestarts runs the real agent binary with
@@ -545,9 +546,10 @@ func killRun(t *testing.T, r *agentRun, s *bgStorm) stormStats {
 // loggedEvent is the agent's "event" log line, written after the event's
 // commit: its seq and the fields it has set.
 type loggedEvent struct {
-	Seq                                                       uint64
-	Type                                                      string
-	Reader, Permit, Escort, Staff, Reason, Rack, Card, Detail string
+	Seq                                               uint64
+	Type                                              wire.EventType
+	Reason                                            wire.Reason
+	Reader, Permit, Escort, Staff, Rack, Card, Detail string
 }
 
 // agentHistory is what the agent said over all its lives: its log lines
@@ -738,7 +740,7 @@ func checkHubStore(t *testing.T, path, epoch string, n uint64, hist *agentHistor
 		t.Errorf("hub's total = %d, %v; want %d", tot, err, n)
 	}
 
-	types := make(map[uint64]string, n)
+	types := make(map[uint64]wire.EventType, n)
 	var count uint64
 	bad := 0
 	fail := func(format string, a ...any) {
@@ -785,11 +787,11 @@ func checkHubStore(t *testing.T, path, epoch string, n uint64, hist *agentHistor
 		}
 	}
 	for i, r := range runs {
-		if typ := types[r.from]; typ != agent.EvStarted {
-			t.Errorf("run %d starts at seq %d with %q; want %s", i, r.from, typ, agent.EvStarted)
+		if typ := types[r.from]; typ != wire.EvStarted {
+			t.Errorf("run %d starts at seq %d with %q; want %s", i, r.from, typ, wire.EvStarted)
 		}
 	}
-	want := map[string]string{"unlock": agent.EvUnlocked, "lock": agent.EvLocked}
+	want := map[string]wire.EventType{"unlock": wire.EvUnlocked, "lock": wire.EvLocked}
 	for _, l := range hist.relay {
 		if typ := types[l.Seq]; want[l.Action] == "" || typ != want[l.Action] {
 			fail("relay %s reported with seq %d, which the hub holds as %q", l.Action, l.Seq, typ)
@@ -801,7 +803,7 @@ func checkHubStore(t *testing.T, path, epoch string, n uint64, hist *agentHistor
 	if bad > 20 {
 		t.Errorf("... and %d more mismatches", bad-20)
 	}
-	byType := map[string]int{}
+	byType := map[wire.EventType]int{}
 	for _, typ := range types {
 		byType[typ]++
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/httpjson"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Options configure the API.
@@ -467,10 +468,10 @@ func (a *API) sla(w http.ResponseWriter, r *http.Request, _ auth.Principal) erro
 		doors[hub.DoorName{Site: rec.Site, Door: rec.Door}] = true
 	}
 	var walkErr error
-	events := func(yield func(permit.Event) bool) {
+	events := func(yield func(wire.Event) bool) {
 		for d := range doors {
 			stop := errors.New("stop")
-			err := a.h.Events().WalkTypes(d.Site, d.Door, workflow.ServiceTimeTypes, func(e permit.Event) error {
+			err := a.h.Events().WalkTypes(d.Site, d.Door, workflow.ServiceTimeTypes, func(e wire.Event) error {
 				if !yield(e) {
 					return stop
 				}
@@ -485,7 +486,7 @@ func (a *API) sla(w http.ResponseWriter, r *http.Request, _ auth.Principal) erro
 			}
 		}
 	}
-	sts := workflow.ServiceTimes(sel, iter.Seq[permit.Event](events))
+	sts := workflow.ServiceTimes(sel, iter.Seq[wire.Event](events))
 	if walkErr != nil {
 		return walkErr
 	}
@@ -497,15 +498,15 @@ func (a *API) sla(w http.ResponseWriter, r *http.Request, _ auth.Principal) erro
 func Report(sts []workflow.ServiceTime) SLAReport {
 	rep := SLAReport{Permits: make([]PermitTimes, 0, len(sts))}
 	for i := 1; i <= workflow.Steps; i++ {
-		var std Duration
+		var std wire.Duration
 		if workflow.Timed(i) {
-			std = Duration(workflow.Standard[i])
+			std = wire.Duration(workflow.Standard[i])
 		}
 		rep.Standard = append(rep.Standard, StepStandard{Step: fmt.Sprint(i), Name: StepNames[i], Standard: std})
 	}
-	rep.Standard = append(rep.Standard, StepStandard{Step: "total", Name: "total", Standard: Duration(workflow.StandardTotal)})
+	rep.Standard = append(rep.Standard, StepStandard{Step: "total", Name: "total", Standard: wire.Duration(workflow.StandardTotal)})
 	stepTime := func(step string, s workflow.StepTime) StepTime {
-		return StepTime{Step: step, Known: s.Known, Duration: Duration(s.Duration), Within: s.Within}
+		return StepTime{Step: step, Known: s.Known, Duration: wire.Duration(s.Duration), Within: s.Within}
 	}
 	for _, st := range sts {
 		pt := PermitTimes{Permit: st.Permit}
@@ -517,7 +518,7 @@ func Report(sts []workflow.ServiceTime) SLAReport {
 	}
 	sum := workflow.Summarise(sts)
 	agg := func(step string, g workflow.Aggregate) StepSummary {
-		return StepSummary{Step: step, Count: g.Count, Median: Duration(g.Median), P90: Duration(g.P90), Within: g.Within}
+		return StepSummary{Step: step, Count: g.Count, Median: wire.Duration(g.Median), P90: wire.Duration(g.P90), Within: g.Within}
 	}
 	for i := 1; i <= workflow.Steps; i++ {
 		rep.Summary = append(rep.Summary, agg(fmt.Sprint(i), sum.Step[i]))
@@ -550,17 +551,17 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, _ auth.Principal) e
 		}
 		limit = n
 	}
-	typ, pmt := q.Get("type"), q.Get("permit")
+	typ, pmt := wire.EventType(q.Get("type")), q.Get("permit")
 	// a ring of the last limit matches
-	ring := make([]permit.Event, 0, min(limit, 1024))
+	ring := make([]wire.Event, 0, min(limit, 1024))
 	next := 0
 	walk := a.h.Events().Walk
 	if typ != "" {
-		walk = func(site, door string, fn func(permit.Event) error) error {
-			return a.h.Events().WalkTypes(site, door, []string{typ}, fn)
+		walk = func(site, door string, fn func(wire.Event) error) error {
+			return a.h.Events().WalkTypes(site, door, []wire.EventType{typ}, fn)
 		}
 	}
-	err := walk(site, door, func(e permit.Event) error {
+	err := walk(site, door, func(e wire.Event) error {
 		if (typ != "" && e.Type != typ) || (pmt != "" && e.Permit != pmt) {
 			return nil
 		}
@@ -631,7 +632,7 @@ func (a *API) command(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 		return err
 	}
 	switch req.Command {
-	case permit.CmdLockdown, permit.CmdRelease, permit.CmdUnlockOnce, permit.CmdResync:
+	case wire.CmdLockdown, wire.CmdRelease, wire.CmdUnlockOnce, wire.CmdResync:
 	default:
 		return withStatus(http.StatusBadRequest, "command %q: want lockdown, release, unlock-once or resync", req.Command)
 	}
@@ -706,7 +707,7 @@ func (a *API) purge(w http.ResponseWriter, r *http.Request, _ auth.Principal) er
 	if err != nil {
 		return err
 	}
-	httpjson.Write(w, http.StatusOK, PurgeResult{Retention: Duration(a.o.Retention), Examined: res.Examined, Purged: res.Purged})
+	httpjson.Write(w, http.StatusOK, PurgeResult{Retention: wire.Duration(a.o.Retention), Examined: res.Examined, Purged: res.Purged})
 	return nil
 }
 

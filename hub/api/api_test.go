@@ -17,6 +17,7 @@ import (
 	"github.com/kunci-project/kunci/hub/hubtest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -81,13 +82,13 @@ func issue(t *testing.T, e *hubtest.Env, p people) api.Permit {
 }
 
 // visit is the door's events of one escorted visit of permit id.
-func visit(id string, start time.Time) []permit.Event {
-	types := []string{"escort.awaited", "access.granted", "door.unlocked", "door.opened", "visit.entered",
+func visit(id string, start time.Time) []wire.Event {
+	types := []wire.EventType{"escort.awaited", "access.granted", "door.unlocked", "door.opened", "visit.entered",
 		"door.closed", "door.locked", "exit.requested", "door.unlocked", "door.opened", "visit.exited",
 		"door.closed", "door.locked", "room.secured"}
-	var evs []permit.Event
+	var evs []wire.Event
 	for i, typ := range types {
-		e := permit.Event{ID: fmt.Sprintf("demo/server-room/e1/%d", i+1), Seq: uint64(i + 1), Epoch: "e1", Site: "demo",
+		e := wire.Event{ID: fmt.Sprintf("demo/server-room/e1/%d", i+1), Seq: uint64(i + 1), Epoch: "e1", Site: "demo",
 			Door: "server-room", Type: typ, At: start.Add(time.Duration(i) * 30 * time.Second), ClockSynced: true}
 		switch typ {
 		case "escort.awaited", "access.granted", "visit.entered", "visit.exited":
@@ -455,15 +456,15 @@ func TestWatch(t *testing.T) {
 func TestEvents(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{})
 	e.Feed(t, visit("P-000001", time.Now().UTC())...)
-	evs := decode[[]permit.Event](t, must(t, e, e.Admin, "GET", "/api/events?site=demo&door=server-room&type=door.locked", nil, http.StatusOK))
+	evs := decode[[]wire.Event](t, must(t, e, e.Admin, "GET", "/api/events?site=demo&door=server-room&type=door.locked", nil, http.StatusOK))
 	if len(evs) != 2 || evs[0].Seq != 7 || evs[1].Seq != 13 {
 		t.Errorf("door.locked events %+v; want seqs 7 and 13", evs)
 	}
-	evs = decode[[]permit.Event](t, must(t, e, e.Admin, "GET", "/api/events?site=demo&door=server-room&limit=3", nil, http.StatusOK))
+	evs = decode[[]wire.Event](t, must(t, e, e.Admin, "GET", "/api/events?site=demo&door=server-room&limit=3", nil, http.StatusOK))
 	if len(evs) != 3 || evs[0].Seq != 12 || evs[2].Seq != 14 {
 		t.Errorf("last 3 events %+v; want seqs 12-14", evs)
 	}
-	if evs := decode[[]permit.Event](t, must(t, e, e.Admin, "GET", "/api/events?site=demo&door=other", nil, http.StatusOK)); len(evs) != 0 {
+	if evs := decode[[]wire.Event](t, must(t, e, e.Admin, "GET", "/api/events?site=demo&door=other", nil, http.StatusOK)); len(evs) != 0 {
 		t.Errorf("events of an unknown door: %+v", evs)
 	}
 	must(t, e, e.Admin, "GET", "/api/events?site=demo", nil, http.StatusBadRequest)

@@ -30,7 +30,7 @@
 //	GET    /api/guestbook[?site=&door=&from=&to=&permit=][&format=csv]  []GuestRow, or CSV
 //	GET    /api/sla[?site=&door=&from=&to=&permit=]  SLAReport (from, to: when requested)
 //	GET    /api/doors                            []hub.Door
-//	GET    /api/events?site=&door=[&type=&permit=&limit=]  []permit.Event, the last limit (1000) in order
+//	GET    /api/events?site=&door=[&type=&permit=&limit=]  []wire.Event, the last limit (1000) in order
 //	GET    /api/watch                            NDJSON stream of hub.Update, one per line: a "state"
 //	                                             per door first, then the changes; {"kind":"beat"} every 15 s when idle
 //	POST   /api/doors/{site}/{door}/commands  admin  {"command":"lockdown"|"release"|"unlock-once"|"resync"} -> 202 permit.Command

@@ -5,6 +5,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // MaxBody is the largest request body the API reads.
@@ -66,7 +67,7 @@ type StaffRequest struct {
 
 // CommandRequest is the body of POST /api/doors/{site}/{door}/commands.
 type CommandRequest struct {
-	Command string `json:"command"`
+	Command wire.CommandName `json:"command"`
 }
 
 // Whoami is the caller as the hub knows it.
@@ -106,10 +107,10 @@ type GuestRow struct {
 
 // Alarm is an alarm during a visit.
 type Alarm struct {
-	Type   string    `json:"type"`
-	At     time.Time `json:"at"`
-	Rack   string    `json:"rack,omitempty"`
-	Detail string    `json:"detail,omitempty"`
+	Type   wire.EventType `json:"type"`
+	At     time.Time      `json:"at"`
+	Rack   string         `json:"rack,omitempty"`
+	Detail string         `json:"detail,omitempty"`
 }
 
 // SLAReport is the service-time report: each permit's steps and the
@@ -122,9 +123,9 @@ type SLAReport struct {
 
 // StepStandard is one SOP step and its standard time.
 type StepStandard struct {
-	Step     string   `json:"step"` // "1".."8", "total"
-	Name     string   `json:"name"`
-	Standard Duration `json:"standard,omitzero"` // zero: not timed
+	Step     string        `json:"step"` // "1".."8", "total"
+	Name     string        `json:"name"`
+	Standard wire.Duration `json:"standard,omitzero"` // zero: not timed
 }
 
 // PermitTimes is one permit's service times.
@@ -135,39 +136,26 @@ type PermitTimes struct {
 
 // StepTime is one step of one permit.
 type StepTime struct {
-	Step     string   `json:"step"`
-	Known    bool     `json:"known"`
-	Duration Duration `json:"duration,omitzero"`
-	Within   bool     `json:"within"`
+	Step     string        `json:"step"`
+	Known    bool          `json:"known"`
+	Duration wire.Duration `json:"duration,omitzero"`
+	Within   bool          `json:"within"`
 }
 
 // StepSummary aggregates one step over the permits.
 type StepSummary struct {
-	Step   string   `json:"step"`
-	Count  int      `json:"count"`
-	Median Duration `json:"median"`
-	P90    Duration `json:"p90"`
-	Within float64  `json:"within"` // share within the standard, 0..1
+	Step   string        `json:"step"`
+	Count  int           `json:"count"`
+	Median wire.Duration `json:"median"`
+	P90    wire.Duration `json:"p90"`
+	Within float64       `json:"within"` // share within the standard, 0..1
 }
 
 // PurgeResult is the answer of POST /api/purge.
 type PurgeResult struct {
-	Retention Duration `json:"retention"`
-	Examined  int      `json:"examined"`
-	Purged    []string `json:"purged"` // ids of the permits purged now
-}
-
-// Duration is a time.Duration shown as "4m30s" in JSON.
-type Duration time.Duration
-
-// MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	*d = Duration(v)
-	return err
+	Retention wire.Duration `json:"retention"`
+	Examined  int           `json:"examined"`
+	Purged    []string      `json:"purged"` // ids of the permits purged now
 }
 
 // StepNames are the SOP steps' short names, indexed 1-8.

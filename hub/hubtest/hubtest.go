@@ -29,6 +29,7 @@ import (
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Site and Door are the door the environment serves.
@@ -233,7 +234,7 @@ func (e *Env) Do(t testing.TB, token, method, path string, body any) (int, []byt
 
 // Feed gives the hub events as the broker would, and waits until they
 // are stored.
-func (e *Env) Feed(t testing.TB, evs ...permit.Event) {
+func (e *Env) Feed(t testing.TB, evs ...wire.Event) {
 	t.Helper()
 	before := e.Hub.Stats().Ingest
 	for _, ev := range evs {

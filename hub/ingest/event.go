@@ -7,12 +7,13 @@ import (
 
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
-// Event is one door event in the JSON form of design.md (permit.Event),
+// Event is one door event in the JSON form of design.md (wire.Event),
 // as the hub stores it. Members the hub does not know are accepted and not
 // stored, so that an agent newer than the hub is not refused.
-type Event = permit.Event
+type Event = wire.Event
 
 // DefaultMaxEventSize bounds an event payload. A real one is a few hundred
 // bytes; a detail naming every open rack stays far below.
@@ -42,7 +43,7 @@ func decodeEvent(prefix, t string, payload []byte, maxSize int) (Event, []byte, 
 	if err := json.Unmarshal(payload, &e); err != nil {
 		return Event{}, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	for _, f := range []struct{ name, v string }{{"site", e.Site}, {"door", e.Door}, {"epoch", e.Epoch}, {"type", e.Type}} {
+	for _, f := range []struct{ name, v string }{{"site", e.Site}, {"door", e.Door}, {"epoch", e.Epoch}, {"type", string(e.Type)}} {
 		if err := permit.CheckID(f.name, f.v); err != nil {
 			return Event{}, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 		}

@@ -3,12 +3,14 @@ package ingest_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/wire"
 )
 
 const evTopic = "kunci/v1/demo/server-room/events"
@@ -71,7 +73,7 @@ func TestDecodeEvent(t *testing.T) {
 		t.Errorf("at = %v; want %v", e.At, want.At)
 	}
 	e.At = want.At
-	if e != want {
+	if !reflect.DeepEqual(e, want) {
 		t.Errorf("DecodeEvent(design.md's example) = %+v; want %+v", e, want)
 	}
 }
@@ -80,8 +82,8 @@ func TestDecodeEvent(t *testing.T) {
 // stores it as the agent wrote it.
 func TestEventMatchesAgent(t *testing.T) {
 	a := agent.Event{ID: "demo/server-room/6f1c2a/7", Seq: 7, Epoch: "6f1c2a", Site: "demo", Door: "server-room",
-		Type: agent.EvNotSecured, At: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), ClockSynced: true, Boot: "b1",
-		MonoNS: 99, Reader: "exit", Permit: "P-1", Escort: "S-2", Reason: agent.ReasonLockdown, Rack: "R1",
+		Type: wire.EvNotSecured, At: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), ClockSynced: true, Boot: "b1",
+		MonoNS: 99, Reader: "exit", Permit: "P-1", Escort: "S-2", Reason: wire.ReasonLockdown, Rack: "R1",
 		Replayed: true, Staff: "S-3", Card: "abcd", Detail: "R2 open"}
 	j, err := json.Marshal(a)
 	if err != nil {
@@ -130,7 +132,7 @@ func FuzzDecodeEvent(f *testing.F) {
 			t.Fatalf("at %v became %v", e.At, e2.At)
 		}
 		e2.At = e.At
-		if e2 != e {
+		if !reflect.DeepEqual(e2, e) {
 			t.Fatalf("round trip %+v became %+v", e, e2)
 		}
 	})

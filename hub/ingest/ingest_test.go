@@ -18,6 +18,7 @@ import (
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -563,7 +564,7 @@ func TestWalkTypes(t *testing.T) {
 				want = append(want, e)
 			}
 		}
-		err := st.WalkTypes("demo", "server-room", []string{"visit.entered", "room.secured"}, func(e ingest.Event) error {
+		err := st.WalkTypes("demo", "server-room", []wire.EventType{"visit.entered", "room.secured"}, func(e ingest.Event) error {
 			some = append(some, e)
 			return nil
 		})

@@ -14,6 +14,7 @@ import (
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // These tests run the whole uplink against a real Mosquitto: an agent
@@ -154,7 +155,7 @@ func (a *agentSide) appendAll(t *testing.T, total uint64) (done chan struct{}) {
 		for n := a.appended.Load(); n < total; n = a.appended.Load() {
 			b := &agent.Batch{}
 			for range min(20, total-n) {
-				b.Events = append(b.Events, agent.Event{Type: agent.EvTap, Reader: "entry", Detail: "uplink test"})
+				b.Events = append(b.Events, agent.Event{Type: wire.EvTap, Reader: "entry", Detail: "uplink test"})
 			}
 			if err := a.st.Append(b); err != nil {
 				t.Error(err)
@@ -231,7 +232,7 @@ func checkHub(t *testing.T, a *agentSide, h *hubSide) []ingest.Event {
 		t.Fatalf("hub holds %d events; want %d", len(evs), n)
 	}
 	for i, e := range evs {
-		if e.Seq != uint64(i+1) || e.Epoch != a.st.Epoch() || e.Type != agent.EvTap {
+		if e.Seq != uint64(i+1) || e.Epoch != a.st.Epoch() || e.Type != wire.EvTap {
 			t.Fatalf("hub's event #%d is %+v; want seq %d of epoch %s", i, e, i+1, a.st.Epoch())
 		}
 	}

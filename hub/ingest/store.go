@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kunci-project/kunci/wire"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -305,8 +306,8 @@ func (s *Store) Walk(site, door string, fn func(Event) error) error {
 // are skipped without being decoded. The store holds each event's JSON as
 // encoding/json writes Event: the first "type":" in it starts the type
 // (id, epoch, site and door before it are plain ids, without quotes).
-func (s *Store) WalkTypes(site, door string, types []string, fn func(Event) error) error {
-	want := make(map[string]bool, len(types))
+func (s *Store) WalkTypes(site, door string, types []wire.EventType, fn func(Event) error) error {
+	want := make(map[wire.EventType]bool, len(types))
 	for _, t := range types {
 		want[t] = true
 	}
@@ -318,7 +319,7 @@ func (s *Store) WalkTypes(site, door string, types []string, fn func(Event) erro
 		}
 		v := raw[i+len(key):]
 		j := bytes.IndexByte(v, '"')
-		return j < 0 || want[string(v[:j])]
+		return j < 0 || want[wire.EventType(v[:j])]
 	}, func(e Event) error {
 		if !want[e.Type] {
 			return nil

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -62,7 +63,7 @@ func TestDecodedJSONIsStored(t *testing.T) {
 	if err != nil || len(evs) != 3 {
 		t.Fatalf("Events = %v, %v; want 3", evs, err)
 	}
-	if !evs[2].At.Equal(e.At) || evs[2].Replayed != true || evs[2].Detail != "<" || evs[1] != second {
+	if !evs[2].At.Equal(e.At) || evs[2].Replayed != true || evs[2].Detail != "<" || !reflect.DeepEqual(evs[1], second) {
 		t.Errorf("stored %+v; want %+v and %+v", evs[1:], second, e)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Book is the guest book maintained incrementally: the hub applies each
@@ -78,9 +78,9 @@ func (b *Book) addPermit(r *Record) {
 }
 
 // Apply updates the rows with the next event of its door.
-func (b *Book) Apply(e permit.Event) {
+func (b *Book) Apply(e wire.Event) {
 	switch e.Type {
-	case EvVisitEntered, EvVisitExited, EvUnescorted, EvForced, EvHeldOpen, EvRackTampered, EvSecured, EvNotSecured:
+	case wire.EvVisitEntered, wire.EvVisitExited, wire.EvUnescorted, wire.EvForced, wire.EvHeldOpen, wire.EvRackTampered, wire.EvSecured, wire.EvNotSecured:
 	default:
 		return // not a guest-book event: no lock taken
 	}
@@ -96,7 +96,7 @@ func (b *Book) Apply(e permit.Event) {
 		b.rows[i].Alarms = append(b.rows[i].Alarms, Alarm{Type: e.Type, At: e.At, Rack: e.Rack, Detail: e.Detail})
 	}
 	switch e.Type {
-	case EvVisitEntered:
+	case wire.EvVisitEntered:
 		if e.Permit == "" {
 			return // staff entering alone
 		}
@@ -119,7 +119,7 @@ func (b *Book) Apply(e permit.Event) {
 		d.rows = append(d.rows, int32(i))
 		b.byPermit[e.Permit] = append(b.byPermit[e.Permit], int32(i))
 		b.rows = append(b.rows, row)
-	case EvVisitExited:
+	case wire.EvVisitExited:
 		i, ok := d.inside[e.Permit]
 		if !ok {
 			return
@@ -127,23 +127,23 @@ func (b *Book) Apply(e permit.Event) {
 		delete(d.inside, e.Permit)
 		b.rows[i].Exited = e.At
 		d.awaiting = append(d.awaiting, i)
-	case EvUnescorted:
+	case wire.EvUnescorted:
 		if i, ok := d.inside[e.Permit]; ok {
 			alarm(i)
 		}
-	case EvForced, EvHeldOpen, EvRackTampered:
+	case wire.EvForced, wire.EvHeldOpen, wire.EvRackTampered:
 		for _, i := range d.inside {
 			alarm(i)
 		}
 		for _, i := range d.awaiting {
 			alarm(i)
 		}
-	case EvSecured:
+	case wire.EvSecured:
 		for _, i := range d.awaiting {
 			b.rows[i].Secured = e.At
 		}
 		d.awaiting = d.awaiting[:0]
-	case EvNotSecured:
+	case wire.EvNotSecured:
 		// the room stays awaited: a later room.secured says when it was
 		for _, i := range d.awaiting {
 			if !b.rows[i].NotSecured {

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // referenceBook is the guest book as GuestBook computed it before Book, in
 // one pass over one door's events: the reference Book is checked against.
-func referenceBook(permits []Record, events []permit.Event) []Row {
+func referenceBook(permits []Record, events []wire.Event) []Row {
 	byID := map[string]*Record{}
 	for i := range permits {
 		byID[permits[i].ID] = &permits[i]
@@ -21,12 +21,12 @@ func referenceBook(permits []Record, events []permit.Event) []Row {
 	var rows []Row
 	inside := map[string]int{}
 	var awaiting []int
-	alarm := func(i int, e permit.Event) {
+	alarm := func(i int, e wire.Event) {
 		rows[i].Alarms = append(rows[i].Alarms, Alarm{Type: e.Type, At: e.At, Rack: e.Rack, Detail: e.Detail})
 	}
 	for _, e := range events {
 		switch e.Type {
-		case EvVisitEntered:
+		case wire.EvVisitEntered:
 			if e.Permit == "" {
 				continue
 			}
@@ -40,7 +40,7 @@ func referenceBook(permits []Record, events []permit.Event) []Row {
 			}
 			inside[e.Permit] = len(rows)
 			rows = append(rows, row)
-		case EvVisitExited:
+		case wire.EvVisitExited:
 			i, ok := inside[e.Permit]
 			if !ok {
 				continue
@@ -48,23 +48,23 @@ func referenceBook(permits []Record, events []permit.Event) []Row {
 			delete(inside, e.Permit)
 			rows[i].Exited = e.At
 			awaiting = append(awaiting, i)
-		case EvUnescorted:
+		case wire.EvUnescorted:
 			if i, ok := inside[e.Permit]; ok {
 				alarm(i, e)
 			}
-		case EvForced, EvHeldOpen, EvRackTampered:
+		case wire.EvForced, wire.EvHeldOpen, wire.EvRackTampered:
 			for _, i := range inside {
 				alarm(i, e)
 			}
 			for _, i := range awaiting {
 				alarm(i, e)
 			}
-		case EvSecured:
+		case wire.EvSecured:
 			for _, i := range awaiting {
 				rows[i].Secured = e.At
 			}
 			awaiting = awaiting[:0]
-		case EvNotSecured:
+		case wire.EvNotSecured:
 			for _, i := range awaiting {
 				if !rows[i].NotSecured {
 					rows[i].NotSecured = true
@@ -101,14 +101,14 @@ func TestBookMatchesGuestBookOnFixtures(t *testing.T) {
 	p2 := rec("P-2", "Rina", "S-004")
 	p2.Equipment = nil
 	permits := []Record{rec("P-1", "Andi", "S-004"), p2}
-	fixtures := [][]permit.Event{fullVisit(), append(fullVisit(),
-		permit.Event{Type: EvVisitEntered, Permit: "P-2", Escort: "S-004", At: at(120, 0)},
-		permit.Event{Type: EvUnescorted, Permit: "P-2", Escort: "S-004", At: at(125, 0)},
-		permit.Event{Type: EvForced, At: at(126, 0)},
-		permit.Event{Type: EvVisitExited, Permit: "P-2", At: at(130, 0)},
-		permit.Event{Type: EvNotSecured, At: at(132, 0), Detail: "rack R2 open"},
-		permit.Event{Type: EvRackTampered, Rack: "R2", At: at(133, 0)},
-		permit.Event{Type: EvSecured, At: at(134, 0)},
+	fixtures := [][]wire.Event{fullVisit(), append(fullVisit(),
+		wire.Event{Type: wire.EvVisitEntered, Permit: "P-2", Escort: "S-004", At: at(120, 0)},
+		wire.Event{Type: wire.EvUnescorted, Permit: "P-2", Escort: "S-004", At: at(125, 0)},
+		wire.Event{Type: wire.EvForced, At: at(126, 0)},
+		wire.Event{Type: wire.EvVisitExited, Permit: "P-2", At: at(130, 0)},
+		wire.Event{Type: wire.EvNotSecured, At: at(132, 0), Detail: "rack R2 open"},
+		wire.Event{Type: wire.EvRackTampered, Rack: "R2", At: at(133, 0)},
+		wire.Event{Type: wire.EvSecured, At: at(134, 0)},
 	)}
 	for i, evs := range fixtures {
 		want := referenceBook(permits, evs)
@@ -122,12 +122,12 @@ func TestBookMatchesGuestBookOnFixtures(t *testing.T) {
 }
 
 // randomEvents returns n random events over the given doors and permits.
-func randomEvents(rng *rand.Rand, n int, doors []string, permits int) []permit.Event {
-	types := []string{EvVisitEntered, EvVisitEntered, EvVisitExited, EvVisitExited, EvUnescorted, EvForced,
-		EvHeldOpen, EvRackTampered, EvSecured, EvNotSecured, EvGranted, "door.opened"}
-	evs := make([]permit.Event, n)
+func randomEvents(rng *rand.Rand, n int, doors []string, permits int) []wire.Event {
+	types := []wire.EventType{wire.EvVisitEntered, wire.EvVisitEntered, wire.EvVisitExited, wire.EvVisitExited, wire.EvUnescorted, wire.EvForced,
+		wire.EvHeldOpen, wire.EvRackTampered, wire.EvSecured, wire.EvNotSecured, wire.EvGranted, "door.opened"}
+	evs := make([]wire.Event, n)
 	for i := range evs {
-		e := permit.Event{Site: "s1", Door: doors[rng.IntN(len(doors))], Type: types[rng.IntN(len(types))],
+		e := wire.Event{Site: "s1", Door: doors[rng.IntN(len(doors))], Type: types[rng.IntN(len(types))],
 			At: t0.Add(time.Duration(i) * time.Minute), Escort: fmt.Sprintf("S-%d", rng.IntN(3)),
 			Rack: fmt.Sprintf("R%d", rng.IntN(3)), Detail: fmt.Sprintf("d%d", rng.IntN(3))}
 		if rng.IntN(8) > 0 {
@@ -151,7 +151,7 @@ func TestBookMatchesGuestBookOnRandomEvents(t *testing.T) {
 	for round := range 50 {
 		evs := randomEvents(rng, 300, doors, 8)
 		// one door: GuestBook, Book and the reference agree
-		one := slices.DeleteFunc(slices.Clone(evs), func(e permit.Event) bool { return e.Door != "d1" })
+		one := slices.DeleteFunc(slices.Clone(evs), func(e wire.Event) bool { return e.Door != "d1" })
 		want := referenceBook(permits, one)
 		sameRows(t, fmt.Sprint("GuestBook round ", round), GuestBook(permits, Events(one)), want)
 
@@ -165,7 +165,7 @@ func TestBookMatchesGuestBookOnRandomEvents(t *testing.T) {
 			}
 			all := b.Rows()
 			for _, d := range doors {
-				var door []permit.Event
+				var door []wire.Event
 				for _, e := range evs[:i+1] {
 					if e.Door == d {
 						door = append(door, e)
@@ -196,9 +196,9 @@ func TestBookMatchesGuestBookOnRandomEvents(t *testing.T) {
 
 func TestBookUnsortedEntriesAndAddPermit(t *testing.T) {
 	b := NewBook(nil)
-	b.Apply(permit.Event{Door: "d", Type: EvVisitEntered, Permit: "P-1", At: at(50, 0)})
+	b.Apply(wire.Event{Door: "d", Type: wire.EvVisitEntered, Permit: "P-1", At: at(50, 0)})
 	b.AddPermit(rec("P-2", "Rina", "S-004"))
-	b.Apply(permit.Event{Door: "d", Type: EvVisitEntered, Permit: "P-2", At: at(10, 0)}) // clock went back
+	b.Apply(wire.Event{Door: "d", Type: wire.EvVisitEntered, Permit: "P-2", At: at(10, 0)}) // clock went back
 	rows := b.Query(Filter{Door: "d", From: at(0, 0), To: at(20, 0)})
 	if len(rows) != 1 || rows[0].Permit != "P-2" || rows[0].Guest != "Rina" {
 		t.Fatalf("%+v", rows)

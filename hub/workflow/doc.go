@@ -24,7 +24,7 @@
 // # Guest book
 //
 // A Book keeps the guest book up to date as the hub stores events: Apply
-// takes each permit.Event (ingest.Event) of a door in the door's order and
+// takes each wire.Event (ingest.Event) of a door in the door's order and
 // updates the rows in O(1) (alarms go to every visit still open or awaiting
 // its room's securing); Rows and Query (Filter: site and door, entered in
 // [From, To), permit) read the rows without reading the events again.

@@ -9,35 +9,21 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/permit"
-)
-
-// Event types the guest book and the service times read (agent/event.go).
-const (
-	EvEscortAwaited = "escort.awaited"
-	EvGranted       = "access.granted"
-	EvExitRequested = "exit.requested"
-	EvForced        = "door.forced"
-	EvHeldOpen      = "door.held_open"
-	EvRackTampered  = "rack.tampered"
-	EvVisitEntered  = "visit.entered"
-	EvVisitExited   = "visit.exited"
-	EvUnescorted    = "visit.unescorted"
-	EvSecured       = "room.secured"
-	EvNotSecured    = "room.not_secured"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // BookTypes are the event types the guest book reads (Book.Apply skips
 // the others), for a store that can skip events without decoding them.
-var BookTypes = []string{EvVisitEntered, EvVisitExited, EvUnescorted, EvForced, EvHeldOpen, EvRackTampered,
-	EvSecured, EvNotSecured}
+var BookTypes = []wire.EventType{wire.EvVisitEntered, wire.EvVisitExited, wire.EvUnescorted, wire.EvForced, wire.EvHeldOpen, wire.EvRackTampered,
+	wire.EvSecured, wire.EvNotSecured}
 
 // ServiceTimeTypes are the event types ServiceTimes reads.
-var ServiceTimeTypes = []string{EvEscortAwaited, EvGranted, EvVisitEntered, EvExitRequested, EvVisitExited,
-	EvSecured, EvNotSecured}
+var ServiceTimeTypes = []wire.EventType{wire.EvEscortAwaited, wire.EvGranted, wire.EvVisitEntered, wire.EvExitRequested, wire.EvVisitExited,
+	wire.EvSecured, wire.EvNotSecured}
 
 // Alarm is an alarm event during a visit.
 type Alarm struct {
-	Type   string
+	Type   wire.EventType
 	At     time.Time
 	Rack   string
 	Detail string
@@ -45,7 +31,7 @@ type Alarm struct {
 
 // String is the alarm as the guest book's CSV shows it.
 func (a Alarm) String() string {
-	s := a.Type + "@" + a.At.UTC().Format(time.RFC3339)
+	s := string(a.Type) + "@" + a.At.UTC().Format(time.RFC3339)
 	if a.Rack != "" {
 		s += " rack=" + a.Rack
 	}
@@ -80,7 +66,7 @@ type Row struct {
 // permit not among permits gets a row with only what the events say. The
 // rows of one permit share one copy of its equipment list. It is the batch
 // form of Book: NewBook(permits), Apply of every event, Rows.
-func GuestBook(permits []Record, events iter.Seq[permit.Event]) []Row {
+func GuestBook(permits []Record, events iter.Seq[wire.Event]) []Row {
 	b := NewBook(permits)
 	for e := range events {
 		b.Apply(e)
@@ -89,7 +75,7 @@ func GuestBook(permits []Record, events iter.Seq[permit.Event]) []Row {
 }
 
 // Events returns an iterator over a slice of events.
-func Events(evs []permit.Event) iter.Seq[permit.Event] { return slices.Values(evs) }
+func Events(evs []wire.Event) iter.Seq[wire.Event] { return slices.Values(evs) }
 
 // CSVHeader is the guest book's CSV header.
 var CSVHeader = []string{"permit", "guest", "nik", "organisation", "purpose", "category", "escort", "approver",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -24,23 +25,23 @@ func rec(id, guest, escort string) Record {
 }
 
 // fullVisit is SOP steps 5-8 at the door for permit P-1 escorted by S-004.
-func fullVisit() []permit.Event {
-	return []permit.Event{
-		{Type: EvEscortAwaited, Permit: "P-1", Escort: "S-004", At: at(30, 0), Card: "c1"},
-		{Type: EvGranted, Permit: "P-1", Escort: "S-004", At: at(30, 10), Card: "c1"},
-		{Type: EvVisitEntered, Permit: "P-1", Escort: "S-004", At: at(30, 20), Card: "c1"},
+func fullVisit() []wire.Event {
+	return []wire.Event{
+		{Type: wire.EvEscortAwaited, Permit: "P-1", Escort: "S-004", At: at(30, 0), Card: "c1"},
+		{Type: wire.EvGranted, Permit: "P-1", Escort: "S-004", At: at(30, 10), Card: "c1"},
+		{Type: wire.EvVisitEntered, Permit: "P-1", Escort: "S-004", At: at(30, 20), Card: "c1"},
 		{Type: "rack.opened", Rack: "R1", At: at(35, 0)},
 		{Type: "rack.closed", Rack: "R1", At: at(90, 0)},
-		{Type: EvExitRequested, At: at(95, 0), Card: "c1"},
-		{Type: EvVisitExited, Permit: "P-1", Escort: "S-004", At: at(95, 0), Card: "c1"},
-		{Type: EvSecured, At: at(96, 0)},
+		{Type: wire.EvExitRequested, At: at(95, 0), Card: "c1"},
+		{Type: wire.EvVisitExited, Permit: "P-1", Escort: "S-004", At: at(95, 0), Card: "c1"},
+		{Type: wire.EvSecured, At: at(96, 0)},
 	}
 }
 
 func TestGuestBookRows(t *testing.T) {
 	cases := []struct {
 		name    string
-		events  []permit.Event
+		events  []wire.Event
 		check   func(t *testing.T, rows []Row)
 		nrows   int
 		permits []Record
@@ -53,36 +54,36 @@ func TestGuestBookRows(t *testing.T) {
 				t.Fatalf("%+v", r)
 			}
 		}, 1, nil},
-		{"unescorted visit", []permit.Event{
-			{Type: EvGranted, Permit: "P-1", Escort: "S-004", At: at(30, 0)},
-			{Type: EvVisitEntered, Permit: "P-1", Escort: "S-004", At: at(30, 5)},
-			{Type: EvUnescorted, Permit: "P-1", Escort: "S-004", At: at(40, 0)},
-			{Type: EvHeldOpen, At: at(41, 0)},
-			{Type: EvVisitExited, Permit: "P-1", At: at(50, 0)},
-			{Type: EvSecured, At: at(51, 0)},
+		{"unescorted visit", []wire.Event{
+			{Type: wire.EvGranted, Permit: "P-1", Escort: "S-004", At: at(30, 0)},
+			{Type: wire.EvVisitEntered, Permit: "P-1", Escort: "S-004", At: at(30, 5)},
+			{Type: wire.EvUnescorted, Permit: "P-1", Escort: "S-004", At: at(40, 0)},
+			{Type: wire.EvHeldOpen, At: at(41, 0)},
+			{Type: wire.EvVisitExited, Permit: "P-1", At: at(50, 0)},
+			{Type: wire.EvSecured, At: at(51, 0)},
 		}, func(t *testing.T, rows []Row) {
 			r := rows[0]
-			if len(r.Alarms) != 2 || r.Alarms[0].Type != EvUnescorted || r.Alarms[1].Type != EvHeldOpen || !r.Secured.Equal(at(51, 0)) {
+			if len(r.Alarms) != 2 || r.Alarms[0].Type != wire.EvUnescorted || r.Alarms[1].Type != wire.EvHeldOpen || !r.Secured.Equal(at(51, 0)) {
 				t.Fatalf("%+v", r)
 			}
 		}, 1, nil},
-		{"room not secured", []permit.Event{
-			{Type: EvVisitEntered, Permit: "P-1", Escort: "S-004", At: at(30, 0)},
-			{Type: EvVisitExited, Permit: "P-1", At: at(50, 0)},
-			{Type: EvNotSecured, At: at(52, 0), Detail: "rack R2 open"},
-			{Type: EvRackTampered, Rack: "R2", At: at(53, 0)},
+		{"room not secured", []wire.Event{
+			{Type: wire.EvVisitEntered, Permit: "P-1", Escort: "S-004", At: at(30, 0)},
+			{Type: wire.EvVisitExited, Permit: "P-1", At: at(50, 0)},
+			{Type: wire.EvNotSecured, At: at(52, 0), Detail: "rack R2 open"},
+			{Type: wire.EvRackTampered, Rack: "R2", At: at(53, 0)},
 		}, func(t *testing.T, rows []Row) {
 			r := rows[0]
-			if !r.NotSecured || !r.Secured.IsZero() || len(r.Alarms) != 2 || r.Alarms[0].Type != EvNotSecured || r.Alarms[1].Rack != "R2" {
+			if !r.NotSecured || !r.Secured.IsZero() || len(r.Alarms) != 2 || r.Alarms[0].Type != wire.EvNotSecured || r.Alarms[1].Rack != "R2" {
 				t.Fatalf("%+v", r)
 			}
 		}, 1, nil},
-		{"two guests, one still inside, unknown permit, staff alone", []permit.Event{
-			{Type: EvVisitEntered, Permit: "P-1", Escort: "S-004", At: at(30, 0)},
-			{Type: EvVisitEntered, Permit: "P-2", Escort: "S-004", At: at(31, 0)},
-			{Type: EvVisitEntered, Escort: "", At: at(31, 30)},
-			{Type: EvForced, At: at(32, 0)},
-			{Type: EvVisitExited, Permit: "P-1", At: at(40, 0)},
+		{"two guests, one still inside, unknown permit, staff alone", []wire.Event{
+			{Type: wire.EvVisitEntered, Permit: "P-1", Escort: "S-004", At: at(30, 0)},
+			{Type: wire.EvVisitEntered, Permit: "P-2", Escort: "S-004", At: at(31, 0)},
+			{Type: wire.EvVisitEntered, Escort: "", At: at(31, 30)},
+			{Type: wire.EvForced, At: at(32, 0)},
+			{Type: wire.EvVisitExited, Permit: "P-1", At: at(40, 0)},
 		}, func(t *testing.T, rows []Row) {
 			if rows[0].Permit != "P-1" || rows[1].Permit != "P-2" || rows[1].Guest != "" || !rows[1].Exited.IsZero() ||
 				len(rows[0].Alarms) != 1 || len(rows[1].Alarms) != 1 || !rows[0].Secured.IsZero() {
@@ -104,10 +105,10 @@ func TestGuestBookRows(t *testing.T) {
 func TestGuestBookCSVGolden(t *testing.T) {
 	evs := fullVisit()
 	evs = append(evs,
-		permit.Event{Type: EvVisitEntered, Permit: "P-2", Escort: "S-004", At: at(120, 0)},
-		permit.Event{Type: EvUnescorted, Permit: "P-2", Escort: "S-004", At: at(125, 0)},
-		permit.Event{Type: EvVisitExited, Permit: "P-2", At: at(130, 0)},
-		permit.Event{Type: EvNotSecured, At: at(132, 0), Detail: "rack R2 open"},
+		wire.Event{Type: wire.EvVisitEntered, Permit: "P-2", Escort: "S-004", At: at(120, 0)},
+		wire.Event{Type: wire.EvUnescorted, Permit: "P-2", Escort: "S-004", At: at(125, 0)},
+		wire.Event{Type: wire.EvVisitExited, Permit: "P-2", At: at(130, 0)},
+		wire.Event{Type: wire.EvNotSecured, At: at(132, 0), Detail: "rack R2 open"},
 	)
 	p2 := rec("P-2", "Rina, \"Teknisi\"", "S-004")
 	p2.Category, p2.Equipment = permit.Server, nil
@@ -132,9 +133,9 @@ func TestGuestBookCSVGolden(t *testing.T) {
 }
 
 // manyEvents returns n events of a busy door: visits of 10 events each.
-func manyEvents(n int) ([]Record, []permit.Event) {
+func manyEvents(n int) ([]Record, []wire.Event) {
 	var permits []Record
-	evs := make([]permit.Event, 0, n)
+	evs := make([]wire.Event, 0, n)
 	for v := 0; len(evs) < n; v++ {
 		id := fmt.Sprintf("P-%06d", v%5000)
 		if v < 5000 {
@@ -142,17 +143,17 @@ func manyEvents(n int) ([]Record, []permit.Event) {
 		}
 		base := t0.Add(time.Duration(v) * 10 * time.Minute)
 		card := fmt.Sprintf("c%d", v%5000)
-		for _, e := range []permit.Event{
-			{Type: EvEscortAwaited, Permit: id, Escort: "S-004", Card: card},
-			{Type: EvGranted, Permit: id, Escort: "S-004", Card: card},
+		for _, e := range []wire.Event{
+			{Type: wire.EvEscortAwaited, Permit: id, Escort: "S-004", Card: card},
+			{Type: wire.EvGranted, Permit: id, Escort: "S-004", Card: card},
 			{Type: "door.unlocked"},
 			{Type: "door.opened"},
-			{Type: EvVisitEntered, Permit: id, Escort: "S-004", Card: card},
+			{Type: wire.EvVisitEntered, Permit: id, Escort: "S-004", Card: card},
 			{Type: "door.closed"},
 			{Type: "door.locked"},
-			{Type: EvExitRequested, Card: card},
-			{Type: EvVisitExited, Permit: id, Escort: "S-004", Card: card},
-			{Type: EvSecured},
+			{Type: wire.EvExitRequested, Card: card},
+			{Type: wire.EvVisitExited, Permit: id, Escort: "S-004", Card: card},
+			{Type: wire.EvSecured},
 		} {
 			e.Site, e.Door = "s1", "d1"
 			e.At = base.Add(time.Duration(len(evs)%10) * 30 * time.Second)

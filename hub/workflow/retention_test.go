@@ -12,6 +12,7 @@ import (
 
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // retain is the retention the tests purge with.
@@ -234,10 +235,10 @@ func TestPurgedGuestBook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := []permit.Event{
-		{Type: EvVisitEntered, Site: "demo", Door: "server-room", Permit: r.ID, Escort: "S-004", At: at(30, 0)},
-		{Type: EvVisitExited, Site: "demo", Door: "server-room", Permit: r.ID, Escort: "S-004", At: at(90, 0)},
-		{Type: EvSecured, Site: "demo", Door: "server-room", At: at(91, 0)},
+	evs := []wire.Event{
+		{Type: wire.EvVisitEntered, Site: "demo", Door: "server-room", Permit: r.ID, Escort: "S-004", At: at(30, 0)},
+		{Type: wire.EvVisitExited, Site: "demo", Door: "server-room", Permit: r.ID, Escort: "S-004", At: at(90, 0)},
+		{Type: wire.EvSecured, Site: "demo", Door: "server-room", At: at(91, 0)},
 	}
 	rows := GuestBook(list, Events(evs))
 	if len(rows) != 1 {

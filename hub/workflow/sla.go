@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Steps is the number of SOP steps.
@@ -42,7 +42,7 @@ type ServiceTime struct {
 // ServiceTimes times the SOP steps of each permit from its history and the
 // door's events (see the package doc for each step's start and end). The
 // events are read once.
-func ServiceTimes(permits []Record, events iter.Seq[permit.Event]) []ServiceTime {
+func ServiceTimes(permits []Record, events iter.Seq[wire.Event]) []ServiceTime {
 	type door struct {
 		tap, entered, exitReq, exited, done time.Time
 		card                                string
@@ -52,22 +52,22 @@ func ServiceTimes(permits []Record, events iter.Seq[permit.Event]) []ServiceTime
 	for _, r := range permits {
 		doors[r.ID] = &door{}
 	}
-	var lastExit []permit.Event // exit requests since the last visit.exited
-	var awaiting []*door        // exited, room not yet secured
+	var lastExit []wire.Event // exit requests since the last visit.exited
+	var awaiting []*door      // exited, room not yet secured
 	for e := range events {
 		d := doors[e.Permit]
 		switch e.Type {
-		case EvEscortAwaited, EvGranted:
+		case wire.EvEscortAwaited, wire.EvGranted:
 			if d != nil && d.tap.IsZero() && d.entered.IsZero() {
 				d.tap = e.At
 			}
-		case EvVisitEntered:
+		case wire.EvVisitEntered:
 			if d != nil && d.entered.IsZero() {
 				d.entered, d.card = e.At, e.Card
 			}
-		case EvExitRequested:
+		case wire.EvExitRequested:
 			lastExit = append(lastExit, e)
-		case EvVisitExited:
+		case wire.EvVisitExited:
 			if d != nil && !d.entered.IsZero() && d.exited.IsZero() {
 				d.exited = e.At
 				for i := len(lastExit) - 1; i >= 0; i-- {
@@ -80,9 +80,9 @@ func ServiceTimes(permits []Record, events iter.Seq[permit.Event]) []ServiceTime
 				awaiting = append(awaiting, d)
 			}
 			lastExit = lastExit[:0]
-		case EvSecured, EvNotSecured:
+		case wire.EvSecured, wire.EvNotSecured:
 			for _, a := range awaiting {
-				a.done, a.notSecured = e.At, e.Type == EvNotSecured
+				a.done, a.notSecured = e.At, e.Type == wire.EvNotSecured
 			}
 			awaiting = awaiting[:0]
 		}

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // withHistory gives r the SOP 1-4 history at the given minutes after t0.
@@ -22,7 +22,7 @@ func TestServiceTimes(t *testing.T) {
 	cases := []struct {
 		name   string
 		rec    Record
-		events []permit.Event
+		events []wire.Event
 		want   [Steps + 1]time.Duration // -1: unknown
 		within [Steps + 1]bool
 		total  time.Duration // -1: unknown
@@ -32,12 +32,12 @@ func TestServiceTimes(t *testing.T) {
 			[Steps + 1]time.Duration{0, 3 * min, 4 * min, 2 * min, 2 * min, 20 * time.Second, -1, 0, min},
 			[Steps + 1]bool{false, true, true, true, true, true, false, true, true},
 			3*min + 4*min + 2*min + 2*min + 20*time.Second + min, true},
-		{"slow approval, no form time, not secured", withHistory(rec("P-1", "Andi", "S-004"), time.Time{}, 0, 5, 15, 16), []permit.Event{
-			{Type: EvEscortAwaited, Permit: "P-1", At: at(30, 0)},
-			{Type: EvVisitEntered, Permit: "P-1", At: at(34, 0)},
-			{Type: EvExitRequested, At: at(60, 0)},
-			{Type: EvVisitExited, Permit: "P-1", At: at(60, 30)},
-			{Type: EvNotSecured, At: at(62, 30)},
+		{"slow approval, no form time, not secured", withHistory(rec("P-1", "Andi", "S-004"), time.Time{}, 0, 5, 15, 16), []wire.Event{
+			{Type: wire.EvEscortAwaited, Permit: "P-1", At: at(30, 0)},
+			{Type: wire.EvVisitEntered, Permit: "P-1", At: at(34, 0)},
+			{Type: wire.EvExitRequested, At: at(60, 0)},
+			{Type: wire.EvVisitExited, Permit: "P-1", At: at(60, 30)},
+			{Type: wire.EvNotSecured, At: at(62, 30)},
 		},
 			[Steps + 1]time.Duration{0, 0, 5 * min, 10 * min, min, 4 * min, -1, 30 * time.Second, 2 * min},
 			[Steps + 1]bool{false, true, true, false, true, false, false, true, false},

@@ -2,14 +2,23 @@ package rules
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kunci-project/kunci/wire"
 )
 
 type pkg struct {
 	ImportPath string
+	Dir        string
+	GoFiles    []string
 	Doc        string
 	Deps       []string
 	Standard   bool
@@ -62,6 +71,7 @@ func TestEveryPackageHasADoc(t *testing.T) {
 func TestImports(t *testing.T) {
 	const mod = "github.com/kunci-project/kunci/"
 	forbidden := map[string][]string{
+		mod + "wire":   {mod, "periph.io/", "github.com/eclipse/paho", "go.etcd.io/bbolt"},
 		mod + "permit": {mod, "periph.io/", "github.com/eclipse/paho", "go.etcd.io/bbolt"},
 		mod + "agent": {"periph.io/x/host", "github.com/eclipse/paho", "github.com/mochi-mqtt",
 			mod + "hardware", mod + "sync", mod + "hub", mod + "cmd", mod + "config"},
@@ -81,6 +91,9 @@ func TestImports(t *testing.T) {
 				continue
 			}
 			for _, dep := range p.Deps {
+				if dep == mod+"wire" {
+					continue // the wire vocabulary is everyone's
+				}
 				for _, b := range bad {
 					if (dep == strings.TrimSuffix(b, "/") || strings.HasPrefix(dep, b)) &&
 						!strings.HasPrefix(dep, prefix) {
@@ -92,5 +105,37 @@ func TestImports(t *testing.T) {
 	}
 	if !sawBolt {
 		t.Error("the agent's dependencies do not list go.etcd.io/bbolt: go list gave no dependency lists")
+	}
+}
+
+// TestVocabularyOnlyInWire: no package but wire spells an event type
+// (style.md: nobody else spells "door.unlocked"). Tests may, to check the
+// contract from outside.
+func TestVocabularyOnlyInWire(t *testing.T) {
+	vocab := map[string]bool{}
+	for _, e := range wire.EventTypes {
+		vocab[string(e)] = true
+	}
+	delete(vocab, string(wire.EvTap)) // "tap" is also the simulator's verb and a reader's word
+	const mod = "github.com/kunci-project/kunci/"
+	for _, p := range listPackages(t) {
+		if p.ImportPath == mod+"wire" {
+			continue
+		}
+		for _, name := range p.GoFiles {
+			path := filepath.Join(p.Dir, name)
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if s, err := strconv.Unquote(lit.Value); err == nil && vocab[s] {
+						t.Errorf("%s spells the event type %q; use wire's constant", path, s)
+					}
+				}
+				return true
+			})
+		}
 	}
 }

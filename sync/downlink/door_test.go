@@ -18,6 +18,7 @@ import (
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/downlink"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // rig is a real agent.Door on a real store, with a fake clock and relay,
@@ -130,7 +131,7 @@ func (r *rig) since(seq uint64) []agent.Event {
 
 // doorState is everything a refused message must leave as it was.
 type doorState struct {
-	status  agent.FullStatus // seq zeroed: the refusal's own event moves it
+	status  wire.Status // seq zeroed: the refusal's own event moves it
 	relay   []string
 	permits int
 	staff   int
@@ -189,8 +190,8 @@ func TestRealDoorRefusesBadMessages(t *testing.T) {
 	otherCard.Card = siteKey.Fingerprint(uidOf(2))
 	solo := staffRecord("S-ESC", 2)
 	solo.Solo = true
-	unlock := func(id string) *permit.Command { return command(id, permit.CmdUnlockOnce, t0) }
-	expired := command("C-OLD", permit.CmdUnlockOnce, t0.Add(-10*time.Minute))
+	unlock := func(id string) *permit.Command { return command(id, wire.CmdUnlockOnce, t0) }
+	expired := command("C-OLD", wire.CmdUnlockOnce, t0.Add(-10*time.Minute))
 	lab := unlock("C-LAB")
 	lab.Door = "lab"
 
@@ -199,37 +200,37 @@ func TestRealDoorRefusesBadMessages(t *testing.T) {
 		topic    string
 		payload  []byte
 		retained bool
-		reason   string
-		event    string
+		reason   wire.Reason
+		event    wire.EventType
 	}{
-		{"newer permit under another id", pr + "P-0002", signed(t, hub, v3), true, downlink.ReasonIDMismatch, agent.EvPermitRejected},
-		{"revocation under another id", pr + "P-0002", signed(t, hub, revocation("P-0001", 3)), true, downlink.ReasonIDMismatch, agent.EvPermitRejected},
-		{"staff record on a permit topic", pr + "S-ESC", signed(t, hub, solo), true, downlink.ReasonWrongKind, agent.EvPermitRejected},
-		{"command on a permit topic", pr + "C-1", signed(t, hub, unlock("C-1")), false, downlink.ReasonWrongKind, agent.EvPermitRejected},
-		{"permit on a staff topic", ps + "P-0001", signed(t, hub, v3), true, downlink.ReasonWrongKind, agent.EvPermitRejected},
-		{"malformed JSON", pr + "P-0001", []byte(`{"kind":"permit","body":`), true, downlink.ReasonMalformed, agent.EvPermitRejected},
-		{"trailing data", pr + "P-0001", append(signed(t, hub, v3), ']'), true, downlink.ReasonMalformed, agent.EvPermitRejected},
+		{"newer permit under another id", pr + "P-0002", signed(t, hub, v3), true, wire.ReasonIDMismatch, wire.EvPermitRejected},
+		{"revocation under another id", pr + "P-0002", signed(t, hub, revocation("P-0001", 3)), true, wire.ReasonIDMismatch, wire.EvPermitRejected},
+		{"staff record on a permit topic", pr + "S-ESC", signed(t, hub, solo), true, wire.ReasonWrongKind, wire.EvPermitRejected},
+		{"command on a permit topic", pr + "C-1", signed(t, hub, unlock("C-1")), false, wire.ReasonWrongKind, wire.EvPermitRejected},
+		{"permit on a staff topic", ps + "P-0001", signed(t, hub, v3), true, wire.ReasonWrongKind, wire.EvPermitRejected},
+		{"malformed JSON", pr + "P-0001", []byte(`{"kind":"permit","body":`), true, wire.ReasonMalformed, wire.EvPermitRejected},
+		{"trailing data", pr + "P-0001", append(signed(t, hub, v3), ']'), true, wire.ReasonMalformed, wire.EvPermitRejected},
 		{"forged permit", pr + "P-0001", tampered(t, signed(t, hub, v2), `"version":2`, `"version":9`), true,
-			downlink.ReasonBadSignature, agent.EvPermitRejected},
+			wire.ReasonBadSignature, wire.EvPermitRejected},
 		{"forged staff record", ps + "S-ESC", tampered(t, signed(t, hub, staffRecord("S-ESC", 2)), `"escort":true`, `"solo":true,"escort":true`),
-			true, downlink.ReasonBadSignature, agent.EvPermitRejected},
-		{"untrusted key", pr + "P-0001", signed(t, rogue, v3), true, downlink.ReasonUntrustedKey, agent.EvPermitRejected},
-		{"another door", pr + "P-LAB", signed(t, hub, guestPermit("P-LAB", 1, "lab")), true, downlink.ReasonWrongDoor, agent.EvPermitRejected},
-		{"older version", pr + "P-0001", signed(t, hub, guestPermit("P-0001", 1, testDoor)), true, downlink.ReasonRollback, agent.EvPermitRejected},
-		{"revocation older than the permit", pr + "P-0001", signed(t, hub, revocation("P-0001", 1)), true, downlink.ReasonRollback, agent.EvPermitRejected},
+			true, wire.ReasonBadSignature, wire.EvPermitRejected},
+		{"untrusted key", pr + "P-0001", signed(t, rogue, v3), true, wire.ReasonUntrustedKey, wire.EvPermitRejected},
+		{"another door", pr + "P-LAB", signed(t, hub, guestPermit("P-LAB", 1, "lab")), true, wire.ReasonWrongDoor, wire.EvPermitRejected},
+		{"older version", pr + "P-0001", signed(t, hub, guestPermit("P-0001", 1, testDoor)), true, wire.ReasonRollback, wire.EvPermitRejected},
+		{"revocation older than the permit", pr + "P-0001", signed(t, hub, revocation("P-0001", 1)), true, wire.ReasonRollback, wire.EvPermitRejected},
 		{"same permit id, other card, older", pr + "P-0001", signed(t, hub, otherCard),
-			true, downlink.ReasonRollback, agent.EvPermitRejected},
-		{"1 MiB payload", pr + "P-0001", []byte(strings.Repeat("{", 1<<20)), true, downlink.ReasonTooLarge, agent.EvPermitRejected},
-		{"retained command", pc, signed(t, hub, unlock("C-RET")), true, downlink.ReasonRetained, agent.EvCmdRejected},
-		{"expired command", pc, signed(t, hub, expired), false, downlink.ReasonExpired, agent.EvCmdRejected},
-		{"command for another door", pc, signed(t, hub, lab), false, downlink.ReasonWrongDoor, agent.EvCmdRejected},
-		{"unsigned command", pc, bodyOf(t, signed(t, hub, unlock("C-UNS"))), false, downlink.ReasonMalformed, agent.EvCmdRejected},
-		{"forged command", pc, tampered(t, signed(t, hub, command("C-F", permit.CmdLockdown, t0)), `"lockdown"`, `"unlock-once"`),
-			false, downlink.ReasonBadSignature, agent.EvCmdRejected},
-		{"command by an untrusted key", pc, signed(t, rogue, unlock("C-ROGUE")), false, downlink.ReasonUntrustedKey, agent.EvCmdRejected},
-		{"1 MiB command", pc, make([]byte, 1<<20), false, downlink.ReasonTooLarge, agent.EvCmdRejected},
+			true, wire.ReasonRollback, wire.EvPermitRejected},
+		{"1 MiB payload", pr + "P-0001", []byte(strings.Repeat("{", 1<<20)), true, wire.ReasonTooLarge, wire.EvPermitRejected},
+		{"retained command", pc, signed(t, hub, unlock("C-RET")), true, wire.ReasonRetained, wire.EvCmdRejected},
+		{"expired command", pc, signed(t, hub, expired), false, wire.ReasonExpired, wire.EvCmdRejected},
+		{"command for another door", pc, signed(t, hub, lab), false, wire.ReasonWrongDoor, wire.EvCmdRejected},
+		{"unsigned command", pc, bodyOf(t, signed(t, hub, unlock("C-UNS"))), false, wire.ReasonMalformed, wire.EvCmdRejected},
+		{"forged command", pc, tampered(t, signed(t, hub, command("C-F", wire.CmdLockdown, t0)), `"lockdown"`, `"unlock-once"`),
+			false, wire.ReasonBadSignature, wire.EvCmdRejected},
+		{"command by an untrusted key", pc, signed(t, rogue, unlock("C-ROGUE")), false, wire.ReasonUntrustedKey, wire.EvCmdRejected},
+		{"1 MiB command", pc, make([]byte, 1<<20), false, wire.ReasonTooLarge, wire.EvCmdRejected},
 		{"another door's command topic", "kunci/v1/demo/lab/cmd", signed(t, hub, unlock("C-TOPIC")), false,
-			downlink.ReasonWrongTopic, agent.EvCmdRejected},
+			wire.ReasonWrongTopic, wire.EvCmdRejected},
 	}
 	for _, b := range bad {
 		seq := r.lastSeq()
@@ -245,7 +246,7 @@ func TestRealDoorRefusesBadMessages(t *testing.T) {
 		if after := r.state(); !reflect.DeepEqual(after, before) {
 			t.Errorf("%s: door changed:\nbefore %+v\nafter  %+v", b.name, before, after)
 		}
-		if n := r.ctr.Get("downlink_rejected_" + b.reason); n == 0 {
+		if n := r.ctr.Get("downlink_rejected_" + string(b.reason)); n == 0 {
 			t.Errorf("%s: counter downlink_rejected_%s = 0", b.name, b.reason)
 		}
 	}
@@ -289,17 +290,17 @@ func TestRealDoorCommands(t *testing.T) {
 	steps := []struct {
 		name   string
 		cmd    *permit.Command
-		reason string // "" when obeyed
-		mode   string
+		reason wire.Reason // "" when obeyed
+		mode   wire.Mode
 		lock   string
 		relay  []string
 	}{
-		{"lockdown", command("C-1", permit.CmdLockdown, t0), "", agent.ModeLockdown, "locked", []string{"lock"}},
-		{"unlock-once in lockdown", command("C-2", permit.CmdUnlockOnce, t0), "", agent.ModeLockdown, "locked", []string{"lock"}},
-		{"release", command("C-3", permit.CmdRelease, t0), "", agent.ModeNormal, "locked", []string{"lock"}},
-		{"lockdown replayed", command("C-1", permit.CmdLockdown, t0), downlink.ReasonReplayed, agent.ModeNormal, "locked", []string{"lock"}},
-		{"unlock-once", command("C-4", permit.CmdUnlockOnce, t0), "", agent.ModeNormal, "unlocked", []string{"lock", "unlock"}},
-		{"unlock-once replayed", command("C-4", permit.CmdUnlockOnce, t0), downlink.ReasonReplayed, agent.ModeNormal, "unlocked",
+		{"lockdown", command("C-1", wire.CmdLockdown, t0), "", wire.ModeLockdown, "locked", []string{"lock"}},
+		{"unlock-once in lockdown", command("C-2", wire.CmdUnlockOnce, t0), "", wire.ModeLockdown, "locked", []string{"lock"}},
+		{"release", command("C-3", wire.CmdRelease, t0), "", wire.ModeNormal, "locked", []string{"lock"}},
+		{"lockdown replayed", command("C-1", wire.CmdLockdown, t0), wire.ReasonReplayed, wire.ModeNormal, "locked", []string{"lock"}},
+		{"unlock-once", command("C-4", wire.CmdUnlockOnce, t0), "", wire.ModeNormal, "unlocked", []string{"lock", "unlock"}},
+		{"unlock-once replayed", command("C-4", wire.CmdUnlockOnce, t0), wire.ReasonReplayed, wire.ModeNormal, "unlocked",
 			[]string{"lock", "unlock"}},
 	}
 	for _, s := range steps {
@@ -317,12 +318,12 @@ func TestRealDoorCommands(t *testing.T) {
 		}
 		var cmdEvents []agent.Event
 		for _, e := range r.since(seq) {
-			if e.Type == agent.EvCmdExecuted || e.Type == agent.EvCmdRejected {
+			if e.Type == wire.EvCmdExecuted || e.Type == wire.EvCmdRejected {
 				cmdEvents = append(cmdEvents, e)
 			}
 		}
 		if len(cmdEvents) != 1 || !strings.Contains(cmdEvents[0].Detail, s.cmd.ID) ||
-			s.reason != "" && (cmdEvents[0].Type != agent.EvCmdRejected || cmdEvents[0].Reason != s.reason) {
+			s.reason != "" && (cmdEvents[0].Type != wire.EvCmdRejected || cmdEvents[0].Reason != s.reason) {
 			t.Errorf("%s: command events %s; want one naming %s", s.name, eventList(cmdEvents), s.cmd.ID)
 		}
 	}
@@ -333,12 +334,12 @@ func TestRealDoorCommands(t *testing.T) {
 	r.start()
 	calls := len(r.relay.Calls())
 	seq := r.lastSeq()
-	err := r.send(pc, signed(t, hub, command("C-4", permit.CmdUnlockOnce, t0)), false)
+	err := r.send(pc, signed(t, hub, command("C-4", wire.CmdUnlockOnce, t0)), false)
 	var rej *downlink.Rejection
-	if !errors.As(err, &rej) || rej.Reason != downlink.ReasonReplayed {
+	if !errors.As(err, &rej) || rej.Reason != wire.ReasonReplayed {
 		t.Errorf("replay after restart: Handle = %v; want replayed", err)
 	}
-	if evs := r.since(seq); len(evs) != 1 || evs[0].Type != agent.EvCmdRejected || evs[0].Reason != agent.ReasonReplayed {
+	if evs := r.since(seq); len(evs) != 1 || evs[0].Type != wire.EvCmdRejected || evs[0].Reason != wire.ReasonReplayed {
 		t.Errorf("replay after restart: events %s; want one command.rejected replayed", eventList(evs))
 	}
 	if got := r.relay.Calls()[calls:]; len(got) != 0 {
@@ -348,7 +349,7 @@ func TestRealDoorCommands(t *testing.T) {
 		t.Errorf("after the replay: lock %s; want locked", st.Lock)
 	}
 	// a new command still works
-	if err := r.send(pc, signed(t, hub, command("C-5", permit.CmdUnlockOnce, t0.Add(time.Minute))), false); err != nil {
+	if err := r.send(pc, signed(t, hub, command("C-5", wire.CmdUnlockOnce, t0.Add(time.Minute))), false); err != nil {
 		t.Errorf("fresh unlock-once after restart: %v", err)
 	}
 	if got := r.relay.Calls()[calls:]; !slices.Equal(got, []string{"unlock"}) {

@@ -12,6 +12,7 @@ import (
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Door is what the downlink needs of the door. *agent.Door implements it:
@@ -25,25 +26,6 @@ type Door interface {
 }
 
 var _ Door = (*agent.Door)(nil)
-
-// Reasons a message is refused, in Rejection.Reason and the counters
-// (downlink_rejected_<reason>).
-const (
-	ReasonWrongTopic     = "wrong_topic"     // not a permits/<id>, staff/<id> or cmd topic of this door
-	ReasonTooLarge       = "too_large"       // larger than permit.MaxSigned
-	ReasonRetained       = "retained"        // a command delivered as a retained message
-	ReasonMalformed      = "malformed"       // not a signed document (unsigned included)
-	ReasonUntrustedKey   = "untrusted_key"   // signed by a key the agent does not pin
-	ReasonBadSignature   = "bad_signature"   // the signature does not match (forged, altered)
-	ReasonInvalid        = "invalid"         // a signed record that does not validate
-	ReasonWrongKind      = "wrong_kind"      // a record of another kind than its topic carries
-	ReasonIDMismatch     = "id_mismatch"     // a record whose id is not its topic's id
-	ReasonWrongDoor      = "wrong_door"      // refused by the door: for another site or door
-	ReasonRollback       = "rollback"        // refused by the door: a version not newer than the applied one
-	ReasonExpired        = "expired"         // refused by the door: the command expired
-	ReasonReplayed       = "replayed"        // refused by the door: the command's nonce was taken before
-	ReasonClockUntrusted = "clock_untrusted" // refused by the door: no trusted time to judge expiry by
-)
 
 // Counter names besides downlink_rejected_<reason>.
 const (
@@ -63,7 +45,7 @@ const (
 // recorded at the door (by the downlink or by the door itself) and counted.
 type Rejection struct {
 	Topic  string // clipped
-	Reason string // one of the Reason constants
+	Reason wire.Reason
 	Err    error
 }
 
@@ -160,11 +142,11 @@ func (h *Handler) route(t string) (topic.Kind, string, bool) {
 func (h *Handler) Handle(ctx context.Context, m mqttlink.Message) error {
 	kind, id, ok := h.route(m.Topic)
 	if !ok {
-		return h.refuse(ctx, m.Topic, kind, ReasonWrongTopic,
+		return h.refuse(ctx, m.Topic, kind, id, wire.ReasonWrongTopic,
 			fmt.Errorf("not a permits, staff or cmd topic of %s/%s", h.topics.Site, h.topics.Door))
 	}
 	if len(m.Payload) > permit.MaxSigned {
-		return h.refuse(ctx, m.Topic, kind, ReasonTooLarge,
+		return h.refuse(ctx, m.Topic, kind, id, wire.ReasonTooLarge,
 			fmt.Errorf("%w: %d bytes, at most %d", permit.ErrTooLarge, len(m.Payload), permit.MaxSigned))
 	}
 	if len(m.Payload) == 0 {
@@ -176,17 +158,17 @@ func (h *Handler) Handle(ctx context.Context, m mqttlink.Message) error {
 		return nil
 	}
 	if kind == topic.KindCmd && m.Retained {
-		return h.refuse(ctx, m.Topic, kind, ReasonRetained,
+		return h.refuse(ctx, m.Topic, kind, id, wire.ReasonRetained,
 			errors.New("a command is never obeyed from a retained message"))
 	}
 	rec, err := h.keys.Decode(m.Payload)
 	if err != nil {
-		return h.refuse(ctx, m.Topic, kind, decodeReason(err), err)
+		return h.refuse(ctx, m.Topic, kind, id, decodeReason(err), err)
 	}
 	switch kind {
 	case topic.KindCmd:
 		if rec.Command == nil {
-			return h.refuse(ctx, m.Topic, kind, ReasonWrongKind, fmt.Errorf("%s on a command topic", recordKind(rec)))
+			return h.refuse(ctx, m.Topic, kind, id, wire.ReasonWrongKind, fmt.Errorf("%s on a command topic", recordKind(rec)))
 		}
 		return h.answer(ctx, m.Topic, h.door.Command(ctx, m.Topic, *rec.Command))
 	case topic.KindPermit:
@@ -197,32 +179,34 @@ func (h *Handler) Handle(ctx context.Context, m mqttlink.Message) error {
 		case rec.Revocation != nil:
 			got = rec.Revocation.Permit
 		default:
-			return h.refuse(ctx, m.Topic, kind, ReasonWrongKind, fmt.Errorf("%s on a permit topic", recordKind(rec)))
+			return h.refuse(ctx, m.Topic, kind, id, wire.ReasonWrongKind, fmt.Errorf("%s on a permit topic", recordKind(rec)))
 		}
 		if got != id {
-			return h.refuse(ctx, m.Topic, kind, ReasonIDMismatch, fmt.Errorf("%s on the topic of %s", recordKind(rec), id))
+			return h.refuse(ctx, m.Topic, kind, id, wire.ReasonIDMismatch, fmt.Errorf("%s on the topic of %s", recordKind(rec), id))
 		}
 	default: // topic.KindStaff
 		if rec.Staff == nil {
-			return h.refuse(ctx, m.Topic, kind, ReasonWrongKind, fmt.Errorf("%s on a staff topic", recordKind(rec)))
+			return h.refuse(ctx, m.Topic, kind, id, wire.ReasonWrongKind, fmt.Errorf("%s on a staff topic", recordKind(rec)))
 		}
 		if rec.Staff.ID != id {
-			return h.refuse(ctx, m.Topic, kind, ReasonIDMismatch, fmt.Errorf("%s on the topic of %s", recordKind(rec), id))
+			return h.refuse(ctx, m.Topic, kind, id, wire.ReasonIDMismatch, fmt.Errorf("%s on the topic of %s", recordKind(rec), id))
 		}
 	}
 	return h.answer(ctx, m.Topic, h.door.ApplySigned(ctx, m.Topic, m.Payload))
 }
 
-// refuse records, counts and logs a refusal the downlink made itself.
-func (h *Handler) refuse(ctx context.Context, t string, kind topic.Kind, reason string, err error) error {
+// refuse records, counts and logs a refusal the downlink made itself. id is
+// the record's id as its topic names it.
+func (h *Handler) refuse(ctx context.Context, t string, kind topic.Kind, id string, reason wire.Reason, err error) error {
 	rej := &Rejection{Topic: clip(t, maxTopicEcho), Reason: reason, Err: err}
-	h.ctr.Add(counterRejected + reason)
+	h.ctr.Add(counterRejected + string(reason))
 	h.log.Warn("downlink: refused", "topic", rej.Topic, "reason", reason, "err", clip(err.Error(), maxDetail))
-	// permit.rejected carries its reason in the detail only: the event's
-	// reason field is for access.denied and command.rejected
-	e := agent.Event{Type: agent.EvPermitRejected, Detail: clip(rej.Topic+": "+reason+": "+err.Error(), maxDetail)}
+	e := agent.Event{Type: wire.EvPermitRejected, Reason: reason, Detail: clip(rej.Topic+": "+err.Error(), maxDetail)}
+	if kind == topic.KindPermit && permit.CheckID("permit", id) == nil {
+		e.Permit = id // the permit its topic names
+	}
 	if kind == topic.KindCmd {
-		e = agent.Event{Type: agent.EvCmdRejected, Reason: reason, Detail: clip(rej.Topic+": "+err.Error(), maxDetail)}
+		e = agent.Event{Type: wire.EvCmdRejected, Reason: reason, Detail: clip(rej.Topic+": "+err.Error(), maxDetail)}
 	}
 	if rerr := h.door.Record(ctx, e); rerr != nil {
 		if ctx.Err() == nil {
@@ -241,9 +225,9 @@ func (h *Handler) answer(ctx context.Context, t string, err error) error {
 		h.ctr.Add(CounterTaken)
 		return nil
 	}
-	if reason := doorReason(err); reason != "" {
+	if reason := agent.RefusalReason(err); reason != "" {
 		rej := &Rejection{Topic: clip(t, maxTopicEcho), Reason: reason, Err: err}
-		h.ctr.Add(counterRejected + reason)
+		h.ctr.Add(counterRejected + string(reason))
 		h.log.Warn("downlink: refused by the door", "topic", rej.Topic, "reason", reason, "err", clip(err.Error(), maxDetail))
 		return rej
 	}
@@ -254,43 +238,12 @@ func (h *Handler) answer(ctx context.Context, t string, err error) error {
 	return fmt.Errorf("downlink: %s: %w", clip(t, maxTopicEcho), err)
 }
 
-func decodeReason(err error) string {
-	switch {
-	case errors.Is(err, permit.ErrTooLarge):
-		return ReasonTooLarge
-	case errors.Is(err, permit.ErrUnknownKey):
-		return ReasonUntrustedKey
-	case errors.Is(err, permit.ErrBadSignature):
-		return ReasonBadSignature
-	case errors.Is(err, permit.ErrInvalid):
-		return ReasonInvalid
-	case errors.Is(err, permit.ErrWrongKind):
-		return ReasonWrongKind
+// decodeReason names a refusal of the downlink's own verification.
+func decodeReason(err error) wire.Reason {
+	if r := agent.RefusalReason(err); r != "" {
+		return r
 	}
-	return ReasonMalformed
-}
-
-// doorReason names the door's refusals; "" is not a refusal (a stopped
-// door, a failed store, a cancelled context).
-func doorReason(err error) string {
-	switch {
-	case errors.Is(err, agent.ErrWrongDoor):
-		return ReasonWrongDoor
-	case errors.Is(err, agent.ErrRollback):
-		return ReasonRollback
-	case errors.Is(err, agent.ErrCommandExpired):
-		return ReasonExpired
-	case errors.Is(err, agent.ErrReplayed):
-		return ReasonReplayed
-	case errors.Is(err, agent.ErrClockUntrusted):
-		return ReasonClockUntrusted
-	case errors.Is(err, permit.ErrInvalid):
-		return ReasonInvalid
-	case errors.Is(err, permit.ErrMalformed), errors.Is(err, permit.ErrBadSignature), errors.Is(err, permit.ErrUnknownKey):
-		// the door's keyring is not the downlink's: it verified otherwise
-		return decodeReason(err)
-	}
-	return ""
+	return wire.ReasonMalformed
 }
 
 func recordKind(r permit.Record) string {

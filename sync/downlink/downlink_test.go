@@ -13,6 +13,7 @@ import (
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/downlink"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/wire"
 )
 
 const base = "kunci/v1/demo/server-room/"
@@ -26,11 +27,11 @@ type tcase struct {
 	applyErr error // the door's answer to ApplySigned
 	cmdErr   error // the door's answer to Command
 	// want
-	applied   bool   // handed to ApplySigned
-	commanded bool   // handed to Command
-	cleared   bool   // ignored as a cleared topic
-	reason    string // refused for this reason ("" when taken)
-	event     string // event the downlink records itself ("" when none)
+	applied   bool           // handed to ApplySigned
+	commanded bool           // handed to Command
+	cleared   bool           // ignored as a cleared topic
+	reason    wire.Reason    // refused for this reason ("" when taken)
+	event     wire.EventType // event the downlink records itself ("" when none)
 }
 
 // cases are the table of TestHandle and the seeds of the fuzz tests.
@@ -39,8 +40,8 @@ func cases(tb testing.TB) []tcase {
 	p1 := signed(tb, hub, guestPermit("P-0001", 1, testDoor))
 	rev1 := signed(tb, hub, revocation("P-0001", 1))
 	staff := signed(tb, hub, staffRecord("S-ESC", 1))
-	lockdown := signed(tb, hub, command("C-1", permit.CmdLockdown, t0))
-	unlock := signed(tb, hub, command("C-2", permit.CmdUnlockOnce, t0))
+	lockdown := signed(tb, hub, command("C-1", wire.CmdLockdown, t0))
+	unlock := signed(tb, hub, command("C-2", wire.CmdUnlockOnce, t0))
 	invalidPermit := guestPermit("P-0001", 1, testDoor)
 	invalidPermit.Version = 0
 	invalidBody := fmt.Appendf(nil, `{"id":"P-0001","version":0,"site":"demo","door":"server-room","card":%q,`+
@@ -49,86 +50,86 @@ func cases(tb testing.TB) []tcase {
 	big := bytes.Repeat([]byte{'x'}, 1<<20)
 	justTooBig := append(bytes.Repeat([]byte{' '}, permit.MaxSigned+1-len(p1)), p1...)
 	pr, ps, pc := base+"permits/", base+"staff/", base+"cmd"
-	bad := downlink.ReasonBadSignature
+	bad := wire.ReasonBadSignature
 	return []tcase{
 		// permits/<id>
 		{name: "permit", topic: pr + "P-0001", payload: p1, applied: true},
 		{name: "permit retained", topic: pr + "P-0001", payload: p1, retained: true, applied: true},
 		{name: "revocation", topic: pr + "P-0001", payload: rev1, retained: true, applied: true},
-		{name: "permit under another id", topic: pr + "P-0002", payload: p1, reason: downlink.ReasonIDMismatch, event: agent.EvPermitRejected},
-		{name: "revocation under another id", topic: pr + "P-0002", payload: rev1, reason: downlink.ReasonIDMismatch, event: agent.EvPermitRejected},
-		{name: "staff record on a permit topic", topic: pr + "S-ESC", payload: staff, reason: downlink.ReasonWrongKind, event: agent.EvPermitRejected},
-		{name: "command on a permit topic", topic: pr + "C-1", payload: lockdown, reason: downlink.ReasonWrongKind, event: agent.EvPermitRejected},
-		{name: "malformed JSON", topic: pr + "P-0001", payload: []byte(`{"kind":`), reason: downlink.ReasonMalformed, event: agent.EvPermitRejected},
-		{name: "JSON array", topic: pr + "P-0001", payload: []byte(`[1,2]`), reason: downlink.ReasonMalformed, event: agent.EvPermitRejected},
-		{name: "not JSON", topic: pr + "P-0001", payload: []byte("\x00\xff\xfe garbage"), reason: downlink.ReasonMalformed, event: agent.EvPermitRejected},
-		{name: "trailing data", topic: pr + "P-0001", payload: append(slices.Clone(p1), '}'), reason: downlink.ReasonMalformed, event: agent.EvPermitRejected},
+		{name: "permit under another id", topic: pr + "P-0002", payload: p1, reason: wire.ReasonIDMismatch, event: wire.EvPermitRejected},
+		{name: "revocation under another id", topic: pr + "P-0002", payload: rev1, reason: wire.ReasonIDMismatch, event: wire.EvPermitRejected},
+		{name: "staff record on a permit topic", topic: pr + "S-ESC", payload: staff, reason: wire.ReasonWrongKind, event: wire.EvPermitRejected},
+		{name: "command on a permit topic", topic: pr + "C-1", payload: lockdown, reason: wire.ReasonWrongKind, event: wire.EvPermitRejected},
+		{name: "malformed JSON", topic: pr + "P-0001", payload: []byte(`{"kind":`), reason: wire.ReasonMalformed, event: wire.EvPermitRejected},
+		{name: "JSON array", topic: pr + "P-0001", payload: []byte(`[1,2]`), reason: wire.ReasonMalformed, event: wire.EvPermitRejected},
+		{name: "not JSON", topic: pr + "P-0001", payload: []byte("\x00\xff\xfe garbage"), reason: wire.ReasonMalformed, event: wire.EvPermitRejected},
+		{name: "trailing data", topic: pr + "P-0001", payload: append(slices.Clone(p1), '}'), reason: wire.ReasonMalformed, event: wire.EvPermitRejected},
 		{name: "unknown kind", topic: pr + "P-0001", payload: bytes.Replace(p1, []byte(`"kind":"permit"`), []byte(`"kind":"key"`), 1),
-			reason: downlink.ReasonMalformed, event: agent.EvPermitRejected},
+			reason: wire.ReasonMalformed, event: wire.EvPermitRejected},
 		{name: "body of another kind, signed", topic: pr + "P-0001", payload: signRaw(permit.KindPermit, bodyOf(tb, staff)),
-			reason: downlink.ReasonMalformed, event: agent.EvPermitRejected},
+			reason: wire.ReasonMalformed, event: wire.EvPermitRejected},
 		{name: "body altered after signing", topic: pr + "P-0001", payload: tampered(tb, p1, `"entries":0`, `"entries":9`),
-			reason: bad, event: agent.EvPermitRejected},
-		{name: "signature removed", topic: pr + "P-0001", payload: unsigned(tb, p1), reason: bad, event: agent.EvPermitRejected},
+			reason: bad, event: wire.EvPermitRejected},
+		{name: "signature removed", topic: pr + "P-0001", payload: unsigned(tb, p1), reason: bad, event: wire.EvPermitRejected},
 		{name: "signed by an untrusted key", topic: pr + "P-0001", payload: signed(tb, rogue, guestPermit("P-0001", 1, testDoor)),
-			reason: downlink.ReasonUntrustedKey, event: agent.EvPermitRejected},
+			reason: wire.ReasonUntrustedKey, event: wire.EvPermitRejected},
 		{name: "signed but invalid", topic: pr + "P-0001", payload: signRaw(permit.KindPermit, invalidBody),
-			reason: downlink.ReasonInvalid, event: agent.EvPermitRejected},
+			reason: wire.ReasonInvalid, event: wire.EvPermitRejected},
 		{name: "another door", topic: pr + "P-LAB", payload: signed(tb, hub, guestPermit("P-LAB", 1, "lab")),
-			applyErr: fmt.Errorf("%w: permit P-LAB is for demo/lab", agent.ErrWrongDoor), applied: true, reason: downlink.ReasonWrongDoor},
+			applyErr: fmt.Errorf("%w: permit P-LAB is for demo/lab", agent.ErrWrongDoor), applied: true, reason: wire.ReasonWrongDoor},
 		{name: "older version", topic: pr + "P-0001", payload: p1,
-			applyErr: fmt.Errorf("%w: p/P-0001 version 1, applied 2", agent.ErrRollback), applied: true, reason: downlink.ReasonRollback},
-		{name: "one byte too large", topic: pr + "P-0001", payload: justTooBig, reason: downlink.ReasonTooLarge, event: agent.EvPermitRejected},
-		{name: "1 MiB", topic: pr + "P-0001", payload: big, retained: true, reason: downlink.ReasonTooLarge, event: agent.EvPermitRejected},
+			applyErr: fmt.Errorf("%w: p/P-0001 version 1, applied 2", agent.ErrRollback), applied: true, reason: wire.ReasonRollback},
+		{name: "one byte too large", topic: pr + "P-0001", payload: justTooBig, reason: wire.ReasonTooLarge, event: wire.EvPermitRejected},
+		{name: "1 MiB", topic: pr + "P-0001", payload: big, retained: true, reason: wire.ReasonTooLarge, event: wire.EvPermitRejected},
 		{name: "cleared retained permit", topic: pr + "P-0001", payload: nil, retained: true, cleared: true},
 		{name: "cleared permit, forwarded live", topic: pr + "P-0001", payload: []byte{}, cleared: true},
 		{name: "door stopped", topic: pr + "P-0001", payload: p1, applyErr: agent.ErrStopped, applied: true},
 
 		// staff/<id>
 		{name: "staff record", topic: ps + "S-ESC", payload: staff, retained: true, applied: true},
-		{name: "staff record under another id", topic: ps + "S-OTHER", payload: staff, reason: downlink.ReasonIDMismatch, event: agent.EvPermitRejected},
-		{name: "permit on a staff topic", topic: ps + "P-0001", payload: p1, reason: downlink.ReasonWrongKind, event: agent.EvPermitRejected},
-		{name: "revocation on a staff topic", topic: ps + "P-0001", payload: rev1, reason: downlink.ReasonWrongKind, event: agent.EvPermitRejected},
+		{name: "staff record under another id", topic: ps + "S-OTHER", payload: staff, reason: wire.ReasonIDMismatch, event: wire.EvPermitRejected},
+		{name: "permit on a staff topic", topic: ps + "P-0001", payload: p1, reason: wire.ReasonWrongKind, event: wire.EvPermitRejected},
+		{name: "revocation on a staff topic", topic: ps + "P-0001", payload: rev1, reason: wire.ReasonWrongKind, event: wire.EvPermitRejected},
 		{name: "staff record altered", topic: ps + "S-ESC", payload: tampered(tb, staff, `"escort":true`, `"solo":true,"escort":true`),
-			reason: bad, event: agent.EvPermitRejected},
-		{name: "1 MiB staff", topic: ps + "S-ESC", payload: big, reason: downlink.ReasonTooLarge, event: agent.EvPermitRejected},
+			reason: bad, event: wire.EvPermitRejected},
+		{name: "1 MiB staff", topic: ps + "S-ESC", payload: big, reason: wire.ReasonTooLarge, event: wire.EvPermitRejected},
 
 		// cmd
 		{name: "command", topic: pc, payload: lockdown, commanded: true},
-		{name: "retained command", topic: pc, payload: unlock, retained: true, reason: downlink.ReasonRetained, event: agent.EvCmdRejected},
+		{name: "retained command", topic: pc, payload: unlock, retained: true, reason: wire.ReasonRetained, event: wire.EvCmdRejected},
 		{name: "retained forged command", topic: pc, payload: tampered(tb, unlock, `"C-2"`, `"C-3"`), retained: true,
-			reason: downlink.ReasonRetained, event: agent.EvCmdRejected},
-		{name: "permit on the command topic", topic: pc, payload: p1, reason: downlink.ReasonWrongKind, event: agent.EvCmdRejected},
-		{name: "staff record on the command topic", topic: pc, payload: staff, reason: downlink.ReasonWrongKind, event: agent.EvCmdRejected},
-		{name: "unsigned command, bare JSON", topic: pc, payload: bodyOf(tb, unlock), reason: downlink.ReasonMalformed, event: agent.EvCmdRejected},
-		{name: "command without signature", topic: pc, payload: unsigned(tb, unlock), reason: bad, event: agent.EvCmdRejected},
-		{name: "command altered", topic: pc, payload: tampered(tb, lockdown, `"lockdown"`, `"unlock-once"`), reason: bad, event: agent.EvCmdRejected},
-		{name: "command by an untrusted key", topic: pc, payload: signed(tb, rogue, command("C-9", permit.CmdUnlockOnce, t0)),
-			reason: downlink.ReasonUntrustedKey, event: agent.EvCmdRejected},
+			reason: wire.ReasonRetained, event: wire.EvCmdRejected},
+		{name: "permit on the command topic", topic: pc, payload: p1, reason: wire.ReasonWrongKind, event: wire.EvCmdRejected},
+		{name: "staff record on the command topic", topic: pc, payload: staff, reason: wire.ReasonWrongKind, event: wire.EvCmdRejected},
+		{name: "unsigned command, bare JSON", topic: pc, payload: bodyOf(tb, unlock), reason: wire.ReasonMalformed, event: wire.EvCmdRejected},
+		{name: "command without signature", topic: pc, payload: unsigned(tb, unlock), reason: bad, event: wire.EvCmdRejected},
+		{name: "command altered", topic: pc, payload: tampered(tb, lockdown, `"lockdown"`, `"unlock-once"`), reason: bad, event: wire.EvCmdRejected},
+		{name: "command by an untrusted key", topic: pc, payload: signed(tb, rogue, command("C-9", wire.CmdUnlockOnce, t0)),
+			reason: wire.ReasonUntrustedKey, event: wire.EvCmdRejected},
 		{name: "expired command", topic: pc, payload: unlock, cmdErr: fmt.Errorf("%w: command C-2", agent.ErrCommandExpired),
-			commanded: true, reason: downlink.ReasonExpired},
+			commanded: true, reason: wire.ReasonExpired},
 		{name: "replayed command", topic: pc, payload: unlock, cmdErr: fmt.Errorf("%w: command C-2", agent.ErrReplayed),
-			commanded: true, reason: downlink.ReasonReplayed},
+			commanded: true, reason: wire.ReasonReplayed},
 		{name: "command for another door", topic: pc, payload: unlock, cmdErr: fmt.Errorf("%w: command C-2", agent.ErrWrongDoor),
-			commanded: true, reason: downlink.ReasonWrongDoor},
+			commanded: true, reason: wire.ReasonWrongDoor},
 		{name: "command, clock untrusted", topic: pc, payload: unlock, cmdErr: fmt.Errorf("%w: command C-2", agent.ErrClockUntrusted),
-			commanded: true, reason: downlink.ReasonClockUntrusted},
-		{name: "1 MiB command", topic: pc, payload: big, reason: downlink.ReasonTooLarge, event: agent.EvCmdRejected},
+			commanded: true, reason: wire.ReasonClockUntrusted},
+		{name: "1 MiB command", topic: pc, payload: big, reason: wire.ReasonTooLarge, event: wire.EvCmdRejected},
 		{name: "cleared command topic", topic: pc, payload: nil, retained: true, cleared: true},
 
 		// topics
 		{name: "another door's permit topic", topic: "kunci/v1/demo/lab/permits/P-0001", payload: p1,
-			reason: downlink.ReasonWrongTopic, event: agent.EvPermitRejected},
+			reason: wire.ReasonWrongTopic, event: wire.EvPermitRejected},
 		{name: "another door's command topic", topic: "kunci/v1/demo/lab/cmd", payload: lockdown,
-			reason: downlink.ReasonWrongTopic, event: agent.EvCmdRejected},
+			reason: wire.ReasonWrongTopic, event: wire.EvCmdRejected},
 		{name: "another prefix", topic: "kunci/v2/demo/server-room/cmd", payload: lockdown,
-			reason: downlink.ReasonWrongTopic, event: agent.EvPermitRejected},
+			reason: wire.ReasonWrongTopic, event: wire.EvPermitRejected},
 		{name: "events ack topic", topic: base + "events/ack", payload: []byte(`{"epoch":"x","through":1}`),
-			reason: downlink.ReasonWrongTopic, event: agent.EvPermitRejected},
-		{name: "status topic", topic: base + "status", payload: []byte(`{}`), reason: downlink.ReasonWrongTopic, event: agent.EvPermitRejected},
-		{name: "permit topic without id", topic: pr, payload: p1, reason: downlink.ReasonWrongTopic, event: agent.EvPermitRejected},
-		{name: "permit topic one level deeper", topic: pr + "P-0001/x", payload: p1, reason: downlink.ReasonWrongTopic, event: agent.EvPermitRejected},
-		{name: "long topic", topic: pr + strings.Repeat("P", 70000), payload: p1, reason: downlink.ReasonIDMismatch, event: agent.EvPermitRejected},
+			reason: wire.ReasonWrongTopic, event: wire.EvPermitRejected},
+		{name: "status topic", topic: base + "status", payload: []byte(`{}`), reason: wire.ReasonWrongTopic, event: wire.EvPermitRejected},
+		{name: "permit topic without id", topic: pr, payload: p1, reason: wire.ReasonWrongTopic, event: wire.EvPermitRejected},
+		{name: "permit topic one level deeper", topic: pr + "P-0001/x", payload: p1, reason: wire.ReasonWrongTopic, event: wire.EvPermitRejected},
+		{name: "long topic", topic: pr + strings.Repeat("P", 70000), payload: p1, reason: wire.ReasonIDMismatch, event: wire.EvPermitRejected},
 	}
 }
 
@@ -157,7 +158,7 @@ func TestHandle(t *testing.T) {
 				if !errors.As(err, &rej) || rej.Reason != c.reason {
 					t.Fatalf("Handle = %v; want a rejection for %s", err, c.reason)
 				}
-				if n := h.Counters().Get("downlink_rejected_" + c.reason); n != 1 {
+				if n := h.Counters().Get("downlink_rejected_" + string(c.reason)); n != 1 {
 					t.Errorf("counter downlink_rejected_%s = %d; want 1", c.reason, n)
 				}
 			case c.applyErr != nil || c.cmdErr != nil:
@@ -203,11 +204,8 @@ func TestHandle(t *testing.T) {
 			if !strings.Contains(e.Detail, wantTopic) {
 				t.Errorf("detail %q does not name the topic", e.Detail)
 			}
-			if e.Type == agent.EvCmdRejected && e.Reason != c.reason {
-				t.Errorf("command.rejected reason %q; want %q", e.Reason, c.reason)
-			}
-			if e.Type == agent.EvPermitRejected && (e.Reason != "" || !strings.Contains(e.Detail, c.reason)) {
-				t.Errorf("permit.rejected reason %q detail %q; want the reason %q in the detail only", e.Reason, e.Detail, c.reason)
+			if e.Reason != c.reason {
+				t.Errorf("%s reason %q; want %q", e.Type, e.Reason, c.reason)
 			}
 		})
 	}
@@ -260,10 +258,10 @@ func TestFuncHandsMessagesToTheDoor(t *testing.T) {
 	door := &fakeDoor{}
 	h := newHandler(t, door)
 	f := h.Func(context.Background())
-	f(mqttlink.Message{Topic: doorTopics(t).Cmd(), Payload: signed(t, hub, command("C-1", permit.CmdLockdown, t0)), QoS: 1})
+	f(mqttlink.Message{Topic: doorTopics(t).Cmd(), Payload: signed(t, hub, command("C-1", wire.CmdLockdown, t0)), QoS: 1})
 	f(mqttlink.Message{Topic: doorTopics(t).Cmd(), Payload: []byte("junk"), QoS: 1})
 	_, commands, events := door.snapshot()
-	if len(commands) != 1 || commands[0].ID != "C-1" || len(events) != 1 || events[0].Type != agent.EvCmdRejected {
+	if len(commands) != 1 || commands[0].ID != "C-1" || len(events) != 1 || events[0].Type != wire.EvCmdRejected {
 		t.Errorf("after a command and junk: commands %v, events %s; want C-1 and one command.rejected", commands, eventList(events))
 	}
 }

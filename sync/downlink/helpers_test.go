@@ -16,6 +16,7 @@ import (
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -74,7 +75,7 @@ func staffRecord(id string, version uint64) *permit.Staff {
 		Escort: true}
 }
 
-func command(id, name string, issued time.Time) *permit.Command {
+func command(id string, name wire.CommandName, issued time.Time) *permit.Command {
 	return &permit.Command{ID: id, Site: testSite, Door: testDoor, Name: name, Issued: issued,
 		Expires: issued.Add(5 * time.Minute), By: "head-ict"}
 }
@@ -245,9 +246,9 @@ func (r *recRelay) Calls() []string {
 func eventList(evs []agent.Event) string {
 	var b strings.Builder
 	for _, e := range evs {
-		b.WriteString("\n\t" + e.Type)
+		b.WriteString("\n\t" + string(e.Type))
 		if e.Reason != "" {
-			b.WriteString(" reason=" + e.Reason)
+			b.WriteString(" reason=" + string(e.Reason))
 		}
 		if e.Detail != "" {
 			b.WriteString(" detail=" + e.Detail)

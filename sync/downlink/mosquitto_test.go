@@ -8,8 +8,8 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/internal/mqtttest"
-	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // runLink runs l until the test ends.
@@ -91,7 +91,7 @@ func TestMosquitto(t *testing.T) {
 	forged := tampered(t, signed(t, hub, guestPermit("P-0666", 1, testDoor)), `"entries":0`, `"entries":99`)
 	publish(t, hubLink, td.Permit("P-0001"), true, signed(t, hub, guestPermit("P-0001", 1, testDoor)))
 	publish(t, hubLink, td.Permit("P-0666"), true, forged)
-	publish(t, hubLink, td.Cmd(), true, signed(t, hub, command("C-RET", permit.CmdLockdown, now)))
+	publish(t, hubLink, td.Cmd(), true, signed(t, hub, command("C-RET", wire.CmdLockdown, now)))
 
 	r := newRig(t, agent.NewSystemClock(nil))
 	r.start()
@@ -119,7 +119,7 @@ func TestMosquitto(t *testing.T) {
 		}
 		return evs
 	}
-	has := func(typ, reason, detail string) bool {
+	has := func(typ wire.EventType, reason wire.Reason, detail string) bool {
 		for _, e := range events() {
 			if e.Type == typ && e.Reason == reason && strings.Contains(e.Detail, detail) {
 				return true
@@ -131,11 +131,11 @@ func TestMosquitto(t *testing.T) {
 		n, _, err := r.st.Counts()
 		return err == nil && n == 1
 	})
-	waitFor(t, r.door, "the retained command refused", func() bool { return has(agent.EvCmdRejected, "retained", td.Cmd()) })
+	waitFor(t, r.door, "the retained command refused", func() bool { return has(wire.EvCmdRejected, "retained", td.Cmd()) })
 	waitFor(t, r.door, "the forged permit refused", func() bool {
-		return has(agent.EvPermitRejected, "", td.Permit("P-0666")+": bad_signature")
+		return has(wire.EvPermitRejected, wire.ReasonBadSignature, td.Permit("P-0666")+": ")
 	})
-	if st := r.door.Status(); st.Mode != agent.ModeNormal {
+	if st := r.door.Status(); st.Mode != wire.ModeNormal {
 		t.Errorf("after the retained lockdown: mode %s; want normal", st.Mode)
 	}
 	info, err := r.st.Card(siteKey.Fingerprint(uidOf(1)))
@@ -146,12 +146,12 @@ func TestMosquitto(t *testing.T) {
 	// 1 MiB on a permit topic, live
 	publish(t, hubLink, td.Permit("P-0002"), false, []byte(strings.Repeat("x", 1<<20)))
 	waitFor(t, r.door, "the 1 MiB payload refused", func() bool {
-		return has(agent.EvPermitRejected, "", td.Permit("P-0002")+": too_large")
+		return has(wire.EvPermitRejected, wire.ReasonTooLarge, td.Permit("P-0002")+": ")
 	})
 
 	// the agent kept running: a fresh command is obeyed
-	publish(t, hubLink, td.Cmd(), false, signed(t, hub, command("C-LIVE", permit.CmdLockdown, time.Now().UTC())))
-	waitFor(t, r.door, "the live lockdown obeyed", func() bool { return r.door.Status().Mode == agent.ModeLockdown })
+	publish(t, hubLink, td.Cmd(), false, signed(t, hub, command("C-LIVE", wire.CmdLockdown, time.Now().UTC())))
+	waitFor(t, r.door, "the live lockdown obeyed", func() bool { return r.door.Status().Mode == wire.ModeLockdown })
 
 	for name, want := range map[string]uint64{"downlink_rejected_retained": 1, "downlink_rejected_bad_signature": 1,
 		"downlink_rejected_too_large": 1, "downlink_door_errors": 0} {

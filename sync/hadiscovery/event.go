@@ -8,27 +8,28 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // EventTypes are the events sent to Home Assistant's Access entity: who
 // came in and out, what was refused, what went wrong. Steps that the
 // binary sensors already show (door.opened, rack.closed, ...) and taps are
 // not sent.
-var EventTypes = []string{
-	agent.EvGranted,
-	agent.EvDenied,
-	agent.EvForced,
-	agent.EvHeldOpen,
-	agent.EvVisitEntered,
-	agent.EvVisitExited,
-	agent.EvUnescorted,
-	agent.EvRackTampered,
-	agent.EvSecured,
-	agent.EvNotSecured,
-	agent.EvCmdExecuted,
-	agent.EvCmdRejected,
-	agent.EvReaderFault,
-	agent.EvRelayFault,
+var EventTypes = []wire.EventType{
+	wire.EvGranted,
+	wire.EvDenied,
+	wire.EvForced,
+	wire.EvHeldOpen,
+	wire.EvVisitEntered,
+	wire.EvVisitExited,
+	wire.EvUnescorted,
+	wire.EvRackTampered,
+	wire.EvSecured,
+	wire.EvNotSecured,
+	wire.EvCmdExecuted,
+	wire.EvCmdRejected,
+	wire.EvReaderFault,
+	wire.EvRelayFault,
 }
 
 // EventTopic is where the door's events for Home Assistant go, not
@@ -42,18 +43,18 @@ func EventTopic(t topic.Door) string {
 // fingerprint is left out: Home Assistant is a wider audience than the
 // hub.
 type eventPayload struct {
-	EventType   string    `json:"event_type"`
-	ID          string    `json:"id"`
-	Seq         uint64    `json:"seq"`
-	At          time.Time `json:"at"`
-	ClockSynced bool      `json:"clock_synced"`
-	Reader      string    `json:"reader,omitempty"`
-	Permit      string    `json:"permit,omitempty"`
-	Escort      string    `json:"escort,omitempty"`
-	Staff       string    `json:"staff,omitempty"`
-	Reason      string    `json:"reason,omitempty"`
-	Rack        string    `json:"rack,omitempty"`
-	Detail      string    `json:"detail,omitempty"`
+	EventType   wire.EventType `json:"event_type"`
+	ID          string         `json:"id"`
+	Seq         uint64         `json:"seq"`
+	At          time.Time      `json:"at"`
+	ClockSynced bool           `json:"clock_synced"`
+	Reader      string         `json:"reader,omitempty"`
+	Permit      string         `json:"permit,omitempty"`
+	Escort      string         `json:"escort,omitempty"`
+	Staff       string         `json:"staff,omitempty"`
+	Reason      wire.Reason    `json:"reason,omitempty"`
+	Rack        string         `json:"rack,omitempty"`
+	Detail      string         `json:"detail,omitempty"`
 }
 
 // EventMessage maps one of the door's events to its message for Home

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/status"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // DefaultPrefix is Home Assistant's default discovery prefix.
@@ -244,19 +246,19 @@ func (d *Discovery) build() []Message {
 	}
 
 	add("binary_sensor", "lock", "Lock", onStatus(map[string]any{"device_class": "lock",
-		"value_template": threeWay("value_json.lock", "unlocked", "locked")}))
+		"value_template": threeWay("value_json.lock", wire.Unlocked, wire.Locked)}))
 	add("binary_sensor", "door", "Door", onStatus(map[string]any{"device_class": "door",
-		"value_template": threeWay("value_json.door", "open", "closed")}))
+		"value_template": threeWay("value_json.door", wire.Open, wire.Closed)}))
 	for _, r := range d.o.Racks {
 		add("binary_sensor", "rack_"+objectID(r), "Rack "+r, onStatus(map[string]any{"device_class": "opening",
-			"value_template": threeWay("value_json.racks.get('"+r+"')", "open", "closed")}))
+			"value_template": threeWay("value_json.racks.get('"+r+"')", wire.Open, wire.Closed)}))
 	}
 	alarms := "{{ {'alarms': value_json.alarms} | tojson }}"
 	add("binary_sensor", "tamper", "Tamper", onStatus(map[string]any{"device_class": "tamper",
 		"value_template":           anyAlarm("in", TamperAlarms),
 		"json_attributes_template": alarms}))
 	add("binary_sensor", "problem", "Problem", onStatus(map[string]any{"device_class": "problem",
-		"value_template":           anyAlarm("not in", append(append([]string(nil), TamperAlarms...), "lockdown")),
+		"value_template":           anyAlarm("not in", append(slices.Clone(TamperAlarms), wire.AlarmLockdown)),
 		"json_attributes_template": alarms}))
 	add("sensor", "occupancy", "Occupancy", onStatus(map[string]any{"state_class": "measurement",
 		"icon":                     "mdi:account-multiple",
@@ -271,7 +273,7 @@ func (d *Discovery) build() []Message {
 
 // TamperAlarms are the status alarms (before any ':') that Tamper shows;
 // Problem shows every other alarm but lockdown.
-var TamperAlarms = []string{"door_forced", "rack_tampered"}
+var TamperAlarms = []wire.Alarm{wire.AlarmDoorForced, wire.AlarmRackTampered}
 
 // threeWay renders ON when expr is on, OFF when it is off, and None
 // (Home Assistant's unknown) otherwise.
@@ -281,15 +283,15 @@ func threeWay(expr, on, off string) string {
 
 // anyAlarm renders ON when an alarm's kind (the part before ':') is op
 // kinds, else OFF.
-func anyAlarm(op string, kinds []string) string {
+func anyAlarm(op string, kinds []wire.Alarm) string {
 	return fmt.Sprintf("{%% for a in value_json.alarms if a.split(':')[0] %s %s %%}{%% if loop.first %%}ON{%% endif %%}"+
 		"{%% else %%}OFF{%% endfor %%}", op, jinjaList(kinds))
 }
 
-func jinjaList(s []string) string {
+func jinjaList[T ~string](s []T) string {
 	q := make([]string, len(s))
 	for i, v := range s {
-		q[i] = "'" + v + "'"
+		q[i] = "'" + string(v) + "'"
 	}
 	return "[" + strings.Join(q, ", ") + "]"
 }

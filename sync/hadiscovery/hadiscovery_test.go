@@ -17,6 +17,7 @@ import (
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/sync/hadiscovery"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -202,7 +203,7 @@ func TestIDsMapToHomeAssistantsAlphabet(t *testing.T) {
 func TestEventMessage(t *testing.T) {
 	at := time.Date(2026, 11, 27, 3, 2, 3, 123e6, time.UTC)
 	e := agent.Event{ID: "demo/server-room/6f1c2a/42", Seq: 42, Epoch: "6f1c2a", Site: "demo", Door: "server-room",
-		Type: agent.EvGranted, At: at, ClockSynced: true, Boot: "b91e", MonoNS: 1234567, Reader: "entry",
+		Type: wire.EvGranted, At: at, ClockSynced: true, Boot: "b91e", MonoNS: 1234567, Reader: "entry",
 		Permit: "P-0012", Escort: "S-004", Card: "a1b2c3d4"}
 	m, ok := hadiscovery.EventMessage(demo, e)
 	if !ok || m.Topic != "kunci/v1/demo/server-room/ha/event" {
@@ -218,18 +219,18 @@ func TestEventMessage(t *testing.T) {
 		t.Errorf("payload %s;\nwant %v (no card, no empty fields)", m.Payload, want)
 	}
 
-	for _, e := range []agent.Event{{Type: agent.EvTap, Card: "a1b2"}, {Type: agent.EvOpened},
-		{Type: agent.EvDenied, Replayed: true}, {Type: "bogus"}} {
+	for _, e := range []agent.Event{{Type: wire.EvTap, Card: "a1b2"}, {Type: wire.EvOpened},
+		{Type: wire.EvDenied, Replayed: true}, {Type: "bogus"}} {
 		if m, ok := hadiscovery.EventMessage(demo, e); ok {
 			t.Errorf("EventMessage(%s replayed=%v) = %s; want not sent", e.Type, e.Replayed, m.Payload)
 		}
 	}
 	// every type offered to Home Assistant is one the door emits, and is sent
-	known := []string{agent.EvStarted, agent.EvTap, agent.EvEscortAwaited, agent.EvGranted, agent.EvDenied,
-		agent.EvUnlocked, agent.EvLocked, agent.EvOpened, agent.EvClosed, agent.EvForced, agent.EvHeldOpen,
-		agent.EvExitRequested, agent.EvRackOpened, agent.EvRackClosed, agent.EvRackTampered, agent.EvVisitEntered,
-		agent.EvVisitExited, agent.EvUnescorted, agent.EvSecured, agent.EvNotSecured, agent.EvPermitRejected,
-		agent.EvCmdExecuted, agent.EvCmdRejected, agent.EvClockUnsynced, agent.EvReaderFault, agent.EvRelayFault}
+	known := []wire.EventType{wire.EvStarted, wire.EvTap, wire.EvEscortAwaited, wire.EvGranted, wire.EvDenied,
+		wire.EvUnlocked, wire.EvLocked, wire.EvOpened, wire.EvClosed, wire.EvForced, wire.EvHeldOpen,
+		wire.EvExitRequested, wire.EvRackOpened, wire.EvRackClosed, wire.EvRackTampered, wire.EvVisitEntered,
+		wire.EvVisitExited, wire.EvUnescorted, wire.EvSecured, wire.EvNotSecured, wire.EvPermitRejected,
+		wire.EvCmdExecuted, wire.EvCmdRejected, wire.EvClockUnsynced, wire.EvReaderFault, wire.EvRelayFault}
 	for _, typ := range hadiscovery.EventTypes {
 		if !slices.Contains(known, typ) {
 			t.Errorf("EventTypes has %q, which the door never emits", typ)
@@ -244,9 +245,9 @@ func TestEventMessage(t *testing.T) {
 			_ = json.Unmarshal(c.Payload, &cfg)
 		}
 	}
-	var types []string
+	var types []wire.EventType
 	for _, v := range cfg["event_types"].([]any) {
-		types = append(types, v.(string))
+		types = append(types, wire.EventType(v.(string)))
 	}
 	if !slices.Equal(types, hadiscovery.EventTypes) {
 		t.Errorf("event entity's event_types %v; want EventTypes %v", types, hadiscovery.EventTypes)

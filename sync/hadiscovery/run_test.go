@@ -13,6 +13,7 @@ import (
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/sync/hadiscovery"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/wire"
 )
 
 type token struct {
@@ -227,7 +228,7 @@ func discoveryWire(t *testing.T, url string) {
 	receive(got, &no)
 
 	m, _ := hadiscovery.EventMessage(demo, agent.Event{ID: "demo/server-room/6f1c2a/42", Seq: 42,
-		Type: agent.EvGranted, At: time.Now(), Reader: "entry", Permit: "P-0012", Escort: "S-004"})
+		Type: wire.EvGranted, At: time.Now(), Reader: "entry", Permit: "P-0012", Escort: "S-004"})
 	if err := mqttlink.Wait(ctx, agentLink.Publish(m.Topic, hadiscovery.QoS, false, m.Payload)); err != nil {
 		t.Fatal(err)
 	}

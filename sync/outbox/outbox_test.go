@@ -23,6 +23,7 @@ import (
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -52,7 +53,7 @@ func appendN(t *testing.T, st *agent.Store, n int) {
 	t.Helper()
 	b := &agent.Batch{}
 	for range n {
-		b.Events = append(b.Events, agent.Event{Type: agent.EvTap, Reader: "entry"})
+		b.Events = append(b.Events, agent.Event{Type: wire.EvTap, Reader: "entry"})
 	}
 	if err := st.Append(b); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/sync/outbox"
+	"github.com/kunci-project/kunci/wire"
 )
 
 type action struct {
@@ -113,7 +114,7 @@ func playPump(path string, acts []action) error {
 		case 0:
 			b := &agent.Batch{}
 			for range a.n {
-				b.Events = append(b.Events, agent.Event{Type: agent.EvTap})
+				b.Events = append(b.Events, agent.Event{Type: wire.EvTap})
 			}
 			if err := st.Append(b); err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // Availability payloads (design.md: retained, QoS 1).
@@ -27,7 +28,7 @@ const QoS = 1
 // must never block the door: it signals after changes, folding several
 // into one.
 type Door interface {
-	Status() agent.FullStatus
+	Status() wire.Status
 	Watch() <-chan struct{}
 }
 

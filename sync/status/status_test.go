@@ -14,10 +14,10 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/status"
 	"github.com/kunci-project/kunci/sync/topic"
+	"github.com/kunci-project/kunci/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,17 +28,17 @@ var demo = topic.Door{Prefix: topic.DefaultPrefix, Site: "demo", Door: "server-r
 // watcher without ever blocking, as the door does.
 type fakeDoor struct {
 	mu    sync.Mutex
-	st    agent.FullStatus
+	st    wire.Status
 	watch chan struct{}
 }
 
 func newFakeDoor() *fakeDoor {
-	return &fakeDoor{watch: make(chan struct{}, 1), st: agent.FullStatus{Status: agent.Status{
+	return &fakeDoor{watch: make(chan struct{}, 1), st: wire.Status{
 		Door: "closed", Lock: "locked", Racks: map[string]string{"R1": "closed"}, Mode: "normal",
-		Occupancy: []agent.Occupant{}, Secured: true, Alarms: []string{}}, Seq: 1, ClockSynced: true, Version: "test"}}
+		Occupancy: []wire.Occupant{}, Secured: true, Alarms: []wire.Alarm{}, Seq: 1, ClockSynced: true, Version: "test"}}
 }
 
-func (d *fakeDoor) Status() agent.FullStatus {
+func (d *fakeDoor) Status() wire.Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.st
@@ -76,7 +76,7 @@ type pub struct {
 func (p pub) what() string {
 	switch p.Topic {
 	case demo.Status():
-		var st agent.FullStatus
+		var st wire.Status
 		if err := json.Unmarshal([]byte(p.Payload), &st); err != nil {
 			return "status ?" + p.Payload
 		}

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/status"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // TestAvailabilityOnTheWire runs the publisher against real brokers: a
@@ -160,7 +160,7 @@ func retained(t *testing.T, url string) (seq uint64, avail string) {
 			}
 			switch m.Topic {
 			case demo.Status():
-				var st agent.FullStatus
+				var st wire.Status
 				if err := json.Unmarshal(m.Payload, &st); err != nil {
 					t.Errorf("retained status %q: %v", m.Payload, err)
 				}
