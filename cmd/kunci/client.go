@@ -410,6 +410,9 @@ func subverb(ctx context.Context, group string, args []string, stdout, stderr io
 	if len(args) == 0 {
 		return fmt.Errorf("kunci %s: which one? %s (see kunci help)", group, names)
 	}
+	if isHelp(args[0]) {
+		return groupHelp(stderr, group, names)
+	}
 	fn, ok := verbs[args[0]]
 	if !ok {
 		return fmt.Errorf("kunci %s: unknown %q; want %s", group, args[0], names)

@@ -81,6 +81,9 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("sign: want permit, staff or revocation")
 	}
+	if isHelp(args[0]) {
+		return groupHelp(stderr, "sign", "permit, staff or revocation")
+	}
 	what, args := args[0], args[1:]
 	fs := newFlags("sign "+what, stderr)
 	keyFile := fs.String("key", "", "hub private key `file` (from kunci keygen)")
@@ -154,7 +157,7 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 				At: now.Truncate(time.Second), By: *by, Reason: *reason}, nil
 		}
 	default:
-		return fmt.Errorf("sign: %q: want permit, staff or revocation", what)
+		return fmt.Errorf("sign: unknown %q; want permit, staff or revocation", what)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
