@@ -63,7 +63,7 @@ type Door struct {
 	mu        sync.Mutex
 	status    wire.Status
 	watchers  []chan struct{}
-	listeners []func(Event)
+	listeners []chan Event
 }
 
 // NewDoor drives the relay to its safe state first, then restores the
@@ -219,7 +219,11 @@ func (d *Door) process(in Input) error {
 	d.mu.Unlock()
 	for _, l := range listeners {
 		for _, e := range out.Events {
-			l(e)
+			select {
+			case l <- e:
+			default:
+				d.ctr.Add("listener_dropped")
+			}
 		}
 	}
 	if relayErr != nil {
@@ -302,13 +306,17 @@ func (d *Door) Watch() <-chan struct{} {
 	return c
 }
 
-// Listen calls f with every event after it is stored and the relay has
-// moved, in the door's loop: f must not block (the indicator's LEDs, a
-// best-effort Home Assistant feed). The uplink reads the store instead.
-func (d *Door) Listen(f func(Event)) {
+// Listen returns a channel that receives every event after it is stored
+// and the relay has moved, for best-effort views: the indicator's LEDs,
+// the Home Assistant feed. It never blocks the door: an event that finds
+// the channel (of depth events) full is dropped and counted as
+// listener_dropped. The uplink reads the store instead, and loses nothing.
+func (d *Door) Listen(depth int) <-chan Event {
+	c := make(chan Event, max(depth, 1))
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.listeners = append(d.listeners, f)
+	d.listeners = append(d.listeners, c)
+	return c
 }
 
 // Submit hands an input to the door and waits until it is processed and

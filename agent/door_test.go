@@ -926,36 +926,40 @@ func TestDoorListen(t *testing.T) {
 	clk.Set(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.apply(staffRecords(soloStaff)...)
-	var mu sync.Mutex
-	var got []wire.EventType
-	var unlockedWhenHeard bool
 	r.d = nil
 	d, err := agent.NewDoor(r.cfg, r.st, r.relay, clk, discardLog(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Listen(func(e agent.Event) {
-		mu.Lock()
-		defer mu.Unlock()
+	heard := d.Listen(16)
+	stuck := d.Listen(1) // never read: the door must not wait for it
+	run := startDoor(d)
+	t.Cleanup(func() { run.stop() })
+	for range 3 {
+		if err := d.Tap(context.Background(), agent.ReaderEntry, uidOf(12)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []wire.EventType
+	unlockedWhenHeard := false
+	for len(got) < 6 {
+		e := <-heard
 		got = append(got, e.Type)
 		if e.Type == wire.EvUnlocked {
 			// heard after the relay moved
 			unlockedWhenHeard = slices.Contains(r.relay.Calls(), "unlock")
 		}
-	})
-	run := startDoor(d)
-	t.Cleanup(func() { run.stop() })
-	if err := d.Tap(context.Background(), agent.ReaderEntry, uidOf(12)); err != nil {
-		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	want := []wire.EventType{wire.EvStarted, wire.EvLocked, wire.EvSecured, wire.EvTap, wire.EvGranted, wire.EvUnlocked}
 	if !slices.Equal(got, want) {
 		t.Errorf("heard %v; want %v", got, want)
 	}
 	if !unlockedWhenHeard {
 		t.Error("door.unlocked was heard before the relay moved")
+	}
+	if len(stuck) != 1 || d.Counters().Get("listener_dropped") == 0 {
+		t.Errorf("a listener that never reads holds %d events, listener_dropped %d; want 1 and the rest dropped",
+			len(stuck), d.Counters().Get("listener_dropped"))
 	}
 }
 

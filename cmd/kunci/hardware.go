@@ -167,15 +167,24 @@ func (b *board) Relay() agent.Relay { return b.relay }
 // Run feeds the door from the sensors and readers until ctx ends, and
 // plays the door's events on the LEDs and buzzer.
 func (b *board) Run(ctx context.Context, door *agent.Door) error {
+	var wg sync.WaitGroup
 	if b.indicator != nil {
-		door.Listen(func(e agent.Event) {
-			switch e.Type {
-			case wire.EvGranted:
-				b.indicator.Play(kgpio.Granted)
-			case wire.EvDenied:
-				b.indicator.Play(kgpio.Denied)
-			case wire.EvEscortAwaited:
-				b.indicator.Play(kgpio.Waiting)
+		heard := door.Listen(16)
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case e := <-heard:
+					switch e.Type {
+					case wire.EvGranted:
+						b.indicator.Play(kgpio.Granted)
+					case wire.EvDenied:
+						b.indicator.Play(kgpio.Denied)
+					case wire.EvEscortAwaited:
+						b.indicator.Play(kgpio.Waiting)
+					}
+				}
 			}
 		})
 	}
@@ -184,7 +193,6 @@ func (b *board) Run(ctx context.Context, door *agent.Door) error {
 			b.log.Error("reader fault not recorded", "reader", reader, "err", ferr)
 		}
 	}
-	var wg sync.WaitGroup
 	errs := make(chan error, len(b.readers)+1)
 	wg.Go(func() { errs <- b.sensors.Run(ctx, door) })
 	for name, r := range b.readers {

@@ -29,7 +29,10 @@ type agentSync struct {
 	status *status.Publisher
 	down   *downlink.Handler
 	ha     *hadiscovery.Discovery // nil unless mqtt.home_assistant
-	log    *slog.Logger
+	// haEvents are the door's events for Home Assistant's event entity
+	haEvents <-chan agent.Event
+	topics   topic.Door
+	log      *slog.Logger
 }
 
 // newAgentSync wires the door to the broker of cfg.MQTT.
@@ -87,11 +90,7 @@ func newAgentSync(ctx context.Context, cfg *config.Agent, door *agent.Door, st *
 	if s.ha != nil {
 		// Home Assistant's event entity is a live, best-effort view: the
 		// hub's record is the outbox's
-		door.Listen(func(e agent.Event) {
-			if hm, ok := hadiscovery.EventMessage(topics, e); ok {
-				s.link.Publish(hm.Topic, hadiscovery.QoS, false, hm.Payload)
-			}
-		})
+		s.haEvents, s.topics = door.Listen(64), topics
 	}
 	return s, nil
 }
@@ -135,6 +134,7 @@ func (s *agentSync) Run(ctx context.Context) error {
 				s.log.Warn("mqtt: home assistant discovery", "err", err)
 			}
 		})
+		wg.Go(func() { hadiscovery.Forward(ctx, s.topics, s.haEvents, s.link) })
 	}
 	wg.Wait()
 	stopLink()

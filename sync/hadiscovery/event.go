@@ -1,6 +1,7 @@
 package hadiscovery
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -72,4 +73,21 @@ func EventMessage(t topic.Door, e agent.Event) (m Message, ok bool) {
 		return Message{}, false // a time out of JSON's range: the hub still gets the event
 	}
 	return Message{Topic: EventTopic(t), Payload: payload}, true
+}
+
+// Forward publishes the door's events that Home Assistant is sent
+// (EventMessage) as they come on events (agent.Door.Listen), until ctx
+// ends. A publish waits for the link here, never in the door's loop; what
+// the door could not queue meanwhile it dropped and counted.
+func Forward(ctx context.Context, t topic.Door, events <-chan agent.Event, pub Publisher) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-events:
+			if m, ok := EventMessage(t, e); ok {
+				pub.Publish(m.Topic, QoS, false, m.Payload)
+			}
+		}
+	}
 }
