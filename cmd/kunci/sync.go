@@ -46,7 +46,8 @@ func newAgentSync(ctx context.Context, cfg *config.Agent, door *agent.Door, st *
 	o := mqttlink.Options{Broker: m.Broker, ClientID: m.ClientID, Username: m.Username,
 		// the outbox's end-to-end ack is the durability; a clean session
 		// keeps the broker from queueing what the outbox resends anyway
-		CleanSession: true, Will: status.Will(topics), Log: log}
+		CleanSession: true, Will: status.Will(topics), Log: log,
+		OnDrop: func(mqttlink.Message) { ctr.Add("mqtt_dropped") }}
 	if err := linkSecrets(&o, m.PasswordFile, m.CAFile, m.CertFile, m.KeyFile); err != nil {
 		return nil, err
 	}

@@ -33,12 +33,16 @@ const HubMaxBackoff = 2 * time.Second
 // names one) subscribed QoS 1 to every door's events under prefix, or to
 // the shared subscription of them with shared. Hub replicas sharing the
 // load need distinct client ids and a store they share. Unless o sets one,
-// the link's MaxBackoff is HubMaxBackoff.
+// the link's MaxBackoff is HubMaxBackoff. The link waits on a full queue
+// (Backpressure): the broker holds the rest.
 func LinkOptions(o mqttlink.Options, prefix string, shared bool) mqttlink.Options {
 	if prefix == "" {
 		prefix = topic.DefaultPrefix
 	}
 	o.CleanSession = false
+	// every event in order, the broker holding the rest while the store
+	// catches up (Handle waits on a full queue too)
+	o.Backpressure = true
 	if o.ClientID == "" {
 		o.ClientID = DefaultClientID
 	}

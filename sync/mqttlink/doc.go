@@ -1,8 +1,10 @@
 // Package mqttlink is Kunci's MQTT connection: a small wrapper around
 // paho.mqtt.golang that connects with jittered backoff, subscribes again on
 // every connection, sets the last will, carries TLS and credentials, and
-// hands incoming messages to one handler goroutine so that paho's
-// callbacks never block on Kunci's work.
+// hands incoming messages to one handler goroutine through a bounded queue,
+// so that paho's callbacks never block on Kunci's work: a message that finds
+// the queue full is dropped and counted, and the link subscribes again once
+// the queue has drained, so that the retained ones come anew.
 //
 // It must never promise durability: paho's own store is not durable, and a
 // completed publish is not proof of delivery across a reconnect. Durability

@@ -46,7 +46,17 @@ type Options struct {
 	// link's own goroutine; the link does not read messages meanwhile.
 	OnConnect  func()
 	QueueDepth int // incoming messages held for the handler (1024)
-	Log        *slog.Logger
+	// OnDrop, when set, is told of each message dropped because the
+	// queue was full (a counter). It runs in paho's goroutine: it must
+	// not block.
+	OnDrop func(Message)
+	// Backpressure makes a full queue wait instead, holding paho's reader
+	// (and with it the link's own acknowledgements) back until the
+	// handler catches up, so that the broker holds the rest: for a link
+	// whose one job is to take every message in order, the hub's ingest,
+	// never for a door.
+	Backpressure bool
+	Log          *slog.Logger
 }
 
 // Message is an incoming MQTT message.
@@ -75,12 +85,15 @@ type Link struct {
 
 	connected   atomic.Bool
 	connections atomic.Uint64
+	dropped     atomic.Uint64
+	overflowed  atomic.Bool // a message was dropped since the last resubscription
 	mu          sync.Mutex
 	connCh      chan struct{} // closed and replaced at every new connection
 }
 
-// New prepares a link; Run connects it. handler gets every message of the
-// subscriptions, one at a time, in the order paho delivers them.
+// New prepares a link; Run connects it. handler gets the messages of the
+// subscriptions, one at a time, in the order paho delivers them; see
+// receive for those that find it behind.
 func New(o Options, handler func(Message)) (*Link, error) {
 	if o.Broker == "" || o.ClientID == "" {
 		return nil, errors.New("mqtt: broker and client id are required")
@@ -128,12 +141,62 @@ func New(o Options, handler func(Message)) (*Link, error) {
 	return l, nil
 }
 
-// receive is paho's callback: it copies the message and queues it. When
-// the queue is full it waits, which holds paho's reader back: the broker
-// then holds the messages, nothing is dropped.
+// receive is paho's callback: it copies the message and queues it, and
+// never waits. Waiting would hold paho's one reader back, and with it the
+// acknowledgements of our own publishes and the keepalive, for as long as
+// the handler is behind: a flood on one topic would stall the link. A
+// message that finds the queue full is dropped, counted and logged, and
+// once the queue has drained the link subscribes again, so the broker
+// sends every retained message (the signed records) anew. What cannot come
+// again is a live message: a command (the hub sees no command.executed and
+// may send it again) or an ack (the outbox sends the events again).
 func (l *Link) receive(_ mqtt.Client, m mqtt.Message) {
-	l.inbox <- Message{Topic: m.Topic(), Payload: append([]byte(nil), m.Payload()...), QoS: m.Qos(),
+	msg := Message{Topic: m.Topic(), Payload: append([]byte(nil), m.Payload()...), QoS: m.Qos(),
 		Retained: m.Retained(), Duplicate: m.Duplicate()}
+	if l.o.Backpressure {
+		l.inbox <- msg
+		return
+	}
+	select {
+	case l.inbox <- msg:
+		return
+	default:
+	}
+	n := l.dropped.Add(1)
+	l.overflowed.Store(true)
+	if l.o.OnDrop != nil {
+		l.o.OnDrop(msg)
+	}
+	if n&(n-1) == 0 { // the 1st, 2nd, 4th, 8th, ... drop: a flood leaves a trace, not a log per message
+		l.o.Log.Warn("mqtt: incoming queue full, message dropped", "topic", clip(msg.Topic), "dropped", n)
+	}
+}
+
+// Dropped returns how many incoming messages were dropped because the
+// handler was behind.
+func (l *Link) Dropped() uint64 { return l.dropped.Load() }
+
+// clip bounds a topic for a log line.
+func clip(t string) string {
+	if len(t) > 160 {
+		return t[:160] + "…"
+	}
+	return t
+}
+
+// resubscribe asks the broker for the subscriptions again after messages
+// were dropped: it sends the retained ones anew.
+func (l *Link) resubscribe(ctx context.Context) {
+	if !l.overflowed.CompareAndSwap(true, false) || len(l.o.Subscriptions) == 0 || !l.connected.Load() {
+		return
+	}
+	err := waitTimeout(ctx, l.client.SubscribeMultiple(l.o.Subscriptions, nil), l.o.ConnectTimeout)
+	if err != nil && ctx.Err() == nil {
+		l.overflowed.Store(true) // again after the next message
+		l.o.Log.Warn("mqtt: subscribe again after dropped messages", "err", err)
+		return
+	}
+	l.o.Log.Info("mqtt: subscribed again after dropped messages", "dropped", l.dropped.Load())
 }
 
 // Connected reports whether the link is up now.
@@ -193,6 +256,9 @@ func (l *Link) Run(ctx context.Context) error {
 			select {
 			case m := <-l.inbox:
 				l.handler(m)
+				if len(l.inbox) == 0 {
+					l.resubscribe(dispatchCtx)
+				}
 			case <-dispatchCtx.Done():
 				return
 			}

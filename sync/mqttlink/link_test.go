@@ -2,6 +2,7 @@ package mqttlink_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,4 +123,71 @@ func TestLinkWillOnKill(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestLinkNeverBlocksPaho: a handler that is behind never holds paho's
+// reader: the link's own publishes are still acknowledged, what the queue
+// cannot hold is dropped and counted, and once the queue has drained the
+// link subscribes again, so the retained messages come anew.
+func TestLinkNeverBlocksPaho(t *testing.T) {
+	b := mqtttest.StartMosquitto(t)
+	pub, err := mqttlink.New(mqttlink.Options{Broker: b.URL(), ClientID: "pub", CleanSession: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, pub)
+	waitConnected(t, pub, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := mqttlink.Wait(ctx, pub.Publish("kunci/v1/demo/door/permits/P-1", 1, true, []byte("record"))); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		mqttlink.Wait(context.Background(), pub.Publish("kunci/v1/demo/door/permits/P-1", 1, true, nil))
+	})
+
+	gate := make(chan struct{})
+	retained := make(chan struct{}, 16)
+	var drops atomic.Int64
+	sub, err := mqttlink.New(mqttlink.Options{Broker: b.URL(), ClientID: "sub", CleanSession: true, QueueDepth: 4,
+		Subscriptions: map[string]byte{"kunci/v1/demo/door/#": 1},
+		OnDrop:        func(mqttlink.Message) { drops.Add(1) }},
+		func(m mqttlink.Message) {
+			if m.Retained {
+				retained <- struct{}{}
+			}
+			<-gate // behind until the test lets it go
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, sub)
+	waitConnected(t, sub, 1)
+	select {
+	case <-retained: // the handler now holds the retained record
+	case <-ctx.Done():
+		t.Fatal("the retained record never came")
+	}
+	for i := range 200 {
+		if err := mqttlink.Wait(ctx, pub.Publish("kunci/v1/demo/door/cmd", 1, false, []byte{byte(i)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// the flood is through the broker; paho's reader must still take the
+	// acknowledgement of the subscriber's own publish
+	if err := mqttlink.Wait(ctx, sub.Publish("kunci/v1/demo/door/status", 1, false, []byte("{}"))); err != nil {
+		t.Fatalf("the subscriber's publish while its handler is behind: %v", err)
+	}
+	for sub.Dropped() == 0 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	if sub.Dropped() == 0 || drops.Load() != int64(sub.Dropped()) {
+		t.Fatalf("dropped %d, OnDrop told %d; want both the same and more than 0", sub.Dropped(), drops.Load())
+	}
+	close(gate)
+	select {
+	case <-retained: // subscribed again: the record came anew
+	case <-ctx.Done():
+		t.Fatal("after the queue drained the retained record did not come again")
+	}
 }
