@@ -116,6 +116,7 @@ type Event struct {
 	Card    string      `json:"card,omitempty"`    // card id (CardIDLen), never a UID
 	Command CommandName `json:"command,omitempty"` // the command executed or refused
 	Racks   []string    `json:"racks,omitempty"`   // room.not_secured: the racks left open
+	Count   uint64      `json:"count,omitempty"`   // a flood's summary: how many refusals like this one were not recorded apart
 	Detail  string      `json:"detail,omitempty"`  // for people: what is open, which file, what failed
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/kunci-project/kunci/agent"
@@ -62,17 +63,23 @@ type Config struct {
 	Door     Door
 	Counters *agent.Counters // shared with the door for /metrics; nil: a new set
 	Log      *slog.Logger    // nil: discarded
+	// The first RefusalBurst refusals of a topic and reason in each
+	// RefusalWindow are recorded as events of their own; the rest are
+	// counted and recorded as one summary event (Count) when the window
+	// ends. Zero takes DefaultRefusalBurst and DefaultRefusalWindow.
+	RefusalBurst  int
+	RefusalWindow time.Duration
 }
 
 // Handler judges the messages of the door's downlink topics and hands the
-// good ones to the door. It holds no state of its own beyond counters, so
-// it may be called from several goroutines.
+// good ones to the door. It may be called from several goroutines.
 type Handler struct {
-	topics topic.Door
-	keys   permit.Keyring
-	door   Door
-	ctr    *agent.Counters
-	log    *slog.Logger
+	topics   topic.Door
+	keys     permit.Keyring
+	door     Door
+	ctr      *agent.Counters
+	log      *slog.Logger
+	refusals *coalescer
 }
 
 // New returns a handler for one door.
@@ -96,7 +103,15 @@ func New(c Config) (*Handler, error) {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{topics: c.Topics, keys: c.Keys, door: c.Door, ctr: c.Counters, log: c.Log}, nil
+	if c.RefusalBurst <= 0 {
+		c.RefusalBurst = DefaultRefusalBurst
+	}
+	if c.RefusalWindow <= 0 {
+		c.RefusalWindow = DefaultRefusalWindow
+	}
+	return &Handler{topics: c.Topics, keys: c.Keys, door: c.Door, ctr: c.Counters, log: c.Log,
+		refusals: &coalescer{burst: c.RefusalBurst, window: c.RefusalWindow, record: c.Door.Record,
+			keys: map[refusalKey]*refusalWindow{}}}, nil
 }
 
 // Counters returns the handler's counters.
@@ -200,7 +215,6 @@ func (h *Handler) Handle(ctx context.Context, m mqttlink.Message) error {
 func (h *Handler) refuse(ctx context.Context, t string, kind topic.Kind, id string, reason wire.Reason, err error) error {
 	rej := &Rejection{Topic: clip(t, maxTopicEcho), Reason: reason, Err: err}
 	h.ctr.Add(counterRejected + string(reason))
-	h.log.Warn("downlink: refused", "topic", rej.Topic, "reason", reason, "err", clip(err.Error(), maxDetail))
 	e := agent.Event{Type: wire.EvPermitRejected, Reason: reason, Detail: clip(rej.Topic+": "+err.Error(), maxDetail)}
 	if kind == topic.KindPermit && permit.CheckID("permit", id) == nil {
 		e.Permit = id // the permit its topic names
@@ -208,6 +222,10 @@ func (h *Handler) refuse(ctx context.Context, t string, kind topic.Kind, id stri
 	if kind == topic.KindCmd {
 		e = agent.Event{Type: wire.EvCmdRejected, Reason: reason, Detail: clip(rej.Topic+": "+err.Error(), maxDetail)}
 	}
+	if !h.refusals.admit(ctx, refusalKey{typ: e.Type, reason: reason, topic: rej.Topic}, e) {
+		return rej // counted, and summed up in the window's summary
+	}
+	h.log.Warn("downlink: refused", "topic", rej.Topic, "reason", reason, "err", clip(err.Error(), maxDetail))
 	if rerr := h.door.Record(ctx, e); rerr != nil {
 		if ctx.Err() == nil {
 			h.ctr.Add(CounterDoorErrors)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/permit"
@@ -264,4 +266,66 @@ func TestFuncHandsMessagesToTheDoor(t *testing.T) {
 	if len(commands) != 1 || commands[0].ID != "C-1" || len(events) != 1 || events[0].Type != wire.EvCmdRejected {
 		t.Errorf("after a command and junk: commands %v, events %s; want C-1 and one command.rejected", commands, eventList(events))
 	}
+}
+
+// TestRefusalFloodCoalesced: a flood of refused messages costs the door a
+// few events per topic and reason, each window, and one summary with the
+// count; the counters keep the exact number and the door is asked for
+// nothing else.
+func TestRefusalFloodCoalesced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		door := &fakeDoor{}
+		h := newHandler(t, door)
+		ctx := context.Background()
+		hot := "kunci/v1/demo/server-room/permits/P-1"
+		garbage := []byte("garbage")
+		for range 1000 {
+			h.Handle(ctx, mqttlink.Message{Topic: hot, Payload: garbage, QoS: 1})
+		}
+		for i := range 200 { // each on a topic of its own
+			h.Handle(ctx, mqttlink.Message{Topic: fmt.Sprintf("kunci/v1/demo/server-room/permits/X-%d", i), Payload: garbage, QoS: 1})
+		}
+		_, _, events := door.snapshot()
+		if n := h.Counters().Get("downlink_rejected_malformed"); n != 1200 {
+			t.Errorf("downlink_rejected_malformed = %d; want 1200", n)
+		}
+		// 5 for the hot topic, 1 for each of the 63 other topics tracked
+		// apart, 5 for the 137 topics beyond them
+		if len(events) != 5+63+5 {
+			t.Errorf("recorded %d events in the window; want %d", len(events), 5+63+5)
+		}
+		time.Sleep(downlink.DefaultRefusalWindow)
+		synctest.Wait()
+		_, commands, after := door.snapshot()
+		summaries := after[len(events):]
+		var held uint64
+		for _, e := range summaries {
+			if e.Type != wire.EvPermitRejected || e.Reason != wire.ReasonMalformed || e.Count == 0 {
+				t.Errorf("summary %+v; want permit.rejected malformed with a count", e)
+			}
+			held += e.Count
+		}
+		if held != 1200-uint64(len(events)) || len(summaries) != 2 {
+			t.Errorf("%d summaries hold %d refusals; want 2 holding %d (the hot topic's and the other topics')",
+				len(summaries), held, 1200-len(events))
+		}
+		for _, e := range summaries {
+			if e.Permit == "P-1" && !strings.Contains(e.Detail, "995 more refused") {
+				t.Errorf("the hot topic's summary says %q", e.Detail)
+			}
+		}
+		if len(commands) != 0 {
+			t.Errorf("the door was asked %v", commands)
+		}
+		// the flood goes on: one summary a window, nothing apart
+		for range 100 {
+			h.Handle(ctx, mqttlink.Message{Topic: hot, Payload: garbage, QoS: 1})
+		}
+		time.Sleep(downlink.DefaultRefusalWindow)
+		synctest.Wait()
+		_, _, last := door.snapshot()
+		if got := last[len(after):]; len(got) != 1 || got[0].Count != 100 {
+			t.Errorf("next window: %s; want one summary of 100", eventList(got))
+		}
+	})
 }
