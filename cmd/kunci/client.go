@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -18,153 +15,41 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/client"
 )
 
 // defaultHub is where the client verbs look for the hub without --hub or
 // KUNCI_HUB: kunci dev's default --listen.
 const defaultHub = "http://127.0.0.1:8080"
 
-// maxAnswer bounds an answer the client reads whole (every one but the
-// guest book's CSV and the watch stream).
-const maxAnswer = 64 << 20
-
-// hubClient speaks the hub's HTTP JSON API (hub/api) for the client verbs.
-type hubClient struct {
-	base  string // no trailing slash
-	token string
-	// short bounds each request whole; stream bounds only the connection
-	// and the wait for the answer's header (watch, the CSV).
-	short, stream *http.Client
-}
-
-func newHubClient(base, token string) (*hubClient, error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--hub %q: want a URL like %s", base, defaultHub)
-	}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-		// one request a command: no connection is worth keeping
-		DisableKeepAlives: true,
-	}
-	return &hubClient{base: strings.TrimRight(base, "/"), token: token,
-		short:  &http.Client{Transport: tr, Timeout: time.Minute},
-		stream: &http.Client{Transport: tr}}, nil
-}
-
-// hubError is a 4xx or 5xx answer of the hub.
-type hubError struct {
-	method, path string
-	status       int
-	msg          string
-}
-
-func (e *hubError) Error() string {
-	s := fmt.Sprintf("hub: %s %s: %d %s: %s", e.method, e.path, e.status, http.StatusText(e.status), e.msg)
-	if e.status == http.StatusUnauthorized {
-		s += " (check --token, --token-file or KUNCI_TOKEN)"
-	}
-	return s
-}
-
-// open sends a request and returns the answer of a 2xx; any other status
-// is a *hubError with the hub's message.
-func (c *hubClient) open(ctx context.Context, hc *http.Client, method, path string, q url.Values, body any) (*http.Response, error) {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+// ask runs call on the client the flags name. With --json it prints the
+// hub's answer as it came instead and reports done: the verb prints
+// nothing more.
+func ask[T any](cf *clientFlags, stdout io.Writer, call func(*client.Client) (T, error)) (v T, done bool, err error) {
+	var raw []byte
+	c, err := cf.client(client.OnAnswer(func(b []byte) { raw = bytes.Clone(b) }))
 	if err != nil {
-		return nil, err
+		return v, false, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if v, err = call(c); err != nil {
+		return v, false, explain(err)
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("cannot reach the hub at %s: %w\n"+
-			"  (is it running? `kunci dev` starts one on %s; otherwise point --hub or KUNCI_HUB at it)",
-			c.base, unwrapURL(err), defaultHub)
+	if !cf.json {
+		return v, false, nil
 	}
-	if resp.StatusCode/100 == 2 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var e struct {
-		Error string `json:"error"`
-	}
-	msg := strings.TrimSpace(string(b))
-	if json.Unmarshal(b, &e) == nil && e.Error != "" {
-		msg = e.Error
-	} else if len(msg) > 200 {
-		msg = msg[:200] + "…"
-	}
-	if msg == "" {
-		msg = "(no message)"
-	}
-	return nil, &hubError{method: method, path: path, status: resp.StatusCode, msg: msg}
+	return v, true, printRaw(stdout, raw)
 }
 
-// unwrapURL drops the *url.Error's repetition of the method and URL.
-func unwrapURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
+// explain adds to a hub's refusal, or its absence, what the user can do.
+func explain(err error) error {
+	var he *client.Error
+	switch {
+	case errors.As(err, &he) && he.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("%w (check --token, --token-file or KUNCI_TOKEN)", err)
+	case errors.Is(err, client.ErrUnreachable):
+		return fmt.Errorf("%w\n  (is it running? `kunci dev` starts one on %s; otherwise point --hub or KUNCI_HUB at it)", err, defaultHub)
 	}
 	return err
-}
-
-// call sends a request, reads the answer whole, decodes it into out if
-// out is not nil, and returns it as it came, for --json.
-func (c *hubClient) call(ctx context.Context, method, path string, q url.Values, body, out any) ([]byte, error) {
-	resp, err := c.open(ctx, c.short, method, path, q, body)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return nil, fmt.Errorf("hub: %s %s: reading the answer: %w", method, path, err)
-	}
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			return nil, fmt.Errorf("hub: %s %s: answer not understood (a hub of another version?): %w", method, path, err)
-		}
-	}
-	return b, nil
-}
-
-// fetch asks the hub and decodes its answer into a T. With --json it
-// prints the answer as it came instead, and reports done.
-func fetch[T any](ctx context.Context, cf *clientFlags, stdout io.Writer, method, path string, q url.Values, body any) (v T, done bool, err error) {
-	c, err := cf.client()
-	if err != nil {
-		return v, false, err
-	}
-	raw, err := c.call(ctx, method, path, q, body, &v)
-	if err != nil {
-		return v, false, err
-	}
-	done, err = cf.show(stdout, raw)
-	return v, done, err
 }
 
 // clientFlags are the flags every client verb has.
@@ -186,9 +71,9 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	return f
 }
 
-// client returns the client the flags ask for. The token comes from
+// client returns the hub's client the flags ask for. The token comes from
 // --token, else --token-file, else KUNCI_TOKEN.
-func (f *clientFlags) client() (*hubClient, error) {
+func (f *clientFlags) client(opts ...client.Option) (*client.Client, error) {
 	tok := f.token
 	if tok == "" && f.tokenFile != "" {
 		var err error
@@ -203,25 +88,26 @@ func (f *clientFlags) client() (*hubClient, error) {
 		return nil, errors.New("no API token: give --token, --token-file or KUNCI_TOKEN\n" +
 			"  (`kunci dev` prints an admin token when it starts; an admin makes others with `kunci token add`)")
 	}
-	return newHubClient(f.hub, tok)
+	c, err := client.New(f.hub, tok, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("--hub %q: want a URL like %s", f.hub, defaultHub)
+	}
+	return c, nil
 }
 
-// show prints the raw answer for --json and reports whether it did.
-func (f *clientFlags) show(w io.Writer, raw []byte) (bool, error) {
-	if !f.json {
-		return false, nil
-	}
+// printRaw prints the hub's answer as it came, for --json.
+func printRaw(w io.Writer, raw []byte) error {
 	if len(raw) == 0 {
-		return true, nil
+		return nil
 	}
 	if _, err := w.Write(raw); err != nil {
-		return true, err
+		return err
 	}
 	if raw[len(raw)-1] != '\n' {
 		_, err := io.WriteString(w, "\n")
-		return true, err
+		return err
 	}
-	return true, nil
+	return nil
 }
 
 // parseWithID parses the flags of a verb on one record, named by its first

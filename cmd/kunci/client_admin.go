@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -38,8 +37,7 @@ func doorCommand(name wire.CommandName) func(context.Context, []string, io.Write
 		if !ok || site == "" || d == "" || strings.Contains(d, "/") {
 			return fmt.Errorf("%s: door %q: want site/door, like demo/server-room", fs.Name(), door)
 		}
-		cmd, done, err := fetch[permit.Command](ctx, cf, stdout, http.MethodPost,
-			"/api/doors/"+url.PathEscape(site)+"/"+url.PathEscape(d)+"/commands", nil, api.CommandRequest{Command: name})
+		cmd, done, err := ask(cf, stdout, func(c *client.Client) (*permit.Command, error) { return c.Command(ctx, site, d, name) })
 		if done || err != nil {
 			return err
 		}
@@ -74,7 +72,7 @@ func cmdTokenAdd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	r.Roles, r.Expires = list(*roles), expires.t
-	t, done, err := fetch[api.NewToken](ctx, cf, stdout, http.MethodPost, "/api/tokens", nil, r)
+	t, done, err := ask(cf, stdout, func(c *client.Client) (*api.NewToken, error) { return c.AddToken(ctx, r) })
 	if done || err != nil {
 		return err
 	}
@@ -94,7 +92,7 @@ func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ts, done, err := fetch[[]auth.Info](ctx, cf, stdout, http.MethodGet, "/api/tokens", nil, nil)
+	ts, done, err := ask(cf, stdout, func(c *client.Client) ([]auth.Info, error) { return c.Tokens(ctx) })
 	if done || err != nil {
 		return err
 	}
@@ -124,7 +122,7 @@ func cmdTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	_, done, err := fetch[struct{}](ctx, cf, stdout, http.MethodDelete, "/api/tokens/"+url.PathEscape(id), nil, nil)
+	_, done, err := ask(cf, stdout, func(c *client.Client) (struct{}, error) { return struct{}{}, c.RevokeToken(ctx, id) })
 	if done || err != nil {
 		return err
 	}
@@ -148,7 +146,7 @@ func cmdWhoami(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	w, done, err := fetch[api.Whoami](ctx, cf, stdout, http.MethodGet, "/api/whoami", nil, nil)
+	w, done, err := ask(cf, stdout, func(c *client.Client) (*api.Whoami, error) { return c.Whoami(ctx) })
 	if done || err != nil {
 		return err
 	}

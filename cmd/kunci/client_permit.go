@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/permit"
 )
 
 const permitVerbs = "request, coordinate, approve, escort, reject, revoke, list or show"
@@ -54,18 +54,17 @@ func cmdPermitRequest(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	r.Equipment, r.NotBefore, r.NotAfter, r.FormOpened = list(*equipment), from.t, until.t, formOpened.t
-	p, done, err := fetch[api.Permit](ctx, cf, stdout, http.MethodPost, "/api/permits", nil, r)
+	p, done, err := ask(cf, stdout, func(c *client.Client) (*api.Permit, error) { return c.Request(ctx, r) })
 	if done || err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s requested: %s (%s) at %s/%s, %s to %s\n", p.ID, p.Guest, p.Organisation, p.Site, p.Door,
 		clock(p.NotBefore), clock(p.NotAfter))
-	return nextStep(stdout, &p)
+	return nextStep(stdout, p)
 }
 
 // permitStep returns the verb of one step of a permit's life after the
-// request: POST /api/permits/{id}/{step} with the one field flag asks
-// for (none for approve).
+// request, with the one flag it asks for (none for approve).
 func permitStep(step, flag, usage string) func(context.Context, []string, io.Writer, io.Writer) error {
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs := newFlags("permit "+step, stderr)
@@ -78,7 +77,7 @@ func permitStep(step, flag, usage string) func(context.Context, []string, io.Wri
 		if err != nil {
 			return err
 		}
-		var body any = struct{}{}
+		var v string
 		if flag != "" {
 			if err := required(fs, flag); err != nil {
 				return err
@@ -86,9 +85,21 @@ func permitStep(step, flag, usage string) func(context.Context, []string, io.Wri
 			if flag == "category" && *value != "network" && *value != "server" {
 				return fmt.Errorf("%s: --category %q: want network or server", fs.Name(), *value)
 			}
-			body = map[string]string{flag: *value}
+			v = *value
 		}
-		p, done, err := fetch[api.Permit](ctx, cf, stdout, http.MethodPost, "/api/permits/"+url.PathEscape(id)+"/"+step, nil, body)
+		p, done, err := ask(cf, stdout, func(c *client.Client) (*api.Permit, error) {
+			switch step {
+			case "coordinate":
+				return c.Coordinate(ctx, id, permit.Category(v))
+			case "approve":
+				return c.Approve(ctx, id)
+			case "escort":
+				return c.Escort(ctx, id, v)
+			case "reject":
+				return c.Reject(ctx, id, v)
+			}
+			return c.Revoke(ctx, id, v)
+		})
 		if done || err != nil {
 			return err
 		}
@@ -101,7 +112,7 @@ func permitStep(step, flag, usage string) func(context.Context, []string, io.Wri
 			}
 		}
 		fmt.Fprintln(stdout, line)
-		return nextStep(stdout, &p)
+		return nextStep(stdout, p)
 	}
 }
 
@@ -130,11 +141,7 @@ func cmdPermitList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	q := url.Values{}
-	if *state != "" {
-		q.Set("state", *state)
-	}
-	ps, done, err := fetch[[]api.Permit](ctx, cf, stdout, http.MethodGet, "/api/permits", q, nil)
+	ps, done, err := ask(cf, stdout, func(c *client.Client) ([]api.Permit, error) { return c.Permits(ctx, workflow.State(*state)) })
 	if done || err != nil {
 		return err
 	}
@@ -153,7 +160,7 @@ func cmdPermitShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	p, done, err := fetch[api.Permit](ctx, cf, stdout, http.MethodGet, "/api/permits/"+url.PathEscape(id), nil, nil)
+	p, done, err := ask(cf, stdout, func(c *client.Client) (*api.Permit, error) { return c.Permit(ctx, id) })
 	if done || err != nil {
 		return err
 	}
@@ -220,12 +227,12 @@ func cmdStaffAdd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	r.Doors, r.CardUIDs = list(*doors), list(*cards)
-	m, done, err := fetch[api.Staff](ctx, cf, stdout, http.MethodPost, "/api/staff", nil, r)
+	m, done, err := ask(cf, stdout, func(c *client.Client) (*api.Staff, error) { return c.PutStaff(ctx, r) })
 	if done || err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "%s %s, version %d: %s; %s; %d card(s); signed and sent to the doors\n",
-		m.ID, m.Name, m.Version, staffDoors(&m), staffRights(&m), len(m.Cards))
+		m.ID, m.Name, m.Version, staffDoors(m), staffRights(m), len(m.Cards))
 	return err
 }
 
@@ -259,7 +266,7 @@ func cmdStaffList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ms, done, err := fetch[[]api.Staff](ctx, cf, stdout, http.MethodGet, "/api/staff", nil, nil)
+	ms, done, err := ask(cf, stdout, func(c *client.Client) ([]api.Staff, error) { return c.Staff(ctx) })
 	if done || err != nil {
 		return err
 	}

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
-	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +14,8 @@ import (
 
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/hub/client"
+	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -39,14 +37,9 @@ func addFilter(fs *flag.FlagSet, what string) *filter {
 	}
 }
 
-func (f *filter) query() url.Values {
-	q := url.Values{}
-	for k, v := range map[string]string{"site": *f.site, "door": *f.door, "from": f.from.String(), "to": f.to.String()} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	return q
+// of is the choice as the hub takes it.
+func (f *filter) of() workflow.Filter {
+	return workflow.Filter{Site: *f.site, Door: *f.door, From: f.from.t, To: f.to.t}
 }
 
 // cmdGuestbook shows the guest book (Buku Tamu): a table, or the hub's CSV.
@@ -62,32 +55,17 @@ func cmdGuestbook(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *asCSV && cf.json {
 		return errors.New("guestbook: --csv or --json, not both")
 	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	q := f.query()
-	if *id != "" {
-		q.Set("permit", *id)
-	}
+	which := f.of()
+	which.Permit = *id
 	if *asCSV {
-		q.Set("format", "csv")
-		resp, err := c.open(ctx, c.stream, http.MethodGet, "/api/guestbook", q, nil)
+		c, err := cf.client()
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
-		if _, err := io.Copy(stdout, resp.Body); err != nil {
-			return fmt.Errorf("guestbook: the CSV from %s: %w", c.base, err)
-		}
-		return nil
+		return explain(c.GuestBookCSV(ctx, which, stdout))
 	}
-	var rows []api.GuestRow
-	raw, err := c.call(ctx, http.MethodGet, "/api/guestbook", q, nil, &rows)
-	if err != nil {
-		return err
-	}
-	if done, err := cf.show(stdout, raw); done {
+	rows, done, err := ask(cf, stdout, func(c *client.Client) ([]api.GuestRow, error) { return c.GuestBook(ctx, which) })
+	if done || err != nil {
 		return err
 	}
 	t := newTable(stdout, "ENTERED", "DOOR", "PERMIT", "GUEST", "NIK", "ORGANISATION", "PURPOSE", "CATEGORY", "ESCORT",
@@ -132,7 +110,7 @@ func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	rep, done, err := fetch[api.SLAReport](ctx, cf, stdout, http.MethodGet, "/api/sla", f.query(), nil)
+	rep, done, err := ask(cf, stdout, func(c *client.Client) (*api.SLAReport, error) { return c.SLA(ctx, f.of()) })
 	if done || err != nil {
 		return err
 	}
@@ -201,7 +179,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	doors, done, err := fetch[[]hub.Door](ctx, cf, stdout, http.MethodGet, "/api/doors", nil, nil)
+	doors, done, err := ask(cf, stdout, func(c *client.Client) ([]hub.Door, error) { return c.Doors(ctx) })
 	if done || err != nil {
 		return err
 	}
@@ -264,34 +242,24 @@ func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	// the hub says something at least every 15 s (a beat when nothing
-	// happens): a longer silence is a link gone dead, not a quiet room
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	idle := time.AfterFunc(watchIdle, func() { cancel(errWatchIdle) })
-	defer idle.Stop()
-	resp, err := c.open(ctx, c.stream, http.MethodGet, "/api/watch", nil, nil)
+	st, err := c.Watch(ctx)
 	if err != nil {
-		return watchEnd(ctx, c.base, err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		idle.Reset(watchIdle)
-		line := sc.Bytes()
-		if len(line) == 0 {
-			continue
+		if ctx.Err() != nil {
+			return nil // stopped by the user
 		}
+		return explain(err)
+	}
+	defer st.Close()
+	for st.Next() {
 		if cf.json {
-			if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
+			if _, err := fmt.Fprintf(stdout, "%s\n", st.Raw()); err != nil {
 				return err
 			}
 			continue
 		}
-		var u hub.Update
-		if err := json.Unmarshal(line, &u); err != nil {
-			fmt.Fprintf(stderr, "kunci watch: an update not understood (a hub of another version?): %v\n", err)
+		u, err := st.Update()
+		if err != nil {
+			fmt.Fprintf(stderr, "kunci %v\n", err)
 			continue
 		}
 		if u.Kind == "beat" {
@@ -301,29 +269,7 @@ func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	err = sc.Err()
-	if err == nil {
-		err = errors.New("the hub ended the stream (restarted?)")
-	}
-	return watchEnd(ctx, c.base, fmt.Errorf("watch: %s: %w", c.base, err))
-}
-
-// watchIdle is how long watch waits for a line, beats included, before it
-// calls the link dead.
-const watchIdle = time.Minute
-
-var errWatchIdle = fmt.Errorf("no word from the hub for %s", watchIdle)
-
-// watchEnd is the outcome of a watch that stopped with err: nothing when
-// the user stopped it.
-func watchEnd(ctx context.Context, base string, err error) error {
-	switch {
-	case context.Cause(ctx) == errWatchIdle:
-		return fmt.Errorf("watch: %s: %w", base, errWatchIdle)
-	case ctx.Err() != nil:
-		return nil
-	}
-	return err
+	return st.Err()
 }
 
 // updateLine shows one update: when, which door, what. now stands for

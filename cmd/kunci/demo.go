@@ -12,6 +12,8 @@ import (
 
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/client"
+	"github.com/kunci-project/kunci/hub/workflow"
 )
 
 // The demo guest: a card of its own, so that the demo's visit is the
@@ -26,10 +28,12 @@ const (
 // guest and the escort tap in on the simulator, the guest works, taps out,
 // the room is secured; then the guest book and the service times.
 func runDemo(ctx context.Context, base, admin string, stdout, stderr io.Writer) error {
-	c, err := newHubClient(base, admin)
+	c, err := client.New(base, admin)
 	if err != nil {
 		return err
 	}
+	// the simulator is the door's, not the hub's API
+	sim := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	// one token for each person of the office, gone after the demo
 	tokens := map[string]string{}
 	for _, p := range []struct {
@@ -37,13 +41,12 @@ func runDemo(ctx context.Context, base, admin string, stdout, stderr io.Writer) 
 		role auth.Role
 	}{{demoDesk, auth.Requester}, {demoCoordinator, auth.Coordinator}, {demoApprover, auth.Approver},
 		{demoViewer, auth.Viewer}} {
-		var nt api.NewToken
-		if _, err := c.call(ctx, http.MethodPost, "/api/tokens", nil,
-			api.TokenRequest{Name: p.name, Roles: []string{string(p.role)}, Expires: time.Now().Add(time.Hour)}, &nt); err != nil {
+		nt, err := c.AddToken(ctx, api.TokenRequest{Name: p.name, Roles: []string{string(p.role)}, Expires: time.Now().Add(time.Hour)})
+		if err != nil {
 			return fmt.Errorf("demo: token for %s: %w", p.name, err)
 		}
 		tokens[p.name] = nt.Token
-		defer c.call(context.WithoutCancel(ctx), http.MethodDelete, "/api/tokens/"+nt.ID, nil, nil, nil)
+		defer c.RevokeToken(context.WithoutCancel(ctx), nt.ID)
 	}
 	kunci := func(who string, args ...string) error {
 		fmt.Fprintf(stdout, "\n$ kunci %s\n", strings.Join(quoteArgs(args), " "))
@@ -56,7 +59,7 @@ func runDemo(ctx context.Context, base, admin string, stdout, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
-		resp, err := c.short.Do(req)
+		resp, err := sim.Do(req)
 		if err != nil {
 			return fmt.Errorf("demo: simulator: %w", err)
 		}
@@ -110,7 +113,7 @@ func runDemo(ctx context.Context, base, admin string, stdout, stderr io.Writer) 
 		if err := tap("the escort", "entry", demoEscortUID); err != nil {
 			return err
 		}
-		if granted, err = relayUnlocked(ctx, c, base); err != nil {
+		if granted, err = relayUnlocked(ctx, sim, base); err != nil {
 			return err
 		}
 	}
@@ -155,7 +158,7 @@ func runDemo(ctx context.Context, base, admin string, stdout, stderr io.Writer) 
 }
 
 // relayUnlocked asks the simulator whether the relay is unlocked.
-func relayUnlocked(ctx context.Context, c *hubClient, base string) (bool, error) {
+func relayUnlocked(ctx context.Context, sim *http.Client, base string) (bool, error) {
 	var st struct {
 		Relay string `json:"relay"`
 	}
@@ -163,7 +166,7 @@ func relayUnlocked(ctx context.Context, c *hubClient, base string) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	resp, err := c.short.Do(req)
+	resp, err := sim.Do(req)
 	if err != nil {
 		return false, err
 	}
@@ -176,11 +179,11 @@ func relayUnlocked(ctx context.Context, c *hubClient, base string) (bool, error)
 
 // waitSecured waits until the hub's guest book shows permit id's visit
 // ended in a secured room: the door's events reached the hub.
-func waitSecured(ctx context.Context, c *hubClient, id string) error {
+func waitSecured(ctx context.Context, c *client.Client, id string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var rows []api.GuestRow
-		if _, err := c.call(ctx, http.MethodGet, "/api/guestbook", map[string][]string{"permit": {id}}, nil, &rows); err != nil {
+		rows, err := c.GuestBook(ctx, workflow.Filter{Permit: id})
+		if err != nil {
 			return err
 		}
 		for _, r := range rows {
