@@ -100,9 +100,6 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// URL is the hub's address as given to New, without a trailing slash.
-func (c *Client) URL() string { return c.base }
-
 // open sends a request and returns the answer of a 2xx; any other status
 // is an *Error with the hub's message.
 func (c *Client) open(ctx context.Context, hc *http.Client, method, path string, q url.Values, body any, accept string) (*http.Response, error) {

@@ -24,6 +24,7 @@ import (
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/boltcheck"
@@ -197,8 +198,21 @@ func (e *Env) Token(t testing.TB, name string, roles ...auth.Role) string {
 	return tok
 }
 
+// Client is a client of the hub's API with token (none if empty): the
+// way for tests' ordinary calls; Do is for the deliberately malformed.
+func (e *Env) Client(t testing.TB, token string, opts ...client.Option) *client.Client {
+	t.Helper()
+	c, err := client.New(e.Server.URL, token, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // Do sends a request with token (none if empty) and body (JSON-encoded
-// unless it is a []byte or nil) and returns the status and the answer.
+// unless it is a []byte or nil) and returns the status and the answer as
+// it came: for requests the typed client cannot send (malformed bodies,
+// wrong types) and answers compared byte for byte.
 func (e *Env) Do(t testing.TB, token, method, path string, body any) (int, []byte) {
 	t.Helper()
 	var r io.Reader
