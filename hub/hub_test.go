@@ -1,7 +1,6 @@
 package hub_test
 
 import (
-	"net/http"
 	"testing"
 	"time"
 
@@ -16,6 +15,32 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// issueP1 adds escort S-004 and issues permit P-1 for an hour from now,
+// through the API.
+func issueP1(t *testing.T, e *hubtest.Env, now time.Time) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := e.Client(t, e.Admin).PutStaff(ctx, api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
+		CardUIDs: []string{"04E5F6A1B2C3D4"}, Escort: true}); err != nil {
+		t.Fatalf("staff: %v", err)
+	}
+	if _, err := e.Client(t, e.Token(t, "desk", auth.Requester)).Request(ctx, api.PermitRequest{ID: "P-1", Site: "demo",
+		Door: "server-room", Guest: "Siti", NIK: "3201234567890123", Organisation: "PT A", Purpose: "work", NotBefore: now,
+		NotAfter: now.Add(time.Hour), CardUID: "04A1B2C3D4E5F6"}); err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	head := e.Client(t, e.Token(t, "kasi-infra", auth.Approver, auth.Coordinator))
+	if _, err := head.Coordinate(ctx, "P-1", permit.Server); err != nil {
+		t.Fatalf("coordinate: %v", err)
+	}
+	if _, err := head.Approve(ctx, "P-1"); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	if _, err := head.Escort(ctx, "P-1", "S-004"); err != nil {
+		t.Fatalf("escort: %v", err)
+	}
+}
+
 // TestKeyRotation: restarted with a new signing key, the hub signs every
 // record again with it; an agent trusting both keys during the change
 // takes the old and the new documents, one trusting only the new key the
@@ -23,24 +48,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestKeyRotation(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{})
 	old := e.Signer
-	tok := e.Token(t, "desk", auth.Requester)
-	head := e.Token(t, "kasi-infra", auth.Approver, auth.Coordinator)
-	if code, b := e.Do(t, e.Admin, "POST", "/api/staff", api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
-		CardUIDs: []string{"04E5F6A1B2C3D4"}, Escort: true}); code != http.StatusOK {
-		t.Fatalf("staff: %d %s", code, b)
-	}
-	now := time.Now()
-	code, _ := e.Do(t, tok, "POST", "/api/permits", api.PermitRequest{ID: "P-1", Site: "demo", Door: "server-room",
-		Guest: "Siti", NIK: "3201234567890123", Organisation: "PT A", Purpose: "work", NotBefore: now,
-		NotAfter: now.Add(time.Hour), CardUID: "04A1B2C3D4E5F6"})
-	for _, step := range []struct{ path, body string }{{"coordinate", `{"category":"server"}`}, {"approve", ``}, {"escort", `{"staff":"S-004"}`}} {
-		if c, b := e.Do(t, head, "POST", "/api/permits/P-1/"+step.path, []byte(step.body)); c != http.StatusOK {
-			t.Fatalf("%s: %d %s", step.path, c, b)
-		}
-	}
-	if code != http.StatusCreated {
-		t.Fatalf("request: %d", code)
-	}
+	issueP1(t, e, time.Now())
 	topics := []string{"kunci/v1/demo/server-room/permits/P-1", "kunci/v1/demo/server-room/staff/S-004"}
 	signedBy := func(k permit.KeyID) func([]byte) bool {
 		return func(d []byte) bool {
@@ -94,18 +102,7 @@ func TestExpiredPermitCleared(t *testing.T) {
 	clock := hubtest.NewClock(time.Now())
 	now := clock.Now()
 	e := hubtest.New(t, hubtest.Options{Now: clock.Now})
-	tok := e.Token(t, "desk", auth.Requester)
-	head := e.Token(t, "kasi-infra", auth.Approver, auth.Coordinator)
-	e.Do(t, e.Admin, "POST", "/api/staff", api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
-		CardUIDs: []string{"04E5F6A1B2C3D4"}, Escort: true})
-	e.Do(t, tok, "POST", "/api/permits", api.PermitRequest{ID: "P-1", Site: "demo", Door: "server-room",
-		Guest: "Siti", NIK: "3201234567890123", Organisation: "PT A", Purpose: "work", NotBefore: now,
-		NotAfter: now.Add(time.Hour), CardUID: "04A1B2C3D4E5F6"})
-	for _, step := range []struct{ path, body string }{{"coordinate", `{"category":"server"}`}, {"approve", ``}, {"escort", `{"staff":"S-004"}`}} {
-		if c, b := e.Do(t, head, "POST", "/api/permits/P-1/"+step.path, []byte(step.body)); c != http.StatusOK {
-			t.Fatalf("%s: %d %s", step.path, c, b)
-		}
-	}
+	issueP1(t, e, now)
 	tp := "kunci/v1/demo/server-room/permits/P-1"
 	if _, ok := e.Pub.RetainedDoc(tp, func(d []byte) bool { return len(d) > 0 }); !ok {
 		t.Fatal("permit not published")

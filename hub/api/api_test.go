@@ -1,9 +1,9 @@
 package api_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/hubtest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/permit"
@@ -33,10 +34,9 @@ type people struct{ desk, coord, head, viewer string }
 
 func staffUp(t *testing.T, e *hubtest.Env) people {
 	t.Helper()
-	code, body := e.Do(t, e.Admin, "POST", "/api/staff", api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
-		CardUIDs: []string{escortUID}, Escort: true})
-	if code != http.StatusOK {
-		t.Fatalf("staff add: %d %s", code, body)
+	if _, err := e.Client(t, e.Admin).PutStaff(t.Context(), api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
+		CardUIDs: []string{escortUID}, Escort: true}); err != nil {
+		t.Fatalf("staff add: %v", err)
 	}
 	return people{
 		desk:   e.Token(t, "desk", auth.Requester),
@@ -53,32 +53,44 @@ func permitRequest(now time.Time) api.PermitRequest {
 		CardUID: guestUID}
 }
 
-func decode[T any](t *testing.T, b []byte) T {
-	t.Helper()
-	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatalf("answer %s: %v", b, err)
+// must checks a call: must(c.Permit(ctx, id))(t) is the permit, or the
+// test's end with the call's error.
+func must[T any](v T, err error) func(*testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
-	return v
 }
 
-func must(t *testing.T, e *hubtest.Env, token, method, path string, body any, want int) []byte {
+// refused checks that err is the hub's refusal with status code and
+// returns its message.
+func refused(t *testing.T, err error, code int) string {
 	t.Helper()
-	code, out := e.Do(t, token, method, path, body)
-	if code != want {
-		t.Fatalf("%s %s = %d %s; want %d", method, path, code, out, want)
+	var he *client.Error
+	if !errors.As(err, &he) || he.StatusCode != code {
+		t.Errorf("%v; want the hub's %d", err, code)
+		return ""
 	}
-	return out
+	return he.Message
+}
+
+// request files permitRequest(now) as the holder of token.
+func request(t *testing.T, e *hubtest.Env, token string) *api.Permit {
+	t.Helper()
+	return must(e.Client(t, token).Request(t.Context(), permitRequest(time.Now())))(t)
 }
 
 // issue runs SOP steps 1-4 through the API and returns the issued permit.
-func issue(t *testing.T, e *hubtest.Env, p people) api.Permit {
+func issue(t *testing.T, e *hubtest.Env, p people) *api.Permit {
 	t.Helper()
-	rec := decode[api.Permit](t, must(t, e, p.desk, "POST", "/api/permits", permitRequest(time.Now()), http.StatusCreated))
-	base := "/api/permits/" + rec.ID
-	must(t, e, p.coord, "POST", base+"/coordinate", api.CoordinateRequest{Category: permit.Network}, http.StatusOK)
-	must(t, e, p.head, "POST", base+"/approve", nil, http.StatusOK)
-	return decode[api.Permit](t, must(t, e, p.head, "POST", base+"/escort", api.EscortRequest{Staff: "S-004"}, http.StatusOK))
+	ctx := t.Context()
+	rec := request(t, e, p.desk)
+	must(e.Client(t, p.coord).Coordinate(ctx, rec.ID, permit.Network))(t)
+	must(e.Client(t, p.head).Approve(ctx, rec.ID))(t)
+	return must(e.Client(t, p.head).Escort(ctx, rec.ID, "S-004"))(t)
 }
 
 // visit is the door's events of one escorted visit of permit id.
@@ -132,7 +144,8 @@ func TestSOP(t *testing.T) {
 
 	start := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
 	e.Feed(t, visit(rec.ID, start)...)
-	rows := decode[[]api.GuestRow](t, must(t, e, p.viewer, "GET", "/api/guestbook", nil, http.StatusOK))
+	ctx := t.Context()
+	rows := must(e.Client(t, p.viewer).GuestBook(ctx, workflow.Filter{}))(t)
 	if len(rows) != 1 {
 		t.Fatalf("guest book %+v; want one row", rows)
 	}
@@ -143,16 +156,20 @@ func TestSOP(t *testing.T) {
 		!r.Secured.Equal(start.Add(6*time.Minute+30*time.Second)) || len(r.Equipment) != 2 || len(r.Alarms) != 0 {
 		t.Errorf("guest-book row %+v", r)
 	}
-	admin := decode[[]api.GuestRow](t, must(t, e, e.Admin, "GET", "/api/guestbook", nil, http.StatusOK))
+	admin := must(e.Client(t, e.Admin).GuestBook(ctx, workflow.Filter{}))(t)
 	if admin[0].NIK != nik {
 		t.Errorf("admin sees NIK %q; want it in clear", admin[0].NIK)
 	}
-	csv := string(must(t, e, p.viewer, "GET", "/api/guestbook?format=csv", nil, http.StatusOK))
+	var b strings.Builder
+	if err := e.Client(t, p.viewer).GuestBookCSV(ctx, workflow.Filter{}, &b); err != nil {
+		t.Fatal(err)
+	}
+	csv := b.String()
 	if !strings.HasPrefix(csv, "permit,guest,nik") || !strings.Contains(csv, "Siti Rahma") || strings.Contains(csv, nik) {
 		t.Errorf("CSV:\n%s", csv)
 	}
 
-	rep := decode[api.SLAReport](t, must(t, e, p.viewer, "GET", "/api/sla", nil, http.StatusOK))
+	rep := must(e.Client(t, p.viewer).SLA(ctx, workflow.Filter{}))(t)
 	if len(rep.Permits) != 1 || len(rep.Permits[0].Steps) != 9 || len(rep.Summary) != 9 || len(rep.Standard) != 9 {
 		t.Fatalf("sla report %+v", rep)
 	}
@@ -178,16 +195,16 @@ func TestSelfApproval(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{})
 	p := staffUp(t, e)
 	both := e.Token(t, "kasi-infra", auth.Requester, auth.Approver)
-	rec := decode[api.Permit](t, must(t, e, both, "POST", "/api/permits", permitRequest(time.Now()), http.StatusCreated))
-	must(t, e, p.coord, "POST", "/api/permits/"+rec.ID+"/coordinate", api.CoordinateRequest{Category: permit.Server}, http.StatusOK)
-	code, body := e.Do(t, both, "POST", "/api/permits/"+rec.ID+"/approve", nil)
-	if code != http.StatusForbidden || !strings.Contains(string(body), "requester") {
-		t.Errorf("self-approval = %d %s; want 403 naming the requester", code, body)
+	ctx := t.Context()
+	rec := request(t, e, both)
+	must(e.Client(t, p.coord).Coordinate(ctx, rec.ID, permit.Server))(t)
+	_, err := e.Client(t, both).Approve(ctx, rec.ID)
+	if msg := refused(t, err, http.StatusForbidden); !strings.Contains(msg, "requester") {
+		t.Errorf("self-approval = %v; want 403 naming the requester", err)
 	}
 	// another approver's token of the same person's name is the same person
-	if code, body := e.Do(t, p.head, "POST", "/api/permits/"+rec.ID+"/approve", nil); code != http.StatusForbidden {
-		t.Errorf("approval by a token of the requester's name = %d %s; want 403", code, body)
-	}
+	_, err = e.Client(t, p.head).Approve(ctx, rec.ID)
+	refused(t, err, http.StatusForbidden)
 	got, _ := e.WF.Get(rec.ID)
 	if got.State != workflow.Coordinated || got.Approver != "" {
 		t.Errorf("after refused approvals: %+v", got)
@@ -198,7 +215,7 @@ func TestSelfApproval(t *testing.T) {
 func TestRoles(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{})
 	p := staffUp(t, e)
-	rec := decode[api.Permit](t, must(t, e, p.desk, "POST", "/api/permits", permitRequest(time.Now()), http.StatusCreated))
+	rec := request(t, e, p.desk)
 	base := "/api/permits/" + rec.ID
 	for _, c := range []struct {
 		who, method, path string
@@ -219,12 +236,12 @@ func TestRoles(t *testing.T) {
 		}
 	}
 	for _, who := range []string{p.desk, p.coord, p.head, p.viewer} {
-		got := decode[api.Permit](t, must(t, e, who, "GET", base, nil, http.StatusOK))
+		got := must(e.Client(t, who).Permit(t.Context(), rec.ID))(t)
 		if got.NIK != workflow.MaskNIK(nik) {
 			t.Errorf("non-admin sees NIK %q", got.NIK)
 		}
 	}
-	if got := decode[api.Permit](t, must(t, e, e.Admin, "GET", base, nil, http.StatusOK)); got.NIK != nik {
+	if got := must(e.Client(t, e.Admin).Permit(t.Context(), rec.ID))(t); got.NIK != nik {
 		t.Errorf("admin sees NIK %q", got.NIK)
 	}
 	if got, _ := e.WF.Get(rec.ID); got.State != workflow.Requested || got.Version != rec.Version {
@@ -237,7 +254,7 @@ func TestRoles(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{})
 	p := staffUp(t, e)
-	rec := decode[api.Permit](t, must(t, e, p.desk, "POST", "/api/permits", permitRequest(time.Now()), http.StatusCreated))
+	rec := request(t, e, p.desk)
 	base := "/api/permits/" + rec.ID
 	tampered := []byte(p.desk)
 	// one character of the secret changed, still base64url
@@ -351,7 +368,8 @@ func TestRevoke(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{})
 	p := staffUp(t, e)
 	rec := issue(t, e, p)
-	must(t, e, p.head, "POST", "/api/permits/"+rec.ID+"/revoke", api.ReasonRequest{Reason: "work cancelled"}, http.StatusOK)
+	head := e.Client(t, p.head)
+	must(head.Revoke(t.Context(), rec.ID, "work cancelled"))(t)
 	isRevocation := func(d []byte) bool {
 		r, err := e.Keyring.Decode(d)
 		return err == nil && r.Revocation != nil
@@ -360,7 +378,8 @@ func TestRevoke(t *testing.T) {
 	if !ok {
 		t.Fatalf("retained %s; want the revocation", doc)
 	}
-	must(t, e, p.head, "POST", "/api/permits/"+rec.ID+"/revoke", api.ReasonRequest{Reason: "again"}, http.StatusConflict)
+	_, err := head.Revoke(t.Context(), rec.ID, "again")
+	refused(t, err, http.StatusConflict)
 }
 
 // TestRestart: after a restart the records are signed and published again
@@ -378,7 +397,7 @@ func TestRestart(t *testing.T) {
 	if !ok || !bytes.Equal(first, again) {
 		t.Errorf("after restart %s; want the same document %s", again, first)
 	}
-	rows := decode[[]api.GuestRow](t, must(t, e, p.viewer, "GET", "/api/guestbook", nil, http.StatusOK))
+	rows := must(e.Client(t, p.viewer).GuestBook(t.Context(), workflow.Filter{}))(t)
 	if len(rows) != 1 || rows[0].Secured.IsZero() {
 		t.Errorf("guest book after restart: %+v", rows)
 	}
@@ -386,7 +405,7 @@ func TestRestart(t *testing.T) {
 	if s := e.Hub.Stats().Ingest; s.Duplicates != 14 || s.Stored != 0 {
 		t.Errorf("resent events: %+v; want 14 duplicates, none stored", s)
 	}
-	if n := len(decode[[]api.GuestRow](t, must(t, e, p.viewer, "GET", "/api/guestbook", nil, http.StatusOK))); n != 1 {
+	if n := len(must(e.Client(t, p.viewer).GuestBook(t.Context(), workflow.Filter{}))(t)); n != 1 {
 		t.Errorf("%d rows after the resend; want 1", n)
 	}
 }
@@ -395,7 +414,7 @@ func TestRestart(t *testing.T) {
 // topic, not retained.
 func TestCommand(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{})
-	c := decode[permit.Command](t, must(t, e, e.Admin, "POST", "/api/doors/demo/server-room/commands", api.CommandRequest{Command: "lockdown"}, http.StatusAccepted))
+	c := must(e.Client(t, e.Admin).Command(t.Context(), "demo", "server-room", wire.CmdLockdown))(t)
 	var found bool
 	for _, m := range e.Pub.Sent() {
 		if m.Topic == "kunci/v1/demo/server-room/cmd" {
@@ -416,16 +435,17 @@ func TestPurge(t *testing.T) {
 	p := staffUp(t, e)
 	rec := issue(t, e, p)
 	e.Feed(t, visit(rec.ID, time.Now().UTC())...)
-	res := decode[api.PurgeResult](t, must(t, e, e.Admin, "POST", "/api/purge", nil, http.StatusOK))
+	admin := e.Client(t, e.Admin)
+	res := must(admin.Purge(t.Context()))(t)
 	if len(res.Purged) != 0 {
 		t.Fatalf("purged %v before the retention", res.Purged)
 	}
 	clock.Add(31 * 24 * time.Hour)
-	res = decode[api.PurgeResult](t, must(t, e, e.Admin, "POST", "/api/purge", nil, http.StatusOK))
+	res = must(admin.Purge(t.Context()))(t)
 	if len(res.Purged) != 1 {
 		t.Fatalf("purge %+v; want the permit", res)
 	}
-	rows := decode[[]api.GuestRow](t, must(t, e, e.Admin, "GET", "/api/guestbook", nil, http.StatusOK))
+	rows := must(admin.GuestBook(t.Context(), workflow.Filter{}))(t)
 	if len(rows) != 1 || rows[0].Guest != workflow.PurgedGuest || strings.Contains(rows[0].NIK, "3201") {
 		t.Errorf("guest book after purge: %+v", rows)
 	}
@@ -435,20 +455,14 @@ func TestPurge(t *testing.T) {
 // as they are stored.
 func TestWatch(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{})
-	req, _ := http.NewRequest("GET", e.Server.URL+"/api/watch", nil)
-	req.Header.Set("Authorization", "Bearer "+e.Admin)
-	resp, err := e.Server.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	if !sc.Scan() || !strings.Contains(sc.Text(), `"kind":"state"`) || !strings.Contains(sc.Text(), "server-room") {
-		t.Fatalf("first line %q", sc.Text())
+	s := must(e.Client(t, e.Admin).Watch(t.Context()))(t)
+	defer s.Close()
+	if !s.Next() || !strings.Contains(string(s.Raw()), `"kind":"state"`) || !strings.Contains(string(s.Raw()), "server-room") {
+		t.Fatalf("first line %q (%v)", s.Raw(), s.Err())
 	}
 	e.Feed(t, visit("P-000001", time.Now().UTC())[:1]...)
-	if !sc.Scan() || !strings.Contains(sc.Text(), `"kind":"event"`) || !strings.Contains(sc.Text(), "escort.awaited") {
-		t.Fatalf("next line %q", sc.Text())
+	if !s.Next() || !strings.Contains(string(s.Raw()), `"kind":"event"`) || !strings.Contains(string(s.Raw()), "escort.awaited") {
+		t.Fatalf("next line %q (%v)", s.Raw(), s.Err())
 	}
 }
 
@@ -456,17 +470,22 @@ func TestWatch(t *testing.T) {
 func TestEvents(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{})
 	e.Feed(t, visit("P-000001", time.Now().UTC())...)
-	evs := decode[[]wire.Event](t, must(t, e, e.Admin, "GET", "/api/events?site=demo&door=server-room&type=door.locked", nil, http.StatusOK))
+	c, ctx := e.Client(t, e.Admin), t.Context()
+	evs := must(c.Events(ctx, client.EventQuery{Site: "demo", Door: "server-room", Type: wire.EvLocked}))(t)
 	if len(evs) != 2 || evs[0].Seq != 7 || evs[1].Seq != 13 {
 		t.Errorf("door.locked events %+v; want seqs 7 and 13", evs)
 	}
-	evs = decode[[]wire.Event](t, must(t, e, e.Admin, "GET", "/api/events?site=demo&door=server-room&limit=3", nil, http.StatusOK))
+	evs = must(c.Events(ctx, client.EventQuery{Site: "demo", Door: "server-room", Limit: 3}))(t)
 	if len(evs) != 3 || evs[0].Seq != 12 || evs[2].Seq != 14 {
 		t.Errorf("last 3 events %+v; want seqs 12-14", evs)
 	}
-	if evs := decode[[]wire.Event](t, must(t, e, e.Admin, "GET", "/api/events?site=demo&door=other", nil, http.StatusOK)); len(evs) != 0 {
+	if evs := must(c.Events(ctx, client.EventQuery{Site: "demo", Door: "other"}))(t); len(evs) != 0 {
 		t.Errorf("events of an unknown door: %+v", evs)
 	}
-	must(t, e, e.Admin, "GET", "/api/events?site=demo", nil, http.StatusBadRequest)
-	must(t, e, e.Admin, "GET", "/api/events?site=demo&door=server-room&limit=0", nil, http.StatusBadRequest)
+	_, err := c.Events(ctx, client.EventQuery{Site: "demo"})
+	refused(t, err, http.StatusBadRequest)
+	// a limit of 0 is the client's "the hub's default": sent by hand
+	if code, body := e.Do(t, e.Admin, "GET", "/api/events?site=demo&door=server-room&limit=0", nil); code != http.StatusBadRequest {
+		t.Fatalf("limit=0: %d %s; want 400", code, body)
+	}
 }
