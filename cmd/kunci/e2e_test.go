@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
@@ -115,14 +115,11 @@ func (x *e2e) startHub() {
 	x.hubDone = done
 	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	anyone := x.api("")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get("http://" + x.hubAddr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if anyone.Health(t.Context()) == nil {
+			return
 		}
 		select {
 		case <-done:
@@ -134,6 +131,16 @@ func (x *e2e) startHub() {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// api is a client of the hub's API as the holder of token.
+func (x *e2e) api(token string) *client.Client {
+	x.t.Helper()
+	c, err := client.New("http://"+x.hubAddr, token)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	return c
 }
 
 // stopHub ends the hub with sig and waits for it.
@@ -242,21 +249,11 @@ func (x *e2e) tap(reader, uid string) {
 }
 
 // events returns the door's events the hub stored, of typ ("" for all).
-func (x *e2e) events(typ string) []wire.Event {
+func (x *e2e) events(typ wire.EventType) []wire.Event {
 	x.t.Helper()
-	q := "/api/events?site=demo&door=server-room&limit=10000"
-	if typ != "" {
-		q += "&type=" + typ
-	}
-	req, _ := http.NewRequest(http.MethodGet, "http://"+x.hubAddr+q, nil)
-	req.Header.Set("Authorization", "Bearer "+x.admin)
-	resp, err := http.DefaultClient.Do(req)
+	evs, err := x.api(x.admin).Events(x.t.Context(), client.EventQuery{Site: "demo", Door: "server-room",
+		Type: typ, Limit: 10000})
 	if err != nil {
-		x.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var evs []wire.Event
-	if err := json.NewDecoder(resp.Body).Decode(&evs); err != nil {
 		x.t.Fatal(err)
 	}
 	return evs
