@@ -1,8 +1,9 @@
 // Package api is the hub's HTTP JSON API: the SOP's permit workflow, the
 // staff register, the guest book, the service-time report, the doors' live
-// state, door commands and the API tokens. The client verbs of cmd/kunci
-// (kunci permit, staff, guestbook, sla, status, watch) speak it, and decode
-// its answers into this package's types.
+// state, door commands and the API tokens. Its typed Go client is
+// hub/client (one method per route below), through which the client verbs
+// of cmd/kunci (kunci permit, staff, guestbook, sla, status, watch) speak
+// it; a route added here gets its method there.
 //
 // Every request but GET /healthz carries "Authorization: Bearer <token>"
 // (hub/auth). The token's name is the actor the workflow records, so the

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -111,6 +113,7 @@ func TestRoutes(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	start := now.Add(time.Minute)
 	var tokenID, newToken string
+	var asked []string // "GET /api/permits/P-000001", every request of the table
 	for _, c := range []struct {
 		name        string
 		method, uri string
@@ -246,6 +249,20 @@ func TestRoutes(t *testing.T) {
 			}
 			return err
 		}},
+		{"Watch", "GET", "/api/watch", "", func(t *testing.T) error {
+			s, err := viewer.Watch(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if !s.Next() {
+				return s.Err()
+			}
+			if u, err := s.Update(); err != nil || u.Kind != "state" || u.State.LastEvent != wire.EvSecured {
+				t.Errorf("first update %+v, %v; want the door's state", u, err)
+			}
+			return nil
+		}},
 		{"Command", "POST", "/api/doors/demo/server-room/commands", `{"command":"lockdown"}`, func(t *testing.T) error {
 			cmd, err := admin.Command(ctx, "demo", "server-room", wire.CmdLockdown)
 			if err != nil {
@@ -334,6 +351,9 @@ func TestRoutes(t *testing.T) {
 			}
 			uri := strings.ReplaceAll(c.uri, "{id}", tokenID)
 			got := rec.take()
+			for _, r := range got {
+				asked = append(asked, r.method+" "+strings.SplitN(r.uri, "?", 2)[0])
+			}
 			if !slices.ContainsFunc(got, func(r seen) bool {
 				return r.method == c.method && r.uri == uri && ((c.body == "" && r.body == "") || (c.body != "" && jsonEqual(r.body, c.body)))
 			}) {
@@ -341,6 +361,44 @@ func TestRoutes(t *testing.T) {
 			}
 		})
 	}
+	// every route of hub/api's doc has its method, asked above
+	for _, route := range routes(t) {
+		if !slices.ContainsFunc(asked, route.MatchString) {
+			t.Errorf("no method of the client asks for the route %s of hub/api/doc.go", route)
+		}
+	}
+}
+
+// routes are the routes hub/api/doc.go lists, each a pattern of
+// "METHOD /path" ({id} any one segment), alternatives joined.
+func routes(t *testing.T) []*regexp.Regexp {
+	t.Helper()
+	doc, err := os.ReadFile("../api/doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*regexp.Regexp
+	for _, line := range strings.Split(string(doc), "\n") {
+		f := strings.Fields(strings.TrimPrefix(line, "//\t"))
+		if !strings.HasPrefix(line, "//\t") || len(f) < 2 || !slices.Contains([]string{"GET", "POST", "DELETE", "PUT", "PATCH"}, f[0]) {
+			continue
+		}
+		var alts []string
+		for _, p := range f[1:] {
+			path, more := strings.CutSuffix(p, ",")
+			path, _, _ = strings.Cut(path, "[")
+			path, _, _ = strings.Cut(path, "?")
+			alts = append(alts, regexp.MustCompile(`\\\{[a-z]+\\\}`).ReplaceAllString(regexp.QuoteMeta(path), `[^/]+`))
+			if !more {
+				break
+			}
+		}
+		out = append(out, regexp.MustCompile("^"+f[0]+" ("+strings.Join(alts, "|")+")$"))
+	}
+	if len(out) < 20 {
+		t.Fatalf("hub/api/doc.go lists %d routes; the parse is wrong", len(out))
+	}
+	return out
 }
 
 // TestErrors: every refusal is an *Error with the method, the path, the
