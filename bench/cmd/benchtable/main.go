@@ -6,7 +6,8 @@
 //
 // With -sync first it prints the table of the sync benchmarks instead
 // (BenchmarkSyncDrain against its mosquitto_pub baseline, BenchmarkSyncRestart,
-// BenchmarkSyncAgents; bench/sync.sh).
+// BenchmarkSyncAgents; bench/sync.sh), with -stall the table of the grant
+// under load (BenchmarkTapUnderLoad; bench/stall.sh).
 //
 // It only reports: the exit status is 0 whatever the verdicts, and 1 only
 // when a number the table needs is missing from the input.
@@ -14,6 +15,7 @@
 //	go test ./bench -run '^$' -bench . | go run ./bench/cmd/benchtable
 //	go run ./bench/cmd/benchtable out1.txt out2.txt
 //	go run ./bench/cmd/benchtable -sync sync.txt
+//	go run ./bench/cmd/benchtable -stall stall.txt
 package main
 
 import (
@@ -34,6 +36,9 @@ func main() {
 	args, table := os.Args[1:], run
 	if len(args) > 0 && args[0] == "-sync" {
 		args, table = args[1:], runSync
+	}
+	if len(args) > 0 && args[0] == "-stall" {
+		args, table = args[1:], runStall
 	}
 	if err := table(args, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)

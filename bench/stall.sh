@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the benchmark of the architecture issue's point 4 and prints its
+# table: the grant (tap to relay) on a door wired to a real Mosquitto as
+# `kunci agent` wires it, while the outbox drains a 100,000-event backlog
+# and while 1,000 malformed messages a second hit the door's downlink,
+# each against the bare fsync'd bbolt update measured in the same run.
+# A run takes a few minutes; run it on a quiet machine.
+# Environment:
+#   TAP_N  visits measured per load, and bare updates (1000)
+#   COUNT  runs of every benchmark; the table takes medians (3)
+#   OUT    directory for the raw go test output (a new temporary one)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TAP_N=${TAP_N:-1000}
+COUNT=${COUNT:-3}
+OUT=${OUT:-$(mktemp -d)}
+mkdir -p bench/cache "$OUT"
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || {
+  echo "stall.sh needs mosquitto: apt-get install -y mosquitto" >&2
+  exit 1
+}
+
+echo "== machine"
+echo "cpus: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
+echo "bench/cache on: $(df -h --output=source,fstype,size,avail bench/cache | tail -1)"
+go version
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo
+echo "== bare update and tap under load: ${TAP_N} iterations, ${COUNT} runs (${OUT}/stall.txt)"
+go test ./bench -run '^$' -bench '^Benchmark(BareUpdate|TapUnderLoad)$' -benchtime="${TAP_N}x" \
+  -count="$COUNT" -timeout 60m | tee "$OUT/stall.txt"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo
+echo "== targets"
+go run ./bench/cmd/benchtable -stall "$OUT/stall.txt"
