@@ -3,9 +3,7 @@ package agent
 import (
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/kunci-project/kunci/internal/httpjson"
 )
@@ -15,7 +13,8 @@ const maxEventsPage = 1000
 
 // Handler serves the agent's local HTTP: GET /status, GET /events?after=SEQ
 // (a JSON array, at most 1000 events; ask again after the last seq) and
-// GET /metrics (the counters, in Prometheus text form).
+// GET /metrics (every metric of the door's registry, in the Prometheus
+// text format).
 func (d *Door) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
@@ -26,7 +25,7 @@ func (d *Door) Handler() http.Handler {
 		if s := r.URL.Query().Get("after"); s != "" {
 			n, err := strconv.ParseUint(s, 10, 64)
 			if err != nil {
-				d.ctr.Add("bad_requests")
+				d.ctr.BadRequests.Inc()
 				httpjson.Error(w, http.StatusBadRequest, fmt.Errorf("after: %q is not a sequence number", s))
 				return
 			}
@@ -35,7 +34,7 @@ func (d *Door) Handler() http.Handler {
 		if s := r.URL.Query().Get("limit"); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 1 || n > maxEventsPage {
-				d.ctr.Add("bad_requests")
+				d.ctr.BadRequests.Inc()
 				httpjson.Error(w, http.StatusBadRequest, fmt.Errorf("limit: %q, want 1 to %d", s, maxEventsPage))
 				return
 			}
@@ -51,26 +50,6 @@ func (d *Door) Handler() http.Handler {
 		}
 		httpjson.Write(w, http.StatusOK, evs)
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		c := d.ctr.Snapshot()
-		names := make([]string, 0, len(c))
-		for n := range c {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprintln(w, "# TYPE kunci_agent_errors_total counter")
-		for _, n := range names {
-			if !strings.HasSuffix(n, "_taken") {
-				fmt.Fprintf(w, "kunci_agent_errors_total{kind=%q} %d\n", n, c[n])
-			}
-		}
-		// counters of work done, not errors: "<what>_taken"
-		for _, n := range names {
-			if strings.HasSuffix(n, "_taken") {
-				fmt.Fprintf(w, "# TYPE kunci_agent_%s_total counter\nkunci_agent_%s_total %d\n", n, n, c[n])
-			}
-		}
-	})
+	mux.Handle("GET /metrics", d.reg)
 	return mux
 }

@@ -208,7 +208,7 @@ func TestAPIBadRequests(t *testing.T) {
 		if err := json.Unmarshal(body, &e); err != nil || !strings.HasPrefix(e.Error, b.field+":") {
 			t.Errorf("GET /events?%s = %s; want an error about %s", b.query, body, b.field)
 		}
-		if got := r.d.Counters().Get("bad_requests"); got != want {
+		if got := r.d.Metrics().BadRequests.Value(); got != want {
 			t.Errorf("after GET /events?%s bad_requests = %d; want %d", b.query, got, want)
 		}
 	}
@@ -217,7 +217,7 @@ func TestAPIBadRequests(t *testing.T) {
 	}
 
 	code, _, body := get(t, srv.URL+"/metrics")
-	if code != http.StatusOK || !strings.Contains(string(body), `kunci_agent_errors_total{kind="bad_requests"} 8`) {
+	if code != http.StatusOK || !strings.Contains(string(body), "\nkunci_agent_http_bad_requests_total 8\n") {
 		t.Errorf("GET /metrics = %d %s; want bad_requests 8", code, body)
 	}
 }

@@ -69,7 +69,7 @@ func (d *Door) vetCommand(sc signedCommand, j Time) (Input, error) {
 	default:
 		fresh, err := d.store.ClaimNonce(c.ID, c.Expires, j.Now)
 		if err != nil {
-			d.ctr.Add("store_errors")
+			d.ctr.StoreErrors.Inc()
 			return nil, err
 		}
 		if fresh {
@@ -78,7 +78,7 @@ func (d *Door) vetCommand(sc signedCommand, j Time) (Input, error) {
 		reason, refusal = wire.ReasonReplayed, fmt.Errorf("%w: command %s", ErrReplayed, c.ID)
 	}
 	*sc.verdict = refusal
-	d.ctr.Add("commands_rejected")
+	d.ctr.CommandsRejected.Inc()
 	return Note{Event: Event{Type: wire.EvCmdRejected, Reason: reason, Command: c.Name,
 		Detail: fmt.Sprintf("%s: %s %s: %v", sc.source, c.Name, c.ID, refusal)}}, nil
 }

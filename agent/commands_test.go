@@ -97,7 +97,7 @@ func TestDoorCommand(t *testing.T) {
 		if s.refused {
 			refused++
 		}
-		if n := r.d.Counters().Get("commands_rejected"); n != refused {
+		if n := r.d.Metrics().CommandsRejected.Value(); n != refused {
 			t.Errorf("%s: commands_rejected = %d; want %d", s.name, n, refused)
 		}
 	}

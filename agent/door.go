@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -49,7 +50,8 @@ type Door struct {
 	relay Relay
 	clock Clock
 	log   *slog.Logger
-	ctr   *Counters
+	reg   *metrics.Registry
+	ctr   *Metrics
 
 	reqs    chan request
 	stopped chan struct{}
@@ -67,19 +69,21 @@ type Door struct {
 }
 
 // NewDoor drives the relay to its safe state first, then restores the
-// door's saved state from the store. Run starts it.
-func NewDoor(cfg Config, st *Store, relay Relay, clk Clock, log *slog.Logger, ctr *Counters) (*Door, error) {
+// door's saved state from the store. Run starts it. The door's metrics
+// go on reg, which its Handler serves at /metrics; nil: a registry of its
+// own.
+func NewDoor(cfg Config, st *Store, relay Relay, clk Clock, log *slog.Logger, reg *metrics.Registry) (*Door, error) {
 	if err := relay.Lock(); err != nil {
 		return nil, fmt.Errorf("door: relay %s to safe state: %w", relay, err)
 	}
-	if ctr == nil {
-		ctr = &Counters{}
+	if reg == nil {
+		reg = metrics.NewRegistry()
 	}
 	snap, last, err := st.State()
 	if err != nil {
 		return nil, fmt.Errorf("door: %w", err)
 	}
-	d := &Door{cfg: cfg, store: st, relay: relay, clock: clk, log: log, ctr: ctr,
+	d := &Door{cfg: cfg, store: st, relay: relay, clock: clk, log: log, reg: reg, ctr: newMetrics(reg),
 		reqs: make(chan request), stopped: make(chan struct{})}
 	d.m = NewMachine(cfg.Site, cfg.Door, cfg.Rules, cfg.Readers, cfg.Racks, snap)
 	d.saved = snap
@@ -96,8 +100,8 @@ func NewDoor(cfg Config, st *Store, relay Relay, clk Clock, log *slog.Logger, ct
 	return d, nil
 }
 
-// Counters returns the door's counters.
-func (d *Door) Counters() *Counters { return d.ctr }
+// Metrics returns the door's counters.
+func (d *Door) Metrics() *Metrics { return d.ctr }
 
 // Store returns the door's store.
 func (d *Door) Store() *Store { return d.store }
@@ -159,7 +163,7 @@ func (d *Door) process(in Input) error {
 		}
 		info, w, err := d.store.Cards(t.Card, waiting)
 		if err != nil {
-			d.ctr.Add("store_errors")
+			d.ctr.StoreErrors.Inc()
 			return err
 		}
 		t.Info = info
@@ -196,7 +200,7 @@ func (d *Door) process(in Input) error {
 		b.LastTrusted = wall
 	}
 	if err := d.store.Append(b); err != nil {
-		d.ctr.Add("store_errors")
+		d.ctr.StoreErrors.Inc()
 		d.log.Error("door: event not stored, door unchanged", "err", err)
 		return err
 	}
@@ -222,7 +226,7 @@ func (d *Door) process(in Input) error {
 			select {
 			case l <- e:
 			default:
-				d.ctr.Add("listener_dropped")
+				d.ctr.ListenerDropped.Inc()
 			}
 		}
 	}
@@ -251,7 +255,7 @@ func (d *Door) moveRelay(out Outcome) (RelayAction, error) {
 			act, move = RelayUnlock, d.relay.Unlock
 		}
 		if err := move(); err != nil {
-			d.ctr.Add("relay_errors")
+			d.ctr.RelayErrors.Inc()
 			d.log.Error("door: relay", "relay", d.relay.String(), "action", act.String(), "err", err)
 			if act == RelayLock {
 				// the last resort to reach the safe state
@@ -309,8 +313,8 @@ func (d *Door) Watch() <-chan struct{} {
 // Listen returns a channel that receives every event after it is stored
 // and the relay has moved, for best-effort views: the indicator's LEDs,
 // the Home Assistant feed. It never blocks the door: an event that finds
-// the channel (of depth events) full is dropped and counted as
-// listener_dropped. The uplink reads the store instead, and loses nothing.
+// the channel (of depth events) full is dropped and counted in
+// kunci_agent_listener_dropped_total. The uplink reads the store instead, and loses nothing.
 func (d *Door) Listen(depth int) <-chan Event {
 	c := make(chan Event, max(depth, 1))
 	d.mu.Lock()
@@ -341,11 +345,11 @@ func (d *Door) Submit(ctx context.Context, in Input) error {
 // Tap reports a card on reader. The UID is fingerprinted here and dropped.
 func (d *Door) Tap(ctx context.Context, reader string, uid []byte) error {
 	if !slices.Contains(d.cfg.Readers, reader) {
-		d.ctr.Add("unknown_reader")
+		d.ctr.UnknownReaders.Inc()
 		return fmt.Errorf("%w %q: this door has %v", ErrUnknownReader, reader, d.cfg.Readers)
 	}
 	if err := permit.CheckUIDLength(len(uid)); err != nil {
-		d.ctr.Add("bad_uid")
+		d.ctr.BadUIDs.Inc()
 		return err
 	}
 	return d.Submit(ctx, Tap{Reader: reader, Card: d.cfg.SiteKey.Fingerprint(uid)})
@@ -359,7 +363,7 @@ func (d *Door) SetDoor(ctx context.Context, open bool) error {
 // SetRack reports a rack lock's reed switch.
 func (d *Door) SetRack(ctx context.Context, rack string, open bool) error {
 	if !slices.Contains(d.cfg.Racks, rack) {
-		d.ctr.Add("unknown_rack")
+		d.ctr.UnknownRacks.Inc()
 		return fmt.Errorf("%w %q: this door has %v", ErrUnknownRack, rack, d.cfg.Racks)
 	}
 	return d.Submit(ctx, RackInput{Rack: rack, Open: open})
@@ -370,7 +374,7 @@ func (d *Door) ExitButton(ctx context.Context) error { return d.Submit(ctx, Exit
 
 // ReaderFault records a reader's fault; the door's state does not change.
 func (d *Door) ReaderFault(ctx context.Context, reader string, fault error) error {
-	d.ctr.Add("reader_faults")
+	d.ctr.ReaderFaults.Inc()
 	return d.Submit(ctx, Note{Event: Event{Type: wire.EvReaderFault, Reader: reader, Detail: fault.Error()}})
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -333,7 +334,7 @@ func TestDoorStoreFailure(t *testing.T) {
 	if got := r.d.Status(); fmt.Sprint(got) != fmt.Sprint(before) {
 		t.Errorf("Status() = %+v; want unchanged %+v", got, before)
 	}
-	if n := r.d.Counters().Get("store_errors"); n < 3 {
+	if n := r.d.Metrics().StoreErrors.Value(); n < 3 {
 		t.Errorf("store_errors = %d; want at least 3", n)
 	}
 }
@@ -358,7 +359,7 @@ func TestDoorStoreFailureKeepsMachine(t *testing.T) {
 	if err := r.d.Submit(ctx, agent.Command{Name: wire.CmdLockdown, ID: "C-1"}); err == nil {
 		t.Fatal("lockdown with an unstorable event = nil error")
 	}
-	if got := r.d.Counters().Get("store_errors"); got != 2 {
+	if got := r.d.Metrics().StoreErrors.Value(); got != 2 {
 		t.Errorf("store_errors = %d; want 2", got)
 	}
 	if got := r.lastSeq(); got != seq {
@@ -407,10 +408,14 @@ func TestDoorBadInput(t *testing.T) {
 	if err := r.d.SetRack(ctx, "R9", true); !errors.Is(err, agent.ErrUnknownRack) {
 		t.Errorf("SetRack(R9) = %v; want ErrUnknownRack", err)
 	}
-	ctr := r.d.Counters()
-	for name, want := range map[string]uint64{"unknown_reader": 1, "bad_uid": 6, "unknown_rack": 1} {
-		if got := ctr.Get(name); got != want {
-			t.Errorf("counter %s = %d; want %d", name, got, want)
+	ctr := r.d.Metrics()
+	for _, c := range []struct {
+		name string
+		ctr  *metrics.Counter
+		want uint64
+	}{{"unknown_reader", ctr.UnknownReaders, 1}, {"bad_uid", ctr.BadUIDs, 6}, {"unknown_rack", ctr.UnknownRacks, 1}} {
+		if got := c.ctr.Value(); got != c.want {
+			t.Errorf("counter %s = %d; want %d", c.name, got, c.want)
 		}
 	}
 	if got := r.lastSeq(); got != seq {
@@ -441,7 +446,7 @@ func TestDoorBadInput(t *testing.T) {
 	if f := evs[len(evs)-1]; f.Reader != agent.ReaderExit || !strings.Contains(f.Detail, "PN532") {
 		t.Errorf("reader fault event = %+v", f)
 	}
-	if got := ctr.Get("reader_faults"); got != 1 {
+	if got := ctr.ReaderFaults.Value(); got != 1 {
 		t.Errorf("reader_faults = %d; want 1", got)
 	}
 }
@@ -637,7 +642,7 @@ func TestDoorApplySigned(t *testing.T) {
 			t.Errorf("%s: events %v; want one permit.rejected naming the source", b.name, evList(evs))
 		}
 		seq = r.lastSeq()
-		if got := r.d.Counters().Get("records_rejected"); got != uint64(i+1) {
+		if got := r.d.Metrics().RecordsRejected.Value(); got != uint64(i+1) {
 			t.Errorf("%s: records_rejected = %d; want %d", b.name, got, i+1)
 		}
 	}
@@ -830,7 +835,7 @@ func TestDoorRelayFault(t *testing.T) {
 	if got := r.relay.Calls(); !slices.Equal(got, []string{"lock", "unlock", "lock"}) {
 		t.Errorf("relay calls = %v; want [lock unlock lock]", got)
 	}
-	if n := r.d.Counters().Get("relay_errors"); n != 1 {
+	if n := r.d.Metrics().RelayErrors.Value(); n != 1 {
 		t.Errorf("relay_errors = %d; want 1", n)
 	}
 }
@@ -916,7 +921,7 @@ func TestDoorWatchRecords(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("WatchRecords = %v; want nil after cancel", err)
 	}
-	if n := r.d.Counters().Get("records_rejected"); n != 2 {
+	if n := r.d.Metrics().RecordsRejected.Value(); n != 2 {
 		t.Errorf("records_rejected = %d; want 2 (unchanged files are not read again)", n)
 	}
 }
@@ -957,9 +962,9 @@ func TestDoorListen(t *testing.T) {
 	if !unlockedWhenHeard {
 		t.Error("door.unlocked was heard before the relay moved")
 	}
-	if len(stuck) != 1 || d.Counters().Get("listener_dropped") == 0 {
+	if len(stuck) != 1 || d.Metrics().ListenerDropped.Value() == 0 {
 		t.Errorf("a listener that never reads holds %d events, listener_dropped %d; want 1 and the rest dropped",
-			len(stuck), d.Counters().Get("listener_dropped"))
+			len(stuck), d.Metrics().ListenerDropped.Value())
 	}
 }
 

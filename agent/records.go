@@ -30,7 +30,7 @@ func (d *Door) ApplySigned(ctx context.Context, source string, data []byte) erro
 			return nil
 		}
 	}
-	d.ctr.Add("records_rejected")
+	d.ctr.RecordsRejected.Inc()
 	d.log.Warn("record rejected", "source", source, "err", err)
 	e := Event{Type: wire.EvPermitRejected, Reason: RefusalReason(err), Detail: source + ": " + err.Error()}
 	switch {
@@ -113,7 +113,7 @@ func (d *Door) loadDir(ctx context.Context, dir string, seen map[string]fileStam
 		seen[e.Name()] = stamp
 		if fi.Size() > permit.MaxSigned {
 			err = fmt.Errorf("%w: %d bytes", permit.ErrTooLarge, fi.Size())
-			d.ctr.Add("records_rejected")
+			d.ctr.RecordsRejected.Inc()
 			if rerr := d.Record(ctx, Event{Type: wire.EvPermitRejected, Reason: wire.ReasonTooLarge,
 				Detail: e.Name() + ": " + err.Error()}); rerr != nil {
 				return rerr

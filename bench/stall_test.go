@@ -28,6 +28,7 @@ import (
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/status"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // stallPermits is the door's store for the stall benchmark.
@@ -41,6 +42,7 @@ const garbageRate = 1000
 type wiredDoor struct {
 	*runningDoor
 	link      *mqttlink.Link
+	down      *downlink.Handler
 	pump      *outbox.Pump
 	startPump func()
 	stop      func()
@@ -51,18 +53,18 @@ type wiredDoor struct {
 func wireDoor(tb testing.TB, broker string, rd *runningDoor) *wiredDoor {
 	tb.Helper()
 	t := syncTopics
-	ctr := rd.door.Counters()
 	w := &wiredDoor{runningDoor: rd}
-	down, err := downlink.New(downlink.Config{Topics: t, Keys: keyring(), Door: rd.door, Counters: ctr, Log: discardLog()})
+	down, err := downlink.New(downlink.Config{Topics: t, Keys: keyring(), Door: rd.door, Log: discardLog()})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	w.down = down
 	ha, err := hadiscovery.New(t, hadiscovery.Options{SWVersion: "bench", Racks: doorConfig().Racks, Log: discardLog()})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	o := mqttlink.Options{Broker: broker, ClientID: "kunci-bench-door", CleanSession: true, Will: status.Will(t),
-		Log: discardLog(), OnDrop: func(mqttlink.Message) { ctr.Add("mqtt_dropped") }}
+		Log: discardLog()}
 	o.Subscriptions = maps.Clone(down.Subscriptions())
 	maps.Copy(o.Subscriptions, status.Subscriptions(t))
 	maps.Copy(o.Subscriptions, ha.Subscriptions())
@@ -271,8 +273,8 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 	}
 	r.backlogLeft = int(last - acked)
 	r.garbagePerS = float64(sent()-sent0) / elapsed.Seconds()
-	r.refused = rd.door.Counters().Get("downlink_rejected_malformed")
-	r.mqttDropped = rd.door.Counters().Get("mqtt_dropped")
+	r.refused = w.down.Metrics().Rejected.With(wire.ReasonMalformed).Value()
+	r.mqttDropped = w.link.Dropped()
 	if b != nil {
 		reportLatency(b, "", r.lats)
 		reportLatency(b, "bare-", r.bares)
@@ -296,7 +298,7 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 			tb.Errorf("backlog of %d not drained: %v; pump %+v, hub %+v", backlog, err, w.pump.Stats(), h.in.Stats())
 		}
 	case "garbage":
-		if err := poll(time.Minute, func() (bool, error) { return rd.door.Counters().Get("downlink_rejected_malformed") > 0, nil }); err != nil {
+		if err := poll(time.Minute, func() (bool, error) { return w.down.Metrics().Rejected.With(wire.ReasonMalformed).Value() > 0, nil }); err != nil {
 			tb.Errorf("no malformed message refused: %v (%d sent)", err, sent())
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/hardware/sim"
 	"github.com/kunci-project/kunci/hardware/sysclock"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
 )
 
@@ -121,10 +122,10 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 	if cfg.Clock == "trusted" {
 		clk.IsSynced = nil
 	}
-	ctr := &agent.Counters{}
+	reg := metrics.NewRegistry() // the agent's /metrics
 	door, err := agent.NewDoor(agent.Config{Site: cfg.Site, Door: cfg.Door, Rules: cfg.AgentRules(),
 		Readers: cfg.ReaderNames(), Racks: cfg.Racks, SiteKey: siteKey, Keys: keys, Boot: bootID(),
-		Version: version}, st, relay, clk, log, ctr)
+		Version: version}, st, relay, clk, log, reg)
 	if err != nil {
 		return err
 	}
@@ -142,7 +143,7 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 		mux.Handle("/healthz", hubAPI)
 	}
 	if simRelay != nil {
-		mux.Handle("/sim/", sim.New(simRelay, door, ctr, cfg.ReaderNames(), cfg.Racks).Handler())
+		mux.Handle("/sim/", sim.New(simRelay, door, reg, cfg.ReaderNames(), cfg.Racks).Handler())
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -162,7 +163,7 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 		})
 	}
 	if cfg.MQTT.Broker != "" {
-		mq, err := newAgentSync(ctx, cfg, door, st, keys, ctr, log)
+		mq, err := newAgentSync(ctx, cfg, door, st, keys, reg, log)
 		if err != nil {
 			cancel()
 			return err

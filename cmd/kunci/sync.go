@@ -12,6 +12,7 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/config"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/downlink"
 	"github.com/kunci-project/kunci/sync/hadiscovery"
@@ -37,7 +38,7 @@ type agentSync struct {
 
 // newAgentSync wires the door to the broker of cfg.MQTT.
 func newAgentSync(ctx context.Context, cfg *config.Agent, door *agent.Door, st *agent.Store, keys permit.Keyring,
-	ctr *agent.Counters, log *slog.Logger) (*agentSync, error) {
+	reg *metrics.Registry, log *slog.Logger) (*agentSync, error) {
 	m := cfg.MQTT
 	topics, err := topic.New(m.Prefix, cfg.Site, cfg.Door)
 	if err != nil {
@@ -46,13 +47,12 @@ func newAgentSync(ctx context.Context, cfg *config.Agent, door *agent.Door, st *
 	o := mqttlink.Options{Broker: m.Broker, ClientID: m.ClientID, Username: m.Username,
 		// the outbox's end-to-end ack is the durability; a clean session
 		// keeps the broker from queueing what the outbox resends anyway
-		CleanSession: true, Will: status.Will(topics), Log: log,
-		OnDrop: func(mqttlink.Message) { ctr.Add("mqtt_dropped") }}
+		CleanSession: true, Will: status.Will(topics), Metrics: reg, Log: log}
 	if err := linkSecrets(&o, m.PasswordFile, m.CAFile, m.CertFile, m.KeyFile); err != nil {
 		return nil, err
 	}
 	s := &agentSync{log: log}
-	if s.down, err = downlink.New(downlink.Config{Topics: topics, Keys: keys, Door: door, Counters: ctr, Log: log}); err != nil {
+	if s.down, err = downlink.New(downlink.Config{Topics: topics, Keys: keys, Door: door, Metrics: reg, Log: log}); err != nil {
 		return nil, err
 	}
 	o.Subscriptions = maps.Clone(s.down.Subscriptions())
@@ -70,8 +70,7 @@ func newAgentSync(ctx context.Context, cfg *config.Agent, door *agent.Door, st *
 	if s.link, err = mqttlink.New(o, func(msg mqttlink.Message) {
 		switch {
 		case msg.Topic == topics.EventsAck():
-			if err := s.pump.HandleAck(msg.Payload); err != nil {
-				ctr.Add("acks_rejected")
+			if err := s.pump.HandleAck(msg.Payload); err != nil { // counted by the outbox
 				log.Warn("events/ack refused", "err", err)
 			}
 		case s.status.Handle(msg):
@@ -82,7 +81,7 @@ func newAgentSync(ctx context.Context, cfg *config.Agent, door *agent.Door, st *
 	}); err != nil {
 		return nil, err
 	}
-	if s.pump, err = outbox.New(st, s.link, door.Watch(), outbox.Options{Door: topics, Log: log}); err != nil {
+	if s.pump, err = outbox.New(st, s.link, door.Watch(), outbox.Options{Door: topics, Metrics: reg, Log: log}); err != nil {
 		return nil, err
 	}
 	if s.status, err = status.New(door, s.link, status.Options{Topics: topics, Log: log}); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kunci-project/kunci/hardware"
 	"github.com/kunci-project/kunci/internal/httpjson"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
 )
 
@@ -66,14 +67,11 @@ func (r *Relay) Moves() int {
 	return r.moves
 }
 
-// Counter counts rejected requests by kind.
-type Counter interface{ Add(name string) }
-
 // Sim is the simulated door's sensors and its HTTP control.
 type Sim struct {
 	relay   *Relay
 	sink    hardware.Sink
-	ctr     Counter
+	bad     *metrics.Counter // requests refused
 	readers []string
 
 	// inputMu orders inputs: the door sees them, and the simulator's own
@@ -85,8 +83,13 @@ type Sim struct {
 }
 
 // New returns a simulator for a door with the given readers and racks.
-func New(relay *Relay, sink hardware.Sink, ctr Counter, readers, racks []string) *Sim {
-	s := &Sim{relay: relay, sink: sink, ctr: ctr, readers: readers, racks: map[string]bool{}}
+// Its metrics go on reg (the agent's); nil: a registry of its own.
+func New(relay *Relay, sink hardware.Sink, reg *metrics.Registry, readers, racks []string) *Sim {
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	s := &Sim{relay: relay, sink: sink, readers: readers, racks: map[string]bool{},
+		bad: reg.Counter("kunci_agent_sim_bad_requests_total", "Requests of the simulator's HTTP API refused as malformed.")}
 	for _, r := range racks {
 		s.racks[r] = false
 	}
@@ -227,6 +230,9 @@ func (s *Sim) Handler() http.Handler {
 	return mux
 }
 
+// BadRequests returns how many requests were refused as malformed.
+func (s *Sim) BadRequests() uint64 { return s.bad.Value() }
+
 // handle answers 200 with the simulator's state, or 400 naming the
 // problem; a refused request changes nothing and is counted.
 func (s *Sim) handle(f func(context.Context, *http.Request) error) http.HandlerFunc {
@@ -237,7 +243,7 @@ func (s *Sim) handle(f func(context.Context, *http.Request) error) http.HandlerF
 		case err == nil:
 			httpjson.Write(w, http.StatusOK, s.State())
 		case errors.As(err, &bad):
-			s.ctr.Add("sim_bad_requests")
+			s.bad.Inc()
 			httpjson.Error(w, http.StatusBadRequest, err)
 		default:
 			httpjson.Error(w, http.StatusServiceUnavailable, err)

@@ -58,30 +58,9 @@ func (s *sink) reset() {
 	s.calls = nil
 }
 
-type counter struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *counter) Add(name string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n == nil {
-		c.n = map[string]int{}
-	}
-	c.n[name]++
-}
-
-func (c *counter) Get(name string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n[name]
-}
-
 type rig struct {
 	relay *sim.Relay
 	sink  *sink
-	ctr   *counter
 	sim   *sim.Sim
 	h     http.Handler
 }
@@ -90,8 +69,8 @@ func newRig(readers ...string) *rig {
 	if readers == nil {
 		readers = []string{"entry", "exit"}
 	}
-	r := &rig{relay: &sim.Relay{}, sink: &sink{}, ctr: &counter{}}
-	r.sim = sim.New(r.relay, r.sink, r.ctr, readers, []string{"R1", "R2"})
+	r := &rig{relay: &sim.Relay{}, sink: &sink{}}
+	r.sim = sim.New(r.relay, r.sink, nil, readers, []string{"R1", "R2"})
 	r.h = r.sim.Handler()
 	return r
 }
@@ -171,7 +150,7 @@ func TestValidRequestsReachTheSink(t *testing.T) {
 			t.Errorf("step %d: answer %v; want the state %+v", i, ans, s.state)
 		}
 	}
-	if n := r.ctr.Get("sim_bad_requests"); n != 0 {
+	if n := r.sim.BadRequests(); n != 0 {
 		t.Errorf("sim_bad_requests = %d after valid requests; want 0", n)
 	}
 }
@@ -280,7 +259,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 			if tc.uid != "" && (strings.Contains(strings.ToUpper(msg), tc.uid) || strings.Contains(msg, strings.ToLower(tc.uid))) {
 				t.Errorf("error %q repeats the card's UID", msg)
 			}
-			if n := r.ctr.Get("sim_bad_requests"); n != 1 {
+			if n := r.sim.BadRequests(); n != 1 {
 				t.Errorf("sim_bad_requests = %d; want 1", n)
 			}
 			if calls := r.sink.Calls(); len(calls) != 0 {
@@ -311,7 +290,7 @@ func TestBodyOverMaxBodyOverHTTP(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("POST 1 MiB = %s; want 400", resp.Status)
 	}
-	if n := r.ctr.Get("sim_bad_requests"); n != 1 {
+	if n := r.sim.BadRequests(); n != 1 {
 		t.Errorf("sim_bad_requests = %d; want 1", n)
 	}
 	if calls := r.sink.Calls(); len(calls) != 0 {
@@ -341,7 +320,7 @@ func TestSinkErrorIs503(t *testing.T) {
 		if after := r.state(t); !reflect.DeepEqual(after, before) {
 			t.Errorf("POST %s: state changed from %+v to %+v", tc.path, before, after)
 		}
-		if n := r.ctr.Get("sim_bad_requests"); n != 0 {
+		if n := r.sim.BadRequests(); n != 0 {
 			t.Errorf("POST %s: sim_bad_requests = %d; a sink error is not a bad request", tc.path, n)
 		}
 	}
@@ -407,7 +386,7 @@ func TestRelay(t *testing.T) {
 	must(r.Halt())
 	check("Halt when locked", false, 4)
 
-	s := sim.New(r, &sink{}, &counter{}, []string{"entry"}, nil)
+	s := sim.New(r, &sink{}, nil, []string{"entry"}, nil)
 	if st := s.State(); st.Relay != "locked" || len(st.Racks) != 0 {
 		t.Errorf("State() = %+v; want locked, no racks", st)
 	}
@@ -418,7 +397,7 @@ func TestRelay(t *testing.T) {
 }
 
 func TestRacksSorted(t *testing.T) {
-	s := sim.New(&sim.Relay{}, &sink{}, &counter{}, []string{"entry"}, []string{"R3", "R1", "R2"})
+	s := sim.New(&sim.Relay{}, &sink{}, nil, []string{"entry"}, []string{"R3", "R1", "R2"})
 	if got := s.Racks(); !slices.Equal(got, []string{"R1", "R2", "R3"}) {
 		t.Errorf("Racks() = %v; want sorted", got)
 	}
@@ -451,7 +430,7 @@ func TestConcurrentRequests(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := r.ctr.Get("sim_bad_requests"); n != 40 {
+	if n := r.sim.BadRequests(); n != 40 {
 		t.Errorf("sim_bad_requests = %d; want 40", n)
 	}
 	if n := len(r.sink.Calls()); n != 120 {

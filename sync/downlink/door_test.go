@@ -15,6 +15,7 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/internal/boltcheck"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/downlink"
 	"github.com/kunci-project/kunci/sync/mqttlink"
@@ -28,7 +29,8 @@ type rig struct {
 	path  string
 	clk   agent.Clock
 	relay *recRelay
-	ctr   *agent.Counters
+	reg   *metrics.Registry // the door's and the downlink's
+	ctr   *downlink.Metrics
 
 	st     *agent.Store
 	door   *agent.Door
@@ -39,7 +41,7 @@ type rig struct {
 
 func newRig(t *testing.T, clk agent.Clock) *rig {
 	t.Helper()
-	r := &rig{t: t, path: filepath.Join(t.TempDir(), "agent.db"), clk: clk, relay: &recRelay{}, ctr: &agent.Counters{}}
+	r := &rig{t: t, path: filepath.Join(t.TempDir(), "agent.db"), clk: clk, relay: &recRelay{}}
 	t.Cleanup(func() {
 		if r.door != nil {
 			r.stop()
@@ -59,7 +61,8 @@ func (r *rig) start() {
 	cfg := agent.Config{Site: testSite, Door: testDoor, Rules: agent.DefaultRules(),
 		Readers: []string{agent.ReaderEntry, agent.ReaderExit}, Racks: []string{"R1", "R2"},
 		SiteKey: siteKey, Keys: keyring(r.t), Boot: "b00t", Version: "v-test"}
-	d, err := agent.NewDoor(cfg, st, r.relay, r.clk, slog.New(slog.DiscardHandler), r.ctr)
+	r.reg = metrics.NewRegistry()
+	d, err := agent.NewDoor(cfg, st, r.relay, r.clk, slog.New(slog.DiscardHandler), r.reg)
 	if err != nil {
 		r.t.Fatalf("NewDoor = %v", err)
 	}
@@ -69,10 +72,11 @@ func (r *rig) start() {
 	if err := d.Submit(context.Background(), agent.Tick{}); err != nil {
 		r.t.Fatalf("first tick: %v", err)
 	}
-	r.h, err = downlink.New(downlink.Config{Topics: doorTopics(r.t), Keys: keyring(r.t), Door: d, Counters: r.ctr})
+	r.h, err = downlink.New(downlink.Config{Topics: doorTopics(r.t), Keys: keyring(r.t), Door: d, Metrics: r.reg})
 	if err != nil {
 		r.t.Fatalf("downlink.New = %v", err)
 	}
+	r.ctr = r.h.Metrics()
 }
 
 // stop ends the door, closes the store and checks the file.
@@ -246,7 +250,7 @@ func TestRealDoorRefusesBadMessages(t *testing.T) {
 		if after := r.state(); !reflect.DeepEqual(after, before) {
 			t.Errorf("%s: door changed:\nbefore %+v\nafter  %+v", b.name, before, after)
 		}
-		if n := r.ctr.Get("downlink_rejected_" + string(b.reason)); n == 0 {
+		if n := r.ctr.Rejected.With(b.reason).Value(); n == 0 {
 			t.Errorf("%s: counter downlink_rejected_%s = 0", b.name, b.reason)
 		}
 	}
@@ -264,8 +268,8 @@ func TestRealDoorRefusesBadMessages(t *testing.T) {
 	if after := r.state(); !reflect.DeepEqual(after, before) {
 		t.Errorf("cleared topics changed the door:\nbefore %+v\nafter  %+v", before, after)
 	}
-	if n := r.ctr.Get(downlink.CounterCleared); n != 3 {
-		t.Errorf("counter %s = %d; want 3", downlink.CounterCleared, n)
+	if n := r.ctr.Cleared.Value(); n != 3 {
+		t.Errorf("counter cleared = %d; want 3", n)
 	}
 
 	// the refused commands took no nonce: the retained one, sent as it

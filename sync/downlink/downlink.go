@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
@@ -28,13 +29,27 @@ type Door interface {
 
 var _ Door = (*agent.Door)(nil)
 
-// Counter names besides downlink_rejected_<reason>.
-const (
-	CounterCleared    = "downlink_cleared"     // empty payloads ignored
-	CounterDoorErrors = "downlink_door_errors" // the door could not take a message (stopped, store failed)
-	CounterTaken      = "downlink_taken"       // signed records and commands the door took
-	counterRejected   = "downlink_rejected_"
-)
+// Metrics are the downlink's counters (kunci_agent_downlink_*, listed in
+// README.md).
+type Metrics struct {
+	Cleared    *metrics.Counter                 // empty payloads ignored
+	DoorErrors *metrics.Counter                 // the door could not take a message (stopped, store failed)
+	Taken      *metrics.Counter                 // signed records and commands the door took
+	Rejected   *metrics.CounterVec[wire.Reason] // messages refused, by reason, by the downlink or the door
+}
+
+func newMetrics(r *metrics.Registry) *Metrics {
+	return &Metrics{
+		Cleared: r.Counter("kunci_agent_downlink_cleared_total",
+			"Empty downlink messages ignored (a retained topic cleared by the hub)."),
+		DoorErrors: r.Counter("kunci_agent_downlink_door_errors_total",
+			"Downlink messages the door could not take (stopped, store failed)."),
+		Taken: r.Counter("kunci_agent_downlink_taken_total", "Signed records and commands the door took from the downlink."),
+		Rejected: metrics.NewCounterVec[wire.Reason](r, "kunci_agent_downlink_rejected_total",
+			"Downlink messages refused, by the downlink or the door, by reason (each recorded as permit.rejected or command.rejected).",
+			"reason"),
+	}
+}
 
 // Bounds of what a message may put into an event or a log line.
 const (
@@ -58,11 +73,11 @@ func (r *Rejection) Unwrap() error { return r.Err }
 
 // Config is what a Handler needs.
 type Config struct {
-	Topics   topic.Door     // the door's topics (topic.New)
-	Keys     permit.Keyring // hub keys trusted to sign, as the door's own
-	Door     Door
-	Counters *agent.Counters // shared with the door for /metrics; nil: a new set
-	Log      *slog.Logger    // nil: discarded
+	Topics  topic.Door     // the door's topics (topic.New)
+	Keys    permit.Keyring // hub keys trusted to sign, as the door's own
+	Door    Door
+	Metrics *metrics.Registry // the door's, for /metrics; nil: a registry of its own
+	Log     *slog.Logger      // nil: discarded
 	// The first RefusalBurst refusals of a topic and reason in each
 	// RefusalWindow are recorded as events of their own; the rest are
 	// counted and recorded as one summary event (Count) when the window
@@ -77,7 +92,7 @@ type Handler struct {
 	topics   topic.Door
 	keys     permit.Keyring
 	door     Door
-	ctr      *agent.Counters
+	ctr      *Metrics
 	log      *slog.Logger
 	refusals *coalescer
 }
@@ -97,8 +112,8 @@ func New(c Config) (*Handler, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if c.Counters == nil {
-		c.Counters = &agent.Counters{}
+	if c.Metrics == nil {
+		c.Metrics = metrics.NewRegistry()
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -109,13 +124,13 @@ func New(c Config) (*Handler, error) {
 	if c.RefusalWindow <= 0 {
 		c.RefusalWindow = DefaultRefusalWindow
 	}
-	return &Handler{topics: c.Topics, keys: c.Keys, door: c.Door, ctr: c.Counters, log: c.Log,
+	return &Handler{topics: c.Topics, keys: c.Keys, door: c.Door, ctr: newMetrics(c.Metrics), log: c.Log,
 		refusals: &coalescer{burst: c.RefusalBurst, window: c.RefusalWindow, record: c.Door.Record,
 			keys: map[refusalKey]*refusalWindow{}}}, nil
 }
 
-// Counters returns the handler's counters.
-func (h *Handler) Counters() *agent.Counters { return h.ctr }
+// Metrics returns the handler's counters.
+func (h *Handler) Metrics() *Metrics { return h.ctr }
 
 // Subscriptions returns the topic filters the link must subscribe, at QoS 1
 // (mqttlink.Options.Subscriptions).
@@ -168,7 +183,7 @@ func (h *Handler) Handle(ctx context.Context, m mqttlink.Message) error {
 		// the hub cleared a retained topic: a broker forwards the clear to
 		// subscribers as an empty message, retained or not. It revokes
 		// nothing: a revocation is a signed record.
-		h.ctr.Add(CounterCleared)
+		h.ctr.Cleared.Inc()
 		h.log.Debug("downlink: empty payload ignored", "topic", clip(m.Topic, maxTopicEcho), "retained", m.Retained)
 		return nil
 	}
@@ -214,7 +229,7 @@ func (h *Handler) Handle(ctx context.Context, m mqttlink.Message) error {
 // the record's id as its topic names it.
 func (h *Handler) refuse(ctx context.Context, t string, kind topic.Kind, id string, reason wire.Reason, err error) error {
 	rej := &Rejection{Topic: clip(t, maxTopicEcho), Reason: reason, Err: err}
-	h.ctr.Add(counterRejected + string(reason))
+	h.ctr.Rejected.With(reason).Inc()
 	e := agent.Event{Type: wire.EvPermitRejected, Reason: reason, Detail: clip(rej.Topic+": "+err.Error(), maxDetail)}
 	if kind == topic.KindPermit && permit.CheckID("permit", id) == nil {
 		e.Permit = id // the permit its topic names
@@ -228,7 +243,7 @@ func (h *Handler) refuse(ctx context.Context, t string, kind topic.Kind, id stri
 	h.log.Warn("downlink: refused", "topic", rej.Topic, "reason", reason, "err", clip(err.Error(), maxDetail))
 	if rerr := h.door.Record(ctx, e); rerr != nil {
 		if ctx.Err() == nil {
-			h.ctr.Add(CounterDoorErrors)
+			h.ctr.DoorErrors.Inc()
 			h.log.Error("downlink: refusal not recorded", "topic", rej.Topic, "err", rerr)
 		}
 		return errors.Join(rej, rerr)
@@ -240,17 +255,17 @@ func (h *Handler) refuse(ctx context.Context, t string, kind topic.Kind, id stri
 // own refusals, the downlink counts them.
 func (h *Handler) answer(ctx context.Context, t string, err error) error {
 	if err == nil {
-		h.ctr.Add(CounterTaken)
+		h.ctr.Taken.Inc()
 		return nil
 	}
 	if reason := agent.RefusalReason(err); reason != "" {
 		rej := &Rejection{Topic: clip(t, maxTopicEcho), Reason: reason, Err: err}
-		h.ctr.Add(counterRejected + string(reason))
+		h.ctr.Rejected.With(reason).Inc()
 		h.log.Warn("downlink: refused by the door", "topic", rej.Topic, "reason", reason, "err", clip(err.Error(), maxDetail))
 		return rej
 	}
 	if ctx.Err() == nil {
-		h.ctr.Add(CounterDoorErrors)
+		h.ctr.DoorErrors.Inc()
 		h.log.Error("downlink: door did not take the message", "topic", clip(t, maxTopicEcho), "err", err)
 	}
 	return fmt.Errorf("downlink: %s: %w", clip(t, maxTopicEcho), err)

@@ -160,15 +160,15 @@ func TestHandle(t *testing.T) {
 				if !errors.As(err, &rej) || rej.Reason != c.reason {
 					t.Fatalf("Handle = %v; want a rejection for %s", err, c.reason)
 				}
-				if n := h.Counters().Get("downlink_rejected_" + string(c.reason)); n != 1 {
+				if n := h.Metrics().Rejected.With(c.reason).Value(); n != 1 {
 					t.Errorf("counter downlink_rejected_%s = %d; want 1", c.reason, n)
 				}
 			case c.applyErr != nil || c.cmdErr != nil:
 				if err == nil || errors.As(err, &rej) {
 					t.Fatalf("Handle = %v; want the door's error, not a rejection", err)
 				}
-				if n := h.Counters().Get(downlink.CounterDoorErrors); n != 1 {
-					t.Errorf("counter %s = %d; want 1", downlink.CounterDoorErrors, n)
+				if n := h.Metrics().DoorErrors.Value(); n != 1 {
+					t.Errorf("counter door_errors = %d; want 1", n)
 				}
 			case err != nil:
 				t.Fatalf("Handle = %v; want nil", err)
@@ -182,8 +182,8 @@ func TestHandle(t *testing.T) {
 			if want := c.commanded; (len(commands) == 1) != want || len(commands) > 1 {
 				t.Errorf("Command calls %v; want %v", commands, want)
 			}
-			if c.cleared != (h.Counters().Get(downlink.CounterCleared) == 1) {
-				t.Errorf("counter %s = %d; want cleared %v", downlink.CounterCleared, h.Counters().Get(downlink.CounterCleared), c.cleared)
+			if c.cleared != (h.Metrics().Cleared.Value() == 1) {
+				t.Errorf("counter cleared = %d; want cleared %v", h.Metrics().Cleared.Value(), c.cleared)
 			}
 
 			if c.event == "" {
@@ -286,8 +286,8 @@ func TestRefusalFloodCoalesced(t *testing.T) {
 			h.Handle(ctx, mqttlink.Message{Topic: fmt.Sprintf("kunci/v1/demo/server-room/permits/X-%d", i), Payload: garbage, QoS: 1})
 		}
 		_, _, events := door.snapshot()
-		if n := h.Counters().Get("downlink_rejected_malformed"); n != 1200 {
-			t.Errorf("downlink_rejected_malformed = %d; want 1200", n)
+		if n := h.Metrics().Rejected.With(wire.ReasonMalformed).Value(); n != 1200 {
+			t.Errorf("rejected malformed = %d; want 1200", n)
 		}
 		// 5 for the hot topic, 1 for each of the 63 other topics tracked
 		// apart, 5 for the 137 topics beyond them

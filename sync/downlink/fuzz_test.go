@@ -36,7 +36,7 @@ func checkHandled(t *testing.T, keys permit.Keyring, tp string, payload []byte, 
 		t.Fatalf("Handle = %v; want nil or a rejection from a door that takes everything", herr)
 	}
 	outcomes := len(applied) + len(commands) + len(events)
-	if h.Counters().Get(downlink.CounterCleared) == 1 {
+	if h.Metrics().Cleared.Value() == 1 {
 		if len(payload) != 0 || outcomes != 0 || herr != nil {
 			t.Fatalf("ignored as cleared: payload of %d bytes, applied %v, commands %v, events %s, Handle = %v",
 				len(payload), applied, commands, eventList(events), herr)

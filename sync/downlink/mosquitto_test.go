@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/wire"
@@ -153,19 +154,27 @@ func TestMosquitto(t *testing.T) {
 	publish(t, hubLink, td.Cmd(), false, signed(t, hub, command("C-LIVE", wire.CmdLockdown, time.Now().UTC())))
 	waitFor(t, r.door, "the live lockdown obeyed", func() bool { return r.door.Status().Mode == wire.ModeLockdown })
 
-	for name, want := range map[string]uint64{"downlink_rejected_retained": 1, "downlink_rejected_bad_signature": 1,
-		"downlink_rejected_too_large": 1, "downlink_door_errors": 0} {
-		if got := r.ctr.Get(name); got != want {
-			t.Errorf("counter %s = %d; want %d", name, got, want)
+	for _, c := range []struct {
+		name string
+		ctr  *metrics.Counter
+		want uint64
+	}{
+		{"rejected retained", r.ctr.Rejected.With(wire.ReasonRetained), 1},
+		{"rejected bad_signature", r.ctr.Rejected.With(wire.ReasonBadSignature), 1},
+		{"rejected too_large", r.ctr.Rejected.With(wire.ReasonTooLarge), 1},
+		{"door_errors", r.ctr.DoorErrors, 0},
+	} {
+		if got := c.ctr.Value(); got != c.want {
+			t.Errorf("counter %s = %d; want %d", c.name, got, c.want)
 		}
 	}
 	// counted once the door answered, a moment after its status changed
-	waitFor(t, r.door, "the permit and the live lockdown counted as taken", func() bool { return r.ctr.Get("downlink_taken") == 2 })
+	waitFor(t, r.door, "the permit and the live lockdown counted as taken", func() bool { return r.ctr.Taken.Value() == 2 })
 	if got := r.relay.Calls(); len(got) != 1 || got[0] != "lock" {
 		t.Errorf("relay calls %v; want only the safe state at start", got)
 	}
 	// clear the retained topics, as the hub does: ignored, counted
 	publish(t, hubLink, td.Cmd(), true, nil)
 	publish(t, hubLink, td.Permit("P-0666"), true, nil)
-	waitFor(t, r.door, "the cleared topics ignored", func() bool { return r.ctr.Get("downlink_cleared") == 2 })
+	waitFor(t, r.door, "the cleared topics ignored", func() bool { return r.ctr.Cleared.Value() == 2 })
 }

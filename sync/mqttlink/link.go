@@ -14,6 +14,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/kunci-project/kunci/internal/metrics"
 )
 
 // ErrNotConnected is the error of a publish while the link is down.
@@ -56,7 +57,10 @@ type Options struct {
 	// whose one job is to take every message in order, the hub's ingest,
 	// never for a door.
 	Backpressure bool
-	Log          *slog.Logger
+	// Metrics is the process's registry (the agent's, the hub's), for
+	// /metrics: kunci_mqtt_*; nil: one of its own.
+	Metrics *metrics.Registry
+	Log     *slog.Logger
 }
 
 // Message is an incoming MQTT message.
@@ -84,8 +88,8 @@ type Link struct {
 	lost    chan error
 
 	connected   atomic.Bool
-	connections atomic.Uint64
-	dropped     atomic.Uint64
+	connections *metrics.Counter
+	dropped     *metrics.Counter
 	overflowed  atomic.Bool // a message was dropped since the last resubscription
 	mu          sync.Mutex
 	connCh      chan struct{} // closed and replaced at every new connection
@@ -116,8 +120,21 @@ func New(o Options, handler func(Message)) (*Link, error) {
 	if handler == nil {
 		handler = func(Message) {}
 	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.NewRegistry()
+	}
 	l := &Link{o: o, handler: handler, inbox: make(chan Message, o.QueueDepth), lost: make(chan error, 1),
-		connCh: make(chan struct{})}
+		connCh:      make(chan struct{}),
+		connections: o.Metrics.Counter("kunci_mqtt_connections_total", "Connections the MQTT link made to the broker."),
+		dropped: o.Metrics.Counter("kunci_mqtt_dropped_total",
+			"Incoming MQTT messages dropped because the handler was behind; the link subscribes again for the retained ones.")}
+	o.Metrics.GaugeFunc("kunci_mqtt_connected", "Whether the MQTT link is connected to the broker now (1) or not (0).",
+		func() float64 {
+			if l.connected.Load() {
+				return 1
+			}
+			return 0
+		})
 	co := mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID(o.ClientID).
 		SetCleanSession(o.CleanSession).SetKeepAlive(o.KeepAlive).SetConnectTimeout(o.ConnectTimeout).
 		SetAutoReconnect(false).SetConnectRetry(false).SetOrderMatters(true).SetWriteTimeout(o.ConnectTimeout).
@@ -162,7 +179,8 @@ func (l *Link) receive(_ mqtt.Client, m mqtt.Message) {
 		return
 	default:
 	}
-	n := l.dropped.Add(1)
+	l.dropped.Inc()
+	n := l.dropped.Value() // paho calls receive from one goroutine
 	l.overflowed.Store(true)
 	if l.o.OnDrop != nil {
 		l.o.OnDrop(msg)
@@ -174,7 +192,7 @@ func (l *Link) receive(_ mqtt.Client, m mqtt.Message) {
 
 // Dropped returns how many incoming messages were dropped because the
 // handler was behind.
-func (l *Link) Dropped() uint64 { return l.dropped.Load() }
+func (l *Link) Dropped() uint64 { return l.dropped.Value() }
 
 // clip bounds a topic for a log line.
 func clip(t string) string {
@@ -196,14 +214,14 @@ func (l *Link) resubscribe(ctx context.Context) {
 		l.o.Log.Warn("mqtt: subscribe again after dropped messages", "err", err)
 		return
 	}
-	l.o.Log.Info("mqtt: subscribed again after dropped messages", "dropped", l.dropped.Load())
+	l.o.Log.Info("mqtt: subscribed again after dropped messages", "dropped", l.dropped.Value())
 }
 
 // Connected reports whether the link is up now.
 func (l *Link) Connected() bool { return l.connected.Load() }
 
 // Connections returns how many connections the link has made.
-func (l *Link) Connections() uint64 { return l.connections.Load() }
+func (l *Link) Connections() uint64 { return l.connections.Value() }
 
 // NextConnection returns a channel closed at the next new connection.
 func (l *Link) NextConnection() <-chan struct{} {
@@ -324,7 +342,7 @@ func (l *Link) connect(ctx context.Context) error {
 			return fmt.Errorf("mqtt: subscribe: %w", err)
 		}
 	}
-	l.connections.Add(1)
+	l.connections.Inc()
 	l.o.Log.Info("mqtt: connected", "broker", l.o.Broker, "client", l.o.ClientID)
 	if l.o.OnConnect != nil {
 		l.o.OnConnect()

@@ -9,10 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
 )
@@ -68,7 +68,9 @@ type Options struct {
 	// RetryDelay is the pause after a failed publish on a link that
 	// still reports itself up (1 s); a new connection ends it at once.
 	RetryDelay time.Duration
-	Log        *slog.Logger
+	// Metrics is the agent's registry, for /metrics; nil: one of its own.
+	Metrics *metrics.Registry
+	Log     *slog.Logger
 }
 
 // Stats counts what the pump did and what it refused.
@@ -94,9 +96,12 @@ type Pump struct {
 	topic  string
 	acked  chan struct{} // signalled after an ack moved the log forward
 
-	published, publishErrors, resends, ackTimeouts     atomic.Uint64
-	acks, malformedAcks, foreignAcks, beyondAcks, serr atomic.Uint64
+	published, publishErrors, resends, ackTimeouts     *metrics.Counter
+	acks, malformedAcks, foreignAcks, beyondAcks, serr *metrics.Counter
 }
+
+// ackRefusal is the reason label of kunci_agent_outbox_acks_refused_total.
+type ackRefusal string
 
 // New prepares a pump for log. notify is signalled after new events are
 // stored (a door's Watch channel); it may fold several into one.
@@ -123,7 +128,25 @@ func New(l Log, pub Publisher, notify <-chan struct{}, o Options) (*Pump, error)
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Pump{log: l, pub: pub, notify: notify, o: o, topic: o.Door.Events(), acked: make(chan struct{}, 1)}, nil
+	if o.Metrics == nil {
+		o.Metrics = metrics.NewRegistry()
+	}
+	r := o.Metrics
+	refused := metrics.NewCounterVec[ackRefusal](r, "kunci_agent_outbox_acks_refused_total",
+		"Acks of the hub refused, by reason: malformed, for another epoch, beyond the newest event.", "reason")
+	return &Pump{log: l, pub: pub, notify: notify, o: o, topic: o.Door.Events(), acked: make(chan struct{}, 1),
+		published: r.Counter("kunci_agent_outbox_published_total", "Events published and acknowledged by the broker."),
+		publishErrors: r.Counter("kunci_agent_outbox_publish_errors_total",
+			"Publishes of events that failed or never completed."),
+		resends: r.Counter("kunci_agent_outbox_resends_total",
+			"Times the outbox went back to the hub's last ack: at each connection and each ack timeout."),
+		ackTimeouts: r.Counter("kunci_agent_outbox_ack_timeouts_total",
+			"Times the hub's ack made no progress within the ack timeout while events were outstanding."),
+		acks:          r.Counter("kunci_agent_outbox_acks_total", "Acks of the hub accepted."),
+		malformedAcks: refused.With("malformed"), foreignAcks: refused.With("other_epoch"),
+		beyondAcks: refused.With("beyond_log"),
+		serr:       r.Counter("kunci_agent_outbox_store_errors_total", "Reads and acks of the event log that failed."),
+	}, nil
 }
 
 // AckTopic is the topic whose messages go to HandleAck.
@@ -132,10 +155,10 @@ func (p *Pump) AckTopic() string { return p.o.Door.EventsAck() }
 // Stats returns the counters.
 func (p *Pump) Stats() Stats {
 	return Stats{
-		Published: p.published.Load(), PublishErrors: p.publishErrors.Load(),
-		Resends: p.resends.Load(), AckTimeouts: p.ackTimeouts.Load(), Acks: p.acks.Load(),
-		MalformedAcks: p.malformedAcks.Load(), ForeignAcks: p.foreignAcks.Load(),
-		BeyondAcks: p.beyondAcks.Load(), StoreErrors: p.serr.Load(),
+		Published: p.published.Value(), PublishErrors: p.publishErrors.Value(),
+		Resends: p.resends.Value(), AckTimeouts: p.ackTimeouts.Value(), Acks: p.acks.Value(),
+		MalformedAcks: p.malformedAcks.Value(), ForeignAcks: p.foreignAcks.Value(),
+		BeyondAcks: p.beyondAcks.Value(), StoreErrors: p.serr.Value(),
 	}
 }
 

@@ -1,0 +1,45 @@
+package agent
+
+import "github.com/kunci-project/kunci/internal/metrics"
+
+// Metrics are the door's counters (kunci_agent_*, listed in README.md),
+// registered on the registry NewDoor was given. Every rejected input has
+// a counter, so noise is visible without logs.
+type Metrics struct {
+	StoreErrors      *metrics.Counter // reads and writes of the store that failed
+	RelayErrors      *metrics.Counter // relay moves that failed
+	ReaderFaults     *metrics.Counter // faults the readers reported
+	RecordsRejected  *metrics.Counter // signed records refused, from files or the downlink
+	CommandsRejected *metrics.Counter // signed commands refused
+	BadRequests      *metrics.Counter // requests of the local API refused
+	ListenerDropped  *metrics.Counter // events a best-effort listener missed, its channel full
+
+	// inputs the door refused, by reason (kunci_agent_inputs_refused_total)
+	UnknownReaders *metrics.Counter // a tap on a reader the door does not have
+	BadUIDs        *metrics.Counter // a UID of a length no card has
+	UnknownRacks   *metrics.Counter // a rack the door does not have
+}
+
+// inputRefusal is the reason label of kunci_agent_inputs_refused_total.
+type inputRefusal string
+
+func newMetrics(r *metrics.Registry) *Metrics {
+	in := metrics.NewCounterVec[inputRefusal](r, "kunci_agent_inputs_refused_total",
+		"Inputs the door refused before its state machine saw them, by reason.", "reason")
+	return &Metrics{
+		StoreErrors: r.Counter("kunci_agent_store_errors_total", "Reads and writes of the door's store that failed."),
+		RelayErrors: r.Counter("kunci_agent_relay_errors_total", "Relay moves that failed (each raises relay_fault)."),
+		ReaderFaults: r.Counter("kunci_agent_reader_faults_total",
+			"Faults the card readers reported (each recorded as reader.fault)."),
+		RecordsRejected: r.Counter("kunci_agent_records_rejected_total",
+			"Signed permits, revocations and staff records the door refused, from files or the downlink."),
+		CommandsRejected: r.Counter("kunci_agent_commands_rejected_total",
+			"Signed commands the door refused: expired, not yet valid, replayed, not for this door."),
+		BadRequests: r.Counter("kunci_agent_http_bad_requests_total", "Requests of the local HTTP API refused as malformed."),
+		ListenerDropped: r.Counter("kunci_agent_listener_dropped_total",
+			"Events a best-effort listener (LEDs, Home Assistant) missed because it was behind; the uplink loses none."),
+		UnknownReaders: in.With("unknown_reader"),
+		BadUIDs:        in.With("bad_uid"),
+		UnknownRacks:   in.With("unknown_rack"),
+	}
+}
