@@ -10,11 +10,11 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
@@ -37,8 +37,11 @@ type Options struct {
 	// Ingest tunes the event ingest; its Prefix, Log and OnStored are the
 	// hub's.
 	Ingest ingest.Options
-	Now    func() time.Time
-	Log    *slog.Logger
+	// Metrics is the hub's registry, which its API serves at /metrics;
+	// the ingest's metrics go there too. nil: one of its own.
+	Metrics *metrics.Registry
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // DoorName names one door.
@@ -59,7 +62,7 @@ type Hub struct {
 	log     *slog.Logger
 	rebuilt time.Duration // time the book took to build at start
 
-	cmds atomic.Uint64 // commands published
+	cmds *metrics.Counter // commands published
 }
 
 // New builds the hub: it signs every current record for publishing and
@@ -77,8 +80,12 @@ func New(o Options) (*Hub, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Hub{o: o, wf: o.Workflow, ev: o.Events, live: newLive(), recs: newRecords(),
-		doors: map[DoorName]topic.Door{}, log: o.Log}
+	if o.Metrics == nil {
+		o.Metrics = metrics.NewRegistry()
+	}
+	h := &Hub{o: o, wf: o.Workflow, ev: o.Events, live: newLive(), recs: newRecords(o.Metrics),
+		doors: map[DoorName]topic.Door{}, log: o.Log,
+		cmds: o.Metrics.Counter("kunci_hub_commands_total", "Signed commands published to the doors.")}
 	for _, d := range o.Doors {
 		t, err := topic.New(o.Prefix, d.Site, d.Door)
 		if err != nil {
@@ -88,7 +95,7 @@ func New(o Options) (*Hub, error) {
 		h.live.known(d.Site, d.Door)
 	}
 	io := o.Ingest
-	io.Prefix, io.Log, io.OnStored = o.Prefix, o.Log, h.stored
+	io.Prefix, io.Log, io.OnStored, io.Metrics = o.Prefix, o.Log, h.stored, o.Metrics
 	var err error
 	if h.in, err = ingest.New(o.Events, io); err != nil {
 		return nil, err
@@ -98,6 +105,9 @@ func New(o Options) (*Hub, error) {
 		return nil, err
 	}
 	h.rebuilt = time.Since(start)
+	o.Metrics.GaugeFunc("kunci_hub_guestbook_rows", "Rows of the guest book.", func() float64 { return float64(h.book.Len()) })
+	o.Metrics.GaugeFunc("kunci_hub_guestbook_rebuild_seconds", "Seconds the guest book took to build from the stored events at start.",
+		h.rebuilt.Seconds)
 	if err := h.signAll(); err != nil {
 		return nil, err
 	}
@@ -361,10 +371,13 @@ type Stats struct {
 	BookRebuild      time.Duration
 }
 
+// Metrics returns the hub's registry, for its /metrics.
+func (h *Hub) Metrics() *metrics.Registry { return h.o.Metrics }
+
 // Stats returns the counters.
 func (h *Hub) Stats() Stats {
 	p, f, n := h.recs.stats()
-	c := h.cmds.Load()
+	c := h.cmds.Value()
 	return Stats{Ingest: h.in.Stats(), RecordsPublished: p, RecordsFailed: f, RecordsPending: n, Commands: c,
 		BookRows: h.book.Len(), BookRebuild: h.rebuilt}
 }
@@ -464,7 +477,7 @@ func (h *Hub) Command(ctx context.Context, pub Publisher, site, door string, nam
 	if err := mqttlink.Wait(wctx, pub.Publish(t.Cmd(), 1, false, doc)); err != nil {
 		return c, fmt.Errorf("hub: command %s to %s/%s not published: %w", name, site, door, err)
 	}
-	h.cmds.Add(1)
+	h.cmds.Inc()
 	return c, nil
 }
 

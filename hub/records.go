@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 )
 
@@ -24,12 +25,23 @@ type records struct {
 	docs    map[string][]byte // topic -> document
 	pending map[string]bool   // topics to publish
 	kick    chan struct{}
-	// counters
-	published, failed uint64
+
+	published, failed *metrics.Counter
 }
 
-func newRecords() *records {
-	return &records{docs: map[string][]byte{}, pending: map[string]bool{}, kick: make(chan struct{}, 1)}
+func newRecords(reg *metrics.Registry) *records {
+	r := &records{docs: map[string][]byte{}, pending: map[string]bool{}, kick: make(chan struct{}, 1),
+		published: reg.Counter("kunci_hub_records_published_total",
+			"Retained records (permits, revocations, staff, clears) the broker took."),
+		failed: reg.Counter("kunci_hub_records_publish_failed_total",
+			"Publishes of retained records that failed; each is published again."),
+	}
+	reg.GaugeFunc("kunci_hub_records_pending", "Retained records waiting to be published.", func() float64 {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return float64(len(r.pending))
+	})
+	return r
 }
 
 // set makes doc the retained document of topic and queues it.
@@ -74,14 +86,14 @@ func (r *records) take() map[string][]byte {
 func (r *records) requeue(topic string) {
 	r.mu.Lock()
 	r.pending[topic] = true
-	r.failed++
+	r.failed.Inc()
 	r.mu.Unlock()
 }
 
 func (r *records) stats() (published, failed uint64, pending int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.published, r.failed, len(r.pending)
+	return r.published.Value(), r.failed.Value(), len(r.pending)
 }
 
 // run publishes until ctx ends.
@@ -116,7 +128,7 @@ func (r *records) run(ctx context.Context, pub Publisher) {
 				continue
 			}
 			r.mu.Lock()
-			r.published++
+			r.published.Inc()
 			if d, ok := r.docs[s.topic]; ok && len(d) == 0 && !r.pending[s.topic] {
 				// a clear is sent once: not again on every connection
 				delete(r.docs, s.topic)

@@ -20,6 +20,7 @@ import (
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
@@ -74,12 +75,13 @@ func openHub(s hubSetup, log *slog.Logger) (_ *hubServer, err error) {
 	if h.ev, err = ingest.OpenStore(s.EventsStore); err != nil {
 		return nil, err
 	}
-	if h.tokens, err = auth.New(h.wf.DB()); err != nil {
+	reg := metrics.NewRegistry() // the hub's /metrics
+	if h.tokens, err = auth.New(h.wf.DB(), reg); err != nil {
 		return nil, err
 	}
 	start := time.Now()
 	if h.hub, err = hub.New(hub.Options{Workflow: h.wf, Events: h.ev, Signer: s.Signer, Prefix: s.Prefix,
-		Doors: s.Doors, Log: log}); err != nil {
+		Doors: s.Doors, Metrics: reg, Log: log}); err != nil {
 		return nil, err
 	}
 	st := h.hub.Stats()
@@ -98,7 +100,7 @@ func openHub(s hubSetup, log *slog.Logger) (_ *hubServer, err error) {
 			lo.Subscriptions[t.Availability()] = 1
 		}
 	}
-	lo.Log = log
+	lo.Log, lo.Metrics = log, reg
 	if h.link, err = mqttlink.New(lo, h.hub.Handle); err != nil {
 		return nil, err
 	}

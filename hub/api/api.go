@@ -11,13 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/httpjson"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -42,10 +42,11 @@ type API struct {
 	o      Options
 	mux    *http.ServeMux
 
-	requests, clientErrors, serverErrors atomic.Uint64
+	requests, clientErrors, serverErrors *metrics.Counter
 }
 
-// New returns the API of h, its callers known by tokens.
+// New returns the API of h, its callers known by tokens. Its metrics go
+// on the hub's registry, which it serves at /metrics.
 func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	if h == nil || tokens == nil {
 		return nil, errors.New("api: a hub and its tokens are required")
@@ -56,7 +57,12 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &API{h: h, tokens: tokens, o: o, mux: http.NewServeMux()}
+	reg := h.Metrics()
+	a := &API{h: h, tokens: tokens, o: o, mux: http.NewServeMux(),
+		requests:     reg.Counter("kunci_hub_api_requests_total", "Requests of the hub's HTTP API."),
+		clientErrors: reg.Counter("kunci_hub_api_client_errors_total", "Requests of the hub's API refused with a 4xx status."),
+		serverErrors: reg.Counter("kunci_hub_api_server_errors_total", "Requests of the hub's API that failed with a 5xx status."),
+	}
 	readers := []auth.Role{auth.Requester, auth.Coordinator, auth.Approver, auth.Viewer} // every role reads
 	route := func(pattern string, roles []auth.Role, fn func(http.ResponseWriter, *http.Request, auth.Principal) error) {
 		a.mux.Handle(pattern, tokens.Middleware(tokens.Require(roles...)(a.handler(fn))))
@@ -65,8 +71,8 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]bool{"ok": true})
 	})
-	a.mux.HandleFunc("GET /metrics", a.metrics)
-	a.mux.HandleFunc("GET /api/metrics", a.metrics) // where kunci dev's door has /metrics
+	a.mux.Handle("GET /metrics", reg)
+	a.mux.Handle("GET /api/metrics", reg) // where kunci dev's door has /metrics
 	route("GET /api/whoami", readers, a.whoami)
 	route("POST /api/permits", one(auth.Requester), a.request)
 	route("GET /api/permits", readers, a.listPermits)
@@ -709,31 +715,4 @@ func (a *API) purge(w http.ResponseWriter, r *http.Request, _ auth.Principal) er
 	}
 	httpjson.Write(w, http.StatusOK, PurgeResult{Retention: wire.Duration(a.o.Retention), Examined: res.Examined, Purged: res.Purged})
 	return nil
-}
-
-func (a *API) metrics(w http.ResponseWriter, _ *http.Request) {
-	s := a.h.Stats()
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	p := func(name string, v any) { fmt.Fprintf(w, "kunci_hub_%s %v\n", name, v) }
-	p("api_requests_total", a.requests.Load())
-	p("api_client_errors_total", a.clientErrors.Load())
-	p("api_server_errors_total", a.serverErrors.Load())
-	as := a.tokens.Stats()
-	p("auth_missing_total", as.Missing)
-	p("auth_malformed_total", as.Malformed)
-	p("auth_unknown_total", as.Unknown)
-	p("auth_tampered_total", as.Tampered)
-	p("auth_forbidden_total", as.Forbidden)
-	p("events_received_total", s.Ingest.Received)
-	p("events_malformed_total", s.Ingest.Malformed)
-	p("events_stored_total", s.Ingest.Stored)
-	p("events_duplicates_total", s.Ingest.Duplicates)
-	p("events_store_errors_total", s.Ingest.StoreErrors)
-	p("acks_total", s.Ingest.Acks)
-	p("records_published_total", s.RecordsPublished)
-	p("records_publish_failed_total", s.RecordsFailed)
-	p("records_pending", s.RecordsPending)
-	p("commands_total", s.Commands)
-	p("guestbook_rows", s.BookRows)
-	p("guestbook_rebuild_seconds", s.BookRebuild.Seconds())
 }

@@ -39,7 +39,7 @@
 //	POST   /api/tokens           admin           {"name":"...","roles":["approver"],"expires":"RFC 3339"?} -> 201 NewToken
 //	DELETE /api/tokens/{id}      admin           204
 //	POST   /api/purge            admin           {} -> PurgeResult (the configured retention)
-//	GET    /metrics, /api/metrics                counters, Prometheus text
+//	GET    /metrics, /api/metrics                the hub's metrics, Prometheus text (README.md)
 //
 // from and to are RFC 3339 times or dates (2026-11-28); to is exclusive.
 // The guest book selects visits by entry, the SLA permits by request.

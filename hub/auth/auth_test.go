@@ -36,7 +36,7 @@ func openDB(tb testing.TB) *bolt.DB {
 func newTokens(tb testing.TB) (*auth.Tokens, *bolt.DB) {
 	tb.Helper()
 	db := openDB(tb)
-	tokens, err := auth.New(db)
+	tokens, err := auth.New(db, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/kunci-project/kunci/internal/metrics"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -54,7 +54,8 @@ type Tokens struct {
 
 // New keeps tokens in db, a bbolt file the hub already opened (its
 // workflow store's), in the bucket "tokens". Closing db is the caller's.
-func New(db *bolt.DB) (*Tokens, error) {
+// The refusals are counted on reg, the hub's (nil: a registry of its own).
+func New(db *bolt.DB, reg *metrics.Registry) (*Tokens, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bTokens)
 		return err
@@ -62,7 +63,13 @@ func New(db *bolt.DB) (*Tokens, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: %s: %w", db.Path(), err)
 	}
-	return &Tokens{db: db}, nil
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	refused := metrics.NewCounterVec[refusal](reg, "kunci_hub_auth_refused_total",
+		"API requests refused by the token check, by reason: missing, malformed, unknown, tampered, forbidden.", "reason")
+	return &Tokens{db: db, stats: counters{missing: refused.With("missing"), malformed: refused.With("malformed"),
+		unknown: refused.With("unknown"), tampered: refused.With("tampered"), forbidden: refused.With("forbidden")}}, nil
 }
 
 func invalid(format string, a ...any) error {
@@ -267,10 +274,14 @@ func (t *Tokens) EnsureAdmin(name string) (token string, issued bool, err error)
 	return token, token != "", nil
 }
 
-// counters count refusals, by reason.
+// counters count refusals, by reason: the children of
+// kunci_hub_auth_refused_total.
 type counters struct {
-	missing, malformed, unknown, tampered, forbidden atomic.Uint64
+	missing, malformed, unknown, tampered, forbidden *metrics.Counter
 }
+
+// refusal is the reason label of kunci_hub_auth_refused_total.
+type refusal string
 
 // Stats are the requests Middleware and Require refused since New, by
 // reason, for the hub's /metrics.
@@ -286,7 +297,7 @@ type Stats struct {
 func (t *Tokens) Stats() Stats {
 	c := &t.stats
 	return Stats{
-		Missing: c.missing.Load(), Malformed: c.malformed.Load(), Unknown: c.unknown.Load(),
-		Tampered: c.tampered.Load(), Forbidden: c.forbidden.Load(),
+		Missing: c.missing.Value(), Malformed: c.malformed.Value(), Unknown: c.unknown.Value(),
+		Tampered: c.tampered.Value(), Forbidden: c.forbidden.Value(),
 	}
 }

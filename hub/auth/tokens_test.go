@@ -379,7 +379,7 @@ func TestCorruptRecord(t *testing.T) {
 func TestNewAgain(t *testing.T) {
 	tokens, db := newTokens(t)
 	token, _ := issue(t, tokens, "budi", []auth.Role{auth.Viewer}, time.Time{})
-	again, err := auth.New(db)
+	again, err := auth.New(db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/boltcheck"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/wire"
@@ -128,7 +129,8 @@ func (e *Env) start(t testing.TB, o Options) {
 	if e.Events, err = ingest.OpenStore(filepath.Join(o.Dir, "events.db")); err != nil {
 		t.Fatal(err)
 	}
-	if e.Tokens, err = auth.New(e.WF.DB()); err != nil {
+	reg := metrics.NewRegistry() // the hub's, served by its API at /metrics
+	if e.Tokens, err = auth.New(e.WF.DB(), reg); err != nil {
 		t.Fatal(err)
 	}
 	if tok, issued, err := e.Tokens.EnsureAdmin("admin"); err != nil {
@@ -143,7 +145,7 @@ func (e *Env) start(t testing.TB, o Options) {
 	}
 	e.Hub, err = hub.New(hub.Options{Workflow: e.WF, Events: e.Events, Signer: e.Signer,
 		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now,
-		Ingest: ingest.Options{AckLinger: time.Millisecond}})
+		Ingest: ingest.Options{AckLinger: time.Millisecond}, Metrics: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

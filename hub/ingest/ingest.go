@@ -6,9 +6,9 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
-	"sync/atomic"
 	"time"
 
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
 )
@@ -90,7 +90,9 @@ type Options struct {
 	// in Stats.Stored and acked.
 	// It must not block for long: the ingest waits for it.
 	OnStored func([]Event)
-	Log      *slog.Logger
+	// Metrics is the hub's registry, for /metrics; nil: one of its own.
+	Metrics *metrics.Registry
+	Log     *slog.Logger
 }
 
 // Stats counts what the ingest did and what it refused.
@@ -127,8 +129,8 @@ type Ingest struct {
 	queue   chan valid
 	stopped chan struct{}
 
-	received, malformed, stored, duplicates, held, dropped atomic.Uint64
-	commits, storeErrors, acks, ackErrors                  atomic.Uint64
+	received, malformed, stored, duplicates, held, dropped *metrics.Counter
+	commits, storeErrors, acks, ackErrors                  *metrics.Counter
 
 	// Run's own
 	flows map[stream]*flow
@@ -164,17 +166,36 @@ func New(st *Store, o Options) (*Ingest, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.NewRegistry()
+	}
+	r := o.Metrics
 	return &Ingest{st: st, o: o, queue: make(chan valid, o.QueueDepth), stopped: make(chan struct{}),
-		flows: map[stream]*flow{}, due: map[stream]bool{}}, nil
+		flows: map[stream]*flow{}, due: map[stream]bool{},
+		received: r.Counter("kunci_hub_events_received_total", "Valid events taken from the doors' events topics."),
+		malformed: r.Counter("kunci_hub_events_malformed_total",
+			"Event payloads refused: bad JSON, too large, wrong topic or id."),
+		stored: r.Counter("kunci_hub_events_stored_total", "Events committed to the hub's event store, each once."),
+		duplicates: r.Counter("kunci_hub_events_duplicates_total",
+			"Events received again that were stored (or held) already; acked again."),
+		held: r.Counter("kunci_hub_events_held_total", "Events that came before a gap in their door's seq had filled."),
+		dropped: r.Counter("kunci_hub_events_dropped_total",
+			"Held events dropped for the held limit; their door sends them again."),
+		commits: r.Counter("kunci_hub_events_commits_total", "Transactions of the event store."),
+		storeErrors: r.Counter("kunci_hub_events_store_errors_total",
+			"Reads and commits of the event store that failed; their events are not acked."),
+		acks:      r.Counter("kunci_hub_acks_total", "Signed acks published to the doors."),
+		ackErrors: r.Counter("kunci_hub_ack_errors_total", "Acks that could not be published."),
+	}, nil
 }
 
 // Stats returns the counters.
 func (in *Ingest) Stats() Stats {
 	return Stats{
-		Received: in.received.Load(), Malformed: in.malformed.Load(), Stored: in.stored.Load(),
-		Duplicates: in.duplicates.Load(), Held: in.held.Load(), Dropped: in.dropped.Load(),
-		Commits: in.commits.Load(), StoreErrors: in.storeErrors.Load(), Acks: in.acks.Load(),
-		AckErrors: in.ackErrors.Load(),
+		Received: in.received.Value(), Malformed: in.malformed.Value(), Stored: in.stored.Value(),
+		Duplicates: in.duplicates.Value(), Held: in.held.Value(), Dropped: in.dropped.Value(),
+		Commits: in.commits.Value(), StoreErrors: in.storeErrors.Value(), Acks: in.acks.Value(),
+		AckErrors: in.ackErrors.Value(),
 	}
 }
 
