@@ -12,7 +12,6 @@ import (
 	"github.com/kunci-project/kunci/internal/metrics"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 type reason string
@@ -74,7 +73,7 @@ func TestServeHTTP(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); ct != metrics.ContentType {
 		t.Errorf("Content-Type %q; want %q", ct, metrics.ContentType)
 	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
+	var p expfmt.TextParser
 	fams, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
 		t.Fatal(err)
