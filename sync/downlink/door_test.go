@@ -251,7 +251,7 @@ func TestRealDoorRefusesBadMessages(t *testing.T) {
 			t.Errorf("%s: door changed:\nbefore %+v\nafter  %+v", b.name, before, after)
 		}
 		if n := r.ctr.Rejected.With(b.reason).Value(); n == 0 {
-			t.Errorf("%s: counter downlink_rejected_%s = 0", b.name, b.reason)
+			t.Errorf("%s: counter kunci_agent_downlink_rejected_total{reason=%q} = 0", b.name, b.reason)
 		}
 	}
 

@@ -161,7 +161,7 @@ func TestHandle(t *testing.T) {
 					t.Fatalf("Handle = %v; want a rejection for %s", err, c.reason)
 				}
 				if n := h.Metrics().Rejected.With(c.reason).Value(); n != 1 {
-					t.Errorf("counter downlink_rejected_%s = %d; want 1", c.reason, n)
+					t.Errorf("counter kunci_agent_downlink_rejected_total{reason=%q} = %d; want 1", c.reason, n)
 				}
 			case c.applyErr != nil || c.cmdErr != nil:
 				if err == nil || errors.As(err, &rej) {
