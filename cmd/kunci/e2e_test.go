@@ -506,13 +506,13 @@ func TestEndToEnd(t *testing.T) {
 	// since most of its work, and counts begin again at a start: only
 	// what this hub process surely did is checked
 	door := scrapeMetrics(t, x.agent.client, x.agent.base+"/metrics")
-	central := scrapeMetrics(t, http.DefaultClient, "http://"+x.hubAddr+"/metrics")
+	central := scrapeMetrics(t, x.agent.client, "http://"+x.hubAddr+"/metrics")
 	for _, c := range []struct {
 		s    scraped
 		name string
 	}{
 		{door, "kunci_agent_downlink_taken_total"}, {door, "kunci_agent_outbox_acks_total"},
-		{door, "kunci_mqtt_connections_total"}, {central, "kunci_hub_api_requests_total"},
+		{central, "kunci_hub_api_requests_total"},
 	} {
 		if v, ok := c.s.value(c.name, ""); !ok || v < 1 {
 			t.Errorf("%s = %g (%v); want at least 1", c.name, v, ok)

@@ -10,11 +10,11 @@
 // goes to the door, which refuses an older version, another door's record,
 // an expired command or a replayed nonce. An empty payload (a retained
 // topic being cleared) is ignored and counted. Every refusal is counted in
-// kunci_agent_downlink_rejected_total{reason}, and recorded as permit.rejected or
-// command.rejected with its reason, the permit its topic names and the
-// topic: the first RefusalBurst (5) of a topic and reason in each
-// RefusalWindow (10 s) as events of their own, the rest as one summary
-// event with their count when the window ends. A flood of garbage thus
+// kunci_agent_downlink_rejected_total{reason}, and recorded as
+// permit.rejected or command.rejected with its reason, the permit its
+// topic names and the topic: the first RefusalBurst (5) of a topic and
+// reason in each RefusalWindow (10 s) as events of their own, the rest as
+// one summary event with their count when the window ends. A flood of garbage thus
 // costs the door's loop a few durable writes a window, not one a message.
 //
 // It must never change the door on input it refused, never obey a command
