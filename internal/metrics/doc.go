@@ -28,7 +28,8 @@
 //     a typo makes a new series again.
 //   - this package (about 250 lines over sync/atomic), with every part
 //     of the agent and the hub moved onto it: 15,243,628 bytes, +92,776
-//     (+0.6%), no new module in the binary.
+//     (+0.6%), no new module in the binary; measured again on a later
+//     main, 15,248,686 bytes before and 15,339,310 after, +90,624.
 //
 // The official parser, github.com/prometheus/common/expfmt, is used by
 // the tests only, to read both endpoints as Prometheus would. It is
