@@ -191,7 +191,7 @@ func (d *Door) process(in Input) error {
 	}
 	b := &Batch{Events: out.Events, Used: out.Used}
 	snap := next.Snapshot()
-	if !snapEqual(snap, d.saved) {
+	if !snap.equal(d.saved) {
 		b.State = &snap
 	}
 	// the last trusted time is a lower bound: a minute old costs nothing,
@@ -270,10 +270,6 @@ func (d *Door) moveRelay(out Outcome) (RelayAction, error) {
 		d.log.Info("relay", "action", act.String(), "seq", e.Seq)
 	}
 	return RelayNone, nil
-}
-
-func snapEqual(a, b Snapshot) bool {
-	return a.Mode == b.Mode && slices.Equal(a.Occupancy, b.Occupancy)
 }
 
 func (d *Door) setStatus(seq uint64, synced bool) {

@@ -3,7 +3,6 @@ package agent
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -135,78 +134,57 @@ type Outcome struct {
 	Used   []string
 }
 
-// Snapshot is the part of the machine's state that survives a restart.
+// Snapshot is the part of the machine's state that survives a restart:
+// the mode, who is inside, and the reed switches as last recorded, so that
+// the hardware's first reading after a start records what changed while
+// the door was down (a door left open and shut meanwhile: door.closed).
 type Snapshot struct {
 	Mode      wire.Mode       `json:"mode"`
 	Occupancy []wire.Occupant `json:"occupancy"`
+	DoorOpen  bool            `json:"door_open,omitempty"`
+	OpenRacks []string        `json:"open_racks,omitempty"`
 }
 
-type escortTap struct {
-	staff string
-	solo  bool
-	at    time.Time
-}
-
-type waitingGuest struct {
-	p  PermitInfo
-	at time.Time
-}
-
-type admitted struct {
-	occ  wire.Occupant
-	card permit.Fingerprint
-}
-
-type leftEscort struct {
-	escort, permit string
-	at             time.Time
+func (s Snapshot) equal(o Snapshot) bool {
+	return s.Mode == o.Mode && s.DoorOpen == o.DoorOpen && slices.Equal(s.Occupancy, o.Occupancy) &&
+		slices.Equal(s.OpenRacks, o.OpenRacks)
 }
 
 // Machine is the door's state machine. It is deterministic: the same
-// inputs at the same times give the same outcomes; it does no I/O.
+// inputs at the same times give the same outcomes; it does no I/O. Its
+// state is named sub-states (states.go), and doc.go's rule table says what
+// each input does in each of them.
 type Machine struct {
 	site, door string
 	rules      Rules
 	exitReader bool
-	rackNames  []string
 
-	doorOpen   bool
-	racks      map[string]bool // open
-	unlocked   bool
-	relockAt   time.Time
-	openedAt   time.Time
-	heldAlarm  bool
-	forced     bool
-	exitUntil  time.Time
-	exitByBtn  bool
-	mode       wire.Mode
-	waiting    *waitingGuest
-	escorts    []escortTap
-	admitted   []admitted
-	occupancy  []wire.Occupant
-	cards      map[string]permit.Fingerprint // occupant key -> card
-	leftAlone  []leftEscort
-	secureBy   time.Time // zero: no check running
-	notSecured bool      // alarm raised, until the room is secured
-	tampered   map[string]bool
-	relayFault bool // the relay failed to move, until it moves again
+	mode      wire.Mode
+	lock      lockState
+	contact   contactState
+	racks     racksState
+	pairing   pairing
+	occupancy occupancy
+	securing  securing
 }
 
-// NewMachine returns a door with the relay locked, every input closed, and
-// the state of snap restored.
+// NewMachine returns a door with the relay locked and the state of snap
+// restored: the mode, who is inside, and the door and racks as last
+// recorded (every other input closed).
 func NewMachine(site, door string, rules Rules, readers, racks []string, snap Snapshot) *Machine {
 	m := &Machine{site: site, door: door, rules: rules, mode: wire.ModeNormal,
-		racks: map[string]bool{}, cards: map[string]permit.Fingerprint{}, tampered: map[string]bool{},
-		rackNames: slices.Clone(racks)}
+		racks: racksState{names: slices.Sorted(slices.Values(racks)), open: map[string]bool{}, tampered: map[string]bool{}}}
 	m.exitReader = slices.Contains(readers, ReaderExit)
-	sort.Strings(m.rackNames)
 	for _, r := range racks {
-		m.racks[r] = false
+		m.racks.open[r] = slices.Contains(snap.OpenRacks, r)
+	}
+	if snap.DoorOpen {
+		m.contact.phase = openPhase
 	}
 	if snap.Mode == wire.ModeLockdown {
 		m.mode = wire.ModeLockdown
 	}
-	m.occupancy = slices.Clone(snap.Occupancy)
+	m.occupancy.inside = slices.Clone(snap.Occupancy)
 	return m
 }
 
@@ -214,78 +192,63 @@ func NewMachine(site, door string, rules Rules, readers, racks []string, snap Sn
 // state when the store refuses the outcome.
 func (m *Machine) Clone() *Machine {
 	c := *m
-	c.racks = cloneMap(m.racks)
-	c.tampered = cloneMap(m.tampered)
-	c.cards = cloneMap(m.cards)
-	c.escorts = slices.Clone(m.escorts)
-	c.admitted = slices.Clone(m.admitted)
-	c.occupancy = slices.Clone(m.occupancy)
-	c.leftAlone = slices.Clone(m.leftAlone)
-	if m.waiting != nil {
-		w := *m.waiting
-		c.waiting = &w
-	}
+	c.racks = m.racks.clone()
+	c.pairing = m.pairing.clone()
+	c.occupancy = m.occupancy.clone()
 	return &c
-}
-
-func cloneMap[K comparable, V any](m map[K]V) map[K]V {
-	c := make(map[K]V, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // Snapshot returns the state that must survive a restart.
 func (m *Machine) Snapshot() Snapshot {
-	return Snapshot{Mode: m.mode, Occupancy: slices.Clone(m.occupancy)}
+	return Snapshot{Mode: m.mode, Occupancy: slices.Clone(m.occupancy.inside), DoorOpen: m.contact.open(),
+		OpenRacks: m.racks.openNames()}
 }
 
 // WaitingCard returns the card of the guest waiting for an escort.
 func (m *Machine) WaitingCard() (permit.Fingerprint, bool) {
-	if m.waiting == nil {
+	if m.pairing.guest == nil {
 		return "", false
 	}
-	return m.waiting.p.Card, true
+	return m.pairing.guest.p.Card, true
 }
 
 // Unlocked reports the relay state the machine has asked for.
-func (m *Machine) Unlocked() bool { return m.unlocked }
+func (m *Machine) Unlocked() bool { return m.lock.unlocked() }
 
 // HasRack reports whether name is a configured rack.
-func (m *Machine) HasRack(name string) bool { _, ok := m.racks[name]; return ok }
+func (m *Machine) HasRack(name string) bool { _, ok := m.racks.open[name]; return ok }
 
 // Status returns the current state; the door adds seq, clock and version.
 func (m *Machine) Status() wire.Status {
-	s := wire.Status{Door: openClosed(m.doorOpen), Lock: wire.Locked, Racks: map[string]string{}, Mode: m.mode,
-		Occupancy: slices.Clone(m.occupancy), Secured: m.roomEmpty() && m.secure(), Alarms: []wire.Alarm{}}
-	if m.unlocked {
+	s := wire.Status{Door: openClosed(m.contact.open()), Lock: wire.Locked, Racks: map[string]string{}, Mode: m.mode,
+		Occupancy: slices.Clone(m.occupancy.inside), Secured: m.occupancy.empty() && m.secure(), Alarms: []wire.Alarm{}}
+	if m.lock.unlocked() {
 		s.Lock = wire.Unlocked
 	}
 	if s.Occupancy == nil {
 		s.Occupancy = []wire.Occupant{}
 	}
-	for _, r := range m.rackNames {
-		s.Racks[r] = openClosed(m.racks[r])
+	for _, r := range m.racks.names {
+		s.Racks[r] = openClosed(m.racks.open[r])
 	}
-	if m.forced {
+	if m.contact.forced {
 		s.Alarms = append(s.Alarms, wire.AlarmDoorForced)
 	}
-	if m.heldAlarm {
+	if m.contact.phase == heldPhase {
 		s.Alarms = append(s.Alarms, wire.AlarmDoorHeldOpen)
 	}
-	if m.notSecured {
+	if m.securing.alarm {
 		s.Alarms = append(s.Alarms, wire.AlarmRoomNotSecured)
 	}
-	for _, r := range m.rackNames {
-		if m.tampered[r] {
+	for _, r := range m.racks.names {
+		if m.racks.tampered[r] {
 			s.Alarms = append(s.Alarms, wire.RackTamperedAlarm(r))
 		}
 	}
 	if m.mode == wire.ModeLockdown {
 		s.Alarms = append(s.Alarms, wire.AlarmLockdown)
 	}
-	if m.relayFault {
+	if m.lock.fault {
 		s.Alarms = append(s.Alarms, wire.AlarmRelayFault)
 	}
 	return s
@@ -299,39 +262,16 @@ func openClosed(open bool) string {
 }
 
 // Deadline returns the next time at which a Tick changes something, or the
-// zero time.
+// zero time: the earliest of the sub-states' deadlines.
 func (m *Machine) Deadline() time.Time {
-	var d time.Time
-	min := func(t time.Time) {
-		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
-			d = t
-		}
-	}
-	if m.unlocked {
-		min(m.relockAt)
-	}
-	if m.waiting != nil {
-		min(m.waiting.at.Add(m.rules.EscortWindow))
-	}
-	for _, e := range m.escorts {
-		min(e.at.Add(m.rules.EscortWindow))
-	}
-	if m.doorOpen && !m.heldAlarm {
-		min(m.openedAt.Add(m.rules.HeldOpen))
-	}
-	for _, l := range m.leftAlone {
-		min(l.at.Add(m.rules.EscortWindow))
-	}
-	min(m.secureBy)
-	if !m.exitUntil.IsZero() {
-		min(m.exitUntil)
-	}
-	return d
+	return earliest(m.lock.deadline(), m.pairing.deadline(m.rules.EscortWindow), m.contact.deadline(m.rules.HeldOpen),
+		m.occupancy.deadline(m.rules.EscortWindow), m.securing.deadline())
 }
 
 type step struct {
 	m   *Machine
 	now time.Time
+	tm  Time
 	out Outcome
 }
 
@@ -340,14 +280,15 @@ func (s *step) emit(e Event) { s.out.Events = append(s.out.Events, e) }
 // Handle applies one input at time t and returns what must be stored and
 // done. Timers that are due at t expire first.
 func (m *Machine) Handle(in Input, t Time) Outcome {
-	s := &step{m: m, now: t.Now}
+	s := &step{m: m, now: t.Now, tm: t}
 	s.expire()
 	switch in := in.(type) {
 	case Tap:
 		if in.Reader == ReaderExit {
 			s.exitTap(in)
 		} else {
-			s.entryTap(in, t)
+			s.emitTap(in)
+			m.entryStep()(s, in)
 		}
 	case DoorInput:
 		s.doorInput(in.Open)
@@ -366,86 +307,86 @@ func (m *Machine) Handle(in Input, t Time) Outcome {
 		// locked now
 		s.emit(Event{Type: wire.EvStarted, Detail: in.Version})
 		s.emit(Event{Type: wire.EvLocked, Detail: "safe state at start"})
+		if m.contact.open() && m.contact.since.IsZero() {
+			m.contact.since = t.Now // restored open: held open counts from now
+		}
 		m.StartSecureCheck(t.Now)
 	case RelayFault:
 		s.emit(Event{Type: wire.EvRelayFault, Detail: in.Err})
-		if m.unlocked {
+		if m.lock.unlocked() {
 			s.lock("relay fault")
 		}
-		m.relayFault = true
+		m.lock.fault = true
 	case Tick:
 	}
 	s.checkSecured()
 	return s.out
 }
 
-// expire runs every timer that is due.
+// expire runs every timer that is due, sub-state by sub-state.
 func (s *step) expire() {
 	m, now := s.m, s.now
-	if m.unlocked && !m.relockAt.IsZero() && !now.Before(m.relockAt) {
+	due := func(t time.Time) bool { return !t.IsZero() && !now.Before(t) }
+	if m.lock.unlocked() && due(m.lock.until) {
 		s.lock("unlock time over")
 	}
-	if !m.exitUntil.IsZero() && !now.Before(m.exitUntil) {
-		m.exitUntil, m.exitByBtn = time.Time{}, false
+	if due(m.lock.exit.until) {
+		m.lock.exit = exitWindow{}
 	}
-	if w := m.waiting; w != nil && !now.Before(w.at.Add(m.rules.EscortWindow)) {
-		s.emit(Event{Type: wire.EvDenied, Reader: ReaderEntry, Permit: w.p.ID, Escort: w.p.Escort, Reason: wire.ReasonEscortTimeout,
-			Card: w.p.Card.Short()})
-		m.waiting = nil
+	if w := m.pairing.guest; w != nil && due(w.at.Add(m.rules.EscortWindow)) {
+		s.endWait(wire.ReasonEscortTimeout, "")
 	}
-	kept := m.escorts[:0]
-	for _, e := range m.escorts {
-		if now.Before(e.at.Add(m.rules.EscortWindow)) {
-			kept = append(kept, e)
-		} else if !e.solo {
+	m.pairing.escorts = slices.DeleteFunc(m.pairing.escorts, func(e escortTap) bool {
+		if !due(e.at.Add(m.rules.EscortWindow)) {
+			return false
+		}
+		if !e.solo {
 			s.emit(Event{Type: wire.EvDenied, Reader: ReaderEntry, Escort: e.staff, Staff: e.staff, Reason: wire.ReasonEscortTimeout,
 				Detail: "no guest tapped"})
 		}
+		return true
+	})
+	if due(m.contact.deadline(m.rules.HeldOpen)) {
+		m.contact.phase = heldPhase
+		s.emit(Event{Type: wire.EvHeldOpen, Detail: fmt.Sprintf("open since %s", m.contact.since.UTC().Format(time.RFC3339))})
 	}
-	m.escorts = kept
-	if m.doorOpen && !m.heldAlarm && !now.Before(m.openedAt.Add(m.rules.HeldOpen)) {
-		m.heldAlarm = true
-		s.emit(Event{Type: wire.EvHeldOpen, Detail: fmt.Sprintf("open since %s", m.openedAt.UTC().Format(time.RFC3339))})
-	}
-	left := m.leftAlone[:0]
-	for _, l := range m.leftAlone {
-		if now.Before(l.at.Add(m.rules.EscortWindow)) {
-			left = append(left, l)
-			continue
+	m.occupancy.leftAlone = slices.DeleteFunc(m.occupancy.leftAlone, func(l leftEscort) bool {
+		if !due(l.at.Add(m.rules.EscortWindow)) {
+			return false
 		}
 		if m.inside(l.permit) >= 0 {
 			s.emit(Event{Type: wire.EvUnescorted, Permit: l.permit, Escort: l.escort})
 		}
-	}
-	m.leftAlone = left
-	if !m.secureBy.IsZero() && !now.Before(m.secureBy) {
-		m.secureBy = time.Time{}
+		return true
+	})
+	if due(m.securing.due) {
+		m.securing.due = time.Time{}
 		if !m.secure() {
-			m.notSecured = true
-			s.emit(Event{Type: wire.EvNotSecured, Racks: m.openRacks(), Detail: m.insecurity()})
+			m.securing.alarm = true
+			s.emit(Event{Type: wire.EvNotSecured, Racks: m.racks.openNames(), Detail: m.insecurity()})
 		}
 	}
 }
 
 func (s *step) unlock(why string) {
-	m := s.m
-	m.relockAt = s.now.Add(m.rules.Unlock)
-	if m.unlocked {
+	l := &s.m.lock
+	l.until = s.now.Add(s.m.rules.Unlock)
+	if l.unlocked() {
 		return
 	}
-	m.unlocked, m.relayFault = true, false
+	l.phase, l.fault = unlockedPhase, false
 	s.emit(Event{Type: wire.EvUnlocked, Detail: why})
 	s.out.Relay = RelayUnlock
 }
 
 func (s *step) lock(why string) {
-	m := s.m
-	m.relockAt = time.Time{}
-	m.admitted = nil // granted but never opened the door: no entry
-	if !m.unlocked {
+	l := &s.m.lock
+	l.until = time.Time{}
+	s.m.occupancy.admitted = nil // granted but never opened the door: no entry
+	if !l.unlocked() {
 		return
 	}
-	m.unlocked, m.relayFault = false, false
+	l.phase, l.fault = lockedPhase, false
 	s.emit(Event{Type: wire.EvLocked, Detail: why})
 	s.out.Relay = RelayLock
 }
@@ -455,44 +396,159 @@ func (s *step) deny(t Tap, reason wire.Reason, e Event) {
 	s.emit(e)
 }
 
-func (s *step) entryTap(t Tap, tm Time) {
-	m := s.m
-	st := t.Info.Staff
+func (s *step) emitTap(t Tap) {
 	tap := Event{Type: wire.EvTap, Reader: t.Reader, Card: t.Card.Short()}
-	if st != nil {
-		tap.Staff = st.ID
+	if t.Info.Staff != nil {
+		tap.Staff = t.Info.Staff.ID
 	}
 	s.emit(tap)
-	if m.mode == wire.ModeLockdown {
-		s.deny(t, wire.ReasonLockdown, Event{Staff: tap.Staff})
+}
+
+// entryFunc decides a tap on the entry reader. There is one per state of
+// the door in which taps are decided differently, as raft has one stepFunc
+// per role: lockdown, a guest waiting for their escort, and neither.
+type entryFunc func(s *step, t Tap)
+
+func (m *Machine) entryStep() entryFunc {
+	switch {
+	case m.mode == wire.ModeLockdown:
+		return entryLockdown
+	case m.pairing.guest != nil:
+		return entryGuestWaits
+	}
+	return entryNormal
+}
+
+// entryLockdown denies every card.
+func entryLockdown(s *step, t Tap) {
+	var staff string
+	if t.Info.Staff != nil {
+		staff = t.Info.Staff.ID
+	}
+	s.deny(t, wire.ReasonLockdown, Event{Staff: staff})
+}
+
+// entryNormal: nobody waits, or only escorts do.
+func entryNormal(s *step, t Tap) {
+	st := t.Info.Staff
+	switch {
+	case st == nil:
+		s.guestTap(t)
+	case !s.m.usable(st) || !st.Escort && !st.Solo:
+		s.deny(t, wire.ReasonNoPermit, Event{Staff: st.ID})
+	default:
+		if st.Solo {
+			s.grantSolo(t, st, "", "")
+		}
+		if st.Escort {
+			s.escortWaits(st)
+		}
+	}
+}
+
+// entryGuestWaits: a guest waits for their escort. A staff tap is one
+// answer: the assigned escort lets the guest in; staff with the solo right
+// go in alone and end the guest's wait, so that the guest cannot walk in
+// behind them unrecorded; anyone else is denied and the guest waits on.
+func entryGuestWaits(s *step, t Tap) {
+	st := t.Info.Staff
+	if st == nil {
+		s.guestTap(t)
 		return
 	}
-	if st != nil {
-		s.staffTap(t, st, tm)
-		return
+	w := s.m.pairing.guest
+	assigned := w.p.Escort == st.ID
+	switch {
+	case !s.m.usable(st):
+		s.deny(t, wire.ReasonNoPermit, Event{Staff: st.ID})
+	case assigned && st.Escort:
+		s.escortArrives(t)
+	case st.Solo:
+		reason, detail := wire.ReasonEscortTimeout, "door released for "+st.ID+" alone"
+		if assigned {
+			reason, detail = wire.ReasonEscortNotAllowed, "assigned escort "+st.ID+" may not escort; door released for them alone"
+		}
+		s.grantSolo(t, st, reason, detail)
+		if st.Escort {
+			s.escortWaits(st)
+		}
+	case st.Escort:
+		s.deny(t, wire.ReasonWrongEscort, Event{Staff: st.ID, Escort: st.ID, Permit: w.p.ID,
+			Detail: "assigned escort is " + w.p.Escort})
+	default:
+		// the guest's permit is the one this card may not escort
+		s.deny(t, wire.ReasonEscortNotAllowed, Event{Staff: st.ID, Permit: w.p.ID})
 	}
+}
+
+func (m *Machine) usable(st *permit.Staff) bool { return !st.Disabled && st.AllowsDoor(m.door) }
+
+// guestTap decides a card with permits (or none) on the entry reader.
+func (s *step) guestTap(t Tap) {
+	m := s.m
 	if len(t.Info.Permits) == 0 {
 		s.deny(t, wire.ReasonUnknownCard, Event{})
 		return
 	}
-	p, reason := m.choosePermit(t.Info.Permits, tm)
+	p, reason := m.choosePermit(t.Info.Permits, s.tm)
 	if reason != "" {
 		s.deny(t, reason, Event{Permit: p.ID, Escort: p.Escort})
 		return
 	}
-	for i, e := range m.escorts {
-		if e.staff == p.Escort {
-			m.escorts = slices.Delete(m.escorts, i, i+1)
-			s.grantGuest(t.Card, p)
+	if i := slices.IndexFunc(m.pairing.escorts, func(e escortTap) bool { return e.staff == p.Escort }); i >= 0 {
+		m.pairing.escorts = slices.Delete(m.pairing.escorts, i, i+1)
+		s.grantGuest(t.Card, p)
+		return
+	}
+	if w := m.pairing.guest; w != nil && w.p.ID != p.ID {
+		s.endWait(wire.ReasonEscortTimeout, "another guest tapped")
+	}
+	m.pairing.guest = &waitingGuest{p: p, at: s.now}
+	s.emit(Event{Type: wire.EvEscortAwaited, Reader: t.Reader, Permit: p.ID, Escort: p.Escort, Card: t.Card.Short()})
+}
+
+// endWait ends the waiting guest's wait, if any, with an access.denied for
+// the guest's card.
+func (s *step) endWait(reason wire.Reason, detail string) {
+	w := s.m.pairing.guest
+	if w == nil {
+		return
+	}
+	s.m.pairing.guest = nil
+	s.emit(Event{Type: wire.EvDenied, Reader: ReaderEntry, Permit: w.p.ID, Escort: w.p.Escort, Reason: reason,
+		Card: w.p.Card.Short(), Detail: detail})
+}
+
+// escortArrives lets the waiting guest in, if their permit, as the store
+// knows it now, still admits.
+func (s *step) escortArrives(t Tap) {
+	m := s.m
+	p := m.pairing.guest.p
+	m.pairing.guest = nil
+	if t.Waiting != nil {
+		i := slices.IndexFunc(t.Waiting.Permits, func(q PermitInfo) bool { return q.ID == p.ID })
+		if i < 0 {
+			s.deny(Tap{Reader: ReaderEntry, Card: p.Card}, wire.ReasonNoPermit, Event{Permit: p.ID, Escort: p.Escort,
+				Detail: "permit withdrawn while waiting for the escort"})
 			return
 		}
+		p = t.Waiting.Permits[i]
 	}
-	if w := m.waiting; w != nil && w.p.ID != p.ID {
-		s.emit(Event{Type: wire.EvDenied, Reader: ReaderEntry, Permit: w.p.ID, Escort: w.p.Escort, Reason: wire.ReasonEscortTimeout,
-			Card: w.p.Card.Short(), Detail: "another guest tapped"})
+	// the guest gets in now: the permit must still admit now
+	if _, reason := m.choosePermit([]PermitInfo{p}, s.tm); reason != "" {
+		s.emit(Event{Type: wire.EvDenied, Reader: ReaderEntry, Permit: p.ID, Escort: p.Escort, Reason: reason,
+			Card: p.Card.Short(), Detail: "when the escort tapped"})
+		return
 	}
-	m.waiting = &waitingGuest{p: p, at: s.now}
-	s.emit(Event{Type: wire.EvEscortAwaited, Reader: t.Reader, Permit: p.ID, Escort: p.Escort, Card: t.Card.Short()})
+	s.grantGuest(p.Card, p)
+}
+
+// escortWaits remembers an escort's tap for their guest to tap within the
+// escort window.
+func (s *step) escortWaits(st *permit.Staff) {
+	m := s.m
+	m.pairing.escorts = slices.DeleteFunc(m.pairing.escorts, func(e escortTap) bool { return e.staff == st.ID })
+	m.pairing.escorts = append(m.pairing.escorts, escortTap{staff: st.ID, solo: st.Solo, at: s.now})
 }
 
 // choosePermit returns a permit of this door that admits now, or the most
@@ -528,71 +584,29 @@ func (m *Machine) choosePermit(ps []PermitInfo, tm Time) (PermitInfo, wire.Reaso
 	return best, reason
 }
 
-func (s *step) staffTap(t Tap, st *permit.Staff, tm Time) {
+// grantSolo lets staff with the solo right in alone. A guest waiting for
+// someone else's tap has their wait ended, with reason and detail, before
+// the lock is released.
+func (s *step) grantSolo(t Tap, st *permit.Staff, reason wire.Reason, detail string) {
 	m := s.m
-	w := m.waiting
-	usable := !st.Disabled && st.AllowsDoor(m.door)
-	if !usable || !st.Escort && !st.Solo {
-		if w != nil && usable {
-			// the guest's permit is the one this card may not escort
-			s.deny(t, wire.ReasonEscortNotAllowed, Event{Staff: st.ID, Permit: w.p.ID})
-			return
-		}
-		s.deny(t, wire.ReasonNoPermit, Event{Staff: st.ID})
-		return
-	}
-	if w != nil && w.p.Escort != st.ID && st.Escort {
-		s.deny(t, wire.ReasonWrongEscort, Event{Staff: st.ID, Escort: st.ID, Permit: w.p.ID,
-			Detail: "assigned escort is " + w.p.Escort})
-		if !st.Solo {
-			return
-		}
-	}
-	if w != nil && w.p.Escort == st.ID {
-		if !st.Escort {
-			s.deny(t, wire.ReasonEscortNotAllowed, Event{Staff: st.ID, Permit: w.p.ID})
-			if !st.Solo {
-				return
-			}
-		} else {
-			m.waiting = nil
-			p := w.p
-			if t.Waiting != nil {
-				i := slices.IndexFunc(t.Waiting.Permits, func(q PermitInfo) bool { return q.ID == p.ID })
-				if i < 0 {
-					s.deny(Tap{Reader: ReaderEntry, Card: p.Card}, wire.ReasonNoPermit, Event{Permit: p.ID, Escort: p.Escort,
-						Detail: "permit withdrawn while waiting for the escort"})
-					return
-				}
-				p = t.Waiting.Permits[i]
-			}
-			// the guest gets in now: the permit must still admit now
-			if _, reason := m.choosePermit([]PermitInfo{p}, tm); reason != "" {
-				s.emit(Event{Type: wire.EvDenied, Reader: ReaderEntry, Permit: p.ID, Escort: p.Escort, Reason: reason,
-					Card: p.Card.Short(), Detail: "when the escort tapped"})
-				return
-			}
-			s.grantGuest(p.Card, p)
-			return
-		}
-	}
-	if st.Solo {
-		// an escort who went out and comes back is with the guest again
-		m.leftAlone = slices.DeleteFunc(m.leftAlone, func(l leftEscort) bool { return l.escort == st.ID })
-		s.emit(Event{Type: wire.EvGranted, Reader: t.Reader, Staff: st.ID, Card: t.Card.Short(), Detail: "solo"})
-		m.admit(wire.Occupant{Staff: st.ID, Card: t.Card.Short()}, t.Card)
-		s.unlock("solo " + st.ID)
-		s.enterIfOpen()
-	}
-	if st.Escort {
-		m.escorts = slices.DeleteFunc(m.escorts, func(e escortTap) bool { return e.staff == st.ID })
-		m.escorts = append(m.escorts, escortTap{staff: st.ID, solo: st.Solo, at: s.now})
-	}
+	// an escort who went out and comes back is with the guest again
+	m.occupancy.leftAlone = slices.DeleteFunc(m.occupancy.leftAlone, func(l leftEscort) bool { return l.escort == st.ID })
+	s.emit(Event{Type: wire.EvGranted, Reader: t.Reader, Staff: st.ID, Card: t.Card.Short(), Detail: "solo"})
+	s.endWait(reason, detail)
+	m.admit(wire.Occupant{Staff: st.ID, Card: t.Card.Short()}, t.Card)
+	s.unlock("solo " + st.ID)
+	s.enterIfOpen()
 }
 
+// grantGuest lets a guest in. Another guest still waiting has their wait
+// ended: one guest at a time goes in, and only the one the log names.
 func (s *step) grantGuest(card permit.Fingerprint, p PermitInfo) {
 	m := s.m
 	s.emit(Event{Type: wire.EvGranted, Reader: ReaderEntry, Permit: p.ID, Escort: p.Escort, Card: card.Short()})
+	if w := m.pairing.guest; w != nil && w.p.ID == p.ID {
+		m.pairing.guest = nil
+	}
+	s.endWait(wire.ReasonEscortTimeout, "door released for "+p.ID)
 	m.admit(wire.Occupant{Permit: p.ID, Escort: p.Escort, Card: card.Short()}, card)
 	s.unlock("permit " + p.ID)
 	s.enterIfOpen()
@@ -600,75 +614,75 @@ func (s *step) grantGuest(card permit.Fingerprint, p PermitInfo) {
 
 func (m *Machine) admit(o wire.Occupant, card permit.Fingerprint) {
 	// granted again before the door opened: still one entry
-	if slices.ContainsFunc(m.admitted, func(a admitted) bool { return a.occ.Permit == o.Permit && a.occ.Staff == o.Staff }) {
+	if slices.ContainsFunc(m.occupancy.admitted, func(a admitted) bool { return a.occ.Permit == o.Permit && a.occ.Staff == o.Staff }) {
 		return
 	}
-	m.admitted = append(m.admitted, admitted{occ: o, card: card})
+	m.occupancy.admitted = append(m.occupancy.admitted, admitted{occ: o, card: card})
 }
 
 // enterIfOpen records entry at once when the door is already open.
 func (s *step) enterIfOpen() {
-	if s.m.doorOpen {
+	if s.m.contact.open() {
 		s.enter()
 	}
 }
 
 func (s *step) enter() {
 	m := s.m
-	for _, a := range m.admitted {
+	for _, a := range m.occupancy.admitted {
 		o := a.occ
 		o.Since = s.now
 		if i := m.insideOcc(o); i >= 0 {
-			m.occupancy = slices.Delete(m.occupancy, i, i+1)
+			m.occupancy.inside = slices.Delete(m.occupancy.inside, i, i+1)
 		}
-		m.occupancy = append(m.occupancy, o)
+		m.occupancy.inside = append(m.occupancy.inside, o)
 		s.emit(Event{Type: wire.EvVisitEntered, Permit: o.Permit, Escort: o.Escort, Staff: o.Staff, Card: o.Card})
 		if o.Permit != "" {
 			s.out.Used = append(s.out.Used, o.Permit)
 		}
 		// someone came in: the room is occupied again
-		m.secureBy = time.Time{}
+		m.securing.due = time.Time{}
 	}
-	m.admitted = nil
+	m.occupancy.admitted = nil
 }
 
 func (m *Machine) inside(permitID string) int {
-	return slices.IndexFunc(m.occupancy, func(o wire.Occupant) bool { return o.Permit == permitID })
+	return slices.IndexFunc(m.occupancy.inside, func(o wire.Occupant) bool { return o.Permit == permitID })
 }
 
 func (m *Machine) insideOcc(o wire.Occupant) int {
-	return slices.IndexFunc(m.occupancy, func(x wire.Occupant) bool { return x.Permit == o.Permit && x.Staff == o.Staff })
+	return slices.IndexFunc(m.occupancy.inside, func(x wire.Occupant) bool { return x.Permit == o.Permit && x.Staff == o.Staff })
 }
 
 func (s *step) exitTap(t Tap) {
 	m := s.m
-	short := t.Card.Short()
-	tap := Event{Type: wire.EvTap, Reader: t.Reader, Card: short}
-	if t.Info.Staff != nil {
-		tap.Staff = t.Info.Staff.ID
-	}
-	s.emit(tap)
+	s.emitTap(t)
 	if t.Info.Staff == nil && len(t.Info.Permits) == 0 {
 		s.deny(t, wire.ReasonUnknownCard, Event{})
 		return
 	}
-	s.emit(Event{Type: wire.EvExitRequested, Reader: t.Reader, Staff: tap.Staff, Card: short})
+	short := t.Card.Short()
+	req := Event{Type: wire.EvExitRequested, Reader: t.Reader, Card: short}
+	if st := t.Info.Staff; st != nil {
+		req.Staff = st.ID
+	}
+	s.emit(req)
 	s.requestExit(false)
 	if st := t.Info.Staff; st != nil {
-		if i := slices.IndexFunc(m.occupancy, func(o wire.Occupant) bool { return o.Staff == st.ID }); i >= 0 {
+		if i := slices.IndexFunc(m.occupancy.inside, func(o wire.Occupant) bool { return o.Staff == st.ID }); i >= 0 {
 			s.leave(i)
 		}
-		for _, o := range m.occupancy {
+		for _, o := range m.occupancy.inside {
 			if o.Permit != "" && o.Escort == st.ID {
 				// a second tap out restarts the grace time, it is not a second alarm
-				m.leftAlone = slices.DeleteFunc(m.leftAlone, func(l leftEscort) bool { return l.permit == o.Permit })
-				m.leftAlone = append(m.leftAlone, leftEscort{escort: st.ID, permit: o.Permit, at: s.now})
+				m.occupancy.leftAlone = slices.DeleteFunc(m.occupancy.leftAlone, func(l leftEscort) bool { return l.permit == o.Permit })
+				m.occupancy.leftAlone = append(m.occupancy.leftAlone, leftEscort{escort: st.ID, permit: o.Permit, at: s.now})
 			}
 		}
 		return
 	}
-	for i := len(m.occupancy) - 1; i >= 0; i-- {
-		if o := m.occupancy[i]; o.Permit != "" && o.Card == short {
+	for i := len(m.occupancy.inside) - 1; i >= 0; i-- {
+		if o := m.occupancy.inside[i]; o.Permit != "" && o.Card == short {
 			s.leave(i)
 		}
 	}
@@ -677,22 +691,21 @@ func (s *step) exitTap(t Tap) {
 // leave records that occupant i went out.
 func (s *step) leave(i int) {
 	m := s.m
-	o := m.occupancy[i]
-	m.occupancy = slices.Delete(m.occupancy, i, i+1)
+	o := m.occupancy.inside[i]
+	m.occupancy.inside = slices.Delete(m.occupancy.inside, i, i+1)
 	s.emit(Event{Type: wire.EvVisitExited, Permit: o.Permit, Escort: o.Escort, Staff: o.Staff, Card: o.Card,
 		Detail: "inside since " + o.Since.UTC().Format(time.RFC3339)})
 	if o.Permit != "" {
-		m.leftAlone = slices.DeleteFunc(m.leftAlone, func(l leftEscort) bool { return l.permit == o.Permit })
+		m.occupancy.leftAlone = slices.DeleteFunc(m.occupancy.leftAlone, func(l leftEscort) bool { return l.permit == o.Permit })
 	}
-	if m.roomEmpty() {
-		m.secureBy = s.now.Add(m.rules.SecureWithin)
+	if m.occupancy.empty() {
+		m.securing.due = s.now.Add(m.rules.SecureWithin)
 	}
 }
 
 func (s *step) requestExit(button bool) {
 	m := s.m
-	m.exitUntil = s.now.Add(m.rules.Unlock)
-	m.exitByBtn = button && !m.exitReader
+	m.lock.exit = exitWindow{until: s.now.Add(m.rules.Unlock), all: button && !m.exitReader}
 	if m.rules.ExitUnlocks {
 		s.unlock("exit")
 	}
@@ -700,53 +713,50 @@ func (s *step) requestExit(button bool) {
 
 func (s *step) doorInput(open bool) {
 	m := s.m
-	if open == m.doorOpen {
+	if open == m.contact.open() {
 		return
 	}
-	m.doorOpen = open
 	if !open {
-		m.heldAlarm = false
+		m.contact = contactState{}
 		// an exit request lets the door open once: opened again while
 		// locked, it is forced
-		m.exitUntil, m.exitByBtn = time.Time{}, false
+		m.lock.exit = exitWindow{}
 		s.emit(Event{Type: wire.EvClosed})
-		if m.unlocked {
+		if m.lock.unlocked() {
 			s.lock("door closed")
 		}
-		m.forced = false
 		return
 	}
-	m.openedAt = s.now
+	m.contact = contactState{phase: openPhase, since: s.now}
 	s.emit(Event{Type: wire.EvOpened})
-	exiting := !m.exitUntil.IsZero()
-	if !m.unlocked && !exiting {
-		m.forced = true
+	if !m.lock.unlocked() && m.lock.exit.until.IsZero() {
+		m.contact.forced = true
 		s.emit(Event{Type: wire.EvForced})
 	}
-	if m.exitByBtn {
-		m.exitByBtn = false
-		for len(m.occupancy) > 0 {
-			s.leave(len(m.occupancy) - 1)
+	if m.lock.exit.all {
+		m.lock.exit.all = false
+		for len(m.occupancy.inside) > 0 {
+			s.leave(len(m.occupancy.inside) - 1)
 		}
 	}
-	if m.unlocked {
+	if m.lock.unlocked() {
 		s.enter()
 	}
 }
 
 func (s *step) rackInput(in RackInput) {
-	m := s.m
-	if was, ok := m.racks[in.Rack]; !ok || was == in.Open {
+	r := &s.m.racks
+	if was, ok := r.open[in.Rack]; !ok || was == in.Open {
 		return
 	}
-	m.racks[in.Rack] = in.Open
+	r.open[in.Rack] = in.Open
 	if !in.Open {
 		s.emit(Event{Type: wire.EvRackClosed, Rack: in.Rack})
 		return
 	}
 	s.emit(Event{Type: wire.EvRackOpened, Rack: in.Rack})
-	if m.roomEmpty() {
-		m.tampered[in.Rack] = true
+	if s.m.occupancy.empty() {
+		r.tampered[in.Rack] = true
 		s.emit(Event{Type: wire.EvRackTampered, Rack: in.Rack, Detail: "opened while the room is empty"})
 	}
 }
@@ -757,7 +767,7 @@ func (s *step) command(c Command) {
 	switch c.Name {
 	case wire.CmdLockdown:
 		m.mode = wire.ModeLockdown
-		m.waiting, m.escorts = nil, nil
+		m.pairing = pairing{}
 		ok()
 		s.lock("lockdown")
 	case wire.CmdRelease:
@@ -769,7 +779,9 @@ func (s *step) command(c Command) {
 			return
 		}
 		ok()
-		m.exitUntil = s.now.Add(m.rules.Unlock) // a remote unlock is not a forced door
+		// released for whoever the command was for, not for a waiting guest
+		s.endWait(wire.ReasonEscortTimeout, "door released by command "+c.ID)
+		m.lock.exit = exitWindow{until: s.now.Add(m.rules.Unlock)} // a remote unlock is not a forced door
 		s.unlock("command " + c.ID)
 	case wire.CmdResync:
 		ok()
@@ -778,44 +790,21 @@ func (s *step) command(c Command) {
 	}
 }
 
-func (m *Machine) roomEmpty() bool { return len(m.occupancy) == 0 && len(m.admitted) == 0 }
-
 func (m *Machine) secure() bool {
-	if m.doorOpen || m.unlocked {
-		return false
-	}
-	for _, open := range m.racks {
-		if open {
-			return false
-		}
-	}
-	return true
-}
-
-// openRacks names the racks that are open, in the configured order.
-func (m *Machine) openRacks() []string {
-	var open []string
-	for _, r := range m.rackNames {
-		if m.racks[r] {
-			open = append(open, r)
-		}
-	}
-	return open
+	return !m.contact.open() && !m.lock.unlocked() && len(m.racks.openNames()) == 0
 }
 
 // insecurity names what keeps the room from being secured.
 func (m *Machine) insecurity() string {
 	var open []string
-	if m.doorOpen {
+	if m.contact.open() {
 		open = append(open, "door open")
 	}
-	if m.unlocked {
+	if m.lock.unlocked() {
 		open = append(open, "lock released")
 	}
-	for _, r := range m.rackNames {
-		if m.racks[r] {
-			open = append(open, "rack "+r+" open")
-		}
+	for _, r := range m.racks.openNames() {
+		open = append(open, "rack "+r+" open")
 	}
 	return strings.Join(open, ", ")
 }
@@ -824,33 +813,30 @@ func (m *Machine) insecurity() string {
 // last exit or after a room.not_secured alarm.
 func (s *step) checkSecured() {
 	m := s.m
-	if !m.roomEmpty() {
+	if !m.occupancy.empty() {
 		return
 	}
+	sec := &m.securing
 	if !m.secure() {
 		// an empty room that comes open (forced door, tampered rack) must be
 		// shut again in time, like after the last exit
-		if m.secureBy.IsZero() && !m.notSecured {
-			m.secureBy = s.now.Add(m.rules.SecureWithin)
+		if sec.due.IsZero() && !sec.alarm {
+			sec.due = s.now.Add(m.rules.SecureWithin)
 		}
 		return
 	}
-	if m.secureBy.IsZero() && !m.notSecured {
+	if sec.due.IsZero() && !sec.alarm {
 		return
 	}
-	m.secureBy, m.notSecured = time.Time{}, false
-	for r := range m.tampered {
-		if !m.racks[r] {
-			delete(m.tampered, r)
-		}
-	}
+	*sec = securing{}
+	clear(m.racks.tampered) // every rack is closed now
 	s.emit(Event{Type: wire.EvSecured})
 }
 
 // StartSecureCheck asks for the room to be found secured within the rule's
-// time, as after the last exit; the loop calls it at start.
+// time, as after the last exit; Started calls it.
 func (m *Machine) StartSecureCheck(now time.Time) {
-	if m.roomEmpty() {
-		m.secureBy = now.Add(m.rules.SecureWithin)
+	if m.occupancy.empty() {
+		m.securing.due = now.Add(m.rules.SecureWithin)
 	}
 }

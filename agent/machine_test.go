@@ -198,13 +198,23 @@ type step struct {
 	used      []string
 	untrusted bool
 	check     func(t *testing.T, m *agent.Machine) // extra checks after the step
+	rule      string                               // the row of doc.go's rule table the step exercises
 }
 
 type machineCase struct {
 	name    string
 	rules   func(*agent.Rules) // changes to DefaultRules
 	readers []string           // default entry and exit
+	snap    agent.Snapshot     // the state restored
 	steps   []step
+}
+
+func newCaseMachine(c machineCase) *agent.Machine {
+	rules := agent.DefaultRules()
+	if c.rules != nil {
+		c.rules(&rules)
+	}
+	return newTestMachine(rules, c.readers, c.snap)
 }
 
 func newTestMachine(rules agent.Rules, readers []string, snap agent.Snapshot) *agent.Machine {
@@ -218,7 +228,11 @@ func runSteps(t *testing.T, m *agent.Machine, steps []step) {
 	t.Helper()
 	for i, s := range steps {
 		tm := agent.Time{Now: t0.Add(s.at), Trusted: !s.untrusted}
+		before, desc := agent.RuleWords(m), agent.RuleInput(m, s.in, tm)
 		out := m.Handle(s.in, tm)
+		if s.rule != "" {
+			checkRule(t, i, s, before, desc, out, agent.RuleWords(m))
+		}
 		if !evsMatch(out.Events, s.want) || out.Relay != s.relay || !slices.Equal(out.Used, s.used) {
 			t.Fatalf("step %d: Handle(%T%+v) at +%v =\n  events %v, relay %v, used %v;\nwant\n  events %v, relay %v, used %v",
 				i, s.in, s.in, s.at, evList(out.Events), out.Relay, out.Used, s.want, s.relay, s.used)
@@ -248,6 +262,16 @@ func wantUnlocked(want bool) func(t *testing.T, m *agent.Machine) {
 		t.Helper()
 		if m.Unlocked() != want {
 			t.Errorf("Unlocked() = %v; want %v", m.Unlocked(), want)
+		}
+	}
+}
+
+// wantWaiting checks whether a guest waits for an escort.
+func wantWaiting(want bool) func(t *testing.T, m *agent.Machine) {
+	return func(t *testing.T, m *agent.Machine) {
+		t.Helper()
+		if _, got := m.WaitingCard(); got != want {
+			t.Errorf("a guest waits: %v; want %v", got, want)
 		}
 	}
 }
@@ -288,6 +312,16 @@ func guestIn(p permit.Permit) []step {
 }
 
 func TestMachineRules(t *testing.T) {
+	for _, c := range machineCases() {
+		t.Run(c.name, func(t *testing.T) {
+			runSteps(t, newCaseMachine(c), c.steps)
+		})
+	}
+}
+
+// machineCases are the door's scenarios, each a list of steps; a step that
+// names a rule exercises that row of doc.go's rule table.
+func machineCases() []machineCase {
 	notYet := guestPermit("P-LATER", guestCard, "S-ESC")
 	notYet.NotBefore = t0.Add(time.Hour)
 	expired := guestPermit("P-OLD", guestCard, "S-ESC")
@@ -306,168 +340,212 @@ func TestMachineRules(t *testing.T) {
 
 	cases := []machineCase{
 		{name: "guest then escort", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
-			{at: 29 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
+			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			{rule: "G4", at: 29 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
 				want: []ev{staffTapEv(escortStaff), granted(p1), unlocked}, relay: agent.RelayUnlock, check: wantUnlocked(true)},
-			{at: 31 * sec, in: open, want: []ev{opened, entered(p1)}, used: []string{p1.ID},
+			{rule: "D3", at: 31 * sec, in: open, want: []ev{opened, entered(p1)}, used: []string{p1.ID},
 				check: wantStatus(occupants(p1.ID))},
-			{at: 33 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock, check: wantUnlocked(false)},
+			{rule: "D8", at: 33 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock, check: wantUnlocked(false)},
 		}},
 		{name: "escort then guest", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}},
-			{at: 29 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), granted(p1), unlocked}, relay: agent.RelayUnlock},
+			{rule: "S3", at: 0, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}},
+			{rule: "E5", at: 29 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), granted(p1), unlocked}, relay: agent.RelayUnlock},
 			{at: 30 * sec, in: open, want: []ev{opened, entered(p1)}, used: []string{p1.ID}},
 		}},
 		{name: "escort then guest, escort also solo", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, bothStaff),
+			{rule: "S5", at: 0, in: staffTap(agent.ReaderEntry, bothStaff),
 				want: []ev{staffTapEv(bothStaff), soloGranted(bothStaff), unlocked}, relay: agent.RelayUnlock},
 			{at: 1 * sec, in: open, want: []ev{opened, staffEntered(bothStaff)}},
-			{at: 2 * sec, in: permitTap(agent.ReaderEntry, guestPermit("P-B", guestCard, "S-BOTH")),
+			{rule: "E6", at: 2 * sec, in: permitTap(agent.ReaderEntry, guestPermit("P-B", guestCard, "S-BOTH")),
 				want: []ev{tapEv(), granted(guestPermit("P-B", guestCard, "S-BOTH")), entered(guestPermit("P-B", guestCard, "S-BOTH"))},
 				used: []string{"P-B"}, check: wantStatus(occupants("S-BOTH", "P-B"))},
 		}},
 		{name: "guest waits, escort window expires", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
-			{at: 30*sec - 1, in: tick},
-			{at: 30 * sec, in: tick, want: []ev{deniedP(wire.ReasonEscortTimeout, p1)}},
+			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			{rule: "T1", at: 30*sec - 1, in: tick},
+			{rule: "T3", at: 30 * sec, in: tick, want: []ev{deniedP(wire.ReasonEscortTimeout, p1)}},
 			{at: 31 * sec, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}},
-			{at: 61 * sec, in: tick, want: []ev{{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Escort: "S-ESC", Staff: "S-ESC"}}},
+			{rule: "T4", at: 61 * sec, in: tick, want: []ev{{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Escort: "S-ESC", Staff: "S-ESC"}}},
 		}},
 		{name: "escort waits, escort window expires", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}},
+			{rule: "S3", at: 0, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}},
 			// the expired escort tap is reported before the guest's tap is judged
 			{at: 30 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{
 				{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Escort: "S-ESC", Staff: "S-ESC"},
 				tapEv(), awaited(p1)}},
 		}},
 		{name: "a second guest replaces the waiting one", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
-			{at: 5 * sec, in: permitTap(agent.ReaderEntry, p2), want: []ev{tapEv(), deniedP(wire.ReasonEscortTimeout, p1), awaited(p2)}},
-			{at: 6 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
+			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			{rule: "E9", at: 5 * sec, in: permitTap(agent.ReaderEntry, p2), want: []ev{tapEv(), deniedP(wire.ReasonEscortTimeout, p1), awaited(p2)}},
+			{rule: "G4", at: 6 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
 				want: []ev{staffTapEv(escortStaff), granted(p2), unlocked}, relay: agent.RelayUnlock},
 		}},
 		{name: "wrong escort", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
-			{at: 1 * sec, in: staffTap(agent.ReaderEntry, escort2Staff), want: []ev{staffTapEv(escort2Staff),
+			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			{rule: "G2", at: 1 * sec, in: staffTap(agent.ReaderEntry, escort2Staff), want: []ev{staffTapEv(escort2Staff),
 				{Type: wire.EvDenied, Reason: wire.ReasonWrongEscort, Permit: p1.ID, Escort: "S-ESC2", Staff: "S-ESC2", Detail: "S-ESC"}},
 				check: wantUnlocked(false)},
 			// the guest still waits for the assigned escort
-			{at: 2 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
+			{rule: "G4", at: 2 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
 				want: []ev{staffTapEv(escortStaff), granted(p1), unlocked}, relay: agent.RelayUnlock},
 		}},
-		{name: "wrong escort with solo right enters alone, guest keeps waiting", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
-			{at: 1 * sec, in: staffTap(agent.ReaderEntry, bothStaff), want: []ev{staffTapEv(bothStaff),
-				{Type: wire.EvDenied, Reason: wire.ReasonWrongEscort, Permit: p1.ID, Escort: "S-BOTH", Staff: "S-BOTH"},
-				soloGranted(bothStaff), unlocked}, relay: agent.RelayUnlock},
-			{at: 2 * sec, in: open, want: []ev{opened, staffEntered(bothStaff)}, check: wantStatus(occupants("S-BOTH"))},
-			{at: 30 * sec, in: tick, want: []ev{locked, deniedP(wire.ReasonEscortTimeout, p1)}, relay: agent.RelayLock},
+		// one tap, one decision: S-BOTH goes in alone and the guest's wait
+		// ends, so that the guest cannot follow unrecorded (was: wrong_escort
+		// and access.granted for the same tap, the guest still waiting)
+		{name: "wrong escort with solo right enters alone, the guest's wait ends", steps: []step{
+			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			{rule: "G6", at: 1 * sec, in: staffTap(agent.ReaderEntry, bothStaff), want: []ev{staffTapEv(bothStaff), soloGranted(bothStaff),
+				{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Permit: p1.ID, Escort: "S-ESC", Detail: "door released for S-BOTH alone"},
+				unlocked}, relay: agent.RelayUnlock, check: wantWaiting(false)},
+			{rule: "D3", at: 2 * sec, in: open, want: []ev{opened, staffEntered(bothStaff)}, check: wantStatus(occupants("S-BOTH"))},
+			{rule: "T2", at: 30 * sec, in: tick, want: []ev{locked}, relay: agent.RelayLock},
+			{rule: "D10", at: 31 * sec, in: closeDoor, want: []ev{closed}},
+			// the guest taps again and their escort comes: in, and recorded
+			{rule: "E7", at: 32 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			{rule: "G4", at: 33 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
+				want: []ev{staffTapEv(escortStaff), granted(p1), unlocked}, relay: agent.RelayUnlock},
+			{rule: "D3", at: 34 * sec, in: open, want: []ev{opened, entered(p1)}, used: []string{p1.ID},
+				check: wantStatus(occupants("S-BOTH", p1.ID))},
+		}},
+		{name: "solo staff while a guest waits: in alone, the guest's wait ends", steps: []step{
+			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			{rule: "G5", at: 1 * sec, in: staffTap(agent.ReaderEntry, soloStaff), want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff),
+				{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Permit: p1.ID, Escort: "S-ESC", Detail: "door released for S-SOLO alone"},
+				unlocked}, relay: agent.RelayUnlock, check: wantWaiting(false)},
+			// the door says who went in: S-SOLO, not the guest
+			{rule: "D3", at: 2 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}, check: wantStatus(occupants("S-SOLO"))},
+			{rule: "S3", at: 3 * sec, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}},
+			{rule: "E6", at: 4 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), granted(p1), entered(p1)}, used: []string{p1.ID},
+				check: wantStatus(occupants("S-SOLO", p1.ID))},
+		}},
+		{name: "a guest let in ends another guest's wait", steps: []step{
+			{rule: "S3", at: 0, in: staffTap(agent.ReaderEntry, escort2Staff), want: []ev{staffTapEv(escort2Staff)}},
+			// P-0001 waits for S-ESC; S-ESC2's tap is not for them
+			{rule: "E7", at: 1 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			{rule: "E4", at: 2 * sec, in: permitTap(agent.ReaderEntry, guestPermit("P-0003", guest2Card, "S-ESC2")), want: []ev{tapEv(),
+				granted(guestPermit("P-0003", guest2Card, "S-ESC2")),
+				{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Permit: p1.ID, Escort: "S-ESC", Detail: "door released for P-0003"},
+				unlocked}, relay: agent.RelayUnlock, check: wantWaiting(false)},
+			{rule: "D3", at: 3 * sec, in: open, want: []ev{opened, entered(guestPermit("P-0003", guest2Card, "S-ESC2"))}, used: []string{"P-0003"},
+				check: wantStatus(occupants("P-0003"))},
+		}},
+		{name: "a waiting guest who taps again waits on", steps: []step{
+			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			{rule: "E8", at: 20 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			// the wait runs from the last tap
+			{rule: "T1", at: 49 * sec, in: tick},
+			{rule: "G4", at: 49 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
+				want: []ev{staffTapEv(escortStaff), granted(p1), unlocked}, relay: agent.RelayUnlock},
 		}},
 		{name: "escort not allowed: staff without rights while a guest waits", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
-			{at: 1 * sec, in: staffTap(agent.ReaderEntry, plainStaff),
+			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			{rule: "G1", at: 1 * sec, in: staffTap(agent.ReaderEntry, plainStaff),
 				want: []ev{staffTapEv(plainStaff), {Type: wire.EvDenied, Reason: wire.ReasonEscortNotAllowed, Permit: p1.ID, Staff: plainStaff.ID}}},
 		}},
+		// one tap, one decision: S-SOLO goes in alone, and the guest's wait
+		// ends saying why (was: escort_not_allowed and access.granted for the
+		// same tap, the guest still waiting)
 		{name: "escort not allowed: assigned escort has only the solo right", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, soloEscorted), want: []ev{tapEv(), awaited(soloEscorted)}},
-			{at: 1 * sec, in: staffTap(agent.ReaderEntry, soloStaff), want: []ev{staffTapEv(soloStaff),
-				{Type: wire.EvDenied, Reason: wire.ReasonEscortNotAllowed, Permit: soloEscorted.ID, Staff: "S-SOLO"},
-				soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
-			{at: 2 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}, check: wantStatus(occupants("S-SOLO"))},
+			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, soloEscorted), want: []ev{tapEv(), awaited(soloEscorted)}},
+			{rule: "G7", at: 1 * sec, in: staffTap(agent.ReaderEntry, soloStaff), want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff),
+				{Type: wire.EvDenied, Reason: wire.ReasonEscortNotAllowed, Permit: soloEscorted.ID, Escort: "S-SOLO", Detail: "may not escort"},
+				unlocked}, relay: agent.RelayUnlock, check: wantWaiting(false)},
+			{rule: "D3", at: 2 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}, check: wantStatus(occupants("S-SOLO"))},
 		}},
 		{name: "staff without rights and no guest: no permit", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, plainStaff), want: []ev{staffTapEv(plainStaff), deniedS(wire.ReasonNoPermit, plainStaff)}},
+			{rule: "S2", at: 0, in: staffTap(agent.ReaderEntry, plainStaff), want: []ev{staffTapEv(plainStaff), deniedS(wire.ReasonNoPermit, plainStaff)}},
 		}},
 		{name: "unknown card", steps: []step{
-			{at: 0, in: guestTap(agent.ReaderEntry, unknownCard), want: []ev{tapEv(), denied(wire.ReasonUnknownCard)}},
+			{rule: "E2", at: 0, in: guestTap(agent.ReaderEntry, unknownCard), want: []ev{tapEv(), denied(wire.ReasonUnknownCard)}},
 		}},
 		{name: "permit for another door", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, otherDoor), want: []ev{tapEv(), denied(wire.ReasonNoPermit)}},
-			{at: 1 * sec, in: permitTap(agent.ReaderEntry, otherSite), want: []ev{tapEv(), denied(wire.ReasonNoPermit)}},
+			{rule: "E3", at: 0, in: permitTap(agent.ReaderEntry, otherDoor), want: []ev{tapEv(), denied(wire.ReasonNoPermit)}},
+			{rule: "E3", at: 1 * sec, in: permitTap(agent.ReaderEntry, otherSite), want: []ev{tapEv(), denied(wire.ReasonNoPermit)}},
 		}},
 		{name: "not yet valid", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, notYet), want: []ev{tapEv(), deniedP(wire.ReasonNotYetValid, notYet)}},
-			{at: time.Hour, in: permitTap(agent.ReaderEntry, notYet), want: []ev{tapEv(), awaited(notYet)}},
+			{rule: "E3", at: 0, in: permitTap(agent.ReaderEntry, notYet), want: []ev{tapEv(), deniedP(wire.ReasonNotYetValid, notYet)}},
+			{rule: "E7", at: time.Hour, in: permitTap(agent.ReaderEntry, notYet), want: []ev{tapEv(), awaited(notYet)}},
 		}},
 		{name: "expired", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, expired), want: []ev{tapEv(), deniedP(wire.ReasonExpired, expired)}},
-			{at: 1 * sec, in: permitTap(agent.ReaderEntry, endsNow), want: []ev{tapEv(), deniedP(wire.ReasonExpired, endsNow)}},
+			{rule: "E3", at: 0, in: permitTap(agent.ReaderEntry, expired), want: []ev{tapEv(), deniedP(wire.ReasonExpired, expired)}},
+			{rule: "E3", at: 1 * sec, in: permitTap(agent.ReaderEntry, endsNow), want: []ev{tapEv(), deniedP(wire.ReasonExpired, endsNow)}},
 		}},
 		{name: "revoked", steps: []step{
-			{at: 0, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: p1, Revoked: true}),
+			{rule: "E3", at: 0, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: p1, Revoked: true}),
 				want: []ev{tapEv(), deniedP(wire.ReasonRevoked, p1)}},
 		}},
 		{name: "entries used", steps: []step{
-			{at: 0, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: once, Used: 1}),
+			{rule: "E3", at: 0, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: once, Used: 1}),
 				want: []ev{tapEv(), deniedP(wire.ReasonEntriesUsed, once)}},
-			{at: 1 * sec, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: once, Used: 0}),
+			{rule: "E7", at: 1 * sec, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: once, Used: 0}),
 				want: []ev{tapEv(), awaited(once)}},
 		}},
 		{name: "the most telling reason among several permits", steps: []step{
-			{at: 0, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: otherDoor},
+			{rule: "E3", at: 0, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: otherDoor},
 				agent.PermitInfo{Permit: expired}, agent.PermitInfo{Permit: notYet}),
 				want: []ev{tapEv(), deniedP(wire.ReasonNotYetValid, notYet)}},
-			{at: 1 * sec, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: expired},
+			{rule: "E7", at: 1 * sec, in: guestTap(agent.ReaderEntry, guestCard, agent.PermitInfo{Permit: expired},
 				agent.PermitInfo{Permit: p1}), want: []ev{tapEv(), awaited(p1)}},
 		}},
 		{name: "clock untrusted", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, p1), untrusted: true, want: []ev{tapEv(), deniedP(wire.ReasonClockUntrusted, p1)}},
+			{rule: "E3", at: 0, in: permitTap(agent.ReaderEntry, p1), untrusted: true, want: []ev{tapEv(), deniedP(wire.ReasonClockUntrusted, p1)}},
 			// staff need no time window
-			{at: 1 * sec, in: staffTap(agent.ReaderEntry, soloStaff), untrusted: true,
+			{rule: "S4", at: 1 * sec, in: staffTap(agent.ReaderEntry, soloStaff), untrusted: true,
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
 		}},
 		{name: "permit window ends while the guest waits for the escort", steps: []step{
-			{at: 10 * sec, in: permitTap(agent.ReaderEntry, short), want: []ev{tapEv(), awaited(short)}},
-			{at: 25 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
+			{rule: "E7", at: 10 * sec, in: permitTap(agent.ReaderEntry, short), want: []ev{tapEv(), awaited(short)}},
+			{rule: "G3", at: 25 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
 				want: []ev{staffTapEv(escortStaff), deniedP(wire.ReasonExpired, short)}, check: wantUnlocked(false)},
 		}},
 		{name: "granted twice before the door opens: one entry", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, once), want: []ev{tapEv(), awaited(once)}},
-			{at: 1 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
+			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, once), want: []ev{tapEv(), awaited(once)}},
+			{rule: "G4", at: 1 * sec, in: staffTap(agent.ReaderEntry, escortStaff),
 				want: []ev{staffTapEv(escortStaff), granted(once), unlocked}, relay: agent.RelayUnlock},
-			{at: 2 * sec, in: permitTap(agent.ReaderEntry, once), want: []ev{tapEv(), awaited(once)}},
+			{rule: "E7", at: 2 * sec, in: permitTap(agent.ReaderEntry, once), want: []ev{tapEv(), awaited(once)}},
 			{at: 3 * sec, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff), granted(once)}},
-			{at: 4 * sec, in: open, want: []ev{opened, entered(once)}, used: []string{once.ID}, check: wantStatus(occupants(once.ID))},
+			{rule: "D3", at: 4 * sec, in: open, want: []ev{opened, entered(once)}, used: []string{once.ID}, check: wantStatus(occupants(once.ID))},
 		}},
 		{name: "solo staff enters alone", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
+			{rule: "S4", at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
-			{at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}, check: wantStatus(occupants("S-SOLO"))},
-			{at: 3 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
+			{rule: "D3", at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}, check: wantStatus(occupants("S-SOLO"))},
+			{rule: "D8", at: 3 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
 		}},
 		{name: "escort alone may not enter", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}, check: wantUnlocked(false)},
-			{at: 1 * sec, in: open, want: []ev{opened, forced}},
+			{rule: "S3", at: 0, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}, check: wantUnlocked(false)},
+			{rule: "D5", at: 1 * sec, in: open, want: []ev{opened, forced}},
 		}},
 		{name: "disabled staff", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, offStaff), want: []ev{staffTapEv(offStaff), deniedS(wire.ReasonNoPermit, offStaff)}},
+			{rule: "S1", at: 0, in: staffTap(agent.ReaderEntry, offStaff), want: []ev{staffTapEv(offStaff), deniedS(wire.ReasonNoPermit, offStaff)}},
 			{at: 1 * sec, in: permitTap(agent.ReaderEntry, guestPermit("P-OFF", guestCard, "S-OFF")),
 				want: []ev{tapEv(), awaited(guestPermit("P-OFF", guestCard, "S-OFF"))}},
 			// disabled escorts no one, not even the guest waiting for them
-			{at: 2 * sec, in: staffTap(agent.ReaderEntry, offStaff), want: []ev{staffTapEv(offStaff), deniedS(wire.ReasonNoPermit, offStaff)},
+			{rule: "S1", at: 2 * sec, in: staffTap(agent.ReaderEntry, offStaff), want: []ev{staffTapEv(offStaff), deniedS(wire.ReasonNoPermit, offStaff)},
 				check: wantUnlocked(false)},
 		}},
 		{name: "staff of another door", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, elseStaff), want: []ev{staffTapEv(elseStaff), deniedS(wire.ReasonNoPermit, elseStaff)}},
+			{rule: "S1", at: 0, in: staffTap(agent.ReaderEntry, elseStaff), want: []ev{staffTapEv(elseStaff), deniedS(wire.ReasonNoPermit, elseStaff)}},
 		}},
 		{name: "unlock, not opened, relock after Rules.Unlock", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
+			{rule: "S4", at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
-			{at: 5*sec - 1, in: tick, check: wantUnlocked(true)},
-			{at: 5 * sec, in: tick, want: []ev{locked}, relay: agent.RelayLock, check: wantUnlocked(false)},
+			{rule: "T1", at: 5*sec - 1, in: tick, check: wantUnlocked(true)},
+			{rule: "T2", at: 5 * sec, in: tick, want: []ev{locked}, relay: agent.RelayLock, check: wantUnlocked(false)},
 			// the grant is spent: the door opened now is forced and records no entry
-			{at: 6 * sec, in: open, want: []ev{opened, forced}, check: wantStatus(occupants())},
+			{rule: "D5", at: 6 * sec, in: open, want: []ev{opened, forced}, check: wantStatus(occupants())},
 		}},
 		{name: "relock as soon as the door closes", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
+			{rule: "S4", at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
-			{at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}},
-			{at: 1*sec + 100*time.Millisecond, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
-			{at: 5 * sec, in: tick},
+			{rule: "D3", at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}},
+			{rule: "D8", at: 1*sec + 100*time.Millisecond, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
+			{rule: "T1", at: 5 * sec, in: tick},
 		}},
 		{name: "door forced", steps: []step{
-			{at: 0, in: open, want: []ev{opened, forced}, check: wantStatus(hasAlarm("door_forced"))},
-			{at: 1 * sec, in: closeDoor, want: []ev{closed, secured}, check: wantStatus(func(s wire.Status) string {
+			{rule: "D2", at: 0, in: closeDoor},
+			{rule: "D5", at: 0, in: open, want: []ev{opened, forced}, check: wantStatus(hasAlarm("door_forced"))},
+			{rule: "D9", at: 1 * sec, in: closeDoor, want: []ev{closed, secured}, check: wantStatus(func(s wire.Status) string {
 				if len(s.Alarms) != 0 || !s.Secured {
 					return "want no alarm and secured"
 				}
@@ -475,42 +553,42 @@ func TestMachineRules(t *testing.T) {
 			})},
 		}},
 		{name: "no forced after exit button", steps: []step{
-			{at: 0, in: exitBtn, want: []ev{exitReq, unlocked}, relay: agent.RelayUnlock},
-			{at: 1 * sec, in: open, want: []ev{opened}},
-			{at: 2 * sec, in: closeDoor, want: []ev{closed, locked, secured}, relay: agent.RelayLock},
+			{rule: "B1", at: 0, in: exitBtn, want: []ev{exitReq, unlocked}, relay: agent.RelayUnlock},
+			{rule: "D6", at: 1 * sec, in: open, want: []ev{opened}},
+			{rule: "D7", at: 2 * sec, in: closeDoor, want: []ev{closed, locked, secured}, relay: agent.RelayLock},
 		}},
 		{name: "no forced after exit button that does not unlock", rules: func(r *agent.Rules) { r.ExitUnlocks = false }, steps: []step{
-			{at: 0, in: exitBtn, want: []ev{exitReq}},
-			{at: 1 * sec, in: open, want: []ev{opened}},
-			{at: 2 * sec, in: closeDoor, want: []ev{closed, secured}},
+			{rule: "B3", at: 0, in: exitBtn, want: []ev{exitReq}},
+			{rule: "D6", at: 1 * sec, in: open, want: []ev{opened}},
+			{rule: "D9", at: 2 * sec, in: closeDoor, want: []ev{closed, secured}},
 		}},
 		{name: "no forced after exit reader tap", rules: func(r *agent.Rules) { r.ExitUnlocks = false }, steps: []step{
-			{at: 0, in: staffTap(agent.ReaderExit, escortStaff), want: []ev{staffTapEv(escortStaff), exitReqS(escortStaff)}},
-			{at: 1 * sec, in: open, want: []ev{opened}},
+			{rule: "X10", at: 0, in: staffTap(agent.ReaderExit, escortStaff), want: []ev{staffTapEv(escortStaff), exitReqS(escortStaff)}},
+			{rule: "D6", at: 1 * sec, in: open, want: []ev{opened}},
 		}},
 		{name: "unknown card on the exit reader requests no exit", rules: func(r *agent.Rules) { r.ExitUnlocks = false }, steps: []step{
-			{at: 0, in: guestTap(agent.ReaderExit, unknownCard), want: []ev{tapEv(), denied(wire.ReasonUnknownCard)}},
-			{at: 1 * sec, in: open, want: []ev{opened, forced}},
+			{rule: "X1", at: 0, in: guestTap(agent.ReaderExit, unknownCard), want: []ev{tapEv(), denied(wire.ReasonUnknownCard)}},
+			{rule: "D5", at: 1 * sec, in: open, want: []ev{opened, forced}},
 		}},
 		{name: "an exit request lets the door open once", rules: func(r *agent.Rules) { r.ExitUnlocks = false }, steps: []step{
-			{at: 0, in: exitBtn, want: []ev{exitReq}},
-			{at: 1 * sec, in: open, want: []ev{opened}},
-			{at: 2 * sec, in: closeDoor, want: []ev{closed, secured}},
-			{at: 3 * sec, in: open, want: []ev{opened, forced}},
+			{rule: "B3", at: 0, in: exitBtn, want: []ev{exitReq}},
+			{rule: "D6", at: 1 * sec, in: open, want: []ev{opened}},
+			{rule: "D9", at: 2 * sec, in: closeDoor, want: []ev{closed, secured}},
+			{rule: "D5", at: 3 * sec, in: open, want: []ev{opened, forced}},
 		}},
 		{name: "exit request expires after Rules.Unlock", rules: func(r *agent.Rules) { r.ExitUnlocks = false }, steps: []step{
-			{at: 0, in: exitBtn, want: []ev{exitReq}},
+			{rule: "B3", at: 0, in: exitBtn, want: []ev{exitReq}},
 			{at: 5 * sec, in: open, want: []ev{opened, forced}},
 		}},
 		{name: "held open", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
+			{rule: "S4", at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
-			{at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}},
-			{at: 5 * sec, in: tick, want: []ev{locked}, relay: agent.RelayLock},
-			{at: 31*sec - 1, in: tick},
-			{at: 31 * sec, in: tick, want: []ev{{Type: wire.EvHeldOpen, Detail: "open since"}}, check: wantStatus(hasAlarm("door_held_open"))},
-			{at: 60 * sec, in: tick},
-			{at: 61 * sec, in: closeDoor, want: []ev{closed}, check: wantStatus(func(s wire.Status) string {
+			{rule: "D3", at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}},
+			{rule: "T2", at: 5 * sec, in: tick, want: []ev{locked}, relay: agent.RelayLock},
+			{rule: "T1", at: 31*sec - 1, in: tick},
+			{rule: "T6", at: 31 * sec, in: tick, want: []ev{{Type: wire.EvHeldOpen, Detail: "open since"}}, check: wantStatus(hasAlarm("door_held_open"))},
+			{rule: "T1", at: 60 * sec, in: tick},
+			{rule: "D10", at: 61 * sec, in: closeDoor, want: []ev{closed}, check: wantStatus(func(s wire.Status) string {
 				if slices.Contains(s.Alarms, "door_held_open") {
 					return "held-open alarm stays after the door closed"
 				}
@@ -518,10 +596,10 @@ func TestMachineRules(t *testing.T) {
 			})},
 		}},
 		{name: "guest exits on the exit reader, room secured", steps: append(guestIn(p1),
-			step{at: 60 * sec, in: permitTap(agent.ReaderExit, p1), want: []ev{tapEv(), exitReq, unlocked, exited(p1)},
+			step{rule: "X2", at: 60 * sec, in: permitTap(agent.ReaderExit, p1), want: []ev{tapEv(), exitReq, unlocked, exited(p1)},
 				relay: agent.RelayUnlock, check: wantStatus(occupants())},
-			step{at: 61 * sec, in: open, want: []ev{opened}},
-			step{at: 62 * sec, in: closeDoor, want: []ev{closed, locked, secured}, relay: agent.RelayLock,
+			step{rule: "D6", at: 61 * sec, in: open, want: []ev{opened}},
+			step{rule: "D7", at: 62 * sec, in: closeDoor, want: []ev{closed, locked, secured}, relay: agent.RelayLock,
 				check: wantStatus(func(s wire.Status) string {
 					if !s.Secured {
 						return "want secured"
@@ -530,60 +608,60 @@ func TestMachineRules(t *testing.T) {
 				})},
 		)},
 		{name: "another guest's card on the exit reader lets nobody out", steps: append(guestIn(p1),
-			step{at: 60 * sec, in: permitTap(agent.ReaderExit, p2), want: []ev{tapEv(), exitReq, unlocked},
+			step{rule: "X5", at: 60 * sec, in: permitTap(agent.ReaderExit, p2), want: []ev{tapEv(), exitReq, unlocked},
 				relay: agent.RelayUnlock, check: wantStatus(occupants(p1.ID))},
 		)},
 		{name: "no exit reader: exit button and door open let everyone out", readers: []string{agent.ReaderEntry}, steps: append(guestIn(p1),
-			step{at: 10 * sec, in: staffTap(agent.ReaderEntry, soloStaff),
+			step{rule: "S4", at: 10 * sec, in: staffTap(agent.ReaderEntry, soloStaff),
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
-			step{at: 11 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}, check: wantStatus(occupants(p1.ID, "S-SOLO"))},
-			step{at: 12 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
-			step{at: 60 * sec, in: exitBtn, want: []ev{exitReq, unlocked}, relay: agent.RelayUnlock, check: wantStatus(occupants(p1.ID, "S-SOLO"))},
-			step{at: 61 * sec, in: open, want: []ev{opened, staffExited(soloStaff), exited(p1)}, check: wantStatus(occupants())},
-			step{at: 62 * sec, in: closeDoor, want: []ev{closed, locked, secured}, relay: agent.RelayLock},
+			step{rule: "D3", at: 11 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}, check: wantStatus(occupants(p1.ID, "S-SOLO"))},
+			step{rule: "D8", at: 12 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
+			step{rule: "B2", at: 60 * sec, in: exitBtn, want: []ev{exitReq, unlocked}, relay: agent.RelayUnlock, check: wantStatus(occupants(p1.ID, "S-SOLO"))},
+			step{rule: "D4", at: 61 * sec, in: open, want: []ev{opened, staffExited(soloStaff), exited(p1)}, check: wantStatus(occupants())},
+			step{rule: "D7", at: 62 * sec, in: closeDoor, want: []ev{closed, locked, secured}, relay: agent.RelayLock},
 		)},
 		{name: "with an exit reader the exit button records no exit", steps: append(guestIn(p1),
-			step{at: 60 * sec, in: exitBtn, want: []ev{exitReq, unlocked}, relay: agent.RelayUnlock},
-			step{at: 61 * sec, in: open, want: []ev{opened}, check: wantStatus(occupants(p1.ID))},
+			step{rule: "B1", at: 60 * sec, in: exitBtn, want: []ev{exitReq, unlocked}, relay: agent.RelayUnlock},
+			step{rule: "D6", at: 61 * sec, in: open, want: []ev{opened}, check: wantStatus(occupants(p1.ID))},
 		)},
 		{name: "escort leaves the guest inside", steps: append(guestIn(p1),
-			step{at: 60 * sec, in: staffTap(agent.ReaderExit, escortStaff), want: []ev{staffTapEv(escortStaff), exitReqS(escortStaff), unlocked},
+			step{rule: "X4", at: 60 * sec, in: staffTap(agent.ReaderExit, escortStaff), want: []ev{staffTapEv(escortStaff), exitReqS(escortStaff), unlocked},
 				relay: agent.RelayUnlock},
-			step{at: 65 * sec, in: tick, want: []ev{locked}, relay: agent.RelayLock},
-			step{at: 90*sec - 1, in: tick},
-			step{at: 90 * sec, in: tick, want: []ev{{Type: wire.EvUnescorted, Permit: p1.ID, Escort: "S-ESC"}}},
-			step{at: 200 * sec, in: tick},
+			step{rule: "T2", at: 65 * sec, in: tick, want: []ev{locked}, relay: agent.RelayLock},
+			step{rule: "T1", at: 90*sec - 1, in: tick},
+			step{rule: "T7", at: 90 * sec, in: tick, want: []ev{{Type: wire.EvUnescorted, Permit: p1.ID, Escort: "S-ESC"}}},
+			step{rule: "T1", at: 200 * sec, in: tick},
 		)},
 		{name: "escort taps out twice: one unescorted alarm", steps: append(guestIn(p1),
-			step{at: 60 * sec, in: staffTap(agent.ReaderExit, escortStaff), want: []ev{staffTapEv(escortStaff), exitReqS(escortStaff), unlocked},
+			step{rule: "X4", at: 60 * sec, in: staffTap(agent.ReaderExit, escortStaff), want: []ev{staffTapEv(escortStaff), exitReqS(escortStaff), unlocked},
 				relay: agent.RelayUnlock},
-			step{at: 62 * sec, in: staffTap(agent.ReaderExit, escortStaff), want: []ev{staffTapEv(escortStaff), exitReqS(escortStaff)}},
+			step{rule: "X9", at: 62 * sec, in: staffTap(agent.ReaderExit, escortStaff), want: []ev{staffTapEv(escortStaff), exitReqS(escortStaff)}},
 			step{at: 92 * sec, in: tick, want: []ev{locked, {Type: wire.EvUnescorted, Permit: p1.ID, Escort: "S-ESC"}},
 				relay: agent.RelayLock},
 		)},
 		{name: "escort and guest leave together", steps: append(guestIn(p1),
-			step{at: 60 * sec, in: staffTap(agent.ReaderExit, escortStaff), want: []ev{staffTapEv(escortStaff), exitReqS(escortStaff), unlocked},
+			step{rule: "X4", at: 60 * sec, in: staffTap(agent.ReaderExit, escortStaff), want: []ev{staffTapEv(escortStaff), exitReqS(escortStaff), unlocked},
 				relay: agent.RelayUnlock},
-			step{at: 61 * sec, in: permitTap(agent.ReaderExit, p1), want: []ev{tapEv(), exitReq, exited(p1)}},
-			step{at: 62 * sec, in: open, want: []ev{opened}},
-			step{at: 63 * sec, in: closeDoor, want: []ev{closed, locked, secured}, relay: agent.RelayLock},
-			step{at: 200 * sec, in: tick},
+			step{rule: "X7", at: 61 * sec, in: permitTap(agent.ReaderExit, p1), want: []ev{tapEv(), exitReq, exited(p1)}},
+			step{rule: "D6", at: 62 * sec, in: open, want: []ev{opened}},
+			step{rule: "D7", at: 63 * sec, in: closeDoor, want: []ev{closed, locked, secured}, relay: agent.RelayLock},
+			step{rule: "T1", at: 200 * sec, in: tick},
 		)},
 		{name: "room not secured after SecureWithin names what is open", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
+			{rule: "S4", at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
-			{at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}},
-			{at: 2 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
+			{rule: "D3", at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}},
+			{rule: "D8", at: 2 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
 			// occupied: a rack may open
-			{at: 10 * sec, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}}},
-			{at: 20 * sec, in: staffTap(agent.ReaderExit, soloStaff),
+			{rule: "K3", at: 10 * sec, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}}},
+			{rule: "X3", at: 20 * sec, in: staffTap(agent.ReaderExit, soloStaff),
 				want: []ev{staffTapEv(soloStaff), exitReqS(soloStaff), unlocked, staffExited(soloStaff)}, relay: agent.RelayUnlock},
-			{at: 21 * sec, in: open, want: []ev{opened}},
-			{at: 22 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
-			{at: 140*sec - 1, in: tick},
-			{at: 140 * sec, in: tick, want: []ev{{Type: wire.EvNotSecured, Racks: "R1", Detail: "rack R1 open"}},
+			{rule: "D6", at: 21 * sec, in: open, want: []ev{opened}},
+			{rule: "D8", at: 22 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
+			{rule: "T1", at: 140*sec - 1, in: tick},
+			{rule: "T8", at: 140 * sec, in: tick, want: []ev{{Type: wire.EvNotSecured, Racks: "R1", Detail: "rack R1 open"}},
 				check: wantStatus(hasAlarm("room_not_secured"))},
-			{at: 150 * sec, in: rack("R1", false), want: []ev{{Type: wire.EvRackClosed, Rack: "R1"}, secured},
+			{rule: "K4", at: 150 * sec, in: rack("R1", false), want: []ev{{Type: wire.EvRackClosed, Rack: "R1"}, secured},
 				check: wantStatus(func(s wire.Status) string {
 					if len(s.Alarms) != 0 || !s.Secured {
 						return "want no alarm and secured"
@@ -592,20 +670,20 @@ func TestMachineRules(t *testing.T) {
 				})},
 		}},
 		{name: "room not secured: door held open and unlocked", rules: func(r *agent.Rules) { r.Unlock = time.Hour }, steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
+			{rule: "S4", at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
-			{at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}},
-			{at: 2 * sec, in: staffTap(agent.ReaderExit, soloStaff),
+			{rule: "D3", at: 1 * sec, in: open, want: []ev{opened, staffEntered(soloStaff)}},
+			{rule: "X8", at: 2 * sec, in: staffTap(agent.ReaderExit, soloStaff),
 				want: []ev{staffTapEv(soloStaff), exitReqS(soloStaff), staffExited(soloStaff)}},
-			{at: 31 * sec, in: tick, want: []ev{{Type: wire.EvHeldOpen}}},
-			{at: 122 * sec, in: tick, want: []ev{{Type: wire.EvNotSecured, Detail: "door open, lock released"}}},
+			{rule: "T6", at: 31 * sec, in: tick, want: []ev{{Type: wire.EvHeldOpen}}},
+			{rule: "T8", at: 122 * sec, in: tick, want: []ev{{Type: wire.EvNotSecured, Detail: "door open, lock released"}}},
 		}},
 		{name: "rack opened while the room is empty is tampered", steps: []step{
-			{at: 0, in: rack("R2", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R2"}, {Type: wire.EvRackTampered, Rack: "R2"}},
+			{rule: "K2", at: 0, in: rack("R2", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R2"}, {Type: wire.EvRackTampered, Rack: "R2"}},
 				check: wantStatus(hasAlarm("rack_tampered:R2"))},
-			{at: 1 * sec, in: rack("R2", true)},
-			{at: 2 * sec, in: rack("R9", true)},
-			{at: 3 * sec, in: rack("R2", false), want: []ev{{Type: wire.EvRackClosed, Rack: "R2"}, secured},
+			{rule: "K1", at: 1 * sec, in: rack("R2", true)},
+			{rule: "K1", at: 2 * sec, in: rack("R9", true)},
+			{rule: "K4", at: 3 * sec, in: rack("R2", false), want: []ev{{Type: wire.EvRackClosed, Rack: "R2"}, secured},
 				check: wantStatus(func(s wire.Status) string {
 					if len(s.Alarms) != 0 {
 						return "tamper alarm stays after the room is secured"
@@ -614,77 +692,157 @@ func TestMachineRules(t *testing.T) {
 				})},
 		}},
 		{name: "rack tampered, never closed", steps: []step{
-			{at: 0, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}, {Type: wire.EvRackTampered, Rack: "R1"}}},
-			{at: 120 * sec, in: tick, want: []ev{{Type: wire.EvNotSecured, Racks: "R1", Detail: "rack R1 open"}}},
+			{rule: "K2", at: 0, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}, {Type: wire.EvRackTampered, Rack: "R1"}}},
+			{rule: "T8", at: 120 * sec, in: tick, want: []ev{{Type: wire.EvNotSecured, Racks: "R1", Detail: "rack R1 open"}}},
 		}},
 		{name: "rack opened while occupied is not tampered", steps: append(guestIn(p1),
-			step{at: 10 * sec, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}}},
-			step{at: 20 * sec, in: rack("R1", false), want: []ev{{Type: wire.EvRackClosed, Rack: "R1"}}},
+			step{rule: "K3", at: 10 * sec, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}}},
+			step{rule: "K5", at: 20 * sec, in: rack("R1", false), want: []ev{{Type: wire.EvRackClosed, Rack: "R1"}}},
 		)},
 		{name: "rack opened between grant and entry is not tampered", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
+			{rule: "S4", at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
-			{at: 1 * sec, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}}},
+			{rule: "K3", at: 1 * sec, in: rack("R1", true), want: []ev{{Type: wire.EvRackOpened, Rack: "R1"}}},
 		}},
 		{name: "lockdown relocks and denies, release restores", steps: []step{
-			{at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
+			{rule: "S4", at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
-			{at: 1 * sec, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted, Detail: "lockdown"}, locked},
+			{rule: "C1", at: 1 * sec, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted, Detail: "lockdown"}, locked},
 				relay: agent.RelayLock, check: wantStatus(func(s wire.Status) string {
 					if s.Mode != wire.ModeLockdown || !slices.Contains(s.Alarms, "lockdown") {
 						return "want mode and alarm lockdown"
 					}
 					return ""
 				})},
-			{at: 2 * sec, in: staffTap(agent.ReaderEntry, soloStaff), want: []ev{staffTapEv(soloStaff), deniedS(wire.ReasonLockdown, soloStaff)}},
-			{at: 3 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), denied(wire.ReasonLockdown)}},
-			{at: 4 * sec, in: cmd(wire.CmdUnlockOnce), want: []ev{{Type: wire.EvCmdRejected, Reason: wire.ReasonLockdown}}},
-			{at: 5 * sec, in: cmd(wire.CmdRelease), want: []ev{{Type: wire.EvCmdExecuted, Detail: "release"}},
+			{rule: "E1", at: 2 * sec, in: staffTap(agent.ReaderEntry, soloStaff), want: []ev{staffTapEv(soloStaff), deniedS(wire.ReasonLockdown, soloStaff)}},
+			{rule: "E1", at: 3 * sec, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), denied(wire.ReasonLockdown)}},
+			{rule: "C4", at: 4 * sec, in: cmd(wire.CmdUnlockOnce), want: []ev{{Type: wire.EvCmdRejected, Reason: wire.ReasonLockdown}}},
+			{rule: "C3", at: 5 * sec, in: cmd(wire.CmdRelease), want: []ev{{Type: wire.EvCmdExecuted, Detail: "release"}},
 				check: wantStatus(func(s wire.Status) string {
 					if s.Mode != wire.ModeNormal {
 						return "want mode normal"
 					}
 					return ""
 				})},
-			{at: 6 * sec, in: staffTap(agent.ReaderEntry, soloStaff),
+			{rule: "S4", at: 6 * sec, in: staffTap(agent.ReaderEntry, soloStaff),
 				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
 		}},
 		{name: "lockdown drops a waiting guest and escort", steps: []step{
-			{at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
-			{at: 1 * sec, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted}}},
-			{at: 2 * sec, in: cmd(wire.CmdRelease), want: []ev{{Type: wire.EvCmdExecuted}}},
-			{at: 3 * sec, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}, check: wantUnlocked(false)},
-			{at: 60 * sec, in: tick, want: []ev{{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Staff: "S-ESC", Escort: "S-ESC"}}},
+			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			{rule: "C2", at: 1 * sec, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted}}},
+			{rule: "C3", at: 2 * sec, in: cmd(wire.CmdRelease), want: []ev{{Type: wire.EvCmdExecuted}}},
+			{rule: "S3", at: 3 * sec, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}, check: wantUnlocked(false)},
+			{rule: "T4", at: 60 * sec, in: tick, want: []ev{{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Staff: "S-ESC", Escort: "S-ESC"}}},
 		}},
 		{name: "unlock once, not a forced door", steps: []step{
-			{at: 0, in: cmd(wire.CmdUnlockOnce), want: []ev{{Type: wire.EvCmdExecuted, Detail: "unlock-once C-unlock-once"}, unlocked},
+			{rule: "C5", at: 0, in: cmd(wire.CmdUnlockOnce), want: []ev{{Type: wire.EvCmdExecuted, Detail: "unlock-once C-unlock-once"}, unlocked},
 				relay: agent.RelayUnlock},
-			{at: 1 * sec, in: open, want: []ev{opened}},
-			{at: 2 * sec, in: closeDoor, want: []ev{closed, locked, secured}, relay: agent.RelayLock},
+			{rule: "D6", at: 1 * sec, in: open, want: []ev{opened}},
+			{rule: "D7", at: 2 * sec, in: closeDoor, want: []ev{closed, locked, secured}, relay: agent.RelayLock},
 		}},
 		{name: "resync and unknown commands", steps: []step{
-			{at: 0, in: cmd(wire.CmdResync), want: []ev{{Type: wire.EvCmdExecuted, Detail: "resync"}}},
-			{at: 1 * sec, in: cmd("self-destruct"), want: []ev{{Type: wire.EvCmdRejected, Reason: wire.ReasonUnknown, Detail: "unknown command self-destruct"}}},
+			{rule: "C7", at: 0, in: cmd(wire.CmdResync), want: []ev{{Type: wire.EvCmdExecuted, Detail: "resync"}}},
+			{rule: "C8", at: 1 * sec, in: cmd("self-destruct"), want: []ev{{Type: wire.EvCmdRejected, Reason: wire.ReasonUnknown, Detail: "unknown command self-destruct"}}},
 		}},
 		{name: "a note is recorded as it is", steps: []step{
-			{at: 0, in: agent.Note{Event: agent.Event{Type: wire.EvReaderFault, Detail: "crc"}},
+			{rule: "A6", at: 0, in: agent.Note{Event: agent.Event{Type: wire.EvReaderFault, Detail: "crc"}},
 				want: []ev{{Type: wire.EvReaderFault, Detail: "crc"}}},
 		}},
 		{name: "exit button in lockdown still lets people out", steps: []step{
-			{at: 0, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted}}},
-			{at: 1 * sec, in: exitBtn, want: []ev{exitReq, unlocked}, relay: agent.RelayUnlock},
-			{at: 2 * sec, in: open, want: []ev{opened}},
+			{rule: "C2", at: 0, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted}}},
+			{rule: "B1", at: 1 * sec, in: exitBtn, want: []ev{exitReq, unlocked}, relay: agent.RelayUnlock},
+			{rule: "D6", at: 2 * sec, in: open, want: []ev{opened}},
+		}},
+		{name: "solo staff while the door stands open", steps: []step{
+			{rule: "D5", at: 0, in: open, want: []ev{opened, forced}},
+			{rule: "S6", at: 1 * sec, in: staffTap(agent.ReaderEntry, soloStaff),
+				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked, staffEntered(soloStaff)}, relay: agent.RelayUnlock,
+				check: wantStatus(occupants("S-SOLO"))},
+			{rule: "D8", at: 2 * sec, in: closeDoor, want: []ev{closed, locked}, relay: agent.RelayLock},
+			{rule: "D2", at: 3 * sec, in: closeDoor},
+		}},
+		{name: "an escort with the solo right waits silently", steps: []step{
+			{rule: "S5", at: 0, in: staffTap(agent.ReaderEntry, bothStaff),
+				want: []ev{staffTapEv(bothStaff), soloGranted(bothStaff), unlocked}, relay: agent.RelayUnlock},
+			{rule: "T2", at: 5 * sec, in: tick, want: []ev{locked}, relay: agent.RelayLock},
+			{rule: "T5", at: 30 * sec, in: tick},
+		}},
+		{name: "exit window ends unused", rules: func(r *agent.Rules) { r.ExitUnlocks = false }, steps: []step{
+			{rule: "B3", at: 0, in: exitBtn, want: []ev{exitReq}},
+			{rule: "T9", at: 5 * sec, in: tick},
+			{rule: "D5", at: 6 * sec, in: open, want: []ev{opened, forced}},
+		}},
+		{name: "staff not inside taps out", steps: []step{
+			{rule: "X6", at: 0, in: staffTap(agent.ReaderExit, soloStaff), want: []ev{staffTapEv(soloStaff), exitReqS(soloStaff), unlocked},
+				relay: agent.RelayUnlock},
+		}},
+		{name: "unlock once while a guest waits ends the wait", steps: []step{
+			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
+			{rule: "C6", at: 1 * sec, in: cmd(wire.CmdUnlockOnce), want: []ev{{Type: wire.EvCmdExecuted},
+				{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Permit: p1.ID, Escort: "S-ESC", Detail: "door released by command C-unlock-once"},
+				unlocked}, relay: agent.RelayUnlock, check: wantWaiting(false)},
+		}},
+		{name: "relay fault", steps: []step{
+			{rule: "S4", at: 0, in: staffTap(agent.ReaderEntry, soloStaff),
+				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock},
+			{rule: "A4", at: 0, in: agent.RelayFault{Err: "unlock: coil open"}, want: []ev{{Type: wire.EvRelayFault, Detail: "coil open"}, locked},
+				relay: agent.RelayLock, check: wantStatus(hasAlarm("relay_fault"))},
+			{rule: "A5", at: 1 * sec, in: agent.RelayFault{Err: "lock: wire cut"}, want: []ev{{Type: wire.EvRelayFault}}},
+			// the relay moving again clears the alarm
+			{rule: "S4", at: 2 * sec, in: staffTap(agent.ReaderEntry, soloStaff),
+				want: []ev{staffTapEv(soloStaff), soloGranted(soloStaff), unlocked}, relay: agent.RelayUnlock,
+				check: wantStatus(func(s wire.Status) string {
+					if slices.Contains(s.Alarms, wire.AlarmRelayFault) {
+						return "relay_fault stays after the relay moved"
+					}
+					return ""
+				})},
+		}},
+		{name: "start: an empty room found shut is secured at once", steps: []step{
+			{rule: "A1", at: 0, in: agent.Started{Version: "v"}, want: []ev{{Type: wire.EvStarted, Detail: "v"},
+				{Type: wire.EvLocked, Detail: "safe state at start"}, secured}},
+			// the door was shut when the agent stopped: open now, it is forced
+			{rule: "D5", at: 1 * sec, in: open, want: []ev{opened, forced}, check: wantStatus(hasAlarm(wire.AlarmDoorForced))},
+		}},
+		{name: "start: someone inside", snap: agent.Snapshot{Occupancy: []wire.Occupant{{Staff: "S-SOLO", Since: t0}}}, steps: []step{
+			{rule: "A3", at: 0, in: agent.Started{}, want: []ev{{Type: wire.EvStarted}, locked}},
+			{rule: "T1", at: 200 * sec, in: tick},
+		}},
+		// the door was open when the agent stopped and was shut meanwhile:
+		// the first reading records door.closed, so the log does not end on
+		// door.opened
+		{name: "start: a door left open, shut while the agent was down", snap: agent.Snapshot{DoorOpen: true}, steps: []step{
+			{rule: "A2", at: 0, in: agent.Started{}, want: []ev{{Type: wire.EvStarted}, locked},
+				check: wantStatus(func(s wire.Status) string {
+					if s.Door != wire.Open || s.Secured {
+						return "want the door open as last recorded, not secured"
+					}
+					return ""
+				})},
+			{rule: "D9", at: 0, in: closeDoor, want: []ev{closed, secured}},
+		}},
+		{name: "start: a door left open, still open", snap: agent.Snapshot{DoorOpen: true}, steps: []step{
+			{rule: "A2", at: 0, in: agent.Started{}, want: []ev{{Type: wire.EvStarted}, locked}},
+			{rule: "D1", at: 0, in: open, check: wantStatus(func(s wire.Status) string {
+				if len(s.Alarms) != 0 {
+					return "a door found as it was left raises nothing"
+				}
+				return ""
+			})},
+			// held open counts from the start
+			{rule: "T1", at: 30*sec - 1, in: tick},
+			{rule: "T6", at: 30 * sec, in: tick, want: []ev{{Type: wire.EvHeldOpen, Detail: "open since " + t0.Format(time.RFC3339)}}},
+			{rule: "T8", at: 120 * sec, in: tick, want: []ev{{Type: wire.EvNotSecured, Detail: "door open"}}},
+			{rule: "D9", at: 121 * sec, in: closeDoor, want: []ev{closed, secured}},
+		}},
+		{name: "start: a rack left open", snap: agent.Snapshot{OpenRacks: []string{"R1"}}, steps: []step{
+			{rule: "A2", at: 0, in: agent.Started{}, want: []ev{{Type: wire.EvStarted}, locked}},
+			{rule: "K1", at: 0, in: rack("R1", true)},
+			{rule: "K1", at: 0, in: rack("R2", false)},
+			{rule: "K4", at: 1 * sec, in: rack("R1", false), want: []ev{{Type: wire.EvRackClosed, Rack: "R1"}, secured}},
 		}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			rules := agent.DefaultRules()
-			if c.rules != nil {
-				c.rules(&rules)
-			}
-			runSteps(t, newTestMachine(rules, c.readers, agent.Snapshot{}), c.steps)
-		})
-	}
+	return cases
 }
 
 func TestMachineUsedOnlyOnEntry(t *testing.T) {

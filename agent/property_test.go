@@ -185,9 +185,42 @@ func TestMachineProperties(t *testing.T) {
 				taps = append(taps, timedTap{card: tap.Card, staff: tap.Info.Staff, at: now})
 			}
 			modeBefore := m.Status().Mode
+			waiting, wasWaiting := m.WaitingCard()
 			tm := agent.Time{Now: now, Trusted: !p.untrust}
 			out := m.Handle(p.in, tm)
 			where := fmt.Sprintf("step %d (%v) at %v: events %v, relay %v", i, p, now.Sub(t0), evList(out.Events), out.Relay)
+
+			// (e) one tap, one decision: after its tap event, at most one
+			// access.granted, access.denied or escort.awaited for the card
+			if tap, ok := p.in.(agent.Tap); ok {
+				at := slices.IndexFunc(out.Events, func(e agent.Event) bool { return e.Type == wire.EvTap })
+				decisions := 0
+				for _, e := range out.Events[at+1:] {
+					if e.Card == tap.Card.Short() && (e.Type == wire.EvGranted || e.Type == wire.EvDenied || e.Type == wire.EvEscortAwaited) {
+						decisions++
+					}
+				}
+				if at < 0 || decisions > 1 {
+					rt.Fatalf("%s: %d decisions for one tap", where, decisions)
+				}
+			}
+
+			// (f) a grant, or a remote unlock, while a guest waits leaves
+			// no guest waiting, and the waiting guest's wait ends recorded:
+			// they never walk in behind someone else's grant unrecorded
+			released := slices.ContainsFunc(out.Events, func(e agent.Event) bool {
+				return e.Type == wire.EvGranted || e.Type == wire.EvCmdExecuted && e.Command == wire.CmdUnlockOnce
+			})
+			if released {
+				if _, still := m.WaitingCard(); still {
+					rt.Fatalf("%s: a guest still waits after the door was released", where)
+				}
+				if wasWaiting && !slices.ContainsFunc(out.Events, func(e agent.Event) bool {
+					return e.Card == waiting.Short() && (e.Type == wire.EvGranted || e.Type == wire.EvDenied)
+				}) {
+					rt.Fatalf("%s: the door was released while a guest waited, and the guest's wait did not end recorded", where)
+				}
+			}
 
 			// (a) a relay movement comes with the event that justifies it,
 			// and an event that claims a movement comes with it
@@ -470,6 +503,7 @@ func TestDoorProperties(t *testing.T) {
 		defer func() { rd.stop() }()
 
 		ctx := context.Background()
+		physical := false // the real door, as its reed switch would read
 		n := rapid.IntRange(1, 40).Draw(rt, "steps")
 		for i := range n {
 			label := func(s string) string { return fmt.Sprintf("%s%d", s, i) }
@@ -486,6 +520,7 @@ func TestDoorProperties(t *testing.T) {
 			case k <= 8:
 				o := rapid.Bool().Draw(rt, label("open"))
 				what = fmt.Sprintf("door open=%v", o)
+				physical = o
 				err = rd.d.SetDoor(ctx, o)
 			case k == 9:
 				r, o := rapid.SampledFrom([]string{"R1", "R2"}).Draw(rt, label("rack")), rapid.Bool().Draw(rt, label("rackopen"))
@@ -516,7 +551,13 @@ func TestDoorProperties(t *testing.T) {
 						if st.Epoch() != epoch {
 							rt.Fatalf("step %d: epoch %s after reopen; was %s", i, st.Epoch(), epoch)
 						}
+						// someone may open or shut the door while the agent is down
+						if rapid.Bool().Draw(rt, label("moved")) {
+							physical = !physical
+						}
 						rd = newDoor()
+						// the reed switch's first reading, as hardware/gpio gives it
+						err = rd.d.SetDoor(ctx, physical)
 					}
 				}
 			}
@@ -529,6 +570,14 @@ func TestDoorProperties(t *testing.T) {
 			}
 			if want := map[bool]string{true: "unlocked", false: "locked"}[unl]; rd.d.Status().Lock != want {
 				rt.Fatalf("step %d (%s): status lock %s; relay unlocked %v", i, what, rd.d.Status().Lock, unl)
+			}
+			// the log's last word on the door contact is the real door, across
+			// restarts too: never door.opened for a shut door, nor missing for
+			// an open one
+			want := map[bool]string{true: "open", false: "closed"}[physical]
+			if got := lastContact(rt, st); got != want || rd.d.Status().Door != want {
+				rt.Fatalf("step %d (%s): the log last says the door is %s, status %s; the door is %s", i, what, got,
+					rd.d.Status().Door, want)
 			}
 		}
 		if err := rd.stop(); err != nil {
@@ -555,4 +604,22 @@ func TestDoorProperties(t *testing.T) {
 		}
 		checkDB(rt, st)
 	})
+}
+
+// lastContact returns what the log last says of the door contact: open,
+// or closed (also when it says nothing).
+func lastContact(t interface{ Fatal(...any) }, st *agent.Store) string {
+	evs, err := st.Events(0, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		switch evs[i].Type {
+		case wire.EvOpened:
+			return "open"
+		case wire.EvClosed:
+			return "closed"
+		}
+	}
+	return "closed"
 }
