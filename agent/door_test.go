@@ -991,3 +991,86 @@ func TestDoorRelockAndGrantInOneStep(t *testing.T) {
 		t.Errorf("relay calls %v; want [lock unlock lock unlock]", calls)
 	}
 }
+
+// TestDoorRecordsContactAtRestart: the door's reed switch is read again
+// at every start (hardware/gpio reports it at once), and the log ends on
+// the door's real state, whatever happened to it while the agent was down.
+func TestDoorRecordsContactAtRestart(t *testing.T) {
+	ctx := context.Background()
+	t.Run("left open, shut while down", func(t *testing.T) {
+		clk := &fakeClock{}
+		clk.Set(t0, true)
+		r := newRig(t, testConfig(), clk)
+		r.start()
+		r.must(r.d.SetDoor(ctx, true))
+		seq := r.lastSeq()
+		r.restart()
+		if st := r.d.Status(); st.Door != "open" {
+			t.Errorf("after restart, before the first reading, Status().Door = %s; want open, as last recorded", st.Door)
+		}
+		r.must(r.d.SetDoor(ctx, false)) // the first reading
+		evs := r.since(seq)
+		if !evsMatch(evs, []ev{{Type: wire.EvStarted}, locked, closed, secured}) {
+			t.Fatalf("events after restart %v; want agent.started, door.locked, door.closed, room.secured", evList(evs))
+		}
+		if got := lastContact(t, r.st); got != "closed" {
+			t.Errorf("the log last says the door is %s; want closed", got)
+		}
+	})
+	t.Run("left open, still open", func(t *testing.T) {
+		clk := &fakeClock{}
+		clk.Set(t0, true)
+		r := newRig(t, testConfig(), clk)
+		r.start()
+		r.must(r.d.SetDoor(ctx, true))
+		seq := r.lastSeq()
+		r.restart()
+		r.must(r.d.SetDoor(ctx, true)) // the first reading
+		if evs := r.since(seq); !evsMatch(evs, []ev{{Type: wire.EvStarted}, locked}) {
+			t.Fatalf("events after restart %v; want agent.started, door.locked and no second door.opened", evList(evs))
+		}
+		clk.Advance(agent.DefaultRules().HeldOpen)
+		r.must(r.d.Submit(ctx, agent.Tick{}))
+		if evs := r.since(seq); !evsMatch(evs[len(evs)-1:], []ev{{Type: wire.EvHeldOpen, Detail: "open since " + t0.Format(time.RFC3339)}}) {
+			t.Errorf("events %v; want door.held_open, counted from the start", evList(evs))
+		}
+	})
+	t.Run("left shut, open at start", func(t *testing.T) {
+		clk := &fakeClock{}
+		clk.Set(t0, true)
+		r := newRig(t, testConfig(), clk)
+		r.start()
+		seq := r.lastSeq()
+		r.restart()
+		r.must(r.d.SetDoor(ctx, true)) // the first reading
+		evs := r.since(seq)
+		if !evsMatch(evs, []ev{{Type: wire.EvStarted}, locked, secured, opened, forced}) {
+			t.Fatalf("events after restart %v; want door.opened and door.forced", evList(evs))
+		}
+		if st := r.d.Status(); st.Door != "open" || !slices.Contains(st.Alarms, wire.AlarmDoorForced) {
+			t.Errorf("Status() = %+v; want the door open and forced", st)
+		}
+	})
+	t.Run("a rack left open, shut while down", func(t *testing.T) {
+		clk := &fakeClock{}
+		clk.Set(t0, true)
+		r := newRig(t, testConfig(), clk)
+		r.apply(staffRecords(soloStaff)...)
+		r.start()
+		r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
+		r.must(r.d.SetDoor(ctx, true))
+		r.must(r.d.SetDoor(ctx, false))
+		r.must(r.d.SetRack(ctx, "R1", true))
+		seq := r.lastSeq()
+		r.restart()
+		r.must(r.d.SetDoor(ctx, false)) // the first readings
+		r.must(r.d.SetRack(ctx, "R1", false))
+		r.must(r.d.SetRack(ctx, "R2", false))
+		if evs := r.since(seq); !evsMatch(evs, []ev{{Type: wire.EvStarted}, locked, {Type: wire.EvRackClosed, Rack: "R1"}}) {
+			t.Fatalf("events after restart %v; want rack.closed for R1 only", evList(evs))
+		}
+		if st := r.d.Status(); st.Racks["R1"] != "closed" || len(st.Occupancy) != 1 {
+			t.Errorf("Status() = %+v; want R1 closed, S-SOLO still inside", st)
+		}
+	})
+}

@@ -142,8 +142,10 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 		mux.Handle("/api/", hubAPI)
 		mux.Handle("/healthz", hubAPI)
 	}
+	var simulated *sim.Sim
 	if simRelay != nil {
-		mux.Handle("/sim/", sim.New(simRelay, door, reg, cfg.ReaderNames(), cfg.Racks).Handler())
+		simulated = sim.New(simRelay, door, reg, cfg.ReaderNames(), cfg.Racks)
+		mux.Handle("/sim/", simulated.Handler())
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -155,6 +157,14 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 	// the store closes only after the door's loop and the record watcher end
 	defer wg.Wait()
 	wg.Go(func() { errc <- door.Run(ctx) })
+	if simulated != nil {
+		// the simulated reeds read at start, as real ones do
+		wg.Go(func() {
+			if err := simulated.Report(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("sim: %w", err)
+			}
+		})
+	}
 	if hw != nil {
 		wg.Go(func() {
 			if err := hw.Run(ctx, door); err != nil {

@@ -262,3 +262,26 @@ func (s *Sim) Racks() []string {
 	sort.Strings(r)
 	return r
 }
+
+// Report tells the sink what the simulated reed switches read, the door
+// then every rack, as hardware/gpio's watchers do at start: the door
+// records what changed while it was down (a simulated door starts shut).
+func (s *Sim) Report(ctx context.Context) error {
+	s.inputMu.Lock()
+	defer s.inputMu.Unlock()
+	s.mu.Lock()
+	door := s.door
+	s.mu.Unlock()
+	if err := s.sink.SetDoor(ctx, door); err != nil {
+		return err
+	}
+	for _, r := range s.Racks() {
+		s.mu.Lock()
+		open := s.racks[r]
+		s.mu.Unlock()
+		if err := s.sink.SetRack(ctx, r, open); err != nil {
+			return err
+		}
+	}
+	return nil
+}

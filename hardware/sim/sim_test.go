@@ -437,3 +437,18 @@ func TestConcurrentRequests(t *testing.T) {
 		t.Errorf("%d calls reached the sink; want 120", n)
 	}
 }
+
+func TestReport(t *testing.T) {
+	sk := &sink{}
+	s := sim.New(&sim.Relay{}, sk, nil, []string{"entry"}, []string{"R2", "R1"})
+	if err := s.Report(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sk.Calls(), []string{"door false", "rack R1 false", "rack R2 false"}; !slices.Equal(got, want) {
+		t.Errorf("Report told the sink %v; want %v", got, want)
+	}
+	sk.err = errors.New("store closed")
+	if err := s.Report(context.Background()); err == nil {
+		t.Error("Report with a failing sink = nil error")
+	}
+}
