@@ -60,10 +60,12 @@ type Tap struct {
 	Waiting *CardInfo
 }
 
-// DoorInput is the door's reed switch changing.
+// DoorInput is the door's reed switch: a change, or its first reading
+// after a start, which records only a difference from the state last
+// recorded (Snapshot).
 type DoorInput struct{ Open bool }
 
-// RackInput is a rack lock's reed switch changing.
+// RackInput is a rack lock's reed switch, as DoorInput is the door's.
 type RackInput struct {
 	Rack string
 	Open bool
