@@ -7,14 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/kunci-project/kunci/internal/mochigate"
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
 // devMQTTDefault is the default of kunci dev's --mqtt. "off" runs the door
@@ -24,14 +20,14 @@ const devMQTTDefault = "127.0.0.1:1883"
 // errAddrInUse marks a broker address another program holds.
 var errAddrInUse = errors.New("address in use")
 
-// devBrokerCloseTimeout bounds the embedded broker's Close: mochi waits for
-// every client goroutine, and one stuck on a dead peer would hang dev's exit.
+// devBrokerCloseTimeout bounds the embedded broker's Close, which ends
+// every client itself (internal/mochigate): only a bug makes it wait.
 const devBrokerCloseTimeout = 5 * time.Second
 
 // devBroker is kunci dev's embedded mochi-mqtt broker: loopback only, every
 // client allowed, nothing persisted. Good for dev mode, not for a site.
 type devBroker struct {
-	s    *mochi.Server
+	b    *mochigate.Broker
 	addr string // host:port it listens on
 }
 
@@ -52,22 +48,11 @@ func startDevBroker(addr string, log *slog.Logger) (*devBroker, error) {
 		}
 		return nil, fmt.Errorf("--mqtt: listen %s: %w", addr, err)
 	}
-	s := mochi.New(&mochi.Options{Logger: log})
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
-		l.Close()
+	b, err := mochigate.Start(l, log)
+	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	// one client's packets at a time: mochi races a retained publish
-	// against a subscription's retained scan (internal/mochigate)
-	if err := s.AddListener(listeners.NewNet("kunci-dev", mochigate.Listen(l))); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("broker: %w", err)
-	}
-	if err := s.Serve(); err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("broker: %w", err)
-	}
-	return &devBroker{s: s, addr: l.Addr().String()}, nil
+	return &devBroker{b: b, addr: b.Addr().String()}, nil
 }
 
 // URL is the broker's address for paho.
@@ -77,17 +62,12 @@ func (b *devBroker) URL() string { return "tcp://" + b.addr }
 // about QoS 1 messages mochi dropped for a subscriber whose in-flight
 // window was full (the door's outbox sends unacked events again).
 func (b *devBroker) Close(log *slog.Logger) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = b.s.Close()
-	}()
-	select {
-	case <-done:
-	case <-time.After(devBrokerCloseTimeout):
-		log.Warn("broker: Close did not return; leaving it", "after", devBrokerCloseTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), devBrokerCloseTimeout)
+	defer cancel()
+	if err := b.b.Close(ctx); err != nil {
+		log.Warn("broker: Close did not finish; leaving it", "after", devBrokerCloseTimeout, "err", err)
 	}
-	if n := atomic.LoadInt64(&b.s.Info.InflightDropped); n != 0 {
+	if n := b.b.InflightDropped(); n != 0 {
 		log.Warn("broker: dropped QoS 1 messages for subscribers that fell behind (Info.InflightDropped); the doors send what the hub did not ack again",
 			"dropped", n)
 	}

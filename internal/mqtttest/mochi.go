@@ -2,29 +2,25 @@ package mqtttest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/kunci-project/kunci/internal/mochigate"
 )
 
-// MochiCloseTimeout bounds the broker's Close at the end of a test: mochi
-// waits for every client goroutine, and one stuck on a dead peer would
-// hang the test binary.
+// MochiCloseTimeout bounds the broker's Close at the end of a test, which
+// fails if Close takes longer: mochigate's Close ends every client itself,
+// so only a bug makes it wait.
 const MochiCloseTimeout = 5 * time.Second
 
-// StartMochi starts an embedded mochi-mqtt broker on a free loopback port,
-// with every client allowed and no persistence, and returns its URL for
-// paho (tcp://127.0.0.1:PORT).
+// StartMochi starts the embedded mochi-mqtt broker of kunci dev
+// (internal/mochigate) on a free loopback port, with every client allowed
+// and no persistence, and returns its URL for paho (tcp://127.0.0.1:PORT).
 //
 // When the test ends the broker is closed, waiting at most
 // MochiCloseTimeout, and the test fails if the broker dropped any QoS 1
@@ -34,41 +30,26 @@ const MochiCloseTimeout = 5 * time.Second
 func StartMochi(t testing.TB) string {
 	t.Helper()
 	logs := &lockedBuffer{}
-	s := mochi.New(&mochi.Options{
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatalf("mochi: allow hook: %v", err)
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("mochi: listen: %v", err)
 	}
-	// one client's packets at a time, as in kunci dev (internal/mochigate)
-	tcp := listeners.NewNet("test", mochigate.Listen(l))
-	if err := s.AddListener(tcp); err != nil {
-		t.Fatalf("mochi: listen: %v", err)
-	}
-	if err := s.Serve(); err != nil {
-		t.Fatalf("mochi: serve: %v", err)
+	b, err := mochigate.Start(l, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatalf("mochi: %v", err)
 	}
 	t.Cleanup(func() {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = s.Close()
-		}()
-		select {
-		case <-done:
-		case <-time.After(MochiCloseTimeout):
-			t.Errorf("mochi: Close did not return within %v (a client goroutine is stuck)", MochiCloseTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), MochiCloseTimeout)
+		defer cancel()
+		if err := b.Close(ctx); err != nil {
+			t.Errorf("mochi: Close did not return within %v: %v", MochiCloseTimeout, err)
 		}
-		if n := atomic.LoadInt64(&s.Info.InflightDropped); n != 0 {
+		if n := b.InflightDropped(); n != 0 {
 			t.Errorf("mochi dropped %d QoS 1 messages (Info.InflightDropped): the test's subscribers fell behind\n%s",
 				n, logs.String())
 		}
 	})
-	return fmt.Sprintf("tcp://%s", l.Addr())
+	return fmt.Sprintf("tcp://%s", b.Addr())
 }
 
 // lockedBuffer collects the broker's log: its goroutines write after the
