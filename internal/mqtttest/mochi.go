@@ -41,8 +41,11 @@ func StartMochi(t testing.TB) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), MochiCloseTimeout)
 		defer cancel()
+		began := time.Now()
 		if err := b.Close(ctx); err != nil {
 			t.Errorf("mochi: Close did not return within %v: %v", MochiCloseTimeout, err)
+		} else {
+			t.Logf("mochi: closed in %v", time.Since(began))
 		}
 		if n := b.InflightDropped(); n != 0 {
 			t.Errorf("mochi dropped %d QoS 1 messages (Info.InflightDropped): the test's subscribers fell behind\n%s",
