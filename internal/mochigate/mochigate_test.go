@@ -191,7 +191,9 @@ func TestGate(t *testing.T) {
 	}
 	l := newListener("test", raw, nil)
 	const clients, msgs = 4, 200
-	var inside, overlaps, served atomic.Int32
+	var inside, overlaps atomic.Int32
+	var served sync.WaitGroup
+	served.Add(clients)
 	go l.Serve(func(_ string, nc net.Conn) error {
 		c := nc.(*conn)
 		buf := make([]byte, 1)
@@ -206,7 +208,7 @@ func TestGate(t *testing.T) {
 			time.Sleep(10 * time.Microsecond)
 			inside.Add(-1)
 			if buf[0] == 'q' {
-				served.Add(1)
+				served.Done()
 				return nil // ends holding the gate: leaving is the listener's job
 			}
 		}
@@ -234,11 +236,12 @@ func TestGate(t *testing.T) {
 	senders.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for served.Load() < clients {
-		if ctx.Err() != nil {
-			t.Fatalf("%d of %d connections were served: the gate was not given back", served.Load(), clients)
-		}
-		time.Sleep(time.Millisecond)
+	allServed := make(chan struct{})
+	go func() { served.Wait(); close(allServed) }()
+	select {
+	case <-allServed:
+	case <-ctx.Done():
+		t.Fatal("the connections were not all served: the gate was not given back")
 	}
 	if err := l.drain(ctx); err != nil {
 		t.Fatalf("drain = %v", err)
