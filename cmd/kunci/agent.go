@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -21,8 +20,12 @@ import (
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/hardware/sim"
 	"github.com/kunci-project/kunci/hardware/sysclock"
+	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/agentsync"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/topic"
 )
 
 func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,7 +39,11 @@ func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	return runAgent(ctx, cfg, newLogger(stderr, *logJSON), "--config "+*cfgPath+" (listen:)", nil, nil)
+	g := lifecycle.New(ctx, lifecycle.Options{Timeout: agentShutdown})
+	if err := wireAgent(g, cfg, newLogger(stderr, *logJSON), "--config "+*cfgPath+" (listen:)", nil, nil); err != nil {
+		g.Stop(err)
+	}
+	return g.Wait()
 }
 
 func newLogger(w io.Writer, json bool) *slog.Logger {
@@ -69,36 +76,44 @@ func bootID() string {
 	return hex.EncodeToString(r[:])
 }
 
-// runAgent wires one door from cfg and runs it until ctx ends. The relay is
-// driven to its safe state before anything else and halted on every way
-// out. ready, when set, is called once the door takes input. hubAPI, when
-// set (kunci dev), is served on the same listener under /api/ and /healthz.
-func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith string, ready func(addr string),
-	hubAPI http.Handler) (err error) {
-	// the relay reaches its safe state before anything else, and again on
-	// every way out
+// agentShutdown bounds the agent's shutdown: under TimeoutStopSec=10 of
+// configs/kunci-agent.service, after which systemd sends SIGKILL.
+const agentShutdown = 8 * time.Second
+
+// wireAgent wires one door from cfg into g. The relay is driven to its
+// safe state before anything else, and halted again at every shutdown as
+// soon as the door's loop has returned (lifecycle.Safe), before the local
+// API and the uplink stop, the store closes, the final status goes out and
+// the link closes. ready, when set, is called once the door takes input.
+// hubAPI, when set (kunci dev), is served on the same listener under /api/
+// and /healthz. On an error the caller stops g: what was opened is closed.
+func wireAgent(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, moveWith string, ready func(addr string),
+	hubAPI http.Handler) error {
 	var relay agent.Relay
 	var simRelay *sim.Relay
 	var hw *board
 	if cfg.Hardware == "gpio" {
+		var err error
 		if hw, err = openBoard(cfg, log); err != nil {
 			return err
 		}
 		relay = hw.Relay()
-		defer func() {
+		g.OnStop(lifecycle.Safe, "board", func(context.Context) error {
 			hw.Halt()
 			log.Info("relay halted", "relay", relay.String())
-		}()
+			return nil
+		})
 	} else {
 		simRelay = &sim.Relay{}
 		if err := simRelay.Lock(); err != nil {
 			return err
 		}
 		relay = simRelay
-		defer func() {
-			err = errors.Join(err, simRelay.Halt())
+		g.OnStop(lifecycle.Safe, "relay", func(context.Context) error {
+			err := simRelay.Halt()
 			log.Info("relay halted", "relay", simRelay.String(), "unlocked", simRelay.Unlocked())
-		}()
+			return err
+		})
 	}
 
 	siteKey, err := permit.LoadSiteKey(cfg.SiteKeyFile)
@@ -116,7 +131,7 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, st.Close()) }()
+	g.OnStop(lifecycle.Store, "store", func(context.Context) error { return st.Close() })
 
 	clk := agent.NewSystemClock(sysclock.Synced)
 	if cfg.Clock == "trusted" {
@@ -133,6 +148,22 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 	if err != nil {
 		return err
 	}
+	var mq *agentsync.Sync
+	if m := cfg.MQTT; m.Broker != "" {
+		lo := mqttlink.Options{Broker: m.Broker, ClientID: m.ClientID, Username: m.Username, Metrics: reg}
+		if err := linkSecrets(&lo, m.PasswordFile, m.CAFile, m.CertFile, m.KeyFile); err != nil {
+			l.Close()
+			return err
+		}
+		mq, err = agentsync.New(agentsync.Config{Link: lo, Topics: topic.Door{Prefix: m.Prefix, Site: cfg.Site, Door: cfg.Door},
+			Keys: keys, HomeAssistant: m.HomeAssistant, DiscoveryPrefix: m.DiscoveryPrefix, Racks: cfg.Racks,
+			Version: version, Metrics: reg, Log: log}, door, st)
+		if err != nil {
+			l.Close()
+			return fmt.Errorf("mqtt: %w", err)
+		}
+	}
+
 	mux := http.NewServeMux()
 	api := door.Handler()
 	mux.Handle("/status", api)
@@ -147,86 +178,65 @@ func runAgent(ctx context.Context, cfg *config.Agent, log *slog.Logger, moveWith
 		simulated = sim.New(simRelay, door, reg, cfg.ReaderNames(), cfg.Racks)
 		mux.Handle("/sim/", simulated.Handler())
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// the watch streams of the hub's API end with ctx
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 16 << 10,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
-	errc := make(chan error, 5)
-	var wg sync.WaitGroup
-	// the store closes only after the door's loop and the record watcher end
-	defer wg.Wait()
-	wg.Go(func() { errc <- door.Run(ctx) })
+
+	g.Go(lifecycle.Input, "door", door.Run)
 	if simulated != nil {
 		// the simulated reeds read at start, as real ones do
-		wg.Go(func() {
+		g.Go(lifecycle.Input, "sim", func(ctx context.Context) error {
 			if err := simulated.Report(ctx); err != nil && ctx.Err() == nil {
-				errc <- fmt.Errorf("sim: %w", err)
+				return fmt.Errorf("sim: %w", err)
 			}
+			return nil
 		})
 	}
 	if hw != nil {
-		wg.Go(func() {
+		g.Go(lifecycle.Input, "hardware", func(ctx context.Context) error {
 			if err := hw.Run(ctx, door); err != nil {
-				errc <- fmt.Errorf("hardware: %w", err)
+				return fmt.Errorf("hardware: %w", err)
 			}
+			return nil
 		})
 	}
-	if cfg.MQTT.Broker != "" {
-		mq, err := newAgentSync(ctx, cfg, door, st, keys, reg, log)
-		if err != nil {
-			cancel()
-			return err
-		}
-		wg.Go(func() {
-			if err := mq.Run(ctx); err != nil {
-				errc <- fmt.Errorf("mqtt: %w", err)
-			}
-		})
+	if mq != nil {
+		mq.Start(g)
 	}
-	go func() {
-		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http: %w", err)
-		}
-	}()
+	// the hub's watch streams (kunci dev) end as the local API stops
+	g.Serve(lifecycle.Serve, "local API", &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes: 16 << 10}, l, "", "")
 	// ready only once the door's loop runs (agent.started is stored) and
 	// the signed records on disk are applied, so that the first tap finds them
 	loaded := make(chan struct{})
 	if cfg.RecordsDir != "" {
-		wg.Go(func() {
-			errc <- door.WatchRecords(ctx, cfg.RecordsDir, time.Duration(cfg.RecordsPoll), func() { close(loaded) })
+		g.Go(lifecycle.Input, "records", func(ctx context.Context) error {
+			return door.WatchRecords(ctx, cfg.RecordsDir, time.Duration(cfg.RecordsPoll), func() { close(loaded) })
 		})
 	} else {
 		close(loaded)
 	}
-	select {
-	case <-loaded:
-	case <-ctx.Done():
-	}
 	sd := newNotifier(os.Getenv, os.Getpid(), log)
-	if door.Submit(ctx, agent.Tick{}) == nil {
+	g.OnStop(lifecycle.Input, "systemd", func(context.Context) error {
+		log.Info("door stopping: the relay goes to its safe state first")
+		sd.Stopping()
+		return nil
+	})
+	g.Go(lifecycle.Input, "ready", func(ctx context.Context) error {
+		select {
+		case <-loaded:
+		case <-ctx.Done():
+			return nil
+		}
+		if door.Submit(ctx, agent.Tick{}) != nil {
+			return nil
+		}
 		log.Info("door ready", "site", cfg.Site, "door", cfg.Door, "listen", l.Addr().String(), "store", cfg.Store,
 			"epoch", st.Epoch())
 		sd.Ready(fmt.Sprintf("door %s/%s ready, local API on %s", cfg.Site, cfg.Door, l.Addr()))
-		// pinged only while the door's loop answers: a hung door is restarted
-		wg.Go(func() {
-			sd.Watchdog(ctx, func(ctx context.Context) error { return door.Submit(ctx, agent.Tick{}) })
-		})
 		if ready != nil {
 			ready(l.Addr().String())
 		}
-	}
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	sd.Stopping()
-	cancel()
-	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer scancel()
-	_ = srv.Shutdown(sctx)
-	if err != nil {
-		return err
-	}
+		// pinged only while the door's loop answers: a hung door is restarted
+		sd.Watchdog(ctx, func(ctx context.Context) error { return door.Submit(ctx, agent.Tick{}) })
+		return nil
+	})
 	return nil
 }

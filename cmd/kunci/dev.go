@@ -10,10 +10,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/kunci-project/kunci/config"
+	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -46,66 +46,82 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
-	broker := *brokerURL
+	// one group: the door first (its relay halted first), then the local
+	// API, the uplink and the hub's loops, the stores, the door's final
+	// status, the links, and the embedded broker last
+	g := lifecycle.New(ctx, lifecycle.Options{Timeout: devShutdown})
+	if err := wireDev(g, cfg, log, stdout, stderr, devFlags{data: *data, mqtt: *mqttAddr, broker: *brokerURL,
+		logJSON: *logJSON, demo: *demo, mqttSet: flagSet(fs, "mqtt")}); err != nil {
+		g.Stop(fmt.Errorf("dev: %w", err))
+	}
+	return g.Wait()
+}
+
+// devShutdown bounds kunci dev's shutdown.
+const devShutdown = 10 * time.Second
+
+// devFlags are the flags of kunci dev that wireDev reads.
+type devFlags struct {
+	data, mqtt, broker string
+	logJSON, demo      bool
+	mqttSet            bool // --mqtt was given
+}
+
+// wireDev wires kunci dev into g: the embedded broker (unless --broker or
+// --mqtt off), the hub on it, and the simulated door of cfg.
+func wireDev(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, stdout, stderr io.Writer, f devFlags) error {
+	broker := f.broker
 	var b *devBroker
-	if broker == "" && *mqttAddr != "off" {
+	if broker == "" && f.mqtt != "off" {
 		// mochi says every client's coming and going at info: warnings only
 		warn := &slog.HandlerOptions{Level: slog.LevelWarn}
 		var h slog.Handler = slog.NewTextHandler(stderr, warn)
-		if *logJSON {
+		if f.logJSON {
 			h = slog.NewJSONHandler(stderr, warn)
 		}
 		blog := slog.New(quietClosed{h}).With("part", "broker")
-		b, err = startDevBroker(*mqttAddr, blog)
-		if errors.Is(err, errAddrInUse) && !flagSet(fs, "mqtt") {
+		var err error
+		b, err = startDevBroker(f.mqtt, blog)
+		if errors.Is(err, errAddrInUse) && !f.mqttSet {
 			// the default port is taken (a Mosquitto on 1883, say): the
 			// demo still runs, on a port of its own, and says so
 			log.Warn("the default MQTT port is taken; the embedded broker listens on a free port instead (choose one with --mqtt, or use the running broker with --broker)",
-				"taken", *mqttAddr)
+				"taken", f.mqtt)
 			b, err = startDevBroker("127.0.0.1:0", blog)
 		}
 		if err != nil {
-			return fmt.Errorf("dev: %w", err)
+			return err
 		}
-		defer b.Close(log)
+		g.OnStop(lifecycle.Last, "broker", func(context.Context) error {
+			b.Close(log)
+			return nil
+		})
 		broker = b.URL()
 	}
-	var h *hubServer
+	var hubAPI http.Handler
 	var admin string
 	if broker != "" {
 		cfg.MQTT.Broker = broker
 		cfg.Defaults()
-		if h, admin, err = openDevHub(*data, broker, cfg, log.With("part", "hub")); err != nil {
-			return fmt.Errorf("dev: %w", err)
+		h, tok, err := openDevHub(f.data, broker, cfg, log.With("part", "hub"))
+		if err != nil {
+			return err
 		}
-		defer h.Close()
+		h.Start(g)
+		hubAPI, admin = h.Handler(), tok
 	}
-	// shutdown: the door (its relay halted first), then the hub and its
-	// link, then the broker (deferred above)
-	agentCtx, stopAgent := context.WithCancel(ctx)
-	defer stopAgent()
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	defer stopHub()
-	var hubErr, demoErr error
-	var hubDone, demoDone sync.WaitGroup
-	var hubAPI http.Handler
-	if h != nil {
-		hubAPI = h.api
-		hubDone.Go(func() {
-			if hubErr = h.Run(hubCtx); hubErr != nil {
-				stopAgent()
-			}
-		})
-	}
-	err = runAgent(agentCtx, cfg, log, "--listen", func(a string) {
-		if *demo {
-			demoDone.Go(func() {
-				demoErr = runDemo(agentCtx, "http://"+a, admin, stdout, stderr)
-				stopAgent()
+	return wireAgent(g, cfg, log, "--listen", func(a string) {
+		if f.demo {
+			g.Go(lifecycle.Input, "demo", func(ctx context.Context) error {
+				if err := runDemo(ctx, "http://"+a, admin, stdout, stderr); err != nil {
+					return err
+				}
+				g.Stop(nil)
+				return nil
 			})
 			return
 		}
-		fmt.Fprintf(stdout, devHelp, cfg.Site, cfg.Door, a, *data, a, demoGuestUID, a, demoEscortUID, a, a, a, a, a,
+		fmt.Fprintf(stdout, devHelp, cfg.Site, cfg.Door, a, f.data, a, demoGuestUID, a, demoEscortUID, a, a, a, a, a,
 			a, demoSoloUID, a, demoOtherUID)
 		switch {
 		case b != nil:
@@ -118,14 +134,10 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		default:
 			fmt.Fprint(stdout, "\nNo MQTT (--mqtt off): the door alone keeps every event in its local log; no hub.\n")
 		}
-		if h != nil {
-			fmt.Fprintf(stdout, devHubHelp, a, filepath.Join(*data, "admin.token"), admin, a)
+		if hubAPI != nil {
+			fmt.Fprintf(stdout, devHubHelp, a, filepath.Join(f.data, "admin.token"), admin, a)
 		}
 	}, hubAPI)
-	demoDone.Wait()
-	stopHub()
-	hubDone.Wait()
-	return errors.Join(err, hubErr, demoErr)
 }
 
 const devHelp = `

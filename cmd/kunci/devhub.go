@@ -10,6 +10,7 @@ import (
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/server"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
@@ -18,7 +19,7 @@ import (
 // openDevHub opens kunci dev's hub in data, on broker, for the door of
 // cfg only, with the demo's staff and permit P-0012 on first use. It
 // returns the admin token, kept in data/admin.token.
-func openDevHub(data, broker string, cfg *config.Agent, log *slog.Logger) (*hubServer, string, error) {
+func openDevHub(data, broker string, cfg *config.Agent, log *slog.Logger) (*server.Server, string, error) {
 	keys := filepath.Join(data, "keys")
 	privs, _ := filepath.Glob(filepath.Join(keys, "hub-*.key"))
 	if len(privs) == 0 {
@@ -32,16 +33,16 @@ func openDevHub(data, broker string, cfg *config.Agent, log *slog.Logger) (*hubS
 	if err != nil {
 		return nil, "", err
 	}
-	h, err := openHub(hubSetup{Store: filepath.Join(data, "hub.db"), EventsStore: filepath.Join(data, "hub-events.db"),
+	h, err := server.Open(server.Setup{Store: filepath.Join(data, "hub.db"), EventsStore: filepath.Join(data, "hub-events.db"),
 		Signer: signer, SiteKeys: map[string]permit.SiteKey{cfg.Site: sk},
 		Doors: []hub.DoorName{{Site: cfg.Site, Door: cfg.Door}}, Prefix: cfg.MQTT.Prefix,
 		Link: mqttlink.Options{Broker: broker, ClientID: devHubClientID}, OnlyDoors: true}, log)
 	if err != nil {
 		return nil, "", err
 	}
-	admin, err := devAdminToken(h.tokens, filepath.Join(data, "admin.token"))
+	admin, err := devAdminToken(h.Tokens(), filepath.Join(data, "admin.token"))
 	if err == nil {
-		err = seedDemo(h.hub, time.Now())
+		err = seedDemo(h.Hub(), time.Now())
 	}
 	if err != nil {
 		h.Close()

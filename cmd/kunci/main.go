@@ -10,22 +10,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 )
 
 // version is set by the build (-ldflags "-X main.version=...").
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		// a second signal forces the exit; the relay was halted by the first
-		<-ctx.Done()
-		stop()
-	}()
+	ctx := shutdownOnSignal(context.Background(), os.Stderr)
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "kunci:", err)
 		os.Exit(1)

@@ -1,0 +1,17 @@
+// Package server is the hub as a running service: it opens the hub's two
+// stores (hub/workflow, hub/ingest), its API tokens (hub/auth), the hub
+// itself, its HTTP API (hub/api) and its MQTT link (sync/mqttlink), and
+// runs them in the process's lifecycle.Group: the API, the ingest, the
+// publishing of records and the daily jobs until lifecycle.Serve, the
+// stores until lifecycle.Store, the link until lifecycle.Link, so that
+// nothing writes a closed store and the link outlives what publishes
+// through it.
+//
+// The daily jobs: the retention (personal data of permits that ended
+// longer ago than Setup.Retention is purged) at start and every day, and
+// every day the retained records signed and published again (expired
+// permits cleared from the doors).
+//
+// It must never read a flag or a config file (cmd/kunci does, and hands
+// it a Setup), and never serve the API on a listener it did not get.
+package server

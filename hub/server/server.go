@@ -1,0 +1,194 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kunci-project/kunci/hub"
+	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/internal/lifecycle"
+	"github.com/kunci-project/kunci/internal/metrics"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/topic"
+)
+
+// Setup is what a hub is opened with, from hub.yaml or by kunci dev.
+type Setup struct {
+	Store, EventsStore string // the workflow's and the events' bbolt files
+	Signer             *permit.Signer
+	SiteKeys           map[string]permit.SiteKey
+	Doors              []hub.DoorName
+	Prefix             string           // topic prefix (topic.DefaultPrefix)
+	Link               mqttlink.Options // broker, credentials, client id
+	Shared             bool             // take events through the shared subscription
+	// OnlyDoors confines the link to the listed doors' topics (kunci dev
+	// on a site's broker must not take real doors' events).
+	OnlyDoors bool
+	Retention time.Duration // zero: personal data is kept
+}
+
+// Server is a hub opened from its Setup.
+type Server struct {
+	wf     *workflow.Store
+	ev     *ingest.Store
+	tokens *auth.Tokens
+	hub    *hub.Hub
+	api    *api.API
+	link   *mqttlink.Link
+	s      Setup
+	log    *slog.Logger
+}
+
+// Open opens the stores and builds the hub, its API and its link. Start
+// runs them; a Server never started is closed with Close.
+func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if s.Prefix == "" {
+		s.Prefix = topic.DefaultPrefix
+	}
+	for _, p := range []string{s.Store, s.EventsStore} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return nil, fmt.Errorf("hub store: %w", err)
+		}
+	}
+	h := &Server{s: s, log: log}
+	defer func() {
+		if err != nil {
+			h.Close()
+		}
+	}()
+	if h.wf, err = workflow.Open(s.Store, workflow.Options{SiteKeys: s.SiteKeys, Signer: s.Signer}); err != nil {
+		return nil, err
+	}
+	if h.ev, err = ingest.OpenStore(s.EventsStore); err != nil {
+		return nil, err
+	}
+	reg := metrics.NewRegistry() // the hub's /metrics
+	if h.tokens, err = auth.New(h.wf.DB(), reg); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if h.hub, err = hub.New(hub.Options{Workflow: h.wf, Events: h.ev, Signer: s.Signer, Prefix: s.Prefix,
+		Doors: s.Doors, Metrics: reg, Log: log}); err != nil {
+		return nil, err
+	}
+	st := h.hub.Stats()
+	log.Info("hub open", "store", s.Store, "events", s.EventsStore, "guest_book_rows", st.BookRows,
+		"built_in", time.Since(start).Round(time.Millisecond), "signing_key", s.Signer.ID())
+	lo := h.hub.LinkOptions(s.Link, s.Shared)
+	if s.OnlyDoors {
+		lo.Subscriptions = map[string]byte{}
+		for _, d := range s.Doors {
+			t, err := topic.New(s.Prefix, d.Site, d.Door)
+			if err != nil {
+				return nil, err
+			}
+			lo.Subscriptions[t.Events()] = 1
+			lo.Subscriptions[t.Status()] = 1
+			lo.Subscriptions[t.Availability()] = 1
+		}
+	}
+	lo.Log, lo.Metrics = log, reg
+	if h.link, err = mqttlink.New(lo, h.hub.Handle); err != nil {
+		return nil, err
+	}
+	if h.api, err = api.New(h.hub, h.tokens, api.Options{Publisher: h.link, Retention: s.Retention, Log: log}); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Hub returns the hub.
+func (h *Server) Hub() *hub.Hub { return h.hub }
+
+// Tokens returns the hub's API tokens.
+func (h *Server) Tokens() *auth.Tokens { return h.tokens }
+
+// Handler returns the hub's HTTP API, for a listener of the caller's
+// (kunci dev serves it beside the simulator).
+func (h *Server) Handler() http.Handler { return h.api }
+
+// Start runs the hub in g: the ingest, the publishing of records and the
+// daily jobs until lifecycle.Serve, the link until lifecycle.Link; the
+// stores close at lifecycle.Store.
+func (h *Server) Start(g *lifecycle.Group) {
+	g.OnStop(lifecycle.Store, "hub stores", func(context.Context) error { return h.Close() })
+	g.Go(lifecycle.Link, "hub link", func(ctx context.Context) error {
+		if err := h.link.Run(ctx); err != nil {
+			return fmt.Errorf("hub: mqtt: %w", err)
+		}
+		return nil
+	})
+	g.Go(lifecycle.Serve, "hub", func(ctx context.Context) error {
+		err := h.hub.Run(ctx, h.link)
+		s := h.hub.Stats()
+		h.log.Info("hub stopped", "stored", s.Ingest.Stored, "duplicates", s.Ingest.Duplicates, "malformed",
+			s.Ingest.Malformed, "acks", s.Ingest.Acks, "records_published", s.RecordsPublished)
+		return err
+	})
+	g.Go(lifecycle.Serve, "hub daily", func(ctx context.Context) error {
+		h.daily(ctx)
+		return nil
+	})
+}
+
+// Serve serves the API on l in g until lifecycle.Serve, with TLS when
+// certFile is set.
+func (h *Server) Serve(g *lifecycle.Group, l net.Listener, certFile, keyFile string) {
+	// no ReadTimeout or WriteTimeout: either would end the watch streams
+	// (the server's read deadline cancels a request's context)
+	srv := &http.Server{Handler: h.api, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 16 << 10}
+	g.Serve(lifecycle.Serve, "hub api", srv, l, certFile, keyFile)
+	h.log.Info("hub ready", "listen", l.Addr().String())
+}
+
+// daily applies the retention at start and every day, and every day
+// refreshes the retained records (expired permits cleared).
+func (h *Server) daily(ctx context.Context) {
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	for {
+		if h.s.Retention > 0 {
+			res, err := h.hub.Purge(h.s.Retention)
+			if err != nil {
+				h.log.Error("retention: purge failed", "err", err)
+			} else if len(res.Purged) > 0 {
+				h.log.Info("retention: personal data purged", "permits", len(res.Purged), "retention", h.s.Retention)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := h.hub.Refresh(); err != nil {
+			h.log.Error("hub: refreshing the retained records failed", "err", err)
+		}
+	}
+}
+
+// Close closes the stores; Start has g do it at lifecycle.Store.
+func (h *Server) Close() error {
+	var errs []error
+	if h.ev != nil {
+		errs = append(errs, h.ev.Close())
+	}
+	if h.wf != nil {
+		errs = append(errs, h.wf.Close())
+	}
+	return errors.Join(errs...)
+}
