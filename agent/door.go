@@ -124,6 +124,12 @@ func (d *Door) Run(ctx context.Context) (err error) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		// a select picks at random among ready cases: under a stream of
+		// inputs the loop would go on for a while after ctx ended, and the
+		// relay could still move
+		if ctx.Err() != nil {
+			return nil
+		}
 		wait := time.Hour
 		if dl := d.m.Deadline(); !dl.IsZero() {
 			j := d.trust.judge(d.clock.Now(), d.clock.Mono(), d.clock.Synced())
@@ -134,6 +140,10 @@ func (d *Door) Run(ctx context.Context) (err error) {
 		case <-ctx.Done():
 			return nil
 		case r := <-d.reqs:
+			if ctx.Err() != nil {
+				r.done <- ErrStopped
+				return nil
+			}
 			r.done <- d.process(r.in)
 		case <-timer.C:
 			if err := d.process(Tick{}); err != nil {

@@ -281,6 +281,57 @@ func TestDoorHaltsWhenUnlocked(t *testing.T) {
 	}
 }
 
+// slowRelay is a recRelay whose Unlock waits until release is closed,
+// after saying so on moving.
+type slowRelay struct {
+	recRelay
+	moving, release chan struct{}
+}
+
+func (r *slowRelay) Unlock() error {
+	close(r.moving)
+	<-r.release
+	return r.recRelay.Unlock()
+}
+
+// An input still waiting when the door's context ends is refused, not
+// processed: the loop stops at once, and the relay's halt is the last
+// thing it does to the relay.
+func TestDoorStopsBeforeWaitingInput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := &fakeClock{}
+		clk.Set(t0, true)
+		r := newRig(t, testConfig(), clk)
+		r.apply(staffRecords(soloStaff)...)
+		relay := &slowRelay{moving: make(chan struct{}), release: make(chan struct{})}
+		d, err := agent.NewDoor(r.cfg, r.st, relay, clk, discardLog(), nil)
+		r.must(err)
+		run := startDoor(d)
+		ctx := context.Background()
+		r.must(d.Submit(ctx, agent.Tick{}))
+		first := make(chan error, 1)
+		go func() { first <- d.Tap(ctx, agent.ReaderEntry, uidOf(12)) }()
+		<-relay.moving // the solo grant is stored; the relay is moving
+		seq := r.lastSeq()
+		second := make(chan error, 1)
+		go func() { second <- d.Tap(ctx, agent.ReaderEntry, uidOf(12)) }()
+		synctest.Wait() // the second tap waits for the loop
+		run.cancel()
+		close(relay.release)
+		r.must(<-first)
+		if err := <-second; !errors.Is(err, agent.ErrStopped) {
+			t.Errorf("the tap waiting when the door stopped = %v; want ErrStopped", err)
+		}
+		r.must(run.stop())
+		if got := relay.Calls(); !slices.Equal(got, []string{"lock", "unlock", "halt"}) {
+			t.Errorf("relay calls = %v; want [lock unlock halt]", got)
+		}
+		if evs := r.since(seq); len(evs) != 0 {
+			t.Errorf("events stored after the stop began: %v; want none", types(evs))
+		}
+	})
+}
+
 func TestNewDoorLocksFirst(t *testing.T) {
 	clk := &fakeClock{}
 	clk.Set(t0, true)
