@@ -1,0 +1,164 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kunci-project/kunci/hub"
+	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/server"
+	"github.com/kunci-project/kunci/internal/boltcheck"
+	"github.com/kunci-project/kunci/internal/lifecycle"
+	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/topic"
+)
+
+var demo = topic.Door{Prefix: topic.DefaultPrefix, Site: "demo", Door: "server-room"}
+
+// acks collects the hub's events/ack messages.
+type acks struct {
+	mu   sync.Mutex
+	got  []string
+	more chan struct{}
+}
+
+func (a *acks) add(m mqttlink.Message) {
+	if m.Topic != demo.EventsAck() {
+		return
+	}
+	a.mu.Lock()
+	a.got = append(a.got, string(m.Payload))
+	a.mu.Unlock()
+	select {
+	case a.more <- struct{}{}:
+	default:
+	}
+}
+
+func (a *acks) has(s string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, g := range a.got {
+		if strings.Contains(g, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// A hub run in a lifecycle group serves its API, stores a door's event and
+// acks it over a real broker; at shutdown its watch streams end, its stores
+// are closed (their file locks free) and whole, and Wait returns nil.
+func TestServerRunsAndStops(t *testing.T) {
+	broker := mqtttest.StartMochi(t)
+	dir := t.TempDir()
+	signer := permit.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)))
+	s := server.Setup{Store: filepath.Join(dir, "hub.db"), EventsStore: filepath.Join(dir, "hub-events.db"),
+		Signer: signer, SiteKeys: map[string]permit.SiteKey{"demo": bytes.Repeat([]byte{2}, permit.SiteKeySize)},
+		Doors: []hub.DoorName{{Site: demo.Site, Door: demo.Door}},
+		Link:  mqttlink.Options{Broker: broker, ClientID: "test-hub"}, OnlyDoors: true}
+	h, err := server.Open(s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := h.Tokens().Issue("auditor", []auth.Role{auth.Viewer}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := lifecycle.New(ctx, lifecycle.Options{})
+	h.Start(g)
+	h.Serve(g, l, "", "")
+	waited := make(chan error, 1)
+	go func() { waited <- g.Wait() }()
+
+	base := "http://" + l.Addr().String()
+	req, err := http.NewRequest(http.MethodGet, base+"/api/watch", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	watch, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Body.Close()
+	if watch.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/watch: %s", watch.Status)
+	}
+	streamEnded := make(chan struct{})
+	go func() {
+		defer close(streamEnded)
+		sc := bufio.NewScanner(watch.Body)
+		for sc.Scan() {
+		}
+	}()
+
+	a := &acks{more: make(chan struct{}, 1)}
+	door, err := mqttlink.New(mqttlink.Options{Broker: broker, ClientID: "test-door",
+		Subscriptions: map[string]byte{demo.EventsAck(): 1}}, a.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, dcancel := context.WithCancel(context.Background())
+	ddone := make(chan error, 1)
+	go func() { ddone <- door.Run(dctx) }()
+	defer func() {
+		dcancel()
+		<-ddone
+	}()
+	ev := fmt.Sprintf(`{"id":"demo/server-room/e1/1","seq":1,"epoch":"e1","site":"demo","door":"server-room","type":"agent.started","at":%q,"clock_synced":true,"boot":"b","mono_ns":1}`,
+		time.Now().UTC().Format(time.RFC3339Nano))
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	// published again until acked: the hub's session may not be up yet
+	for !a.has(`"through":1`) {
+		if door.Connected() {
+			door.Publish(demo.Events(), 1, false, []byte(ev))
+		}
+		select {
+		case <-a.more:
+		case <-tick.C:
+		case <-deadline.C:
+			t.Fatalf("no ack of the event within 20s; acks %v", a.got)
+		}
+	}
+
+	cancel()
+	if err := <-waited; err != nil {
+		t.Fatalf("Wait = %v", err)
+	}
+	<-streamEnded
+	for _, p := range []string{s.Store, s.EventsStore} {
+		db, err := bolt.Open(p, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+		if err != nil {
+			t.Fatalf("%s after the shutdown: %v; want it closed by the hub", p, err)
+		}
+		if err := boltcheck.Check(db); err != nil {
+			t.Error(err)
+		}
+		db.Close()
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
