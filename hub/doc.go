@@ -3,7 +3,7 @@
 // date as events are stored, the doors' live state, and the publishing of
 // signed records and commands to the doors over MQTT.
 //
-// A Hub owns no listener and no link of its own making: cmd/kunci opens
+// A Hub owns no listener and no link of its own making: hub/server opens
 // the stores, builds the MQTT link with LinkOptions and Handle, serves the
 // HTTP API (hub/api) and calls Run.
 //
