@@ -22,6 +22,7 @@ import (
 	"github.com/kunci-project/kunci/hardware/sysclock"
 	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/internal/metrics"
+	"github.com/kunci-project/kunci/internal/sdnotify"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/agentsync"
 	"github.com/kunci-project/kunci/sync/mqttlink"
@@ -213,7 +214,7 @@ func wireAgent(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, moveWith
 	} else {
 		close(loaded)
 	}
-	sd := newNotifier(os.Getenv, os.Getpid(), log)
+	sd := sdnotify.New(os.Getenv, os.Getpid(), log)
 	g.OnStop(lifecycle.Input, "systemd", func(context.Context) error {
 		log.Info("door stopping: the relay goes to its safe state first")
 		sd.Stopping()

@@ -1,4 +1,4 @@
-package main
+package sdnotify
 
 import (
 	"context"
@@ -10,29 +10,18 @@ import (
 	"time"
 )
 
-// notifier speaks systemd's sd_notify protocol (sd_notify(3)) without cgo:
-// each message is one datagram of "KEY=value" lines to the unix socket
-// named by $NOTIFY_SOCKET, a path or, starting with '@', an abstract
-// socket (Go's net package maps the '@' to the leading NUL). Without
-// $NOTIFY_SOCKET (not started by systemd with Type=notify) every method
-// does nothing.
-//
-// The agent says READY=1 once the door takes input, WATCHDOG=1 every half
-// of $WATCHDOG_USEC while the door's loop answers, and STOPPING=1 when it
-// shuts down. A door whose loop hangs stops the pings, and systemd restarts
-// the agent (WatchdogSec in configs/kunci-agent.service); the new agent
-// drives the relay to its safe state before anything else.
-type notifier struct {
+// Notifier is one process's side of sd_notify.
+type Notifier struct {
 	socket   string        // "" when systemd is not listening
 	interval time.Duration // between watchdog pings; 0 when no watchdog is set for this process
 	log      *slog.Logger
 }
 
-// newNotifier reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID through
+// New reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID through
 // getenv; pid is this process's id (a watchdog set for another process,
 // as WATCHDOG_PID tells, is not ours to ping).
-func newNotifier(getenv func(string) string, pid int, log *slog.Logger) *notifier {
-	n := &notifier{log: log}
+func New(getenv func(string) string, pid int, log *slog.Logger) *Notifier {
+	n := &Notifier{log: log}
 	s := getenv("NOTIFY_SOCKET")
 	switch {
 	case s == "":
@@ -58,7 +47,7 @@ func newNotifier(getenv func(string) string, pid int, log *slog.Logger) *notifie
 
 // Notify sends one message of lines such as "READY=1". It does nothing
 // without a socket.
-func (n *notifier) Notify(lines ...string) error {
+func (n *Notifier) Notify(lines ...string) error {
 	if n.socket == "" {
 		return nil
 	}
@@ -78,14 +67,14 @@ func (n *notifier) Notify(lines ...string) error {
 
 // Ready tells systemd that the door takes input, with a status line for
 // `systemctl status`.
-func (n *notifier) Ready(status string) {
+func (n *Notifier) Ready(status string) {
 	if err := n.Notify("READY=1", "STATUS="+status); err != nil {
 		n.log.Warn("systemd not told that the agent is ready", "err", err)
 	}
 }
 
 // Stopping tells systemd that the agent is shutting down.
-func (n *notifier) Stopping() {
+func (n *Notifier) Stopping() {
 	if err := n.Notify("STOPPING=1", "STATUS=stopping: the relay goes to its safe state first"); err != nil {
 		n.log.Warn("systemd not told that the agent stops", "err", err)
 	}
@@ -95,7 +84,7 @@ func (n *notifier) Stopping() {
 // succeeds, until ctx ends. alive gets a quarter of the watchdog's timeout:
 // a door that cannot answer in that time is not pinged for, so that
 // systemd restarts it.
-func (n *notifier) Watchdog(ctx context.Context, alive func(context.Context) error) {
+func (n *Notifier) Watchdog(ctx context.Context, alive func(context.Context) error) {
 	if n.socket == "" || n.interval <= 0 {
 		return
 	}
