@@ -139,3 +139,47 @@ func TestVocabularyOnlyInWire(t *testing.T) {
 		}
 	}
 }
+
+// TestCmdHoldsNoSharedType: cmd/kunci is flags and wiring. Each type it
+// declares is named here with why it belongs to the command line; any
+// other type is behaviour another package could use and belongs there
+// (a client beside the hub's API, a lifecycle in internal/lifecycle).
+func TestCmdHoldsNoSharedType(t *testing.T) {
+	allowed := map[string]string{
+		"verb":        "the dispatch table of the verbs",
+		"clientFlags": "the client verbs' common flags",
+		"whenFlag":    "a flag.Value for the verbs' times",
+		"filter":      "the report verbs' filter flags",
+		"devFlags":    "kunci dev's flags",
+		"table":       "the verbs' tabular printing",
+		"board":       "the Raspberry Pi's parts looked up by name after host.Init, which only cmd may do",
+		"devBroker":   "kunci dev's embedded broker, wired to the dev flags",
+		"quietClosed": "kunci dev's log handler around the embedded broker's",
+	}
+	const mod = "github.com/kunci-project/kunci/"
+	for _, p := range listPackages(t) {
+		if p.ImportPath != mod+"cmd/kunci" {
+			continue
+		}
+		for _, name := range p.GoFiles {
+			path := filepath.Join(p.Dir, name)
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range f.Decls {
+				g, ok := d.(*ast.GenDecl)
+				if !ok || g.Tok != token.TYPE {
+					continue
+				}
+				for _, s := range g.Specs {
+					if n := s.(*ast.TypeSpec).Name.Name; allowed[n] == "" {
+						t.Errorf("%s declares type %s: cmd/kunci is flags and wiring; move it to the package it serves", path, n)
+					}
+				}
+			}
+		}
+		return
+	}
+	t.Fatal("go list did not list cmd/kunci")
+}
