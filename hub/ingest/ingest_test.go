@@ -18,6 +18,7 @@ import (
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/mqttlink/mqttlinktest"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -52,36 +53,28 @@ type sentAck struct {
 	Through uint64 `json:"through"`
 }
 
-// fakePub records acks; every publish succeeds at once.
-type fakePub struct {
-	mu    sync.Mutex
-	acks  []sentAck
-	fails int // the next publishes refused as on a link not up
+// newFakePub returns a link, up, that takes only QoS 1 publishes not
+// retained (the acks) and succeeds at each at once.
+func newFakePub(t testing.TB) *mqttlinktest.Link {
+	l := mqttlinktest.New(t)
+	l.Expect(1, false)
+	l.Connect()
+	return l
 }
 
-func (f *fakePub) Publish(topic string, qos byte, retained bool, payload []byte) mqttlink.Token {
-	if qos != 1 || retained {
-		panic("acks go QoS 1, not retained")
+// sent returns the acks published so far, in order.
+func sent(t testing.TB, l *mqttlinktest.Link) []sentAck {
+	t.Helper()
+	var acks []sentAck
+	for _, p := range l.Published() {
+		var a sentAck
+		if err := json.Unmarshal(p.Payload, &a); err != nil {
+			t.Fatalf("publish to %s is no ack: %v", p.Topic, err)
+		}
+		a.Topic = p.Topic
+		acks = append(acks, a)
 	}
-	var a sentAck
-	if err := json.Unmarshal(payload, &a); err != nil {
-		panic(err)
-	}
-	a.Topic = topic
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fails > 0 {
-		f.fails--
-		return mqttlink.Completed(mqttlink.ErrNotConnected)
-	}
-	f.acks = append(f.acks, a)
-	return mqttlink.Completed(nil)
-}
-
-func (f *fakePub) sent() []sentAck {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.acks)
+	return acks
 }
 
 func msg(site, door, epoch string, seq uint64) mqttlink.Message {
@@ -100,9 +93,9 @@ func settle() {
 	synctest.Wait()
 }
 
-func run(t *testing.T, in *ingest.Ingest) (*fakePub, func()) {
+func run(t *testing.T, in *ingest.Ingest) (*mqttlinktest.Link, func()) {
 	t.Helper()
-	pub := &fakePub{}
+	pub := newFakePub(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- in.Run(ctx, pub) }()
@@ -188,7 +181,7 @@ func TestIngestOrder(t *testing.T) {
 				if s.Stored != tc.through || s.Duplicates != tc.dup || s.Held != tc.held || s.Dropped != tc.dropped {
 					t.Errorf("stats %+v; want stored %d, duplicates %d, held %d, dropped %d", s, tc.through, tc.dup, tc.held, tc.dropped)
 				}
-				acks := pub.sent()
+				acks := sent(t, pub)
 				if tc.through == 0 {
 					if len(acks) != 0 {
 						t.Errorf("acks %v with nothing stored", acks)
@@ -222,7 +215,7 @@ func TestIngestDuplicateAckedAgain(t *testing.T) {
 		settle()
 		in.Handle(msg("demo", "server-room", "e1", 1))
 		settle()
-		if acks := pub.sent(); len(acks) != 2 || acks[1].Through != 1 {
+		if acks := sent(t, pub); len(acks) != 2 || acks[1].Through != 1 {
 			t.Fatalf("acks %+v; want two acks through 1", acks)
 		}
 	})
@@ -234,18 +227,19 @@ func TestIngestAckRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
 		in, _ := ingest.New(st, ingest.Options{})
-		pub := &fakePub{fails: 2}
+		pub := newFakePub(t) // the next acks refused as on a link not up
+		pub.Refuse(mqttlink.ErrNotConnected, mqttlink.ErrNotConnected)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go in.Run(ctx, pub)
 		in.Handle(msg("demo", "server-room", "e1", 1))
 		synctest.Wait()
-		if len(pub.sent()) != 0 {
-			t.Fatalf("acks %v; want the first refused", pub.sent())
+		if len(sent(t, pub)) != 0 {
+			t.Fatalf("acks %v; want the first refused", sent(t, pub))
 		}
 		time.Sleep(100 * time.Millisecond)
 		synctest.Wait()
-		if acks := pub.sent(); len(acks) != 1 || acks[0].Through != 1 {
+		if acks := sent(t, pub); len(acks) != 1 || acks[0].Through != 1 {
 			t.Fatalf("acks %+v; want one through 1 after two refusals", acks)
 		}
 		if s := in.Stats(); s.AckErrors != 2 || s.Acks != 1 {
@@ -299,7 +293,7 @@ func TestIngestEpochs(t *testing.T) {
 			t.Errorf("Total = %d, %v; want 6", n, err)
 		}
 		final := map[string]uint64{}
-		for _, a := range pub.sent() {
+		for _, a := range sent(t, pub) {
 			final[a.Topic+" "+a.Epoch] = a.Through
 		}
 		if want := map[string]uint64{
@@ -371,7 +365,7 @@ func TestIngestBatchesAndCoalescesAcks(t *testing.T) {
 		synctest.Wait()
 		throughs := func() []uint64 {
 			var ts []uint64
-			for _, a := range pub.sent() {
+			for _, a := range sent(t, pub) {
 				ts = append(ts, a.Through)
 			}
 			return ts
@@ -409,7 +403,7 @@ func TestIngestAckLinger(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 		synctest.Wait()
-		acks := pub.sent()
+		acks := sent(t, pub)
 		if len(acks) > 400/50+1 {
 			t.Errorf("%d acks for 200 commits in 400 ms; want at most one per 50 ms: %v", len(acks), acks)
 		}
@@ -418,7 +412,7 @@ func TestIngestAckLinger(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 		synctest.Wait()
-		if acks := pub.sent(); acks[len(acks)-1].Through != 200 {
+		if acks := sent(t, pub); acks[len(acks)-1].Through != 200 {
 			t.Errorf("last ack %+v after the flow stopped; want through 200", acks[len(acks)-1])
 		}
 	})
@@ -463,7 +457,7 @@ func TestIngestRestart(t *testing.T) {
 		if s := in.Stats(); s.Duplicates != 3 || s.Stored != 4 {
 			t.Errorf("stats %+v; want 3 duplicates, 4 stored", s)
 		}
-		acks := pub.sent()
+		acks := sent(t, pub)
 		if acks[len(acks)-1].Through != 9 {
 			t.Errorf("acks %+v; want the last through 9", acks)
 		}

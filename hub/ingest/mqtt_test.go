@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/topic"
@@ -77,13 +79,16 @@ func startHub(t *testing.T, broker string, path string) *hubSide {
 	return h
 }
 
-// crash stops the ingest but leaves its link taking messages for a while:
-// what the broker hands over then is PUBACKed and lost, as in a hub that
-// dies between taking a message and storing it.
+// crash stops the ingest but leaves its link taking messages until it has
+// taken some more: what the broker hands over then is PUBACKed and lost,
+// as in a hub that dies between taking a message and storing it.
 func (h *hubSide) crash(t *testing.T) {
 	t.Helper()
 	h.stopIngest()
-	time.Sleep(100 * time.Millisecond)
+	taken := h.in.Stats().Received
+	waitfor.Until(t, 10*time.Second, "the crashed hub's link to take events", func() bool {
+		return h.in.Stats().Received >= taken+100
+	})
 	h.close(t)
 }
 
@@ -172,24 +177,11 @@ func (a *agentSide) appendAll(t *testing.T, total uint64) (done chan struct{}) {
 	return done
 }
 
-// waitFor polls cond until it holds, failing the test after within.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v still waiting for %s", within, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // waitAllAcked waits until the hub stored and the agent deleted every
 // event appended.
 func waitAllAcked(t *testing.T, a *agentSide, h *hubSide, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	waitfor.NoError(t, within, func() error {
 		acked, err := a.st.Acked()
 		if err != nil {
 			t.Fatal(err)
@@ -198,16 +190,12 @@ func waitAllAcked(t *testing.T, a *agentSide, h *hubSide, within time.Duration) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := a.appended.Load()
-		if acked == n && through == n {
-			return
+		if n := a.appended.Load(); acked != n || through != n {
+			return fmt.Errorf("hub through %d, agent acked %d of %d; pump %+v; ingest %+v",
+				through, acked, n, a.pump.Stats(), h.in.Stats())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: hub through %d, agent acked %d of %d; pump %+v; ingest %+v",
-				within, through, acked, n, a.pump.Stats(), h.in.Stats())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // checkHub checks that the hub holds every appended event exactly once,
@@ -270,13 +258,13 @@ func TestUplinkSurvivesBrokerRestarts(t *testing.T) {
 	h := startHub(t, b.URL(), filepath.Join(t.TempDir(), "hub.db"))
 	defer h.close(t)
 	a := startAgent(t, b.URL())
-	waitFor(t, 10*time.Second, "the agent's link", a.link.Connected)
+	waitfor.Until(t, 10*time.Second, "the agent's link", a.link.Connected)
 	done := a.appendAll(t, total)
 	type span struct{ from, to uint64 }
 	var down []span // events stored while the broker was down
 	var unacked []uint64
 	for r := uint64(1); r <= rounds; r++ {
-		waitFor(t, 20*time.Second, "events to stream", func() bool { return a.appended.Load() >= r*total/(rounds+1) })
+		waitfor.Until(t, 20*time.Second, "events to stream", func() bool { return a.appended.Load() >= r*total/(rounds+1) })
 		unacked = append(unacked, a.outstanding(t))
 		conns := a.link.Connections()
 		if r == 2 {
@@ -286,10 +274,12 @@ func TestUplinkSurvivesBrokerRestarts(t *testing.T) {
 		}
 		// a batch under way as the broker went may have gone out live
 		from := a.appended.Load() + 20 + 1
-		time.Sleep(150 * time.Millisecond)
+		waitfor.Until(t, 10*time.Second, "events stored while the broker is down", func() bool {
+			return a.appended.Load() >= min(from+100, total)
+		})
 		down = append(down, span{from, a.appended.Load()})
 		b.Start()
-		waitFor(t, 10*time.Second, "the agent to reconnect", func() bool { return a.link.Connections() > conns })
+		waitfor.Until(t, 10*time.Second, "the agent to reconnect", func() bool { return a.link.Connections() > conns })
 	}
 	<-done
 	waitAllAcked(t, a, h, 25*time.Second)
@@ -331,12 +321,12 @@ func TestUplinkSurvivesIngestRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hub.db")
 	h := startHub(t, b.URL(), path)
 	a := startAgent(t, b.URL())
-	waitFor(t, 10*time.Second, "the agent's link", a.link.Connected)
+	waitfor.Until(t, 10*time.Second, "the agent's link", a.link.Connected)
 	done := a.appendAll(t, total)
 	var unacked []uint64
 	var stored, dups uint64
 	for r := uint64(1); r <= restarts; r++ {
-		waitFor(t, 20*time.Second, "the hub to store events", func() bool {
+		waitfor.Until(t, 20*time.Second, "the hub to store events", func() bool {
 			return stored+h.in.Stats().Stored >= r*total/(restarts+1)
 		})
 		unacked = append(unacked, a.outstanding(t))
@@ -347,7 +337,10 @@ func TestUplinkSurvivesIngestRestart(t *testing.T) {
 		}
 		s := h.in.Stats()
 		stored, dups = stored+s.Stored, dups+s.Duplicates
-		time.Sleep(150 * time.Millisecond)
+		more := a.appended.Load() + 100 // stored and published while the hub is down
+		waitfor.Until(t, 10*time.Second, "events stored while the hub is down", func() bool {
+			return a.appended.Load() >= min(more, total)
+		})
 		h = startHub(t, b.URL(), path)
 	}
 	<-done
@@ -379,7 +372,7 @@ func TestUplinkThroughMochi(t *testing.T) {
 	h := startHub(t, url, filepath.Join(t.TempDir(), "hub.db"))
 	defer h.close(t)
 	a := startAgent(t, url)
-	waitFor(t, 10*time.Second, "the agent's link", a.link.Connected)
+	waitfor.Until(t, 10*time.Second, "the agent's link", a.link.Connected)
 	<-a.appendAll(t, total)
 	waitAllAcked(t, a, h, 25*time.Second)
 	checkHub(t, a, h)

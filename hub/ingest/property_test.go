@@ -10,6 +10,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/sync/mqttlink/mqttlinktest"
 )
 
 // TestIngestProperties feeds random arrivals (any order, repeats, other
@@ -32,7 +33,7 @@ func TestIngestProperties(t *testing.T) {
 		run++
 		path := filepath.Join(dir, fmt.Sprintf("hub-%d.db", run))
 		var failure error
-		synctest.Test(t, func(*testing.T) {
+		synctest.Test(t, func(t *testing.T) {
 			failure = func() error {
 				st, err := ingest.OpenStore(path)
 				if err != nil {
@@ -43,7 +44,7 @@ func TestIngestProperties(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				pub, stop := startIngest(in)
+				pub, stop := startIngest(t, in)
 				defer stop()
 				seen := map[arrival]bool{}
 				for _, r := range rounds {
@@ -54,7 +55,7 @@ func TestIngestProperties(t *testing.T) {
 					settle()
 				}
 				last := map[string]uint64{}
-				for _, a := range pub.sent() {
+				for _, a := range sent(t, pub) {
 					last[a.Epoch] = a.Through
 				}
 				for _, ep := range []string{"e1", "e2"} {
@@ -101,9 +102,10 @@ func TestIngestProperties(t *testing.T) {
 	})
 }
 
-// startIngest is run without a testing.T, for the bubbles of rapid's checks.
-func startIngest(in *ingest.Ingest) (*fakePub, func()) {
-	pub := &fakePub{}
+// startIngest runs in without failing t when Run does, for the bubbles of
+// rapid's checks, which return their failure.
+func startIngest(t *testing.T, in *ingest.Ingest) (*mqttlinktest.Link, func()) {
+	pub := newFakePub(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- in.Run(ctx, pub) }()

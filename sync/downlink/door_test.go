@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/agent/agenttest"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
@@ -28,7 +29,7 @@ type rig struct {
 	t     *testing.T
 	path  string
 	clk   agent.Clock
-	relay *recRelay
+	relay *agenttest.Relay
 	reg   *metrics.Registry // the door's and the downlink's
 	ctr   *downlink.Metrics
 
@@ -41,7 +42,7 @@ type rig struct {
 
 func newRig(t *testing.T, clk agent.Clock) *rig {
 	t.Helper()
-	r := &rig{t: t, path: filepath.Join(t.TempDir(), "agent.db"), clk: clk, relay: &recRelay{}}
+	r := &rig{t: t, path: filepath.Join(t.TempDir(), "agent.db"), clk: clk, relay: &agenttest.Relay{}}
 	t.Cleanup(func() {
 		if r.door != nil {
 			r.stop()
@@ -168,7 +169,7 @@ func (r *rig) state() doorState {
 // event naming the topic, and leaves the door's status, relay, records and
 // nonces as they were.
 func TestRealDoorRefusesBadMessages(t *testing.T) {
-	clk := &fakeClock{wall: t0}
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, clk)
 	r.start()
 	pr, ps, pc := base+"permits/", base+"staff/", base+"cmd"
@@ -286,7 +287,7 @@ func TestRealDoorRefusesBadMessages(t *testing.T) {
 // works once and whose replay is refused, also by a door restarted on the
 // same store.
 func TestRealDoorCommands(t *testing.T) {
-	clk := &fakeClock{wall: t0}
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, clk)
 	r.start()
 	pc := base + "cmd"

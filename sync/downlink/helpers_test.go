@@ -192,57 +192,6 @@ func (f *fakeDoor) snapshot() (applied []string, commands []permit.Command, even
 	return slices.Clone(f.applied), slices.Clone(f.commands), slices.Clone(f.events)
 }
 
-// fakeClock is a synchronised clock the test sets by hand.
-type fakeClock struct {
-	mu   sync.Mutex
-	wall time.Time
-	mono time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.wall
-}
-
-func (c *fakeClock) Mono() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.mono
-}
-
-func (c *fakeClock) Synced() bool { return true }
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.wall = c.wall.Add(d)
-	c.mono += d
-}
-
-// recRelay records the calls it gets.
-type recRelay struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (r *recRelay) record(c string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.calls = append(r.calls, c)
-}
-
-func (r *recRelay) Lock() error    { r.record("lock"); return nil }
-func (r *recRelay) Unlock() error  { r.record("unlock"); return nil }
-func (r *recRelay) Halt() error    { r.record("halt"); return nil }
-func (r *recRelay) String() string { return "rec-relay" }
-
-func (r *recRelay) Calls() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.calls)
-}
-
 func eventList(evs []agent.Event) string {
 	var b strings.Builder
 	for _, e := range evs {

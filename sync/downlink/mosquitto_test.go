@@ -9,6 +9,7 @@ import (
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -25,25 +26,6 @@ func runLink(t *testing.T, l *mqttlink.Link) {
 			t.Errorf("link Run = %v", err)
 		}
 	})
-}
-
-// waitFor waits until cond holds, checking at every status change of the
-// door and every 20 ms, for at most 20 s.
-func waitFor(t *testing.T, d *agent.Door, what string, cond func() bool) {
-	t.Helper()
-	w := d.Watch()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(20 * time.Second)
-	defer deadline.Stop()
-	for !cond() {
-		select {
-		case <-w:
-		case <-tick.C:
-		case <-deadline.C:
-			t.Fatalf("waiting for %s: timed out", what)
-		}
-	}
 }
 
 func publish(t *testing.T, l *mqttlink.Link, topic string, retained bool, payload []byte) {
@@ -128,12 +110,12 @@ func TestMosquitto(t *testing.T) {
 		}
 		return false
 	}
-	waitFor(t, r.door, "the retained permit applied", func() bool {
+	waitfor.Until(t, 20*time.Second, "the retained permit applied", func() bool {
 		n, _, err := r.st.Counts()
 		return err == nil && n == 1
 	})
-	waitFor(t, r.door, "the retained command refused", func() bool { return has(wire.EvCmdRejected, "retained", td.Cmd()) })
-	waitFor(t, r.door, "the forged permit refused", func() bool {
+	waitfor.Until(t, 20*time.Second, "the retained command refused", func() bool { return has(wire.EvCmdRejected, "retained", td.Cmd()) })
+	waitfor.Until(t, 20*time.Second, "the forged permit refused", func() bool {
 		return has(wire.EvPermitRejected, wire.ReasonBadSignature, td.Permit("P-0666")+": ")
 	})
 	if st := r.door.Status(); st.Mode != wire.ModeNormal {
@@ -146,13 +128,13 @@ func TestMosquitto(t *testing.T) {
 
 	// 1 MiB on a permit topic, live
 	publish(t, hubLink, td.Permit("P-0002"), false, []byte(strings.Repeat("x", 1<<20)))
-	waitFor(t, r.door, "the 1 MiB payload refused", func() bool {
+	waitfor.Until(t, 20*time.Second, "the 1 MiB payload refused", func() bool {
 		return has(wire.EvPermitRejected, wire.ReasonTooLarge, td.Permit("P-0002")+": ")
 	})
 
 	// the agent kept running: a fresh command is obeyed
 	publish(t, hubLink, td.Cmd(), false, signed(t, hub, command("C-LIVE", wire.CmdLockdown, time.Now().UTC())))
-	waitFor(t, r.door, "the live lockdown obeyed", func() bool { return r.door.Status().Mode == wire.ModeLockdown })
+	waitfor.Until(t, 20*time.Second, "the live lockdown obeyed", func() bool { return r.door.Status().Mode == wire.ModeLockdown })
 
 	for _, c := range []struct {
 		name string
@@ -169,12 +151,12 @@ func TestMosquitto(t *testing.T) {
 		}
 	}
 	// counted once the door answered, a moment after its status changed
-	waitFor(t, r.door, "the permit and the live lockdown counted as taken", func() bool { return r.ctr.Taken.Value() == 2 })
+	waitfor.Until(t, 20*time.Second, "the permit and the live lockdown counted as taken", func() bool { return r.ctr.Taken.Value() == 2 })
 	if got := r.relay.Calls(); len(got) != 1 || got[0] != "lock" {
 		t.Errorf("relay calls %v; want only the safe state at start", got)
 	}
 	// clear the retained topics, as the hub does: ignored, counted
 	publish(t, hubLink, td.Cmd(), true, nil)
 	publish(t, hubLink, td.Permit("P-0666"), true, nil)
-	waitFor(t, r.door, "the cleared topics ignored", func() bool { return r.ctr.Cleared.Value() == 2 })
+	waitfor.Until(t, 20*time.Second, "the cleared topics ignored", func() bool { return r.ctr.Cleared.Value() == 2 })
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -13,78 +12,26 @@ import (
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/sync/hadiscovery"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/mqttlink/mqttlinktest"
 	"github.com/kunci-project/kunci/wire"
 )
 
-type token struct {
-	done chan struct{}
-	err  error
-}
-
-func (t *token) Done() <-chan struct{} { return t.done }
-func (t *token) Error() error          { return t.err }
-
-// fakeLink acknowledges every publish at once, or refuses the next fail
-// ones.
-type fakeLink struct {
-	mu        sync.Mutex
-	connected bool
-	connCh    chan struct{}
-	fail      int
-	sent      []string // topic, "retained" or not, QoS
-}
-
-func newFakeLink() *fakeLink { return &fakeLink{connCh: make(chan struct{})} }
-
-func (l *fakeLink) Publish(topic string, qos byte, retained bool, _ []byte) mqttlink.Token {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	t := &token{done: make(chan struct{})}
-	close(t.done)
-	switch {
-	case !l.connected:
-		t.err = mqttlink.ErrNotConnected
-	case l.fail > 0:
-		l.fail--
-		t.err = errors.New("refused")
-	default:
-		if !retained || qos != 1 {
-			t.err = errors.New("test: want retained QoS 1")
-		}
-		l.sent = append(l.sent, topic)
-	}
-	return t
-}
-
-func (l *fakeLink) Connected() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.connected
-}
-
-func (l *fakeLink) NextConnection() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.connCh
-}
-
-func (l *fakeLink) connect() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.connected = true
-	close(l.connCh)
-	l.connCh = make(chan struct{})
+// newFakeLink returns a link that takes only retained QoS 1 publishes and
+// acknowledges each at once.
+func newFakeLink(t *testing.T) *mqttlinktest.Link {
+	l := mqttlinktest.New(t)
+	l.Expect(1, true)
+	return l
 }
 
 // rounds counts the complete sets of configs sent.
-func (l *fakeLink) rounds(t *testing.T, n int) int {
+func rounds(t *testing.T, l *mqttlinktest.Link, n int) int {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.sent)%n != 0 {
-		t.Fatalf("%d configs sent; want whole rounds of %d", len(l.sent), n)
+	sent := len(l.Published())
+	if sent%n != 0 {
+		t.Fatalf("%d configs sent; want whole rounds of %d", sent, n)
 	}
-	return len(l.sent) / n
+	return sent / n
 }
 
 // TestRunSendsAtConnectionAndBirth: the configs go out at every
@@ -94,7 +41,7 @@ func TestRunSendsAtConnectionAndBirth(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := newDemo(t)
 		n := len(d.Configs())
-		l := newFakeLink()
+		l := newFakeLink(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- d.Run(ctx, l) }()
@@ -105,12 +52,12 @@ func TestRunSendsAtConnectionAndBirth(t *testing.T) {
 			}
 		}()
 		synctest.Wait()
-		if r := l.rounds(t, n); r != 0 {
+		if r := rounds(t, l, n); r != 0 {
 			t.Fatalf("%d rounds before any connection", r)
 		}
-		l.connect()
+		l.Connect()
 		synctest.Wait()
-		if r := l.rounds(t, n); r != 1 {
+		if r := rounds(t, l, n); r != 1 {
 			t.Fatalf("%d rounds after the connection; want 1", r)
 		}
 		if d.Subscriptions()["homeassistant/status"] != 1 || d.StatusTopic() != "homeassistant/status" {
@@ -128,17 +75,17 @@ func TestRunSendsAtConnectionAndBirth(t *testing.T) {
 			t.Error("Handle(cmd) = true")
 		}
 		synctest.Wait()
-		if r := l.rounds(t, n); r != 1 {
+		if r := rounds(t, l, n); r != 1 {
 			t.Fatalf("%d rounds; want still 1", r)
 		}
 		d.Handle(mqttlink.Message{Topic: "homeassistant/status", Payload: []byte("online")})
 		synctest.Wait()
-		if r := l.rounds(t, n); r != 2 {
+		if r := rounds(t, l, n); r != 2 {
 			t.Fatalf("%d rounds after Home Assistant's birth; want 2", r)
 		}
-		l.connect()
+		l.Connect()
 		synctest.Wait()
-		if r := l.rounds(t, n); r != 3 {
+		if r := rounds(t, l, n); r != 3 {
 			t.Fatalf("%d rounds after a new connection; want 3", r)
 		}
 	})
@@ -150,20 +97,20 @@ func TestRunRetriesRefusedConfigs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := newDemo(t)
 		n := len(d.Configs())
-		l := newFakeLink()
-		l.fail = 1
-		l.connect()
+		l := newFakeLink(t)
+		l.Refuse(errors.New("refused"))
+		l.Connect()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- d.Run(ctx, l) }()
 		defer func() { cancel(); <-done }()
 		synctest.Wait()
-		if r := l.rounds(t, n); r != 0 {
+		if r := rounds(t, l, n); r != 0 {
 			t.Fatalf("%d rounds after a refusal; want 0 until RetryAfter", r)
 		}
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if r := l.rounds(t, n); r != 1 {
+		if r := rounds(t, l, n); r != 1 {
 			t.Fatalf("%d rounds after RetryAfter; want 1", r)
 		}
 	})

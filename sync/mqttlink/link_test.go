@@ -2,6 +2,7 @@ package mqttlink_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 )
 
@@ -29,13 +31,12 @@ func run(t *testing.T, l *mqttlink.Link) {
 
 func waitConnected(t *testing.T, l *mqttlink.Link, n uint64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !l.Connected() || l.Connections() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("link not connected (%d connections, want %d)", l.Connections(), n)
+	waitfor.NoError(t, 20*time.Second, func() error {
+		if !l.Connected() || l.Connections() < n {
+			return fmt.Errorf("link not connected (%d connections, want %d)", l.Connections(), n)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestLinkResubscribesAfterBrokerRestart(t *testing.T) {
@@ -178,9 +179,7 @@ func TestLinkNeverBlocksPaho(t *testing.T) {
 	if err := mqttlink.Wait(ctx, sub.Publish("kunci/v1/demo/door/status", 1, false, []byte("{}"))); err != nil {
 		t.Fatalf("the subscriber's publish while its handler is behind: %v", err)
 	}
-	for sub.Dropped() == 0 && ctx.Err() == nil {
-		time.Sleep(time.Millisecond)
-	}
+	waitfor.Until(t, 20*time.Second, "the subscriber's link to drop a message", func() bool { return sub.Dropped() > 0 })
 	if sub.Dropped() == 0 || drops.Load() != int64(sub.Dropped()) {
 		t.Fatalf("dropped %d, OnDrop told %d; want both the same and more than 0", sub.Dropped(), drops.Load())
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/internal/boltcheck"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/topic"
 	"github.com/kunci-project/kunci/wire"
@@ -109,38 +110,38 @@ func TestPumpWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openLog(t)
 		appendN(t, st, 1000)
-		pub := newFakePub()
-		pub.connect()
+		pub := newFakePub(t)
+		pub.Connect()
 		_, stop := start(t, st, pub, nil, outbox.Options{Window: 16})
 		defer stop()
 		synctest.Wait()
-		if open, _ := pub.openCount(); open != 16 {
+		if open, _ := pub.Pending(); open != 16 {
 			t.Fatalf("open publishes = %d; want the window, 16", open)
 		}
 		rng := rand.New(rand.NewPCG(1, 2))
 		for range 10000 {
-			sent, _ := pub.published()
+			sent, _ := published(t, pub)
 			if len(sent) == 1000 {
 				break
 			}
-			pub.complete(1 + rng.IntN(16))
+			pub.Complete(1+rng.IntN(16), nil)
 			synctest.Wait()
 		}
-		pub.complete(-1)
+		pub.Complete(-1, nil)
 		synctest.Wait()
-		sent, replayed := pub.published()
+		sent, replayed := published(t, pub)
 		if !slices.Equal(sent, seqs(1, 1000)) {
 			t.Fatalf("published %d events, %v...; want 1..1000 once each in order", len(sent), sent[:min(len(sent), 20)])
 		}
-		if _, maxOpen := pub.openCount(); maxOpen != 16 {
+		if _, maxOpen := pub.Pending(); maxOpen != 16 {
 			t.Errorf("at most %d publishes open; want 16", maxOpen)
 		}
 		// stored before the connection the pump started on: backlog
 		if slices.Contains(replayed, false) {
 			t.Errorf("backlog published with replayed:false")
 		}
-		if n := pub.topics[door.Events()]; n != 1000 {
-			t.Errorf("%d publishes to %s; want 1000 (topics %v)", n, door.Events(), pub.topics)
+		if n := topics(pub)[door.Events()]; n != 1000 {
+			t.Errorf("%d publishes to %s; want 1000 (topics %v)", n, door.Events(), topics(pub))
 		}
 	})
 }
@@ -151,23 +152,23 @@ func TestPumpWindow(t *testing.T) {
 func TestPumpReplayedFlag(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openLog(t)
-		pub := newFakePub()
-		pub.setAuto(true)
+		pub := newFakePub(t)
+		pub.SetAuto(true)
 		notify := make(chan struct{}, 1)
 		p, stop := start(t, st, pub, notify, outbox.Options{})
 		defer stop()
 		appendN(t, st, 5) // while down
 		poke(notify)
 		synctest.Wait()
-		if sent, _ := pub.published(); len(sent) != 0 {
+		if sent, _ := published(t, pub); len(sent) != 0 {
 			t.Fatalf("published %v while the link is down", sent)
 		}
-		pub.connect()
+		pub.Connect()
 		synctest.Wait()
 		appendN(t, st, 3) // live
 		poke(notify)
 		synctest.Wait()
-		sent, replayed := pub.published()
+		sent, replayed := published(t, pub)
 		if !slices.Equal(sent, seqs(1, 8)) ||
 			!slices.Equal(replayed, []bool{true, true, true, true, true, false, false, false}) {
 			t.Fatalf("published %v replayed %v; want 1..8, the first 5 replayed", sent, replayed)
@@ -175,13 +176,13 @@ func TestPumpReplayedFlag(t *testing.T) {
 		if err := p.HandleAck(ack(st.Epoch(), 6)); err != nil {
 			t.Fatal(err)
 		}
-		pub.disconnect()
+		pub.Drop(errLost)
 		appendN(t, st, 2) // while down again
 		poke(notify)
 		synctest.Wait()
-		pub.connect()
+		pub.Connect()
 		synctest.Wait()
-		sent, replayed = pub.published()
+		sent, replayed = published(t, pub)
 		if !slices.Equal(sent[8:], seqs(7, 10)) || slices.Contains(replayed[8:], false) {
 			t.Fatalf("after reconnect published %v replayed %v; want 7..10 all replayed", sent[8:], replayed[8:])
 		}
@@ -198,22 +199,22 @@ func TestPumpResendsOnReconnect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openLog(t)
 		appendN(t, st, 40)
-		pub := newFakePub()
-		pub.connect()
+		pub := newFakePub(t)
+		pub.Connect()
 		p, stop := start(t, st, pub, nil, outbox.Options{Window: 8})
 		defer stop()
 		synctest.Wait()
-		pub.complete(5)
+		pub.Complete(5, nil)
 		synctest.Wait()
 		if err := p.HandleAck(ack(st.Epoch(), 3)); err != nil {
 			t.Fatal(err)
 		}
-		pub.disconnect()
+		pub.Drop(errLost)
 		synctest.Wait()
-		pub.setAuto(true)
-		pub.connect()
+		pub.SetAuto(true)
+		pub.Connect()
 		synctest.Wait()
-		sent, _ := pub.published()
+		sent, _ := published(t, pub)
 		// 1..13 before the drop (8 open, 5 completed and refilled), then 4..40
 		want := append(seqs(1, 13), seqs(4, 40)...)
 		if !slices.Equal(sent, want) {
@@ -234,20 +235,20 @@ func TestPumpResendsOnAckTimeout(t *testing.T) {
 		const timeout = 3 * time.Second
 		st := openLog(t)
 		appendN(t, st, 10)
-		pub := newFakePub()
-		pub.setAuto(true)
-		pub.connect()
+		pub := newFakePub(t)
+		pub.SetAuto(true)
+		pub.Connect()
 		p, stop := start(t, st, pub, nil, outbox.Options{AckTimeout: timeout})
 		defer stop()
 		synctest.Wait()
 		time.Sleep(timeout - time.Millisecond)
 		synctest.Wait()
-		if sent, _ := pub.published(); !slices.Equal(sent, seqs(1, 10)) {
+		if sent, _ := published(t, pub); !slices.Equal(sent, seqs(1, 10)) {
 			t.Fatalf("before the timeout published %v; want 1..10 once", sent)
 		}
 		time.Sleep(2 * time.Millisecond)
 		synctest.Wait()
-		if sent, _ := pub.published(); !slices.Equal(sent[10:], seqs(1, 10)) {
+		if sent, _ := published(t, pub); !slices.Equal(sent[10:], seqs(1, 10)) {
 			t.Fatalf("after the timeout published %v; want 1..10 again", sent[10:])
 		}
 		if err := p.HandleAck(ack(st.Epoch(), 4)); err != nil {
@@ -255,12 +256,12 @@ func TestPumpResendsOnAckTimeout(t *testing.T) {
 		}
 		time.Sleep(timeout - time.Millisecond)
 		synctest.Wait()
-		if sent, _ := pub.published(); len(sent) != 20 {
+		if sent, _ := published(t, pub); len(sent) != 20 {
 			t.Fatalf("ack progress did not restart the timeout: %v", sent[20:])
 		}
 		time.Sleep(2 * time.Millisecond)
 		synctest.Wait()
-		if sent, _ := pub.published(); !slices.Equal(sent[20:], seqs(5, 10)) {
+		if sent, _ := published(t, pub); !slices.Equal(sent[20:], seqs(5, 10)) {
 			t.Fatalf("after the second timeout published %v; want 5..10", sent[20:])
 		}
 		if err := p.HandleAck(ack(st.Epoch(), 10)); err != nil {
@@ -268,7 +269,7 @@ func TestPumpResendsOnAckTimeout(t *testing.T) {
 		}
 		time.Sleep(5 * timeout)
 		synctest.Wait()
-		if sent, _ := pub.published(); len(sent) != 26 {
+		if sent, _ := published(t, pub); len(sent) != 26 {
 			t.Fatalf("published %v after everything was acked", sent[26:])
 		}
 		if s := p.Stats(); s.AckTimeouts != 2 || s.Resends != 2 {
@@ -288,32 +289,32 @@ func TestPumpAckTimeoutBacksOff(t *testing.T) {
 		const timeout = time.Second
 		st := openLog(t)
 		appendN(t, st, 3)
-		pub := newFakePub()
-		pub.setAuto(true)
-		pub.connect()
+		pub := newFakePub(t)
+		pub.SetAuto(true)
+		pub.Connect()
 		p, stop := start(t, st, pub, nil, outbox.Options{AckTimeout: timeout, MaxAckTimeout: 4 * timeout})
 		defer stop()
 		synctest.Wait()
 		t0 := time.Now()
 		var at []time.Duration // when each resend came
 		for len(at) < 5 {
-			n, _ := pub.published()
+			n, _ := published(t, pub)
 			time.Sleep(time.Millisecond)
 			synctest.Wait()
-			if m, _ := pub.published(); len(m) > len(n) {
+			if m, _ := published(t, pub); len(m) > len(n) {
 				at = append(at, time.Since(t0).Truncate(timeout))
 			}
 		}
 		if want := []time.Duration{1, 3, 7, 11, 15}; !slices.Equal(at, scale(want, timeout)) {
 			t.Errorf("resends at %v; want %v", at, scale(want, timeout))
 		}
-		pub.disconnect()
-		pub.connect()
+		pub.Drop(errLost)
+		pub.Connect()
 		synctest.Wait()
-		n, _ := pub.published()
+		n, _ := published(t, pub)
 		time.Sleep(timeout + time.Millisecond)
 		synctest.Wait()
-		if m, _ := pub.published(); len(m) != len(n)+3 {
+		if m, _ := published(t, pub); len(m) != len(n)+3 {
 			t.Errorf("after a reconnect the first resend did not come after AckTimeout")
 		}
 		if s := p.Stats(); s.AckTimeouts != 6 {
@@ -336,19 +337,19 @@ func TestPumpRetriesFailedPublish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openLog(t)
 		appendN(t, st, 5)
-		pub := newFakePub()
-		pub.setAuto(true)
-		pub.connect()
-		pub.failNextPublish(errors.New("write: broken pipe"))
+		pub := newFakePub(t)
+		pub.SetAuto(true)
+		pub.Connect()
+		pub.FailNext(errors.New("write: broken pipe"))
 		p, stop := start(t, st, pub, nil, outbox.Options{RetryDelay: time.Second})
 		defer stop()
 		synctest.Wait()
-		if sent, _ := pub.published(); !slices.Equal(sent, []uint64{1}) {
+		if sent, _ := published(t, pub); !slices.Equal(sent, []uint64{1}) {
 			t.Fatalf("published %v before the retry; want [1]", sent)
 		}
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if sent, _ := pub.published(); !slices.Equal(sent, []uint64{1, 1, 2, 3, 4, 5}) {
+		if sent, _ := published(t, pub); !slices.Equal(sent, []uint64{1, 1, 2, 3, 4, 5}) {
 			t.Fatalf("published %v; want 1, then 1..5", sent)
 		}
 		if s := p.Stats(); s.PublishErrors != 1 || s.Published != 5 {
@@ -361,9 +362,9 @@ func TestPumpRetriesFailedPublish(t *testing.T) {
 func TestPumpNotifyWakes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openLog(t)
-		pub := newFakePub()
-		pub.setAuto(true)
-		pub.connect()
+		pub := newFakePub(t)
+		pub.SetAuto(true)
+		pub.Connect()
 		notify := make(chan struct{}, 1)
 		_, stop := start(t, st, pub, notify, outbox.Options{})
 		defer stop()
@@ -372,7 +373,7 @@ func TestPumpNotifyWakes(t *testing.T) {
 			appendN(t, st, 2)
 			poke(notify)
 			synctest.Wait()
-			sent, replayed := pub.published()
+			sent, replayed := published(t, pub)
 			if !slices.Equal(sent, seqs(1, uint64(2*i+2))) || slices.Contains(replayed, true) {
 				t.Fatalf("published %v replayed %v; want 1..%d live", sent, replayed, 2*i+2)
 			}
@@ -407,18 +408,18 @@ func TestPumpLogErrors(t *testing.T) {
 		l := &flakyLog{Store: openLog(t)}
 		appendN(t, l.Store, 4)
 		l.fail.Store(2) // the read of the ack at the start, the first read of events
-		pub := newFakePub()
-		pub.setAuto(true)
-		pub.connect()
+		pub := newFakePub(t)
+		pub.SetAuto(true)
+		pub.Connect()
 		p, stop := start(t, l, pub, nil, outbox.Options{RetryDelay: time.Second})
 		defer stop()
 		synctest.Wait()
-		if sent, _ := pub.published(); len(sent) != 0 {
+		if sent, _ := published(t, pub); len(sent) != 0 {
 			t.Fatalf("published %v from a log that failed", sent)
 		}
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
-		if sent, _ := pub.published(); !slices.Equal(sent, seqs(1, 4)) {
+		if sent, _ := published(t, pub); !slices.Equal(sent, seqs(1, 4)) {
 			t.Fatalf("published %v; want 1..4 after the retries", sent)
 		}
 		if s := p.Stats(); s.StoreErrors != 2 {
@@ -461,7 +462,7 @@ var ackCases = []struct {
 func TestHandleAck(t *testing.T) {
 	st := openLog(t)
 	appendN(t, st, 10)
-	p, err := outbox.New(st, newFakePub(), nil, outbox.Options{Door: door})
+	p, err := outbox.New(st, newFakePub(t), nil, outbox.Options{Door: door})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,9 +547,9 @@ func TestPumpAckBetweenReadsIsNoGap(t *testing.T) {
 	var logged bytes.Buffer
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logged, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelError}))
-	pub := newFakePub()
-	pub.setAuto(true)
-	pub.connect()
+	pub := newFakePub(t)
+	pub.SetAuto(true)
+	pub.Connect()
 	var p *outbox.Pump
 	started := make(chan struct{}) // p is set
 	l := &ackingLog{Store: st, onRead2: func() {
@@ -561,17 +562,12 @@ func TestPumpAckBetweenReadsIsNoGap(t *testing.T) {
 	var stop func()
 	p, stop = start(t, l, pub, notify, outbox.Options{Window: 256, Log: log})
 	close(started)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, _ := pub.published()
-		if len(got) > 0 && got[len(got)-1] == 600 {
-			break
+	waitfor.NoError(t, 10*time.Second, func() error {
+		if got, _ := published(t, pub); len(got) == 0 || got[len(got)-1] != 600 {
+			return fmt.Errorf("published %d events; want up to seq 600", len(got))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("published %d events; want up to seq 600", len(got))
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	stop()
 	mu.Lock()
 	defer mu.Unlock()

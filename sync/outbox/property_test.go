@@ -51,7 +51,7 @@ func TestPumpProperties(t *testing.T) {
 		run++
 		path := filepath.Join(dir, fmt.Sprintf("agent-%d.db", run))
 		var failure error
-		synctest.Test(t, func(*testing.T) { failure = playPump(path, acts) })
+		synctest.Test(t, func(t *testing.T) { failure = playPump(t, path, acts) })
 		if failure != nil {
 			rt.Fatal(failure)
 		}
@@ -60,14 +60,14 @@ func TestPumpProperties(t *testing.T) {
 
 // playPump plays acts against a pump in a synctest bubble; it returns the
 // first broken property.
-func playPump(path string, acts []action) error {
+func playPump(t *testing.T, path string, acts []action) error {
 	st, err := agent.OpenStore(path, door.Site, door.Door)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	const window, timeout = 8, time.Second
-	pub := newFakePub()
+	pub := newFakePub(t)
 	notify := make(chan struct{}, 1)
 	p, err := outbox.New(st, pub, notify, outbox.Options{Door: door, Window: window, AckTimeout: timeout,
 		MaxAckTimeout: 4 * timeout, RetryDelay: timeout / 2})
@@ -79,7 +79,7 @@ func playPump(path string, acts []action) error {
 	var appended, acked uint64
 	hubThrough := func() uint64 { // what a hub would have stored
 		seen := map[uint64]bool{}
-		sent, _ := pub.published()
+		sent, _ := published(t, pub)
 		for _, s := range sent {
 			seen[s] = true
 		}
@@ -91,10 +91,10 @@ func playPump(path string, acts []action) error {
 	}
 	check := func(step string) error {
 		synctest.Wait()
-		if open, _ := pub.openCount(); open > window {
+		if open, _ := pub.Pending(); open > window {
 			return fmt.Errorf("after %s: %d publishes open, window %d", step, open, window)
 		}
-		sent, _ := pub.published()
+		sent, _ := published(t, pub)
 		for i, s := range firstOrder(sent) {
 			if s != uint64(i+1) {
 				return fmt.Errorf("after %s: first publication #%d is seq %d (order %v)", step, i, s, firstOrder(sent))
@@ -122,12 +122,12 @@ func playPump(path string, acts []action) error {
 			appended += uint64(a.n)
 			poke(notify)
 		case 1:
-			pub.complete(a.n)
+			pub.Complete(a.n, nil)
 		case 2:
-			pub.disconnect()
+			pub.Drop(errLost)
 		case 3:
 			if !pub.Connected() {
-				pub.connect()
+				pub.Connect()
 			}
 		case 4:
 			th := acked + (hubThrough()-acked)*uint64(a.n)/100
@@ -138,17 +138,17 @@ func playPump(path string, acts []action) error {
 		case 5:
 			time.Sleep(time.Duration(a.n) * time.Millisecond)
 		case 6:
-			pub.failNextPublish(fmt.Errorf("write: broken pipe"))
+			pub.FailNext(fmt.Errorf("write: broken pipe"))
 		}
 		if err := check(a.String()); err != nil {
 			return err
 		}
 	}
 	// the link comes up for good and the hub acks what it has
-	pub.setAuto(true)
-	pub.complete(-1)
+	pub.SetAuto(true)
+	pub.Complete(-1, nil)
 	if !pub.Connected() {
-		pub.connect()
+		pub.Connect()
 	}
 	for range 50 {
 		if acked == appended {

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/mqttlink/mqttlinktest"
 	"github.com/kunci-project/kunci/sync/status"
 	"github.com/kunci-project/kunci/sync/topic"
 	"github.com/kunci-project/kunci/wire"
@@ -64,125 +65,37 @@ func (d *fakeDoor) touch() {
 	}
 }
 
-type pub struct {
-	Topic    string
-	QoS      byte
-	Retained bool
-	Payload  string
+// newFakeLink returns a link that is down; with auto every publish is
+// acknowledged at once, otherwise the test acknowledges them with Ack.
+func newFakeLink(t *testing.T, auto bool) *mqttlinktest.Link {
+	l := mqttlinktest.New(t)
+	l.SetAuto(auto)
+	return l
 }
 
 // what reads a publish the way the tests compare them: "status 7",
 // "availability online".
-func (p pub) what() string {
+func what(p mqttlinktest.Publication) string {
 	switch p.Topic {
 	case demo.Status():
 		var st wire.Status
-		if err := json.Unmarshal([]byte(p.Payload), &st); err != nil {
-			return "status ?" + p.Payload
+		if err := json.Unmarshal(p.Payload, &st); err != nil {
+			return "status ?" + string(p.Payload)
 		}
 		return fmt.Sprintf("status %d", st.Seq)
 	case demo.Availability():
-		return "availability " + p.Payload
+		return "availability " + string(p.Payload)
 	}
-	return p.Topic + " " + p.Payload
+	return p.Topic + " " + string(p.Payload)
 }
 
-type fakeToken struct {
-	done chan struct{}
-	err  error
-}
-
-func (t *fakeToken) Done() <-chan struct{} { return t.done }
-func (t *fakeToken) Error() error          { return t.err }
-
-// fakeLink stands for *mqttlink.Link. With auto set every publish is
-// acknowledged at once; otherwise the test acknowledges them with ack.
-type fakeLink struct {
-	mu        sync.Mutex
-	auto      bool
-	connected bool
-	connCh    chan struct{}
-	pubs      []pub
-	pending   []*fakeToken
-}
-
-func newFakeLink(auto bool) *fakeLink { return &fakeLink{auto: auto, connCh: make(chan struct{})} }
-
-func (l *fakeLink) Publish(t string, qos byte, retained bool, payload []byte) mqttlink.Token {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	tok := &fakeToken{done: make(chan struct{})}
-	if !l.connected {
-		tok.err = mqttlink.ErrNotConnected
-		close(tok.done)
-		return tok
-	}
-	l.pubs = append(l.pubs, pub{t, qos, retained, string(payload)})
-	if l.auto {
-		close(tok.done)
-	} else {
-		l.pending = append(l.pending, tok)
-	}
-	return tok
-}
-
-func (l *fakeLink) Connected() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.connected
-}
-
-func (l *fakeLink) NextConnection() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.connCh
-}
-
-func (l *fakeLink) connect() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.connected = true
-	close(l.connCh)
-	l.connCh = make(chan struct{})
-}
-
-// drop loses the connection; publishes in flight never hear back, as
-// with paho after a reconnect.
-func (l *fakeLink) drop() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.connected = false
-	l.pending = nil
-}
-
-// ack completes the oldest pending publish with err.
-func (l *fakeLink) ack(t *testing.T, err error) {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.pending) == 0 {
-		t.Fatal("ack: no publish is waiting")
-	}
-	tok := l.pending[0]
-	l.pending = l.pending[1:]
-	tok.err = err
-	close(tok.done)
-}
-
-func (l *fakeLink) published() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// published reads what l published the way the tests compare them.
+func published(l *mqttlinktest.Link) []string {
 	var s []string
-	for _, p := range l.pubs {
-		s = append(s, p.what())
+	for _, p := range l.Published() {
+		s = append(s, what(p))
 	}
 	return s
-}
-
-func (l *fakeLink) all() []pub {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.pubs)
 }
 
 // start runs a publisher until the test's end, returning a stop function
@@ -206,9 +119,9 @@ func start(t *testing.T, d status.Door, l status.Link) (stop func() error) {
 	return stop
 }
 
-func want(t *testing.T, l *fakeLink, w ...string) {
+func want(t *testing.T, l *mqttlinktest.Link, w ...string) {
 	t.Helper()
-	if got := l.published(); !slices.Equal(got, w) {
+	if got := published(l); !slices.Equal(got, w) {
 		t.Fatalf("published:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(w, "\n  "))
 	}
 }
@@ -223,11 +136,11 @@ func TestWillIsOfflineRetainedQoS1(t *testing.T) {
 func TestNewRefusesBadTopics(t *testing.T) {
 	for _, o := range []status.Options{{}, {Topics: topic.Door{Prefix: "kunci/v1", Site: "demo"}},
 		{Topics: topic.Door{Prefix: "kunci/#", Site: "demo", Door: "d"}}} {
-		if _, err := status.New(newFakeDoor(), newFakeLink(true), o); err == nil {
+		if _, err := status.New(newFakeDoor(), newFakeLink(t, true), o); err == nil {
 			t.Errorf("New(%+v) = nil error; want a topic error", o.Topics)
 		}
 	}
-	if _, err := status.New(nil, newFakeLink(true), status.Options{Topics: demo}); err == nil {
+	if _, err := status.New(nil, newFakeLink(t, true), status.Options{Topics: demo}); err == nil {
 		t.Error("New(nil door) = nil error")
 	}
 }
@@ -236,23 +149,23 @@ func TestNewRefusesBadTopics(t *testing.T) {
 // "online", both retained QoS 1; later changes follow one by one.
 func TestStatusThenOnlineAtConnect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(true)
-		l.connect()
+		d, l := newFakeDoor(), newFakeLink(t, true)
+		l.Connect()
 		start(t, d, l)
 		synctest.Wait()
 		want(t, l, "status 1", "availability online")
-		for _, p := range l.all() {
+		for _, p := range l.Published() {
 			if p.QoS != 1 || !p.Retained {
-				t.Errorf("%s: qos %d retained %v; want QoS 1 retained", p.what(), p.QoS, p.Retained)
+				t.Errorf("%s: qos %d retained %v; want QoS 1 retained", what(p), p.QoS, p.Retained)
 			}
 		}
 		var st map[string]any
-		if err := json.Unmarshal([]byte(l.all()[0].Payload), &st); err != nil {
+		if err := json.Unmarshal(l.Published()[0].Payload, &st); err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range []string{"door", "lock", "racks", "mode", "occupancy", "secured", "alarms", "seq", "clock_synced", "version"} {
 			if _, ok := st[k]; !ok {
-				t.Errorf("status JSON lacks %q: %s", k, l.all()[0].Payload)
+				t.Errorf("status JSON lacks %q: %s", k, l.Published()[0].Payload)
 			}
 		}
 		d.Set(2)
@@ -267,7 +180,7 @@ func TestStatusThenOnlineAtConnect(t *testing.T) {
 // the first connection gets the status of that moment.
 func TestWaitsForConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(true)
+		d, l := newFakeDoor(), newFakeLink(t, true)
 		start(t, d, l)
 		d.Set(2)
 		synctest.Wait()
@@ -275,7 +188,7 @@ func TestWaitsForConnection(t *testing.T) {
 		synctest.Wait()
 		want(t, l)
 		d.Set(5)
-		l.connect()
+		l.Connect()
 		synctest.Wait()
 		want(t, l, "status 5", "availability online")
 	})
@@ -286,8 +199,8 @@ func TestWaitsForConnection(t *testing.T) {
 // status, and the door never waits.
 func TestBurstCoalescesLatestWins(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(false)
-		l.connect()
+		d, l := newFakeDoor(), newFakeLink(t, false)
+		l.Connect()
 		start(t, d, l)
 		synctest.Wait()
 		want(t, l, "status 1")
@@ -296,13 +209,13 @@ func TestBurstCoalescesLatestWins(t *testing.T) {
 		}
 		synctest.Wait()
 		want(t, l, "status 1")
-		l.ack(t, nil)
+		l.Ack(nil)
 		synctest.Wait()
 		want(t, l, "status 1", "status 101")
-		l.ack(t, nil)
+		l.Ack(nil)
 		synctest.Wait()
 		want(t, l, "status 1", "status 101", "availability online")
-		l.ack(t, nil)
+		l.Ack(nil)
 		synctest.Wait()
 		d.touch() // a signal without a change publishes nothing
 		synctest.Wait()
@@ -314,15 +227,15 @@ func TestBurstCoalescesLatestWins(t *testing.T) {
 // messages (a broker without persistence): status and "online" again.
 func TestRepublishesAtEveryConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(true)
-		l.connect()
+		d, l := newFakeDoor(), newFakeLink(t, true)
+		l.Connect()
 		start(t, d, l)
 		synctest.Wait()
-		l.drop()
+		l.Drop(nil)
 		d.Set(2)
 		d.Set(3)
 		synctest.Wait()
-		l.connect()
+		l.Connect()
 		synctest.Wait()
 		want(t, l, "status 1", "availability online", "status 3", "availability online")
 	})
@@ -333,8 +246,8 @@ func TestRepublishesAtEveryConnection(t *testing.T) {
 // time with the status of that moment.
 func TestUnacknowledgedIsSentAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(false)
-		l.connect()
+		d, l := newFakeDoor(), newFakeLink(t, false)
+		l.Connect()
 		start(t, d, l)
 		synctest.Wait()
 		want(t, l, "status 1")
@@ -342,16 +255,16 @@ func TestUnacknowledgedIsSentAgain(t *testing.T) {
 		time.Sleep(10*time.Second + time.Second) // AckTimeout, then RetryAfter
 		synctest.Wait()
 		want(t, l, "status 1", "status 2")
-		l.ack(t, nil) // the late acknowledgement of the first is ignored
+		l.Ack(nil) // the late acknowledgement of the first is ignored
 		synctest.Wait()
 		want(t, l, "status 1", "status 2")
-		l.ack(t, errors.New("broker said no"))
+		l.Ack(errors.New("broker said no"))
 		synctest.Wait()
 		want(t, l, "status 1", "status 2")
 		time.Sleep(time.Second)
 		synctest.Wait()
 		want(t, l, "status 1", "status 2", "status 2")
-		l.ack(t, nil)
+		l.Ack(nil)
 		synctest.Wait()
 		want(t, l, "status 1", "status 2", "status 2", "availability online")
 	})
@@ -361,32 +274,28 @@ func TestUnacknowledgedIsSentAgain(t *testing.T) {
 // status the broker does not have yet, then "offline".
 func TestStopPublishesFinalStatusAndOffline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(true)
-		l.connect()
+		d, l := newFakeDoor(), newFakeLink(t, true)
+		l.Connect()
 		stop := start(t, d, l)
 		synctest.Wait()
 		if err := stop(); err != nil {
 			t.Fatalf("Run = %v", err)
 		}
 		want(t, l, "status 1", "availability online", "availability offline")
-		last := l.all()[2]
+		last := l.Published()[2]
 		if last.QoS != 1 || !last.Retained {
 			t.Errorf("offline: qos %d retained %v; want QoS 1 retained", last.QoS, last.Retained)
 		}
 	})
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(true)
-		l.connect()
+		d, l := newFakeDoor(), newFakeLink(t, true)
+		l.Connect()
 		stop := start(t, d, l)
 		synctest.Wait()
-		l.mu.Lock()
-		l.auto = false // the change's publish hangs; the stop sends it anew
-		l.mu.Unlock()
+		l.SetAuto(false) // the change's publish hangs; the stop sends it anew
 		d.Set(9)
 		synctest.Wait()
-		l.mu.Lock()
-		l.auto = true
-		l.mu.Unlock()
+		l.SetAuto(true)
 		if err := stop(); err != nil {
 			t.Fatalf("Run = %v", err)
 		}
@@ -398,8 +307,8 @@ func TestStopPublishesFinalStatusAndOffline(t *testing.T) {
 // StopTimeout at most, and the error says so.
 func TestStopIsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(false)
-		l.connect()
+		d, l := newFakeDoor(), newFakeLink(t, false)
+		l.Connect()
 		stop := start(t, d, l)
 		synctest.Wait()
 		t0 := time.Now()
@@ -417,7 +326,7 @@ func TestStopIsBounded(t *testing.T) {
 // speaks for the agent.
 func TestStopWhileDisconnected(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(true)
+		d, l := newFakeDoor(), newFakeLink(t, true)
 		stop := start(t, d, l)
 		synctest.Wait()
 		if err := stop(); err != nil {
@@ -433,8 +342,8 @@ func TestStopWhileDisconnected(t *testing.T) {
 // subscription) and other topics change nothing.
 func TestLateWillIsAnswered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(true)
-		l.connect()
+		d, l := newFakeDoor(), newFakeLink(t, true)
+		l.Connect()
 		p, err := status.New(d, l, status.Options{Topics: demo, RetryAfter: time.Second})
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/status"
 	"github.com/kunci-project/kunci/wire"
@@ -184,22 +185,6 @@ func retained(t *testing.T, url string) (seq uint64, avail string) {
 	}
 }
 
-// eventually retries check, which returns what is wrong, for a while.
-func eventually(t *testing.T, check func() string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func wireTest(t *testing.T, url string) {
 	proxy := mqtttest.StartProxy(t, url)
 	w := watch(t, url, "watcher")
@@ -234,11 +219,11 @@ func wireTest(t *testing.T, url string) {
 	door2.Set(3)
 	second := startAgent(t, url, door2, 5*time.Second)
 	w.waitFor(t, mark, "online")
-	eventually(t, func() string {
+	waitfor.NoError(t, 10*time.Second, func() error {
 		if seq, avail := retained(t, url); seq != 3 || avail != "online" {
-			return fmt.Sprintf("retained after the takeover: status seq %d, %q; want 3, online", seq, avail)
+			return fmt.Errorf("retained after the takeover: status seq %d, %q; want 3, online", seq, avail)
 		}
-		return ""
+		return nil
 	})
 	// Mosquitto 2.0 drops the will of a connection taken over; mochi
 	// publishes it, sometimes after the new connection's "online" (and to
