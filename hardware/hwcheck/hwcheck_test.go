@@ -13,80 +13,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jonboulle/clockwork"
 	"go.uber.org/goleak"
 	"periph.io/x/conn/v3/gpio"
-	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/conn/v3/pin"
 	"periph.io/x/conn/v3/pin/pinreg"
 
 	kgpio "github.com/kunci-project/kunci/hardware/gpio"
+	"github.com/kunci-project/kunci/hardware/gpio/contacttest"
 	"github.com/kunci-project/kunci/hardware/hwcheck/hwchecktest"
 	"github.com/kunci-project/kunci/hardware/nfc"
 	"github.com/kunci-project/kunci/hardware/nfc/pn532"
 	"github.com/kunci-project/kunci/hardware/nfc/pn532/pn532test"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/permit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// contact is a fake GPIO line. Its level is the wiring's: a reed switch
-// closed to ground reads Low whatever pull the driver asks for (gpiotest's
-// In would move it), set moves it as the switch would, with an edge, and
-// every level driven by Out is kept, so that a test can tell what the relay
-// was told in which order.
-type contact struct {
-	*gpiotest.Pin
-
-	mu   sync.Mutex
-	outs []gpio.Level
-}
-
-func newContact(name string, l gpio.Level) *contact {
-	return &contact{Pin: &gpiotest.Pin{N: name, L: l, Clock: clockwork.NewRealClock(), EdgesChan: make(chan gpio.Level, 16)}}
-}
-
-func (c *contact) In(pull gpio.Pull, edge gpio.Edge) error {
-	l := c.Pin.Read()
-	err := c.Pin.In(pull, edge)
-	_ = c.Pin.Out(l)
-	return err
-}
-
-func (c *contact) Out(l gpio.Level) error {
-	c.mu.Lock()
-	c.outs = append(c.outs, l)
-	c.mu.Unlock()
-	return c.Pin.Out(l)
-}
-
-// driven returns the levels driven by Out so far.
-func (c *contact) driven() []gpio.Level {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.outs)
-}
-
-// set moves the line to l, as a switch would, with an edge.
-func (c *contact) set(l gpio.Level) {
-	_ = c.Pin.Out(l)
-	select {
-	case c.EdgesChan <- l:
-	default:
-	}
-}
-
-// waitLevel waits until the pin reads l.
-func waitLevel(t *testing.T, what string, c *contact, l gpio.Level) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Read() != l {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s reads %s; want %s (driven: %v)", what, c.Name(), c.Read(), l, c.driven())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // syncBuffer is an io.Writer that the test reads while Run writes.
 type syncBuffer struct {
@@ -137,8 +79,8 @@ func doorWiring(t *testing.T, device string) Wiring {
 
 // doorPins are a door's lines at rest: door and racks closed (Low), exit
 // button released (High), relay and indicator outputs unset.
-func doorPins() map[string]*contact {
-	pins := map[string]*contact{}
+func doorPins() map[string]*contacttest.Contact {
+	pins := map[string]*contacttest.Contact{}
 	for name, l := range map[string]gpio.Level{
 		"GPIO18": gpio.Low,  // relay
 		"GPIO17": gpio.Low,  // door reed
@@ -149,7 +91,7 @@ func doorPins() map[string]*contact {
 		"GPIO20": gpio.Low,  // red LED
 		"GPIO21": gpio.Low,  // buzzer
 	} {
-		pins[name] = newContact(name, l)
+		pins[name] = contacttest.New(name, l)
 	}
 	return pins
 }
@@ -158,7 +100,7 @@ func doorPins() map[string]*contact {
 // Pi: the relay driven locked first, then the inputs (reeds debounced 10ms,
 // the exit button 20ms, with pull-ups), the indicator and the readers.
 // halted counts the calls of the board's Halt.
-func openBoard(t *testing.T, w Wiring, pins map[string]*contact) (b Board, halted *int) {
+func openBoard(t *testing.T, w Wiring, pins map[string]*contacttest.Contact) (b Board, halted *int) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	relay, err := kgpio.NewRelay(pins[w.Relay.Pin], kgpio.RelayConfig{ActiveLow: w.Relay.ActiveLow, Lock: w.Relay.Lock})
@@ -265,13 +207,12 @@ func (r *running) stop(t *testing.T) error {
 // see waits until Run printed want.
 func (r *running) see(t *testing.T, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(r.out.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("hwcheck did not print %q\nout:\n%s", want, r.out)
+	waitfor.NoError(t, 10*time.Second, func() error {
+		if !strings.Contains(r.out.String(), want) {
+			return fmt.Errorf("hwcheck did not print %q\nout:\n%s", want, r.out)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // The wiring, then the inputs as they change, until Ctrl-C; the relay is
@@ -298,18 +239,18 @@ func TestWiringAndInputs(t *testing.T) {
 	} {
 		h.see(t, w)
 	}
-	pins["GPIO17"].set(gpio.High)
+	pins["GPIO17"].Set(gpio.High)
 	h.see(t, "door: open (High)")
-	pins["GPIO17"].set(gpio.Low)
-	pins["GPIO23"].set(gpio.High)
+	pins["GPIO17"].Set(gpio.Low)
+	pins["GPIO23"].Set(gpio.High)
 	h.see(t, "rack R2: open (High)")
-	pins["GPIO27"].set(gpio.Low)
+	pins["GPIO27"].Set(gpio.Low)
 	h.see(t, "exit button: pressed (Low)")
 	if err := h.stop(t); err != nil {
 		t.Fatalf("hwcheck ended by Ctrl-C = %v; want nil\nout:\n%s", err, h.out)
 	}
 	relay := pins["GPIO18"]
-	if d := relay.driven(); len(d) == 0 || slices.Contains(d, gpio.High) || relay.Read() != gpio.Low {
+	if d := relay.Driven(); len(d) == 0 || slices.Contains(d, gpio.High) || relay.Read() != gpio.Low {
 		t.Errorf("relay driven %v; want Low (locked) only", d)
 	}
 	out := h.out.String()
@@ -353,7 +294,7 @@ func TestFailSafeFor(t *testing.T) {
 	if strings.Contains(h.out.String(), "Watching until Ctrl-C") {
 		t.Errorf("with For, hwcheck said it watches until Ctrl-C")
 	}
-	if d := pins["GPIO18"].driven(); len(d) == 0 || slices.Contains(d, gpio.Low) {
+	if d := pins["GPIO18"].Driven(); len(d) == 0 || slices.Contains(d, gpio.Low) {
 		t.Errorf("maglock relay driven %v; want High (locked) only", d)
 	}
 }
@@ -381,7 +322,7 @@ func TestPulseRelay(t *testing.T) {
 			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
 				t.Fatalf("hwcheck = %v; want error %q\nout:\n%s", err, tc.err, out)
 			}
-			d := relay.driven()
+			d := relay.Driven()
 			if d[0] != gpio.Low || d[len(d)-1] != gpio.Low || relay.Read() != gpio.Low {
 				t.Errorf("relay driven %v; want Low (locked) first and last", d)
 			}
@@ -408,7 +349,7 @@ func TestPulseInterrupted(t *testing.T) {
 	w := doorWiring(t, "/dev/ttyKUNCI-none")
 	b, _ := openBoard(t, w, pins)
 	h := startRun(t, w, b, Options{Pulse: time.Minute, Yes: true})
-	waitLevel(t, "pulse", relay, gpio.High)
+	contacttest.WaitLevel(t, "pulse", relay, gpio.High)
 	start := time.Now()
 	if err := h.stop(t); err != nil {
 		t.Fatalf("hwcheck = %v", err)
@@ -451,7 +392,7 @@ func TestRunRefuses(t *testing.T) {
 				t.Errorf("Run printed the wiring:\n%s", &out)
 			}
 			relay := pins["GPIO18"]
-			if d := relay.driven(); len(d) < 2 || slices.Contains(d, gpio.High) || relay.Read() != gpio.Low {
+			if d := relay.Driven(); len(d) < 2 || slices.Contains(d, gpio.High) || relay.Read() != gpio.Low {
 				t.Errorf("relay driven %v; want locked (Low) at the start and again on the way out, never High", d)
 			}
 			if *halted != 1 {
@@ -583,9 +524,9 @@ func TestPinLabelAndBootLevel(t *testing.T) {
 	hwchecktest.PiHeader(t)
 	pins := map[string]pin.Pin{}
 	for _, n := range []string{"GPIO18", "GPIO4", "GPIO8", "GPIO9", "GPIO27", "GPIO28"} {
-		pins[n] = newContact(n, gpio.Low)
+		pins[n] = contacttest.New(n, gpio.Low)
 	}
-	pins["J8_12"] = alias{PinIO: newContact("GPIO18", gpio.Low), name: "J8_12"}
+	pins["J8_12"] = alias{PinIO: contacttest.New("GPIO18", gpio.Low), name: "J8_12"}
 	h := &check{b: Board{Pin: func(name string) pin.Pin { return pins[name] }}}
 	for _, tc := range []struct {
 		pin, label string

@@ -7,17 +7,21 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kunci-project/kunci/hardware/nfc"
 	"github.com/kunci-project/kunci/hardware/nfc/evdev"
+	"github.com/kunci-project/kunci/internal/waitfor"
 )
 
 // pipes is a fake input device: each open gives a new pipe, whose write
-// end the test types into; unplugged makes opening fail.
+// end the test types into; unplugged makes opening fail. reads counts the
+// reads begun on the read ends.
 type pipes struct {
-	t *testing.T
+	t     *testing.T
+	reads atomic.Int64
 
 	mu        sync.Mutex
 	w         *os.File
@@ -41,7 +45,18 @@ func (p *pipes) open() (evdev.Device, error) {
 	p.w = w
 	p.opens++
 	p.t.Cleanup(func() { r.Close(); w.Close() })
-	return r, nil
+	return pipeEnd{File: r, reads: &p.reads}, nil
+}
+
+// pipeEnd is the read end of a pipe that counts the reads begun on it.
+type pipeEnd struct {
+	*os.File
+	reads *atomic.Int64
+}
+
+func (e pipeEnd) Read(b []byte) (int, error) {
+	e.reads.Add(1)
+	return e.File.Read(b)
 }
 
 func (p *pipes) write(b []byte) {
@@ -87,7 +102,7 @@ func TestReaderReadsUIDs(t *testing.T) {
 		uid, err = r.ReadUID(t.Context())
 		errc <- err
 	}()
-	waitFor(t, "the device opened", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.opens == 1 })
+	waitfor.Until(t, 5*time.Second, "the device opened", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.opens == 1 })
 	p.write(typing(t, evdev.EventSize, time.Second, ms(2), "04a1b2c3d4e5f6\n"))
 	if err := <-errc; err != nil || !bytes.Equal(uid, []byte{0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6}) {
 		t.Fatalf("ReadUID = % X, %v", uid, err)
@@ -132,13 +147,13 @@ func TestReaderCancel(t *testing.T) {
 }
 
 func TestReaderHalt(t *testing.T) {
-	r, _ := newReader(t, evdev.Options{})
+	r, p := newReader(t, evdev.Options{})
 	errc := make(chan error, 1)
 	go func() {
 		_, err := r.ReadUID(context.Background())
 		errc <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	waitfor.Until(t, 5*time.Second, "ReadUID reading the device", func() bool { return p.reads.Load() > 0 })
 	if err := r.Halt(); err != nil {
 		t.Fatalf("Halt = %v", err)
 	}
@@ -170,7 +185,7 @@ func TestRunUnplugAndPlug(t *testing.T) {
 		done <- nfc.Run(ctx, r, "entry", tapper(taps), func(_ context.Context, _ string, err error) { faults <- err },
 			nfc.Backoff(5*time.Millisecond, 20*time.Millisecond))
 	}()
-	waitFor(t, "the device opened", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.opens == 1 })
+	waitfor.Until(t, 5*time.Second, "the device opened", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.opens == 1 })
 	p.write(typing(t, evdev.EventSize, time.Second, ms(2), "deadbeef\n"))
 	if got := <-taps; !bytes.Equal(got, []byte{0xDE, 0xAD, 0xBE, 0xEF}) {
 		t.Fatalf("tap % X", got)
@@ -182,8 +197,9 @@ func TestRunUnplugAndPlug(t *testing.T) {
 		t.Fatal("no fault for an unplugged reader")
 	}
 	p.plug()
-	waitFor(t, "the device reopened", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.opens >= 2 && !p.unplugged })
-	time.Sleep(50 * time.Millisecond)
+	// the reader opens a device once it is back, and then keeps it: the
+	// line typed goes to the pipe it reads
+	waitfor.Until(t, 5*time.Second, "the device reopened", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return p.opens >= 2 && !p.unplugged })
 	p.write(typing(t, evdev.EventSize, 5*time.Second, ms(2), "cafebabe\n"))
 	select {
 	case got := <-taps:
@@ -219,17 +235,6 @@ func TestPathGrabFails(t *testing.T) {
 	defer r.Halt()
 	if _, err := r.ReadUID(t.Context()); err == nil {
 		t.Fatal("ReadUID of a device that cannot be grabbed = nil error")
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -51,9 +51,16 @@ type Dev struct {
 	halt     chan struct{}
 	haltOnce sync.Once
 
-	mu     sync.Mutex
+	// busy serialises ReadUID, Reset and Halt: a one-slot channel rather
+	// than a mutex, so that a Halt waiting for a read to end is blocked
+	// the way a testing/synctest bubble can see (a mutex wait would keep
+	// the bubble's clock from moving).
+	busy   chan struct{}
 	halted bool
 }
+
+func (d *Dev) lock()   { d.busy <- struct{}{} }
+func (d *Dev) unlock() { <-d.busy }
 
 var (
 	_ nfc.Reader   = (*Dev)(nil)
@@ -77,7 +84,7 @@ func New(port spi.Port, reset gpio.PinOut, irq gpio.PinIn, o Options) (*Dev, err
 	if o.Window <= 0 {
 		o.Window = 2 * time.Second
 	}
-	d := &Dev{reset: reset, o: o, halt: make(chan struct{})}
+	d := &Dev{reset: reset, o: o, halt: make(chan struct{}), busy: make(chan struct{}, 1)}
 	p := &spiPort{Port: port}
 	d.irq = &irqPin{PinIn: irq, halt: d.halt, failed: p.failed}
 	dev, err := periph.NewSPI(p, reset, d.irq)
@@ -99,8 +106,8 @@ func (d *Dev) String() string { return d.dev.String() }
 
 // ReadUID waits for a type A card and returns its 4- or 7-byte UID.
 func (d *Dev) ReadUID(ctx context.Context) ([]byte, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.lock()
+	defer d.unlock()
 	if d.halted {
 		return nil, fmt.Errorf("mfrc522: %w", nfc.ErrHalted)
 	}
@@ -158,8 +165,8 @@ func misread(err error) error {
 // Reset pulses the reset pin and initialises the chip again; it also
 // clears a kept SPI error.
 func (d *Dev) Reset(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.lock()
+	defer d.unlock()
 	if d.halted {
 		return fmt.Errorf("mfrc522: %w", nfc.ErrHalted)
 	}
@@ -196,8 +203,8 @@ func (d *Dev) Halt() error {
 	d.haltOnce.Do(func() { close(d.halt) })
 	// The IRQ wrapper now ends periph's wait within a slice, so a running
 	// ReadUID returns and lets go of the lock with no goroutine left.
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.lock()
+	defer d.unlock()
 	if d.halted {
 		return nil
 	}

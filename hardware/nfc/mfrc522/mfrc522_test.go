@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -43,9 +44,17 @@ func newDev(t *testing.T, o mfrc522.Options) (*mfrc522.Dev, *fakeChip) {
 			t.Errorf("the IRQ pin got WaitForEdge(%v): on gpioioctl 0 waits forever, -1 misses edges", bad)
 		}
 		c.irq.release()
-		goleak.VerifyNone(t)
+		verifyNone(t)
 	})
 	return d, c
+}
+
+// verifyNone checks that no goroutine of the code is left, also inside a
+// testing/synctest bubble, whose own goroutines are not the code's.
+func verifyNone(t *testing.T) {
+	t.Helper()
+	goleak.VerifyNone(t, goleak.IgnoreTopFunction("internal/synctest.Run"),
+		goleak.IgnoreTopFunction("testing/synctest.testingSynctestTest"))
 }
 
 func readUID(t *testing.T, d *mfrc522.Dev) ([]byte, error) {
@@ -78,7 +87,7 @@ func TestNewWithoutChip(t *testing.T) {
 	if _, err := mfrc522.New(c, &outPin{}, c.irq, mfrc522.Options{}); err == nil {
 		t.Fatal("New with no chip on the bus = nil error")
 	}
-	goleak.VerifyNone(t)
+	verifyNone(t)
 }
 
 func TestReadUID(t *testing.T) {
@@ -111,60 +120,70 @@ func TestTenByteUIDRefused(t *testing.T) {
 	}
 }
 
+// The tests of waits run in a synctest bubble: the fake chip, periph's
+// driver and the adapter wait on the bubble's clock, so that a window, a
+// deadline and Halt's bound are exact and no test sleeps in real time.
+
 func TestReadUIDWaitsForACard(t *testing.T) {
-	d, c := newDev(t, mfrc522.Options{Window: 300 * time.Millisecond})
-	go func() {
-		time.Sleep(700 * time.Millisecond) // more than two windows
-		c.present(newCard(uid7...))
-	}()
-	if got, err := readUID(t, d); err != nil || !bytes.Equal(got, uid7) {
-		t.Fatalf("ReadUID = % X, %v", got, err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		d, c := newDev(t, mfrc522.Options{Window: 300 * time.Millisecond})
+		go func() {
+			time.Sleep(700 * time.Millisecond) // more than two windows
+			c.present(newCard(uid7...))
+		}()
+		if got, err := readUID(t, d); err != nil || !bytes.Equal(got, uid7) {
+			t.Fatalf("ReadUID = % X, %v", got, err)
+		}
+	})
 }
 
 func TestHaltEndsReadUID(t *testing.T) {
-	d, c := newDev(t, mfrc522.Options{})
-	errc := make(chan error, 1)
-	go func() {
-		_, err := d.ReadUID(context.Background())
-		errc <- err
-	}()
-	time.Sleep(250 * time.Millisecond) // well inside periph's wait
-	start := time.Now()
-	if err := d.Halt(); err != nil {
-		t.Fatalf("Halt = %v", err)
-	}
-	if err := <-errc; !errors.Is(err, nfc.ErrHalted) {
-		t.Fatalf("ReadUID = %v; want ErrHalted", err)
-	}
-	if dt := time.Since(start); dt > 500*time.Millisecond {
-		t.Errorf("Halt took %v", dt)
-	}
-	if err := d.Halt(); err != nil {
-		t.Errorf("second Halt = %v", err)
-	}
-	c.present(newCard(uid4...))
-	if _, err := d.ReadUID(t.Context()); !errors.Is(err, nfc.ErrHalted) {
-		t.Errorf("ReadUID after Halt = %v; want ErrHalted", err)
-	}
-	if err := d.Reset(t.Context()); !errors.Is(err, nfc.ErrHalted) {
-		t.Errorf("Reset after Halt = %v; want ErrHalted", err)
-	}
-	// newDev's cleanup checks that no goroutine is left.
+	synctest.Test(t, func(t *testing.T) {
+		d, c := newDev(t, mfrc522.Options{})
+		errc := make(chan error, 1)
+		go func() {
+			_, err := d.ReadUID(context.Background())
+			errc <- err
+		}()
+		time.Sleep(250 * time.Millisecond) // well inside periph's wait
+		start := time.Now()
+		if err := d.Halt(); err != nil {
+			t.Fatalf("Halt = %v", err)
+		}
+		if err := <-errc; !errors.Is(err, nfc.ErrHalted) {
+			t.Fatalf("ReadUID = %v; want ErrHalted", err)
+		}
+		if dt := time.Since(start); dt > 500*time.Millisecond {
+			t.Errorf("Halt took %v", dt)
+		}
+		if err := d.Halt(); err != nil {
+			t.Errorf("second Halt = %v", err)
+		}
+		c.present(newCard(uid4...))
+		if _, err := d.ReadUID(t.Context()); !errors.Is(err, nfc.ErrHalted) {
+			t.Errorf("ReadUID after Halt = %v; want ErrHalted", err)
+		}
+		if err := d.Reset(t.Context()); !errors.Is(err, nfc.ErrHalted) {
+			t.Errorf("Reset after Halt = %v; want ErrHalted", err)
+		}
+		// newDev's cleanup checks that no goroutine is left.
+	})
 }
 
 func TestCancelEndsReadUID(t *testing.T) {
-	d, _ := newDev(t, mfrc522.Options{})
-	ctx, cancel := context.WithTimeout(t.Context(), 250*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	if _, err := d.ReadUID(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("ReadUID = %v; want the deadline", err)
-	}
-	if dt := time.Since(start); dt > 600*time.Millisecond {
-		t.Errorf("ReadUID returned %v after the deadline", dt-250*time.Millisecond)
-	}
-	goleak.VerifyNone(t)
+	synctest.Test(t, func(t *testing.T) {
+		d, _ := newDev(t, mfrc522.Options{})
+		ctx, cancel := context.WithTimeout(t.Context(), 250*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if _, err := d.ReadUID(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("ReadUID = %v; want the deadline", err)
+		}
+		if dt := time.Since(start); dt > 600*time.Millisecond {
+			t.Errorf("ReadUID returned %v after the deadline", dt-250*time.Millisecond)
+		}
+		verifyNone(t)
+	})
 }
 
 // TestSPIFailureInTheWait: an SPI error inside periph's wait would strand
@@ -177,7 +196,7 @@ func TestSPIFailureInTheWait(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "spi") {
 		t.Fatalf("ReadUID = %v; want the SPI error", err)
 	}
-	goleak.VerifyNone(t)
+	verifyNone(t)
 	if _, err := readUID(t, d); err == nil {
 		t.Fatal("ReadUID before Reset = nil error; the kept SPI error must stay until Reset")
 	}
@@ -201,7 +220,7 @@ func TestChipGone(t *testing.T) {
 	if err := d.Reset(t.Context()); !errors.Is(err, mfrc522.ErrNoChip) {
 		t.Fatalf("Reset = %v; want ErrNoChip", err)
 	}
-	goleak.VerifyNone(t)
+	verifyNone(t)
 	c.set(func(c *fakeChip) { c.absent = false; c.softReset() })
 	if err := d.Reset(t.Context()); err != nil {
 		t.Fatalf("Reset = %v", err)
@@ -251,43 +270,45 @@ func TestResetPulsesTheResetPin(t *testing.T) {
 // TestRun drives nfc.Run over the adapter: 4- and 7-byte UIDs are tapped,
 // a 10-byte UID is a fault, never a wrong tap.
 func TestRun(t *testing.T) {
-	d, c := newDev(t, mfrc522.Options{Window: 300 * time.Millisecond})
-	taps := make(chan []byte, 10)
-	faults := make(chan error, 10)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		done <- nfc.Run(ctx, d, "entry", tapper(taps), func(_ context.Context, _ string, err error) { faults <- err },
-			nfc.Backoff(10*time.Millisecond, 50*time.Millisecond), nfc.AbsentFor(50*time.Millisecond))
-	}()
-	for _, uid := range [][]byte{uid4, uid7} {
-		c.present(newCard(uid...))
-		select {
-		case got := <-taps:
-			if !bytes.Equal(got, uid) {
-				t.Fatalf("tap % X; want % X", got, uid)
+	synctest.Test(t, func(t *testing.T) {
+		d, c := newDev(t, mfrc522.Options{Window: 300 * time.Millisecond})
+		taps := make(chan []byte, 10)
+		faults := make(chan error, 10)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			done <- nfc.Run(ctx, d, "entry", tapper(taps), func(_ context.Context, _ string, err error) { faults <- err },
+				nfc.Backoff(10*time.Millisecond, 50*time.Millisecond), nfc.AbsentFor(50*time.Millisecond))
+		}()
+		for _, uid := range [][]byte{uid4, uid7} {
+			c.present(newCard(uid...))
+			select {
+			case got := <-taps:
+				if !bytes.Equal(got, uid) {
+					t.Fatalf("tap % X; want % X", got, uid)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no tap of a %d-byte UID", len(uid))
 			}
+			c.remove()
+			time.Sleep(150 * time.Millisecond)
+		}
+		c.present(newCard(uid10...))
+		select {
+		case err := <-faults:
+			if !errors.Is(err, mfrc522.ErrTenByteUID) {
+				t.Errorf("fault %v; want ErrTenByteUID", err)
+			}
+		case got := <-taps:
+			t.Fatalf("a 10-byte card was tapped as % X", got)
 		case <-time.After(5 * time.Second):
-			t.Fatalf("no tap of a %d-byte UID", len(uid))
+			t.Fatal("no fault for a 10-byte UID")
 		}
-		c.remove()
-		time.Sleep(150 * time.Millisecond)
-	}
-	c.present(newCard(uid10...))
-	select {
-	case err := <-faults:
-		if !errors.Is(err, mfrc522.ErrTenByteUID) {
-			t.Errorf("fault %v; want ErrTenByteUID", err)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run = %v", err)
 		}
-	case got := <-taps:
-		t.Fatalf("a 10-byte card was tapped as % X", got)
-	case <-time.After(5 * time.Second):
-		t.Fatal("no fault for a 10-byte UID")
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run = %v", err)
-	}
+	})
 }
 
 type tapper chan []byte

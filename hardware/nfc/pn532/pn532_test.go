@@ -16,6 +16,7 @@ import (
 	"github.com/kunci-project/kunci/hardware/nfc"
 	"github.com/kunci-project/kunci/hardware/nfc/pn532"
 	"github.com/kunci-project/kunci/hardware/nfc/pn532/pn532test"
+	"github.com/kunci-project/kunci/internal/waitfor"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -115,7 +116,7 @@ func TestPollingAlternatesTypeAAndB(t *testing.T) {
 		defer close(done)
 		uid, err = readUID(t, d)
 	}()
-	waitFor(t, "6 polls", func() bool { return c.Polls() >= 6 })
+	waitfor.Until(t, 5*time.Second, "6 polls", func() bool { return c.Polls() >= 6 })
 	c.Present(pn532test.CardB(pupi...))
 	<-done
 	if err != nil || !bytes.Equal(uid, pupi) {
@@ -252,7 +253,7 @@ func TestHaltEndsReadUIDAndIsIdempotent(t *testing.T) {
 		_, err := d.ReadUID(context.Background())
 		errc <- err
 	}()
-	waitFor(t, "polling", func() bool { return c.Polls() > 2 })
+	waitfor.Until(t, 5*time.Second, "polling", func() bool { return c.Polls() > 2 })
 	start := time.Now()
 	if err := d.Halt(); err != nil {
 		t.Fatalf("Halt = %v", err)
@@ -287,7 +288,7 @@ func TestCancelAbortsTheCommand(t *testing.T) {
 		_, err := d.ReadUID(ctx)
 		errc <- err
 	}()
-	waitFor(t, "a running poll", c.Busy)
+	waitfor.Until(t, 5*time.Second, "a running poll", c.Busy)
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("ReadUID = %v; want context.Canceled", err)
@@ -345,7 +346,7 @@ func TestRunRecovers(t *testing.T) {
 	}
 
 	c.Unplug()
-	waitFor(t, "a fault for the unplugged reader", func() bool {
+	waitfor.Until(t, 5*time.Second, "a fault for the unplugged reader", func() bool {
 		for len(faults) > 0 {
 			if errors.Is(<-faults, pn532test.ErrUnplugged) {
 				return true
@@ -369,17 +370,6 @@ func newSink() *sink { return &sink{taps: make(chan []byte, 100)} }
 func (s *sink) Tap(ctx context.Context, reader string, uid []byte) error {
 	s.taps <- uid
 	return nil
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // BenchmarkTapToSink measures the time from the fake chip presenting a card
