@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +30,7 @@ import (
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/metrics"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/wire"
@@ -260,17 +262,13 @@ func (e *Env) Feed(t testing.TB, evs ...wire.Event) {
 		}
 		e.Hub.Handle(mqttlink.Message{Topic: "kunci/v1/" + ev.Site + "/" + ev.Door + "/events", Payload: j, QoS: 1})
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitfor.NoError(t, 10*time.Second, func() error {
 		s := e.Hub.Stats().Ingest
-		if s.Stored+s.Duplicates+s.Malformed+s.Held >= before.Stored+before.Duplicates+before.Malformed+before.Held+uint64(len(evs)) {
-			return
+		if s.Stored+s.Duplicates+s.Malformed+s.Held < before.Stored+before.Duplicates+before.Malformed+before.Held+uint64(len(evs)) {
+			return fmt.Errorf("events not stored: %+v", s)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events not stored: %+v", s)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // Pub is a publisher that keeps what it was given: the retained documents
@@ -296,20 +294,21 @@ func (p *Pub) Publish(topic string, qos byte, retained bool, payload []byte) mqt
 // RetainedDoc returns the retained document of topic, waiting up to 5 s
 // for it to satisfy ok.
 func (p *Pub) RetainedDoc(topic string, ok func([]byte) bool) ([]byte, bool) {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var d []byte
+	err := waitfor.Try(5*time.Second, func() error {
 		p.mu.Lock()
-		d, have := p.Retained[topic]
+		doc, have := p.Retained[topic]
 		p.mu.Unlock()
-		if have && ok(d) {
-			return d, true
+		d = doc
+		if !have || !ok(doc) {
+			return errNotYet
 		}
-		if time.Now().After(deadline) {
-			return d, false
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
+	return d, err == nil
 }
+
+var errNotYet = errors.New("hubtest: not yet")
 
 // Sent returns the non-retained messages so far.
 func (p *Pub) Sent() []mqttlink.Message {

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kunci-project/kunci/internal/waitfor"
 )
 
 // Mosquitto is a broker process owned by a test.
@@ -123,17 +125,15 @@ func (m *Mosquitto) start(bin string) {
 	m.mu.Lock()
 	m.cmd = cmd
 	m.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	err = waitfor.Try(10*time.Second, func() error {
 		c, err := net.DialTimeout("tcp", m.Addr(), 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("mosquitto did not listen on %s: %v\n%s", m.Addr(), err, m.Log())
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err
+	})
+	if err != nil {
+		m.t.Fatalf("mosquitto did not listen on %s: %v\n%s", m.Addr(), err, m.Log())
 	}
 }
 
