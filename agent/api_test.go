@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/agent/agenttest"
 	"github.com/kunci-project/kunci/permit"
 )
 
@@ -23,8 +24,7 @@ func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 // and escort inside, rack R1 open.
 func apiRig(t *testing.T) (*doorRig, *httptest.Server) {
 	t.Helper()
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.apply(staffRecords(escortStaff)...)
 	r.apply(recordOf(p1))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/agent/agenttest"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -20,8 +21,7 @@ func command(id string, name wire.CommandName, life time.Duration) permit.Comman
 }
 
 func TestDoorCommand(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.start()
 	ctx := context.Background()
@@ -119,8 +119,7 @@ func TestDoorCommand(t *testing.T) {
 }
 
 func TestDoorCommandUntrustedClock(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, false) // never synchronised, no last trusted time stored
+	clk := agenttest.NewClock(t0, false) // never synchronised, no last trusted time stored
 	r := newRig(t, testConfig(), clk)
 	r.start()
 	seq := r.lastSeq()
@@ -143,8 +142,7 @@ func TestDoorCommandUntrustedClock(t *testing.T) {
 }
 
 func TestDoorLockdownWithoutTrustedClock(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, false) // never synchronised
+	clk := agenttest.NewClock(t0, false) // never synchronised
 	r := newRig(t, testConfig(), clk)
 	r.start()
 	ctx := context.Background()
@@ -166,8 +164,7 @@ func TestDoorLockdownWithoutTrustedClock(t *testing.T) {
 }
 
 func TestDoorCommandIssuedInTheFuture(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.start()
 	c := command("C-F", wire.CmdUnlockOnce, time.Minute)

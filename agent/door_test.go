@@ -10,108 +10,19 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/agent/agenttest"
 	"github.com/kunci-project/kunci/internal/metrics"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// fakeClock is a Clock the test sets by hand.
-type fakeClock struct {
-	mu     sync.Mutex
-	wall   time.Time
-	mono   time.Duration
-	synced bool
-}
-
-var _ agent.Clock = (*fakeClock)(nil)
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.wall
-}
-
-func (c *fakeClock) Mono() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.mono
-}
-
-func (c *fakeClock) Synced() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.synced
-}
-
-// Set steps the wall clock without moving monotonic time.
-func (c *fakeClock) Set(wall time.Time, synced bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.wall, c.synced = wall, synced
-}
-
-func (c *fakeClock) SetSynced(synced bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.synced = synced
-}
-
-// Advance lets d pass on both clocks.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.wall = c.wall.Add(d)
-	c.mono += d
-}
-
-// recRelay records the calls it gets; failLock makes Lock fail.
-type recRelay struct {
-	mu         sync.Mutex
-	calls      []string
-	failLock   bool
-	failUnlock bool
-}
-
-var _ agent.Relay = (*recRelay)(nil)
-
-func (r *recRelay) record(c string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.calls = append(r.calls, c)
-}
-
-func (r *recRelay) Lock() error {
-	r.record("lock")
-	if r.failLock {
-		return errors.New("relay wire cut")
-	}
-	return nil
-}
-
-func (r *recRelay) Unlock() error {
-	r.record("unlock")
-	if r.failUnlock {
-		return errors.New("relay coil open")
-	}
-	return nil
-}
-
-func (r *recRelay) Halt() error    { r.record("halt"); return nil }
-func (r *recRelay) String() string { return "rec-relay" }
-
-func (r *recRelay) Calls() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.calls)
-}
 
 func testConfig() agent.Config {
 	return agent.Config{Site: testSite, Door: testDoor, Rules: agent.DefaultRules(),
@@ -124,17 +35,17 @@ type doorRig struct {
 	t     *testing.T
 	path  string
 	st    *agent.Store
-	clk   *fakeClock
-	relay *recRelay
+	clk   *agenttest.Clock
+	relay *agenttest.Relay
 	cfg   agent.Config
 	d     *agent.Door
 	run   *runningDoor
 }
 
-func newRig(t *testing.T, cfg agent.Config, clk *fakeClock) *doorRig {
+func newRig(t *testing.T, cfg agent.Config, clk *agenttest.Clock) *doorRig {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "agent.db")
-	r := &doorRig{t: t, path: path, clk: clk, cfg: cfg, relay: &recRelay{}}
+	r := &doorRig{t: t, path: path, clk: clk, cfg: cfg, relay: &agenttest.Relay{}}
 	r.st = openStore(t, path)
 	return r
 }
@@ -230,8 +141,7 @@ func staffRecords(sts ...*permit.Staff) []permit.Record {
 }
 
 func TestDoorStartAndHalt(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	clk.Advance(7 * time.Second)
 	r := newRig(t, testConfig(), clk)
 	r.start()
@@ -265,8 +175,7 @@ func TestDoorStartAndHalt(t *testing.T) {
 }
 
 func TestDoorHaltsWhenUnlocked(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.apply(staffRecords(soloStaff)...)
 	r.start()
@@ -333,8 +242,7 @@ func TestDoorStopsBeforeWaitingInput(t *testing.T) {
 }
 
 func TestNewDoorLocksFirst(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	if err := r.st.Close(); err != nil {
 		t.Fatal(err)
@@ -348,15 +256,14 @@ func TestNewDoorLocksFirst(t *testing.T) {
 	}
 
 	r2 := newRig(t, testConfig(), clk)
-	r2.relay.failLock = true
+	r2.relay.FailLock(errors.New("relay wire cut"))
 	if _, err := agent.NewDoor(r2.cfg, r2.st, r2.relay, clk, discardLog(), nil); err == nil || !strings.Contains(err.Error(), "rec-relay") {
 		t.Errorf("NewDoor with a relay that cannot lock = %v; want an error naming the relay", err)
 	}
 }
 
 func TestDoorStoreFailure(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.apply(staffRecords(soloStaff)...)
 	r.start()
@@ -394,8 +301,7 @@ func TestDoorStoreFailure(t *testing.T) {
 // stays readable (an event time JSON cannot encode), and checks that the
 // door goes on from its state before the failed input.
 func TestDoorStoreFailureKeepsMachine(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.apply(staffRecords(soloStaff)...)
 	r.start()
@@ -439,8 +345,7 @@ func TestDoorStoreFailureKeepsMachine(t *testing.T) {
 }
 
 func TestDoorBadInput(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.start()
 	ctx := context.Background()
@@ -503,8 +408,7 @@ func TestDoorBadInput(t *testing.T) {
 }
 
 func TestDoorUnsyncedClockWithoutTrustedTime(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(time.Unix(42, 0), false) // a Pi without RTC, before NTP
+	clk := agenttest.NewClock(time.Unix(42, 0), false) // a Pi without RTC, before NTP
 	r := newRig(t, testConfig(), clk)
 	r.apply(permit.Record{Permit: &p1})
 	r.apply(staffRecords(escortStaff)...)
@@ -533,8 +437,7 @@ func TestDoorUnsyncedClockWithoutTrustedTime(t *testing.T) {
 }
 
 func TestDoorUnsyncedClockJudgedFromLastTrusted(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	clk.Advance(time.Hour)
 	clk.Set(t0, true) // mono 1h at wall t0
 	r := newRig(t, testConfig(), clk)
@@ -546,9 +449,7 @@ func TestDoorUnsyncedClockJudgedFromLastTrusted(t *testing.T) {
 	// reboot: the wall clock is back in 1970 and not synchronised, the
 	// monotonic clock starts again
 	r.stop()
-	clk.mu.Lock()
-	clk.wall, clk.mono, clk.synced = time.Unix(0, 0), 3*time.Second, false
-	clk.mu.Unlock()
+	clk.Reboot(time.Unix(0, 0), 3*time.Second, false)
 	seq := r.lastSeq()
 	r.restart()
 
@@ -587,8 +488,7 @@ func TestDoorUnsyncedClockJudgedFromLastTrusted(t *testing.T) {
 }
 
 func TestDoorClockLosesSync(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.apply(permit.Record{Permit: &p1})
 	r.apply(staffRecords(escortStaff)...)
@@ -643,8 +543,7 @@ func TestDoorApplySigned(t *testing.T) {
 	if err := cfg.Keys.Add(hub.Public()); err != nil {
 		t.Fatal(err)
 	}
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, cfg, clk)
 	r.start()
 	ctx := context.Background()
@@ -717,8 +616,7 @@ func TestDoorApplySigned(t *testing.T) {
 }
 
 func TestDoorWatch(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.start()
 	w := r.d.Watch()
@@ -734,8 +632,7 @@ func TestDoorWatch(t *testing.T) {
 }
 
 func TestDoorSubmitCancelled(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	d, err := agent.NewDoor(r.cfg, r.st, r.relay, clk, discardLog(), nil)
 	if err != nil {
@@ -749,24 +646,16 @@ func TestDoorSubmitCancelled(t *testing.T) {
 	}
 }
 
-// bubbleClock is the clock of a synctest bubble: its fake time, moved to
-// t0, always synchronised.
-type bubbleClock struct{ start time.Time }
-
-func (c bubbleClock) Now() time.Time      { return t0.Add(time.Since(c.start)) }
-func (c bubbleClock) Mono() time.Duration { return time.Since(c.start) }
-func (c bubbleClock) Synced() bool        { return true }
-
 // TestDoorTimers runs the real loop in a synctest bubble, so that the
 // door's own timers fire in fake time.
 func TestDoorTimers(t *testing.T) {
 	setup := func(t *testing.T) (*doorRig, func(d time.Duration)) {
 		cfg := testConfig()
-		r := &doorRig{t: t, path: filepath.Join(t.TempDir(), "agent.db"), cfg: cfg, relay: &recRelay{}}
+		r := &doorRig{t: t, path: filepath.Join(t.TempDir(), "agent.db"), cfg: cfg, relay: &agenttest.Relay{}}
 		r.st = openStore(t, r.path)
 		r.apply(staffRecords(soloStaff, escortStaff)...)
 		r.apply(permit.Record{Permit: &p1})
-		r.startWith(bubbleClock{start: time.Now()})
+		r.startWith(agenttest.NewRunningClock(t0)) // the bubble's fake time, from t0
 		return r, func(d time.Duration) { time.Sleep(d); synctest.Wait() }
 	}
 	ctx := context.Background()
@@ -841,8 +730,7 @@ func TestDoorTimers(t *testing.T) {
 }
 
 func TestDoorRecordsSafeStateAtStart(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.apply(staffRecords(soloStaff)...)
 	r.start()
@@ -866,10 +754,9 @@ func TestDoorRecordsSafeStateAtStart(t *testing.T) {
 }
 
 func TestDoorRelayFault(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
-	r.relay.failUnlock = true
+	r.relay.FailUnlock(errors.New("relay coil open"))
 	r.apply(staffRecords(soloStaff)...)
 	r.start()
 	seq := r.lastSeq()
@@ -892,8 +779,7 @@ func TestDoorRelayFault(t *testing.T) {
 }
 
 func TestDoorRevocationWhileWaitingForEscort(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	p := p1
 	r.apply(append(staffRecords(escortStaff), permit.Record{Permit: &p})...)
@@ -922,8 +808,7 @@ func TestDoorWatchRecords(t *testing.T) {
 	if err := cfg.Keys.Add(hub.Public()); err != nil {
 		t.Fatal(err)
 	}
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, cfg, clk)
 	r.start()
 	dir := t.TempDir()
@@ -961,13 +846,9 @@ func TestDoorWatchRecords(t *testing.T) {
 	// a file that appears later is picked up; unchanged files are not read again
 	rv := permit.Revocation{Permit: p.ID, Version: 2, Site: testSite, Door: testDoor, At: t0, By: "head-ict"}
 	write("P-0001-revoked.json", sign(t, hub, permit.KindRevocation, &rv))
-	deadline := time.Now().Add(10 * time.Second)
-	for cardSays(t, r.st, guestCard) != "P-0001@1/revoked" {
-		if time.Now().After(deadline) {
-			t.Fatal("the revocation written after start was never applied")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitfor.Until(t, 10*time.Second, "the revocation written after start applied", func() bool {
+		return cardSays(t, r.st, guestCard) == "P-0001@1/revoked"
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("WatchRecords = %v; want nil after cancel", err)
@@ -978,8 +859,7 @@ func TestDoorWatchRecords(t *testing.T) {
 }
 
 func TestDoorListen(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.apply(staffRecords(soloStaff)...)
 	r.d = nil
@@ -1023,8 +903,7 @@ func TestDoorListen(t *testing.T) {
 // grant in one input; the log says locked then unlocked, and the relay
 // does both, in that order.
 func TestDoorRelockAndGrantInOneStep(t *testing.T) {
-	clk := &fakeClock{}
-	clk.Set(t0, true)
+	clk := agenttest.NewClock(t0, true)
 	r := newRig(t, testConfig(), clk)
 	r.apply(staffRecords(soloStaff)...)
 	r.start()
@@ -1049,8 +928,7 @@ func TestDoorRelockAndGrantInOneStep(t *testing.T) {
 func TestDoorRecordsContactAtRestart(t *testing.T) {
 	ctx := context.Background()
 	t.Run("left open, shut while down", func(t *testing.T) {
-		clk := &fakeClock{}
-		clk.Set(t0, true)
+		clk := agenttest.NewClock(t0, true)
 		r := newRig(t, testConfig(), clk)
 		r.start()
 		r.must(r.d.SetDoor(ctx, true))
@@ -1069,8 +947,7 @@ func TestDoorRecordsContactAtRestart(t *testing.T) {
 		}
 	})
 	t.Run("left open, still open", func(t *testing.T) {
-		clk := &fakeClock{}
-		clk.Set(t0, true)
+		clk := agenttest.NewClock(t0, true)
 		r := newRig(t, testConfig(), clk)
 		r.start()
 		r.must(r.d.SetDoor(ctx, true))
@@ -1087,8 +964,7 @@ func TestDoorRecordsContactAtRestart(t *testing.T) {
 		}
 	})
 	t.Run("left shut, open at start", func(t *testing.T) {
-		clk := &fakeClock{}
-		clk.Set(t0, true)
+		clk := agenttest.NewClock(t0, true)
 		r := newRig(t, testConfig(), clk)
 		r.start()
 		seq := r.lastSeq()
@@ -1103,8 +979,7 @@ func TestDoorRecordsContactAtRestart(t *testing.T) {
 		}
 	})
 	t.Run("a rack left open, shut while down", func(t *testing.T) {
-		clk := &fakeClock{}
-		clk.Set(t0, true)
+		clk := agenttest.NewClock(t0, true)
 		r := newRig(t, testConfig(), clk)
 		r.apply(staffRecords(soloStaff)...)
 		r.start()

@@ -12,6 +12,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/agent/agenttest"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -483,8 +484,7 @@ func TestDoorProperties(t *testing.T) {
 		}
 		cfg := agent.Config{Site: testSite, Door: testDoor, Rules: agent.DefaultRules(), Readers: readers,
 			Racks: []string{"R1", "R2"}, SiteKey: testKey, Boot: "b00t", Version: "test"}
-		clk := &fakeClock{}
-		clk.Set(t0, true)
+		clk := agenttest.NewClock(t0, true)
 		relay := &propRelay{}
 		newDoor := func() *runningDoor {
 			relay.mu.Lock()

@@ -48,6 +48,10 @@ func TestClockSetKeepsMonotonicTime(t *testing.T) {
 	if c.Synced() {
 		t.Error("Synced after SetSynced(false) = true")
 	}
+	c.Reboot(time.Unix(0, 0), 3*time.Second, false)
+	if !c.Now().Equal(time.Unix(0, 0)) || c.Mono() != 3*time.Second || c.Synced() {
+		t.Errorf("after Reboot: Now %v, Mono %v, Synced %v; want 1970, 3s, false", c.Now(), c.Mono(), c.Synced())
+	}
 }
 
 func TestRunningClockFollowsTheBubble(t *testing.T) {

@@ -61,6 +61,15 @@ func (c *Clock) SetSynced(synced bool) {
 	c.synced = synced
 }
 
+// Reboot sets every reading at once, as a restart of the Pi does: the wall
+// clock wherever it comes back (1970 without an RTC), the monotonic clock
+// started again at mono.
+func (c *Clock) Reboot(wall time.Time, mono time.Duration, synced bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wall, c.mono, c.synced = wall, mono, synced
+}
+
 // Advance lets d pass on both clocks.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
