@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/agent/agenttest"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -85,7 +86,7 @@ var bEvents = []byte("events")
 // unlockedEvent returns a door.unlocked event as the door stores it for a
 // grant: every field the store and the loop fill in, the same detail.
 // TestBareEventSize keeps the two the same size.
-func unlockedEvent(seq uint64, clk benchClock) agent.Event {
+func unlockedEvent(seq uint64, clk agenttest.RunningClock) agent.Event {
 	return agent.Event{ID: fmt.Sprintf("%s/%s/%s/%d", site, door, "a1b2c3", seq), Seq: seq, Epoch: "a1b2c3",
 		Site: site, Door: door, Type: wire.EvUnlocked, At: clk.Now().UTC(), ClockSynced: true,
 		Boot: "bench001", MonoNS: int64(clk.Mono()), Detail: "permit " + permitID(int(seq%large))}
@@ -118,7 +119,7 @@ func bareDB(tb testing.TB, dir string) *bolt.DB {
 // bareUpdate is what one durable event costs at the least: one bbolt
 // Update, fsync'd on commit, putting one door.unlocked event at the next
 // sequence key. It returns how long the Update took.
-func bareUpdate(db *bolt.DB, clk benchClock) (time.Duration, error) {
+func bareUpdate(db *bolt.DB, clk agenttest.RunningClock) (time.Duration, error) {
 	start := time.Now()
 	err := db.Update(func(tx *bolt.Tx) error {
 		ev := tx.Bucket(bEvents)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/agent/agenttest"
 )
 
 var errNoUnlock = errors.New("relay did not unlock")
@@ -73,17 +74,10 @@ func (r *fakeRelay) isOpen() bool {
 	return r.open
 }
 
-// benchClock is synchronised and starts at benchNow, so that the generated
-// permits are valid whatever the date; it advances with real time, so the
-// door's timers behave as in the field.
-type benchClock struct{ start time.Time }
-
-var _ agent.Clock = benchClock{}
-
-func newBenchClock() benchClock          { return benchClock{start: time.Now()} }
-func (c benchClock) Now() time.Time      { return benchNow.Add(time.Since(c.start)) }
-func (c benchClock) Mono() time.Duration { return time.Since(c.start) }
-func (c benchClock) Synced() bool        { return true }
+// newBenchClock is synchronised and starts at benchNow, so that the
+// generated permits are valid whatever the date; it advances with real
+// time, so the door's timers behave as in the field.
+func newBenchClock() agenttest.RunningClock { return agenttest.NewRunningClock(benchNow) }
 
 func doorConfig() agent.Config {
 	return agent.Config{Site: site, Door: door, Rules: agent.DefaultRules(),
