@@ -190,17 +190,17 @@ func TestDoorHaltsWhenUnlocked(t *testing.T) {
 	}
 }
 
-// slowRelay is a recRelay whose Unlock waits until release is closed,
-// after saying so on moving.
+// slowRelay is an agenttest.Relay whose Unlock waits until release is
+// closed, after saying so on moving.
 type slowRelay struct {
-	recRelay
+	agenttest.Relay
 	moving, release chan struct{}
 }
 
 func (r *slowRelay) Unlock() error {
 	close(r.moving)
 	<-r.release
-	return r.recRelay.Unlock()
+	return r.Relay.Unlock()
 }
 
 // An input still waiting when the door's context ends is refused, not
@@ -208,8 +208,7 @@ func (r *slowRelay) Unlock() error {
 // thing it does to the relay.
 func TestDoorStopsBeforeWaitingInput(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		clk := &fakeClock{}
-		clk.Set(t0, true)
+		clk := agenttest.NewClock(t0, true)
 		r := newRig(t, testConfig(), clk)
 		r.apply(staffRecords(soloStaff)...)
 		relay := &slowRelay{moving: make(chan struct{}), release: make(chan struct{})}
