@@ -23,13 +23,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 )
 
 func main() {
@@ -144,54 +142,10 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		return err
 	}
 
-	var missing []error
-	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "measurement\tvalue\tvs BareUpdate\tvs paired bare\ttarget\tresult")
-	row := func(cells ...string) { fmt.Fprintln(w, strings.Join(cells, "\t")) }
-	get := func(name, unit string) (float64, bool) {
-		v, err := res.get(name, unit)
-		if err != nil {
-			missing = append(missing, err)
-			return 0, false
-		}
-		return v, true
-	}
-
-	const bare = "BareUpdate"
-	base := map[string]float64{}
-	for _, q := range []string{"p50", "p99"} {
-		label := "bare fsync'd bbolt update " + q + " (BenchmarkBareUpdate)"
-		if v, ok := get(bare, q+"-ns"); ok {
-			base[q] = v
-			row(label, dur(v), "", "", "", "baseline")
-		} else {
-			row(label, "-", "", "", "", "not run")
-		}
-	}
-	// A tap passes when it is within the target of both baselines: the
-	// separate benchmark, and the bare updates timed between its visits.
-	ratio := func(v, b float64) (string, bool) {
-		if b == 0 {
-			return "-", false
-		}
-		// rounded up, so that a miss never reads as the target itself
-		return fmt.Sprintf("%.2fx (%s)", math.Ceil(v/b*100)/100, dur(b)), v/b <= maxTapRatio
-	}
+	t := newTapTable(res, stdout)
+	row, get := t.row, t.get
 	for _, n := range []string{"10000", "1000000"} {
-		name := "TapToRelay/permits=" + n
-		for _, q := range []string{"p50", "p99"} {
-			label := fmt.Sprintf("tap to relay %s, %s permits", q, n)
-			target := fmt.Sprintf("<= %.1fx", maxTapRatio)
-			v, ok := get(name, q+"-ns")
-			paired, pok := get(name, "bare-"+q+"-ns")
-			if !ok || !pok || base[q] == 0 {
-				row(label, "-", "", "", target, "not run")
-				continue
-			}
-			r1, ok1 := ratio(v, base[q])
-			r2, ok2 := ratio(v, paired)
-			row(label, dur(v), r1, r2, target, verdict(ok1 && ok2))
-		}
+		t.grants("TapToRelay/permits="+n, func(q string) string { return fmt.Sprintf("tap to relay %s, %s permits", q, n) }, "")
 	}
 	for _, c := range []struct{ unit, label string }{
 		{"cold-ms", "start to ready, 1000000 permits, cold cache"},
@@ -210,8 +164,5 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		row("Go heap, 1000000 permits", fmt.Sprintf("%.2f MiB", v), "", "", fmt.Sprintf("<= %d MiB", maxHeapMiB),
 			verdict(v <= maxHeapMiB))
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return errors.Join(missing...)
+	return t.end()
 }
