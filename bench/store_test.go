@@ -265,6 +265,19 @@ func storeCopy(tb testing.TB, n int) string {
 	if p, ok := copies[n]; ok {
 		return p
 	}
+	p := ownCopy(tb, n)
+	copies[n] = p
+	return p
+}
+
+// ownCopy returns a new working copy of the cached store with n permits,
+// for tb alone. A door wired to a hub needs one: the door's log and the
+// hub's store are a pair, and a fresh hub holds every event of a door
+// whose earlier seqs it never saw, waiting for the gap to fill, so a
+// store shared with an earlier run (storeCopy's) would drain nothing. Use
+// it for small stores: the copy is written before anything is timed.
+func ownCopy(tb testing.TB, n int) string {
+	tb.Helper()
 	src, err := cachedStore(cacheDir(), n, os.Stderr)
 	if err != nil {
 		tb.Fatal(err)
@@ -273,6 +286,5 @@ func storeCopy(tb testing.TB, n int) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	copies[n] = p
 	return p
 }
