@@ -2,8 +2,9 @@ package bench
 
 // The target of the architecture issue's point 4: nothing on the MQTT side
 // stalls the door's loop. The grant is timed on a door wired to a real
-// Mosquitto as `kunci agent` wires it (outbox pump, signed downlink,
-// status publisher, Home Assistant's events), with the hub's ingest
+// Mosquitto by `kunci agent`'s own wiring (sync/agentsync: outbox pump,
+// signed downlink, status publisher, Home Assistant's discovery and
+// events, in a lifecycle group), with the hub's ingest
 // acking, while (a) the pump drains a backlog of drainN events and (b) a
 // publisher sends 1,000 malformed messages a second to the door's
 // downlink topics. The baseline is the bare fsync'd bbolt update, timed
@@ -13,21 +14,21 @@ package bench
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/internal/lifecycle"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/internal/mqtttest"
-	"github.com/kunci-project/kunci/sync/downlink"
-	"github.com/kunci-project/kunci/sync/hadiscovery"
+	"github.com/kunci-project/kunci/sync/agentsync"
 	"github.com/kunci-project/kunci/sync/mqttlink"
-	"github.com/kunci-project/kunci/sync/outbox"
-	"github.com/kunci-project/kunci/sync/status"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -37,94 +38,70 @@ const stallPermits = 10_000
 // garbageRate is the malformed messages a second of load (b).
 const garbageRate = 1000
 
-// wiredDoor is a running door on a link to the broker, with the parts of
-// `kunci agent`'s MQTT side.
+// wiredDoor is a running door with `kunci agent`'s MQTT side
+// (agentsync) running on it.
 type wiredDoor struct {
 	*runningDoor
-	link      *mqttlink.Link
-	down      *downlink.Handler
-	pump      *outbox.Pump
-	startPump func()
-	stop      func()
+	metrics *metrics.Registry // the agent's /metrics: the link's, the downlink's and the pump's
+	stop    func()
 }
 
-// wireDoor connects rd to broker as `kunci agent` does and runs every part
-// but the pump, which startPump starts; it returns once the link is up.
+// wireDoor connects rd to broker as `kunci agent` does, with Home
+// Assistant's discovery and event feed on, and runs every part of it in a
+// lifecycle group, as the agent does; it returns once the link is up.
 func wireDoor(tb testing.TB, broker string, rd *runningDoor) *wiredDoor {
 	tb.Helper()
-	t := syncTopics
-	w := &wiredDoor{runningDoor: rd}
-	down, err := downlink.New(downlink.Config{Topics: t, Keys: keyring(), Door: rd.door, Log: discardLog()})
+	reg := metrics.NewRegistry()
+	s, err := agentsync.New(agentsync.Config{Link: mqttlink.Options{Broker: broker, ClientID: "kunci-bench-door"},
+		Topics: syncTopics, Keys: keyring(), HomeAssistant: true, Racks: doorConfig().Racks, Version: "bench",
+		Metrics: reg, Log: discardLog()}, rd.door, rd.store)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w.down = down
-	ha, err := hadiscovery.New(t, hadiscovery.Options{SWVersion: "bench", Racks: doorConfig().Racks, Log: discardLog()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	o := mqttlink.Options{Broker: broker, ClientID: "kunci-bench-door", CleanSession: true, Will: status.Will(t),
-		Log: discardLog()}
-	o.Subscriptions = maps.Clone(down.Subscriptions())
-	maps.Copy(o.Subscriptions, status.Subscriptions(t))
-	maps.Copy(o.Subscriptions, ha.Subscriptions())
-	o.Subscriptions[t.EventsAck()] = 1
-	ctx, cancel := context.WithCancel(context.Background())
-	var st *status.Publisher
-	handle := down.Func(ctx)
-	w.link, err = mqttlink.New(o, func(m mqttlink.Message) {
-		switch {
-		case m.Topic == t.EventsAck():
-			if err := w.pump.HandleAck(m.Payload); err != nil {
-				tb.Errorf("ack refused: %v", err)
-			}
-		case st.Handle(m):
-		case ha.Handle(m):
-		default:
-			handle(m)
+	g := lifecycle.New(context.Background(), lifecycle.Options{})
+	s.Start(g)
+	w := &wiredDoor{runningDoor: rd, metrics: reg, stop: sync.OnceFunc(func() {
+		g.Stop(nil)
+		if err := g.Wait(); err != nil {
+			tb.Errorf("door's MQTT side: %v", err)
 		}
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if w.pump, err = outbox.New(rd.store, w.link, rd.door.Watch(), outbox.Options{Door: t, Log: discardLog()}); err != nil {
-		tb.Fatal(err)
-	}
-	if st, err = status.New(rd.door, w.link, status.Options{Topics: t, Log: discardLog()}); err != nil {
-		tb.Fatal(err)
-	}
-	up := w.link.NextConnection()
-	var link, parts sync.WaitGroup
-	linkCtx, stopLink := context.WithCancel(context.Background())
-	link.Go(func() {
-		if err := w.link.Run(linkCtx); err != nil {
-			tb.Errorf("door link: %v", err)
-		}
-	})
-	parts.Go(func() {
-		if err := st.Run(ctx); err != nil {
-			tb.Errorf("status: %v", err)
-		}
-	})
-	parts.Go(func() { _ = ha.Run(ctx, w.link) })
-	events := rd.door.Listen(64)
-	parts.Go(func() { hadiscovery.Forward(ctx, t, events, w.link) })
-	w.startPump = sync.OnceFunc(func() {
-		parts.Go(func() {
-			if err := w.pump.Run(ctx); err != nil {
-				tb.Errorf("pump: %v", err)
-			}
-		})
-	})
-	w.stop = sync.OnceFunc(func() {
-		cancel()
-		parts.Wait()
-		stopLink()
-		link.Wait()
-	})
+	})}
 	tb.Cleanup(w.stop)
-	waitConn(tb, up, 15*time.Second, "door link")
+	if err := poll(15*time.Second, func() (bool, error) { return w.sample("kunci_mqtt_connected") == 1, nil }); err != nil {
+		tb.Fatalf("door link: %v", err)
+	}
 	return w
+}
+
+// sample returns the value of the sample line of w's metrics that starts
+// with name and its labels (`kunci_mqtt_dropped_total`,
+// `kunci_agent_downlink_rejected_total{reason="malformed"}`), 0 when
+// there is none.
+func (w *wiredDoor) sample(name string) float64 {
+	for line := range strings.Lines(string(w.metrics.Text())) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// samples returns w's sample lines whose names start with prefix, for a
+// report.
+func (w *wiredDoor) samples(prefix string) string {
+	var out []string
+	for line := range strings.Lines(string(w.metrics.Text())) {
+		if strings.HasPrefix(line, prefix) {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// refused is how many malformed downlink messages the door refused.
+func (w *wiredDoor) refused() uint64 {
+	return uint64(w.sample(fmt.Sprintf("kunci_agent_downlink_rejected_total{reason=%q}", wire.ReasonMalformed)))
 }
 
 // flood publishes rate malformed messages a second (garbageRate when 0)
@@ -229,7 +206,6 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 	}
 	w := wireDoor(tb, m.URL(), rd)
 	defer w.stop()
-	w.startPump()
 	sent, stopFlood := func() int { return 0 }, func() {}
 	if load == "garbage" {
 		sent, stopFlood = flood(ctx, tb, m.URL(), rate)
@@ -273,8 +249,8 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 	}
 	r.backlogLeft = int(last - acked)
 	r.garbagePerS = float64(sent()-sent0) / elapsed.Seconds()
-	r.refused = w.down.Metrics().Rejected.With(wire.ReasonMalformed).Value()
-	r.mqttDropped = w.link.Dropped()
+	r.refused = w.refused()
+	r.mqttDropped = uint64(w.sample("kunci_mqtt_dropped_total"))
 	if b != nil {
 		reportLatency(b, "", r.lats)
 		reportLatency(b, "bare-", r.bares)
@@ -294,10 +270,11 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 		evs, err := rd.store.Events(0, 1)
 		return len(evs) == 0, err
 	}); err != nil {
-		tb.Errorf("load=%s: log (backlog %d) not drained: %v; pump %+v, hub %+v", load, backlog, err, w.pump.Stats(), h.in.Stats())
+		tb.Errorf("load=%s: log (backlog %d) not drained: %v; pump %s; hub %+v", load, backlog, err,
+			w.samples("kunci_agent_outbox_"), h.in.Stats())
 	}
 	if load == "garbage" {
-		if err := poll(time.Minute, func() (bool, error) { return w.down.Metrics().Rejected.With(wire.ReasonMalformed).Value() > 0, nil }); err != nil {
+		if err := poll(time.Minute, func() (bool, error) { return w.refused() > 0, nil }); err != nil {
 			tb.Errorf("no malformed message refused: %v (%d sent)", err, sent())
 		}
 	}
