@@ -4,16 +4,22 @@
 # `kunci agent` wires it, while the outbox drains a 100,000-event backlog
 # and while 1,000 malformed messages a second hit the door's downlink,
 # each against the bare fsync'd bbolt update measured in the same run.
-# A run takes a few minutes; run it on a quiet machine.
+# The door's store and the bare updates go to bench/cache (the Pi's disk);
+# the broker's persistence and the hub's store to KUNCI_BENCH_CENTRAL (the
+# central server's disk, not the Pi's). A run takes a few minutes; run it
+# on a quiet machine.
 # Environment:
 #   TAP_N  visits measured per load, and bare updates (1000)
 #   COUNT  runs of every benchmark; the table takes medians (3)
 #   OUT    directory for the raw go test output (a new temporary one)
+#   KUNCI_BENCH_CENTRAL  directory for the broker and the hub, on another
+#          file system than bench/cache (/dev/shm, tmpfs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TAP_N=${TAP_N:-1000}
 COUNT=${COUNT:-3}
 OUT=${OUT:-$(mktemp -d)}
+export KUNCI_BENCH_CENTRAL=${KUNCI_BENCH_CENTRAL:-/dev/shm}
 mkdir -p bench/cache "$OUT"
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || {
   echo "stall.sh needs mosquitto: apt-get install -y mosquitto" >&2
@@ -22,7 +28,8 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || {
 
 echo "== machine"
 echo "cpus: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
-echo "bench/cache on: $(df -h --output=source,fstype,size,avail bench/cache | tail -1)"
+echo "bench/cache on (the door's store): $(df -h --output=source,fstype,size,avail bench/cache | tail -1)"
+echo "$KUNCI_BENCH_CENTRAL on (broker, hub): $(df -h --output=source,fstype,size,avail "$KUNCI_BENCH_CENTRAL" | tail -1)"
 go version
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 

@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,6 +38,43 @@ const stallPermits = 10_000
 
 // garbageRate is the malformed messages a second of load (b).
 const garbageRate = 1000
+
+// centralEnv names the directory where the stall benchmark puts the
+// broker's persistence and the hub's store: the central server's disk,
+// not the Pi's. In the field the broker and the hub run on the central
+// server, and their fsyncs never queue with the door's on its SD card; on
+// the bench's one machine the default, /dev/shm (tmpfs), keeps them off
+// the disk that holds the door's store and the bare updates.
+const centralEnv = "KUNCI_BENCH_CENTRAL"
+
+// centralDir returns a new directory under centralEnv's directory
+// (/dev/shm by default), removed when tb ends, with an empty broker
+// directory in it. Without /dev/shm (not Linux) it falls back to
+// tb.TempDir, which may share the door's disk, and says so.
+func centralDir(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv(centralEnv)
+	if base == "" {
+		base = "/dev/shm"
+		if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
+			tb.Logf("no %s: the broker and the hub share the temporary directory's disk", base)
+			base = tb.TempDir()
+		}
+	}
+	d, err := os.MkdirTemp(base, "kunci-bench-central-")
+	if err != nil {
+		tb.Fatalf("%s: %v", centralEnv, err)
+	}
+	tb.Cleanup(func() {
+		if err := os.RemoveAll(d); err != nil {
+			tb.Error(err)
+		}
+	})
+	if err := os.Mkdir(filepath.Join(d, "broker"), 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
 
 // wiredDoor is a running door with `kunci agent`'s MQTT side
 // (agentsync) running on it.
@@ -149,8 +187,11 @@ func flood(ctx context.Context, tb testing.TB, broker string, rate int) (sent fu
 // door wired to Mosquitto with the hub's ingest acking, under each load:
 //   - load=none: connected, nothing else going on;
 //   - load=backlog: the pump drains drainN events made before the
-//     measurement (backlog-left says how many were not yet acked when the
-//     last visit ended: more than 0 means every visit met the drain);
+//     measurement. Only the visits that ended before the hub had acked the
+//     whole backlog are counted (draining-visits); the backlog may be
+//     gone before b.N visits are (after-drain-visits, not counted).
+//     drain-ev-per-s is how fast the hub's acks deleted the backlog
+//     during the measured visits;
 //   - load=garbage: garbageRate malformed messages a second on the door's
 //     permit topics (garbage-per-s is the rate that reached the broker).
 //
@@ -165,7 +206,10 @@ func BenchmarkTapUnderLoad(b *testing.B) {
 // loadResult is what one run under load saw.
 type loadResult struct {
 	lats, bares []time.Duration
-	backlogLeft int
+	draining    bool      // load=backlog, and the hub has not acked all of it
+	drainedAt   time.Time // when a visit first ended with the backlog acked
+	after       int       // visits not counted: they ended after the drain
+	drainPerS   float64   // backlog events acked a second during the measured visits
 	garbagePerS float64
 	refused     uint64
 	mqttDropped uint64
@@ -181,14 +225,16 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 	if b == nil {
 		n = sanityN
 	}
+	// the door's store and the bare updates on the bench's disk, the Pi's;
+	// the broker and the hub on the central server's
+	central := centralDir(tb)
 	work := ownCopy(tb, n)
 	db := bareDB(tb, filepath.Dir(work))
 	clk := newBenchClock()
 	ctx := tb.Context()
-	m := mqtttest.StartMosquitto(tb)
+	m := mqtttest.StartMosquittoIn(tb, filepath.Join(central, "broker"))
 	defer m.Stop()
-	hubPath := filepath.Join(filepath.Dir(work), fmt.Sprintf("hub-%s-%d.db", load, time.Now().UnixNano()))
-	h := startSyncHub(tb, m.URL(), hubPath, ingest.Options{}, mqttlink.Options{})
+	h := startSyncHub(tb, m.URL(), filepath.Join(central, "hub.db"), ingest.Options{}, mqttlink.Options{})
 	defer h.stop()
 	rd, err := startDoor(ctx, work)
 	if err != nil {
@@ -204,6 +250,10 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 			tb.Fatal(err)
 		}
 	}
+	backlogEnd, err := rd.store.LastSeq()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	w := wireDoor(tb, m.URL(), rd)
 	defer w.stop()
 	sent, stopFlood := func() int { return 0 }, func() {}
@@ -212,7 +262,7 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 	}
 	defer stopFlood()
 	rng := rand.New(rand.NewPCG(uint64(n), 4))
-	var r loadResult
+	r := loadResult{draining: load == "backlog"}
 	visit := func() {
 		lat, err := rd.visit(ctx, rng.IntN(n))
 		if err != nil {
@@ -222,12 +272,29 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 		if err != nil {
 			tb.Fatal(err)
 		}
+		if r.draining {
+			acked, err := rd.store.Acked()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if r.draining = acked < backlogEnd; !r.draining {
+				r.drainedAt = time.Now()
+			}
+		}
+		if load == "backlog" && !r.draining {
+			r.after++
+			return
+		}
 		r.lats, r.bares = append(r.lats, lat), append(r.bares, bare)
 	}
 	for range warmup {
 		visit()
 	}
-	r.lats, r.bares = nil, nil
+	r.lats, r.bares, r.after = nil, nil, 0
+	acked0, err := rd.store.Acked()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	start, sent0 := time.Now(), sent()
 	if b != nil {
 		for b.Loop() {
@@ -239,24 +306,29 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 		}
 	}
 	elapsed := time.Since(start)
-	last, err := rd.store.LastSeq()
-	if err != nil {
-		tb.Fatal(err)
-	}
 	acked, err := rd.store.Acked()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r.backlogLeft = int(last - acked)
+	drainTime := elapsed
+	if !r.drainedAt.IsZero() {
+		drainTime = max(r.drainedAt.Sub(start), 0)
+	}
+	r.drainPerS = float64(min(acked, backlogEnd)-min(acked0, backlogEnd)) / drainTime.Seconds()
 	r.garbagePerS = float64(sent()-sent0) / elapsed.Seconds()
 	r.refused = w.refused()
 	r.mqttDropped = uint64(w.sample("kunci_mqtt_dropped_total"))
 	if b != nil {
+		if len(r.lats) == 0 {
+			b.Fatalf("the backlog was acked before the first measured visit ended")
+		}
 		reportLatency(b, "", r.lats)
 		reportLatency(b, "bare-", r.bares)
 		switch load {
 		case "backlog":
-			b.ReportMetric(float64(r.backlogLeft), "backlog-left")
+			b.ReportMetric(float64(len(r.lats)), "draining-visits")
+			b.ReportMetric(float64(r.after), "after-drain-visits")
+			b.ReportMetric(r.drainPerS, "drain-ev-per-s")
 		case "garbage":
 			b.ReportMetric(r.garbagePerS, "garbage-per-s")
 			b.ReportMetric(float64(r.refused), "refused")

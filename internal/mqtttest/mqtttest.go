@@ -67,8 +67,17 @@ func Binary(t testing.TB) string {
 // stopped when the test ends.
 func StartMosquitto(t testing.TB, extra ...string) *Mosquitto {
 	t.Helper()
+	return StartMosquittoIn(t, t.TempDir(), extra...)
+}
+
+// StartMosquittoIn is StartMosquitto with its configuration, persistence
+// and log in dir, an existing directory the test owns (on a file system
+// of the test's choosing: a benchmark's broker on another disk than the
+// door's store, say).
+func StartMosquittoIn(t testing.TB, dir string, extra ...string) *Mosquitto {
+	t.Helper()
 	bin := Binary(t)
-	m := &Mosquitto{t: t, Dir: t.TempDir(), Port: FreePort(t)}
+	m := &Mosquitto{t: t, Dir: dir, Port: FreePort(t)}
 	anon := "allow_anonymous true"
 	for _, e := range extra {
 		if strings.HasPrefix(strings.TrimSpace(e), "allow_anonymous") {

@@ -32,7 +32,9 @@ func runStall(args []string, stdin io.Reader, stdout io.Writer) error {
 		t.grants("TapUnderLoad/load="+l.name, func(q string) string { return fmt.Sprintf("tap to relay %s, %s", q, l.label) }, result)
 	}
 	for _, c := range []struct{ name, unit, label string }{
-		{"TapUnderLoad/load=backlog", "backlog-left", "backlog events not yet acked after the last visit (> 0: every visit met the drain)"},
+		{"TapUnderLoad/load=backlog", "draining-visits", "visits counted under the backlog: they ended before the hub acked all of it"},
+		{"TapUnderLoad/load=backlog", "after-drain-visits", "visits after the backlog was acked, not counted"},
+		{"TapUnderLoad/load=backlog", "drain-ev-per-s", "backlog events acked per second during the counted visits"},
 		{"TapUnderLoad/load=garbage", "garbage-per-s", "malformed messages per second published during the visits"},
 		{"TapUnderLoad/load=garbage", "refused", "malformed messages refused by the door (downlink counter)"},
 		{"TapUnderLoad/load=garbage", "mqtt-dropped", "messages the door's link dropped, its queue full"},
