@@ -179,15 +179,7 @@ func BenchmarkTapToRelay(b *testing.B) {
 			db := bareDB(b, filepath.Dir(work))
 			clk := newBenchClock()
 			ctx := b.Context()
-			rd, err := startDoor(ctx, work)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() {
-				if err := rd.stop(); err != nil {
-					b.Error(err)
-				}
-			}()
+			rd := runDoor(b, work)
 			rng := rand.New(rand.NewPCG(uint64(n), 2))
 			visit := func() (time.Duration, time.Duration) {
 				lat, err := rd.visit(ctx, rng.IntN(n))
@@ -282,15 +274,7 @@ func BenchmarkHeap(b *testing.B) {
 			}
 			ctx := b.Context()
 			base := heapMiB()
-			rd, err := startDoor(ctx, work)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() {
-				if err := rd.stop(); err != nil {
-					b.Error(err)
-				}
-			}()
+			rd := runDoor(b, work)
 			rng := rand.New(rand.NewPCG(uint64(n), 3))
 			for b.Loop() {
 				if _, err := rd.visit(ctx, rng.IntN(n)); err != nil {

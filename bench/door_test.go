@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/kunci-project/kunci/agent"
@@ -136,6 +137,22 @@ func startDoor(ctx context.Context, path string) (*runningDoor, error) {
 		}
 	}
 	return &runningDoor{door: d, store: st, relay: relay, stop: stop}, nil
+}
+
+// runDoor is startDoor for a test or a benchmark: it fails tb on an
+// error, and stops the door and closes its store when tb ends.
+func runDoor(tb testing.TB, path string) *runningDoor {
+	tb.Helper()
+	rd, err := startDoor(tb.Context(), path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := rd.stop(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return rd
 }
 
 // visit takes guest i through one escorted visit: the guest taps, the

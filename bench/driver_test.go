@@ -25,15 +25,7 @@ func BenchmarkTapToRelayPN532(b *testing.B) {
 	b.Run(fmt.Sprintf("permits=%d", n), func(b *testing.B) {
 		work := storeCopy(b, n)
 		ctx := b.Context()
-		rd, err := startDoor(ctx, work)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer func() {
-			if err := rd.stop(); err != nil {
-				b.Error(err)
-			}
-		}()
+		rd := runDoor(b, work)
 		// a card counts again once it was away this long; the default (1 s)
 		// would make the benchmark slow, much less would let a card lying
 		// on the reader between polls count twice

@@ -82,9 +82,10 @@ func TestSignedPermitMatches(t *testing.T) {
 	}
 }
 
-// TestVisitUnlocks runs the benchmark's visit on a generated store: the
-// escort's tap unlocks, and the room ends empty and locked.
-func TestVisitUnlocks(t *testing.T) {
+// sanityStore returns a working copy of a store of sanityN permits
+// generated in a temporary directory, not bench/cache.
+func sanityStore(t *testing.T) string {
+	t.Helper()
 	src, err := cachedStore(t.TempDir(), sanityN, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -93,17 +94,16 @@ func TestVisitUnlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return work
+}
+
+// TestVisitUnlocks runs the benchmark's visit on a generated store: the
+// escort's tap unlocks, and the room ends empty and locked.
+func TestVisitUnlocks(t *testing.T) {
+	work := sanityStore(t)
 	t.Cleanup(func() { checkBolt(t, work) })
 	ctx := t.Context()
-	rd, err := startDoor(ctx, work)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := rd.stop(); err != nil {
-			t.Error(err)
-		}
-	}()
+	rd := runDoor(t, work)
 	visits := []int{3, 42, sanityN - 1, 3}
 	for _, i := range visits {
 		lat, err := rd.visit(ctx, i)
@@ -137,20 +137,8 @@ func TestVisitUnlocks(t *testing.T) {
 // TestBareEventSize checks that the baseline writes an event as large as
 // the door.unlocked event the door stores for a grant.
 func TestBareEventSize(t *testing.T) {
-	src, err := cachedStore(t.TempDir(), sanityN, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	work, err := workCopy(src, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
-	rd, err := startDoor(ctx, work)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.stop()
+	rd := runDoor(t, sanityStore(t))
 	if _, err := rd.visit(ctx, 7); err != nil {
 		t.Fatal(err)
 	}

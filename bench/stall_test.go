@@ -236,15 +236,7 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 	defer m.Stop()
 	h := startSyncHub(tb, m.URL(), filepath.Join(central, "hub.db"), ingest.Options{}, mqttlink.Options{})
 	defer h.stop()
-	rd, err := startDoor(ctx, work)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer func() {
-		if err := rd.stop(); err != nil {
-			tb.Error(err)
-		}
-	}()
+	rd := runDoor(tb, work)
 	if load == "backlog" {
 		if err := doorRecord(tb).fill(rd.store, backlog, fillBatch); err != nil {
 			tb.Fatal(err)
