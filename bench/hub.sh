@@ -21,8 +21,7 @@ COUNT=${COUNT:-3}
 HUB_QUERY_N=${HUB_QUERY_N:-5}
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p bench/cache "$OUT"
-
-elapsed() { printf '%ds' $((SECONDS - $1)); }
+. bench/lib.sh
 start=$SECONDS
 
 if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
@@ -30,36 +29,14 @@ if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
   exit 1
 fi
 
-echo "== machine"
-echo "cpus: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
-echo "memory: $(free -h 2>/dev/null | awk '/^Mem:/ {print $2}')"
-echo "bench/cache on: $(df -h --output=source,fstype,size,avail bench/cache | tail -1)"
-echo "mosquitto: $( (mosquitto -h 2>/dev/null || /usr/sbin/mosquitto -h 2>/dev/null || true) | head -1)"
-go version
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+machine "$(mosquitto_version)"
 
-echo
-echo "== event store"
-t0=$SECONDS
-go test ./bench -run '^TestCacheHubStore$' -count=1 -v | grep -v '^=== RUN'
-ls -l bench/cache/hub-events-*.db
-# let the generation's writes drain before anything is timed
-sync
-echo "took $(elapsed $t0)"
+cache_step "event store" TestCacheHubStore "bench/cache/hub-events-*.db"
 
-echo
-echo "== ingest ${HUB_DOORS:-100} doors x ${HUB_EVENTS:-1000} events, ${COUNT} runs (${OUT}/ingest.txt)"
-t0=$SECONDS
-go test ./bench -run '^$' -bench '^BenchmarkHubIngest$' -benchtime=1x -count="$COUNT" -timeout 60m |
-  tee "$OUT/ingest.txt"
-echo "took $(elapsed $t0)"
-
-echo
-echo "== guest book: ${HUB_QUERY_N} rebuilds and queries, ${COUNT} runs (${OUT}/book.txt)"
-t0=$SECONDS
-go test ./bench -run '^$' -bench '^BenchmarkHubBook$' -benchtime="${HUB_QUERY_N}x" -count="$COUNT" -timeout 60m |
-  tee "$OUT/book.txt"
-echo "took $(elapsed $t0)"
+bench_step "ingest ${HUB_DOORS:-100} doors x ${HUB_EVENTS:-1000} events, ${COUNT} runs" "$OUT/ingest.txt" \
+  -bench '^BenchmarkHubIngest$' -benchtime=1x -count="$COUNT" -timeout 60m
+bench_step "guest book: ${HUB_QUERY_N} rebuilds and queries, ${COUNT} runs" "$OUT/book.txt" \
+  -bench '^BenchmarkHubBook$' -benchtime="${HUB_QUERY_N}x" -count="$COUNT" -timeout 60m
 
 echo
 echo "== hub (whole run $(elapsed "$start"); medians of ${COUNT} runs)"

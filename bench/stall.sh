@@ -21,22 +21,17 @@ COUNT=${COUNT:-3}
 OUT=${OUT:-$(mktemp -d)}
 export KUNCI_BENCH_CENTRAL=${KUNCI_BENCH_CENTRAL:-/dev/shm}
 mkdir -p bench/cache "$OUT"
+. bench/lib.sh
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || {
   echo "stall.sh needs mosquitto: apt-get install -y mosquitto" >&2
   exit 1
 }
 
-echo "== machine"
-echo "cpus: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
-echo "bench/cache on (the door's store): $(df -h --output=source,fstype,size,avail bench/cache | tail -1)"
-echo "$KUNCI_BENCH_CENTRAL on (broker, hub): $(df -h --output=source,fstype,size,avail "$KUNCI_BENCH_CENTRAL" | tail -1)"
-go version
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+machine "$(mosquitto_version)" \
+  "$KUNCI_BENCH_CENTRAL on (the broker and the hub): $(df -h --output=source,fstype,size,avail "$KUNCI_BENCH_CENTRAL" | tail -1)"
 
-echo
-echo "== bare update and tap under load: ${TAP_N} iterations, ${COUNT} runs (${OUT}/stall.txt)"
-go test ./bench -run '^$' -bench '^Benchmark(BareUpdate|TapUnderLoad)$' -benchtime="${TAP_N}x" \
-  -count="$COUNT" -timeout 60m | tee "$OUT/stall.txt"
+bench_step "bare update and tap under load: ${TAP_N} iterations, ${COUNT} runs" "$OUT/stall.txt" \
+  -bench '^Benchmark(BareUpdate|TapUnderLoad)$' -benchtime="${TAP_N}x" -count="$COUNT" -timeout 60m
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo

@@ -23,9 +23,8 @@ RESTART_N=${RESTART_N:-5}
 PROFILE=${PROFILE:-0}
 OUT=${OUT:-$(mktemp -d)}
 export SYNC_N=${SYNC_N:-100000} SYNC_AGENTS=${SYNC_AGENTS:-1000}
-mkdir -p "$OUT"
-
-elapsed() { printf '%ds' $((SECONDS - $1)); }
+mkdir -p bench/cache "$OUT"
+. bench/lib.sh
 start=$SECONDS
 
 # the broker and the baseline's clients; CI installs only the broker
@@ -55,36 +54,14 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
   ulimit -n "$need"
 fi
 
-echo "== machine"
-echo "cpus: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
-echo "memory: $(free -h 2>/dev/null | awk '/^Mem:/ {print $2}')"
-mkdir -p bench/cache
-echo "bench/cache on: $(df -h --output=source,fstype,size,avail bench/cache | tail -1)"
-echo "mosquitto: $( (mosquitto -h 2>/dev/null || /usr/sbin/mosquitto -h 2>/dev/null || true) | head -1)"
-echo "open files: $(ulimit -n) (soft), $(ulimit -Hn) (hard)"
-go version
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+machine "$(mosquitto_version)" "open files: $(ulimit -n) (soft), $(ulimit -Hn) (hard)"
 
-echo
-echo "== drain ${SYNC_N} events, ${COUNT} runs (${OUT}/drain.txt)"
-t0=$SECONDS
-go test ./bench -run '^$' -bench '^BenchmarkSyncDrain$' -benchtime=1x -count="$COUNT" -timeout 60m |
-  tee "$OUT/drain.txt"
-echo "took $(elapsed $t0)"
-
-echo
-echo "== broker outages: ${RESTART_N} of ${SYNC_DOWN:-10s} (${OUT}/restart.txt)"
-t0=$SECONDS
-go test ./bench -run '^$' -bench '^BenchmarkSyncRestart$' -benchtime="${RESTART_N}x" -count=1 -timeout 60m |
-  tee "$OUT/restart.txt"
-echo "took $(elapsed $t0)"
-
-echo
-echo "== ${SYNC_AGENTS} agents, ${COUNT} runs (${OUT}/agents.txt)"
-t0=$SECONDS
-go test ./bench -run '^$' -bench '^BenchmarkSyncAgents$' -benchtime=1x -count="$COUNT" -timeout 30m |
-  tee "$OUT/agents.txt"
-echo "took $(elapsed $t0)"
+bench_step "drain ${SYNC_N} events, ${COUNT} runs" "$OUT/drain.txt" \
+  -bench '^BenchmarkSyncDrain$' -benchtime=1x -count="$COUNT" -timeout 60m
+bench_step "broker outages: ${RESTART_N} of ${SYNC_DOWN:-10s}" "$OUT/restart.txt" \
+  -bench '^BenchmarkSyncRestart$' -benchtime="${RESTART_N}x" -count=1 -timeout 60m
+bench_step "${SYNC_AGENTS} agents, ${COUNT} runs" "$OUT/agents.txt" \
+  -bench '^BenchmarkSyncAgents$' -benchtime=1x -count="$COUNT" -timeout 30m
 
 if [ "$PROFILE" = 1 ]; then
   echo

@@ -1,0 +1,53 @@
+# Shared by the bench scripts (run.sh, sync.sh, hub.sh, stall.sh), which
+# source it from the repository's root after `set -euo pipefail`: the
+# header that says what machine a run was on, and the timed steps.
+
+# elapsed T0 prints the seconds since T0, a reading of $SECONDS.
+elapsed() { printf '%ds' $((SECONDS - $1)); }
+
+# machine [LINE...] prints the header of a run: the CPUs, the memory, the
+# file system of bench/cache, the script's own LINEs (empty ones skipped),
+# Go and the load average.
+machine() {
+  echo "== machine"
+  echo "cpus: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //')"
+  echo "memory: $(free -h 2>/dev/null | awk '/^Mem:/ {print $2}')"
+  echo "bench/cache on: $(df -h --output=source,fstype,size,avail bench/cache | tail -1)"
+  local line
+  for line in "$@"; do
+    [ -z "$line" ] || echo "$line"
+  done
+  go version
+  echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# mosquitto_version prints the header line of the broker's version.
+mosquitto_version() {
+  echo "mosquitto: $( (mosquitto -h 2>/dev/null || /usr/sbin/mosquitto -h 2>/dev/null || true) | head -1)"
+}
+
+# cache_step TITLE TEST GLOB: runs TEST, which generates the cached files,
+# lists those GLOB matches once they exist (quote it at the call), and
+# lets the generation's writes drain before anything is timed.
+cache_step() {
+  local title=$1 test=$2 glob=$3 t0=$SECONDS
+  echo
+  echo "== $title"
+  go test ./bench -run "^$test\$" -count=1 -v | grep -v '^=== RUN'
+  # shellcheck disable=SC2086 # the glob is expanded here, after the test
+  ls -l $glob
+  sync
+  echo "took $(elapsed "$t0")"
+}
+
+# bench_step TITLE FILE ARG...: runs the benchmarks of `go test ./bench
+# -run '^$' ARG...` under the header "== TITLE (FILE)", writes their output
+# to FILE too, and says how long they took.
+bench_step() {
+  local title=$1 file=$2 t0=$SECONDS
+  shift 2
+  echo
+  echo "== $title ($file)"
+  go test ./bench -run '^$' "$@" | tee "$file"
+  echo "took $(elapsed "$t0")"
+}
