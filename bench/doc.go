@@ -10,10 +10,16 @@
 //   - the hub (hub.sh): ingest of 100 doors x 1,000 events through
 //     Mosquitto against a subscriber that only counts them; the guest book
 //     over a million stored events, the Book against the batch GuestBook,
-//     and the Book's build at start.
+//     and the Book's build at start;
+//   - the grant under load (stall.sh): tap to relay on a door wired by
+//     sync/agentsync while its outbox drains a backlog and while garbage
+//     floods its downlink, with the broker and the hub on another file
+//     system than the door's store.
 //
 // Everything lives in the package's tests and benchmarks; the scripts run
 // them and print the tables. It must never be imported, never write outside
-// bench/cache, and never assert on wall-clock speed: the numbers are a
-// report, not a test verdict.
+// bench/cache and temporary directories it removes (the broker's and the
+// hub's under KUNCI_BENCH_CENTRAL, /dev/shm by default, included), and
+// never assert on wall-clock speed: the numbers are a report, not a test
+// verdict.
 package bench
