@@ -14,75 +14,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jonboulle/clockwork"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
-	"periph.io/x/conn/v3/gpio/gpiotest"
 	"periph.io/x/host/v3"
 
 	"github.com/kunci-project/kunci/agent"
+	"github.com/kunci-project/kunci/hardware/gpio/contacttest"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/wire"
 )
 
-// contact is a fake GPIO line registered with periph under a real pin's
-// name. Its level is the wiring's: a reed switch closed to ground reads Low
-// whatever pull the driver asks for (gpiotest's In would move it), set moves
-// it as the switch would, with an edge, and every level driven by Out is
-// kept, so that a test can tell what the relay was told in which order.
-type contact struct {
-	*gpiotest.Pin
-
-	mu   sync.Mutex
-	outs []gpio.Level
-}
-
-func (c *contact) In(pull gpio.Pull, edge gpio.Edge) error {
-	l := c.Pin.Read()
-	err := c.Pin.In(pull, edge)
-	_ = c.Pin.Out(l)
-	return err
-}
-
-func (c *contact) Out(l gpio.Level) error {
-	c.mu.Lock()
-	c.outs = append(c.outs, l)
-	c.mu.Unlock()
-	return c.Pin.Out(l)
-}
-
-// driven returns the levels driven by Out so far.
-func (c *contact) driven() []gpio.Level {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.outs)
-}
-
-// set moves the line to l, as a switch would, with an edge.
-func (c *contact) set(l gpio.Level) {
-	_ = c.Pin.Out(l)
-	select {
-	case c.EdgesChan <- l:
-	default:
-	}
-}
-
-// fakePins registers a contact at its level for each name, for the rest of
-// the test. periph's registry is process-wide: the pins are unregistered
-// when the test ends, and a machine whose periph drivers registered a pin
-// of that name (a real Pi) skips the test.
-func fakePins(t *testing.T, levels map[string]gpio.Level) map[string]*contact {
+// fakePins registers a contacttest.Contact at its level for each name, for
+// the rest of the test. periph's registry is process-wide: the pins are
+// unregistered when the test ends, and a machine whose periph drivers
+// registered a pin of that name (a real Pi) skips the test.
+func fakePins(t *testing.T, levels map[string]gpio.Level) map[string]*contacttest.Contact {
 	t.Helper()
 	// openBoard calls host.Init: here it finds no drivers (no GPIO chip, no
 	// SPI, no I²C) and leaves the registry to the test
 	if _, err := host.Init(); err != nil {
 		t.Fatalf("host.Init: %v", err)
 	}
-	pins := map[string]*contact{}
+	pins := map[string]*contacttest.Contact{}
 	for name, l := range levels {
 		if p := gpioreg.ByName(name); p != nil {
 			t.Skipf("this machine has a pin %s (%s): the fake pins would clash with real ones", name, p)
 		}
-		c := &contact{Pin: &gpiotest.Pin{N: name, L: l, Clock: clockwork.NewRealClock(), EdgesChan: make(chan gpio.Level, 16)}}
+		c := contacttest.New(name, l)
 		if err := gpioreg.Register(c); err != nil {
 			t.Fatalf("register %s: %v", name, err)
 		}
@@ -96,19 +54,9 @@ func fakePins(t *testing.T, levels map[string]gpio.Level) map[string]*contact {
 	return pins
 }
 
-// doorPins are a door's lines at rest: door and racks closed (Low), exit
-// button released (High), relay and indicator outputs unset.
-func doorPins(t *testing.T) map[string]*contact {
-	return fakePins(t, map[string]gpio.Level{
-		"GPIO18": gpio.Low,  // relay
-		"GPIO17": gpio.Low,  // door reed
-		"GPIO22": gpio.Low,  // rack R1
-		"GPIO23": gpio.Low,  // rack R2
-		"GPIO27": gpio.High, // exit button, released
-		"GPIO16": gpio.Low,  // green LED
-		"GPIO20": gpio.Low,  // red LED
-		"GPIO21": gpio.Low,  // buzzer
-	})
+// doorPins registers a door's lines at rest (contacttest.DoorAtRest).
+func doorPins(t *testing.T) map[string]*contacttest.Contact {
+	return fakePins(t, contacttest.DoorAtRest())
 }
 
 // gpioConfig is an agent.yaml for the pins of doorPins, with a PN532 on
@@ -168,38 +116,37 @@ func startAgent(t *testing.T, cfg string) (base string, stderr *syncBuffer, stop
 		return result
 	}
 	t.Cleanup(func() { _ = stop() })
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := readyListen.FindStringSubmatch(stderr.String()); m != nil {
-			return "http://" + m[1], stderr, stop
-		}
+	var m []string
+	waitfor.NoError(t, 20*time.Second, func() error {
 		select {
 		case err := <-done:
 			t.Fatalf("agent returned %v before it was ready\nstderr:\n%s", err, stderr)
-		case <-time.After(10 * time.Millisecond):
+		default:
 		}
-	}
-	t.Fatalf("agent not ready\nstderr:\n%s", stderr)
-	return "", nil, nil
+		if m = readyListen.FindStringSubmatch(stderr.String()); m == nil {
+			return fmt.Errorf("agent not ready\nstderr:\n%s", stderr)
+		}
+		return nil
+	})
+	return "http://" + m[1], stderr, stop
 }
 
 // waitEvent polls the agent's GET /events until an event of type typ after
 // seq that ok accepts (ok may be nil) is stored, and returns it.
 func waitEvent(t *testing.T, base string, after uint64, typ wire.EventType, ok func(agent.Event) bool) agent.Event {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var evs []agent.Event
-	for time.Now().Before(deadline) {
-		evs = getEvents(t, base)
+	var found agent.Event
+	waitfor.NoError(t, 10*time.Second, func() error {
+		evs := getEvents(t, base)
 		for _, e := range evs {
 			if e.Seq > after && e.Type == typ && (ok == nil || ok(e)) {
-				return e
+				found = e
+				return nil
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no %s after seq %d; events: %v", typ, after, types(evs, 0))
-	return agent.Event{}
+		return fmt.Errorf("no %s after seq %d; events: %v", typ, after, types(evs, 0))
+	})
+	return found
 }
 
 func getEvents(t *testing.T, base string) []agent.Event {
@@ -216,18 +163,6 @@ func getEvents(t *testing.T, base string) []agent.Event {
 	return evs
 }
 
-// waitLevel waits until the pin reads l.
-func waitLevel(t *testing.T, what string, c *contact, l gpio.Level) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Read() != l {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s reads %s; want %s (driven: %v)", what, c.Name(), c.Read(), l, c.driven())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // kunci agent with hardware: gpio, in-process, on fake pins registered
 // under the Pi's names: the relay is locked before anything else, the reed
 // switches and the exit button reach the door, the missing reader is a
@@ -239,7 +174,7 @@ func TestAgentGPIOEndToEnd(t *testing.T) {
 	tty := filepath.Join(t.TempDir(), "no-such-tty")
 	base, stderr, stop := startAgent(t, gpioConfig(t, k, tty, ""))
 
-	if d := relay.driven(); len(d) == 0 || d[0] != gpio.Low || slices.Contains(d, gpio.High) {
+	if d := relay.Driven(); len(d) == 0 || d[0] != gpio.Low || slices.Contains(d, gpio.High) {
 		t.Fatalf("relay driven %v at start; want Low (locked: active-high, fail-secure) first and never High", d)
 	}
 	for _, name := range []string{"GPIO18", "GPIO17", "GPIO22", "GPIO27"} {
@@ -247,7 +182,7 @@ func TestAgentGPIOEndToEnd(t *testing.T) {
 			t.Errorf("after host.Init, %s is %v; want the test's pin, left alone", name, gpioreg.ByName(name))
 		}
 	}
-	if got := pins["GPIO16"].driven(); len(got) == 0 || slices.Contains(got, gpio.High) {
+	if got := pins["GPIO16"].Driven(); len(got) == 0 || slices.Contains(got, gpio.High) {
 		t.Errorf("green LED driven %v; want it set off (Low) and never lit", got)
 	}
 
@@ -257,26 +192,26 @@ func TestAgentGPIOEndToEnd(t *testing.T) {
 	}
 
 	seq := lastSeq(getEvents(t, base))
-	door.set(gpio.High)
+	door.Set(gpio.High)
 	waitEvent(t, base, seq, wire.EvForced, nil)
-	door.set(gpio.Low)
+	door.Set(gpio.Low)
 	seq = waitEvent(t, base, seq, wire.EvClosed, nil).Seq
 
-	r1.set(gpio.High)
+	r1.Set(gpio.High)
 	waitEvent(t, base, seq, wire.EvRackTampered, func(e agent.Event) bool { return e.Rack == "R1" })
-	r1.set(gpio.Low)
+	r1.Set(gpio.Low)
 	seq = waitEvent(t, base, seq, wire.EvRackClosed, func(e agent.Event) bool { return e.Rack == "R1" }).Seq
 
-	exit.set(gpio.Low)
+	exit.Set(gpio.Low)
 	waitEvent(t, base, seq, wire.EvExitRequested, nil)
-	waitLevel(t, "after the exit button", relay, gpio.High)
-	exit.set(gpio.High)
+	contacttest.WaitLevel(t, "after the exit button", relay, gpio.High)
+	exit.Set(gpio.High)
 	seq = waitEvent(t, base, seq, wire.EvUnlocked, nil).Seq
-	door.set(gpio.High)
+	door.Set(gpio.High)
 	waitEvent(t, base, seq, wire.EvOpened, nil)
-	door.set(gpio.Low)
+	door.Set(gpio.Low)
 	waitEvent(t, base, seq, wire.EvLocked, nil)
-	waitLevel(t, "after the door closed", relay, gpio.Low)
+	contacttest.WaitLevel(t, "after the door closed", relay, gpio.Low)
 	if e := findEvent(getEvents(t, base), seq, wire.EvForced); e != nil {
 		t.Errorf("door opened after the exit button: %s; want no door.forced", e.Type)
 	}
@@ -284,7 +219,7 @@ func TestAgentGPIOEndToEnd(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("agent = %v; want nil when its context ends\nstderr:\n%s", err, stderr)
 	}
-	d := relay.driven()
+	d := relay.Driven()
 	if relay.Read() != gpio.Low || d[len(d)-1] != gpio.Low {
 		t.Errorf("relay at the end reads %s, driven %v; want it left Low (locked)", relay.Read(), d)
 	}
@@ -304,8 +239,9 @@ func TestAgentGPIOUnknownPin(t *testing.T) {
 		{"rack", "GPIO18", "GPIO97", "gpio.racks.R2.pin", "GPIO97"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			levels := map[string]gpio.Level{"GPIO17": gpio.Low, "GPIO22": gpio.Low, "GPIO27": gpio.High,
-				"GPIO16": gpio.Low, "GPIO20": gpio.Low, "GPIO21": gpio.Low}
+			levels := contacttest.DoorAtRest()
+			delete(levels, "GPIO18") // the relay's and R2's pins are the case's
+			delete(levels, "GPIO23")
 			for _, p := range []string{tc.relayPin, tc.r2Pin} {
 				if p != tc.pin {
 					levels[p] = gpio.Low
@@ -324,7 +260,7 @@ func TestAgentGPIOUnknownPin(t *testing.T) {
 				t.Fatalf("agent = %v; want an error containing %s", err, want)
 			}
 			if relay := pins["GPIO18"]; relay != nil {
-				if d := relay.driven(); len(d) < 2 || slices.Contains(d, gpio.High) || relay.Read() != gpio.Low {
+				if d := relay.Driven(); len(d) < 2 || slices.Contains(d, gpio.High) || relay.Read() != gpio.Low {
 					t.Errorf("relay driven %v; want locked (Low) at start and again on the way out, never High", d)
 				}
 			}

@@ -131,7 +131,7 @@ func TestHwcheckPiExample(t *testing.T) {
 		}
 	}
 	relay := pins["GPIO18"]
-	if d := relay.driven(); len(d) < 2 || slices.Contains(d, gpio.High) || relay.Read() != gpio.Low {
+	if d := relay.Driven(); len(d) < 2 || slices.Contains(d, gpio.High) || relay.Read() != gpio.Low {
 		t.Errorf("relay driven %v; want locked (Low) at the start and again on the way out, never High", d)
 	}
 	if !strings.HasSuffix(h.out.String(), "relay: locked (GPIO18 Low); board halted\n") {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,29 +23,12 @@ import (
 	"github.com/kunci-project/kunci/hardware/nfc"
 	"github.com/kunci-project/kunci/hardware/nfc/pn532"
 	"github.com/kunci-project/kunci/hardware/nfc/pn532/pn532test"
+	"github.com/kunci-project/kunci/internal/syncbuf"
 	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/permit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// syncBuffer is an io.Writer that the test reads while Run writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // siteKey writes a site key file and returns its path and the key.
 func siteKey(t *testing.T) (string, permit.SiteKey) {
@@ -77,20 +59,10 @@ func doorWiring(t *testing.T, device string) Wiring {
 	}
 }
 
-// doorPins are a door's lines at rest: door and racks closed (Low), exit
-// button released (High), relay and indicator outputs unset.
+// doorPins are a door's lines at rest on the pins of doorWiring.
 func doorPins() map[string]*contacttest.Contact {
 	pins := map[string]*contacttest.Contact{}
-	for name, l := range map[string]gpio.Level{
-		"GPIO18": gpio.Low,  // relay
-		"GPIO17": gpio.Low,  // door reed
-		"GPIO22": gpio.Low,  // rack R1
-		"GPIO23": gpio.Low,  // rack R2
-		"GPIO27": gpio.High, // exit button, released
-		"GPIO16": gpio.Low,  // green LED
-		"GPIO20": gpio.Low,  // red LED
-		"GPIO21": gpio.Low,  // buzzer
-	} {
+	for name, l := range contacttest.DoorAtRest() {
 		pins[name] = contacttest.New(name, l)
 	}
 	return pins
@@ -162,7 +134,7 @@ func openBoard(t *testing.T, w Wiring, pins map[string]*contacttest.Contact) (b 
 
 // running is a Run in its goroutine.
 type running struct {
-	out    *syncBuffer
+	out    *syncbuf.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -170,7 +142,7 @@ type running struct {
 func startRun(t *testing.T, w Wiring, b Board, opts Options) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	r := &running{out: &syncbuf.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	opts.Out = r.out
 	go func() { r.done <- Run(ctx, w, b, opts) }()
 	t.Cleanup(func() {

@@ -75,3 +75,20 @@ func WaitLevel(t testing.TB, what string, c *Contact, l gpio.Level) {
 		return nil
 	})
 }
+
+// DoorAtRest is a door's lines at rest on the pins of
+// configs/agent.pi4-pn532.yaml, the README's wiring: door and racks closed
+// (Low), exit button released (High), relay and indicator outputs unset
+// (Low). Each call returns a new map, for the caller to change.
+func DoorAtRest() map[string]gpio.Level {
+	return map[string]gpio.Level{
+		"GPIO18": gpio.Low,  // relay
+		"GPIO17": gpio.Low,  // door reed
+		"GPIO22": gpio.Low,  // rack R1
+		"GPIO23": gpio.Low,  // rack R2
+		"GPIO27": gpio.High, // exit button, released
+		"GPIO16": gpio.Low,  // green LED
+		"GPIO20": gpio.Low,  // red LED
+		"GPIO21": gpio.Low,  // buzzer
+	}
+}
