@@ -3,23 +3,17 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/internal/waitfor"
 )
 
 // TestSignalsUnderTraffic runs the real binary with MQTT under a storm of
@@ -33,7 +27,7 @@ import (
 func TestSignalsUnderTraffic(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildKunci(t, dir)
-	fx := newCrashFixture(t, bin, dir)
+	fx := newAgentFixture(t, bin, dir)
 	broker := mqtttest.StartMochi(t)
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, seed>>1))
@@ -47,9 +41,12 @@ func TestSignalsUnderTraffic(t *testing.T) {
 		{"SIGTERM", []syscall.Signal{syscall.SIGTERM}},
 		{"SIGTERM then SIGINT", []syscall.Signal{syscall.SIGTERM, syscall.SIGINT}},
 	} {
-		run := startSignalAgent(t, fx, broker, lastSeq)
-		storm := startTapStorm(run, rng)
-		run.waitStorm(t, storm, 200, "unlocked")
+		// a minute's unlock and a storm of taps alone (no door closing):
+		// nothing relocks the relay once a grant has unlocked it
+		run := fx.start(t, agentConfig{unlock: "1m", broker: broker, clientID: "kunci-signals"}, lastSeq)
+		storm := startStorm(t, run, rng, tapStorm)
+		storm.waitRelay(t, run, 200, "unlocked")
+		storm.end()
 		for _, s := range tc.signals {
 			if err := run.cmd.Process.Signal(s); err != nil {
 				t.Fatalf("%s: %v: %v", tc.name, s, err)
@@ -94,138 +91,23 @@ func TestSignalsUnderTraffic(t *testing.T) {
 	}
 }
 
-// startSignalAgent runs the agent of fx with MQTT to broker and a minute's
-// unlock: under a storm of taps alone (no door closing) nothing relocks
-// the relay once a grant has unlocked it.
-func startSignalAgent(t *testing.T, fx *crashFixture, broker string, prevSeq uint64) *agentRun {
+// waitRelay polls /sim/state of r until the storm has had n requests
+// answered and the relay reads want.
+func (s *storm) waitRelay(t *testing.T, r *agentRun, n int64, want string) {
 	t.Helper()
-	for attempt := 0; ; attempt++ {
-		addr := freeAddr(t)
-		yaml := simAgentYAML(fx.store, addr, filepath.Join(fx.keys, "site.key"), fx.pub, fmt.Sprintf(`records_dir: %q
-rules:
-  unlock: 1m
-  escort_window: 2s
-mqtt:
-  broker: %q
-  client_id: kunci-signals
-`, fx.records, broker))
-		cfg := filepath.Join(fx.dir, "agent-signals.yaml")
-		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		run, err := launchAgent(t, fx.bin, cfg, addr, prevSeq)
-		if err == nil {
-			return run
-		}
-		if attempt < 3 && strings.Contains(run.stderr.String(), "already in use") {
-			continue
-		}
-		t.Fatalf("agent did not start: %v\nstderr:\n%s", err, tail(run.stderr.String(), 40))
-	}
-}
-
-// waitStorm polls /sim/state until the storm has had n requests answered
-// and the relay reads want.
-func (r *agentRun) waitStorm(t *testing.T, s *tapStorm, n int64, want string) {
-	t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	poll := time.NewTicker(2 * time.Millisecond)
-	defer poll.Stop()
-	for {
+	waitfor.NoError(t, 10*time.Second, func() error {
 		var st struct {
 			Relay string `json:"relay"`
 		}
 		if err := r.getJSON("/sim/state", &st); err != nil {
 			t.Fatalf("/sim/state: %v", err)
 		}
-		if st.Relay == want && s.answered.Load() >= n {
-			return
-		}
-		select {
-		case <-deadline.C:
-			t.Fatalf("within 10s: %d storm requests answered, relay %s; want %d and %s\n%s", s.answered.Load(), st.Relay,
+		if st.Relay != want || s.answered.Load() < n {
+			return fmt.Errorf("%d storm requests answered, relay %s; want %d and %s\n%s", s.answered.Load(), st.Relay,
 				n, want, tail(r.stderr.String(), 40))
-		case <-poll.C:
 		}
-	}
-}
-
-// tapStorm posts taps of every card on both readers, rack moves and the
-// exit button from four goroutines until stopped. Requests that fail once
-// the agent is stopping are expected; stop returns the counts.
-type tapStorm struct {
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	answered atomic.Int64 // with 200
-	mu       sync.Mutex
-	total    stormStats
-}
-
-func startTapStorm(r *agentRun, rng *rand.Rand) *tapStorm {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &tapStorm{cancel: cancel}
-	for range 4 {
-		wrng := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
-		s.wg.Go(func() {
-			var st stormStats
-			for ctx.Err() == nil {
-				path, body := tapStormInput(wrng)
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.base+path, strings.NewReader(body))
-				if err != nil {
-					panic(err)
-				}
-				resp, err := r.client.Do(req)
-				if err != nil {
-					st.failed++
-					select {
-					case <-r.exited:
-					default:
-						continue
-					}
-					break
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					st.ok++
-					s.answered.Add(1)
-				} else {
-					st.refused++ // 503 once the door's loop has stopped
-				}
-			}
-			s.mu.Lock()
-			s.total.add(st)
-			s.mu.Unlock()
-		})
-	}
-	return s
-}
-
-func (s *tapStorm) stop() stormStats {
-	s.cancel()
-	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.total
-}
-
-// tapStormInput picks one request of the storm: no door movement, so that
-// a grant's unlock lasts.
-func tapStormInput(rng *rand.Rand) (path, body string) {
-	switch n := rng.IntN(100); {
-	case n < 85:
-		uids := []string{crashGuestUID, crashGuestUID, crashEscortUID, crashEscortUID, crashSoloUID, crashUnknownUID}
-		reader := "entry"
-		if rng.IntN(4) == 0 {
-			reader = "exit"
-		}
-		return "/sim/tap", fmt.Sprintf(`{"reader":%q,"uid":%q}`, reader, uids[rng.IntN(len(uids))])
-	case n < 95:
-		return "/sim/rack", fmt.Sprintf(`{"rack":%q,"open":%t}`, []string{"R1", "R2"}[rng.IntN(2)], rng.IntN(2) == 0)
-	default:
-		return "/sim/exit-button", ""
-	}
+		return nil
+	})
 }
 
 // checkShutdownLog reads the agent's stderr after a stop by signal: the

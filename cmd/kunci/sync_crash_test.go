@@ -8,10 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -64,7 +61,8 @@ func TestSyncSurvivesKillsAndIngestRestarts(t *testing.T) {
 	broker := mqtttest.StartMosquitto(t)
 	dir := t.TempDir()
 	bin := buildKunci(t, dir)
-	fx := newCrashFixture(t, bin, dir)
+	fx := newAgentFixture(t, bin, dir)
+	cfg := agentConfig{unlock: "200ms", broker: broker.URL(), clientID: "kunci-sync-crash"}
 
 	hubs := &hubSupervisor{t: t, broker: broker.URL(), path: filepath.Join(dir, "hub.db")}
 	t.Cleanup(hubs.shutdown)
@@ -90,9 +88,9 @@ func TestSyncSurvivesKillsAndIngestRestarts(t *testing.T) {
 		inRestart atomic.Bool
 		unacked   []uint64 // events the agent held unacked at each kill
 	)
-	run := startSyncAgent(t, fx, broker.URL(), 0)
+	run := fx.start(t, cfg, 0)
 	runs = append(runs, &syncRun{agentRun: run, from: 1})
-	storm := startBgStorm(t, run, rng)
+	storm := startStorm(t, run, rng, fullStorm)
 	for ki := 0; ki < len(killAt) || ingestGo < len(ingestAt) || inRestart.Load() || prevLast < total; {
 		if time.Since(streamStart) > stormBudget {
 			t.Fatalf("after %v the stream is not done: %d of %d kills, %d of %d ingest stops, seq %d of %d; hub %+v",
@@ -148,9 +146,9 @@ func TestSyncSurvivesKillsAndIngestRestarts(t *testing.T) {
 				t.Fatalf("kill %d: stopping; child stderr:\n%s", ki, tail(run.stderr.String(), 40))
 			}
 			ki++
-			run = startSyncAgent(t, fx, broker.URL(), snap.last)
+			run = fx.start(t, cfg, snap.last)
 			runs = append(runs, &syncRun{agentRun: run, from: snap.last + 1})
-			storm = startBgStorm(t, run, rng)
+			storm = startStorm(t, run, rng, fullStorm)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -402,145 +400,6 @@ func addIngestStats(a *ingest.Stats, b ingest.Stats) {
 type syncRun struct {
 	*agentRun
 	from, to uint64
-}
-
-// startSyncAgent runs the agent with MQTT towards broker on the fixture's
-// store and returns once it serves HTTP and has stored its agent.started
-// (status seq past prevSeq), with the relay in its safe state.
-func startSyncAgent(t *testing.T, fx *crashFixture, broker string, prevSeq uint64) *agentRun {
-	t.Helper()
-	for attempt := 0; ; attempt++ {
-		run, err := tryStartSyncAgent(t, fx, broker, prevSeq)
-		if err == nil {
-			return run
-		}
-		if attempt < 3 && strings.Contains(run.stderr.String(), "already in use") {
-			continue
-		}
-		t.Fatalf("agent did not start: %v\nstderr:\n%s", err, tail(run.stderr.String(), 40))
-	}
-}
-
-func tryStartSyncAgent(t *testing.T, fx *crashFixture, broker string, prevSeq uint64) (*agentRun, error) {
-	t.Helper()
-	addr := freeAddr(t)
-	yaml := simAgentYAML(fx.store, addr, filepath.Join(fx.keys, "site.key"), fx.pub, fmt.Sprintf(`records_dir: %q
-rules:
-  unlock: 200ms
-  escort_window: 2s
-mqtt:
-  broker: %q
-  client_id: kunci-sync-crash
-`, fx.records, broker))
-	cfg := filepath.Join(fx.dir, "agent-sync.yaml")
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return launchAgent(t, fx.bin, cfg, addr, prevSeq)
-}
-
-func (r *agentRun) post(path, body string) error {
-	resp, err := r.client.Post(r.base+path, "application/json", strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	return nil
-}
-
-// bgStorm posts random simulator input from four goroutines until stopped
-// or until its agent is killed.
-type bgStorm struct {
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	ending atomic.Bool // set before a kill or a stop: errors after it are expected
-	once   sync.Once
-
-	mu    sync.Mutex
-	total stormStats
-}
-
-func startBgStorm(t *testing.T, r *agentRun, rng *rand.Rand) *bgStorm {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &bgStorm{cancel: cancel}
-	for range 4 {
-		wrng := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
-		s.wg.Go(func() {
-			var st stormStats
-			for ctx.Err() == nil {
-				path, body := stormInput(wrng)
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.base+path, strings.NewReader(body))
-				if err != nil {
-					panic(err)
-				}
-				resp, err := r.client.Do(req)
-				if err != nil && s.ending.Load() {
-					st.failed++
-					break
-				}
-				if err != nil {
-					st.refused++
-					if st.firstRefusal == "" {
-						st.firstRefusal = fmt.Sprintf("POST %s %s before the kill: %v", path, body, err)
-					}
-					continue
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					st.ok++
-					continue
-				}
-				st.refused++
-				if st.firstRefusal == "" {
-					st.firstRefusal = fmt.Sprintf("POST %s %s: %s %s", path, body, resp.Status, strings.TrimSpace(string(b)))
-				}
-			}
-			s.mu.Lock()
-			s.total.add(st)
-			s.mu.Unlock()
-		})
-	}
-	t.Cleanup(func() { s.stop() })
-	return s
-}
-
-// stop ends the storm and returns its counts; it may be called again.
-func (s *bgStorm) stop() stormStats {
-	s.once.Do(func() {
-		s.ending.Store(true)
-		s.cancel()
-		s.wg.Wait()
-	})
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.total
-}
-
-// killRun sends SIGKILL to the agent under the storm and waits for it to
-// die and for the storm to end.
-func killRun(t *testing.T, r *agentRun, s *bgStorm) stormStats {
-	t.Helper()
-	select {
-	case <-r.exited:
-		t.Errorf("agent exited during the storm, before the kill: %v", r.err)
-	default:
-	}
-	s.ending.Store(true)
-	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Fatalf("SIGKILL: %v", err)
-	}
-	<-r.exited
-	st := s.stop()
-	r.client.CloseIdleConnections()
-	if ws, ok := r.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Errorf("agent ended with %v, want death by SIGKILL", r.err)
-	}
-	return st
 }
 
 // loggedEvent is the agent's "event" log line, written after the event's
