@@ -4,49 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kunci-project/kunci/internal/sdnotify/sdnotifytest"
 )
-
-// systemd is the receiving end of $NOTIFY_SOCKET: a real unixgram socket.
-type systemd struct {
-	conn *net.UnixConn
-	addr string
-}
-
-func listenNotify(t *testing.T, addr string) *systemd {
-	t.Helper()
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: addr, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &systemd{conn: c, addr: addr}
-}
-
-// next returns the next message, or "" when none comes within d.
-func (s *systemd) next(t *testing.T, d time.Duration) string {
-	t.Helper()
-	if err := s.conn.SetReadDeadline(time.Now().Add(d)); err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 4096)
-	n, err := s.conn.Read(b)
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return ""
-		}
-		t.Fatal(err)
-	}
-	return string(b[:n])
-}
 
 func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -99,14 +65,14 @@ func TestNotifySockets(t *testing.T) {
 		filepath.Join(t.TempDir(), "notify"),
 		"@kunci-test-" + hex.EncodeToString(r[:]), // abstract: no file
 	} {
-		sd := listenNotify(t, addr)
+		sd := sdnotifytest.Listen(t, addr)
 		n := New(env(map[string]string{"NOTIFY_SOCKET": addr}), 1, quiet)
 		n.Ready("door demo/server-room ready")
-		if got, want := sd.next(t, 5*time.Second), "READY=1\nSTATUS=door demo/server-room ready"; got != want {
+		if got, want := sd.Next(t, 5*time.Second), "READY=1\nSTATUS=door demo/server-room ready"; got != want {
 			t.Errorf("%s: got %q; want %q", addr, got, want)
 		}
 		n.Stopping()
-		if got := sd.next(t, 5*time.Second); !strings.HasPrefix(got, "STOPPING=1\n") {
+		if got := sd.Next(t, 5*time.Second); !strings.HasPrefix(got, "STOPPING=1\n") {
 			t.Errorf("%s: got %q; want STOPPING=1", addr, got)
 		}
 	}
@@ -119,37 +85,57 @@ func TestNotifySockets(t *testing.T) {
 // The watchdog is pinged while the door answers, and not while it does
 // not, so that systemd restarts a hung door.
 func TestWatchdog(t *testing.T) {
-	sd := listenNotify(t, filepath.Join(t.TempDir(), "notify"))
-	n := New(env(map[string]string{"NOTIFY_SOCKET": sd.addr, "WATCHDOG_USEC": "40000"}), 1, quiet)
+	sd := sdnotifytest.Listen(t, filepath.Join(t.TempDir(), "notify"))
+	n := New(env(map[string]string{"NOTIFY_SOCKET": sd.Addr, "WATCHDOG_USEC": "40000"}), 1, quiet)
 	if n.interval != 20*time.Millisecond {
 		t.Fatalf("interval = %s; want half of WATCHDOG_USEC", n.interval)
 	}
 	var hung atomic.Bool
+	hungCall := make(chan struct{}) // a call of alive that sees the hang, as it happens
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		n.Watchdog(ctx, func(ctx context.Context) error {
 			if hung.Load() {
+				select {
+				case hungCall <- struct{}{}:
+				case <-ctx.Done():
+				}
 				<-ctx.Done()
 				return ctx.Err()
 			}
 			return nil
 		})
 	}()
+	awaitHungCall := func() {
+		t.Helper()
+		select {
+		case <-hungCall:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Watchdog asked the door nothing within 5s")
+		}
+	}
 	for range 3 {
-		if got := sd.next(t, 5*time.Second); got != "WATCHDOG=1" {
+		if got := sd.Next(t, 5*time.Second); got != "WATCHDOG=1" {
 			t.Fatalf("got %q; want WATCHDOG=1", got)
 		}
 	}
 	hung.Store(true)
-	// at most one ping that was under way
-	sd.next(t, 100*time.Millisecond)
-	if got := sd.next(t, 300*time.Millisecond); got != "" {
+	// the pings are sent one at a time: by the first call that sees the
+	// hang, every ping of the calls before it is in the socket; take them,
+	// then let the hang last several intervals
+	awaitHungCall()
+	for sd.Next(t, 100*time.Millisecond) != "" {
+	}
+	for range 5 {
+		awaitHungCall()
+	}
+	if got := sd.Next(t, 100*time.Millisecond); got != "" {
 		t.Errorf("got %q while the door hangs; want no ping", got)
 	}
 	hung.Store(false)
-	if got := sd.next(t, 5*time.Second); got != "WATCHDOG=1" {
+	if got := sd.Next(t, 5*time.Second); got != "WATCHDOG=1" {
 		t.Errorf("got %q once the door answers again; want WATCHDOG=1", got)
 	}
 	cancel()
