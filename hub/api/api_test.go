@@ -23,34 +23,21 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const (
-	guestUID  = "04A1B2C3D4E5F6"
-	escortUID = "04E5F6A1B2C3D4"
-	nik       = "3201234567890123"
-)
-
-// people of the office, one token each
-type people struct{ desk, coord, head, viewer string }
-
-func staffUp(t *testing.T, e *hubtest.Env) people {
+// staffUp adds the escort S-004 and issues the office's tokens.
+func staffUp(t *testing.T, e *hubtest.Env) hubtest.Office {
 	t.Helper()
 	if _, err := e.Client(t, e.Admin).PutStaff(t.Context(), api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
-		CardUIDs: []string{escortUID}, Escort: true}); err != nil {
+		CardUIDs: []string{hubtest.EscortUID}, Escort: true}); err != nil {
 		t.Fatalf("staff add: %v", err)
 	}
-	return people{
-		desk:   e.Token(t, "desk", auth.Requester),
-		coord:  e.Token(t, "pranata", auth.Coordinator),
-		head:   e.Token(t, "kasi-infra", auth.Approver),
-		viewer: e.Token(t, "auditor", auth.Viewer),
-	}
+	return e.Office(t)
 }
 
 func permitRequest(now time.Time) api.PermitRequest {
-	return api.PermitRequest{Site: "demo", Door: "server-room", Guest: "Siti Rahma", NIK: nik,
+	return api.PermitRequest{Site: "demo", Door: "server-room", Guest: "Siti Rahma", NIK: hubtest.NIK,
 		Organisation: "PT Jaringan Nusantara", Phone: "0812000111", Purpose: "replace core switch PSU",
 		Equipment: []string{"laptop", "console cable"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(8 * time.Hour),
-		CardUID: guestUID}
+		CardUID: hubtest.GuestUID}
 }
 
 // must checks a call: must(c.Permit(ctx, id))(t) is the permit, or the
@@ -84,13 +71,13 @@ func request(t *testing.T, e *hubtest.Env, token string) *api.Permit {
 }
 
 // issue runs SOP steps 1-4 through the API and returns the issued permit.
-func issue(t *testing.T, e *hubtest.Env, p people) *api.Permit {
+func issue(t *testing.T, e *hubtest.Env, p hubtest.Office) *api.Permit {
 	t.Helper()
 	ctx := t.Context()
-	rec := request(t, e, p.desk)
-	must(e.Client(t, p.coord).Coordinate(ctx, rec.ID, permit.Network))(t)
-	must(e.Client(t, p.head).Approve(ctx, rec.ID))(t)
-	return must(e.Client(t, p.head).Escort(ctx, rec.ID, "S-004"))(t)
+	rec := request(t, e, p.Desk)
+	must(e.Client(t, p.Coord).Coordinate(ctx, rec.ID, permit.Network))(t)
+	must(e.Client(t, p.Head).Approve(ctx, rec.ID))(t)
+	return must(e.Client(t, p.Head).Escort(ctx, rec.ID, "S-004"))(t)
 }
 
 // visit is the door's events of one escorted visit of permit id.
@@ -119,7 +106,7 @@ func TestSOP(t *testing.T) {
 	p := staffUp(t, e)
 	rec := issue(t, e, p)
 	if rec.State != workflow.Issued || rec.Requester != "desk" || rec.Coordinator != "pranata" || rec.Approver != "kasi-infra" ||
-		rec.Escort != "S-004" || rec.NIK != workflow.MaskNIK(nik) {
+		rec.Escort != "S-004" || rec.NIK != workflow.MaskNIK(hubtest.NIK) {
 		t.Fatalf("issued permit %+v", rec)
 	}
 	if len(rec.History) != 5 {
@@ -133,7 +120,7 @@ func TestSOP(t *testing.T) {
 	if err != nil || got.Permit == nil || got.Permit.Escort != "S-004" || got.Permit.Version != rec.Version {
 		t.Fatalf("published permit %+v, %v", got, err)
 	}
-	if bytes.Contains(doc, []byte(nik)) || bytes.Contains(doc, []byte(guestUID)) || bytes.Contains(doc, []byte("Siti")) {
+	if bytes.Contains(doc, []byte(hubtest.NIK)) || bytes.Contains(doc, []byte(hubtest.GuestUID)) || bytes.Contains(doc, []byte("Siti")) {
 		t.Errorf("published permit holds personal data: %s", doc)
 	}
 	if sd, ok := e.Pub.RetainedDoc("kunci/v1/demo/server-room/staff/S-004", func([]byte) bool { return true }); !ok {
@@ -145,31 +132,31 @@ func TestSOP(t *testing.T) {
 	start := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
 	e.Feed(t, visit(rec.ID, start)...)
 	ctx := t.Context()
-	rows := must(e.Client(t, p.viewer).GuestBook(ctx, workflow.Filter{}))(t)
+	rows := must(e.Client(t, p.Viewer).GuestBook(ctx, workflow.Filter{}))(t)
 	if len(rows) != 1 {
 		t.Fatalf("guest book %+v; want one row", rows)
 	}
 	r := rows[0]
-	if r.Permit != rec.ID || r.Guest != "Siti Rahma" || r.NIK != workflow.MaskNIK(nik) || r.Organisation != "PT Jaringan Nusantara" ||
+	if r.Permit != rec.ID || r.Guest != "Siti Rahma" || r.NIK != workflow.MaskNIK(hubtest.NIK) || r.Organisation != "PT Jaringan Nusantara" ||
 		r.Category != permit.Network || r.Escort != "S-004" || r.Approver != "kasi-infra" ||
 		!r.Entered.Equal(start.Add(2*time.Minute)) || !r.Exited.Equal(start.Add(5*time.Minute)) ||
 		!r.Secured.Equal(start.Add(6*time.Minute+30*time.Second)) || len(r.Equipment) != 2 || len(r.Alarms) != 0 {
 		t.Errorf("guest-book row %+v", r)
 	}
 	admin := must(e.Client(t, e.Admin).GuestBook(ctx, workflow.Filter{}))(t)
-	if admin[0].NIK != nik {
+	if admin[0].NIK != hubtest.NIK {
 		t.Errorf("admin sees NIK %q; want it in clear", admin[0].NIK)
 	}
 	var b strings.Builder
-	if err := e.Client(t, p.viewer).GuestBookCSV(ctx, workflow.Filter{}, &b); err != nil {
+	if err := e.Client(t, p.Viewer).GuestBookCSV(ctx, workflow.Filter{}, &b); err != nil {
 		t.Fatal(err)
 	}
 	csv := b.String()
-	if !strings.HasPrefix(csv, "permit,guest,nik") || !strings.Contains(csv, "Siti Rahma") || strings.Contains(csv, nik) {
+	if !strings.HasPrefix(csv, "permit,guest,nik") || !strings.Contains(csv, "Siti Rahma") || strings.Contains(csv, hubtest.NIK) {
 		t.Errorf("CSV:\n%s", csv)
 	}
 
-	rep := must(e.Client(t, p.viewer).SLA(ctx, workflow.Filter{}))(t)
+	rep := must(e.Client(t, p.Viewer).SLA(ctx, workflow.Filter{}))(t)
 	if len(rep.Permits) != 1 || len(rep.Permits[0].Steps) != 9 || len(rep.Summary) != 9 || len(rep.Standard) != 9 {
 		t.Fatalf("sla report %+v", rep)
 	}
@@ -197,13 +184,13 @@ func TestSelfApproval(t *testing.T) {
 	both := e.Token(t, "kasi-infra", auth.Requester, auth.Approver)
 	ctx := t.Context()
 	rec := request(t, e, both)
-	must(e.Client(t, p.coord).Coordinate(ctx, rec.ID, permit.Server))(t)
+	must(e.Client(t, p.Coord).Coordinate(ctx, rec.ID, permit.Server))(t)
 	_, err := e.Client(t, both).Approve(ctx, rec.ID)
 	if msg := refused(t, err, http.StatusForbidden); !strings.Contains(msg, "requester") {
 		t.Errorf("self-approval = %v; want 403 naming the requester", err)
 	}
 	// another approver's token of the same person's name is the same person
-	_, err = e.Client(t, p.head).Approve(ctx, rec.ID)
+	_, err = e.Client(t, p.Head).Approve(ctx, rec.ID)
 	refused(t, err, http.StatusForbidden)
 	got, _ := e.WF.Get(rec.ID)
 	if got.State != workflow.Coordinated || got.Approver != "" {
@@ -215,33 +202,33 @@ func TestSelfApproval(t *testing.T) {
 func TestRoles(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{})
 	p := staffUp(t, e)
-	rec := request(t, e, p.desk)
+	rec := request(t, e, p.Desk)
 	base := "/api/permits/" + rec.ID
 	for _, c := range []struct {
 		who, method, path string
 		body              any
 	}{
-		{p.viewer, "POST", "/api/permits", permitRequest(time.Now())},
-		{p.desk, "POST", base + "/coordinate", api.CoordinateRequest{Category: permit.Server}},
-		{p.coord, "POST", base + "/approve", nil},
-		{p.desk, "POST", base + "/escort", api.EscortRequest{Staff: "S-004"}},
-		{p.viewer, "POST", base + "/reject", api.ReasonRequest{Reason: "no"}},
-		{p.head, "POST", "/api/staff", api.StaffRequest{ID: "S-009", Name: "X", Site: "demo", CardUIDs: []string{"0A0B0C0D"}}},
-		{p.head, "GET", "/api/tokens", nil},
-		{p.head, "POST", "/api/doors/demo/server-room/commands", api.CommandRequest{Command: "lockdown"}},
+		{p.Viewer, "POST", "/api/permits", permitRequest(time.Now())},
+		{p.Desk, "POST", base + "/coordinate", api.CoordinateRequest{Category: permit.Server}},
+		{p.Coord, "POST", base + "/approve", nil},
+		{p.Desk, "POST", base + "/escort", api.EscortRequest{Staff: "S-004"}},
+		{p.Viewer, "POST", base + "/reject", api.ReasonRequest{Reason: "no"}},
+		{p.Head, "POST", "/api/staff", api.StaffRequest{ID: "S-009", Name: "X", Site: "demo", CardUIDs: []string{"0A0B0C0D"}}},
+		{p.Head, "GET", "/api/tokens", nil},
+		{p.Head, "POST", "/api/doors/demo/server-room/commands", api.CommandRequest{Command: "lockdown"}},
 	} {
 		code, body := e.Do(t, c.who, c.method, c.path, c.body)
 		if code != http.StatusForbidden || !strings.Contains(string(body), "role") {
 			t.Errorf("%s %s = %d %s; want 403 naming the role", c.method, c.path, code, body)
 		}
 	}
-	for _, who := range []string{p.desk, p.coord, p.head, p.viewer} {
+	for _, who := range []string{p.Desk, p.Coord, p.Head, p.Viewer} {
 		got := must(e.Client(t, who).Permit(t.Context(), rec.ID))(t)
-		if got.NIK != workflow.MaskNIK(nik) {
+		if got.NIK != workflow.MaskNIK(hubtest.NIK) {
 			t.Errorf("non-admin sees NIK %q", got.NIK)
 		}
 	}
-	if got := must(e.Client(t, e.Admin).Permit(t.Context(), rec.ID))(t); got.NIK != nik {
+	if got := must(e.Client(t, e.Admin).Permit(t.Context(), rec.ID))(t); got.NIK != hubtest.NIK {
 		t.Errorf("admin sees NIK %q", got.NIK)
 	}
 	if got, _ := e.WF.Get(rec.ID); got.State != workflow.Requested || got.Version != rec.Version {
@@ -254,9 +241,9 @@ func TestRoles(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{})
 	p := staffUp(t, e)
-	rec := request(t, e, p.desk)
+	rec := request(t, e, p.Desk)
 	base := "/api/permits/" + rec.ID
-	tampered := []byte(p.desk)
+	tampered := []byte(p.Desk)
 	// one character of the secret changed, still base64url
 	if i := len(tampered) - 3; tampered[i] == 'A' {
 		tampered[i] = 'B'
@@ -277,36 +264,36 @@ func TestBadInput(t *testing.T) {
 		{"malformed token", "hello", "GET", "/api/permits", nil, 401, "malformed"},
 		{"tampered token", string(tampered), "POST", "/api/permits", good, 401, "does not match"},
 		{"unknown token", "kunci_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET", "/api/permits", nil, 401, "unknown"},
-		{"missing guest", p.desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.Guest = "" }), 422, "guest"},
-		{"missing card", p.desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.CardUID = "" }), 422, "card"},
-		{"bad NIK", p.desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.NIK = "12AB" }), 422, "NIK"},
-		{"empty window", p.desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.NotAfter = r.NotBefore }), 422, "window"},
-		{"bad card", p.desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.CardUID = "XYZ" }), 422, "card"},
-		{"unknown site", p.desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.Site = "elsewhere" }), 422, "site key"},
-		{"wrong type", p.desk, "POST", "/api/permits", []byte(`{"guest":"A","entries":"two"}`), 400, `entries`},
-		{"wrong time", p.desk, "POST", "/api/permits", []byte(`{"not_before":"tomorrow"}`), 400, "time"},
-		{"unknown field", p.desk, "POST", "/api/permits", []byte(`{"guest":"A","nik_raw":"1"}`), 400, "nik_raw"},
-		{"not JSON", p.desk, "POST", "/api/permits", []byte(`{"guest":`), 400, "JSON"},
-		{"two values", p.desk, "POST", "/api/permits", []byte(`{} {}`), 400, "more than one"},
-		{"array body", p.desk, "POST", "/api/permits", []byte(`[1,2]`), 400, "body"},
-		{"10 MiB body", p.desk, "POST", "/api/permits", big, 413, "larger than"},
-		{"unknown permit", p.coord, "POST", "/api/permits/P-999999/coordinate", api.CoordinateRequest{Category: permit.Server}, 404, "P-999999"},
-		{"bad category", p.coord, "POST", base + "/coordinate", []byte(`{"category":"power"}`), 400, "category"},
-		{"approve too early", p.head, "POST", base + "/approve", nil, 409, "requested"},
-		{"escort nobody", p.head, "POST", base + "/escort", api.EscortRequest{}, 400, "staff"},
-		{"reject without reason", p.coord, "POST", base + "/reject", api.ReasonRequest{}, 400, "reason"},
+		{"missing guest", p.Desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.Guest = "" }), 422, "guest"},
+		{"missing card", p.Desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.CardUID = "" }), 422, "card"},
+		{"bad NIK", p.Desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.NIK = "12AB" }), 422, "NIK"},
+		{"empty window", p.Desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.NotAfter = r.NotBefore }), 422, "window"},
+		{"bad card", p.Desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.CardUID = "XYZ" }), 422, "card"},
+		{"unknown site", p.Desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.Site = "elsewhere" }), 422, "site key"},
+		{"wrong type", p.Desk, "POST", "/api/permits", []byte(`{"guest":"A","entries":"two"}`), 400, `entries`},
+		{"wrong time", p.Desk, "POST", "/api/permits", []byte(`{"not_before":"tomorrow"}`), 400, "time"},
+		{"unknown field", p.Desk, "POST", "/api/permits", []byte(`{"guest":"A","nik_raw":"1"}`), 400, "nik_raw"},
+		{"not JSON", p.Desk, "POST", "/api/permits", []byte(`{"guest":`), 400, "JSON"},
+		{"two values", p.Desk, "POST", "/api/permits", []byte(`{} {}`), 400, "more than one"},
+		{"array body", p.Desk, "POST", "/api/permits", []byte(`[1,2]`), 400, "body"},
+		{"10 MiB body", p.Desk, "POST", "/api/permits", big, 413, "larger than"},
+		{"unknown permit", p.Coord, "POST", "/api/permits/P-999999/coordinate", api.CoordinateRequest{Category: permit.Server}, 404, "P-999999"},
+		{"bad category", p.Coord, "POST", base + "/coordinate", []byte(`{"category":"power"}`), 400, "category"},
+		{"approve too early", p.Head, "POST", base + "/approve", nil, 409, "requested"},
+		{"escort nobody", p.Head, "POST", base + "/escort", api.EscortRequest{}, 400, "staff"},
+		{"reject without reason", p.Coord, "POST", base + "/reject", api.ReasonRequest{}, 400, "reason"},
 		{"staff without card", e.Admin, "POST", "/api/staff", api.StaffRequest{ID: "S-009", Name: "X", Site: "demo"}, 400, "card"},
 		{"staff bad id", e.Admin, "POST", "/api/staff", api.StaffRequest{ID: "S 9/", Name: "X", Site: "demo", CardUIDs: []string{"0A0B0C0D"}}, 422, "id"},
 		{"unknown command", e.Admin, "POST", "/api/doors/demo/server-room/commands", api.CommandRequest{Command: "open-sesame"}, 400, "open-sesame"},
 		{"bad door", e.Admin, "POST", "/api/doors/demo/a+b/commands", api.CommandRequest{Command: "lockdown"}, 400, "door"},
-		{"bad state filter", p.viewer, "GET", "/api/permits?state=done", nil, 400, "state"},
-		{"bad date", p.viewer, "GET", "/api/guestbook?from=yesterday", nil, 400, "from"},
-		{"reversed range", p.viewer, "GET", "/api/guestbook?from=2026-11-02&to=2026-11-01", nil, 400, "not after"},
-		{"bad format", p.viewer, "GET", "/api/guestbook?format=xml", nil, 400, "format"},
-		{"wrong content type", p.desk, "POST", "/api/permits", []byte(`guest=A`), 415, "Content-Type"},
+		{"bad state filter", p.Viewer, "GET", "/api/permits?state=done", nil, 400, "state"},
+		{"bad date", p.Viewer, "GET", "/api/guestbook?from=yesterday", nil, 400, "from"},
+		{"reversed range", p.Viewer, "GET", "/api/guestbook?from=2026-11-02&to=2026-11-01", nil, 400, "not after"},
+		{"bad format", p.Viewer, "GET", "/api/guestbook?format=xml", nil, 400, "format"},
+		{"wrong content type", p.Desk, "POST", "/api/permits", []byte(`guest=A`), 415, "Content-Type"},
 		{"unknown role", e.Admin, "POST", "/api/tokens", []byte(`{"name":"x","roles":["root"]}`), 400, "root"},
 		{"unknown token id", e.Admin, "DELETE", "/api/tokens/00000000000000ff", nil, 404, "token"},
-		{"no route", p.viewer, "GET", "/api/nothing", nil, 404, "no route"},
+		{"no route", p.Viewer, "GET", "/api/nothing", nil, 404, "no route"},
 		{"purge without retention", e.Admin, "POST", "/api/purge", nil, 409, "retention"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -347,7 +334,7 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 	// an empty form: every problem named at once
-	code, body := e.Do(t, p.desk, "POST", "/api/permits", []byte(`{}`))
+	code, body := e.Do(t, p.Desk, "POST", "/api/permits", []byte(`{}`))
 	for _, w := range []string{"site", "door", "guest", "organisation", "purpose", "NIK", "window", "card"} {
 		if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), w) {
 			t.Errorf("empty request = %d %s; want 422 naming %s", code, body, w)
@@ -368,7 +355,7 @@ func TestRevoke(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{})
 	p := staffUp(t, e)
 	rec := issue(t, e, p)
-	head := e.Client(t, p.head)
+	head := e.Client(t, p.Head)
 	must(head.Revoke(t.Context(), rec.ID, "work cancelled"))(t)
 	isRevocation := func(d []byte) bool {
 		r, err := e.Keyring.Decode(d)
@@ -397,7 +384,7 @@ func TestRestart(t *testing.T) {
 	if !ok || !bytes.Equal(first, again) {
 		t.Errorf("after restart %s; want the same document %s", again, first)
 	}
-	rows := must(e.Client(t, p.viewer).GuestBook(t.Context(), workflow.Filter{}))(t)
+	rows := must(e.Client(t, p.Viewer).GuestBook(t.Context(), workflow.Filter{}))(t)
 	if len(rows) != 1 || rows[0].Secured.IsZero() {
 		t.Errorf("guest book after restart: %+v", rows)
 	}
@@ -405,7 +392,7 @@ func TestRestart(t *testing.T) {
 	if s := e.Hub.Stats().Ingest; s.Duplicates != 14 || s.Stored != 0 {
 		t.Errorf("resent events: %+v; want 14 duplicates, none stored", s)
 	}
-	if n := len(must(e.Client(t, p.viewer).GuestBook(t.Context(), workflow.Filter{}))(t)); n != 1 {
+	if n := len(must(e.Client(t, p.Viewer).GuestBook(t.Context(), workflow.Filter{}))(t)); n != 1 {
 		t.Errorf("%d rows after the resend; want 1", n)
 	}
 }

@@ -33,12 +33,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const (
-	guestUID  = "04A1B2C3D4E5F6"
-	escortUID = "04E5F6A1B2C3D4"
-	nik       = "3201234567890123"
-)
-
 // seen is one request the hub got.
 type seen struct{ method, uri, body string }
 
@@ -106,9 +100,8 @@ func TestRoutes(t *testing.T) {
 		}
 		return c
 	}
-	admin, desk := as(e.Admin), as(e.Token(t, "desk", auth.Requester))
-	coord, head := as(e.Token(t, "pranata", auth.Coordinator)), as(e.Token(t, "kasi-infra", auth.Approver))
-	viewer := as(e.Token(t, "auditor", auth.Viewer))
+	office := e.Office(t)
+	admin, desk, coord, head, viewer := as(e.Admin), as(office.Desk), as(office.Coord), as(office.Head), as(office.Viewer)
 	ctx := t.Context()
 	now := time.Now().Truncate(time.Second)
 	start := now.Add(time.Minute)
@@ -128,9 +121,9 @@ func TestRoutes(t *testing.T) {
 			}
 			return err
 		}},
-		{"PutStaff", "POST", "/api/staff", `{"id":"S-004","name":"Budi","site":"demo","card_uids":["` + escortUID + `"],"escort":true,"solo":false}`,
+		{"PutStaff", "POST", "/api/staff", `{"id":"S-004","name":"Budi","site":"demo","card_uids":["` + hubtest.EscortUID + `"],"escort":true,"solo":false}`,
 			func(t *testing.T) error {
-				m, err := admin.PutStaff(ctx, api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo", CardUIDs: []string{escortUID}, Escort: true})
+				m, err := admin.PutStaff(ctx, api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo", CardUIDs: []string{hubtest.EscortUID}, Escort: true})
 				if err == nil && (m.ID != "S-004" || m.Version != 1 || len(m.Cards) != 1 || !m.Escort || m.By != "admin") {
 					t.Errorf("staff %+v", m)
 				}
@@ -144,14 +137,14 @@ func TestRoutes(t *testing.T) {
 			return err
 		}},
 		{"Request", "POST", "/api/permits",
-			`{"site":"demo","door":"server-room","guest":"Siti Rahma","nik":"` + nik + `","organisation":"PT Jaringan Nusantara",
+			`{"site":"demo","door":"server-room","guest":"Siti Rahma","nik":"` + hubtest.NIK + `","organisation":"PT Jaringan Nusantara",
 			  "purpose":"replace core switch PSU","equipment":["laptop"],"not_before":"` + now.Add(-time.Hour).Format(time.RFC3339) +
-				`","not_after":"` + now.Add(8*time.Hour).Format(time.RFC3339) + `","card_uid":"` + guestUID + `"}`,
+				`","not_after":"` + now.Add(8*time.Hour).Format(time.RFC3339) + `","card_uid":"` + hubtest.GuestUID + `"}`,
 			func(t *testing.T) error {
-				p, err := desk.Request(ctx, api.PermitRequest{Site: "demo", Door: "server-room", Guest: "Siti Rahma", NIK: nik,
+				p, err := desk.Request(ctx, api.PermitRequest{Site: "demo", Door: "server-room", Guest: "Siti Rahma", NIK: hubtest.NIK,
 					Organisation: "PT Jaringan Nusantara", Purpose: "replace core switch PSU", Equipment: []string{"laptop"},
-					NotBefore: now.Add(-time.Hour), NotAfter: now.Add(8 * time.Hour), CardUID: guestUID})
-				if err == nil && (p.ID != "P-000001" || p.State != workflow.Requested || p.NIK != workflow.MaskNIK(nik) || p.Requester != "desk") {
+					NotBefore: now.Add(-time.Hour), NotAfter: now.Add(8 * time.Hour), CardUID: hubtest.GuestUID})
+				if err == nil && (p.ID != "P-000001" || p.State != workflow.Requested || p.NIK != workflow.MaskNIK(hubtest.NIK) || p.Requester != "desk") {
 					t.Errorf("requested %+v", p)
 				}
 				return err
@@ -182,7 +175,7 @@ func TestRoutes(t *testing.T) {
 		}},
 		{"Permits", "GET", "/api/permits?state=issued", "", func(t *testing.T) error {
 			ps, err := viewer.Permits(ctx, workflow.Issued)
-			if err == nil && (len(ps) != 1 || ps[0].ID != "P-000001" || ps[0].NIK != workflow.MaskNIK(nik)) {
+			if err == nil && (len(ps) != 1 || ps[0].ID != "P-000001" || ps[0].NIK != workflow.MaskNIK(hubtest.NIK)) {
 				t.Errorf("issued permits %+v", ps)
 			}
 			return err
@@ -196,7 +189,7 @@ func TestRoutes(t *testing.T) {
 		}},
 		{"Permit", "GET", "/api/permits/P-000001", "", func(t *testing.T) error {
 			p, err := admin.Permit(ctx, "P-000001")
-			if err == nil && (p.NIK != nik || len(p.History) != 5) {
+			if err == nil && (p.NIK != hubtest.NIK || len(p.History) != 5) {
 				t.Errorf("the admin's permit %+v; want the NIK in clear and five steps", p)
 			}
 			return err
@@ -205,7 +198,7 @@ func TestRoutes(t *testing.T) {
 			func(t *testing.T) error {
 				e.Feed(t, visit("P-000001", start)...)
 				rows, err := viewer.GuestBook(ctx, workflow.Filter{Site: "demo", Door: "server-room", From: start.Add(-time.Hour)})
-				if err == nil && (len(rows) != 1 || rows[0].Permit != "P-000001" || rows[0].NIK != workflow.MaskNIK(nik) ||
+				if err == nil && (len(rows) != 1 || rows[0].Permit != "P-000001" || rows[0].NIK != workflow.MaskNIK(hubtest.NIK) ||
 					!rows[0].Entered.Equal(start.Add(2*time.Minute)) || !rows[0].Secured.Equal(start.Add(6*time.Minute+30*time.Second))) {
 					t.Errorf("guest book %+v", rows)
 				}
@@ -216,7 +209,7 @@ func TestRoutes(t *testing.T) {
 			err := viewer.GuestBookCSV(ctx, workflow.Filter{Permit: "P-000001"}, &b)
 			_, want := e.Do(t, e.Token(t, "auditor", auth.Viewer), "GET", "/api/guestbook?format=csv&permit=P-000001", nil)
 			if err == nil && (b.String() != string(want) || !strings.HasPrefix(b.String(), strings.Join(workflow.CSVHeader, ",")+"\n") ||
-				strings.Contains(b.String(), nik)) {
+				strings.Contains(b.String(), hubtest.NIK)) {
 				t.Errorf("CSV:\n%s\nwant the hub's:\n%s", b.String(), want)
 			}
 			return err
@@ -313,8 +306,8 @@ func TestRoutes(t *testing.T) {
 			return nil
 		}},
 		{"Reject", "POST", "/api/permits/P-REJ/reject", `{"reason":"no escort free"}`, func(t *testing.T) error {
-			if _, err := desk.Request(ctx, api.PermitRequest{ID: "P-REJ", Site: "demo", Door: "server-room", Guest: "Andi", NIK: nik,
-				Organisation: "PT A", Purpose: "audit", NotBefore: now, NotAfter: now.Add(time.Hour), CardUID: guestUID}); err != nil {
+			if _, err := desk.Request(ctx, api.PermitRequest{ID: "P-REJ", Site: "demo", Door: "server-room", Guest: "Andi", NIK: hubtest.NIK,
+				Organisation: "PT A", Purpose: "audit", NotBefore: now, NotAfter: now.Add(time.Hour), CardUID: hubtest.GuestUID}); err != nil {
 				return err
 			}
 			p, err := coord.Reject(ctx, "P-REJ", "no escort free")
@@ -410,7 +403,7 @@ func TestErrors(t *testing.T) {
 	viewer := e.Token(t, "auditor", auth.Viewer)
 	bogus := "kunci_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	if _, err := e.Client(t, desk).Request(ctx, api.PermitRequest{ID: "P-1", Site: "demo", Door: "server-room", Guest: "Siti",
-		NIK: nik, Organisation: "PT A", Purpose: "work", NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), CardUID: guestUID}); err != nil {
+		NIK: hubtest.NIK, Organisation: "PT A", Purpose: "work", NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), CardUID: hubtest.GuestUID}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -430,7 +423,7 @@ func TestErrors(t *testing.T) {
 		{"bad category", e.Admin, func(c *client.Client) error { _, err := c.Coordinate(ctx, "P-1", "power"); return err },
 			"POST", "/api/permits/P-1/coordinate", http.StatusBadRequest, "category"},
 		{"bad request", desk, func(c *client.Client) error {
-			_, err := c.Request(ctx, api.PermitRequest{Site: "demo", Door: "server-room", NIK: "12AB" + nik, CardUID: guestUID})
+			_, err := c.Request(ctx, api.PermitRequest{Site: "demo", Door: "server-room", NIK: "12AB" + hubtest.NIK, CardUID: hubtest.GuestUID})
 			return err
 		}, "POST", "/api/permits", http.StatusUnprocessableEntity, "guest"},
 		{"unknown staff", e.Admin, func(c *client.Client) error { _, err := c.Escort(ctx, "P-1", "S-999"); return err },
@@ -474,7 +467,7 @@ func TestErrors(t *testing.T) {
 			if want := fmt.Sprintf("hub: %s %s: %d %s: %s", c.method, c.path, c.status, http.StatusText(c.status), he.Message); err.Error() != want {
 				t.Errorf("%q; want %q", err, want)
 			}
-			for _, secret := range []string{c.token, nik, guestUID} {
+			for _, secret := range []string{c.token, hubtest.NIK, hubtest.GuestUID} {
 				if secret != "" && strings.Contains(err.Error(), secret) {
 					t.Errorf("%q shows %q", err, secret)
 				}

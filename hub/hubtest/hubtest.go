@@ -42,6 +42,14 @@ const (
 	Door = "server-room"
 )
 
+// The tests' guest and escort: the guest's card (a 7-byte e-KTP UID) and
+// NIK, and the card of staff S-004, who may escort.
+const (
+	GuestUID  = "04A1B2C3D4E5F6"
+	EscortUID = "04E5F6A1B2C3D4"
+	NIK       = "3201234567890123"
+)
+
 // Options tune New; zero values are fine.
 type Options struct {
 	Dir       string           // the stores' folder (a new t.TempDir())
@@ -200,6 +208,25 @@ func (e *Env) Token(t testing.TB, name string, roles ...auth.Role) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// Office is a token for each person of the SOP's office.
+type Office struct {
+	Desk   string // "desk", the requester
+	Coord  string // "pranata", the network administrator who coordinates
+	Head   string // "kasi-infra", the head of ICT infrastructure who approves
+	Viewer string // "auditor"
+}
+
+// Office issues the office's tokens, in the order of Office's fields.
+func (e *Env) Office(t testing.TB) Office {
+	t.Helper()
+	return Office{
+		Desk:   e.Token(t, "desk", auth.Requester),
+		Coord:  e.Token(t, "pranata", auth.Coordinator),
+		Head:   e.Token(t, "kasi-infra", auth.Approver),
+		Viewer: e.Token(t, "auditor", auth.Viewer),
+	}
 }
 
 // Client is a client of the hub's API with token (none if empty): the
