@@ -15,6 +15,7 @@ import (
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/permit/keyfile"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -186,7 +187,7 @@ func devSetup(data, addr string) (*config.Agent, error) {
 	}
 	privs, _ := filepath.Glob(filepath.Join(keys, "hub-*.key"))
 	if len(privs) == 0 {
-		id, err := keygen(keys)
+		id, err := keyfile.Generate(keys)
 		if err != nil {
 			return nil, err
 		}

@@ -4,61 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/permit/keyfile"
 )
-
-// keygen writes a hub signing key pair and, unless one exists, a site key.
-// It never overwrites a key.
-func keygen(dir string) (keyID permit.KeyID, err error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	priv, err := permit.GenerateKey()
-	if err != nil {
-		return "", err
-	}
-	s := permit.NewSigner(priv)
-	privPEM, err := permit.MarshalPrivateKey(priv)
-	if err != nil {
-		return "", err
-	}
-	pubPEM, err := permit.MarshalPublicKey(s.Public())
-	if err != nil {
-		return "", err
-	}
-	name := "hub-" + string(s.ID())
-	if err := writeNew(filepath.Join(dir, name+".key"), privPEM, 0o600); err != nil {
-		return "", err
-	}
-	if err := writeNew(filepath.Join(dir, name+".pub"), pubPEM, 0o644); err != nil {
-		return "", err
-	}
-	siteKey := filepath.Join(dir, "site.key")
-	if _, err := os.Stat(siteKey); errors.Is(err, os.ErrNotExist) {
-		k, err := permit.NewSiteKey()
-		if err != nil {
-			return "", err
-		}
-		if err := writeNew(siteKey, permit.MarshalSiteKey(k), 0o600); err != nil {
-			return "", err
-		}
-	}
-	return s.ID(), nil
-}
-
-func writeNew(path string, b []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	return errors.Join(err, f.Sync(), f.Close())
-}
 
 func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("keygen", stderr)
@@ -66,14 +18,14 @@ func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	id, err := keygen(*out)
+	id, err := keyfile.Generate(*out)
 	if err != nil {
 		return fmt.Errorf("keygen: %w", err)
 	}
 	fmt.Fprintf(stdout, "hub key %s: %s (keep secret, on the hub), %s (copy to every agent's trusted_keys)\n",
-		id, filepath.Join(*out, "hub-"+string(id)+".key"), filepath.Join(*out, "hub-"+string(id)+".pub"))
+		id, keyfile.Private(*out, id), keyfile.Public(*out, id))
 	fmt.Fprintf(stdout, "site key: %s (the same file on the hub and every agent of the site; keep secret)\n",
-		filepath.Join(*out, "site.key"))
+		filepath.Join(*out, keyfile.SiteKeyName))
 	return nil
 }
 
@@ -108,10 +60,6 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return "", nil, err
 			}
-			fp, err := k.FingerprintText(*card)
-			if err != nil {
-				return "", nil, fmt.Errorf("--card: %w", err)
-			}
 			nb, err := parseTime(*from, now, time.Local)
 			if err != nil {
 				return "", nil, fmt.Errorf("--from: %w", err)
@@ -120,9 +68,13 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return "", nil, fmt.Errorf("--until: %w", err)
 			}
-			return permit.KindPermit, &permit.Permit{ID: *id, Version: *ver, Site: *site, Door: *door, Card: fp,
+			p, err := permit.PermitDraft{ID: *id, Version: *ver, Site: *site, Door: *door, CardUID: *card,
 				Escort: *escort, Category: permit.Category(*cat), NotBefore: nb, NotAfter: na, Entries: *entries,
-				ApprovedBy: *by, ApprovedAt: now.Truncate(time.Second)}, nil
+				ApprovedBy: *by}.Permit(k, now)
+			if err != nil {
+				return "", nil, fmt.Errorf("--card: %w", err)
+			}
+			return permit.KindPermit, p, nil
 		}
 	case "staff":
 		id := fs.String("id", "", "staff id, e.g. S-004")
@@ -136,15 +88,11 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return "", nil, err
 			}
-			st := &permit.Staff{ID: *id, Version: *ver, Site: *site, Escort: *escort, Solo: *solo, Disabled: *disabled}
-			for _, c := range splitList(*cards) {
-				fp, err := k.FingerprintText(c)
-				if err != nil {
-					return "", nil, fmt.Errorf("--card: %w", err)
-				}
-				st.Cards = append(st.Cards, fp)
+			st, err := permit.StaffDraft{ID: *id, Version: *ver, Site: *site, Doors: splitList(*doors),
+				CardUIDs: splitList(*cards), Escort: *escort, Solo: *solo, Disabled: *disabled}.Staff(k)
+			if err != nil {
+				return "", nil, fmt.Errorf("--card: %w", err)
 			}
-			st.Doors = splitList(*doors)
 			return permit.KindStaff, st, nil
 		}
 	case "revocation":
@@ -182,12 +130,7 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 		_, err = stdout.Write(doc)
 		return err
 	}
-	// write then rename, so an agent watching the folder never reads half a file
-	tmp := *out + ".tmp"
-	if err := os.WriteFile(tmp, doc, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, *out)
+	return keyfile.WriteRecord(*out, doc)
 }
 
 func splitList(s string) []string {
