@@ -152,7 +152,7 @@ func wireAgent(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, moveWith
 	var mq *agentsync.Sync
 	if m := cfg.MQTT; m.Broker != "" {
 		lo := mqttlink.Options{Broker: m.Broker, ClientID: m.ClientID, Username: m.Username, Metrics: reg}
-		if err := linkSecrets(&lo, m.PasswordFile, m.CAFile, m.CertFile, m.KeyFile); err != nil {
+		if err := lo.LoadSecrets(m.PasswordFile, m.CAFile, m.CertFile, m.KeyFile); err != nil {
 			l.Close()
 			return err
 		}

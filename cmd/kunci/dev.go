@@ -16,6 +16,7 @@ import (
 	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/permit/keyfile"
+	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -126,11 +127,11 @@ func wireDev(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, stdout, st
 			a, demoSoloUID, a, demoOtherUID)
 		switch {
 		case b != nil:
-			host, port := brokerHostPort(broker)
+			host, port := mqttlink.HostPort(broker)
 			fmt.Fprintf(stdout, devMQTTHelp, "embedded MQTT broker on "+b.addr+" (loopback only, every client allowed)",
 				host, port)
 		case broker != "":
-			host, port := brokerHostPort(broker)
+			host, port := mqttlink.HostPort(broker)
 			fmt.Fprintf(stdout, devMQTTHelp, "MQTT broker "+broker+" (--broker)", host, port)
 		default:
 			fmt.Fprint(stdout, "\nNo MQTT (--mqtt off): the door alone keeps every event in its local log; no hub.\n")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"syscall"
 	"time"
 
@@ -103,19 +102,3 @@ func (q quietClosed) WithGroup(name string) slog.Handler {
 // (ingest.DefaultClientID), so that a dev pointed at a site's broker with
 // --broker does not take over that hub's session.
 const devHubClientID = "kunci-dev-hub-ingest"
-
-// brokerHostPort returns host and port of a broker URL for the help text.
-func brokerHostPort(broker string) (host, port string) {
-	u, err := url.Parse(broker)
-	if err != nil || u.Host == "" {
-		return "127.0.0.1", "1883"
-	}
-	host, port = u.Hostname(), u.Port()
-	if port == "" {
-		port = "1883"
-		if u.Scheme == "ssl" || u.Scheme == "tls" || u.Scheme == "mqtts" {
-			port = "8883"
-		}
-	}
-	return host, port
-}

@@ -4,16 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/kunci-project/kunci/config"
-	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/server"
 	"github.com/kunci-project/kunci/internal/lifecycle"
-	"github.com/kunci-project/kunci/permit"
-	"github.com/kunci-project/kunci/sync/mqttlink"
 )
 
 // hubShutdown bounds the hub's shutdown: under TimeoutStopSec=30 of
@@ -32,7 +28,7 @@ func cmdHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := newLogger(stderr, *logJSON)
-	s, err := hubSetupOf(cfg)
+	s, err := server.SetupOf(cfg)
 	if err != nil {
 		return err
 	}
@@ -62,26 +58,4 @@ func cmdHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	h.Serve(g, l, cfg.TLSCertFile, cfg.TLSKeyFile)
 	fmt.Fprintf(stdout, "kunci hub: API on %s, broker %s\n", l.Addr(), cfg.MQTT.Broker)
 	return g.Wait()
-}
-
-// hubSetupOf reads the keys hub.yaml names.
-func hubSetupOf(cfg *config.Hub) (server.Setup, error) {
-	signer, err := permit.LoadSigner(cfg.SigningKey)
-	if err != nil {
-		return server.Setup{}, fmt.Errorf("signing_key: %w", err)
-	}
-	s := server.Setup{Store: cfg.Store, EventsStore: cfg.EventsStore, Signer: signer, SiteKeys: map[string]permit.SiteKey{},
-		Prefix: cfg.MQTT.Prefix, Shared: cfg.MQTT.Shared, Retention: time.Duration(cfg.Retention)}
-	for site, f := range cfg.SiteKeys {
-		if s.SiteKeys[site], err = permit.LoadSiteKey(f); err != nil {
-			return server.Setup{}, fmt.Errorf("site_keys.%s: %w", site, err)
-		}
-	}
-	for _, d := range cfg.Doors {
-		site, door, _ := strings.Cut(d, "/")
-		s.Doors = append(s.Doors, hub.DoorName{Site: site, Door: door})
-	}
-	m := cfg.MQTT
-	s.Link = mqttlink.Options{Broker: m.Broker, ClientID: m.ClientID, Username: m.Username}
-	return s, linkSecrets(&s.Link, m.PasswordFile, m.CAFile, m.CertFile, m.KeyFile)
 }

@@ -12,6 +12,7 @@
 // every day the retained records signed and published again (expired
 // permits cleared from the doors).
 //
-// It must never read a flag or a config file (cmd/kunci does, and hands
-// it a Setup), and never serve the API on a listener it did not get.
+// It must never read a flag or a config file (cmd/kunci loads hub.yaml
+// and hands it a Setup, made by SetupOf), and never serve the API on a
+// listener it did not get.
 package server

@@ -1,0 +1,35 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kunci-project/kunci/config"
+	"github.com/kunci-project/kunci/hub"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+)
+
+// SetupOf is the Setup of a loaded hub.yaml: it reads the keys and the
+// link's secrets the config names, each error prefixed with its field.
+func SetupOf(cfg *config.Hub) (Setup, error) {
+	signer, err := permit.LoadSigner(cfg.SigningKey)
+	if err != nil {
+		return Setup{}, fmt.Errorf("signing_key: %w", err)
+	}
+	s := Setup{Store: cfg.Store, EventsStore: cfg.EventsStore, Signer: signer, SiteKeys: map[string]permit.SiteKey{},
+		Prefix: cfg.MQTT.Prefix, Shared: cfg.MQTT.Shared, Retention: time.Duration(cfg.Retention)}
+	for site, f := range cfg.SiteKeys {
+		if s.SiteKeys[site], err = permit.LoadSiteKey(f); err != nil {
+			return Setup{}, fmt.Errorf("site_keys.%s: %w", site, err)
+		}
+	}
+	for _, d := range cfg.Doors {
+		site, door, _ := strings.Cut(d, "/")
+		s.Doors = append(s.Doors, hub.DoorName{Site: site, Door: door})
+	}
+	m := cfg.MQTT
+	s.Link = mqttlink.Options{Broker: m.Broker, ClientID: m.ClientID, Username: m.Username}
+	return s, s.Link.LoadSecrets(m.PasswordFile, m.CAFile, m.CertFile, m.KeyFile)
+}
