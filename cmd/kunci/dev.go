@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/config"
+	"github.com/kunci-project/kunci/internal/devbroker"
 	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/permit/keyfile"
@@ -53,7 +54,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// status, the links, and the embedded broker last
 	g := lifecycle.New(ctx, lifecycle.Options{Timeout: devShutdown})
 	if err := wireDev(g, cfg, log, stdout, stderr, devFlags{data: *data, mqtt: *mqttAddr, broker: *brokerURL,
-		logJSON: *logJSON, demo: *demo, mqttSet: flagSet(fs, "mqtt")}); err != nil {
+		demo: *demo, mqttSet: flagSet(fs, "mqtt")}); err != nil {
 		g.Stop(fmt.Errorf("dev: %w", err))
 	}
 	return g.Wait()
@@ -65,7 +66,7 @@ const devShutdown = 10 * time.Second
 // devFlags are the flags of kunci dev that wireDev reads.
 type devFlags struct {
 	data, mqtt, broker string
-	logJSON, demo      bool
+	demo               bool
 	mqttSet            bool // --mqtt was given
 }
 
@@ -73,18 +74,12 @@ type devFlags struct {
 // --mqtt off), the hub on it, and the simulated door of cfg.
 func wireDev(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, stdout, stderr io.Writer, f devFlags) error {
 	broker := f.broker
-	var b *devBroker
+	var b *devbroker.Broker
 	if broker == "" && f.mqtt != "off" {
-		// mochi says every client's coming and going at info: warnings only
-		warn := &slog.HandlerOptions{Level: slog.LevelWarn}
-		var h slog.Handler = slog.NewTextHandler(stderr, warn)
-		if f.logJSON {
-			h = slog.NewJSONHandler(stderr, warn)
-		}
-		blog := slog.New(quietClosed{h}).With("part", "broker")
+		blog := log.With("part", "broker")
 		var err error
 		b, err = startDevBroker(f.mqtt, blog)
-		if errors.Is(err, errAddrInUse) && !f.mqttSet {
+		if errors.Is(err, devbroker.ErrAddrInUse) && !f.mqttSet {
 			// the default port is taken (a Mosquitto on 1883, say): the
 			// demo still runs, on a port of its own, and says so
 			log.Warn("the default MQTT port is taken; the embedded broker listens on a free port instead (choose one with --mqtt, or use the running broker with --broker)",
@@ -128,7 +123,7 @@ func wireDev(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, stdout, st
 		switch {
 		case b != nil:
 			host, port := mqttlink.HostPort(broker)
-			fmt.Fprintf(stdout, devMQTTHelp, "embedded MQTT broker on "+b.addr+" (loopback only, every client allowed)",
+			fmt.Fprintf(stdout, devMQTTHelp, "embedded MQTT broker on "+b.Addr()+" (loopback only, every client allowed)",
 				host, port)
 		case broker != "":
 			host, port := mqttlink.HostPort(broker)

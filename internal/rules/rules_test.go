@@ -153,8 +153,6 @@ func TestCmdHoldsNoSharedType(t *testing.T) {
 		"devFlags":    "kunci dev's flags",
 		"table":       "the verbs' tabular printing",
 		"board":       "the Raspberry Pi's parts looked up by name after host.Init, which only cmd may do",
-		"devBroker":   "kunci dev's embedded broker, wired to the dev flags",
-		"quietClosed": "kunci dev's log handler around the embedded broker's",
 	}
 	const mod = "github.com/kunci-project/kunci/"
 	for _, p := range listPackages(t) {
