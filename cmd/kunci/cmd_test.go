@@ -18,6 +18,7 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/hardware/sim"
+	"github.com/kunci-project/kunci/hub/demo"
 	"github.com/kunci-project/kunci/internal/syncbuf"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
@@ -535,7 +536,7 @@ func types(evs []agent.Event, after uint64) []wire.EventType {
 func TestDevEndToEnd(t *testing.T) {
 	data := t.TempDir()
 	d := startDev(t, data)
-	for _, w := range []string{demoGuestUID, demoEscortUID, "/sim/tap", "site demo, door server-room"} {
+	for _, w := range []string{demo.GuestUID, demo.EscortUID, "/sim/tap", "site demo, door server-room"} {
 		if !strings.Contains(d.stdout.String(), w) {
 			t.Errorf("dev's help does not mention %q:\n%s", w, d.stdout)
 		}
@@ -551,10 +552,10 @@ func TestDevEndToEnd(t *testing.T) {
 	epoch := start[0].Epoch
 
 	// guest, then escort: the relay opens
-	if st := d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"entry","uid":%q}`, demoGuestUID)); st.Relay != "locked" {
+	if st := d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"entry","uid":%q}`, demo.GuestUID)); st.Relay != "locked" {
 		t.Errorf("after the guest's tap alone: relay %s; want locked", st.Relay)
 	}
-	d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"entry","uid":%q}`, demoEscortUID))
+	d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"entry","uid":%q}`, demo.EscortUID))
 	d.get(t, "/sim/state", &st)
 	if st.Relay != "unlocked" {
 		t.Fatalf("after guest and escort tapped: relay %s; want unlocked\nevents: %v", st.Relay, types(d.events(t), 0))
@@ -595,7 +596,7 @@ func TestDevEndToEnd(t *testing.T) {
 	mark = lastSeq(evs)
 
 	// the guest taps out on the exit reader
-	d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"exit","uid":%q}`, demoGuestUID))
+	d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"exit","uid":%q}`, demo.GuestUID))
 	evs = d.events(t)
 	if e := findEvent(evs, mark, wire.EvVisitExited); e == nil || e.Permit != "P-0012" {
 		t.Errorf("after the exit tap: visit.exited = %+v; want P-0012\nevents: %v", e, types(evs, mark))
@@ -609,8 +610,8 @@ func TestDevEndToEnd(t *testing.T) {
 	raw, _ := json.Marshal(evs)
 	var rawStatus json.RawMessage
 	d.get(t, "/status", &rawStatus)
-	assertNoUID(t, "events and status", string(raw)+string(rawStatus), demoGuestUID, demoEscortUID)
-	assertNoUID(t, "dev's log", d.stderr.String(), demoGuestUID, demoEscortUID)
+	assertNoUID(t, "events and status", string(raw)+string(rawStatus), demo.GuestUID, demo.EscortUID)
+	assertNoUID(t, "dev's log", d.stderr.String(), demo.GuestUID, demo.EscortUID)
 	for _, e := range evs {
 		if e.Epoch != epoch || e.Site != "demo" || e.Door != "server-room" {
 			t.Errorf("event %d: epoch %s site %s door %s; want %s demo server-room", e.Seq, e.Epoch, e.Site, e.Door, epoch)

@@ -8,26 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/kunci-project/kunci/config"
+	"github.com/kunci-project/kunci/hub/client"
+	"github.com/kunci-project/kunci/hub/demo"
 	"github.com/kunci-project/kunci/internal/devbroker"
 	"github.com/kunci-project/kunci/internal/lifecycle"
-	"github.com/kunci-project/kunci/permit"
-	"github.com/kunci-project/kunci/permit/keyfile"
 	"github.com/kunci-project/kunci/sync/mqttlink"
-	"github.com/kunci-project/kunci/wire"
-)
-
-// Demo cards of kunci dev. They are made-up UIDs, printed for the user to
-// tap on the simulator.
-const (
-	demoGuestUID  = "04A1B2C3D4E5F6"       // a 7-byte e-KTP UID, guest of permit P-0012
-	demoEscortUID = "04E5F6A1B2C3D4"       // staff S-004, may escort
-	demoSoloUID   = "0A0B0C0D"             // staff S-001, may enter alone
-	demoOtherUID  = "08112233445566778899" // a 10-byte card nobody registered
 )
 
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,15 +26,19 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	mqttAddr := fs.String("mqtt", devMQTTDefault, "loopback `address` of the embedded MQTT broker (off: the door alone, no broker, no hub)")
 	brokerURL := fs.String("broker", "", "`URL` of a running broker to use instead of the embedded one (tcp://127.0.0.1:1883)")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
-	demo := fs.Bool("demo", false, "play the whole SOP once (request to a secured room), print the guest book and the service times, and stop")
+	play := fs.Bool("demo", false, "play the whole SOP once (request to a secured room), print the guest book and the service times, and stop")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *demo && *mqttAddr == "off" && *brokerURL == "" {
+	if *play && *mqttAddr == "off" && *brokerURL == "" {
 		return errors.New("dev: --demo needs the hub, which needs MQTT (drop --mqtt off)")
 	}
 	log := newLogger(stderr, *logJSON)
-	cfg, err := devSetup(*data, *addr)
+	site, err := demo.Open(*data)
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	cfg, err := site.Door(*addr)
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
@@ -53,8 +46,8 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// API, the uplink and the hub's loops, the stores, the door's final
 	// status, the links, and the embedded broker last
 	g := lifecycle.New(ctx, lifecycle.Options{Timeout: devShutdown})
-	if err := wireDev(g, cfg, log, stdout, stderr, devFlags{data: *data, mqtt: *mqttAddr, broker: *brokerURL,
-		demo: *demo, mqttSet: flagSet(fs, "mqtt")}); err != nil {
+	if err := wireDev(g, site, cfg, log, stdout, stderr, devFlags{data: *data, mqtt: *mqttAddr, broker: *brokerURL,
+		demo: *play, mqttSet: flagSet(fs, "mqtt")}); err != nil {
 		g.Stop(fmt.Errorf("dev: %w", err))
 	}
 	return g.Wait()
@@ -71,8 +64,9 @@ type devFlags struct {
 }
 
 // wireDev wires kunci dev into g: the embedded broker (unless --broker or
-// --mqtt off), the hub on it, and the simulated door of cfg.
-func wireDev(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, stdout, stderr io.Writer, f devFlags) error {
+// --mqtt off), the hub of site on it, and the simulated door of cfg.
+func wireDev(g *lifecycle.Group, site *demo.Site, cfg *config.Agent, log *slog.Logger, stdout, stderr io.Writer,
+	f devFlags) error {
 	broker := f.broker
 	var b *devbroker.Broker
 	if broker == "" && f.mqtt != "off" {
@@ -100,7 +94,7 @@ func wireDev(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, stdout, st
 	if broker != "" {
 		cfg.MQTT.Broker = broker
 		cfg.Defaults()
-		h, tok, err := openDevHub(f.data, broker, cfg, log.With("part", "hub"))
+		h, tok, err := site.OpenHub(broker, cfg, log.With("part", "hub"))
 		if err != nil {
 			return err
 		}
@@ -110,7 +104,7 @@ func wireDev(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, stdout, st
 	return wireAgent(g, cfg, log, "--listen", func(a string) {
 		if f.demo {
 			g.Go(lifecycle.Input, "demo", func(ctx context.Context) error {
-				if err := runDemo(ctx, "http://"+a, admin, stdout, stderr); err != nil {
+				if err := playDemo(ctx, "http://"+a, admin, stdout, stderr); err != nil {
 					return err
 				}
 				g.Stop(nil)
@@ -118,53 +112,71 @@ func wireDev(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, stdout, st
 			})
 			return
 		}
-		fmt.Fprintf(stdout, devHelp, cfg.Site, cfg.Door, a, f.data, a, demoGuestUID, a, demoEscortUID, a, a, a, a, a,
-			a, demoSoloUID, a, demoOtherUID)
+		help, mqtt := devHelp, ""
 		switch {
 		case b != nil:
-			host, port := mqttlink.HostPort(broker)
-			fmt.Fprintf(stdout, devMQTTHelp, "embedded MQTT broker on "+b.Addr()+" (loopback only, every client allowed)",
-				host, port)
+			mqtt = "embedded MQTT broker on " + b.Addr() + " (loopback only, every client allowed)"
 		case broker != "":
-			host, port := mqttlink.HostPort(broker)
-			fmt.Fprintf(stdout, devMQTTHelp, "MQTT broker "+broker+" (--broker)", host, port)
-		default:
-			fmt.Fprint(stdout, "\nNo MQTT (--mqtt off): the door alone keeps every event in its local log; no hub.\n")
+			mqtt = "MQTT broker " + broker + " (--broker)"
+		}
+		if mqtt != "" {
+			help += devMQTTHelp
+		} else {
+			help += "\nNo MQTT (--mqtt off): the door alone keeps every event in its local log; no hub.\n"
 		}
 		if hubAPI != nil {
-			fmt.Fprintf(stdout, devHubHelp, a, filepath.Join(f.data, "admin.token"), admin, a)
+			help += devHubHelp
 		}
+		host, port := mqttlink.HostPort(broker)
+		fmt.Fprint(stdout, strings.NewReplacer("{site}", cfg.Site, "{door}", cfg.Door, "{addr}", a, "{data}", f.data,
+			"{guest}", demo.GuestUID, "{escort}", demo.EscortUID, "{solo}", demo.SoloUID, "{other}", demo.OtherUID,
+			"{mqtt}", mqtt, "{host}", host, "{port}", port, "{tokenfile}", site.TokenFile(), "{token}", admin).Replace(help))
 	}, hubAPI)
 }
 
+// playDemo plays the SOP on kunci dev at base (demo.Play), running the
+// client verbs as kunci's command line does.
+func playDemo(ctx context.Context, base, admin string, stdout, stderr io.Writer) error {
+	c, err := client.New(base, admin)
+	if err != nil {
+		return err
+	}
+	return demo.Play(ctx, c, base, func(ctx context.Context, token string, args ...string) error {
+		return run(ctx, append(args, "--token", token, "--hub", base), stdout, stderr)
+	}, stdout)
+}
+
+// The help kunci dev prints once the door is ready: devHelp, devMQTTHelp
+// (or a line saying there is no MQTT), devHubHelp when the hub runs; the
+// {names} are filled in.
 const devHelp = `
-Kunci dev: a simulated door (site %s, door %s, racks R1 and R2) on http://%s
-Data (keys, signed records, store): %s. Stop with Ctrl-C.
+Kunci dev: a simulated door (site {site}, door {door}, racks R1 and R2) on http://{addr}
+Data (keys, signed records, store): {data}. Stop with Ctrl-C.
 
 The SOP at the door: guest P-0012 taps, escort S-004 taps within 30 s, the door opens.
-  curl -s -XPOST %s/sim/tap -d '{"reader":"entry","uid":"%s"}'
-  curl -s -XPOST %s/sim/tap -d '{"reader":"entry","uid":"%s"}'
-  curl -s -XPOST %s/sim/door -d '{"open":true}'
-  curl -s -XPOST %s/sim/door -d '{"open":false}'
-  curl -s %s/status
-  curl -s '%s/events?after=0'
-Also: the exit button (curl -s -XPOST %s/sim/exit-button), a rack
-(curl -s -XPOST %s/sim/rack -d '{"rack":"R1","open":true}'), staff S-001 alone
-(uid %s on %s), an unknown card (uid %s).
+  curl -s -XPOST {addr}/sim/tap -d '{"reader":"entry","uid":"{guest}"}'
+  curl -s -XPOST {addr}/sim/tap -d '{"reader":"entry","uid":"{escort}"}'
+  curl -s -XPOST {addr}/sim/door -d '{"open":true}'
+  curl -s -XPOST {addr}/sim/door -d '{"open":false}'
+  curl -s {addr}/status
+  curl -s '{addr}/events?after=0'
+Also: the exit button (curl -s -XPOST {addr}/sim/exit-button), a rack
+(curl -s -XPOST {addr}/sim/rack -d '{"rack":"R1","open":true}'), staff S-001 alone
+(uid {solo} on {addr}), an unknown card (uid {other}).
 `
 
 const devMQTTHelp = `
-MQTT: %s.
+MQTT: {mqtt}.
 The door publishes its events; the hub stores them, acks them (the door
 then deletes them) and keeps the guest book; the hub publishes the signed
 permits and staff records the door holds. Watch:
-  mosquitto_sub -h %s -p %s -v -t 'kunci/#'
+  mosquitto_sub -h {host} -p {port} -v -t 'kunci/#'
 `
 
 const devHubHelp = `
-The hub's API is on http://%s/api/ (SOP steps 1-4, the guest book, reports).
-Admin token (also in %s):
-  export KUNCI_TOKEN=%s KUNCI_HUB=http://%s
+The hub's API is on http://{addr}/api/ (SOP steps 1-4, the guest book, reports).
+Admin token (also in {tokenfile}):
+  export KUNCI_TOKEN={token} KUNCI_HUB=http://{addr}
   kunci status                 the door: lock, door, racks, who is inside
   kunci permit list            permits and their state
   kunci guestbook              the Buku Tamu; --csv for a spreadsheet
@@ -172,75 +184,6 @@ Admin token (also in %s):
   kunci watch                  events as they happen (Ctrl-C to stop)
 The whole SOP in one go: kunci dev --demo
 `
-
-// devSetup makes keys, a site key and the demo's signed records in data on
-// first use, and returns the simulated door's config.
-func devSetup(data, addr string) (*config.Agent, error) {
-	keys := filepath.Join(data, "keys")
-	recs := filepath.Join(data, "records")
-	if err := os.MkdirAll(recs, 0o700); err != nil {
-		return nil, err
-	}
-	privs, _ := filepath.Glob(filepath.Join(keys, "hub-*.key"))
-	if len(privs) == 0 {
-		id, err := keyfile.Generate(keys)
-		if err != nil {
-			return nil, err
-		}
-		privs = []string{filepath.Join(keys, "hub-"+string(id)+".key")}
-	}
-	pubs, _ := filepath.Glob(filepath.Join(keys, "hub-*.pub"))
-	signer, err := permit.LoadSigner(privs[0])
-	if err != nil {
-		return nil, err
-	}
-	sk, err := permit.LoadSiteKey(filepath.Join(keys, "site.key"))
-	if err != nil {
-		return nil, err
-	}
-	if existing, _ := filepath.Glob(filepath.Join(recs, "*.json")); len(existing) == 0 {
-		if err := writeDemoRecords(recs, signer, sk, time.Now()); err != nil {
-			return nil, err
-		}
-	}
-	yes := true
-	cfg := &config.Agent{Site: "demo", Door: "server-room", Store: filepath.Join(data, "agent.db"), Listen: addr,
-		SiteKeyFile: filepath.Join(keys, "site.key"), TrustedKeys: pubs, RecordsDir: recs,
-		RecordsPoll: wire.Duration(2 * time.Second), Clock: "trusted", Hardware: "sim",
-		Readers: []config.Reader{{Name: "entry", Type: "sim"}, {Name: "exit", Type: "sim"}},
-		Racks:   []string{"R1", "R2"}, Rules: config.Rules{ExitUnlocks: &yes}}
-	cfg.Defaults()
-	return cfg, cfg.Validate()
-}
-
-func writeDemoRecords(dir string, s *permit.Signer, sk permit.SiteKey, now time.Time) error {
-	fp := func(uid string) permit.Fingerprint { f, _ := sk.FingerprintText(uid); return f }
-	now = now.Truncate(time.Second)
-	recs := []struct {
-		file string
-		kind permit.Kind
-		rec  interface{ Validate() error }
-	}{
-		{"staff-S-004.json", permit.KindStaff, &permit.Staff{ID: "S-004", Version: 1, Site: "demo",
-			Cards: []permit.Fingerprint{fp(demoEscortUID)}, Escort: true}},
-		{"staff-S-001.json", permit.KindStaff, &permit.Staff{ID: "S-001", Version: 1, Site: "demo",
-			Cards: []permit.Fingerprint{fp(demoSoloUID)}, Escort: true, Solo: true}},
-		{"permit-P-0012.json", permit.KindPermit, &permit.Permit{ID: "P-0012", Version: 1, Site: "demo",
-			Door: "server-room", Card: fp(demoGuestUID), Escort: "S-004", Category: permit.Server,
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(30 * 24 * time.Hour), ApprovedBy: "kasi-infra",
-			ApprovedAt: now}},
-	}
-	for _, r := range recs {
-		doc, err := s.Sign(r.kind, r.rec)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, r.file), append(doc, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // flagSet reports whether the command line set flag name.
 func flagSet(fs *flag.FlagSet, name string) bool {

@@ -26,8 +26,3 @@ func startDevBroker(addr string, log *slog.Logger) (*devbroker.Broker, error) {
 	}
 	return b, nil
 }
-
-// devHubClientID is the dev hub's fixed client id: not the real hub's
-// (ingest.DefaultClientID), so that a dev pointed at a site's broker with
-// --broker does not take over that hub's session.
-const devHubClientID = "kunci-dev-hub-ingest"

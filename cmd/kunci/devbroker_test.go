@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/demo"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/sync/mqttlink"
@@ -54,13 +55,13 @@ func startDevArgs(t *testing.T, args ...string) *devRun {
 // sop runs guest and escort in, the door open and shut, the guest out.
 func (d *devRun) sop(t *testing.T) {
 	t.Helper()
-	d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"entry","uid":%q}`, demoGuestUID))
-	if st := d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"entry","uid":%q}`, demoEscortUID)); st.Relay != "unlocked" {
+	d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"entry","uid":%q}`, demo.GuestUID))
+	if st := d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"entry","uid":%q}`, demo.EscortUID)); st.Relay != "unlocked" {
 		t.Fatalf("after guest and escort tapped: relay %s; want unlocked", st.Relay)
 	}
 	d.post(t, "/sim/door", `{"open":true}`)
 	d.post(t, "/sim/door", `{"open":false}`)
-	d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"exit","uid":%q}`, demoGuestUID))
+	d.post(t, "/sim/tap", fmt.Sprintf(`{"reader":"exit","uid":%q}`, demo.GuestUID))
 }
 
 // drained waits until the door's local log is empty: the hub acked all.
@@ -133,7 +134,7 @@ func checkDevFlow(t *testing.T, d *devRun, data string) {
 	if len(ts) == 0 || ts[0] != "agent.started" || !inOrder(ts, want...) {
 		t.Errorf("hub store holds %v; want %v in that order, agent.started first", ts, want)
 	}
-	assertNoUID(t, "dev's log", d.stderr.String(), demoGuestUID, demoEscortUID)
+	assertNoUID(t, "dev's log", d.stderr.String(), demo.GuestUID, demo.EscortUID)
 }
 
 // kunci dev on its embedded broker: door -> broker -> hub ingest -> acks.
@@ -287,14 +288,14 @@ func TestDevDemo(t *testing.T) {
 	}
 	// the NIK in clear only where the desk types it
 	for _, line := range strings.Split(s, "\n") {
-		if strings.Contains(line, demoGuest2NIK) && !strings.HasPrefix(line, "$ kunci permit request ") {
+		if strings.Contains(line, demo.PlayGuestNIK) && !strings.HasPrefix(line, "$ kunci permit request ") {
 			t.Errorf("the demo shows the guest's NIK in clear: %s", line)
 		}
 	}
-	if strings.Contains(errb.String(), demoGuest2NIK) {
+	if strings.Contains(errb.String(), demo.PlayGuestNIK) {
 		t.Error("the demo's log holds the guest's NIK")
 	}
-	assertNoUID(t, "the demo's log", errb.String(), demoGuest2UID, demoEscortUID)
+	assertNoUID(t, "the demo's log", errb.String(), demo.PlayGuestUID, demo.EscortUID)
 	if t.Failed() {
 		t.Logf("stdout:\n%s", s)
 	}

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -16,22 +16,24 @@ import (
 	"github.com/kunci-project/kunci/hub/workflow"
 )
 
-// The demo guest: a card of its own, so that the demo's visit is the
+// The guest of Play: a card of her own, so that the demo's visit is the
 // demo's alone.
 const (
-	demoGuest2UID = "04C0FFEE123456"
-	demoGuest2NIK = "3204016607920003"
+	PlayGuestUID = "04C0FFEE123456"
+	PlayGuestNIK = "3204016607920003"
 )
 
-// runDemo plays the SOP once against kunci dev at base: the office files,
-// classifies, approves and escorts a request with the client verbs, the
-// guest and the escort tap in on the simulator, the guest works, taps out,
-// the room is secured; then the guest book and the service times.
-func runDemo(ctx context.Context, base, admin string, stdout, stderr io.Writer) error {
-	c, err := client.New(base, admin)
-	if err != nil {
-		return err
-	}
+// Runner runs the kunci client verb args (as typed after "kunci") on the
+// hub with token, printing what the verb prints.
+type Runner func(ctx context.Context, token string, args ...string) error
+
+// Play plays the SOP once, on the hub c (an admin's client) and the door
+// whose local API (the simulator) is at base: the office files,
+// classifies, approves and escorts a request with the client verbs (run
+// through kunci, each shown on out as typed), the guest and the escort
+// tap in on the simulator, the guest works, taps out, the room is
+// secured; then the guest book and the service times.
+func Play(ctx context.Context, c *client.Client, base string, kunci Runner, out io.Writer) error {
 	// the simulator is the door's, not the hub's API
 	sim := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	// one token for each person of the office, gone after the demo
@@ -39,8 +41,7 @@ func runDemo(ctx context.Context, base, admin string, stdout, stderr io.Writer) 
 	for _, p := range []struct {
 		name string
 		role auth.Role
-	}{{demoDesk, auth.Requester}, {demoCoordinator, auth.Coordinator}, {demoApprover, auth.Approver},
-		{demoViewer, auth.Viewer}} {
+	}{{desk, auth.Requester}, {coordinator, auth.Coordinator}, {approver, auth.Approver}, {viewer, auth.Viewer}} {
 		nt, err := c.AddToken(ctx, api.TokenRequest{Name: p.name, Roles: []string{string(p.role)}, Expires: time.Now().Add(time.Hour)})
 		if err != nil {
 			return fmt.Errorf("demo: token for %s: %w", p.name, err)
@@ -48,13 +49,12 @@ func runDemo(ctx context.Context, base, admin string, stdout, stderr io.Writer) 
 		tokens[p.name] = nt.Token
 		defer c.RevokeToken(context.WithoutCancel(ctx), nt.ID)
 	}
-	kunci := func(who string, args ...string) error {
-		fmt.Fprintf(stdout, "\n$ kunci %s\n", strings.Join(quoteArgs(args), " "))
-		args = append(args, "--token", tokens[who])
-		return run(ctx, append(args, "--hub", base), stdout, stderr)
+	as := func(who string, args ...string) error {
+		fmt.Fprintf(out, "\n$ kunci %s\n", strings.Join(quoteArgs(args), " "))
+		return kunci(ctx, tokens[who], args...)
 	}
-	door := func(what, path, body string) error {
-		fmt.Fprintf(stdout, "  door: %s\n", what)
+	post := func(what, path, body string) error {
+		fmt.Fprintf(out, "  door: %s\n", what)
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, strings.NewReader(body))
 		if err != nil {
 			return err
@@ -71,48 +71,49 @@ func runDemo(ctx context.Context, base, admin string, stdout, stderr io.Writer) 
 		return nil
 	}
 	tap := func(who, reader, uid string) error {
-		return door(who+" taps the "+reader+" reader", "/sim/tap", fmt.Sprintf(`{"reader":%q,"uid":%q}`, reader, uid))
+		return post(who+" taps the "+reader+" reader", "/sim/tap", fmt.Sprintf(`{"reader":%q,"uid":%q}`, reader, uid))
 	}
 
 	id := "P-DEMO-" + time.Now().Format("0102-150405")
 	now := time.Now()
-	fmt.Fprintf(stdout, "Kunci demo: the server room's SOP, once, for permit %s.\n", id)
-	fmt.Fprintf(stdout, "\n1. The desk files the special permit form (SOP step 1).")
-	if err := kunci(demoDesk, "permit", "request", "--id", id, "--site", "demo", "--door", "server-room",
-		"--guest", "Rina Wulandari", "--nik", demoGuest2NIK, "--org", "PT Telkom Akses", "--phone", "0813-5555-0101",
+	fmt.Fprintf(out, "Kunci demo: the server room's SOP, once, for permit %s.\n", id)
+	fmt.Fprintf(out, "\n1. The desk files the special permit form (SOP step 1).")
+	if err := as(desk, "permit", "request", "--id", id, "--site", site, "--door", door,
+		"--guest", "Rina Wulandari", "--nik", PlayGuestNIK, "--org", "PT Telkom Akses", "--phone", "0813-5555-0101",
 		"--purpose", "replace an SFP module in the core switch", "--equipment", "laptop,SFP module",
-		"--from", "now", "--until", "now+4h", "--card", demoGuest2UID,
+		"--from", "now", "--until", "now+4h", "--card", PlayGuestUID,
 		"--form-opened", now.Add(-3*time.Minute).Format(time.RFC3339)); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\n2. The network administrator classifies it (step 2).")
-	if err := kunci(demoCoordinator, "permit", "coordinate", id, "--category", "network"); err != nil {
+	fmt.Fprintf(out, "\n2. The network administrator classifies it (step 2).")
+	if err := as(coordinator, "permit", "coordinate", id, "--category", "network"); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\n3. The head of ICT infrastructure approves it (step 3)...")
-	if err := kunci(demoApprover, "permit", "approve", id); err != nil {
+	fmt.Fprintf(out, "\n3. The head of ICT infrastructure approves it (step 3)...")
+	if err := as(approver, "permit", "approve", id); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\n4. ...and appoints escort S-004: the permit is signed and published to the door (step 4).")
-	if err := kunci(demoApprover, "permit", "escort", id, "--staff", "S-004"); err != nil {
+	fmt.Fprintf(out, "\n4. ...and appoints escort S-004: the permit is signed and published to the door (step 4).")
+	if err := as(approver, "permit", "escort", id, "--staff", "S-004"); err != nil {
 		return err
 	}
 
-	fmt.Fprintf(stdout, "\n5. At the door: the guest taps her e-KTP, the escort his staff card (step 5).\n")
+	fmt.Fprintf(out, "\n5. At the door: the guest taps her e-KTP, the escort his staff card (step 5).\n")
 	granted := false
 	for try := 0; try < 40 && !granted; try++ {
 		if try > 0 {
-			fmt.Fprintln(stdout, "  (the door has not received the permit yet; again)")
+			fmt.Fprintln(out, "  (the door has not received the permit yet; again)")
 			if err := pause(ctx, 250*time.Millisecond); err != nil {
 				return err
 			}
 		}
-		if err := tap("the guest", "entry", demoGuest2UID); err != nil {
+		if err := tap("the guest", "entry", PlayGuestUID); err != nil {
 			return err
 		}
-		if err := tap("the escort", "entry", demoEscortUID); err != nil {
+		if err := tap("the escort", "entry", EscortUID); err != nil {
 			return err
 		}
+		var err error
 		if granted, err = relayUnlocked(ctx, sim, base); err != nil {
 			return err
 		}
@@ -124,37 +125,37 @@ func runDemo(ctx context.Context, base, admin string, stdout, stderr io.Writer) 
 		{"unlocked; the door opens (entry recorded)", "/sim/door", `{"open":true}`},
 		{"the door closes and locks", "/sim/door", `{"open":false}`},
 	} {
-		if err := door(s.what, s.path, s.body); err != nil {
+		if err := post(s.what, s.path, s.body); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "\n6. The work: rack R1 is opened and closed again (step 6).\n")
-	if err := door("rack R1 opens", "/sim/rack", `{"rack":"R1","open":true}`); err != nil {
+	fmt.Fprintf(out, "\n6. The work: rack R1 is opened and closed again (step 6).\n")
+	if err := post("rack R1 opens", "/sim/rack", `{"rack":"R1","open":true}`); err != nil {
 		return err
 	}
-	if err := door("rack R1 closes", "/sim/rack", `{"rack":"R1","open":false}`); err != nil {
+	if err := post("rack R1 closes", "/sim/rack", `{"rack":"R1","open":false}`); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\n7. The guest taps out on the exit reader; the escort leaves with her (step 7).\n")
-	if err := tap("the guest", "exit", demoGuest2UID); err != nil {
+	fmt.Fprintf(out, "\n7. The guest taps out on the exit reader; the escort leaves with her (step 7).\n")
+	if err := tap("the guest", "exit", PlayGuestUID); err != nil {
 		return err
 	}
-	if err := door("the door opens (exit recorded)", "/sim/door", `{"open":true}`); err != nil {
+	if err := post("the door opens (exit recorded)", "/sim/door", `{"open":true}`); err != nil {
 		return err
 	}
-	if err := door("the door closes and locks", "/sim/door", `{"open":false}`); err != nil {
+	if err := post("the door closes and locks", "/sim/door", `{"open":false}`); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\n8. The door checks the room: door closed, lock engaged, every rack closed (step 8).\n")
+	fmt.Fprintf(out, "\n8. The door checks the room: door closed, lock engaged, every rack closed (step 8).\n")
 	if err := waitSecured(ctx, c, id); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nThe guest book (Buku Tamu), written by the door and kept by the hub, as an auditor sees it (NIK masked):")
-	if err := kunci(demoViewer, "guestbook"); err != nil {
+	fmt.Fprintf(out, "\nThe guest book (Buku Tamu), written by the door and kept by the hub, as an auditor sees it (NIK masked):")
+	if err := as(viewer, "guestbook"); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nService times against the SOP's standards (the demo runs at machine speed; real visits take minutes):")
-	return kunci(demoViewer, "sla")
+	fmt.Fprintf(out, "\nService times against the SOP's standards (the demo runs at machine speed; real visits take minutes):")
+	return as(viewer, "sla")
 }
 
 // relayUnlocked asks the simulator whether the relay is unlocked.
