@@ -2,18 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/kunci-project/kunci/agent"
@@ -52,29 +46,6 @@ func newLogger(w io.Writer, json bool) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, nil))
 	}
 	return slog.New(slog.NewTextHandler(w, nil))
-}
-
-// listen opens addr, telling which flag or field moves it when it is taken.
-func listen(addr, moveWith string) (net.Listener, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("%s is already in use by another program; choose another address with %s", addr, moveWith)
-		}
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
-	}
-	return l, nil
-}
-
-// bootID names this boot of the machine, so that events from before and
-// after a power cut are told apart.
-func bootID() string {
-	if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
-		return strings.ReplaceAll(strings.TrimSpace(string(b)), "-", "")[:8]
-	}
-	var r [4]byte
-	_, _ = rand.Read(r[:])
-	return hex.EncodeToString(r[:])
 }
 
 // agentShutdown bounds the agent's shutdown: under TimeoutStopSec=10 of
@@ -140,12 +111,12 @@ func wireAgent(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, moveWith
 	}
 	reg := metrics.NewRegistry() // the agent's /metrics
 	door, err := agent.NewDoor(agent.Config{Site: cfg.Site, Door: cfg.Door, Rules: cfg.AgentRules(),
-		Readers: cfg.ReaderNames(), Racks: cfg.Racks, SiteKey: siteKey, Keys: keys, Boot: bootID(),
+		Readers: cfg.ReaderNames(), Racks: cfg.Racks, SiteKey: siteKey, Keys: keys, Boot: sysclock.BootID(),
 		Version: version}, st, relay, clk, log, reg)
 	if err != nil {
 		return err
 	}
-	l, err := listen(cfg.Listen, moveWith)
+	l, err := lifecycle.Listen(cfg.Listen, moveWith)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func cmdHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		log.Warn("first start: an admin token was written; read it, keep it safe, then delete the file",
 			"file", cfg.AdminTokenFile)
 	}
-	l, err := listen(cfg.Listen, "listen: in "+*cfgPath)
+	l, err := lifecycle.Listen(cfg.Listen, "listen: in "+*cfgPath)
 	if err != nil {
 		h.Close()
 		return err

@@ -14,6 +14,9 @@
 // reported, not waited for. Wait returns errors.Join of what failed, the
 // failure that began the shutdown first. Cancellation is not an error.
 //
+// Listen opens the address of a part that serves, naming the flag or field
+// that moves it when another program holds it.
+//
 // A Group also holds the process's Gate (WithGate) from New until its
 // Safe phase is done, so that main lets a second signal end the process
 // only once the relay is halted.
