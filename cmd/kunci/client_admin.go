@@ -10,6 +10,8 @@ import (
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/client"
+	"github.com/kunci-project/kunci/internal/cli"
+	"github.com/kunci-project/kunci/internal/timeflag"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -18,18 +20,18 @@ const doorVerbs = "lockdown, release, unlock-once or resync"
 
 // cmdDoor sends a door a command (admin).
 func cmdDoor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	verbs := map[string]func(context.Context, []string, io.Writer, io.Writer) error{}
+	verbs := map[string]cli.Verb{}
 	for _, n := range wire.CommandNames {
 		verbs[string(n)] = doorCommand(n)
 	}
-	return subverb(ctx, "door", args, stdout, stderr, verbs, doorVerbs)
+	return kunci.Subverb(ctx, "door", args, stdout, stderr, verbs, doorVerbs)
 }
 
-func doorCommand(name wire.CommandName) func(context.Context, []string, io.Writer, io.Writer) error {
+func doorCommand(name wire.CommandName) cli.Verb {
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		fs := newFlags("door "+string(name), stderr)
+		fs := kunci.NewFlags("door "+string(name), stderr)
 		cf := addClientFlags(fs)
-		door, err := parseWithID(fs, args, "door", "door (site/door)")
+		door, err := cli.ParseWithID(fs, args, "door", "door (site/door)")
 		if err != nil {
 			return err
 		}
@@ -51,7 +53,7 @@ const tokenVerbs = "add, list or revoke"
 
 // cmdToken manages the API tokens (admin).
 func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return subverb(ctx, "token", args, stdout, stderr, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+	return kunci.Subverb(ctx, "token", args, stdout, stderr, map[string]cli.Verb{
 		"add":    cmdTokenAdd,
 		"list":   cmdTokenList,
 		"revoke": cmdTokenRevoke,
@@ -59,19 +61,19 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func cmdTokenAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("token add", stderr)
+	fs := kunci.NewFlags("token add", stderr)
 	cf := addClientFlags(fs)
 	var r api.TokenRequest
 	fs.StringVar(&r.Name, "name", "", "who holds it (`name`): the workflow records it as the actor")
 	roles := fs.String("role", "", "`roles`, comma-separated: requester, coordinator, approver, viewer, admin")
-	expires := when(fs, "expires", "when it stops working (default: never)")
-	if err := parseFlags(fs, args); err != nil {
+	expires := timeflag.Var(fs, "expires", "when it stops working (default: never)")
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := required(fs, "name", "role"); err != nil {
+	if err := cli.Required(fs, "name", "role"); err != nil {
 		return err
 	}
-	r.Roles, r.Expires = list(*roles), expires.t
+	r.Roles, r.Expires = cli.SplitComma(*roles), expires.Time()
 	t, done, err := ask(cf, stdout, func(c *client.Client) (*api.NewToken, error) { return c.AddToken(ctx, r) })
 	if done || err != nil {
 		return err
@@ -87,9 +89,9 @@ func cmdTokenAdd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("token list", stderr)
+	fs := kunci.NewFlags("token list", stderr)
 	cf := addClientFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	ts, done, err := ask(cf, stdout, func(c *client.Client) ([]auth.Info, error) { return c.Tokens(ctx) })
@@ -116,9 +118,9 @@ func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func cmdTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("token revoke", stderr)
+	fs := kunci.NewFlags("token revoke", stderr)
 	cf := addClientFlags(fs)
-	id, err := parseWithID(fs, args, "id", "token id")
+	id, err := cli.ParseWithID(fs, args, "id", "token id")
 	if err != nil {
 		return err
 	}
@@ -141,9 +143,9 @@ func roleList(rs []auth.Role) string {
 // cmdWhoami shows who the hub takes the token for: a quick check of a
 // token and a hub address.
 func cmdWhoami(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("whoami", stderr)
+	fs := kunci.NewFlags("whoami", stderr)
 	cf := addClientFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	w, done, err := ask(cf, stdout, func(c *client.Client) (*api.Whoami, error) { return c.Whoami(ctx) })

@@ -10,13 +10,15 @@ import (
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/internal/cli"
+	"github.com/kunci-project/kunci/internal/timeflag"
 	"github.com/kunci-project/kunci/permit"
 )
 
 const permitVerbs = "request, coordinate, approve, escort, reject, revoke, list or show"
 
 func cmdPermit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return subverb(ctx, "permit", args, stdout, stderr, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+	return kunci.Subverb(ctx, "permit", args, stdout, stderr, map[string]cli.Verb{
 		"request":    cmdPermitRequest,
 		"coordinate": permitStep("coordinate", "category", "`network` or server: what the work concerns (SOP step 2)"),
 		"approve":    permitStep("approve", "", ""),
@@ -30,7 +32,7 @@ func cmdPermit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // cmdPermitRequest files the special permit form (SOP step 1).
 func cmdPermitRequest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("permit request", stderr)
+	fs := kunci.NewFlags("permit request", stderr)
 	cf := addClientFlags(fs)
 	var r api.PermitRequest
 	fs.StringVar(&r.ID, "id", "", "the permit's `id` (default: the hub numbers it, P-000001)")
@@ -42,18 +44,18 @@ func cmdPermitRequest(ctx context.Context, args []string, stdout, stderr io.Writ
 	fs.StringVar(&r.Phone, "phone", "", "the guest's `phone` number (optional)")
 	fs.StringVar(&r.Purpose, "purpose", "", "the work to do (`text`)")
 	equipment := fs.String("equipment", "", "what the guest brings in, comma-separated (`list`: \"laptop,console cable\")")
-	from := when(fs, "from", "start of the visit window")
-	until := when(fs, "until", "end of the visit window")
+	from := timeflag.Var(fs, "from", "start of the visit window")
+	until := timeflag.Var(fs, "until", "end of the visit window")
 	fs.IntVar(&r.Entries, "entries", 0, "entries allowed (`n`; 0: any inside the window)")
 	fs.StringVar(&r.CardUID, "card", "", "the guest card's `UID` in hex, as the desk reader types it (only its fingerprint is kept)")
-	formOpened := when(fs, "form-opened", "when the desk opened the form, for the service time of step 1 (optional)")
-	if err := parseFlags(fs, args); err != nil {
+	formOpened := timeflag.Var(fs, "form-opened", "when the desk opened the form, for the service time of step 1 (optional)")
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := required(fs, "site", "door", "guest", "nik", "org", "purpose", "from", "until", "card"); err != nil {
+	if err := cli.Required(fs, "site", "door", "guest", "nik", "org", "purpose", "from", "until", "card"); err != nil {
 		return err
 	}
-	r.Equipment, r.NotBefore, r.NotAfter, r.FormOpened = list(*equipment), from.t, until.t, formOpened.t
+	r.Equipment, r.NotBefore, r.NotAfter, r.FormOpened = cli.SplitComma(*equipment), from.Time(), until.Time(), formOpened.Time()
 	p, done, err := ask(cf, stdout, func(c *client.Client) (*api.Permit, error) { return c.Request(ctx, r) })
 	if done || err != nil {
 		return err
@@ -65,21 +67,21 @@ func cmdPermitRequest(ctx context.Context, args []string, stdout, stderr io.Writ
 
 // permitStep returns the verb of one step of a permit's life after the
 // request, with the one flag it asks for (none for approve).
-func permitStep(step, flag, usage string) func(context.Context, []string, io.Writer, io.Writer) error {
+func permitStep(step, flag, usage string) cli.Verb {
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		fs := newFlags("permit "+step, stderr)
+		fs := kunci.NewFlags("permit "+step, stderr)
 		cf := addClientFlags(fs)
 		var value *string
 		if flag != "" {
 			value = fs.String(flag, "", usage)
 		}
-		id, err := parseWithID(fs, args, "id", "permit id")
+		id, err := cli.ParseWithID(fs, args, "id", "permit id")
 		if err != nil {
 			return err
 		}
 		var v string
 		if flag != "" {
-			if err := required(fs, flag); err != nil {
+			if err := cli.Required(fs, flag); err != nil {
 				return err
 			}
 			if flag == "category" && *value != "network" && *value != "server" {
@@ -135,10 +137,10 @@ func nextStep(w io.Writer, p *api.Permit) error {
 }
 
 func cmdPermitList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("permit list", stderr)
+	fs := kunci.NewFlags("permit list", stderr)
 	cf := addClientFlags(fs)
 	state := fs.String("state", "", "only permits in this `state` (requested, coordinated, approved, escorted, issued, rejected, revoked)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	ps, done, err := ask(cf, stdout, func(c *client.Client) ([]api.Permit, error) { return c.Permits(ctx, workflow.State(*state)) })
@@ -154,9 +156,9 @@ func cmdPermitList(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func cmdPermitShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("permit show", stderr)
+	fs := kunci.NewFlags("permit show", stderr)
 	cf := addClientFlags(fs)
-	id, err := parseWithID(fs, args, "id", "permit id")
+	id, err := cli.ParseWithID(fs, args, "id", "permit id")
 	if err != nil {
 		return err
 	}
@@ -201,7 +203,7 @@ func cmdPermitShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 const staffVerbs = "add or list"
 
 func cmdStaff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return subverb(ctx, "staff", args, stdout, stderr, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+	return kunci.Subverb(ctx, "staff", args, stdout, stderr, map[string]cli.Verb{
 		"add":  cmdStaffAdd,
 		"list": cmdStaffList,
 	}, staffVerbs)
@@ -209,7 +211,7 @@ func cmdStaff(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // cmdStaffAdd adds a staff member, or changes one (same id).
 func cmdStaffAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("staff add", stderr)
+	fs := kunci.NewFlags("staff add", stderr)
 	cf := addClientFlags(fs)
 	var r api.StaffRequest
 	fs.StringVar(&r.ID, "id", "", "the staff member's `id` (S-004); an existing id is changed")
@@ -220,13 +222,13 @@ func cmdStaffAdd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.BoolVar(&r.Escort, "escort", false, "may escort guests")
 	fs.BoolVar(&r.Solo, "solo", false, "may enter alone")
 	fs.BoolVar(&r.Disabled, "disabled", false, "cards refused at every door")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := required(fs, "id", "name", "site", "card"); err != nil {
+	if err := cli.Required(fs, "id", "name", "site", "card"); err != nil {
 		return err
 	}
-	r.Doors, r.CardUIDs = list(*doors), list(*cards)
+	r.Doors, r.CardUIDs = cli.SplitComma(*doors), cli.SplitComma(*cards)
 	m, done, err := ask(cf, stdout, func(c *client.Client) (*api.Staff, error) { return c.PutStaff(ctx, r) })
 	if done || err != nil {
 		return err
@@ -261,9 +263,9 @@ func staffRights(m *api.Staff) string {
 }
 
 func cmdStaffList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("staff list", stderr)
+	fs := kunci.NewFlags("staff list", stderr)
 	cf := addClientFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	ms, done, err := ask(cf, stdout, func(c *client.Client) ([]api.Staff, error) { return c.Staff(ctx) })

@@ -16,6 +16,8 @@ import (
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/internal/cli"
+	"github.com/kunci-project/kunci/internal/timeflag"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -23,7 +25,7 @@ import (
 // visits.
 type filter struct {
 	site, door *string
-	from, to   *whenFlag
+	from, to   *timeflag.Value
 }
 
 // addFilter adds --site, --door, --from and --to; what says what from
@@ -32,24 +34,24 @@ func addFilter(fs *flag.FlagSet, what string) *filter {
 	return &filter{
 		site: fs.String("site", "", "only this `site`"),
 		door: fs.String("door", "", "only this `door`"),
-		from: when(fs, "from", "only "+what+" from this time"),
-		to:   when(fs, "to", "only "+what+" before this time (exclusive)"),
+		from: timeflag.Var(fs, "from", "only "+what+" from this time"),
+		to:   timeflag.Var(fs, "to", "only "+what+" before this time (exclusive)"),
 	}
 }
 
 // of is the choice as the hub takes it.
 func (f *filter) of() workflow.Filter {
-	return workflow.Filter{Site: *f.site, Door: *f.door, From: f.from.t, To: f.to.t}
+	return workflow.Filter{Site: *f.site, Door: *f.door, From: f.from.Time(), To: f.to.Time()}
 }
 
 // cmdGuestbook shows the guest book (Buku Tamu): a table, or the hub's CSV.
 func cmdGuestbook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("guestbook", stderr)
+	fs := kunci.NewFlags("guestbook", stderr)
 	cf := addClientFlags(fs)
 	f := addFilter(fs, "visits entered")
 	id := fs.String("permit", "", "only the visits of this permit (`id`)")
 	asCSV := fs.Bool("csv", false, "print the hub's CSV (every field, for a spreadsheet)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *asCSV && cf.json {
@@ -104,10 +106,10 @@ func clip(s string, n int) string {
 // cmdSLA shows the service-time report: each permit's steps against the
 // SOP's standard times, then the aggregate.
 func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sla", stderr)
+	fs := kunci.NewFlags("sla", stderr)
 	cf := addClientFlags(fs)
 	f := addFilter(fs, "permits requested")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	rep, done, err := ask(cf, stdout, func(c *client.Client) (*api.SLAReport, error) { return c.SLA(ctx, f.of()) })
@@ -174,9 +176,9 @@ func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 // cmdStatus shows every door's live state.
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("status", stderr)
+	fs := kunci.NewFlags("status", stderr)
 	cf := addClientFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	doors, done, err := ask(cf, stdout, func(c *client.Client) ([]hub.Door, error) { return c.Doors(ctx) })
@@ -233,9 +235,9 @@ func doorCells(s *wire.Status) []string {
 
 // cmdWatch follows the hub's updates, a line each, until ctx ends.
 func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("watch", stderr)
+	fs := kunci.NewFlags("watch", stderr)
 	cf := addClientFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	c, err := cf.client()

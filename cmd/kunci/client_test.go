@@ -33,60 +33,6 @@ import (
 	"github.com/kunci-project/kunci/wire"
 )
 
-func TestParseTime(t *testing.T) {
-	wib := time.FixedZone("WIB", 7*3600)
-	now := time.Date(2026, 11, 28, 9, 30, 15, 500_000_000, wib)
-	sec := now.Truncate(time.Second)
-	for _, c := range []struct {
-		in   string
-		want time.Time
-	}{
-		{"now", sec},
-		{" now ", sec},
-		{"now+2h", sec.Add(2 * time.Hour)},
-		{"+2h", sec.Add(2 * time.Hour)},
-		{"now-30m", sec.Add(-30 * time.Minute)},
-		{"-90s", sec.Add(-90 * time.Second)},
-		{"now+1d", sec.Add(24 * time.Hour)},
-		{"-3d", sec.Add(-72 * time.Hour)},
-		{"now+1h30m", sec.Add(90 * time.Minute)},
-		{"2026-11-28T10:00:00+07:00", time.Date(2026, 11, 28, 10, 0, 0, 0, wib)},
-		{"2026-11-28T03:00:00Z", time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)},
-		{"2026-11-28 10:00", time.Date(2026, 11, 28, 10, 0, 0, 0, wib)},
-		{"2026-11-28T10:00", time.Date(2026, 11, 28, 10, 0, 0, 0, wib)},
-		{"2026-11-28 10:00:05", time.Date(2026, 11, 28, 10, 0, 5, 0, wib)},
-		{"2026-11-29", time.Date(2026, 11, 29, 0, 0, 0, 0, wib)},
-	} {
-		got, err := parseTime(c.in, now, wib)
-		if err != nil || !got.Equal(c.want) {
-			t.Errorf("parseTime(%q) = %v, %v; want %v", c.in, got, err, c.want)
-		}
-	}
-	for _, bad := range []string{"", "tomorrow", "now*2", "nowish", "now+", "+2x", "now+-2h", "+1.5d", "2026-13-01", "10:00", "+99999d"} {
-		if got, err := parseTime(bad, now, wib); err == nil {
-			t.Errorf("parseTime(%q) = %v; want an error", bad, got)
-		}
-	}
-}
-
-func FuzzParseTime(f *testing.F) {
-	for _, s := range []string{"now", "now+2h", "-30m", "+1d", "2026-11-28T10:00:00+07:00", "2026-11-28 10:00", "2026-11-29", "tomorrow"} {
-		f.Add(s)
-	}
-	now := time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, s string) {
-		got, err := parseTime(s, now, time.UTC)
-		if err != nil {
-			return
-		}
-		// whatever it accepts reads back the same from the RFC 3339 the hub gets
-		back, err := parseTime(got.Format(time.RFC3339Nano), now, time.UTC)
-		if err != nil || !back.Equal(got) {
-			t.Fatalf("parseTime(%q) = %v; its RFC 3339 reads back as %v, %v", s, got, back, err)
-		}
-	})
-}
-
 // noEnv clears the client's environment for the test.
 func noEnv(t *testing.T) {
 	t.Setenv("KUNCI_HUB", "")

@@ -5,13 +5,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
+	"time"
+
+	"github.com/kunci-project/kunci/internal/cli"
+	"github.com/kunci-project/kunci/internal/timeflag"
 )
 
 // version is set by the build (-ldflags "-X main.version=...").
@@ -62,13 +63,14 @@ Every verb and sub-verb answers -h (or --help) with its usage and flags on stder
 status 0, as Go's tools do; kunci help [VERB [SUB]] prints the same on stdout.
 `
 
-// verb runs one of kunci's commands on the words after its name.
-type verb func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+// kunci is the command line: its verbs' flag sets print their lines of
+// usage for -h.
+var kunci = cli.Program{Name: "kunci", Usage: usage}
 
 // verbs are kunci's commands by name; a verb named here answers -h (the
 // table test in help_test.go runs each of them, and their sub-verbs).
-func verbs() map[string]verb {
-	return map[string]verb{
+func verbs() map[string]cli.Verb {
+	return map[string]cli.Verb{
 		"agent": cmdAgent,
 		"hub":   cmdHub,
 		"dev":   cmdDev,
@@ -91,132 +93,37 @@ func verbs() map[string]verb {
 		"token":     cmdToken,
 		"whoami":    cmdWhoami,
 		"version":   cmdVersion,
-		"help":      cmdHelp,
+		"help": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+			return kunci.Help(ctx, args, stdout, verbs())
+		},
 	}
 }
 
 // run runs the command line args. Help asked for (-h, --help) is not an
 // error: run returns nil once the usage is printed.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errors.New("no command given")
-	}
-	if isHelp(args[0]) {
-		fmt.Fprint(stderr, usage)
-		return nil
-	}
-	v, ok := verbs()[args[0]]
-	if !ok {
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
-	}
-	if err := v(ctx, args[1:], stdout, stderr); !errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return nil
-}
-
-// cmdHelp prints the usage on stdout; with a verb (and a sub-verb), that
-// verb's usage, as -h prints it on stderr.
-func cmdHelp(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	if len(args) == 0 || isHelp(args[0]) {
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	if _, ok := verbs()[args[0]]; !ok {
-		return fmt.Errorf("help: unknown command %q", args[0])
-	}
-	return run(ctx, append(slices.Clip(args), "-h"), stdout, stdout)
+	return kunci.Run(ctx, args, stdout, stderr, verbs())
 }
 
 func cmdVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("version", stderr)
-	if err := parseFlags(fs, args); err != nil {
+	fs := kunci.NewFlags("version", stderr)
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "kunci", version)
 	return nil
 }
 
-// isHelp reports whether arg asks for help, as the flag package takes it.
-func isHelp(arg string) bool {
-	switch arg {
-	case "-h", "--h", "-help", "--help":
-		return true
-	}
-	return false
-}
-
-// groupHelp prints the usage of a verb with sub-verbs (kunci permit) and
-// returns flag.ErrHelp, as a flag set does for -h; names lists the
-// sub-verbs.
+// Forwarders for the verbs outside the client's files until they call
+// kunci and cli themselves (the next commit, by sed).
+func newFlags(name string, stderr io.Writer) *flag.FlagSet { return kunci.NewFlags(name, stderr) }
+func parseFlags(fs *flag.FlagSet, args []string) error     { return cli.ParseFlags(fs, args) }
+func isHelp(arg string) bool                               { return cli.IsHelp(arg) }
 func groupHelp(stderr io.Writer, group, names string) error {
-	fmt.Fprintf(stderr, "usage:\n%s\nkunci %s SUB -h prints the flags of one; SUB is %s.\n", synopsis(group), group, names)
-	return flag.ErrHelp
+	return kunci.GroupHelp(stderr, group, names)
+}
+func parseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
+	return timeflag.Parse(s, now, loc)
 }
 
-// synopsis returns the entries of usage that show the verb name ("permit"
-// or "permit approve"), so that -h repeats what kunci help says.
-func synopsis(name string) string {
-	verb, sub, _ := strings.Cut(name, " ")
-	shows := func(line string) bool {
-		for rest := line; ; {
-			i := strings.Index(rest, "kunci ")
-			if i < 0 {
-				return false
-			}
-			rest = rest[i+len("kunci "):]
-			w := strings.Fields(rest)
-			if len(w) > 0 && w[0] == verb && (sub == "" || len(w) > 1 && slices.Contains(strings.Split(w[1], "|"), sub)) {
-				return true
-			}
-		}
-	}
-	var b strings.Builder
-	in := false
-	for line := range strings.Lines(usage) {
-		switch {
-		case strings.HasPrefix(line, "  kunci "):
-			in = shows(line)
-		case !strings.HasPrefix(line, "      "):
-			in = false
-		}
-		if in {
-			b.WriteString(line)
-		}
-	}
-	if b.Len() == 0 {
-		return "  kunci " + name + " [flags]\n"
-	}
-	return b.String()
-}
-
-// newFlags returns the flag set of the verb name, writing to stderr; -h
-// prints the verb's lines of the usage and its flags.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("kunci "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage:\n%s", synopsis(name))
-		flags := 0
-		fs.VisitAll(func(*flag.Flag) { flags++ })
-		if flags > 0 {
-			fmt.Fprintf(fs.Output(), "\nflags:\n")
-			fs.PrintDefaults()
-		}
-	}
-	return fs
-}
-
-// parseFlags parses args and refuses words left over: a flag after a stray
-// word would otherwise be ignored without a word.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected %q (flags start with -; quote values with spaces)", fs.Name(), fs.Arg(0))
-	}
-	return nil
-}
+const whenHelp = timeflag.Help
