@@ -14,6 +14,7 @@ import (
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/hardware/sim"
 	"github.com/kunci-project/kunci/hardware/sysclock"
+	"github.com/kunci-project/kunci/internal/cli"
 	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/internal/sdnotify"
@@ -24,10 +25,10 @@ import (
 )
 
 func cmdAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("agent", stderr)
+	fs := kunci.NewFlags("agent", stderr)
 	cfgPath := fs.String("config", "/etc/kunci/agent.yaml", "agent config `file`")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := config.LoadAgent(*cfgPath)

@@ -14,20 +14,21 @@ import (
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/demo"
+	"github.com/kunci-project/kunci/internal/cli"
 	"github.com/kunci-project/kunci/internal/devbroker"
 	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 )
 
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("dev", stderr)
+	fs := kunci.NewFlags("dev", stderr)
 	data := fs.String("data", "kunci-dev", "`folder` for keys, signed records and the stores")
 	addr := fs.String("listen", "127.0.0.1:8080", "`address` of the simulator and the local API")
 	mqttAddr := fs.String("mqtt", devMQTTDefault, "loopback `address` of the embedded MQTT broker (off: the door alone, no broker, no hub)")
 	brokerURL := fs.String("broker", "", "`URL` of a running broker to use instead of the embedded one (tcp://127.0.0.1:1883)")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
 	play := fs.Bool("demo", false, "play the whole SOP once (request to a secured room), print the guest book and the service times, and stop")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *play && *mqttAddr == "off" && *brokerURL == "" {

@@ -9,6 +9,7 @@ import (
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/server"
+	"github.com/kunci-project/kunci/internal/cli"
 	"github.com/kunci-project/kunci/internal/lifecycle"
 )
 
@@ -17,10 +18,10 @@ import (
 const hubShutdown = 20 * time.Second
 
 func cmdHub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("hub", stderr)
+	fs := kunci.NewFlags("hub", stderr)
 	cfgPath := fs.String("config", "/etc/kunci/hub.yaml", "hub config `file`")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := config.LoadHub(*cfgPath)

@@ -14,6 +14,7 @@ import (
 	"github.com/kunci-project/kunci/config"
 	kgpio "github.com/kunci-project/kunci/hardware/gpio"
 	"github.com/kunci-project/kunci/hardware/hwcheck"
+	"github.com/kunci-project/kunci/internal/cli"
 )
 
 // cmdHwcheck is the installer's check of a door on a Raspberry Pi
@@ -21,7 +22,7 @@ import (
 // relay is driven locked before anything else) and hands it to
 // hwcheck.Run, which halts the relay on every way out.
 func cmdHwcheck(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("hwcheck", stderr)
+	fs := kunci.NewFlags("hwcheck", stderr)
 	cfgPath := fs.String("config", "/etc/kunci/agent.yaml", "agent config `file` (hardware: gpio)")
 	forD := fs.Duration("for", 0, "end after this `duration`; by default hwcheck ends after --pulse-relay and --read-card, or at Ctrl-C when neither is given")
 	pulse := fs.Duration("pulse-relay", 0, "unlock the relay once for this `duration` (at most 1m), then lock it")
@@ -33,7 +34,7 @@ func cmdHwcheck(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprint(fs.Output(), hwcheckUsage)
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	switch {

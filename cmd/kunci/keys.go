@@ -8,14 +8,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kunci-project/kunci/internal/cli"
+	"github.com/kunci-project/kunci/internal/timeflag"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/permit/keyfile"
 )
 
 func cmdKeygen(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keygen", stderr)
+	fs := kunci.NewFlags("keygen", stderr)
 	out := fs.String("out", ".", "`folder` for hub-<id>.key, hub-<id>.pub and site.key")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	id, err := keyfile.Generate(*out)
@@ -33,11 +35,11 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("sign: want permit, staff or revocation")
 	}
-	if isHelp(args[0]) {
-		return groupHelp(stderr, "sign", "permit, staff or revocation")
+	if cli.IsHelp(args[0]) {
+		return kunci.GroupHelp(stderr, "sign", "permit, staff or revocation")
 	}
 	what, args := args[0], args[1:]
-	fs := newFlags("sign "+what, stderr)
+	fs := kunci.NewFlags("sign "+what, stderr)
 	keyFile := fs.String("key", "", "hub private key `file` (from kunci keygen)")
 	siteKeyFile := fs.String("site-key", "site.key", "site key `file`, to fingerprint card UIDs")
 	out := fs.String("o", "", "write to `file` instead of standard output")
@@ -51,8 +53,8 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 		card := fs.String("card", "", "the guest's card UID in hex (fingerprinted, never stored)")
 		escort := fs.String("escort", "", "staff id of the assigned escort")
 		cat := fs.String("category", "server", "network or server")
-		from := fs.String("from", "-5m", "valid from: "+strings.ReplaceAll(whenHelp, "`", ""))
-		until := fs.String("until", "+8h", "valid until: "+strings.ReplaceAll(whenHelp, "`", ""))
+		from := fs.String("from", "-5m", "valid from: "+strings.ReplaceAll(timeflag.Help, "`", ""))
+		until := fs.String("until", "+8h", "valid until: "+strings.ReplaceAll(timeflag.Help, "`", ""))
 		entries := fs.Int("entries", 1, "entries allowed; 0 for any number inside the window")
 		by := fs.String("approved-by", "", "who approved it (SOP step 3)")
 		build = func(now time.Time, sk func() (permit.SiteKey, error)) (permit.Kind, interface{ Validate() error }, error) {
@@ -60,11 +62,11 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return "", nil, err
 			}
-			nb, err := parseTime(*from, now, time.Local)
+			nb, err := timeflag.Parse(*from, now, time.Local)
 			if err != nil {
 				return "", nil, fmt.Errorf("--from: %w", err)
 			}
-			na, err := parseTime(*until, now, time.Local)
+			na, err := timeflag.Parse(*until, now, time.Local)
 			if err != nil {
 				return "", nil, fmt.Errorf("--until: %w", err)
 			}
@@ -107,7 +109,7 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("sign: unknown %q; want permit, staff or revocation", what)
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *keyFile == "" {

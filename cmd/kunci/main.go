@@ -5,14 +5,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/kunci-project/kunci/internal/cli"
-	"github.com/kunci-project/kunci/internal/timeflag"
 )
 
 // version is set by the build (-ldflags "-X main.version=...").
@@ -113,17 +110,3 @@ func cmdVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintln(stdout, "kunci", version)
 	return nil
 }
-
-// Forwarders for the verbs outside the client's files until they call
-// kunci and cli themselves (the next commit, by sed).
-func newFlags(name string, stderr io.Writer) *flag.FlagSet { return kunci.NewFlags(name, stderr) }
-func parseFlags(fs *flag.FlagSet, args []string) error     { return cli.ParseFlags(fs, args) }
-func isHelp(arg string) bool                               { return cli.IsHelp(arg) }
-func groupHelp(stderr io.Writer, group, names string) error {
-	return kunci.GroupHelp(stderr, group, names)
-}
-func parseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
-	return timeflag.Parse(s, now, loc)
-}
-
-const whenHelp = timeflag.Help
