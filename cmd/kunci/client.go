@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,46 +10,16 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/client"
+	"github.com/kunci-project/kunci/hub/client/clitext"
+	"github.com/kunci-project/kunci/internal/cli"
 )
 
 // defaultHub is where the client verbs look for the hub without --hub or
 // KUNCI_HUB: kunci dev's default --listen.
 const defaultHub = "http://127.0.0.1:8080"
-
-// ask runs call on the client the flags name. With --json it prints the
-// hub's answer as it came instead and reports done: the verb prints
-// nothing more.
-func ask[T any](cf *clientFlags, stdout io.Writer, call func(*client.Client) (T, error)) (v T, done bool, err error) {
-	var raw []byte
-	c, err := cf.client(client.OnAnswer(func(b []byte) { raw = bytes.Clone(b) }))
-	if err != nil {
-		return v, false, err
-	}
-	if v, err = call(c); err != nil {
-		return v, false, explain(err)
-	}
-	if !cf.json {
-		return v, false, nil
-	}
-	return v, true, printRaw(stdout, raw)
-}
-
-// explain adds to a hub's refusal, or its absence, what the user can do.
-func explain(err error) error {
-	var he *client.Error
-	switch {
-	case errors.As(err, &he) && he.StatusCode == http.StatusUnauthorized:
-		return fmt.Errorf("%w (check --token, --token-file or KUNCI_TOKEN)", err)
-	case errors.Is(err, client.ErrUnreachable):
-		return fmt.Errorf("%w\n  (is it running? `kunci dev` starts one on %s; otherwise point --hub or KUNCI_HUB at it)", err, defaultHub)
-	}
-	return err
-}
 
 // clientFlags are the flags every client verb has.
 type clientFlags struct {
@@ -56,7 +27,10 @@ type clientFlags struct {
 	json                  bool
 }
 
-func addClientFlags(fs *flag.FlagSet) *clientFlags {
+// newClientFlags returns the flag set of the client verb name, with the
+// flags every client verb has.
+func newClientFlags(name string, stderr io.Writer) (*flag.FlagSet, *clientFlags) {
+	fs := kunci.NewFlags(name, stderr)
 	f := new(clientFlags)
 	hub := os.Getenv("KUNCI_HUB")
 	if hub == "" {
@@ -66,7 +40,7 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	fs.StringVar(&f.token, "token", "", "API `token` (env KUNCI_TOKEN)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "read the API token from `file`")
 	fs.BoolVar(&f.json, "json", false, "print the hub's JSON answer as it came")
-	return f
+	return fs, f
 }
 
 // client returns the hub's client the flags ask for. The token comes from
@@ -93,57 +67,62 @@ func (f *clientFlags) client(opts ...client.Option) (*client.Client, error) {
 	return c, nil
 }
 
-// printRaw prints the hub's answer as it came, for --json.
-func printRaw(w io.Writer, raw []byte) error {
-	if len(raw) == 0 {
-		return nil
-	}
-	if _, err := w.Write(raw); err != nil {
+// answer runs call on the client the flags name and prints its answer
+// with show, or, with --json, the hub's answer as it came.
+func answer[T any](cf *clientFlags, stdout io.Writer, call func(*client.Client) (T, error), show func(io.Writer, T) error) error {
+	var raw []byte
+	c, err := cf.client(client.OnAnswer(func(b []byte) { raw = bytes.Clone(b) }))
+	if err != nil {
 		return err
 	}
-	if raw[len(raw)-1] != '\n' {
-		_, err := io.WriteString(w, "\n")
-		return err
+	v, err := call(c)
+	switch {
+	case err != nil:
+		return explain(err)
+	case cf.json:
+		return clitext.Raw(stdout, raw)
 	}
-	return nil
+	return show(stdout, v)
 }
 
-// table writes aligned columns; rows are tab-separated cells.
-type table struct{ tw *tabwriter.Writer }
-
-func newTable(w io.Writer, header ...string) *table {
-	t := &table{tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
-	t.row(header...)
-	return t
-}
-
-func (t *table) row(cells ...string) {
-	for i, c := range cells {
-		if c == "" {
-			cells[i] = "-"
+// asking returns the client verb name, which has only the client's flags:
+// it asks the hub with call and prints the answer with show.
+func asking[T any](name string, call func(*client.Client, context.Context) (T, error), show func(io.Writer, T) error) cli.Verb {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		fs, cf := newClientFlags(name, stderr)
+		if err := cli.ParseFlags(fs, args); err != nil {
+			return err
 		}
+		return answer(cf, stdout, func(c *client.Client) (T, error) { return call(c, ctx) }, show)
 	}
-	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 }
 
-func (t *table) flush() error { return t.tw.Flush() }
-
-// clock shows a time in the local zone, to the second; zero is "-".
-func clock(t time.Time) string {
-	if t.IsZero() {
-		return "-"
+// sending returns the client verb name that sends the hub one record,
+// filled from the verb's flags: fill declares them into r and returns what
+// is left to do once they are parsed (lists split, times read); the flags
+// in required must be given. call sends r, show prints the answer.
+func sending[R, T any](name string, fill func(fs *flag.FlagSet, r *R) (parsed func()), required []string,
+	call func(*client.Client, context.Context, R) (T, error), show func(io.Writer, T) error) cli.Verb {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		fs, cf := newClientFlags(name, stderr)
+		var r R
+		parsed := fill(fs, &r)
+		if err := cli.ParseRequired(fs, args, required...); err != nil {
+			return err
+		}
+		parsed()
+		return answer(cf, stdout, func(c *client.Client) (T, error) { return call(c, ctx, r) }, show)
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
 }
 
-// span shows a duration to the second, without a trailing 0s (4m30s, 2m, 45s).
-func span(d time.Duration) string {
-	s := d.Round(time.Second).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
+// explain adds to a hub's refusal, or its absence, what the user can do.
+func explain(err error) error {
+	var he *client.Error
+	switch {
+	case errors.As(err, &he) && he.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("%w (check --token, --token-file or KUNCI_TOKEN)", err)
+	case errors.Is(err, client.ErrUnreachable):
+		return fmt.Errorf("%w\n  (is it running? `kunci dev` starts one on %s; otherwise point --hub or KUNCI_HUB at it)", err, defaultHub)
 	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
+	return err
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/client/clitext"
 	"github.com/kunci-project/kunci/hub/hubtest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/permit"
@@ -300,7 +301,7 @@ func TestClientSOP(t *testing.T) {
 			  "phone":"0812000111","purpose":"replace core switch PSU","equipment":["laptop","console cable"],
 			  "not_before":"` + rfc(from) + `","not_after":"` + rfc(until) + `","card_uid":"` + guestUID + `",
 			  "form_opened":"` + rfc(opened) + `"}`,
-			[]string{`P-000001 requested: Siti Rahma \(PT Jaringan Nusantara\) at demo/server-room, ` + clock(from) + ` to ` + clock(until),
+			[]string{`P-000001 requested: Siti Rahma \(PT Jaringan Nusantara\) at demo/server-room, ` + clitext.Clock(from) + ` to ` + clitext.Clock(until),
 				`next: kunci permit coordinate P-000001 --category network\|server`}},
 		{h.coord, []string{"permit", "coordinate", "P-000001", "--category", "network"},
 			"POST", "/api/permits/P-000001/coordinate", `{"category":"network"}`,
@@ -312,10 +313,10 @@ func TestClientSOP(t *testing.T) {
 				`signed and sent to demo/server-room: Siti Rahma may enter with escort S-004`}},
 		{h.viewer, []string{"permit", "list", "--state", "issued"}, "GET", "/api/permits?state=issued", "",
 			[]string{`ID +STATE +DOOR +GUEST +ORGANISATION +FROM +UNTIL +CATEGORY +ESCORT`,
-				`P-000001 +issued +demo/server-room +Siti Rahma +PT Jaringan Nusantara +` + clock(from) + ` +` + clock(until) + ` +network +S-004`}},
+				`P-000001 +issued +demo/server-room +Siti Rahma +PT Jaringan Nusantara +` + clitext.Clock(from) + ` +` + clitext.Clock(until) + ` +network +S-004`}},
 		{h.viewer, []string{"permit", "show", "P-000001"}, "GET", "/api/permits/P-000001", "",
 			[]string{`permit +P-000001 \(issued, version \d+\)`, `nik +3201\*{10}23`, `equipment +laptop, console cable`,
-				`window +` + clock(from) + ` to ` + clock(until), `entries +any inside the window`, `card +[0-9a-f]{16}`,
+				`window +` + clitext.Clock(from) + ` to ` + clitext.Clock(until), `entries +any inside the window`, `card +[0-9a-f]{16}`,
 				`requester +desk`, `coordinator +pranata`, `approver +kasi-infra`, `escort +S-004`,
 				`AT +STATE +BY +NOTE`, `[-0-9: ]+ +requested +desk +-`, `[-0-9: ]+ +issued +kasi-infra +.*`}},
 		{h.Admin, []string{"permit", "show", "--id", "P-000001"}, "GET", "/api/permits/P-000001", "",
@@ -351,8 +352,8 @@ func TestClientSOP(t *testing.T) {
 	}
 	lines(t, "guestbook", out,
 		`ENTERED +DOOR +PERMIT +GUEST +NIK +ORGANISATION +PURPOSE +CATEGORY +ESCORT +APPROVER +EXITED +SECURED +EQUIPMENT +ALARMS`,
-		clock(start.Add(time.Minute))+` +demo/server-room +P-000001 +Siti Rahma +3201\*{10}23 +PT Jaringan Nusantara +replace core switch PSU `+
-			`+network +S-004 +kasi-infra +`+clock(start.Add(31*time.Minute+30*time.Second))+` +`+clock(start.Add(34*time.Minute))+
+		clitext.Clock(start.Add(time.Minute))+` +demo/server-room +P-000001 +Siti Rahma +3201\*{10}23 +PT Jaringan Nusantara +replace core switch PSU `+
+			`+network +S-004 +kasi-infra +`+clitext.Clock(start.Add(31*time.Minute+30*time.Second))+` +`+clitext.Clock(start.Add(34*time.Minute))+
 			` +laptop, console cable +door.held_open `+start.Add(5*time.Minute).Local().Format("15:04:05"))
 
 	out = h.must(t, h.viewer, "sla")
@@ -537,7 +538,7 @@ func TestClientTokens(t *testing.T) {
 	}
 	lines(t, "token list", h.must(t, h.Admin, "token", "list"),
 		`ID +NAME +ROLES +CREATED +EXPIRES +STATE`,
-		id+` +auditor-2 +(viewer,requester|requester,viewer) +[-0-9: ]+ +`+clock(expires)+` +active`)
+		id+` +auditor-2 +(viewer,requester|requester,viewer) +[-0-9: ]+ +`+clitext.Clock(expires)+` +active`)
 	h.must(t, tok, "status") // a viewer reads
 	file := filepath.Join(t.TempDir(), "auditor-2.token")
 	if err := os.WriteFile(file, []byte(tok+"\n"), 0o600); err != nil {

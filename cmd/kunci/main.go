@@ -8,7 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
+	"github.com/kunci-project/kunci/hub"
+	"github.com/kunci-project/kunci/hub/client"
+	"github.com/kunci-project/kunci/hub/client/clitext"
 	"github.com/kunci-project/kunci/internal/cli"
 )
 
@@ -84,12 +88,14 @@ func verbs() map[string]cli.Verb {
 		"staff":     cmdStaff,
 		"guestbook": cmdGuestbook,
 		"sla":       cmdSLA,
-		"status":    cmdStatus,
-		"watch":     cmdWatch,
-		"door":      cmdDoor,
-		"token":     cmdToken,
-		"whoami":    cmdWhoami,
-		"version":   cmdVersion,
+		"status": asking("status", (*client.Client).Doors, func(w io.Writer, ds []hub.Door) error {
+			return clitext.Doors(w, ds, time.Now())
+		}),
+		"watch":   cmdWatch,
+		"door":    cmdDoor,
+		"token":   cmdToken,
+		"whoami":  asking("whoami", (*client.Client).Whoami, clitext.Whoami),
+		"version": cmdVersion,
 		"help": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			return kunci.Help(ctx, args, stdout, verbs())
 		},

@@ -77,3 +77,12 @@ func SplitComma(s string) []string {
 	}
 	return out
 }
+
+// ParseRequired parses args as ParseFlags does, then reports the flags
+// among names left empty as Required does.
+func ParseRequired(fs *flag.FlagSet, args []string, names ...string) error {
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	return Required(fs, names...)
+}
