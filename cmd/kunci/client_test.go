@@ -2,14 +2,12 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -134,62 +131,21 @@ func TestClientUnreachable(t *testing.T) {
 	}
 }
 
-// Cards and people of the client tests.
-const (
-	guestUID  = "04A1B2C3D4E5F6"
-	escortUID = "04E5F6A1B2C3D4"
-	guestNIK  = "3201234567890123"
-)
-
-// seen is one request the hub got.
-type seen struct{ method, uri, body string }
-
-// recorder passes every request to the real API and keeps it.
-type recorder struct {
-	h    http.Handler
-	mu   sync.Mutex
-	reqs []seen
-}
-
-func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	b, _ := io.ReadAll(req.Body)
-	req.Body = io.NopCloser(bytes.NewReader(b))
-	r.mu.Lock()
-	r.reqs = append(r.reqs, seen{req.Method, req.URL.RequestURI(), string(b)})
-	r.mu.Unlock()
-	r.h.ServeHTTP(w, req)
-}
-
-func (r *recorder) last() seen {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.reqs) == 0 {
-		return seen{}
-	}
-	return r.reqs[len(r.reqs)-1]
-}
-
 // clientHub is a real hub (hubtest: bbolt stores in a temporary folder,
 // the real API) behind a recorder, and a token for each role.
 type clientHub struct {
 	*hubtest.Env
-	url                       string
-	rec                       *recorder
-	desk, coord, head, viewer string
+	url string
+	rec *hubtest.Recorder
+	hubtest.Office
 }
 
 func newClientHub(t *testing.T) *clientHub {
 	t.Helper()
 	noEnv(t)
 	e := hubtest.New(t, hubtest.Options{})
-	rec := &recorder{h: e.API}
-	srv := httptest.NewServer(rec)
-	t.Cleanup(srv.Close) // before the hub stops
-	return &clientHub{Env: e, url: srv.URL, rec: rec,
-		desk:   e.Token(t, "desk", auth.Requester),
-		coord:  e.Token(t, "pranata", auth.Coordinator),
-		head:   e.Token(t, "kasi-infra", auth.Approver),
-		viewer: e.Token(t, "auditor", auth.Viewer)}
+	rec := e.Record(t)
+	return &clientHub{Env: e, url: rec.URL, rec: rec, Office: e.Office(t)}
 }
 
 // kunci runs a client verb as the holder of token.
@@ -211,13 +167,13 @@ func (h *clientHub) must(t *testing.T, token string, args ...string) string {
 // issue runs SOP steps 1-4 through the client verbs.
 func (h *clientHub) issue(t *testing.T) {
 	t.Helper()
-	h.must(t, h.Admin, "staff", "add", "--id", "S-004", "--name", "Budi Hartono", "--site", "demo", "--card", escortUID, "--escort")
-	h.must(t, h.desk, "permit", "request", "--site", "demo", "--door", "server-room", "--guest", "Siti Rahma",
-		"--nik", guestNIK, "--org", "PT Jaringan Nusantara", "--purpose", "replace core switch PSU",
-		"--from", "-1h", "--until", "+8h", "--card", guestUID)
-	h.must(t, h.coord, "permit", "coordinate", "P-000001", "--category", "network")
-	h.must(t, h.head, "permit", "approve", "P-000001")
-	h.must(t, h.head, "permit", "escort", "P-000001", "--staff", "S-004")
+	h.must(t, h.Admin, "staff", "add", "--id", "S-004", "--name", "Budi Hartono", "--site", "demo", "--card", hubtest.EscortUID, "--escort")
+	h.must(t, h.Desk, "permit", "request", "--site", "demo", "--door", "server-room", "--guest", "Siti Rahma",
+		"--nik", hubtest.NIK, "--org", "PT Jaringan Nusantara", "--purpose", "replace core switch PSU",
+		"--from", "-1h", "--until", "+8h", "--card", hubtest.GuestUID)
+	h.must(t, h.Coord, "permit", "coordinate", "P-000001", "--category", "network")
+	h.must(t, h.Head, "permit", "approve", "P-000001")
+	h.must(t, h.Head, "permit", "escort", "P-000001", "--staff", "S-004")
 }
 
 // visit is the door's events of one escorted visit of P-000001 from
@@ -256,12 +212,6 @@ func lines(t *testing.T, what, out string, patterns ...string) {
 	}
 }
 
-// jsonEqual reports whether a and b are the same JSON value.
-func jsonEqual(a, b string) bool {
-	var va, vb any
-	return json.Unmarshal([]byte(a), &va) == nil && json.Unmarshal([]byte(b), &vb) == nil && reflect.DeepEqual(va, vb)
-}
-
 // TestClientSOP: SOP steps 1-4, the staff register, the guest book, the
 // service times and the door's status through the client verbs against
 // the real API: each verb's request, what the hub stored, the tables.
@@ -278,57 +228,57 @@ func TestClientSOP(t *testing.T) {
 		body        string // "": none
 		out         []string
 	}{
-		{h.Admin, []string{"staff", "add", "--id", "S-004", "--name", "Budi Hartono", "--site", "demo", "--card", escortUID, "--escort"},
+		{h.Admin, []string{"staff", "add", "--id", "S-004", "--name", "Budi Hartono", "--site", "demo", "--card", hubtest.EscortUID, "--escort"},
 			"POST", "/api/staff",
-			`{"id":"S-004","name":"Budi Hartono","site":"demo","card_uids":["` + escortUID + `"],"escort":true,"solo":false}`,
+			`{"id":"S-004","name":"Budi Hartono","site":"demo","card_uids":["` + hubtest.EscortUID + `"],"escort":true,"solo":false}`,
 			[]string{`S-004 Budi Hartono, version 1: demo, every door; escort; 1 card\(s\); signed and sent to the doors`}},
 		{h.Admin, []string{"staff", "add", "--id", "S-001", "--name", "Sari", "--site", "demo", "--doors", "server-room",
 			"--card", "0A0B0C0D, 0A0B0C0E", "--escort", "--solo"},
 			"POST", "/api/staff",
 			`{"id":"S-001","name":"Sari","site":"demo","doors":["server-room"],"card_uids":["0A0B0C0D","0A0B0C0E"],"escort":true,"solo":true}`,
 			[]string{`S-001 Sari, version 1: demo/server-room; escort, solo; 2 card\(s\); signed and sent to the doors`}},
-		{h.viewer, []string{"whoami"}, "GET", "/api/whoami", "", []string{`auditor \(viewer\)`}},
-		{h.viewer, []string{"staff", "list"}, "GET", "/api/staff", "",
+		{h.Viewer, []string{"whoami"}, "GET", "/api/whoami", "", []string{`auditor \(viewer\)`}},
+		{h.Viewer, []string{"staff", "list"}, "GET", "/api/staff", "",
 			[]string{`ID +NAME +DOORS +RIGHTS +CARDS +VERSION +CHANGED`,
 				`S-001 +Sari +demo/server-room +escort, solo +2 +1 +[-0-9: ]+ by admin`,
 				`S-004 +Budi Hartono +demo, every door +escort +1 +1 +[-0-9: ]+ by admin`}},
-		{h.desk, []string{"permit", "request", "--site", "demo", "--door", "server-room", "--guest", "Siti Rahma",
-			"--nik", guestNIK, "--org", "PT Jaringan Nusantara", "--phone", "0812000111", "--purpose", "replace core switch PSU",
-			"--equipment", "laptop, console cable", "--from", rfc(from), "--until", rfc(until), "--card", guestUID,
+		{h.Desk, []string{"permit", "request", "--site", "demo", "--door", "server-room", "--guest", "Siti Rahma",
+			"--nik", hubtest.NIK, "--org", "PT Jaringan Nusantara", "--phone", "0812000111", "--purpose", "replace core switch PSU",
+			"--equipment", "laptop, console cable", "--from", rfc(from), "--until", rfc(until), "--card", hubtest.GuestUID,
 			"--form-opened", rfc(opened)},
 			"POST", "/api/permits",
-			`{"site":"demo","door":"server-room","guest":"Siti Rahma","nik":"` + guestNIK + `","organisation":"PT Jaringan Nusantara",
+			`{"site":"demo","door":"server-room","guest":"Siti Rahma","nik":"` + hubtest.NIK + `","organisation":"PT Jaringan Nusantara",
 			  "phone":"0812000111","purpose":"replace core switch PSU","equipment":["laptop","console cable"],
-			  "not_before":"` + rfc(from) + `","not_after":"` + rfc(until) + `","card_uid":"` + guestUID + `",
+			  "not_before":"` + rfc(from) + `","not_after":"` + rfc(until) + `","card_uid":"` + hubtest.GuestUID + `",
 			  "form_opened":"` + rfc(opened) + `"}`,
 			[]string{`P-000001 requested: Siti Rahma \(PT Jaringan Nusantara\) at demo/server-room, ` + clitext.Clock(from) + ` to ` + clitext.Clock(until),
 				`next: kunci permit coordinate P-000001 --category network\|server`}},
-		{h.coord, []string{"permit", "coordinate", "P-000001", "--category", "network"},
+		{h.Coord, []string{"permit", "coordinate", "P-000001", "--category", "network"},
 			"POST", "/api/permits/P-000001/coordinate", `{"category":"network"}`,
 			[]string{`P-000001 coordinated by pranata at [-0-9: ]+: network`, `next: kunci permit approve P-000001 \(by someone other than desk\)`}},
-		{h.head, []string{"permit", "approve", "P-000001"}, "POST", "/api/permits/P-000001/approve", `{}`,
+		{h.Head, []string{"permit", "approve", "P-000001"}, "POST", "/api/permits/P-000001/approve", `{}`,
 			[]string{`P-000001 approved by kasi-infra at [-0-9: ]+`, `next: kunci permit escort P-000001 --staff S-\.\.\.`}},
-		{h.head, []string{"permit", "escort", "--staff", "S-004", "P-000001"}, "POST", "/api/permits/P-000001/escort", `{"staff":"S-004"}`,
+		{h.Head, []string{"permit", "escort", "--staff", "S-004", "P-000001"}, "POST", "/api/permits/P-000001/escort", `{"staff":"S-004"}`,
 			[]string{`P-000001 issued by kasi-infra at [-0-9: ]+`,
 				`signed and sent to demo/server-room: Siti Rahma may enter with escort S-004`}},
-		{h.viewer, []string{"permit", "list", "--state", "issued"}, "GET", "/api/permits?state=issued", "",
+		{h.Viewer, []string{"permit", "list", "--state", "issued"}, "GET", "/api/permits?state=issued", "",
 			[]string{`ID +STATE +DOOR +GUEST +ORGANISATION +FROM +UNTIL +CATEGORY +ESCORT`,
 				`P-000001 +issued +demo/server-room +Siti Rahma +PT Jaringan Nusantara +` + clitext.Clock(from) + ` +` + clitext.Clock(until) + ` +network +S-004`}},
-		{h.viewer, []string{"permit", "show", "P-000001"}, "GET", "/api/permits/P-000001", "",
+		{h.Viewer, []string{"permit", "show", "P-000001"}, "GET", "/api/permits/P-000001", "",
 			[]string{`permit +P-000001 \(issued, version \d+\)`, `nik +3201\*{10}23`, `equipment +laptop, console cable`,
 				`window +` + clitext.Clock(from) + ` to ` + clitext.Clock(until), `entries +any inside the window`, `card +[0-9a-f]{16}`,
 				`requester +desk`, `coordinator +pranata`, `approver +kasi-infra`, `escort +S-004`,
 				`AT +STATE +BY +NOTE`, `[-0-9: ]+ +requested +desk +-`, `[-0-9: ]+ +issued +kasi-infra +.*`}},
 		{h.Admin, []string{"permit", "show", "--id", "P-000001"}, "GET", "/api/permits/P-000001", "",
-			[]string{`nik +` + guestNIK}},
+			[]string{`nik +` + hubtest.NIK}},
 	} {
 		out, errOut, err := h.kunci(t, s.token, s.args...)
 		if err != nil {
 			t.Fatalf("kunci %q: %v\n%s", s.args, err, errOut)
 		}
-		got := h.rec.last()
-		if got.method != s.method || got.uri != s.uri || (s.body == "" && got.body != "") || (s.body != "" && !jsonEqual(got.body, s.body)) {
-			t.Errorf("kunci %q sent %s %s %s; want %s %s %s", s.args, got.method, got.uri, got.body, s.method, s.uri, s.body)
+		got := h.rec.Last()
+		if !got.Is(s.method, s.uri, s.body) {
+			t.Errorf("kunci %q sent %s %s %s; want %s %s %s", s.args, got.Method, got.URI, got.Body, s.method, s.uri, s.body)
 		}
 		lines(t, strings.Join(s.args, " "), out, s.out...)
 	}
@@ -336,8 +286,8 @@ func TestClientSOP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	card, _ := h.SiteKey.FingerprintText(guestUID)
-	if rec.State != workflow.Issued || rec.Card != card || rec.NIK != guestNIK || !rec.NotBefore.Equal(from) ||
+	card, _ := h.SiteKey.FingerprintText(hubtest.GuestUID)
+	if rec.State != workflow.Issued || rec.Card != card || rec.NIK != hubtest.NIK || !rec.NotBefore.Equal(from) ||
 		!slices.Equal(rec.Equipment, []string{"laptop", "console cable"}) || rec.Requester != "desk" || rec.Escort != "S-004" {
 		t.Errorf("stored permit %+v", rec)
 	}
@@ -346,8 +296,8 @@ func TestClientSOP(t *testing.T) {
 	h.Feed(t, visit(start)...)
 	day := start.Add(-24 * time.Hour).Format("2006-01-02")
 	midnight, _ := time.ParseInLocation("2006-01-02", day, time.Local)
-	out := h.must(t, h.viewer, "guestbook", "--door", "server-room", "--from", day)
-	if got, want := h.rec.last().uri, "/api/guestbook?"+(url.Values{"door": {"server-room"}, "from": {rfc(midnight)}}).Encode(); got != want {
+	out := h.must(t, h.Viewer, "guestbook", "--door", "server-room", "--from", day)
+	if got, want := h.rec.Last().URI, "/api/guestbook?"+(url.Values{"door": {"server-room"}, "from": {rfc(midnight)}}).Encode(); got != want {
 		t.Errorf("guestbook asked %s; want %s", got, want)
 	}
 	lines(t, "guestbook", out,
@@ -356,8 +306,8 @@ func TestClientSOP(t *testing.T) {
 			`+network +S-004 +kasi-infra +`+clitext.Clock(start.Add(31*time.Minute+30*time.Second))+` +`+clitext.Clock(start.Add(34*time.Minute))+
 			` +laptop, console cable +door.held_open `+start.Add(5*time.Minute).Local().Format("15:04:05"))
 
-	out = h.must(t, h.viewer, "sla")
-	if got := h.rec.last().uri; got != "/api/sla" {
+	out = h.must(t, h.Viewer, "sla")
+	if got := h.rec.Last().URI; got != "/api/sla" {
 		t.Errorf("sla asked %s", got)
 	}
 	lines(t, "sla", out,
@@ -374,7 +324,7 @@ func TestClientSOP(t *testing.T) {
 		Alarms: []wire.Alarm{"rack_tampered:R2"}, Seq: 9})
 	h.Hub.Handle(mqttlink.Message{Topic: "kunci/v1/demo/server-room/availability", Payload: []byte("online")})
 	h.Hub.Handle(mqttlink.Message{Topic: "kunci/v1/demo/server-room/status", Payload: status})
-	out = h.must(t, h.viewer, "status")
+	out = h.must(t, h.Viewer, "status")
 	lines(t, "status", out,
 		`DOOR +HUB LINK +LAST SEEN +LOCK +DOOR +MODE +RACKS +OCCUPANCY +ALARMS`,
 		`demo/server-room +online +[-0-9: ]+ \(\d+s ago\) +locked +closed +normal +R1:closed R2:open +P-000001 with S-004, S-001 +rack_tampered:R2`)
@@ -390,14 +340,14 @@ func TestClientJSON(t *testing.T) {
 		args  []string
 		path  string
 	}{
-		{h.viewer, []string{"permit", "list"}, "/api/permits"},
-		{h.viewer, []string{"permit", "list", "--state", "requested"}, "/api/permits?state=requested"},
-		{h.viewer, []string{"permit", "show", "P-000001"}, "/api/permits/P-000001"},
-		{h.viewer, []string{"staff", "list"}, "/api/staff"},
-		{h.viewer, []string{"guestbook"}, "/api/guestbook"},
-		{h.viewer, []string{"guestbook", "--permit", "P-000002"}, "/api/guestbook?permit=P-000002"},
-		{h.viewer, []string{"sla"}, "/api/sla"},
-		{h.viewer, []string{"status"}, "/api/doors"},
+		{h.Viewer, []string{"permit", "list"}, "/api/permits"},
+		{h.Viewer, []string{"permit", "list", "--state", "requested"}, "/api/permits?state=requested"},
+		{h.Viewer, []string{"permit", "show", "P-000001"}, "/api/permits/P-000001"},
+		{h.Viewer, []string{"staff", "list"}, "/api/staff"},
+		{h.Viewer, []string{"guestbook"}, "/api/guestbook"},
+		{h.Viewer, []string{"guestbook", "--permit", "P-000002"}, "/api/guestbook?permit=P-000002"},
+		{h.Viewer, []string{"sla"}, "/api/sla"},
+		{h.Viewer, []string{"status"}, "/api/doors"},
 		{h.Admin, []string{"token", "list"}, "/api/tokens"},
 	} {
 		out := h.must(t, c.token, append(c.args, "--json")...)
@@ -407,12 +357,12 @@ func TestClientJSON(t *testing.T) {
 		}
 	}
 	// a change: the permit as the hub answered, nothing else
-	out := h.must(t, h.head, "permit", "revoke", "P-000001", "--reason", "work cancelled", "--json")
+	out := h.must(t, h.Head, "permit", "revoke", "P-000001", "--reason", "work cancelled", "--json")
 	var p api.Permit
 	if err := json.Unmarshal([]byte(out), &p); err != nil || p.State != workflow.Revoked || p.History[len(p.History)-1].Note != "work cancelled" {
 		t.Errorf("revoke --json: %s (%v)", out, err)
 	}
-	if got := h.rec.last(); got.method != "POST" || got.uri != "/api/permits/P-000001/revoke" || !jsonEqual(got.body, `{"reason":"work cancelled"}`) {
+	if got := h.rec.Last(); got.Method != "POST" || got.URI != "/api/permits/P-000001/revoke" || !hubtest.JSONEqual(got.Body, `{"reason":"work cancelled"}`) {
 		t.Errorf("revoke sent %+v", got)
 	}
 }
@@ -422,12 +372,12 @@ func TestClientGuestbookCSV(t *testing.T) {
 	h := newClientHub(t)
 	h.issue(t)
 	h.Feed(t, visit(time.Now().Truncate(time.Second))...)
-	out := h.must(t, h.viewer, "guestbook", "--csv", "--site", "demo", "--door", "server-room")
+	out := h.must(t, h.Viewer, "guestbook", "--csv", "--site", "demo", "--door", "server-room")
 	const asked = "/api/guestbook?door=server-room&format=csv&site=demo"
-	if got := h.rec.last().uri; got != asked {
+	if got := h.rec.Last().URI; got != asked {
 		t.Errorf("guestbook --csv asked %s; want %s", got, asked)
 	}
-	_, want := h.Do(t, h.viewer, "GET", asked, nil)
+	_, want := h.Do(t, h.Viewer, "GET", asked, nil)
 	if out != string(want) || !strings.HasPrefix(out, strings.Join(workflow.CSVHeader, ",")+"\n") || !strings.Contains(out, "Siti Rahma") {
 		t.Errorf("guestbook --csv:\n%s\nwant the hub's CSV:\n%s", out, want)
 	}
@@ -440,8 +390,8 @@ func TestClientHubErrors(t *testing.T) {
 	h.issue(t)
 	both := h.Token(t, "kepala", auth.Requester, auth.Approver)
 	h.must(t, both, "permit", "request", "--id", "P-SELF", "--site", "demo", "--door", "server-room", "--guest", "Andi",
-		"--nik", guestNIK, "--org", "PT A", "--purpose", "audit", "--from", "now", "--until", "now+2h", "--card", guestUID)
-	h.must(t, h.coord, "permit", "coordinate", "P-SELF", "--category", "server")
+		"--nik", hubtest.NIK, "--org", "PT A", "--purpose", "audit", "--from", "now", "--until", "now+2h", "--card", hubtest.GuestUID)
+	h.must(t, h.Coord, "permit", "coordinate", "P-SELF", "--category", "server")
 	for _, c := range []struct {
 		token        string
 		args         []string
@@ -449,23 +399,23 @@ func TestClientHubErrors(t *testing.T) {
 		body         any
 		status       int
 	}{
-		{h.viewer, []string{"permit", "show", "P-000099"}, "GET", "/api/permits/P-000099", nil, http.StatusNotFound},
-		{h.desk, []string{"permit", "approve", "P-SELF"}, "POST", "/api/permits/P-SELF/approve", struct{}{}, http.StatusForbidden},
+		{h.Viewer, []string{"permit", "show", "P-000099"}, "GET", "/api/permits/P-000099", nil, http.StatusNotFound},
+		{h.Desk, []string{"permit", "approve", "P-SELF"}, "POST", "/api/permits/P-SELF/approve", struct{}{}, http.StatusForbidden},
 		{both, []string{"permit", "approve", "P-SELF"}, "POST", "/api/permits/P-SELF/approve", struct{}{}, http.StatusForbidden},
-		{h.head, []string{"permit", "coordinate", "P-000001", "--category", "server"}, "POST", "/api/permits/P-000001/coordinate",
+		{h.Head, []string{"permit", "coordinate", "P-000001", "--category", "server"}, "POST", "/api/permits/P-000001/coordinate",
 			api.CoordinateRequest{Category: permit.Server}, http.StatusForbidden},
-		{h.coord, []string{"permit", "coordinate", "P-000001", "--category", "server"}, "POST", "/api/permits/P-000001/coordinate",
+		{h.Coord, []string{"permit", "coordinate", "P-000001", "--category", "server"}, "POST", "/api/permits/P-000001/coordinate",
 			api.CoordinateRequest{Category: permit.Server}, http.StatusConflict},
-		{h.head, []string{"permit", "escort", "P-SELF", "--staff", "S-999"}, "POST", "/api/permits/P-SELF/escort",
+		{h.Head, []string{"permit", "escort", "P-SELF", "--staff", "S-999"}, "POST", "/api/permits/P-SELF/escort",
 			api.EscortRequest{Staff: "S-999"}, http.StatusConflict},
-		{h.desk, []string{"permit", "request", "--site", "demo", "--door", "server-room", "--guest", "Andi", "--nik", "12",
-			"--org", "PT A", "--purpose", "audit", "--from", "2026-01-01T10:00:00Z", "--until", "2026-01-01T12:00:00Z", "--card", guestUID},
+		{h.Desk, []string{"permit", "request", "--site", "demo", "--door", "server-room", "--guest", "Andi", "--nik", "12",
+			"--org", "PT A", "--purpose", "audit", "--from", "2026-01-01T10:00:00Z", "--until", "2026-01-01T12:00:00Z", "--card", hubtest.GuestUID},
 			"POST", "/api/permits", api.PermitRequest{Site: "demo", Door: "server-room", Guest: "Andi", NIK: "12", Organisation: "PT A",
 				Purpose: "audit", NotBefore: time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC), NotAfter: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC),
-				CardUID: guestUID}, http.StatusUnprocessableEntity},
-		{h.viewer, []string{"door", "lockdown", "demo/server-room"}, "POST", "/api/doors/demo/server-room/commands",
+				CardUID: hubtest.GuestUID}, http.StatusUnprocessableEntity},
+		{h.Viewer, []string{"door", "lockdown", "demo/server-room"}, "POST", "/api/doors/demo/server-room/commands",
 			api.CommandRequest{Command: "lockdown"}, http.StatusForbidden},
-		{h.viewer, []string{"token", "list"}, "GET", "/api/tokens", nil, http.StatusForbidden},
+		{h.Viewer, []string{"token", "list"}, "GET", "/api/tokens", nil, http.StatusForbidden},
 		{"kunci_bogus_token", []string{"status"}, "GET", "/api/doors", nil, http.StatusUnauthorized},
 	} {
 		before, _ := h.WF.List()
@@ -493,8 +443,8 @@ func TestClientDoorCommand(t *testing.T) {
 	h := newClientHub(t)
 	for _, name := range []string{"lockdown", "release", "unlock-once", "resync"} {
 		out := h.must(t, h.Admin, "door", name, "--door", "demo/server-room")
-		if got := h.rec.last(); got.method != "POST" || got.uri != "/api/doors/demo/server-room/commands" ||
-			!jsonEqual(got.body, `{"command":"`+name+`"}`) {
+		if got := h.rec.Last(); got.Method != "POST" || got.URI != "/api/doors/demo/server-room/commands" ||
+			!hubtest.JSONEqual(got.Body, `{"command":"`+name+`"}`) {
 			t.Errorf("door %s sent %+v", name, got)
 		}
 		lines(t, "door "+name, out, name+` sent to demo/server-room as command C-[0-9a-f]+; a door offline until after [-0-9: ]+ never obeys it`)
@@ -517,8 +467,8 @@ func TestClientTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := h.rec.last(); got.method != "POST" || got.uri != "/api/tokens" ||
-		!jsonEqual(got.body, `{"name":"auditor-2","roles":["viewer","requester"],"expires":"`+expires.Format(time.RFC3339)+`"}`) {
+	if got := h.rec.Last(); got.Method != "POST" || got.URI != "/api/tokens" ||
+		!hubtest.JSONEqual(got.Body, `{"name":"auditor-2","roles":["viewer","requester"],"expires":"`+expires.Format(time.RFC3339)+`"}`) {
 		t.Errorf("token add sent %+v", got)
 	}
 	tok := strings.TrimSpace(out)
@@ -552,7 +502,7 @@ func TestClientTokens(t *testing.T) {
 		t.Errorf("KUNCI_TOKEN: %v", err)
 	}
 	lines(t, "token revoke", h.must(t, h.Admin, "token", "revoke", id), "token "+id+" revoked")
-	if got := h.rec.last(); got.method != "DELETE" || got.uri != "/api/tokens/"+id || got.body != "" {
+	if got := h.rec.Last(); got.Method != "DELETE" || got.URI != "/api/tokens/"+id || got.Body != "" {
 		t.Errorf("token revoke sent %+v", got)
 	}
 	lines(t, "token list", h.must(t, h.Admin, "token", "list"), id+` +auditor-2 +.* +revoked [-0-9: ]+`)
@@ -569,7 +519,7 @@ func TestClientWatch(t *testing.T) {
 	for _, asJSON := range []bool{false, true} {
 		ctx, cancel := context.WithCancel(t.Context())
 		pr, pw := io.Pipe()
-		args := []string{"watch", "--hub", h.url, "--token", h.viewer}
+		args := []string{"watch", "--hub", h.url, "--token", h.Viewer}
 		if asJSON {
 			args = append(args, "--json")
 		}

@@ -3,7 +3,6 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,40 +30,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// seen is one request the hub got.
-type seen struct{ method, uri, body string }
-
-// recorder passes every request to the real API and keeps it.
-type recorder struct {
-	h    http.Handler
-	mu   sync.Mutex
-	reqs []seen
-}
-
-func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	b, _ := io.ReadAll(req.Body)
-	req.Body = io.NopCloser(bytes.NewReader(b))
-	r.mu.Lock()
-	r.reqs = append(r.reqs, seen{req.Method, req.URL.RequestURI(), string(b)})
-	r.mu.Unlock()
-	r.h.ServeHTTP(w, req)
-}
-
-// take returns the requests since the last take.
-func (r *recorder) take() []seen {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	reqs := r.reqs
-	r.reqs = nil
-	return reqs
-}
-
-// jsonEqual reports whether a and b are the same JSON value.
-func jsonEqual(a, b string) bool {
-	var va, vb any
-	return json.Unmarshal([]byte(a), &va) == nil && json.Unmarshal([]byte(b), &vb) == nil && reflect.DeepEqual(va, vb)
-}
 
 // visit is the door's events of one escorted visit of permit id.
 func visit(id string, start time.Time) []wire.Event {
@@ -90,11 +54,9 @@ func visit(id string, start time.Time) []wire.Event {
 // answer.
 func TestRoutes(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{Retention: 30 * 24 * time.Hour})
-	rec := &recorder{h: e.API}
-	srv := httptest.NewServer(rec)
-	t.Cleanup(srv.Close)
+	rec := e.Record(t)
 	as := func(tok string) *client.Client {
-		c, err := client.New(srv.URL+"/", tok) // a trailing slash is dropped
+		c, err := client.New(rec.URL+"/", tok) // a trailing slash is dropped
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,13 +305,11 @@ func TestRoutes(t *testing.T) {
 				t.Fatalf("%v", err)
 			}
 			uri := strings.ReplaceAll(c.uri, "{id}", tokenID)
-			got := rec.take()
+			got := rec.Take()
 			for _, r := range got {
-				asked = append(asked, r.method+" "+strings.SplitN(r.uri, "?", 2)[0])
+				asked = append(asked, r.Method+" "+strings.SplitN(r.URI, "?", 2)[0])
 			}
-			if !slices.ContainsFunc(got, func(r seen) bool {
-				return r.method == c.method && r.uri == uri && ((c.body == "" && r.body == "") || (c.body != "" && jsonEqual(r.body, c.body)))
-			}) {
+			if !slices.ContainsFunc(got, func(r hubtest.Request) bool { return r.Is(c.method, uri, c.body) }) {
 				t.Errorf("sent %+v; want %s %s %s among them", got, c.method, uri, c.body)
 			}
 		})
