@@ -27,10 +27,7 @@ func verbs(got *[]string) map[string]cli.Verb {
 	buy := func(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		fs := shop.NewFlags("buy", stderr)
 		item := fs.String("item", "", "the `item` to buy")
-		if err := cli.ParseFlags(fs, args); err != nil {
-			return err
-		}
-		if err := cli.Required(fs, "item"); err != nil {
+		if err := cli.ParseRequired(fs, args, "item"); err != nil {
 			return err
 		}
 		*got = append(*got, "buy "+*item)
