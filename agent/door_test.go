@@ -537,14 +537,7 @@ func sign(t *testing.T, s *permit.Signer, kind permit.Kind, v interface{ Validat
 
 func TestDoorApplySigned(t *testing.T) {
 	hub, rogue := newSigner(t), newSigner(t)
-	cfg := testConfig()
-	cfg.Keys = permit.Keyring{}
-	if err := cfg.Keys.Add(hub.Public()); err != nil {
-		t.Fatal(err)
-	}
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, cfg, clk)
-	r.start()
+	r := trustingRig(t, hub)
 	ctx := context.Background()
 
 	v2 := p1
@@ -800,60 +793,147 @@ func TestDoorRevocationWhileWaitingForEscort(t *testing.T) {
 	}
 }
 
-func TestDoorWatchRecords(t *testing.T) {
-	hub, rogue := newSigner(t), newSigner(t)
+// trustingRig is a started door of testConfig that trusts hub's key.
+func trustingRig(t *testing.T, hub *permit.Signer) *doorRig {
+	t.Helper()
 	cfg := testConfig()
 	cfg.Keys = permit.Keyring{}
 	if err := cfg.Keys.Add(hub.Public()); err != nil {
 		t.Fatal(err)
 	}
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, cfg, clk)
+	r := newRig(t, cfg, agenttest.NewClock(t0, true))
 	r.start()
-	dir := t.TempDir()
-	write := func(name string, b []byte) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := p1
-	write("P-0001.json", sign(t, hub, permit.KindPermit, &p))
-	write("S-ESC.json", sign(t, hub, permit.KindStaff, escortStaff))
-	write("forged.json", sign(t, rogue, permit.KindPermit, &p))
-	write("notes.txt", []byte("not a record"))
-	write("huge.json", make([]byte, permit.MaxSigned+1))
+	return r
+}
 
+// recordsDir is a records folder and the WatchRecords run on it.
+type recordsDir struct {
+	t      *testing.T
+	dir    string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newRecordsDir(t *testing.T) *recordsDir {
+	return &recordsDir{t: t, dir: t.TempDir()}
+}
+
+// write writes name in place, as cp does: a watcher may see it half-written.
+func (w *recordsDir) write(name string, b []byte) {
+	w.t.Helper()
+	if err := os.WriteFile(filepath.Join(w.dir, name), b, 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// watch runs d's WatchRecords on the folder, polling every 10 ms, and
+// returns when its first pass is complete.
+func (w *recordsDir) watch(d *agent.Door) {
 	ctx, cancel := context.WithCancel(context.Background())
 	loaded := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- r.d.WatchRecords(ctx, dir, 10*time.Millisecond, func() { close(loaded) }) }()
+	w.cancel, w.done = cancel, make(chan error, 1)
+	go func() { w.done <- d.WatchRecords(ctx, w.dir, 10*time.Millisecond, func() { close(loaded) }) }()
 	<-loaded
+}
+
+// stop ends the watch; WatchRecords must return nil.
+func (w *recordsDir) stop() {
+	w.t.Helper()
+	w.cancel()
+	if err := <-w.done; err != nil {
+		w.t.Errorf("WatchRecords = %v; want nil after cancel", err)
+	}
+}
+
+func TestDoorWatchRecords(t *testing.T) {
+	hub, rogue := newSigner(t), newSigner(t)
+	r := trustingRig(t, hub)
+	w := newRecordsDir(t)
+	p := p1
+	w.write("P-0001.json", sign(t, hub, permit.KindPermit, &p))
+	w.write("S-ESC.json", sign(t, hub, permit.KindStaff, escortStaff))
+	w.write("forged.json", sign(t, rogue, permit.KindPermit, &p))
+	w.write("notes.txt", []byte("not a record"))
+	w.write("huge.json", make([]byte, permit.MaxSigned+1))
+
+	w.watch(r.d)
 	// the first pass is complete when loaded is called
 	if got := cardSays(t, r.st, guestCard); got != "P-0001@1" {
 		t.Errorf("after the first pass Card(guest) = %q; want P-0001@1", got)
 	}
-	var rejected []string
-	for _, e := range r.since(0) {
-		if e.Type == wire.EvPermitRejected {
-			rejected = append(rejected, strings.SplitN(e.Detail, ":", 2)[0])
-		}
-	}
-	if !slices.Equal(rejected, []string{"forged.json", "huge.json"}) {
+	if rejected := rejectedFiles(r); !slices.Equal(rejected, []string{"forged.json", "huge.json"}) {
 		t.Errorf("rejected %v; want forged.json and huge.json", rejected)
 	}
 	// a file that appears later is picked up; unchanged files are not read again
 	rv := permit.Revocation{Permit: p.ID, Version: 2, Site: testSite, Door: testDoor, At: t0, By: "head-ict"}
-	write("P-0001-revoked.json", sign(t, hub, permit.KindRevocation, &rv))
+	w.write("P-0001-revoked.json", sign(t, hub, permit.KindRevocation, &rv))
 	waitfor.Until(t, 10*time.Second, "the revocation written after start applied", func() bool {
 		return cardSays(t, r.st, guestCard) == "P-0001@1/revoked"
 	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("WatchRecords = %v; want nil after cancel", err)
-	}
+	w.stop()
 	if n := r.d.Metrics().RecordsRejected.Value(); n != 2 {
 		t.Errorf("records_rejected = %d; want 2 (unchanged files are not read again)", n)
+	}
+}
+
+// rejectedFiles names the files of the stored permit.rejected events, in order.
+func rejectedFiles(r *doorRig) []string {
+	var files []string
+	for _, e := range r.since(0) {
+		if e.Type == wire.EvPermitRejected {
+			files = append(files, strings.SplitN(e.Detail, ":", 2)[0])
+		}
+	}
+	return files
+}
+
+// A technician's cp or scp writes a record in place: the watcher may see it
+// empty or cut short. Such a file is neither applied nor refused until it is
+// complete; one that stays cut short (an aborted copy) is refused once it
+// has not changed for PartialGrace, and a file too large is refused once,
+// however long it keeps growing.
+func TestDoorWatchRecordsHalfWritten(t *testing.T) {
+	hub := newSigner(t)
+	r := trustingRig(t, hub)
+	w := newRecordsDir(t)
+	p, q := p1, p2
+	perm, staff, aborted := sign(t, hub, permit.KindPermit, &p), sign(t, hub, permit.KindStaff, escortStaff),
+		sign(t, hub, permit.KindPermit, &q)
+	w.write("P-0001.json", perm[:len(perm)/2])
+	w.write("S-ESC.json", nil) // cp has truncated it and not yet written
+	w.write("huge.json", make([]byte, permit.MaxSigned+1))
+	// the watcher reads files in name order: this one comes last
+	w.write("zz-aborted.json", aborted[:len(aborted)-1])
+
+	w.watch(r.d)
+	if got := cardSays(t, r.st, guestCard); got != "" {
+		t.Errorf("with P-0001.json half-written Card(guest) = %q; want nothing", got)
+	}
+	if n := r.d.Metrics().RecordsRejected.Value(); n != 1 {
+		t.Errorf("records_rejected = %d after the first pass; want 1, huge.json (half-written files are not refused)", n)
+	}
+	w.write("huge.json", make([]byte, permit.MaxSigned+100))
+	w.write("P-0001.json", perm)
+	w.write("S-ESC.json", staff)
+	waitfor.Until(t, 10*time.Second, "the completed permit and staff record applied", func() bool {
+		return cardSays(t, r.st, guestCard) == "P-0001@1" && cardSays(t, r.st, escortStaff.Cards[0]) == "staff S-ESC@1"
+	})
+	// the pass that refuses the aborted copy has looked at huge.json again
+	r.clk.Advance(agent.PartialGrace)
+	var rejected []string
+	waitfor.Until(t, 10*time.Second, "the aborted copy's refusal stored", func() bool {
+		rejected = rejectedFiles(r)
+		return slices.Contains(rejected, "zz-aborted.json")
+	})
+	w.stop()
+	if !slices.Equal(rejected, []string{"huge.json", "zz-aborted.json"}) {
+		t.Errorf("rejected %v; want huge.json once and the aborted copy zz-aborted.json", rejected)
+	}
+	if got := cardSays(t, r.st, guest2Card); got != "" {
+		t.Errorf("Card(guest2) = %q; want nothing from the aborted copy", got)
+	}
+	if n := r.d.Metrics().RecordsRejected.Value(); n != 2 {
+		t.Errorf("records_rejected = %d; want 2", n)
 	}
 }
 

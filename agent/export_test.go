@@ -8,6 +8,10 @@ import (
 	"github.com/kunci-project/kunci/wire"
 )
 
+// PartialGrace is how long WatchRecords waits for a cut-short file to be
+// completed before refusing it.
+const PartialGrace = partialGrace
+
 // RuleWords names m's state in the words of doc.go's rule table, with the
 // door's configuration that the rules depend on.
 func RuleWords(m *Machine) []string {
@@ -159,3 +163,7 @@ func (m *Machine) dueTimers(now time.Time) string {
 	}
 	return strings.Join(d, " + ")
 }
+
+// CutShort reports whether WatchRecords takes b for a file still being
+// written.
+var CutShort = cutShort

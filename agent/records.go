@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -63,18 +66,46 @@ type fileStamp struct {
 	mod  time.Time
 }
 
+// partialGrace is how long a file may stay cut short, unchanged, before it
+// is taken for an aborted copy and refused: cp and scp write a record in
+// place, so a pass may see it empty or half-written.
+const partialGrace = time.Minute
+
+// recordsDir is what WatchRecords knows of its folder between passes.
+type recordsDir struct {
+	path string
+	// seen holds the files handled, as they were then; a file is read
+	// again only when its size or modification time changes.
+	seen map[string]fileStamp
+	// partial holds the files that looked cut short, as they were when
+	// first seen so and the door's monotonic time then.
+	partial map[string]partialFile
+	// tooLarge holds the files refused for their size: one that keeps
+	// growing while it is copied is refused once.
+	tooLarge map[string]bool
+}
+
+type partialFile struct {
+	stamp fileStamp
+	since time.Duration
+}
+
 // WatchRecords applies every *.json file of dir at start and whenever a
 // file appears or changes, checking every poll, until ctx ends. It lets a
 // site without a hub run its door from files made with `kunci sign`.
+// A file that is empty or cut short is taken as still being written: it is
+// read again at every poll and applied once complete, and refused only
+// when it has stayed so, unchanged, for partialGrace.
 // loaded, when set, is called once after the first pass, so that the door
 // is announced ready only with its records in place. The door's loop must
 // be running: refusals are recorded as events.
 func (d *Door) WatchRecords(ctx context.Context, dir string, poll time.Duration, loaded func()) error {
-	seen := map[string]fileStamp{}
+	rd := &recordsDir{path: dir, seen: map[string]fileStamp{}, partial: map[string]partialFile{},
+		tooLarge: map[string]bool{}}
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
-		if err := d.loadDir(ctx, dir, seen); err != nil {
+		if err := d.loadDir(ctx, rd); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -92,8 +123,8 @@ func (d *Door) WatchRecords(ctx context.Context, dir string, poll time.Duration,
 	}
 }
 
-func (d *Door) loadDir(ctx context.Context, dir string, seen map[string]fileStamp) error {
-	ents, err := os.ReadDir(dir)
+func (d *Door) loadDir(ctx context.Context, rd *recordsDir) error {
+	ents, err := os.ReadDir(rd.path)
 	if err != nil {
 		return fmt.Errorf("records: %w", err)
 	}
@@ -106,27 +137,64 @@ func (d *Door) loadDir(ctx context.Context, dir string, seen map[string]fileStam
 		if err != nil {
 			continue
 		}
-		stamp := fileStamp{size: fi.Size(), mod: fi.ModTime()}
-		if seen[e.Name()] == stamp {
-			continue
-		}
-		seen[e.Name()] = stamp
-		if fi.Size() > permit.MaxSigned {
-			err = fmt.Errorf("%w: %d bytes", permit.ErrTooLarge, fi.Size())
-			d.ctr.RecordsRejected.Inc()
-			if rerr := d.Record(ctx, Event{Type: wire.EvPermitRejected, Reason: wire.ReasonTooLarge,
-				Detail: e.Name() + ": " + err.Error()}); rerr != nil {
-				return rerr
-			}
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return fmt.Errorf("records: %w", err)
-		}
-		if err := d.ApplySigned(ctx, e.Name(), b); err != nil && (errors.Is(err, ErrStopped) || ctx.Err() != nil) {
+		if err := d.loadFile(ctx, rd, e.Name(), fileStamp{size: fi.Size(), mod: fi.ModTime()}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// loadFile applies or refuses one file of rd whose stamp was just taken.
+// The stamp comes before the read, so a write after it shows at the next
+// pass as a new stamp.
+func (d *Door) loadFile(ctx context.Context, rd *recordsDir, name string, stamp fileStamp) error {
+	if rd.seen[name] == stamp {
+		return nil
+	}
+	if stamp.size > permit.MaxSigned {
+		rd.seen[name] = stamp
+		delete(rd.partial, name)
+		if rd.tooLarge[name] {
+			return nil
+		}
+		rd.tooLarge[name] = true
+		err := fmt.Errorf("%w: %d bytes", permit.ErrTooLarge, stamp.size)
+		d.ctr.RecordsRejected.Inc()
+		return d.Record(ctx, Event{Type: wire.EvPermitRejected, Reason: wire.ReasonTooLarge,
+			Detail: name + ": " + err.Error()})
+	}
+	delete(rd.tooLarge, name)
+	b, err := os.ReadFile(filepath.Join(rd.path, name))
+	if err != nil {
+		return fmt.Errorf("records: %w", err)
+	}
+	if len(b) > permit.MaxSigned {
+		return nil // it grew since the stamp: the next pass refuses it by its size
+	}
+	if cutShort(b) {
+		now := d.clock.Mono()
+		p, ok := rd.partial[name]
+		if !ok || p.stamp != stamp {
+			rd.partial[name] = partialFile{stamp: stamp, since: now}
+			d.log.Debug("record still being written", "source", name, "bytes", len(b))
+			return nil
+		}
+		if now-p.since < partialGrace {
+			return nil
+		}
+	}
+	delete(rd.partial, name)
+	rd.seen[name] = stamp
+	if err := d.ApplySigned(ctx, name, b); err != nil && (errors.Is(err, ErrStopped) || ctx.Err() != nil) {
+		return err
+	}
+	return nil
+}
+
+// cutShort reports whether b is empty or a JSON text that ends before it
+// is complete, as a file does while cp or scp still writes it. A file
+// broken anywhere else is complete, and wrong.
+func cutShort(b []byte) bool {
+	err := json.NewDecoder(bytes.NewReader(b)).Decode(new(json.RawMessage))
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
