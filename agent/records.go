@@ -1,12 +1,9 @@
 package agent
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -189,12 +186,4 @@ func (d *Door) loadFile(ctx context.Context, rd *recordsDir, name string, stamp 
 		return err
 	}
 	return nil
-}
-
-// cutShort reports whether b is empty or a JSON text that ends before it
-// is complete, as a file does while cp or scp still writes it. A file
-// broken anywhere else is complete, and wrong.
-func cutShort(b []byte) bool {
-	err := json.NewDecoder(bytes.NewReader(b)).Decode(new(json.RawMessage))
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
