@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/kunci-project/kunci/agent"
-	"github.com/kunci-project/kunci/agent/agenttest"
 	"github.com/kunci-project/kunci/permit"
 )
 
@@ -24,9 +23,7 @@ func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 // and escort inside, rack R1 open.
 func apiRig(t *testing.T) (*doorRig, *httptest.Server) {
 	t.Helper()
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	r.apply(staffRecords(escortStaff)...)
+	r := testRig(t, staffRecords(escortStaff)...)
 	r.apply(recordOf(p1))
 	r.start()
 	ctx := context.Background()

@@ -21,9 +21,7 @@ func command(id string, name wire.CommandName, life time.Duration) permit.Comman
 }
 
 func TestDoorCommand(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	r.start()
+	r := startedRig(t)
 	ctx := context.Background()
 	const src = "kunci/v1/demo/server-room/cmd"
 
@@ -103,7 +101,7 @@ func TestDoorCommand(t *testing.T) {
 	}
 
 	// the nonces survive a restart: the replay is refused by the new door
-	clk.Advance(10 * time.Second)
+	r.clk.Advance(10 * time.Second)
 	r.restart()
 	seq := r.lastSeq()
 	calls := len(r.relay.Calls())
@@ -164,9 +162,7 @@ func TestDoorLockdownWithoutTrustedClock(t *testing.T) {
 }
 
 func TestDoorCommandIssuedInTheFuture(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	r.start()
+	r := startedRig(t)
 	c := command("C-F", wire.CmdUnlockOnce, time.Minute)
 	c.Issued, c.Expires = t0.Add(10*time.Minute), t0.Add(11*time.Minute)
 	if err := r.d.Command(context.Background(), "test", c); !errors.Is(err, agent.ErrCommandNotYetValid) {

@@ -50,6 +50,23 @@ func newRig(t *testing.T, cfg agent.Config, clk *agenttest.Clock) *doorRig {
 	return r
 }
 
+// testRig is a door of testConfig on a fake clock at t0, not yet started,
+// its store holding recs.
+func testRig(t *testing.T, recs ...permit.Record) *doorRig {
+	t.Helper()
+	r := newRig(t, testConfig(), agenttest.NewClock(t0, true))
+	r.apply(recs...)
+	return r
+}
+
+// startedRig is a testRig, started.
+func startedRig(t *testing.T, recs ...permit.Record) *doorRig {
+	t.Helper()
+	r := testRig(t, recs...)
+	r.start()
+	return r
+}
+
 // start makes the door and runs it until the test ends or stop.
 func (r *doorRig) start() {
 	r.t.Helper()
@@ -175,10 +192,7 @@ func TestDoorStartAndHalt(t *testing.T) {
 }
 
 func TestDoorHaltsWhenUnlocked(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	r.apply(staffRecords(soloStaff)...)
-	r.start()
+	r := startedRig(t, staffRecords(soloStaff)...)
 	ctx := context.Background()
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
 	if got := r.relay.Calls(); !slices.Equal(got, []string{"lock", "unlock"}) {
@@ -208,11 +222,9 @@ func (r *slowRelay) Unlock() error {
 // thing it does to the relay.
 func TestDoorStopsBeforeWaitingInput(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		clk := agenttest.NewClock(t0, true)
-		r := newRig(t, testConfig(), clk)
-		r.apply(staffRecords(soloStaff)...)
+		r := testRig(t, staffRecords(soloStaff)...)
 		relay := &slowRelay{moving: make(chan struct{}), release: make(chan struct{})}
-		d, err := agent.NewDoor(r.cfg, r.st, relay, clk, discardLog(), nil)
+		d, err := agent.NewDoor(r.cfg, r.st, relay, r.clk, discardLog(), nil)
 		r.must(err)
 		run := startDoor(d)
 		ctx := context.Background()
@@ -241,31 +253,27 @@ func TestDoorStopsBeforeWaitingInput(t *testing.T) {
 }
 
 func TestNewDoorLocksFirst(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
+	r := testRig(t)
 	if err := r.st.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// with the store unreadable NewDoor fails, but only after locking
-	if _, err := agent.NewDoor(r.cfg, r.st, r.relay, clk, discardLog(), nil); err == nil {
+	if _, err := agent.NewDoor(r.cfg, r.st, r.relay, r.clk, discardLog(), nil); err == nil {
 		t.Fatal("NewDoor on a closed store = nil error")
 	}
 	if got := r.relay.Calls(); !slices.Equal(got, []string{"lock"}) {
 		t.Errorf("relay calls = %v; want [lock]", got)
 	}
 
-	r2 := newRig(t, testConfig(), clk)
+	r2 := newRig(t, testConfig(), r.clk)
 	r2.relay.FailLock(errors.New("relay wire cut"))
-	if _, err := agent.NewDoor(r2.cfg, r2.st, r2.relay, clk, discardLog(), nil); err == nil || !strings.Contains(err.Error(), "rec-relay") {
+	if _, err := agent.NewDoor(r2.cfg, r2.st, r2.relay, r.clk, discardLog(), nil); err == nil || !strings.Contains(err.Error(), "rec-relay") {
 		t.Errorf("NewDoor with a relay that cannot lock = %v; want an error naming the relay", err)
 	}
 }
 
 func TestDoorStoreFailure(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	r.apply(staffRecords(soloStaff)...)
-	r.start()
+	r := startedRig(t, staffRecords(soloStaff)...)
 	ctx := context.Background()
 	r.must(r.d.Submit(ctx, agent.Tick{}))
 	before := r.d.Status()
@@ -300,15 +308,12 @@ func TestDoorStoreFailure(t *testing.T) {
 // stays readable (an event time JSON cannot encode), and checks that the
 // door goes on from its state before the failed input.
 func TestDoorStoreFailureKeepsMachine(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	r.apply(staffRecords(soloStaff)...)
-	r.start()
+	r := startedRig(t, staffRecords(soloStaff)...)
 	ctx := context.Background()
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
 	seq, before, calls := r.lastSeq(), r.d.Status(), r.relay.Calls()
 
-	clk.Set(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), true)
+	r.clk.Set(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), true)
 	if err := r.d.SetDoor(ctx, true); err == nil {
 		t.Fatal("SetDoor with an unstorable event = nil error")
 	}
@@ -329,7 +334,7 @@ func TestDoorStoreFailureKeepsMachine(t *testing.T) {
 	}
 
 	// the grant is still pending, the door still closed and not in lockdown
-	clk.Set(t0.Add(time.Second), true)
+	r.clk.Set(t0.Add(time.Second), true)
 	r.must(r.d.SetDoor(ctx, true))
 	evs := r.since(seq)
 	if got, want := types(evs), []wire.EventType{wire.EvOpened, wire.EvVisitEntered}; !slices.Equal(got, want) {
@@ -344,9 +349,7 @@ func TestDoorStoreFailureKeepsMachine(t *testing.T) {
 }
 
 func TestDoorBadInput(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	r.start()
+	r := startedRig(t)
 	ctx := context.Background()
 	r.must(r.d.Submit(ctx, agent.Tick{}))
 	seq, before := r.lastSeq(), r.d.Status()
@@ -487,22 +490,20 @@ func TestDoorUnsyncedClockJudgedFromLastTrusted(t *testing.T) {
 }
 
 func TestDoorClockLosesSync(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	r.apply(permit.Record{Permit: &p1})
+	r := testRig(t, permit.Record{Permit: &p1})
 	r.apply(staffRecords(escortStaff)...)
 	r.start()
 	ctx := context.Background()
 	r.must(r.d.Submit(ctx, agent.Tick{}))
 	seq := r.lastSeq()
 
-	clk.SetSynced(false)
-	clk.Advance(time.Second)
+	r.clk.SetSynced(false)
+	r.clk.Advance(time.Second)
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(1)))
-	clk.Advance(time.Second)
+	r.clk.Advance(time.Second)
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(10)))
-	clk.Advance(time.Second)
-	clk.SetSynced(true)
+	r.clk.Advance(time.Second)
+	r.clk.SetSynced(true)
 	r.must(r.d.SetDoor(ctx, true))
 	evs := r.since(seq)
 	want := []ev{{Type: wire.EvClockUnsynced}, tapEv(), awaited(p1), staffTapEv(escortStaff), granted(p1), unlocked,
@@ -608,9 +609,7 @@ func TestDoorApplySigned(t *testing.T) {
 }
 
 func TestDoorWatch(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	r.start()
+	r := startedRig(t)
 	w := r.d.Watch()
 	r.must(r.d.SetDoor(context.Background(), true))
 	select {
@@ -624,9 +623,8 @@ func TestDoorWatch(t *testing.T) {
 }
 
 func TestDoorSubmitCancelled(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	d, err := agent.NewDoor(r.cfg, r.st, r.relay, clk, discardLog(), nil)
+	r := testRig(t)
+	d, err := agent.NewDoor(r.cfg, r.st, r.relay, r.clk, discardLog(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -722,10 +720,7 @@ func TestDoorTimers(t *testing.T) {
 }
 
 func TestDoorRecordsSafeStateAtStart(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	r.apply(staffRecords(soloStaff)...)
-	r.start()
+	r := startedRig(t, staffRecords(soloStaff)...)
 	ctx := context.Background()
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
 	if r.d.Status().Lock != "unlocked" {
@@ -746,8 +741,7 @@ func TestDoorRecordsSafeStateAtStart(t *testing.T) {
 }
 
 func TestDoorRelayFault(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
+	r := testRig(t)
 	r.relay.FailUnlock(errors.New("relay coil open"))
 	r.apply(staffRecords(soloStaff)...)
 	r.start()
@@ -771,8 +765,7 @@ func TestDoorRelayFault(t *testing.T) {
 }
 
 func TestDoorRevocationWhileWaitingForEscort(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
+	r := testRig(t)
 	p := p1
 	r.apply(append(staffRecords(escortStaff), permit.Record{Permit: &p})...)
 	r.start()
@@ -938,11 +931,9 @@ func TestDoorWatchRecordsHalfWritten(t *testing.T) {
 }
 
 func TestDoorListen(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	r.apply(staffRecords(soloStaff)...)
+	r := testRig(t, staffRecords(soloStaff)...)
 	r.d = nil
-	d, err := agent.NewDoor(r.cfg, r.st, r.relay, clk, discardLog(), nil)
+	d, err := agent.NewDoor(r.cfg, r.st, r.relay, r.clk, discardLog(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -982,14 +973,11 @@ func TestDoorListen(t *testing.T) {
 // grant in one input; the log says locked then unlocked, and the relay
 // does both, in that order.
 func TestDoorRelockAndGrantInOneStep(t *testing.T) {
-	clk := agenttest.NewClock(t0, true)
-	r := newRig(t, testConfig(), clk)
-	r.apply(staffRecords(soloStaff)...)
-	r.start()
+	r := startedRig(t, staffRecords(soloStaff)...)
 	ctx := context.Background()
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
 	seq := r.lastSeq()
-	clk.Advance(agent.DefaultRules().Unlock + time.Second) // no Tick reaches the door meanwhile
+	r.clk.Advance(agent.DefaultRules().Unlock + time.Second) // no Tick reaches the door meanwhile
 	r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
 	got := types(r.since(seq))
 	want := []wire.EventType{wire.EvLocked, wire.EvTap, wire.EvGranted, wire.EvUnlocked}
@@ -1007,9 +995,7 @@ func TestDoorRelockAndGrantInOneStep(t *testing.T) {
 func TestDoorRecordsContactAtRestart(t *testing.T) {
 	ctx := context.Background()
 	t.Run("left open, shut while down", func(t *testing.T) {
-		clk := agenttest.NewClock(t0, true)
-		r := newRig(t, testConfig(), clk)
-		r.start()
+		r := startedRig(t)
 		r.must(r.d.SetDoor(ctx, true))
 		seq := r.lastSeq()
 		r.restart()
@@ -1026,9 +1012,7 @@ func TestDoorRecordsContactAtRestart(t *testing.T) {
 		}
 	})
 	t.Run("left open, still open", func(t *testing.T) {
-		clk := agenttest.NewClock(t0, true)
-		r := newRig(t, testConfig(), clk)
-		r.start()
+		r := startedRig(t)
 		r.must(r.d.SetDoor(ctx, true))
 		seq := r.lastSeq()
 		r.restart()
@@ -1036,16 +1020,14 @@ func TestDoorRecordsContactAtRestart(t *testing.T) {
 		if evs := r.since(seq); !evsMatch(evs, []ev{{Type: wire.EvStarted}, locked}) {
 			t.Fatalf("events after restart %v; want agent.started, door.locked and no second door.opened", evList(evs))
 		}
-		clk.Advance(agent.DefaultRules().HeldOpen)
+		r.clk.Advance(agent.DefaultRules().HeldOpen)
 		r.must(r.d.Submit(ctx, agent.Tick{}))
 		if evs := r.since(seq); !evsMatch(evs[len(evs)-1:], []ev{{Type: wire.EvHeldOpen, Detail: "open since " + t0.Format(time.RFC3339)}}) {
 			t.Errorf("events %v; want door.held_open, counted from the start", evList(evs))
 		}
 	})
 	t.Run("left shut, open at start", func(t *testing.T) {
-		clk := agenttest.NewClock(t0, true)
-		r := newRig(t, testConfig(), clk)
-		r.start()
+		r := startedRig(t)
 		seq := r.lastSeq()
 		r.restart()
 		r.must(r.d.SetDoor(ctx, true)) // the first reading
@@ -1058,10 +1040,7 @@ func TestDoorRecordsContactAtRestart(t *testing.T) {
 		}
 	})
 	t.Run("a rack left open, shut while down", func(t *testing.T) {
-		clk := agenttest.NewClock(t0, true)
-		r := newRig(t, testConfig(), clk)
-		r.apply(staffRecords(soloStaff)...)
-		r.start()
+		r := startedRig(t, staffRecords(soloStaff)...)
 		r.must(r.d.Tap(ctx, agent.ReaderEntry, uidOf(12)))
 		r.must(r.d.SetDoor(ctx, true))
 		r.must(r.d.SetDoor(ctx, false))
