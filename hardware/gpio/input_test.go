@@ -21,8 +21,7 @@ func TestDoorInitialState(t *testing.T) {
 		t.Run(tc.want, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				pin, s := newLine(t, "GPIO17", tc.level, false), &sink{}
-				stop := run(t, func(ctx context.Context) error { return WatchDoor(ctx, mustReed(t, pin, cfg("door")), s) })
-				synctest.Wait()
+				stop := watchDoor(t, pin, s)
 				s.want(t, "at start, before any edge", tc.want)
 				mustStop(t, stop)
 			})
@@ -33,19 +32,12 @@ func TestDoorInitialState(t *testing.T) {
 func TestBounceSettlesToOneChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pin, s := newLine(t, "GPIO17", gpio.Low, false), &sink{}
-		stop := run(t, func(ctx context.Context) error { return WatchDoor(ctx, mustReed(t, pin, cfg("door")), s) })
-		synctest.Wait()
+		stop := watchDoor(t, pin, s)
 		// the door opens; the contact chatters for 6 ms, within the debounce
 		pin.flips(time.Millisecond, gpio.High, gpio.Low, gpio.High, gpio.Low, gpio.High, gpio.Low, gpio.High)
-		time.Sleep(deb / 2)
-		synctest.Wait()
-		s.want(t, "while bouncing", "door closed")
-		time.Sleep(deb)
-		synctest.Wait()
-		s.want(t, "after the bounce", "door closed", "door open")
-		time.Sleep(time.Second)
-		synctest.Wait()
-		s.want(t, "a second later", "door closed", "door open")
+		s.wantAfter(t, deb/2, "while bouncing", "door closed")
+		s.wantAfter(t, deb, "after the bounce", "door closed", "door open")
+		s.wantAfter(t, time.Second, "a second later", "door closed", "door open")
 		mustStop(t, stop)
 	})
 }
@@ -53,13 +45,10 @@ func TestBounceSettlesToOneChange(t *testing.T) {
 func TestFlickerBackIsNoChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pin, s := newLine(t, "GPIO17", gpio.Low, false), &sink{}
-		stop := run(t, func(ctx context.Context) error { return WatchDoor(ctx, mustReed(t, pin, cfg("door")), s) })
-		synctest.Wait()
+		stop := watchDoor(t, pin, s)
 		// a knock on the door: the contact opens for 3 ms
 		pin.flips(3*time.Millisecond, gpio.High, gpio.Low)
-		time.Sleep(time.Second)
-		synctest.Wait()
-		s.want(t, "after a flicker shorter than the debounce", "door closed")
+		s.wantAfter(t, time.Second, "after a flicker shorter than the debounce", "door closed")
 		mustStop(t, stop)
 	})
 }
@@ -69,19 +58,12 @@ func TestFlickerBackIsNoChange(t *testing.T) {
 func TestDoorForcedAndHeld(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pin, s := newLine(t, "GPIO17", gpio.Low, false), &sink{}
-		stop := run(t, func(ctx context.Context) error { return WatchDoor(ctx, mustReed(t, pin, cfg("door")), s) })
-		synctest.Wait()
+		stop := watchDoor(t, pin, s)
 		pin.flips(0, gpio.High)
-		time.Sleep(deb + time.Millisecond)
-		synctest.Wait()
-		s.want(t, "one debounce after the door opened", "door closed", "door open")
-		time.Sleep(45 * time.Second)
-		synctest.Wait()
-		s.want(t, "held open for 45 s", "door closed", "door open")
+		s.wantAfter(t, deb+time.Millisecond, "one debounce after the door opened", "door closed", "door open")
+		s.wantAfter(t, 45*time.Second, "held open for 45 s", "door closed", "door open")
 		pin.flips(0, gpio.Low)
-		time.Sleep(deb + time.Millisecond)
-		synctest.Wait()
-		s.want(t, "after it closed", "door closed", "door open", "door closed")
+		s.wantAfter(t, deb+time.Millisecond, "after it closed", "door closed", "door open", "door closed")
 		mustStop(t, stop)
 	})
 }
@@ -123,15 +105,11 @@ func TestExitButton(t *testing.T) {
 		pin.flips(time.Millisecond, gpio.Low, gpio.High, gpio.Low)
 		time.Sleep(200 * time.Millisecond)
 		pin.flips(time.Millisecond, gpio.High, gpio.Low, gpio.High)
-		time.Sleep(200 * time.Millisecond)
-		synctest.Wait()
-		s.want(t, "after one press", "exit")
+		s.wantAfter(t, 200*time.Millisecond, "after one press", "exit")
 		pin.flips(0, gpio.Low)
 		time.Sleep(100 * time.Millisecond)
 		pin.flips(0, gpio.High)
-		time.Sleep(100 * time.Millisecond)
-		synctest.Wait()
-		s.want(t, "after a second press", "exit", "exit")
+		s.wantAfter(t, 100*time.Millisecond, "after a second press", "exit", "exit")
 		mustStop(t, stop)
 	})
 }
@@ -144,15 +122,11 @@ func TestExitButtonHeldAtStartIsNoPress(t *testing.T) {
 			t.Fatal(err)
 		}
 		stop := run(t, func(ctx context.Context) error { return WatchExitButton(ctx, btn, s) })
-		time.Sleep(time.Second)
-		synctest.Wait()
-		s.want(t, "held since start")
+		s.wantAfter(t, time.Second, "held since start")
 		pin.flips(0, gpio.High)
 		time.Sleep(100 * time.Millisecond)
 		pin.flips(0, gpio.Low)
-		time.Sleep(100 * time.Millisecond)
-		synctest.Wait()
-		s.want(t, "released, then pressed", "exit")
+		s.wantAfter(t, 100*time.Millisecond, "released, then pressed", "exit")
 		mustStop(t, stop)
 	})
 }
@@ -162,19 +136,14 @@ func TestExitButtonHeldAtStartIsNoPress(t *testing.T) {
 func TestPollingFallback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pin, s := newLine(t, "GPIO17", gpio.Low, true), &sink{}
-		stop := run(t, func(ctx context.Context) error { return WatchDoor(ctx, mustReed(t, pin, cfg("door")), s) })
-		synctest.Wait()
+		stop := watchDoor(t, pin, s)
 		s.want(t, "at start", "door closed")
 		pin.set(gpio.High)
 		time.Sleep(time.Millisecond)
 		pin.set(gpio.Low) // shorter than a poll: unseen or filtered
-		time.Sleep(100 * time.Millisecond)
-		synctest.Wait()
-		s.want(t, "after a 1 ms flicker", "door closed")
+		s.wantAfter(t, 100*time.Millisecond, "after a 1 ms flicker", "door closed")
 		pin.set(gpio.High)
-		time.Sleep(100 * time.Millisecond)
-		synctest.Wait()
-		s.want(t, "after the door opened", "door closed", "door open")
+		s.wantAfter(t, 100*time.Millisecond, "after the door opened", "door closed", "door open")
 		mustStop(t, stop)
 	})
 }
@@ -184,17 +153,12 @@ func TestPollingFallback(t *testing.T) {
 func TestDeafPinFallsBackToPolling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pin, s := newLine(t, "GPIO17", gpio.Low, true), &sink{}
-		stop := run(t, func(ctx context.Context) error { return WatchDoor(ctx, mustReed(t, deafLine{pin}, cfg("door")), s) })
-		synctest.Wait()
+		stop := watchDoor(t, deafLine{pin}, s)
 		s.want(t, "at start", "door closed")
 		pin.set(gpio.High)
-		time.Sleep(100 * time.Millisecond)
-		synctest.Wait()
-		s.want(t, "after the door opened", "door closed", "door open")
+		s.wantAfter(t, 100*time.Millisecond, "after the door opened", "door closed", "door open")
 		pin.set(gpio.Low)
-		time.Sleep(100 * time.Millisecond)
-		synctest.Wait()
-		s.want(t, "after it closed", "door closed", "door open", "door closed")
+		s.wantAfter(t, 100*time.Millisecond, "after it closed", "door closed", "door open", "door closed")
 		mustStop(t, stop)
 	})
 }
@@ -266,10 +230,8 @@ func TestNewInputRefuses(t *testing.T) {
 func TestRefusedReportIsRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pin, s := newLine(t, "GPIO17", gpio.Low, false), &sink{fails: 2}
-		stop := run(t, func(ctx context.Context) error { return WatchDoor(ctx, mustReed(t, pin, cfg("door")), s) })
-		time.Sleep(time.Second)
-		synctest.Wait()
-		s.want(t, "after two refusals", "door closed")
+		stop := watchDoor(t, pin, s)
+		s.wantAfter(t, time.Second, "after two refusals", "door closed")
 		mustStop(t, stop)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -126,6 +127,15 @@ func (s *sink) want(t *testing.T, when string, want ...string) {
 	}
 }
 
+// wantAfter lets d of the bubble's time pass, waits until every goroutine
+// of the bubble is blocked, and checks what the sink got.
+func (s *sink) wantAfter(t *testing.T, d time.Duration, when string, want ...string) {
+	t.Helper()
+	time.Sleep(d)
+	synctest.Wait()
+	s.want(t, when, want...)
+}
+
 func oc(open bool) string {
 	if open {
 		return "open"
@@ -155,6 +165,16 @@ func mustStop(t *testing.T, stop func() error) {
 // cfg is a test input's configuration: short times.
 func cfg(name string) InputConfig {
 	return InputConfig{Name: name, Debounce: 10 * time.Millisecond, Poll: 2 * time.Millisecond, EdgeWait: 40 * time.Millisecond}
+}
+
+// watchDoor runs WatchDoor on a reed of pin with cfg("door"), telling s,
+// and returns once the bubble is idle, the first reading told.
+func watchDoor(t *testing.T, pin gpio.PinIn, s *sink) (stop func() error) {
+	t.Helper()
+	in := mustReed(t, pin, cfg("door"))
+	stop = run(t, func(ctx context.Context) error { return WatchDoor(ctx, in, s) })
+	synctest.Wait()
+	return stop
 }
 
 func mustReed(t *testing.T, pin gpio.PinIn, c InputConfig) *Input {
