@@ -270,35 +270,38 @@ func TestTemplatesRenderTheDocumentedStates(t *testing.T) {
 	lockdown := `{"door":"open","lock":"locked","racks":{"R1":"closed","R2":"closed"},"mode":"lockdown","occupancy":[],"secured":false,"alarms":["door_forced","lockdown"],"seq":12,"clock_synced":true,"version":"1.2.3"}`
 	fault := `{"door":"closed","lock":"locked","racks":{"R1":"closed"},"mode":"normal","occupancy":[],"secured":true,"alarms":["relay_fault"],"seq":13,"clock_synced":false,"version":"1.2.3"}`
 	odd := `{"door":"ajar","lock":"jammed","racks":{},"mode":"normal","occupancy":[],"secured":false,"alarms":["some_new_alarm"],"seq":14,"clock_synced":true,"version":"1.2.3"}`
-	cases := []struct {
-		entity, field, status, want string
+	statuses := []struct{ name, json string }{{"quiet", quiet}, {"busy", busy}, {"lockdown", lockdown},
+		{"fault", fault}, {"odd", odd}}
+	// what each entity's value_template renders for each of statuses, in
+	// their order; "-" is not checked
+	values := []struct {
+		entity string
+		want   [5]string
 	}{
-		{"lock", "value_template", quiet, "OFF"},
-		{"lock", "value_template", busy, "ON"}, // lock device class: ON means unlocked
-		{"lock", "value_template", odd, "None"},
-		{"door", "value_template", quiet, "OFF"},
-		{"door", "value_template", busy, "ON"},
-		{"door", "value_template", odd, "None"},
-		{"rack_R1", "value_template", quiet, "OFF"},
-		{"rack_R1", "value_template", busy, "ON"},
-		{"rack_R2", "value_template", busy, "OFF"},
-		{"rack_R2", "value_template", fault, "None"}, // a rack the status does not know
-		{"tamper", "value_template", quiet, "OFF"},
-		{"tamper", "value_template", busy, "ON"},
-		{"tamper", "value_template", lockdown, "ON"},
-		{"tamper", "value_template", fault, "OFF"},
-		{"tamper", "value_template", odd, "OFF"},
-		{"problem", "value_template", quiet, "OFF"},
-		{"problem", "value_template", busy, "ON"},
-		{"problem", "value_template", lockdown, "OFF"},
-		{"problem", "value_template", fault, "ON"},
-		{"problem", "value_template", odd, "ON"},
-		{"tamper", "json_attributes_template", busy, `{"alarms": ["door_held_open", "rack_tampered:R1"]}`},
-		{"occupancy", "value_template", quiet, "0"},
-		{"occupancy", "value_template", busy, "2"},
-		{"occupancy", "json_attributes_template", busy, `{"occupants": [{"escort": "S-004", "permit": "P-0012", "since": "2026-11-27T03:02:03Z"}, {"since": "2026-11-27T03:02:04Z", "staff": "S-004"}]}`},
-		{"mode", "value_template", lockdown, "lockdown"},
-		{"mode", "value_template", quiet, "normal"},
+		{"lock", [5]string{"OFF", "ON", "-", "-", "None"}}, // lock device class: ON means unlocked
+		{"door", [5]string{"OFF", "ON", "-", "-", "None"}},
+		{"rack_R1", [5]string{"OFF", "ON", "-", "-", "-"}},
+		{"rack_R2", [5]string{"-", "OFF", "-", "None", "-"}}, // fault: a rack the status does not know
+		{"tamper", [5]string{"OFF", "ON", "ON", "OFF", "OFF"}},
+		{"problem", [5]string{"OFF", "ON", "OFF", "ON", "ON"}},
+		{"occupancy", [5]string{"0", "2", "-", "-", "-"}},
+		{"mode", [5]string{"normal", "-", "lockdown", "-", "-"}},
+	}
+	type renderCase struct{ entity, field, status, want string }
+	var cases []renderCase
+	for _, v := range values {
+		for i, want := range v.want {
+			if want != "-" {
+				cases = append(cases, renderCase{v.entity, "value_template", statuses[i].name, want})
+			}
+		}
+	}
+	cases = append(cases,
+		renderCase{"tamper", "json_attributes_template", "busy", `{"alarms": ["door_held_open", "rack_tampered:R1"]}`},
+		renderCase{"occupancy", "json_attributes_template", "busy", `{"occupants": [{"escort": "S-004", "permit": "P-0012", "since": "2026-11-27T03:02:03Z"}, {"since": "2026-11-27T03:02:04Z", "staff": "S-004"}]}`})
+	sample := map[string]string{}
+	for _, st := range statuses {
+		sample[st.name] = st.json
 	}
 	type job struct {
 		Template string `json:"template"`
@@ -310,7 +313,7 @@ func TestTemplatesRenderTheDocumentedStates(t *testing.T) {
 		if tmpl == "" {
 			t.Fatalf("%s has no %s", c.entity, c.field)
 		}
-		jobs = append(jobs, job{tmpl, c.status})
+		jobs = append(jobs, job{tmpl, sample[c.status]})
 	}
 	in, _ := json.Marshal(jobs)
 	dir := t.TempDir()
@@ -341,7 +344,7 @@ print(json.dumps(out))
 	}
 	for i, c := range cases {
 		if got[i] != c.want {
-			t.Errorf("%s %s on %.40s... = %q; want %q", c.entity, c.field, c.status, got[i], c.want)
+			t.Errorf("%s %s on the %s status = %q; want %q", c.entity, c.field, c.status, got[i], c.want)
 		}
 	}
 }

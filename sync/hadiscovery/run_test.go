@@ -34,6 +34,16 @@ func rounds(t *testing.T, l *mqttlinktest.Link, n int) int {
 	return sent / n
 }
 
+// wantRounds waits until the bubble is idle and checks that l got want
+// whole rounds of n configs.
+func wantRounds(t *testing.T, l *mqttlinktest.Link, n, want int, when string) {
+	t.Helper()
+	synctest.Wait()
+	if r := rounds(t, l, n); r != want {
+		t.Fatalf("%d rounds %s; want %d", r, when, want)
+	}
+}
+
 // TestRunSendsAtConnectionAndBirth: the configs go out at every
 // connection and whenever Home Assistant's birth message says online; a
 // retained "online", an "offline" and other topics send nothing.
@@ -42,24 +52,10 @@ func TestRunSendsAtConnectionAndBirth(t *testing.T) {
 		d := newDemo(t)
 		n := len(d.Configs())
 		l := newFakeLink(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- d.Run(ctx, l) }()
-		defer func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run = %v", err)
-			}
-		}()
-		synctest.Wait()
-		if r := rounds(t, l, n); r != 0 {
-			t.Fatalf("%d rounds before any connection", r)
-		}
+		background(t, "Run", func(ctx context.Context) error { return d.Run(ctx, l) })
+		wantRounds(t, l, n, 0, "before any connection")
 		l.Connect()
-		synctest.Wait()
-		if r := rounds(t, l, n); r != 1 {
-			t.Fatalf("%d rounds after the connection; want 1", r)
-		}
+		wantRounds(t, l, n, 1, "after the connection")
 		if d.Subscriptions()["homeassistant/status"] != 1 || d.StatusTopic() != "homeassistant/status" {
 			t.Fatalf("Subscriptions = %v", d.Subscriptions())
 		}
@@ -74,20 +70,11 @@ func TestRunSendsAtConnectionAndBirth(t *testing.T) {
 		if d.Handle(mqttlink.Message{Topic: "kunci/v1/demo/server-room/cmd", Payload: []byte("online")}) {
 			t.Error("Handle(cmd) = true")
 		}
-		synctest.Wait()
-		if r := rounds(t, l, n); r != 1 {
-			t.Fatalf("%d rounds; want still 1", r)
-		}
+		wantRounds(t, l, n, 1, "after a retained online, an offline and a command")
 		d.Handle(mqttlink.Message{Topic: "homeassistant/status", Payload: []byte("online")})
-		synctest.Wait()
-		if r := rounds(t, l, n); r != 2 {
-			t.Fatalf("%d rounds after Home Assistant's birth; want 2", r)
-		}
+		wantRounds(t, l, n, 2, "after Home Assistant's birth")
 		l.Connect()
-		synctest.Wait()
-		if r := rounds(t, l, n); r != 3 {
-			t.Fatalf("%d rounds after a new connection; want 3", r)
-		}
+		wantRounds(t, l, n, 3, "after a new connection")
 	})
 }
 
@@ -100,19 +87,10 @@ func TestRunRetriesRefusedConfigs(t *testing.T) {
 		l := newFakeLink(t)
 		l.Refuse(errors.New("refused"))
 		l.Connect()
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- d.Run(ctx, l) }()
-		defer func() { cancel(); <-done }()
-		synctest.Wait()
-		if r := rounds(t, l, n); r != 0 {
-			t.Fatalf("%d rounds after a refusal; want 0 until RetryAfter", r)
-		}
+		background(t, "Run", func(ctx context.Context) error { return d.Run(ctx, l) })
+		wantRounds(t, l, n, 0, "after a refusal, before RetryAfter")
 		time.Sleep(time.Second)
-		synctest.Wait()
-		if r := rounds(t, l, n); r != 1 {
-			t.Fatalf("%d rounds after RetryAfter; want 1", r)
-		}
+		wantRounds(t, l, n, 1, "after RetryAfter")
 	})
 }
 
@@ -133,10 +111,7 @@ func discoveryWire(t *testing.T, url string) {
 
 	agentLink := link(t, mqttlink.Options{Broker: url, ClientID: "kunci.demo.server-room", CleanSession: true,
 		Subscriptions: d.Subscriptions()}, func(m mqttlink.Message) { d.Handle(m) })
-	runDone := make(chan error, 1)
-	runCtx, stopRun := context.WithCancel(context.Background())
-	go func() { runDone <- d.Run(runCtx, agentLink) }()
-	defer func() { stopRun(); <-runDone }()
+	background(t, "Run", func(ctx context.Context) error { return d.Run(ctx, agentLink) })
 
 	subscribe := func(id string) (*mqttlink.Link, chan mqttlink.Message) {
 		got := make(chan mqttlink.Message, 4*n)
@@ -201,11 +176,23 @@ func link(t *testing.T, o mqttlink.Options, h func(mqttlink.Message)) *mqttlink.
 	if err != nil {
 		t.Fatal(err)
 	}
+	background(t, "link Run", l.Run)
+	return l
+}
+
+// background runs f until the test ends, then cancels its context and
+// checks that it returned nil. Cleanups run last first: what starts later
+// stops sooner.
+func background(t *testing.T, what string, f func(context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return l
+	go func() { done <- f(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("%s = %v; want nil once its context ends", what, err)
+		}
+	})
 }
 
 func waitUp(ctx context.Context, t *testing.T, l *mqttlink.Link) {
