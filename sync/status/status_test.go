@@ -98,6 +98,17 @@ func published(l *mqttlinktest.Link) []string {
 	return s
 }
 
+// connected starts a publisher on a fake door and a connected fake link
+// (see newFakeLink for auto) and returns once the bubble is idle.
+func connected(t *testing.T, auto bool) (*fakeDoor, *mqttlinktest.Link, func() error) {
+	t.Helper()
+	d, l := newFakeDoor(), newFakeLink(t, auto)
+	l.Connect()
+	stop := start(t, d, l)
+	synctest.Wait()
+	return d, l, stop
+}
+
 // start runs a publisher until the test's end, returning a stop function
 // that cancels it and returns Run's error.
 func start(t *testing.T, d status.Door, l status.Link) (stop func() error) {
@@ -106,6 +117,12 @@ func start(t *testing.T, d status.Door, l status.Link) (stop func() error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return run(t, p)
+}
+
+// run runs p until the test's end, returning a stop function that cancels
+// it and returns Run's error.
+func run(t *testing.T, p *status.Publisher) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -119,8 +136,11 @@ func start(t *testing.T, d status.Door, l status.Link) (stop func() error) {
 	return stop
 }
 
+// want waits until every goroutine of the test's bubble is blocked and
+// checks that l published w, in order.
 func want(t *testing.T, l *mqttlinktest.Link, w ...string) {
 	t.Helper()
+	synctest.Wait()
 	if got := published(l); !slices.Equal(got, w) {
 		t.Fatalf("published:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(w, "\n  "))
 	}
@@ -149,10 +169,7 @@ func TestNewRefusesBadTopics(t *testing.T) {
 // "online", both retained QoS 1; later changes follow one by one.
 func TestStatusThenOnlineAtConnect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(t, true)
-		l.Connect()
-		start(t, d, l)
-		synctest.Wait()
+		d, l, _ := connected(t, true)
 		want(t, l, "status 1", "availability online")
 		for _, p := range l.Published() {
 			if p.QoS != 1 || !p.Retained {
@@ -171,7 +188,6 @@ func TestStatusThenOnlineAtConnect(t *testing.T) {
 		d.Set(2)
 		synctest.Wait()
 		d.Set(3)
-		synctest.Wait()
 		want(t, l, "status 1", "availability online", "status 2", "status 3")
 	})
 }
@@ -185,11 +201,9 @@ func TestWaitsForConnection(t *testing.T) {
 		d.Set(2)
 		synctest.Wait()
 		time.Sleep(time.Minute)
-		synctest.Wait()
 		want(t, l)
 		d.Set(5)
 		l.Connect()
-		synctest.Wait()
 		want(t, l, "status 5", "availability online")
 	})
 }
@@ -199,26 +213,19 @@ func TestWaitsForConnection(t *testing.T) {
 // status, and the door never waits.
 func TestBurstCoalescesLatestWins(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(t, false)
-		l.Connect()
-		start(t, d, l)
-		synctest.Wait()
+		d, l, _ := connected(t, false)
 		want(t, l, "status 1")
 		for seq := uint64(2); seq <= 101; seq++ {
 			d.Set(seq) // never blocks: the door's Watch is a one-slot signal
 		}
-		synctest.Wait()
 		want(t, l, "status 1")
 		l.Ack(nil)
-		synctest.Wait()
 		want(t, l, "status 1", "status 101")
 		l.Ack(nil)
-		synctest.Wait()
 		want(t, l, "status 1", "status 101", "availability online")
 		l.Ack(nil)
 		synctest.Wait()
 		d.touch() // a signal without a change publishes nothing
-		synctest.Wait()
 		want(t, l, "status 1", "status 101", "availability online")
 	})
 }
@@ -227,16 +234,12 @@ func TestBurstCoalescesLatestWins(t *testing.T) {
 // messages (a broker without persistence): status and "online" again.
 func TestRepublishesAtEveryConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(t, true)
-		l.Connect()
-		start(t, d, l)
-		synctest.Wait()
+		d, l, _ := connected(t, true)
 		l.Drop(nil)
 		d.Set(2)
 		d.Set(3)
 		synctest.Wait()
 		l.Connect()
-		synctest.Wait()
 		want(t, l, "status 1", "availability online", "status 3", "availability online")
 	})
 }
@@ -246,26 +249,18 @@ func TestRepublishesAtEveryConnection(t *testing.T) {
 // time with the status of that moment.
 func TestUnacknowledgedIsSentAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(t, false)
-		l.Connect()
-		start(t, d, l)
-		synctest.Wait()
+		d, l, _ := connected(t, false)
 		want(t, l, "status 1")
 		d.Set(2)
 		time.Sleep(10*time.Second + time.Second) // AckTimeout, then RetryAfter
-		synctest.Wait()
 		want(t, l, "status 1", "status 2")
 		l.Ack(nil) // the late acknowledgement of the first is ignored
-		synctest.Wait()
 		want(t, l, "status 1", "status 2")
 		l.Ack(errors.New("broker said no"))
-		synctest.Wait()
 		want(t, l, "status 1", "status 2")
 		time.Sleep(time.Second)
-		synctest.Wait()
 		want(t, l, "status 1", "status 2", "status 2")
 		l.Ack(nil)
-		synctest.Wait()
 		want(t, l, "status 1", "status 2", "status 2", "availability online")
 	})
 }
@@ -274,10 +269,7 @@ func TestUnacknowledgedIsSentAgain(t *testing.T) {
 // status the broker does not have yet, then "offline".
 func TestStopPublishesFinalStatusAndOffline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(t, true)
-		l.Connect()
-		stop := start(t, d, l)
-		synctest.Wait()
+		_, l, stop := connected(t, true)
 		if err := stop(); err != nil {
 			t.Fatalf("Run = %v", err)
 		}
@@ -288,10 +280,7 @@ func TestStopPublishesFinalStatusAndOffline(t *testing.T) {
 		}
 	})
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(t, true)
-		l.Connect()
-		stop := start(t, d, l)
-		synctest.Wait()
+		d, l, stop := connected(t, true)
 		l.SetAuto(false) // the change's publish hangs; the stop sends it anew
 		d.Set(9)
 		synctest.Wait()
@@ -307,10 +296,7 @@ func TestStopPublishesFinalStatusAndOffline(t *testing.T) {
 // StopTimeout at most, and the error says so.
 func TestStopIsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, l := newFakeDoor(), newFakeLink(t, false)
-		l.Connect()
-		stop := start(t, d, l)
-		synctest.Wait()
+		_, _, stop := connected(t, false)
 		t0 := time.Now()
 		err := stop()
 		if err == nil || !errors.Is(err, context.DeadlineExceeded) {
@@ -348,11 +334,7 @@ func TestLateWillIsAnswered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx) }()
-		defer func() { cancel(); <-done }()
-		synctest.Wait()
+		run(t, p)
 		want(t, l, "status 1", "availability online")
 
 		for _, m := range []mqttlink.Message{
@@ -367,15 +349,12 @@ func TestLateWillIsAnswered(t *testing.T) {
 			t.Error("Handle(status) = true; want false")
 		}
 		time.Sleep(time.Minute)
-		synctest.Wait()
 		want(t, l, "status 1", "availability online")
 
 		p.Handle(mqttlink.Message{Topic: demo.Availability(), Payload: []byte("offline")})
 		p.Handle(mqttlink.Message{Topic: demo.Availability(), Payload: []byte("offline")})
-		synctest.Wait()
 		want(t, l, "status 1", "availability online")
 		time.Sleep(time.Second)
-		synctest.Wait()
 		want(t, l, "status 1", "availability online", "availability online")
 	})
 }
