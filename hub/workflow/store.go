@@ -435,14 +435,7 @@ func (r *Record) Permit() permit.Permit {
 // version is the record's (it rises on every change). Signing an issued
 // permit again returns the same version.
 func (s *Store) Sign(id, by string) (Record, []byte, error) {
-	if err := needBy(by); err != nil {
-		return Record{}, nil, err
-	}
-	if s.opts.Signer == nil {
-		return Record{}, nil, ErrNoSigner
-	}
-	var doc []byte
-	r, err := s.change(id, func(_ *bolt.Tx, r *Record) error {
+	return s.changeSigned(id, by, func(r *Record) error {
 		switch r.State {
 		case Escorted:
 			s.advance(r, Issued, by, "")
@@ -450,14 +443,8 @@ func (s *Store) Sign(id, by string) (Record, []byte, error) {
 		default:
 			return refuse(r, "sign")
 		}
-		var err error
-		doc, _, err = s.Document(r)
-		return err
+		return nil
 	})
-	if err != nil {
-		return Record{}, nil, err
-	}
-	return r, doc, nil
 }
 
 // Reject refuses a request that is not issued yet.
@@ -483,14 +470,7 @@ func (s *Store) Reject(id, by, reason string) (Record, error) {
 // Revoke withdraws a permit that was issued. It returns the signed
 // revocation, whose version is higher than every permit version issued.
 func (s *Store) Revoke(id, by, reason string) (Record, []byte, error) {
-	if err := needBy(by); err != nil {
-		return Record{}, nil, err
-	}
-	if s.opts.Signer == nil {
-		return Record{}, nil, ErrNoSigner
-	}
-	var doc []byte
-	r, err := s.change(id, func(_ *bolt.Tx, r *Record) error {
+	return s.changeSigned(id, by, func(r *Record) error {
 		switch r.State {
 		case Issued:
 		case Escorted:
@@ -501,6 +481,25 @@ func (s *Store) Revoke(id, by, reason string) (Record, []byte, error) {
 			return refuse(r, "revoke")
 		}
 		s.advance(r, Revoked, by, reason)
+		return nil
+	})
+}
+
+// changeSigned is change for the steps by by that end in a signed
+// document: step checks and moves r, and the document of r as it then
+// stands is made in the same transaction and returned with it.
+func (s *Store) changeSigned(id, by string, step func(r *Record) error) (Record, []byte, error) {
+	if err := needBy(by); err != nil {
+		return Record{}, nil, err
+	}
+	if s.opts.Signer == nil {
+		return Record{}, nil, ErrNoSigner
+	}
+	var doc []byte
+	r, err := s.change(id, func(_ *bolt.Tx, r *Record) error {
+		if err := step(r); err != nil {
+			return err
+		}
 		var err error
 		doc, _, err = s.Document(r)
 		return err
