@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/permit"
@@ -38,13 +36,7 @@ func checkDB(t fataler, st *agent.Store) {
 // checkFile runs bbolt's consistency check on a closed store file.
 func checkFile(t fataler, path string) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatalf("check %s: %v", path, err)
-	}
-	defer db.Close()
-	err = boltcheck.Check(db)
-	if err != nil {
+	if err := boltcheck.CheckFile(path); err != nil {
 		t.Fatalf("store %s is inconsistent: %v", path, err)
 	}
 }

@@ -5,6 +5,8 @@ package boltcheck
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -19,4 +21,14 @@ func Check(db *bolt.DB) error {
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// CheckFile opens the closed bbolt file at path read-only and checks it as
+// Check does. It waits for another process's lock for 5 s at most.
+func CheckFile(path string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("boltcheck: open %s: %w", path, err)
+	}
+	return errors.Join(Check(db), db.Close())
 }

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/agent/agenttest"
 	"github.com/kunci-project/kunci/internal/boltcheck"
@@ -96,19 +94,8 @@ func (r *rig) stop() {
 	if err := r.st.Close(); err != nil {
 		r.t.Errorf("close store: %v", err)
 	}
-	checkFile(r.t, r.path)
-}
-
-func checkFile(t *testing.T, path string) {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatalf("check %s: %v", path, err)
-	}
-	defer db.Close()
-	err = boltcheck.Check(db)
-	if err != nil {
-		t.Fatalf("store %s is inconsistent: %v", path, err)
+	if err := boltcheck.CheckFile(r.path); err != nil {
+		r.t.Fatalf("store %s is inconsistent: %v", r.path, err)
 	}
 }
 
