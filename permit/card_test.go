@@ -91,6 +91,15 @@ func checkNoUIDLeak(t *testing.T, in, msg string) {
 	if len(in) >= 4 && strings.Contains(msg, in) {
 		t.Errorf("error %q repeats the input", msg)
 	}
+	if w := leakedDigits(in, msg, 4); w != "" {
+		t.Errorf("error %q contains the input's digits %q", msg, w)
+	}
+}
+
+// leakedDigits returns the first run of n hex digits in a row of in,
+// skipping what is not a hex digit, that msg holds in either case; "" if
+// there is none.
+func leakedDigits(in, msg string, n int) string {
 	var digits []byte
 	for i := 0; i < len(in); i++ {
 		c := in[i]
@@ -102,12 +111,12 @@ func checkNoUIDLeak(t *testing.T, in, msg string) {
 		}
 	}
 	lower := strings.ToLower(msg)
-	for i := 0; i+4 <= len(digits); i++ {
-		if w := string(digits[i : i+4]); strings.Contains(lower, w) {
-			t.Errorf("error %q contains the input's digits %q", msg, w)
-			return
+	for i := 0; i+n <= len(digits); i++ {
+		if w := string(digits[i : i+n]); strings.Contains(lower, w) {
+			return w
 		}
 	}
+	return ""
 }
 
 func TestCheckUIDLength(t *testing.T) {
