@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -299,22 +300,10 @@ func TestIngestEpochs(t *testing.T) {
 		if want := map[string]uint64{
 			"kunci/v1/demo/server-room/events/ack aa": 3, "kunci/v1/demo/server-room/events/ack bb": 2,
 			"kunci/v1/demo/lab/events/ack cc": 1,
-		}; !mapsEqual(final, want) {
+		}; !maps.Equal(final, want) {
 			t.Errorf("last acks %v; want %v", final, want)
 		}
 	})
-}
-
-func mapsEqual(a, b map[string]uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestIngestMalformed: bad messages are counted and dropped; the good ones

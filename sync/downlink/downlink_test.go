@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -229,7 +230,7 @@ func TestSubscriptionsAndMatches(t *testing.T) {
 	h := newHandler(t, &fakeDoor{})
 	td := doorTopics(t)
 	want := map[string]byte{td.Permits(): 1, td.StaffAll(): 1, td.Cmd(): 1}
-	if got := h.Subscriptions(); !mapsEqual(got, want) {
+	if got := h.Subscriptions(); !maps.Equal(got, want) {
 		t.Errorf("Subscriptions() = %v; want %v", got, want)
 	}
 	for topic, want := range map[string]bool{
@@ -240,18 +241,6 @@ func TestSubscriptionsAndMatches(t *testing.T) {
 			t.Errorf("Matches(%q) = %v; want %v", topic, got, want)
 		}
 	}
-}
-
-func mapsEqual(a, b map[string]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestFuncHandsMessagesToTheDoor: the mqttlink handler Func returns is
