@@ -10,6 +10,7 @@ import (
 	kgpio "github.com/kunci-project/kunci/hardware/gpio"
 	"github.com/kunci-project/kunci/hardware/nfc"
 	"github.com/kunci-project/kunci/hardware/nfc/pn532"
+	"github.com/kunci-project/kunci/internal/sleep"
 	"github.com/kunci-project/kunci/permit"
 )
 
@@ -102,23 +103,13 @@ func readOneCard(ctx context.Context, out *printer, rc ReaderWiring, r nfc.Reade
 		}
 		last = err
 	}
-	pause := func() bool {
-		t := time.NewTimer(cardRetry)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-			return true
-		}
-	}
 	announced := false
 	for ctx.Err() == nil {
 		if d, ok := r.(*pn532.Dev); ok && !announced {
 			if err := d.Init(ctx); err != nil {
 				if ctx.Err() == nil {
 					fault(err)
-					pause()
+					sleep.For(ctx, cardRetry)
 				}
 				continue
 			}
@@ -134,7 +125,7 @@ func readOneCard(ctx context.Context, out *printer, rc ReaderWiring, r nfc.Reade
 				err = errors.New("the reader returned neither a card nor an error")
 			}
 			fault(err)
-			if !pause() {
+			if !sleep.For(ctx, cardRetry) {
 				break
 			}
 			if rs, ok := r.(nfc.Resetter); ok {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/kunci-project/kunci/internal/sleep"
 )
 
 // Defaults of Run's options.
@@ -138,7 +140,7 @@ func (l *loop) run(ctx context.Context) error {
 			}
 			l.failing = true
 			l.fault(ctx, err)
-			if !sleep(ctx, backoff) {
+			if !sleep.For(ctx, backoff) {
 				return nil
 			}
 			backoff = min(2*backoff, l.c.backoffMax)
@@ -160,7 +162,7 @@ func (l *loop) run(ctx context.Context) error {
 		warning, bad := CheckUID(uid)
 		if bad != nil {
 			l.fault(ctx, fmt.Errorf("reader returned an unusable uid: %w", bad))
-			if !sleep(ctx, backoff) {
+			if !sleep.For(ctx, backoff) {
 				return nil
 			}
 			continue
@@ -168,7 +170,7 @@ func (l *loop) run(ctx context.Context) error {
 		now := time.Now()
 		if l.last != nil && bytes.Equal(uid, l.last) && now.Sub(l.lastSeen) < l.c.absent {
 			l.lastSeen = now
-			if !sleep(ctx, dupPause) {
+			if !sleep.For(ctx, dupPause) {
 				return nil
 			}
 			continue
@@ -192,7 +194,7 @@ func (l *loop) run(ctx context.Context) error {
 			l.c.log.Error("tap not stored", "reader", l.name, "uid_len", len(uid), "err", err)
 			clear(l.last)
 			l.last = nil
-			if !sleep(ctx, l.c.backoffMin) {
+			if !sleep.For(ctx, l.c.backoffMin) {
 				return nil
 			}
 		}
@@ -215,17 +217,5 @@ func (l *loop) fault(ctx context.Context, err error) {
 	l.c.log.Warn("card reader fault", "reader", l.name, "device", l.r.String(), "err", msg)
 	if l.faults != nil {
 		l.faults(ctx, l.name, err)
-	}
-}
-
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
