@@ -880,11 +880,19 @@ func rejectedFiles(r *doorRig) []string {
 	return files
 }
 
+// oversized is a signed document of n bytes, too large to be read: its
+// every beginning is JSON cut short, as a real record's is. (A file of
+// junk copied in place may be refused as junk while it is copied.)
+func oversized(n int) []byte {
+	const head, tail = `{"kind":"permit","key":"k","body":"`, `"}`
+	return []byte(head + strings.Repeat("A", n-len(head)-len(tail)) + tail)
+}
+
 // A technician's cp or scp writes a record in place: the watcher may see it
 // empty or cut short. Such a file is neither applied nor refused until it is
 // complete; one that stays cut short (an aborted copy) is refused once it
 // has not changed for PartialGrace, and a file too large is refused once,
-// however long it keeps growing.
+// however long it keeps growing or is copied over.
 func TestDoorWatchRecordsHalfWritten(t *testing.T) {
 	hub := newSigner(t)
 	r := trustingRig(t, hub)
@@ -894,7 +902,7 @@ func TestDoorWatchRecordsHalfWritten(t *testing.T) {
 		sign(t, hub, permit.KindPermit, &q)
 	w.write("P-0001.json", perm[:len(perm)/2])
 	w.write("S-ESC.json", nil) // cp has truncated it and not yet written
-	w.write("huge.json", make([]byte, permit.MaxSigned+1))
+	w.write("huge.json", oversized(permit.MaxSigned+1))
 	// the watcher reads files in name order: this one comes last
 	w.write("zz-aborted.json", aborted[:len(aborted)-1])
 
@@ -905,7 +913,7 @@ func TestDoorWatchRecordsHalfWritten(t *testing.T) {
 	if n := r.d.Metrics().RecordsRejected.Value(); n != 1 {
 		t.Errorf("records_rejected = %d after the first pass; want 1, huge.json (half-written files are not refused)", n)
 	}
-	w.write("huge.json", make([]byte, permit.MaxSigned+100))
+	w.write("huge.json", oversized(permit.MaxSigned+100)) // the watch may see it cut short in between
 	w.write("P-0001.json", perm)
 	w.write("S-ESC.json", staff)
 	waitfor.Until(t, 10*time.Second, "the completed permit and staff record applied", func() bool {
@@ -924,6 +932,44 @@ func TestDoorWatchRecordsHalfWritten(t *testing.T) {
 	}
 	if got := cardSays(t, r.st, guest2Card); got != "" {
 		t.Errorf("Card(guest2) = %q; want nothing from the aborted copy", got)
+	}
+	if n := r.d.Metrics().RecordsRejected.Value(); n != 2 {
+		t.Errorf("records_rejected = %d; want 2", n)
+	}
+}
+
+// TestRecordsPassByPass takes WatchRecords one pass at a time through the
+// states a file copied in place goes through, so that every one is seen.
+func TestRecordsPassByPass(t *testing.T) {
+	hub := newSigner(t)
+	r := trustingRig(t, hub)
+	w := newRecordsDir(t)
+	pass := agent.RecordsPasses(r.d, w.dir)
+	p := p1
+	perm := sign(t, hub, permit.KindPermit, &p)
+	big, bigger := oversized(permit.MaxSigned+1), oversized(permit.MaxSigned+100)
+	for _, step := range []struct {
+		what     string
+		data     []byte
+		rejected int    // refusals of P-0001.json so far
+		card     string // what the store says of the guest's card
+	}{
+		{"too large", big, 1, ""},
+		{"copied over: empty", nil, 1, ""},
+		{"copied over: too large again", bigger, 1, ""},
+		{"copied over by the permit: half-written", perm[:len(perm)/2], 1, ""},
+		{"the permit, complete", perm, 1, "P-0001@1"},
+		{"copied over: empty", nil, 1, "P-0001@1"},
+		{"copied over: too large, after a complete file", big, 2, "P-0001@1"},
+	} {
+		w.write("P-0001.json", step.data)
+		r.must(pass(context.Background()))
+		if got := rejectedFiles(r); len(got) != step.rejected {
+			t.Errorf("%s: rejected %v; want P-0001.json %d times", step.what, got, step.rejected)
+		}
+		if got := cardSays(t, r.st, guestCard); got != step.card {
+			t.Errorf("%s: Card(guest) = %q; want %q", step.what, got, step.card)
+		}
 	}
 	if n := r.d.Metrics().RecordsRejected.Value(); n != 2 {
 		t.Errorf("records_rejected = %d; want 2", n)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"time"
@@ -162,6 +163,13 @@ func (m *Machine) dueTimers(now time.Time) string {
 		return "nothing due"
 	}
 	return strings.Join(d, " + ")
+}
+
+// RecordsPasses returns one pass of WatchRecords over dir each time it is
+// called, each pass knowing what the ones before it saw.
+func RecordsPasses(d *Door, dir string) func(ctx context.Context) error {
+	rd := newRecordsDir(dir)
+	return func(ctx context.Context) error { return d.loadDir(ctx, rd) }
 }
 
 // CutShort reports whether WatchRecords takes b for a file still being

@@ -77,9 +77,15 @@ type recordsDir struct {
 	// partial holds the files that looked cut short, as they were when
 	// first seen so and the door's monotonic time then.
 	partial map[string]partialFile
-	// tooLarge holds the files refused for their size: one that keeps
-	// growing while it is copied is refused once.
+	// tooLarge holds the files refused for their size until a complete
+	// file of the name is read: one that keeps growing while it is
+	// copied, or is copied over by another too large, is refused once.
 	tooLarge map[string]bool
+}
+
+func newRecordsDir(path string) *recordsDir {
+	return &recordsDir{path: path, seen: map[string]fileStamp{}, partial: map[string]partialFile{},
+		tooLarge: map[string]bool{}}
 }
 
 type partialFile struct {
@@ -97,8 +103,7 @@ type partialFile struct {
 // is announced ready only with its records in place. The door's loop must
 // be running: refusals are recorded as events.
 func (d *Door) WatchRecords(ctx context.Context, dir string, poll time.Duration, loaded func()) error {
-	rd := &recordsDir{path: dir, seen: map[string]fileStamp{}, partial: map[string]partialFile{},
-		tooLarge: map[string]bool{}}
+	rd := newRecordsDir(dir)
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
@@ -160,7 +165,6 @@ func (d *Door) loadFile(ctx context.Context, rd *recordsDir, name string, stamp 
 		return d.Record(ctx, Event{Type: wire.EvPermitRejected, Reason: wire.ReasonTooLarge,
 			Detail: name + ": " + err.Error()})
 	}
-	delete(rd.tooLarge, name)
 	b, err := os.ReadFile(filepath.Join(rd.path, name))
 	if err != nil {
 		return fmt.Errorf("records: %w", err)
@@ -181,6 +185,7 @@ func (d *Door) loadFile(ctx context.Context, rd *recordsDir, name string, stamp 
 		}
 	}
 	delete(rd.partial, name)
+	delete(rd.tooLarge, name)
 	rd.seen[name] = stamp
 	if err := d.ApplySigned(ctx, name, b); err != nil && (errors.Is(err, ErrStopped) || ctx.Err() != nil) {
 		return err
