@@ -33,6 +33,9 @@ type Options struct {
 	// Location reads dates without a zone in from and to (time.Local).
 	Location *time.Location
 	Log      *slog.Logger
+	// Console serves every path the API does not take (/api/, /metrics,
+	// /healthz): the web console. Without it they are 404.
+	Console http.Handler
 }
 
 // API is the hub's HTTP handler.
@@ -97,6 +100,9 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusNotFound, fmt.Errorf("no route %s %s", r.Method, r.URL.Path))
 	})
+	if o.Console != nil {
+		a.mux.Handle("/", o.Console)
+	}
 	return a, nil
 }
 

@@ -18,8 +18,20 @@ var (
 	ErrForbidden = errors.New("auth: forbidden")
 	// ErrInvalid: a name, role or expiry given to Issue is not acceptable.
 	ErrInvalid = errors.New("auth: invalid")
-	// ErrNotFound: Revoke was given an id that no token has.
-	ErrNotFound = errors.New("auth: no such token")
-	// ErrCorrupt: a stored token record cannot be read back.
-	ErrCorrupt = errors.New("auth: corrupt token record")
+	// ErrNotFound: no token has the id given to Revoke, or no user the
+	// login.
+	ErrNotFound = errors.New("auth: not found")
+	// ErrCorrupt: a stored token, user or session record cannot be read
+	// back.
+	ErrCorrupt = errors.New("auth: corrupt record")
+	// ErrExists: a user's login or name is already another's.
+	ErrExists = errors.New("auth: already exists")
+	// ErrSignIn: the login or the password is wrong (which, it does not
+	// say).
+	ErrSignIn = errors.New("auth: wrong login or password")
+	// ErrDisabled: the user's password is right but the user is disabled.
+	ErrDisabled = errors.New("auth: user is disabled")
+	// ErrLimited: too many failed sign-ins for this login or from this
+	// address; try again later.
+	ErrLimited = errors.New("auth: too many failed sign-ins, try again later")
 )

@@ -67,11 +67,15 @@ func joinRoles(rs []Role, sep string) string {
 	return strings.Join(s, sep)
 }
 
-// Principal is who made a request: the token's name, its roles and its id.
+// Principal is who made a request: the token's or the user's name (the
+// actor), the roles, and the token's id or the user's login and session.
 type Principal struct {
-	Name    string `json:"name"`
-	Roles   []Role `json:"roles"`
-	TokenID string `json:"token_id"`
+	Name      string `json:"name"`
+	Roles     []Role `json:"roles"`
+	TokenID   string `json:"token_id,omitempty"`
+	User      string `json:"user,omitempty"` // a console user's login
+	Lang      string `json:"lang,omitempty"` // their language
+	SessionID string `json:"-"`
 }
 
 // Has reports whether p holds role r; an admin holds every role.

@@ -168,7 +168,7 @@ func decode(id, raw []byte) (record, error) {
 func get(b *bolt.Bucket, id string) (record, error) {
 	raw := b.Get([]byte(id))
 	if raw == nil {
-		return record{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return record{}, fmt.Errorf("%w: token %s", ErrNotFound, id)
 	}
 	return decode([]byte(id), raw)
 }
@@ -204,7 +204,7 @@ func (t *Tokens) List() ([]Info, error) {
 func (t *Tokens) Revoke(id string) error {
 	if !isID(id) {
 		// not quoted: a whole token given by mistake would end up in a log
-		return fmt.Errorf("%w: the id is not %d lowercase hex digits", ErrNotFound, idLen)
+		return fmt.Errorf("%w: a token id is not %d lowercase hex digits", ErrNotFound, idLen)
 	}
 	return t.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bTokens)

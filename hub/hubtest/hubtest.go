@@ -26,6 +26,7 @@ import (
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/client"
+	"github.com/kunci-project/kunci/hub/console"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/boltcheck"
@@ -33,6 +34,7 @@ import (
 	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/topic"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -65,6 +67,8 @@ type Env struct {
 	Hub     *hub.Hub
 	API     *api.API
 	Tokens  *auth.Tokens
+	Users   *auth.Users // the console's people
+	Console *console.Console
 	WF      *workflow.Store
 	Events  *ingest.Store
 	Server  *httptest.Server
@@ -153,13 +157,19 @@ func (e *Env) start(t testing.TB, o Options) {
 			t.Fatal(err)
 		}
 	}
+	if e.Users, err = auth.NewUsers(e.WF.DB(), reg, o.Now); err != nil {
+		t.Fatal(err)
+	}
 	e.Hub, err = hub.New(hub.Options{Workflow: e.WF, Events: e.Events, Signer: e.Signer,
 		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now,
 		Ingest: ingest.Options{AckLinger: time.Millisecond}, Metrics: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention}); err != nil {
+	if e.Console, err = console.New(console.Options{Hub: e.Hub, Users: e.Users}); err != nil {
+		t.Fatal(err)
+	}
+	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention, Console: e.Console}); err != nil {
 		t.Fatal(err)
 	}
 	e.Server = httptest.NewServer(e.API)
@@ -359,3 +369,31 @@ func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
 
 // Add moves the clock by d.
 func (c *Clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
+
+// Password is the password of the users User makes.
+const Password = "kata-sandi-uji-1"
+
+// User adds a console user login, named name, with roles and Password.
+func (e *Env) User(t testing.TB, login, name string, roles ...auth.Role) auth.User {
+	t.Helper()
+	u, err := e.Users.Add(auth.NewUser{Login: login, Name: name, Roles: roles, Password: Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// Status gives the hub the door's status as the broker would (retained
+// on the door's status topic).
+func (e *Env) Status(t testing.TB, s wire.Status) {
+	t.Helper()
+	tp, err := topic.New(topic.DefaultPrefix, Site, Door)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Hub.Handle(mqttlink.Message{Topic: tp.Status(), Payload: j})
+}

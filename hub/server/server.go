@@ -14,6 +14,7 @@ import (
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/console"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/lifecycle"
@@ -36,6 +37,9 @@ type Setup struct {
 	// on a site's broker must not take real doors' events).
 	OnlyDoors bool
 	Retention time.Duration // zero: personal data is kept
+	// Location is the site's zone, in which the console shows times (nil:
+	// Asia/Jakarta).
+	Location *time.Location
 }
 
 // Server is a hub opened from its Setup.
@@ -43,6 +47,7 @@ type Server struct {
 	wf     *workflow.Store
 	ev     *ingest.Store
 	tokens *auth.Tokens
+	users  *auth.Users
 	hub    *hub.Hub
 	api    *api.API
 	link   *mqttlink.Link
@@ -105,7 +110,15 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	if h.link, err = mqttlink.New(lo, h.hub.Handle); err != nil {
 		return nil, err
 	}
-	if h.api, err = api.New(h.hub, h.tokens, api.Options{Publisher: h.link, Retention: s.Retention, Log: log}); err != nil {
+	if h.users, err = auth.NewUsers(h.wf.DB(), reg, nil); err != nil {
+		return nil, err
+	}
+	con, err := console.New(console.Options{Hub: h.hub, Users: h.users, Location: s.Location, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	if h.api, err = api.New(h.hub, h.tokens, api.Options{Publisher: h.link, Retention: s.Retention, Log: log,
+		Console: con}); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -116,6 +129,9 @@ func (h *Server) Hub() *hub.Hub { return h.hub }
 
 // Tokens returns the hub's API tokens.
 func (h *Server) Tokens() *auth.Tokens { return h.tokens }
+
+// Users returns the console's people.
+func (h *Server) Users() *auth.Users { return h.users }
 
 // Handler returns the hub's HTTP API, for a listener of the caller's
 // (kunci dev serves it beside the simulator).

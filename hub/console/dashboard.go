@@ -1,0 +1,280 @@
+package console
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kunci-project/kunci/hub"
+	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/wire"
+)
+
+// doorView is one door's card on the dashboard, every field already in
+// the reader's language: the template only places them.
+type doorView struct {
+	L            L
+	ID           string // element id and stream event name
+	Name         string // site/door
+	Availability string // online, offline, unknown: the card's class
+	AvailText    string
+	LastSeen     string
+	HasStatus    bool
+	Locked       bool
+	Closed       bool
+	Lockdown     bool
+	Secured      bool
+	Racks        []rackView
+	Inside       []string
+	Alarms       []string
+	LastEvent    string
+}
+
+// gridData is the dashboard's grid of doors.
+type gridData struct {
+	L     L
+	Doors []doorView
+}
+
+type rackView struct {
+	Name string
+	Open bool
+}
+
+// eventID names a door's element and its events on the stream: the hex
+// of site/door, so that any name the doors use is a valid id.
+func eventID(site, door string) string {
+	return "pintu-" + hex.EncodeToString([]byte(site+"/"+door))
+}
+
+// names looks up the people a door's status names: a permit's guest and
+// staff by id. What cannot be found shows as its id.
+type names struct {
+	h     *hub.Hub
+	staff map[string]string
+}
+
+func (c *Console) names() *names {
+	n := &names{h: c.o.Hub, staff: map[string]string{}}
+	if list, err := c.o.Hub.Workflow().ListStaff(); err == nil {
+		for _, m := range list {
+			n.staff[m.ID] = m.Name
+		}
+	}
+	return n
+}
+
+func (n *names) staffName(id string) string {
+	if v, ok := n.staff[id]; ok && v != "" {
+		return v
+	}
+	return id
+}
+
+func (n *names) guest(permitID string) string {
+	if r, err := n.h.Workflow().Get(permitID); err == nil && r.Guest != "" {
+		return r.Guest
+	}
+	return permitID
+}
+
+func (c *Console) doorView(l L, n *names, d hub.Door) doorView {
+	v := doorView{L: l, ID: eventID(d.Site, d.Door), Name: d.Site + "/" + d.Door, Availability: d.Availability}
+	switch d.Availability {
+	case wire.Online:
+		v.AvailText = l.T("card.online")
+	case wire.Offline:
+		v.AvailText = l.T("card.offline")
+	default:
+		v.Availability, v.AvailText = "unknown", l.T("card.unknown")
+	}
+	if !d.LastSeen.IsZero() {
+		v.LastSeen = l.T("card.lastseen", l.Time(d.LastSeen))
+	}
+	if d.LastEvent != "" {
+		v.LastEvent = l.T("card.lastevent", string(d.LastEvent), l.Time(d.LastEventAt))
+	}
+	s := d.Status
+	if s == nil {
+		return v
+	}
+	v.HasStatus = true
+	v.Locked = s.Lock == wire.Locked
+	v.Closed = s.Door == wire.Closed
+	v.Lockdown = s.Mode == wire.ModeLockdown
+	v.Secured = s.Secured
+	for _, name := range slices.Sorted(maps.Keys(s.Racks)) {
+		v.Racks = append(v.Racks, rackView{Name: name, Open: s.Racks[name] != wire.Locked})
+	}
+	for _, o := range s.Occupancy {
+		if o.Permit != "" {
+			v.Inside = append(v.Inside, l.T("card.guest", n.guest(o.Permit), o.Permit, n.staffName(o.Escort), l.Clock(o.Since)))
+		} else {
+			v.Inside = append(v.Inside, l.T("card.staff", n.staffName(o.Staff), l.Clock(o.Since)))
+		}
+	}
+	for _, a := range s.Alarms {
+		v.Alarms = append(v.Alarms, alarmText(l, a))
+	}
+	return v
+}
+
+// alarmText names an alarm in l's language.
+func alarmText(l L, a wire.Alarm) string {
+	key := "alarm." + string(a.Kind())
+	if _, ok := catalog[key]; !ok {
+		return string(a)
+	}
+	if _, rack, ok := strings.Cut(string(a), ":"); ok {
+		return l.T(key, rack)
+	}
+	return l.T(key)
+}
+
+func (c *Console) doorViews(l L) []doorView {
+	n := c.names()
+	doors := c.o.Hub.Doors()
+	out := make([]doorView, 0, len(doors))
+	for _, d := range doors {
+		out = append(out, c.doorView(l, n, d))
+	}
+	return out
+}
+
+func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, p auth.Principal, s auth.Session) {
+	pg := c.newPage(r, p, s.CSRF)
+	pg.Nav, pg.Title = "dashboard", pg.L.T("dash.title")
+	pg.Data = gridData{pg.L, c.doorViews(pg.L)}
+	c.render(w, r, http.StatusOK, "dashboard", pg)
+}
+
+// beat is how often an idle stream says it is alive, so that proxies and
+// the browser keep it open.
+const beat = 15 * time.Second
+
+// dashboardStream is the dashboard's Server-Sent Events: every door's
+// card at once (what changed between the page and the stream is not
+// lost), then a door's card again each time the hub sees it change. It
+// ends when the session does (signed out, user disabled): the page is
+// told, and shows the sign-in.
+func (c *Console) dashboardStream(w http.ResponseWriter, r *http.Request, p auth.Principal, s auth.Session) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		c.fail(w, r, http.StatusInternalServerError, "error.internal", fmt.Errorf("no flushing"))
+		return
+	}
+	c.streams.Add(1)
+	defer c.streams.Add(-1)
+	ctx := r.Context()
+	updates := c.o.Hub.Watch(ctx)
+	l := c.newPage(r, p, s.CSRF).L
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	known := map[string]bool{}
+	sendDoor := func(n *names, d hub.Door) error {
+		v := c.doorView(l, n, d)
+		if !known[v.ID] { // a door the page does not have: the whole grid again
+			return c.sendGrid(w, l, known)
+		}
+		html, err := c.fragment("dashboard", "door", v)
+		if err != nil {
+			return err
+		}
+		return sse(w, v.ID, html)
+	}
+	if err := c.sendGrid(w, l, known); err != nil {
+		c.logRender("dashboard stream", err)
+		return
+	}
+	fl.Flush()
+	expires := time.NewTimer(time.Until(s.Expires))
+	defer expires.Stop()
+	tick := time.NewTicker(beat)
+	defer tick.Stop()
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.Ended:
+			c.endStream(w, l)
+			fl.Flush()
+			return
+		case <-expires.C:
+			c.endStream(w, l)
+			fl.Flush()
+			return
+		case <-tick.C:
+			_, err = io.WriteString(w, ": beat\n\n")
+		case u, ok := <-updates:
+			if !ok {
+				return
+			}
+			err = c.update(u, sendDoor, func() error { return c.sendGrid(w, l, known) })
+		}
+		if err != nil {
+			return // the browser went away; it reconnects if it can
+		}
+		fl.Flush()
+	}
+}
+
+// update sends what changed with u: the door's card, or after lost
+// updates the whole grid.
+func (c *Console) update(u hub.Update, sendDoor func(*names, hub.Door) error, grid func() error) error {
+	if u.Kind == "lagged" {
+		return grid()
+	}
+	for _, d := range c.o.Hub.Doors() {
+		if d.Site == u.Site && d.Door == u.Door {
+			return sendDoor(c.names(), d)
+		}
+	}
+	return nil
+}
+
+func (c *Console) sendGrid(w io.Writer, l L, known map[string]bool) error {
+	views := c.doorViews(l)
+	clear(known)
+	for _, v := range views {
+		known[v.ID] = true
+	}
+	html, err := c.fragment("dashboard", "grid", gridData{l, views})
+	if err != nil {
+		return err
+	}
+	return sse(w, "grid", html)
+}
+
+func (c *Console) endStream(w io.Writer, l L) {
+	html, err := c.fragment("dashboard", "ended", l)
+	if err == nil {
+		sse(w, "ended", html)
+	}
+}
+
+// sse writes one event: its name, then its data a line at a time, as the
+// format wants for data with newlines.
+func sse(w io.Writer, event, data string) error {
+	var b strings.Builder
+	b.WriteString("event: ")
+	b.WriteString(event)
+	b.WriteByte('\n')
+	for line := range strings.Lines(data) {
+		b.WriteString("data: ")
+		b.WriteString(strings.TrimRight(line, "\r\n"))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}
