@@ -33,6 +33,9 @@ type Options struct {
 	// Location reads dates without a zone in from and to (time.Local).
 	Location *time.Location
 	Log      *slog.Logger
+	// Users are the console's people, managed at /api/users; without them
+	// those routes answer 404.
+	Users *auth.Users
 	// Console serves every path the API does not take (/api/, /metrics,
 	// /healthz): the web console. Without it they are 404.
 	Console http.Handler
@@ -97,6 +100,11 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	route("POST /api/tokens", one(auth.Admin), a.issueToken)
 	route("DELETE /api/tokens/{id}", one(auth.Admin), a.revokeToken)
 	route("POST /api/purge", one(auth.Admin), a.purge)
+	if o.Users != nil {
+		route("GET /api/users", one(auth.Admin), a.listUsers)
+		route("POST /api/users", one(auth.Admin), a.addUser)
+		route("POST /api/users/{login}", one(auth.Admin), a.changeUser)
+	}
 	a.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, http.StatusNotFound, fmt.Errorf("no route %s %s", r.Method, r.URL.Path))
 	})
@@ -147,6 +155,8 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, auth.ErrInvalid):
 		return http.StatusUnprocessableEntity
+	case errors.Is(err, auth.ErrExists):
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }

@@ -169,7 +169,7 @@ func (e *Env) start(t testing.TB, o Options) {
 	if e.Console, err = console.New(console.Options{Hub: e.Hub, Users: e.Users}); err != nil {
 		t.Fatal(err)
 	}
-	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention, Console: e.Console}); err != nil {
+	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention, Users: e.Users, Console: e.Console}); err != nil {
 		t.Fatal(err)
 	}
 	e.Server = httptest.NewServer(e.API)

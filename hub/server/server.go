@@ -117,7 +117,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if h.api, err = api.New(h.hub, h.tokens, api.Options{Publisher: h.link, Retention: s.Retention, Log: log,
+	if h.api, err = api.New(h.hub, h.tokens, api.Options{Publisher: h.link, Retention: s.Retention, Log: log, Users: h.users,
 		Console: con}); err != nil {
 		return nil, err
 	}
