@@ -93,6 +93,7 @@ func (c *Console) routes() {
 	c.mux.Handle("POST /keluar", c.action(nil, c.signOut))
 	c.mux.Handle("GET /{$}", c.page(nil, c.dashboard))
 	c.mux.Handle("GET /beranda/aliran", c.page(nil, c.dashboardStream))
+	c.permitRoutes()
 	c.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "error.notfound", nil)
 	})

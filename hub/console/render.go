@@ -62,6 +62,43 @@ func preferred(r *http.Request) string {
 	return "id"
 }
 
+// funcs are the templates' helpers: they only regroup values for a
+// partial template, never format or escape (html/template does that).
+var funcs = template.FuncMap{
+	"table": func(l L, rows []permitRow) tableData { return tableData{l, rows} },
+	"reasonForm": func(pg page, action, label, button string) reasonData {
+		return reasonData{L: pg.L, CSRF: pg.CSRF, ID: pg.Data.(permitData).P.ID, Action: action, Label: label, Button: button}
+	},
+	"field": func(l L, f form, name, label, typ string) fieldData {
+		return fieldData{L: l, Name: name, Label: label, Type: typ, Value: f.FieldValue(name), Error: f.FieldError(name),
+			Options: f.FieldOptions(name)}
+	},
+}
+
+// reasonData is a step that needs a reason: reject, revoke.
+type reasonData struct {
+	L                               L
+	CSRF, ID, Action, Label, Button string
+}
+
+type tableData struct {
+	L    L
+	Rows []permitRow
+}
+
+// form is a form as typed, shown again with its errors.
+type form interface {
+	FieldValue(name string) string
+	FieldError(name string) string
+	FieldOptions(name string) []option
+}
+
+type fieldData struct {
+	L                               L
+	Name, Label, Type, Value, Error string
+	Options                         []option
+}
+
 // parsePages parses each page with the layout and the partials: the
 // files templates/layout.html and templates/_*.html are shared, every
 // other file is a page named for it.
@@ -82,7 +119,7 @@ func parsePages() (map[string]*template.Template, error) {
 		if base == "layout" || strings.HasPrefix(base, "_") {
 			continue
 		}
-		t, err := template.New(base).ParseFS(templateFS, append(shared, n)...)
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, append(shared, n)...)
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", n, err)
 		}
