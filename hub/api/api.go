@@ -8,7 +8,6 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -392,7 +391,7 @@ func (a *API) putStaff(w http.ResponseWriter, r *http.Request, p auth.Principal)
 // filter reads site, door, from, to and permit of the query.
 func (a *API) filter(r *http.Request) (workflow.Filter, error) {
 	q := r.URL.Query()
-	f := workflow.Filter{Site: q.Get("site"), Door: q.Get("door"), Permit: q.Get("permit")}
+	f := workflow.Filter{Site: q.Get("site"), Door: q.Get("door"), Permit: q.Get("permit"), Organisation: q.Get("organisation")}
 	var err error
 	if f.From, err = a.when(q.Get("from")); err != nil {
 		return f, withStatus(http.StatusBadRequest, "from: %v", err)
@@ -429,25 +428,7 @@ func (a *API) guestbook(w http.ResponseWriter, r *http.Request, p auth.Principal
 	if format != "" && format != "csv" && format != "json" {
 		return withStatus(http.StatusBadRequest, "format %q: want json or csv", format)
 	}
-	rows := a.h.Book().Query(f)
-	if p.CanSeeNIK() {
-		// the book keeps NIKs masked; the admin sees the permit's
-		rows = slices.Clone(rows)
-		niks := map[string]string{}
-		for i := range rows {
-			id := rows[i].Permit
-			nik, ok := niks[id]
-			if !ok {
-				if rec, err := a.h.Workflow().Get(id); err == nil {
-					nik = rec.NIK
-				} else {
-					nik = rows[i].NIK
-				}
-				niks[id] = nik
-			}
-			rows[i].NIK = nik
-		}
-	}
+	rows, _ := a.h.GuestRows(f, 0, -1, p.CanSeeNIK())
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="buku-tamu.csv"`)

@@ -30,6 +30,9 @@ type Options struct {
 	// Asia/Jakarta, WIB).
 	Location *time.Location
 	Log      *slog.Logger
+	// Office is the heading of printed pages, a line each, as on the
+	// office's letterhead (hub.yaml console.office).
+	Office []string
 }
 
 // Console is the hub's web console, an http.Handler for every path the
@@ -94,6 +97,7 @@ func (c *Console) routes() {
 	c.mux.Handle("GET /{$}", c.page(nil, c.dashboard))
 	c.mux.Handle("GET /beranda/aliran", c.page(nil, c.dashboardStream))
 	c.permitRoutes()
+	c.bookRoutes()
 	c.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "error.notfound", nil)
 	})

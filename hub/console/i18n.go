@@ -143,6 +143,49 @@ var catalog = map[string]msg{
 	"visits.entered":           {"Jam Masuk", "Entered"},
 	"visits.exited":            {"Jam Keluar", "Exited"},
 	"visits.secured":           {"Ruangan diamankan", "Room secured"},
+	"nav.book":                 {"Buku Tamu", "Guest book"},
+	"book.title":               {"Buku Tamu", "Guest book"},
+	"book.door":                {"Pintu", "Door"},
+	"book.alldoors":            {"Semua pintu", "Every door"},
+	"book.from":                {"Dari tanggal", "From"},
+	"book.until":               {"Sampai tanggal", "Until"},
+	"book.permit":              {"Nomor izin", "Permit"},
+	"book.organisation":        {"Instansi", "Organisation"},
+	"book.show":                {"Tampilkan", "Show"},
+	"book.reset":               {"Hapus saringan", "Clear the filter"},
+	"book.csv":                 {"Unduh CSV", "Download CSV"},
+	"book.print":               {"Tampilan cetak (A4)", "Print view (A4)"},
+	"book.count":               {"%d kunjungan", "%d visits"},
+	"book.pageof":              {"Halaman %d dari %d", "Page %d of %d"},
+	"book.prev":                {"‹ Sebelumnya", "‹ Previous"},
+	"book.next":                {"Berikutnya ›", "Next ›"},
+	"book.none":                {"Tidak ada kunjungan untuk saringan ini.", "No visits for this filter."},
+	"book.no":                  {"No", "No"},
+	"book.date":                {"Tanggal", "Date"},
+	"book.guest":               {"Nama", "Name"},
+	"book.nik":                 {"NIK", "NIK"},
+	"book.purpose":             {"Keperluan", "Purpose"},
+	"book.category":            {"Kategori", "Category"},
+	"book.escort":              {"Pendamping", "Escort"},
+	"book.in":                  {"Jam Masuk", "Time in"},
+	"book.out":                 {"Jam Keluar", "Time out"},
+	"book.secured":             {"Ruang terkunci", "Room locked"},
+	"book.notsecured":          {"belum aman", "not secured"},
+	"book.inside":              {"masih di dalam", "still inside"},
+	"book.alarms":              {"Alarm", "Alarms"},
+	"book.alarm":               {"%s pukul %s", "%s at %s"},
+	"book.sign.in":             {"Paraf Masuk", "Initials in"},
+	"book.sign.out":            {"Paraf Keluar", "Initials out"},
+	"book.print.title":         {"Buku Tamu Ruang Server", "Server room guest book"},
+	"book.print.button":        {"Cetak", "Print"},
+	"book.print.printed":       {"Dicetak %s dari Konsol Kunci", "Printed %s from the Kunci console"},
+	"book.print.truncated":     {"Hanya %d kunjungan pertama yang dicetak; persempit saringan.", "Only the first %d visits are printed; narrow the filter."},
+	"book.print.known":         {"Diketahui,", "Acknowledged,"},
+	"book.print.head":          {"Kasi Infrastruktur TIK", "Head of ICT infrastructure"},
+	"book.err.door":            {"Pintu tidak dikenal.", "Unknown door."},
+	"book.err.date":            {"Tanggal ditulis TTTT-BB-HH.", "Dates are written YYYY-MM-DD."},
+	"book.err.range":           {"Tanggal akhir sebelum tanggal awal.", "The end date is before the start date."},
+	"book.err.filter":          {"Saringan buku tamu tidak valid.", "The guest book's filter is not valid."},
 	"lang.id":                  {"Bahasa Indonesia", "Bahasa Indonesia"},
 	"lang.en":                  {"English", "English"},
 }
@@ -196,6 +239,18 @@ func (l L) Time(t time.Time) string {
 		return t.Format("2 Jan 2006 15:04 MST")
 	}
 	return fmt.Sprintf("%d %s %d %s", t.Day(), monthsID[t.Month()-1], t.Year(), t.Format("15.04 MST"))
+}
+
+// Date returns t's day in l's zone: "2 Des 2026", "2 Dec 2026".
+func (l L) Date(t time.Time) string {
+	if t.IsZero() {
+		return "–"
+	}
+	t = t.In(l.Loc)
+	if l.Lang == "en" {
+		return t.Format("2 Jan 2006")
+	}
+	return fmt.Sprintf("%d %s %d", t.Day(), monthsID[t.Month()-1], t.Year())
 }
 
 // Clock returns t's time of day in l's zone: 09.40 or 09:40.

@@ -42,7 +42,7 @@ func TestCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inGo := regexp.MustCompile(`\.T\("([a-z0-9._]+)"|"((?:signin|error|card|dash|alarm|nav)\.[a-z0-9._]+)"`)
+	inGo := regexp.MustCompile(`\.T\("([a-z0-9_]+(?:\.[a-z0-9_]+)+)"|"((?:signin|error|card|dash|alarm|nav|book|permit|request|state)(?:\.[a-z0-9_]+)+)"`)
 	files, _ := filepath.Glob("*.go")
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") || f == "i18n.go" {

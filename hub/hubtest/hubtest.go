@@ -397,3 +397,24 @@ func (e *Env) Status(t testing.TB, s wire.Status) {
 	}
 	e.Hub.Handle(mqttlink.Message{Topic: tp.Status(), Payload: j})
 }
+
+// Visit is the door's events of one escorted visit of permit id by
+// escort S-004, 30 s apart from start, numbered from seq first on (a
+// second visit starts where the first ended: Visit(…, len(first)+1)).
+func Visit(id string, start time.Time, first uint64) []wire.Event {
+	types := []wire.EventType{wire.EvEscortAwaited, wire.EvGranted, wire.EvUnlocked, wire.EvOpened, wire.EvVisitEntered,
+		wire.EvClosed, wire.EvLocked, wire.EvExitRequested, wire.EvUnlocked, wire.EvOpened, wire.EvVisitExited,
+		wire.EvClosed, wire.EvLocked, wire.EvSecured}
+	var evs []wire.Event
+	for i, typ := range types {
+		seq := first + uint64(i)
+		e := wire.Event{ID: fmt.Sprintf("%s/%s/e1/%d", Site, Door, seq), Seq: seq, Epoch: "e1", Site: Site,
+			Door: Door, Type: typ, At: start.Add(time.Duration(i) * 30 * time.Second), ClockSynced: true}
+		switch typ {
+		case wire.EvEscortAwaited, wire.EvGranted, wire.EvVisitEntered, wire.EvVisitExited:
+			e.Permit, e.Escort = id, "S-004"
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}

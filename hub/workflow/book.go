@@ -3,6 +3,7 @@ package workflow
 import (
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -170,12 +171,20 @@ type Filter struct {
 	Site, Door string    // the door (Door alone matches it at any site)
 	From, To   time.Time // entered in [From, To)
 	Permit     string
+	// Organisation selects the rows whose organisation contains it, in
+	// any case ("telkom" finds "PT Telkom Indonesia").
+	Organisation string
 }
 
 func (f *Filter) match(r *Row) bool {
 	return (f.Site == "" || r.Site == f.Site) && (f.Door == "" || r.Door == f.Door) &&
 		(f.Permit == "" || r.Permit == f.Permit) &&
-		(f.From.IsZero() || !r.Entered.Before(f.From)) && (f.To.IsZero() || r.Entered.Before(f.To))
+		(f.From.IsZero() || !r.Entered.Before(f.From)) && (f.To.IsZero() || r.Entered.Before(f.To)) &&
+		(f.Organisation == "" || containsFold(r.Organisation, f.Organisation))
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
 // Query returns the rows f selects, in order of entry. It reads only the
@@ -185,6 +194,35 @@ func (f *Filter) match(r *Row) bool {
 func (b *Book) Query(f Filter) []Row {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
+	var out []Row
+	b.each(f, func(_ int, r *Row) bool {
+		out = append(out, clip(*r))
+		return true
+	})
+	return out
+}
+
+// Page returns the rows f selects, newest first, from offset on, at most
+// limit of them, and how many rows f selects in all: a page of the
+// console's guest book, without copying the rows of the other pages.
+func (b *Book) Page(f Filter, offset, limit int) (rows []Row, total int) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var idx []*Row
+	b.each(f, func(_ int, r *Row) bool {
+		idx = append(idx, r)
+		return true
+	})
+	total = len(idx)
+	for i := total - 1 - offset; i >= 0 && len(rows) < limit; i-- {
+		rows = append(rows, clip(*idx[i]))
+	}
+	return rows, total
+}
+
+// each calls fn with the rows f selects, in order of entry, until fn
+// returns false; b.mu is held by the caller.
+func (b *Book) each(f Filter, fn func(i int, r *Row) bool) {
 	var idx []int32
 	sorted := b.sorted
 	switch {
@@ -194,30 +232,31 @@ func (b *Book) Query(f Filter) []Row {
 	case f.Site != "" && f.Door != "":
 		d := b.doors[doorKey{f.Site, f.Door}]
 		if d == nil {
-			return nil
+			return
 		}
 		idx, sorted = d.rows, d.sorted
-	case f.Site != "" || f.Door != "":
-		// a site's doors, or a door name at any site: every row looked at
-		return b.scan(f, 0, len(b.rows))
 	default:
 		lo, hi := 0, len(b.rows)
-		if sorted {
+		if sorted && f.Site == "" && f.Door == "" {
 			lo, hi = b.span(f, func(i int) time.Time { return b.rows[i].Entered }, len(b.rows))
 		}
-		return b.scan(f, lo, hi)
+		// a site's doors, or a door name at any site: every row looked at
+		for i := lo; i < hi; i++ {
+			if r := &b.rows[i]; f.match(r) && !fn(i, r) {
+				return
+			}
+		}
+		return
 	}
 	lo, hi := 0, len(idx)
 	if sorted {
 		lo, hi = b.span(f, func(i int) time.Time { return b.rows[idx[i]].Entered }, len(idx))
 	}
-	out := make([]Row, 0, hi-lo)
 	for _, i := range idx[lo:hi] {
-		if r := &b.rows[i]; f.match(r) {
-			out = append(out, clip(*r))
+		if r := &b.rows[i]; f.match(r) && !fn(int(i), r) {
+			return
 		}
 	}
-	return out
 }
 
 // span is the range [lo, hi) of n sorted entries entered in [f.From, f.To).
@@ -230,16 +269,6 @@ func (b *Book) span(f Filter, entered func(int) time.Time, n int) (lo, hi int) {
 		hi = sort.Search(n, func(i int) bool { return !entered(i).Before(f.To) })
 	}
 	return lo, max(lo, hi)
-}
-
-func (b *Book) scan(f Filter, lo, hi int) []Row {
-	out := make([]Row, 0, hi-lo)
-	for i := lo; i < hi; i++ {
-		if r := &b.rows[i]; f.match(r) {
-			out = append(out, clip(*r))
-		}
-	}
-	return out
 }
 
 // clip returns r with its lists clipped, so that appending to them copies.

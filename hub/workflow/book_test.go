@@ -146,6 +146,9 @@ func TestBookMatchesGuestBookOnRandomEvents(t *testing.T) {
 	var permits []Record
 	for i := range 6 { // P-6 and P-7 stay unknown
 		permits = append(permits, rec(fmt.Sprintf("P-%d", i), fmt.Sprint("Guest ", i), "S-009"))
+		if i%2 == 1 {
+			permits[i].Organisation = "Dinas Kominfo"
+		}
 	}
 	doors := []string{"d1", "d2", "d3"}
 	for round := range 50 {
@@ -178,6 +181,7 @@ func TestBookMatchesGuestBookOnRandomEvents(t *testing.T) {
 				{}, {Door: "d2"}, {Site: "s1", Door: "d3", From: from}, {To: to}, {From: from, To: to},
 				{Site: "s1", Door: "d1", From: from, To: to}, {Permit: "P-3"}, {Permit: "P-7", Door: "d2", To: to},
 				{Site: "s2", Door: "d1"}, {Permit: "P-99"}, {Site: "s1"}, {Site: "s1", From: from}, {Site: "s2"},
+				{Organisation: "kominfo"}, {Organisation: "PT jar", Site: "s1", Door: "d2", From: from}, {Organisation: "x"},
 			} {
 				var want []Row
 				for _, r := range all {
@@ -186,6 +190,17 @@ func TestBookMatchesGuestBookOnRandomEvents(t *testing.T) {
 					}
 				}
 				sameRows(t, fmt.Sprintf("query %+v", f), b.Query(f), want)
+				// Page: newest first, a window of it, and the total
+				newest := slices.Clone(want)
+				slices.Reverse(newest)
+				for _, w := range []struct{ off, lim int }{{0, 10}, {5, 7}, {len(want) - 3, 10}, {len(want) + 1, 5}} {
+					got, total := b.Page(f, max(w.off, 0), w.lim)
+					lo := min(max(w.off, 0), len(newest))
+					sameRows(t, fmt.Sprintf("page %+v %+v", f, w), got, newest[lo:min(lo+w.lim, len(newest))])
+					if total != len(want) {
+						t.Errorf("page %+v: total %d; want %d", f, total, len(want))
+					}
+				}
 			}
 		}
 		if b.Len() != len(b.Rows()) {
