@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -454,44 +453,9 @@ func (a *API) sla(w http.ResponseWriter, r *http.Request, _ auth.Principal) erro
 	if err != nil {
 		return err
 	}
-	recs, err := a.h.Workflow().List()
+	_, sts, err := a.h.ServiceTimes(f)
 	if err != nil {
 		return err
-	}
-	// the permits of the doors asked for, requested inside [from, to)
-	var sel []workflow.Record
-	doors := map[hub.DoorName]bool{}
-	for _, rec := range recs {
-		at, _ := rec.At(workflow.Requested)
-		if (f.Site != "" && rec.Site != f.Site) || (f.Door != "" && rec.Door != f.Door) || (f.Permit != "" && rec.ID != f.Permit) ||
-			(!f.From.IsZero() && at.Before(f.From)) || (!f.To.IsZero() && !at.Before(f.To)) {
-			continue
-		}
-		sel = append(sel, rec)
-		doors[hub.DoorName{Site: rec.Site, Door: rec.Door}] = true
-	}
-	var walkErr error
-	events := func(yield func(wire.Event) bool) {
-		for d := range doors {
-			stop := errors.New("stop")
-			err := a.h.Events().WalkTypes(d.Site, d.Door, workflow.ServiceTimeTypes, func(e wire.Event) error {
-				if !yield(e) {
-					return stop
-				}
-				return nil
-			})
-			if err == stop {
-				return
-			}
-			if err != nil {
-				walkErr = err
-				return
-			}
-		}
-	}
-	sts := workflow.ServiceTimes(sel, iter.Seq[wire.Event](events))
-	if walkErr != nil {
-		return walkErr
 	}
 	httpjson.Write(w, http.StatusOK, Report(sts))
 	return nil

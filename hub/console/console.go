@@ -98,6 +98,7 @@ func (c *Console) routes() {
 	c.mux.Handle("GET /beranda/aliran", c.page(nil, c.dashboardStream))
 	c.permitRoutes()
 	c.bookRoutes()
+	c.slaRoutes()
 	c.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "error.notfound", nil)
 	})

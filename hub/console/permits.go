@@ -357,6 +357,9 @@ func duration(l L, d time.Duration) string {
 	if d < time.Minute {
 		return l.T("duration.seconds", int(d.Seconds()))
 	}
+	if d < time.Hour && d%time.Minute == 0 {
+		return l.T("duration.wholeminutes", int(d.Minutes()))
+	}
 	if d < time.Hour {
 		return l.T("duration.minutes", int(d.Minutes()), int(d.Seconds())%60)
 	}

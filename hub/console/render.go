@@ -65,6 +65,7 @@ func preferred(r *http.Request) string {
 // funcs are the templates' helpers: they only regroup values for a
 // partial template, never format or escape (html/template does that).
 var funcs = template.FuncMap{
+	"width": func(months int) float64 { return float64(months)*colW + 40 },
 	"table": func(l L, rows []permitRow) tableData { return tableData{l, rows} },
 	"reasonForm": func(pg page, action, label, button string) reasonData {
 		return reasonData{L: pg.L, CSRF: pg.CSRF, ID: pg.Data.(permitData).P.ID, Action: action, Label: label, Button: button}
