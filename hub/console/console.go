@@ -99,6 +99,7 @@ func (c *Console) routes() {
 	c.permitRoutes()
 	c.bookRoutes()
 	c.slaRoutes()
+	c.staffRoutes()
 	c.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "error.notfound", nil)
 	})
