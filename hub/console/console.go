@@ -13,6 +13,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/metrics"
 )
 
@@ -134,6 +135,20 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, key s
 	pg.Title = pg.L.T("error.title")
 	pg.Data = key
 	c.render(w, r, status, "error", pg)
+}
+
+// found reports whether err, of looking up what the request names, is
+// nil; else it answers 404 (not found) or 500.
+func (c *Console) found(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, workflow.ErrNotFound):
+		c.fail(w, r, http.StatusNotFound, "error.notfound", nil)
+	default:
+		c.fail(w, r, http.StatusInternalServerError, "error.internal", err)
+	}
+	return false
 }
 
 func (c *Console) logRender(name string, err error) {

@@ -303,12 +303,7 @@ func (c *Console) showPermit(w http.ResponseWriter, r *http.Request, p auth.Prin
 
 func (c *Console) permitPage(w http.ResponseWriter, r *http.Request, p auth.Principal, s auth.Session, status int, errMsg string) {
 	rec, err := c.o.Hub.Workflow().Get(r.PathValue("id"))
-	if errors.Is(err, workflow.ErrNotFound) {
-		c.fail(w, r, http.StatusNotFound, "error.notfound", nil)
-		return
-	}
-	if err != nil {
-		c.fail(w, r, http.StatusInternalServerError, "error.internal", err)
+	if !c.found(w, r, err) {
 		return
 	}
 	pg := c.newPage(r, p, s.CSRF)

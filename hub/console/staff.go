@@ -134,12 +134,7 @@ func (c *Console) newStaff(w http.ResponseWriter, r *http.Request, p auth.Princi
 
 func (c *Console) editStaff(w http.ResponseWriter, r *http.Request, p auth.Principal, s auth.Session) {
 	m, err := c.o.Hub.Workflow().Staff(r.PathValue("id"))
-	if errors.Is(err, workflow.ErrNotFound) {
-		c.fail(w, r, http.StatusNotFound, "error.notfound", nil)
-		return
-	}
-	if err != nil {
-		c.fail(w, r, http.StatusInternalServerError, "error.internal", err)
+	if !c.found(w, r, err) {
 		return
 	}
 	c.showStaffForm(w, r, p, s, http.StatusOK, c.staffFormOf(m, false))
