@@ -27,6 +27,9 @@ var staticFS embed.FS
 type Options struct {
 	Hub   *hub.Hub
 	Users *auth.Users
+	// Tokens are the API's tokens, which admins issue and revoke on the
+	// users' page (nil: that part is left out).
+	Tokens *auth.Tokens
 	// Location is the site's zone, in which every time is shown (nil:
 	// Asia/Jakarta, WIB).
 	Location *time.Location
@@ -101,6 +104,7 @@ func (c *Console) routes() {
 	c.bookRoutes()
 	c.slaRoutes()
 	c.staffRoutes()
+	c.userRoutes()
 	c.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "error.notfound", nil)
 	})

@@ -65,8 +65,9 @@ func preferred(r *http.Request) string {
 // funcs are the templates' helpers: they only regroup values for a
 // partial template, never format or escape (html/template does that).
 var funcs = template.FuncMap{
-	"width": func(months int) float64 { return float64(months)*colW + 40 },
-	"table": func(l L, rows []permitRow) tableData { return tableData{l, rows} },
+	"userFields": func(l L, f userForm) userFieldsData { return userFieldsData{L: l, F: f, New: f.New} },
+	"width":      func(months int) float64 { return float64(months)*colW + 40 },
+	"table":      func(l L, rows []permitRow) tableData { return tableData{l, rows} },
 	"reasonForm": func(pg page, action, label, button string) reasonData {
 		return reasonData{L: pg.L, CSRF: pg.CSRF, ID: pg.Data.(permitData).P.ID, Action: action, Label: label, Button: button}
 	},
@@ -80,6 +81,12 @@ var funcs = template.FuncMap{
 type reasonData struct {
 	L                               L
 	CSRF, ID, Action, Label, Button string
+}
+
+type userFieldsData struct {
+	L   L
+	F   userForm
+	New bool
 }
 
 type tableData struct {
