@@ -122,42 +122,12 @@ type requestForm struct {
 	Errors                                                                          map[string]string
 }
 
-// FieldValue, FieldError and FieldOptions show the form again (form).
-func (f requestForm) FieldValue(name string) string {
-	switch name {
-	case "door":
-		return f.Door
-	case "guest":
-		return f.Guest
-	case "nik":
-		return f.NIK
-	case "organisation":
-		return f.Organisation
-	case "phone":
-		return f.Phone
-	case "purpose":
-		return f.Purpose
-	case "equipment":
-		return f.Equipment
-	case "from":
-		return f.From
-	case "until":
-		return f.Until
-	case "entries":
-		return f.Entries
-	}
-	return "" // the card UID above all: never shown back
-}
-
-// FieldError returns the field's error, if any.
-func (f requestForm) FieldError(name string) string { return f.Errors[name] }
-
-// FieldOptions returns the choices of a select field.
-func (f requestForm) FieldOptions(name string) []option {
-	if name == "door" {
-		return f.Doors
-	}
-	return nil
+// state shows the form again (form); the card UID above all is never in
+// it.
+func (f requestForm) state() formState {
+	return formState{Values: map[string]string{"door": f.Door, "guest": f.Guest, "nik": f.NIK, "organisation": f.Organisation,
+		"phone": f.Phone, "purpose": f.Purpose, "equipment": f.Equipment, "from": f.From, "until": f.Until, "entries": f.Entries},
+		Errors: f.Errors, Options: map[string][]option{"door": f.Doors}}
 }
 
 const formTime = "2006-01-02T15:04" // an <input type="datetime-local">

@@ -72,8 +72,9 @@ var funcs = template.FuncMap{
 		return reasonData{L: pg.L, CSRF: pg.CSRF, ID: pg.Data.(permitData).P.ID, Action: action, Label: label, Button: button}
 	},
 	"field": func(l L, f form, name, label, typ string) fieldData {
-		return fieldData{L: l, Name: name, Label: label, Type: typ, Value: f.FieldValue(name), Error: f.FieldError(name),
-			Options: f.FieldOptions(name)}
+		st := f.state()
+		return fieldData{L: l, Name: name, Label: label, Type: typ, Value: st.Values[name], Error: st.Errors[name],
+			Options: st.Options[name]}
 	},
 }
 
@@ -95,10 +96,14 @@ type tableData struct {
 }
 
 // form is a form as typed, shown again with its errors.
-type form interface {
-	FieldValue(name string) string
-	FieldError(name string) string
-	FieldOptions(name string) []option
+type form interface{ state() formState }
+
+// formState is a form's fields by name: the values typed, the errors
+// found, the choices of its selects.
+type formState struct {
+	Values  map[string]string
+	Errors  map[string]string
+	Options map[string][]option
 }
 
 type fieldData struct {

@@ -71,28 +71,10 @@ type staffForm struct {
 	Sites                  []option
 }
 
-// FieldValue, FieldError and FieldOptions show the form again (form).
-func (f staffForm) FieldValue(name string) string {
-	switch name {
-	case "id":
-		return f.ID
-	case "name":
-		return f.Name
-	case "doors":
-		return f.Doors
-	}
-	return ""
-}
-
-// FieldError returns the field's error, if any.
-func (f staffForm) FieldError(name string) string { return f.Errors[name] }
-
-// FieldOptions returns the choices of a select field.
-func (f staffForm) FieldOptions(name string) []option {
-	if name == "site" {
-		return f.Sites
-	}
-	return nil
+// state shows the form again (form).
+func (f staffForm) state() formState {
+	return formState{Values: map[string]string{"id": f.ID, "name": f.Name, "doors": f.Doors}, Errors: f.Errors,
+		Options: map[string][]option{"site": f.Sites}}
 }
 
 func (c *Console) siteOptions(selected string) []option {

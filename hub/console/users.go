@@ -45,26 +45,10 @@ type userForm struct {
 	Errors            map[string]string
 }
 
-// FieldValue, FieldError and FieldOptions show the form again (form).
-func (f userForm) FieldValue(name string) string {
-	switch name {
-	case "login":
-		return f.Login
-	case "name":
-		return f.Name
-	}
-	return ""
-}
-
-// FieldError returns the field's error, if any.
-func (f userForm) FieldError(name string) string { return f.Errors[name] }
-
-// FieldOptions returns the choices of a select field.
-func (f userForm) FieldOptions(name string) []option {
-	if name == "lang" {
-		return f.Langs
-	}
-	return nil
+// state shows the form again (form); never the password.
+func (f userForm) state() formState {
+	return formState{Values: map[string]string{"login": f.Login, "name": f.Name}, Errors: f.Errors,
+		Options: map[string][]option{"lang": f.Langs}}
 }
 
 func roleText(l L, rs []auth.Role) string {
