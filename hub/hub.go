@@ -458,7 +458,7 @@ const CommandLife = 2 * time.Minute
 // CmdResync) for a door and publishes it, not retained: a door offline
 // longer than CommandLife never obeys it. It returns the command once
 // the broker took it.
-func (h *Hub) Command(ctx context.Context, pub Publisher, site, door string, name wire.CommandName, by string) (permit.Command, error) {
+func (h *Hub) Command(ctx context.Context, pub Publisher, site, door string, name wire.CommandName, by, reason string) (permit.Command, error) {
 	t, err := topic.New(h.o.Prefix, site, door)
 	if err != nil {
 		return permit.Command{}, fmt.Errorf("%w: %v", workflow.ErrInvalid, err)
@@ -467,7 +467,7 @@ func (h *Hub) Command(ctx context.Context, pub Publisher, site, door string, nam
 	rand.Read(nonce[:])
 	now := h.o.Now().UTC()
 	c := permit.Command{ID: "C-" + hex.EncodeToString(nonce[:]), Site: site, Door: door, Name: name,
-		Issued: now, Expires: now.Add(CommandLife), By: by}
+		Issued: now, Expires: now.Add(CommandLife), By: by, Reason: reason}
 	doc, err := h.o.Signer.Sign(permit.KindCommand, &c)
 	if err != nil {
 		return c, fmt.Errorf("%w: %v", workflow.ErrInvalid, err)
@@ -478,6 +478,9 @@ func (h *Hub) Command(ctx context.Context, pub Publisher, site, door string, nam
 		return c, fmt.Errorf("hub: command %s to %s/%s not published: %w", name, site, door, err)
 	}
 	h.cmds.Inc()
+	if err := h.logCommand(c); err != nil {
+		h.log.Error("hub: command sent but not logged", "command", c.ID, "err", err)
+	}
 	return c, nil
 }
 

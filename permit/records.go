@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kunci-project/kunci/wire"
 )
@@ -185,7 +186,13 @@ type Command struct {
 	Issued  time.Time        `json:"issued"`
 	Expires time.Time        `json:"expires"`
 	By      string           `json:"by"`
+	// Reason is why By sent it, as they typed it (required by the
+	// console for unlock-once).
+	Reason string `json:"reason,omitempty"`
 }
+
+// MaxReason bounds a command's reason, in characters.
+const MaxReason = 500
 
 // Validate reports the first problem of c.
 func (c *Command) Validate() error {
@@ -204,6 +211,9 @@ func (c *Command) Validate() error {
 	}
 	if c.By == "" {
 		return fmt.Errorf("%w: command %s: no issuer", ErrInvalid, c.ID)
+	}
+	if utf8.RuneCountInString(c.Reason) > MaxReason {
+		return fmt.Errorf("%w: command %s: reason longer than %d characters", ErrInvalid, c.ID, MaxReason)
 	}
 	return nil
 }

@@ -606,7 +606,7 @@ func (a *API) command(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 	if a.o.Publisher == nil {
 		return withStatus(http.StatusServiceUnavailable, "this hub has no MQTT link for commands")
 	}
-	c, err := a.h.Command(r.Context(), a.o.Publisher, r.PathValue("site"), r.PathValue("door"), req.Command, p.Name)
+	c, err := a.h.Command(r.Context(), a.o.Publisher, r.PathValue("site"), r.PathValue("door"), req.Command, p.Name, req.Reason)
 	if err != nil {
 		if errors.Is(err, workflow.ErrInvalid) {
 			return withStatus(http.StatusBadRequest, "%v", err)

@@ -68,6 +68,7 @@ type StaffRequest struct {
 // CommandRequest is the body of POST /api/doors/{site}/{door}/commands.
 type CommandRequest struct {
 	Command wire.CommandName `json:"command"`
+	Reason  string           `json:"reason,omitempty"` // why, recorded with the actor
 }
 
 // Whoami is the caller as the hub knows it.

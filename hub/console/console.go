@@ -30,6 +30,9 @@ type Options struct {
 	// Tokens are the API's tokens, which admins issue and revoke on the
 	// users' page (nil: that part is left out).
 	Tokens *auth.Tokens
+	// Publisher is the hub's link to the broker, for door commands (nil:
+	// commands are refused).
+	Publisher hub.Publisher
 	// Location is the site's zone, in which every time is shown (nil:
 	// Asia/Jakarta, WIB).
 	Location *time.Location
@@ -105,6 +108,7 @@ func (c *Console) routes() {
 	c.slaRoutes()
 	c.staffRoutes()
 	c.userRoutes()
+	c.doorRoutes()
 	c.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "error.notfound", nil)
 	})

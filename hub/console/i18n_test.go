@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kunci-project/kunci/wire"
 )
 
 // TestCatalog: every string has both languages, with the same verbs in
@@ -135,6 +137,30 @@ func TestVendoredChecksums(t *testing.T) {
 	for name := range got {
 		if _, ok := want[name]; !ok {
 			t.Errorf("%s is vendored but not in SHA256SUMS", name)
+		}
+	}
+}
+
+// TestEveryEventNamed: a door's page names every event type and the
+// common reasons in both languages.
+func TestEveryEventNamed(t *testing.T) {
+	for _, typ := range wire.EventTypes {
+		if _, ok := catalog["event."+string(typ)]; !ok {
+			t.Errorf("event type %s has no name in the catalogue", typ)
+		}
+	}
+	for _, r := range []wire.Reason{wire.ReasonUnknownCard, wire.ReasonNoPermit, wire.ReasonExpired, wire.ReasonRevoked,
+		wire.ReasonWrongEscort, wire.ReasonEscortTimeout, wire.ReasonLockdown, wire.ReasonBadSignature, wire.ReasonRollback,
+		wire.ReasonReplayed, wire.ReasonWrongDoor, wire.ReasonUnknown} {
+		if _, ok := catalog["reason."+string(r)]; !ok {
+			t.Errorf("reason %s has no name in the catalogue", r)
+		}
+	}
+	for _, c := range wire.CommandNames {
+		for _, k := range []string{"cmd." + string(c), "cmd.confirm." + string(c)} {
+			if _, ok := catalog[k]; !ok {
+				t.Errorf("%s is not in the catalogue", k)
+			}
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // page is what every template is given.
@@ -66,6 +67,7 @@ func preferred(r *http.Request) string {
 // partial template, never format or escape (html/template does that).
 var funcs = template.FuncMap{
 	"userFields": func(l L, f userForm) userFieldsData { return userFieldsData{L: l, F: f, New: f.New} },
+	"commands":   func() []wire.CommandName { return wire.CommandNames },
 	"width":      func(months int) float64 { return float64(months)*colW + 40 },
 	"table":      func(l L, rows []permitRow) tableData { return tableData{l, rows} },
 	"reasonForm": func(pg page, action, label, button string) reasonData {

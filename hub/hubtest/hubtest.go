@@ -166,7 +166,7 @@ func (e *Env) start(t testing.TB, o Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Console, err = console.New(console.Options{Hub: e.Hub, Users: e.Users, Tokens: e.Tokens}); err != nil {
+	if e.Console, err = console.New(console.Options{Hub: e.Hub, Users: e.Users, Tokens: e.Tokens, Publisher: e.Pub}); err != nil {
 		t.Fatal(err)
 	}
 	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention, Users: e.Users, Console: e.Console}); err != nil {

@@ -113,7 +113,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	if h.users, err = auth.NewUsers(h.wf.DB(), reg, nil); err != nil {
 		return nil, err
 	}
-	con, err := console.New(console.Options{Hub: h.hub, Users: h.users, Tokens: h.tokens, Location: s.Location, Log: log})
+	con, err := console.New(console.Options{Hub: h.hub, Users: h.users, Tokens: h.tokens, Publisher: h.link, Location: s.Location, Log: log})
 	if err != nil {
 		return nil, err
 	}
