@@ -1,0 +1,182 @@
+package console_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/hubtest"
+	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/internal/browsertest"
+	"github.com/kunci-project/kunci/wire"
+)
+
+// signInTab signs login in through the sign-in page, as a person does.
+func signInTab(t *testing.T, tab *browsertest.Tab, base, login string) {
+	t.Helper()
+	tab.Do(
+		chromedp.Navigate(base+"/masuk"),
+		chromedp.SendKeys(chromedp.CSS("#login"), login),
+		chromedp.SendKeys(chromedp.CSS("#password"), hubtest.Password),
+		chromedp.Click(chromedp.CSS(".signin button")),
+		chromedp.WaitVisible(chromedp.CSS("header .who")),
+	)
+}
+
+// TestBrowserHostileNames: a guest named as markup shows as text on every
+// page, and no script of it runs (the CSP would stop it too).
+func TestBrowserHostileNames(t *testing.T) {
+	br := browsertest.New(t)
+	s := newSOP(t)
+	base := s.e.Server.URL
+	var ids []string
+	for _, name := range []string{`<script>window.pwned=1</script>`, `"><img src=x onerror="window.pwned=2">`} {
+		f := requestForm("")
+		f.Set("guest", name)
+		ids = append(ids, s.file(t, f))
+	}
+	tab := br.Tab(browsertest.Desk)
+	signInTab(t, tab, base, "admin")
+	for _, path := range []string{"/permohonan", "/permohonan/" + ids[0], "/permohonan/" + ids[1]} {
+		tab.Do(chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		pwned := browsertest.Get(tab, chromedp.Evaluate[any]("window.pwned"))
+		imgs := browsertest.Get(tab, chromedp.Evaluate[float64](`document.querySelectorAll('main img').length`))
+		text := tab.Text("main")
+		if pwned != nil || imgs != 0 {
+			t.Errorf("%s: a guest's name ran as markup (window.pwned %v, %v img)", path, pwned, imgs)
+		}
+		if path == "/permohonan" && (!strings.Contains(text, "<script>window.pwned=1</script>") || !strings.Contains(text, `"><img src=x`)) {
+			t.Errorf("%s: the names are not shown as text:\n%s", path, text)
+		}
+	}
+}
+
+// TestBrowserCrossSitePost: a page of another origin that posts a form to
+// the console, with the person signed in there, is refused.
+func TestBrowserCrossSitePost(t *testing.T) {
+	br := browsertest.New(t)
+	s := newSOP(t)
+	base := s.e.Server.URL
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><form id=f method=post action="%s/token"><input name=name value=evil><input name=role value=admin><input name=csrf value=guess></form>
+<script>document.getElementById('f').submit()</script>`, base)
+	}))
+	defer evil.Close()
+	tab := br.Tab(browsertest.Desk)
+	signInTab(t, tab, base, "admin")
+	tab.Do(chromedp.Navigate(evil.URL), chromedp.WaitVisible(chromedp.CSS("main")))
+	if text := tab.Text("main"); !strings.Contains(text, "Permintaan ditolak") {
+		t.Errorf("the cross-site post was not refused:\n%s", text)
+	}
+	infos, err := s.e.Tokens.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range infos {
+		if i.Name == "evil" {
+			t.Fatal("a cross-site post issued a token")
+		}
+	}
+	tab.Do(chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("header .who")))
+}
+
+// TestBrowserRolesAndForcedActions: the buttons of other roles are absent,
+// and a step forced from the page (fetch with the session's token) is
+// refused.
+func TestBrowserRolesAndForcedActions(t *testing.T) {
+	br := browsertest.New(t)
+	s := newSOP(t)
+	base := s.e.Server.URL
+	id := s.file(t, requestForm(""))
+	tab := br.Tab(browsertest.Phone)
+	signInTab(t, tab, base, "kasi")
+	tab.Do(chromedp.Navigate(base+"/permohonan/"+id), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	forms := browsertest.Get(tab, chromedp.Evaluate[float64](`document.querySelectorAll('form.step').length`))
+	if forms != 0 {
+		t.Errorf("the head sees %v step forms on a request not yet classified; want none", forms)
+	}
+	status := browsertest.Get(tab, chromedp.Evaluate[float64](`(async () => {
+		const h = JSON.parse(document.body.getAttribute('hx-headers'));
+		const r = await fetch('/permohonan/`+id+`/klasifikasi', {method: 'POST', headers: h, body: new URLSearchParams({category: 'server'})});
+		return r.status; })()`, chromedp.EvalAwaitPromise))
+	if status != 403 {
+		t.Errorf("a forced classify by the head: %v; want 403", status)
+	}
+	if rec, _ := s.e.WF.Get(id); rec.State != workflow.Requested {
+		t.Errorf("after the forced step the permit is %s", rec.State)
+	}
+	if n := browsertest.Get(tab, chromedp.Evaluate[float64](`document.querySelectorAll('a[href="/pegawai"], a[href="/pengguna"]').length`)); n != 0 {
+		t.Error("the head's menu links the admin pages")
+	}
+}
+
+// TestBrowserLiveAndCutOff: the dashboard changes without a reload when
+// the door's status does, and the moment the user is disabled it says the
+// session ended.
+func TestBrowserLiveAndCutOff(t *testing.T) {
+	br := browsertest.New(t)
+	e := hubtest.New(t, hubtest.Options{})
+	e.User(t, "budi", "Budi Santoso", auth.Viewer)
+	tab := br.Tab(browsertest.Desk)
+	signInTab(t, tab, e.Server.URL, "budi")
+	tab.Do(chromedp.WaitVisible(chromedp.CSS(".door")))
+	tab.Do(chromedp.Evaluate[any](`window.loaded = performance.timeOrigin`).Void())
+	e.Status(t, wire.Status{Door: wire.Open, Lock: wire.Unlocked, Mode: wire.ModeNormal})
+	tab.Do(chromedp.Poll[bool](`document.querySelector('.door').textContent.includes('Tidak terkunci')`).Void())
+	if reloaded := browsertest.Get(tab, chromedp.Evaluate[bool](`window.loaded !== performance.timeOrigin`)); reloaded {
+		t.Error("the page reloaded to show the change")
+	}
+	if _, err := e.Users.Disable("budi"); err != nil {
+		t.Fatal(err)
+	}
+	tab.Do(chromedp.Poll[bool](`document.getElementById('ended').textContent.includes('Sesi Anda telah berakhir')`).Void())
+	tab.Do(chromedp.Navigate(e.Server.URL+"/"), chromedp.WaitVisible(chromedp.CSS(".signin")))
+}
+
+// TestBrowserScreenshots renders the main pages on a desk's screen and a
+// phone's, and writes them under docs/ when KUNCI_SCREENSHOTS=1 (the
+// README shows them).
+func TestBrowserScreenshots(t *testing.T) {
+	br := browsertest.New(t)
+	start := time.Now().Add(-3 * time.Hour)
+	s, ids := withVisits(t, 3, start)
+	s.e.Status(t, wire.Status{Door: wire.Closed, Lock: wire.Locked, Mode: wire.ModeNormal, Secured: true,
+		Racks: map[string]string{"R1": wire.Locked, "R2": wire.Locked}})
+	base := s.e.Server.URL
+	desk := br.Tab(browsertest.Desk)
+	signInTab(t, desk, base, "admin")
+	phone := br.Tab(browsertest.Phone)
+	signInTab(t, phone, base, "kasi")
+	pending := s.file(t, requestForm(""))
+	step(t, s.netadmin, pending, "klasifikasi", map[string][]string{"category": {"network"}})
+	dir := filepath.Join("..", "..", "docs", "screenshots")
+	for _, c := range []struct {
+		tab  *browsertest.Tab
+		path string
+		file string
+	}{
+		{desk, "/", "beranda.png"},
+		{desk, "/permohonan/" + ids[0], "permohonan.png"},
+		{desk, "/buku-tamu", "buku-tamu.png"},
+		{desk, "/waktu-layanan", "waktu-layanan.png"},
+		{phone, "/permohonan/" + pending, "persetujuan-ponsel.png"},
+	} {
+		c.tab.Do(chromedp.Navigate(base+c.path), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		width := browsertest.Get(c.tab, chromedp.Evaluate[float64](`document.documentElement.scrollWidth`))
+		inner := browsertest.Get(c.tab, chromedp.Evaluate[float64](`window.innerWidth`))
+		if c.tab == phone && width > inner+1 {
+			t.Errorf("%s is %v px wide on a phone of %v px: it scrolls sideways", c.path, width, inner)
+		}
+		if os.Getenv("KUNCI_SCREENSHOTS") == "1" {
+			c.tab.Screenshot(filepath.Join(dir, c.file))
+		}
+	}
+}
