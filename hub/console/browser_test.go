@@ -128,16 +128,16 @@ func TestBrowserLiveAndCutOff(t *testing.T) {
 	tab := br.Tab(browsertest.Desk)
 	signInTab(t, tab, e.Server.URL, "budi")
 	tab.Do(chromedp.WaitVisible(chromedp.CSS(".door")))
-	tab.Do(chromedp.Evaluate[any](`window.loaded = performance.timeOrigin`).Void())
+	browsertest.Get(tab, chromedp.Evaluate[any](`window.loaded = performance.timeOrigin`))
 	e.Status(t, wire.Status{Door: wire.Open, Lock: wire.Unlocked, Mode: wire.ModeNormal})
-	tab.Do(chromedp.Poll[bool](`document.querySelector('.door').textContent.includes('Tidak terkunci')`).Void())
+	browsertest.Get(tab, chromedp.Poll[bool](`document.querySelector('.door').textContent.includes('Tidak terkunci')`))
 	if reloaded := browsertest.Get(tab, chromedp.Evaluate[bool](`window.loaded !== performance.timeOrigin`)); reloaded {
 		t.Error("the page reloaded to show the change")
 	}
 	if _, err := e.Users.Disable("budi"); err != nil {
 		t.Fatal(err)
 	}
-	tab.Do(chromedp.Poll[bool](`document.getElementById('ended').textContent.includes('Sesi Anda telah berakhir')`).Void())
+	browsertest.Get(tab, chromedp.Poll[bool](`document.getElementById('ended').textContent.includes('Sesi Anda telah berakhir')`))
 	tab.Do(chromedp.Navigate(e.Server.URL+"/"), chromedp.WaitVisible(chromedp.CSS(".signin")))
 }
 

@@ -97,7 +97,7 @@ func (c *Console) doorView(l L, n *names, d hub.Door) doorView {
 		v.LastSeen = l.T("card.lastseen", l.Time(d.LastSeen))
 	}
 	if d.LastEvent != "" {
-		v.LastEvent = l.T("card.lastevent", string(d.LastEvent), l.Time(d.LastEventAt))
+		v.LastEvent = l.T("card.lastevent", eventText(l, d.LastEvent), l.Time(d.LastEventAt))
 	}
 	s := d.Status
 	if s == nil {

@@ -33,8 +33,8 @@ type Viewport struct {
 
 // Browser is one headless chromium.
 type Browser struct {
-	t     testing.TB
-	alloc context.Context
+	t    testing.TB
+	root context.Context // the browser's first tab, which keeps it running
 }
 
 // path returns chromium's path, or "" where it is not installed.
@@ -67,7 +67,12 @@ func New(t testing.TB) *Browser {
 	)
 	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
-	return &Browser{t: t, alloc: alloc}
+	root, cancelRoot := chromedp.NewContext(alloc)
+	t.Cleanup(cancelRoot)
+	if _, err := chromedp.Run(root, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("browsertest: start chromium: %v", err)
+	}
+	return &Browser{t: t, root: root}
 }
 
 // Tab is one person's browser window: its own cookies and storage.
@@ -76,18 +81,22 @@ type Tab struct {
 	t   testing.TB
 }
 
-// Tab opens a new browser context at viewport v.
+// Tab opens a tab in a new browser context (its own cookies, as another
+// person's browser) at viewport v.
 func (b *Browser) Tab(v Viewport) *Tab {
 	b.t.Helper()
-	ctx, cancel := chromedp.NewContext(b.alloc)
+	ctx, cancel := chromedp.NewContext(b.root, chromedp.WithNewBrowserContext())
 	b.t.Cleanup(cancel)
 	opts := []chromedp.EmulateViewportOption{chromedp.EmulateScale(v.Scale)}
 	if v.Mobile {
 		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)
 	}
-	tab := &Tab{Ctx: ctx, t: b.t}
-	tab.Do(chromedp.EmulateViewport(v.W, v.H, opts...))
-	return tab
+	// the first Run starts the tab, on the tab's own context: a deadline
+	// on it would close the tab when it passed
+	if _, err := chromedp.Run(ctx, chromedp.EmulateViewport(v.W, v.H, opts...)); err != nil {
+		b.t.Fatalf("browsertest: start a tab: %v", err)
+	}
+	return &Tab{Ctx: ctx, t: b.t}
 }
 
 // Timeout bounds each Run of a tab.
@@ -124,10 +133,11 @@ func (tb *Tab) Text(sel string) string {
 	return Get(tb, chromedp.Text(chromedp.CSS(sel)))
 }
 
-// Screenshot saves the whole page as a PNG at path.
+// Screenshot saves the whole page as a PNG at path (quality 100: PNG,
+// not JPEG).
 func (tb *Tab) Screenshot(path string) {
 	tb.t.Helper()
-	png := Get(tb, chromedp.FullScreenshot(90))
+	png := Get(tb, chromedp.FullScreenshot(100))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		tb.t.Fatal(err)
 	}
