@@ -59,7 +59,8 @@ const agentShutdown = 8 * time.Second
 // API and the uplink stop, the store closes, the final status goes out and
 // the link closes. ready, when set, is called once the door takes input.
 // hubAPI, when set (kunci dev), is served on the same listener under /api/
-// and /healthz. On an error the caller stops g: what was opened is closed.
+// and /healthz, and its console at every other path. On an error the
+// caller stops g: what was opened is closed.
 func wireAgent(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, moveWith string, ready func(addr string),
 	hubAPI http.Handler) error {
 	var relay agent.Relay
@@ -145,6 +146,7 @@ func wireAgent(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, moveWith
 	if hubAPI != nil {
 		mux.Handle("/api/", hubAPI)
 		mux.Handle("/healthz", hubAPI)
+		mux.Handle("/", hubAPI) // the console
 	}
 	var simulated *sim.Sim
 	if simRelay != nil {

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -73,4 +77,73 @@ func cmdTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	return answer(cf, stdout, func(c *client.Client) (string, error) { return id, c.RevokeToken(ctx, id) }, clitext.TokenRevoked)
+}
+
+// cmdUser manages the console's users (admin).
+func cmdUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return kunci.Subverb(ctx, "user", args, stdout, stderr, map[string]cli.Verb{
+		"add":     cmdUserAdd,
+		"list":    asking("user list", (*client.Client).Users, clitext.Users),
+		"disable": cmdUserDisable,
+	}, "add, list or disable")
+}
+
+func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newClientFlags("user add", stderr)
+	var r api.UserRequest
+	fs.StringVar(&r.Login, "login", "", "what they sign in with (`login`): lowercase letters, digits, . _ -")
+	fs.StringVar(&r.Name, "name", "", "the person's `name`, recorded as the actor of their steps")
+	roles := fs.String("role", "", "`roles`, comma-separated: requester, coordinator, approver, viewer, admin")
+	fs.StringVar(&r.Lang, "lang", "", "the console's `language` for them: id (default) or en")
+	pwFile := fs.String("password-file", "", "read the password from `file` (- for stdin); without it one is made and shown once")
+	if err := cli.ParseRequired(fs, args, "login", "name", "role"); err != nil {
+		return err
+	}
+	r.Roles = cli.SplitComma(*roles)
+	made := ""
+	switch *pwFile {
+	case "":
+		b := make([]byte, 12)
+		rand.Read(b)
+		made = base64.RawURLEncoding.EncodeToString(b)
+		r.Password = made
+	case "-":
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return fmt.Errorf("user add: the password from stdin: %w", err)
+		}
+		r.Password = strings.TrimRight(line, "\r\n")
+	default:
+		raw, err := os.ReadFile(*pwFile)
+		if err != nil {
+			return fmt.Errorf("user add: %w", err)
+		}
+		r.Password = strings.TrimRight(string(raw), "\r\n")
+	}
+	return answer(cf, stdout, func(c *client.Client) (*api.User, error) { return c.AddUser(ctx, r) },
+		func(w io.Writer, u *api.User) error { return clitext.UserSaved(w, stderr, u, made) })
+}
+
+func cmdUserDisable(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newClientFlags("user disable", stderr)
+	login, err := cli.ParseWithID(fs, args, "login", "user's login")
+	if err != nil {
+		return err
+	}
+	return answer(cf, stdout, func(c *client.Client) (*api.User, error) {
+		us, err := c.Users(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range us {
+			if u.Login == login {
+				req := api.UserRequest{Login: u.Login, Name: u.Name, Lang: u.Lang, Disabled: true}
+				for _, r := range u.Roles {
+					req.Roles = append(req.Roles, string(r))
+				}
+				return c.ChangeUser(ctx, req)
+			}
+		}
+		return nil, fmt.Errorf("user disable: no user %q", login)
+	}, func(w io.Writer, u *api.User) error { return clitext.UserSaved(w, stderr, u, "") })
 }

@@ -584,3 +584,49 @@ func TestClientWatch(t *testing.T) {
 	// the client's connection and goroutines are gone with its context
 	goleak.VerifyNone(t, before)
 }
+
+// TestClientUsers: user add makes a console user (a password made and
+// shown once, or read from a file), user list shows them, user disable
+// ends their sessions.
+func TestClientUsers(t *testing.T) {
+	h := newClientHub(t)
+	out, errOut, err := h.kunci(t, h.Admin, "user", "add", "--login", "sari", "--name", "Sari Dewi", "--role", "approver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := strings.TrimSpace(strings.SplitN(out, "\n", 2)[1])
+	if !strings.HasPrefix(out, "user sari (Sari Dewi): approver, id\n") || len(pw) != 16 || !strings.Contains(errOut, "shown this once") {
+		t.Fatalf("user add printed %q and %q", out, errOut)
+	}
+	if got := h.rec.Last(); got.Method != "POST" || got.URI != "/api/users" {
+		t.Errorf("user add sent %+v", got)
+	}
+	secret, _, err := h.Users.SignIn("sari", pw, "192.0.2.1")
+	if err != nil {
+		t.Fatalf("the made password: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(file, []byte("kata-sandi-dewi\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out = h.must(t, h.Admin, "user", "add", "--login", "dewi", "--name", "Dewi", "--role", "viewer", "--lang", "en", "--password-file", file)
+	if strings.Count(out, "\n") != 1 {
+		t.Errorf("user add with a password file printed %q; want no password", out)
+	}
+	if _, _, err := h.Users.SignIn("dewi", "kata-sandi-dewi", "192.0.2.1"); err != nil {
+		t.Errorf("the file's password: %v", err)
+	}
+	lines(t, "user list", h.must(t, h.Admin, "user", "list"),
+		`LOGIN +NAME +ROLES +LANG +STATE`,
+		`dewi +Dewi +viewer +en +active`,
+		`sari +Sari Dewi +approver +id +active`)
+	if out := h.must(t, h.Admin, "user", "disable", "sari"); !strings.Contains(out, "disabled") {
+		t.Errorf("user disable printed %q", out)
+	}
+	if _, _, err := h.Users.Verify(secret); err == nil {
+		t.Error("a disabled user's session still holds")
+	}
+	if _, _, err := h.kunci(t, h.Admin, "user", "disable", "nobody"); err == nil {
+		t.Error("disabling an unknown user succeeded")
+	}
+}

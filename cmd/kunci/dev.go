@@ -91,7 +91,7 @@ func wireDev(g *lifecycle.Group, site *demo.Site, cfg *config.Agent, log *slog.L
 		broker = b.URL()
 	}
 	var hubAPI http.Handler
-	var admin string
+	var admin, code string
 	if broker != "" {
 		cfg.MQTT.Broker = broker
 		cfg.Defaults()
@@ -101,6 +101,12 @@ func wireDev(g *lifecycle.Group, site *demo.Site, cfg *config.Agent, log *slog.L
 		}
 		h.Start(g)
 		hubAPI, admin = h.Handler(), tok
+		if _, err := site.SeedUsers(h.Users()); err != nil {
+			return err
+		}
+		if code, err = h.Users().SignInCode("admin"); err != nil {
+			return err
+		}
 	}
 	return wireAgent(g, cfg, log, "--listen", func(a string) {
 		if f.demo {
@@ -131,7 +137,8 @@ func wireDev(g *lifecycle.Group, site *demo.Site, cfg *config.Agent, log *slog.L
 		host, port := mqttlink.HostPort(broker)
 		fmt.Fprint(stdout, strings.NewReplacer("{site}", cfg.Site, "{door}", cfg.Door, "{addr}", a, "{data}", f.data,
 			"{guest}", demo.GuestUID, "{escort}", demo.EscortUID, "{solo}", demo.SoloUID, "{other}", demo.OtherUID,
-			"{mqtt}", mqtt, "{host}", host, "{port}", port, "{tokenfile}", site.TokenFile(), "{token}", admin).Replace(help))
+			"{mqtt}", mqtt, "{host}", host, "{port}", port, "{tokenfile}", site.TokenFile(), "{token}", admin, "{code}", code,
+			"{usersfile}", site.UsersFile()).Replace(help))
 	}, hubAPI)
 }
 
@@ -175,6 +182,11 @@ permits and staff records the door holds. Watch:
 `
 
 const devHubHelp = `
+Konsol Kunci, the web console: http://{addr}/
+  signed in as admin at once (a one-time link, for 15 minutes): http://{addr}/masuk/kode/{code}
+  the office, one user per SOP role (passwords in {usersfile}):
+  meja (the desk), jaringan (network administrator), kasi (Kasi Infrastruktur TIK), auditor, admin
+
 The hub's API is on http://{addr}/api/ (SOP steps 1-4, the guest book, reports).
 Admin token (also in {tokenfile}):
   export KUNCI_TOKEN={token} KUNCI_HUB=http://{addr}

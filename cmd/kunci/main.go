@@ -58,6 +58,8 @@ token from --token, --token-file or KUNCI_TOKEN (kunci dev prints an admin token
   kunci status                     every door now        kunci watch   its changes, live
   kunci door lockdown|release|unlock-once|resync site/door                 (admin)
   kunci token add --name N --role R[,R] [--expires T]   kunci token list|revoke ID   (admin)
+  kunci user add --login L --name N --role R[,R] [--lang en] [--password-file F]
+  kunci user list                  kunci user disable LOGIN   the console's people   (admin)
   kunci whoami                     who the hub takes the token for
 
 Every verb and sub-verb answers -h (or --help) with its usage and flags on stderr, and exit
@@ -94,6 +96,7 @@ func verbs() map[string]cli.Verb {
 		"watch":   cmdWatch,
 		"door":    cmdDoor,
 		"token":   cmdToken,
+		"user":    cmdUser,
 		"whoami":  asking("whoami", (*client.Client).Whoami, clitext.Whoami),
 		"version": cmdVersion,
 		"help": func(ctx context.Context, args []string, stdout, _ io.Writer) error {

@@ -114,7 +114,9 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a.requests.Add(1)
+	if _, pattern := a.mux.Handler(r); pattern != "/" { // the console counts its own
+		a.requests.Add(1)
+	}
 	a.mux.ServeHTTP(w, r)
 }
 

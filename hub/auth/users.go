@@ -85,6 +85,7 @@ type Users struct {
 
 	mu    sync.Mutex
 	ended map[string]chan struct{} // session id -> closed when it ends
+	codes map[string]code          // one-time sign-in codes, by hash
 
 	limit   *Limiter
 	signins *metrics.CounterVec[signinResult]
@@ -528,4 +529,69 @@ func (u *Users) SignOut(secret string) error {
 // CSRFMatches reports whether token is s's CSRF token, in constant time.
 func (s Session) CSRFMatches(token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) == 1
+}
+
+// codeLife is how long a one-time sign-in code holds.
+const codeLife = 15 * time.Minute
+
+type code struct {
+	login   string
+	expires time.Time
+}
+
+// SignInCode returns a one-time code that signs login in once, within
+// codeLife, without the password: kunci dev prints one for its admin, so
+// that a newcomer's first step lands on a signed-in dashboard. Codes live
+// in memory only (a restarted hub forgets them) and are kept as hashes.
+func (u *Users) SignInCode(login string) (string, error) {
+	if _, err := u.Get(login); err != nil {
+		return "", err
+	}
+	c, err := random(32)
+	if err != nil {
+		return "", err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	now := u.now()
+	for k, v := range u.codes {
+		if !now.Before(v.expires) {
+			delete(u.codes, k)
+		}
+	}
+	if u.codes == nil {
+		u.codes = map[string]code{}
+	}
+	u.codes[string(sessionKey(c))] = code{login: login, expires: now.Add(codeLife)}
+	return c, nil
+}
+
+// RedeemCode signs in with a one-time code from addr: it holds once,
+// before it expires, for a user not disabled. A wrong code counts as a
+// failed sign-in of addr.
+func (u *Users) RedeemCode(c, addr string) (string, Session, error) {
+	if !u.limit.Allowed("code:"+addr, addr) {
+		u.signins.With("limited").Inc()
+		return "", Session{}, ErrLimited
+	}
+	u.mu.Lock()
+	k := string(sessionKey(c))
+	v, ok := u.codes[k]
+	delete(u.codes, k)
+	u.mu.Unlock()
+	if !ok || !u.now().Before(v.expires) {
+		u.limit.Failed("code:"+addr, addr)
+		u.signins.With("refused").Inc()
+		return "", Session{}, ErrSignIn
+	}
+	rec, err := u.lookup(v.login)
+	if err != nil || rec.Disabled {
+		u.signins.With("disabled").Inc()
+		return "", Session{}, ErrDisabled
+	}
+	secret, s, err := u.start(rec.Login)
+	if err == nil {
+		u.signins.With("ok").Inc()
+	}
+	return secret, s, err
 }

@@ -314,3 +314,39 @@ func TestNoSecretsOnDisk(t *testing.T) {
 		t.Error("the store holds no argon2id hash")
 	}
 }
+
+// TestSignInCode: a one-time code signs its user in once, before it
+// expires, and never a disabled user.
+func TestSignInCode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		users, _, _ := newUsers(t)
+		addUser(t, users, "admin", "Admin TIK", auth.Admin)
+		c, err := users.SignInCode("admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, _, err := users.RedeemCode(c, "192.0.2.1")
+		if err != nil {
+			t.Fatalf("RedeemCode: %v", err)
+		}
+		if p, _, err := users.Verify(secret); err != nil || p.User != "admin" {
+			t.Errorf("the code's session: %+v, %v", p, err)
+		}
+		if _, _, err := users.RedeemCode(c, "192.0.2.1"); !errors.Is(err, auth.ErrSignIn) {
+			t.Errorf("a code used twice: %v; want ErrSignIn", err)
+		}
+		late, _ := users.SignInCode("admin")
+		time.Sleep(15 * time.Minute)
+		if _, _, err := users.RedeemCode(late, "192.0.2.1"); !errors.Is(err, auth.ErrSignIn) {
+			t.Errorf("an expired code: %v; want ErrSignIn", err)
+		}
+		off, _ := users.SignInCode("admin")
+		users.Disable("admin")
+		if _, _, err := users.RedeemCode(off, "192.0.2.1"); !errors.Is(err, auth.ErrDisabled) {
+			t.Errorf("a disabled user's code: %v; want ErrDisabled", err)
+		}
+		if _, err := users.SignInCode("nobody"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("a code for nobody: %v", err)
+		}
+	})
+}

@@ -100,6 +100,7 @@ func (c *Console) routes() {
 	c.mux.Handle("GET /static/", cacheStatic(c.static))
 	c.mux.HandleFunc("GET /masuk", c.signInPage)
 	c.mux.HandleFunc("POST /masuk", c.signIn)
+	c.mux.HandleFunc("GET /masuk/kode/{code}", c.signInWithCode)
 	c.mux.Handle("POST /keluar", c.action(nil, c.signOut))
 	c.mux.Handle("GET /{$}", c.page(nil, c.dashboard))
 	c.mux.Handle("GET /beranda/aliran", c.page(nil, c.dashboardStream))

@@ -421,3 +421,23 @@ func TestDisableCutsStream(t *testing.T) {
 		t.Errorf("the next request: %d to %q; want 303 to /masuk?berakhir=1", code, h.Get("Location"))
 	}
 }
+
+func TestSignInWithCode(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	e.User(t, "admin", "Admin TIK", auth.Admin)
+	code, err := e.Users.SignInCode("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, e)
+	if c, h, _ := b.get("/masuk/kode/" + code); c != http.StatusSeeOther || h.Get("Location") != "/" {
+		t.Fatalf("the code: %d to %q", c, h.Get("Location"))
+	}
+	if c, _, body := b.get("/"); c != 200 || !strings.Contains(body, "Admin TIK") {
+		t.Errorf("after the code: %d", c)
+	}
+	other := newBrowser(t, e)
+	if c, _, body := other.get("/masuk/kode/" + code); c != http.StatusUnauthorized || !strings.Contains(body, "sudah dipakai") {
+		t.Errorf("the code again: %d", c)
+	}
+}

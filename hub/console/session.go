@@ -189,6 +189,20 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, d.Next, http.StatusSeeOther)
 }
 
+// signInWithCode signs in with a one-time code (kunci dev prints one for
+// its admin) and goes to the dashboard; a used or expired code shows the
+// sign-in page.
+func (c *Console) signInWithCode(w http.ResponseWriter, r *http.Request) {
+	secret, _, err := c.o.Users.RedeemCode(r.PathValue("code"), clientAddr(r))
+	if err != nil {
+		c.refused.Inc()
+		c.showSignIn(w, r, http.StatusUnauthorized, signInData{Next: "/", Error: "signin.code"})
+		return
+	}
+	http.SetCookie(w, cookie(r, sessionCookie, secret, int(auth.SessionLifetime.Seconds())))
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, p auth.Principal, _ auth.Session) {
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		if err := c.o.Users.SignOut(ck.Value); err != nil {

@@ -202,3 +202,34 @@ func Whoami(w io.Writer, who *api.Whoami) error {
 	_, err := fmt.Fprintf(w, "%s (%s)\n", who.Name, strings.Join(who.Roles, ", "))
 	return err
 }
+
+// Users shows the console's users, one a row.
+func Users(w io.Writer, us []api.User) error {
+	t := NewTable(w, "LOGIN", "NAME", "ROLES", "LANG", "STATE")
+	for _, u := range us {
+		state := "active"
+		if u.Disabled {
+			state = "disabled"
+		}
+		t.Row(u.Login, u.Name, roleList(u.Roles), u.Lang, state)
+	}
+	return t.Flush()
+}
+
+// UserSaved says what the hub now holds of a user; password, when set,
+// is the one made for them, shown this once on note's side.
+func UserSaved(w, note io.Writer, u *api.User, password string) error {
+	state := ""
+	if u.Disabled {
+		state = ", disabled: their sessions ended"
+	}
+	if _, err := fmt.Fprintf(w, "user %s (%s): %s, %s%s\n", u.Login, u.Name, roleList(u.Roles), u.Lang, state); err != nil {
+		return err
+	}
+	if password == "" {
+		return nil
+	}
+	fmt.Fprintf(note, "password made for %s, shown this once (they sign in at the console with it):\n", u.Login)
+	_, err := fmt.Fprintln(w, password)
+	return err
+}
