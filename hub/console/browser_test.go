@@ -149,7 +149,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	start := time.Now().Add(-3 * time.Hour)
 	s, ids := withVisits(t, 3, start)
 	s.e.Status(t, wire.Status{Door: wire.Closed, Lock: wire.Locked, Mode: wire.ModeNormal, Secured: true,
-		Racks: map[string]string{"R1": wire.Locked, "R2": wire.Locked}})
+		Racks: map[string]string{"R1": wire.Closed, "R2": wire.Closed}})
 	base := s.e.Server.URL
 	desk := br.Tab(browsertest.Desk)
 	signInTab(t, desk, base, "admin")

@@ -109,7 +109,7 @@ func (c *Console) doorView(l L, n *names, d hub.Door) doorView {
 	v.Lockdown = s.Mode == wire.ModeLockdown
 	v.Secured = s.Secured
 	for _, name := range slices.Sorted(maps.Keys(s.Racks)) {
-		v.Racks = append(v.Racks, rackView{Name: name, Open: s.Racks[name] != wire.Locked})
+		v.Racks = append(v.Racks, rackView{Name: name, Open: s.Racks[name] != wire.Closed})
 	}
 	for _, o := range s.Occupancy {
 		if o.Permit != "" {

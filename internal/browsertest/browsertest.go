@@ -126,11 +126,10 @@ func Get[T any](tb *Tab, a chromedp.Action[T]) T {
 	return v
 }
 
-// Text returns the text of the first element sel (CSS) matches, once
-// visible.
+// Text returns the text content of the first element sel (CSS) matches.
 func (tb *Tab) Text(sel string) string {
 	tb.t.Helper()
-	return Get(tb, chromedp.Text(chromedp.CSS(sel)))
+	return Get(tb, chromedp.TextContent(chromedp.CSS(sel)))
 }
 
 // Screenshot saves the whole page as a PNG at path (quality 100: PNG,
