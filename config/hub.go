@@ -48,10 +48,30 @@ type Hub struct {
 	// AdminTokenFile is where the first admin token is written (mode
 	// 0600) when the store has no admin yet (admin.token in the store's
 	// folder).
-	AdminTokenFile string  `yaml:"admin_token_file"`
-	MQTT           HubMQTT `yaml:"mqtt"`
+	AdminTokenFile string     `yaml:"admin_token_file"`
+	MQTT           HubMQTT    `yaml:"mqtt"`
+	Console        HubConsole `yaml:"console"`
 
 	file string // for messages; empty means hub.yaml
+}
+
+// HubConsole is the web console's site settings.
+type HubConsole struct {
+	// Timezone is the zone every time is shown in (Asia/Jakarta, WIB;
+	// Asia/Makassar for WITA, Asia/Jayapura for WIT).
+	Timezone string `yaml:"timezone"`
+	// Office is the heading of printed pages, a line each, as on the
+	// office's letterhead.
+	Office []string `yaml:"office"`
+}
+
+// Location returns the zone of Timezone (Validate has checked it).
+func (c HubConsole) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return nil
+	}
+	return loc
 }
 
 // HubMQTT is the hub's link to the broker.
@@ -108,6 +128,7 @@ func (c *Hub) Defaults() {
 		{&c.EventsStore, "/var/lib/kunci/hub-events.db"},
 		{&c.MQTT.ClientID, "kunci-hub-ingest"},
 		{&c.MQTT.Prefix, "kunci/v1"},
+		{&c.Console.Timezone, "Asia/Jakarta"},
 	} {
 		if *f.v == "" {
 			*f.v = f.def
@@ -177,6 +198,12 @@ func (c *Hub) Validate() error {
 			bad(f, "%q appears twice", d)
 		}
 		seen[d] = true
+	}
+	if _, err := time.LoadLocation(c.Console.Timezone); err != nil {
+		bad("console.timezone", "%q is not a time zone (Asia/Jakarta, Asia/Makassar, Asia/Jayapura): %v", c.Console.Timezone, err)
+	}
+	if len(c.Console.Office) > 6 {
+		bad("console.office", "%d lines; a letterhead has at most 6", len(c.Console.Office))
 	}
 	if r := time.Duration(c.Retention); r != 0 && r < workflow.MinRetention {
 		bad("retention", "%s is too short; want at least %s (hub/workflow.MinRetention, a guard against a slip "+

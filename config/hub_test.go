@@ -75,6 +75,8 @@ var badHubs = []struct {
 		"at least 24h0m0s", "hub/workflow.MinRetention", "leave it out"}},
 	{"retention just short", minimalHub + "retention: 23h59m\n", []string{"retention: 23h59m0s is too short"}},
 	{"negative retention", minimalHub + "retention: -2160h\n", []string{"retention: -2160h0m0s is too short"}},
+	{"unknown time zone", minimalHub + "console: {timezone: Asia/Bogor}\n", []string{`console.timezone: "Asia/Bogor" is not a time zone`}},
+	{"a long letterhead", minimalHub + "console: {office: [a, b, c, d, e, f, g]}\n", []string{"console.office: 7 lines"}},
 	{"zero retention", minimalHub + "retention: 0s\n", []string{"line 8: retention:", "want more than 0"}},
 	{"retention in days", minimalHub + "retention: 90d\n", []string{"line 8: retention:", `"90d" is not a duration`}},
 	{"listen without port", minimalHub + "listen: 127.0.0.1\n", []string{`listen: "127.0.0.1" is not a host:port`}},

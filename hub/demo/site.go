@@ -98,7 +98,8 @@ func (s *Site) OpenHub(broker string, cfg *config.Agent, log *slog.Logger) (*ser
 	h, err := server.Open(server.Setup{Store: filepath.Join(s.dir, "hub.db"),
 		EventsStore: filepath.Join(s.dir, "hub-events.db"), Signer: s.signer,
 		SiteKeys: map[string]permit.SiteKey{cfg.Site: s.siteKey}, Doors: []hub.DoorName{{Site: cfg.Site, Door: cfg.Door}},
-		Prefix: cfg.MQTT.Prefix, Link: mqttlink.Options{Broker: broker, ClientID: hubClientID}, OnlyDoors: true}, log)
+		Prefix: cfg.MQTT.Prefix, Link: mqttlink.Options{Broker: broker, ClientID: hubClientID}, OnlyDoors: true,
+		Office: []string{"PEMERINTAH KABUPATEN DEMO", "DINAS KOMUNIKASI DAN INFORMATIKA", "Bidang Infrastruktur TIK"}}, log)
 	if err != nil {
 		return nil, "", err
 	}

@@ -40,6 +40,7 @@ type Setup struct {
 	// Location is the site's zone, in which the console shows times (nil:
 	// Asia/Jakarta).
 	Location *time.Location
+	Office   []string // the heading of the console's printed pages
 }
 
 // Server is a hub opened from its Setup.
@@ -113,7 +114,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	if h.users, err = auth.NewUsers(h.wf.DB(), reg, nil); err != nil {
 		return nil, err
 	}
-	con, err := console.New(console.Options{Hub: h.hub, Users: h.users, Tokens: h.tokens, Publisher: h.link, Location: s.Location, Log: log})
+	con, err := console.New(console.Options{Hub: h.hub, Users: h.users, Tokens: h.tokens, Publisher: h.link, Location: s.Location, Office: s.Office, Log: log})
 	if err != nil {
 		return nil, err
 	}
