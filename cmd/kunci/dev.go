@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/kunci-project/kunci/config"
@@ -119,26 +118,17 @@ func wireDev(g *lifecycle.Group, site *demo.Site, cfg *config.Agent, log *slog.L
 			})
 			return
 		}
-		help, mqtt := devHelp, ""
+		mqtt := ""
 		switch {
 		case b != nil:
 			mqtt = "embedded MQTT broker on " + b.Addr() + " (loopback only, every client allowed)"
 		case broker != "":
 			mqtt = "MQTT broker " + broker + " (--broker)"
 		}
-		if mqtt != "" {
-			help += devMQTTHelp
-		} else {
-			help += "\nNo MQTT (--mqtt off): the door alone keeps every event in its local log; no hub.\n"
-		}
-		if hubAPI != nil {
-			help += devHubHelp
-		}
 		host, port := mqttlink.HostPort(broker)
-		fmt.Fprint(stdout, strings.NewReplacer("{site}", cfg.Site, "{door}", cfg.Door, "{addr}", a, "{data}", f.data,
-			"{guest}", demo.GuestUID, "{escort}", demo.EscortUID, "{solo}", demo.SoloUID, "{other}", demo.OtherUID,
-			"{mqtt}", mqtt, "{host}", host, "{port}", port, "{tokenfile}", site.TokenFile(), "{token}", admin, "{code}", code,
-			"{usersfile}", site.UsersFile()).Replace(help))
+		fmt.Fprint(stdout, demo.Help(demo.HelpFields{Site: cfg.Site, Door: cfg.Door, Addr: a, Data: f.data, MQTT: mqtt,
+			Host: host, Port: port, Hub: hubAPI != nil, TokenFile: site.TokenFile(), Token: admin, Code: code,
+			UsersFile: site.UsersFile()}))
 	}, hubAPI)
 }
 
@@ -153,50 +143,6 @@ func playDemo(ctx context.Context, base, admin string, stdout, stderr io.Writer)
 		return run(ctx, append(args, "--token", token, "--hub", base), stdout, stderr)
 	}, stdout)
 }
-
-// The help kunci dev prints once the door is ready: devHelp, devMQTTHelp
-// (or a line saying there is no MQTT), devHubHelp when the hub runs; the
-// {names} are filled in.
-const devHelp = `
-Kunci dev: a simulated door (site {site}, door {door}, racks R1 and R2) on http://{addr}
-Data (keys, signed records, store): {data}. Stop with Ctrl-C.
-
-The SOP at the door: guest P-0012 taps, escort S-004 taps within 30 s, the door opens.
-  curl -s -XPOST {addr}/sim/tap -d '{"reader":"entry","uid":"{guest}"}'
-  curl -s -XPOST {addr}/sim/tap -d '{"reader":"entry","uid":"{escort}"}'
-  curl -s -XPOST {addr}/sim/door -d '{"open":true}'
-  curl -s -XPOST {addr}/sim/door -d '{"open":false}'
-  curl -s {addr}/status
-  curl -s '{addr}/events?after=0'
-Also: the exit button (curl -s -XPOST {addr}/sim/exit-button), a rack
-(curl -s -XPOST {addr}/sim/rack -d '{"rack":"R1","open":true}'), staff S-001 alone
-(uid {solo} on {addr}), an unknown card (uid {other}).
-`
-
-const devMQTTHelp = `
-MQTT: {mqtt}.
-The door publishes its events; the hub stores them, acks them (the door
-then deletes them) and keeps the guest book; the hub publishes the signed
-permits and staff records the door holds. Watch:
-  mosquitto_sub -h {host} -p {port} -v -t 'kunci/#'
-`
-
-const devHubHelp = `
-Konsol Kunci, the web console: http://{addr}/
-  signed in as admin at once (a one-time link, for 15 minutes): http://{addr}/masuk/kode/{code}
-  the office, one user per SOP role (passwords in {usersfile}):
-  meja (the desk), jaringan (network administrator), kasi (Kasi Infrastruktur TIK), auditor, admin
-
-The hub's API is on http://{addr}/api/ (SOP steps 1-4, the guest book, reports).
-Admin token (also in {tokenfile}):
-  export KUNCI_TOKEN={token} KUNCI_HUB=http://{addr}
-  kunci status                 the door: lock, door, racks, who is inside
-  kunci permit list            permits and their state
-  kunci guestbook              the Buku Tamu; --csv for a spreadsheet
-  kunci sla                    service times against the SOP's standards
-  kunci watch                  events as they happen (Ctrl-C to stop)
-The whole SOP in one go: kunci dev --demo
-`
 
 // flagSet reports whether the command line set flag name.
 func flagSet(fs *flag.FlagSet, name string) bool {

@@ -90,8 +90,8 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return "", nil, err
 			}
-			st, err := permit.StaffDraft{ID: *id, Version: *ver, Site: *site, Doors: splitList(*doors),
-				CardUIDs: splitList(*cards), Escort: *escort, Solo: *solo, Disabled: *disabled}.Staff(k)
+			st, err := permit.StaffDraft{ID: *id, Version: *ver, Site: *site, Doors: cli.SplitComma(*doors),
+				CardUIDs: cli.SplitComma(*cards), Escort: *escort, Solo: *solo, Disabled: *disabled}.Staff(k)
 			if err != nil {
 				return "", nil, fmt.Errorf("--card: %w", err)
 			}
@@ -133,14 +133,4 @@ func cmdSign(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return keyfile.WriteRecord(*out, doc)
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
