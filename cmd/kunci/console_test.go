@@ -204,7 +204,7 @@ func TestConsoleSOPInBrowsers(t *testing.T) {
 	d.post(t, "/sim/tap", `{"reader":"entry","uid":"`+demo.EscortUID+`"}`)
 	d.post(t, "/sim/door", `{"open":true}`)
 	d.post(t, "/sim/door", `{"open":false}`)
-	browsertest.Get(watch, chromedp.Poll[bool](`window.insideAt > 0`))
+	watch.Until(`window.insideAt > 0`)
 	insideAt := browsertest.Get(watch, chromedp.Evaluate[float64](`window.insideAt`))
 	took := time.UnixMilli(int64(insideAt)).Sub(tapped)
 	t.Logf("the dashboard showed %s inside %v after the escort's tap (measured in the page)", guest, took.Round(time.Millisecond))

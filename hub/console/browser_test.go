@@ -130,14 +130,14 @@ func TestBrowserLiveAndCutOff(t *testing.T) {
 	tab.Do(chromedp.WaitVisible(chromedp.CSS(".door")))
 	browsertest.Get(tab, chromedp.Evaluate[any](`window.loaded = performance.timeOrigin`))
 	e.Status(t, wire.Status{Door: wire.Open, Lock: wire.Unlocked, Mode: wire.ModeNormal})
-	browsertest.Get(tab, chromedp.Poll[bool](`document.querySelector('.door').textContent.includes('Tidak terkunci')`))
+	tab.Until(`document.querySelector('.door').textContent.includes('Tidak terkunci')`)
 	if reloaded := browsertest.Get(tab, chromedp.Evaluate[bool](`window.loaded !== performance.timeOrigin`)); reloaded {
 		t.Error("the page reloaded to show the change")
 	}
 	if _, err := e.Users.Disable("budi"); err != nil {
 		t.Fatal(err)
 	}
-	browsertest.Get(tab, chromedp.Poll[bool](`document.getElementById('ended').textContent.includes('Sesi Anda telah berakhir')`))
+	tab.Until(`document.getElementById('ended').textContent.includes('Sesi Anda telah berakhir')`)
 	tab.Do(chromedp.Navigate(e.Server.URL+"/"), chromedp.WaitVisible(chromedp.CSS(".signin")))
 }
 

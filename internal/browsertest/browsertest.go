@@ -144,3 +144,17 @@ func (tb *Tab) Screenshot(path string) {
 		tb.t.Fatal(err)
 	}
 }
+
+// Until waits until the JavaScript expression is true in the tab's page,
+// polling every 50 ms (not on animation frames, which a tab in the
+// background may not get), and fails the test with the page's text if
+// it never is within Timeout.
+func (tb *Tab) Until(expr string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.Ctx, Timeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		text, _ := chromedp.Run(tb.Ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 3000) : ""`))
+		tb.t.Fatalf("browsertest: %s is not true within %v (%v); the page says:\n%s", expr, Timeout, err, text)
+	}
+}
