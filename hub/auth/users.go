@@ -595,3 +595,20 @@ func (u *Users) RedeemCode(c, addr string) (string, Session, error) {
 	}
 	return secret, s, err
 }
+
+// SetLang sets the console language of user login: their own choice,
+// which keeps their sessions (unlike Change, which is an admin's).
+func (u *Users) SetLang(login, lang string) error {
+	if !slices.Contains(Languages, lang) {
+		return invalid("language %q: want one of %s", lang, strings.Join(Languages, ", "))
+	}
+	return u.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bUsers)
+		rec, err := getUser(b, login)
+		if err != nil {
+			return err
+		}
+		rec.Lang, rec.Changed = lang, u.now().UTC()
+		return putJSON(b, login, rec)
+	})
+}

@@ -102,6 +102,7 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST /masuk", c.signIn)
 	c.mux.HandleFunc("GET /masuk/kode/{code}", c.signInWithCode)
 	c.mux.Handle("POST /keluar", c.action(nil, c.signOut))
+	c.mux.Handle("POST /bahasa", c.action(nil, c.setLang))
 	c.mux.Handle("GET /{$}", c.page(nil, c.dashboard))
 	c.mux.Handle("GET /beranda/aliran", c.page(nil, c.dashboardStream))
 	c.permitRoutes()

@@ -442,3 +442,28 @@ func TestSignInWithCode(t *testing.T) {
 		t.Errorf("the code again: %d", c)
 	}
 }
+
+// TestSwitchLanguage: a person switches the console's language for
+// themselves, stays signed in and comes back to the page they were on.
+func TestSwitchLanguage(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	e.User(t, "dewi", "Dewi Lestari", auth.Viewer)
+	b := newBrowser(t, e)
+	b.signIn("dewi")
+	if _, _, body := b.get("/buku-tamu"); !strings.Contains(body, `name="lanjut" value="/buku-tamu"`) || !strings.Contains(body, ">English</button>") {
+		t.Fatalf("the page offers no switch to English:\n%s", body)
+	}
+	code, h, _ := b.do("POST", "/bahasa", url.Values{"csrf": {b.csrf}, "lang": {"en"}, "lanjut": {"/buku-tamu"}}, nil)
+	if code != http.StatusSeeOther || h.Get("Location") != "/buku-tamu" {
+		t.Fatalf("switching: %d to %q", code, h.Get("Location"))
+	}
+	if _, _, body := b.get("/buku-tamu"); !strings.Contains(body, "Guest book") || !strings.Contains(body, "Signed in as Dewi Lestari") {
+		t.Errorf("after switching, the guest book is not in English")
+	}
+	if code, _, _ := b.do("POST", "/bahasa", url.Values{"csrf": {b.csrf}, "lang": {"fr"}}, nil); code != http.StatusUnprocessableEntity {
+		t.Errorf("an unknown language: %d", code)
+	}
+	if code, _, _ := b.do("POST", "/bahasa", url.Values{"lang": {"id"}}, nil); code != http.StatusForbidden {
+		t.Errorf("a switch without the CSRF token: %d", code)
+	}
+}

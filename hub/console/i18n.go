@@ -29,6 +29,8 @@ var catalog = map[string]msg{
 	"signin.limited":            {"Terlalu banyak percobaan gagal. Coba lagi dalam 15 menit.", "Too many failed tries. Try again in 15 minutes."},
 	"signin.ended":              {"Sesi Anda telah berakhir. Silakan masuk lagi.", "Your session has ended. Please sign in again."},
 	"signin.code":               {"Tautan masuk ini sudah dipakai atau kedaluwarsa. Masuk dengan kata sandi.", "This sign-in link was used or has expired. Sign in with the password."},
+	"error.lang":                {"Bahasa tidak dikenal.", "Unknown language."},
+	"nav.otherlang":             {"English", "Bahasa Indonesia"},
 	"error.title":               {"Terjadi kesalahan", "Something went wrong"},
 	"error.csrf":                {"Permintaan ditolak: formulir kedaluwarsa atau berasal dari situs lain. Muat ulang halaman.", "Request refused: the form expired or came from another site. Reload the page."},
 	"error.forbidden":           {"Anda tidak berhak melakukan ini.", "You may not do this."},

@@ -17,6 +17,7 @@ type page struct {
 	L     L
 	P     auth.Principal
 	CSRF  string // the session's token, for forms and htmx (hx-headers)
+	Path  string // the page's own path and query, to come back to
 	Nav   string // the section the page belongs to, for the menu
 	Title string
 	// Can says which actions the principal may take, by name, so that
@@ -45,7 +46,7 @@ func (c *Console) newPage(r *http.Request, p auth.Principal, csrf string) page {
 			can[name] = can[name] || p.Has(role)
 		}
 	}
-	return page{L: newL(lang, c.o.Location), P: p, CSRF: csrf, Can: can}
+	return page{L: newL(lang, c.o.Location), P: p, CSRF: csrf, Can: can, Path: r.URL.RequestURI()}
 }
 
 // preferred returns the language of a request without a user: English

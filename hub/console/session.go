@@ -203,6 +203,16 @@ func (c *Console) signInWithCode(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// setLang switches the reader's console language, and goes back to the
+// page they were on.
+func (c *Console) setLang(w http.ResponseWriter, r *http.Request, p auth.Principal, _ auth.Session) {
+	if err := c.o.Users.SetLang(p.User, r.PostFormValue("lang")); err != nil {
+		c.fail(w, r, http.StatusUnprocessableEntity, "error.lang", nil)
+		return
+	}
+	http.Redirect(w, r, next(r.PostFormValue("lanjut")), http.StatusSeeOther)
+}
+
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, p auth.Principal, _ auth.Session) {
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		if err := c.o.Users.SignOut(ck.Value); err != nil {
