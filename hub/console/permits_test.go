@@ -250,3 +250,38 @@ func TestPermitPrivacy(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryPageEveryRole: each page answers each role as the roles say:
+// 200 where it may read, 403 where it may not; none fails.
+func TestEveryPageEveryRole(t *testing.T) {
+	s := newSOP(t)
+	id := s.file(t, requestForm(""))
+	pages := []struct {
+		path  string
+		admin bool // admins only
+		desk  bool // the desk only (and admins)
+	}{
+		{"/", false, false}, {"/permohonan", false, false}, {"/permohonan/" + id, false, false},
+		{"/permohonan/baru", false, true}, {"/buku-tamu", false, false}, {"/buku-tamu/cetak", false, false},
+		{"/buku-tamu.csv", false, false}, {"/waktu-layanan", false, false}, {doorPath, false, false},
+		{"/pegawai", true, false}, {"/pegawai/baru", true, false}, {"/pegawai/S-004", true, false},
+		{"/pengguna", true, false}, {"/pengguna/meja", true, false},
+	}
+	people := map[string]*browser{"desk": s.desk, "netadmin": s.netadmin, "head": s.head, "auditor": s.aud, "admin": s.admin}
+	for who, b := range people {
+		for _, pg := range pages {
+			want := http.StatusOK
+			if (pg.admin && who != "admin") || (pg.desk && who != "desk" && who != "admin") {
+				want = http.StatusForbidden
+			}
+			if code, _, body := b.get(pg.path); code != want {
+				t.Errorf("%s GET %s: %d; want %d\n%.300s", who, pg.path, code, want, body)
+			}
+		}
+	}
+	for _, path := range []string{"/permohonan/P-999999", "/pegawai/S-999", "/pengguna/nobody", "/pintu/x/y", "/tidak-ada"} {
+		if code, _, body := s.admin.get(path); code != http.StatusNotFound || !strings.Contains(body, "Halaman tidak ditemukan") {
+			t.Errorf("GET %s: %d; want 404 with its page", path, code)
+		}
+	}
+}
