@@ -283,6 +283,9 @@ func (c *Console) permitPage(w http.ResponseWriter, r *http.Request, p auth.Prin
 	prev := rec.FormOpened
 	for _, t := range rec.History {
 		st := step{What: l.T(stateKey(t.State)), By: t.By, At: l.Time(t.At), Note: t.Note}
+		if c := permit.Category(t.Note); t.State == workflow.Coordinated && (c == permit.Network || c == permit.Server) {
+			st.Note = l.T("category." + t.Note) // the workflow notes the category it chose
+		}
 		if n, ok := sopStep[t.State]; ok {
 			st.What = l.T("timeline.step", n, st.What)
 			st.Standard = l.T("timeline.standard", workflow.Standard[n].Minutes())
