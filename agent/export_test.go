@@ -175,3 +175,16 @@ func RecordsPasses(d *Door, dir string) func(ctx context.Context) error {
 // CutShort reports whether WatchRecords takes b for a file still being
 // written.
 var CutShort = cutShort
+
+// AckBatch bounds the events one deletion transaction of Store.Ack deletes,
+// and YieldEvery how many it deletes between two looks for a waiting write
+// of the door's.
+const AckBatch, YieldEvery = ackBatch, yieldEvery
+
+// OnAckTransaction sets f to run inside each deletion transaction of
+// s.Ack, before it deletes anything.
+func (s *Store) OnAckTransaction(f func()) { s.ackYield = f }
+
+// DoorWritesWaiting is how many writes of the door's wait for bbolt's
+// writer or hold it.
+func (s *Store) DoorWritesWaiting() int { return int(s.first.waiting.Load()) }

@@ -31,7 +31,7 @@ func (s *Store) ClaimNonce(id string, expires, now time.Time) (fresh bool, err e
 	if id == "" {
 		return false, fmt.Errorf("%w: empty command id", permit.ErrInvalid)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bNonces)
 		if err != nil {
 			return err

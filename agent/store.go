@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -37,12 +39,66 @@ var (
 )
 
 // Store is the agent's bbolt file: permits, staff, the card index, the
-// event log and the metadata. Every write is one fsync'd transaction.
+// event log and the metadata. Every write is one fsync'd transaction, and
+// the door's own writes go before the deletions of acked events (Ack).
 type Store struct {
 	db    *bolt.DB
 	epoch string
 	site  string
 	door  string
+	first doorFirst
+
+	// ackYield, when set (tests), runs inside each deletion transaction of
+	// Ack before it looks for a waiting door write
+	ackYield func()
+}
+
+// doorFirst gives the door's writes bbolt's one writer before the
+// deletions of acked events. bbolt hands its writer lock to whoever asks
+// first and cannot be pre-empted: a tap that comes while a deletion holds
+// it waits for the deletion's commit (two fdatasyncs) before its own. So a
+// deletion starts only when no door write waits, and once one does, it
+// stops deleting and commits what it has.
+type doorFirst struct {
+	waiting atomic.Int32 // door writes waiting for the writer or holding it
+	mu      sync.Mutex
+	idle    chan struct{} // closed while waiting is 0; nil before the first write
+}
+
+// enter is called before a door write asks for the writer, leave after it
+// committed or failed.
+func (f *doorFirst) enter() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.waiting.Add(1) == 1 {
+		f.idle = make(chan struct{})
+	}
+}
+
+func (f *doorFirst) leave() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.waiting.Add(-1) == 0 {
+		close(f.idle)
+	}
+}
+
+// wait returns once no door write waits.
+func (f *doorFirst) wait() {
+	f.mu.Lock()
+	idle := f.idle
+	f.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
+}
+
+// update runs fn in a write transaction of the door's, ahead of any
+// deletion of acked events.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	s.first.enter()
+	defer s.first.leave()
+	return s.db.Update(fn)
 }
 
 // OpenStore opens or creates the store at path for one door. A store made
@@ -114,7 +170,7 @@ type Batch struct {
 // The events get consecutive seq numbers; none is visible without the
 // others.
 func (s *Store) Append(b *Batch) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		ev := tx.Bucket(bEvents)
 		ev.FillPercent = 1 // keys only grow: full pages, fewer splits
 		for i := range b.Events {
@@ -241,26 +297,63 @@ func (s *Store) EventsJSON(after uint64, limit int) ([]RawEvent, error) {
 	return out, nil
 }
 
+// ackBatch bounds the events one deletion transaction of Ack deletes, and
+// yieldEvery how many it deletes between two looks for a door write
+// waiting.
+const (
+	ackBatch   = 8192
+	yieldEvery = 64
+)
+
 // Ack records that the hub stored every event up to through and deletes
-// them from the log; it never deletes past the newest event.
+// them from the log; it never deletes past the newest event. It deletes in
+// transactions of at most ackBatch events, each started only when no
+// write of the door's waits, and cut short, with what it deleted so far,
+// when one starts waiting: the door waits for a deletion's commit at
+// most, never for the whole deletion. Acked moves with each transaction.
 func (s *Store) Ack(through uint64) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	for {
+		s.first.wait()
+		done, err := s.ackSome(through)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// ackSome deletes, in one transaction, the next acked events up to
+// through, and reports whether none is left.
+func (s *Store) ackSome(through uint64) (done bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if old := meta.Get(kAcked); len(old) == 8 && binary.BigEndian.Uint64(old) >= through {
+			done = true
 			return nil
 		}
 		ev := tx.Bucket(bEvents)
 		if through > ev.Sequence() {
 			through = ev.Sequence()
 		}
+		if s.ackYield != nil {
+			s.ackYield()
+		}
 		c := ev.Cursor()
-		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= through; k, _ = c.Next() {
+		upTo, n := through, 0
+		k, _ := c.First()
+		for ; k != nil && binary.BigEndian.Uint64(k) <= through; k, _ = c.Next() {
+			if n == ackBatch || n%yieldEvery == 0 && n > 0 && s.first.waiting.Load() > 0 {
+				upTo = binary.BigEndian.Uint64(k) - 1
+				break
+			}
 			if err := c.Delete(); err != nil {
 				return err
 			}
+			n++
 		}
-		return meta.Put(kAcked, seqKey(through))
+		done = upTo == through
+		return meta.Put(kAcked, seqKey(upTo))
 	})
+	return done, err
 }
 
 // Acked returns the seq through which the hub has acked.
@@ -390,7 +483,7 @@ func (s *Store) Apply(rec permit.Record) (changed bool, err error) {
 	}); err != nil || noop {
 		return false, err
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		var e error
 		changed, e = s.apply(tx, rec)
 		return e
@@ -401,7 +494,7 @@ func (s *Store) Apply(rec permit.Record) (changed bool, err error) {
 // ApplyAll stores many verified records in one transaction, for bulk loads.
 // Records refused for their version or door are skipped and counted.
 func (s *Store) ApplyAll(recs []permit.Record) (applied, refused int, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		applied, refused = 0, 0
 		for _, r := range recs {
 			ch, e := s.apply(tx, r)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/internal/boltcheck"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -205,6 +206,96 @@ func TestStoreAck(t *testing.T) {
 	if evs := appendEvents(t, st, wire.EvTap); evs[0].Seq != 8 {
 		t.Errorf("after reopen next seq %d; want 8", evs[0].Seq)
 	}
+}
+
+// TestStoreAckInBatches: a large ack deletes in transactions of at most
+// AckBatch events, each moving Acked, and leaves the newer events.
+func TestStoreAckInBatches(t *testing.T) {
+	st, _ := newStore(t)
+	n := 2*agent.AckBatch + 10
+	b := &agent.Batch{}
+	for range n + 1 {
+		b.Events = append(b.Events, agent.Event{Type: wire.EvTap, At: t0})
+	}
+	if err := st.Append(b); err != nil {
+		t.Fatal(err)
+	}
+	var ackedAt []uint64 // Acked as each deletion transaction started
+	st.OnAckTransaction(func() {
+		a, err := st.Acked()
+		if err != nil {
+			t.Error(err)
+		}
+		ackedAt = append(ackedAt, a)
+	})
+	if err := st.Ack(uint64(n)); err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint64{0, agent.AckBatch, 2 * agent.AckBatch}; !slices.Equal(ackedAt, want) {
+		t.Errorf("deletion transactions started at acked %v; want %v", ackedAt, want)
+	}
+	if got := seqs(allEvents(t, st)); !slices.Equal(got, []uint64{uint64(n + 1)}) {
+		t.Errorf("after Ack(%d): events %v; want [%d]", n, got, n+1)
+	}
+	if a, _ := st.Acked(); a != uint64(n) {
+		t.Errorf("Acked() = %d; want %d", a, n)
+	}
+	checkDB(t, st)
+}
+
+// TestStoreAckYieldsToTheDoor: a write of the door's that comes while a
+// deletion of acked events holds the writer goes next: the deletion stops
+// after YieldEvery events, commits them, and goes on only after the
+// door's write committed.
+func TestStoreAckYieldsToTheDoor(t *testing.T) {
+	st, _ := newStore(t)
+	const n = 1000
+	b := &agent.Batch{}
+	for range n {
+		b.Events = append(b.Events, agent.Event{Type: wire.EvTap, At: t0})
+	}
+	if err := st.Append(b); err != nil {
+		t.Fatal(err)
+	}
+	appended := make(chan error, 1)
+	waited := false    // appended was read
+	var order []string // what each deletion transaction found when it started
+	st.OnAckTransaction(func() {
+		a, err := st.Acked()
+		if err != nil {
+			t.Error(err)
+		}
+		if len(order) > 0 {
+			select {
+			case err := <-appended:
+				waited = true
+				order = append(order, fmt.Sprintf("append done (%v), acked %d", err, a))
+			default:
+				order = append(order, fmt.Sprintf("append not done, acked %d", a))
+			}
+			return
+		}
+		order = append(order, fmt.Sprintf("acked %d", a))
+		// the door's write comes now, and waits for the writer
+		go func() { appended <- st.Append(&agent.Batch{Events: []agent.Event{{Type: wire.EvUnlocked, At: t0}}}) }()
+		waitfor.Until(t, 10*time.Second, "the door's write waiting", func() bool { return st.DoorWritesWaiting() > 0 })
+	})
+	err := st.Ack(n)
+	if !waited {
+		<-appended // the checks below want the store still
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"acked 0", fmt.Sprintf("append done (<nil>), acked %d", agent.YieldEvery)}
+	if !slices.Equal(order, want) {
+		t.Errorf("deletion transactions:\n%s\nwant\n%s", strings.Join(order, "\n"), strings.Join(want, "\n"))
+	}
+	evs := allEvents(t, st)
+	if len(evs) != 1 || evs[0].Seq != n+1 || evs[0].Type != wire.EvUnlocked {
+		t.Errorf("after Ack(%d): events %v; want the door's door.unlocked, seq %d", n, seqs(evs), n+1)
+	}
+	checkDB(t, st)
 }
 
 func TestStoreReopen(t *testing.T) {
