@@ -200,47 +200,39 @@ func (r recorded) payloads(epoch string, n int) ([][]byte, error) {
 	return out, nil
 }
 
-// ackWatch is the agent's store as the pump sees it. It tells when an ack
-// through a seq has been applied: Store.Ack deletes the acked events in
-// the same transaction.
+// ackWatch tells when the pump has taken the hub's ack through a seq. It
+// goes on from it at once; it deletes the acked events from the store
+// within outbox.DefaultDeleteInterval, and when it stops.
 type ackWatch struct {
-	*agent.Store
 	mu      sync.Mutex
+	through uint64 // the newest ack the pump took
 	target  uint64
 	reached chan struct{}
 }
 
-var _ outbox.Log = (*ackWatch)(nil)
-
-func (w *ackWatch) Ack(through uint64) error {
-	if err := w.Store.Ack(through); err != nil {
-		return err
-	}
+// took notes an ack the pump took.
+func (w *ackWatch) took(through uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.reached != nil && through >= w.target {
+	w.through = max(w.through, through)
+	if w.reached != nil && w.through >= w.target {
 		close(w.reached)
 		w.reached = nil
 	}
-	return nil
 }
 
-// await returns a channel closed once the events through seq are acked
-// and deleted.
-func (w *ackWatch) await(seq uint64) (<-chan struct{}, error) {
+// await returns a channel closed once the pump has taken an ack through
+// seq.
+func (w *ackWatch) await(seq uint64) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ch := make(chan struct{})
-	acked, err := w.Store.Acked()
-	if err != nil {
-		return nil, err
-	}
-	if acked >= seq {
+	if w.through >= seq {
 		close(ch)
-		return ch, nil
+		return ch
 	}
 	w.target, w.reached = seq, ch
-	return ch, nil
+	return ch
 }
 
 // checkBolt runs bbolt's consistency check on the closed file at path.
@@ -338,7 +330,7 @@ func startSyncHub(tb testing.TB, broker, path string, o ingest.Options, lo mqttl
 // syncAgent is the agent's side: the store, and the pump on a clean
 // session link with the will and the subscriptions of `kunci agent`.
 type syncAgent struct {
-	log    *ackWatch
+	acks   *ackWatch
 	link   *mqttlink.Link
 	pump   *outbox.Pump
 	notify chan struct{}
@@ -353,23 +345,30 @@ type syncAgent struct {
 func startSyncAgent(tb testing.TB, broker string, st *agent.Store, po outbox.Options, lo mqttlink.Options) *syncAgent {
 	tb.Helper()
 	t := syncTopics
-	a := &syncAgent{log: &ackWatch{Store: st}, notify: make(chan struct{}, 1)}
+	acked, err := st.Acked()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a := &syncAgent{acks: &ackWatch{through: acked}, notify: make(chan struct{}, 1)}
 	lo.Broker, lo.ClientID, lo.CleanSession, lo.Will = broker, "kunci-bench-agent", true, status.Will(t)
 	lo.Subscriptions = map[string]byte{t.EventsAck(): 1, t.Permits(): 1, t.StaffAll(): 1, t.Cmd(): 1, t.Availability(): 1}
-	var err error
 	a.link, err = mqttlink.New(lo, func(m mqttlink.Message) {
 		if m.Topic != t.EventsAck() {
 			return
 		}
 		if err := a.pump.HandleAck(m.Payload); err != nil {
 			a.ackErr.CompareAndSwap(nil, &err)
+			return
+		}
+		if ack, err := outbox.DecodeAck(m.Payload); err == nil {
+			a.acks.took(ack.Through)
 		}
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	po.Door = t
-	if a.pump, err = outbox.New(a.log, a.link, a.notify, po); err != nil {
+	if a.pump, err = outbox.New(st, a.link, a.notify, po); err != nil {
 		tb.Fatal(err)
 	}
 	up := a.link.NextConnection()
@@ -450,10 +449,7 @@ func drainKunci(tb testing.TB, dir string, n int, c drainConfig) drainResult {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	done, err := a.log.await(last)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	done := a.acks.await(last)
 	limit := 2*time.Minute + time.Duration(n)*2*time.Millisecond
 	start := time.Now()
 	a.startPump()
@@ -793,10 +789,7 @@ func (r *restartRig) settle(tb testing.TB) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	done, err := r.a.log.await(last)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	done := r.a.acks.await(last)
 	select {
 	case <-done:
 	case <-time.After(2 * time.Minute):
@@ -850,10 +843,7 @@ func (r *restartRig) outage(tb testing.TB, down time.Duration) restartResult {
 	r.m.Start()
 	up := <-upCh
 	res := restartResult{backlog: backlogLast - before}
-	done, err := r.a.log.await(backlogLast)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	done := r.a.acks.await(backlogLast)
 	epoch := r.st.Epoch()
 	err = poll(2*time.Minute, func() (bool, error) {
 		now := time.Since(up)

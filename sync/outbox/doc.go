@@ -2,7 +2,8 @@
 // log over MQTT to the door's events topic, in seq order, QoS 1, with a
 // bounded window of publishes in flight, and deletes events from the log
 // only when the hub's end-to-end ack ({"epoch","through"} on events/ack)
-// says they are stored.
+// says they are stored: at most once a DeleteInterval (1 s), each deletion
+// being a durable write that a tap's write arriving meanwhile waits for.
 //
 // Every gap is closed by going back: on each new connection, and when the
 // hub's ack makes no progress for AckTimeout (a wait that doubles, up to
@@ -13,7 +14,8 @@
 // replayed:true.
 //
 // It must never delete an event the hub has not acked, never block the
-// door (it only reads the log and waits on a notify channel), and never
+// door (it reads the log, waits on a notify channel, and its deletions
+// give way to the door's writes: agent.Store.Ack), and never
 // trust a completed publish token as proof of delivery: only the hub's
 // ack is. A malformed ack is an error and a counter, never a crash.
 package outbox

@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kunci-project/kunci/agent"
@@ -48,6 +50,9 @@ var (
 	_ Publisher = (*mqttlink.Link)(nil)
 )
 
+// DefaultDeleteInterval is Options.DeleteInterval's default.
+const DefaultDeleteInterval = time.Second
+
 // Options configure a Pump. Zero values take the defaults noted.
 type Options struct {
 	// Door names the topics: events go to Door.Events().
@@ -68,6 +73,18 @@ type Options struct {
 	// RetryDelay is the pause after a failed publish on a link that
 	// still reports itself up (1 s); a new connection ends it at once.
 	RetryDelay time.Duration
+	// DeleteInterval is the shortest time between two deletions of acked
+	// events from the log (DefaultDeleteInterval); negative deletes at
+	// every ack. Each
+	// deletion is a durable write to the door's store, and a tap's write
+	// that comes meanwhile waits for its commit: while a backlog drains
+	// the hub acks every 50 ms or so, twenty deletions a second where one
+	// does. An ack that comes sooner after the last deletion counts at
+	// once (the pump goes on from it) and its events are deleted when the
+	// interval ends, or when Run returns. Should the agent die first, they
+	// are sent again after the start, and the hub, which dedupes by id,
+	// acks them again.
+	DeleteInterval time.Duration
 	// Metrics is the agent's registry, for /metrics; nil: one of its own.
 	Metrics *metrics.Registry
 	Log     *slog.Logger
@@ -95,6 +112,13 @@ type Pump struct {
 	o      Options
 	topic  string
 	acked  chan struct{} // signalled after an ack moved the log forward
+
+	hubAck atomic.Uint64 // the newest ack accepted, its events deleted or not
+	delMu  sync.Mutex    // one deletion at a time; guards deleted and deletedAt
+	// deleted is the ack the pump last had the log delete through, and
+	// deletedAt when
+	deleted   uint64
+	deletedAt time.Time
 
 	published, publishErrors, resends, ackTimeouts     *metrics.Counter
 	acks, malformedAcks, foreignAcks, beyondAcks, serr *metrics.Counter
@@ -124,6 +148,9 @@ func New(l Log, pub Publisher, notify <-chan struct{}, o Options) (*Pump, error)
 	o.MaxAckTimeout = max(o.MaxAckTimeout, o.AckTimeout)
 	if o.RetryDelay <= 0 {
 		o.RetryDelay = time.Second
+	}
+	if o.DeleteInterval == 0 {
+		o.DeleteInterval = DefaultDeleteInterval
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -206,9 +233,11 @@ func DecodeAck(payload []byte) (Ack, error) {
 }
 
 // HandleAck takes an ack payload from the hub and deletes the acked events
-// from the log. It refuses a malformed ack, one for another epoch and one
-// beyond the newest event, each with an error and a counter. An ack that
-// adds nothing (a duplicate, an old one) is accepted and writes nothing.
+// from the log: at once, or, within DeleteInterval of the last deletion,
+// when the interval ends (Run does it). It refuses a malformed ack, one
+// for another epoch and one beyond the newest event, each with an error
+// and a counter. An ack that adds nothing (a duplicate, an old one) is
+// accepted and writes nothing.
 func (p *Pump) HandleAck(payload []byte) error {
 	a, err := DecodeAck(payload)
 	if err != nil {
@@ -234,7 +263,7 @@ func (p *Pump) HandleAck(payload []byte) error {
 		return err
 	}
 	p.acks.Add(1)
-	acked, err := p.log.Acked()
+	acked, err := p.ackedNow()
 	if err != nil {
 		p.serr.Add(1)
 		return fmt.Errorf("outbox: ack: %w", err)
@@ -242,15 +271,49 @@ func (p *Pump) HandleAck(payload []byte) error {
 	if a.Through <= acked {
 		return nil // a read, not an fsync'd write
 	}
-	if err := p.log.Ack(a.Through); err != nil {
-		p.serr.Add(1)
-		return fmt.Errorf("outbox: ack %d: %w", a.Through, err)
-	}
+	p.delMu.Lock()
+	p.hubAck.Store(max(p.hubAck.Load(), a.Through))
+	p.delMu.Unlock()
 	select {
 	case p.acked <- struct{}{}:
 	default:
 	}
+	return p.deleteAcked(false)
+}
+
+// ackedNow returns the seq through which the hub has acked: the log's ack,
+// or a newer one whose events are still to be deleted.
+func (p *Pump) ackedNow() (uint64, error) {
+	acked, err := p.log.Acked()
+	return max(acked, p.hubAck.Load()), err
+}
+
+// deleteAcked has the log delete the events the hub acked, unless it did
+// less than DeleteInterval ago and now is false.
+func (p *Pump) deleteAcked(now bool) error {
+	p.delMu.Lock()
+	defer p.delMu.Unlock()
+	through := p.hubAck.Load()
+	if through <= p.deleted || !now && time.Since(p.deletedAt) < p.o.DeleteInterval {
+		return nil
+	}
+	if err := p.log.Ack(through); err != nil {
+		p.serr.Add(1)
+		return fmt.Errorf("outbox: ack %d: %w", through, err)
+	}
+	p.deleted, p.deletedAt = through, time.Now()
 	return nil
+}
+
+// deleteWait returns how long until the acked events still in the log
+// are due to be deleted, and whether there are any.
+func (p *Pump) deleteWait() (time.Duration, bool) {
+	p.delMu.Lock()
+	defer p.delMu.Unlock()
+	if p.hubAck.Load() <= p.deleted {
+		return 0, false
+	}
+	return time.Until(p.deletedAt.Add(p.o.DeleteInterval)), true
 }
 
 type inflight struct {
@@ -284,6 +347,11 @@ func (p *Pump) Run(ctx context.Context) error {
 	s.up = p.pub.Connected()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	defer func() {
+		if err := p.deleteAcked(true); err != nil {
+			p.o.Log.Error("outbox: delete acked events", "err", err)
+		}
+	}()
 	for {
 		p.fill(ctx, &s)
 		var tokDone <-chan struct{}
@@ -308,6 +376,9 @@ func (p *Pump) Run(ctx context.Context) error {
 			p.readAck(&s)
 		case <-timer.C:
 			p.checkAckTimeout(&s)
+			if err := p.deleteAcked(false); err != nil {
+				p.o.Log.Error("outbox: delete acked events", "err", err)
+			}
 		}
 	}
 }
@@ -316,7 +387,7 @@ func (p *Pump) Run(ctx context.Context) error {
 // of the previous connection, and mark what is stored now as backlog.
 func (p *Pump) reset(s *state) error {
 	s.window, s.retryAt, s.next, s.ahead = nil, time.Time{}, 0, nil
-	acked, err := p.log.Acked()
+	acked, err := p.ackedNow()
 	if err != nil {
 		p.serr.Add(1)
 		return err
@@ -339,6 +410,9 @@ func (p *Pump) wait(s *state) time.Duration {
 	}
 	if !s.retryAt.IsZero() {
 		d = min(d, s.retryAt.Sub(now))
+	}
+	if del, ok := p.deleteWait(); ok {
+		d = min(d, del)
 	}
 	return max(d, time.Millisecond)
 }
@@ -481,7 +555,7 @@ func (p *Pump) reap(s *state) {
 }
 
 func (p *Pump) readAck(s *state) {
-	acked, err := p.log.Acked()
+	acked, err := p.ackedNow()
 	if err != nil {
 		p.serr.Add(1)
 		p.o.Log.Error("outbox: read ack", "err", err)

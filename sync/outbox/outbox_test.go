@@ -462,7 +462,7 @@ var ackCases = []struct {
 func TestHandleAck(t *testing.T) {
 	st := openLog(t)
 	appendN(t, st, 10)
-	p, err := outbox.New(st, newFakePub(t), nil, outbox.Options{Door: door})
+	p, err := outbox.New(st, newFakePub(t), nil, outbox.Options{Door: door, DeleteInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,6 +491,67 @@ func TestHandleAck(t *testing.T) {
 	if s.MalformedAcks != 14 || s.ForeignAcks != 1 || s.BeyondAcks != 1 || s.Acks != 4 {
 		t.Errorf("stats %+v; want 14 malformed, 1 foreign, 1 beyond, 4 accepted", s)
 	}
+}
+
+// countingLog counts the deletions the pump asks of an agent store.
+type countingLog struct {
+	*agent.Store
+	deletions atomic.Int32
+}
+
+func (l *countingLog) Ack(through uint64) error {
+	l.deletions.Add(1)
+	return l.Store.Ack(through)
+}
+
+// TestPumpDeletesOnceAnInterval: an ack within DeleteInterval of the last
+// deletion moves the pump at once, and its events are deleted with the
+// others of the interval when it ends: one durable write where each ack
+// was one. Acks still to delete when Run returns are deleted then.
+func TestPumpDeletesOnceAnInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &countingLog{Store: openLog(t)}
+		appendN(t, l.Store, 100)
+		pub := newFakePub(t)
+		pub.SetAuto(true)
+		pub.Connect()
+		p, stop := start(t, l, pub, nil, outbox.Options{AckTimeout: time.Hour})
+		synctest.Wait()
+		check := func(step string, deletions int32, acked uint64) {
+			t.Helper()
+			synctest.Wait()
+			got, err := l.Acked()
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := l.Events(0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := l.deletions.Load(); n != deletions || got != acked || len(evs) != int(100-acked) || evs[0].Seq != acked+1 {
+				t.Errorf("%s: %d deletions, the log's ack %d, %d events from %d; want %d deletions, events from %d",
+					step, n, got, len(evs), evs[0].Seq, deletions, acked+1)
+			}
+		}
+		for _, through := range []uint64{10, 20, 30} {
+			if err := p.HandleAck(ack(l.Epoch(), through)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		check("acks through 10, 20, 30 in 300 ms", 1, 10)
+		time.Sleep(outbox.DefaultDeleteInterval)
+		check("the interval after the first", 2, 30)
+		if err := p.HandleAck(ack(l.Epoch(), 40)); err != nil {
+			t.Fatal(err)
+		}
+		check("an ack just after the second deletion", 2, 30)
+		stop()
+		check("Run returned", 3, 40)
+		if sent, _ := published(t, pub); !slices.Equal(sent, seqs(1, 100)) {
+			t.Errorf("published %v; want 1..100 once: an ack not yet deleted is an ack", sent)
+		}
+	})
 }
 
 // FuzzDecodeAck: the ack decoder never panics, and what it accepts

@@ -27,9 +27,10 @@ func (a action) String() string {
 // TestPumpProperties drives a pump through random appends, PUBACKs, link
 // drops, reconnects, hub acks and waits, and checks after every step: no
 // more publishes open than the window, first publications in seq order
-// without a gap, the log holding exactly the unacked events; and at the
-// end, with the link up and the hub acking, every event reaches the hub
-// and the log empties.
+// without a gap, the log holding exactly the unacked events (deleting at
+// every ack) or the events after the log's ack, which is never beyond the
+// hub's (deleting once a DeleteInterval); and at the end, with the link up
+// and the hub acking, every event reaches the hub and the log empties.
 func TestPumpProperties(t *testing.T) {
 	dir := t.TempDir()
 	run := 0
@@ -49,18 +50,20 @@ func TestPumpProperties(t *testing.T) {
 			return a
 		}), 1, 60).Draw(rt, "actions")
 		run++
+		every := rapid.Bool().Draw(rt, "delete at every ack")
 		path := filepath.Join(dir, fmt.Sprintf("agent-%d.db", run))
 		var failure error
-		synctest.Test(t, func(t *testing.T) { failure = playPump(t, path, acts) })
+		synctest.Test(t, func(t *testing.T) { failure = playPump(t, path, acts, every) })
 		if failure != nil {
 			rt.Fatal(failure)
 		}
 	})
 }
 
-// playPump plays acts against a pump in a synctest bubble; it returns the
-// first broken property.
-func playPump(t *testing.T, path string, acts []action) error {
+// playPump plays acts against a pump in a synctest bubble, deleting at
+// every ack or with the default DeleteInterval; it returns the first
+// broken property.
+func playPump(t *testing.T, path string, acts []action, every bool) error {
 	st, err := agent.OpenStore(path, door.Site, door.Door)
 	if err != nil {
 		return err
@@ -69,8 +72,11 @@ func playPump(t *testing.T, path string, acts []action) error {
 	const window, timeout = 8, time.Second
 	pub := newFakePub(t)
 	notify := make(chan struct{}, 1)
-	p, err := outbox.New(st, pub, notify, outbox.Options{Door: door, Window: window, AckTimeout: timeout,
-		MaxAckTimeout: 4 * timeout, RetryDelay: timeout / 2})
+	o := outbox.Options{Door: door, Window: window, AckTimeout: timeout, MaxAckTimeout: 4 * timeout, RetryDelay: timeout / 2}
+	if every {
+		o.DeleteInterval = -1
+	}
+	p, err := outbox.New(st, pub, notify, o)
 	if err != nil {
 		return err
 	}
@@ -104,8 +110,15 @@ func playPump(t *testing.T, path string, acts []action) error {
 		if err != nil {
 			return err
 		}
-		if uint64(len(evs)) != appended-acked || len(evs) > 0 && evs[0].Seq != acked+1 {
-			return fmt.Errorf("after %s: log holds %d events; want %d..%d", step, len(evs), acked+1, appended)
+		deleted, err := st.Acked()
+		if err != nil {
+			return err
+		}
+		if deleted > acked || every && deleted != acked {
+			return fmt.Errorf("after %s: the log's ack is %d, the hub's %d", step, deleted, acked)
+		}
+		if uint64(len(evs)) != appended-deleted || len(evs) > 0 && evs[0].Seq != deleted+1 {
+			return fmt.Errorf("after %s: log holds %d events; want %d..%d", step, len(evs), deleted+1, appended)
 		}
 		return nil
 	}
@@ -163,11 +176,15 @@ func playPump(t *testing.T, path string, acts []action) error {
 			acked = th
 		}
 	}
+	time.Sleep(outbox.DefaultDeleteInterval) // the last deletion falls due
 	if err := check("the end"); err != nil {
 		return err
 	}
 	if acked != appended {
 		return fmt.Errorf("the hub got %d of %d events; pump %+v", acked, appended, p.Stats())
+	}
+	if deleted, err := st.Acked(); deleted != appended || err != nil {
+		return fmt.Errorf("the log's ack is %d, %v, an interval after the hub's last, %d", deleted, err, appended)
 	}
 	return nil
 }
