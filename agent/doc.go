@@ -139,23 +139,26 @@
 //	T8   | -    | tick: secure time over      | room.not_secured              | not-secured !check-due
 //	T9   | -    | tick: exit window over      | -                             | no-exit
 //
-// Commands (verified before they get here), start and faults.
+// Commands (verified before they get here), start, faults and notes: events
+// made outside the machine, one (a note) or several in one transaction
+// (notes: the downlink's refusals of a flood).
 //
-//	rule | when                      | input               | events                                                         | then
-//	C1   | unlocked                  | command lockdown    | command.executed, door.locked                                  | lockdown locked no-guest no-escort
-//	C2   | -                         | command lockdown    | command.executed                                               | lockdown no-guest no-escort
-//	C3   | -                         | command release     | command.executed                                               | normal
-//	C4   | lockdown                  | command unlock-once | command.rejected(lockdown)                                     | locked
-//	C5   | locked no-guest           | command unlock-once | command.executed, door.unlocked                                | exit-window
-//	C6   | locked guest-waits        | command unlock-once | command.executed, access.denied(escort_timeout), door.unlocked | no-guest exit-window
-//	C7   | -                         | command resync      | command.executed                                               | -
-//	C8   | -                         | command unknown     | command.rejected(unknown)                                      | -
-//	A1   | closed racks-closed empty | start               | agent.started, door.locked, room.secured                       | locked no-check
-//	A2   | empty                     | start               | agent.started, door.locked                                     | locked check-due
-//	A3   | -                         | start               | agent.started, door.locked                                     | locked no-check
-//	A4   | unlocked                  | relay fault         | relay.fault, door.locked                                       | locked relay-fault
-//	A5   | -                         | relay fault         | relay.fault                                                    | relay-fault
-//	A6   | -                         | note reader.fault   | reader.fault                                                   | -
+//	rule | when                      | input                 | events                                                         | then
+//	C1   | unlocked                  | command lockdown      | command.executed, door.locked                                  | lockdown locked no-guest no-escort
+//	C2   | -                         | command lockdown      | command.executed                                               | lockdown no-guest no-escort
+//	C3   | -                         | command release       | command.executed                                               | normal
+//	C4   | lockdown                  | command unlock-once   | command.rejected(lockdown)                                     | locked
+//	C5   | locked no-guest           | command unlock-once   | command.executed, door.unlocked                                | exit-window
+//	C6   | locked guest-waits        | command unlock-once   | command.executed, access.denied(escort_timeout), door.unlocked | no-guest exit-window
+//	C7   | -                         | command resync        | command.executed                                               | -
+//	C8   | -                         | command unknown       | command.rejected(unknown)                                      | -
+//	A1   | closed racks-closed empty | start                 | agent.started, door.locked, room.secured                       | locked no-check
+//	A2   | empty                     | start                 | agent.started, door.locked                                     | locked check-due
+//	A3   | -                         | start                 | agent.started, door.locked                                     | locked no-check
+//	A4   | unlocked                  | relay fault           | relay.fault, door.locked                                       | locked relay-fault
+//	A5   | -                         | relay fault           | relay.fault                                                    | relay-fault
+//	A6   | -                         | note reader.fault     | reader.fault                                                   | -
+//	A7   | -                         | notes permit.rejected | permit.rejected*                                               | -
 //
 // # One tap, one decision
 //

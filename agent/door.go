@@ -384,5 +384,14 @@ func (d *Door) ReaderFault(ctx context.Context, reader string, fault error) erro
 	return d.Submit(ctx, Note{Event: Event{Type: wire.EvReaderFault, Reader: reader, Detail: fault.Error()}})
 }
 
-// Record stores an event made outside the machine, such as permit.rejected.
-func (d *Door) Record(ctx context.Context, e Event) error { return d.Submit(ctx, Note{Event: e}) }
+// Record stores events made outside the machine, such as permit.rejected,
+// in one transaction.
+func (d *Door) Record(ctx context.Context, e ...Event) error {
+	switch len(e) {
+	case 0:
+		return nil
+	case 1:
+		return d.Submit(ctx, Note{Event: e[0]})
+	}
+	return d.Submit(ctx, Notes{Events: e})
+}

@@ -60,6 +60,11 @@ func RuleInput(m *Machine, in Input, tm Time) string {
 		return "relay fault"
 	case Note:
 		return "note " + string(in.Event.Type)
+	case Notes:
+		if len(in.Events) == 0 {
+			return "notes"
+		}
+		return "notes " + string(in.Events[0].Type)
 	}
 	return "?"
 }
@@ -184,6 +189,9 @@ const AckBatch, YieldEvery = ackBatch, yieldEvery
 // OnAckTransaction sets f to run inside each deletion transaction of
 // s.Ack, before it deletes anything.
 func (s *Store) OnAckTransaction(f func()) { s.ackYield = f }
+
+// Commits is how many writes of the door's s committed.
+func (s *Store) Commits() uint64 { return s.commits.Load() }
 
 // DoorWritesWaiting is how many writes of the door's wait for bbolt's
 // writer or hold it.

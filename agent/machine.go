@@ -96,6 +96,10 @@ type RelayFault struct{ Err string }
 // reader fault, an unsynchronised clock) that changes no door state.
 type Note struct{ Event Event }
 
+// Notes are several such events, stored in one transaction: the
+// downlink's refusals of a flood, one write where each was one.
+type Notes struct{ Events []Event }
+
 func (Tap) isInput()        {}
 func (DoorInput) isInput()  {}
 func (RackInput) isInput()  {}
@@ -103,6 +107,7 @@ func (ExitButton) isInput() {}
 func (Tick) isInput()       {}
 func (Command) isInput()    {}
 func (Note) isInput()       {}
+func (Notes) isInput()      {}
 func (Started) isInput()    {}
 func (RelayFault) isInput() {}
 
@@ -303,6 +308,10 @@ func (m *Machine) Handle(in Input, t Time) Outcome {
 		s.command(in)
 	case Note:
 		s.emit(in.Event)
+	case Notes:
+		for _, e := range in.Events {
+			s.emit(e)
+		}
 	case Started:
 		// the relay was driven to its safe state before anything else;
 		// whatever the log said last (a power cut while unlocked), it is

@@ -748,6 +748,13 @@ func machineCases() []machineCase {
 			{rule: "A6", at: 0, in: agent.Note{Event: agent.Event{Type: wire.EvReaderFault, Detail: "crc"}},
 				want: []ev{{Type: wire.EvReaderFault, Detail: "crc"}}},
 		}},
+		{name: "notes are recorded as they are, in order", steps: []step{
+			{rule: "A7", at: 0, in: agent.Notes{Events: []agent.Event{
+				{Type: wire.EvPermitRejected, Reason: wire.ReasonMalformed, Detail: "permits/P-1"},
+				{Type: wire.EvPermitRejected, Reason: wire.ReasonBadSignature, Detail: "permits/P-2"}}},
+				want: []ev{{Type: wire.EvPermitRejected, Reason: wire.ReasonMalformed, Detail: "permits/P-1"},
+					{Type: wire.EvPermitRejected, Reason: wire.ReasonBadSignature, Detail: "permits/P-2"}}},
+		}},
 		{name: "exit button in lockdown still lets people out", steps: []step{
 			{rule: "C2", at: 0, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted}}},
 			{rule: "B1", at: 1 * sec, in: exitBtn, want: []ev{exitReq, unlocked}, relay: agent.RelayUnlock},

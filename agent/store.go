@@ -47,6 +47,8 @@ type Store struct {
 	site  string
 	door  string
 	first doorFirst
+	// commits counts the door's writes committed, for tests
+	commits atomic.Uint64
 
 	// ackYield, when set (tests), runs inside each deletion transaction of
 	// Ack before it looks for a waiting door write
@@ -98,7 +100,11 @@ func (f *doorFirst) wait() {
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	s.first.enter()
 	defer s.first.leave()
-	return s.db.Update(fn)
+	if err := s.db.Update(fn); err != nil {
+		return err
+	}
+	s.commits.Add(1)
+	return nil
 }
 
 // OpenStore opens or creates the store at path for one door. A store made

@@ -10,10 +10,12 @@ import (
 	"github.com/kunci-project/kunci/wire"
 )
 
-// Defaults of the refusal coalescing (Config.RefusalBurst, RefusalWindow).
+// Defaults of the refusal coalescing (Config.RefusalBurst, RefusalWindow,
+// RefusalInterval).
 const (
-	DefaultRefusalBurst  = 5
-	DefaultRefusalWindow = 10 * time.Second
+	DefaultRefusalBurst    = 5
+	DefaultRefusalWindow   = 10 * time.Second
+	DefaultRefusalInterval = time.Second
 	// maxRefusalKeys bounds the topics tracked apart; the topics beyond
 	// share one key per reason.
 	maxRefusalKeys = 64
@@ -37,15 +39,55 @@ type refusalWindow struct {
 // coalescer lets through the first refusals of each key in a window as
 // events of their own and counts the rest, recorded as one summary event
 // when the window ends: a flood of refused messages costs the door a few
-// events per topic and reason, not one per message (each is a durable
-// write in the door's loop), and the counters keep the exact count.
+// events per topic and reason, not one per message, and the counters keep
+// the exact count. It writes them to the door at most once an interval:
+// each write is a durable transaction in the door's loop, which a tap
+// coming meanwhile waits for, and a flood on many topics lets through a
+// few events of each at once (64 topics tracked apart).
 type coalescer struct {
-	burst  int
-	window time.Duration
-	record func(context.Context, agent.Event) error
+	burst    int
+	window   time.Duration
+	interval time.Duration
+	record   func(context.Context, ...agent.Event) error
+	failed   func(error) // a held write failed
 
 	mu   sync.Mutex
 	keys map[refusalKey]*refusalWindow
+
+	wmu       sync.Mutex
+	held      []agent.Event // to be written at the interval's end
+	flush     *time.Timer   // writes held; nil while nothing is
+	lastWrite time.Time
+}
+
+// write hands e to the door: at once when nothing was written for an
+// interval (the error is the door's), else with the others of the
+// interval when it ends.
+func (c *coalescer) write(ctx context.Context, e agent.Event) error {
+	c.wmu.Lock()
+	now := time.Now()
+	if c.flush == nil && now.Sub(c.lastWrite) >= c.interval {
+		c.lastWrite = now
+		c.wmu.Unlock()
+		return c.record(ctx, e)
+	}
+	c.held = append(c.held, e)
+	if c.flush == nil {
+		c.flush = time.AfterFunc(c.lastWrite.Add(c.interval).Sub(now), func() { c.writeHeld(ctx) })
+	}
+	c.wmu.Unlock()
+	return nil
+}
+
+// writeHeld writes the events held in one transaction of the door's.
+func (c *coalescer) writeHeld(ctx context.Context) {
+	c.wmu.Lock()
+	held := c.held
+	c.held, c.flush, c.lastWrite = nil, nil, time.Now()
+	c.wmu.Unlock()
+	if err := c.record(ctx, held...); err != nil && ctx.Err() == nil {
+		c.failed(err)
+	}
 }
 
 // admit reports whether the refusal e, of key k, is to be recorded now;
@@ -96,7 +138,7 @@ func (c *coalescer) summarise(ctx context.Context, k refusalKey, e agent.Event) 
 	e.Detail = fmt.Sprintf("%s: %d more refused for %s in %s", clip(where, maxTopicEcho), more, e.Reason, c.window)
 	// a failure leaves the counters with the count: the door is stopping,
 	// or its store failing, which it counts and logs itself
-	_ = c.record(ctx, e)
+	_ = c.write(ctx, e)
 }
 
 // prune forgets the windows that ended with nothing held back. mu held.

@@ -14,8 +14,11 @@
 // permit.rejected or command.rejected with its reason, the permit its
 // topic names and the topic: the first RefusalBurst (5) of a topic and
 // reason in each RefusalWindow (10 s) as events of their own, the rest as
-// one summary event with their count when the window ends. A flood of garbage thus
-// costs the door's loop a few durable writes a window, not one a message.
+// one summary event with their count when the window ends; and the
+// downlink writes them to the door at most once a RefusalInterval (1 s),
+// those of an interval in one transaction. A flood of garbage thus costs
+// the door's loop one durable write a second, not one a message or a
+// topic.
 //
 // It must never change the door on input it refused, never obey a command
 // that is retained, unsigned, expired or replayed, never panic on any

@@ -71,7 +71,9 @@ func (r *rig) start() {
 	if err := d.Submit(context.Background(), agent.Tick{}); err != nil {
 		r.t.Fatalf("first tick: %v", err)
 	}
-	r.h, err = downlink.New(downlink.Config{Topics: doorTopics(r.t), Keys: keyring(r.t), Door: d, Metrics: r.reg})
+	// each refusal written at once: the tests look at each message's event
+	r.h, err = downlink.New(downlink.Config{Topics: doorTopics(r.t), Keys: keyring(r.t), Door: d, Metrics: r.reg,
+		RefusalInterval: -1})
 	if err != nil {
 		r.t.Fatalf("downlink.New = %v", err)
 	}

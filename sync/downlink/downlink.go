@@ -20,11 +20,12 @@ import (
 // Door is what the downlink needs of the door. *agent.Door implements it:
 // ApplySigned verifies and stores a permit, revocation or staff record,
 // Command judges and runs a verified command, and both record their own
-// refusals; Record stores the downlink's refusals.
+// refusals; Record stores the downlink's refusals, several in one
+// transaction.
 type Door interface {
 	ApplySigned(ctx context.Context, source string, data []byte) error
 	Command(ctx context.Context, source string, c permit.Command) error
-	Record(ctx context.Context, e agent.Event) error
+	Record(ctx context.Context, e ...agent.Event) error
 }
 
 var _ Door = (*agent.Door)(nil)
@@ -58,7 +59,8 @@ const (
 )
 
 // Rejection is the error of a refused message. The refusal has been
-// recorded at the door (by the downlink or by the door itself) and counted.
+// counted, and recorded at the door (by the downlink or by the door
+// itself), or is held to be recorded within Config.RefusalInterval.
 type Rejection struct {
 	Topic  string // clipped
 	Reason wire.Reason
@@ -84,6 +86,13 @@ type Config struct {
 	// ends. Zero takes DefaultRefusalBurst and DefaultRefusalWindow.
 	RefusalBurst  int
 	RefusalWindow time.Duration
+	// RefusalInterval is the shortest time between two of the
+	// downlink's writes to the door (DefaultRefusalInterval; negative:
+	// every refusal at once). A refusal that comes sooner after the last
+	// write is held and written with the others of the interval, in one
+	// transaction, when it ends; should the door stop first, it is only
+	// counted, as the summary of a window that has not ended.
+	RefusalInterval time.Duration
 }
 
 // Handler judges the messages of the door's downlink topics and hands the
@@ -124,9 +133,20 @@ func New(c Config) (*Handler, error) {
 	if c.RefusalWindow <= 0 {
 		c.RefusalWindow = DefaultRefusalWindow
 	}
-	return &Handler{topics: c.Topics, keys: c.Keys, door: c.Door, ctr: newMetrics(c.Metrics), log: c.Log,
-		refusals: &coalescer{burst: c.RefusalBurst, window: c.RefusalWindow, record: c.Door.Record,
-			keys: map[refusalKey]*refusalWindow{}}}, nil
+	if c.RefusalInterval == 0 {
+		c.RefusalInterval = DefaultRefusalInterval
+	}
+	h := &Handler{topics: c.Topics, keys: c.Keys, door: c.Door, ctr: newMetrics(c.Metrics), log: c.Log}
+	h.refusals = &coalescer{burst: c.RefusalBurst, window: c.RefusalWindow, interval: c.RefusalInterval,
+		record: c.Door.Record, failed: h.heldFailed, keys: map[refusalKey]*refusalWindow{}}
+	return h, nil
+}
+
+// heldFailed counts and logs a write of held refusals the door could not
+// take.
+func (h *Handler) heldFailed(err error) {
+	h.ctr.DoorErrors.Inc()
+	h.log.Error("downlink: refusals not recorded", "err", clip(err.Error(), maxDetail))
 }
 
 // Metrics returns the handler's counters.
@@ -241,7 +261,7 @@ func (h *Handler) refuse(ctx context.Context, t string, kind topic.Kind, id stri
 		return rej // counted, and summed up in the window's summary
 	}
 	h.log.Warn("downlink: refused", "topic", rej.Topic, "reason", reason, "err", clip(err.Error(), maxDetail))
-	if rerr := h.door.Record(ctx, e); rerr != nil {
+	if rerr := h.refusals.write(ctx, e); rerr != nil {
 		if ctx.Err() == nil {
 			h.ctr.DoorErrors.Inc()
 			h.log.Error("downlink: refusal not recorded", "topic", rej.Topic, "err", rerr)

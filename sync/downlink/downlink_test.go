@@ -274,7 +274,12 @@ func TestRefusalFloodCoalesced(t *testing.T) {
 		for i := range 200 { // each on a topic of its own
 			h.Handle(ctx, mqttlink.Message{Topic: fmt.Sprintf("kunci/v1/demo/server-room/permits/X-%d", i), Payload: garbage, QoS: 1})
 		}
+		time.Sleep(downlink.DefaultRefusalInterval) // the held ones are written
+		synctest.Wait()
 		_, _, events := door.snapshot()
+		if n := door.writes(); n != 2 {
+			t.Errorf("the door was written %d times; want 2, the first refusal and the rest of the interval", n)
+		}
 		if n := h.Metrics().Rejected.With(wire.ReasonMalformed).Value(); n != 1200 {
 			t.Errorf("rejected malformed = %d; want 1200", n)
 		}
@@ -283,7 +288,7 @@ func TestRefusalFloodCoalesced(t *testing.T) {
 		if len(events) != 5+63+5 {
 			t.Errorf("recorded %d events in the window; want %d", len(events), 5+63+5)
 		}
-		time.Sleep(downlink.DefaultRefusalWindow)
+		time.Sleep(downlink.DefaultRefusalWindow + downlink.DefaultRefusalInterval)
 		synctest.Wait()
 		_, commands, after := door.snapshot()
 		summaries := after[len(events):]
@@ -315,6 +320,60 @@ func TestRefusalFloodCoalesced(t *testing.T) {
 		_, _, last := door.snapshot()
 		if got := last[len(after):]; len(got) != 1 || got[0].Count != 100 {
 			t.Errorf("next window: %s; want one summary of 100", eventList(got))
+		}
+	})
+}
+
+// TestRefusalsWrittenOnceAnInterval: a refusal after a quiet interval is
+// written at once, the refusals that follow within the interval are held
+// and written in one transaction of the door's when it ends, and a flood
+// over many topics costs the door one write an interval, while every
+// refusal is counted.
+func TestRefusalsWrittenOnceAnInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		door := &fakeDoor{}
+		h := newHandler(t, door)
+		ctx := context.Background()
+		garbage := []byte("garbage")
+		refuse := func(topic string) {
+			t.Helper()
+			if err := h.Handle(ctx, mqttlink.Message{Topic: "kunci/v1/demo/server-room/permits/" + topic, Payload: garbage, QoS: 1}); err == nil {
+				t.Fatalf("garbage on %s taken", topic)
+			}
+		}
+		check := func(step string, writes, events int) {
+			t.Helper()
+			synctest.Wait()
+			if _, _, evs := door.snapshot(); door.writes() != writes || len(evs) != events {
+				t.Errorf("%s: %d writes of %d events; want %d of %d", step, door.writes(), len(evs), writes, events)
+			}
+		}
+		refuse("P-1")
+		check("the first refusal", 1, 1)
+		for i := range 9 {
+			refuse(fmt.Sprintf("P-%d", i+2))
+		}
+		check("nine more within the interval", 1, 1)
+		time.Sleep(downlink.DefaultRefusalInterval)
+		check("the interval's end", 2, 10)
+
+		// a minute of 1,000 refusals a second on 5,000 topics, in turn, as
+		// BenchmarkTapUnderLoad sends them
+		writes := door.writes()
+		start := time.Now()
+		for i := range 60_000 {
+			refuse(fmt.Sprintf("P-X%d", i%5000))
+			if i%1000 == 999 {
+				time.Sleep(time.Second)
+			}
+		}
+		time.Sleep(downlink.DefaultRefusalInterval)
+		synctest.Wait()
+		if n, most := door.writes()-writes, int(time.Since(start)/downlink.DefaultRefusalInterval)+1; n > most {
+			t.Errorf("a minute of flood: %d writes; want at most one an interval, %d", n, most)
+		}
+		if n := h.Metrics().Rejected.With(wire.ReasonMalformed).Value(); n != 60_010 {
+			t.Errorf("rejected malformed = %d; want 60010", n)
 		}
 	})
 }

@@ -161,6 +161,7 @@ type fakeDoor struct {
 	applied  []string // sources
 	commands []permit.Command
 	events   []agent.Event
+	records  int // calls of Record: the door's transactions
 	applyErr error
 	cmdErr   error
 }
@@ -179,11 +180,19 @@ func (f *fakeDoor) Command(_ context.Context, _ string, c permit.Command) error 
 	return f.cmdErr
 }
 
-func (f *fakeDoor) Record(_ context.Context, e agent.Event) error {
+func (f *fakeDoor) Record(_ context.Context, e ...agent.Event) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.events = append(f.events, e)
+	f.events = append(f.events, e...)
+	f.records++
 	return nil
+}
+
+// writes returns how many times Record was called.
+func (f *fakeDoor) writes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.records
 }
 
 func (f *fakeDoor) snapshot() (applied []string, commands []permit.Command, events []agent.Event) {
