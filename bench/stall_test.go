@@ -197,6 +197,10 @@ func flood(ctx context.Context, tb testing.TB, broker string, rate int) (sent fu
 //
 // bare-p50-ns and bare-p99-ns are the bare fsync'd update after each
 // visit, under the same load: the baseline of the 1.5x target.
+// bench-cores is how many CPUs this process (the door, its MQTT side, the
+// hub's ingest, the flood) and the broker kept busy on average during the
+// measured visits, machine-busy-pct the share of all the machine's CPU
+// time anything used, other processes included.
 func BenchmarkTapUnderLoad(b *testing.B) {
 	for _, load := range []string{"none", "backlog", "garbage"} {
 		b.Run("load="+load, func(b *testing.B) { tapUnderLoad(b, load, drainN, 0, garbageRate) })
@@ -213,6 +217,7 @@ type loadResult struct {
 	garbagePerS float64
 	refused     uint64
 	mqttDropped uint64
+	cores, busy float64 // CPUs the bench's processes kept busy, and the machine's busy per cent
 }
 
 // tapUnderLoad runs visits (b.N of them for a benchmark, visits for a
@@ -287,6 +292,8 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	pid, pidErr := brokerPID(m)
+	cpu0, cpuOK := sampleCPU(pid)
 	start, sent0 := time.Now(), sent()
 	if b != nil {
 		for b.Loop() {
@@ -298,6 +305,9 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 		}
 	}
 	elapsed := time.Since(start)
+	if cpu1, ok := sampleCPU(pid); ok && cpuOK && pidErr == nil {
+		r.cores, r.busy = cpu0.until(cpu1)
+	}
 	acked, err := rd.store.Acked()
 	if err != nil {
 		tb.Fatal(err)
@@ -326,6 +336,10 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 			b.ReportMetric(float64(r.refused), "refused")
 		}
 		b.ReportMetric(float64(r.mqttDropped), "mqtt-dropped")
+		if r.cores > 0 {
+			b.ReportMetric(r.cores, "bench-cores")
+			b.ReportMetric(r.busy, "machine-busy-pct")
+		}
 		return
 	}
 	// the rest of the log, backlog or the visits' own events, drains

@@ -45,5 +45,17 @@ func runStall(args []string, stdin io.Reader, stdout io.Writer) error {
 			t.row(c.label, "-", "", "", "", "not run")
 		}
 	}
+	// where the CPUs went: the door shares them with the broker and the
+	// hub on the bench, not in the field
+	for _, l := range stallLoads {
+		name := "TapUnderLoad/load=" + l.name
+		// optional: not measured where /proc is not at hand
+		cores, err1 := t.res.get(name, "bench-cores")
+		busy, err2 := t.res.get(name, "machine-busy-pct")
+		if err1 == nil && err2 == nil {
+			t.row("CPUs used by the bench (door, hub, broker); machine busy, "+l.label,
+				fmt.Sprintf("%.2f; %.0f%%", cores, busy), "", "", "", "")
+		}
+	}
 	return t.end()
 }
