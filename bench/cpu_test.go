@@ -13,20 +13,20 @@ import (
 const clockTick = 10 * time.Millisecond
 
 // cpuSample is what the CPUs had done at one moment: the CPU time of the
-// bench's own processes (this one: the door, its MQTT side, the hub's
-// ingest, the flood; and the broker), and the machine's busy and total
-// time over all its CPUs, from /proc.
+// bench's own processes (this one, the door's, and those named: the
+// broker, the central side), and the machine's busy and total time over
+// all its CPUs, from /proc.
 type cpuSample struct {
 	at          time.Time
 	own         time.Duration
 	busy, total time.Duration
 }
 
-// sampleCPU reads the CPU times of this process and of pid (the broker)
-// and the machine's; ok is false where /proc is not at hand.
-func sampleCPU(pid int) (cpuSample, bool) {
+// sampleCPU reads the CPU times of this process and of pids and the
+// machine's; ok is false where /proc is not at hand.
+func sampleCPU(pids ...int) (cpuSample, bool) {
 	s := cpuSample{at: time.Now()}
-	for _, p := range []int{os.Getpid(), pid} {
+	for _, p := range append([]int{os.Getpid()}, pids...) {
 		d, err := procCPU(p)
 		if err != nil {
 			return s, false

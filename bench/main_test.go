@@ -16,6 +16,13 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(centralProcEnv) != "" {
+		if err := runCentralProcess(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: central side:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	code := m.Run()
 	runDirsMu.Lock()
 	for _, d := range runDirs {

@@ -20,11 +20,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/internal/mqtttest"
@@ -142,47 +140,6 @@ func (w *wiredDoor) refused() uint64 {
 	return uint64(w.sample(fmt.Sprintf("kunci_agent_downlink_rejected_total{reason=%q}", wire.ReasonMalformed)))
 }
 
-// flood publishes rate malformed messages a second (garbageRate when 0)
-// to the door's permit topics, under ids of their own, until stopped; a
-// sender that fell behind catches up in a burst, as a flood would. sent
-// returns how many it published.
-func flood(ctx context.Context, tb testing.TB, broker string, rate int) (sent func() int, stop func()) {
-	tb.Helper()
-	if rate <= 0 {
-		rate = garbageRate
-	}
-	l, err := mqttlink.New(mqttlink.Options{Broker: broker, ClientID: "kunci-bench-flood", CleanSession: true,
-		Log: discardLog()}, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	up := l.NextConnection()
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = l.Run(ctx) })
-	waitConn(tb, up, 15*time.Second, "flood link")
-	var n atomic.Int64
-	wg.Go(func() {
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		start := time.Now()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			due := int64(time.Since(start).Seconds() * float64(rate))
-			for i := n.Load(); i < due; i++ {
-				// QoS 0: the flood waits for nothing, as an attacker's would
-				l.Publish(syncTopics.Permit(fmt.Sprintf("P-X%d", i%5000)), 0, false, []byte(`{"kind":"permit","body":`))
-				n.Add(1)
-			}
-		}
-	})
-	return func() int { return int(n.Load()) }, func() { cancel(); wg.Wait() }
-}
-
 // BenchmarkTapUnderLoad times the grant, as BenchmarkTapToRelay does, on a
 // door wired to Mosquitto with the hub's ingest acking, under each load:
 //   - load=none: connected, nothing else going on;
@@ -239,8 +196,8 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 	ctx := tb.Context()
 	m := mqtttest.StartMosquittoIn(tb, filepath.Join(central, "broker"))
 	defer m.Stop()
-	h := startSyncHub(tb, m.URL(), filepath.Join(central, "hub.db"), ingest.Options{}, mqttlink.Options{})
-	defer h.stop()
+	c := startCentral(tb, m.URL(), filepath.Join(central, "hub.db"))
+	defer c.stop()
 	rd := runDoor(tb, work)
 	if load == "backlog" {
 		if err := doorRecord(tb).fill(rd.store, backlog, fillBatch); err != nil {
@@ -253,11 +210,19 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 	}
 	w := wireDoor(tb, m.URL(), rd)
 	defer w.stop()
-	sent, stopFlood := func() int { return 0 }, func() {}
 	if load == "garbage" {
-		sent, stopFlood = flood(ctx, tb, m.URL(), rate)
+		if rate <= 0 {
+			rate = garbageRate
+		}
+		c.flood(tb, rate)
 	}
-	defer stopFlood()
+	sent := func() int {
+		s, err := c.stats()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return s.Sent
+	}
 	rng := rand.New(rand.NewPCG(uint64(n), 4))
 	r := loadResult{draining: load == "backlog"}
 	visit := func() {
@@ -293,7 +258,7 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 		tb.Fatal(err)
 	}
 	pid, pidErr := brokerPID(m)
-	cpu0, cpuOK := sampleCPU(pid)
+	cpu0, cpuOK := sampleCPU(pid, c.pid())
 	start, sent0 := time.Now(), sent()
 	if b != nil {
 		for b.Loop() {
@@ -305,7 +270,7 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 		}
 	}
 	elapsed := time.Since(start)
-	if cpu1, ok := sampleCPU(pid); ok && cpuOK && pidErr == nil {
+	if cpu1, ok := sampleCPU(pid, c.pid()); ok && cpuOK && pidErr == nil {
 		r.cores, r.busy = cpu0.until(cpu1)
 	}
 	acked, err := rd.store.Acked()
@@ -348,8 +313,9 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 		evs, err := rd.store.Events(0, 1)
 		return len(evs) == 0, err
 	}); err != nil {
-		tb.Errorf("load=%s: log (backlog %d) not drained: %v; pump %s; hub %+v", load, backlog, err,
-			w.samples("kunci_agent_outbox_"), h.in.Stats())
+		s, serr := c.stats()
+		tb.Errorf("load=%s: log (backlog %d) not drained: %v; pump %s; hub %+v, %v", load, backlog, err,
+			w.samples("kunci_agent_outbox_"), s.Hub, serr)
 	}
 	if load == "garbage" {
 		if err := poll(time.Minute, func() (bool, error) { return w.refused() > 0, nil }); err != nil {
