@@ -18,7 +18,7 @@ const clockTick = 10 * time.Millisecond
 // all its CPUs, from /proc.
 type cpuSample struct {
 	at          time.Time
-	own         time.Duration
+	self, other time.Duration // this process's; the others named
 	busy, total time.Duration
 }
 
@@ -26,12 +26,16 @@ type cpuSample struct {
 // machine's; ok is false where /proc is not at hand.
 func sampleCPU(pids ...int) (cpuSample, bool) {
 	s := cpuSample{at: time.Now()}
-	for _, p := range append([]int{os.Getpid()}, pids...) {
+	var err error
+	if s.self, err = procCPU(os.Getpid()); err != nil {
+		return s, false
+	}
+	for _, p := range pids {
 		d, err := procCPU(p)
 		if err != nil {
 			return s, false
 		}
-		s.own += d
+		s.other += d
 	}
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
@@ -79,13 +83,14 @@ func procCPU(pid int) (time.Duration, error) {
 	return d, nil
 }
 
-// cores is how many CPUs the bench's processes kept busy on average
-// between s and later, and busy the share of all the machine's CPU time
-// that anything used, in per cent.
-func (s cpuSample) until(later cpuSample) (cores, busy float64) {
-	cores = float64(later.own-s.own) / float64(later.at.Sub(s.at))
+// until returns how many CPUs this process and the others kept busy on
+// average between s and later, and the share of all the machine's CPU
+// time that anything used, in per cent.
+func (s cpuSample) until(later cpuSample) (self, other, busy float64) {
+	d := float64(later.at.Sub(s.at))
+	self, other = float64(later.self-s.self)/d, float64(later.other-s.other)/d
 	if total := later.total - s.total; total > 0 {
 		busy = 100 * float64(later.busy-s.busy) / float64(total)
 	}
-	return cores, busy
+	return self, other, busy
 }

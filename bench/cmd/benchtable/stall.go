@@ -50,11 +50,12 @@ func runStall(args []string, stdin io.Reader, stdout io.Writer) error {
 	for _, l := range stallLoads {
 		name := "TapUnderLoad/load=" + l.name
 		// optional: not measured where /proc is not at hand
-		cores, err1 := t.res.get(name, "bench-cores")
-		busy, err2 := t.res.get(name, "machine-busy-pct")
-		if err1 == nil && err2 == nil {
-			t.row("CPUs used by the bench (door, hub, broker); machine busy, "+l.label,
-				fmt.Sprintf("%.2f; %.0f%%", cores, busy), "", "", "", "")
+		door, err1 := t.res.get(name, "door-cores")
+		central, err2 := t.res.get(name, "central-cores")
+		busy, err3 := t.res.get(name, "machine-busy-pct")
+		if err1 == nil && err2 == nil && err3 == nil {
+			t.row("CPUs busy: door's process + broker and hub; machine, "+l.label,
+				fmt.Sprintf("%.2f + %.2f; %.0f%%", door, central, busy), "", "", "", "")
 		}
 	}
 	return t.end()
