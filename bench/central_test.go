@@ -164,6 +164,25 @@ type centralProc struct {
 // startCentral runs the central side against broker, with the hub's store
 // at path; it returns once the hub's link is up, and stops it when tb
 // ends.
+// centralCPUsEnv, when set (stall.sh's PIN), names the CPUs the central
+// side (the broker, the hub's ingest, the flood) runs on, as taskset -c
+// takes them; the door's process keeps the others: as in the field, where
+// they are on the central server and the door has the Pi to itself.
+const centralCPUsEnv = "KUNCI_BENCH_CENTRAL_CPUS"
+
+// pinCentral moves process pid (the broker) onto the central CPUs, when
+// they are named.
+func pinCentral(tb testing.TB, pid int) {
+	tb.Helper()
+	cpus := os.Getenv(centralCPUsEnv)
+	if cpus == "" || pid == 0 {
+		return
+	}
+	if out, err := exec.Command("taskset", "-a", "-cp", cpus, strconv.Itoa(pid)).CombinedOutput(); err != nil {
+		tb.Fatalf("taskset %s %d: %v: %s", cpus, pid, err, out)
+	}
+}
+
 func startCentral(tb testing.TB, broker, path string) *centralProc {
 	tb.Helper()
 	exe, err := os.Executable()
@@ -171,6 +190,9 @@ func startCentral(tb testing.TB, broker, path string) *centralProc {
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
+	if cpus := os.Getenv(centralCPUsEnv); cpus != "" {
+		cmd = exec.Command("taskset", "-c", cpus, exe, "-test.run=^$")
+	}
 	cmd.Env = append(os.Environ(), centralProcEnv+"="+broker, centralHubEnv+"="+path)
 	cmd.Stderr = os.Stderr
 	c := &centralProc{cmd: cmd}

@@ -14,6 +14,9 @@
 #   OUT    directory for the raw go test output (a new temporary one)
 #   KUNCI_BENCH_CENTRAL  directory for the broker and the hub, on another
 #          file system than bench/cache (/dev/shm, tmpfs)
+#   PIN    1: the door's process on CPU 0, the central side (broker, hub's
+#          ingest, flood) on the other CPUs, as in the field, where they run
+#          on the central server and the door has the Pi to itself (taskset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TAP_N=${TAP_N:-1000}
@@ -30,7 +33,16 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || {
 machine "$(mosquitto_version)" \
   "$KUNCI_BENCH_CENTRAL on (the broker and the hub): $(df -h --output=source,fstype,size,avail "$KUNCI_BENCH_CENTRAL" | tail -1)"
 
-bench_step "bare update and tap under load: ${TAP_N} iterations, ${COUNT} runs" "$OUT/stall.txt" \
+pin=()
+if [ "${PIN:-0}" = 1 ]; then
+  command -v taskset >/dev/null || { echo "PIN=1 needs taskset (util-linux)" >&2; exit 1; }
+  n=$(nproc)
+  [ "$n" -ge 2 ] || { echo "PIN=1 needs 2 CPUs at least; this machine has $n" >&2; exit 1; }
+  export KUNCI_BENCH_CENTRAL_CPUS="1-$((n - 1))"
+  pin=(-exec "taskset -c 0")
+  echo "pinned: the door's process on CPU 0, the central side on CPUs $KUNCI_BENCH_CENTRAL_CPUS"
+fi
+bench_step "bare update and tap under load: ${TAP_N} iterations, ${COUNT} runs" "$OUT/stall.txt" "${pin[@]}" \
   -bench '^Benchmark(BareUpdate|TapUnderLoad)$' -benchtime="${TAP_N}x" -count="$COUNT" -timeout 60m
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 

@@ -198,6 +198,7 @@ func tapUnderLoad(tb testing.TB, load string, backlog, visits, rate int) {
 	clk := newBenchClock()
 	ctx := tb.Context()
 	m := mqtttest.StartMosquittoIn(tb, filepath.Join(central, "broker"))
+	pinCentral(tb, m.Pid())
 	defer m.Stop()
 	c := startCentral(tb, m.URL(), filepath.Join(central, "hub.db"))
 	defer c.stop()

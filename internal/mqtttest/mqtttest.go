@@ -146,6 +146,16 @@ func (m *Mosquitto) start(bin string) {
 	}
 }
 
+// Pid is the broker process's id (0 when it is not running).
+func (m *Mosquitto) Pid() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil || m.cmd.Process == nil {
+		return 0
+	}
+	return m.cmd.Process.Pid
+}
+
 // Stop ends the broker gracefully (SIGTERM), saving its persistence.
 func (m *Mosquitto) Stop() { m.signal(syscall.SIGTERM) }
 
