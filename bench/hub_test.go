@@ -68,6 +68,9 @@ type hubGen struct {
 	visit   []agent.Event
 	entered int // the index of visit.entered in visit
 	doors   int
+	// start and gap place the visits (benchNow and visitGap when zero).
+	start time.Time
+	gap   time.Duration
 }
 
 func newHubGen(tb testing.TB, doors int) hubGen {
@@ -102,7 +105,11 @@ func hubPermitID(k int) string { return fmt.Sprintf("P-%06d", k+1) }
 
 // visitStart is when visit v of door d starts.
 func (g hubGen) visitStart(d, v int) time.Time {
-	return benchNow.Add(time.Duration(v)*visitGap + time.Duration(d)*visitGap/time.Duration(g.doors))
+	start, gap := g.start, g.gap
+	if start.IsZero() {
+		start, gap = benchNow, visitGap
+	}
+	return start.Add(time.Duration(v)*gap + time.Duration(d)*gap/time.Duration(g.doors))
 }
 
 // event returns event i (seq i+1) of door d as the door publishes it.
@@ -112,7 +119,7 @@ func (g hubGen) event(d, i int) ingest.Event {
 	start := g.visitStart(d, v)
 	e := g.visit[j]
 	e.At = start.Add(time.Duration(j) * eventStep)
-	e.MonoNS = int64(e.At.Sub(benchNow))
+	e.MonoNS = int64(e.At.Sub(g.visitStart(0, 0)))
 	id, escort := hubPermitID(k), staffID(escortOf(k))
 	if e.Permit != "" {
 		e.Permit = id
