@@ -409,10 +409,12 @@ func (h *Hub) Reject(id, by, reason string) (workflow.Record, error) {
 // Escort assigns the escort (SOP step 4), then signs the permit and
 // publishes it to its door.
 func (h *Hub) Escort(id, staffID, by string) (workflow.Record, error) {
-	if _, err := h.wf.AssignEscort(id, staffID, by); err != nil {
+	r, err := h.wf.AssignEscort(id, staffID, by)
+	if err != nil {
 		return workflow.Record{}, err
 	}
-	r, _, err := h.wf.Sign(id, by)
+	h.book.AddPermit(r) // escorted, even if the signing fails
+	r, _, err = h.wf.Sign(id, by)
 	if err != nil {
 		return workflow.Record{}, err
 	}

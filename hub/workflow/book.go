@@ -30,6 +30,10 @@ type Book struct {
 	sorted    bool // rows are in order of Entered
 	doors     map[doorKey]*doorBook
 	byPermit  map[string][]int32 // permit -> its rows
+	ids       []string           // of byID, sorted
+	// times are the visit times of each permit seen in an event, for the
+	// service times (ServiceTimes), kept as the rows are.
+	times map[string]*visitTimes
 }
 
 type doorKey struct{ site, door string }
@@ -40,6 +44,7 @@ type doorBook struct {
 	awaiting []int          // rows that exited, until the room is secured
 	rows     []int32        // the door's rows, in order of entry
 	sorted   bool           // rows are in order of Entered
+	timer    timer          // the door's service times
 }
 
 // NewBook returns an empty guest book knowing permits (see AddPermit).
@@ -50,6 +55,7 @@ func NewBook(permits []Record) *Book {
 		nik:       make(map[string]string, len(permits)),
 		doors:     map[doorKey]*doorBook{},
 		byPermit:  map[string][]int32{},
+		times:     map[string]*visitTimes{},
 		sorted:    true,
 	}
 	for i := range permits {
@@ -68,6 +74,11 @@ func (b *Book) AddPermit(r Record) {
 }
 
 func (b *Book) addPermit(r *Record) {
+	if _, ok := b.byID[r.ID]; !ok {
+		// ids come in order, so this is nearly always an append
+		i, _ := slices.BinarySearch(b.ids, r.ID)
+		b.ids = slices.Insert(b.ids, i, r.ID)
+	}
 	b.byID[r.ID] = r
 	b.equipment[r.ID] = slices.Clone(r.Equipment)
 	b.nik[r.ID] = MaskNIK(r.NIK)
@@ -80,9 +91,7 @@ func (b *Book) addPermit(r *Record) {
 
 // Apply updates the rows with the next event of its door.
 func (b *Book) Apply(e wire.Event) {
-	switch e.Type {
-	case wire.EvVisitEntered, wire.EvVisitExited, wire.EvUnescorted, wire.EvForced, wire.EvHeldOpen, wire.EvRackTampered, wire.EvSecured, wire.EvNotSecured:
-	default:
+	if !slices.Contains(BookTypes, e.Type) {
 		return // not a guest-book event: no lock taken
 	}
 	b.mu.Lock()
@@ -93,6 +102,14 @@ func (b *Book) Apply(e wire.Event) {
 		d = &doorBook{inside: map[string]int{}, sorted: true}
 		b.doors[k] = d
 	}
+	var vt *visitTimes
+	if e.Permit != "" {
+		if vt = b.times[e.Permit]; vt == nil {
+			vt = &visitTimes{}
+			b.times[e.Permit] = vt
+		}
+	}
+	d.timer.apply(e, vt)
 	alarm := func(i int) {
 		b.rows[i].Alarms = append(b.rows[i].Alarms, Alarm{Type: e.Type, At: e.At, Rack: e.Rack, Detail: e.Detail})
 	}
@@ -275,4 +292,26 @@ func (b *Book) span(f Filter, entered func(int) time.Time, n int) (lo, hi int) {
 func clip(r Row) Row {
 	r.Equipment, r.Alarms = slices.Clip(r.Equipment), slices.Clip(r.Alarms)
 	return r
+}
+
+// ServiceTimes returns the permits f selects by door and permit,
+// requested in [f.From, f.To) (f.Organisation aside), in id order, and
+// their service times (the batch ServiceTimes of the same permits over
+// their doors' events), from the records and visit times the book keeps.
+func (b *Book) ServiceTimes(f Filter) ([]Record, []ServiceTime) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var recs []Record
+	var sts []ServiceTime
+	for _, id := range b.ids {
+		r := b.byID[id]
+		at, _ := r.At(Requested)
+		if (f.Site != "" && r.Site != f.Site) || (f.Door != "" && r.Door != f.Door) || (f.Permit != "" && r.ID != f.Permit) ||
+			(!f.From.IsZero() && at.Before(f.From)) || (!f.To.IsZero() && !at.Before(f.To)) {
+			continue
+		}
+		recs = append(recs, *r)
+		sts = append(sts, serviceTime(r, b.times[id]))
+	}
+	return recs, sts
 }

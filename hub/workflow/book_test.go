@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -268,5 +269,87 @@ func BenchmarkBookQuery100k(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestBookServiceTimes: the service times the Book keeps as events are
+// applied, permits added (some after their events) and changed, are the
+// batch ServiceTimes of the same permits over their door's events, for
+// every filter.
+func TestBookServiceTimes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	doors := []string{"d0", "d1", "d2"}
+	types := []wire.EventType{wire.EvEscortAwaited, wire.EvGranted, wire.EvVisitEntered, wire.EvVisitEntered, wire.EvExitRequested,
+		wire.EvVisitExited, wire.EvVisitExited, wire.EvSecured, wire.EvNotSecured, "door.opened"}
+	const permits = 12
+	record := func(i int) Record {
+		r := rec(fmt.Sprintf("P-%02d", i), fmt.Sprint("Guest ", i), "S-004")
+		r.Site, r.Door = "s1", doors[i%len(doors)]
+		return withHistory(r, at(-rng.IntN(5), 0), rng.IntN(60), 60+rng.IntN(9), 70+rng.IntN(9), 80+rng.IntN(9))
+	}
+	for round := range 40 {
+		recs := make([]Record, permits)
+		for i := range recs {
+			recs[i] = record(i)
+			recs[i].History = recs[i].History[:1+rng.IntN(len(recs[i].History))]
+		}
+		var evs []wire.Event
+		for i := range 400 {
+			e := wire.Event{Site: "s1", Type: types[rng.IntN(len(types))], At: t0.Add(time.Duration(i) * time.Minute),
+				Card: fmt.Sprint("c", rng.IntN(3))}
+			if e.Type == wire.EvExitRequested || e.Type == wire.EvSecured || e.Type == wire.EvNotSecured || rng.IntN(6) == 0 {
+				e.Door = doors[rng.IntN(len(doors))]
+			} else {
+				p := rng.IntN(permits)
+				e.Permit, e.Door = recs[p].ID, recs[p].Door
+			}
+			evs = append(evs, e)
+		}
+		b := NewBook(recs[:permits/2])
+		for i, e := range evs {
+			b.Apply(e)
+			if i == len(evs)/3 {
+				for _, r := range recs[permits/2:] {
+					b.AddPermit(r)
+				}
+			}
+		}
+		changed := recs[1]
+		changed.History = append(changed.History, Transition{State: Revoked, By: "x", At: at(99, 0)})
+		b.AddPermit(changed)
+		recs[1] = changed
+
+		from, to := at(rng.IntN(60), 0), at(30+rng.IntN(60), 0)
+		for _, f := range []Filter{{}, {Site: "s1", Door: "d1"}, {Door: "d2", From: from}, {To: to}, {From: from, To: to}, {Permit: "P-04"}, {Site: "s2"}} {
+			var sel []Record
+			var want []ServiceTime
+			for _, d := range doors {
+				var of []Record
+				for _, r := range recs {
+					at, _ := r.At(Requested)
+					if r.Door == d && (f.Site == "" || r.Site == f.Site) && (f.Door == "" || r.Door == f.Door) &&
+						(f.Permit == "" || r.ID == f.Permit) && (f.From.IsZero() || !at.Before(f.From)) && (f.To.IsZero() || at.Before(f.To)) {
+						of = append(of, r)
+					}
+				}
+				door := slices.DeleteFunc(slices.Clone(evs), func(e wire.Event) bool { return e.Door != d })
+				sel = append(sel, of...)
+				want = append(want, ServiceTimes(of, Events(door))...)
+			}
+			idx := make([]int, len(sel))
+			for i := range idx {
+				idx[i] = i
+			}
+			slices.SortFunc(idx, func(i, j int) int { return strings.Compare(sel[i].ID, sel[j].ID) })
+			gotRecs, got := b.ServiceTimes(f)
+			if len(got) != len(want) || len(gotRecs) != len(got) {
+				t.Fatalf("round %d %+v: %d service times, want %d", round, f, len(got), len(want))
+			}
+			for k, i := range idx {
+				if gotRecs[k].ID != sel[i].ID || got[k] != want[i] {
+					t.Fatalf("round %d %+v: %s\ngot  %+v\nwant %+v", round, f, sel[i].ID, got[k], want[i])
+				}
+			}
+		}
 	}
 }

@@ -12,14 +12,11 @@ import (
 	"github.com/kunci-project/kunci/wire"
 )
 
-// BookTypes are the event types the guest book reads (Book.Apply skips
-// the others), for a store that can skip events without decoding them.
+// BookTypes are the event types the guest book reads, its rows' and its
+// service times' (Book.Apply skips the others), for a store that can skip
+// events without decoding them.
 var BookTypes = []wire.EventType{wire.EvVisitEntered, wire.EvVisitExited, wire.EvUnescorted, wire.EvForced, wire.EvHeldOpen, wire.EvRackTampered,
-	wire.EvSecured, wire.EvNotSecured}
-
-// ServiceTimeTypes are the event types ServiceTimes reads.
-var ServiceTimeTypes = []wire.EventType{wire.EvEscortAwaited, wire.EvGranted, wire.EvVisitEntered, wire.EvExitRequested, wire.EvVisitExited,
-	wire.EvSecured, wire.EvNotSecured}
+	wire.EvSecured, wire.EvNotSecured, wire.EvEscortAwaited, wire.EvGranted, wire.EvExitRequested}
 
 // Alarm is an alarm event during a visit.
 type Alarm struct {

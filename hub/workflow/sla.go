@@ -43,102 +43,123 @@ type ServiceTime struct {
 // door's events (see the package doc for each step's start and end). The
 // events are read once.
 func ServiceTimes(permits []Record, events iter.Seq[wire.Event]) []ServiceTime {
-	type door struct {
-		tap, entered, exitReq, exited, done time.Time
-		card                                string
-		notSecured                          bool
-	}
-	doors := make(map[string]*door, len(permits))
+	doors := make(map[string]*visitTimes, len(permits))
 	for _, r := range permits {
-		doors[r.ID] = &door{}
+		doors[r.ID] = &visitTimes{}
 	}
-	var lastExit []wire.Event // exit requests since the last visit.exited
-	var awaiting []*door      // exited, room not yet secured
+	var t timer
 	for e := range events {
-		d := doors[e.Permit]
-		switch e.Type {
-		case wire.EvEscortAwaited, wire.EvGranted:
-			if d != nil && d.tap.IsZero() && d.entered.IsZero() {
-				d.tap = e.At
-			}
-		case wire.EvVisitEntered:
-			if d != nil && d.entered.IsZero() {
-				d.entered, d.card = e.At, e.Card
-			}
-		case wire.EvExitRequested:
-			lastExit = append(lastExit, e)
-		case wire.EvVisitExited:
-			if d != nil && !d.entered.IsZero() && d.exited.IsZero() {
-				d.exited = e.At
-				for i := len(lastExit) - 1; i >= 0; i-- {
-					x := lastExit[i]
-					if !x.At.Before(d.entered) && (x.Card == "" || d.card == "" || x.Card == d.card) {
-						d.exitReq = x.At
-						break
-					}
-				}
-				awaiting = append(awaiting, d)
-			}
-			lastExit = lastExit[:0]
-		case wire.EvSecured, wire.EvNotSecured:
-			for _, a := range awaiting {
-				a.done, a.notSecured = e.At, e.Type == wire.EvNotSecured
-			}
-			awaiting = awaiting[:0]
-		}
+		t.apply(e, doors[e.Permit])
 	}
 	out := make([]ServiceTime, 0, len(permits))
 	for i := range permits {
-		r := &permits[i]
-		d := doors[r.ID]
-		st := ServiceTime{Permit: r.ID}
-		span := func(n int, from, to time.Time, fromOK, toOK bool) {
-			if fromOK && toOK && !from.IsZero() && !to.IsZero() {
-				dur := max(to.Sub(from), 0)
-				st.Step[n] = StepTime{Known: true, Duration: dur, Within: dur <= Standard[n]}
-			}
-		}
-		req, okReq := r.At(Requested)
-		coo, okCoo := r.At(Coordinated)
-		app, okApp := r.At(Approved)
-		esc, okEsc := r.At(Escorted)
-		if okReq {
-			if r.FormOpened.IsZero() {
-				st.Step[1] = StepTime{Known: true, Within: true}
-			} else {
-				span(1, r.FormOpened, req, true, true)
-			}
-		}
-		span(2, req, coo, okReq, okCoo)
-		span(3, coo, app, okCoo, okApp)
-		span(4, app, esc, okApp, okEsc)
-		span(5, d.tap, d.entered, true, true)
-		if !d.exited.IsZero() {
-			if d.exitReq.IsZero() {
-				st.Step[7] = StepTime{Known: true, Within: true}
-			} else {
-				span(7, d.exitReq, d.exited, true, true)
-			}
-		}
-		span(8, d.exited, d.done, true, true)
-		if d.notSecured {
-			st.Step[8].Within = false
-		}
-		known, within, total := true, true, time.Duration(0)
-		for n := 1; n <= Steps; n++ {
-			if !Timed(n) {
-				continue
-			}
-			known = known && st.Step[n].Known
-			within = within && st.Step[n].Within
-			total += st.Step[n].Duration
-		}
-		if known {
-			st.Total = StepTime{Known: true, Duration: total, Within: within && total <= StandardTotal}
-		}
-		out = append(out, st)
+		out = append(out, serviceTime(&permits[i], doors[permits[i].ID]))
 	}
 	return out
+}
+
+// visitTimes are the times of a permit's visit its door's events give.
+type visitTimes struct {
+	tap, entered, exitReq, exited, done time.Time
+	card                                string
+	notSecured                          bool
+}
+
+// timer follows a run of events: the exit requests since the last
+// visit.exited, and the visits that exited while their room is not yet
+// secured.
+type timer struct {
+	lastExit []wire.Event
+	awaiting []*visitTimes
+}
+
+// apply takes the next event, d the times of its permit (nil: a permit
+// not followed).
+func (t *timer) apply(e wire.Event, d *visitTimes) {
+	switch e.Type {
+	case wire.EvEscortAwaited, wire.EvGranted:
+		if d != nil && d.tap.IsZero() && d.entered.IsZero() {
+			d.tap = e.At
+		}
+	case wire.EvVisitEntered:
+		if d != nil && d.entered.IsZero() {
+			d.entered, d.card = e.At, e.Card
+		}
+	case wire.EvExitRequested:
+		t.lastExit = append(t.lastExit, e)
+	case wire.EvVisitExited:
+		if d != nil && !d.entered.IsZero() && d.exited.IsZero() {
+			d.exited = e.At
+			for i := len(t.lastExit) - 1; i >= 0; i-- {
+				x := t.lastExit[i]
+				if !x.At.Before(d.entered) && (x.Card == "" || d.card == "" || x.Card == d.card) {
+					d.exitReq = x.At
+					break
+				}
+			}
+			t.awaiting = append(t.awaiting, d)
+		}
+		t.lastExit = t.lastExit[:0]
+	case wire.EvSecured, wire.EvNotSecured:
+		for _, a := range t.awaiting {
+			a.done, a.notSecured = e.At, e.Type == wire.EvNotSecured
+		}
+		t.awaiting = t.awaiting[:0]
+	}
+}
+
+// serviceTime times r's steps from its history and d, its visit's times
+// (nil: none known).
+func serviceTime(r *Record, d *visitTimes) ServiceTime {
+	if d == nil {
+		d = &visitTimes{}
+	}
+	st := ServiceTime{Permit: r.ID}
+	span := func(n int, from, to time.Time, fromOK, toOK bool) {
+		if fromOK && toOK && !from.IsZero() && !to.IsZero() {
+			dur := max(to.Sub(from), 0)
+			st.Step[n] = StepTime{Known: true, Duration: dur, Within: dur <= Standard[n]}
+		}
+	}
+	req, okReq := r.At(Requested)
+	coo, okCoo := r.At(Coordinated)
+	app, okApp := r.At(Approved)
+	esc, okEsc := r.At(Escorted)
+	if okReq {
+		if r.FormOpened.IsZero() {
+			st.Step[1] = StepTime{Known: true, Within: true}
+		} else {
+			span(1, r.FormOpened, req, true, true)
+		}
+	}
+	span(2, req, coo, okReq, okCoo)
+	span(3, coo, app, okCoo, okApp)
+	span(4, app, esc, okApp, okEsc)
+	span(5, d.tap, d.entered, true, true)
+	if !d.exited.IsZero() {
+		if d.exitReq.IsZero() {
+			st.Step[7] = StepTime{Known: true, Within: true}
+		} else {
+			span(7, d.exitReq, d.exited, true, true)
+		}
+	}
+	span(8, d.exited, d.done, true, true)
+	if d.notSecured {
+		st.Step[8].Within = false
+	}
+	known, within, total := true, true, time.Duration(0)
+	for n := 1; n <= Steps; n++ {
+		if !Timed(n) {
+			continue
+		}
+		known = known && st.Step[n].Known
+		within = within && st.Step[n].Within
+		total += st.Step[n].Duration
+	}
+	if known {
+		st.Total = StepTime{Known: true, Duration: total, Within: within && total <= StandardTotal}
+	}
+	return st
 }
 
 // Aggregate summarises one step, or the total, over many permits; only
