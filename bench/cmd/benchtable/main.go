@@ -7,7 +7,9 @@
 // With -sync first it prints the table of the sync benchmarks instead
 // (BenchmarkSyncDrain against its mosquitto_pub baseline, BenchmarkSyncRestart,
 // BenchmarkSyncAgents; bench/sync.sh), with -stall the table of the grant
-// under load (BenchmarkTapUnderLoad; bench/stall.sh).
+// under load (BenchmarkTapUnderLoad; bench/stall.sh), with -console the
+// table of the console's pages, live updates and open dashboards
+// (bench/console.sh).
 //
 // It only reports: the exit status is 0 whatever the verdicts, and 1 only
 // when a number the table needs is missing from the input.
@@ -16,6 +18,7 @@
 //	go run ./bench/cmd/benchtable out1.txt out2.txt
 //	go run ./bench/cmd/benchtable -sync sync.txt
 //	go run ./bench/cmd/benchtable -stall stall.txt
+//	go run ./bench/cmd/benchtable -console console.txt
 package main
 
 import (
@@ -37,6 +40,9 @@ func main() {
 	}
 	if len(args) > 0 && args[0] == "-stall" {
 		args, table = args[1:], runStall
+	}
+	if len(args) > 0 && args[0] == "-console" {
+		args, table = args[1:], runConsole
 	}
 	if err := table(args, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)

@@ -13,15 +13,13 @@ import (
 // update: the BenchmarkBareUpdate rows first, then each grant's p50 and
 // p99 against it and against the bare updates paired with its visits.
 type tapTable struct {
-	res     results
-	w       *tabwriter.Writer
-	missing []error
-	base    map[string]float64 // BenchmarkBareUpdate's p50 and p99
+	*table
+	base map[string]float64 // BenchmarkBareUpdate's p50 and p99
 }
 
 func newTapTable(res results, stdout io.Writer) *tapTable {
-	t := &tapTable{res: res, w: tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0), base: map[string]float64{}}
-	fmt.Fprintln(t.w, "measurement\tvalue\tvs BareUpdate\tvs paired bare\ttarget\tresult")
+	t := &tapTable{table: newTable(res, stdout, "measurement", "value", "vs BareUpdate", "vs paired bare", "target", "result"),
+		base: map[string]float64{}}
 	for _, q := range []string{"p50", "p99"} {
 		label := "bare fsync'd bbolt update " + q + " (BenchmarkBareUpdate)"
 		if v, ok := t.get("BareUpdate", q+"-ns"); ok {
@@ -34,10 +32,25 @@ func newTapTable(res results, stdout io.Writer) *tapTable {
 	return t
 }
 
-func (t *tapTable) row(cells ...string) { fmt.Fprintln(t.w, strings.Join(cells, "\t")) }
+// table writes the rows of a table in aligned columns and notes the
+// metrics it needed and did not find.
+type table struct {
+	res     results
+	w       *tabwriter.Writer
+	missing []error
+}
+
+// newTable starts a table of res on stdout with the header cells.
+func newTable(res results, stdout io.Writer, header ...string) *table {
+	t := &table{res: res, w: tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)}
+	t.row(header...)
+	return t
+}
+
+func (t *table) row(cells ...string) { fmt.Fprintln(t.w, strings.Join(cells, "\t")) }
 
 // get returns the median of a metric, noting it missing when it is.
-func (t *tapTable) get(name, unit string) (float64, bool) {
+func (t *table) get(name, unit string) (float64, bool) {
 	v, err := t.res.get(name, unit)
 	if err != nil {
 		t.missing = append(t.missing, err)
@@ -77,7 +90,7 @@ func (t *tapTable) grants(name string, label func(q string) string, result strin
 }
 
 // end flushes the table and returns what was missing.
-func (t *tapTable) end() error {
+func (t *table) end() error {
 	if err := t.w.Flush(); err != nil {
 		return err
 	}
