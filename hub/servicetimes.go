@@ -9,7 +9,6 @@ import (
 // doors' events, as the guest book keeps them (workflow.Book.ServiceTimes:
 // no event is read again). The API's report and the console's Waktu
 // Layanan both come from it.
-func (h *Hub) ServiceTimes(f workflow.Filter) ([]workflow.Record, []workflow.ServiceTime, error) {
-	recs, sts := h.book.ServiceTimes(f)
-	return recs, sts, nil
+func (h *Hub) ServiceTimes(f workflow.Filter) []workflow.ServiceTime {
+	return h.book.ServiceTimes(f)
 }

@@ -455,11 +455,7 @@ func (a *API) sla(w http.ResponseWriter, r *http.Request, _ auth.Principal) erro
 	if err != nil {
 		return err
 	}
-	_, sts, err := a.h.ServiceTimes(f)
-	if err != nil {
-		return err
-	}
-	httpjson.Write(w, http.StatusOK, Report(sts))
+	httpjson.Write(w, http.StatusOK, Report(a.h.ServiceTimes(f)))
 	return nil
 }
 

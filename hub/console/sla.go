@@ -1,8 +1,11 @@
 package console
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -97,14 +100,10 @@ func (c *Console) serviceTimes(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if sf.Error != "" {
 		status = http.StatusBadRequest
 	} else {
-		recs, sts, err := c.o.Hub.ServiceTimes(f)
-		if err != nil {
-			c.fail(w, r, http.StatusInternalServerError, "error.internal", err)
-			return
-		}
+		sts := c.o.Hub.ServiceTimes(f)
 		d.Permits = len(sts)
 		d.Steps, d.StepsHeight = stepBars(l, workflow.Summarise(sts))
-		d.Months, d.Table = c.monthColumns(l, f, recs, sts)
+		d.Months, d.Table = c.monthColumns(l, f, sts)
 		d.StandardLine = chartTop + chartH*(1-target)
 	}
 	pg.Nav, pg.Title, pg.Data = "sla", l.T("sla.title"), d
@@ -161,16 +160,31 @@ func stepBars(l L, sum workflow.Summary) ([]bar, float64) {
 
 // monthColumns groups the permits by the month they were requested in
 // and gives each month's share of visits done within the 22 minutes.
-func (c *Console) monthColumns(l L, f workflow.Filter, recs []workflow.Record, sts []workflow.ServiceTime) ([]column, []monthRow) {
-	byMonth := map[string][]workflow.ServiceTime{}
-	for i, rec := range recs {
-		at, _ := rec.At(workflow.Requested)
-		byMonth[at.In(c.o.Location).Format("2006-01")] = append(byMonth[at.In(c.o.Location).Format("2006-01")], sts[i])
+func (c *Console) monthColumns(l L, f workflow.Filter, sts []workflow.ServiceTime) ([]column, []monthRow) {
+	month := func(t time.Time) int {
+		t = t.In(c.o.Location)
+		return t.Year()*12 + int(t.Month()) - 1
+	}
+	byMonth := map[int][]workflow.ServiceTime{}
+	if slices.IsSortedFunc(sts, func(a, b workflow.ServiceTime) int { return cmp.Compare(month(a.Requested), month(b.Requested)) }) {
+		// the usual case, permits numbered as they were requested: each
+		// month is a part of sts
+		for lo := 0; lo < len(sts); {
+			m := month(sts[lo].Requested)
+			hi := lo + sort.Search(len(sts)-lo, func(i int) bool { return month(sts[lo+i].Requested) > m })
+			byMonth[m] = sts[lo:hi]
+			lo = hi
+		}
+	} else {
+		for i := range sts {
+			m := month(sts[i].Requested)
+			byMonth[m] = append(byMonth[m], sts[i])
+		}
 	}
 	var cols []column
 	var rows []monthRow
 	for m, i := f.From, 0; m.Before(f.To); m, i = m.AddDate(0, 1, 0), i+1 {
-		key := m.Format("2006-01")
+		key := month(m)
 		name := monthName(l, m)
 		sum := workflow.Summarise(byMonth[key])
 		col := column{X: float64(i)*colW + 30, Label: name, Count: len(byMonth[key])}

@@ -30,10 +30,18 @@ type Book struct {
 	sorted    bool // rows are in order of Entered
 	doors     map[doorKey]*doorBook
 	byPermit  map[string][]int32 // permit -> its rows
-	ids       []string           // of byID, sorted
-	// times are the visit times of each permit seen in an event, for the
-	// service times (ServiceTimes), kept as the rows are.
-	times map[string]*visitTimes
+	// times are the visit times of each permit known or seen in an
+	// event, for the service times (ServiceTimes), kept as the rows are;
+	// permits are the known ones in id order, with their times.
+	times   map[string]*visitTimes
+	permits []bookPermit
+}
+
+// bookPermit is a permit the book knows, with its visit's times.
+type bookPermit struct {
+	rec       *Record
+	requested time.Time // rec.At(Requested), zero if never
+	times     *visitTimes
 }
 
 type doorKey struct{ site, door string }
@@ -74,10 +82,13 @@ func (b *Book) AddPermit(r Record) {
 }
 
 func (b *Book) addPermit(r *Record) {
-	if _, ok := b.byID[r.ID]; !ok {
+	i, found := slices.BinarySearchFunc(b.permits, r.ID, func(p bookPermit, id string) int { return strings.Compare(p.rec.ID, id) })
+	req, _ := r.At(Requested)
+	if found {
+		b.permits[i].rec, b.permits[i].requested = r, req
+	} else {
 		// ids come in order, so this is nearly always an append
-		i, _ := slices.BinarySearch(b.ids, r.ID)
-		b.ids = slices.Insert(b.ids, i, r.ID)
+		b.permits = slices.Insert(b.permits, i, bookPermit{rec: r, requested: req, times: b.visitTimes(r.ID)})
 	}
 	b.byID[r.ID] = r
 	b.equipment[r.ID] = slices.Clone(r.Equipment)
@@ -104,10 +115,7 @@ func (b *Book) Apply(e wire.Event) {
 	}
 	var vt *visitTimes
 	if e.Permit != "" {
-		if vt = b.times[e.Permit]; vt == nil {
-			vt = &visitTimes{}
-			b.times[e.Permit] = vt
-		}
+		vt = b.visitTimes(e.Permit)
 	}
 	d.timer.apply(e, vt)
 	alarm := func(i int) {
@@ -294,24 +302,38 @@ func clip(r Row) Row {
 	return r
 }
 
-// ServiceTimes returns the permits f selects by door and permit,
-// requested in [f.From, f.To) (f.Organisation aside), in id order, and
-// their service times (the batch ServiceTimes of the same permits over
-// their doors' events), from the records and visit times the book keeps.
-func (b *Book) ServiceTimes(f Filter) ([]Record, []ServiceTime) {
+// visitTimes returns the visit times of permit id, made on first use.
+// mu held.
+func (b *Book) visitTimes(id string) *visitTimes {
+	vt := b.times[id]
+	if vt == nil {
+		vt = &visitTimes{}
+		b.times[id] = vt
+	}
+	return vt
+}
+
+// ServiceTimes returns the service times of the permits f selects by door
+// and permit, requested in [f.From, f.To) (f.Organisation aside), in id
+// order: the batch ServiceTimes of the same permits over their doors'
+// events, from the records and visit times the book keeps.
+func (b *Book) ServiceTimes(f Filter) []ServiceTime {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	var recs []Record
-	var sts []ServiceTime
-	for _, id := range b.ids {
-		r := b.byID[id]
-		at, _ := r.At(Requested)
-		if (f.Site != "" && r.Site != f.Site) || (f.Door != "" && r.Door != f.Door) || (f.Permit != "" && r.ID != f.Permit) ||
-			(!f.From.IsZero() && at.Before(f.From)) || (!f.To.IsZero() && !at.Before(f.To)) {
+	var sel []int32
+	for i := range b.permits {
+		p := &b.permits[i]
+		if (!f.From.IsZero() && p.requested.Before(f.From)) || (!f.To.IsZero() && !p.requested.Before(f.To)) {
 			continue
 		}
-		recs = append(recs, *r)
-		sts = append(sts, serviceTime(r, b.times[id]))
+		if r := p.rec; (f.Site != "" && r.Site != f.Site) || (f.Door != "" && r.Door != f.Door) || (f.Permit != "" && r.ID != f.Permit) {
+			continue
+		}
+		sel = append(sel, int32(i))
 	}
-	return recs, sts
+	out := make([]ServiceTime, len(sel))
+	for k, i := range sel {
+		out[k] = serviceTime(b.permits[i].rec, b.permits[i].times)
+	}
+	return out
 }

@@ -341,12 +341,12 @@ func TestBookServiceTimes(t *testing.T) {
 				idx[i] = i
 			}
 			slices.SortFunc(idx, func(i, j int) int { return strings.Compare(sel[i].ID, sel[j].ID) })
-			gotRecs, got := b.ServiceTimes(f)
-			if len(got) != len(want) || len(gotRecs) != len(got) {
+			got := b.ServiceTimes(f)
+			if len(got) != len(want) {
 				t.Fatalf("round %d %+v: %d service times, want %d", round, f, len(got), len(want))
 			}
 			for k, i := range idx {
-				if gotRecs[k].ID != sel[i].ID || got[k] != want[i] {
+				if got[k].Permit != sel[i].ID || got[k] != want[i] {
 					t.Fatalf("round %d %+v: %s\ngot  %+v\nwant %+v", round, f, sel[i].ID, got[k], want[i])
 				}
 			}

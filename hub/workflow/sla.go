@@ -34,9 +34,10 @@ type StepTime struct {
 // ServiceTime is the service-time report of one permit; Step is indexed
 // 1-8 (Step[6] stays unknown).
 type ServiceTime struct {
-	Permit string
-	Step   [Steps + 1]StepTime
-	Total  StepTime // known when every timed step is
+	Permit    string
+	Requested time.Time // when the permit was requested (SOP step 1), if it was
+	Step      [Steps + 1]StepTime
+	Total     StepTime // known when every timed step is
 }
 
 // ServiceTimes times the SOP steps of each permit from its history and the
@@ -122,6 +123,7 @@ func serviceTime(r *Record, d *visitTimes) ServiceTime {
 		}
 	}
 	req, okReq := r.At(Requested)
+	st.Requested = req
 	coo, okCoo := r.At(Coordinated)
 	app, okApp := r.At(Approved)
 	esc, okEsc := r.At(Escorted)
@@ -191,7 +193,7 @@ func Summarise(sts []ServiceTime) Summary {
 }
 
 func aggregate(sts []ServiceTime, get func(*ServiceTime) StepTime) Aggregate {
-	var ds []time.Duration
+	ds := make([]time.Duration, 0, len(sts))
 	within := 0
 	for i := range sts {
 		t := get(&sts[i])
