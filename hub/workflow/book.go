@@ -84,11 +84,14 @@ func (b *Book) AddPermit(r Record) {
 func (b *Book) addPermit(r *Record) {
 	i, found := slices.BinarySearchFunc(b.permits, r.ID, func(p bookPermit, id string) int { return strings.Compare(p.rec.ID, id) })
 	req, _ := r.At(Requested)
+	vt := b.visitTimes(r.ID)
+	vt.rec = r
+	retime(vt)
 	if found {
 		b.permits[i].rec, b.permits[i].requested = r, req
 	} else {
 		// ids come in order, so this is nearly always an append
-		b.permits = slices.Insert(b.permits, i, bookPermit{rec: r, requested: req, times: b.visitTimes(r.ID)})
+		b.permits = slices.Insert(b.permits, i, bookPermit{rec: r, requested: req, times: vt})
 	}
 	b.byID[r.ID] = r
 	b.equipment[r.ID] = slices.Clone(r.Equipment)
@@ -117,7 +120,7 @@ func (b *Book) Apply(e wire.Event) {
 	if e.Permit != "" {
 		vt = b.visitTimes(e.Permit)
 	}
-	d.timer.apply(e, vt)
+	d.timer.apply(e, vt, retime)
 	alarm := func(i int) {
 		b.rows[i].Alarms = append(b.rows[i].Alarms, Alarm{Type: e.Type, At: e.At, Rack: e.Rack, Detail: e.Detail})
 	}
@@ -302,6 +305,14 @@ func clip(r Row) Row {
 	return r
 }
 
+// retime computes the service time of vt's permit again, if the book
+// knows it. mu held.
+func retime(vt *visitTimes) {
+	if vt.rec != nil {
+		vt.st = serviceTime(vt.rec, vt)
+	}
+}
+
 // visitTimes returns the visit times of permit id, made on first use.
 // mu held.
 func (b *Book) visitTimes(id string) *visitTimes {
@@ -333,7 +344,7 @@ func (b *Book) ServiceTimes(f Filter) []ServiceTime {
 	}
 	out := make([]ServiceTime, len(sel))
 	for k, i := range sel {
-		out[k] = serviceTime(b.permits[i].rec, b.permits[i].times)
+		out[k] = b.permits[i].times.st
 	}
 	return out
 }

@@ -26,8 +26,8 @@ func Timed(n int) bool { return n >= 1 && n <= Steps && n != 6 }
 
 // StepTime is one step's duration.
 type StepTime struct {
-	Known    bool // the step's start and end are both known
 	Duration time.Duration
+	Known    bool // the step's start and end are both known
 	Within   bool // Known, within the standard and, for step 8, secured
 }
 
@@ -50,7 +50,7 @@ func ServiceTimes(permits []Record, events iter.Seq[wire.Event]) []ServiceTime {
 	}
 	var t timer
 	for e := range events {
-		t.apply(e, doors[e.Permit])
+		t.apply(e, doors[e.Permit], nil)
 	}
 	out := make([]ServiceTime, 0, len(permits))
 	for i := range permits {
@@ -60,10 +60,14 @@ func ServiceTimes(permits []Record, events iter.Seq[wire.Event]) []ServiceTime {
 }
 
 // visitTimes are the times of a permit's visit its door's events give.
+// The Book also keeps there the permit's record and its service time,
+// computed again whenever either changes.
 type visitTimes struct {
 	tap, entered, exitReq, exited, done time.Time
 	card                                string
 	notSecured                          bool
+	rec                                 *Record // nil: not known to the Book (yet)
+	st                                  ServiceTime
 }
 
 // timer follows a run of events: the exit requests since the last
@@ -75,16 +79,22 @@ type timer struct {
 }
 
 // apply takes the next event, d the times of its permit (nil: a permit
-// not followed).
-func (t *timer) apply(e wire.Event, d *visitTimes) {
+// not followed), and calls changed, unless nil, with each visit's times
+// it changed.
+func (t *timer) apply(e wire.Event, d *visitTimes, changed func(*visitTimes)) {
+	if changed == nil {
+		changed = func(*visitTimes) {}
+	}
 	switch e.Type {
 	case wire.EvEscortAwaited, wire.EvGranted:
 		if d != nil && d.tap.IsZero() && d.entered.IsZero() {
 			d.tap = e.At
+			changed(d)
 		}
 	case wire.EvVisitEntered:
 		if d != nil && d.entered.IsZero() {
 			d.entered, d.card = e.At, e.Card
+			changed(d)
 		}
 	case wire.EvExitRequested:
 		t.lastExit = append(t.lastExit, e)
@@ -99,11 +109,13 @@ func (t *timer) apply(e wire.Event, d *visitTimes) {
 				}
 			}
 			t.awaiting = append(t.awaiting, d)
+			changed(d)
 		}
 		t.lastExit = t.lastExit[:0]
 	case wire.EvSecured, wire.EvNotSecured:
 		for _, a := range t.awaiting {
 			a.done, a.notSecured = e.At, e.Type == wire.EvNotSecured
+			changed(a)
 		}
 		t.awaiting = t.awaiting[:0]
 	}
