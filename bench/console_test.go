@@ -302,7 +302,7 @@ func (r *consoleRig) stream(tb testing.TB) (<-chan sseEvent, context.CancelFunc)
 		defer close(ch)
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		sc.Buffer(nil, 1<<20)
 		var ev sseEvent
 		for sc.Scan() {
 			line := sc.Text()
@@ -329,8 +329,8 @@ func (r *consoleRig) stream(tb testing.TB) (<-chan sseEvent, context.CancelFunc)
 }
 
 // feed gives the hub door 0's next event, of type typ, as the broker
-// would, without waiting for it to be stored.
-func (r *consoleRig) feed(tb testing.TB, typ wire.EventType) {
+// would, without waiting for it to be stored, and returns it.
+func (r *consoleRig) feed(tb testing.TB, typ wire.EventType) wire.Event {
 	tb.Helper()
 	r.seq++
 	t := r.g.door(0)
@@ -341,6 +341,7 @@ func (r *consoleRig) feed(tb testing.TB, typ wire.EventType) {
 		tb.Fatal(err)
 	}
 	r.e.Hub.Handle(mqttlink.Message{Topic: t.Events(), Payload: j, QoS: 1})
+	return e
 }
 
 // errStreamEnded: the dashboard's stream closed.
@@ -425,16 +426,19 @@ func heapInUse() uint64 {
 
 // streamsHeap opens n dashboard streams and returns the heap before, with
 // them open (each has its first grid), and after updates events were
-// stored and sent to them (each stream has read some of the door's cards
-// or a grid after lost ones); the streams' clients (their reading
-// goroutines and buffers) are in the same process and counted too.
-func (r *consoleRig) streamsHeap(tb testing.TB, n, updates int) (before, open, after uint64) {
+// stored and sent to them and every stream has read the last change (a
+// status of hubtest's door, whose rack is named marker), so that nothing
+// is in flight; the
+// streams' clients (their reading goroutines and buffers) are in the same
+// process and counted too.
+func (r *consoleRig) streamsHeap(tb testing.TB, n, updates int, marker string) (before, open, after uint64) {
 	tb.Helper()
 	before = heapInUse()
-	seen := make([]atomic.Int64, n) // cards read by each stream
+	markerCard := fmt.Sprintf("pintu-%x", hubtest.Site+"/"+hubtest.Door)
+	var caughtUp atomic.Int64 // streams that read the marker
 	done := make(chan struct{}, n)
 	var cancels []context.CancelFunc
-	for i := range n {
+	for range n {
 		ch, cancel := r.stream(tb)
 		cancels = append(cancels, cancel)
 		if _, err := next(ch, "grid"); err != nil {
@@ -442,31 +446,41 @@ func (r *consoleRig) streamsHeap(tb testing.TB, n, updates int) (before, open, a
 		}
 		go func() {
 			defer func() { done <- struct{}{} }()
+			seen := false
 			for ev := range ch {
-				if strings.HasPrefix(ev.name, r.doorEventID()) || ev.name == "grid" {
-					seen[i].Add(1)
+				// the card sent for the status itself: a grid sent after
+				// lost updates shows the state of the moment, the marker
+				// maybe, with updates still queued behind it
+				if !seen && ev.name == markerCard && strings.Contains(ev.data, marker) {
+					seen = true
+					caughtUp.Add(1)
 				}
 			}
 		}()
 	}
 	open = heapInUse()
-	stored := r.e.Hub.Stats().Ingest.Stored
 	types := []wire.EventType{wire.EvOpened, wire.EvClosed}
+	var last wire.Event
 	for i := range updates {
-		r.feed(tb, types[i%2])
+		last = r.feed(tb, types[i%2])
 	}
+	// the hub has sent the last event to the watchers once the door's
+	// state shows it (the same lock)
 	if err := poll(time.Minute, func() (bool, error) {
-		if r.e.Hub.Stats().Ingest.Stored < stored+uint64(updates) {
-			return false, nil
-		}
-		for i := range seen {
-			if seen[i].Load() == 0 {
-				return false, nil
+		for _, d := range r.e.Hub.Doors() {
+			if d.Site == last.Site && d.Door == last.Door {
+				return d.LastEventAt.Equal(last.At), nil
 			}
 		}
-		return true, nil
+		return false, nil
 	}); err != nil {
-		tb.Fatalf("the updates did not reach every stream: %v", err)
+		tb.Fatalf("the updates were not stored: %v", err)
+	}
+	// a watcher drops its oldest updates, never its newest: the marker
+	// comes to every stream last
+	r.e.Status(tb, wire.Status{Door: wire.Closed, Lock: wire.Locked, Mode: wire.ModeNormal, Racks: map[string]string{marker: wire.Closed}})
+	if err := poll(time.Minute, func() (bool, error) { return caughtUp.Load() == int64(n), nil }); err != nil {
+		tb.Fatalf("%d of %d streams showed the last change: %v", caughtUp.Load(), n, err)
 	}
 	after = heapInUse()
 	for _, c := range cancels {
@@ -479,17 +493,20 @@ func (r *consoleRig) streamsHeap(tb testing.TB, n, updates int) (before, open, a
 }
 
 // BenchmarkConsoleStreams opens 100 dashboards at once: heap-base-MiB
-// before, heap-open-MiB with them open, heap-updated-MiB after 1,000 of
-// a door's events went to all of them; per-stream-KiB and
-// per-stream-updated-KiB, the growth over the first, over their number.
+// before, heap-open-MiB with them open, heap-updated-MiB once 1,000 of a
+// door's events and a status went to all of them and each showed the
+// status; per-stream-KiB and per-stream-updated-KiB, the growth over the
+// first, over their number.
 func BenchmarkConsoleStreams(b *testing.B) {
 	visits := envInt(b, "CONSOLE_VISITS", consoleVisits)
 	needLargeHub(b, visits)
 	n := envInt(b, "CONSOLE_STREAMS", consoleStreams)
 	r := openConsoleRig(b, cacheDir(), visits, os.Stderr)
 	var before, open, after uint64
+	i := 0
 	for b.Loop() {
-		before, open, after = r.streamsHeap(b, n, 1_000)
+		before, open, after = r.streamsHeap(b, n, 1_000, fmt.Sprintf("RAK-%d", i))
+		i++
 	}
 	mib := func(v uint64) float64 { return float64(v) / (1 << 20) }
 	b.ReportMetric(mib(before), "heap-base-MiB")
@@ -535,7 +552,7 @@ func TestConsole(t *testing.T) {
 		_, card = r.liveUpdate(t, ch, typ, card)
 	}
 	cancel()
-	if before, open, after := r.streamsHeap(t, 5, 20); before == 0 || open == 0 || after == 0 {
+	if before, open, after := r.streamsHeap(t, 5, 20, "RAK-uji"); before == 0 || open == 0 || after == 0 {
 		t.Errorf("heap %d, %d, %d", before, open, after)
 	}
 }
