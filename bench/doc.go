@@ -11,6 +11,10 @@
 //     Mosquitto against a subscriber that only counts them; the guest book
 //     over a million stored events, the Book against the batch GuestBook,
 //     and the Book's build at start;
+//   - the console (console.sh): the server time of its dashboard, guest
+//     book and service-time pages on a hub of 100,000 visits, a door's
+//     event to the dashboard's stream, and the hub's heap with 100
+//     dashboards open;
 //   - the grant under load (stall.sh): tap to relay on a door wired by
 //     sync/agentsync while its outbox drains a backlog and while garbage
 //     floods its downlink, with the broker and the hub on another file

@@ -1,4 +1,4 @@
-# Shared by the bench scripts (run.sh, sync.sh, hub.sh, stall.sh), which
+# Shared by the bench scripts (run.sh, sync.sh, hub.sh, stall.sh, console.sh), which
 # source it from the repository's root after `set -euo pipefail`: the
 # header that says what machine a run was on, and the timed steps.
 
