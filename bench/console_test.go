@@ -11,7 +11,6 @@ package bench
 // table; TestConsole takes each path through at a small size.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -311,26 +310,11 @@ func (r *consoleRig) stream(tb testing.TB) (<-chan sseEvent, context.CancelFunc)
 	go func() {
 		defer close(ch)
 		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 1<<20)
-		var ev sseEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if ev.name != "" {
-					ev.at = time.Now()
-					select {
-					case ch <- ev:
-					case <-ctx.Done():
-						return
-					}
-				}
-				ev = sseEvent{}
-			case strings.HasPrefix(line, "event: "):
-				ev.name = line[len("event: "):]
-			case strings.HasPrefix(line, "data: "):
-				ev.data += line[len("data: "):] + "\n"
+		for ev := range hubtest.SSEEvents(resp.Body) {
+			select {
+			case ch <- sseEvent{name: ev.Name, data: ev.Data, at: time.Now()}:
+			case <-ctx.Done():
+				return
 			}
 		}
 	}()

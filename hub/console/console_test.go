@@ -1,7 +1,6 @@
 package console_test
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net/http"
@@ -327,21 +326,8 @@ func (b *browser) stream() *stream {
 	go func() {
 		defer close(s.events)
 		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		var ev sseEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if ev.name != "" {
-					s.events <- ev
-				}
-				ev = sseEvent{}
-			case strings.HasPrefix(line, "event: "):
-				ev.name = line[len("event: "):]
-			case strings.HasPrefix(line, "data: "):
-				ev.data += line[len("data: "):] + "\n"
-			}
+		for ev := range hubtest.SSEEvents(resp.Body) {
+			s.events <- sseEvent{ev.Name, ev.Data}
 		}
 	}()
 	b.t.Cleanup(cancel)
