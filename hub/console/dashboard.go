@@ -1,6 +1,7 @@
 package console
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -39,6 +40,7 @@ type doorView struct {
 type gridData struct {
 	L     L
 	Doors []doorView
+	Set   string // doorSet of Doors
 }
 
 type rackView struct {
@@ -149,7 +151,8 @@ func (c *Console) doorViews(l L) []doorView {
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, p auth.Principal, s auth.Session) {
 	pg := c.newPage(r, p, s.CSRF)
 	pg.Nav, pg.Title = "dashboard", pg.L.T("dash.title")
-	pg.Data = gridData{pg.L, c.doorViews(pg.L)}
+	views := c.doorViews(pg.L)
+	pg.Data = gridData{L: pg.L, Doors: views, Set: doorSet(views)}
 	c.render(w, r, http.StatusOK, "dashboard", pg)
 }
 
@@ -191,7 +194,12 @@ func (c *Console) dashboardStream(w http.ResponseWriter, r *http.Request, p auth
 		}
 		return sse(w, v.ID, html)
 	}
-	if err := c.sendGrid(w, l, known); err != nil {
+	// what changed between the page and the stream: the cards again, in
+	// the elements the page has (their listeners are in place since the
+	// page loaded); the whole grid only when the page has other doors
+	// (a grid swapped in now would take its cards' listeners a moment,
+	// and a card sent in that moment would be lost)
+	if err := c.resync(w, l, known, r.URL.Query().Get("pintu")); err != nil {
 		c.logRender("dashboard stream", err)
 		return
 	}
@@ -242,13 +250,45 @@ func (c *Console) update(u hub.Update, sendDoor func(*names, hub.Door) error, gr
 	return nil
 }
 
+// doorSet names a set of doors (their cards' ids), so that a stream
+// knows whether its page shows the doors the hub has.
+func doorSet(views []doorView) string {
+	ids := make([]string, len(views))
+	for i, v := range views {
+		ids[i] = v.ID
+	}
+	slices.Sort(ids)
+	sum := sha256.Sum256([]byte(strings.Join(ids, "\n")))
+	return hex.EncodeToString(sum[:8])
+}
+
+// resync sends a new stream its page's cards again, or the whole grid
+// when the page's set of doors (pageSet) is not the hub's.
+func (c *Console) resync(w io.Writer, l L, known map[string]bool, pageSet string) error {
+	views := c.doorViews(l)
+	if doorSet(views) != pageSet {
+		return c.sendGrid(w, l, known)
+	}
+	for _, v := range views {
+		known[v.ID] = true
+		html, err := c.fragment("dashboard", "door", v)
+		if err != nil {
+			return err
+		}
+		if err := sse(w, v.ID, html); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (c *Console) sendGrid(w io.Writer, l L, known map[string]bool) error {
 	views := c.doorViews(l)
 	clear(known)
 	for _, v := range views {
 		known[v.ID] = true
 	}
-	html, err := c.fragment("dashboard", "grid", gridData{l, views})
+	html, err := c.fragment("dashboard", "grid", gridData{L: l, Doors: views, Set: doorSet(views)})
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ type commandRow struct {
 
 type doorData struct {
 	Card      doorView
+	Set       string // the hub's doors (doorSet), for the live stream
 	Site      string
 	Door      string
 	Epoch     string
@@ -95,7 +96,7 @@ func (c *Console) showDoor(w http.ResponseWriter, r *http.Request, p auth.Princi
 	pg := c.newPage(r, p, s.CSRF)
 	l := pg.L
 	n := c.names()
-	data := doorData{Card: c.doorView(l, n, d), Site: d.Site, Door: d.Door, CanDoor: p.Has(auth.Admin), Error: errMsg, Published: published}
+	data := doorData{Set: doorSet(c.doorViews(l)), Card: c.doorView(l, n, d), Site: d.Site, Door: d.Door, CanDoor: p.Has(auth.Admin), Error: errMsg, Published: published}
 	stored, err := c.o.Hub.Events().Door(d.Site, d.Door)
 	if !c.found(w, r, err) {
 		return
