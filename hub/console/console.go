@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,10 @@ type Console struct {
 
 	requests, refused, failed *metrics.Counter
 	streams                   atomic.Int64
+
+	staffMu sync.Mutex
+	staff   map[string]string // staff names by id, read at staffAt
+	staffAt time.Time
 }
 
 // jakarta is Asia/Jakarta, or a fixed UTC+7 named WIB where the zone

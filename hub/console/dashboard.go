@@ -61,14 +61,25 @@ type names struct {
 	staff map[string]string
 }
 
+// staffFresh is how long the staff names read for one page or stream
+// update serve the next: a burst of door events to 100 open dashboards
+// reads the register once, not once per stream and event. A renamed
+// staff member shows within it.
+const staffFresh = time.Second
+
 func (c *Console) names() *names {
-	n := &names{h: c.o.Hub, staff: map[string]string{}}
-	if list, err := c.o.Hub.Workflow().ListStaff(); err == nil {
-		for _, m := range list {
-			n.staff[m.ID] = m.Name
+	c.staffMu.Lock()
+	defer c.staffMu.Unlock()
+	if c.staff == nil || time.Since(c.staffAt) >= staffFresh {
+		staff := map[string]string{}
+		if list, err := c.o.Hub.Workflow().ListStaff(); err == nil {
+			for _, m := range list {
+				staff[m.ID] = m.Name
+			}
 		}
+		c.staff, c.staffAt = staff, time.Now()
 	}
-	return n
+	return &names{h: c.o.Hub, staff: c.staff} // read only, shared
 }
 
 func (n *names) staffName(id string) string {
