@@ -35,7 +35,7 @@ import (
 
 // buildKunci builds the binary under test; under -race the child gets the
 // race detector too, so that a race in the agent under the storm shows.
-func buildKunci(t *testing.T, dir string) string {
+func buildKunci(t testing.TB, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "kunci")
 	args := []string{"build", "-o", bin}
@@ -165,7 +165,7 @@ racks: [R1, R2]
 `, store, addr, siteKey, pub) + rest
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
