@@ -85,9 +85,22 @@ func csvTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// cell neutralises a cell a spreadsheet would take for a formula: one
+// that starts with =, +, -, @, a tab or a carriage return gets a leading
+// apostrophe, as OWASP's CSV-injection advice has it, so that
+// =HYPERLINK(…) typed as a guest's name stays text in the office's
+// spreadsheet.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
 // WriteCSV writes rows as CSV with a header. Times are RFC 3339 UTC;
 // secured is "not_secured" when the room was not secured and not later
-// either; lists are joined with "; ".
+// either; lists are joined with "; ". Every cell a spreadsheet could run
+// as a formula is neutralised (cell).
 func WriteCSV(w io.Writer, rows []Row) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
@@ -102,9 +115,13 @@ func WriteCSV(w io.Writer, rows []Row) error {
 		for i, a := range r.Alarms {
 			alarms[i] = a.String()
 		}
-		if err := cw.Write([]string{r.Permit, r.Guest, r.NIK, r.Organisation, r.Purpose, string(r.Category), r.Escort,
+		rec := []string{r.Permit, r.Guest, r.NIK, r.Organisation, r.Purpose, string(r.Category), r.Escort,
 			r.Approver, csvTime(r.Entered), csvTime(r.Exited), secured, strings.Join(r.Equipment, "; "),
-			strings.Join(alarms, "; ")}); err != nil {
+			strings.Join(alarms, "; ")}
+		for i := range rec {
+			rec[i] = cell(rec[i])
+		}
+		if err := cw.Write(rec); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"bytes"
+	"encoding/csv"
 	"flag"
 	"fmt"
 	"os"
@@ -179,5 +180,35 @@ func BenchmarkServiceTimes1M(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		ServiceTimes(permits, Events(evs))
+	}
+}
+
+// TestWriteCSVNeutralisesFormulas: a cell a spreadsheet would run as a
+// formula is written as text (a leading apostrophe), every other as it is.
+func TestWriteCSVNeutralisesFormulas(t *testing.T) {
+	hostile := []string{`=HYPERLINK("http://evil.example","x")`, `=cmd|' /C calc'!A0`, "+SUM(1+1)", "@SUM(1)", "-2+3",
+		"\tTab", "\rCR"}
+	var rows []Row
+	for i, h := range hostile {
+		rows = append(rows, Row{Permit: fmt.Sprint("P-", i), Guest: h, Organisation: h, Purpose: "ok " + h, Equipment: []string{h}})
+	}
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range hostile {
+		rec := recs[i+1]
+		for _, col := range []int{1, 3, 11} { // guest, organisation, equipment
+			if rec[col] != "'"+h {
+				t.Errorf("row %d column %s: %q; want %q", i, CSVHeader[col], rec[col], "'"+h)
+			}
+		}
+		if rec[4] != "ok "+h || rec[0] != fmt.Sprint("P-", i) {
+			t.Errorf("row %d: a harmless cell changed: %q, %q", i, rec[0], rec[4])
+		}
 	}
 }
