@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
@@ -103,9 +101,10 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	made := ""
 	switch *pwFile {
 	case "":
-		b := make([]byte, 12)
-		rand.Read(b)
-		made = base64.RawURLEncoding.EncodeToString(b)
+		var err error
+		if made, err = auth.NewPassword(); err != nil {
+			return err
+		}
 		r.Password = made
 	case "-":
 		line, err := bufio.NewReader(os.Stdin).ReadString('\n')

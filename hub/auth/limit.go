@@ -68,12 +68,25 @@ func (l *Limiter) count(key string, now time.Time) int {
 	return w.failures
 }
 
+// AllowedAddr reports whether addr may try a sign-in that names no
+// login (a one-time code).
+func (l *Limiter) AllowedAddr(addr string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.count(addrKey(addr), l.now()) < PerAddress
+}
+
 // Failed counts a failed sign-in of login from addr.
-func (l *Limiter) Failed(login, addr string) {
+func (l *Limiter) Failed(login, addr string) { l.failed(loginKey(login), addrKey(addr)) }
+
+// FailedAddr counts a failed sign-in from addr that named no login.
+func (l *Limiter) FailedAddr(addr string) { l.failed(addrKey(addr)) }
+
+func (l *Limiter) failed(keys ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	for _, k := range []string{loginKey(login), addrKey(addr)} {
+	for _, k := range keys {
 		w, ok := l.tries[k]
 		if !ok || now.Sub(w.start) >= LimitWindow {
 			l.room()

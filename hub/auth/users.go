@@ -300,6 +300,11 @@ func putJSON(b *bolt.Bucket, key string, v any) error {
 	return b.Put([]byte(key), raw)
 }
 
+// NewPassword returns a random password of 16 characters (96 bits), for a
+// user whose first password is made rather than chosen: kunci user add
+// without a password file, kunci dev's demo office.
+func NewPassword() (string, error) { return random(12) }
+
 // dummyHash is checked against when a login is unknown, so that a wrong
 // login takes as long as a wrong password and the answer's time does not
 // tell which logins exist.
@@ -570,7 +575,7 @@ func (u *Users) SignInCode(login string) (string, error) {
 // before it expires, for a user not disabled. A wrong code counts as a
 // failed sign-in of addr.
 func (u *Users) RedeemCode(c, addr string) (string, Session, error) {
-	if !u.limit.Allowed("code:"+addr, addr) {
+	if !u.limit.AllowedAddr(addr) {
 		u.signins.With("limited").Inc()
 		return "", Session{}, ErrLimited
 	}
@@ -580,7 +585,7 @@ func (u *Users) RedeemCode(c, addr string) (string, Session, error) {
 	delete(u.codes, k)
 	u.mu.Unlock()
 	if !ok || !u.now().Before(v.expires) {
-		u.limit.Failed("code:"+addr, addr)
+		u.limit.FailedAddr(addr)
 		u.signins.With("refused").Inc()
 		return "", Session{}, ErrSignIn
 	}

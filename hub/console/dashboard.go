@@ -40,7 +40,7 @@ type doorView struct {
 type gridData struct {
 	L     L
 	Doors []doorView
-	Set   string // doorSet of Doors
+	Set   string // the page's doorSet, for its stream's URL
 }
 
 type rackView struct {
@@ -163,7 +163,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, p auth.Princ
 	pg := c.newPage(r, p, s.CSRF)
 	pg.Nav, pg.Title = "dashboard", pg.L.T("dash.title")
 	views := c.doorViews(pg.L)
-	pg.Data = gridData{L: pg.L, Doors: views, Set: doorSet(views)}
+	pg.Data = gridData{L: pg.L, Doors: views, Set: c.doorSet()}
 	c.render(w, r, http.StatusOK, "dashboard", pg)
 }
 
@@ -261,12 +261,13 @@ func (c *Console) update(u hub.Update, sendDoor func(*names, hub.Door) error, gr
 	return nil
 }
 
-// doorSet names a set of doors (their cards' ids), so that a stream
+// doorSet names the hub's doors (their cards' ids), so that a stream
 // knows whether its page shows the doors the hub has.
-func doorSet(views []doorView) string {
-	ids := make([]string, len(views))
-	for i, v := range views {
-		ids[i] = v.ID
+func (c *Console) doorSet() string {
+	doors := c.o.Hub.Doors()
+	ids := make([]string, len(doors))
+	for i, d := range doors {
+		ids[i] = eventID(d.Site, d.Door)
 	}
 	slices.Sort(ids)
 	sum := sha256.Sum256([]byte(strings.Join(ids, "\n")))
@@ -276,11 +277,10 @@ func doorSet(views []doorView) string {
 // resync sends a new stream its page's cards again, or the whole grid
 // when the page's set of doors (pageSet) is not the hub's.
 func (c *Console) resync(w io.Writer, l L, known map[string]bool, pageSet string) error {
-	views := c.doorViews(l)
-	if doorSet(views) != pageSet {
+	if c.doorSet() != pageSet {
 		return c.sendGrid(w, l, known)
 	}
-	for _, v := range views {
+	for _, v := range c.doorViews(l) {
 		known[v.ID] = true
 		html, err := c.fragment("dashboard", "door", v)
 		if err != nil {
@@ -299,7 +299,7 @@ func (c *Console) sendGrid(w io.Writer, l L, known map[string]bool) error {
 	for _, v := range views {
 		known[v.ID] = true
 	}
-	html, err := c.fragment("dashboard", "grid", gridData{L: l, Doors: views, Set: doorSet(views)})
+	html, err := c.fragment("dashboard", "grid", gridData{L: l, Doors: views})
 	if err != nil {
 		return err
 	}

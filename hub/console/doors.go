@@ -96,7 +96,7 @@ func (c *Console) showDoor(w http.ResponseWriter, r *http.Request, p auth.Princi
 	pg := c.newPage(r, p, s.CSRF)
 	l := pg.L
 	n := c.names()
-	data := doorData{Set: doorSet(c.doorViews(l)), Card: c.doorView(l, n, d), Site: d.Site, Door: d.Door, CanDoor: p.Has(auth.Admin), Error: errMsg, Published: published}
+	data := doorData{Set: c.doorSet(), Card: c.doorView(l, n, d), Site: d.Site, Door: d.Door, CanDoor: p.Has(auth.Admin), Error: errMsg, Published: published}
 	stored, err := c.o.Hub.Events().Door(d.Site, d.Door)
 	if !c.found(w, r, err) {
 		return

@@ -2,7 +2,6 @@ package console
 
 import (
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -439,14 +438,4 @@ func (l L) Clock(t time.Time) string {
 		return t.In(l.Loc).Format("15:04")
 	}
 	return t.In(l.Loc).Format("15.04")
-}
-
-// keys returns the catalogue's keys, sorted.
-func keys() []string {
-	out := make([]string, 0, len(catalog))
-	for k := range catalog {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,4 +164,14 @@ func TestEveryEventNamed(t *testing.T) {
 			}
 		}
 	}
+}
+
+// keys returns the catalogue's keys, sorted.
+func keys() []string {
+	out := make([]string, 0, len(catalog))
+	for k := range catalog {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -2,8 +2,6 @@ package demo
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -46,9 +44,9 @@ func (s *Site) SeedUsers(u *auth.Users) ([]User, error) {
 			out = append(out, d)
 			continue
 		}
-		b := make([]byte, 12)
-		rand.Read(b)
-		d.Password = base64.RawURLEncoding.EncodeToString(b)
+		if d.Password, err = auth.NewPassword(); err != nil {
+			return nil, err
+		}
 		if _, err := u.Add(auth.NewUser{Login: d.Login, Name: d.Name, Roles: []auth.Role{d.Role}, Password: d.Password}); err != nil {
 			if errors.Is(err, auth.ErrExists) {
 				continue // made before the file was lost: its password is not known
