@@ -266,11 +266,15 @@ func TestStoreAckYieldsToTheDoor(t *testing.T) {
 			t.Error(err)
 		}
 		if len(order) > 0 {
+			// the door's write returns from Append a moment after it
+			// committed (its goroutine may not have run yet); one that has
+			// not committed cannot while this transaction holds the
+			// writer, so the wait ends only by the timer then
 			select {
 			case err := <-appended:
 				waited = true
 				order = append(order, fmt.Sprintf("append done (%v), acked %d", err, a))
-			default:
+			case <-time.After(2 * time.Second):
 				order = append(order, fmt.Sprintf("append not done, acked %d", a))
 			}
 			return
