@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/kunci-project/kunci/wire"
@@ -147,7 +146,7 @@ func ParseSiteKey(b []byte) (SiteKey, error) {
 
 // LoadSiteKey reads a site key file.
 func LoadSiteKey(path string) (SiteKey, error) {
-	b, err := os.ReadFile(path)
+	b, err := readSecret(path)
 	if err != nil {
 		return nil, fmt.Errorf("site key: %w", err)
 	}

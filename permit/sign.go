@@ -268,9 +268,9 @@ func ParsePublicKey(b []byte) (ed25519.PublicKey, error) {
 
 // LoadSigner reads a private key file.
 func LoadSigner(path string) (*Signer, error) {
-	b, err := os.ReadFile(path)
+	b, err := readSecret(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	priv, err := ParsePrivateKey(b)
 	if err != nil {

@@ -1,0 +1,48 @@
+package permit
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+)
+
+// secretPerm is what a key file's mode may not allow: writing by its
+// group, or reading or writing by everyone. A group that may read it (0640,
+// a service's group) is allowed.
+const secretPerm = 0o027
+
+// maxSecret bounds what is read of a key file: a PEM private key or a
+// site key is well under a KiB.
+const maxSecret = 64 << 10
+
+// readSecret reads a private key or a site key from path, refusing a file
+// whose mode lets other users read it or anyone but its owner change it:
+// a signing key that others can read signs permits for them, a site key
+// links fingerprints back to cards. (Windows has no such mode bits.)
+func readSecret(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && perm&secretPerm != 0 {
+		return nil, fmt.Errorf("%s: mode %04o lets other users read or change the key; make it chmod 600 %s (or 640 for the service's group)",
+			path, perm, path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSecret+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSecret {
+		return nil, fmt.Errorf("%s: more than %d bytes: not a key file", path, maxSecret)
+	}
+	return b, nil
+}
