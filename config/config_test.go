@@ -265,6 +265,8 @@ var badConfigs = []struct {
 	{"duplicate rack", minimal + "racks: [R1, R2, R1]\n", []string{`racks[2]: "R1" appears twice`}},
 	{"bad rack name", minimal + "racks: [R1, 'rack 2']\n", []string{`racks[1]: "rack 2" is not a valid rack name`}},
 	{"bad clock", minimal + "clock: ntp\n", []string{`clock: "ntp": want kernel`, "trusted"}},
+	{"simulator off loopback", minimal + "listen: 0.0.0.0:8081\n", []string{`hardware: sim (the default when hardware is left out) serves the unauthenticated simulator on listen "0.0.0.0:8081"`}},
+	{"simulator on every address", minimal + "hardware: sim\nlisten: ':8081'\n", []string{`hardware: sim`, `off loopback`}},
 	{"unknown hardware", minimal + "hardware: arduino\n", []string{`hardware: "arduino" is not supported; want sim or gpio`}},
 	{"gpio without wiring", with("    type: sim", "    type: pn532\n    device: /dev/serial0") + "hardware: gpio\n", []string{"gpio: missing"}},
 	{"empty file", "", []string{"no settings in the file"}},
@@ -385,5 +387,14 @@ func TestMQTTDefaults(t *testing.T) {
 	if m.ClientID != "demo.server-room" || m.Username != "demo/server-room" || m.Prefix != "kunci/v1" ||
 		m.PasswordFile != "/etc/kunci/pass" || m.CAFile != "/etc/kunci/ca.pem" || m.DiscoveryPrefix != "homeassistant" {
 		t.Errorf("MQTT = %+v; want client id demo.server-room, username demo/server-room, prefix kunci/v1, paths from the config's folder", m)
+	}
+}
+
+// The simulator may listen on any loopback address, by name or number.
+func TestSimulatorOnLoopback(t *testing.T) {
+	for _, l := range []string{"127.0.0.1:8081", "127.0.0.2:9000", "[::1]:8081", "localhost:8081"} {
+		if _, err := config.ParseAgent("/etc/kunci/door1.yaml", []byte(minimal+"listen: '"+l+"'\n")); err != nil {
+			t.Errorf("listen %s with the simulator: %v", l, err)
+		}
 	}
 }

@@ -222,13 +222,12 @@ func (c *Hub) validateHTTP(bad func(field, format string, a ...any)) {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("tls_cert_file", "tls_cert_file and tls_key_file go together")
 	}
-	host, port, err := net.SplitHostPort(c.Listen)
+	_, port, err := net.SplitHostPort(c.Listen)
 	if _, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil {
 		bad("listen", "%q is not a host:port such as 127.0.0.1:8080", c.Listen)
 		return
 	}
-	ip, _ := netip.ParseAddr(host)
-	if host != "localhost" && !ip.IsLoopback() && !tls && !c.InsecureHTTP {
+	if !isLoopback(c.Listen) && !tls && !c.InsecureHTTP {
 		bad("listen", "%q is off loopback without TLS: API tokens would cross the network in clear; "+
 			"set tls_cert_file and tls_key_file, or insecure_http: true to accept that", c.Listen)
 	}
@@ -237,4 +236,15 @@ func (c *Hub) validateHTTP(bad func(field, format string, a ...any)) {
 func (m *HubMQTT) link() link {
 	return link{broker: m.Broker, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
 		certFile: m.CertFile, keyFile: m.KeyFile, prefix: m.Prefix}
+}
+
+// isLoopback reports whether the listen address host:port is on loopback:
+// localhost or a loopback IP. An empty host (":8080") is every address.
+func isLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return host == "localhost" || (err == nil && ip.IsLoopback())
 }

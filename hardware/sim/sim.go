@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -71,7 +74,8 @@ func (r *Relay) Moves() int {
 type Sim struct {
 	relay   *Relay
 	sink    hardware.Sink
-	bad     *metrics.Counter // requests refused
+	bad     *metrics.Counter // requests refused as malformed
+	refused *metrics.Counter // requests refused for where they came from or their Content-Type
 	readers []string
 
 	// inputMu orders inputs: the door sees them, and the simulator's own
@@ -89,7 +93,9 @@ func New(relay *Relay, sink hardware.Sink, reg *metrics.Registry, readers, racks
 		reg = metrics.NewRegistry()
 	}
 	s := &Sim{relay: relay, sink: sink, readers: readers, racks: map[string]bool{},
-		bad: reg.Counter("kunci_agent_sim_bad_requests_total", "Requests of the simulator's HTTP API refused as malformed.")}
+		bad: reg.Counter("kunci_agent_sim_bad_requests_total", "Requests of the simulator's HTTP API refused as malformed."),
+		refused: reg.Counter("kunci_agent_sim_refused_total",
+			"Requests of the simulator refused: from off loopback, for another host name, or a POST without Content-Type application/json.")}
 	for _, r := range racks {
 		s.racks[r] = false
 	}
@@ -227,7 +233,69 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("GET /sim/state", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, s.State())
 	})
-	return mux
+	return s.guard(mux)
+}
+
+// guard refuses what must not reach the simulator, which anyone who
+// reaches it can use to tap cards and move the door in the records: a
+// request from off loopback; one whose Host is not a loopback name or
+// address (a web page that rebinds its DNS name to 127.0.0.1 sends its own
+// name); a POST that is not application/json (a web page's form can post
+// text/plain or urlencoded bodies to loopback without asking, not JSON).
+func (s *Sim) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		code := http.StatusForbidden
+		switch {
+		case !loopbackAddr(r.RemoteAddr):
+			err = fmt.Errorf("from %s: the simulator answers only on loopback", r.RemoteAddr)
+		case !loopbackHost(r.Host):
+			err = fmt.Errorf("host %q: the simulator answers only to 127.0.0.1, [::1] or localhost", r.Host)
+		case r.Method == http.MethodPost && !isJSON(r.Header.Get("Content-Type")):
+			code = http.StatusUnsupportedMediaType
+			err = fmt.Errorf("Content-Type %q: want application/json (curl -H 'Content-Type: application/json')", r.Header.Get("Content-Type"))
+		}
+		if err != nil {
+			s.refused.Inc()
+			httpjson.Error(w, code, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Refused returns how many requests guard refused.
+func (s *Sim) Refused() uint64 { return s.refused.Value() }
+
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+// loopbackAddr reports whether host:port is a loopback IP. (An address
+// that is not host:port, as httptest's "192.0.2.1:1234" is, is judged by
+// its host.)
+func loopbackAddr(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// loopbackHost reports whether a Host header names loopback: localhost,
+// or a loopback IP, with or without a port.
+func loopbackHost(h string) bool {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // BadRequests returns how many requests were refused as malformed.
