@@ -63,14 +63,17 @@ type Agent struct {
 // MQTT is the door's link to the central broker. Without a broker the door
 // runs on its own (records from records_dir, events kept locally).
 type MQTT struct {
-	Broker          string `yaml:"broker"`    // tcp://host:1883 or ssl://host:8883
-	ClientID        string `yaml:"client_id"` // default site.door
-	Username        string `yaml:"username"`  // default site/door, as configs/mosquitto.acl expects
-	PasswordFile    string `yaml:"password_file"`
-	CAFile          string `yaml:"ca_file"`
-	CertFile        string `yaml:"cert_file"`
-	KeyFile         string `yaml:"key_file"`
-	Prefix          string `yaml:"prefix"` // kunci/v1
+	Broker       string `yaml:"broker"`    // tcp://host:1883 or ssl://host:8883
+	ClientID     string `yaml:"client_id"` // default site.door
+	Username     string `yaml:"username"`  // default site/door, as configs/mosquitto.acl expects
+	PasswordFile string `yaml:"password_file"`
+	CAFile       string `yaml:"ca_file"`
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	Prefix       string `yaml:"prefix"` // kunci/v1
+	// Insecure accepts a plain-text broker (tcp://) off loopback: the
+	// door's password and its events then cross the network in clear.
+	Insecure        bool   `yaml:"insecure"`
 	HomeAssistant   bool   `yaml:"home_assistant"`
 	DiscoveryPrefix string `yaml:"discovery_prefix"` // homeassistant
 }
@@ -403,13 +406,14 @@ func (c *Agent) Validate() error {
 }
 
 func (m *MQTT) link() link {
-	return link{broker: m.Broker, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
+	return link{broker: m.Broker, insecure: m.Insecure, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
 		certFile: m.CertFile, keyFile: m.KeyFile, prefix: m.Prefix}
 }
 
 // link is what the mqtt sections of agent.yaml and hub.yaml share.
 type link struct {
 	broker, clientID, passwordFile, caFile, certFile, keyFile, prefix string
+	insecure                                                          bool
 }
 
 // validate reports the link's problems under mqtt.; without a broker, only
@@ -433,6 +437,9 @@ func (m link) validate(bad func(field, format string, a ...any)) {
 	case u.Scheme == "tcp" || u.Scheme == "mqtt":
 		if m.caFile != "" || m.certFile != "" {
 			bad("mqtt.broker", "TLS files are set but %q is not a TLS address (use ssl://)", m.broker)
+		} else if !isLoopback(u.Host) && !m.insecure {
+			bad("mqtt.broker", "%q is plain text to a host off loopback: the password and every record would cross the network "+
+				"in clear; use ssl://%s:8883 with the broker's CA in ca_file, or insecure: true to accept that", m.broker, u.Hostname())
 		}
 	}
 	if (m.certFile == "") != (m.keyFile == "") {

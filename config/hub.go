@@ -86,6 +86,8 @@ type HubMQTT struct {
 	Prefix       string `yaml:"prefix"` // kunci/v1
 	// Shared subscribes through $share/kunci-hub/ for several hub replicas.
 	Shared bool `yaml:"shared"`
+	// Insecure accepts a plain-text broker (tcp://) off loopback.
+	Insecure bool `yaml:"insecure"`
 }
 
 // LoadHub reads and validates a hub config. Relative paths in it are
@@ -234,7 +236,7 @@ func (c *Hub) validateHTTP(bad func(field, format string, a ...any)) {
 }
 
 func (m *HubMQTT) link() link {
-	return link{broker: m.Broker, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
+	return link{broker: m.Broker, insecure: m.Insecure, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
 		certFile: m.CertFile, keyFile: m.KeyFile, prefix: m.Prefix}
 }
 

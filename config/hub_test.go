@@ -86,6 +86,9 @@ var badHubs = []struct {
 	{"listen everywhere without tls", minimalHub + "listen: 0.0.0.0:8080\n",
 		[]string{`listen: "0.0.0.0:8080" is off loopback without TLS`, "API tokens would cross the network in clear",
 			"insecure_http"}},
+	{"plain mqtt off loopback", hubWith("tcp://127.0.0.1:1883", "tcp://mqtt.example:1883"),
+		[]string{`mqtt.broker: "tcp://mqtt.example:1883" is plain text to a host off loopback`, "ssl://mqtt.example:8883", "insecure: true"}},
+	{"plain mqtt scheme off loopback", hubWith("tcp://127.0.0.1:1883", "mqtt://192.168.1.2:1883"), []string{"mqtt.broker", "plain text"}},
 	{"listen without host without tls", minimalHub + "listen: :8080\n", []string{`listen: ":8080" is off loopback`}},
 	{"listen on the lan without tls", minimalHub + "listen: 192.168.10.5:8080\n", []string{"listen", "off loopback"}},
 	{"listen on a name without tls", minimalHub + "listen: hub.example:8080\n", []string{"listen", "off loopback"}},
@@ -168,6 +171,8 @@ var goodHubs = []struct{ name, yaml string }{
 	{"mqtt over tls", hubWith("tcp://127.0.0.1:1883", "ssl://mqtt.example:8883") +
 		"  password_file: mqtt.pass\n  ca_file: ca.crt\n  cert_file: hub.crt\n  key_file: hub.key\n  shared: true\n"},
 	{"stores apart", minimalHub + "store: hub.db\nevents_store: events.db\n"},
+	{"plain mqtt on localhost", hubWith("tcp://127.0.0.1:1883", "tcp://localhost:1883")},
+	{"plain mqtt off loopback, accepted", hubWith("tcp://127.0.0.1:1883", "tcp://10.0.0.7:1883") + "  insecure: true\n"},
 }
 
 func TestParseHubAccepts(t *testing.T) {
