@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,10 +15,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kunci-project/kunci/hardware"
+	"github.com/kunci-project/kunci/hardware/nfc"
 	"github.com/kunci-project/kunci/internal/httpjson"
 	"github.com/kunci-project/kunci/internal/metrics"
+	"github.com/kunci-project/kunci/internal/sleep"
 	"github.com/kunci-project/kunci/permit"
 )
 
@@ -102,6 +106,62 @@ func New(relay *Relay, sink hardware.Sink, reg *metrics.Registry, readers, racks
 	return s
 }
 
+// MaxHold is the longest a card may be held on a simulated reader in one
+// request, which answers once the card is taken away.
+const MaxHold = 30 * time.Second
+
+// holdPoll is how often a simulated reader finds a held card again, as a
+// PN532 polling its field does.
+const holdPoll = 50 * time.Millisecond
+
+// holdCard holds the card uid on the reader for hold, read again and again
+// through the real reader loop (hardware/nfc.Run) and its de-duplication:
+// a card held for 10 s is one tap, as at a real door.
+func (s *Sim) holdCard(ctx context.Context, reader string, uid []byte, hold time.Duration) error {
+	held, cancel := context.WithTimeout(ctx, hold)
+	defer cancel()
+	t := &heldTapper{ctx: ctx, sink: s.sink}
+	// the taps go to the door under the request's context: the end of the
+	// hold must not cut short a tap being stored
+	if err := nfc.Run(held, &heldCard{uid: uid}, reader, t, nil); err != nil {
+		return err
+	}
+	return t.err
+}
+
+// heldCard is a reader with one card on it until its context ends.
+type heldCard struct {
+	uid   []byte
+	reads int
+}
+
+func (h *heldCard) ReadUID(ctx context.Context) ([]byte, error) {
+	if h.reads > 0 && !sleep.For(ctx, holdPoll) {
+		return nil, ctx.Err()
+	}
+	h.reads++
+	return bytes.Clone(h.uid), nil
+}
+
+func (h *heldCard) String() string { return "sim-reader (card held)" }
+func (h *heldCard) Halt() error    { return nil }
+
+// heldTapper passes the reader loop's taps to the door under ctx and keeps
+// the first error.
+type heldTapper struct {
+	ctx  context.Context
+	sink hardware.Sink
+	err  error
+}
+
+func (t *heldTapper) Tap(_ context.Context, reader string, uid []byte) error {
+	err := t.sink.Tap(t.ctx, reader, uid)
+	if err != nil && t.err == nil {
+		t.err = err
+	}
+	return err
+}
+
 // MaxBody bounds a simulator request.
 const MaxBody = 4 << 10
 
@@ -164,12 +224,13 @@ func (s *Sim) Handler() http.Handler {
 		var req struct {
 			Reader *string `json:"reader"`
 			UID    *string `json:"uid"`
+			Hold   *string `json:"hold"` // a card left on the reader, such as "10s"
 		}
 		if err := decode(r, &req); err != nil {
 			return err
 		}
 		if req.Reader == nil || req.UID == nil {
-			return badRequest{errors.New(`body: want {"reader":"entry"|"exit","uid":"04A1B2C3D4E5F6"}`)}
+			return badRequest{errors.New(`body: want {"reader":"entry"|"exit","uid":"04A1B2C3D4E5F6"} and, for a card held on the reader, "hold":"10s"`)}
 		}
 		if !slices.Contains(s.readers, *req.Reader) {
 			return badRequest{fmt.Errorf("reader %q: this door has %v", *req.Reader, s.readers)}
@@ -178,7 +239,14 @@ func (s *Sim) Handler() http.Handler {
 		if err != nil {
 			return badRequest{err}
 		}
-		return s.sink.Tap(ctx, *req.Reader, uid)
+		if req.Hold == nil {
+			return s.sink.Tap(ctx, *req.Reader, uid)
+		}
+		hold, err := time.ParseDuration(*req.Hold)
+		if err != nil || hold <= 0 || hold > MaxHold {
+			return badRequest{fmt.Errorf("hold %q: want a duration up to %v, such as \"10s\"", *req.Hold, MaxHold)}
+		}
+		return s.holdCard(ctx, *req.Reader, uid, hold)
 	}))
 	mux.HandleFunc("POST /sim/door", s.handle(func(ctx context.Context, r *http.Request) error {
 		var req struct {

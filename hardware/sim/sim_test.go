@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kunci-project/kunci/hardware"
 	"github.com/kunci-project/kunci/hardware/sim"
@@ -510,5 +511,39 @@ func TestSimulatorGuard(t *testing.T) {
 		if w.Code != http.StatusOK {
 			t.Errorf("host %s = %d %s; want 200", host, w.Code, w.Body)
 		}
+	}
+}
+
+// A card held on the reader, read again and again as a PN532 polls it,
+// is one tap through the reader loop's de-duplication, however long it is
+// held (here past nfc.DefaultAbsent); the request answers once the card is
+// taken away. A hold that is no duration, or too long, is refused.
+func TestHeldCardIsOneTap(t *testing.T) {
+	r := newRig()
+	start := time.Now()
+	code, body := r.do(t, "POST", "/sim/tap", `{"reader":"entry","uid":"04A1B2C3D4E5F6","hold":"1500ms"}`)
+	if code != http.StatusOK {
+		t.Fatalf("held tap = %d %s", code, body)
+	}
+	if took := time.Since(start); took < 1500*time.Millisecond {
+		t.Errorf("the held tap answered after %v; want once the card was taken away, after 1.5 s", took)
+	}
+	if calls := r.sink.Calls(); !slices.Equal(calls, []string{"tap entry 04a1b2c3d4e5f6"}) {
+		t.Errorf("sink calls %q; want one tap", calls)
+	}
+	// held again: a new presentation, a new tap
+	if code, body := r.do(t, "POST", "/sim/tap", `{"reader":"entry","uid":"04A1B2C3D4E5F6","hold":"100ms"}`); code != http.StatusOK {
+		t.Fatalf("held tap = %d %s", code, body)
+	}
+	if n := len(r.sink.Calls()); n != 2 {
+		t.Errorf("%d sink calls after the second hold; want 2", n)
+	}
+	for _, hold := range []string{`"soon"`, `"0s"`, `"-1s"`, `"31s"`, `10`} {
+		if code, _ := r.do(t, "POST", "/sim/tap", `{"reader":"entry","uid":"04A1B2C3D4E5F6","hold":`+hold+`}`); code != http.StatusBadRequest {
+			t.Errorf("hold %s = %d; want 400", hold, code)
+		}
+	}
+	if n := len(r.sink.Calls()); n != 2 {
+		t.Errorf("refused holds reached the sink: %d calls", n)
 	}
 }
