@@ -44,6 +44,11 @@ type Options struct {
 	Log     *slog.Logger
 }
 
+// ErrUnknownDoor: a permit request or a command names a door the hub does
+// not serve (Options.Doors, hub.yaml doors). A request's is an
+// workflow.ErrInvalid too.
+var ErrUnknownDoor = errors.New("hub: unknown door")
+
 // DoorName names one door.
 type DoorName struct{ Site, Door string }
 
@@ -384,8 +389,14 @@ func (h *Hub) Stats() Stats {
 
 // The workflow's actions, each publishing what the doors must hold.
 
-// Request files a permit request (SOP step 1).
+// Request files a permit request (SOP step 1) for one of the hub's doors.
 func (h *Hub) Request(req workflow.Request) (workflow.Record, error) {
+	// a malformed site or door is the workflow's to name
+	if permit.CheckID("site", req.Site) == nil && permit.CheckID("door", req.Door) == nil {
+		if err := h.serves(req.Site, req.Door); err != nil {
+			return workflow.Record{}, fmt.Errorf("%w: %w", workflow.ErrInvalid, err)
+		}
+	}
 	r, err := h.wf.Request(req)
 	if err == nil {
 		h.book.AddPermit(r)
@@ -431,6 +442,15 @@ func (h *Hub) Revoke(id, by, reason string) (workflow.Record, error) {
 	return r, h.afterChange(&r)
 }
 
+// serves returns nil if the hub serves door site/door, else an
+// ErrUnknownDoor naming it.
+func (h *Hub) serves(site, door string) error {
+	if _, ok := h.doors[DoorName{site, door}]; ok {
+		return nil
+	}
+	return fmt.Errorf("%w: door %s/%s is not one of the hub's doors (hub.yaml doors)", ErrUnknownDoor, site, door)
+}
+
 func (h *Hub) changed(r workflow.Record, err error) (workflow.Record, error) {
 	if err != nil {
 		return r, err
@@ -464,6 +484,9 @@ func (h *Hub) Command(ctx context.Context, pub Publisher, site, door string, nam
 	t, err := topic.New(h.o.Prefix, site, door)
 	if err != nil {
 		return permit.Command{}, fmt.Errorf("%w: %v", workflow.ErrInvalid, err)
+	}
+	if err := h.serves(site, door); err != nil {
+		return permit.Command{}, err
 	}
 	var nonce [12]byte
 	rand.Read(nonce[:])

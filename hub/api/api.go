@@ -137,11 +137,14 @@ func withStatus(code int, format string, a ...any) error {
 func statusOf(err error) int {
 	var se *statusError
 	var mbe *http.MaxBytesError
+	var te *permit.TextError
 	switch {
 	case errors.As(err, &se):
 		return se.code
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
+	case errors.As(err, &te):
+		return http.StatusBadRequest // a field's text: see the package doc
 	case errors.Is(err, workflow.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, workflow.ErrExists), errors.Is(err, workflow.ErrTransition):
@@ -243,12 +246,10 @@ func roleNames(rs []auth.Role) []string {
 	return out
 }
 
-// view is a permit as p may see it.
+// view is a permit as p may see it: the NIK and the phone masked but for
+// an admin, the guest's name masked for a viewer.
 func view(p auth.Principal, r workflow.Record) Permit {
-	if p.CanSeeNIK() {
-		return r
-	}
-	return r.Masked()
+	return r.For(p.CanSeeNIK(), p.SeesGuestNames())
 }
 
 func (a *API) request(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -604,9 +605,15 @@ func (a *API) command(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 	if a.o.Publisher == nil {
 		return withStatus(http.StatusServiceUnavailable, "this hub has no MQTT link for commands")
 	}
+	if err := permit.CheckLines("reason", req.Reason, permit.MaxReason); err != nil {
+		return err
+	}
 	c, err := a.h.Command(r.Context(), a.o.Publisher, r.PathValue("site"), r.PathValue("door"), req.Command, p.Name, req.Reason)
 	if err != nil {
-		if errors.Is(err, workflow.ErrInvalid) {
+		switch {
+		case errors.Is(err, hub.ErrUnknownDoor):
+			return withStatus(http.StatusNotFound, "%v", err)
+		case errors.Is(err, workflow.ErrInvalid):
 			return withStatus(http.StatusBadRequest, "%v", err)
 		}
 		return withStatus(http.StatusServiceUnavailable, "%v", err)
@@ -645,7 +652,10 @@ func (a *API) issueToken(w http.ResponseWriter, r *http.Request, _ auth.Principa
 		roles = append(roles, role)
 	}
 	tok, info, err := a.tokens.Issue(req.Name, roles, req.Expires)
-	if err != nil {
+	switch {
+	case errors.Is(err, auth.ErrExists):
+		return withStatus(http.StatusConflict, "%v", err)
+	case err != nil:
 		return withStatus(http.StatusBadRequest, "%v", err)
 	}
 	httpjson.Write(w, http.StatusCreated, NewToken{Token: tok, ID: info.ID, Name: info.Name, Roles: roleNames(info.Roles), Expires: info.Expires})

@@ -27,15 +27,12 @@ type permitRow struct {
 // stateKey is the catalogue key of a permit's state.
 func stateKey(s workflow.State) string { return "state." + string(s) }
 
-// view is the permit as p may see it: the NIK and phone masked for
-// everyone but an admin. Every page of a permit goes through it.
+// view is the permit as p may see it, as the API shows it
+// (workflow.Record.For): the NIK and phone masked for everyone but an
+// admin, the guest's name for a viewer. Every page of a permit goes
+// through it.
 func view(p auth.Principal, r workflow.Record) workflow.Record {
-	if p.CanSeeNIK() {
-		return r
-	}
-	r = r.Masked()
-	r.Phone = workflow.MaskNIK(r.Phone)
-	return r
+	return r.For(p.CanSeeNIK(), p.SeesGuestNames())
 }
 
 func (c *Console) row(l L, r workflow.Record) permitRow {
@@ -303,7 +300,7 @@ func (c *Console) permitPage(w http.ResponseWriter, r *http.Request, p auth.Prin
 			Escort: staffNames.staffName(v.Escort)})
 	}
 	d.CanCoordinate = p.Has(auth.Coordinator) && rec.State == workflow.Requested
-	d.CanApprove = p.Has(auth.Approver) && rec.State == workflow.Coordinated && rec.Requester != p.Name
+	d.CanApprove = p.Has(auth.Approver) && rec.State == workflow.Coordinated && !permit.SameActor(rec.Requester, p.Name)
 	d.CanEscort = p.Has(auth.Approver) && rec.State == workflow.Approved
 	d.CanReject = (p.Has(auth.Coordinator) && rec.State == workflow.Requested) ||
 		(p.Has(auth.Approver) && (rec.State == workflow.Coordinated || rec.State == workflow.Approved))

@@ -54,8 +54,8 @@ type Request struct {
 	By           string    // who filed it
 }
 
-// Record is a stored permit request. NIK is in clear: show Masked() to
-// anyone but an admin.
+// Record is a stored permit request. NIK and phone are in clear: show
+// For (Masked) to anyone but an admin.
 type Record struct {
 	ID           string             `json:"id"`
 	Version      uint64             `json:"version"`
@@ -83,13 +83,77 @@ type Record struct {
 	History      []Transition       `json:"history"`
 }
 
-// Masked returns a copy of r with the NIK masked, for every view but the
-// admin's.
+// Masked returns a copy of r with the NIK and the phone masked, for
+// every view but the admin's.
 func (r Record) Masked() Record {
-	r.NIK = MaskNIK(r.NIK)
+	r.NIK, r.Phone = MaskNIK(r.NIK), MaskPhone(r.Phone)
 	r.Equipment = slices.Clone(r.Equipment)
 	r.History = slices.Clone(r.History)
 	return r
+}
+
+// For returns r as a reader may see it: with clear (an admin) as it is,
+// else Masked; without name (a reader who does not handle requests: the
+// auditor) the guest's name masked too (MaskName). The API and the
+// console show every permit request through it; the guest book, the
+// record of the visits, shows names to every reader, as the paper Buku
+// Tamu does (hub/api's package doc has the whole rule).
+func (r Record) For(clear, name bool) Record {
+	if !clear {
+		r = r.Masked()
+	}
+	if !name && r.Purged.IsZero() {
+		r.Guest = MaskName(r.Guest)
+	}
+	return r
+}
+
+// MaskName keeps the first letter of each word of a name and masks the
+// rest: "Siti Rahma" is "S*** R****".
+func MaskName(name string) string {
+	var b strings.Builder
+	first := true
+	for _, c := range name {
+		switch {
+		case c == ' ':
+			first = true
+			b.WriteRune(c)
+		case first:
+			first = false
+			b.WriteRune(c)
+		default:
+			b.WriteByte('*')
+		}
+	}
+	return b.String()
+}
+
+// MaskPhone shows the last 2 digits of a phone number and masks the
+// other digits, keeping its + and spaces: "+62 812-3456-7890" is
+// "+** ***-****-**90". A number of 4 digits or fewer is masked whole.
+func MaskPhone(phone string) string {
+	digits := 0
+	for _, c := range phone {
+		if c >= '0' && c <= '9' {
+			digits++
+		}
+	}
+	keep := 0
+	if digits > 4 {
+		keep = 2
+	}
+	out := []byte(phone)
+	for i := len(out) - 1; i >= 0; i-- {
+		if out[i] < '0' || out[i] > '9' {
+			continue
+		}
+		if keep > 0 {
+			keep--
+			continue
+		}
+		out[i] = '*'
+	}
+	return string(out)
 }
 
 // At returns when r first reached state s, and whether it did.
