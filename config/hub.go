@@ -45,6 +45,10 @@ type Hub struct {
 	// Retention purges guests' personal data this long after a permit
 	// ended (at start and daily); zero keeps it. At least 24h.
 	Retention wire.Duration `yaml:"retention"`
+	// MaxPermitWindow is the longest time window of a permit request
+	// (720h, 30 days; at most a year): a request for longer is refused,
+	// so that a slip such as until 9999-12-31 never opens a door for good.
+	MaxPermitWindow wire.Duration `yaml:"max_permit_window"`
 	// AdminTokenFile is where the first admin token is written (mode
 	// 0600) when the store has no admin yet (admin.token in the store's
 	// folder).
@@ -136,6 +140,9 @@ func (c *Hub) Defaults() {
 			*f.v = f.def
 		}
 	}
+	if c.MaxPermitWindow == 0 {
+		c.MaxPermitWindow = wire.Duration(workflow.DefaultMaxWindow)
+	}
 	if c.AdminTokenFile == "" {
 		// the store's folder: the hub writes there, and the token is as
 		// secret as the store
@@ -146,6 +153,9 @@ func (c *Hub) Defaults() {
 		c.MQTT.Username = "kunci-hub"
 	}
 }
+
+// maxPermitWindow bounds max_permit_window: a year.
+const maxPermitWindow = 8760 * time.Hour
 
 // Validate reports every problem of c, one line each, naming the field.
 func (c *Hub) Validate() error {
@@ -210,6 +220,9 @@ func (c *Hub) Validate() error {
 	if r := time.Duration(c.Retention); r != 0 && r < workflow.MinRetention {
 		bad("retention", "%s is too short; want at least %s (hub/workflow.MinRetention, a guard against a slip "+
 			"of the unit), or leave it out to keep guests' personal data", r, workflow.MinRetention)
+	}
+	if w := time.Duration(c.MaxPermitWindow); w != 0 && (w < time.Hour || w > maxPermitWindow) {
+		bad("max_permit_window", "%s: want 1h to 8760h (a year); leave it out for %s", w, workflow.DefaultMaxWindow)
 	}
 	if c.MQTT.Broker == "" {
 		bad("mqtt.broker", "missing: the site's broker, such as ssl://mqtt.example:8883 or tcp://127.0.0.1:1883")

@@ -77,6 +77,8 @@ var badHubs = []struct {
 	{"negative retention", minimalHub + "retention: -2160h\n", []string{"retention: -2160h0m0s is too short"}},
 	{"unknown time zone", minimalHub + "console: {timezone: Asia/Bogor}\n", []string{`console.timezone: "Asia/Bogor" is not a time zone`}},
 	{"a long letterhead", minimalHub + "console: {office: [a, b, c, d, e, f, g]}\n", []string{"console.office: 7 lines"}},
+	{"permit window too short", minimalHub + "max_permit_window: 30m\n", []string{"max_permit_window: 30m0s: want 1h to 8760h"}},
+	{"permit window beyond a year", minimalHub + "max_permit_window: 87600h\n", []string{"max_permit_window: 87600h0m0s", "a year"}},
 	{"zero retention", minimalHub + "retention: 0s\n", []string{"line 8: retention:", "want more than 0"}},
 	{"retention in days", minimalHub + "retention: 90d\n", []string{"line 8: retention:", `"90d" is not a duration`}},
 	{"listen without port", minimalHub + "listen: 127.0.0.1\n", []string{`listen: "127.0.0.1" is not a host:port`}},
@@ -157,6 +159,8 @@ var goodHubs = []struct{ name, yaml string }{
 	{"minimal", minimalHub},
 	{"retention of a day", minimalHub + "retention: 24h\n"},
 	{"retention of 90 days", minimalHub + "retention: 2160h\n"},
+	{"permits of a week", minimalHub + "max_permit_window: 168h\n"},
+	{"permits of a year", minimalHub + "max_permit_window: 8760h\n"},
 	{"no doors yet", hubWith("doors:\n  - demo/server-room\n", "")},
 	{"a site without doors", hubWith("  demo: keys/site.key\n", "  demo: keys/site.key\n  lab: keys/lab.key\n")},
 	{"two doors of two sites", hubWith("  demo: keys/site.key\ndoors:\n  - demo/server-room\n",
@@ -200,6 +204,9 @@ func TestHubDefaults(t *testing.T) {
 		if f.got != f.want {
 			t.Errorf("%s = %q; want the default %q", f.field, f.got, f.want)
 		}
+	}
+	if time.Duration(c.MaxPermitWindow) != 720*time.Hour {
+		t.Errorf("max_permit_window = %v; want the default 720h", time.Duration(c.MaxPermitWindow))
 	}
 	if c.Retention != 0 || c.InsecureHTTP || c.MQTT.Shared {
 		t.Errorf("retention %v, insecure_http %v, shared %v; want 0 (keep), false, false",

@@ -20,7 +20,8 @@ func SetupOf(cfg *config.Hub) (Setup, error) {
 	}
 	s := Setup{Store: cfg.Store, EventsStore: cfg.EventsStore, Signer: signer, SiteKeys: map[string]permit.SiteKey{},
 		Prefix: cfg.MQTT.Prefix, Shared: cfg.MQTT.Shared, Retention: time.Duration(cfg.Retention),
-		Location: cfg.Console.Location(), Office: cfg.Console.Office}
+		MaxPermitWindow: time.Duration(cfg.MaxPermitWindow),
+		Location:        cfg.Console.Location(), Office: cfg.Console.Office}
 	for site, f := range cfg.SiteKeys {
 		if s.SiteKeys[site], err = permit.LoadSiteKey(f); err != nil {
 			return Setup{}, fmt.Errorf("site_keys.%s: %w", site, err)
