@@ -11,6 +11,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -179,7 +180,7 @@ func UpdateLine(u *hub.Update, now time.Time) string {
 	case "lagged":
 		return fmt.Sprintf("%s  lagged: %d updates missed (this terminal fell behind)", Clock(at), u.Missed)
 	}
-	return fmt.Sprintf("%s  %s/%s  %s", Clock(at), u.Site, u.Door, what)
+	return permit.Visible(fmt.Sprintf("%s  %s/%s  %s", Clock(at), u.Site, u.Door, what))
 }
 
 func eventDetail(e *wire.Event) string {
