@@ -34,8 +34,8 @@ type Options struct {
 	// records go to every door of their site. Doors that report without
 	// being listed are followed too (status, events) but get no staff.
 	Doors []DoorName
-	// Ingest tunes the event ingest; its Prefix, Log and OnStored are the
-	// hub's.
+	// Ingest tunes the event ingest; its Prefix, Log, OnStored and OnGaps
+	// are the hub's.
 	Ingest ingest.Options
 	// Metrics is the hub's registry, which its API serves at /metrics;
 	// the ingest's metrics go there too. nil: one of its own.
@@ -100,7 +100,7 @@ func New(o Options) (*Hub, error) {
 		h.live.known(d.Site, d.Door)
 	}
 	io := o.Ingest
-	io.Prefix, io.Log, io.OnStored, io.Metrics = o.Prefix, o.Log, h.stored, o.Metrics
+	io.Prefix, io.Log, io.OnStored, io.OnGaps, io.Metrics = o.Prefix, o.Log, h.stored, h.live.gaps, o.Metrics
 	var err error
 	if h.in, err = ingest.New(o.Events, io); err != nil {
 		return nil, err
@@ -132,6 +132,11 @@ func (h *Hub) rebuild() error {
 	for _, d := range doors {
 		h.live.known(d.Site, d.Door)
 	}
+	lost, err := h.ev.AllLost()
+	if err != nil {
+		return fmt.Errorf("hub: events: %w", err)
+	}
+	h.live.lost(lost, false)
 	h.book, err = BuildBook(h.ev, recs)
 	return err
 }
@@ -507,6 +512,18 @@ func (h *Hub) Command(ctx context.Context, pub Publisher, site, door string, nam
 		h.log.Error("hub: command sent but not logged", "command", c.ID, "err", err)
 	}
 	return c, nil
+}
+
+// AcceptLost accepts as lost the seqs of a door's stalled stream that did
+// not come, up to r.Through (ingest.Ingest.AcceptLost): the run is kept
+// in the event store, shown with the door, and the stream goes on.
+func (h *Hub) AcceptLost(ctx context.Context, r ingest.LostRequest) (ingest.Lost, error) {
+	l, err := h.in.AcceptLost(ctx, r)
+	if err != nil {
+		return l, err
+	}
+	h.live.lost([]ingest.Lost{l}, true)
+	return l, nil
 }
 
 // Purge applies the retention (workflow.Store.Purge) and shows the

@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/httpjson"
 	"github.com/kunci-project/kunci/internal/metrics"
@@ -94,6 +96,7 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	route("GET /api/events", readers, a.events)
 	route("GET /api/watch", readers, a.watch)
 	route("POST /api/doors/{site}/{door}/commands", one(auth.Admin), a.command)
+	route("POST /api/doors/{site}/{door}/gap", one(auth.Admin), a.acceptGap)
 	route("GET /api/tokens", one(auth.Admin), a.listTokens)
 	route("POST /api/tokens", one(auth.Admin), a.issueToken)
 	route("DELETE /api/tokens/{id}", one(auth.Admin), a.revokeToken)
@@ -619,6 +622,38 @@ func (a *API) command(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 		return withStatus(http.StatusServiceUnavailable, "%v", err)
 	}
 	httpjson.Write(w, http.StatusAccepted, c)
+	return nil
+}
+
+// acceptGap accepts as lost the seqs a door's stalled epoch is missing
+// (its hub store lost): the answer is the run as the store keeps it.
+func (a *API) acceptGap(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req GapRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(req.Reason)
+	switch {
+	case req.Epoch == "":
+		return withStatus(http.StatusBadRequest, "epoch: which of the door's epochs (see its gaps in GET /api/doors)")
+	case req.Through == 0:
+		return withStatus(http.StatusBadRequest, "through: the last seq to accept as lost, from 1")
+	case reason == "":
+		return withStatus(http.StatusBadRequest, "reason: say why the events are lost; it is kept with your name")
+	case len(reason) > MaxGapReason || strings.ContainsFunc(reason, unicode.IsControl):
+		return withStatus(http.StatusBadRequest, "reason: at most %d bytes, no control characters", MaxGapReason)
+	}
+	l, err := a.h.AcceptLost(r.Context(), ingest.LostRequest{Site: r.PathValue("site"), Door: r.PathValue("door"),
+		Epoch: req.Epoch, Through: req.Through, By: p.Name, Reason: reason})
+	switch {
+	case errors.Is(err, ingest.ErrNoGap):
+		return withStatus(http.StatusConflict, "%v", err)
+	case errors.Is(err, ingest.ErrLostRange):
+		return withStatus(http.StatusUnprocessableEntity, "%v", err)
+	case err != nil:
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, l)
 	return nil
 }
 

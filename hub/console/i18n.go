@@ -71,6 +71,7 @@ var catalog = map[string]msg{
 	"alarm.rack_tampered":       {"Rak %s dibuka tanpa izin", "Rack %s tampered"},
 	"alarm.lockdown":            {"Penguncian total aktif", "Lockdown on"},
 	"alarm.relay_fault":         {"Relai kunci bermasalah", "Lock relay fault"},
+	"alarm.gap":                 {"Kejadian epoch %s seq %d–%d belum diterima hub (kunci door gap)", "Events of epoch %s, seqs %d–%d, not received by the hub (kunci door gap)"},
 	"nav.permits":               {"Permohonan", "Requests"},
 	"permits.title":             {"Permohonan Akses", "Access requests"},
 	"permits.new":               {"Ajukan permohonan baru", "File a new request"},

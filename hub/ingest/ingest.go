@@ -480,8 +480,8 @@ func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
 			continue
 		case q := <-in.reqs:
 			l, err := in.acceptLost(q.LostRequest, time.Now())
+			in.publishGaps() // before the answer: the caller sees the gap gone
 			q.answer <- lostAnswer{l, err}
-			in.publishGaps()
 			in.flushAcks(pub, true)
 			continue
 		case e := <-in.queue:

@@ -150,6 +150,13 @@ func Command(w io.Writer, cmd *permit.Command) error {
 	return err
 }
 
+// Lost shows a run of seqs accepted as lost.
+func Lost(w io.Writer, l *api.Lost) error {
+	_, err := fmt.Fprintf(w, "%s/%s epoch %s: seqs %d-%d accepted as lost by %s at %s (%s); its later events are stored\n",
+		l.Site, l.Door, l.Epoch, l.From, l.To, l.By, Clock(l.At), l.Reason)
+	return err
+}
+
 // TokenIssued shows a new API token: the token alone on w (for `kunci
 // token add ... > file`), what it is on note.
 func TokenIssued(w, note io.Writer, t *api.NewToken) error {
