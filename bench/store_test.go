@@ -200,25 +200,12 @@ func applyAll(st *agent.Store, recs []permit.Record) error {
 // the bare-update baseline is written there too, so both pay for the same
 // disk.
 func workCopy(src, dir string) (string, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
 	out, err := os.CreateTemp(dir, "store-*.db")
 	if err != nil {
 		return "", err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return "", err
-	}
-	// the copy is durable before anything is timed on it
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return "", err
-	}
-	return out.Name(), out.Close()
+	out.Close()
+	return out.Name(), copyFile(src, out.Name())
 }
 
 // cacheDir is where generated stores are kept: bench/cache, git-ignored,

@@ -420,8 +420,7 @@ func (r drainResult) rate() float64 { return float64(r.n) / r.elapsed.Seconds() 
 
 // drainKunci fills a new agent store in dir with n recorded events, then
 // measures from the pump's start until the hub has stored and acked every
-// one and the agent has deleted them: a fresh Mosquitto, the hub's ingest
-// and the agent's link are up before the clock starts.
+// one and the agent has deleted them (drainStore).
 func drainKunci(tb testing.TB, dir string, n int, c drainConfig) drainResult {
 	tb.Helper()
 	rec := doorRecord(tb)
@@ -438,6 +437,21 @@ func drainKunci(tb testing.TB, dir string, n int, c drainConfig) drainResult {
 	if err := rec.fill(st, n, fillBatch); err != nil {
 		tb.Fatal(err)
 	}
+	return drainStore(tb, dir, st, c)
+}
+
+// drainStore measures the drain of everything st holds not yet acked,
+// from the pump's start until the hub has stored and acked every event
+// and the agent has deleted them: a fresh Mosquitto, the hub's ingest
+// (its store in dir) and the agent's link are up before the clock starts.
+// The hub is new, so st's acked seq must be 0.
+func drainStore(tb testing.TB, dir string, st *agent.Store, c drainConfig) drainResult {
+	tb.Helper()
+	last, err := st.LastSeq()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := int(last)
 	m := mqtttest.StartMosquitto(tb)
 	defer m.Stop()
 	hubPath := filepath.Join(dir, "hub.db")
@@ -445,10 +459,6 @@ func drainKunci(tb testing.TB, dir string, n int, c drainConfig) drainResult {
 	defer func() { h.stop(); checkBolt(tb, hubPath) }()
 	a := startSyncAgent(tb, m.URL(), st, outbox.Options{Window: c.Window}, mqttlink.Options{})
 	defer a.stop()
-	last, err := st.LastSeq()
-	if err != nil {
-		tb.Fatal(err)
-	}
 	done := a.acks.await(last)
 	limit := 2*time.Minute + time.Duration(n)*2*time.Millisecond
 	start := time.Now()
