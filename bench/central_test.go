@@ -80,7 +80,7 @@ func runCentralProcess() error {
 				return fmt.Errorf("flood rate: %w", err)
 			}
 			var stop func()
-			if sent, stop, err = startFlood(ctx, broker, rate); err != nil {
+			if sent, stop, err = startFlood(ctx, broker, rate, malformedPermit); err != nil {
 				return err
 			}
 			defer stop()
@@ -111,11 +111,19 @@ func waitUp(up <-chan struct{}, what string) error {
 	}
 }
 
-// startFlood publishes rate malformed messages a second to the door's
-// permit topics, under ids of their own, until stopped; a sender that fell
-// behind catches up in a burst, as a flood would. sent returns how many it
-// published.
-func startFlood(ctx context.Context, broker string, rate int) (sent func() int, stop func(), err error) {
+// floodMsg is the i-th message of a flood: its topic and payload.
+type floodMsg func(i int64) (string, []byte)
+
+// malformedPermit is the stall benchmark's flood: a cut-off document on
+// one of 5,000 permit topics in turn.
+func malformedPermit(i int64) (string, []byte) {
+	return syncTopics.Permit(fmt.Sprintf("P-X%d", i%5000)), []byte(`{"kind":"permit","body":`)
+}
+
+// startFlood publishes rate messages a second, msg's, at QoS 0, under ids
+// of their own, until stopped; a sender that fell behind catches up in a
+// burst, as a flood would. sent returns how many it published.
+func startFlood(ctx context.Context, broker string, rate int, msg floodMsg) (sent func() int, stop func(), err error) {
 	l, err := mqttlink.New(mqttlink.Options{Broker: broker, ClientID: "kunci-bench-flood", CleanSession: true,
 		Log: discardLog()}, nil)
 	if err != nil {
@@ -144,7 +152,8 @@ func startFlood(ctx context.Context, broker string, rate int) (sent func() int, 
 			due := int64(time.Since(start).Seconds() * float64(rate))
 			for i := n.Load(); i < due; i++ {
 				// QoS 0: the flood waits for nothing, as an attacker's would
-				l.Publish(syncTopics.Permit(fmt.Sprintf("P-X%d", i%5000)), 0, false, []byte(`{"kind":"permit","body":`))
+				t, p := msg(i)
+				l.Publish(t, 0, false, p)
 				n.Add(1)
 			}
 		}

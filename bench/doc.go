@@ -18,7 +18,14 @@
 //   - the grant under load (stall.sh): tap to relay on a door wired by
 //     sync/agentsync while its outbox drains a backlog and while garbage
 //     floods its downlink, with the broker and the hub on another file
-//     system than the door's store.
+//     system than the door's store;
+//   - the offline buffer (offline.sh): a store of 10,000,000 events no hub
+//     acked, its bytes per event, its appends and its drain through
+//     Mosquitto with end-to-end acks;
+//   - the door soak (doorsoak.sh): a door in a process of its own, its hub
+//     down, under a downlink flood with visits and a backlog crossing its
+//     quota: the grant against the paired bare update, its RSS, its store
+//     within its quota, and every event at the hub once afterwards.
 //
 // Everything lives in the package's tests and benchmarks; the scripts run
 // them and print the tables. It must never be imported, never write outside

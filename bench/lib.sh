@@ -1,6 +1,7 @@
-# Shared by the bench scripts (run.sh, sync.sh, hub.sh, stall.sh, console.sh), which
-# source it from the repository's root after `set -euo pipefail`: the
-# header that says what machine a run was on, and the timed steps.
+# Shared by the bench scripts (run.sh, sync.sh, hub.sh, stall.sh, console.sh,
+# offline.sh, doorsoak.sh), which source it from the repository's root after
+# `set -euo pipefail`: the header that says what machine a run was on, the
+# broker's check, and the timed steps.
 
 # elapsed T0 prints the seconds since T0, a reading of $SECONDS.
 elapsed() { printf '%ds' $((SECONDS - $1)); }
@@ -50,4 +51,13 @@ bench_step() {
   echo "== $title ($file)"
   go test ./bench -run '^$' "$@" | tee "$file"
   echo "took $(elapsed "$t0")"
+}
+
+# need_mosquitto SCRIPT: exits, saying how to install it, unless the broker
+# is on PATH or in /usr/sbin.
+need_mosquitto() {
+  command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || {
+    echo "$1 needs mosquitto: apt-get install -y mosquitto" >&2
+    exit 1
+  }
 }

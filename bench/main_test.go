@@ -23,6 +23,13 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if os.Getenv(doorProcEnv) != "" {
+		if err := runDoorProcess(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: door process:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	code := m.Run()
 	runDirsMu.Lock()
 	for _, d := range runDirs {

@@ -20,10 +20,7 @@ export KUNCI_BENCH_LARGE=1
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p bench/cache "$OUT"
 . bench/lib.sh
-command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || {
-  echo "offline.sh needs mosquitto: apt-get install -y mosquitto" >&2
-  exit 1
-}
+need_mosquitto offline.sh
 start=$SECONDS
 machine "$(mosquitto_version)" "events in the buffer: $OFFLINE_N"
 

@@ -25,10 +25,7 @@ OUT=${OUT:-$(mktemp -d)}
 export KUNCI_BENCH_CENTRAL=${KUNCI_BENCH_CENTRAL:-/dev/shm}
 mkdir -p bench/cache "$OUT"
 . bench/lib.sh
-command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || {
-  echo "stall.sh needs mosquitto: apt-get install -y mosquitto" >&2
-  exit 1
-}
+need_mosquitto stall.sh
 
 machine "$(mosquitto_version)" \
   "$KUNCI_BENCH_CENTRAL on (the broker and the hub): $(df -h --output=source,fstype,size,avail "$KUNCI_BENCH_CENTRAL" | tail -1)"
