@@ -64,7 +64,8 @@ END {
   row("taps stored, of 3 a visit (refused while full)", sprintf("%d of %d", v["taps-stored"], 3 * v["visits"]), "", "")
   row("visits safety events missing at the hub", sprintf("%d kinds", v["safety-missed"]), "0", v["safety-missed"] == 0 ? "PASS" : "MISS")
   row("pump during the soak: published (ack timeouts, each a resend of the log)", sprintf("%d (%d)", v["published"], v["ack-timeouts"]), "", "report")
-  row("hub back: the soak acked in", sprintf("%.1f s", v["drain-s"]), "", "")
+  row("broker RSS when the soak ended (its queue for the hub session)", sprintf("%.0f MiB", v["broker-rss-MiB"]), "", "report")
+  row("hub back: link up (queue handed over first); the soak acked", sprintf("%.1f s; %.1f s", v["hub-up-s"], v["hub-back-s"]), "", "report")
   row("  events the hub took from the broker (duplicates, deduped)", sprintf("%d (%d)", v["hub-received"], v["hub-duplicates"]), "", "report")
   row("hub holds the door events 1..N, N", sprintf("%d (last seq after the soak %d)", v["hub-events"], v["last-seq"]), "", "")
   ok = v["hub-dup-ids"] == 0 && v["hub-seq-gaps"] == 0 && v["hub-events"] >= v["last-seq"]

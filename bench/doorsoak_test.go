@@ -488,6 +488,9 @@ type doorSoak struct {
 	rssEnd       uint64
 	rssHWM       uint64 // the kernel's peak, after the soak
 	rssAnonMax   uint64
+	brokerRSS    uint64        // KiB, when the soak ended: the hub's queue
+	hubUp        time.Duration // from the hub's start until its link was up (subscribed)
+	hubBack      time.Duration // from the hub's start until the soak's events were acked
 	rssSamples   int
 	floodSent    int
 	hub          ingest.Stats
@@ -536,9 +539,15 @@ func runDoorSoak(tb testing.TB, c doorSoakConfig) doorSoak {
 	s.rssMax, s.rssEnd, s.rssAnonMax, s.rssSamples = rss.max, rss.last, rss.anonMax, rss.samples
 	s.rssHWM, _ = procField(p.cmd.Process.Pid, "status", "VmHWM:")
 
-	h := startSyncHub(tb, m.URL(), hubPath, ingest.Options{}, mqttlink.Options{})
-	// the pump goes back at least every 5 minutes (outbox.MaxAckTimeout);
-	// the broker's queue for the hub's session should make that moot
+	// the broker holds for the hub's session what the pump published:
+	// its whole log again at each ack timeout (10 s, doubling to 5 min)
+	if pid, err := brokerPID(m); err == nil {
+		s.brokerRSS, _ = procField(pid, "status", "VmRSS:")
+	}
+	back := time.Now()
+	// the broker hands the session its queue before the SUBACK
+	h := startSyncHubWait(tb, m.URL(), hubPath, ingest.Options{}, mqttlink.Options{}, 10*time.Minute)
+	s.hubUp = time.Since(back)
 	if err := p.ask(fmt.Sprintf("drain %d 10m", s.res.LastSeq), 11*time.Minute, &s.drain); err != nil {
 		tb.Fatalf("drain: %v", err)
 	}
@@ -550,6 +559,7 @@ func runDoorSoak(tb testing.TB, c doorSoakConfig) doorSoak {
 		tb.Fatalf("the door's end: %v", p.endErr)
 	}
 	s.end = p.end
+	s.hubBack = time.Since(back)
 	s.hub = h.in.Stats()
 	s.checkHub(tb, h.st)
 	h.stop()
@@ -613,7 +623,10 @@ func (s *doorSoak) checkHub(tb testing.TB, st *ingest.Store) {
 // ack-timeouts are the pump's during the soak (with no ack it publishes
 // the whole log again at each timeout, 10 s doubling to 5 min), and
 // hub-received and hub-duplicates what the hub then took from the
-// broker's queue.
+// broker's queue; broker-rss-MiB is Mosquitto's RSS when the soak ended
+// (the queue), hub-up-s the hub's link coming up (the broker hands over the
+// queue before the SUBACK), hub-back-s until the soak's events were
+// acked, drain-s the part of it after the link was up.
 func BenchmarkDoorSoak(b *testing.B) {
 	c := doorSoakConfigOf(b)
 	var s doorSoak
@@ -659,6 +672,9 @@ func BenchmarkDoorSoak(b *testing.B) {
 	b.ReportMetric(float64(s.hub.Received), "hub-received")
 	b.ReportMetric(float64(s.hub.Duplicates), "hub-duplicates")
 	b.ReportMetric(s.drain.Elapsed.Seconds(), "drain-s")
+	b.ReportMetric(s.hubUp.Seconds(), "hub-up-s")
+	b.ReportMetric(s.hubBack.Seconds(), "hub-back-s")
+	b.ReportMetric(float64(s.brokerRSS)/1024, "broker-rss-MiB")
 	b.ReportMetric(float64(r.LastSeq), "last-seq")
 	b.ReportMetric(float64(s.hubEvents), "hub-events")
 	b.ReportMetric(float64(s.hubDupIDs), "hub-dup-ids")

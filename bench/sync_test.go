@@ -289,6 +289,13 @@ type syncHub struct {
 // on a link with lo to broker; it returns once the link is up.
 func startSyncHub(tb testing.TB, broker, path string, o ingest.Options, lo mqttlink.Options) *syncHub {
 	tb.Helper()
+	return startSyncHubWait(tb, broker, path, o, lo, 15*time.Second)
+}
+
+// startSyncHubWait is startSyncHub waiting up to wait for the link: a
+// session with a long queue at the broker is handed it before its SUBACK.
+func startSyncHubWait(tb testing.TB, broker, path string, o ingest.Options, lo mqttlink.Options, wait time.Duration) *syncHub {
+	tb.Helper()
 	st, err := ingest.OpenStore(path)
 	if err != nil {
 		tb.Fatal(err)
@@ -323,7 +330,7 @@ func startSyncHub(tb testing.TB, broker, path string, o ingest.Options, lo mqttl
 		}
 	})}
 	tb.Cleanup(h.stop)
-	waitConn(tb, up, 15*time.Second, "hub link")
+	waitConn(tb, up, wait, "hub link")
 	return h
 }
 
