@@ -105,20 +105,29 @@ func doorSoakConfigOf(tb testing.TB) doorSoakConfig {
 		backlog: 44_500, permits: sanityN, atFull: 3, limit: time.Minute}
 }
 
+// resendMark is how many events the pump publishes during one visit and
+// its bare update (17 events of its own, the status) beyond which the visit
+// met the pump sending its log again.
+const resendMark = 200
+
 // doorSoakResult is what the door's process saw during the soak.
 type doorSoakResult struct {
 	Visits, VisitsAtFull int
 	Grants, Bares        []time.Duration
-	Elapsed              time.Duration
-	LowAt, FullAt        time.Duration // since the soak began; -1: not reached
-	MaxLevel             agent.SpaceLevel
-	MaxPending           uint64
-	End                  agent.Space
-	BacklogLast          uint64 // the newest seq of the backlog
-	LastSeq              uint64
-	Epoch                string
-	Metrics              map[string]float64 // the door's kunci_agent_ and kunci_mqtt_ samples
-	Err                  string
+	// Resending: the pump published more than resendMark events during
+	// the visit and its bare update: it was sending its log again
+	Resending     []bool
+	Elapsed       time.Duration
+	LowAt, FullAt time.Duration // since the soak began; -1: not reached
+	MaxLevel      agent.SpaceLevel
+	MaxPending    uint64
+	End           agent.Space
+	StoreBytes    int64  // the store file's size at the end
+	BacklogLast   uint64 // the newest seq of the backlog
+	LastSeq       uint64
+	Epoch         string
+	Metrics       map[string]float64 // the door's kunci_agent_ and kunci_mqtt_ samples
+	Err           string
 }
 
 // doorDrainResult is the door's way back: the hub acking all of the
@@ -211,7 +220,7 @@ func runDoorProcess() error {
 			if err := errors.Join(err1, err2, err3, err4); err != nil {
 				return errors.Join(err, stop())
 			}
-			r := soakDoor(ctx, w, bare, c.Permits, dur, every, atFull, limit)
+			r := soakDoor(ctx, w, bare, c.Store, c.Permits, dur, every, atFull, limit)
 			r.BacklogLast, r.Epoch = backlogLast, st.Epoch()
 			if err := out.Encode(r); err != nil {
 				return errors.Join(err, stop())
@@ -251,7 +260,7 @@ func runDoorProcess() error {
 // soakDoor runs visits every every for dur (and on, up to limit, until
 // atFull visits ended with the store full), each followed by a bare
 // update on bare, and notes the store's level after each.
-func soakDoor(ctx context.Context, w *wiredDoor, bare *bolt.DB, permits int, dur, every time.Duration, atFull int, limit time.Duration) doorSoakResult {
+func soakDoor(ctx context.Context, w *wiredDoor, bare *bolt.DB, store string, permits int, dur, every time.Duration, atFull int, limit time.Duration) doorSoakResult {
 	r := doorSoakResult{LowAt: -1, FullAt: -1}
 	clk := newBenchClock()
 	rng := rand.New(rand.NewPCG(uint64(permits), 6))
@@ -263,6 +272,7 @@ func soakDoor(ctx context.Context, w *wiredDoor, bare *bolt.DB, permits int, dur
 		if el >= dur && (r.VisitsAtFull >= atFull || el >= limit) {
 			break
 		}
+		pub0 := w.sample("kunci_agent_outbox_published_total")
 		lat, err := w.visit(ctx, rng.IntN(permits))
 		if err != nil {
 			r.Err = fmt.Sprintf("visit %d: %v", r.Visits+1, err)
@@ -275,6 +285,7 @@ func soakDoor(ctx context.Context, w *wiredDoor, bare *bolt.DB, permits int, dur
 		}
 		r.Visits++
 		r.Grants, r.Bares = append(r.Grants, lat), append(r.Bares, b)
+		r.Resending = append(r.Resending, w.sample("kunci_agent_outbox_published_total")-pub0 > resendMark)
 		sp := w.store.Space()
 		r.MaxLevel, r.MaxPending = max(r.MaxLevel, sp.Level), max(r.MaxPending, sp.Pending)
 		if sp.Level >= agent.SpaceLow && r.LowAt < 0 {
@@ -295,6 +306,9 @@ func soakDoor(ctx context.Context, w *wiredDoor, bare *bolt.DB, permits int, dur
 	}
 	r.Elapsed = time.Since(start)
 	r.End = w.store.Space()
+	if fi, err := os.Stat(store); err == nil {
+		r.StoreBytes = fi.Size()
+	}
 	r.LastSeq, _ = w.store.LastSeq()
 	r.Metrics = map[string]float64{}
 	for line := range strings.Lines(string(w.metrics.Text())) {
@@ -610,7 +624,9 @@ func (s *doorSoak) checkHub(tb testing.TB, st *ingest.Store) {
 
 // BenchmarkDoorSoak runs the door soak once (-benchtime=1x) and reports:
 // grant-p50-us, grant-p99-us, bare-p50-us, bare-p99-us (the paired bare
-// update) and visits; rss-max-MiB (sampled once a second),
+// update) and visits; visits-resending (those during which the pump sent
+// its log again, see resendMark), calm-grant-p99-us and calm-bare-p99-us
+// (the others); store-MiB (the store file, mapped: it counts in the RSS); rss-max-MiB (sampled once a second),
 // rss-hwm-MiB (the kernel's peak), rss-end-MiB and rss-anon-max-MiB (its
 // anonymous part, sampled) of the door's process;
 // the quota (max-events, reserve), the highest level reached (0 ok, 1
@@ -648,6 +664,18 @@ func BenchmarkDoorSoak(b *testing.B) {
 	b.ReportMetric(us(r.Bares, 50), "bare-p50-us")
 	b.ReportMetric(us(r.Bares, 99), "bare-p99-us")
 	b.ReportMetric(float64(r.Visits), "visits")
+	var calmG, calmB []time.Duration
+	for i, re := range r.Resending {
+		if !re {
+			calmG, calmB = append(calmG, r.Grants[i]), append(calmB, r.Bares[i])
+		}
+	}
+	b.ReportMetric(float64(r.Visits-len(calmG)), "visits-resending")
+	if len(calmG) > 0 {
+		b.ReportMetric(us(calmG, 99), "calm-grant-p99-us")
+		b.ReportMetric(us(calmB, 99), "calm-bare-p99-us")
+	}
+	b.ReportMetric(float64(r.StoreBytes)/(1<<20), "store-MiB")
 	b.ReportMetric(r.Elapsed.Seconds(), "soak-s")
 	b.ReportMetric(float64(s.rssMax)/1024, "rss-max-MiB")
 	b.ReportMetric(float64(s.rssHWM)/1024, "rss-hwm-MiB")
