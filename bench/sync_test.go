@@ -35,6 +35,7 @@ import (
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/permit/permittest"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/status"
@@ -293,6 +294,7 @@ func startSyncHub(tb testing.TB, broker, path string, o ingest.Options, lo mqttl
 	if err != nil {
 		tb.Fatal(err)
 	}
+	o.Signer = benchHubKey
 	in, err := ingest.New(st, o)
 	if err != nil {
 		tb.Fatal(err)
@@ -340,6 +342,14 @@ type syncAgent struct {
 	stop      func()
 }
 
+// benchHubKey signs the hub's acks in the benchmarks; benchKeys, the
+// doors' keyring, trusts it: every ack is signed and verified as in the
+// field.
+var (
+	benchHubKey = permittest.Signer(1)
+	benchKeys   = permittest.Keyring(benchHubKey)
+)
+
 // startSyncAgent runs a link with lo to broker for the store st and
 // prepares a pump with po; it returns once the link is up.
 func startSyncAgent(tb testing.TB, broker string, st *agent.Store, po outbox.Options, lo mqttlink.Options) *syncAgent {
@@ -360,14 +370,14 @@ func startSyncAgent(tb testing.TB, broker string, st *agent.Store, po outbox.Opt
 			a.ackErr.CompareAndSwap(nil, &err)
 			return
 		}
-		if ack, err := outbox.DecodeAck(m.Payload); err == nil {
+		if ack, err := outbox.DecodeAck(m.Payload, benchKeys); err == nil {
 			a.acks.took(ack.Through)
 		}
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	po.Door = t
+	po.Door, po.Keys = t, benchKeys
 	if a.pump, err = outbox.New(st, a.link, a.notify, po); err != nil {
 		tb.Fatal(err)
 	}

@@ -28,14 +28,14 @@ type Publisher = ingest.Publisher
 type Options struct {
 	Workflow *workflow.Store // permits and staff (required, with a signer)
 	Events   *ingest.Store   // the doors' events (required)
-	Signer   *permit.Signer  // signs commands (required)
+	Signer   *permit.Signer  // signs commands and the ingest's acks (required)
 	Prefix   string          // topic prefix (topic.DefaultPrefix)
 	// Doors are the doors the hub serves, as site/door pairs: staff
 	// records go to every door of their site. Doors that report without
 	// being listed are followed too (status, events) but get no staff.
 	Doors []DoorName
-	// Ingest tunes the event ingest; its Prefix, Log, OnStored and OnGaps
-	// are the hub's.
+	// Ingest tunes the event ingest; its Prefix, Signer, Log, OnStored and
+	// OnGaps are the hub's.
 	Ingest ingest.Options
 	// Metrics is the hub's registry, which its API serves at /metrics;
 	// the ingest's metrics go there too. nil: one of its own.
@@ -101,6 +101,7 @@ func New(o Options) (*Hub, error) {
 	}
 	io := o.Ingest
 	io.Prefix, io.Log, io.OnStored, io.OnGaps, io.Metrics = o.Prefix, o.Log, h.stored, h.live.gaps, o.Metrics
+	io.Signer = o.Signer // acks are signed as commands are
 	var err error
 	if h.in, err = ingest.New(o.Events, io); err != nil {
 		return nil, err

@@ -116,6 +116,31 @@ func (s *Signer) Sign(kind Kind, v interface{ Validate() error }) ([]byte, error
 	return json.Marshal(doc)
 }
 
+// AckPayload is the JSON of a door's events/ack topic (SignAck).
+type AckPayload struct {
+	Epoch   string          `json:"epoch"`
+	Through uint64          `json:"through"`
+	Signed  json.RawMessage `json:"signed"`
+}
+
+// SignAck validates a and returns the payload of its door's events/ack
+// topic:
+//
+//	{"epoch":"6f1c2a","through":42,"signed":{"kind":"ack","key":…,"body":…,"sig":…}}
+//
+// The signed document is the ack. Epoch and through are repeated in the
+// clear for agents that predate signed acks, which read only those two
+// and ignore other members, and for tools that watch the flow. An agent
+// that verifies trusts only the signed document, and refuses a payload
+// whose clear members differ from it.
+func (s *Signer) SignAck(a *Ack) ([]byte, error) {
+	doc, err := s.Sign(KindAck, a)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(AckPayload{Epoch: a.Epoch, Through: a.Through, Signed: doc})
+}
+
 // Keyring is the set of hub public keys an agent trusts. Several keys are
 // trusted at once while the hub rotates its key.
 type Keyring map[KeyID]ed25519.PublicKey

@@ -75,7 +75,7 @@ const (
 type agentFixture struct {
 	bin, dir, store string
 	keys, records   string
-	pub             string
+	pub, priv       string // the hub's key pair the door trusts
 }
 
 // newAgentFixture makes keys and signed records with the binary itself, as
@@ -93,7 +93,7 @@ func newAgentFixture(t *testing.T, bin, dir string) *agentFixture {
 	if len(privs) != 1 || len(pubs) != 1 {
 		t.Fatalf("keygen wrote keys %v and %v, want one pair", privs, pubs)
 	}
-	fx.pub = pubs[0]
+	fx.pub, fx.priv = pubs[0], privs[0]
 	sign := []string{"--key", privs[0], "--site-key", filepath.Join(fx.keys, "site.key"), "--site", "demo"}
 	rec := func(name string) []string { return []string{"-o", filepath.Join(fx.records, name)} }
 	runKunci(t, bin, slices.Concat([]string{"sign", "staff"}, sign, rec("staff-S-004.json"),
