@@ -134,3 +134,15 @@ func TestAckValidate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSignAck is the hub's cost of one ack: at most one per door
+// every AckInterval (50 ms) while its events flow.
+func BenchmarkSignAck(b *testing.B) {
+	s := permit.NewSigner(testKey(1))
+	a := validAck()
+	for b.Loop() {
+		if _, err := s.SignAck(a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

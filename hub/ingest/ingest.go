@@ -160,7 +160,7 @@ type Stats struct {
 	Commits     uint64 // transactions
 	StoreErrors uint64 // failed reads or commits; their events are not acked
 	Acks        uint64 // acks published
-	AckErrors   uint64 // acks that could not be published
+	AckErrors   uint64 // acks that could not be signed or published
 	Lost        uint64 // seqs accepted as lost (AcceptLost)
 	HeldBytes   uint64 // bytes held now, over every door
 	HeldEpochs  uint64 // streams with a gap open now, over every door
@@ -349,7 +349,7 @@ func New(st *Store, o Options) (*Ingest, error) {
 		storeErrors: r.Counter("kunci_hub_events_store_errors_total",
 			"Reads and commits of the event store that failed; their events are not acked."),
 		acks:      r.Counter("kunci_hub_acks_total", "Signed acks published to the doors."),
-		ackErrors: r.Counter("kunci_hub_ack_errors_total", "Acks that could not be published."),
+		ackErrors: r.Counter("kunci_hub_ack_errors_total", "Acks that could not be signed or published."),
 		lost: r.Counter("kunci_hub_events_lost_total",
 			"Seqs of the doors' streams that an operator accepted as lost (a lost hub store); each run is kept in the store."),
 	}

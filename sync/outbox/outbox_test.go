@@ -792,3 +792,14 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(b)
 }
+
+// BenchmarkDecodeAck is the door's cost of one ack, its verification
+// included.
+func BenchmarkDecodeAck(b *testing.B) {
+	payload := ack("6f1c2a9b", 123456)
+	for b.Loop() {
+		if _, err := outbox.DecodeAck(payload, hubKeys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
