@@ -35,7 +35,7 @@ import (
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/mqtttest"
-	"github.com/kunci-project/kunci/permit/permittest"
+	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/status"
@@ -342,12 +342,12 @@ type syncAgent struct {
 	stop      func()
 }
 
-// benchHubKey signs the hub's acks in the benchmarks; benchKeys, the
-// doors' keyring, trusts it: every ack is signed and verified as in the
-// field.
+// benchHubKey signs the hub's acks in the benchmarks with the bench's hub
+// key (hubKey); benchKeys, the doors' keyring, trusts it: every ack is
+// signed and verified as in the field.
 var (
-	benchHubKey = permittest.Signer(1)
-	benchKeys   = permittest.Keyring(benchHubKey)
+	benchHubKey = permit.NewSigner(hubKey)
+	benchKeys   = keyring()
 )
 
 // startSyncAgent runs a link with lo to broker for the store st and
