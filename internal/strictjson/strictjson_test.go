@@ -1,0 +1,110 @@
+package strictjson_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kunci-project/kunci/internal/strictjson"
+)
+
+type item struct {
+	Name  string `json:"name"`
+	Count int    `json:"count,omitempty"`
+}
+
+type base struct {
+	ID string `json:"id"`
+}
+
+type request struct {
+	base
+	Site    string            `json:"site"`
+	Door    string            `json:"door,omitempty"`
+	Items   []item            `json:"items"`
+	First   *item             `json:"first"`
+	Labels  map[string]string `json:"labels"`
+	Until   time.Time         `json:"until"`
+	Raw     json.RawMessage   `json:"raw"`
+	Any     any               `json:"any"`
+	Skipped string            `json:"-"`
+	Plain   string
+}
+
+func TestCheck(t *testing.T) {
+	for _, c := range []struct {
+		name, in string
+		want     string // "" when accepted
+	}{
+		{"exact keys", `{"id":"P-1","site":"demo","items":[{"name":"a"}],"first":{"name":"b"},"Plain":"x"}`, ""},
+		{"empty", ``, ""},
+		{"not json", `{"site":`, ""},
+		{"unknown key, the decoder's", `{"nope":1}`, ""},
+		{"map keys any case", `{"labels":{"A":"1","a":"2"}}`, ""},
+		{"raw and any, any case", `{"raw":{"Site":1},"any":{"SITE":1,"site":2}}`, ""},
+		{"a time", `{"until":"2026-01-01T00:00:00Z"}`, ""},
+		{"same key in two objects", `{"items":[{"name":"a"},{"name":"b"}],"first":{"name":"c"}}`, ""},
+		{"a value that looks like a key", `{"site":"site","door":"site"}`, ""},
+		{"upper case", `{"SITE":"demo"}`, `key "SITE": no such field; keys are case-sensitive: "site"`},
+		{"mixed case", `{"site":"demo","Door":"x"}`, `key "Door": no such field; keys are case-sensitive: "door"`},
+		{"promoted field's case", `{"ID":"P-1"}`, `key "ID": no such field; keys are case-sensitive: "id"`},
+		{"untagged field's case", `{"plain":"x"}`, `key "plain": no such field; keys are case-sensitive: "Plain"`},
+		{"nested case", `{"items":[{"name":"a"},{"NAME":"b"}]}`, `key "items[1].NAME": no such field; keys are case-sensitive: "name"`},
+		{"pointer's case", `{"first":{"Count":1}}`, `key "first.Count": no such field; keys are case-sensitive: "count"`},
+		{"twice", `{"site":"demo","site":"other"}`, `key "site" appears twice in its object`},
+		{"twice nested", `{"items":[{"name":"a","name":"b"}]}`, `key "items[0].name" appears twice in its object`},
+		{"twice in a map", `{"labels":{"a":"1","a":"2"}}`, `key "labels.a" appears twice in its object`},
+		{"twice in raw", `{"raw":{"x":[{"k":1,"k":2}]}}`, `key "raw.x[0].k" appears twice in its object`},
+		{"twice, unknown", `{"nope":1,"nope":2}`, `key "nope" appears twice in its object`},
+		{"twice, skipped field", `{"Skipped":1,"Skipped":2}`, `key "Skipped" appears twice in its object`},
+	} {
+		var v request
+		err := strictjson.Check([]byte(c.in), &v)
+		if got := errString(err); got != c.want {
+			t.Errorf("Check(%s: %s) = %q; want %q", c.name, c.in, got, c.want)
+		}
+		var ke *strictjson.KeyError
+		if err != nil && !errors.As(err, &ke) {
+			t.Errorf("Check(%s) = %T; want a *KeyError", c.name, err)
+		}
+	}
+}
+
+// Deep nesting costs a frame per level, no recursion: a megabyte of
+// brackets is checked without a stack to grow.
+func TestCheckDeep(t *testing.T) {
+	in := strings.Repeat("[", 1<<19) + strings.Repeat("]", 1<<19)
+	if err := strictjson.Check([]byte(in), new(any)); err != nil {
+		t.Fatal(err)
+	}
+	dup := strings.Repeat(`{"a":`, 1000) + `{"b":1,"b":2}` + strings.Repeat("}", 1000)
+	if err := strictjson.Check([]byte(dup), new(any)); err == nil || !strings.Contains(err.Error(), "appears twice") {
+		t.Errorf("Check(deep duplicate) = %v; want it refused", err)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{`{"site":"demo","items":[{"name":"a"}]}`, `{"SITE":1}`, `{"a":1,"a":2}`, `[[{}]]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var v request
+		err := strictjson.Check([]byte(in), &v)
+		if err != nil {
+			return
+		}
+		// what Check lets through, encoding/json reads without a
+		// duplicate: a second decode into a map sees each key once
+		var m map[string]json.RawMessage
+		_ = json.Unmarshal([]byte(in), &m)
+	})
+}
