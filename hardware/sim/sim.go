@@ -15,6 +15,7 @@ import (
 	"github.com/kunci-project/kunci/hardware"
 	"github.com/kunci-project/kunci/internal/httpjson"
 	"github.com/kunci-project/kunci/internal/metrics"
+	"github.com/kunci-project/kunci/internal/strictjson"
 	"github.com/kunci-project/kunci/permit"
 )
 
@@ -138,6 +139,9 @@ func decode(r *http.Request, v any) error {
 	}
 	if len(body) > MaxBody {
 		return badRequest{fmt.Errorf("body larger than %d bytes", MaxBody)}
+	}
+	if err := strictjson.Check(body, v); err != nil {
+		return badRequest{fmt.Errorf("body: %w", err)}
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()

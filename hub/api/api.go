@@ -1,12 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/httpjson"
 	"github.com/kunci-project/kunci/internal/metrics"
+	"github.com/kunci-project/kunci/internal/strictjson"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -37,6 +40,9 @@ type Options struct {
 	// Console serves every path the API does not take (/api/, /metrics,
 	// /healthz): the web console. Without it they are 404.
 	Console http.Handler
+	// WatchWrite bounds each write of a watch stream (DefaultWatchWrite
+	// when zero): a caller that has not taken it by then is dropped.
+	WatchWrite time.Duration
 }
 
 // API is the hub's HTTP handler.
@@ -47,6 +53,7 @@ type API struct {
 	mux    *http.ServeMux
 
 	requests, clientErrors, serverErrors *metrics.Counter
+	watchDropped, watchEnded             *metrics.Counter
 }
 
 // New returns the API of h, its callers known by tokens. Its metrics go
@@ -61,11 +68,17 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.WatchWrite <= 0 {
+		o.WatchWrite = DefaultWatchWrite
+	}
 	reg := h.Metrics()
 	a := &API{h: h, tokens: tokens, o: o, mux: http.NewServeMux(),
 		requests:     reg.Counter("kunci_hub_api_requests_total", "Requests of the hub's HTTP API."),
 		clientErrors: reg.Counter("kunci_hub_api_client_errors_total", "Requests of the hub's API refused with a 4xx status."),
 		serverErrors: reg.Counter("kunci_hub_api_server_errors_total", "Requests of the hub's API that failed with a 5xx status."),
+		watchDropped: reg.Counter("kunci_hub_api_watch_dropped_total",
+			"Watch streams ended because the caller did not take a write within the write timeout."),
+		watchEnded: reg.Counter("kunci_hub_api_watch_ended_total", "Watch streams ended because their token was revoked or expired."),
 	}
 	readers := []auth.Role{auth.Requester, auth.Coordinator, auth.Approver, auth.Viewer} // every role reads
 	route := func(pattern string, roles []auth.Role, fn func(http.ResponseWriter, *http.Request, auth.Principal) error) {
@@ -75,8 +88,15 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]bool{"ok": true})
 	})
-	a.mux.Handle("GET /metrics", reg)
-	a.mux.Handle("GET /api/metrics", reg) // where kunci dev's door has /metrics
+	// the counters tell who failed to sign in and what the doors did:
+	// a token of any role reads them (Prometheus sends it with
+	// authorization.credentials_file), as it reads the rest
+	metricsOf := func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+		reg.ServeHTTP(w, r)
+		return nil
+	}
+	route("GET /metrics", readers, metricsOf)
+	route("GET /api/metrics", readers, metricsOf) // where kunci dev's door has /metrics
 	route("GET /api/whoami", readers, a.whoami)
 	route("POST /api/permits", one(auth.Requester), a.request)
 	route("GET /api/permits", readers, a.listPermits)
@@ -187,16 +207,30 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, code int, err error) 
 }
 
 // decode reads the body into v: one JSON object of at most MaxBody bytes,
-// no unknown field. An empty body is an empty object.
+// sent within the server's body deadline (internal/httplimit), no
+// unknown field, no key twice in an object and none that names a field
+// only when case is ignored (internal/strictjson). An empty body is an
+// empty object.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return withStatus(http.StatusUnsupportedMediaType, "body: Content-Type %q, want application/json", ct)
 	}
-	body := http.MaxBytesReader(w, r.Body, MaxBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return withStatus(http.StatusRequestEntityTooLarge, "body: larger than %d bytes", MaxBody)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return withStatus(http.StatusRequestTimeout, "body: not sent in time (%d bytes came)", len(raw))
+	case err != nil:
+		return withStatus(http.StatusBadRequest, "body: %v", err)
+	}
+	if err := strictjson.Check(raw, v); err != nil {
+		return withStatus(http.StatusBadRequest, "body: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var tm *time.ParseError
@@ -204,8 +238,6 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case err == nil:
 	case errors.Is(err, io.EOF):
 		return nil
-	case errors.As(err, &mbe):
-		return withStatus(http.StatusRequestEntityTooLarge, "body: larger than %d bytes", MaxBody)
 	case errors.As(err, &syn):
 		return withStatus(http.StatusBadRequest, "body: not valid JSON at byte %d: %v", syn.Offset, err)
 	case errors.As(err, &typ):
@@ -218,14 +250,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		// unknown field, and the rest encoding/json names
 		return withStatus(http.StatusBadRequest, "body: %v", err)
 	}
-	if dec.More() {
+	// not dec.More, which misses a stray ']' or '}'
+	if len(bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n")) != 0 {
 		return withStatus(http.StatusBadRequest, "body: more than one JSON value")
-	}
-	if _, err := io.Copy(io.Discard, body); err != nil {
-		if errors.As(err, &mbe) {
-			return withStatus(http.StatusRequestEntityTooLarge, "body: larger than %d bytes", MaxBody)
-		}
-		return withStatus(http.StatusBadRequest, "body: %v", err)
 	}
 	return nil
 }
@@ -549,44 +576,88 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, _ auth.Principal) e
 // watchBeat is how often an idle watch stream says it is alive.
 const watchBeat = 15 * time.Second
 
-func (a *API) watch(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+// DefaultWatchWrite is Options.WatchWrite when zero.
+const DefaultWatchWrite = 10 * time.Second
+
+// watch streams the doors' state and changes until the caller goes, its
+// token is revoked or expires, or the hub stops. A write that has not
+// gone within Options.WatchWrite ends it, counted: a caller that does not
+// read is dropped, never held.
+func (a *API) watch(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	rc := http.NewResponseController(w)
 	ctx := r.Context()
-	updates := a.h.Watch(ctx)
+	updates, err := a.h.Watch(ctx)
+	if errors.Is(err, hub.ErrBusy) {
+		// answered here, not by fail, which hides a 5xx's cause; the
+		// hub counted it
+		w.Header().Set("Retry-After", "30")
+		httpjson.Error(w, http.StatusServiceUnavailable, fmt.Errorf("%v; try again later", err))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ended, release := a.tokens.Ended(p.TokenID)
+	defer release()
+	var expired <-chan time.Time
+	if !p.Expires.IsZero() {
+		t := time.NewTimer(time.Until(p.Expires))
+		defer t.Stop()
+		expired = t.C
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
+	// each write gets its deadline; errors.Is(err, os.ErrDeadlineExceeded)
+	// afterwards: the caller stopped reading
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(a.o.WatchWrite)) }
+	dropped := func(err error) error {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			a.watchDropped.Inc()
+			a.o.Log.Info("api: a watch stream that did not read was dropped", "token", p.TokenID, "write_timeout", a.o.WatchWrite)
+		}
+		return nil
+	}
+	deadline()
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
 	// the current state first, then the changes
 	for _, d := range a.h.Doors() {
 		d := d
 		if err := enc.Encode(hub.Update{Kind: "state", Site: d.Site, Door: d.Door, State: &d}); err != nil {
-			return nil
+			return dropped(err)
 		}
 	}
-	if rc.Flush() != nil {
-		return nil
+	if err := rc.Flush(); err != nil {
+		return dropped(err)
 	}
 	beat := time.NewTicker(watchBeat)
 	defer beat.Stop()
 	for {
+		var err error
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-ended:
+			a.watchEnded.Inc()
+			return nil
+		case <-expired:
+			a.watchEnded.Inc()
+			return nil
 		case <-beat.C:
-			if _, err := io.WriteString(w, "{\"kind\":\"beat\"}\n"); err != nil {
-				return nil
-			}
+			deadline()
+			_, err = io.WriteString(w, "{\"kind\":\"beat\"}\n")
 		case u, ok := <-updates:
 			if !ok {
 				return nil
 			}
-			if err := enc.Encode(u); err != nil {
-				return nil
-			}
+			deadline()
+			err = enc.Encode(u)
 		}
-		if rc.Flush() != nil {
-			return nil
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
+			return dropped(err)
 		}
 	}
 }

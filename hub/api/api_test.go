@@ -274,6 +274,13 @@ func TestBadInput(t *testing.T) {
 		{"wrong time", p.Desk, "POST", "/api/permits", []byte(`{"not_before":"tomorrow"}`), 400, "time"},
 		{"unknown field", p.Desk, "POST", "/api/permits", []byte(`{"guest":"A","nik_raw":"1"}`), 400, "nik_raw"},
 		{"not JSON", p.Desk, "POST", "/api/permits", []byte(`{"guest":`), 400, "JSON"},
+		// encoding/json would read SITE as site, and keep the last of two
+		// (issue 13): refused, naming the key
+		{"key in upper case", p.Desk, "POST", "/api/permits", []byte(`{"SITE":"demo"}`), 400, `key \"SITE\": no such field; keys are case-sensitive: \"site\"`},
+		{"key in mixed case", p.Coord, "POST", base + "/coordinate", []byte(`{"Category":"server"}`), 400, `key \"Category\"`},
+		{"key twice", p.Desk, "POST", "/api/permits", []byte(`{"guest":"A","guest":"B"}`), 400, `key \"guest\" appears twice`},
+		{"key twice in a token's body", e.Admin, "POST", "/api/tokens", []byte(`{"name":"x","roles":["viewer"],"roles":["admin"]}`), 400, `key \"roles\" appears twice`},
+		{"stray bracket after the body", p.Desk, "POST", "/api/permits", []byte(`{}]`), 400, "more than one"},
 		{"two values", p.Desk, "POST", "/api/permits", []byte(`{} {}`), 400, "more than one"},
 		{"array body", p.Desk, "POST", "/api/permits", []byte(`[1,2]`), 400, "body"},
 		{"10 MiB body", p.Desk, "POST", "/api/permits", big, 413, "larger than"},
@@ -343,7 +350,7 @@ func TestBadInput(t *testing.T) {
 	if e.Tokens.Stats().Tampered == 0 {
 		t.Error("tampered token not counted")
 	}
-	_, m := e.Do(t, "", "GET", "/metrics", nil)
+	_, m := e.Do(t, p.Viewer, "GET", "/metrics", nil)
 	if !strings.Contains(string(m), "kunci_hub_api_client_errors_total") {
 		t.Errorf("metrics:\n%s", m)
 	}
@@ -474,5 +481,21 @@ func TestEvents(t *testing.T) {
 	// a limit of 0 is the client's "the hub's default": sent by hand
 	if code, body := e.Do(t, e.Admin, "GET", "/api/events?site=demo&door=server-room&limit=0", nil); code != http.StatusBadRequest {
 		t.Fatalf("limit=0: %d %s; want 400", code, body)
+	}
+}
+
+// TestMetricsNeedAToken: the hub's counters (sign-in failures, the
+// doors' events) are read with a token of any role, never without one
+// (issue 13).
+func TestMetricsNeedAToken(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	desk := e.Token(t, "desk", auth.Requester)
+	for _, path := range []string{"/metrics", "/api/metrics"} {
+		if code, body := e.Do(t, "", "GET", path, nil); code != http.StatusUnauthorized || strings.Contains(string(body), "kunci_hub_") {
+			t.Errorf("GET %s without a token = %d %.80s; want 401 and no counters", path, code, body)
+		}
+		if code, body := e.Do(t, desk, "GET", path, nil); code != http.StatusOK || !strings.Contains(string(body), "kunci_hub_auth_refused_total") {
+			t.Errorf("GET %s with a requester's token = %d %.80s; want 200 and the counters", path, code, body)
+		}
 	}
 }

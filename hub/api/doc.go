@@ -39,12 +39,18 @@
 //	POST   /api/tokens           admin           {"name":"...","roles":["approver"],"expires":"RFC 3339"?} -> 201 NewToken
 //	DELETE /api/tokens/{id}      admin           204
 //	POST   /api/purge            admin           {} -> PurgeResult (the configured retention)
-//	GET    /metrics, /api/metrics                the hub's metrics, Prometheus text (README.md)
+//	GET    /metrics, /api/metrics                the hub's metrics, Prometheus text (README.md); any role
 //
 // from and to are RFC 3339 times or dates (2026-11-28); to is exclusive.
 // The guest book selects visits by entry, the SLA permits by request.
-// Bodies are at most MaxBody bytes and must be one JSON object with no
-// unknown field.
+// Bodies are at most MaxBody bytes, sent within the server's body
+// deadline (408 after it), and must be one JSON object with no unknown
+// field, no key twice in an object and every key spelt as its field,
+// case included (a 400 names the key). A request with two Authorization
+// headers is refused with 400. A watch stream ends when its token is
+// revoked or expires, and when its caller stops reading (a write not
+// taken within Options.WatchWrite); one beyond the hub's MaxWatchers is
+// answered 503 with Retry-After.
 //
 // The API must never show a NIK unmasked to anyone but an admin, never
 // show a card UID (only fingerprints exist), and never change a record on

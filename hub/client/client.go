@@ -76,7 +76,7 @@ func WatchIdle(d time.Duration) Option {
 
 // New returns a client of the hub at baseURL (http or https, a host, and
 // a path prefix if the hub is behind one) with token; an empty token
-// sends none (GET /healthz and /api/metrics need none).
+// sends none (GET /healthz needs none).
 func New(baseURL, token string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

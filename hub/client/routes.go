@@ -210,8 +210,8 @@ func (c *Client) Purge(ctx context.Context) (*api.PurgeResult, error) {
 }
 
 // Metrics returns the hub's counters (GET /api/metrics, where kunci dev
-// serves them too), each sample by its name as the hub writes it, labels
-// included.
+// serves them too; a token of any role), each sample by its name as the
+// hub writes it, labels included.
 func (c *Client) Metrics(ctx context.Context) (map[string]float64, error) {
 	resp, err := c.open(ctx, c.short, http.MethodGet, "/api/metrics", nil, nil, "text/plain")
 	if err != nil {

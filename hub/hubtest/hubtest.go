@@ -59,6 +59,10 @@ type Options struct {
 	Retention time.Duration
 	// Signer replaces the folder's own key (a key rotation).
 	Signer *permit.Signer
+	// MaxWatchers and WatchWrite are the hub's and the API's (their
+	// defaults when zero).
+	MaxWatchers int
+	WatchWrite  time.Duration
 }
 
 // Env is a running hub.
@@ -161,7 +165,7 @@ func (e *Env) start(t testing.TB, o Options) {
 		t.Fatal(err)
 	}
 	e.Hub, err = hub.New(hub.Options{Workflow: e.WF, Events: e.Events, Signer: e.Signer,
-		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now,
+		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now, MaxWatchers: o.MaxWatchers,
 		Ingest: ingest.Options{AckLinger: time.Millisecond}, Metrics: reg})
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +173,8 @@ func (e *Env) start(t testing.TB, o Options) {
 	if e.Console, err = console.New(console.Options{Hub: e.Hub, Users: e.Users, Tokens: e.Tokens, Publisher: e.Pub}); err != nil {
 		t.Fatal(err)
 	}
-	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention, Users: e.Users, Console: e.Console}); err != nil {
+	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention, Users: e.Users, Console: e.Console,
+		WatchWrite: o.WatchWrite}); err != nil {
 		t.Fatal(err)
 	}
 	e.Server = httptest.NewServer(e.API)
