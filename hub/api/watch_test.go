@@ -123,9 +123,12 @@ func TestWatchersCapped(t *testing.T) {
 	e := hubtest.New(t, hubtest.Options{MaxWatchers: 2})
 	first := openWatch(t, e, e.Admin)
 	openWatch(t, e, e.Admin)
-	code, body := e.Do(t, e.Admin, "GET", "/api/watch", nil)
-	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "too many watch streams are open (2, the hub's max_watchers)") {
-		t.Errorf("a third watch = %d %s; want 503 naming the cap", code, body)
+	third := openWatch(t, e, e.Admin)
+	if third.StatusCode != http.StatusServiceUnavailable { // a stream: not read to its end
+		t.Errorf("a third watch = %s; want 503", third.Status)
+	} else if body, _ := io.ReadAll(third.Body); !strings.Contains(string(body), "too many watch streams are open (2, the hub's max_watchers)") ||
+		third.Header.Get("Retry-After") == "" {
+		t.Errorf("a third watch = %s %s, Retry-After %q; want the cap named, and when to try again", third.Status, body, third.Header.Get("Retry-After"))
 	}
 	if m := metricsText(t, e); !strings.Contains(m, "kunci_hub_watchers_refused_total 1\n") || !strings.Contains(m, "kunci_hub_watchers 2\n") {
 		t.Errorf("metrics: want one refused, two open:\n%s", m)
