@@ -610,6 +610,9 @@ func (a *API) watch(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	// each write gets its deadline; errors.Is(err, os.ErrDeadlineExceeded)
 	// afterwards: the caller stopped reading
 	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(a.o.WatchWrite)) }
+	// the server sets no write deadline of its own: one left here would
+	// fail the connection's next answer
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	dropped := func(err error) error {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			a.watchDropped.Inc()

@@ -201,6 +201,7 @@ func (c *Console) dashboardStream(w http.ResponseWriter, r *http.Request, p auth
 	// is dropped, counted, not held
 	rc := http.NewResponseController(w)
 	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(streamWrite)) }
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // for the connection's next answer
 	deadline()
 	l := c.newPage(r, p, s.CSRF).L
 	h := w.Header()

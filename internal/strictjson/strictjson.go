@@ -39,12 +39,9 @@ type frame struct {
 	index  int    // an array: the next element's index
 }
 
-// path names the place of key in f (f's own place when key is "").
+// path names the place of key in f: "site", "items[2].name".
 func (f *frame) path(key string) string {
-	var segs []string
-	if key != "" {
-		segs = append(segs, key)
-	}
+	segs := []string{key}
 	for g := f; g.up != nil; g = g.up {
 		if g.up.object {
 			segs = append(segs, g.upKey)
