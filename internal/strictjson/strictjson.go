@@ -1,7 +1,6 @@
 package strictjson
 
 import (
-	"bytes"
 	"encoding"
 	"encoding/json"
 	"fmt"
@@ -35,8 +34,8 @@ type frame struct {
 	upIdx  int          // its index in up, an array
 	keys   map[string]struct{}
 	key    string // an object's key whose value comes next
-	want   bool   // an object: the next token is a key (or its end)
-	index  int    // an array: the next element's index
+	want   bool   // an object: the next string is a key
+	index  int    // an array: the element's index
 }
 
 // path names the place of key in f: "site", "items[2].name".
@@ -63,81 +62,112 @@ func (f *frame) path(key string) string {
 // Check reports the first key of data that is in its object twice, or
 // that names a field of v's type only when case is ignored, as a
 // *KeyError; nil when there is none, or when data is not JSON (the
-// decoder says why).
+// decoder says why). It scans the bytes once, allocating for keys only.
 func Check(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
 	var top *frame
 	var t reflect.Type
 	if v != nil {
 		t = reflect.TypeOf(v)
 	}
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // the end, or not JSON: the decoder reports that
-		}
-		d, isDelim := tok.(json.Delim)
-		if isDelim && (d == '}' || d == ']') {
+	for i := 0; i < len(data); {
+		switch c := data[i]; c {
+		case ',':
+			switch {
+			case top == nil:
+			case top.object:
+				top.want = true
+			default:
+				top.index++
+			}
+			i++
+		case '{', '[':
+			vt := t
+			if top != nil {
+				vt = top.child()
+			}
+			f := &frame{object: c == '{', t: vt, up: top, want: c == '{'}
+			if top != nil {
+				f.upKey, f.upIdx = top.key, top.index
+			}
+			if f.object {
+				f.keys = map[string]struct{}{}
+			}
+			top = f
+			i++
+		case '}', ']':
+			if top == nil {
+				return nil // not JSON
+			}
 			top = top.up
-			top.after()
-			continue
-		}
-		if top != nil && top.object && top.want {
-			key, _ := tok.(string)
-			if _, dup := top.keys[key]; dup {
-				return &KeyError{Path: top.path(key), Repeat: true}
+			i++
+		case '"':
+			end, special := stringEnd(data, i)
+			if end < 0 {
+				return nil // not JSON
 			}
-			top.keys[key] = struct{}{}
-			if f := caseOnly(top.t, key); f != "" {
-				return &KeyError{Path: top.path(key), Field: f}
+			if top != nil && top.object && top.want {
+				key, ok := keyOf(data[i:end], special)
+				if !ok {
+					return nil
+				}
+				if _, dup := top.keys[key]; dup {
+					return &KeyError{Path: top.path(key), Repeat: true}
+				}
+				top.keys[key] = struct{}{}
+				if f := caseOnly(top.t, key); f != "" {
+					return &KeyError{Path: top.path(key), Field: f}
+				}
+				top.key, top.want = key, false
 			}
-			top.key, top.want = key, false
-			continue
+			i = end
+		default: // white space, ':', a number, true, false, null, or not JSON
+			i++
 		}
-		vt := t
-		if top != nil {
-			vt = top.child()
-		}
-		if !isDelim {
-			top.after()
-			continue
-		}
-		f := &frame{object: d == '{', t: vt, up: top, want: d == '{'}
-		if top != nil {
-			f.upKey, f.upIdx = top.key, top.index
-		}
-		if f.object {
-			f.keys = map[string]struct{}{}
-		}
-		top = f
 	}
+	return nil
 }
 
-// after moves f past the value that just ended in it.
-func (f *frame) after() {
-	switch {
-	case f == nil:
-	case f.object:
-		f.want = true
-	default:
-		f.index++
+// stringEnd returns the index after the JSON string that starts at
+// data[i] (a quote), and whether it has an escape or a byte beyond ASCII;
+// -1 when it does not end.
+func stringEnd(data []byte, i int) (end int, special bool) {
+	for j := i + 1; j < len(data); j++ {
+		switch c := data[j]; {
+		case c == '"':
+			return j + 1, special
+		case c == '\\':
+			special = true
+			j++
+		case c >= 0x80:
+			special = true
+		}
 	}
+	return -1, special
+}
+
+// keyOf returns the key the quoted string raw names, as encoding/json
+// reads it (escapes decoded, bad UTF-8 replaced).
+func keyOf(raw []byte, special bool) (string, bool) {
+	if !special {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var k string
+	if json.Unmarshal(raw, &k) != nil {
+		return "", false
+	}
+	return k, true
 }
 
 // child returns the type of the value f holds next (nil: anything).
 func (f *frame) child() reflect.Type {
-	t := deref(f.t)
-	if t == nil || opaque(t) {
+	ti := infoOf(f.t)
+	switch {
+	case ti == nil || ti.opaque:
 		return nil
-	}
-	switch k := t.Kind(); {
-	case f.object && k == reflect.Struct:
-		return fieldsOf(t)[f.key]
-	case f.object && k == reflect.Map:
-		return t.Elem()
-	case !f.object && (k == reflect.Slice || k == reflect.Array):
-		return t.Elem()
+	case f.object && ti.kind == reflect.Struct:
+		return ti.fields[f.key]
+	case f.object && ti.kind == reflect.Map, !f.object && (ti.kind == reflect.Slice || ti.kind == reflect.Array):
+		return ti.elem
 	}
 	return nil
 }
@@ -145,20 +175,53 @@ func (f *frame) child() reflect.Type {
 // caseOnly returns the field of t that key names only when case is
 // ignored, or "".
 func caseOnly(t reflect.Type, key string) string {
-	t = deref(t)
-	if t == nil || opaque(t) || t.Kind() != reflect.Struct {
+	ti := infoOf(t)
+	if ti == nil || ti.opaque || ti.kind != reflect.Struct {
 		return ""
 	}
-	fs := fieldsOf(t)
-	if _, ok := fs[key]; ok {
+	if _, ok := ti.fields[key]; ok {
 		return ""
 	}
-	for name := range fs {
+	for name := range ti.fields {
 		if strings.EqualFold(name, key) {
 			return name
 		}
 	}
 	return ""
+}
+
+// typeInfo is what Check needs of a type, worked out once.
+type typeInfo struct {
+	kind   reflect.Kind
+	opaque bool                    // it decodes itself
+	fields map[string]reflect.Type // a struct's, by JSON name
+	elem   reflect.Type            // a map's, slice's or array's
+}
+
+var infoCache sync.Map // reflect.Type -> *typeInfo
+
+// infoOf returns the typeInfo of t with its pointers dereferenced; nil
+// for nil.
+func infoOf(t reflect.Type) *typeInfo {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return nil
+	}
+	if ti, ok := infoCache.Load(t); ok {
+		return ti.(*typeInfo)
+	}
+	ti := &typeInfo{kind: t.Kind(), opaque: opaque(t)}
+	switch ti.kind {
+	case reflect.Struct:
+		ti.fields = map[string]reflect.Type{}
+		addFields(ti.fields, t, 0)
+	case reflect.Map, reflect.Slice, reflect.Array:
+		ti.elem = t.Elem()
+	}
+	infoCache.Store(t, ti)
+	return ti
 }
 
 func deref(t reflect.Type) reflect.Type {
@@ -179,20 +242,6 @@ func opaque(t reflect.Type) bool {
 	p := reflect.PointerTo(t)
 	return t.Implements(unmarshaler) || p.Implements(unmarshaler) ||
 		t.Implements(textUnmarshaler) || p.Implements(textUnmarshaler)
-}
-
-var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
-
-// fieldsOf returns the JSON names of struct t's fields, as encoding/json
-// names them (tags, embedded structs' fields promoted), with their types.
-func fieldsOf(t reflect.Type) map[string]reflect.Type {
-	if m, ok := fieldCache.Load(t); ok {
-		return m.(map[string]reflect.Type)
-	}
-	m := map[string]reflect.Type{}
-	addFields(m, t, 0)
-	fieldCache.Store(t, m)
-	return m
 }
 
 func addFields(m map[string]reflect.Type, t reflect.Type, depth int) {

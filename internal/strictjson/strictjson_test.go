@@ -94,21 +94,108 @@ func errString(err error) string {
 }
 
 // FuzzCheck: whatever the input, Check returns (no panic, no stack to
-// overflow), and what it refuses is a *KeyError.
+// overflow), what it refuses is a *KeyError, and on valid JSON it finds
+// a key twice exactly when encoding/json's own tokens show one.
 func FuzzCheck(f *testing.F) {
 	for _, s := range []string{`{"site":"demo","items":[{"name":"a"}]}`, `{"SITE":1}`, `{"a":1,"a":2}`, `[[{}]]`,
-		`{"items":[{"name":"a","NAME":1}]}`, `{"labels":{"x":{"y":1,"y":2}}}`} {
+		`{"items":[{"name":"a","NAME":1}]}`, `{"labels":{"x":{"y":1,"y":2}}}`, `{"a\u0062":1,"ab":2}`, `{"\"":1,"x":"\"}"}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		var v request
-		err := strictjson.Check([]byte(in), &v)
-		if err == nil {
-			return
-		}
+		err := strictjson.Check([]byte(in), new(any))
 		var ke *strictjson.KeyError
-		if !errors.As(err, &ke) {
+		if err != nil && !errors.As(err, &ke) {
 			t.Fatalf("Check(%q) = %T %v; want a *KeyError", in, err, err)
 		}
+		if !json.Valid([]byte(in)) {
+			return
+		}
+		if got, want := err != nil, hasDuplicate(in); got != want {
+			t.Fatalf("Check(%q) = %v; encoding/json's tokens show a key twice: %v", in, err, want)
+		}
 	})
+}
+
+// hasDuplicate is the reference: an object's keys, by encoding/json's
+// tokens.
+func hasDuplicate(in string) bool {
+	dec := json.NewDecoder(strings.NewReader(in))
+	type obj struct {
+		keys map[string]bool
+		want bool
+	}
+	var stack []*obj // nil entries: arrays
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *obj
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{':
+				stack = append(stack, &obj{keys: map[string]bool{}, want: true})
+			case '[':
+				stack = append(stack, nil)
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1] != nil {
+					stack[len(stack)-1].want = true
+				}
+			}
+			if top != nil && d != '}' && d != ']' {
+				top.want = false
+			}
+			continue
+		}
+		if top != nil && top.want {
+			k := tok.(string)
+			if top.keys[k] {
+				return true
+			}
+			top.keys[k], top.want = true, false
+		} else if top != nil {
+			top.want = true
+		}
+	}
+}
+
+// BenchmarkCheck: the pass's cost beside encoding/json's decode of the
+// same body (a permit request's size), ns/op each; check-per-decode is
+// their ratio, measured in the same run.
+func BenchmarkCheck(b *testing.B) {
+	body := []byte(`{"id":"P-1","site":"demo","door":"server-room","items":[{"name":"laptop","count":1},{"name":"kabel","count":3}],` +
+		`"first":{"name":"x"},"labels":{"a":"1","b":"2"},"until":"2026-12-01T10:00:00Z","Plain":"` + strings.Repeat("x", 200) + `"}`)
+	var check, decode time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		var v request
+		if err := strictjson.Check(body, &v); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := json.Unmarshal(body, &v); err != nil {
+			b.Fatal(err)
+		}
+		check, decode = check+t1.Sub(t0), decode+time.Since(t1)
+	}
+	b.ReportMetric(float64(check.Nanoseconds())/float64(b.N), "check-ns/op")
+	b.ReportMetric(float64(decode.Nanoseconds())/float64(b.N), "decode-ns/op")
+	b.ReportMetric(float64(check)/float64(decode), "check-per-decode")
+}
+
+// BenchmarkCheckWorst: a MiB (the hub's MaxBody) of the smallest tokens,
+// inside a field of any type, the most work a body can ask of Check.
+func BenchmarkCheckWorst(b *testing.B) {
+	body := []byte(`{"any":[` + strings.Repeat("1,", 1<<19-8) + `1]}`)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		var v request
+		if err := strictjson.Check(body, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
