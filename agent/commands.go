@@ -67,7 +67,7 @@ func (d *Door) vetCommand(sc signedCommand, j Time) (Input, error) {
 		reason, refusal = wire.ReasonNotYetValid, fmt.Errorf("%w: command %s issued at %s, door time %s", ErrCommandNotYetValid,
 			c.ID, c.Issued.UTC().Format(time.RFC3339), j.Now.UTC().Format(time.RFC3339))
 	default:
-		fresh, err := d.store.ClaimNonce(c.ID, c.Expires, j.Now)
+		fresh, err := d.store.ClaimNonce(c.ID, c.Expires, j)
 		if err != nil {
 			d.ctr.StoreErrors.Inc()
 			return nil, err

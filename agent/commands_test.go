@@ -161,6 +161,57 @@ func TestDoorLockdownWithoutTrustedClock(t *testing.T) {
 	}
 }
 
+// The rule for a door that has never had a trusted time: a lockdown is
+// obeyed (it only makes the door safer) and holds until the clock is
+// trusted and a release comes; its id is never forgotten meanwhile,
+// however far the unsynchronised wall clock runs, so a captured lockdown
+// cannot be replayed.
+func TestDoorOldLockdownWithoutTrustedClock(t *testing.T) {
+	clk := agenttest.NewClock(t0, false) // never synchronised
+	r := newRig(t, testConfig(), clk)
+	r.start()
+	ctx := context.Background()
+	if err := r.d.Command(ctx, "test", command("C-L1", wire.CmdLockdown, time.Minute)); err != nil {
+		t.Fatalf("lockdown = %v; want obeyed", err)
+	}
+	// the wall clock, unsynchronised, runs a year ahead; another lockdown
+	// comes (its claim is where stale ids were forgotten)
+	clk.Advance(365 * 24 * time.Hour)
+	later := command("C-L2", wire.CmdLockdown, time.Minute)
+	later.Issued, later.Expires = clk.Now(), clk.Now().Add(time.Minute)
+	if err := r.d.Command(ctx, "test", later); err != nil {
+		t.Fatalf("the second lockdown = %v; want obeyed", err)
+	}
+	r.restart()
+	seq := r.lastSeq()
+	if err := r.d.Command(ctx, "test", command("C-L1", wire.CmdLockdown, time.Minute)); !errors.Is(err, agent.ErrReplayed) {
+		t.Errorf("the first lockdown replayed a year on = %v; want ErrReplayed", err)
+	}
+	if evs := r.since(seq); len(evs) != 1 || evs[0].Type != wire.EvCmdRejected || evs[0].Reason != wire.ReasonReplayed {
+		t.Errorf("events %v; want command.rejected replayed", evList(evs))
+	}
+	nonces, err := r.st.Nonces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := nonces["C-L1"]; !ok {
+		t.Errorf("nonces %v: C-L1 forgotten without a trusted time", nonces)
+	}
+	// once the clock is trusted, a release is obeyed and old ids go
+	clk.SetSynced(true)
+	rel := command("C-R", wire.CmdRelease, time.Minute)
+	rel.Issued, rel.Expires = clk.Now(), clk.Now().Add(time.Minute)
+	if err := r.d.Command(ctx, "test", rel); err != nil {
+		t.Fatalf("release with a trusted clock = %v", err)
+	}
+	if st := r.d.Status(); st.Mode != wire.ModeNormal {
+		t.Errorf("mode %s after the release; want normal", st.Mode)
+	}
+	if nonces, _ := r.st.Nonces(); len(nonces) != 2 {
+		t.Errorf("nonces %v; want C-L2 and C-R, C-L1 forgotten once time is trusted", nonces)
+	}
+}
+
 func TestDoorCommandIssuedInTheFuture(t *testing.T) {
 	r := startedRig(t)
 	c := command("C-F", wire.CmdUnlockOnce, time.Minute)
@@ -177,7 +228,7 @@ func TestStoreClaimNonce(t *testing.T) {
 	st, path := newStore(t)
 	claim := func(id string, expires, now time.Time, want bool) {
 		t.Helper()
-		fresh, err := st.ClaimNonce(id, expires, now)
+		fresh, err := st.ClaimNonce(id, expires, agent.Time{Now: now, Trusted: true})
 		if err != nil || fresh != want {
 			t.Fatalf("ClaimNonce(%s, now %s) = %v, %v; want %v", id, now.Sub(t0), fresh, err, want)
 		}
@@ -185,7 +236,7 @@ func TestStoreClaimNonce(t *testing.T) {
 	claim("C-1", t0.Add(time.Minute), t0, true)
 	claim("C-1", t0.Add(time.Minute), t0, false)
 	claim("C-2", t0.Add(15*time.Minute), t0, true)
-	if _, err := st.ClaimNonce("", t0, t0); !errors.Is(err, permit.ErrInvalid) {
+	if _, err := st.ClaimNonce("", t0, agent.Time{Now: t0, Trusted: true}); !errors.Is(err, permit.ErrInvalid) {
 		t.Errorf("ClaimNonce of an empty id = %v; want ErrInvalid", err)
 	}
 

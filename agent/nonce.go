@@ -24,10 +24,13 @@ const nonceGrace = permit.MaxCommandLife
 // ClaimNonce remembers the command id until expires and reports whether it
 // was new. A command whose id is not new is a replay and must not be
 // obeyed. The claim is durable before ClaimNonce returns, so a replay is
-// refused after a restart too; in the same transaction it forgets the ids
-// whose commands expired more than a grace period before now, which keeps
-// the bucket to the commands of the last half hour or so.
-func (s *Store) ClaimNonce(id string, expires, now time.Time) (fresh bool, err error) {
+// refused after a restart too. When at is trusted, the same transaction
+// forgets the ids whose commands expired more than a grace period before
+// at, which keeps the bucket to the commands of the last half hour or so.
+// Without a trusted time nothing is forgotten: an unsynchronised wall
+// clock running ahead would otherwise drop the id of a lockdown, the one
+// command obeyed without a trusted time, and let its replay through.
+func (s *Store) ClaimNonce(id string, expires time.Time, at Time) (fresh bool, err error) {
 	if id == "" {
 		return false, fmt.Errorf("%w: empty command id", permit.ErrInvalid)
 	}
@@ -36,10 +39,13 @@ func (s *Store) ClaimNonce(id string, expires, now time.Time) (fresh bool, err e
 		if err != nil {
 			return err
 		}
-		horizon := now.Add(-nonceGrace)
+		horizon := at.Now.Add(-nonceGrace)
 		// collected first: a cursor's Next after its Delete can skip a key
 		var stale [][]byte
 		err = b.ForEach(func(k, v []byte) error {
+			if !at.Trusted {
+				return nil
+			}
 			// a value of the wrong size is kept: nothing says it expired
 			if len(v) == 8 && time.Unix(0, int64(binary.BigEndian.Uint64(v))).Before(horizon) {
 				stale = append(stale, append([]byte(nil), k...))

@@ -44,6 +44,7 @@ type Agent struct {
 	Site        string        `yaml:"site"`
 	Door        string        `yaml:"door"`
 	Store       string        `yaml:"store"`
+	StoreQuota  StoreQuota    `yaml:"store_quota"`
 	Listen      string        `yaml:"listen"`
 	SiteKeyFile string        `yaml:"site_key_file"`
 	TrustedKeys []string      `yaml:"trusted_keys"`
@@ -60,17 +61,28 @@ type Agent struct {
 	file string // for messages; empty means agent.yaml
 }
 
+// StoreQuota bounds the door's store while the hub is away (agent.Quota):
+// events not yet acked, and the room its disk keeps free. Zero: the
+// defaults (12,000,000 events, 128 MiB).
+type StoreQuota struct {
+	MaxEvents uint64 `yaml:"max_events"`
+	MinFreeMB uint64 `yaml:"min_free_mb"`
+}
+
 // MQTT is the door's link to the central broker. Without a broker the door
 // runs on its own (records from records_dir, events kept locally).
 type MQTT struct {
-	Broker          string `yaml:"broker"`    // tcp://host:1883 or ssl://host:8883
-	ClientID        string `yaml:"client_id"` // default site.door
-	Username        string `yaml:"username"`  // default site/door, as configs/mosquitto.acl expects
-	PasswordFile    string `yaml:"password_file"`
-	CAFile          string `yaml:"ca_file"`
-	CertFile        string `yaml:"cert_file"`
-	KeyFile         string `yaml:"key_file"`
-	Prefix          string `yaml:"prefix"` // kunci/v1
+	Broker       string `yaml:"broker"`    // tcp://host:1883 or ssl://host:8883
+	ClientID     string `yaml:"client_id"` // default site.door
+	Username     string `yaml:"username"`  // default site/door, as configs/mosquitto.acl expects
+	PasswordFile string `yaml:"password_file"`
+	CAFile       string `yaml:"ca_file"`
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	Prefix       string `yaml:"prefix"` // kunci/v1
+	// Insecure accepts a plain-text broker (tcp://) off loopback: the
+	// door's password and its events then cross the network in clear.
+	Insecure        bool   `yaml:"insecure"`
 	HomeAssistant   bool   `yaml:"home_assistant"`
 	DiscoveryPrefix string `yaml:"discovery_prefix"` // homeassistant
 }
@@ -357,6 +369,9 @@ func (c *Agent) Validate() error {
 		bad("clock", "%q: want kernel (trust the wall clock only when the kernel says it is synchronised) or trusted", c.Clock)
 	}
 	c.validateHardware(bad)
+	if q := c.StoreQuota.MaxEvents; q != 0 && q < 10_000 {
+		bad("store_quota.max_events", "%d: at least 10000 (the default 12000000 keeps months of a door's events offline)", q)
+	}
 	if len(c.Readers) == 0 {
 		bad("readers", "missing: at least the entry reader")
 	}
@@ -403,13 +418,14 @@ func (c *Agent) Validate() error {
 }
 
 func (m *MQTT) link() link {
-	return link{broker: m.Broker, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
+	return link{broker: m.Broker, insecure: m.Insecure, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
 		certFile: m.CertFile, keyFile: m.KeyFile, prefix: m.Prefix}
 }
 
 // link is what the mqtt sections of agent.yaml and hub.yaml share.
 type link struct {
 	broker, clientID, passwordFile, caFile, certFile, keyFile, prefix string
+	insecure                                                          bool
 }
 
 // validate reports the link's problems under mqtt.; without a broker, only
@@ -433,6 +449,9 @@ func (m link) validate(bad func(field, format string, a ...any)) {
 	case u.Scheme == "tcp" || u.Scheme == "mqtt":
 		if m.caFile != "" || m.certFile != "" {
 			bad("mqtt.broker", "TLS files are set but %q is not a TLS address (use ssl://)", m.broker)
+		} else if !isLoopback(u.Host) && !m.insecure {
+			bad("mqtt.broker", "%q is plain text to a host off loopback: the password and every record would cross the network "+
+				"in clear; use ssl://%s:8883 with the broker's CA in ca_file, or insecure: true to accept that", m.broker, u.Hostname())
 		}
 	}
 	if (m.certFile == "") != (m.keyFile == "") {

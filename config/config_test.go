@@ -198,8 +198,8 @@ var badConfigs = []struct {
 	{"mqtt tls files on tcp", minimal + "mqtt:\n  broker: tcp://hub:1883\n  ca_file: ca.pem\n", []string{"mqtt.broker", "not a TLS address"}},
 	{"mqtt cert without key", minimal + "mqtt:\n  broker: ssl://hub:8883\n  cert_file: c.pem\n", []string{"mqtt.cert_file", "go together"}},
 	{"mqtt files without broker", minimal + "mqtt:\n  password_file: p\n", []string{"mqtt.password_file", "without mqtt.broker"}},
-	{"mqtt bad client id", minimal + "mqtt:\n  broker: tcp://hub:1883\n  client_id: a/b\n", []string{"mqtt.client_id", "no '+'"}},
-	{"mqtt bad prefix", minimal + "mqtt:\n  broker: tcp://hub:1883\n  prefix: kunci/#\n", []string{"mqtt.prefix", "no wildcards"}},
+	{"mqtt bad client id", minimal + "mqtt:\n  broker: tcp://127.0.0.1:1883\n  client_id: a/b\n", []string{"mqtt.client_id", "no '+'"}},
+	{"mqtt bad prefix", minimal + "mqtt:\n  broker: tcp://127.0.0.1:1883\n  prefix: kunci/#\n", []string{"mqtt.prefix", "no wildcards"}},
 	{"typo in rules", minimal + "rules:\n  unlok: 5s\n", []string{"line 11", "rules.unlok", "not found"}},
 	{"typo in reader", with("    type: sim", "    typ: sim"), []string{"line 9", "readers[0].typ", "not found"}},
 	{"list for string", with("site: demo", "site: [demo, lab]"), []string{"line 1", "site:", "cannot unmarshal !!seq"}},
@@ -265,6 +265,10 @@ var badConfigs = []struct {
 	{"duplicate rack", minimal + "racks: [R1, R2, R1]\n", []string{`racks[2]: "R1" appears twice`}},
 	{"bad rack name", minimal + "racks: [R1, 'rack 2']\n", []string{`racks[1]: "rack 2" is not a valid rack name`}},
 	{"bad clock", minimal + "clock: ntp\n", []string{`clock: "ntp": want kernel`, "trusted"}},
+	{"plain mqtt off loopback", minimal + "mqtt:\n  broker: tcp://hub.example:1883\n",
+		[]string{`mqtt.broker: "tcp://hub.example:1883" is plain text to a host off loopback`, "ca_file", "insecure: true"}},
+	{"simulator off loopback", minimal + "listen: 0.0.0.0:8081\n", []string{`hardware: sim (the default when hardware is left out) serves the unauthenticated simulator on listen "0.0.0.0:8081"`}},
+	{"simulator on every address", minimal + "hardware: sim\nlisten: ':8081'\n", []string{`hardware: sim`, `off loopback`}},
 	{"unknown hardware", minimal + "hardware: arduino\n", []string{`hardware: "arduino" is not supported; want sim or gpio`}},
 	{"gpio without wiring", with("    type: sim", "    type: pn532\n    device: /dev/serial0") + "hardware: gpio\n", []string{"gpio: missing"}},
 	{"empty file", "", []string{"no settings in the file"}},
@@ -385,5 +389,26 @@ func TestMQTTDefaults(t *testing.T) {
 	if m.ClientID != "demo.server-room" || m.Username != "demo/server-room" || m.Prefix != "kunci/v1" ||
 		m.PasswordFile != "/etc/kunci/pass" || m.CAFile != "/etc/kunci/ca.pem" || m.DiscoveryPrefix != "homeassistant" {
 		t.Errorf("MQTT = %+v; want client id demo.server-room, username demo/server-room, prefix kunci/v1, paths from the config's folder", m)
+	}
+}
+
+// The simulator may listen on any loopback address, by name or number.
+func TestSimulatorOnLoopback(t *testing.T) {
+	for _, l := range []string{"127.0.0.1:8081", "127.0.0.2:9000", "[::1]:8081", "localhost:8081"} {
+		if _, err := config.ParseAgent("/etc/kunci/door1.yaml", []byte(minimal+"listen: '"+l+"'\n")); err != nil {
+			t.Errorf("listen %s with the simulator: %v", l, err)
+		}
+	}
+}
+
+// A plain-text broker off loopback is taken when the config says so.
+func TestPlainMQTTWhenSaid(t *testing.T) {
+	for _, b := range []string{"tcp://127.0.0.1:1883", "tcp://localhost:1883", "tcp://[::1]:1883"} {
+		if _, err := config.ParseAgent("/etc/kunci/door1.yaml", []byte(minimal+"mqtt:\n  broker: "+b+"\n")); err != nil {
+			t.Errorf("broker %s: %v", b, err)
+		}
+	}
+	if _, err := config.ParseAgent("/etc/kunci/door1.yaml", []byte(minimal+"mqtt:\n  broker: tcp://10.1.2.3:1883\n  insecure: true\n")); err != nil {
+		t.Errorf("plain text off loopback with insecure: true: %v", err)
 	}
 }

@@ -75,6 +75,12 @@ func (c *Agent) validateHardware(bad func(field, format string, a ...any)) {
 		if c.GPIO != nil {
 			bad("gpio", "set, but hardware is sim")
 		}
+		if !isLoopback(c.Listen) {
+			// anyone who reaches it could tap cards and open the door
+			// in the records
+			bad("hardware", "sim (the default when hardware is left out) serves the unauthenticated simulator on listen %q, "+
+				"which is off loopback: set hardware: gpio for a real door, or listen on 127.0.0.1", c.Listen)
+		}
 		return
 	case "gpio":
 	default:

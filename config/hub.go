@@ -45,6 +45,10 @@ type Hub struct {
 	// Retention purges guests' personal data this long after a permit
 	// ended (at start and daily); zero keeps it. At least 24h.
 	Retention wire.Duration `yaml:"retention"`
+	// MaxPermitWindow is the longest time window of a permit request
+	// (720h, 30 days; at most a year): a request for longer is refused,
+	// so that a slip such as until 9999-12-31 never opens a door for good.
+	MaxPermitWindow wire.Duration `yaml:"max_permit_window"`
 	// AdminTokenFile is where the first admin token is written (mode
 	// 0600) when the store has no admin yet (admin.token in the store's
 	// folder).
@@ -106,6 +110,8 @@ type HubMQTT struct {
 	Prefix       string `yaml:"prefix"` // kunci/v1
 	// Shared subscribes through $share/kunci-hub/ for several hub replicas.
 	Shared bool `yaml:"shared"`
+	// Insecure accepts a plain-text broker (tcp://) off loopback.
+	Insecure bool `yaml:"insecure"`
 }
 
 // LoadHub reads and validates a hub config. Relative paths in it are
@@ -154,6 +160,9 @@ func (c *Hub) Defaults() {
 			*f.v = f.def
 		}
 	}
+	if c.MaxPermitWindow == 0 {
+		c.MaxPermitWindow = wire.Duration(workflow.DefaultMaxWindow)
+	}
 	if c.AdminTokenFile == "" {
 		// the store's folder: the hub writes there, and the token is as
 		// secret as the store
@@ -164,6 +173,9 @@ func (c *Hub) Defaults() {
 		c.MQTT.Username = "kunci-hub"
 	}
 }
+
+// maxPermitWindow bounds max_permit_window: a year.
+const maxPermitWindow = 8760 * time.Hour
 
 // Validate reports every problem of c, one line each, naming the field.
 func (c *Hub) Validate() error {
@@ -230,6 +242,9 @@ func (c *Hub) Validate() error {
 		bad("retention", "%s is too short; want at least %s (hub/workflow.MinRetention, a guard against a slip "+
 			"of the unit), or leave it out to keep guests' personal data", r, workflow.MinRetention)
 	}
+	if w := time.Duration(c.MaxPermitWindow); w != 0 && (w < time.Hour || w > maxPermitWindow) {
+		bad("max_permit_window", "%s: want 1h to 8760h (a year); leave it out for %s", w, workflow.DefaultMaxWindow)
+	}
 	if c.MQTT.Broker == "" {
 		bad("mqtt.broker", "missing: the site's broker, such as ssl://mqtt.example:8883 or tcp://127.0.0.1:1883")
 	}
@@ -243,13 +258,12 @@ func (c *Hub) validateHTTP(bad func(field, format string, a ...any)) {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("tls_cert_file", "tls_cert_file and tls_key_file go together")
 	}
-	host, port, err := net.SplitHostPort(c.Listen)
+	_, port, err := net.SplitHostPort(c.Listen)
 	if _, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil {
 		bad("listen", "%q is not a host:port such as 127.0.0.1:8080", c.Listen)
 		return
 	}
-	ip, _ := netip.ParseAddr(host)
-	if host != "localhost" && !ip.IsLoopback() && !tls && !c.InsecureHTTP {
+	if !isLoopback(c.Listen) && !tls && !c.InsecureHTTP {
 		bad("listen", "%q is off loopback without TLS: API tokens would cross the network in clear; "+
 			"set tls_cert_file and tls_key_file, or insecure_http: true to accept that", c.Listen)
 	}
@@ -279,6 +293,17 @@ func (h HubHTTP) validate(bad func(field, format string, a ...any)) {
 }
 
 func (m *HubMQTT) link() link {
-	return link{broker: m.Broker, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
+	return link{broker: m.Broker, insecure: m.Insecure, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
 		certFile: m.CertFile, keyFile: m.KeyFile, prefix: m.Prefix}
+}
+
+// isLoopback reports whether the listen address host:port is on loopback:
+// localhost or a loopback IP. An empty host (":8080") is every address.
+func isLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return host == "localhost" || (err == nil && ip.IsLoopback())
 }

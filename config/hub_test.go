@@ -77,6 +77,8 @@ var badHubs = []struct {
 	{"negative retention", minimalHub + "retention: -2160h\n", []string{"retention: -2160h0m0s is too short"}},
 	{"unknown time zone", minimalHub + "console: {timezone: Asia/Bogor}\n", []string{`console.timezone: "Asia/Bogor" is not a time zone`}},
 	{"a long letterhead", minimalHub + "console: {office: [a, b, c, d, e, f, g]}\n", []string{"console.office: 7 lines"}},
+	{"permit window too short", minimalHub + "max_permit_window: 30m\n", []string{"max_permit_window: 30m0s: want 1h to 8760h"}},
+	{"permit window beyond a year", minimalHub + "max_permit_window: 87600h\n", []string{"max_permit_window: 87600h0m0s", "a year"}},
 	{"zero retention", minimalHub + "retention: 0s\n", []string{"line 8: retention:", "want more than 0"}},
 	{"retention in days", minimalHub + "retention: 90d\n", []string{"line 8: retention:", `"90d" is not a duration`}},
 	{"listen without port", minimalHub + "listen: 127.0.0.1\n", []string{`listen: "127.0.0.1" is not a host:port`}},
@@ -86,6 +88,9 @@ var badHubs = []struct {
 	{"listen everywhere without tls", minimalHub + "listen: 0.0.0.0:8080\n",
 		[]string{`listen: "0.0.0.0:8080" is off loopback without TLS`, "API tokens would cross the network in clear",
 			"insecure_http"}},
+	{"plain mqtt off loopback", hubWith("tcp://127.0.0.1:1883", "tcp://mqtt.example:1883"),
+		[]string{`mqtt.broker: "tcp://mqtt.example:1883" is plain text to a host off loopback`, "ssl://mqtt.example:8883", "insecure: true"}},
+	{"plain mqtt scheme off loopback", hubWith("tcp://127.0.0.1:1883", "mqtt://192.168.1.2:1883"), []string{"mqtt.broker", "plain text"}},
 	{"listen without host without tls", minimalHub + "listen: :8080\n", []string{`listen: ":8080" is off loopback`}},
 	{"listen on the lan without tls", minimalHub + "listen: 192.168.10.5:8080\n", []string{"listen", "off loopback"}},
 	{"listen on a name without tls", minimalHub + "listen: hub.example:8080\n", []string{"listen", "off loopback"}},
@@ -159,6 +164,8 @@ var goodHubs = []struct{ name, yaml string }{
 	{"minimal", minimalHub},
 	{"retention of a day", minimalHub + "retention: 24h\n"},
 	{"retention of 90 days", minimalHub + "retention: 2160h\n"},
+	{"permits of a week", minimalHub + "max_permit_window: 168h\n"},
+	{"permits of a year", minimalHub + "max_permit_window: 8760h\n"},
 	{"no doors yet", hubWith("doors:\n  - demo/server-room\n", "")},
 	{"a site without doors", hubWith("  demo: keys/site.key\n", "  demo: keys/site.key\n  lab: keys/lab.key\n")},
 	{"two doors of two sites", hubWith("  demo: keys/site.key\ndoors:\n  - demo/server-room\n",
@@ -173,6 +180,8 @@ var goodHubs = []struct{ name, yaml string }{
 	{"mqtt over tls", hubWith("tcp://127.0.0.1:1883", "ssl://mqtt.example:8883") +
 		"  password_file: mqtt.pass\n  ca_file: ca.crt\n  cert_file: hub.crt\n  key_file: hub.key\n  shared: true\n"},
 	{"stores apart", minimalHub + "store: hub.db\nevents_store: events.db\n"},
+	{"plain mqtt on localhost", hubWith("tcp://127.0.0.1:1883", "tcp://localhost:1883")},
+	{"plain mqtt off loopback, accepted", hubWith("tcp://127.0.0.1:1883", "tcp://10.0.0.7:1883") + "  insecure: true\n"},
 	{"http limits", minimalHub + "http: {max_connections: 64, max_connections_per_client: 64, body_timeout: 2s, max_watchers: 8}\n"},
 }
 
@@ -201,6 +210,9 @@ func TestHubDefaults(t *testing.T) {
 		if f.got != f.want {
 			t.Errorf("%s = %q; want the default %q", f.field, f.got, f.want)
 		}
+	}
+	if time.Duration(c.MaxPermitWindow) != 720*time.Hour {
+		t.Errorf("max_permit_window = %v; want the default 720h", time.Duration(c.MaxPermitWindow))
 	}
 	if c.Retention != 0 || c.InsecureHTTP || c.MQTT.Shared {
 		t.Errorf("retention %v, insecure_http %v, shared %v; want 0 (keep), false, false",

@@ -34,8 +34,8 @@ type Options struct {
 	// records go to every door of their site. Doors that report without
 	// being listed are followed too (status, events) but get no staff.
 	Doors []DoorName
-	// Ingest tunes the event ingest; its Prefix, Log and OnStored are the
-	// hub's.
+	// Ingest tunes the event ingest; its Prefix, Log, OnStored and OnGaps
+	// are the hub's.
 	Ingest ingest.Options
 	// MaxWatchers bounds the watchers open at once (DefaultMaxWatchers
 	// when zero): Watch refuses one more with ErrBusy.
@@ -46,6 +46,11 @@ type Options struct {
 	Now     func() time.Time
 	Log     *slog.Logger
 }
+
+// ErrUnknownDoor: a permit request or a command names a door the hub does
+// not serve (Options.Doors, hub.yaml doors). A request's is an
+// workflow.ErrInvalid too.
+var ErrUnknownDoor = errors.New("hub: unknown door")
 
 // DoorName names one door.
 type DoorName struct{ Site, Door string }
@@ -106,7 +111,7 @@ func New(o Options) (*Hub, error) {
 		h.live.known(d.Site, d.Door)
 	}
 	io := o.Ingest
-	io.Prefix, io.Log, io.OnStored, io.Metrics = o.Prefix, o.Log, h.stored, o.Metrics
+	io.Prefix, io.Log, io.OnStored, io.OnGaps, io.Metrics = o.Prefix, o.Log, h.stored, h.live.gaps, o.Metrics
 	var err error
 	if h.in, err = ingest.New(o.Events, io); err != nil {
 		return nil, err
@@ -138,6 +143,11 @@ func (h *Hub) rebuild() error {
 	for _, d := range doors {
 		h.live.known(d.Site, d.Door)
 	}
+	lost, err := h.ev.AllLost()
+	if err != nil {
+		return fmt.Errorf("hub: events: %w", err)
+	}
+	h.live.lost(lost, false)
 	h.book, err = BuildBook(h.ev, recs)
 	return err
 }
@@ -411,8 +421,14 @@ func (h *Hub) Stats() Stats {
 
 // The workflow's actions, each publishing what the doors must hold.
 
-// Request files a permit request (SOP step 1).
+// Request files a permit request (SOP step 1) for one of the hub's doors.
 func (h *Hub) Request(req workflow.Request) (workflow.Record, error) {
+	// a malformed site or door is the workflow's to name
+	if permit.CheckID("site", req.Site) == nil && permit.CheckID("door", req.Door) == nil {
+		if err := h.serves(req.Site, req.Door); err != nil {
+			return workflow.Record{}, fmt.Errorf("%w: %w", workflow.ErrInvalid, err)
+		}
+	}
 	r, err := h.wf.Request(req)
 	if err == nil {
 		h.book.AddPermit(r)
@@ -458,6 +474,15 @@ func (h *Hub) Revoke(id, by, reason string) (workflow.Record, error) {
 	return r, h.afterChange(&r)
 }
 
+// serves returns nil if the hub serves door site/door, else an
+// ErrUnknownDoor naming it.
+func (h *Hub) serves(site, door string) error {
+	if _, ok := h.doors[DoorName{site, door}]; ok {
+		return nil
+	}
+	return fmt.Errorf("%w: door %s/%s is not one of the hub's doors (hub.yaml doors)", ErrUnknownDoor, site, door)
+}
+
 func (h *Hub) changed(r workflow.Record, err error) (workflow.Record, error) {
 	if err != nil {
 		return r, err
@@ -492,6 +517,9 @@ func (h *Hub) Command(ctx context.Context, pub Publisher, site, door string, nam
 	if err != nil {
 		return permit.Command{}, fmt.Errorf("%w: %v", workflow.ErrInvalid, err)
 	}
+	if err := h.serves(site, door); err != nil {
+		return permit.Command{}, err
+	}
 	var nonce [12]byte
 	rand.Read(nonce[:])
 	now := h.o.Now().UTC()
@@ -511,6 +539,18 @@ func (h *Hub) Command(ctx context.Context, pub Publisher, site, door string, nam
 		h.log.Error("hub: command sent but not logged", "command", c.ID, "err", err)
 	}
 	return c, nil
+}
+
+// AcceptLost accepts as lost the seqs of a door's stalled stream that did
+// not come, up to r.Through (ingest.Ingest.AcceptLost): the run is kept
+// in the event store, shown with the door, and the stream goes on.
+func (h *Hub) AcceptLost(ctx context.Context, r ingest.LostRequest) (ingest.Lost, error) {
+	l, err := h.in.AcceptLost(ctx, r)
+	if err != nil {
+		return l, err
+	}
+	h.live.lost([]ingest.Lost{l}, true)
+	return l, nil
 }
 
 // Purge applies the retention (workflow.Store.Purge) and shows the

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -20,12 +21,20 @@ type Door struct {
 	Status       *wire.Status   `json:"status,omitempty"`
 	LastEvent    wire.EventType `json:"last_event,omitempty"` // type of the last event stored
 	LastEventAt  time.Time      `json:"last_event_at,omitzero"`
+	// Gaps are the door's streams stalled before seqs that did not come
+	// (ingest.Gap): an alarm, until the seqs come or an operator accepts
+	// them as lost (kunci door gap).
+	Gaps []ingest.Gap `json:"gaps,omitempty"`
+	// Lost are the runs of the door's seqs accepted as lost, as the event
+	// store keeps them: for auditors.
+	Lost []ingest.Lost `json:"lost,omitempty"`
 }
 
 // Update is one change the watchers see: a door's status or availability,
 // or an event as it was stored.
 type Update struct {
-	// Kind: status, availability, event, lagged; the API's watch stream
+	// Kind: status, availability, event, gap (the door's Gaps or Lost
+	// changed), lagged; the API's watch stream
 	// adds state (each door's state first) and beat (every 15 s when idle).
 	Kind  string      `json:"kind"`
 	Site  string      `json:"site,omitempty"`
@@ -110,6 +119,28 @@ func (l *live) events(evs []wire.Event, at time.Time) {
 	}
 }
 
+// gaps sets the door's gaps reported now.
+func (l *live) gaps(site, door string, gs []ingest.Gap) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	d := l.door(site, door)
+	d.Gaps = slices.Clone(gs)
+	l.send(Update{Kind: "gap", Site: site, Door: door, State: copyDoor(d)})
+}
+
+// lost adds runs accepted as lost to their doors.
+func (l *live) lost(runs []ingest.Lost, send bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range runs {
+		d := l.door(r.Site, r.Door)
+		d.Lost = append(d.Lost, r)
+		if send {
+			l.send(Update{Kind: "gap", Site: r.Site, Door: r.Door, State: copyDoor(d)})
+		}
+	}
+}
+
 // send gives u to every watcher without waiting. mu held.
 func (l *live) send(u Update) {
 	for w := range l.watchers {
@@ -156,6 +187,7 @@ func (l *live) list() []Door {
 
 func copyDoor(d *Door) *Door {
 	c := *d
+	c.Gaps, c.Lost = slices.Clone(d.Gaps), slices.Clone(d.Lost)
 	if d.Status != nil {
 		s := *d.Status
 		s.Occupancy = slices.Clone(s.Occupancy)

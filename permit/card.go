@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/kunci-project/kunci/wire"
@@ -147,13 +146,16 @@ func ParseSiteKey(b []byte) (SiteKey, error) {
 
 // LoadSiteKey reads a site key file.
 func LoadSiteKey(path string) (SiteKey, error) {
-	b, err := os.ReadFile(path)
+	b, modeErr, err := readSecret(path)
 	if err != nil {
 		return nil, fmt.Errorf("site key: %w", err)
 	}
 	k, err := ParseSiteKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if modeErr != nil {
+		return nil, fmt.Errorf("site key: %w", modeErr)
 	}
 	return k, nil
 }

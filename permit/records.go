@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"time"
-	"unicode/utf8"
 
 	"github.com/kunci-project/kunci/wire"
 )
@@ -132,7 +131,10 @@ func (p *Permit) Validate() error {
 	return nil
 }
 
-// Validate reports the first problem of r.
+// Validate reports the first problem of r. It does not judge the text of
+// By and Reason (the hub does, as it takes them): a door must never
+// refuse a revocation, which closes a door, over the characters of its
+// note, nor a hub fail to sign again one it stored before it checked them.
 func (r *Revocation) Validate() error {
 	for _, c := range []struct{ f, v string }{{"permit", r.Permit}, {"site", r.Site}, {"door", r.Door}} {
 		if err := CheckID("revocation "+c.f, c.v); err != nil {
@@ -191,9 +193,6 @@ type Command struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// MaxReason bounds a command's reason, in characters.
-const MaxReason = 500
-
 // Validate reports the first problem of c.
 func (c *Command) Validate() error {
 	for _, f := range []struct{ f, v string }{{"id", c.ID}, {"site", c.Site}, {"door", c.Door}} {
@@ -212,8 +211,13 @@ func (c *Command) Validate() error {
 	if c.By == "" {
 		return fmt.Errorf("%w: command %s: no issuer", ErrInvalid, c.ID)
 	}
-	if utf8.RuneCountInString(c.Reason) > MaxReason {
-		return fmt.Errorf("%w: command %s: reason longer than %d characters", ErrInvalid, c.ID, MaxReason)
+	// a command lives minutes, so no door holds one a hub signed before
+	// these checks: a door may refuse what the hub would not sign
+	if err := CheckText("by", c.By, MaxActor); err != nil {
+		return fmt.Errorf("command %s: %w", c.ID, err)
+	}
+	if err := CheckLines("reason", c.Reason, MaxReason); err != nil {
+		return fmt.Errorf("command %s: %w", c.ID, err)
 	}
 	return nil
 }

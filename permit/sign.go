@@ -268,13 +268,16 @@ func ParsePublicKey(b []byte) (ed25519.PublicKey, error) {
 
 // LoadSigner reads a private key file.
 func LoadSigner(path string) (*Signer, error) {
-	b, err := os.ReadFile(path)
+	b, modeErr, err := readSecret(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	priv, err := ParsePrivateKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if modeErr != nil {
+		return nil, fmt.Errorf("signing key: %w", modeErr)
 	}
 	return NewSigner(priv), nil
 }

@@ -106,6 +106,7 @@ func wireAgent(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, moveWith
 	if err != nil {
 		return err
 	}
+	st.SetQuota(agent.Quota{MaxEvents: cfg.StoreQuota.MaxEvents, MinFree: cfg.StoreQuota.MinFreeMB << 20})
 	g.OnStop(lifecycle.Store, "store", func(context.Context) error { return st.Close() })
 
 	clk := agent.NewSystemClock(sysclock.Synced)

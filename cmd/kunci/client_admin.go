@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,28 +20,54 @@ import (
 	"github.com/kunci-project/kunci/wire"
 )
 
-// cmdDoor sends a door a command (admin).
+// cmdDoor sends a door a command, or accepts a stalled epoch's missing
+// events as lost (admin).
 func cmdDoor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	verbs := map[string]cli.Verb{}
+	verbs := map[string]cli.Verb{"gap": cmdDoorGap}
 	for _, n := range wire.CommandNames {
 		verbs[string(n)] = doorCommand(n)
 	}
-	return kunci.Subverb(ctx, "door", args, stdout, stderr, verbs, "lockdown, release, unlock-once or resync")
+	return kunci.Subverb(ctx, "door", args, stdout, stderr, verbs, "lockdown, release, unlock-once, resync or gap")
+}
+
+// parseDoor parses a door verb's flags and its door, site/door.
+func parseDoor(fs *flag.FlagSet, args []string, required ...string) (site, door string, err error) {
+	name, err := cli.ParseWithID(fs, args, "door", "door (site/door)")
+	if err != nil {
+		return "", "", err
+	}
+	site, door, ok := strings.Cut(name, "/")
+	if !ok || site == "" || door == "" || strings.Contains(door, "/") {
+		return "", "", fmt.Errorf("%s: door %q: want site/door, like demo/server-room", fs.Name(), name)
+	}
+	return site, door, cli.Required(fs, required...)
 }
 
 func doorCommand(name wire.CommandName) cli.Verb {
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs, cf := newClientFlags("door "+string(name), stderr)
-		door, err := cli.ParseWithID(fs, args, "door", "door (site/door)")
+		site, d, err := parseDoor(fs, args)
 		if err != nil {
 			return err
 		}
-		site, d, ok := strings.Cut(door, "/")
-		if !ok || site == "" || d == "" || strings.Contains(d, "/") {
-			return fmt.Errorf("%s: door %q: want site/door, like demo/server-room", fs.Name(), door)
-		}
 		return answer(cf, stdout, func(c *client.Client) (*permit.Command, error) { return c.Command(ctx, site, d, name) }, clitext.Command)
 	}
+}
+
+func cmdDoorGap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newClientFlags("door gap", stderr)
+	var r api.GapRequest
+	fs.StringVar(&r.Epoch, "epoch", "", "the stalled `epoch` (kunci status shows the door's gaps)")
+	fs.Uint64Var(&r.Through, "through", 0, "the last `seq` to accept as lost: at most the gap's end")
+	fs.StringVar(&r.Reason, "reason", "", "why the events are lost (`text`), kept with your name")
+	site, d, err := parseDoor(fs, args, "epoch", "reason")
+	if err != nil {
+		return err
+	}
+	if r.Through == 0 {
+		return fmt.Errorf("%s: missing --through (see -h)", fs.Name())
+	}
+	return answer(cf, stdout, func(c *client.Client) (*api.Lost, error) { return c.AcceptGap(ctx, site, d, r) }, clitext.Lost)
 }
 
 // cmdToken manages the API tokens (admin).

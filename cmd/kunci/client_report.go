@@ -94,7 +94,7 @@ func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer st.Close()
 	for st.Next() {
 		if cf.json {
-			if _, err := fmt.Fprintf(stdout, "%s\n", st.Raw()); err != nil {
+			if err := clitext.Raw(stdout, st.Raw()); err != nil {
 				return err
 			}
 			continue

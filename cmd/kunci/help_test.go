@@ -114,7 +114,7 @@ func TestHelpExitStatus(t *testing.T) {
 		{[]string{"sign", "--help"}, 0, "kunci sign permit|staff|revocation"},
 		{[]string{"permit", "approve", "-h"}, 0, "kunci permit approve ID"},
 		{[]string{"--help"}, 0, "kunci dev"},
-		{[]string{"door", "frobnicate"}, 1, `unknown "frobnicate"; want lockdown, release, unlock-once or resync`},
+		{[]string{"door", "frobnicate"}, 1, `unknown "frobnicate"; want lockdown, release, unlock-once, resync or gap`},
 		{[]string{"sign", "frobnicate"}, 1, `unknown "frobnicate"; want permit, staff or revocation`},
 		{[]string{"frobnicate"}, 1, `unknown command "frobnicate"`},
 	} {

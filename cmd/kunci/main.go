@@ -57,6 +57,8 @@ token from --token, --token-file or KUNCI_TOKEN (kunci dev prints an admin token
   kunci sla [--site S] [--door D] [--from T] [--to T]   service times against the SOP's standards
   kunci status                     every door now        kunci watch   its changes, live
   kunci door lockdown|release|unlock-once|resync site/door                 (admin)
+  kunci door gap site/door --epoch E --through N --reason TEXT   accept a stalled epoch's
+      missing events as lost, when the hub's event store was lost      (admin)
   kunci token add --name N --role R[,R] [--expires T]   kunci token list|revoke ID   (admin)
   kunci user add --login L --name N --role R[,R] [--lang en] [--password-file F]
   kunci user list                  kunci user disable LOGIN   the console's people   (admin)

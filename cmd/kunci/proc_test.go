@@ -376,6 +376,7 @@ func (s *storm) work(ctx context.Context, r *agentRun, rng *rand.Rand, mix storm
 		if err != nil {
 			panic(err)
 		}
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := r.client.Do(req)
 		if err != nil {
 			select {

@@ -1,20 +1,27 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kunci-project/kunci/hardware"
+	"github.com/kunci-project/kunci/hardware/nfc"
 	"github.com/kunci-project/kunci/internal/httpjson"
 	"github.com/kunci-project/kunci/internal/metrics"
+	"github.com/kunci-project/kunci/internal/sleep"
 	"github.com/kunci-project/kunci/internal/strictjson"
 	"github.com/kunci-project/kunci/permit"
 )
@@ -72,7 +79,8 @@ func (r *Relay) Moves() int {
 type Sim struct {
 	relay   *Relay
 	sink    hardware.Sink
-	bad     *metrics.Counter // requests refused
+	bad     *metrics.Counter // requests refused as malformed
+	refused *metrics.Counter // requests refused for where they came from or their Content-Type
 	readers []string
 
 	// inputMu orders inputs: the door sees them, and the simulator's own
@@ -90,11 +98,69 @@ func New(relay *Relay, sink hardware.Sink, reg *metrics.Registry, readers, racks
 		reg = metrics.NewRegistry()
 	}
 	s := &Sim{relay: relay, sink: sink, readers: readers, racks: map[string]bool{},
-		bad: reg.Counter("kunci_agent_sim_bad_requests_total", "Requests of the simulator's HTTP API refused as malformed.")}
+		bad: reg.Counter("kunci_agent_sim_bad_requests_total", "Requests of the simulator's HTTP API refused as malformed."),
+		refused: reg.Counter("kunci_agent_sim_refused_total",
+			"Requests of the simulator refused: from off loopback, for another host name, or a POST without Content-Type application/json.")}
 	for _, r := range racks {
 		s.racks[r] = false
 	}
 	return s
+}
+
+// MaxHold is the longest a card may be held on a simulated reader in one
+// request, which answers once the card is taken away.
+const MaxHold = 30 * time.Second
+
+// holdPoll is how often a simulated reader finds a held card again, as a
+// PN532 polling its field does.
+const holdPoll = 50 * time.Millisecond
+
+// holdCard holds the card uid on the reader for hold, read again and again
+// through the real reader loop (hardware/nfc.Run) and its de-duplication:
+// a card held for 10 s is one tap, as at a real door.
+func (s *Sim) holdCard(ctx context.Context, reader string, uid []byte, hold time.Duration) error {
+	held, cancel := context.WithTimeout(ctx, hold)
+	defer cancel()
+	t := &heldTapper{ctx: ctx, sink: s.sink}
+	// the taps go to the door under the request's context: the end of the
+	// hold must not cut short a tap being stored
+	if err := nfc.Run(held, &heldCard{uid: uid}, reader, t, nil); err != nil {
+		return err
+	}
+	return t.err
+}
+
+// heldCard is a reader with one card on it until its context ends.
+type heldCard struct {
+	uid   []byte
+	reads int
+}
+
+func (h *heldCard) ReadUID(ctx context.Context) ([]byte, error) {
+	if h.reads > 0 && !sleep.For(ctx, holdPoll) {
+		return nil, ctx.Err()
+	}
+	h.reads++
+	return bytes.Clone(h.uid), nil
+}
+
+func (h *heldCard) String() string { return "sim-reader (card held)" }
+func (h *heldCard) Halt() error    { return nil }
+
+// heldTapper passes the reader loop's taps to the door under ctx and keeps
+// the first error.
+type heldTapper struct {
+	ctx  context.Context
+	sink hardware.Sink
+	err  error
+}
+
+func (t *heldTapper) Tap(_ context.Context, reader string, uid []byte) error {
+	err := t.sink.Tap(t.ctx, reader, uid)
+	if err != nil && t.err == nil {
+		t.err = err
+	}
+	return err
 }
 
 // MaxBody bounds a simulator request.
@@ -162,12 +228,13 @@ func (s *Sim) Handler() http.Handler {
 		var req struct {
 			Reader *string `json:"reader"`
 			UID    *string `json:"uid"`
+			Hold   *string `json:"hold"` // a card left on the reader, such as "10s"
 		}
 		if err := decode(r, &req); err != nil {
 			return err
 		}
 		if req.Reader == nil || req.UID == nil {
-			return badRequest{errors.New(`body: want {"reader":"entry"|"exit","uid":"04A1B2C3D4E5F6"}`)}
+			return badRequest{errors.New(`body: want {"reader":"entry"|"exit","uid":"04A1B2C3D4E5F6"} and, for a card held on the reader, "hold":"10s"`)}
 		}
 		if !slices.Contains(s.readers, *req.Reader) {
 			return badRequest{fmt.Errorf("reader %q: this door has %v", *req.Reader, s.readers)}
@@ -176,7 +243,14 @@ func (s *Sim) Handler() http.Handler {
 		if err != nil {
 			return badRequest{err}
 		}
-		return s.sink.Tap(ctx, *req.Reader, uid)
+		if req.Hold == nil {
+			return s.sink.Tap(ctx, *req.Reader, uid)
+		}
+		hold, err := time.ParseDuration(*req.Hold)
+		if err != nil || hold <= 0 || hold > MaxHold {
+			return badRequest{fmt.Errorf("hold %q: want a duration up to %v, such as \"10s\"", *req.Hold, MaxHold)}
+		}
+		return s.holdCard(ctx, *req.Reader, uid, hold)
 	}))
 	mux.HandleFunc("POST /sim/door", s.handle(func(ctx context.Context, r *http.Request) error {
 		var req struct {
@@ -231,7 +305,69 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("GET /sim/state", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, s.State())
 	})
-	return mux
+	return s.guard(mux)
+}
+
+// guard refuses what must not reach the simulator, which anyone who
+// reaches it can use to tap cards and move the door in the records: a
+// request from off loopback; one whose Host is not a loopback name or
+// address (a web page that rebinds its DNS name to 127.0.0.1 sends its own
+// name); a POST that is not application/json (a web page's form can post
+// text/plain or urlencoded bodies to loopback without asking, not JSON).
+func (s *Sim) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		code := http.StatusForbidden
+		switch {
+		case !loopbackAddr(r.RemoteAddr):
+			err = fmt.Errorf("from %s: the simulator answers only on loopback", r.RemoteAddr)
+		case !loopbackHost(r.Host):
+			err = fmt.Errorf("host %q: the simulator answers only to 127.0.0.1, [::1] or localhost", r.Host)
+		case r.Method == http.MethodPost && !isJSON(r.Header.Get("Content-Type")):
+			code = http.StatusUnsupportedMediaType
+			err = fmt.Errorf("Content-Type %q: want application/json (curl -H 'Content-Type: application/json')", r.Header.Get("Content-Type"))
+		}
+		if err != nil {
+			s.refused.Inc()
+			httpjson.Error(w, code, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Refused returns how many requests guard refused.
+func (s *Sim) Refused() uint64 { return s.refused.Value() }
+
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+// loopbackAddr reports whether host:port is a loopback IP. (An address
+// that is not host:port, as httptest's "192.0.2.1:1234" is, is judged by
+// its host.)
+func loopbackAddr(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// loopbackHost reports whether a Host header names loopback: localhost,
+// or a loopback IP, with or without a port.
+func loopbackHost(h string) bool {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // BadRequests returns how many requests were refused as malformed.

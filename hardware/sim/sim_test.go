@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kunci-project/kunci/hardware"
 	"github.com/kunci-project/kunci/hardware/sim"
@@ -78,7 +80,7 @@ func newRig(readers ...string) *rig {
 // do sends one request and returns the status and the decoded answer.
 func (r *rig) do(t *testing.T, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req := localRequest(method, path, strings.NewReader(body))
 	w := httptest.NewRecorder()
 	r.h.ServeHTTP(w, req)
 	var ans map[string]any
@@ -95,7 +97,7 @@ func (r *rig) do(t *testing.T, method, path, body string) (int, map[string]any) 
 
 func (r *rig) state(t *testing.T) sim.State {
 	t.Helper()
-	req := httptest.NewRequest("GET", "/sim/state", nil)
+	req := localRequest("GET", "/sim/state", nil)
 	w := httptest.NewRecorder()
 	r.h.ServeHTTP(w, req)
 	if w.Code != http.StatusOK {
@@ -345,7 +347,7 @@ func TestMethods(t *testing.T) {
 	for _, tc := range []struct{ method, path string }{
 		{"GET", "/sim/tap"}, {"GET", "/sim/door"}, {"POST", "/sim/state"}, {"DELETE", "/sim/rack"},
 	} {
-		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(`{"open":true}`))
+		req := localRequest(tc.method, tc.path, strings.NewReader(`{"open":true}`))
 		w := httptest.NewRecorder()
 		r.h.ServeHTTP(w, req)
 		if w.Code != http.StatusMethodNotAllowed {
@@ -424,7 +426,7 @@ func TestConcurrentRequests(t *testing.T) {
 				default:
 					path, body = "/sim/tap", `{"reader":"entry","uid":"04"}`
 				}
-				req := httptest.NewRequest("POST", path, strings.NewReader(body))
+				req := localRequest("POST", path, strings.NewReader(body))
 				r.h.ServeHTTP(httptest.NewRecorder(), req)
 				_ = r.sim.State()
 				_ = r.relay.Unlock()
@@ -453,5 +455,98 @@ func TestReport(t *testing.T) {
 	sk.err = errors.New("store closed")
 	if err := s.Report(context.Background()); err == nil {
 		t.Error("Report with a failing sink = nil error")
+	}
+}
+
+// localRequest is a request as curl sends it on the door's own host: from
+// and to loopback, a JSON body.
+func localRequest(method, path string, body io.Reader) *http.Request {
+	req := httptest.NewRequest(method, "http://127.0.0.1:8081"+path, body)
+	req.RemoteAddr = "127.0.0.1:40000"
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}
+
+// What a web page in the operator's browser, or anyone off loopback, can
+// send to the simulator is refused and counted, and reaches no input:
+// a form's text/plain or urlencoded body, no Content-Type, another host
+// name (DNS rebinding), another address.
+func TestSimulatorGuard(t *testing.T) {
+	r := newRig()
+	for _, tc := range []struct {
+		name   string
+		mod    func(*http.Request)
+		status int
+	}{
+		{"form post", func(q *http.Request) { q.Header.Set("Content-Type", "application/x-www-form-urlencoded") }, 415},
+		{"text/plain", func(q *http.Request) { q.Header.Set("Content-Type", "text/plain") }, 415},
+		{"no content type", func(q *http.Request) { q.Header.Del("Content-Type") }, 415},
+		{"json lookalike", func(q *http.Request) { q.Header.Set("Content-Type", "application/jsonp") }, 415},
+		{"rebound host", func(q *http.Request) { q.Host = "evil.example:8081" }, 403},
+		{"off loopback", func(q *http.Request) { q.RemoteAddr = "192.168.1.20:51000" }, 403},
+		{"v4-mapped off loopback", func(q *http.Request) { q.RemoteAddr = "[::ffff:192.168.1.20]:51000" }, 403},
+	} {
+		for _, path := range []string{"/sim/tap", "/sim/door", "/sim/exit-button"} {
+			body := map[string]string{"/sim/tap": `{"reader":"entry","uid":"04A1B2C3D4E5F6"}`, "/sim/door": `{"open":true}`}[path]
+			req := localRequest("POST", path, strings.NewReader(body))
+			tc.mod(req)
+			w := httptest.NewRecorder()
+			r.h.ServeHTTP(w, req)
+			if w.Code != tc.status {
+				t.Errorf("%s %s = %d %s; want %d", tc.name, path, w.Code, w.Body, tc.status)
+			}
+		}
+	}
+	if got := r.sim.Refused(); got != 21 {
+		t.Errorf("refused = %d; want 21", got)
+	}
+	if calls := r.sink.Calls(); len(calls) != 0 {
+		t.Errorf("refused requests reached the door: %v", calls)
+	}
+	// what curl sends on the door's host passes, by name or address, with
+	// a charset
+	for _, host := range []string{"localhost:8081", "127.0.0.1:8081", "[::1]:8081", "LOCALHOST"} {
+		req := localRequest("POST", "/sim/door", strings.NewReader(`{"open":false}`))
+		req.Host = host
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		w := httptest.NewRecorder()
+		r.h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Errorf("host %s = %d %s; want 200", host, w.Code, w.Body)
+		}
+	}
+}
+
+// A card held on the reader, read again and again as a PN532 polls it,
+// is one tap through the reader loop's de-duplication, however long it is
+// held (here past nfc.DefaultAbsent); the request answers once the card is
+// taken away. A hold that is no duration, or too long, is refused.
+func TestHeldCardIsOneTap(t *testing.T) {
+	r := newRig()
+	start := time.Now()
+	code, body := r.do(t, "POST", "/sim/tap", `{"reader":"entry","uid":"04A1B2C3D4E5F6","hold":"1500ms"}`)
+	if code != http.StatusOK {
+		t.Fatalf("held tap = %d %s", code, body)
+	}
+	if took := time.Since(start); took < 1500*time.Millisecond {
+		t.Errorf("the held tap answered after %v; want once the card was taken away, after 1.5 s", took)
+	}
+	if calls := r.sink.Calls(); !slices.Equal(calls, []string{"tap entry 04a1b2c3d4e5f6"}) {
+		t.Errorf("sink calls %q; want one tap", calls)
+	}
+	// held again: a new presentation, a new tap
+	if code, body := r.do(t, "POST", "/sim/tap", `{"reader":"entry","uid":"04A1B2C3D4E5F6","hold":"100ms"}`); code != http.StatusOK {
+		t.Fatalf("held tap = %d %s", code, body)
+	}
+	if n := len(r.sink.Calls()); n != 2 {
+		t.Errorf("%d sink calls after the second hold; want 2", n)
+	}
+	for _, hold := range []string{`"soon"`, `"0s"`, `"-1s"`, `"31s"`, `10`} {
+		if code, _ := r.do(t, "POST", "/sim/tap", `{"reader":"entry","uid":"04A1B2C3D4E5F6","hold":`+hold+`}`); code != http.StatusBadRequest {
+			t.Errorf("hold %s = %d; want 400", hold, code)
+		}
+	}
+	if n := len(r.sink.Calls()); n != 2 {
+		t.Errorf("refused holds reached the sink: %d calls", n)
 	}
 }

@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/httpjson"
 	"github.com/kunci-project/kunci/internal/metrics"
@@ -114,6 +116,7 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	route("GET /api/events", readers, a.events)
 	route("GET /api/watch", readers, a.watch)
 	route("POST /api/doors/{site}/{door}/commands", one(auth.Admin), a.command)
+	route("POST /api/doors/{site}/{door}/gap", one(auth.Admin), a.acceptGap)
 	route("GET /api/tokens", one(auth.Admin), a.listTokens)
 	route("POST /api/tokens", one(auth.Admin), a.issueToken)
 	route("DELETE /api/tokens/{id}", one(auth.Admin), a.revokeToken)
@@ -157,11 +160,14 @@ func withStatus(code int, format string, a ...any) error {
 func statusOf(err error) int {
 	var se *statusError
 	var mbe *http.MaxBytesError
+	var te *permit.TextError
 	switch {
 	case errors.As(err, &se):
 		return se.code
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
+	case errors.As(err, &te):
+		return http.StatusBadRequest // a field's text: see the package doc
 	case errors.Is(err, workflow.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, workflow.ErrExists), errors.Is(err, workflow.ErrTransition):
@@ -270,12 +276,10 @@ func roleNames(rs []auth.Role) []string {
 	return out
 }
 
-// view is a permit as p may see it.
+// view is a permit as p may see it: the NIK and the phone masked but for
+// an admin, the guest's name masked for a viewer.
 func view(p auth.Principal, r workflow.Record) Permit {
-	if p.CanSeeNIK() {
-		return r
-	}
-	return r.Masked()
+	return r.For(p.CanSeeNIK(), p.SeesGuestNames())
 }
 
 func (a *API) request(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -678,14 +682,52 @@ func (a *API) command(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 	if a.o.Publisher == nil {
 		return withStatus(http.StatusServiceUnavailable, "this hub has no MQTT link for commands")
 	}
+	if err := permit.CheckLines("reason", req.Reason, permit.MaxReason); err != nil {
+		return err
+	}
 	c, err := a.h.Command(r.Context(), a.o.Publisher, r.PathValue("site"), r.PathValue("door"), req.Command, p.Name, req.Reason)
 	if err != nil {
-		if errors.Is(err, workflow.ErrInvalid) {
+		switch {
+		case errors.Is(err, hub.ErrUnknownDoor):
+			return withStatus(http.StatusNotFound, "%v", err)
+		case errors.Is(err, workflow.ErrInvalid):
 			return withStatus(http.StatusBadRequest, "%v", err)
 		}
 		return withStatus(http.StatusServiceUnavailable, "%v", err)
 	}
 	httpjson.Write(w, http.StatusAccepted, c)
+	return nil
+}
+
+// acceptGap accepts as lost the seqs a door's stalled epoch is missing
+// (its hub store lost): the answer is the run as the store keeps it.
+func (a *API) acceptGap(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var req GapRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(req.Reason)
+	switch {
+	case req.Epoch == "":
+		return withStatus(http.StatusBadRequest, "epoch: which of the door's epochs (see its gaps in GET /api/doors)")
+	case req.Through == 0:
+		return withStatus(http.StatusBadRequest, "through: the last seq to accept as lost, from 1")
+	case reason == "":
+		return withStatus(http.StatusBadRequest, "reason: say why the events are lost; it is kept with your name")
+	case len(reason) > MaxGapReason || strings.ContainsFunc(reason, unicode.IsControl):
+		return withStatus(http.StatusBadRequest, "reason: at most %d bytes, no control characters", MaxGapReason)
+	}
+	l, err := a.h.AcceptLost(r.Context(), ingest.LostRequest{Site: r.PathValue("site"), Door: r.PathValue("door"),
+		Epoch: req.Epoch, Through: req.Through, By: p.Name, Reason: reason})
+	switch {
+	case errors.Is(err, ingest.ErrNoGap):
+		return withStatus(http.StatusConflict, "%v", err)
+	case errors.Is(err, ingest.ErrLostRange):
+		return withStatus(http.StatusUnprocessableEntity, "%v", err)
+	case err != nil:
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, l)
 	return nil
 }
 
@@ -719,7 +761,10 @@ func (a *API) issueToken(w http.ResponseWriter, r *http.Request, _ auth.Principa
 		roles = append(roles, role)
 	}
 	tok, info, err := a.tokens.Issue(req.Name, roles, req.Expires)
-	if err != nil {
+	switch {
+	case errors.Is(err, auth.ErrExists):
+		return withStatus(http.StatusConflict, "%v", err)
+	case err != nil:
 		return withStatus(http.StatusBadRequest, "%v", err)
 	}
 	httpjson.Write(w, http.StatusCreated, NewToken{Token: tok, ID: info.ID, Name: info.Name, Roles: roleNames(info.Roles), Expires: info.Expires})

@@ -269,7 +269,7 @@ func TestBadInput(t *testing.T) {
 		{"bad NIK", p.Desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.NIK = "12AB" }), 422, "NIK"},
 		{"empty window", p.Desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.NotAfter = r.NotBefore }), 422, "window"},
 		{"bad card", p.Desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.CardUID = "XYZ" }), 422, "card"},
-		{"unknown site", p.Desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.Site = "elsewhere" }), 422, "site key"},
+		{"unknown site", p.Desk, "POST", "/api/permits", without(func(r *api.PermitRequest) { r.Site = "elsewhere" }), 422, "elsewhere/server-room"},
 		{"wrong type", p.Desk, "POST", "/api/permits", []byte(`{"guest":"A","entries":"two"}`), 400, `entries`},
 		{"wrong time", p.Desk, "POST", "/api/permits", []byte(`{"not_before":"tomorrow"}`), 400, "time"},
 		{"unknown field", p.Desk, "POST", "/api/permits", []byte(`{"guest":"A","nik_raw":"1"}`), 400, "nik_raw"},

@@ -11,7 +11,38 @@
 // coordinator classifies and rejects; approver approves, assigns escorts
 // (which signs and publishes the permit), rejects and revokes; viewer reads;
 // admin does everything, and is the only one to see a NIK unmasked. Every
-// role may read.
+// role may read. Actors are compared by permit.ActorKey (case folded):
+// a request filed by "dual" is not approved by "Dual" (403).
+//
+// Who sees a guest's personal data (the console shows it alike, through
+// the same workflow.Record.For):
+//
+//	NIK, phone    in clear to admin only; every other role sees them masked
+//	              (3201**********23, ********11)
+//	name          in a permit request (GET /api/permits...): in full to the
+//	              roles that handle requests (requester, coordinator,
+//	              approver, admin: SOP steps 1-4, checked against the KTP);
+//	              masked (S*** R****) to a viewer, whose work is the record
+//	              of the visits, not the requests
+//	              in the guest book (GET /api/guestbook): in full to every
+//	              role, as the paper Buku Tamu is read by those who keep
+//	              and audit it
+//	card UID      never: only fingerprints exist
+//
+// Nothing personal goes to the doors, their topics or the notifications.
+//
+// Text that people type is checked by one rule (permit.CheckText,
+// permit.CheckLines, with the limits of permit's table: a guest's name
+// 100 characters, an organisation 200, a phone 20, a purpose 500, a
+// reason 500, an actor's name 64): a control character (C0, C1, DEL), a
+// bidi mark, override or isolate, a zero-width or other invisible
+// character, a space other than U+0020, a line break outside the fields
+// of several lines (purpose, reasons), bytes not UTF-8 or too many
+// characters are refused with 400 naming the field. A request that is
+// well formed but that the workflow refuses is a 422: a window longer
+// than hub.yaml's max_permit_window (720h by default), more than
+// workflow.MaxEntries entries, a door the hub does not serve (hub.yaml
+// doors). A command to a door the hub does not serve is a 404.
 //
 // Routes (JSON bodies and answers; errors are {"error": "..."} with a 4xx
 // naming the problem, 5xx only for the hub's own failures):

@@ -3,6 +3,7 @@ package api
 import (
 	"time"
 
+	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
@@ -70,6 +71,23 @@ type CommandRequest struct {
 	Command wire.CommandName `json:"command"`
 	Reason  string           `json:"reason,omitempty"` // why, recorded with the actor
 }
+
+// GapRequest is the body of POST /api/doors/{site}/{door}/gap: the seqs
+// of the door's stalled epoch, from the stream's through+1 to Through,
+// accepted as lost. Through must be below the lowest seq that came (the
+// door's gap, GET /api/doors: gaps[].to at most).
+type GapRequest struct {
+	Epoch   string `json:"epoch"`
+	Through uint64 `json:"through"`
+	Reason  string `json:"reason"` // why they are lost, kept with the actor
+}
+
+// Lost is the answer of POST /api/doors/{site}/{door}/gap: the run of
+// seqs accepted as lost, as the event store keeps it.
+type Lost = ingest.Lost
+
+// MaxGapReason bounds a GapRequest's reason, in bytes.
+const MaxGapReason = 500
 
 // Whoami is the caller as the hub knows it.
 type Whoami struct {

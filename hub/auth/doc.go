@@ -25,7 +25,13 @@
 // every workflow transition the token makes, so it is what the workflow
 // compares for "approval not by the requester": a person's tokens share
 // one name, and two people never do. Names are printable, at most 64
-// characters, with no white space at either end.
+// characters (permit.MaxActor), with no white space at either end, no
+// character permit.Hidden and no combining mark. The workflow compares
+// actors by permit.ActorKey (case folded, runs of spaces made one), and
+// the hub holds one spelling of each actor: a token or a user whose name
+// has the key of another's but is spelled otherwise is refused
+// (ErrExists) when it is issued or saved, so "Dual" is never a second
+// person beside "dual". A person's tokens and their user share it.
 //
 // EnsureAdmin gives a new hub its first admin token: it issues one only
 // while no active admin token exists, so revoking the last admin and

@@ -108,6 +108,14 @@ func (p Principal) need(rs []Role) error {
 	return fmt.Errorf("%w: this needs %s; %s has %s", ErrForbidden, what, p.Name, has)
 }
 
+// SeesGuestNames reports whether p sees a guest's name in full in a
+// permit request: the roles that handle requests (requester,
+// coordinator, approver, and admin) do; a viewer (the auditor) sees the
+// names in the guest book only (hub/api's package doc has the rule).
+func (p Principal) SeesGuestNames() bool {
+	return p.Has(Requester) || p.Has(Coordinator) || p.Has(Approver)
+}
+
 type principalKey struct{}
 
 // NewContext returns ctx carrying p, as Middleware does; handlers' tests

@@ -12,14 +12,11 @@ import (
 	"sync"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/kunci-project/kunci/internal/metrics"
+	"github.com/kunci-project/kunci/permit"
 	bolt "go.etcd.io/bbolt"
 )
-
-// maxName bounds a token's name, in characters.
-const maxName = 64
 
 // bTokens holds one record a token: id -> record JSON.
 var bTokens = []byte("tokens")
@@ -88,20 +85,70 @@ func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
 }
 
+// checkName refuses a name no actor may have: empty, with white space
+// at an end, longer than permit.MaxActor, with a character permit.Hidden
+// or not printable, or with a combining mark (the same name could then be
+// written two ways that look alike, and the hub has no Unicode
+// normalisation to tell them one: accented letters are written as one
+// character, as keyboards type them).
 func checkName(name string) error {
-	switch {
-	case name == "":
+	if name == "" {
 		return invalid("no name")
-	case !utf8.ValidString(name):
-		return invalid("name is not UTF-8")
-	case utf8.RuneCountInString(name) > maxName:
-		return invalid("name is %d characters long, at most %d", utf8.RuneCountInString(name), maxName)
+	}
+	if err := permit.CheckText("name", name, permit.MaxActor); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	switch {
 	case strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
 		return invalid("name %q has a character that is not printable", name)
+	case strings.IndexFunc(name, func(r rune) bool { return unicode.In(r, unicode.Mn, unicode.Me) }) >= 0:
+		return invalid("name %q has a combining mark: write each accented letter as one character", name)
 	case strings.TrimSpace(name) != name:
 		return invalid("name %q has white space at an end", name)
 	}
 	return nil
+}
+
+// spellingFree refuses name when a token, or a user other than login,
+// holds a name of the same actor (permit.ActorKey) spelled otherwise, or
+// when another user holds the same actor's name at all: an actor has one
+// spelling, so that the workflow's records name them one way and "Dual"
+// is never a second person beside "dual". A person's tokens and their
+// user share their one spelling.
+func spellingFree(tx *bolt.Tx, name, login string) error {
+	key := permit.ActorKey(name)
+	if b := tx.Bucket(bTokens); b != nil {
+		var clash *record
+		if err := each(b, func(r *record) {
+			if clash == nil && r.Name != name && permit.ActorKey(r.Name) == key {
+				c := *r
+				clash = &c
+			}
+		}); err != nil {
+			return err
+		}
+		if clash != nil {
+			return fmt.Errorf("%w: name %q is the actor %q of token %s, spelled otherwise: use that spelling", ErrExists, name, clash.Name, clash.ID)
+		}
+	}
+	b := tx.Bucket(bUsers)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, v []byte) error {
+		var r userRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("%w: user %q: %v", ErrCorrupt, k, err)
+		}
+		switch {
+		case r.Login == login || permit.ActorKey(r.Name) != key:
+		case login != "":
+			return fmt.Errorf("%w: user %q already has the name %q", ErrExists, r.Login, r.Name)
+		case r.Name != name:
+			return fmt.Errorf("%w: name %q is the actor %q of user %q, spelled otherwise: use that spelling", ErrExists, name, r.Name, r.Login)
+		}
+		return nil
+	})
 }
 
 // Issue creates a token for name with roles, valid until expires (zero:
@@ -112,6 +159,12 @@ func (t *Tokens) Issue(name string, roles []Role, expires time.Time) (string, In
 	var info Info
 	err := t.db.Update(func(tx *bolt.Tx) error {
 		var err error
+		if err := checkName(name); err != nil {
+			return err
+		}
+		if err := spellingFree(tx, name, ""); err != nil {
+			return err
+		}
 		token, info, err = issue(tx.Bucket(bTokens), name, roles, expires)
 		return err
 	})
@@ -121,6 +174,10 @@ func (t *Tokens) Issue(name string, roles []Role, expires time.Time) (string, In
 	return token, info, nil
 }
 
+// issue stores a new token; the first admin's (EnsureAdmin) is not
+// checked against the other spellings, so that a user named Admin never
+// keeps a hub from starting (a user of the same actor is only refused
+// more).
 func issue(b *bolt.Bucket, name string, rs []Role, expires time.Time) (string, Info, error) {
 	if err := checkName(name); err != nil {
 		return "", Info{}, err

@@ -180,26 +180,12 @@ func (u *Users) Add(n NewUser) (User, error) {
 		if b.Get([]byte(n.Login)) != nil {
 			return fmt.Errorf("%w: login %q is taken", ErrExists, n.Login)
 		}
-		if err := nameFree(b, n.Login, n.Name); err != nil {
+		if err := spellingFree(tx, n.Name, n.Login); err != nil {
 			return err
 		}
 		return putJSON(b, n.Login, rec)
 	})
 	return rec.User, err
-}
-
-// nameFree refuses name when a user other than login has it.
-func nameFree(b *bolt.Bucket, login, name string) error {
-	return b.ForEach(func(k, v []byte) error {
-		var r userRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("%w: user %q: %v", ErrCorrupt, k, err)
-		}
-		if r.Login != login && r.Name == name {
-			return fmt.Errorf("%w: user %q already has the name %q", ErrExists, r.Login, name)
-		}
-		return nil
-	})
 }
 
 // Change sets a user's name, roles, language, disabled flag and (when
@@ -224,7 +210,7 @@ func (u *Users) Change(n NewUser) (User, error) {
 		if rec, err = getUser(b, n.Login); err != nil {
 			return err
 		}
-		if err := nameFree(b, n.Login, n.Name); err != nil {
+		if err := spellingFree(tx, n.Name, n.Login); err != nil {
 			return err
 		}
 		rec.Name, rec.Roles, rec.Lang, rec.Disabled, rec.Changed = n.Name, canonical(n.Roles), n.Lang, n.Disabled, u.now().UTC()

@@ -185,6 +185,14 @@ func (c *Client) Command(ctx context.Context, site, door string, name wire.Comma
 		nil, api.CommandRequest{Command: name})
 }
 
+// AcceptGap accepts as lost the seqs door site/door's stalled epoch is
+// missing, up to r.Through (role admin): for a hub whose event store was
+// lost while the door had deleted what it acked. The answer is the run
+// as the hub's store keeps it.
+func (c *Client) AcceptGap(ctx context.Context, site, door string, r api.GapRequest) (*api.Lost, error) {
+	return call[*api.Lost](ctx, c, http.MethodPost, "/api/doors/"+url.PathEscape(site)+"/"+url.PathEscape(door)+"/gap", nil, r)
+}
+
 // AddToken issues an API token (role admin); the answer holds the token,
 // which the hub shows this once.
 func (c *Client) AddToken(ctx context.Context, r api.TokenRequest) (*api.NewToken, error) {

@@ -114,6 +114,9 @@ func (c *Console) doorView(l L, n *names, d hub.Door) doorView {
 	if d.LastEvent != "" {
 		v.LastEvent = l.T("card.lastevent", eventText(l, d.LastEvent), l.Time(d.LastEventAt))
 	}
+	for _, g := range d.Gaps {
+		v.Alarms = append(v.Alarms, l.T("alarm.gap", g.Epoch, g.From, g.To))
+	}
 	s := d.Status
 	if s == nil {
 		return v

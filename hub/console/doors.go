@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/auth"
@@ -189,7 +188,7 @@ func (c *Console) command(w http.ResponseWriter, r *http.Request, p auth.Princip
 	typed := name == wire.CmdUnlockOnce
 	cd := confirmData{Site: d.Site, Door: d.Door, Command: string(name), Typed: typed,
 		Question: l.T("cmd.confirm."+string(name), d.Site+"/"+d.Door)}
-	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	reason := strings.ReplaceAll(strings.TrimSpace(r.PostFormValue("reason")), "\r\n", "\n")
 	if r.PostFormValue("confirm") == "" {
 		pg.Nav, pg.Title, pg.Data = "dashboard", l.T("cmd.confirm.title"), cd
 		c.render(w, r, http.StatusOK, "confirm", pg)
@@ -199,7 +198,7 @@ func (c *Console) command(w http.ResponseWriter, r *http.Request, p auth.Princip
 		switch {
 		case r.PostFormValue("typed") != d.Door:
 			cd.Error = l.T("cmd.err.typed", d.Door)
-		case reason == "" || utf8.RuneCountInString(reason) > permit.MaxReason:
+		case reason == "" || permit.CheckLines("reason", reason, permit.MaxReason) != nil:
 			cd.Error = l.T("permit.err.reason")
 		}
 		if cd.Error != "" {

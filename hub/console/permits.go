@@ -27,15 +27,12 @@ type permitRow struct {
 // stateKey is the catalogue key of a permit's state.
 func stateKey(s workflow.State) string { return "state." + string(s) }
 
-// view is the permit as p may see it: the NIK and phone masked for
-// everyone but an admin. Every page of a permit goes through it.
+// view is the permit as p may see it, as the API shows it
+// (workflow.Record.For): the NIK and phone masked for everyone but an
+// admin, the guest's name for a viewer. Every page of a permit goes
+// through it.
 func view(p auth.Principal, r workflow.Record) workflow.Record {
-	if p.CanSeeNIK() {
-		return r
-	}
-	r = r.Masked()
-	r.Phone = workflow.MaskNIK(r.Phone)
-	return r
+	return r.For(p.CanSeeNIK(), p.SeesGuestNames())
 }
 
 func (c *Console) row(l L, r workflow.Record) permitRow {
@@ -174,18 +171,31 @@ func (c *Console) parseRequest(l L, r *http.Request) (workflow.Request, requestF
 		bad("door", "request.err.door")
 	}
 	req.Site, req.Door = site, door
-	for _, c := range []struct{ field, value string }{{"guest", f.Guest}, {"organisation", f.Organisation}, {"purpose", f.Purpose}} {
+	// the limits and the characters are the workflow's (permit's table),
+	// said here in the reader's language
+	for _, c := range []struct {
+		field, value string
+		max          int
+	}{{"guest", f.Guest, permit.MaxGuest}, {"organisation", f.Organisation, permit.MaxOrganisation}, {"purpose", f.Purpose, permit.MaxPurpose}} {
+		check := permit.CheckText
+		if c.field == "purpose" {
+			check = permit.CheckLines
+			c.value = strings.ReplaceAll(c.value, "\r\n", "\n") // a textarea's line ends
+		}
 		switch {
 		case c.value == "":
 			bad(c.field, "request.err.required")
-		case utf8.RuneCountInString(c.value) > 200:
-			bad(c.field, "request.err.long")
+		case utf8.RuneCountInString(c.value) > c.max:
+			f.Errors[c.field] = l.T("request.err.long", c.max)
+		case check(c.field, c.value, c.max) != nil:
+			bad(c.field, "request.err.chars")
 		}
 	}
+	req.Purpose = strings.ReplaceAll(req.Purpose, "\r\n", "\n")
 	if len(f.NIK) != 16 || strings.Trim(f.NIK, "0123456789") != "" {
 		bad("nik", "request.err.nik")
 	}
-	if f.Phone != "" && (len(f.Phone) > 20 || strings.Trim(f.Phone, "+0123456789 -") != "") {
+	if f.Phone != "" && (len(f.Phone) > permit.MaxPhone || strings.Trim(f.Phone, "+0123456789 -") != "") {
 		bad("phone", "request.err.phone")
 	}
 	for e := range strings.SplitSeq(f.Equipment, ",") {
@@ -206,8 +216,8 @@ func (c *Console) parseRequest(l L, r *http.Request) (workflow.Request, requestF
 	req.NotBefore, req.NotAfter = from, until
 	if f.Entries != "" {
 		n, err := strconv.Atoi(f.Entries)
-		if err != nil || n < 0 || n > 100 {
-			bad("entries", "request.err.entries")
+		if err != nil || n < 0 || n > workflow.MaxEntries {
+			f.Errors["entries"] = l.T("request.err.entries", workflow.MaxEntries)
 		}
 		req.Entries = n
 	}
@@ -303,7 +313,7 @@ func (c *Console) permitPage(w http.ResponseWriter, r *http.Request, p auth.Prin
 			Escort: staffNames.staffName(v.Escort)})
 	}
 	d.CanCoordinate = p.Has(auth.Coordinator) && rec.State == workflow.Requested
-	d.CanApprove = p.Has(auth.Approver) && rec.State == workflow.Coordinated && rec.Requester != p.Name
+	d.CanApprove = p.Has(auth.Approver) && rec.State == workflow.Coordinated && !permit.SameActor(rec.Requester, p.Name)
 	d.CanEscort = p.Has(auth.Approver) && rec.State == workflow.Approved
 	d.CanReject = (p.Has(auth.Coordinator) && rec.State == workflow.Requested) ||
 		(p.Has(auth.Approver) && (rec.State == workflow.Coordinated || rec.State == workflow.Approved))
@@ -362,9 +372,11 @@ func (c *Console) permitStep(do func(r *http.Request, id string, p auth.Principa
 
 var errReason = errors.New("console: no reason given")
 
+// reason is the form's reason, its textarea's line ends made \n: given,
+// and as the workflow takes it (permit.CheckLines, permit.MaxNote).
 func reason(r *http.Request) (string, error) {
-	v := strings.TrimSpace(r.PostFormValue("reason"))
-	if v == "" || utf8.RuneCountInString(v) > 500 {
+	v := strings.ReplaceAll(strings.TrimSpace(r.PostFormValue("reason")), "\r\n", "\n")
+	if v == "" || permit.CheckLines("reason", v, permit.MaxNote) != nil {
 		return "", errReason
 	}
 	return v, nil

@@ -218,8 +218,9 @@ func TestRequestFormErrors(t *testing.T) {
 	}
 }
 
-// TestPermitPrivacy: the NIK and phone in clear for an admin only; no
-// page shows the card's UID; a guest's name is text, never markup.
+// TestPermitPrivacy: the NIK and phone in clear for an admin only, the
+// guest's name to the roles that handle requests only; no page shows the
+// card's UID; a guest's name is text, never markup.
 func TestPermitPrivacy(t *testing.T) {
 	s := newSOP(t)
 	f := requestForm("")
@@ -234,7 +235,10 @@ func TestPermitPrivacy(t *testing.T) {
 			if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
 				t.Errorf("%s renders the guest's name as markup", path)
 			}
-			if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			switch {
+			case b == s.aud && strings.Contains(body, "alert(1)"):
+				t.Errorf("%s shows the guest's name to the auditor, who sees names in the guest book only", path)
+			case b != s.aud && !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;"):
 				t.Errorf("%s does not show the guest's name as text", path)
 			}
 		}
@@ -283,5 +287,37 @@ func TestEveryPageEveryRole(t *testing.T) {
 		if code, _, body := s.admin.get(path); code != http.StatusNotFound || !strings.Contains(body, "Halaman tidak ditemukan") {
 			t.Errorf("GET %s: %d; want 404 with its page", path, code)
 		}
+	}
+}
+
+// TestRequestFormRefusesHostileText: the form takes the workflow's rule
+// and limits (permit.CheckText, permit's table) and says so in the
+// reader's language; a purpose may have lines, typed as a textarea sends
+// them (CRLF).
+func TestRequestFormRefusesHostileText(t *testing.T) {
+	s := newSOP(t)
+	s.desk.get("/permohonan/baru")
+	for _, c := range []struct{ field, value, says string }{
+		{"guest", "Rina\u001b[2J\u001b]0;pwn\u0007", "karakter kontrol"},
+		{"guest", "Rina\u202eanaS", "karakter kontrol"},
+		{"organisation", "Org\nP-9999,fake row", "karakter kontrol"},
+		{"guest", strings.Repeat("A", 101), "paling banyak 100 karakter"},
+		{"purpose", strings.Repeat("p", 501), "paling banyak 500 karakter"},
+	} {
+		f := requestForm(s.desk.csrf)
+		f.Set(c.field, c.value)
+		code, _, body := s.desk.do("POST", "/permohonan", f, nil)
+		if code != http.StatusUnprocessableEntity || !strings.Contains(body, c.says) {
+			t.Errorf("%s %.20q: %d; want 422 saying %q", c.field, c.value, code, c.says)
+		}
+	}
+	if list, _ := s.e.WF.List(); len(list) != 0 {
+		t.Errorf("refused forms stored %d permits", len(list))
+	}
+	f := requestForm(s.desk.csrf)
+	f.Set("purpose", "Ganti PSU\r\nCek kipas")
+	s.file(t, f)
+	if list, _ := s.e.WF.List(); len(list) != 1 || list[0].Purpose != "Ganti PSU\nCek kipas" {
+		t.Errorf("a purpose of two lines: %+v", list)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/workflow"
@@ -168,8 +169,13 @@ func (c *Console) saveStaff(w http.ResponseWriter, r *http.Request, p auth.Princ
 			f.Errors["id"] = l.T("staff.err.taken")
 		}
 	}
-	if m.Name == "" {
+	switch {
+	case m.Name == "":
 		f.Errors["name"] = l.T("request.err.required")
+	case utf8.RuneCountInString(m.Name) > permit.MaxStaffName:
+		f.Errors["name"] = l.T("request.err.long", permit.MaxStaffName)
+	case permit.CheckText("name", m.Name, permit.MaxStaffName) != nil:
+		f.Errors["name"] = l.T("request.err.chars")
 	}
 	if !slices.ContainsFunc(f.Sites, func(o option) bool { return o.Value == m.Site }) {
 		f.Errors["site"] = l.T("staff.err.site")

@@ -36,14 +36,14 @@ Kunci dev: a simulated door (site {site}, door {door}, racks R1 and R2) on http:
 Data (keys, signed records, store): {data}. Stop with Ctrl-C.
 
 The SOP at the door: guest P-0012 taps, escort S-004 taps within 30 s, the door opens.
-  curl -s -XPOST {addr}/sim/tap -d '{"reader":"entry","uid":"{guest}"}'
-  curl -s -XPOST {addr}/sim/tap -d '{"reader":"entry","uid":"{escort}"}'
-  curl -s -XPOST {addr}/sim/door -d '{"open":true}'
-  curl -s -XPOST {addr}/sim/door -d '{"open":false}'
+  curl -s -H 'Content-Type: application/json' -XPOST {addr}/sim/tap -d '{"reader":"entry","uid":"{guest}"}'
+  curl -s -H 'Content-Type: application/json' -XPOST {addr}/sim/tap -d '{"reader":"entry","uid":"{escort}"}'
+  curl -s -H 'Content-Type: application/json' -XPOST {addr}/sim/door -d '{"open":true}'
+  curl -s -H 'Content-Type: application/json' -XPOST {addr}/sim/door -d '{"open":false}'
   curl -s {addr}/status
   curl -s '{addr}/events?after=0'
-Also: the exit button (curl -s -XPOST {addr}/sim/exit-button), a rack
-(curl -s -XPOST {addr}/sim/rack -d '{"rack":"R1","open":true}'), staff S-001 alone
+Also: the exit button (curl -s -H 'Content-Type: application/json' -XPOST {addr}/sim/exit-button), a rack
+(curl -s -H 'Content-Type: application/json' -XPOST {addr}/sim/rack -d '{"rack":"R1","open":true}'), staff S-001 alone
 (uid {solo} on {addr}), an unknown card (uid {other}).
 `
 

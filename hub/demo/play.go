@@ -59,6 +59,7 @@ func Play(ctx context.Context, c *client.Client, base string, kunci Runner, out 
 		if err != nil {
 			return err
 		}
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := sim.Do(req)
 		if err != nil {
 			return fmt.Errorf("demo: simulator: %w", err)

@@ -40,7 +40,7 @@ func Seed(h *hub.Hub, now time.Time) error {
 	r, err := h.Request(workflow.Request{ID: "P-0012", Site: site, Door: door, Guest: "Siti Rahma",
 		NIK: "3204015506900002", Organisation: "PT Jaringan Nusantara", Phone: "0812-0000-1111",
 		Purpose: "replace a power supply in the core switch", Equipment: []string{"laptop", "console cable", "PSU"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(30 * 24 * time.Hour), CardUID: GuestUID, By: desk})
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(29 * 24 * time.Hour), CardUID: GuestUID, By: desk}) // inside workflow.DefaultMaxWindow
 	if err != nil {
 		return fmt.Errorf("demo permit: %w", err)
 	}

@@ -59,6 +59,8 @@ type Options struct {
 	Retention time.Duration
 	// Signer replaces the folder's own key (a key rotation).
 	Signer *permit.Signer
+	// Ingest tunes the hub's ingest (its AckLinger is 1 ms unless set).
+	Ingest ingest.Options
 	// MaxWatchers and WatchWrite are the hub's and the API's (their
 	// defaults when zero).
 	MaxWatchers int
@@ -164,9 +166,11 @@ func (e *Env) start(t testing.TB, o Options) {
 	if e.Users, err = auth.NewUsers(e.WF.DB(), reg, o.Now); err != nil {
 		t.Fatal(err)
 	}
+	if o.Ingest.AckLinger == 0 {
+		o.Ingest.AckLinger = time.Millisecond
+	}
 	e.Hub, err = hub.New(hub.Options{Workflow: e.WF, Events: e.Events, Signer: e.Signer,
-		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now, MaxWatchers: o.MaxWatchers,
-		Ingest: ingest.Options{AckLinger: time.Millisecond}, Metrics: reg})
+		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now, Ingest: o.Ingest, MaxWatchers: o.MaxWatchers, Metrics: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

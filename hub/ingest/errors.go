@@ -13,6 +13,11 @@ var (
 	// ErrMismatch: the event's site or door is not its topic's, or its id
 	// is not site/door/epoch/seq.
 	ErrMismatch = errors.New("ingest: event does not match its topic or id")
+	// ErrNoGap: AcceptLost for a stream with no gap open: nothing came
+	// beyond a missing seq, so nothing is known to be missing.
+	ErrNoGap = errors.New("ingest: no gap open")
+	// ErrLostRange: AcceptLost for seqs that are not all missing.
+	ErrLostRange = errors.New("ingest: not the missing seqs")
 	// ErrCorrupt: a stored record cannot be read back.
 	ErrCorrupt = errors.New("ingest: corrupt store record")
 )

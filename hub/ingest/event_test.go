@@ -3,10 +3,12 @@ package ingest_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/hub/ingest"
@@ -102,6 +104,55 @@ func TestEventMatchesAgent(t *testing.T) {
 	}
 }
 
+// checkBounds reports a member of e beyond its bound.
+func checkBounds(e ingest.Event) error {
+	if len(e.Detail) > ingest.MaxDetail || len(e.Racks) > ingest.MaxRacks {
+		return fmt.Errorf("detail of %d bytes, %d racks", len(e.Detail), len(e.Racks))
+	}
+	short := []string{e.Boot, e.Reader, e.Permit, e.Escort, string(e.Reason), e.Rack, e.Staff, e.Card, string(e.Command)}
+	for i, v := range append(short, e.Racks...) {
+		if len(v) > ingest.MaxMember || !utf8.ValidString(v) {
+			return fmt.Errorf("member #%d of %d bytes: %.40q", i, len(v), v)
+		}
+	}
+	return nil
+}
+
+// TestDecodeClipsMembers: members beyond their bounds are cut on a rune
+// boundary and marked, not refused; within the bounds they are kept as
+// they came.
+func TestDecodeClipsMembers(t *testing.T) {
+	long := strings.Repeat("é", 3000) // two bytes a rune
+	racks := make([]string, 100)
+	for i := range racks {
+		racks[i] = fmt.Sprintf("R%d", i)
+	}
+	racks[0] = long
+	rj, _ := json.Marshal(racks)
+	payload := strings.Replace(good, `"rack":""`, `"rack":"`+long[:200]+`","detail":"`+long+`","racks":`+string(rj)+
+		`,"staff":"`+strings.Repeat("s", ingest.MaxMember)+`"`, 1)
+	payload = strings.Replace(payload, `"permit":"P-0012"`, `"permit":"P-`+long[:1000]+`"`, 1)
+	e, err := ingest.DecodeEvent("kunci/v1", evTopic, []byte(payload), ingest.DefaultMaxEventSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkBounds(e); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]string{"detail": e.Detail, "rack": e.Rack, "permit": e.Permit, "racks[0]": e.Racks[0]} {
+		if !strings.HasSuffix(v, "…") || len(v) < ingest.MaxMember-4 {
+			t.Errorf("%s = %.40q… (%d bytes); want it cut to its bound and marked", name, v, len(v))
+		}
+	}
+	if len(e.Detail) < ingest.MaxDetail-4 || !strings.HasPrefix(e.Permit, "P-é") {
+		t.Errorf("detail of %d bytes, permit %.10q; want the start kept", len(e.Detail), e.Permit)
+	}
+	if len(e.Racks) != ingest.MaxRacks || e.Racks[1] != "R1" || e.Staff != strings.Repeat("s", ingest.MaxMember) ||
+		e.Reader != "entry" || e.Escort != "S-004" {
+		t.Errorf("decoded %+v; want 64 racks, the members within bounds as they came", e)
+	}
+}
+
 // FuzzDecodeEvent: the decoder never panics; what it accepts is valid,
 // and stored (marshalled) it decodes to the same event.
 func FuzzDecodeEvent(f *testing.F) {
@@ -119,6 +170,9 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		if e.Seq == 0 || e.ID == "" || topic != "kunci/v1/"+e.Site+"/"+e.Door+"/events" {
 			t.Fatalf("accepted %+v on %q", e, topic)
+		}
+		if err := checkBounds(e); err != nil {
+			t.Fatal(err)
 		}
 		j, err := json.Marshal(e)
 		if err != nil {

@@ -1,11 +1,16 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kunci-project/kunci/internal/metrics"
@@ -64,13 +69,54 @@ func LinkOptions(o mqttlink.Options, prefix string, shared bool) mqttlink.Option
 	return o
 }
 
+// Defaults of the bounds on what the ingest holds (Options).
+const (
+	DefaultMaxHeld        = 4096
+	DefaultMaxHeldBytes   = 4 << 20
+	DefaultMaxHeldEpochs  = 2
+	DefaultMaxHeldTotal   = 32 << 20
+	DefaultMaxHeldStreams = 256
+	DefaultHeldIdle       = 2 * time.Minute
+	DefaultStallAfter     = 40 * time.Second
+	DefaultGapIdle        = 15 * time.Minute
+)
+
 // Options configure an Ingest. Zero values take the defaults noted.
 type Options struct {
 	Prefix       string // topic prefix (topic.DefaultPrefix)
 	MaxEventSize int    // bytes of one event payload (DefaultMaxEventSize)
-	// MaxHeld bounds the events held per door and epoch while a gap before
-	// them is open (4096); beyond it the highest are dropped.
+	// MaxHeld bounds the events held per stream (door and epoch) while a
+	// gap before them is open (DefaultMaxHeld); beyond it the highest are
+	// dropped.
 	MaxHeld int
+	// MaxHeldBytes bounds the bytes held per door, over its epochs
+	// (DefaultMaxHeldBytes, 4 MiB: 4096 events of a few hundred bytes,
+	// decoded and encoded). A held event counts its JSON, its decoded
+	// strings and a fixed overhead (heldOverhead).
+	MaxHeldBytes int
+	// MaxHeldEpochs bounds a door's streams with a gap open: those whose
+	// events are held and whose gap is watched (DefaultMaxHeldEpochs: the
+	// door's epoch and the one before it). An event that opens a gap in
+	// one more of the door's epochs is dropped.
+	MaxHeldEpochs int
+	// MaxHeldTotal bounds the bytes held over every door
+	// (DefaultMaxHeldTotal, 32 MiB), MaxHeldStreams the streams with a gap
+	// open (DefaultMaxHeldStreams).
+	MaxHeldTotal   int
+	MaxHeldStreams int
+	// HeldIdle: the events held of a stream that sent nothing for this
+	// long are dropped (DefaultHeldIdle, 2 min). The agent publishes again
+	// from its ack whenever the ack does not move for its ack timeout
+	// (10 s, doubling up to 5 min), so it sends them again anyway; its
+	// first three resends come within HeldIdle.
+	HeldIdle time.Duration
+	// StallAfter: a gap open this long is reported, by Gaps, OnGaps and
+	// the log (DefaultStallAfter, 40 s: the agent's first resend after
+	// 10 s, and 30 s more).
+	StallAfter time.Duration
+	// GapIdle: a gap whose stream sent nothing for this long is forgotten
+	// (DefaultGapIdle, 15 min: three of the agent's longest ack waits).
+	GapIdle time.Duration
 	// MaxBatch bounds the events stored in one transaction (1024).
 	MaxBatch int
 	// AckInterval is the shortest time between two acks to one door
@@ -90,6 +136,10 @@ type Options struct {
 	// in Stats.Stored and acked.
 	// It must not block for long: the ingest waits for it.
 	OnStored func([]Event)
+	// OnGaps, if set, is called from Run when the gaps reported of a door
+	// change, with the door's gaps now (none: its gaps closed). It must
+	// not block for long.
+	OnGaps func(site, door string, gaps []Gap)
 	// Metrics is the hub's registry, for /metrics; nil: one of its own.
 	Metrics *metrics.Registry
 	Log     *slog.Logger
@@ -99,14 +149,55 @@ type Options struct {
 type Stats struct {
 	Received    uint64 // valid events taken from the link
 	Malformed   uint64 // payloads refused: bad JSON, size, topic, id
+	Clipped     uint64 // events stored with a member cut to its bound
 	Stored      uint64 // events committed, each once
 	Duplicates  uint64 // events already stored (or held), acked again
 	Held        uint64 // events that came before a gap had filled
-	Dropped     uint64 // held events dropped for MaxHeld; the agent sends them again
+	Dropped     uint64 // held events dropped, for a bound or idle; the agent sends them again
 	Commits     uint64 // transactions
 	StoreErrors uint64 // failed reads or commits; their events are not acked
 	Acks        uint64 // acks published
 	AckErrors   uint64 // acks that could not be published
+	Lost        uint64 // seqs accepted as lost (AcceptLost)
+	HeldBytes   uint64 // bytes held now, over every door
+	HeldEpochs  uint64 // streams with a gap open now, over every door
+	Gaps        uint64 // gaps reported now (Gaps)
+}
+
+// DropReason says why held events were dropped: the label of
+// kunci_hub_events_dropped_total.
+type DropReason string
+
+// Reasons to drop an event held, or one that would be.
+const (
+	DropHeldLimit  DropReason = "held_limit"  // the stream holds MaxHeld
+	DropDoorBytes  DropReason = "door_bytes"  // the door holds MaxHeldBytes
+	DropTotalBytes DropReason = "total_bytes" // the hub holds MaxHeldTotal
+	DropEpochs     DropReason = "epochs"      // the door has MaxHeldEpochs gaps open, or the hub MaxHeldStreams
+	DropIdle       DropReason = "idle"        // the stream sent nothing for HeldIdle
+)
+
+var dropReasons = []DropReason{DropHeldLimit, DropDoorBytes, DropTotalBytes, DropEpochs, DropIdle}
+
+// Gap is a stalled stream: events of a door's epoch came beyond seqs that
+// did not come, for StallAfter at least. From is the seq after the last
+// one stored (1 for an epoch the hub never stored), To the one before the
+// lowest that came beyond.
+type Gap struct {
+	Site  string    `json:"site"`
+	Door  string    `json:"door"`
+	Epoch string    `json:"epoch"`
+	From  uint64    `json:"from"`
+	To    uint64    `json:"to"`
+	Since time.Time `json:"since"` // open since
+}
+
+// LostRequest asks the ingest to accept seqs of a stalled stream as lost
+// (AcceptLost): those from the stream's through+1 to Through.
+type LostRequest struct {
+	Site, Door, Epoch string
+	Through           uint64
+	By, Reason        string
 }
 
 // valid is a decoded event and the JSON the hub stores for it.
@@ -115,10 +206,50 @@ type valid struct {
 	raw []byte
 }
 
+// heldOverhead is what a held event costs besides its strings and JSON:
+// the Event, the map entry, the slice headers.
+const heldOverhead = 384
+
+// cost is the bytes v takes held.
+func (v *valid) cost() int {
+	n := heldOverhead + len(v.raw) + len(v.ID) + len(v.Epoch) + len(v.Site) + len(v.Door) + len(v.Type) + len(v.Boot) +
+		len(v.Reader) + len(v.Permit) + len(v.Escort) + len(v.Reason) + len(v.Rack) + len(v.Staff) + len(v.Card) +
+		len(v.Command) + len(v.Detail)
+	for _, r := range v.Racks {
+		n += 16 + len(r)
+	}
+	return n
+}
+
 type flow struct {
-	through uint64           // committed
-	held    map[uint64]valid // seq > through+1, waiting for the gap
-	lastAck time.Time
+	through   uint64           // committed
+	held      map[uint64]valid // seq > through+1, waiting for the gap
+	heldBytes int
+	top       uint64 // the highest seq held, 0 with none
+	gap       *gap   // nil: no gap open
+	seen      time.Time
+	lastAck   time.Time
+}
+
+// gap is a stream's open gap: events came beyond through+1.
+type gap struct {
+	since    time.Time
+	lowest   uint64 // the lowest seq that came beyond the gap since it opened
+	reported bool
+}
+
+// holder is what one door holds.
+type holder struct{ bytes, streams int }
+
+// lostReq is an AcceptLost call waiting for Run.
+type lostReq struct {
+	LostRequest
+	answer chan lostAnswer // buffered: Run never waits for the caller
+}
+
+type lostAnswer struct {
+	lost Lost
+	err  error
 }
 
 // Ingest takes the doors' events from the link and stores them. Handle is
@@ -127,15 +258,38 @@ type Ingest struct {
 	st      *Store
 	o       Options
 	queue   chan valid
+	reqs    chan lostReq
 	stopped chan struct{}
 
-	received, malformed, stored, duplicates, held, dropped *metrics.Counter
-	commits, storeErrors, acks, ackErrors                  *metrics.Counter
+	received, malformed, clipped, stored, duplicates, held *metrics.Counter
+	commits, storeErrors, acks, ackErrors, lost            *metrics.Counter
+	dropped                                                map[DropReason]*metrics.Counter
+	heldBytesNow, heldEpochsNow, gapsNow                   atomic.Int64
+
+	gapsMu sync.Mutex
+	gaps   map[doorID][]Gap // the reported ones, by door
 
 	// Run's own
-	flows map[stream]*flow
-	due   map[stream]bool // acks owed
+	flows      map[stream]*flow
+	due        map[stream]bool // acks owed
+	holders    map[doorID]*holder
+	gapped     map[stream]*flow // the flows with a gap open
+	heldBytes  int
+	heldEpochs int
+	dirty      map[doorID]bool // doors whose reported gaps changed
+	unlogged   map[DropReason]uint64
+	dropLogged time.Time
 }
+
+type doorID struct{ site, door string }
+
+// flowCache is how many streams' state Run keeps before it forgets those
+// with nothing held, no gap and no ack owed (their through is read again
+// from the store): a door's credential making up epochs must not grow it.
+const flowCache = 4096
+
+// dropLogEvery is the shortest time between two log lines of drops.
+const dropLogEvery = time.Minute
 
 // New prepares an ingest into st.
 func New(st *Store, o Options) (*Ingest, error) {
@@ -145,24 +299,29 @@ func New(st *Store, o Options) (*Ingest, error) {
 	if o.Prefix == "" {
 		o.Prefix = topic.DefaultPrefix
 	}
-	if o.MaxEventSize <= 0 {
-		o.MaxEventSize = DefaultMaxEventSize
+	positive := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if o.MaxHeld <= 0 {
-		o.MaxHeld = 4096
+	positive(&o.MaxEventSize, DefaultMaxEventSize)
+	positive(&o.MaxHeld, DefaultMaxHeld)
+	positive(&o.MaxHeldBytes, DefaultMaxHeldBytes)
+	positive(&o.MaxHeldEpochs, DefaultMaxHeldEpochs)
+	positive(&o.MaxHeldTotal, DefaultMaxHeldTotal)
+	positive(&o.MaxHeldStreams, DefaultMaxHeldStreams)
+	positive(&o.MaxBatch, 1024)
+	positive(&o.QueueDepth, 1024)
+	after := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if o.MaxBatch <= 0 {
-		o.MaxBatch = 1024
-	}
-	if o.AckInterval <= 0 {
-		o.AckInterval = 50 * time.Millisecond
-	}
-	if o.AckLinger <= 0 {
-		o.AckLinger = 5 * time.Millisecond
-	}
-	if o.QueueDepth <= 0 {
-		o.QueueDepth = 1024
-	}
+	after(&o.HeldIdle, DefaultHeldIdle)
+	after(&o.StallAfter, DefaultStallAfter)
+	after(&o.GapIdle, DefaultGapIdle)
+	after(&o.AckInterval, 50*time.Millisecond)
+	after(&o.AckLinger, 5*time.Millisecond)
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -170,33 +329,70 @@ func New(st *Store, o Options) (*Ingest, error) {
 		o.Metrics = metrics.NewRegistry()
 	}
 	r := o.Metrics
-	return &Ingest{st: st, o: o, queue: make(chan valid, o.QueueDepth), stopped: make(chan struct{}),
-		flows: map[stream]*flow{}, due: map[stream]bool{},
+	in := &Ingest{st: st, o: o, queue: make(chan valid, o.QueueDepth), reqs: make(chan lostReq), stopped: make(chan struct{}),
+		gaps:  map[doorID][]Gap{},
+		flows: map[stream]*flow{}, due: map[stream]bool{}, holders: map[doorID]*holder{}, gapped: map[stream]*flow{},
+		dirty: map[doorID]bool{}, unlogged: map[DropReason]uint64{}, dropped: map[DropReason]*metrics.Counter{},
 		received: r.Counter("kunci_hub_events_received_total", "Valid events taken from the doors' events topics."),
 		malformed: r.Counter("kunci_hub_events_malformed_total",
 			"Event payloads refused: bad JSON, too large, wrong topic or id."),
+		clipped: r.Counter("kunci_hub_events_clipped_total",
+			"Events taken with a member cut to its bound (detail 1 KiB, other members 128 bytes, 64 racks)."),
 		stored: r.Counter("kunci_hub_events_stored_total", "Events committed to the hub's event store, each once."),
 		duplicates: r.Counter("kunci_hub_events_duplicates_total",
 			"Events received again that were stored (or held) already; acked again."),
-		held: r.Counter("kunci_hub_events_held_total", "Events that came before a gap in their door's seq had filled."),
-		dropped: r.Counter("kunci_hub_events_dropped_total",
-			"Held events dropped for the held limit; their door sends them again."),
+		held:    r.Counter("kunci_hub_events_held_total", "Events that came before a gap in their door's seq had filled."),
 		commits: r.Counter("kunci_hub_events_commits_total", "Transactions of the event store."),
 		storeErrors: r.Counter("kunci_hub_events_store_errors_total",
 			"Reads and commits of the event store that failed; their events are not acked."),
 		acks:      r.Counter("kunci_hub_acks_total", "Signed acks published to the doors."),
 		ackErrors: r.Counter("kunci_hub_ack_errors_total", "Acks that could not be published."),
-	}, nil
+		lost: r.Counter("kunci_hub_events_lost_total",
+			"Seqs of the doors' streams that an operator accepted as lost (a lost hub store); each run is kept in the store."),
+	}
+	drops := metrics.NewCounterVec[DropReason](r, "kunci_hub_events_dropped_total",
+		"Events held, or that would be, dropped for a bound (held_limit, door_bytes, total_bytes, epochs) or idle; their door sends them again.",
+		"reason")
+	for _, d := range dropReasons {
+		in.dropped[d] = drops.With(d)
+	}
+	r.GaugeFunc("kunci_hub_events_held_bytes", "Bytes of events held before a gap, over every door.",
+		func() float64 { return float64(in.heldBytesNow.Load()) })
+	r.GaugeFunc("kunci_hub_events_held_streams", "Streams (door and epoch) with a gap open, over every door.",
+		func() float64 { return float64(in.heldEpochsNow.Load()) })
+	r.GaugeFunc("kunci_hub_event_gaps", "Gaps reported: streams stalled before seqs that did not come.",
+		func() float64 { return float64(in.gapsNow.Load()) })
+	return in, nil
 }
 
 // Stats returns the counters.
 func (in *Ingest) Stats() Stats {
-	return Stats{
-		Received: in.received.Value(), Malformed: in.malformed.Value(), Stored: in.stored.Value(),
-		Duplicates: in.duplicates.Value(), Held: in.held.Value(), Dropped: in.dropped.Value(),
-		Commits: in.commits.Value(), StoreErrors: in.storeErrors.Value(), Acks: in.acks.Value(),
-		AckErrors: in.ackErrors.Value(),
+	var dropped uint64
+	for _, c := range in.dropped {
+		dropped += c.Value()
 	}
+	return Stats{
+		Received: in.received.Value(), Malformed: in.malformed.Value(), Clipped: in.clipped.Value(), Stored: in.stored.Value(),
+		Duplicates: in.duplicates.Value(), Held: in.held.Value(), Dropped: dropped,
+		Commits: in.commits.Value(), StoreErrors: in.storeErrors.Value(), Acks: in.acks.Value(),
+		AckErrors: in.ackErrors.Value(), Lost: in.lost.Value(),
+		HeldBytes: uint64(in.heldBytesNow.Load()), HeldEpochs: uint64(in.heldEpochsNow.Load()), Gaps: uint64(in.gapsNow.Load()),
+	}
+}
+
+// Gaps returns the gaps reported now: streams stalled for StallAfter at
+// least, by site, door and epoch.
+func (in *Ingest) Gaps() []Gap {
+	in.gapsMu.Lock()
+	defer in.gapsMu.Unlock()
+	var out []Gap
+	for _, gs := range in.gaps {
+		out = append(out, gs...)
+	}
+	slices.SortFunc(out, func(a, b Gap) int {
+		return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Door, b.Door), cmp.Compare(a.Epoch, b.Epoch))
+	})
+	return out
 }
 
 // Handle takes one message from the link: a malformed one is counted,
@@ -204,16 +400,43 @@ func (in *Ingest) Stats() Stats {
 // queue is full (the broker holds the rest meanwhile) and drops the event
 // once Run has ended: unacked, it comes again.
 func (in *Ingest) Handle(m mqttlink.Message) {
-	e, raw, err := decodeEvent(in.o.Prefix, m.Topic, m.Payload, in.o.MaxEventSize)
+	e, raw, cut, err := decodeEvent(in.o.Prefix, m.Topic, m.Payload, in.o.MaxEventSize)
 	if err != nil {
 		in.malformed.Add(1)
 		in.o.Log.Warn("ingest: event dropped", "topic", m.Topic, "bytes", len(m.Payload), "err", err)
 		return
 	}
 	in.received.Add(1)
+	if cut {
+		in.clipped.Add(1)
+		in.o.Log.Debug("ingest: event members cut to their bounds", "id", e.ID, "bytes", len(m.Payload))
+	}
 	select {
 	case in.queue <- valid{e, raw}:
 	case <-in.stopped:
+	}
+}
+
+// AcceptLost accepts the seqs of a stalled stream from its through+1 to
+// r.Through as lost: the store keeps a record of it (Store.Lost), the
+// stream's through moves to r.Through, and the events held beyond are
+// stored and acked. It refuses (ErrNoGap) a stream with no gap open, and
+// (ErrLostRange) a Through that is not in the gap: the seqs that came are
+// never accepted as lost. It waits for Run.
+func (in *Ingest) AcceptLost(ctx context.Context, r LostRequest) (Lost, error) {
+	q := lostReq{r, make(chan lostAnswer, 1)}
+	select {
+	case in.reqs <- q:
+	case <-in.stopped:
+		return Lost{}, errors.New("ingest: stopped")
+	case <-ctx.Done():
+		return Lost{}, ctx.Err()
+	}
+	select {
+	case a := <-q.answer:
+		return a.lost, a.err
+	case <-ctx.Done():
+		return Lost{}, ctx.Err()
 	}
 }
 
@@ -228,6 +451,10 @@ func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
 	// every AckInterval
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// the held events, gaps and drops are looked at a few times per
+	// StallAfter and HeldIdle
+	sweep := time.NewTicker(min(in.o.StallAfter, in.o.HeldIdle, in.o.GapIdle) / 4)
+	defer sweep.Stop()
 	lingering := false // a batch was processed and nothing arrived since
 	for {
 		var timerC <-chan time.Time
@@ -247,6 +474,16 @@ func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
 			lingering = false
 			in.flushAcks(pub, true)
 			continue
+		case <-sweep.C:
+			in.sweep(time.Now())
+			in.publishGaps()
+			continue
+		case q := <-in.reqs:
+			l, err := in.acceptLost(q.LostRequest, time.Now())
+			in.publishGaps() // before the answer: the caller sees the gap gone
+			q.answer <- lostAnswer{l, err}
+			in.flushAcks(pub, true)
+			continue
 		case e := <-in.queue:
 			batch = append(batch, e)
 		}
@@ -259,7 +496,8 @@ func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
 				break drain
 			}
 		}
-		in.process(batch)
+		in.process(batch, time.Now())
+		in.publishGaps()
 		in.flushAcks(pub, false)
 		lingering = true
 	}
@@ -283,7 +521,7 @@ func (in *Ingest) flowOf(s stream) (*flow, error) {
 // process sorts a batch into duplicates, events to store now and events
 // to hold, commits the ones to store in one transaction and marks the
 // acks owed.
-func (in *Ingest) process(batch []valid) {
+func (in *Ingest) process(batch []valid, now time.Time) {
 	var puts []put
 	idx := map[stream]int{} // stream -> index in puts
 	for _, e := range batch {
@@ -294,6 +532,7 @@ func (in *Ingest) process(batch []valid) {
 			in.o.Log.Error("ingest: read through", "door", e.Site+"/"+e.Door, "err", err)
 			continue
 		}
+		f.seen = now
 		i, ok := idx[s]
 		if !ok {
 			i = len(puts)
@@ -315,14 +554,26 @@ func (in *Ingest) process(batch []valid) {
 				if !ok {
 					break
 				}
-				delete(f.held, next)
+				in.unhold(s, f, next)
 				puts[i].events = append(puts[i].events, h.Event)
 				puts[i].raw = append(puts[i].raw, h.raw)
 			}
 		default:
-			in.hold(f, e)
+			in.hold(s, f, e, now)
 		}
 	}
+	in.commit(puts, now)
+	if len(in.flows) > flowCache {
+		for s, f := range in.flows {
+			if f.gap == nil && len(f.held) == 0 && !in.due[s] {
+				delete(in.flows, s)
+			}
+		}
+	}
+}
+
+// commit stores puts, then moves their streams on.
+func (in *Ingest) commit(puts []put, now time.Time) {
 	n := 0
 	for _, p := range puts {
 		n += len(p.events)
@@ -335,7 +586,7 @@ func (in *Ingest) process(batch []valid) {
 		in.storeErrors.Add(1)
 		in.o.Log.Error("ingest: commit", "events", n, "err", err)
 		for _, p := range puts {
-			delete(in.flows, p.stream) // read through again from the file
+			in.forget(p.stream) // read through again from the file
 		}
 		return
 	}
@@ -352,32 +603,301 @@ func (in *Ingest) process(batch []valid) {
 	in.stored.Add(uint64(n))
 	for _, p := range puts {
 		if len(p.events) > 0 {
-			in.flows[p.stream].through = p.events[len(p.events)-1].Seq
+			f := in.flows[p.stream]
+			f.through = p.events[len(p.events)-1].Seq
 			in.due[p.stream] = true
+			in.moved(p.stream, f, now)
 		}
 	}
 }
 
-// hold keeps e until the gap before it fills. A full buffer keeps the
-// lowest seqs: they are the ones needed first.
-func (in *Ingest) hold(f *flow, e valid) {
+// moved updates a stream's gap after its through moved: closed when
+// filled with nothing held beyond, a new one from now when events are
+// held beyond another gap, the same one, shorter, when partly filled.
+func (in *Ingest) moved(s stream, f *flow, now time.Time) {
+	g := f.gap
+	switch {
+	case g == nil:
+	case f.through+1 < g.lowest:
+		if g.reported {
+			in.dirty[doorID{s.site, s.door}] = true
+		}
+	case len(f.held) == 0:
+		in.closeGap(s, f)
+	default:
+		g.lowest = f.top
+		for k := range f.held {
+			g.lowest = min(g.lowest, k)
+		}
+		g.since = now
+		if g.reported {
+			g.reported = false
+			in.dirty[doorID{s.site, s.door}] = true
+		}
+	}
+}
+
+func (in *Ingest) holder(s stream) *holder {
+	k := doorID{s.site, s.door}
+	h := in.holders[k]
+	if h == nil {
+		h = &holder{}
+		in.holders[k] = h
+	}
+	return h
+}
+
+// hold keeps e until the gap before it fills, within the bounds: per
+// stream, per door and overall. A full buffer keeps the lowest seqs: they
+// are the ones needed first.
+func (in *Ingest) hold(s stream, f *flow, e valid, now time.Time) {
 	if _, ok := f.held[e.Seq]; ok {
 		in.duplicates.Add(1)
 		return
 	}
-	if len(f.held) >= in.o.MaxHeld {
-		var top uint64
-		for s := range f.held {
-			top = max(top, s)
-		}
-		in.dropped.Add(1)
-		if e.Seq > top {
+	h := in.holder(s)
+	if f.gap == nil {
+		if h.streams >= in.o.MaxHeldEpochs || in.heldEpochs >= in.o.MaxHeldStreams {
+			in.drop(DropEpochs, s, 1, now)
+			in.release(s, h)
 			return
 		}
-		delete(f.held, top)
+		f.gap = &gap{since: now, lowest: e.Seq}
+		in.gapped[s] = f
+		h.streams++
+		in.heldEpochs++
+	}
+	f.gap.lowest = min(f.gap.lowest, e.Seq)
+	cost := e.cost()
+	for {
+		var why DropReason
+		switch {
+		case len(f.held) >= in.o.MaxHeld:
+			why = DropHeldLimit
+		case h.bytes+cost > in.o.MaxHeldBytes:
+			why = DropDoorBytes
+		case in.heldBytes+cost > in.o.MaxHeldTotal:
+			why = DropTotalBytes
+		}
+		if why == "" {
+			break
+		}
+		in.drop(why, s, 1, now)
+		if f.top < e.Seq {
+			in.gauges()
+			return
+		}
+		in.unhold(s, f, f.top)
 	}
 	in.held.Add(1)
 	f.held[e.Seq] = e
+	f.heldBytes += cost
+	h.bytes += cost
+	in.heldBytes += cost
+	f.top = max(f.top, e.Seq)
+	in.gauges()
+}
+
+// unhold takes seq out of what f holds.
+func (in *Ingest) unhold(s stream, f *flow, seq uint64) {
+	v, ok := f.held[seq]
+	if !ok {
+		return
+	}
+	delete(f.held, seq)
+	c := v.cost()
+	f.heldBytes -= c
+	in.heldBytes -= c
+	in.holder(s).bytes -= c
+	if seq == f.top {
+		f.top = 0
+		for k := range f.held {
+			f.top = max(f.top, k)
+		}
+	}
+	in.gauges()
+}
+
+// dropHeld drops every event f holds, for why.
+func (in *Ingest) dropHeld(s stream, f *flow, why DropReason, now time.Time) {
+	n := uint64(len(f.held))
+	if n == 0 {
+		return
+	}
+	h := in.holder(s)
+	h.bytes -= f.heldBytes
+	in.heldBytes -= f.heldBytes
+	f.held, f.heldBytes, f.top = map[uint64]valid{}, 0, 0
+	in.drop(why, s, n, now)
+	in.gauges()
+}
+
+// closeGap closes f's gap: filled, forgotten, or its events accepted as
+// lost. Whatever f still holds is dropped.
+func (in *Ingest) closeGap(s stream, f *flow) {
+	if f.gap == nil {
+		return
+	}
+	in.dropHeld(s, f, DropIdle, time.Now())
+	if f.gap.reported {
+		in.dirty[doorID{s.site, s.door}] = true
+	}
+	f.gap = nil
+	delete(in.gapped, s)
+	h := in.holder(s)
+	h.streams--
+	in.heldEpochs--
+	in.release(s, h)
+	in.gauges()
+}
+
+// release forgets a door's holder that holds nothing.
+func (in *Ingest) release(s stream, h *holder) {
+	if h.streams == 0 && h.bytes == 0 {
+		delete(in.holders, doorID{s.site, s.door})
+	}
+}
+
+// forget drops what Run knows of a stream: its through is read again
+// from the store.
+func (in *Ingest) forget(s stream) {
+	if f := in.flows[s]; f != nil {
+		in.closeGap(s, f)
+		in.dropHeld(s, f, DropIdle, time.Now())
+	}
+	delete(in.flows, s)
+}
+
+func (in *Ingest) gauges() {
+	in.heldBytesNow.Store(int64(in.heldBytes))
+	in.heldEpochsNow.Store(int64(in.heldEpochs))
+}
+
+// drop counts n events dropped for why, and logs the drops at most every
+// dropLogEvery.
+func (in *Ingest) drop(why DropReason, s stream, n uint64, now time.Time) {
+	in.dropped[why].Add(n)
+	in.unlogged[why] += n
+	if now.Sub(in.dropLogged) >= dropLogEvery {
+		in.logDrops(s, now)
+	}
+}
+
+func (in *Ingest) logDrops(s stream, now time.Time) {
+	if len(in.unlogged) == 0 {
+		return
+	}
+	args := []any{"last_door", s.site + "/" + s.door, "last_epoch", s.epoch}
+	for _, r := range dropReasons {
+		if n := in.unlogged[r]; n > 0 {
+			args = append(args, string(r), n)
+		}
+	}
+	if !in.dropLogged.IsZero() {
+		args = append(args, "since", in.dropLogged)
+	}
+	in.o.Log.Warn("ingest: held events dropped; their doors send them again", args...)
+	clear(in.unlogged)
+	in.dropLogged = now
+}
+
+// sweep drops the held events of idle streams, forgets idle gaps and
+// flows, reports the gaps open for StallAfter, and logs the drops not
+// logged yet.
+func (in *Ingest) sweep(now time.Time) {
+	for s, f := range in.gapped {
+		idle := now.Sub(f.seen)
+		switch {
+		case idle >= in.o.GapIdle:
+			in.o.Log.Info("ingest: gap forgotten, its stream sent nothing", "door", s.site+"/"+s.door, "epoch", s.epoch,
+				"from", f.through+1, "to", f.gap.lowest-1, "idle", idle.Round(time.Second))
+			in.closeGap(s, f)
+			continue
+		case idle >= in.o.HeldIdle:
+			in.dropHeld(s, f, DropIdle, now)
+		}
+		if !f.gap.reported && now.Sub(f.gap.since) >= in.o.StallAfter {
+			f.gap.reported = true
+			in.dirty[doorID{s.site, s.door}] = true
+			in.o.Log.Warn("ingest: stream stalled, seqs missing", "door", s.site+"/"+s.door, "epoch", s.epoch,
+				"from", f.through+1, "to", f.gap.lowest-1, "since", f.gap.since, "held", len(f.held),
+				"hint", "if the door no longer has them (the hub's store was lost), accept them as lost: kunci door gap")
+		}
+	}
+	for s, f := range in.flows {
+		if f.gap == nil && len(f.held) == 0 && !in.due[s] && now.Sub(f.seen) >= in.o.HeldIdle {
+			delete(in.flows, s)
+		}
+	}
+	if len(in.unlogged) > 0 && now.Sub(in.dropLogged) >= dropLogEvery {
+		in.logDrops(stream{}, now)
+	}
+}
+
+// publishGaps updates Gaps for the doors whose reported gaps changed, and
+// tells OnGaps.
+func (in *Ingest) publishGaps() {
+	if len(in.dirty) == 0 {
+		return
+	}
+	for d := range in.dirty {
+		var gs []Gap
+		for s, f := range in.gapped {
+			if s.site == d.site && s.door == d.door && f.gap.reported {
+				gs = append(gs, Gap{Site: s.site, Door: s.door, Epoch: s.epoch, From: f.through + 1, To: f.gap.lowest - 1,
+					Since: f.gap.since})
+			}
+		}
+		slices.SortFunc(gs, func(a, b Gap) int { return cmp.Compare(a.Epoch, b.Epoch) })
+		in.gapsMu.Lock()
+		if len(gs) == 0 {
+			delete(in.gaps, d)
+		} else {
+			in.gaps[d] = gs
+		}
+		n := 0
+		for _, v := range in.gaps {
+			n += len(v)
+		}
+		in.gapsMu.Unlock()
+		in.gapsNow.Store(int64(n))
+		if in.o.OnGaps != nil {
+			in.o.OnGaps(d.site, d.door, gs)
+		}
+	}
+	clear(in.dirty)
+}
+
+// acceptLost is AcceptLost in Run.
+func (in *Ingest) acceptLost(r LostRequest, now time.Time) (Lost, error) {
+	s := stream{r.Site, r.Door, r.Epoch}
+	f := in.flows[s]
+	if f == nil || f.gap == nil {
+		return Lost{}, fmt.Errorf("%w: %s/%s epoch %s: no events came beyond a missing seq", ErrNoGap, r.Site, r.Door, r.Epoch)
+	}
+	from, to := f.through+1, f.gap.lowest-1
+	if r.Through < from || r.Through > to {
+		return Lost{}, fmt.Errorf("%w: %s/%s epoch %s: through %d: the seqs missing are %d to %d, and %d came",
+			ErrLostRange, r.Site, r.Door, r.Epoch, r.Through, from, to, to+1)
+	}
+	l := Lost{Site: r.Site, Door: r.Door, Epoch: r.Epoch, From: from, To: r.Through, At: now.UTC(), By: r.By, Reason: r.Reason}
+	if err := in.st.acceptLost(l); err != nil {
+		in.storeErrors.Add(1)
+		in.forget(s)
+		return Lost{}, err
+	}
+	in.lost.Add(l.To - l.From + 1)
+	in.o.Log.Warn("ingest: seqs accepted as lost", "door", r.Site+"/"+r.Door, "epoch", r.Epoch, "from", l.From, "to", l.To,
+		"by", r.By, "reason", r.Reason)
+	f.through = l.To
+	in.due[s] = true
+	if h, ok := f.held[l.To+1]; ok {
+		in.unhold(s, f, l.To+1)
+		in.process([]valid{h}, now)
+	} else {
+		in.moved(s, f, now)
+	}
+	return l, nil
 }
 
 type ack struct {

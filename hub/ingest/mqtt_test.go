@@ -2,7 +2,9 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -57,11 +59,17 @@ type hubSide struct {
 // persistent session.
 func startHub(t *testing.T, broker string, path string) *hubSide {
 	t.Helper()
+	return startHubWith(t, broker, path, ingest.Options{})
+}
+
+// startHubWith is startHub with the ingest's options o.
+func startHubWith(t *testing.T, broker string, path string, o ingest.Options) *hubSide {
+	t.Helper()
 	st, err := ingest.OpenStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := ingest.New(st, ingest.Options{})
+	in, err := ingest.New(st, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,4 +386,82 @@ func TestUplinkThroughMochi(t *testing.T) {
 	checkHub(t, a, h)
 	t.Logf("%d events through mochi in %v; pump %+v; ingest %+v", total, time.Since(start).Round(time.Millisecond),
 		a.pump.Stats(), h.in.Stats())
+}
+
+// TestUplinkRecoversLostStore is issue 13's last finding: the hub's event
+// store is lost (deleted; a restored old backup is the same) after it
+// acked a door's events, which the door then deleted. The restarted hub
+// holds the door's later events, stalled, and reports the gap; the
+// operator accepts the missing seqs as lost, and every event the door
+// still held is stored exactly once, the door's log drained.
+func TestUplinkRecoversLostStore(t *testing.T) {
+	const before, total = 300, 500
+	b := mqtttest.StartMosquitto(t)
+	path := filepath.Join(t.TempDir(), "hub.db")
+	o := ingest.Options{StallAfter: 500 * time.Millisecond}
+	h := startHubWith(t, b.URL(), path, o)
+	a := startAgent(t, b.URL())
+	waitfor.Until(t, 10*time.Second, "the agent's link", a.link.Connected)
+	<-a.appendAll(t, before)
+	waitAllAcked(t, a, h, 25*time.Second)
+	h.close(t)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+
+	h = startHubWith(t, b.URL(), path, o)
+	defer func() { h.close(t) }()
+	<-a.appendAll(t, total)
+	waitfor.Until(t, 20*time.Second, "the hub to report the gap", func() bool { return len(h.in.Gaps()) == 1 })
+	g := h.in.Gaps()[0]
+	if want := (ingest.Gap{Site: door.Site, Door: door.Door, Epoch: a.st.Epoch(), From: 1, To: before, Since: g.Since}); g != want {
+		t.Fatalf("gap %+v; want %+v", g, want)
+	}
+	if th, err := h.st.Through(door.Site, door.Door, a.st.Epoch()); err != nil || th != 0 || a.outstanding(t) != total-before {
+		t.Fatalf("through %d (%v), %d outstanding; want nothing stored and the door holding %d", th, err, a.outstanding(t), total-before)
+	}
+	ctx := context.Background()
+	r := ingest.LostRequest{Site: door.Site, Door: door.Door, Epoch: a.st.Epoch(), Through: before + 1, By: "admin",
+		Reason: "hub-events.db lost"}
+	if _, err := h.in.AcceptLost(ctx, r); !errors.Is(err, ingest.ErrLostRange) {
+		t.Fatalf("accepting %d, which the door still holds, as lost: %v; want ErrLostRange", r.Through, err)
+	}
+	r.Through = before
+	l, err := h.in.AcceptLost(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.From != 1 || l.To != before {
+		t.Errorf("lost %+v; want 1..%d", l, before)
+	}
+	waitAllAcked(t, a, h, 25*time.Second)
+	var got []uint64
+	ids := map[string]bool{}
+	err = h.st.Walk(door.Site, door.Door, func(e ingest.Event) error {
+		if ids[e.ID] || e.Epoch != a.st.Epoch() {
+			t.Errorf("event %s stored twice or of another epoch", e.ID)
+		}
+		ids[e.ID] = true
+		got = append(got, e.Seq)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != total-before || got[0] != before+1 || got[len(got)-1] != total {
+		t.Errorf("hub holds %d events, %v..%v; want %d..%d", len(got), got[:min(1, len(got))], got[max(0, len(got)-1):], before+1, total)
+	}
+	if left, err := a.st.Events(0, 10); err != nil || len(left) != 0 {
+		t.Errorf("agent store still holds %d events (%v); want none", len(left), err)
+	}
+	if n, err := h.st.Total(); err != nil || n != total-before {
+		t.Errorf("hub Total = %d, %v; want %d", n, err, total-before)
+	}
+	if runs, err := h.st.Lost(door.Site, door.Door); err != nil || len(runs) != 1 || runs[0].To != before || runs[0].By != "admin" {
+		t.Errorf("lost runs %+v, %v; want 1..%d by admin", runs, err, before)
+	}
+	if s := h.in.Stats(); s.Gaps != 0 || s.Lost != before || s.HeldEpochs != 0 {
+		t.Errorf("ingest %+v; want no gap, %d lost, nothing held", s, before)
+	}
+	t.Logf("pump %+v; ingest %+v", a.pump.Stats(), h.in.Stats())
 }

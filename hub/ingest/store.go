@@ -16,14 +16,32 @@ import (
 //
 //	doors:  "site/door" -> bucket: epoch -> order (8 bytes) | through (8 bytes)
 //	events: "site/door/epoch" -> bucket: seq (8 bytes, big-endian) -> event JSON
+//	lost:   "site/door/epoch" -> bucket: from (8 bytes, big-endian) -> Lost JSON
 //
 // order numbers a door's epochs as first seen, so that a door's events
 // read back epoch after epoch; through is the highest seq stored, and
-// every seq from 1 to through is.
+// every seq from 1 to through is stored or in a run accepted as lost.
 var (
 	bDoors  = []byte("doors")
 	bEvents = []byte("events")
+	bLost   = []byte("lost")
 )
+
+// Lost is a run of one stream's seqs that an operator accepted as lost:
+// the hub's store was lost or restored from an old backup, and the door
+// had deleted those events when an earlier store acked them. The record
+// stays in the store, for auditors: what was accepted, by whom, when and
+// why.
+type Lost struct {
+	Site   string    `json:"site"`
+	Door   string    `json:"door"`
+	Epoch  string    `json:"epoch"`
+	From   uint64    `json:"from"` // the first seq lost
+	To     uint64    `json:"to"`   // the last seq lost
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+}
 
 // Store is the hub's bbolt file of door events.
 type Store struct {
@@ -38,7 +56,7 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("ingest store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bDoors, bEvents} {
+		for _, b := range [][]byte{bDoors, bEvents, bLost} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -82,6 +100,21 @@ func epochValue(v []byte) (order, through uint64, err error) {
 	return binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), nil
 }
 
+// epochRecord returns the bucket of s's door in doors, made if need be,
+// and s's epoch record: its order (the next one for an epoch never seen)
+// and through.
+func epochRecord(doors *bolt.Bucket, s stream) (db *bolt.Bucket, order, through uint64, err error) {
+	if db, err = doors.CreateBucketIfNotExists(doorKey(s.site, s.door)); err != nil {
+		return nil, 0, 0, err
+	}
+	if v := db.Get([]byte(s.epoch)); v != nil {
+		order, through, err = epochValue(v)
+	} else {
+		order, err = db.NextSequence()
+	}
+	return db, order, through, err
+}
+
 // commit stores puts in one transaction. It refuses a put that does not
 // continue its stream's through, so that the file holds every stream
 // gap-free whatever its caller believes.
@@ -92,16 +125,8 @@ func (s *Store) commit(puts []put) error {
 			if len(p.events) == 0 {
 				continue
 			}
-			db, err := doors.CreateBucketIfNotExists(doorKey(p.site, p.door))
+			db, order, through, err := epochRecord(doors, p.stream)
 			if err != nil {
-				return err
-			}
-			var order, through uint64
-			if v := db.Get([]byte(p.epoch)); v != nil {
-				if order, through, err = epochValue(v); err != nil {
-					return err
-				}
-			} else if order, err = db.NextSequence(); err != nil {
 				return err
 			}
 			eb, err := events.CreateBucketIfNotExists(streamKey(p.site, p.door, p.epoch))
@@ -136,8 +161,102 @@ func (s *Store) commit(puts []put) error {
 	})
 }
 
+// acceptLost records l and moves its stream's through to l.To, in one
+// transaction. It refuses unless the stream's through is l.From-1: a run
+// accepted as lost starts where the stored events end.
+func (s *Store) acceptLost(l Lost) error {
+	if l.From == 0 || l.To < l.From {
+		return fmt.Errorf("ingest store: lost run %d..%d", l.From, l.To)
+	}
+	j, err := json.Marshal(&l)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		db, order, through, err := epochRecord(tx.Bucket(bDoors), stream{l.Site, l.Door, l.Epoch})
+		if err != nil {
+			return err
+		}
+		if through != l.From-1 {
+			return fmt.Errorf("ingest store: %s/%s epoch %s: lost run from %d after %d", l.Site, l.Door, l.Epoch, l.From, through)
+		}
+		lb, err := tx.Bucket(bLost).CreateBucketIfNotExists(streamKey(l.Site, l.Door, l.Epoch))
+		if err != nil {
+			return err
+		}
+		if err := lb.Put(seqKey(l.From), j); err != nil {
+			return err
+		}
+		return db.Put([]byte(l.Epoch), binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, order), l.To))
+	})
+}
+
+// Lost returns the runs of a door's seqs accepted as lost, epoch by epoch
+// in the order first seen, each epoch's in seq order.
+func (s *Store) Lost(site, door string) ([]Lost, error) {
+	var out []Lost
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bDoors).Bucket(doorKey(site, door))
+		if b == nil {
+			return nil
+		}
+		d, err := readDoor(tx, site, door, b)
+		if err != nil {
+			return err
+		}
+		for _, ep := range d.Epochs {
+			runs, err := readLost(tx.Bucket(bLost).Bucket(streamKey(site, door, ep.Epoch)))
+			if err != nil {
+				return err
+			}
+			out = append(out, runs...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest store: lost: %w", err)
+	}
+	return out, nil
+}
+
+// AllLost returns the runs accepted as lost of every door, by site, door
+// and epoch name, each stream's in seq order.
+func (s *Store) AllLost() ([]Lost, error) {
+	var out []Lost
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bLost).ForEachBucket(func(k []byte) error {
+			runs, err := readLost(tx.Bucket(bLost).Bucket(k))
+			out = append(out, runs...)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest store: lost: %w", err)
+	}
+	return out, nil
+}
+
+// readLost decodes the runs of one stream's lost bucket (nil: none), in
+// seq order.
+func readLost(b *bolt.Bucket) ([]Lost, error) {
+	if b == nil {
+		return nil, nil
+	}
+	var out []Lost
+	err := b.ForEach(func(k, v []byte) error {
+		var l Lost
+		if err := json.Unmarshal(v, &l); err != nil || len(k) != 8 || binary.BigEndian.Uint64(k) != l.From {
+			return fmt.Errorf("%w: lost run %x", ErrCorrupt, k)
+		}
+		out = append(out, l)
+		return nil
+	})
+	return out, err
+}
+
 // Through returns the highest seq stored of a door's epoch: every event
-// from 1 to it is stored. It is 0 for an epoch never seen.
+// from 1 to it is stored, or in a run accepted as lost. It is 0 for an
+// epoch never seen.
 func (s *Store) Through(site, door, epoch string) (uint64, error) {
 	var through uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -162,7 +281,8 @@ func (s *Store) Through(site, door, epoch string) (uint64, error) {
 // Epoch is one event sequence of a door: an agent store's lifetime.
 type Epoch struct {
 	Epoch   string
-	Through uint64 // events 1..Through are stored
+	Through uint64 // events 1..Through are stored, but for Lost of them
+	Lost    uint64 // seqs accepted as lost (Store.Lost)
 }
 
 // DoorEvents is what the store holds of one door.
@@ -175,7 +295,7 @@ type DoorEvents struct {
 func (d DoorEvents) Count() uint64 {
 	var n uint64
 	for _, e := range d.Epochs {
-		n += e.Through
+		n += e.Through - e.Lost
 	}
 	return n
 }
@@ -185,15 +305,14 @@ func (s *Store) Doors() ([]DoorEvents, error) {
 	var out []DoorEvents
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bDoors).ForEachBucket(func(k []byte) error {
-			d, err := readDoor(tx.Bucket(bDoors).Bucket(k))
-			if err != nil {
-				return err
-			}
 			site, door, ok := strings.Cut(string(k), "/")
 			if !ok || site == "" || door == "" {
 				return fmt.Errorf("%w: door key %q", ErrCorrupt, k)
 			}
-			d.Site, d.Door = site, door
+			d, err := readDoor(tx, site, door, tx.Bucket(bDoors).Bucket(k))
+			if err != nil {
+				return err
+			}
 			out = append(out, d)
 			return nil
 		})
@@ -212,7 +331,7 @@ func (s *Store) Door(site, door string) (DoorEvents, error) {
 		if b == nil {
 			return nil
 		}
-		r, err := readDoor(b)
+		r, err := readDoor(tx, site, door, b)
 		d.Epochs = r.Epochs
 		return err
 	})
@@ -222,7 +341,7 @@ func (s *Store) Door(site, door string) (DoorEvents, error) {
 	return d, nil
 }
 
-func readDoor(b *bolt.Bucket) (DoorEvents, error) {
+func readDoor(tx *bolt.Tx, site, door string, b *bolt.Bucket) (DoorEvents, error) {
 	type ordered struct {
 		order uint64
 		Epoch
@@ -245,22 +364,31 @@ func readDoor(b *bolt.Bucket) (DoorEvents, error) {
 			eps[j], eps[j-1] = eps[j-1], eps[j]
 		}
 	}
-	var d DoorEvents
+	d := DoorEvents{Site: site, Door: door}
 	for _, e := range eps {
+		runs, err := readLost(tx.Bucket(bLost).Bucket(streamKey(site, door, e.Epoch.Epoch)))
+		if err != nil {
+			return DoorEvents{}, err
+		}
+		for _, r := range runs {
+			e.Lost += r.To - r.From + 1
+		}
 		d.Epochs = append(d.Epochs, e.Epoch)
 	}
 	return d, nil
 }
 
-// Events returns up to limit stored events of a door's epoch with
-// seq > after, in seq order.
+// Events returns the stored events of a door's epoch with seq from
+// after+1 to after+limit, in seq order: limit of them, fewer where seqs
+// were accepted as lost.
 func (s *Store) Events(site, door, epoch string, after uint64, limit int) ([]Event, error) {
 	out, _, err := s.events(site, door, epoch, after, limit, nil)
 	return out, err
 }
 
-// events reads up to limit stored events after seq after, decoding only
-// those keep accepts (all with keep nil); it returns the last seq read.
+// events reads the stored events from seq after+1 to after+limit,
+// decoding only those keep accepts (all with keep nil); it returns the
+// last seq read.
 func (s *Store) events(site, door, epoch string, after uint64, limit int, keep func(raw []byte) bool) ([]Event, uint64, error) {
 	var out []Event
 	if after == ^uint64(0) {
@@ -273,8 +401,12 @@ func (s *Store) events(site, door, epoch string, after uint64, limit int, keep f
 			return nil
 		}
 		c := b.Cursor()
-		for k, v := c.Seek(seqKey(after + 1)); k != nil && last-after < uint64(limit); k, v = c.Next() {
-			last = binary.BigEndian.Uint64(k)
+		for k, v := c.Seek(seqKey(after + 1)); k != nil; k, v = c.Next() {
+			seq := binary.BigEndian.Uint64(k)
+			if seq-after > uint64(limit) {
+				break
+			}
+			last = seq
 			if keep != nil && !keep(v) {
 				continue
 			}
@@ -334,7 +466,20 @@ func (s *Store) walk(site, door string, keep func([]byte) bool, fn func(Event) e
 		return err
 	}
 	for _, ep := range d.Epochs {
+		var lost []Lost
+		if ep.Lost > 0 {
+			if lost, err = s.streamLost(site, door, ep.Epoch); err != nil {
+				return err
+			}
+		}
 		for after := uint64(0); after < ep.Through; {
+			for len(lost) > 0 && lost[0].From <= after+1 {
+				after = max(after, lost[0].To)
+				lost = lost[1:]
+			}
+			if after >= ep.Through {
+				break
+			}
 			evs, last, err := s.events(site, door, ep.Epoch, after, walkPage, keep)
 			if err != nil {
 				return err
@@ -351,6 +496,20 @@ func (s *Store) walk(site, door string, keep func([]byte) bool, fn func(Event) e
 		}
 	}
 	return nil
+}
+
+// streamLost returns the runs of one stream accepted as lost.
+func (s *Store) streamLost(site, door, epoch string) ([]Lost, error) {
+	var out []Lost
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = readLost(tx.Bucket(bLost).Bucket(streamKey(site, door, epoch)))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest store: lost: %w", err)
+	}
+	return out, nil
 }
 
 // Total returns how many events the store holds, over every door.

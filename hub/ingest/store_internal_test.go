@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -38,7 +40,7 @@ func TestCommitRefusesGaps(t *testing.T) {
 func TestDecodedJSONIsStored(t *testing.T) {
 	payload := `{"id":"demo/d/e/3","seq":3,"epoch":"e","site":"demo","door":"d","type":"tap","later":[1],` +
 		`"at":"2026-11-27T03:02:03.123+07:00","replayed":true,"detail":"\u003c"}`
-	e, raw, err := decodeEvent("kunci/v1", "kunci/v1/demo/d/events", []byte(payload), DefaultMaxEventSize)
+	e, raw, _, err := decodeEvent("kunci/v1", "kunci/v1/demo/d/events", []byte(payload), DefaultMaxEventSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,4 +68,83 @@ func TestDecodedJSONIsStored(t *testing.T) {
 	if !evs[2].At.Equal(e.At) || evs[2].Replayed != true || evs[2].Detail != "<" || !reflect.DeepEqual(evs[1], second) {
 		t.Errorf("stored %+v; want %+v and %+v", evs[1:], second, e)
 	}
+}
+
+// TestLostRuns: runs accepted as lost continue a stream only where its
+// stored events end; reading skips them, and counts them out.
+func TestLostRuns(t *testing.T) {
+	st, err := OpenStore(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := stream{"demo", "d", "e"}
+	ev := func(seq uint64) Event {
+		return Event{ID: fmt.Sprintf("demo/d/e/%d", seq), Seq: seq, Site: "demo", Door: "d", Epoch: "e", Type: "tap"}
+	}
+	evs := func(from, to uint64) []Event {
+		var out []Event
+		for q := from; q <= to; q++ {
+			out = append(out, ev(q))
+		}
+		return out
+	}
+	lost := func(from, to uint64) Lost {
+		return Lost{Site: "demo", Door: "d", Epoch: "e", From: from, To: to, By: "admin", Reason: "test"}
+	}
+	steps := []func() error{
+		func() error { return st.acceptLost(lost(1, 3)) }, // a stream never seen, from 1
+		func() error { return st.commit([]put{{stream: s, events: evs(4, 6)}}) },
+		func() error { return st.acceptLost(lost(7, 3000)) }, // more than a walk's page
+		func() error { return st.commit([]put{{stream: s, events: evs(3001, 3010)}}) },
+		func() error { return st.acceptLost(lost(3011, 3011)) },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	for _, bad := range []Lost{lost(3011, 3020), lost(3013, 3020), lost(3012, 3011), lost(0, 0)} {
+		if err := st.acceptLost(bad); err == nil {
+			t.Errorf("acceptLost(%d..%d) after through 3011 succeeded", bad.From, bad.To)
+		}
+	}
+	var walked []uint64
+	if err := st.Walk("demo", "d", func(e Event) error { walked = append(walked, e.Seq); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]uint64{4, 5, 6}, seqsOf(evs(3001, 3010))...)
+	if !slices.Equal(walked, want) {
+		t.Errorf("Walk = %v; want %v", walked, want)
+	}
+	d, err := st.Door("demo", "d")
+	if err != nil || d.Count() != 13 || d.Epochs[0].Through != 3011 || d.Epochs[0].Lost != 3+2994+1 {
+		t.Errorf("Door = %+v (count %d), %v; want through 3011, 13 events", d, d.Count(), err)
+	}
+	if n, err := st.Total(); err != nil || n != 13 {
+		t.Errorf("Total = %d, %v; want 13", n, err)
+	}
+	// a page of Events is a range of seqs, fewer where they were lost
+	for _, tc := range []struct {
+		after uint64
+		limit int
+		want  []uint64
+	}{{0, 5, []uint64{4, 5}}, {6, 50, nil}, {2990, 15, seqsOf(evs(3001, 3005))}, {3009, 10, []uint64{3010}}} {
+		got, err := st.Events("demo", "d", "e", tc.after, tc.limit)
+		if err != nil || !slices.Equal(seqsOf(got), tc.want) {
+			t.Errorf("Events(after %d, limit %d) = %v, %v; want %v", tc.after, tc.limit, seqsOf(got), err, tc.want)
+		}
+	}
+	runs, err := st.Lost("demo", "d")
+	if err != nil || len(runs) != 3 || runs[1].From != 7 || runs[1].To != 3000 || runs[1].Reason != "test" {
+		t.Errorf("Lost = %+v, %v; want 1..3, 7..3000, 3011", runs, err)
+	}
+}
+
+func seqsOf(evs []Event) []uint64 {
+	var out []uint64
+	for _, e := range evs {
+		out = append(out, e.Seq)
+	}
+	return out
 }

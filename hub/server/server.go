@@ -38,6 +38,9 @@ type Setup struct {
 	// on a site's broker must not take real doors' events).
 	OnlyDoors bool
 	Retention time.Duration // zero: personal data is kept
+	// MaxPermitWindow is the longest time window of a permit request
+	// (zero: workflow.DefaultMaxWindow).
+	MaxPermitWindow time.Duration
 	// Location is the site's zone, in which the console shows times (nil:
 	// Asia/Jakarta).
 	Location *time.Location
@@ -83,7 +86,8 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 			h.Close()
 		}
 	}()
-	if h.wf, err = workflow.Open(s.Store, workflow.Options{SiteKeys: s.SiteKeys, Signer: s.Signer}); err != nil {
+	if h.wf, err = workflow.Open(s.Store, workflow.Options{SiteKeys: s.SiteKeys, Signer: s.Signer,
+		MaxWindow: s.MaxPermitWindow}); err != nil {
 		return nil, err
 	}
 	if h.ev, err = ingest.OpenStore(s.EventsStore); err != nil {

@@ -21,7 +21,8 @@ func SetupOf(cfg *config.Hub) (Setup, error) {
 	}
 	s := Setup{Store: cfg.Store, EventsStore: cfg.EventsStore, Signer: signer, SiteKeys: map[string]permit.SiteKey{},
 		Prefix: cfg.MQTT.Prefix, Shared: cfg.MQTT.Shared, Retention: time.Duration(cfg.Retention),
-		Location: cfg.Console.Location(), Office: cfg.Console.Office, MaxWatchers: cfg.HTTP.MaxWatchers,
+		MaxPermitWindow: time.Duration(cfg.MaxPermitWindow),
+		Location:        cfg.Console.Location(), Office: cfg.Console.Office, MaxWatchers: cfg.HTTP.MaxWatchers,
 		HTTP: httplimit.Limits{MaxConns: cfg.HTTP.MaxConnections, MaxConnsPerClient: cfg.HTTP.MaxConnectionsPerClient,
 			BodyTimeout: time.Duration(cfg.HTTP.BodyTimeout)}}
 	for site, f := range cfg.SiteKeys {

@@ -30,7 +30,7 @@ func TestSetupOf(t *testing.T) {
 	hubYAML := func(signingKey, siteKey string) *config.Hub {
 		t.Helper()
 		y := fmt.Sprintf("store: hub.db\nevents_store: hub-events.db\nsigning_key: %q\nsite_keys: {demo: %q}\n"+
-			"doors: [demo/server-room, demo/ups]\nretention: 720h\n"+
+			"doors: [demo/server-room, demo/ups]\nretention: 720h\nmax_permit_window: 168h\n"+
 			"mqtt: {broker: tcp://127.0.0.1:1883, username: kunci-hub, password_file: %q, shared: true}\n", signingKey, siteKey, pw)
 		c, err := config.ParseHub(filepath.Join(dir, "hub.yaml"), []byte(y))
 		if err != nil {
@@ -46,7 +46,7 @@ func TestSetupOf(t *testing.T) {
 	wantDoors := []hub.DoorName{{Site: "demo", Door: "server-room"}, {Site: "demo", Door: "ups"}}
 	if s.Signer.ID() != id || len(s.SiteKeys["demo"]) == 0 || !slices.Equal(s.Doors, wantDoors) ||
 		s.Store != filepath.Join(dir, "hub.db") || s.EventsStore != filepath.Join(dir, "hub-events.db") ||
-		!s.Shared || s.Retention != 720*time.Hour || s.Link.Broker != "tcp://127.0.0.1:1883" ||
+		!s.Shared || s.Retention != 720*time.Hour || s.MaxPermitWindow != 168*time.Hour || s.Link.Broker != "tcp://127.0.0.1:1883" ||
 		s.Link.Username != "kunci-hub" || s.Link.Password != "s3cret" {
 		t.Errorf("SetupOf = %+v; want the config's stores, key %s, site key demo, doors %v, link and password", s, id, wantDoors)
 	}

@@ -45,6 +45,9 @@ func (s *Store) PutStaff(m StaffMember, by string) (StaffMember, error) {
 	if strings.TrimSpace(m.Name) == "" {
 		return StaffMember{}, invalid("staff %q: no name", m.ID)
 	}
+	if err := checkText("name", m.Name, permit.MaxStaffName); err != nil {
+		return StaffMember{}, err
+	}
 	m.Doors, m.Cards, m.By, m.At = slices.Clone(m.Doors), slices.Clone(m.Cards), by, s.opts.Now().UTC()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bStaff)

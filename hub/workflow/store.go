@@ -54,8 +54,8 @@ type Request struct {
 	By           string    // who filed it
 }
 
-// Record is a stored permit request. NIK is in clear: show Masked() to
-// anyone but an admin.
+// Record is a stored permit request. NIK and phone are in clear: show
+// For (Masked) to anyone but an admin.
 type Record struct {
 	ID           string             `json:"id"`
 	Version      uint64             `json:"version"`
@@ -83,13 +83,77 @@ type Record struct {
 	History      []Transition       `json:"history"`
 }
 
-// Masked returns a copy of r with the NIK masked, for every view but the
-// admin's.
+// Masked returns a copy of r with the NIK and the phone masked, for
+// every view but the admin's.
 func (r Record) Masked() Record {
-	r.NIK = MaskNIK(r.NIK)
+	r.NIK, r.Phone = MaskNIK(r.NIK), MaskPhone(r.Phone)
 	r.Equipment = slices.Clone(r.Equipment)
 	r.History = slices.Clone(r.History)
 	return r
+}
+
+// For returns r as a reader may see it: with clear (an admin) as it is,
+// else Masked; without name (a reader who does not handle requests: the
+// auditor) the guest's name masked too (MaskName). The API and the
+// console show every permit request through it; the guest book, the
+// record of the visits, shows names to every reader, as the paper Buku
+// Tamu does (hub/api's package doc has the whole rule).
+func (r Record) For(clear, name bool) Record {
+	if !clear {
+		r = r.Masked()
+	}
+	if !name && r.Purged.IsZero() {
+		r.Guest = MaskName(r.Guest)
+	}
+	return r
+}
+
+// MaskName keeps the first letter of each word of a name and masks the
+// rest: "Siti Rahma" is "S*** R****".
+func MaskName(name string) string {
+	var b strings.Builder
+	first := true
+	for _, c := range name {
+		switch {
+		case c == ' ':
+			first = true
+			b.WriteRune(c)
+		case first:
+			first = false
+			b.WriteRune(c)
+		default:
+			b.WriteByte('*')
+		}
+	}
+	return b.String()
+}
+
+// MaskPhone shows the last 2 digits of a phone number and masks the
+// other digits, keeping its + and spaces: "+62 812-3456-7890" is
+// "+** ***-****-**90". A number of 4 digits or fewer is masked whole.
+func MaskPhone(phone string) string {
+	digits := 0
+	for _, c := range phone {
+		if c >= '0' && c <= '9' {
+			digits++
+		}
+	}
+	keep := 0
+	if digits > 4 {
+		keep = 2
+	}
+	out := []byte(phone)
+	for i := len(out) - 1; i >= 0; i-- {
+		if out[i] < '0' || out[i] > '9' {
+			continue
+		}
+		if keep > 0 {
+			keep--
+			continue
+		}
+		out[i] = '*'
+	}
+	return string(out)
 }
 
 // At returns when r first reached state s, and whether it did.
@@ -123,6 +187,9 @@ type Options struct {
 	// Timeout bounds the wait for another process to let go of the
 	// file; 2 s if zero.
 	Timeout time.Duration
+	// MaxWindow is the longest time window of a request
+	// (DefaultMaxWindow if zero).
+	MaxWindow time.Duration
 }
 
 var (
@@ -143,6 +210,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Second
+	}
+	if opts.MaxWindow <= 0 {
+		opts.MaxWindow = DefaultMaxWindow
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
 	if err != nil {
@@ -187,8 +257,37 @@ func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
 }
 
-// validate reports every problem of r, one per line.
-func (r *Request) validate() error {
+// MaxEntries bounds a permit's entries; 0 (any number inside the window)
+// is bounded by the window (Options.MaxWindow) instead.
+const MaxEntries = 100
+
+// DefaultMaxWindow is the longest time window of a permit when
+// Options.MaxWindow is zero: 30 days (hub.yaml max_permit_window).
+const DefaultMaxWindow = 720 * time.Hour
+
+// textInvalid is err, a permit.TextError, as the workflow's ErrInvalid.
+func textInvalid(err error) error { return fmt.Errorf("%w: %w", ErrInvalid, err) }
+
+// checkText reports a problem of a one-line field's text (permit.CheckText)
+// as an ErrInvalid.
+func checkText(field, v string, max int) error {
+	if err := permit.CheckText(field, v, max); err != nil {
+		return textInvalid(err)
+	}
+	return nil
+}
+
+// checkLines is checkText for a field of several lines.
+func checkLines(field, v string, max int) error {
+	if err := permit.CheckLines(field, v, max); err != nil {
+		return textInvalid(err)
+	}
+	return nil
+}
+
+// validate reports every problem of r, one per line; maxWindow bounds
+// its time window.
+func (r *Request) validate(maxWindow time.Duration) error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, invalid(format, a...)) }
 	for _, c := range []struct{ f, v string }{{"site", r.Site}, {"door", r.Door}} {
@@ -201,22 +300,55 @@ func (r *Request) validate() error {
 			bad("%v", err)
 		}
 	}
-	for _, c := range []struct{ f, v string }{{"guest", r.Guest}, {"organisation", r.Organisation}, {"purpose", r.Purpose}, {"by", r.By}} {
+	for _, c := range []struct {
+		f, v  string
+		max   int
+		lines bool
+	}{
+		{"guest", r.Guest, permit.MaxGuest, false}, {"organisation", r.Organisation, permit.MaxOrganisation, false},
+		{"purpose", r.Purpose, permit.MaxPurpose, true}, {"by", r.By, permit.MaxActor, false},
+	} {
+		check := checkText
+		if c.lines {
+			check = checkLines
+		}
 		if strings.TrimSpace(c.v) == "" {
 			bad("request: no %s", c.f)
+		} else if err := check(c.f, c.v, c.max); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := checkText("phone", r.Phone, permit.MaxPhone); err != nil {
+		errs = append(errs, err)
+	} else if strings.Trim(r.Phone, "+0123456789 -") != "" {
+		bad("request: phone: use digits, spaces, + and - only")
+	}
+	if len(r.Equipment) > permit.MaxEquipments {
+		bad("request: equipment: %d items, at most %d", len(r.Equipment), permit.MaxEquipments)
+	} else {
+		for i, e := range r.Equipment {
+			if err := checkText(fmt.Sprintf("equipment[%d]", i), e, permit.MaxEquipment); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if len(r.NIK) != 16 || strings.Trim(r.NIK, "0123456789") != "" {
 		bad("request: NIK must be 16 digits")
 	}
-	if r.NotBefore.IsZero() || !r.NotAfter.After(r.NotBefore) {
+	switch {
+	case r.NotBefore.IsZero() || !r.NotAfter.After(r.NotBefore):
 		bad("request: time window is empty")
+	case r.NotAfter.Sub(r.NotBefore) > maxWindow:
+		bad("request: time window of %s is longer than %s, the longest a permit may be (hub.yaml max_permit_window)",
+			r.NotAfter.Sub(r.NotBefore), maxWindow)
 	}
-	if r.Entries < 0 {
-		bad("request: entries %d is negative", r.Entries)
+	if r.Entries < 0 || r.Entries > MaxEntries {
+		bad("request: entries %d: want 0 (any inside the window) to %d", r.Entries, MaxEntries)
 	}
 	if r.CardUID == "" {
 		bad("request: no card")
+	} else if len(r.CardUID) > 64 {
+		bad("request: card: %d characters; a card UID has at most 20 hex digits", len(r.CardUID))
 	}
 	return errors.Join(errs...)
 }
@@ -289,7 +421,7 @@ func listJSON[T any](db *bolt.DB, bucket []byte, what string) ([]T, error) {
 
 // Request files a permit request (SOP step 1).
 func (s *Store) Request(req Request) (Record, error) {
-	if err := req.validate(); err != nil {
+	if err := req.validate(s.opts.MaxWindow); err != nil {
 		return Record{}, err
 	}
 	card, err := s.Fingerprint(req.Site, req.CardUID)
@@ -354,8 +486,11 @@ func needBy(by string) error {
 	if strings.TrimSpace(by) == "" {
 		return invalid("no actor (by)")
 	}
-	return nil
+	return checkText("by", by, permit.MaxActor)
 }
+
+// checkNote reports a problem of a reason or note of several lines.
+func checkNote(note string) error { return checkLines("reason", note, permit.MaxNote) }
 
 // Coordinate classifies the request as network or server work (SOP step 2).
 func (s *Store) Coordinate(id string, cat permit.Category, by string) (Record, error) {
@@ -385,7 +520,7 @@ func (s *Store) Approve(id, by string) (Record, error) {
 		if r.State != Coordinated {
 			return refuse(r, "approve")
 		}
-		if by == r.Requester {
+		if permit.SameActor(by, r.Requester) {
 			return fmt.Errorf("%w: %s filed permit %s", ErrSelfApproval, by, r.ID)
 		}
 		r.Approver = by
@@ -449,7 +584,7 @@ func (s *Store) Sign(id, by string) (Record, []byte, error) {
 
 // Reject refuses a request that is not issued yet.
 func (s *Store) Reject(id, by, reason string) (Record, error) {
-	if err := needBy(by); err != nil {
+	if err := errors.Join(needBy(by), checkNote(reason)); err != nil {
 		return Record{}, err
 	}
 	return s.change(id, func(_ *bolt.Tx, r *Record) error {
@@ -470,6 +605,9 @@ func (s *Store) Reject(id, by, reason string) (Record, error) {
 // Revoke withdraws a permit that was issued. It returns the signed
 // revocation, whose version is higher than every permit version issued.
 func (s *Store) Revoke(id, by, reason string) (Record, []byte, error) {
+	if err := checkNote(reason); err != nil {
+		return Record{}, nil, err
+	}
 	return s.changeSigned(id, by, func(r *Record) error {
 		switch r.State {
 		case Issued:

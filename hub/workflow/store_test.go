@@ -33,6 +33,9 @@ func newFixture(t *testing.T) *fixture {
 		SiteKeys: map[string]permit.SiteKey{"demo": permit.SiteKey(strings.Repeat("k", 32))},
 		Signer:   permit.NewSigner(priv),
 		Now:      func() time.Time { f.clock = f.clock.Add(time.Minute); return f.clock },
+		// the retention's tests hold a permit a year long, as a site may
+		// configure (the default is DefaultMaxWindow)
+		MaxWindow: 400 * 24 * time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)

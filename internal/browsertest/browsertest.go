@@ -8,6 +8,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -126,10 +127,18 @@ func Get[T any](tb *Tab, a chromedp.Action[T]) T {
 	return v
 }
 
-// Text returns the text content of the first element sel (CSS) matches.
+// Text returns the text content of the first element sel (CSS) matches,
+// once one does. It is read in the page in one step: a live page (htmx
+// swapping the card in) may replace the element between the protocol's
+// query of a node and its read of the node's text, and the node is gone.
 func (tb *Tab) Text(sel string) string {
 	tb.t.Helper()
-	return Get(tb, chromedp.TextContent(chromedp.CSS(sel)))
+	q, err := json.Marshal(sel)
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.Until("document.querySelector(" + string(q) + ") !== null")
+	return Get(tb, chromedp.Evaluate[string]("(() => { const e = document.querySelector("+string(q)+"); return e ? e.textContent : ''; })()"))
 }
 
 // Screenshot saves the whole page as a PNG at path (quality 100: PNG,

@@ -195,9 +195,9 @@ func (h *Handler) Handle(ctx context.Context, m mqttlink.Message) error {
 		return h.refuse(ctx, m.Topic, kind, id, wire.ReasonWrongTopic,
 			fmt.Errorf("not a permits, staff or cmd topic of %s/%s", h.topics.Site, h.topics.Door))
 	}
-	if len(m.Payload) > permit.MaxSigned {
+	if size := max(m.Size, len(m.Payload)); size > permit.MaxSigned {
 		return h.refuse(ctx, m.Topic, kind, id, wire.ReasonTooLarge,
-			fmt.Errorf("%w: %d bytes, at most %d", permit.ErrTooLarge, len(m.Payload), permit.MaxSigned))
+			fmt.Errorf("%w: %d bytes, at most %d", permit.ErrTooLarge, size, permit.MaxSigned))
 	}
 	if len(m.Payload) == 0 {
 		// the hub cleared a retained topic: a broker forwards the clear to

@@ -57,6 +57,14 @@ type Options struct {
 	// whose one job is to take every message in order, the hub's ingest,
 	// never for a door.
 	Backpressure bool
+	// MaxPacket bounds the MQTT packets read from the broker
+	// (DefaultMaxPacket): a broker that announces a larger one loses the
+	// connection before its payload is read (ErrPacketTooLarge).
+	MaxPacket int
+	// MaxMessage is how much of a payload is kept for the handler
+	// (DefaultMaxMessage); the rest of a larger one is dropped, its
+	// Message.Size saying how large it was.
+	MaxMessage int
 	// Metrics is the process's registry (the agent's, the hub's), for
 	// /metrics: kunci_mqtt_*; nil: one of its own.
 	Metrics *metrics.Registry
@@ -65,8 +73,11 @@ type Options struct {
 
 // Message is an incoming MQTT message.
 type Message struct {
-	Topic     string
+	Topic string
+	// Payload is the message's payload, or its first MaxMessage+1 bytes
+	// when it was larger (Size says how large).
 	Payload   []byte
+	Size      int
 	QoS       byte
 	Retained  bool
 	Duplicate bool
@@ -90,6 +101,7 @@ type Link struct {
 	connected   atomic.Bool
 	connections *metrics.Counter
 	dropped     *metrics.Counter
+	tooLarge    *metrics.Counter
 	overflowed  atomic.Bool // a message was dropped since the last resubscription
 	mu          sync.Mutex
 	connCh      chan struct{} // closed and replaced at every new connection
@@ -114,6 +126,12 @@ func New(o Options, handler func(Message)) (*Link, error) {
 	if o.QueueDepth <= 0 {
 		o.QueueDepth = 1024
 	}
+	if o.MaxPacket <= 0 {
+		o.MaxPacket = DefaultMaxPacket
+	}
+	if o.MaxMessage <= 0 {
+		o.MaxMessage = DefaultMaxMessage
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -127,7 +145,9 @@ func New(o Options, handler func(Message)) (*Link, error) {
 		connCh:      make(chan struct{}),
 		connections: o.Metrics.Counter("kunci_mqtt_connections_total", "Connections the MQTT link made to the broker."),
 		dropped: o.Metrics.Counter("kunci_mqtt_dropped_total",
-			"Incoming MQTT messages dropped because the handler was behind; the link subscribes again for the retained ones.")}
+			"Incoming MQTT messages dropped because the handler was behind; the link subscribes again for the retained ones."),
+		tooLarge: o.Metrics.Counter("kunci_mqtt_packet_too_large_total",
+			"Connections dropped because the broker announced a packet larger than the link reads (its payload never read).")}
 	o.Metrics.GaugeFunc("kunci_mqtt_connected", "Whether the MQTT link is connected to the broker now (1) or not (0).",
 		func() float64 {
 			if l.connected.Load() {
@@ -138,7 +158,7 @@ func New(o Options, handler func(Message)) (*Link, error) {
 	co := mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID(o.ClientID).
 		SetCleanSession(o.CleanSession).SetKeepAlive(o.KeepAlive).SetConnectTimeout(o.ConnectTimeout).
 		SetAutoReconnect(false).SetConnectRetry(false).SetOrderMatters(true).SetWriteTimeout(o.ConnectTimeout).
-		SetDefaultPublishHandler(l.receive).
+		SetDefaultPublishHandler(l.receive).SetCustomOpenConnectionFn(l.open).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			select {
 			case l.lost <- err:
@@ -168,8 +188,9 @@ func New(o Options, handler func(Message)) (*Link, error) {
 // again is a live message: a command (the hub sees no command.executed and
 // may send it again) or an ack (the outbox sends the events again).
 func (l *Link) receive(_ mqtt.Client, m mqtt.Message) {
-	msg := Message{Topic: m.Topic(), Payload: append([]byte(nil), m.Payload()...), QoS: m.Qos(),
-		Retained: m.Retained(), Duplicate: m.Duplicate()}
+	p := m.Payload()
+	msg := Message{Topic: m.Topic(), Payload: append([]byte(nil), p[:min(len(p), l.o.MaxMessage+1)]...), Size: len(p),
+		QoS: m.Qos(), Retained: m.Retained(), Duplicate: m.Duplicate()}
 	if l.o.Backpressure {
 		l.inbox <- msg
 		return
@@ -189,6 +210,10 @@ func (l *Link) receive(_ mqtt.Client, m mqtt.Message) {
 		l.o.Log.Warn("mqtt: incoming queue full, message dropped", "topic", clip(msg.Topic), "dropped", n)
 	}
 }
+
+// PacketsTooLarge returns how many connections were dropped because the
+// broker announced a packet larger than MaxPacket.
+func (l *Link) PacketsTooLarge() uint64 { return l.tooLarge.Value() }
 
 // Dropped returns how many incoming messages were dropped because the
 // handler was behind.

@@ -11,6 +11,7 @@ import (
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/client/clitext"
+	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
@@ -236,6 +237,24 @@ func TestDoors(t *testing.T) {
 		"demo/lab          offline   2026-11-28 08:00:00 (1h ago)     unlocked  open    lockdown  -                  empty                       -\n")
 }
 
+// TestDoorsGaps: a door's stalled epochs are among its alarms, with the
+// seqs they miss, whether or not the door has said its status.
+func TestDoorsGaps(t *testing.T) {
+	gaps := []ingest.Gap{{Epoch: "e1", From: 1, To: 300}, {Epoch: "e2", From: 5, To: 5}}
+	same(t, "Doors", render(t, func(w io.Writer) error {
+		return clitext.Doors(w, []hub.Door{
+			{Site: "demo", Door: "a", Availability: "online", Status: &wire.Status{Door: "closed", Lock: "locked",
+				Alarms: []wire.Alarm{"held_open"}}, Gaps: gaps[:1]},
+			{Site: "demo", Door: "b", Availability: "unknown", Gaps: gaps},
+		}, at(0))
+	}), "DOOR    HUB LINK  LAST SEEN  LOCK    DOOR    MODE  RACKS  OCCUPANCY  ALARMS\n"+
+		"demo/a  online    never      locked  closed  -     -      empty      held_open, gap:e1:1-300\n"+
+		"demo/b  unknown   never      ?       ?       ?     ?      ?          gap:e1:1-300, gap:e2:5-5\n")
+	l := &api.Lost{Site: "demo", Door: "a", Epoch: "e1", From: 1, To: 300, At: at(0), By: "admin", Reason: "store lost"}
+	same(t, "Lost", render(t, func(w io.Writer) error { return clitext.Lost(w, l) }),
+		"demo/a epoch e1: seqs 1-300 accepted as lost by admin at 2026-11-28 09:00:00 (store lost); its later events are stored\n")
+}
+
 func TestUpdateLine(t *testing.T) {
 	now := at(time.Hour)
 	st := &hub.Door{Site: "demo", Door: "server-room", Availability: "online",
@@ -255,6 +274,9 @@ func TestUpdateLine(t *testing.T) {
 			"2026-11-28 10:00:00  demo/server-room  state unknown lock=? door=? mode=? racks=? occupancy=? alarms=?"},
 		{hub.Update{Kind: "availability", Site: "demo", Door: "server-room", State: st}, "2026-11-28 10:00:00  demo/server-room  online"},
 		{hub.Update{Kind: "lagged", Missed: 7}, "2026-11-28 10:00:00  lagged: 7 updates missed (this terminal fell behind)"},
+		{hub.Update{Kind: "gap", Site: "demo", Door: "server-room", State: &hub.Door{Gaps: []ingest.Gap{{Epoch: "e1", From: 1, To: 300}}}},
+			"2026-11-28 10:00:00  demo/server-room  gaps gap:e1:1-300"},
+		{hub.Update{Kind: "gap", Site: "demo", Door: "server-room", State: st}, "2026-11-28 10:00:00  demo/server-room  gaps -"},
 		{hub.Update{Kind: "what", Site: "demo", Door: "noc"}, "2026-11-28 10:00:00  demo/noc  what"},
 	} {
 		if got := clitext.UpdateLine(&c.u, now); got != c.want {

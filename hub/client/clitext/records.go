@@ -16,7 +16,7 @@ import (
 // Requested shows a permit just requested (SOP step 1) and what it waits
 // for.
 func Requested(w io.Writer, p *api.Permit) error {
-	fmt.Fprintf(w, "%s requested: %s (%s) at %s/%s, %s to %s\n", p.ID, p.Guest, p.Organisation, p.Site, p.Door,
+	printLine(w, "%s requested: %s (%s) at %s/%s, %s to %s\n", p.ID, p.Guest, p.Organisation, p.Site, p.Door,
 		Clock(p.NotBefore), Clock(p.NotAfter))
 	return NextStep(w, p)
 }
@@ -33,7 +33,7 @@ func Stepped(w io.Writer, p *api.Permit) error {
 			line += ": " + h.Note
 		}
 	}
-	fmt.Fprintln(w, line)
+	printLine(w, "%s", line)
 	return NextStep(w, p)
 }
 
@@ -43,15 +43,15 @@ func NextStep(w io.Writer, p *api.Permit) error {
 	var err error
 	switch p.State {
 	case workflow.Requested:
-		_, err = fmt.Fprintf(w, "next: kunci permit coordinate %s --category network|server\n", p.ID)
+		err = printLine(w, "next: kunci permit coordinate %s --category network|server\n", p.ID)
 	case workflow.Coordinated:
-		_, err = fmt.Fprintf(w, "next: kunci permit approve %s (by someone other than %s)\n", p.ID, p.Requester)
+		err = printLine(w, "next: kunci permit approve %s (by someone other than %s)\n", p.ID, p.Requester)
 	case workflow.Approved:
-		_, err = fmt.Fprintf(w, "next: kunci permit escort %s --staff S-...\n", p.ID)
+		err = printLine(w, "next: kunci permit escort %s --staff S-...\n", p.ID)
 	case workflow.Escorted, workflow.Issued:
-		_, err = fmt.Fprintf(w, "signed and sent to %s/%s: %s may enter with escort %s\n", p.Site, p.Door, p.Guest, p.Escort)
+		err = printLine(w, "signed and sent to %s/%s: %s may enter with escort %s\n", p.Site, p.Door, p.Guest, p.Escort)
 	case workflow.Revoked:
-		_, err = fmt.Fprintf(w, "revocation signed and sent to %s/%s\n", p.Site, p.Door)
+		err = printLine(w, "revocation signed and sent to %s/%s\n", p.Site, p.Door)
 	}
 	return err
 }
@@ -104,7 +104,7 @@ func Permit(w io.Writer, p *api.Permit) error {
 
 // StaffChanged shows a staff member just added or changed.
 func StaffChanged(w io.Writer, m *api.Staff) error {
-	_, err := fmt.Fprintf(w, "%s %s, version %d: %s; %s; %d card(s); signed and sent to the doors\n",
+	err := printLine(w, "%s %s, version %d: %s; %s; %d card(s); signed and sent to the doors\n",
 		m.ID, m.Name, m.Version, staffDoors(m), staffRights(m), len(m.Cards))
 	return err
 }
@@ -145,8 +145,15 @@ func staffRights(m *api.Staff) string {
 
 // Command shows a door command the hub signed and sent.
 func Command(w io.Writer, cmd *permit.Command) error {
-	_, err := fmt.Fprintf(w, "%s sent to %s/%s as command %s; a door offline until after %s never obeys it\n",
+	err := printLine(w, "%s sent to %s/%s as command %s; a door offline until after %s never obeys it\n",
 		cmd.Name, cmd.Site, cmd.Door, cmd.ID, Clock(cmd.Expires))
+	return err
+}
+
+// Lost shows a run of seqs accepted as lost.
+func Lost(w io.Writer, l *api.Lost) error {
+	_, err := fmt.Fprintf(w, "%s/%s epoch %s: seqs %d-%d accepted as lost by %s at %s (%s); its later events are stored\n",
+		l.Site, l.Door, l.Epoch, l.From, l.To, l.By, Clock(l.At), l.Reason)
 	return err
 }
 
@@ -157,7 +164,7 @@ func TokenIssued(w, note io.Writer, t *api.NewToken) error {
 	if !t.Expires.IsZero() {
 		until = "expires " + Clock(t.Expires)
 	}
-	fmt.Fprintf(note, "token %s for %s (%s), %s; shown this once, keep it:\n", t.ID, t.Name, strings.Join(t.Roles, ", "), until)
+	printLine(note, "token %s for %s (%s), %s; shown this once, keep it:\n", t.ID, t.Name, strings.Join(t.Roles, ", "), until)
 	_, err := fmt.Fprintln(w, t.Token)
 	return err
 }
@@ -185,7 +192,7 @@ func Tokens(w io.Writer, ts []auth.Info, now time.Time) error {
 
 // TokenRevoked says the token id is revoked.
 func TokenRevoked(w io.Writer, id string) error {
-	_, err := fmt.Fprintf(w, "token %s revoked\n", id)
+	err := printLine(w, "token %s revoked\n", id)
 	return err
 }
 
@@ -199,7 +206,7 @@ func roleList(rs []auth.Role) string {
 
 // Whoami shows who the hub takes the token for.
 func Whoami(w io.Writer, who *api.Whoami) error {
-	_, err := fmt.Fprintf(w, "%s (%s)\n", who.Name, strings.Join(who.Roles, ", "))
+	err := printLine(w, "%s (%s)\n", who.Name, strings.Join(who.Roles, ", "))
 	return err
 }
 
@@ -223,13 +230,13 @@ func UserSaved(w, note io.Writer, u *api.User, password string) error {
 	if u.Disabled {
 		state = ", disabled: their sessions ended"
 	}
-	if _, err := fmt.Fprintf(w, "user %s (%s): %s, %s%s\n", u.Login, u.Name, roleList(u.Roles), u.Lang, state); err != nil {
+	if err := printLine(w, "user %s (%s): %s, %s%s\n", u.Login, u.Name, roleList(u.Roles), u.Lang, state); err != nil {
 		return err
 	}
 	if password == "" {
 		return nil
 	}
-	fmt.Fprintf(note, "password made for %s, shown this once (they sign in at the console with it):\n", u.Login)
+	printLine(note, "password made for %s, shown this once (they sign in at the console with it):\n", u.Login)
 	_, err := fmt.Fprintln(w, password)
 	return err
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -117,9 +119,22 @@ func Doors(w io.Writer, doors []hub.Door, now time.Time) error {
 		if !d.LastSeen.IsZero() {
 			seen = Clock(d.LastSeen) + " (" + Span(now.Sub(d.LastSeen)) + " ago)"
 		}
-		t.Row(append([]string{d.Site + "/" + d.Door, d.Availability, seen}, doorCells(d.Status)...)...)
+		cells := doorCells(d.Status)
+		if g := gapText(d.Gaps); g != "" {
+			cells[5] = strings.TrimPrefix(strings.TrimPrefix(cells[5], "?")+", "+g, ", ")
+		}
+		t.Row(append([]string{d.Site + "/" + d.Door, d.Availability, seen}, cells...)...)
 	}
 	return t.Flush()
+}
+
+// gapText names a door's stalled epochs and the seqs they miss.
+func gapText(gs []ingest.Gap) string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = fmt.Sprintf("gap:%s:%d-%d", g.Epoch, g.From, g.To)
+	}
+	return strings.Join(out, ", ")
 }
 
 // doorCells shows a door's status: lock, door, mode, racks, occupancy,
@@ -176,10 +191,14 @@ func UpdateLine(u *hub.Update, now time.Time) string {
 		if u.State != nil {
 			what = u.State.Availability
 		}
+	case "gap":
+		if u.State != nil {
+			what = "gaps " + orDash(gapText(u.State.Gaps))
+		}
 	case "lagged":
 		return fmt.Sprintf("%s  lagged: %d updates missed (this terminal fell behind)", Clock(at), u.Missed)
 	}
-	return fmt.Sprintf("%s  %s/%s  %s", Clock(at), u.Site, u.Door, what)
+	return permit.Visible(fmt.Sprintf("%s  %s/%s  %s", Clock(at), u.Site, u.Door, what))
 }
 
 func eventDetail(e *wire.Event) string {

@@ -1,11 +1,16 @@
 package clitext
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/kunci-project/kunci/permit"
 )
 
 // Table writes aligned columns, a row at a time; Flush writes them out.
@@ -19,12 +24,15 @@ func NewTable(w io.Writer, header ...string) *Table {
 }
 
 // Row adds a row; an empty cell is shown "-", so that columns stay
-// columns. It writes "-" into cells.
+// columns, and a cell's control and invisible characters escaped
+// (permit.Visible), so that a record's text can neither drive the
+// terminal nor add a row or a column. It writes into cells.
 func (t *Table) Row(cells ...string) {
 	for i, c := range cells {
 		if c == "" {
-			cells[i] = "-"
+			c = "-"
 		}
+		cells[i] = permit.Visible(c)
 	}
 	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 }
@@ -52,12 +60,24 @@ func Span(d time.Duration) string {
 	return s
 }
 
+// printLine writes one line of format and a, a record's text among them,
+// with every control and invisible character escaped (permit.Visible):
+// the line's own end is the one newline written.
+func printLine(w io.Writer, format string, a ...any) error {
+	_, err := fmt.Fprintln(w, permit.Visible(strings.TrimSuffix(fmt.Sprintf(format, a...), "\n")))
+	return err
+}
+
 // Raw prints the hub's answer as it came (for --json), ending in a
-// newline; an empty answer prints nothing.
+// newline; an empty answer prints nothing. The characters that JSON
+// leaves as they are but a terminal obeys or hides (bidi overrides,
+// C1 controls, zero-width ones; permit.Hidden) are written as JSON's
+// \u escapes, which read back as the same JSON.
 func Raw(w io.Writer, raw []byte) error {
 	if len(raw) == 0 {
 		return nil
 	}
+	raw = jsonVisible(raw)
 	if _, err := w.Write(raw); err != nil {
 		return err
 	}
@@ -82,4 +102,29 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// jsonVisible writes each permit.Hidden character of JSON text raw as a
+// \u escape but the white space JSON allows between its values (space,
+// tab, CR, newline), which it never holds inside a string.
+func jsonVisible(raw []byte) []byte {
+	hidden := func(r rune) bool { return r != '\n' && r != '\t' && r != '\r' && permit.Hidden(r) }
+	if bytes.IndexFunc(raw, hidden) < 0 {
+		return raw
+	}
+	var b bytes.Buffer
+	for len(raw) > 0 {
+		r, n := utf8.DecodeRune(raw)
+		switch {
+		case hidden(r) && r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+		case hidden(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.Write(raw[:n])
+		}
+		raw = raw[n:]
+	}
+	return b.Bytes()
 }
