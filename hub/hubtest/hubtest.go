@@ -197,6 +197,10 @@ func (e *Env) start(t testing.TB, o Options) {
 	t.Cleanup(e.stop)
 }
 
+// Stop stops the hub and closes its files, checking them; the test's
+// cleanup does it too.
+func (e *Env) Stop() { e.stop() }
+
 // Restart stops the hub and starts it again on the same files.
 func (e *Env) Restart(t testing.TB, o Options) {
 	t.Helper()
