@@ -282,3 +282,27 @@ func BenchmarkPurge(b *testing.B) {
 		})
 	}
 }
+
+// TestLostKeyReadsUnreadable: a request whose key alone is gone (a purge
+// interrupted between its two files) reads UnreadableGuest, with no NIK
+// or phone, instead of failing the list; the next purge marks it purged.
+func TestLostKeyReadsUnreadable(t *testing.T) {
+	f := newFixture(t)
+	lost, _ := issue(t, f, inWindow(0, 8*time.Hour))
+	kept, _ := issue(t, f, inWindow(0, 365*day))
+	if err := f.s.keys.retain(func(id string) bool { return id != lost.ID }); err != nil {
+		t.Fatal(err)
+	}
+	reopen(t, f)
+	got := byID(t, f.s)
+	if r := got[lost.ID]; r.Guest != UnreadableGuest || r.NIK != "" || r.Phone != "" || r.Organisation != lost.Organisation {
+		t.Errorf("the request without its key reads %+v", r)
+	}
+	if r := got[kept.ID]; r.Guest != kept.Guest || r.NIK != kept.NIK {
+		t.Errorf("the other request reads %+v", r)
+	}
+	purge(t, f, t0.Add(8*time.Hour+retain), retain, lost.ID)
+	if r, err := f.s.Get(lost.ID); err != nil || r.Guest != PurgedGuest || r.Purged.IsZero() {
+		t.Errorf("purged: %+v, %v", r, err)
+	}
+}
