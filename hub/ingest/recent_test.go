@@ -214,3 +214,27 @@ func BenchmarkRecent(b *testing.B) {
 		st.Close()
 	}
 }
+
+// TestImport: Import stores events of several streams, interleaved, as
+// the ingest would, index included, and refuses one that leaves a gap.
+func TestImport(t *testing.T) {
+	st := openTestStore(t, filepath.Join(t.TempDir(), "hub.db"))
+	var evs []Event
+	for seq := uint64(1); seq <= 3; seq++ {
+		for _, door := range []string{"a", "b"} {
+			evs = append(evs, Event{ID: fmt.Sprintf("demo/%s/e/%d", door, seq), Seq: seq, Epoch: "e", Site: "demo", Door: door, Type: wire.EvTap})
+		}
+	}
+	if err := st.Import(evs); err != nil {
+		t.Fatal(err)
+	}
+	for _, door := range []string{"a", "b"} {
+		pg, err := st.Recent(Query{Site: "demo", Door: door, Type: wire.EvTap, Limit: 10})
+		if th, _ := st.Through("demo", door, "e"); th != 3 || err != nil || len(pg.Events) != 3 {
+			t.Errorf("door %s: through %d, %d taps (%v)", door, th, len(pg.Events), err)
+		}
+	}
+	if err := st.Import([]Event{{ID: "demo/a/e/5", Seq: 5, Epoch: "e", Site: "demo", Door: "a", Type: wire.EvTap}}); err == nil {
+		t.Error("a gap imported")
+	}
+}

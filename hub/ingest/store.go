@@ -520,3 +520,29 @@ func (s *Store) Total() (uint64, error) {
 	}
 	return n, nil
 }
+
+// importBatch is how many events Import commits at a time.
+const importBatch = 10_000
+
+// Import stores evs, in order, a commit per ten thousand: each event must
+// continue its door's epoch (seq through+1), as the ingest would store it.
+// It is for generated stores (the benchmarks) and restoring events kept
+// elsewhere; the index is written as by the ingest.
+func (s *Store) Import(evs []Event) error {
+	for len(evs) > 0 {
+		n := min(len(evs), importBatch)
+		var puts []put
+		for _, e := range evs[:n] {
+			st := stream{e.Site, e.Door, e.Epoch}
+			if len(puts) == 0 || puts[len(puts)-1].stream != st {
+				puts = append(puts, put{stream: st})
+			}
+			puts[len(puts)-1].events = append(puts[len(puts)-1].events, e)
+		}
+		if err := s.commit(puts); err != nil {
+			return fmt.Errorf("ingest store: import: %w", err)
+		}
+		evs = evs[n:]
+	}
+	return nil
+}
