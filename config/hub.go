@@ -28,7 +28,8 @@ type Hub struct {
 	TLSKeyFile   string `yaml:"tls_key_file"`
 	InsecureHTTP bool   `yaml:"insecure_http"`
 	// Store is the workflow's bbolt file: permits, staff, API tokens
-	// (/var/lib/kunci/hub.db).
+	// (/var/lib/kunci/hub.db); its keys file is beside it
+	// (workflow.KeysSuffix).
 	Store string `yaml:"store"`
 	// EventsStore is the doors' events' bbolt file
 	// (/var/lib/kunci/hub-events.db).

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +46,13 @@ type Options struct {
 	// WatchWrite bounds each write of a watch stream (DefaultWatchWrite
 	// when zero): a caller that has not taken it by then is dropped.
 	WatchWrite time.Duration
+	// EventReads bounds the GET /api/events read at once
+	// (DefaultEventReads if 0); the others are answered 503.
+	EventReads int
 }
+
+// DefaultEventReads is Options.EventReads if zero.
+const DefaultEventReads = 4
 
 // API is the hub's HTTP handler.
 type API struct {
@@ -56,6 +63,8 @@ type API struct {
 
 	requests, clientErrors, serverErrors *metrics.Counter
 	watchDropped, watchEnded             *metrics.Counter
+	eventReads                           chan struct{} // a semaphore of Options.EventReads
+	eventsBusy                           *metrics.Counter
 }
 
 // New returns the API of h, its callers known by tokens. Its metrics go
@@ -73,6 +82,9 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	if o.WatchWrite <= 0 {
 		o.WatchWrite = DefaultWatchWrite
 	}
+	if o.EventReads <= 0 {
+		o.EventReads = DefaultEventReads
+	}
 	reg := h.Metrics()
 	a := &API{h: h, tokens: tokens, o: o, mux: http.NewServeMux(),
 		requests:     reg.Counter("kunci_hub_api_requests_total", "Requests of the hub's HTTP API."),
@@ -81,6 +93,8 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 		watchDropped: reg.Counter("kunci_hub_api_watch_dropped_total",
 			"Watch streams ended because the caller did not take a write within the write timeout."),
 		watchEnded: reg.Counter("kunci_hub_api_watch_ended_total", "Watch streams ended because their token was revoked or expired."),
+		eventReads: make(chan struct{}, o.EventReads),
+		eventsBusy: reg.Counter("kunci_hub_api_events_busy_total", "GET /api/events answered 503: as many event reads as allowed were running."),
 	}
 	readers := []auth.Role{auth.Requester, auth.Coordinator, auth.Approver, auth.Viewer} // every role reads
 	route := func(pattern string, roles []auth.Role, fn func(http.ResponseWriter, *http.Request, auth.Principal) error) {
@@ -306,16 +320,23 @@ func (a *API) listPermits(w http.ResponseWriter, r *http.Request, p auth.Princip
 	default:
 		return withStatus(http.StatusBadRequest, "state %q: want requested, coordinated, approved, escorted, issued, rejected or revoked", state)
 	}
-	recs, err := a.h.Workflow().List()
+	pq, err := readPage(r)
+	if err != nil {
+		return err
+	}
+	var keep func(*workflow.Record) bool
+	if state != "" {
+		keep = func(rec *workflow.Record) bool { return rec.State == state }
+	}
+	recs, next, err := a.h.Workflow().Page(pq.after, pq.limit, keep)
 	if err != nil {
 		return err
 	}
 	out := make([]Permit, 0, len(recs))
 	for _, rec := range recs {
-		if state == "" || rec.State == state {
-			out = append(out, view(p, rec))
-		}
+		out = append(out, view(p, rec))
 	}
+	setNext(w, r, next)
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }
@@ -383,14 +404,19 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 	})
 }
 
-func (a *API) listStaff(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	staff, err := a.h.Workflow().ListStaff()
+func (a *API) listStaff(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	pq, err := readPage(r)
+	if err != nil {
+		return err
+	}
+	staff, next, err := a.h.Workflow().StaffPage(pq.after, pq.limit)
 	if err != nil {
 		return err
 	}
 	if staff == nil {
 		staff = []workflow.StaffMember{}
 	}
+	setNext(w, r, next)
 	httpjson.Write(w, http.StatusOK, staff)
 	return nil
 }
@@ -460,11 +486,27 @@ func (a *API) guestbook(w http.ResponseWriter, r *http.Request, p auth.Principal
 	if format != "" && format != "csv" && format != "json" {
 		return withStatus(http.StatusBadRequest, "format %q: want json or csv", format)
 	}
-	rows, _ := a.h.GuestRows(f, 0, -1, p.CanSeeNIK())
 	if format == "csv" {
+		// the export is the whole selection, for a spreadsheet: from and
+		// to bound it
+		rows, _ := a.h.GuestRows(f, 0, -1, p.CanSeeNIK())
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="buku-tamu.csv"`)
 		return workflow.WriteCSV(w, rows)
+	}
+	pq, err := readPage(r)
+	if err != nil {
+		return err
+	}
+	after := -1
+	if pq.after != "" {
+		if after, err = strconv.Atoi(pq.after); err != nil || after < 0 {
+			return withStatus(http.StatusBadRequest, "after: not a cursor of the guest book")
+		}
+	}
+	rows, next := a.h.GuestRowsAfter(f, after, pq.limit, p.CanSeeNIK())
+	if next >= 0 {
+		setNext(w, r, strconv.Itoa(next))
 	}
 	out := make([]GuestRow, len(rows))
 	for i, row := range rows {
@@ -528,51 +570,44 @@ func (a *API) doors(w http.ResponseWriter, _ *http.Request, _ auth.Principal) er
 	return nil
 }
 
-// MaxEvents is the most events one GET /api/events answers.
-const MaxEvents = 10000
-
-// events answers a door's stored events, oldest first, filtered by type
-// and permit, at most limit (1000, at most MaxEvents) of the most recent.
+// events answers a door's stored events, filtered by type and permit: a
+// page of the most recent (limit, DefaultPage), oldest first, and a next
+// page of the older ones. The store reads the page back from the end of
+// the door's log, or through its index when a type or a permit is given,
+// never the whole log; at most Options.EventReads read at once, the
+// others are answered 503.
 func (a *API) events(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	q := r.URL.Query()
 	site, door := q.Get("site"), q.Get("door")
 	if site == "" || door == "" {
 		return withStatus(http.StatusBadRequest, "site and door: both are needed")
 	}
-	limit := 1000
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxEvents {
-			return withStatus(http.StatusBadRequest, "limit %q: want 1 to %d", v, MaxEvents)
-		}
-		limit = n
-	}
-	typ, pmt := wire.EventType(q.Get("type")), q.Get("permit")
-	// a ring of the last limit matches
-	ring := make([]wire.Event, 0, min(limit, 1024))
-	next := 0
-	walk := a.h.Events().Walk
-	if typ != "" {
-		walk = func(site, door string, fn func(wire.Event) error) error {
-			return a.h.Events().WalkTypes(site, door, []wire.EventType{typ}, fn)
-		}
-	}
-	err := walk(site, door, func(e wire.Event) error {
-		if (typ != "" && e.Type != typ) || (pmt != "" && e.Permit != pmt) {
-			return nil
-		}
-		if len(ring) < limit {
-			ring = append(ring, e)
-		} else {
-			ring[next] = e
-			next = (next + 1) % limit
-		}
-		return nil
-	})
+	pq, err := readPage(r)
 	if err != nil {
 		return err
 	}
-	out := append(ring[next:len(ring):len(ring)], ring[:next]...)
+	select {
+	case a.eventReads <- struct{}{}:
+		defer func() { <-a.eventReads }()
+	default:
+		a.eventsBusy.Inc()
+		w.Header().Set("Retry-After", "1")
+		return withStatus(http.StatusServiceUnavailable, "too many event reads at once: try again")
+	}
+	pg, err := a.h.Events().Recent(ingest.Query{Site: site, Door: door, Type: wire.EventType(q.Get("type")),
+		Permit: q.Get("permit"), Before: pq.after, Limit: pq.limit})
+	if errors.Is(err, ingest.ErrCursor) {
+		return withStatus(http.StatusBadRequest, "after: not a cursor of these events")
+	}
+	if err != nil {
+		return err
+	}
+	out := pg.Events
+	if out == nil {
+		out = []wire.Event{}
+	}
+	slices.Reverse(out)
+	setNext(w, r, pg.Next)
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }
@@ -731,12 +766,24 @@ func (a *API) acceptGap(w http.ResponseWriter, r *http.Request, p auth.Principal
 	return nil
 }
 
-func (a *API) listTokens(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	pq, err := readPage(r)
+	if err != nil {
+		return err
+	}
 	infos, err := a.tokens.List()
 	if err != nil {
 		return err
 	}
-	httpjson.Write(w, http.StatusOK, infos)
+	// List's order: by creation, then id
+	page, next := pageOf(infos, func(i *auth.Info) string {
+		return i.Created.UTC().Format("20060102T150405.000000000") + "/" + i.ID
+	}, pq)
+	if page == nil {
+		page = []auth.Info{}
+	}
+	setNext(w, r, next)
+	httpjson.Write(w, http.StatusOK, page)
 	return nil
 }
 

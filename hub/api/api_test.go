@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -442,6 +444,54 @@ func TestPurge(t *testing.T) {
 	rows := must(admin.GuestBook(t.Context(), workflow.Filter{}))(t)
 	if len(rows) != 1 || rows[0].Guest != workflow.PurgedGuest || strings.Contains(rows[0].NIK, "3201") {
 		t.Errorf("guest book after purge: %+v", rows)
+	}
+}
+
+// TestPurgeLeavesNoTrace: after a purge through the API, none of the
+// purged guests' names, NIKs and phones is left in any of the hub's files,
+// in clear or JSON-escaped, not in the pages the stores freed (issue 13).
+func TestPurgeLeavesNoTrace(t *testing.T) {
+	clock := hubtest.NewClock(time.Now())
+	e := hubtest.New(t, hubtest.Options{Now: clock.Now, Retention: 30 * 24 * time.Hour})
+	p := staffUp(t, e)
+	ctx := t.Context()
+	var secrets []string
+	for i := range 8 {
+		req := permitRequest(time.Now())
+		req.Guest = fmt.Sprintf("Tamu <Rahasia> & Nomor %03d", i)
+		req.NIK = fmt.Sprintf("9%015d", 737000000+i)
+		req.Phone = fmt.Sprintf("+62-877-%04d-7311", i)
+		secrets = append(secrets, req.Guest, req.NIK, req.Phone)
+		rec := must(e.Client(t, p.Desk).Request(ctx, req))(t)
+		must(e.Client(t, p.Coord).Coordinate(ctx, rec.ID, permit.Network))(t)
+		must(e.Client(t, p.Head).Approve(ctx, rec.ID))(t)
+		must(e.Client(t, p.Head).Escort(ctx, rec.ID, "S-004"))(t)
+	}
+	e.Feed(t, visit("P-000001", time.Now().UTC())...)
+	admin := e.Client(t, e.Admin)
+	if rows := must(admin.GuestBook(ctx, workflow.Filter{}))(t); len(rows) != 1 || rows[0].Guest != "Tamu <Rahasia> & Nomor 000" {
+		t.Fatalf("guest book before the purge: %+v", rows)
+	}
+	clock.Add(31 * 24 * time.Hour)
+	if res := must(admin.Purge(ctx))(t); len(res.Purged) != 8 {
+		t.Fatalf("purge %+v; want the 8 permits", res)
+	}
+	e.Stop()
+	err := filepath.WalkDir(e.Dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		for _, v := range secrets {
+			j, _ := json.Marshal(v)
+			if bytes.Contains(raw, []byte(v)) || bytes.Contains(raw, j[1:len(j)-1]) {
+				t.Errorf("%s still holds %q", filepath.Base(path), v)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -202,6 +202,10 @@ func (e *Env) start(t testing.TB, o Options) {
 	t.Cleanup(e.stop)
 }
 
+// Stop stops the hub and closes its files, checking them; the test's
+// cleanup does it too.
+func (e *Env) Stop() { e.stop() }
+
 // Restart stops the hub and starts it again on the same files.
 func (e *Env) Restart(t testing.TB, o Options) {
 	t.Helper()
@@ -265,6 +269,14 @@ func (e *Env) Client(t testing.TB, token string, opts ...client.Option) *client.
 // wrong types) and answers compared byte for byte.
 func (e *Env) Do(t testing.TB, token, method, path string, body any) (int, []byte) {
 	t.Helper()
+	resp, out := e.DoResponse(t, token, method, path, body)
+	return resp.StatusCode, out
+}
+
+// DoResponse is Do, with the answer's status and header in its
+// http.Response (whose body is read and closed).
+func (e *Env) DoResponse(t testing.TB, token, method, path string, body any) (*http.Response, []byte) {
+	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -293,7 +305,7 @@ func (e *Env) Do(t testing.TB, token, method, path string, body any) (int, []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, out
+	return resp, out
 }
 
 // Feed gives the hub events as the broker would, and waits until they
