@@ -61,6 +61,11 @@ type Door struct {
 	saved      Snapshot // the snapshot last stored
 	trust      trust
 	trustSaved time.Time // wall time of the last trusted time stored
+	// the store's room and failures (see holdUnstored)
+	spaceLevel  SpaceLevel // the level last acted on
+	unstored    []Event    // events the store could not take yet, oldest first
+	failedSince time.Time  // the first write that failed; zero while writes work
+	lost        uint64     // events dropped from unstored since failedSince
 
 	mu        sync.Mutex
 	status    wire.Status
@@ -130,10 +135,12 @@ func (d *Door) Run(ctx context.Context) (err error) {
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := time.Hour
+		// the store's room is looked at every spaceWake, and the events
+		// held in memory are written again
+		wait := spaceWake
 		if dl := d.m.Deadline(); !dl.IsZero() {
 			j := d.trust.judge(d.clock.Now(), d.clock.Mono(), d.clock.Synced())
-			wait = max(dl.Sub(j.Now), time.Millisecond)
+			wait = min(max(dl.Sub(j.Now), time.Millisecond), spaceWake)
 		}
 		timer.Reset(wait)
 		select {
@@ -146,6 +153,9 @@ func (d *Door) Run(ctx context.Context) (err error) {
 			}
 			r.done <- d.process(r.in)
 		case <-timer.C:
+			if dl := d.m.Deadline(); dl.IsZero() && len(d.unstored) == 0 && d.store.Space().Level == d.spaceLevel {
+				continue // nothing due
+			}
 			if err := d.process(Tick{}); err != nil {
 				d.log.Error("door: timers", "err", err)
 			}
@@ -164,6 +174,11 @@ func (d *Door) process(in Input) error {
 		var err error
 		if in, err = d.vetCommand(c, judge); err != nil {
 			return err
+		}
+		if in == nil {
+			// refused, its refusal the caller's to record; what else is
+			// due (a clock just lost) still is
+			in = Tick{}
 		}
 	}
 	if t, ok := in.(Tap); ok {
@@ -191,15 +206,26 @@ func (d *Door) process(in Input) error {
 		}
 		out.Events = append([]Event{{Type: wire.EvClockUnsynced, Detail: detail}}, out.Events...)
 	}
-	if len(out.Events) == 0 {
+	out.Events = d.roomFor(out.Events)
+	if len(out.Events) == 0 && len(d.unstored) == 0 {
 		d.m = next
+		d.setStatus(0, synced)
 		return nil
 	}
 	for i := range out.Events {
 		e := &out.Events[i]
 		e.At, e.ClockSynced, e.Boot, e.MonoNS = wall.UTC(), synced, d.cfg.Boot, int64(mono)
 	}
-	b := &Batch{Events: out.Events, Used: out.Used}
+	evs := out.Events
+	if len(d.unstored) > 0 {
+		// what the store could not take comes first, in order, with the
+		// note of the failure
+		note := Event{Type: wire.EvStoreFailed, At: wall.UTC(), ClockSynced: synced, Boot: d.cfg.Boot, MonoNS: int64(mono),
+			Count: uint64(len(d.unstored)), Detail: fmt.Sprintf("the store failed to write from %s: %d events held in memory meanwhile, %d lost",
+				d.failedSince.UTC().Format(time.RFC3339), len(d.unstored), d.lost)}
+		evs = slices.Concat(d.unstored, []Event{note}, out.Events)
+	}
+	b := &Batch{Events: evs, Used: out.Used}
 	snap := next.Snapshot()
 	if !snap.equal(d.saved) {
 		b.State = &snap
@@ -211,9 +237,32 @@ func (d *Door) process(in Input) error {
 	}
 	if err := d.store.Append(b); err != nil {
 		d.ctr.StoreErrors.Inc()
-		d.log.Error("door: event not stored, door unchanged", "err", err)
-		return err
+		if slices.ContainsFunc(out.Events, func(e Event) bool { return e.Type == wire.EvUnlocked }) {
+			// no unlock without its stored event: the door stays as it was
+			d.log.Error("door: event not stored, door unchanged", "err", err)
+			d.storeFailed(wall, nil)
+			d.setStatus(0, synced)
+			return err
+		}
+		// the door's state follows its inputs all the same, and locking
+		// is always safe; the events wait in memory for the store
+		d.log.Error("door: event not stored, held in memory", "err", err, "held", len(d.unstored)+len(out.Events))
+		d.storeFailed(wall, out.Events)
+		d.m = next
+		if out.Relay != RelayNone { // as below: a start's door.locked moved nothing
+			if _, err := d.moveRelay(out); err != nil {
+				d.log.Error("door: relay", "err", err)
+			}
+		}
+		d.setStatus(0, synced)
+		return nil
 	}
+	if len(d.unstored) > 0 {
+		d.log.Info("door: the store writes again", "held", len(d.unstored), "lost", d.lost, "since", d.failedSince)
+	}
+	d.unstored, d.failedSince, d.lost = nil, time.Time{}, 0
+	d.ctr.EventsHeld.Set(0)
+	out.Events = evs[len(evs)-len(out.Events):] // with their seq: the relay moves for these alone
 	d.m, d.saved = next, snap
 	if !b.LastTrusted.IsZero() {
 		d.trustSaved = wall
@@ -224,15 +273,15 @@ func (d *Door) process(in Input) error {
 	if out.Relay != RelayNone { // the door.locked of a start moved nothing: NewDoor locked first
 		failed, relayErr = d.moveRelay(out)
 	}
-	for _, e := range out.Events {
+	for _, e := range evs {
 		d.log.Info("event", eventAttrs(&e)...)
 	}
-	d.setStatus(out.Events[len(out.Events)-1].Seq, synced)
+	d.setStatus(evs[len(evs)-1].Seq, synced)
 	d.mu.Lock()
 	listeners := d.listeners
 	d.mu.Unlock()
 	for _, l := range listeners {
-		for _, e := range out.Events {
+		for _, e := range evs {
 			select {
 			case l <- e:
 			default:
@@ -290,6 +339,12 @@ func (d *Door) setStatus(seq uint64, synced bool) {
 	}
 	st := d.m.Status()
 	st.Seq, st.ClockSynced, st.Version = seq, synced, d.cfg.Version
+	if d.spaceLevel >= SpaceLow {
+		st.Alarms = append(st.Alarms, wire.AlarmLowSpace)
+	}
+	if !d.failedSince.IsZero() {
+		st.Alarms = append(st.Alarms, wire.AlarmStoreFailed)
+	}
 	d.status = st
 	for _, w := range d.watchers {
 		select {

@@ -9,6 +9,23 @@ import (
 	"github.com/kunci-project/kunci/wire"
 )
 
+// FailWrites makes the door's writes to s fail with err; nil: they work
+// again.
+func FailWrites(s *Store, err error) {
+	if err == nil {
+		s.writeFault.Store(nil)
+		return
+	}
+	s.writeFault.Store(&err)
+}
+
+// SetFreeSpace makes s read its file system's free space from free.
+func SetFreeSpace(s *Store, free func(dir string) (uint64, bool)) {
+	s.space.mu.Lock()
+	s.space.free, s.space.checked = free, time.Time{}
+	s.space.mu.Unlock()
+}
+
 // PartialGrace is how long WatchRecords waits for a cut-short file to be
 // completed before refusing it.
 const PartialGrace = partialGrace

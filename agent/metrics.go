@@ -13,6 +13,9 @@ type Metrics struct {
 	CommandsRejected *metrics.Counter // signed commands refused
 	BadRequests      *metrics.Counter // requests of the local API refused
 	ListenerDropped  *metrics.Counter // events a best-effort listener missed, its channel full
+	EventsRefused    *metrics.Counter // events not stored because the store was full (not safety events)
+	EventsHeld       *metrics.Gauge   // events held in memory while the store fails
+	EventsLost       *metrics.Counter // of them, dropped for the memory bound
 
 	// inputs the door refused, by reason (kunci_agent_inputs_refused_total)
 	UnknownReaders *metrics.Counter // a tap on a reader the door does not have
@@ -38,6 +41,11 @@ func newMetrics(r *metrics.Registry) *Metrics {
 		BadRequests: r.Counter("kunci_agent_http_bad_requests_total", "Requests of the local HTTP API refused as malformed."),
 		ListenerDropped: r.Counter("kunci_agent_listener_dropped_total",
 			"Events a best-effort listener (LEDs, Home Assistant) missed because it was behind; the uplink loses none."),
+		EventsRefused: r.Counter("kunci_agent_events_refused_total",
+			"Events not stored because the store was full: refusals, faults, denied taps; safety events are always stored."),
+		EventsHeld: r.Gauge("kunci_agent_events_held", "Events held in memory because the store failed to write them."),
+		EventsLost: r.Counter("kunci_agent_events_lost_total",
+			"Events held in memory that were dropped because the store failed for too long."),
 		UnknownReaders: in.With("unknown_reader"),
 		BadUIDs:        in.With("bad_uid"),
 		UnknownRacks:   in.With("unknown_rack"),

@@ -163,7 +163,7 @@ func TestRuleTable(t *testing.T) {
 			}
 		}
 	}
-	types := append(slices.Clone(designEventTypes), wire.EvRelayFault)
+	types := append(slices.Clone(designEventTypes), wire.EvRelayFault, wire.EvStoreLowSpace, wire.EvStoreFailed)
 	reasons := append(slices.Clone(designReasons), wire.ReasonUnknown)
 	seen := map[string]bool{}
 	for _, r := range rows {

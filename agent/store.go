@@ -53,6 +53,11 @@ type Store struct {
 	// ackYield, when set (tests), runs inside each deletion transaction of
 	// Ack before it looks for a waiting door write
 	ackYield func()
+
+	space space
+
+	// writeFault, when set (tests), fails the door's writes with its error
+	writeFault atomic.Pointer[error]
 }
 
 // doorFirst gives the door's writes bbolt's one writer before the
@@ -100,6 +105,9 @@ func (f *doorFirst) wait() {
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	s.first.enter()
 	defer s.first.leave()
+	if err := s.writeFault.Load(); err != nil {
+		return *err
+	}
 	if err := s.db.Update(fn); err != nil {
 		return err
 	}
@@ -114,7 +122,8 @@ func OpenStore(path, site, door string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	s := &Store{db: db, site: site, door: door}
+	s := &Store{db: db, site: site, door: door, space: space{path: path, free: freeSpace}}
+	s.SetQuota(Quota{})
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bMeta, bEvents, bPermits, bRevocations, bStaff, bCards, bVersions, bUsage} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -128,6 +137,11 @@ func OpenStore(path, site, door string) (*Store, error) {
 					meta.Get(kSite), meta.Get(kDoor), site, door)
 			}
 			s.epoch = string(e)
+			var acked uint64
+			if v := meta.Get(kAcked); len(v) == 8 {
+				acked = binary.BigEndian.Uint64(v)
+			}
+			s.space.counted(tx.Bucket(bEvents).Sequence(), acked)
 			return nil
 		}
 		var r [3]byte
@@ -176,8 +190,10 @@ type Batch struct {
 // The events get consecutive seq numbers; none is visible without the
 // others.
 func (s *Store) Append(b *Batch) error {
+	var last uint64
 	err := s.update(func(tx *bolt.Tx) error {
 		ev := tx.Bucket(bEvents)
+		defer func() { last = ev.Sequence() }()
 		ev.FillPercent = 1 // keys only grow: full pages, fewer splits
 		for i := range b.Events {
 			e := &b.Events[i]
@@ -226,6 +242,7 @@ func (s *Store) Append(b *Batch) error {
 	if err != nil {
 		return fmt.Errorf("store: append: %w", err)
 	}
+	s.space.counted(last, 0)
 	return nil
 }
 
@@ -330,6 +347,7 @@ func (s *Store) Ack(through uint64) error {
 // ackSome deletes, in one transaction, the next acked events up to
 // through, and reports whether none is left.
 func (s *Store) ackSome(through uint64) (done bool, err error) {
+	var ackedTo uint64
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if old := meta.Get(kAcked); len(old) == 8 && binary.BigEndian.Uint64(old) >= through {
@@ -356,9 +374,12 @@ func (s *Store) ackSome(through uint64) (done bool, err error) {
 			}
 			n++
 		}
-		done = upTo == through
+		done, ackedTo = upTo == through, upTo
 		return meta.Put(kAcked, seqKey(upTo))
 	})
+	if err == nil && ackedTo > 0 {
+		s.space.counted(0, ackedTo)
+	}
 	return done, err
 }
 

@@ -375,7 +375,7 @@ func startSoakDoors(tb testing.TB, broker string, g hubGen) *soakDoors {
 	return s
 }
 
-func (s *soakDoors) run(ctx context.Context, every time.Duration) {
+func (s *soakDoors) run(ctx context.Context, tb testing.TB, every time.Duration) {
 	var wg sync.WaitGroup
 	for d, l := range s.links {
 		wg.Go(func() {
@@ -390,11 +390,15 @@ func (s *soakDoors) run(ctx context.Context, every time.Duration) {
 				}
 				p, _ := json.Marshal(s.g.event(d, i))
 				// a door sends its events again until acked; here the
-				// broker is up, and a PUBACK is enough to go on
-				for mqttlink.Wait(ctx, l.Publish(t, 1, false, p)) != nil {
-					if ctx.Err() != nil {
-						return
-					}
+				// broker is up, and a PUBACK is enough to go on. The
+				// wait outlives the soak: a publish under way when it
+				// ends still counts once the broker has it
+				wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				err := mqttlink.Wait(wctx, l.Publish(t, 1, false, p))
+				cancel()
+				if err != nil {
+					tb.Errorf("door %d: event %d not published: %v", d, i+1, err)
+					return
 				}
 				s.published[d].Add(1)
 			}
@@ -505,7 +509,7 @@ func runSoak(tb testing.TB, dir string, c soakConfig) soakResult {
 		wg.Go(func() { lazyWatcher(ctx, i, h.addr, h.viewer, &r) })
 	}
 	wg.Go(func() { evilDoor(ctx, tb, broker.URL(), g, c.evilRate, &evilSent) })
-	wg.Go(func() { doors.run(ctx, c.doorEvery) })
+	wg.Go(func() { doors.run(ctx, tb, c.doorEvery) })
 	probe(ctx, h.addr, h.viewer, c.probe, &r.health, &r.api, &r.probeFailures)
 	wg.Wait()
 	r.slowHeldMax = time.Duration(heldMax.Load())

@@ -44,6 +44,7 @@ type Agent struct {
 	Site        string        `yaml:"site"`
 	Door        string        `yaml:"door"`
 	Store       string        `yaml:"store"`
+	StoreQuota  StoreQuota    `yaml:"store_quota"`
 	Listen      string        `yaml:"listen"`
 	SiteKeyFile string        `yaml:"site_key_file"`
 	TrustedKeys []string      `yaml:"trusted_keys"`
@@ -58,6 +59,14 @@ type Agent struct {
 	GPIO        *GPIO         `yaml:"gpio"`
 
 	file string // for messages; empty means agent.yaml
+}
+
+// StoreQuota bounds the door's store while the hub is away (agent.Quota):
+// events not yet acked, and the room its disk keeps free. Zero: the
+// defaults (12,000,000 events, 128 MiB).
+type StoreQuota struct {
+	MaxEvents uint64 `yaml:"max_events"`
+	MinFreeMB uint64 `yaml:"min_free_mb"`
 }
 
 // MQTT is the door's link to the central broker. Without a broker the door
@@ -360,6 +369,9 @@ func (c *Agent) Validate() error {
 		bad("clock", "%q: want kernel (trust the wall clock only when the kernel says it is synchronised) or trusted", c.Clock)
 	}
 	c.validateHardware(bad)
+	if q := c.StoreQuota.MaxEvents; q != 0 && q < 10_000 {
+		bad("store_quota.max_events", "%d: at least 10000 (the default 12000000 keeps months of a door's events offline)", q)
+	}
 	if len(c.Readers) == 0 {
 		bad("readers", "missing: at least the entry reader")
 	}

@@ -119,6 +119,11 @@ var badHubs = []struct {
 	{"key twice", minimalHub + "signing_key: keys/hub-2.key\n", []string{"line 8: signing_key: set again, first set at line 1"}},
 	{"site twice", hubWith("  demo: keys/site.key\n", "  demo: keys/site.key\n  demo: keys/other.key\n"),
 		[]string{"line 4: site_keys.demo: set again, first set at line 3"}},
+	{"http limits negative", minimalHub + "http: {max_connections: -1, max_connections_per_client: -2, body_timeout: -1s, max_watchers: -3}\n",
+		[]string{"http.max_connections: -1 is negative", "http.max_connections_per_client: -2 is negative",
+			"http.body_timeout: -1s is negative", "http.max_watchers: -3 is negative"}},
+	{"http client over all", minimalHub + "http: {max_connections: 10, max_connections_per_client: 11}\n",
+		[]string{"http.max_connections_per_client: 11 is more than max_connections 10"}},
 	{"empty file", "", []string{"no settings in the file (start from configs/hub.yaml)"}},
 	{"null document", "~\n", []string{"signing_key: missing", "mqtt.broker: missing"}},
 	{"two documents", minimalHub + "---\nlisten: 127.0.0.1:9090\n", []string{"more than one YAML document"}},
@@ -177,6 +182,7 @@ var goodHubs = []struct{ name, yaml string }{
 	{"stores apart", minimalHub + "store: hub.db\nevents_store: events.db\n"},
 	{"plain mqtt on localhost", hubWith("tcp://127.0.0.1:1883", "tcp://localhost:1883")},
 	{"plain mqtt off loopback, accepted", hubWith("tcp://127.0.0.1:1883", "tcp://10.0.0.7:1883") + "  insecure: true\n"},
+	{"http limits", minimalHub + "http: {max_connections: 64, max_connections_per_client: 64, body_timeout: 2s, max_watchers: 8}\n"},
 }
 
 func TestParseHubAccepts(t *testing.T) {

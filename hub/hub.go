@@ -37,6 +37,9 @@ type Options struct {
 	// Ingest tunes the event ingest; its Prefix, Signer, Log, OnStored and
 	// OnGaps are the hub's.
 	Ingest ingest.Options
+	// MaxWatchers bounds the watchers open at once (DefaultMaxWatchers
+	// when zero): Watch refuses one more with ErrBusy.
+	MaxWatchers int
 	// Metrics is the hub's registry, which its API serves at /metrics;
 	// the ingest's metrics go there too. nil: one of its own.
 	Metrics *metrics.Registry
@@ -67,7 +70,8 @@ type Hub struct {
 	log     *slog.Logger
 	rebuilt time.Duration // time the book took to build at start
 
-	cmds *metrics.Counter // commands published
+	cmds           *metrics.Counter // commands published
+	watchesRefused *metrics.Counter // Watch calls refused, MaxWatchers open
 }
 
 // New builds the hub: it signs every current record for publishing and
@@ -88,9 +92,16 @@ func New(o Options) (*Hub, error) {
 	if o.Metrics == nil {
 		o.Metrics = metrics.NewRegistry()
 	}
+	if o.MaxWatchers <= 0 {
+		o.MaxWatchers = DefaultMaxWatchers
+	}
 	h := &Hub{o: o, wf: o.Workflow, ev: o.Events, live: newLive(), recs: newRecords(o.Metrics),
 		doors: map[DoorName]topic.Door{}, log: o.Log,
-		cmds: o.Metrics.Counter("kunci_hub_commands_total", "Signed commands published to the doors.")}
+		cmds: o.Metrics.Counter("kunci_hub_commands_total", "Signed commands published to the doors."),
+		watchesRefused: o.Metrics.Counter("kunci_hub_watchers_refused_total",
+			"Watch streams (the API's and the console's) refused because max_watchers were open.")}
+	o.Metrics.GaugeFunc("kunci_hub_watchers", "Watchers of the doors' live state open now (watch and dashboard streams).",
+		func() float64 { return float64(h.live.watching()) })
 	for _, d := range o.Doors {
 		t, err := topic.New(o.Prefix, d.Site, d.Door)
 		if err != nil {
@@ -329,11 +340,27 @@ func (h *Hub) Book() *workflow.Book { return h.book }
 // Doors returns the doors' live state, by site and door.
 func (h *Hub) Doors() []Door { return h.live.list() }
 
-// Watch returns a channel of updates until ctx ends, then closes it.
-func (h *Hub) Watch(ctx context.Context) <-chan Update {
+// DefaultMaxWatchers is Options.MaxWatchers when zero.
+const DefaultMaxWatchers = 256
+
+// ErrBusy is Watch's error when Options.MaxWatchers are open.
+var ErrBusy = errors.New("hub: too many watch streams are open")
+
+// Watch returns a channel of updates until ctx ends, then closes it; it
+// returns ErrBusy, counted, when Options.MaxWatchers are open. At most
+// watchDepth updates wait for one watcher: one further behind loses the
+// oldest and is told how many with a lagged update, so that a watcher
+// that does not read holds a bounded amount and never blocks the hub.
+// The streams that read the channel drop a client that stops reading.
+func (h *Hub) Watch(ctx context.Context) (<-chan Update, error) {
 	w := &watcher{ch: make(chan Update, watchDepth)}
 	out := make(chan Update)
 	h.live.mu.Lock()
+	if len(h.live.watchers) >= h.o.MaxWatchers {
+		h.live.mu.Unlock()
+		h.watchesRefused.Inc()
+		return nil, fmt.Errorf("%w (%d, the hub's max_watchers)", ErrBusy, h.o.MaxWatchers)
+	}
 	h.live.watchers[w] = struct{}{}
 	h.live.mu.Unlock()
 	go func() {
@@ -368,7 +395,7 @@ func (h *Hub) Watch(ctx context.Context) <-chan Update {
 			}
 		}
 	}()
-	return out
+	return out, nil
 }
 
 // Stats are the hub's counters.

@@ -162,6 +162,13 @@ func (l *live) send(u Update) {
 	}
 }
 
+// watching returns how many watchers are open.
+func (l *live) watching() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.watchers)
+}
+
 func (l *live) list() []Door {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -34,13 +34,19 @@ const (
 	EvClockUnsynced  EventType = "clock.unsynced"
 	EvReaderFault    EventType = "reader.fault"
 	EvRelayFault     EventType = "relay.fault" // an extension: the relay did not move as asked
+	// EvStoreLowSpace: the door's store is near its quota or its disk
+	// near full (detail says which); EvStoreFailed: writes failed for a
+	// while, recorded once they work again (detail says for how long and
+	// what was kept in memory meanwhile). Extensions.
+	EvStoreLowSpace EventType = "store.low_space"
+	EvStoreFailed   EventType = "store.failed"
 )
 
 // EventTypes lists every event type, in the order of design.md.
 var EventTypes = []EventType{EvStarted, EvTap, EvEscortAwaited, EvGranted, EvDenied, EvUnlocked, EvLocked,
 	EvOpened, EvClosed, EvForced, EvHeldOpen, EvExitRequested, EvRackOpened, EvRackClosed, EvRackTampered,
 	EvVisitEntered, EvVisitExited, EvUnescorted, EvSecured, EvNotSecured, EvPermitRejected, EvCmdExecuted,
-	EvCmdRejected, EvClockUnsynced, EvReaderFault, EvRelayFault}
+	EvCmdRejected, EvClockUnsynced, EvReaderFault, EvRelayFault, EvStoreLowSpace, EvStoreFailed}
 
 // Reason says why a tap was denied (access.denied), or why a record or a
 // command was refused (permit.rejected, command.rejected).

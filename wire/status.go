@@ -26,6 +26,8 @@ const (
 	AlarmRackTampered   Alarm = "rack_tampered" // followed by ":" and the rack's name
 	AlarmLockdown       Alarm = "lockdown"
 	AlarmRelayFault     Alarm = "relay_fault"
+	AlarmLowSpace       Alarm = "low_space"    // the store near its quota or its disk near full
+	AlarmStoreFailed    Alarm = "store_failed" // the last write of the store failed: events held in memory
 )
 
 // RackTamperedAlarm is the alarm of a tampered rack.

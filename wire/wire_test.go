@@ -14,13 +14,14 @@ import (
 )
 
 // TestEventTypesAreDesigns: the event types are design.md's, in its
-// order, and relay.fault, the one extension.
+// order, then the extensions: relay.fault, store.low_space, store.failed.
 func TestEventTypesAreDesigns(t *testing.T) {
 	design := []wire.EventType{"agent.started", "tap", "escort.awaited", "access.granted", "access.denied",
 		"door.unlocked", "door.locked", "door.opened", "door.closed", "door.forced", "door.held_open",
 		"exit.requested", "rack.opened", "rack.closed", "rack.tampered", "visit.entered",
 		"visit.exited", "visit.unescorted", "room.secured", "room.not_secured", "permit.rejected",
-		"command.executed", "command.rejected", "clock.unsynced", "reader.fault", "relay.fault"}
+		"command.executed", "command.rejected", "clock.unsynced", "reader.fault", "relay.fault",
+		"store.low_space", "store.failed"}
 	if !slices.Equal(wire.EventTypes, design) {
 		t.Errorf("EventTypes = %v;\nwant design.md's %v", wire.EventTypes, design)
 	}

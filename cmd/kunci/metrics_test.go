@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -39,12 +40,20 @@ func (s scraped) value(name, lv string) (float64, bool) {
 	return 0, false
 }
 
-// scrapeMetrics GETs url as Prometheus would and checks the answer: the
-// text format, parsed by expfmt, every family with a # HELP and a # TYPE
-// line before its samples, counters named _total, gauges not.
-func scrapeMetrics(t *testing.T, client *http.Client, url string) scraped {
+// scrapeMetrics GETs url as Prometheus would, with token when it is set
+// (the hub's need one), and checks the answer: the text format, parsed by
+// expfmt, every family with a # HELP and a # TYPE line before its
+// samples, counters named _total, gauges not.
+func scrapeMetrics(t *testing.T, client *http.Client, url, token string) scraped {
 	t.Helper()
-	resp, err := client.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +145,12 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	agent := scrapeMetrics(t, http.DefaultClient, d.base+"/metrics")
-	hub := scrapeMetrics(t, http.DefaultClient, d.base+"/api/metrics")
+	admin, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := scrapeMetrics(t, http.DefaultClient, d.base+"/metrics", "")
+	hub := scrapeMetrics(t, http.DefaultClient, d.base+"/api/metrics", strings.TrimSpace(string(admin)))
 
 	// only counts the test's own steps are sure of by now: the door's
 	// log drained, so the hub had stored (and built the book from) every

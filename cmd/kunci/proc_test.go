@@ -118,6 +118,7 @@ type agentConfig struct {
 	unlock   string // rules.unlock
 	broker   string // mqtt.broker; no MQTT when empty
 	clientID string // mqtt.client_id
+	extra    string // more of agent.yaml, as written
 }
 
 // start runs the agent with cfg on the fixture's store and returns once it
@@ -125,7 +126,7 @@ type agentConfig struct {
 // with the relay in its safe state.
 func (fx *agentFixture) start(t *testing.T, cfg agentConfig, prevSeq uint64) *agentRun {
 	t.Helper()
-	rest := fmt.Sprintf("records_dir: %q\nrules:\n  unlock: %s\n  escort_window: 2s\n", fx.records, cfg.unlock)
+	rest := fmt.Sprintf("records_dir: %q\nrules:\n  unlock: %s\n  escort_window: 2s\n", fx.records, cfg.unlock) + cfg.extra
 	if cfg.broker != "" {
 		rest += fmt.Sprintf("mqtt:\n  broker: %q\n  client_id: %s\n", cfg.broker, cfg.clientID)
 	}

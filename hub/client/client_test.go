@@ -293,7 +293,7 @@ func TestRoutes(t *testing.T) {
 			return err
 		}},
 		{"Metrics", "GET", "/api/metrics", "", func(t *testing.T) error {
-			m, err := as("").Metrics(ctx)
+			m, err := admin.Metrics(ctx)
 			if err == nil && (m["kunci_hub_api_requests_total"] < 20 || m["kunci_hub_events_stored_total"] != 14 || m["kunci_hub_commands_total"] != 1) {
 				t.Errorf("metrics %v", m)
 			}

@@ -61,6 +61,10 @@ type Options struct {
 	Signer *permit.Signer
 	// Ingest tunes the hub's ingest (its AckLinger is 1 ms unless set).
 	Ingest ingest.Options
+	// MaxWatchers and WatchWrite are the hub's and the API's (their
+	// defaults when zero).
+	MaxWatchers int
+	WatchWrite  time.Duration
 }
 
 // Env is a running hub.
@@ -166,14 +170,15 @@ func (e *Env) start(t testing.TB, o Options) {
 		o.Ingest.AckLinger = time.Millisecond
 	}
 	e.Hub, err = hub.New(hub.Options{Workflow: e.WF, Events: e.Events, Signer: e.Signer,
-		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now, Ingest: o.Ingest, Metrics: reg})
+		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now, Ingest: o.Ingest, MaxWatchers: o.MaxWatchers, Metrics: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e.Console, err = console.New(console.Options{Hub: e.Hub, Users: e.Users, Tokens: e.Tokens, Publisher: e.Pub}); err != nil {
 		t.Fatal(err)
 	}
-	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention, Users: e.Users, Console: e.Console}); err != nil {
+	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention, Users: e.Users, Console: e.Console,
+		WatchWrite: o.WatchWrite}); err != nil {
 		t.Fatal(err)
 	}
 	e.Server = httptest.NewServer(e.API)
@@ -196,6 +201,10 @@ func (e *Env) start(t testing.TB, o Options) {
 	}
 	t.Cleanup(e.stop)
 }
+
+// Stop stops the hub and closes its files, checking them; the test's
+// cleanup does it too.
+func (e *Env) Stop() { e.stop() }
 
 // Restart stops the hub and starts it again on the same files.
 func (e *Env) Restart(t testing.TB, o Options) {
@@ -260,6 +269,14 @@ func (e *Env) Client(t testing.TB, token string, opts ...client.Option) *client.
 // wrong types) and answers compared byte for byte.
 func (e *Env) Do(t testing.TB, token, method, path string, body any) (int, []byte) {
 	t.Helper()
+	resp, out := e.DoResponse(t, token, method, path, body)
+	return resp.StatusCode, out
+}
+
+// DoResponse is Do, with the answer's status and header in its
+// http.Response (whose body is read and closed).
+func (e *Env) DoResponse(t testing.TB, token, method, path string, body any) (*http.Response, []byte) {
+	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -288,7 +305,7 @@ func (e *Env) Do(t testing.TB, token, method, path string, body any) (int, []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, out
+	return resp, out
 }
 
 // Feed gives the hub events as the broker would, and waits until they

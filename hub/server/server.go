@@ -17,6 +17,7 @@ import (
 	"github.com/kunci-project/kunci/hub/console"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/internal/httplimit"
 	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
@@ -44,6 +45,12 @@ type Setup struct {
 	// Asia/Jakarta).
 	Location *time.Location
 	Office   []string // the heading of the console's printed pages
+	// HTTP bounds the connections Serve holds and the time a request's
+	// body may take (zero fields: httplimit's defaults).
+	HTTP httplimit.Limits
+	// MaxWatchers bounds the watch streams open at once
+	// (hub.DefaultMaxWatchers when zero).
+	MaxWatchers int
 }
 
 // Server is a hub opened from its Setup.
@@ -92,7 +99,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	}
 	start := time.Now()
 	if h.hub, err = hub.New(hub.Options{Workflow: h.wf, Events: h.ev, Signer: s.Signer, Prefix: s.Prefix,
-		Doors: s.Doors, Metrics: reg, Log: log}); err != nil {
+		Doors: s.Doors, MaxWatchers: s.MaxWatchers, Metrics: reg, Log: log}); err != nil {
 		return nil, err
 	}
 	st := h.hub.Stats()
@@ -167,13 +174,15 @@ func (h *Server) Start(g *lifecycle.Group) {
 }
 
 // Serve serves the API on l in g until lifecycle.Serve, with TLS when
-// certFile is set.
+// certFile is set, holding at most Setup.HTTP's connections and giving a
+// request's body Setup.HTTP.BodyTimeout. Call it once.
 func (h *Server) Serve(g *lifecycle.Group, l net.Listener, certFile, keyFile string) {
 	// no ReadTimeout or WriteTimeout: either would end the watch streams
-	// (the server's read deadline cancels a request's context)
-	srv := &http.Server{Handler: h.api, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
-		MaxHeaderBytes: 16 << 10}
-	g.Serve(lifecycle.Serve, "hub api", srv, l, certFile, keyFile)
+	// (the server's read deadline cancels a request's context); the body's
+	// deadline is httplimit.Deadline's, only on requests that have one
+	srv := &http.Server{Handler: httplimit.Deadline(h.api, h.s.HTTP.BodyTimeout), ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
+	g.Serve(lifecycle.Serve, "hub api", srv, httplimit.NewListener(l, h.s.HTTP, h.hub.Metrics()), certFile, keyFile)
 	h.log.Info("hub ready", "listen", l.Addr().String())
 }
 
