@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
@@ -57,6 +58,10 @@ type Hub struct {
 	MQTT           HubMQTT    `yaml:"mqtt"`
 	Console        HubConsole `yaml:"console"`
 	HTTP           HubHTTP    `yaml:"http"`
+	// Notify routes the alarms and the workflow's steps to people by
+	// webhook, email and Telegram (hub/notify); without recipients and
+	// rules nobody is told.
+	Notify notify.Config `yaml:"notify"`
 
 	file string // for messages; empty means hub.yaml
 }
@@ -130,6 +135,7 @@ func (c *Hub) paths(abs func(*string)) {
 		&c.AdminTokenFile, &c.MQTT.PasswordFile, &c.MQTT.CAFile, &c.MQTT.CertFile, &c.MQTT.KeyFile} {
 		abs(p)
 	}
+	c.Notify.Paths(abs)
 	for site, p := range c.SiteKeys {
 		abs(&p)
 		c.SiteKeys[site] = p
@@ -161,6 +167,11 @@ func (c *Hub) Defaults() {
 			*f.v = f.def
 		}
 	}
+	if c.Notify.Timezone == "" {
+		// the rules' days and hours are the console's, unless told
+		c.Notify.Timezone = c.Console.Timezone
+	}
+	c.Notify.Defaults()
 	if c.MaxPermitWindow == 0 {
 		c.MaxPermitWindow = wire.Duration(workflow.DefaultMaxWindow)
 	}
@@ -250,6 +261,7 @@ func (c *Hub) Validate() error {
 		bad("mqtt.broker", "missing: the site's broker, such as ssl://mqtt.example:8883 or tcp://127.0.0.1:1883")
 	}
 	c.MQTT.link().validate(bad)
+	c.Notify.Validate("notify", bad)
 	return errors.Join(errs...)
 }
 

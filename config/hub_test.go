@@ -130,6 +130,14 @@ var badHubs = []struct {
 	{"too large", minimalHub + "#" + strings.Repeat("x", config.MaxFile) + "\n", []string{"bytes, at most 65536"}},
 	{"many problems", minimalHub + unknownKeys(100), []string{"line 8: k00000: field k00000 not found",
 		"and 80 more problems"}},
+	{"notify to nobody known", minimalHub + "notify:\n  rules:\n    - topics: [\"alarm.*\"]\n      steps:\n        - to: [kepala]\n",
+		[]string{`notify.rules[0].steps[0].to[0]: "kepala" is not a recipient`}},
+	{"notify email without server", minimalHub + "notify:\n  recipients:\n    - name: ict\n      email: ict@example.go.id\n",
+		[]string{"notify.recipients[0].email: no email server: set notify.email"}},
+	{"notify bad hours", minimalHub + "notify:\n  recipients:\n    - {name: soc, webhook: \"https://soc.example/h\", secret_file: s}\n" +
+		"  rules:\n    - {topics: [\"*\"], hours: \"8-16\", days: [senin], steps: [{to: [soc]}]}\n",
+		[]string{`notify.rules[0].hours: "8-16": want HH:MM-HH:MM`, `notify.rules[0].days[0]: "senin"`}},
+	{"notify typo", minimalHub + "notify:\n  reciepients: []\n", []string{"line 9: notify.reciepients: field reciepients not found"}},
 	{"several problems", hubWith("- demo/server-room", "- lab/server-room") + "retention: 1h\nlisten: 0.0.0.0:80\n",
 		[]string{`doors[0]: site "lab"`, "retention: 1h0m0s is too short", `listen: "0.0.0.0:80" is off loopback`}},
 }
