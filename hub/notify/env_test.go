@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -22,7 +23,12 @@ import (
 	"github.com/kunci-project/kunci/wire"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(killChild())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 var jakarta = func() *time.Location {
 	loc, err := time.LoadLocation("Asia/Jakarta")
@@ -38,7 +44,7 @@ var monday10 = time.Date(2026, 11, 23, 10, 0, 0, 0, jakarta)
 // env is a notifier on a real bbolt file with the three real peers: the
 // SMTP server, a webhook receiver and the Telegram fake.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	path  string
 	db    *bolt.DB
 	clock *hubtest.Clock
@@ -47,6 +53,7 @@ type env struct {
 	n     *notify.Notifier
 	reg   *metrics.Registry
 	logs  *logBuffer
+	fsync bool // the store syncs every commit, as the hub's does
 
 	smtp *notifytest.SMTPServer
 	hook *notifytest.Webhook
@@ -65,7 +72,7 @@ const (
 )
 
 // newEnv builds an env whose config has the recipients above and rules.
-func newEnv(t *testing.T, rules ...notify.Rule) *env {
+func newEnv(t testing.TB, rules ...notify.Rule) *env {
 	t.Helper()
 	e := &env{t: t, path: filepath.Join(t.TempDir(), "hub.db"), clock: hubtest.NewClock(monday10), acked: map[string]bool{},
 		smtp: notifytest.NewSMTPServer(t), hook: notifytest.NewWebhook(t), tg: notifytest.NewTelegram(t)}
@@ -91,7 +98,7 @@ func (e *env) open() {
 	e.t.Helper()
 	// NoSync: the tests close the store before they open it again, so
 	// the fsyncs of a thousand commits would only slow them down.
-	db, err := bolt.Open(e.path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: true})
+	db, err := bolt.Open(e.path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: !e.fsync})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -145,6 +152,29 @@ func (e *env) deliver() time.Time {
 		e.t.Fatalf("DeliverDue: %v", err)
 	}
 	return next
+}
+
+// maxPasses bounds runFor's passes, so that a notifier that keeps saying
+// "now" (no backoff) fails the test instead of hanging it.
+const maxPasses = 10000
+
+// runFor makes passes for d of the clock's time, moving the clock to each
+// next due time, and calls after (if any) after each pass. It stops early
+// when nothing is due any more.
+func (e *env) runFor(d time.Duration, after func()) {
+	e.t.Helper()
+	end := e.clock.Now().Add(d)
+	for range maxPasses {
+		next := e.deliver()
+		if after != nil {
+			after()
+		}
+		if next.IsZero() || next.After(end) {
+			return
+		}
+		e.clock.Add(max(next.Sub(e.clock.Now()), 0))
+	}
+	e.t.Fatalf("%d passes within %v: the notifier retries without backing off", maxPasses, d)
 }
 
 func (e *env) notify(m notify.Message) {

@@ -144,14 +144,7 @@ func TestGivesUpIntoDeadLetters(t *testing.T) {
 
 	e.hook.Answer(func(int) int { return http.StatusServiceUnavailable })
 	e.notify(forced("alarm/2", "noc", e.clock.Now()))
-	start := e.clock.Now()
-	for e.clock.Now().Sub(start) <= 25*time.Hour {
-		next := e.deliver()
-		if next.IsZero() {
-			break
-		}
-		e.clock.Add(next.Sub(e.clock.Now()))
-	}
+	e.runFor(25*time.Hour, nil)
 	if s := e.stats(); s.Queued != 0 || s.Dead != 4 {
 		t.Errorf("stats %+v after a day of 503s and 550s; want every delivery dead", s)
 	}
@@ -330,16 +323,11 @@ func TestReceiverDownFiveMinutes(t *testing.T) {
 	})
 	e.notify(forced("alarm/9", "server-room", start))
 	var escalatedAt time.Duration
-	for e.clock.Now().Sub(start) < 30*time.Minute {
-		next := e.deliver()
+	e.runFor(30*time.Minute, func() {
 		if escalatedAt == 0 && len(e.smtp.Mails()) > 0 {
 			escalatedAt = e.clock.Now().Sub(start)
 		}
-		if next.IsZero() {
-			break
-		}
-		e.clock.Add(next.Sub(e.clock.Now()))
-	}
+	})
 	e.peersClean()
 	if escalatedAt != 3*time.Minute {
 		t.Errorf("escalated at %v; want at 3m", escalatedAt)

@@ -23,6 +23,9 @@ type Webhook struct {
 	// Now is the receiver's clock for the timestamp's check (time.Now);
 	// set it to the notifier's fake clock.
 	Now func() time.Time
+	// OnTaken, when set, is called with every request answered 2xx, for a
+	// benchmark's clock; it must not block.
+	OnTaken func(Received)
 
 	mu     sync.Mutex
 	got    []Received
@@ -90,7 +93,11 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) {
 		status = w.status(w.n)
 	}
 	w.n++
-	w.got = append(w.got, Received{Key: key, Body: b, Status: status})
+	got := Received{Key: key, Body: b, Status: status}
+	w.got = append(w.got, got)
+	if w.OnTaken != nil && status >= 200 && status < 300 {
+		w.OnTaken(got)
+	}
 	rw.WriteHeader(status)
 }
 
