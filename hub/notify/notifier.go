@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -90,7 +91,7 @@ type Notifier struct {
 	lastPrune time.Time
 
 	queuedTotal *metrics.Counter
-	queueLen    *metrics.Gauge
+	queueLen    atomic.Int64 // deliveries in the queue, for the gauge
 	sent        *metrics.CounterVec[Channel]
 	failed      *metrics.CounterVec[Channel]
 	dead        *metrics.CounterVec[Channel]
@@ -157,7 +158,8 @@ func New(o Options) (*Notifier, error) {
 	}
 	r := o.Metrics
 	n.queuedTotal = r.Counter("kunci_hub_notify_queued_total", "Notification deliveries (a message to one recipient at one escalation step) written to the queue.")
-	n.queueLen = r.Gauge("kunci_hub_notify_queue_deliveries", "Notification deliveries in the queue, waiting, being retried or due at a later escalation step.")
+	r.GaugeFunc("kunci_hub_notify_queue_deliveries", "Notification deliveries in the queue, waiting, being retried or due at a later escalation step.",
+		func() float64 { return float64(n.queueLen.Load()) })
 	n.sent = metrics.NewCounterVec[Channel](r, "kunci_hub_notify_sent_total", "Notification deliveries the peer took, by channel.", "channel")
 	n.failed = metrics.NewCounterVec[Channel](r, "kunci_hub_notify_failed_attempts_total", "Notification tries that failed and will be retried or given up, by channel.", "channel")
 	n.dead = metrics.NewCounterVec[Channel](r, "kunci_hub_notify_dead_total", "Notification deliveries given up (too old, or refused by the peer), kept as dead letters, by channel.", "channel")
@@ -174,7 +176,7 @@ func New(o Options) (*Notifier, error) {
 	n.unrouted = r.Counter("kunci_hub_notify_unrouted_total", "Messages no rule routed to anyone (topic, door, day or hour outside every rule).")
 	n.stopped = r.Counter("kunci_hub_notify_escalations_stopped_total", "Escalation steps dropped because the message was acknowledged by then.")
 	n.db.View(func(tx *bolt.Tx) error {
-		n.queueLen.Set(float64(tx.Bucket(bQueue).Stats().KeyN))
+		n.queueLen.Store(int64(tx.Bucket(bQueue).Stats().KeyN))
 		return nil
 	})
 	return n, nil
@@ -290,7 +292,7 @@ type counts struct {
 
 func (n *Notifier) count(c counts) {
 	n.queuedTotal.Add(uint64(c.queued))
-	n.queueLen.Set(n.queueLen.Value() + float64(c.queued))
+	n.queueLen.Add(int64(c.queued))
 	n.coalesced.Add(uint64(c.coalesced))
 	n.summaries.Add(uint64(c.summaries))
 	n.unrouted.Add(uint64(c.unrouted))
@@ -485,7 +487,7 @@ func (n *Notifier) DeliverDue(ctx context.Context) (next time.Time, err error) {
 			return time.Time{}, fmt.Errorf("notify: %w", err)
 		}
 		n.stopped.Add(uint64(len(stop)))
-		n.queueLen.Set(n.queueLen.Value() - float64(len(stop)))
+		n.queueLen.Add(-int64(len(stop)))
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
@@ -563,11 +565,11 @@ func (n *Notifier) try(ctx context.Context, d delivery) (retry time.Time, err er
 	switch {
 	case sendErr == nil:
 		n.sent.With(ch).Inc()
-		n.queueLen.Set(n.queueLen.Value() - 1)
+		n.queueLen.Add(-1)
 	case dead:
 		n.failed.With(ch).Inc()
 		n.dead.With(ch).Inc()
-		n.queueLen.Set(n.queueLen.Value() - 1)
+		n.queueLen.Add(-1)
 		log.Error("notify: delivery given up", "attempts", d.Attempts+1, "err", sendErr)
 	default:
 		n.failed.With(ch).Inc()

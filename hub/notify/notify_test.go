@@ -427,3 +427,17 @@ func TestRunDeliversAndStops(t *testing.T) {
 	}
 	e.peersClean()
 }
+
+// The longest message Notify takes fits Telegram's 4,096 characters.
+func TestTelegramLongestMessage(t *testing.T) {
+	e := newEnv(t, rule([]string{"*"}, rTG))
+	m := forced("alarm/long", "server-room", e.clock.Now())
+	m.Subject = notify.Text{ID: strings.Repeat("a", notify.MaxSubject), EN: strings.Repeat("b", notify.MaxSubject)}
+	m.Body = notify.Text{ID: strings.Repeat("c", notify.MaxBody/2), EN: strings.Repeat("d", notify.MaxBody/2)}
+	e.notify(m)
+	e.deliver()
+	e.peersClean()
+	if got := e.tg.Messages(); len(got) != 1 || !strings.HasSuffix(got[0].Text, "…") {
+		t.Errorf("Telegram got %d messages; want the one, cut to fit", len(got))
+	}
+}

@@ -18,6 +18,9 @@ type telegram struct {
 	token  string // never logged, never in an error
 }
 
+// maxTelegramText is sendMessage's longest text, in characters.
+const maxTelegramText = 4096
+
 type sendMessage struct {
 	ChatID                string `json:"chat_id"`
 	Text                  string `json:"text"`
@@ -25,7 +28,11 @@ type sendMessage struct {
 }
 
 func (t *telegram) send(ctx context.Context, d *delivery, r *Recipient) error {
-	body, err := json.Marshal(sendMessage{ChatID: r.Telegram, Text: plainText(&d.Message), DisableWebPagePreview: true})
+	text := plainText(&d.Message)
+	if rs := []rune(text); len(rs) > maxTelegramText {
+		text = string(rs[:maxTelegramText-1]) + "…"
+	}
+	body, err := json.Marshal(sendMessage{ChatID: r.Telegram, Text: text, DisableWebPagePreview: true})
 	if err != nil {
 		return fmt.Errorf("%w: telegram: %v", ErrPermanent, err)
 	}

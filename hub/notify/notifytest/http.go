@@ -184,6 +184,11 @@ func (tg *Telegram) serve(rw http.ResponseWriter, r *http.Request) {
 		answer(http.StatusBadRequest, false, "Bad Request: message text is empty")
 		return
 	}
+	if len([]rune(m.Text)) > 4096 {
+		tg.errs = append(tg.errs, fmt.Sprintf("text of %d characters", len([]rune(m.Text))))
+		answer(http.StatusBadRequest, false, "Bad Request: message is too long")
+		return
+	}
 	if tg.status != 0 {
 		answer(tg.status, false, "told to fail")
 		return
