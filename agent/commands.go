@@ -87,7 +87,7 @@ func (d *Door) vetCommand(sc signedCommand, j Time) (Input, error) {
 			return nil, err
 		}
 		if fresh {
-			return Command{Name: c.Name, ID: c.ID}, nil
+			return Command{Name: c.Name, ID: c.ID, Reason: c.Reason}, nil
 		}
 		reason, refusal = wire.ReasonReplayed, fmt.Errorf("%w: command %s", ErrReplayed, c.ID)
 	}
