@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/alarm"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/metrics"
@@ -43,8 +44,19 @@ type Options struct {
 	// Metrics is the hub's registry, which its API serves at /metrics;
 	// the ingest's metrics go there too. nil: one of its own.
 	Metrics *metrics.Registry
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Notifier, if set, is told of every alarm opened and of the permit
+	// workflow's steps (hub/notify); nil tells nobody.
+	Notifier Notifier
+	// Silent is how long a door may send nothing before a door.offline
+	// alarm opens (zero: never; the door's last will says offline, and a
+	// door publishes its status only when it changes, so a quiet door
+	// must not count as gone).
+	Silent time.Duration
+	// Location is the zone of the times in notifications (Asia/Jakarta
+	// when nil).
+	Location *time.Location
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // ErrUnknownDoor: a permit request or a command names a door the hub does
@@ -69,8 +81,12 @@ type Hub struct {
 	doors   map[DoorName]topic.Door
 	log     *slog.Logger
 	rebuilt time.Duration // time the book took to build at start
+	alarms  *alarm.Book
+	waits   waits // the requests not yet issued, timed against the SOP
 
 	cmds           *metrics.Counter // commands published
+	notifyFailed   *metrics.Counter // notifications not handed to the notifier
+	alarmFailed    *metrics.Counter // alarm records not written
 	watchesRefused *metrics.Counter // Watch calls refused, MaxWatchers open
 }
 
@@ -95,8 +111,15 @@ func New(o Options) (*Hub, error) {
 	if o.MaxWatchers <= 0 {
 		o.MaxWatchers = DefaultMaxWatchers
 	}
+	if o.Location == nil {
+		loc, err := time.LoadLocation(defaultLocation)
+		if err != nil {
+			return nil, fmt.Errorf("hub: zone: %w", err)
+		}
+		o.Location = loc
+	}
 	h := &Hub{o: o, wf: o.Workflow, ev: o.Events, live: newLive(), recs: newRecords(o.Metrics),
-		doors: map[DoorName]topic.Door{}, log: o.Log,
+		doors: map[DoorName]topic.Door{}, log: o.Log, waits: waits{m: map[string]*pending{}},
 		cmds: o.Metrics.Counter("kunci_hub_commands_total", "Signed commands published to the doors."),
 		watchesRefused: o.Metrics.Counter("kunci_hub_watchers_refused_total",
 			"Watch streams (the API's and the console's) refused because max_watchers were open.")}
@@ -109,6 +132,9 @@ func New(o Options) (*Hub, error) {
 		}
 		h.doors[d] = t
 		h.live.known(d.Site, d.Door)
+	}
+	if err := h.openBook(); err != nil {
+		return nil, err
 	}
 	io := o.Ingest
 	io.Prefix, io.Log, io.OnStored, io.OnGaps, io.Metrics = o.Prefix, o.Log, h.stored, h.live.gaps, o.Metrics
@@ -149,6 +175,9 @@ func (h *Hub) rebuild() error {
 		return fmt.Errorf("hub: events: %w", err)
 	}
 	h.live.lost(lost, false)
+	for i := range recs {
+		h.waits.follow(&recs[i])
+	}
 	h.book, err = BuildBook(h.ev, recs)
 	return err
 }
@@ -262,12 +291,16 @@ func (h *Hub) siteDoors(site string, names []string) []topic.Door {
 	return out
 }
 
-// stored is the ingest's OnStored: the guest book and the live state.
+// stored is the ingest's OnStored: the guest book, the live state and
+// the alarms (which write only for an alarm's event).
 func (h *Hub) stored(evs []wire.Event) {
 	for _, e := range evs {
 		h.book.Apply(e)
 	}
 	h.live.events(evs, h.o.Now())
+	for _, e := range evs {
+		h.alarmErr("event", h.alarms.Event(e))
+	}
 }
 
 // Subscriptions are the topics the hub's link subscribes to besides the
@@ -307,14 +340,18 @@ func (h *Hub) Handle(m mqttlink.Message) {
 			h.log.Warn("hub: door status refused", "door", site+"/"+door, "err", err)
 			return
 		}
-		h.live.status(site, door, s, h.o.Now())
+		now := h.o.Now()
+		h.live.status(site, door, s, now)
+		h.alarmErr("status", h.alarms.Status(site, door, s, now))
 	case topic.KindAvailability:
 		v := string(m.Payload)
 		if v != wire.Online && v != wire.Offline {
 			h.log.Warn("hub: door availability refused", "door", site+"/"+door, "value", v)
 			return
 		}
-		h.live.availability(site, door, v, h.o.Now())
+		now := h.o.Now()
+		h.live.availability(site, door, v, now)
+		h.alarmErr("availability", h.alarms.Availability(site, door, v == wire.Online, now))
 	}
 }
 
@@ -323,6 +360,18 @@ func (h *Hub) Handle(m mqttlink.Message) {
 func (h *Hub) Run(ctx context.Context, pub Publisher) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { h.recs.run(ctx, pub) })
+	wg.Go(func() {
+		t := time.NewTicker(TickEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				h.alarmErr("tick", h.Tick())
+			}
+		}
+	})
 	err := h.in.Run(ctx, pub)
 	wg.Wait()
 	return err
@@ -433,6 +482,7 @@ func (h *Hub) Request(req workflow.Request) (workflow.Record, error) {
 	r, err := h.wf.Request(req)
 	if err == nil {
 		h.book.AddPermit(r)
+		h.workflowStep(&r)
 	}
 	return r, err
 }
@@ -458,6 +508,7 @@ func (h *Hub) Escort(id, staffID, by string) (workflow.Record, error) {
 		return workflow.Record{}, err
 	}
 	h.book.AddPermit(r) // escorted, even if the signing fails
+	h.workflowStep(&r)
 	r, _, err = h.wf.Sign(id, by)
 	if err != nil {
 		return workflow.Record{}, err
@@ -493,6 +544,7 @@ func (h *Hub) changed(r workflow.Record, err error) (workflow.Record, error) {
 
 func (h *Hub) afterChange(r *workflow.Record) error {
 	h.book.AddPermit(*r)
+	h.workflowStep(r)
 	return h.publishPermit(r)
 }
 
