@@ -16,6 +16,7 @@ import (
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/console"
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/httplimit"
 	"github.com/kunci-project/kunci/internal/lifecycle"
@@ -51,6 +52,9 @@ type Setup struct {
 	// MaxWatchers bounds the watch streams open at once
 	// (hub.DefaultMaxWatchers when zero).
 	MaxWatchers int
+	// Notify is hub.yaml's notify section: without recipients and rules
+	// nobody is told (kunci dev's default).
+	Notify notify.Config
 }
 
 // Server is a hub opened from its Setup.
@@ -62,6 +66,7 @@ type Server struct {
 	hub    *hub.Hub
 	api    *api.API
 	link   *mqttlink.Link
+	notify *notify.Notifier
 	s      Setup
 	log    *slog.Logger
 }
@@ -97,11 +102,26 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	if h.tokens, err = auth.New(h.wf.DB(), reg); err != nil {
 		return nil, err
 	}
+	// the notifier asks the hub, built next, whether a message was
+	// acknowledged; it asks only when it delivers, after Start. Without
+	// rules there is none: nobody would be told, and every alarm would
+	// cost a write and a log line for nothing.
+	var built *hub.Hub
+	var notifier hub.Notifier
+	if len(s.Notify.Rules) > 0 {
+		if h.notify, err = notify.New(notify.Options{DB: h.wf.DB(), Config: s.Notify, Log: log, Metrics: reg,
+			Acked: func(key string) bool { return built != nil && built.Acked(key) }}); err != nil {
+			return nil, err
+		}
+		notifier = h.notify
+	}
 	start := time.Now()
 	if h.hub, err = hub.New(hub.Options{Workflow: h.wf, Events: h.ev, Signer: s.Signer, Prefix: s.Prefix,
-		Doors: s.Doors, MaxWatchers: s.MaxWatchers, Metrics: reg, Log: log}); err != nil {
+		Doors: s.Doors, MaxWatchers: s.MaxWatchers, Metrics: reg, Log: log, Notifier: notifier,
+		Location: s.Location}); err != nil {
 		return nil, err
 	}
+	built = h.hub
 	st := h.hub.Stats()
 	log.Info("hub open", "store", s.Store, "events", s.EventsStore, "guest_book_rows", st.BookRows,
 		"built_in", time.Since(start).Round(time.Millisecond), "signing_key", s.Signer.ID())
@@ -149,7 +169,8 @@ func (h *Server) Users() *auth.Users { return h.users }
 // (kunci dev serves it beside the simulator).
 func (h *Server) Handler() http.Handler { return h.api }
 
-// Start runs the hub in g: the ingest, the publishing of records and the
+// Start runs the hub in g: the ingest, the publishing of records, the
+// notifier (when hub.yaml routes any) and the
 // daily jobs until lifecycle.Serve, the link until lifecycle.Link; the
 // stores close at lifecycle.Store.
 func (h *Server) Start(g *lifecycle.Group) {
@@ -167,6 +188,9 @@ func (h *Server) Start(g *lifecycle.Group) {
 			s.Ingest.Malformed, "acks", s.Ingest.Acks, "records_published", s.RecordsPublished)
 		return err
 	})
+	if h.notify != nil {
+		g.Go(lifecycle.Serve, "hub notify", h.notify.Run)
+	}
 	g.Go(lifecycle.Serve, "hub daily", func(ctx context.Context) error {
 		h.daily(ctx)
 		return nil
