@@ -67,19 +67,29 @@
 //	GET    /api/watch                            NDJSON stream of hub.Update, one per line: a "state"
 //	                                             per door first, then the changes; {"kind":"beat"} every 15 s when idle
 //	POST   /api/doors/{site}/{door}/commands  admin  {"command":"lockdown"|"release"|"unlock-once"|"resync"} -> 202 permit.Command
+//	GET    /api/alarms[?open=1&site=&door=&kind=]  []AlarmRecord, newest first (a page)
+//	GET    /api/alarms/{id}                      AlarmRecord
+//	POST   /api/alarms/{id}/ack  admin           {"note":"..."} -> AlarmRecord (409 if acknowledged already)
 //	GET    /api/tokens           admin           []auth.Info
 //	POST   /api/tokens           admin           {"name":"...","roles":["approver"],"expires":"RFC 3339"?} -> 201 NewToken
 //	DELETE /api/tokens/{id}      admin           204
 //	POST   /api/purge            admin           {} -> PurgeResult (the configured retention)
 //	GET    /metrics, /api/metrics                the hub's metrics, Prometheus text (README.md); any role
 //
-// Lists: GET /api/permits, staff, guestbook (JSON), events, tokens and
-// users answer a page: ?limit=N (1 to MaxPage, 10,000; DefaultPage, 1000,
+// Alarms are acknowledged by admins: design.md's console gives them the
+// doors to watch and the alarms to acknowledge; the SOP's other roles
+// (desk, coordinator, approver, auditor) read them. A request waiting
+// past its step's time clears when the step is taken, and an admin
+// acknowledges it as any other.
+//
+// Lists: GET /api/permits, staff, guestbook (JSON), events, alarms,
+// tokens and users answer a page: ?limit=N (1 to MaxPage, 10,000; DefaultPage, 1000,
 // if absent) and ?after=CURSOR. A page that is not the last has a header
 // Link: </api/...?after=CURSOR&...>; rel="next" (RFC 8288), the same
 // request for the next page; the body is the page's JSON array. Cursors
 // are opaque. Permits, staff, users are in id order, tokens by creation,
-// the guest book by entry (a page's rows stay put as visits are added);
+// the guest book by entry (a page's rows stay put as visits are added),
+// alarms from the newest back;
 // events from the newest back, each page oldest first. A page of permits
 // in one state, or of events of one type and one permit, may end short of
 // limit with a next page: it reads at most limit+10,000 records. The

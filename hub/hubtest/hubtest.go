@@ -28,6 +28,7 @@ import (
 	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/console"
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/metrics"
@@ -65,6 +66,9 @@ type Options struct {
 	// defaults when zero).
 	MaxWatchers int
 	WatchWrite  time.Duration
+	// Notify, when set, gives the hub a notifier on its store with this
+	// config (Env.Notifier), run until the hub stops.
+	Notify *notify.Config
 }
 
 // Env is a running hub.
@@ -83,7 +87,9 @@ type Env struct {
 	Keyring permit.Keyring
 	SiteKey permit.SiteKey
 	Admin   string // an admin token
-	stop    func()
+	// Notifier is the hub's, when Options.Notify was set.
+	Notifier *notify.Notifier
+	stop     func()
 }
 
 // New starts a hub; t.Cleanup stops it and checks the stores' integrity.
@@ -169,11 +175,23 @@ func (e *Env) start(t testing.TB, o Options) {
 	if o.Ingest.AckLinger == 0 {
 		o.Ingest.AckLinger = time.Millisecond
 	}
+	var notifier hub.Notifier
+	var h *hub.Hub // the notifier asks it, once running
+	e.Notifier = nil
+	if o.Notify != nil {
+		if e.Notifier, err = notify.New(notify.Options{DB: e.WF.DB(), Config: *o.Notify, Now: o.Now, Metrics: reg,
+			Acked: func(key string) bool { return h.Acked(key) }}); err != nil {
+			t.Fatal(err)
+		}
+		notifier = e.Notifier
+	}
 	e.Hub, err = hub.New(hub.Options{Workflow: e.WF, Events: e.Events, Signer: e.Signer,
-		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now, Ingest: o.Ingest, MaxWatchers: o.MaxWatchers, Metrics: reg})
+		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now, Ingest: o.Ingest, MaxWatchers: o.MaxWatchers, Metrics: reg,
+		Notifier: notifier})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h = e.Hub
 	if e.Console, err = console.New(console.Options{Hub: e.Hub, Users: e.Users, Tokens: e.Tokens, Publisher: e.Pub}); err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +203,12 @@ func (e *Env) start(t testing.TB, o Options) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Hub.Run(ctx, e.Pub) }()
+	notified := make(chan error, 1)
+	if e.Notifier != nil {
+		go func() { notified <- e.Notifier.Run(ctx) }()
+	} else {
+		notified <- nil
+	}
 	var once sync.Once
 	e.stop = func() {
 		once.Do(func() {
@@ -192,6 +216,9 @@ func (e *Env) start(t testing.TB, o Options) {
 			cancel()
 			if err := <-done; err != nil {
 				t.Errorf("hub Run: %v", err)
+			}
+			if err := <-notified; err != nil {
+				t.Errorf("notifier Run: %v", err)
 			}
 			check(t, e.WF.DB(), "workflow")
 			check(t, e.Events.DB(), "events")
