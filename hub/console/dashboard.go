@@ -277,8 +277,13 @@ func (c *Console) dashboardStream(w http.ResponseWriter, r *http.Request, p auth
 // update sends what changed with u: the door's card, or after lost
 // updates the whole grid.
 func (c *Console) update(u hub.Update, sendDoor func(*names, hub.Door) error, grid func() error) error {
-	if u.Kind == "lagged" {
+	switch u.Kind {
+	case "lagged":
 		return grid()
+	case "alarm":
+		// an alarm record's change comes with the status that caused it,
+		// which sends the card; the alarm list and badge are their own
+		return nil
 	}
 	for _, d := range c.o.Hub.Doors() {
 		if d.Site == u.Site && d.Door == u.Door {
