@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	bolterrors "go.etcd.io/bbolt/errors"
+
 	"github.com/kunci-project/kunci/hub/alarm"
 	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/hub/workflow"
@@ -118,7 +120,13 @@ func (h *Hub) AckAlarm(id, by, note string) (alarm.Alarm, error) {
 
 // alarmErr logs and counts an alarm record the hub could not write.
 func (h *Hub) alarmErr(what string, err error) {
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, bolterrors.ErrDatabaseNotOpen):
+		// the hub is stopping: its stores closed before the link's last
+		// messages (a door's last will as the broker sees it go)
+		h.log.Debug("hub: alarm "+what+" after the store closed", "err", err)
+	default:
 		h.alarmFailed.Inc()
 		h.log.Error("hub: alarm "+what, "err", err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/kunci-project/kunci/hub/alarm"
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/client"
@@ -282,6 +283,32 @@ func TestRoutes(t *testing.T) {
 			p, err := head.Revoke(ctx, "P-000001", "work cancelled")
 			if err == nil && p.State != workflow.Revoked {
 				t.Errorf("revoked %+v", p)
+			}
+			return err
+		}},
+		{"Alarms", "GET", "/api/alarms?door=server-room&kind=door.forced&open=1&site=demo", "", func(t *testing.T) error {
+			// a forced door, as the ingest would hand it to the hub
+			if err := e.Hub.Alarms().Event(wire.Event{Site: "demo", Door: "server-room", Type: wire.EvForced, At: now,
+				Detail: "opened while locked"}); err != nil {
+				t.Fatal(err)
+			}
+			as, err := viewer.Alarms(ctx, client.AlarmQuery{Open: true, Site: "demo", Door: "server-room", Kind: alarm.DoorForced})
+			if err == nil && (len(as) != 1 || as[0].ID != "A-000001" || as[0].Kind != alarm.DoorForced || !as[0].Open()) {
+				t.Errorf("alarms %+v", as)
+			}
+			return err
+		}},
+		{"Alarm", "GET", "/api/alarms/A-000001", "", func(t *testing.T) error {
+			a, err := viewer.Alarm(ctx, "A-000001")
+			if err == nil && a.Kind != alarm.DoorForced {
+				t.Errorf("alarm %+v", a)
+			}
+			return err
+		}},
+		{"AckAlarm", "POST", "/api/alarms/A-000001/ack", `{"note":"checked on camera"}`, func(t *testing.T) error {
+			a, err := admin.AckAlarm(ctx, "A-000001", "checked on camera")
+			if err == nil && (a.Open() || a.Acked.By != "admin" || a.Acked.Note != "checked on camera") {
+				t.Errorf("acknowledged %+v", a)
 			}
 			return err
 		}},
