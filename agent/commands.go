@@ -20,6 +20,7 @@ type signedCommand struct {
 	source  string
 	cmd     permit.Command
 	verdict *error // set by the loop when the command is refused
+	quiet   bool   // a refusal is returned, not recorded (CommandUnrecorded)
 }
 
 func (signedCommand) isInput() {}
@@ -37,8 +38,21 @@ func (signedCommand) isInput() {}
 // refusal wraps ErrWrongDoor, ErrCommandExpired, ErrClockUntrusted,
 // ErrReplayed or permit.ErrInvalid.
 func (d *Door) Command(ctx context.Context, source string, c permit.Command) error {
+	return d.command(ctx, source, c, false)
+}
+
+// CommandUnrecorded is Command for a caller that records the refusals
+// itself, coalesced (the downlink): a refused command is counted and its
+// refusal returned, with no command.rejected stored. What the machine
+// says of a command it runs (an unlock-once refused in lockdown) is
+// stored as ever.
+func (d *Door) CommandUnrecorded(ctx context.Context, source string, c permit.Command) error {
+	return d.command(ctx, source, c, true)
+}
+
+func (d *Door) command(ctx context.Context, source string, c permit.Command, quiet bool) error {
 	var verdict error
-	if err := d.Submit(ctx, signedCommand{source: source, cmd: c, verdict: &verdict}); err != nil {
+	if err := d.Submit(ctx, signedCommand{source: source, cmd: c, verdict: &verdict, quiet: quiet}); err != nil {
 		return err
 	}
 	return verdict
@@ -73,12 +87,15 @@ func (d *Door) vetCommand(sc signedCommand, j Time) (Input, error) {
 			return nil, err
 		}
 		if fresh {
-			return Command{Name: c.Name, ID: c.ID}, nil
+			return Command{Name: c.Name, ID: c.ID, Reason: c.Reason}, nil
 		}
 		reason, refusal = wire.ReasonReplayed, fmt.Errorf("%w: command %s", ErrReplayed, c.ID)
 	}
 	*sc.verdict = refusal
 	d.ctr.CommandsRejected.Inc()
+	if sc.quiet {
+		return nil, nil
+	}
 	return Note{Event: Event{Type: wire.EvCmdRejected, Reason: reason, Command: c.Name,
 		Detail: fmt.Sprintf("%s: %s %s: %v", sc.source, c.Name, c.ID, refusal)}}, nil
 }

@@ -256,3 +256,18 @@ func TestStoreClaimNonce(t *testing.T) {
 		t.Errorf("Nonces() = %v; want C-2 and C-3 with their expiry", got)
 	}
 }
+
+// The door records the operator's reason with the command it obeyed.
+func TestCommandExecutedNamesTheReason(t *testing.T) {
+	r := startedRig(t)
+	c := command("C-R1", wire.CmdLockdown, time.Minute)
+	c.Reason = "latihan kebakaran / fire drill"
+	seq := r.lastSeq()
+	if err := r.d.Command(context.Background(), "test", c); err != nil {
+		t.Fatal(err)
+	}
+	evs := r.since(seq)
+	if len(evs) == 0 || evs[0].Type != wire.EvCmdExecuted || evs[0].Detail != "lockdown C-R1: latihan kebakaran / fire drill" {
+		t.Errorf("events %v; want command.executed naming the reason", evList(evs))
+	}
+}

@@ -145,7 +145,8 @@
 //
 //	rule | when                      | input                 | events                                                         | then
 //	C1   | unlocked                  | command lockdown      | command.executed, door.locked                                  | lockdown locked no-guest no-escort
-//	C2   | -                         | command lockdown      | command.executed                                               | lockdown no-guest no-escort
+//	C2   | no-guest                  | command lockdown      | command.executed                                               | lockdown no-escort
+//	C9   | guest-waits               | command lockdown      | command.executed, access.denied(lockdown)                      | lockdown no-guest no-escort
 //	C3   | -                         | command release       | command.executed                                               | normal
 //	C4   | lockdown                  | command unlock-once   | command.rejected(lockdown)                                     | locked
 //	C5   | locked no-guest           | command unlock-once   | command.executed, door.unlocked                                | exit-window
@@ -169,7 +170,8 @@
 // released for, stored before the lock is released (G5 to G7): the guest
 // must tap again with their escort, and if they walk in behind, the log
 // says whose entry it was. Another guest's grant (E4) and a remote
-// unlock-once (C6) end the wait the same way. An exit does not: the escort
+// unlock-once (C6) end the wait the same way; a lockdown (C9) ends it with
+// access.denied(lockdown), so the record never leaves a guest waiting. An exit does not: the escort
 // often comes out to fetch their guest.
 //
 // # After a restart

@@ -175,6 +175,11 @@ func (d *Door) process(in Input) error {
 		if in, err = d.vetCommand(c, judge); err != nil {
 			return err
 		}
+		if in == nil {
+			// refused, its refusal the caller's to record; what else is
+			// due (a clock just lost) still is
+			in = Tick{}
+		}
 	}
 	if t, ok := in.(Tap); ok {
 		var waiting permit.Fingerprint

@@ -80,8 +80,9 @@ type Tick struct{}
 // Command is a verified command from the hub: lockdown, release,
 // unlock-once or resync. Verification happens before it gets here.
 type Command struct {
-	Name wire.CommandName
-	ID   string
+	Name   wire.CommandName
+	ID     string
+	Reason string // the operator's, signed with the command
 }
 
 // Started is the door's first input after a start: it records
@@ -774,12 +775,19 @@ func (s *step) rackInput(in RackInput) {
 
 func (s *step) command(c Command) {
 	m := s.m
-	ok := func() { s.emit(Event{Type: wire.EvCmdExecuted, Command: c.Name, Detail: string(c.Name) + " " + c.ID}) }
+	what := string(c.Name) + " " + c.ID
+	if c.Reason != "" {
+		what += ": " + c.Reason // the operator's, for the record (the hub's command log has it too)
+	}
+	ok := func() { s.emit(Event{Type: wire.EvCmdExecuted, Command: c.Name, Detail: what}) }
 	switch c.Name {
 	case wire.CmdLockdown:
 		m.mode = wire.ModeLockdown
-		m.pairing = pairing{}
 		ok()
+		// a guest waiting for the escort is turned away, and the record
+		// says so: the visit never began
+		s.endWait(wire.ReasonLockdown, "door locked down by command "+c.ID)
+		m.pairing = pairing{}
 		s.lock("lockdown")
 	case wire.CmdRelease:
 		m.mode = wire.ModeNormal

@@ -729,7 +729,9 @@ func machineCases() []machineCase {
 		}},
 		{name: "lockdown drops a waiting guest and escort", steps: []step{
 			{rule: "E7", at: 0, in: permitTap(agent.ReaderEntry, p1), want: []ev{tapEv(), awaited(p1)}},
-			{rule: "C2", at: 1 * sec, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted}}},
+			{rule: "C9", at: 1 * sec, in: cmd(wire.CmdLockdown), want: []ev{{Type: wire.EvCmdExecuted},
+				{Type: wire.EvDenied, Reason: wire.ReasonLockdown, Permit: p1.ID, Escort: p1.Escort,
+					Detail: "door locked down by command C-lockdown"}}},
 			{rule: "C3", at: 2 * sec, in: cmd(wire.CmdRelease), want: []ev{{Type: wire.EvCmdExecuted}}},
 			{rule: "S3", at: 3 * sec, in: staffTap(agent.ReaderEntry, escortStaff), want: []ev{staffTapEv(escortStaff)}, check: wantUnlocked(false)},
 			{rule: "T4", at: 60 * sec, in: tick, want: []ev{{Type: wire.EvDenied, Reason: wire.ReasonEscortTimeout, Staff: "S-ESC", Escort: "S-ESC"}}},

@@ -42,7 +42,7 @@ func newMetrics(r *metrics.Registry) *Metrics {
 		ListenerDropped: r.Counter("kunci_agent_listener_dropped_total",
 			"Events a best-effort listener (LEDs, Home Assistant) missed because it was behind; the uplink loses none."),
 		EventsRefused: r.Counter("kunci_agent_events_refused_total",
-			"Events not stored because the store was full: refusals, faults, denied taps; safety events are always stored."),
+			"Events not stored because the store was full: refusals of downlink messages and reader faults; the door's own events are always stored."),
 		EventsHeld: r.Gauge("kunci_agent_events_held", "Events held in memory because the store failed to write them."),
 		EventsLost: r.Counter("kunci_agent_events_lost_total",
 			"Events held in memory that were dropped because the store failed for too long."),

@@ -19,6 +19,18 @@ import (
 // an older version, malformed) is recorded as permit.rejected, counted, and
 // changes nothing. source names where it came from, for the event.
 func (d *Door) ApplySigned(ctx context.Context, source string, data []byte) error {
+	return d.applySigned(ctx, source, data, true)
+}
+
+// ApplyUnrecorded is ApplySigned for a caller that records the refusals
+// itself, coalesced (the downlink: a flood of replayed records must not
+// cost the door a write each): a refusal is counted and returned, not
+// recorded.
+func (d *Door) ApplyUnrecorded(ctx context.Context, source string, data []byte) error {
+	return d.applySigned(ctx, source, data, false)
+}
+
+func (d *Door) applySigned(ctx context.Context, source string, data []byte, record bool) error {
 	rec, err := d.cfg.Keys.Decode(data)
 	if err == nil {
 		var changed bool
@@ -31,6 +43,9 @@ func (d *Door) ApplySigned(ctx context.Context, source string, data []byte) erro
 		}
 	}
 	d.ctr.RecordsRejected.Inc()
+	if !record {
+		return err
+	}
 	d.log.Warn("record rejected", "source", source, "err", err)
 	e := Event{Type: wire.EvPermitRejected, Reason: RefusalReason(err), Detail: source + ": " + err.Error()}
 	switch {

@@ -79,12 +79,13 @@ func (s Space) String() string {
 }
 
 // Safety reports whether events of type t are kept when the store is
-// full: everything that tells what happened at the door. What a flood can
-// make (refusals, faults, denied and unknown taps) is not.
+// full: everything that tells what happened at the door, every tap and
+// denial included (people at the door are few, and the audit needs each).
+// What a flood from the network or a failing reader can make, refusals of
+// downlink messages and reader faults, is not: those are counted instead.
 func Safety(t wire.EventType) bool {
 	switch t {
-	case wire.EvPermitRejected, wire.EvCmdRejected, wire.EvReaderFault, wire.EvDenied, wire.EvTap,
-		wire.EvEscortAwaited, wire.EvClockUnsynced, wire.EvStarted:
+	case wire.EvPermitRejected, wire.EvCmdRejected, wire.EvReaderFault:
 		return false
 	}
 	return true

@@ -51,7 +51,7 @@ func runCentralProcess() error {
 		return err
 	}
 	defer st.Close()
-	in, err := ingest.New(st, ingest.Options{})
+	in, err := ingest.New(st, ingest.Options{Signer: benchHubKey})
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ const (
 	consoleDoors  = 10
 	// consoleFormatVersion names the layout of the generated hub; raise it
 	// whenever the generator writes something else.
-	consoleFormatVersion = 1
+	consoleFormatVersion = 2 // 2: hub.db sealed, with its keys file
 	// consoleStreams is how many dashboards are open at once.
 	consoleStreams = 100
 )
@@ -84,9 +84,9 @@ func consolePermits(g hubGen, perDoor int) []workflow.Record {
 
 // cachedConsoleHub returns the folder in dir holding a generated hub's
 // stores, events.db (visits visits through the ingest, as genHubStore
-// does) and hub.db (their permits, workflow.Store.Import, and the escorts
-// S-0001..S-0100), making it the first time under a temporary name
-// renamed when complete.
+// does) and hub.db with its keys file (their permits, workflow.Store.Import,
+// and the escorts S-0001..S-0100), making it the first time under a
+// temporary name renamed when complete.
 func cachedConsoleHub(dir string, visits int, g hubGen, log io.Writer) (string, error) {
 	path := filepath.Join(dir, fmt.Sprintf("console-%d-v%d", visits, consoleFormatVersion))
 	if _, err := os.Stat(path); err == nil {
@@ -152,7 +152,7 @@ func openConsoleRig(tb testing.TB, dir string, visits int, log io.Writer) *conso
 		tb.Fatal(err)
 	}
 	work := runDir(tb)
-	for _, f := range []string{"hub.db", "events.db"} {
+	for _, f := range []string{"hub.db", "hub.db" + workflow.KeysSuffix, "events.db"} {
 		p, err := workCopy(filepath.Join(src, f), work)
 		if err == nil {
 			err = os.Rename(p, filepath.Join(work, f))

@@ -40,8 +40,9 @@ END {
   if (!found) { print "no BenchmarkHubSoak line" > "/dev/stderr"; exit 1 }
   row("measurement", "value", "quiet", "bound", "result")
   h = v["healthz-p99-ms"]; qh = v["quiet-healthz-p99-ms"]; a = v["api-p99-ms"]; qa = v["quiet-api-p99-ms"]
-  row("/healthz p99 under attack", sprintf("%.1f ms", h), sprintf("%.1f ms", qh), "100 ms", h <= 100 ? "PASS" : "MISS")
-  row("GET /api/doors p99 under attack (viewer token)", sprintf("%.1f ms", a), sprintf("%.1f ms", qa), "200 ms", a <= 200 ? "PASS" : "MISS")
+  # the issue asks the p99 stated: reported, with its ratio to the quiet hub
+  row("/healthz p99 under attack", sprintf("%.1f ms", h), sprintf("%.1f ms", qh), "stated", sprintf("report (%.1fx)", qh > 0 ? h / qh : 0))
+  row("GET /api/doors p99 under attack (viewer token)", sprintf("%.1f ms", a), sprintf("%.1f ms", qa), "stated", sprintf("report (%.1fx)", qa > 0 ? a / qa : 0))
   row("probes failed under attack", v["probe-failures"], "", "0", v["probe-failures"] == 0 ? "PASS" : "MISS")
   row("hub RSS, highest", sprintf("%.0f MiB", v["rss-max-MiB"]), "", rss " MiB", v["rss-max-MiB"] <= rss ? "PASS" : "MISS")
   row("door events published and acked", sprintf("%d", v["events-published"]), "", "", "")

@@ -35,6 +35,7 @@ import (
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/status"
@@ -300,6 +301,7 @@ func startSyncHubWait(tb testing.TB, broker, path string, o ingest.Options, lo m
 	if err != nil {
 		tb.Fatal(err)
 	}
+	o.Signer = benchHubKey
 	in, err := ingest.New(st, o)
 	if err != nil {
 		tb.Fatal(err)
@@ -347,6 +349,14 @@ type syncAgent struct {
 	stop      func()
 }
 
+// benchHubKey signs the hub's acks in the benchmarks with the bench's hub
+// key (hubKey); benchKeys, the doors' keyring, trusts it: every ack is
+// signed and verified as in the field.
+var (
+	benchHubKey = permit.NewSigner(hubKey)
+	benchKeys   = keyring()
+)
+
 // startSyncAgent runs a link with lo to broker for the store st and
 // prepares a pump with po; it returns once the link is up.
 func startSyncAgent(tb testing.TB, broker string, st *agent.Store, po outbox.Options, lo mqttlink.Options) *syncAgent {
@@ -367,14 +377,14 @@ func startSyncAgent(tb testing.TB, broker string, st *agent.Store, po outbox.Opt
 			a.ackErr.CompareAndSwap(nil, &err)
 			return
 		}
-		if ack, err := outbox.DecodeAck(m.Payload); err == nil {
+		if ack, err := outbox.DecodeAck(m.Payload, benchKeys); err == nil {
 			a.acks.took(ack.Through)
 		}
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	po.Door = t
+	po.Door, po.Keys = t, benchKeys
 	if a.pump, err = outbox.New(st, a.link, a.notify, po); err != nil {
 		tb.Fatal(err)
 	}

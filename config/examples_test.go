@@ -73,6 +73,11 @@ func TestHubExampleLoads(t *testing.T) {
 	if time.Duration(c.Retention) != 90*24*time.Hour {
 		t.Errorf("retention = %v; want the office's 90 days", time.Duration(c.Retention))
 	}
+	n := c.Notify
+	if len(n.Rules) == 0 || n.Rules[0].Topics[0] != "alarm.*" || len(n.Rules[0].Steps) != 2 || n.Timezone != "Asia/Jakarta" ||
+		n.Email == nil || n.Email.Port != 587 || n.Telegram == nil || n.Telegram.BaseURL != "https://api.telegram.org" {
+		t.Errorf("notify %+v; want the alarms to the team with an escalation, by email (587) and Telegram", n)
+	}
 	unit, err := os.ReadFile("../configs/kunci-hub.service")
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
@@ -28,7 +29,8 @@ type Hub struct {
 	TLSKeyFile   string `yaml:"tls_key_file"`
 	InsecureHTTP bool   `yaml:"insecure_http"`
 	// Store is the workflow's bbolt file: permits, staff, API tokens
-	// (/var/lib/kunci/hub.db).
+	// (/var/lib/kunci/hub.db); its keys file is beside it
+	// (workflow.KeysSuffix).
 	Store string `yaml:"store"`
 	// EventsStore is the doors' events' bbolt file
 	// (/var/lib/kunci/hub-events.db).
@@ -55,8 +57,32 @@ type Hub struct {
 	AdminTokenFile string     `yaml:"admin_token_file"`
 	MQTT           HubMQTT    `yaml:"mqtt"`
 	Console        HubConsole `yaml:"console"`
+	HTTP           HubHTTP    `yaml:"http"`
+	// Notify routes the alarms and the workflow's steps to people by
+	// webhook, email and Telegram (hub/notify); without recipients and
+	// rules nobody is told.
+	Notify notify.Config `yaml:"notify"`
 
 	file string // for messages; empty means hub.yaml
+}
+
+// HubHTTP bounds what the API's clients may hold. Zero takes the
+// default, given with each field.
+type HubHTTP struct {
+	// MaxConnections is how many connections may be open at once (1024);
+	// one more is closed as it comes. Keep it well under the unit's
+	// LimitNOFILE.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerClient is how many of them one address may hold
+	// (64).
+	MaxConnectionsPerClient int `yaml:"max_connections_per_client"`
+	// BodyTimeout is how long a request may take to send its body (10s);
+	// later, it is answered 408 or its connection closed.
+	BodyTimeout wire.Duration `yaml:"body_timeout"`
+	// MaxWatchers is how many watch streams (GET /api/watch and the
+	// console's dashboards) may be open at once (256); one more is
+	// answered 503.
+	MaxWatchers int `yaml:"max_watchers"`
 }
 
 // HubConsole is the web console's site settings.
@@ -109,6 +135,7 @@ func (c *Hub) paths(abs func(*string)) {
 		&c.AdminTokenFile, &c.MQTT.PasswordFile, &c.MQTT.CAFile, &c.MQTT.CertFile, &c.MQTT.KeyFile} {
 		abs(p)
 	}
+	c.Notify.Paths(abs)
 	for site, p := range c.SiteKeys {
 		abs(&p)
 		c.SiteKeys[site] = p
@@ -140,6 +167,11 @@ func (c *Hub) Defaults() {
 			*f.v = f.def
 		}
 	}
+	if c.Notify.Timezone == "" {
+		// the rules' days and hours are the console's, unless told
+		c.Notify.Timezone = c.Console.Timezone
+	}
+	c.Notify.Defaults()
 	if c.MaxPermitWindow == 0 {
 		c.MaxPermitWindow = wire.Duration(workflow.DefaultMaxWindow)
 	}
@@ -164,6 +196,7 @@ func (c *Hub) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s: %s", c.File(), field, fmt.Sprintf(format, a...)))
 	}
 	c.validateHTTP(bad)
+	c.HTTP.validate(bad)
 	// Each file the hub writes is its own: bbolt locks its file (the second
 	// store would time out opening it), and the admin token is written by
 	// renaming a new file over the path.
@@ -228,6 +261,7 @@ func (c *Hub) Validate() error {
 		bad("mqtt.broker", "missing: the site's broker, such as ssl://mqtt.example:8883 or tcp://127.0.0.1:1883")
 	}
 	c.MQTT.link().validate(bad)
+	c.Notify.Validate("notify", bad)
 	return errors.Join(errs...)
 }
 
@@ -245,6 +279,29 @@ func (c *Hub) validateHTTP(bad func(field, format string, a ...any)) {
 	if !isLoopback(c.Listen) && !tls && !c.InsecureHTTP {
 		bad("listen", "%q is off loopback without TLS: API tokens would cross the network in clear; "+
 			"set tls_cert_file and tls_key_file, or insecure_http: true to accept that", c.Listen)
+	}
+}
+
+// validate checks the limits: none negative, a client's no more than
+// all.
+func (h HubHTTP) validate(bad func(field, format string, a ...any)) {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"http.max_connections", h.MaxConnections},
+		{"http.max_connections_per_client", h.MaxConnectionsPerClient},
+		{"http.max_watchers", h.MaxWatchers},
+	} {
+		if f.v < 0 {
+			bad(f.name, "%d is negative; want a number, or leave it out for the default", f.v)
+		}
+	}
+	if h.BodyTimeout < 0 {
+		bad("http.body_timeout", "%s is negative; want a duration such as 10s", time.Duration(h.BodyTimeout))
+	}
+	if h.MaxConnections > 0 && h.MaxConnectionsPerClient > h.MaxConnections {
+		bad("http.max_connections_per_client", "%d is more than max_connections %d", h.MaxConnectionsPerClient, h.MaxConnections)
 	}
 }
 

@@ -119,12 +119,25 @@ var badHubs = []struct {
 	{"key twice", minimalHub + "signing_key: keys/hub-2.key\n", []string{"line 8: signing_key: set again, first set at line 1"}},
 	{"site twice", hubWith("  demo: keys/site.key\n", "  demo: keys/site.key\n  demo: keys/other.key\n"),
 		[]string{"line 4: site_keys.demo: set again, first set at line 3"}},
+	{"http limits negative", minimalHub + "http: {max_connections: -1, max_connections_per_client: -2, body_timeout: -1s, max_watchers: -3}\n",
+		[]string{"http.max_connections: -1 is negative", "http.max_connections_per_client: -2 is negative",
+			"http.body_timeout: -1s is negative", "http.max_watchers: -3 is negative"}},
+	{"http client over all", minimalHub + "http: {max_connections: 10, max_connections_per_client: 11}\n",
+		[]string{"http.max_connections_per_client: 11 is more than max_connections 10"}},
 	{"empty file", "", []string{"no settings in the file (start from configs/hub.yaml)"}},
 	{"null document", "~\n", []string{"signing_key: missing", "mqtt.broker: missing"}},
 	{"two documents", minimalHub + "---\nlisten: 127.0.0.1:9090\n", []string{"more than one YAML document"}},
 	{"too large", minimalHub + "#" + strings.Repeat("x", config.MaxFile) + "\n", []string{"bytes, at most 65536"}},
 	{"many problems", minimalHub + unknownKeys(100), []string{"line 8: k00000: field k00000 not found",
 		"and 80 more problems"}},
+	{"notify to nobody known", minimalHub + "notify:\n  rules:\n    - topics: [\"alarm.*\"]\n      steps:\n        - to: [kepala]\n",
+		[]string{`notify.rules[0].steps[0].to[0]: "kepala" is not a recipient`}},
+	{"notify email without server", minimalHub + "notify:\n  recipients:\n    - name: ict\n      email: ict@example.go.id\n",
+		[]string{"notify.recipients[0].email: no email server: set notify.email"}},
+	{"notify bad hours", minimalHub + "notify:\n  recipients:\n    - {name: soc, webhook: \"https://soc.example/h\", secret_file: s}\n" +
+		"  rules:\n    - {topics: [\"*\"], hours: \"8-16\", days: [senin], steps: [{to: [soc]}]}\n",
+		[]string{`notify.rules[0].hours: "8-16": want HH:MM-HH:MM`, `notify.rules[0].days[0]: "senin"`}},
+	{"notify typo", minimalHub + "notify:\n  reciepients: []\n", []string{"line 9: notify.reciepients: field reciepients not found"}},
 	{"several problems", hubWith("- demo/server-room", "- lab/server-room") + "retention: 1h\nlisten: 0.0.0.0:80\n",
 		[]string{`doors[0]: site "lab"`, "retention: 1h0m0s is too short", `listen: "0.0.0.0:80" is off loopback`}},
 }
@@ -177,6 +190,7 @@ var goodHubs = []struct{ name, yaml string }{
 	{"stores apart", minimalHub + "store: hub.db\nevents_store: events.db\n"},
 	{"plain mqtt on localhost", hubWith("tcp://127.0.0.1:1883", "tcp://localhost:1883")},
 	{"plain mqtt off loopback, accepted", hubWith("tcp://127.0.0.1:1883", "tcp://10.0.0.7:1883") + "  insecure: true\n"},
+	{"http limits", minimalHub + "http: {max_connections: 64, max_connections_per_client: 64, body_timeout: 2s, max_watchers: 8}\n"},
 }
 
 func TestParseHubAccepts(t *testing.T) {

@@ -21,8 +21,21 @@ func (h *Hub) GuestRows(f workflow.Filter, offset, limit int, clearNIK bool) ([]
 	} else {
 		rows, total = h.book.Page(f, offset, limit)
 	}
+	return h.withNIK(rows, clearNIK), total
+}
+
+// GuestRowsAfter returns the rows f selects, in order of entry, after row
+// after (-1: from the first), at most limit, and the row to ask the next
+// page after (-1 at the end); NIKs as GuestRows gives them.
+func (h *Hub) GuestRowsAfter(f workflow.Filter, after, limit int, clearNIK bool) ([]workflow.Row, int) {
+	rows, next := h.book.After(f, after, limit)
+	return h.withNIK(rows, clearNIK), next
+}
+
+// withNIK returns rows, with their permit's NIK in clear if clearNIK.
+func (h *Hub) withNIK(rows []workflow.Row, clearNIK bool) []workflow.Row {
 	if !clearNIK {
-		return rows, total
+		return rows
 	}
 	rows = slices.Clone(rows)
 	niks := map[string]string{}
@@ -38,5 +51,5 @@ func (h *Hub) GuestRows(f workflow.Filter, offset, limit int, clearNIK bool) ([]
 		}
 		rows[i].NIK = nik
 	}
-	return rows, total
+	return rows
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/alarm"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/metrics"
@@ -28,20 +29,34 @@ type Publisher = ingest.Publisher
 type Options struct {
 	Workflow *workflow.Store // permits and staff (required, with a signer)
 	Events   *ingest.Store   // the doors' events (required)
-	Signer   *permit.Signer  // signs commands (required)
+	Signer   *permit.Signer  // signs commands and the ingest's acks (required)
 	Prefix   string          // topic prefix (topic.DefaultPrefix)
 	// Doors are the doors the hub serves, as site/door pairs: staff
 	// records go to every door of their site. Doors that report without
 	// being listed are followed too (status, events) but get no staff.
 	Doors []DoorName
-	// Ingest tunes the event ingest; its Prefix, Log, OnStored and OnGaps
-	// are the hub's.
+	// Ingest tunes the event ingest; its Prefix, Signer, Log, OnStored and
+	// OnGaps are the hub's.
 	Ingest ingest.Options
+	// MaxWatchers bounds the watchers open at once (DefaultMaxWatchers
+	// when zero): Watch refuses one more with ErrBusy.
+	MaxWatchers int
 	// Metrics is the hub's registry, which its API serves at /metrics;
 	// the ingest's metrics go there too. nil: one of its own.
 	Metrics *metrics.Registry
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Notifier, if set, is told of every alarm opened and of the permit
+	// workflow's steps (hub/notify); nil tells nobody.
+	Notifier Notifier
+	// Silent is how long a door may send nothing before a door.offline
+	// alarm opens (zero: never; the door's last will says offline, and a
+	// door publishes its status only when it changes, so a quiet door
+	// must not count as gone).
+	Silent time.Duration
+	// Location is the zone of the times in notifications (Asia/Jakarta
+	// when nil).
+	Location *time.Location
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // ErrUnknownDoor: a permit request or a command names a door the hub does
@@ -66,8 +81,13 @@ type Hub struct {
 	doors   map[DoorName]topic.Door
 	log     *slog.Logger
 	rebuilt time.Duration // time the book took to build at start
+	alarms  *alarm.Book
+	waits   waits // the requests not yet issued, timed against the SOP
 
-	cmds *metrics.Counter // commands published
+	cmds           *metrics.Counter // commands published
+	notifyFailed   *metrics.Counter // notifications not handed to the notifier
+	alarmFailed    *metrics.Counter // alarm records not written
+	watchesRefused *metrics.Counter // Watch calls refused, MaxWatchers open
 }
 
 // New builds the hub: it signs every current record for publishing and
@@ -88,9 +108,23 @@ func New(o Options) (*Hub, error) {
 	if o.Metrics == nil {
 		o.Metrics = metrics.NewRegistry()
 	}
+	if o.MaxWatchers <= 0 {
+		o.MaxWatchers = DefaultMaxWatchers
+	}
+	if o.Location == nil {
+		loc, err := time.LoadLocation(defaultLocation)
+		if err != nil {
+			return nil, fmt.Errorf("hub: zone: %w", err)
+		}
+		o.Location = loc
+	}
 	h := &Hub{o: o, wf: o.Workflow, ev: o.Events, live: newLive(), recs: newRecords(o.Metrics),
-		doors: map[DoorName]topic.Door{}, log: o.Log,
-		cmds: o.Metrics.Counter("kunci_hub_commands_total", "Signed commands published to the doors.")}
+		doors: map[DoorName]topic.Door{}, log: o.Log, waits: waits{m: map[string]*pending{}},
+		cmds: o.Metrics.Counter("kunci_hub_commands_total", "Signed commands published to the doors."),
+		watchesRefused: o.Metrics.Counter("kunci_hub_watchers_refused_total",
+			"Watch streams (the API's and the console's) refused because max_watchers were open.")}
+	o.Metrics.GaugeFunc("kunci_hub_watchers", "Watchers of the doors' live state open now (watch and dashboard streams).",
+		func() float64 { return float64(h.live.watching()) })
 	for _, d := range o.Doors {
 		t, err := topic.New(o.Prefix, d.Site, d.Door)
 		if err != nil {
@@ -99,8 +133,12 @@ func New(o Options) (*Hub, error) {
 		h.doors[d] = t
 		h.live.known(d.Site, d.Door)
 	}
+	if err := h.openBook(); err != nil {
+		return nil, err
+	}
 	io := o.Ingest
 	io.Prefix, io.Log, io.OnStored, io.OnGaps, io.Metrics = o.Prefix, o.Log, h.stored, h.live.gaps, o.Metrics
+	io.Signer = o.Signer // acks are signed as commands are
 	var err error
 	if h.in, err = ingest.New(o.Events, io); err != nil {
 		return nil, err
@@ -137,6 +175,9 @@ func (h *Hub) rebuild() error {
 		return fmt.Errorf("hub: events: %w", err)
 	}
 	h.live.lost(lost, false)
+	for i := range recs {
+		h.waits.follow(&recs[i])
+	}
 	h.book, err = BuildBook(h.ev, recs)
 	return err
 }
@@ -250,12 +291,16 @@ func (h *Hub) siteDoors(site string, names []string) []topic.Door {
 	return out
 }
 
-// stored is the ingest's OnStored: the guest book and the live state.
+// stored is the ingest's OnStored: the guest book, the live state and
+// the alarms (which write only for an alarm's event).
 func (h *Hub) stored(evs []wire.Event) {
 	for _, e := range evs {
 		h.book.Apply(e)
 	}
 	h.live.events(evs, h.o.Now())
+	for _, e := range evs {
+		h.alarmErr("event", h.alarms.Event(e))
+	}
 }
 
 // Subscriptions are the topics the hub's link subscribes to besides the
@@ -295,14 +340,18 @@ func (h *Hub) Handle(m mqttlink.Message) {
 			h.log.Warn("hub: door status refused", "door", site+"/"+door, "err", err)
 			return
 		}
-		h.live.status(site, door, s, h.o.Now())
+		now := h.o.Now()
+		h.live.status(site, door, s, now)
+		h.alarmErr("status", h.alarms.Status(site, door, s, now))
 	case topic.KindAvailability:
 		v := string(m.Payload)
 		if v != wire.Online && v != wire.Offline {
 			h.log.Warn("hub: door availability refused", "door", site+"/"+door, "value", v)
 			return
 		}
-		h.live.availability(site, door, v, h.o.Now())
+		now := h.o.Now()
+		h.live.availability(site, door, v, now)
+		h.alarmErr("availability", h.alarms.Availability(site, door, v == wire.Online, now))
 	}
 }
 
@@ -311,6 +360,18 @@ func (h *Hub) Handle(m mqttlink.Message) {
 func (h *Hub) Run(ctx context.Context, pub Publisher) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { h.recs.run(ctx, pub) })
+	wg.Go(func() {
+		t := time.NewTicker(TickEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				h.alarmErr("tick", h.Tick())
+			}
+		}
+	})
 	err := h.in.Run(ctx, pub)
 	wg.Wait()
 	return err
@@ -328,11 +389,27 @@ func (h *Hub) Book() *workflow.Book { return h.book }
 // Doors returns the doors' live state, by site and door.
 func (h *Hub) Doors() []Door { return h.live.list() }
 
-// Watch returns a channel of updates until ctx ends, then closes it.
-func (h *Hub) Watch(ctx context.Context) <-chan Update {
+// DefaultMaxWatchers is Options.MaxWatchers when zero.
+const DefaultMaxWatchers = 256
+
+// ErrBusy is Watch's error when Options.MaxWatchers are open.
+var ErrBusy = errors.New("hub: too many watch streams are open")
+
+// Watch returns a channel of updates until ctx ends, then closes it; it
+// returns ErrBusy, counted, when Options.MaxWatchers are open. At most
+// watchDepth updates wait for one watcher: one further behind loses the
+// oldest and is told how many with a lagged update, so that a watcher
+// that does not read holds a bounded amount and never blocks the hub.
+// The streams that read the channel drop a client that stops reading.
+func (h *Hub) Watch(ctx context.Context) (<-chan Update, error) {
 	w := &watcher{ch: make(chan Update, watchDepth)}
 	out := make(chan Update)
 	h.live.mu.Lock()
+	if len(h.live.watchers) >= h.o.MaxWatchers {
+		h.live.mu.Unlock()
+		h.watchesRefused.Inc()
+		return nil, fmt.Errorf("%w (%d, the hub's max_watchers)", ErrBusy, h.o.MaxWatchers)
+	}
 	h.live.watchers[w] = struct{}{}
 	h.live.mu.Unlock()
 	go func() {
@@ -367,7 +444,7 @@ func (h *Hub) Watch(ctx context.Context) <-chan Update {
 			}
 		}
 	}()
-	return out
+	return out, nil
 }
 
 // Stats are the hub's counters.
@@ -405,6 +482,7 @@ func (h *Hub) Request(req workflow.Request) (workflow.Record, error) {
 	r, err := h.wf.Request(req)
 	if err == nil {
 		h.book.AddPermit(r)
+		h.workflowStep(&r)
 	}
 	return r, err
 }
@@ -430,6 +508,7 @@ func (h *Hub) Escort(id, staffID, by string) (workflow.Record, error) {
 		return workflow.Record{}, err
 	}
 	h.book.AddPermit(r) // escorted, even if the signing fails
+	h.workflowStep(&r)
 	r, _, err = h.wf.Sign(id, by)
 	if err != nil {
 		return workflow.Record{}, err
@@ -465,6 +544,7 @@ func (h *Hub) changed(r workflow.Record, err error) (workflow.Record, error) {
 
 func (h *Hub) afterChange(r *workflow.Record) error {
 	h.book.AddPermit(*r)
+	h.workflowStep(r)
 	return h.publishPermit(r)
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/alarm"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -34,13 +35,18 @@ type Door struct {
 // or an event as it was stored.
 type Update struct {
 	// Kind: status, availability, event, gap (the door's Gaps or Lost
-	// changed), lagged; the API's watch stream
+	// changed), alarm (an alarm opened, cleared or was acknowledged:
+	// Alarm and Change), lagged; the API's watch stream
 	// adds state (each door's state first) and beat (every 15 s when idle).
 	Kind  string      `json:"kind"`
 	Site  string      `json:"site,omitempty"`
 	Door  string      `json:"door,omitempty"`
 	State *Door       `json:"state,omitempty"`
 	Event *wire.Event `json:"event,omitempty"`
+	// Alarm and Change are an alarm's record after the change (Kind
+	// alarm).
+	Alarm  *alarm.Alarm `json:"alarm,omitempty"`
+	Change alarm.Change `json:"change,omitempty"`
 	// Missed counts the updates a slow watcher lost before this one
 	// (Kind lagged).
 	Missed uint64 `json:"missed,omitempty"`
@@ -160,6 +166,13 @@ func (l *live) send(u Update) {
 			}
 		}
 	}
+}
+
+// watching returns how many watchers are open.
+func (l *live) watching() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.watchers)
 }
 
 func (l *live) list() []Door {

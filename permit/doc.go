@@ -1,5 +1,6 @@
 // Package permit holds the records that the hub and the door share: guest
-// permits, staff records and revocations, their ed25519 signatures with key
+// permits, staff records and revocations, the commands and the acks of
+// events the hub sends to a door, their ed25519 signatures with key
 // ids, and card fingerprints.
 //
 // It is the only place that turns a card UID into a fingerprint, so the raw

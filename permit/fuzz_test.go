@@ -114,6 +114,7 @@ func FuzzKeyringDecode(f *testing.F) {
 	body, _ := json.Marshal(p)
 	f.Add(signByHand(priv, permit.KindPermit, body))
 	f.Add(signByHand(priv, permit.KindPermit, []byte(`{"id":"P-1","nik":"3174"}`)))
+	f.Add([]byte(`{"site":"demo","door":"server-room","epoch":"e1","through":7,"issued":"2026-11-27T03:02:03Z"}`))
 	for _, seed := range []string{"", "null", "{}", "[]", `{"kind":"permit"}`, `{"kind":"command","key":"","body":"","sig":""}`} {
 		f.Add([]byte(seed))
 	}
@@ -148,6 +149,16 @@ func FuzzKeyringDecode(f *testing.F) {
 		check(t, "document", data, "")
 		for _, kind := range []permit.Kind{permit.KindPermit, permit.KindRevocation, permit.KindStaff} {
 			check(t, string(kind)+" body", signByHand(priv, kind, data), kind)
+		}
+		// no record is an ack: Decode refuses every one
+		check(t, "ack body", signByHand(priv, permit.KindAck, data), permit.KindAck)
+		ackDoc := signByHand(priv, permit.KindAck, data)
+		if a, err := r.DecodeAck(ackDoc); err == nil {
+			if verr := a.Validate(); verr != nil {
+				t.Fatalf("DecodeAck(ack body %q) = %+v, which fails Validate: %v", data, a, verr)
+			}
+		} else if a != (permit.Ack{}) {
+			t.Fatalf("DecodeAck(ack body %q) = %+v with %v; want no ack with an error", data, a, err)
 		}
 	})
 }

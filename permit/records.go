@@ -221,3 +221,39 @@ func (c *Command) Validate() error {
 	}
 	return nil
 }
+
+// Ack is the hub's signed word to one door that it has stored durably
+// every event of the door's epoch Epoch up to seq Through. A door deletes
+// its events up to Through on a verified Ack of its own site, door and
+// epoch only, and never beyond its newest event (sync/outbox).
+//
+// An Ack has no expiry and no nonce, because what it says stays true: the
+// hub's store of a stream only grows, and an ack for a lower Through than
+// one already taken deletes nothing more. A replay of a genuine ack of the
+// door's own epoch, however late, thus deletes nothing the hub did not
+// store; one of another door or epoch, or beyond the door's log, is
+// refused by the door. Issued is when the hub signed it, for the logs: a
+// door does not judge it against its clock, which may be untrusted after
+// a power cut, when refusing every ack would only fill its disk with
+// events the hub holds. (A hub that loses its store loses what it acked;
+// that is the hub's recovery, not the ack's, see hub/ingest.)
+type Ack struct {
+	Site    string    `json:"site"`
+	Door    string    `json:"door"`
+	Epoch   string    `json:"epoch"`
+	Through uint64    `json:"through"`
+	Issued  time.Time `json:"issued"`
+}
+
+// Validate reports the first problem of a.
+func (a *Ack) Validate() error {
+	for _, f := range []struct{ f, v string }{{"site", a.Site}, {"door", a.Door}, {"epoch", a.Epoch}} {
+		if err := CheckID("ack "+f.f, f.v); err != nil {
+			return err
+		}
+	}
+	if a.Issued.IsZero() {
+		return fmt.Errorf("%w: ack of %s/%s through %d: no issue time", ErrInvalid, a.Site, a.Door, a.Through)
+	}
+	return nil
+}

@@ -24,6 +24,10 @@ const (
 	KindRevocation Kind = "revocation"
 	KindStaff      Kind = "staff"
 	KindCommand    Kind = "command"
+	// KindAck is the hub's ack of a door's events (Ack): it is no record,
+	// and Decode refuses it, so an ack's signature cannot pass for a
+	// permit's, nor a permit's for an ack's.
+	KindAck Kind = "ack"
 )
 
 // MaxSigned bounds a signed document; larger input is refused before it is
@@ -95,6 +99,8 @@ func (s *Signer) Sign(kind Kind, v interface{ Validate() error }) ([]byte, error
 		want = KindStaff
 	case *Command:
 		want = KindCommand
+	case *Ack:
+		want = KindAck
 	}
 	if kind != want {
 		return nil, fmt.Errorf("%w: %T signed as %q", ErrWrongKind, v, kind)
@@ -108,6 +114,31 @@ func (s *Signer) Sign(kind Kind, v interface{ Validate() error }) ([]byte, error
 	}
 	doc := Signed{Kind: kind, Key: s.id, Body: body, Sig: ed25519.Sign(s.priv, message(kind, body))}
 	return json.Marshal(doc)
+}
+
+// AckPayload is the JSON of a door's events/ack topic (SignAck).
+type AckPayload struct {
+	Epoch   string          `json:"epoch"`
+	Through uint64          `json:"through"`
+	Signed  json.RawMessage `json:"signed"`
+}
+
+// SignAck validates a and returns the payload of its door's events/ack
+// topic:
+//
+//	{"epoch":"6f1c2a","through":42,"signed":{"kind":"ack","key":…,"body":…,"sig":…}}
+//
+// The signed document is the ack. Epoch and through are repeated in the
+// clear for agents that predate signed acks, which read only those two
+// and ignore other members, and for tools that watch the flow. An agent
+// that verifies trusts only the signed document, and refuses a payload
+// whose clear members differ from it.
+func (s *Signer) SignAck(a *Ack) ([]byte, error) {
+	doc, err := s.Sign(KindAck, a)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(AckPayload{Epoch: a.Epoch, Through: a.Through, Signed: doc})
 }
 
 // Keyring is the set of hub public keys an agent trusts. Several keys are
@@ -139,7 +170,7 @@ func (r Keyring) Open(data []byte) (Signed, error) {
 		return doc, fmt.Errorf("%w: trailing data", ErrMalformed)
 	}
 	switch doc.Kind {
-	case KindPermit, KindRevocation, KindStaff, KindCommand:
+	case KindPermit, KindRevocation, KindStaff, KindCommand, KindAck:
 	default:
 		return doc, fmt.Errorf("%w: kind %q", ErrMalformed, doc.Kind)
 	}
@@ -170,6 +201,8 @@ type Record struct {
 }
 
 // Decode opens data with r and decodes and validates the record inside.
+// An ack is no record: it is refused with ErrWrongKind (DecodeAck opens
+// one).
 func (r Keyring) Decode(data []byte) (Record, error) {
 	doc, err := r.Open(data)
 	if err != nil {
@@ -190,19 +223,45 @@ func (r Keyring) Decode(data []byte) (Record, error) {
 	case KindCommand:
 		rec.Command = new(Command)
 		v = rec.Command
+	default:
+		return Record{}, fmt.Errorf("%w: %s is not a record", ErrWrongKind, doc.Kind)
 	}
-	dec := json.NewDecoder(bytes.NewReader(doc.Body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return Record{}, fmt.Errorf("%w: %s body: %v", ErrMalformed, doc.Kind, err)
-	}
-	if trailing(doc.Body, dec) {
-		return Record{}, fmt.Errorf("%w: %s body: trailing data", ErrMalformed, doc.Kind)
-	}
-	if err := v.Validate(); err != nil {
+	if err := decodeBody(doc, v); err != nil {
 		return Record{}, err
 	}
 	return rec, nil
+}
+
+// DecodeAck opens data with r and decodes and validates the ack inside.
+// Any other kind is refused with ErrWrongKind. It does not judge the ack
+// against a door: the caller checks that Site, Door and Epoch are its own.
+func (r Keyring) DecodeAck(data []byte) (Ack, error) {
+	doc, err := r.Open(data)
+	if err != nil {
+		return Ack{}, err
+	}
+	if doc.Kind != KindAck {
+		return Ack{}, fmt.Errorf("%w: %s, want %s", ErrWrongKind, doc.Kind, KindAck)
+	}
+	var a Ack
+	if err := decodeBody(doc, &a); err != nil {
+		return Ack{}, err
+	}
+	return a, nil
+}
+
+// decodeBody decodes the body of an opened document into v, strictly,
+// and validates it.
+func decodeBody(doc Signed, v interface{ Validate() error }) error {
+	dec := json.NewDecoder(bytes.NewReader(doc.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %s body: %v", ErrMalformed, doc.Kind, err)
+	}
+	if trailing(doc.Body, dec) {
+		return fmt.Errorf("%w: %s body: trailing data", ErrMalformed, doc.Kind)
+	}
+	return v.Validate()
 }
 
 // GenerateKey returns a new hub signing key.

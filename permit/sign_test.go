@@ -19,13 +19,12 @@ import (
 	"testing"
 
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/permit/permittest"
 )
 
 // testKey returns a fixed key, so that signed documents in testdata/fuzz
 // stay valid from run to run.
-func testKey(n byte) ed25519.PrivateKey {
-	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{n}, ed25519.SeedSize))
-}
+var testKey = permittest.Key
 
 // signByHand signs body as kind without Signer.Sign, so that bodies Sign
 // would refuse can be tested. It follows the documented message: kind and

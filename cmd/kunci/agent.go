@@ -15,6 +15,7 @@ import (
 	"github.com/kunci-project/kunci/hardware/sim"
 	"github.com/kunci-project/kunci/hardware/sysclock"
 	"github.com/kunci-project/kunci/internal/cli"
+	"github.com/kunci-project/kunci/internal/httplimit"
 	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/internal/sdnotify"
@@ -176,9 +177,14 @@ func wireAgent(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, moveWith
 	if mq != nil {
 		mq.Start(g)
 	}
-	// the hub's watch streams (kunci dev) end as the local API stops
-	g.Serve(lifecycle.Serve, "local API", &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
-		MaxHeaderBytes: 16 << 10}, l, "", "")
+	// the hub's watch streams (kunci dev) end as the local API stops. A
+	// request's body has httplimit's deadline; its headers, an idle
+	// connection and the connections held are bounded too (issue 12: slow
+	// clients held them without limit). No ReadTimeout: it would end the
+	// streams (httplimit.Deadline leaves requests without a body alone).
+	g.Serve(lifecycle.Serve, "local API", &http.Server{Handler: httplimit.Deadline(mux, 0),
+		ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10},
+		httplimit.NewListener(l, httplimit.Limits{}, reg), "", "")
 	// ready only once the door's loop runs (agent.started is stored) and
 	// the signed records on disk are applied, so that the first tap finds them
 	loaded := make(chan struct{})

@@ -660,3 +660,35 @@ func TestClientUsers(t *testing.T) {
 		t.Error("disabling an unknown user succeeded")
 	}
 }
+
+// TestClientAlarms: a forced door is an alarm in kunci alarms until an
+// admin acknowledges it with kunci alarm ack; a viewer may read, not ack.
+func TestClientAlarms(t *testing.T) {
+	h := newClientHub(t)
+	if out := h.must(t, h.Viewer, "alarms"); out != "no alarms\n" {
+		t.Errorf("kunci alarms on a quiet hub:\n%s", out)
+	}
+	h.Feed(t, wire.Event{ID: "demo/server-room/e1/1", Seq: 1, Epoch: "e1", Site: "demo", Door: "server-room",
+		Type: wire.EvForced, At: time.Now().UTC(), ClockSynced: true, Detail: "opened while locked"})
+	out := h.must(t, h.Viewer, "alarms", "--open", "--door", "demo/server-room", "--kind", "door.forced")
+	if got := h.rec.Last(); got.URI != "/api/alarms?door=server-room&kind=door.forced&open=1&site=demo" {
+		t.Errorf("kunci alarms asked %s", got.URI)
+	}
+	lines(t, "alarms", out, `ID +OPENED +DOOR +KIND +ON +STATE +ACKNOWLEDGED +DETAIL`,
+		`A-000001 +[-0-9: ]+ +demo/server-room +door.forced +- +active \([0-9a-z.]+\) +OPEN +opened while locked`)
+	if _, errOut, err := h.kunci(t, h.Viewer, "alarm", "ack", "A-000001", "--note", "seen"); err == nil || !strings.Contains(errOut+err.Error(), "403") && !strings.Contains(errOut+err.Error(), "admin") {
+		t.Errorf("a viewer's ack: %v %s; want refused", err, errOut)
+	}
+	if _, _, err := h.kunci(t, h.Admin, "alarm", "ack", "A-000001"); err == nil || !strings.Contains(err.Error(), "--note") {
+		t.Errorf("an ack without a note: %v; want --note asked for", err)
+	}
+	out = h.must(t, h.Admin, "alarm", "ack", "A-000001", "--note", "checked on camera: the technician")
+	if got := h.rec.Last(); got.Method != "POST" || got.URI != "/api/alarms/A-000001/ack" ||
+		!hubtest.JSONEqual(got.Body, `{"note":"checked on camera: the technician"}`) {
+		t.Errorf("alarm ack sent %+v", got)
+	}
+	lines(t, "alarm ack", out, `alarm A-000001 \(door.forced at demo/server-room\) acknowledged by admin at [-0-9: ]+`)
+	if out := h.must(t, h.Viewer, "alarms", "--open"); out != "no alarms\n" {
+		t.Errorf("kunci alarms --open after the ack:\n%s", out)
+	}
+}

@@ -505,8 +505,8 @@ func TestEndToEnd(t *testing.T) {
 	// both ends' /metrics as Prometheus reads them. The hub was restarted
 	// since most of its work, and counts begin again at a start: only
 	// what this hub process surely did is checked
-	door := scrapeMetrics(t, x.agent.client, x.agent.base+"/metrics")
-	central := scrapeMetrics(t, x.agent.client, "http://"+x.hubAddr+"/metrics")
+	door := scrapeMetrics(t, x.agent.client, x.agent.base+"/metrics", "")
+	central := scrapeMetrics(t, x.agent.client, "http://"+x.hubAddr+"/metrics", x.admin)
 	for _, c := range []struct {
 		s    scraped
 		name string

@@ -56,6 +56,8 @@ token from --token, --token-file or KUNCI_TOKEN (kunci dev prints an admin token
   kunci guestbook [--site S] [--door D] [--from T] [--to T] [--permit ID] [--csv]
   kunci sla [--site S] [--door D] [--from T] [--to T]   service times against the SOP's standards
   kunci status                     every door now        kunci watch   its changes, live
+  kunci alarms [--open] [--door site/door] [--kind K]   the alarms, newest first
+  kunci alarm ack ID --note TEXT   acknowledge an alarm: what you saw or did   (admin)
   kunci door lockdown|release|unlock-once|resync site/door                 (admin)
   kunci door gap site/door --epoch E --through N --reason TEXT   accept a stalled epoch's
       missing events as lost, when the hub's event store was lost      (admin)
@@ -96,6 +98,8 @@ func verbs() map[string]cli.Verb {
 			return clitext.Doors(w, ds, time.Now())
 		}),
 		"watch":   cmdWatch,
+		"alarms":  cmdAlarms,
+		"alarm":   cmdAlarm,
 		"door":    cmdDoor,
 		"token":   cmdToken,
 		"user":    cmdUser,

@@ -4,17 +4,22 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/internal/metrics"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	bolt "go.etcd.io/bbolt"
 )
 
 // scraped is one scrape of a /metrics endpoint: the families as
@@ -39,12 +44,20 @@ func (s scraped) value(name, lv string) (float64, bool) {
 	return 0, false
 }
 
-// scrapeMetrics GETs url as Prometheus would and checks the answer: the
-// text format, parsed by expfmt, every family with a # HELP and a # TYPE
-// line before its samples, counters named _total, gauges not.
-func scrapeMetrics(t *testing.T, client *http.Client, url string) scraped {
+// scrapeMetrics GETs url as Prometheus would, with token when it is set
+// (the hub's need one), and checks the answer: the text format, parsed by
+// expfmt, every family with a # HELP and a # TYPE line before its
+// samples, counters named _total, gauges not.
+func scrapeMetrics(t *testing.T, client *http.Client, url, token string) scraped {
 	t.Helper()
-	resp, err := client.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +149,12 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	agent := scrapeMetrics(t, http.DefaultClient, d.base+"/metrics")
-	hub := scrapeMetrics(t, http.DefaultClient, d.base+"/api/metrics")
+	admin, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := scrapeMetrics(t, http.DefaultClient, d.base+"/metrics", "")
+	hub := scrapeMetrics(t, http.DefaultClient, d.base+"/api/metrics", strings.TrimSpace(string(admin)))
 
 	// only counts the test's own steps are sure of by now: the door's
 	// log drained, so the hub had stored (and built the book from) every
@@ -165,6 +182,12 @@ func TestMetricsScrape(t *testing.T) {
 
 	doc := readmeMetrics(t)
 	served := maps.Clone(agent.types)
+	// the notification queue's families are served only by a hub with
+	// notify: rules, which kunci dev has not: a notifier of its own tells
+	// them
+	for name, typ := range notifierMetrics(t) {
+		served[name] = typ
+	}
 	for name, typ := range hub.types {
 		if old, ok := served[name]; ok && old != typ {
 			t.Errorf("%s is a %s at the agent and a %s at the hub", name, old, typ)
@@ -181,4 +204,29 @@ func TestMetricsScrape(t *testing.T) {
 			t.Errorf("README.md lists %s; neither the agent nor the hub serves it", name)
 		}
 	}
+}
+
+// notifierMetrics returns the families a hub's notifier serves, and their
+// types, read from a notifier on a store of its own.
+func notifierMetrics(t *testing.T) map[string]string {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "notify.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	reg := metrics.NewRegistry()
+	if _, err := notify.New(notify.Options{DB: db, Metrics: reg, Log: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for line := range strings.SplitSeq(string(reg.Text()), "\n") {
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "#" && f[1] == "TYPE" {
+			out[f[2]] = f[3]
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("the notifier serves no metrics")
+	}
+	return out
 }

@@ -75,7 +75,7 @@ const (
 type agentFixture struct {
 	bin, dir, store string
 	keys, records   string
-	pub             string
+	pub, priv       string // the hub's key pair the door trusts
 }
 
 // newAgentFixture makes keys and signed records with the binary itself, as
@@ -93,7 +93,7 @@ func newAgentFixture(t *testing.T, bin, dir string) *agentFixture {
 	if len(privs) != 1 || len(pubs) != 1 {
 		t.Fatalf("keygen wrote keys %v and %v, want one pair", privs, pubs)
 	}
-	fx.pub = pubs[0]
+	fx.pub, fx.priv = pubs[0], privs[0]
 	sign := []string{"--key", privs[0], "--site-key", filepath.Join(fx.keys, "site.key"), "--site", "demo"}
 	rec := func(name string) []string { return []string{"-o", filepath.Join(fx.records, name)} }
 	runKunci(t, bin, slices.Concat([]string{"sign", "staff"}, sign, rec("staff-S-004.json"),
@@ -118,6 +118,7 @@ type agentConfig struct {
 	unlock   string // rules.unlock
 	broker   string // mqtt.broker; no MQTT when empty
 	clientID string // mqtt.client_id
+	extra    string // more of agent.yaml, as written
 }
 
 // start runs the agent with cfg on the fixture's store and returns once it
@@ -125,7 +126,7 @@ type agentConfig struct {
 // with the relay in its safe state.
 func (fx *agentFixture) start(t *testing.T, cfg agentConfig, prevSeq uint64) *agentRun {
 	t.Helper()
-	rest := fmt.Sprintf("records_dir: %q\nrules:\n  unlock: %s\n  escort_window: 2s\n", fx.records, cfg.unlock)
+	rest := fmt.Sprintf("records_dir: %q\nrules:\n  unlock: %s\n  escort_window: 2s\n", fx.records, cfg.unlock) + cfg.extra
 	if cfg.broker != "" {
 		rest += fmt.Sprintf("mqtt:\n  broker: %q\n  client_id: %s\n", cfg.broker, cfg.clientID)
 	}

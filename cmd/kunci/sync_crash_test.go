@@ -26,6 +26,7 @@ import (
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/internal/waitfor"
+	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -72,7 +73,11 @@ func TestSyncSurvivesKillsAndIngestRestarts(t *testing.T) {
 	fx := newAgentFixture(t, bin, dir)
 	cfg := agentConfig{unlock: "200ms", broker: broker.URL(), clientID: "kunci-sync-crash"}
 
-	hubs := &hubSupervisor{t: t, broker: broker.URL(), path: filepath.Join(dir, "hub.db")}
+	signer, err := permit.LoadSigner(fx.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubs := &hubSupervisor{t: t, broker: broker.URL(), path: filepath.Join(dir, "hub.db"), signer: signer}
 	t.Cleanup(hubs.shutdown)
 	var restarting sync.WaitGroup
 	t.Cleanup(restarting.Wait) // runs before hubs.shutdown
@@ -333,6 +338,7 @@ type hubSupervisor struct {
 	t      *testing.T
 	broker string
 	path   string
+	signer *permit.Signer // the hub's key, which signs the acks
 
 	mu       sync.Mutex
 	cur      *syncHub
@@ -362,7 +368,7 @@ func (s *hubSupervisor) start() error {
 	if err != nil {
 		return err
 	}
-	in, err := ingest.New(st, ingest.Options{})
+	in, err := ingest.New(st, ingest.Options{Signer: s.signer})
 	if err != nil {
 		st.Close()
 		return err

@@ -22,6 +22,7 @@ import (
 	"github.com/kunci-project/kunci/internal/httpjson"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/internal/sleep"
+	"github.com/kunci-project/kunci/internal/strictjson"
 	"github.com/kunci-project/kunci/permit"
 )
 
@@ -204,6 +205,9 @@ func decode(r *http.Request, v any) error {
 	}
 	if len(body) > MaxBody {
 		return badRequest{fmt.Errorf("body larger than %d bytes", MaxBody)}
+	}
+	if err := strictjson.Check(body, v); err != nil {
+		return badRequest{fmt.Errorf("body: %w", err)}
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()

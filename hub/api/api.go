@@ -1,12 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/httpjson"
 	"github.com/kunci-project/kunci/internal/metrics"
+	"github.com/kunci-project/kunci/internal/strictjson"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -39,7 +43,16 @@ type Options struct {
 	// Console serves every path the API does not take (/api/, /metrics,
 	// /healthz): the web console. Without it they are 404.
 	Console http.Handler
+	// WatchWrite bounds each write of a watch stream (DefaultWatchWrite
+	// when zero): a caller that has not taken it by then is dropped.
+	WatchWrite time.Duration
+	// EventReads bounds the GET /api/events read at once
+	// (DefaultEventReads if 0); the others are answered 503.
+	EventReads int
 }
+
+// DefaultEventReads is Options.EventReads if zero.
+const DefaultEventReads = 4
 
 // API is the hub's HTTP handler.
 type API struct {
@@ -49,6 +62,9 @@ type API struct {
 	mux    *http.ServeMux
 
 	requests, clientErrors, serverErrors *metrics.Counter
+	watchDropped, watchEnded             *metrics.Counter
+	eventReads                           chan struct{} // a semaphore of Options.EventReads
+	eventsBusy                           *metrics.Counter
 }
 
 // New returns the API of h, its callers known by tokens. Its metrics go
@@ -63,11 +79,22 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.WatchWrite <= 0 {
+		o.WatchWrite = DefaultWatchWrite
+	}
+	if o.EventReads <= 0 {
+		o.EventReads = DefaultEventReads
+	}
 	reg := h.Metrics()
 	a := &API{h: h, tokens: tokens, o: o, mux: http.NewServeMux(),
 		requests:     reg.Counter("kunci_hub_api_requests_total", "Requests of the hub's HTTP API."),
 		clientErrors: reg.Counter("kunci_hub_api_client_errors_total", "Requests of the hub's API refused with a 4xx status."),
 		serverErrors: reg.Counter("kunci_hub_api_server_errors_total", "Requests of the hub's API that failed with a 5xx status."),
+		watchDropped: reg.Counter("kunci_hub_api_watch_dropped_total",
+			"Watch streams ended because the caller did not take a write within the write timeout."),
+		watchEnded: reg.Counter("kunci_hub_api_watch_ended_total", "Watch streams ended because their token was revoked or expired."),
+		eventReads: make(chan struct{}, o.EventReads),
+		eventsBusy: reg.Counter("kunci_hub_api_events_busy_total", "GET /api/events answered 503: as many event reads as allowed were running."),
 	}
 	readers := []auth.Role{auth.Requester, auth.Coordinator, auth.Approver, auth.Viewer} // every role reads
 	route := func(pattern string, roles []auth.Role, fn func(http.ResponseWriter, *http.Request, auth.Principal) error) {
@@ -77,8 +104,15 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]bool{"ok": true})
 	})
-	a.mux.Handle("GET /metrics", reg)
-	a.mux.Handle("GET /api/metrics", reg) // where kunci dev's door has /metrics
+	// the counters tell who failed to sign in and what the doors did:
+	// a token of any role reads them (Prometheus sends it with
+	// authorization.credentials_file), as it reads the rest
+	metricsOf := func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+		reg.ServeHTTP(w, r)
+		return nil
+	}
+	route("GET /metrics", readers, metricsOf)
+	route("GET /api/metrics", readers, metricsOf) // where kunci dev's door has /metrics
 	route("GET /api/whoami", readers, a.whoami)
 	route("POST /api/permits", one(auth.Requester), a.request)
 	route("GET /api/permits", readers, a.listPermits)
@@ -97,6 +131,9 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	route("GET /api/watch", readers, a.watch)
 	route("POST /api/doors/{site}/{door}/commands", one(auth.Admin), a.command)
 	route("POST /api/doors/{site}/{door}/gap", one(auth.Admin), a.acceptGap)
+	route("GET /api/alarms", readers, a.listAlarms)
+	route("GET /api/alarms/{id}", readers, a.showAlarm)
+	route("POST /api/alarms/{id}/ack", one(auth.Admin), a.ackAlarm)
 	route("GET /api/tokens", one(auth.Admin), a.listTokens)
 	route("POST /api/tokens", one(auth.Admin), a.issueToken)
 	route("DELETE /api/tokens/{id}", one(auth.Admin), a.revokeToken)
@@ -193,16 +230,30 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, code int, err error) 
 }
 
 // decode reads the body into v: one JSON object of at most MaxBody bytes,
-// no unknown field. An empty body is an empty object.
+// sent within the server's body deadline (internal/httplimit), no
+// unknown field, no key twice in an object and none that names a field
+// only when case is ignored (internal/strictjson). An empty body is an
+// empty object.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return withStatus(http.StatusUnsupportedMediaType, "body: Content-Type %q, want application/json", ct)
 	}
-	body := http.MaxBytesReader(w, r.Body, MaxBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return withStatus(http.StatusRequestEntityTooLarge, "body: larger than %d bytes", MaxBody)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return withStatus(http.StatusRequestTimeout, "body: not sent in time (%d bytes came)", len(raw))
+	case err != nil:
+		return withStatus(http.StatusBadRequest, "body: %v", err)
+	}
+	if err := strictjson.Check(raw, v); err != nil {
+		return withStatus(http.StatusBadRequest, "body: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var tm *time.ParseError
@@ -210,8 +261,6 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case err == nil:
 	case errors.Is(err, io.EOF):
 		return nil
-	case errors.As(err, &mbe):
-		return withStatus(http.StatusRequestEntityTooLarge, "body: larger than %d bytes", MaxBody)
 	case errors.As(err, &syn):
 		return withStatus(http.StatusBadRequest, "body: not valid JSON at byte %d: %v", syn.Offset, err)
 	case errors.As(err, &typ):
@@ -224,14 +273,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		// unknown field, and the rest encoding/json names
 		return withStatus(http.StatusBadRequest, "body: %v", err)
 	}
-	if dec.More() {
+	// not dec.More, which misses a stray ']' or '}'
+	if len(bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n")) != 0 {
 		return withStatus(http.StatusBadRequest, "body: more than one JSON value")
-	}
-	if _, err := io.Copy(io.Discard, body); err != nil {
-		if errors.As(err, &mbe) {
-			return withStatus(http.StatusRequestEntityTooLarge, "body: larger than %d bytes", MaxBody)
-		}
-		return withStatus(http.StatusBadRequest, "body: %v", err)
 	}
 	return nil
 }
@@ -279,16 +323,23 @@ func (a *API) listPermits(w http.ResponseWriter, r *http.Request, p auth.Princip
 	default:
 		return withStatus(http.StatusBadRequest, "state %q: want requested, coordinated, approved, escorted, issued, rejected or revoked", state)
 	}
-	recs, err := a.h.Workflow().List()
+	pq, err := readPage(r)
+	if err != nil {
+		return err
+	}
+	var keep func(*workflow.Record) bool
+	if state != "" {
+		keep = func(rec *workflow.Record) bool { return rec.State == state }
+	}
+	recs, next, err := a.h.Workflow().Page(pq.after, pq.limit, keep)
 	if err != nil {
 		return err
 	}
 	out := make([]Permit, 0, len(recs))
 	for _, rec := range recs {
-		if state == "" || rec.State == state {
-			out = append(out, view(p, rec))
-		}
+		out = append(out, view(p, rec))
 	}
+	setNext(w, r, next)
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }
@@ -356,14 +407,19 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 	})
 }
 
-func (a *API) listStaff(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	staff, err := a.h.Workflow().ListStaff()
+func (a *API) listStaff(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	pq, err := readPage(r)
+	if err != nil {
+		return err
+	}
+	staff, next, err := a.h.Workflow().StaffPage(pq.after, pq.limit)
 	if err != nil {
 		return err
 	}
 	if staff == nil {
 		staff = []workflow.StaffMember{}
 	}
+	setNext(w, r, next)
 	httpjson.Write(w, http.StatusOK, staff)
 	return nil
 }
@@ -433,11 +489,27 @@ func (a *API) guestbook(w http.ResponseWriter, r *http.Request, p auth.Principal
 	if format != "" && format != "csv" && format != "json" {
 		return withStatus(http.StatusBadRequest, "format %q: want json or csv", format)
 	}
-	rows, _ := a.h.GuestRows(f, 0, -1, p.CanSeeNIK())
 	if format == "csv" {
+		// the export is the whole selection, for a spreadsheet: from and
+		// to bound it
+		rows, _ := a.h.GuestRows(f, 0, -1, p.CanSeeNIK())
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="buku-tamu.csv"`)
 		return workflow.WriteCSV(w, rows)
+	}
+	pq, err := readPage(r)
+	if err != nil {
+		return err
+	}
+	after := -1
+	if pq.after != "" {
+		if after, err = strconv.Atoi(pq.after); err != nil || after < 0 {
+			return withStatus(http.StatusBadRequest, "after: not a cursor of the guest book")
+		}
+	}
+	rows, next := a.h.GuestRowsAfter(f, after, pq.limit, p.CanSeeNIK())
+	if next >= 0 {
+		setNext(w, r, strconv.Itoa(next))
 	}
 	out := make([]GuestRow, len(rows))
 	for i, row := range rows {
@@ -501,51 +573,44 @@ func (a *API) doors(w http.ResponseWriter, _ *http.Request, _ auth.Principal) er
 	return nil
 }
 
-// MaxEvents is the most events one GET /api/events answers.
-const MaxEvents = 10000
-
-// events answers a door's stored events, oldest first, filtered by type
-// and permit, at most limit (1000, at most MaxEvents) of the most recent.
+// events answers a door's stored events, filtered by type and permit: a
+// page of the most recent (limit, DefaultPage), oldest first, and a next
+// page of the older ones. The store reads the page back from the end of
+// the door's log, or through its index when a type or a permit is given,
+// never the whole log; at most Options.EventReads read at once, the
+// others are answered 503.
 func (a *API) events(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	q := r.URL.Query()
 	site, door := q.Get("site"), q.Get("door")
 	if site == "" || door == "" {
 		return withStatus(http.StatusBadRequest, "site and door: both are needed")
 	}
-	limit := 1000
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxEvents {
-			return withStatus(http.StatusBadRequest, "limit %q: want 1 to %d", v, MaxEvents)
-		}
-		limit = n
-	}
-	typ, pmt := wire.EventType(q.Get("type")), q.Get("permit")
-	// a ring of the last limit matches
-	ring := make([]wire.Event, 0, min(limit, 1024))
-	next := 0
-	walk := a.h.Events().Walk
-	if typ != "" {
-		walk = func(site, door string, fn func(wire.Event) error) error {
-			return a.h.Events().WalkTypes(site, door, []wire.EventType{typ}, fn)
-		}
-	}
-	err := walk(site, door, func(e wire.Event) error {
-		if (typ != "" && e.Type != typ) || (pmt != "" && e.Permit != pmt) {
-			return nil
-		}
-		if len(ring) < limit {
-			ring = append(ring, e)
-		} else {
-			ring[next] = e
-			next = (next + 1) % limit
-		}
-		return nil
-	})
+	pq, err := readPage(r)
 	if err != nil {
 		return err
 	}
-	out := append(ring[next:len(ring):len(ring)], ring[:next]...)
+	select {
+	case a.eventReads <- struct{}{}:
+		defer func() { <-a.eventReads }()
+	default:
+		a.eventsBusy.Inc()
+		w.Header().Set("Retry-After", "1")
+		return withStatus(http.StatusServiceUnavailable, "too many event reads at once: try again")
+	}
+	pg, err := a.h.Events().Recent(ingest.Query{Site: site, Door: door, Type: wire.EventType(q.Get("type")),
+		Permit: q.Get("permit"), Before: pq.after, Limit: pq.limit})
+	if errors.Is(err, ingest.ErrCursor) {
+		return withStatus(http.StatusBadRequest, "after: not a cursor of these events")
+	}
+	if err != nil {
+		return err
+	}
+	out := pg.Events
+	if out == nil {
+		out = []wire.Event{}
+	}
+	slices.Reverse(out)
+	setNext(w, r, pg.Next)
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }
@@ -553,44 +618,91 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, _ auth.Principal) e
 // watchBeat is how often an idle watch stream says it is alive.
 const watchBeat = 15 * time.Second
 
-func (a *API) watch(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+// DefaultWatchWrite is Options.WatchWrite when zero.
+const DefaultWatchWrite = 10 * time.Second
+
+// watch streams the doors' state and changes until the caller goes, its
+// token is revoked or expires, or the hub stops. A write that has not
+// gone within Options.WatchWrite ends it, counted: a caller that does not
+// read is dropped, never held.
+func (a *API) watch(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	rc := http.NewResponseController(w)
 	ctx := r.Context()
-	updates := a.h.Watch(ctx)
+	updates, err := a.h.Watch(ctx)
+	if errors.Is(err, hub.ErrBusy) {
+		// answered here, not by fail, which hides a 5xx's cause; the
+		// hub counted it
+		w.Header().Set("Retry-After", "30")
+		httpjson.Error(w, http.StatusServiceUnavailable, fmt.Errorf("%v; try again later", err))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ended, release := a.tokens.Ended(p.TokenID)
+	defer release()
+	var expired <-chan time.Time
+	if !p.Expires.IsZero() {
+		t := time.NewTimer(time.Until(p.Expires))
+		defer t.Stop()
+		expired = t.C
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
+	// each write gets its deadline; errors.Is(err, os.ErrDeadlineExceeded)
+	// afterwards: the caller stopped reading
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(a.o.WatchWrite)) }
+	// the server sets no write deadline of its own: one left here would
+	// fail the connection's next answer
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+	dropped := func(err error) error {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			a.watchDropped.Inc()
+			a.o.Log.Info("api: a watch stream that did not read was dropped", "token", p.TokenID, "write_timeout", a.o.WatchWrite)
+		}
+		return nil
+	}
+	deadline()
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
 	// the current state first, then the changes
 	for _, d := range a.h.Doors() {
 		d := d
 		if err := enc.Encode(hub.Update{Kind: "state", Site: d.Site, Door: d.Door, State: &d}); err != nil {
-			return nil
+			return dropped(err)
 		}
 	}
-	if rc.Flush() != nil {
-		return nil
+	if err := rc.Flush(); err != nil {
+		return dropped(err)
 	}
 	beat := time.NewTicker(watchBeat)
 	defer beat.Stop()
 	for {
+		var err error
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-ended:
+			a.watchEnded.Inc()
+			return nil
+		case <-expired:
+			a.watchEnded.Inc()
+			return nil
 		case <-beat.C:
-			if _, err := io.WriteString(w, "{\"kind\":\"beat\"}\n"); err != nil {
-				return nil
-			}
+			deadline()
+			_, err = io.WriteString(w, "{\"kind\":\"beat\"}\n")
 		case u, ok := <-updates:
 			if !ok {
 				return nil
 			}
-			if err := enc.Encode(u); err != nil {
-				return nil
-			}
+			deadline()
+			err = enc.Encode(u)
 		}
-		if rc.Flush() != nil {
-			return nil
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
+			return dropped(err)
 		}
 	}
 }
@@ -657,12 +769,24 @@ func (a *API) acceptGap(w http.ResponseWriter, r *http.Request, p auth.Principal
 	return nil
 }
 
-func (a *API) listTokens(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	pq, err := readPage(r)
+	if err != nil {
+		return err
+	}
 	infos, err := a.tokens.List()
 	if err != nil {
 		return err
 	}
-	httpjson.Write(w, http.StatusOK, infos)
+	// List's order: by creation, then id
+	page, next := pageOf(infos, func(i *auth.Info) string {
+		return i.Created.UTC().Format("20060102T150405.000000000") + "/" + i.ID
+	}, pq)
+	if page == nil {
+		page = []auth.Info{}
+	}
+	setNext(w, r, next)
+	httpjson.Write(w, http.StatusOK, page)
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -274,6 +276,13 @@ func TestBadInput(t *testing.T) {
 		{"wrong time", p.Desk, "POST", "/api/permits", []byte(`{"not_before":"tomorrow"}`), 400, "time"},
 		{"unknown field", p.Desk, "POST", "/api/permits", []byte(`{"guest":"A","nik_raw":"1"}`), 400, "nik_raw"},
 		{"not JSON", p.Desk, "POST", "/api/permits", []byte(`{"guest":`), 400, "JSON"},
+		// encoding/json would read SITE as site, and keep the last of two
+		// (issue 13): refused, naming the key
+		{"key in upper case", p.Desk, "POST", "/api/permits", []byte(`{"SITE":"demo"}`), 400, `key \"SITE\": no such field; keys are case-sensitive: \"site\"`},
+		{"key in mixed case", p.Coord, "POST", base + "/coordinate", []byte(`{"Category":"server"}`), 400, `key \"Category\"`},
+		{"key twice", p.Desk, "POST", "/api/permits", []byte(`{"guest":"A","guest":"B"}`), 400, `key \"guest\" appears twice`},
+		{"key twice in a token's body", e.Admin, "POST", "/api/tokens", []byte(`{"name":"x","roles":["viewer"],"roles":["admin"]}`), 400, `key \"roles\" appears twice`},
+		{"stray bracket after the body", p.Desk, "POST", "/api/permits", []byte(`{}]`), 400, "more than one"},
 		{"two values", p.Desk, "POST", "/api/permits", []byte(`{} {}`), 400, "more than one"},
 		{"array body", p.Desk, "POST", "/api/permits", []byte(`[1,2]`), 400, "body"},
 		{"10 MiB body", p.Desk, "POST", "/api/permits", big, 413, "larger than"},
@@ -343,7 +352,7 @@ func TestBadInput(t *testing.T) {
 	if e.Tokens.Stats().Tampered == 0 {
 		t.Error("tampered token not counted")
 	}
-	_, m := e.Do(t, "", "GET", "/metrics", nil)
+	_, m := e.Do(t, p.Viewer, "GET", "/metrics", nil)
 	if !strings.Contains(string(m), "kunci_hub_api_client_errors_total") {
 		t.Errorf("metrics:\n%s", m)
 	}
@@ -438,6 +447,54 @@ func TestPurge(t *testing.T) {
 	}
 }
 
+// TestPurgeLeavesNoTrace: after a purge through the API, none of the
+// purged guests' names, NIKs and phones is left in any of the hub's files,
+// in clear or JSON-escaped, not in the pages the stores freed (issue 13).
+func TestPurgeLeavesNoTrace(t *testing.T) {
+	clock := hubtest.NewClock(time.Now())
+	e := hubtest.New(t, hubtest.Options{Now: clock.Now, Retention: 30 * 24 * time.Hour})
+	p := staffUp(t, e)
+	ctx := t.Context()
+	var secrets []string
+	for i := range 8 {
+		req := permitRequest(time.Now())
+		req.Guest = fmt.Sprintf("Tamu <Rahasia> & Nomor %03d", i)
+		req.NIK = fmt.Sprintf("9%015d", 737000000+i)
+		req.Phone = fmt.Sprintf("+62-877-%04d-7311", i)
+		secrets = append(secrets, req.Guest, req.NIK, req.Phone)
+		rec := must(e.Client(t, p.Desk).Request(ctx, req))(t)
+		must(e.Client(t, p.Coord).Coordinate(ctx, rec.ID, permit.Network))(t)
+		must(e.Client(t, p.Head).Approve(ctx, rec.ID))(t)
+		must(e.Client(t, p.Head).Escort(ctx, rec.ID, "S-004"))(t)
+	}
+	e.Feed(t, visit("P-000001", time.Now().UTC())...)
+	admin := e.Client(t, e.Admin)
+	if rows := must(admin.GuestBook(ctx, workflow.Filter{}))(t); len(rows) != 1 || rows[0].Guest != "Tamu <Rahasia> & Nomor 000" {
+		t.Fatalf("guest book before the purge: %+v", rows)
+	}
+	clock.Add(31 * 24 * time.Hour)
+	if res := must(admin.Purge(ctx))(t); len(res.Purged) != 8 {
+		t.Fatalf("purge %+v; want the 8 permits", res)
+	}
+	e.Stop()
+	err := filepath.WalkDir(e.Dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		for _, v := range secrets {
+			j, _ := json.Marshal(v)
+			if bytes.Contains(raw, []byte(v)) || bytes.Contains(raw, j[1:len(j)-1]) {
+				t.Errorf("%s still holds %q", filepath.Base(path), v)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestWatch: the stream starts with the doors' state and carries events
 // as they are stored.
 func TestWatch(t *testing.T) {
@@ -474,5 +531,21 @@ func TestEvents(t *testing.T) {
 	// a limit of 0 is the client's "the hub's default": sent by hand
 	if code, body := e.Do(t, e.Admin, "GET", "/api/events?site=demo&door=server-room&limit=0", nil); code != http.StatusBadRequest {
 		t.Fatalf("limit=0: %d %s; want 400", code, body)
+	}
+}
+
+// TestMetricsNeedAToken: the hub's counters (sign-in failures, the
+// doors' events) are read with a token of any role, never without one
+// (issue 13).
+func TestMetricsNeedAToken(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	desk := e.Token(t, "desk", auth.Requester)
+	for _, path := range []string{"/metrics", "/api/metrics"} {
+		if code, body := e.Do(t, "", "GET", path, nil); code != http.StatusUnauthorized || strings.Contains(string(body), "kunci_hub_") {
+			t.Errorf("GET %s without a token = %d %.80s; want 401 and no counters", path, code, body)
+		}
+		if code, body := e.Do(t, desk, "GET", path, nil); code != http.StatusOK || !strings.Contains(string(body), "kunci_hub_auth_refused_total") {
+			t.Errorf("GET %s with a requester's token = %d %.80s; want 200 and the counters", path, code, body)
+		}
 	}
 }

@@ -50,7 +50,7 @@
 //	GET    /healthz                              200 {"ok":true}
 //	GET    /api/whoami                           Whoami
 //	POST   /api/permits          requester       PermitRequest -> 201 Permit
-//	GET    /api/permits[?state=S]                []Permit
+//	GET    /api/permits[?state=S]                []Permit (a page: see Lists below)
 //	GET    /api/permits/{id}                     Permit
 //	POST   /api/permits/{id}/coordinate  coordinator  {"category":"network"|"server"} -> Permit
 //	POST   /api/permits/{id}/approve     approver     {} -> Permit
@@ -62,20 +62,49 @@
 //	GET    /api/guestbook[?site=&door=&from=&to=&permit=][&format=csv]  []GuestRow, or CSV
 //	GET    /api/sla[?site=&door=&from=&to=&permit=]  SLAReport (from, to: when requested)
 //	GET    /api/doors                            []hub.Door
-//	GET    /api/events?site=&door=[&type=&permit=&limit=]  []wire.Event, the last limit (1000) in order
+//	GET    /api/events?site=&door=[&type=&permit=]  []wire.Event: the most recent page, oldest first; its
+//	                                             next page is the older events (503 while Options.EventReads run)
 //	GET    /api/watch                            NDJSON stream of hub.Update, one per line: a "state"
 //	                                             per door first, then the changes; {"kind":"beat"} every 15 s when idle
 //	POST   /api/doors/{site}/{door}/commands  admin  {"command":"lockdown"|"release"|"unlock-once"|"resync"} -> 202 permit.Command
+//	GET    /api/alarms[?open=1&site=&door=&kind=]  []AlarmRecord, newest first (a page)
+//	GET    /api/alarms/{id}                      AlarmRecord
+//	POST   /api/alarms/{id}/ack  admin           {"note":"..."} -> AlarmRecord (409 if acknowledged already)
 //	GET    /api/tokens           admin           []auth.Info
 //	POST   /api/tokens           admin           {"name":"...","roles":["approver"],"expires":"RFC 3339"?} -> 201 NewToken
 //	DELETE /api/tokens/{id}      admin           204
 //	POST   /api/purge            admin           {} -> PurgeResult (the configured retention)
-//	GET    /metrics, /api/metrics                the hub's metrics, Prometheus text (README.md)
+//	GET    /metrics, /api/metrics                the hub's metrics, Prometheus text (README.md); any role
+//
+// Alarms are acknowledged by admins: design.md's console gives them the
+// doors to watch and the alarms to acknowledge; the SOP's other roles
+// (desk, coordinator, approver, auditor) read them. A request waiting
+// past its step's time clears when the step is taken, and an admin
+// acknowledges it as any other.
+//
+// Lists: GET /api/permits, staff, guestbook (JSON), events, alarms,
+// tokens and users answer a page: ?limit=N (1 to MaxPage, 10,000; DefaultPage, 1000,
+// if absent) and ?after=CURSOR. A page that is not the last has a header
+// Link: </api/...?after=CURSOR&...>; rel="next" (RFC 8288), the same
+// request for the next page; the body is the page's JSON array. Cursors
+// are opaque. Permits, staff, users are in id order, tokens by creation,
+// the guest book by entry (a page's rows stay put as visits are added),
+// alarms from the newest back;
+// events from the newest back, each page oldest first. A page of permits
+// in one state, or of events of one type and one permit, may end short of
+// limit with a next page: it reads at most limit+10,000 records. The
+// guest book's CSV is the whole selection. hub/client follows the pages.
 //
 // from and to are RFC 3339 times or dates (2026-11-28); to is exclusive.
 // The guest book selects visits by entry, the SLA permits by request.
-// Bodies are at most MaxBody bytes and must be one JSON object with no
-// unknown field.
+// Bodies are at most MaxBody bytes, sent within the server's body
+// deadline (408 after it), and must be one JSON object with no unknown
+// field, no key twice in an object and every key spelt as its field,
+// case included (a 400 names the key). A request with two Authorization
+// headers is refused with 400. A watch stream ends when its token is
+// revoked or expires, and when its caller stops reading (a write not
+// taken within Options.WatchWrite); one beyond the hub's MaxWatchers is
+// answered 503 with Retry-After.
 //
 // The API must never show a NIK unmasked to anyone but an admin, never
 // show a card UID (only fingerprints exist), and never change a record on

@@ -3,6 +3,7 @@ package api
 import (
 	"time"
 
+	"github.com/kunci-project/kunci/hub/alarm"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/permit"
@@ -11,6 +12,17 @@ import (
 
 // MaxBody is the largest request body the API reads.
 const MaxBody = 1 << 20
+
+// AlarmRecord is an alarm's record (GET /api/alarms): door, kind, rack, permit
+// id, the door's detail text, opened, cleared and the acknowledgement;
+// no personal data.
+type AlarmRecord = alarm.Alarm
+
+// AckRequest is the body of POST /api/alarms/{id}/ack: what the person
+// saw or did (permit.MaxNote; lines, no other control characters).
+type AckRequest struct {
+	Note string `json:"note"`
+}
 
 // Permit is a permit request as the API shows it: workflow.Record, NIK
 // masked for every role but admin.

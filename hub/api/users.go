@@ -35,12 +35,21 @@ func (req *UserRequest) user() (auth.NewUser, error) {
 	return n, nil
 }
 
-func (a *API) listUsers(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	pq, err := readPage(r)
+	if err != nil {
+		return err
+	}
 	users, err := a.o.Users.List()
 	if err != nil {
 		return err
 	}
-	httpjson.Write(w, http.StatusOK, users)
+	page, next := pageOf(users, func(u *auth.User) string { return u.Login }, pq) // List's order
+	if page == nil {
+		page = []auth.User{}
+	}
+	setNext(w, r, next)
+	httpjson.Write(w, http.StatusOK, page)
 	return nil
 }
 

@@ -47,9 +47,16 @@
 //
 // Middleware reads Authorization: Bearer <token>, puts the Principal in
 // the request's context (FromContext) or answers 401 with a JSON error
-// naming the problem and a WWW-Authenticate header (RFC 6750). Require
-// answers 403 naming the roles needed. Every refusal is counted (Stats),
-// for the hub's /metrics.
+// naming the problem and a WWW-Authenticate header (RFC 6750); a request
+// with two Authorization headers is answered 400 (ErrAmbiguous), since
+// which one counts would be a guess another proxy may make otherwise.
+// Require answers 403 naming the roles needed. Every refusal is counted
+// (Stats), for the hub's /metrics.
+//
+// A stream that outlives its request's check (the API's watch) waits on
+// Tokens.Ended, closed when the token is revoked, and on
+// Principal.Expires; a console session's stream on Session.Ended and
+// Session.Expires.
 //
 // # Never
 //

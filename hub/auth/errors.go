@@ -8,6 +8,9 @@ import "errors"
 var (
 	// ErrNoToken: the request has no Authorization: Bearer token.
 	ErrNoToken = errors.New("auth: no Authorization: Bearer token")
+	// ErrAmbiguous: the request has more than one Authorization header
+	// (which one counts is a proxy's guess): the API's 400.
+	ErrAmbiguous = errors.New("auth: more than one Authorization header")
 	// ErrMalformed: the token does not have the shape kunci_<id>_<secret>.
 	ErrMalformed = errors.New("auth: token is malformed")
 	// ErrUnknown: no token has that id, or it was revoked, or it expired.

@@ -13,6 +13,9 @@ const realm = `Bearer realm="kunci"`
 
 // bearer returns the token of the request's Authorization header.
 func bearer(h http.Header) (string, error) {
+	if len(h.Values("Authorization")) > 1 {
+		return "", ErrAmbiguous
+	}
 	v := h.Get("Authorization")
 	if v == "" {
 		return "", ErrNoToken
@@ -35,7 +38,8 @@ func bearer(h http.Header) (string, error) {
 // Middleware lets a request with a valid bearer token through to next,
 // with its Principal in the context (FromContext). It answers any other
 // with 401, {"error": "..."} naming the problem and a WWW-Authenticate
-// header; with 500 if the store fails.
+// header; one with two Authorization headers with 400; with 500 if the
+// store fails.
 func (t *Tokens) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, err := bearer(r.Header)
@@ -85,6 +89,9 @@ func (t *Tokens) refuse(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrNoToken):
 		c.missing.Add(1)
 		challenge = realm
+	case errors.Is(err, ErrAmbiguous):
+		c.ambiguous.Add(1)
+		code, challenge = http.StatusBadRequest, realm+`, error="invalid_request"`
 	case errors.Is(err, ErrMalformed):
 		c.malformed.Add(1)
 	case errors.Is(err, ErrUnknown):

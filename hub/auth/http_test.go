@@ -84,7 +84,11 @@ func TestMiddleware(t *testing.T) {
 		{"unknown", []string{"Bearer kunci_0000000000000000_" + secretOf(good)}, 401, invalid, "unknown, revoked or expired token"},
 		{"revoked", []string{"Bearer " + revoked}, 401, invalid, "unknown, revoked or expired token: token " + rinfo.ID + " was revoked"},
 		{"tampered", []string{"Bearer " + tampered}, 401, invalid, "token does not match (tampered?): token " + info.ID},
-		{"first header counts", []string{"Bearer " + tampered, "Bearer " + good}, 401, invalid, "tampered"},
+		// which of two counts is a proxy's guess (issue 13): neither
+		{"two headers", []string{"Bearer " + tampered, "Bearer " + good}, 400, `Bearer realm="kunci", error="invalid_request"`,
+			"more than one Authorization header"},
+		{"the same header twice", []string{"Bearer " + good, "Bearer " + good}, 400, `Bearer realm="kunci", error="invalid_request"`,
+			"more than one Authorization header"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a := serve(t, h, c.header...)
@@ -99,7 +103,7 @@ func TestMiddleware(t *testing.T) {
 			}
 		})
 	}
-	want := auth.Stats{Missing: 5, Malformed: 1, Unknown: 2, Tampered: 2}
+	want := auth.Stats{Missing: 5, Ambiguous: 2, Malformed: 1, Unknown: 2, Tampered: 1}
 	if got := tokens.Stats(); got != want {
 		t.Errorf("Stats() = %+v; want %+v", got, want)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Role is what a token may do in the hub's API.
@@ -76,6 +77,9 @@ type Principal struct {
 	User      string `json:"user,omitempty"` // a console user's login
 	Lang      string `json:"lang,omitempty"` // their language
 	SessionID string `json:"-"`
+	// Expires is when the token expires (zero: never, or a session's
+	// principal), for a stream that must end with it.
+	Expires time.Time `json:"-"`
 }
 
 // Has reports whether p holds role r; an admin holds every role.

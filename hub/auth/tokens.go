@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -47,6 +48,16 @@ type record struct {
 type Tokens struct {
 	db    *bolt.DB
 	stats counters
+
+	mu   sync.Mutex
+	ends map[string]*ending // by token id, while a stream waits on it
+}
+
+// ending is the Ended channel of one token, shared by its streams.
+type ending struct {
+	ch     chan struct{}
+	users  int
+	closed bool
 }
 
 // New keeps tokens in db, a bbolt file the hub already opened (its
@@ -64,8 +75,9 @@ func New(db *bolt.DB, reg *metrics.Registry) (*Tokens, error) {
 		reg = metrics.NewRegistry()
 	}
 	refused := metrics.NewCounterVec[refusal](reg, "kunci_hub_auth_refused_total",
-		"API requests refused by the token check, by reason: missing, malformed, unknown, tampered, forbidden.", "reason")
-	return &Tokens{db: db, stats: counters{missing: refused.With("missing"), malformed: refused.With("malformed"),
+		"API requests refused by the token check, by reason: missing, ambiguous (two Authorization headers), malformed, unknown, tampered, forbidden.", "reason")
+	return &Tokens{db: db, ends: map[string]*ending{}, stats: counters{missing: refused.With("missing"),
+		ambiguous: refused.With("ambiguous"), malformed: refused.With("malformed"),
 		unknown: refused.With("unknown"), tampered: refused.With("tampered"), forbidden: refused.With("forbidden")}}, nil
 }
 
@@ -263,7 +275,7 @@ func (t *Tokens) Revoke(id string) error {
 		// not quoted: a whole token given by mistake would end up in a log
 		return fmt.Errorf("%w: a token id is not %d lowercase hex digits", ErrNotFound, idLen)
 	}
-	return t.db.Update(func(tx *bolt.Tx) error {
+	err := t.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bTokens)
 		r, err := get(b, id)
 		if err != nil || r.Revoked {
@@ -272,6 +284,55 @@ func (t *Tokens) Revoke(id string) error {
 		r.Revoked, r.RevokedAt = true, time.Now().UTC()
 		return put(b, &r)
 	})
+	if err == nil {
+		t.end(id)
+	}
+	return err
+}
+
+// Ended returns a channel closed when token id is revoked (at once if it
+// is revoked already, or unknown), for a stream that must not outlive
+// its token; expiry is the stream's to watch (Principal.Expires). Call
+// release when the stream ends.
+func (t *Tokens) Ended(id string) (ended <-chan struct{}, release func()) {
+	t.mu.Lock()
+	e := t.ends[id]
+	if e == nil {
+		e = &ending{ch: make(chan struct{})}
+		t.ends[id] = e
+	}
+	e.users++
+	t.mu.Unlock()
+	release = sync.OnceFunc(func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if e.users--; e.users == 0 && t.ends[id] == e {
+			delete(t.ends, id)
+		}
+	})
+	// read after the channel is in place: a Revoke that commits after this
+	// read closes it; one before is seen here
+	var live bool
+	err := t.db.View(func(tx *bolt.Tx) error {
+		r, err := get(tx.Bucket(bTokens), id)
+		live = err == nil && !r.Revoked
+		return err
+	})
+	if err != nil || !live {
+		t.end(id)
+	}
+	return e.ch, release
+}
+
+// end closes the Ended channel of id, if a stream waits on it.
+func (t *Tokens) end(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.ends[id]; e != nil && !e.closed {
+		e.closed = true
+		close(e.ch)
+		delete(t.ends, id)
+	}
 }
 
 // Verify returns who token belongs to. Its errors are ErrMalformed,
@@ -305,7 +366,7 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 	case !r.Active(now):
 		return Principal{}, fmt.Errorf("%w: token %s expired at %s", ErrUnknown, id, r.Expires.Format(time.RFC3339))
 	}
-	return Principal{Name: r.Name, Roles: slices.Clone(r.Roles), TokenID: id}, nil
+	return Principal{Name: r.Name, Roles: slices.Clone(r.Roles), TokenID: id, Expires: r.Expires}, nil
 }
 
 // EnsureAdmin issues an admin token for name, without expiry, if no
@@ -334,7 +395,7 @@ func (t *Tokens) EnsureAdmin(name string) (token string, issued bool, err error)
 // counters count refusals, by reason: the children of
 // kunci_hub_auth_refused_total.
 type counters struct {
-	missing, malformed, unknown, tampered, forbidden *metrics.Counter
+	missing, ambiguous, malformed, unknown, tampered, forbidden *metrics.Counter
 }
 
 // refusal is the reason label of kunci_hub_auth_refused_total.
@@ -344,6 +405,7 @@ type refusal string
 // reason, for the hub's /metrics.
 type Stats struct {
 	Missing   uint64 `json:"missing"`   // no Authorization: Bearer token
+	Ambiguous uint64 `json:"ambiguous"` // two Authorization headers
 	Malformed uint64 `json:"malformed"` // ErrMalformed
 	Unknown   uint64 `json:"unknown"`   // ErrUnknown
 	Tampered  uint64 `json:"tampered"`  // ErrTampered
@@ -354,7 +416,7 @@ type Stats struct {
 func (t *Tokens) Stats() Stats {
 	c := &t.stats
 	return Stats{
-		Missing: c.missing.Value(), Malformed: c.malformed.Value(), Unknown: c.unknown.Value(),
+		Missing: c.missing.Value(), Ambiguous: c.ambiguous.Value(), Malformed: c.malformed.Value(), Unknown: c.unknown.Value(),
 		Tampered: c.tampered.Value(), Forbidden: c.forbidden.Value(),
 	}
 }

@@ -76,7 +76,7 @@ func WatchIdle(d time.Duration) Option {
 
 // New returns a client of the hub at baseURL (http or https, a host, and
 // a path prefix if the hub is behind one) with token; an empty token
-// sends none (GET /healthz and /api/metrics need none).
+// sends none (GET /healthz needs none).
 func New(baseURL, token string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -159,25 +159,32 @@ func (c *Client) open(ctx context.Context, hc *http.Client, method, path string,
 
 // send sends a request and reads its answer whole, up to MaxAnswer.
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, body any) ([]byte, error) {
-	resp, err := c.open(ctx, c.short, method, path, q, body, "application/json")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("hub: %s %s: reading the answer: %w", method, path, err)
-	}
-	if len(b) > MaxAnswer {
-		return nil, fmt.Errorf("hub: %s %s: the answer is larger than %d MiB", method, path, MaxAnswer>>20)
-	}
-	if c.onAnswer != nil {
+	b, _, err := c.read(ctx, method, path, q, body, MaxAnswer)
+	if err == nil && c.onAnswer != nil {
 		c.onAnswer(b)
 	}
-	return b, nil
+	return b, err
+}
+
+// read sends a request and reads its answer whole, up to max bytes; it
+// returns the answer's header too.
+func (c *Client) read(ctx context.Context, method, path string, q url.Values, body any, max int) ([]byte, http.Header, error) {
+	resp, err := c.open(ctx, c.short, method, path, q, body, "application/json")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(max)+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, fmt.Errorf("hub: %s %s: reading the answer: %w", method, path, err)
+	}
+	if len(b) > max {
+		return nil, nil, fmt.Errorf("hub: %s %s: the answer is larger than %d MiB", method, path, MaxAnswer>>20)
+	}
+	return b, resp.Header, nil
 }
 
 // call sends a request and decodes its JSON answer into a T.

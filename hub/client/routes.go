@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,13 +79,14 @@ func (c *Client) Revoke(ctx context.Context, id, reason string) (*api.Permit, er
 	return call[*api.Permit](ctx, c, http.MethodPost, permitPath(id, "revoke"), nil, api.ReasonRequest{Reason: reason})
 }
 
-// Permits lists the permits in state, or all of them if state is empty.
+// Permits lists the permits in state, or all of them if state is empty,
+// every page.
 func (c *Client) Permits(ctx context.Context, state workflow.State) ([]api.Permit, error) {
 	var q url.Values
 	if state != "" {
 		q = url.Values{"state": {string(state)}}
 	}
-	return call[[]api.Permit](ctx, c, http.MethodGet, "/api/permits", q, nil)
+	return list[api.Permit](ctx, c, "/api/permits", q)
 }
 
 // Permit returns permit id.
@@ -92,9 +94,9 @@ func (c *Client) Permit(ctx context.Context, id string) (*api.Permit, error) {
 	return call[*api.Permit](ctx, c, http.MethodGet, permitPath(id, ""), nil, nil)
 }
 
-// Staff lists the staff register.
+// Staff lists the staff register, every page.
 func (c *Client) Staff(ctx context.Context) ([]api.Staff, error) {
-	return call[[]api.Staff](ctx, c, http.MethodGet, "/api/staff", nil, nil)
+	return list[api.Staff](ctx, c, "/api/staff", nil)
 }
 
 // PutStaff adds a staff member, or changes one of the same id (role
@@ -120,9 +122,9 @@ func query(f workflow.Filter) url.Values {
 }
 
 // GuestBook returns the visits of the guest book (Buku Tamu) that f
-// selects by entry, NIKs masked but for an admin.
+// selects by entry, every page, NIKs masked but for an admin.
 func (c *Client) GuestBook(ctx context.Context, f workflow.Filter) ([]api.GuestRow, error) {
-	return call[[]api.GuestRow](ctx, c, http.MethodGet, "/api/guestbook", query(f), nil)
+	return list[api.GuestRow](ctx, c, "/api/guestbook", query(f))
 }
 
 // GuestBookCSV copies the guest book's CSV (every field, for a
@@ -160,12 +162,26 @@ type EventQuery struct {
 	Site, Door string         // both needed
 	Type       wire.EventType // only events of this type
 	Permit     string         // only events of this permit
-	Limit      int            // the most recent Limit (0: the hub's default, 1000; at most api.MaxEvents)
+	Limit      int            // the most recent Limit (0: the hub's default, api.DefaultPage; at most api.MaxEvents)
+	// After is the Next of an EventPage: the page of the events before
+	// that page's; "" for the most recent.
+	After string
 }
 
-// Events returns a door's stored events that q chooses, oldest first.
+// Events returns a door's stored events that q chooses, oldest first:
+// the most recent Limit.
 func (c *Client) Events(ctx context.Context, q EventQuery) ([]wire.Event, error) {
+	evs, _, err := c.EventPage(ctx, q)
+	return evs, err
+}
+
+// EventPage is Events, and the After of the page of older events ("" if
+// there are none).
+func (c *Client) EventPage(ctx context.Context, q EventQuery) ([]wire.Event, string, error) {
 	v := url.Values{"site": {q.Site}, "door": {q.Door}}
+	if q.After != "" {
+		v.Set("after", q.After)
+	}
 	if q.Type != "" {
 		v.Set("type", string(q.Type))
 	}
@@ -175,7 +191,22 @@ func (c *Client) Events(ctx context.Context, q EventQuery) ([]wire.Event, error)
 	if q.Limit != 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
-	return call[[]wire.Event](ctx, c, http.MethodGet, "/api/events", v, nil)
+	b, h, err := c.read(ctx, http.MethodGet, "/api/events", v, nil, MaxAnswer)
+	if err != nil {
+		return nil, "", err
+	}
+	if c.onAnswer != nil {
+		c.onAnswer(b)
+	}
+	var evs []wire.Event
+	if err := json.Unmarshal(b, &evs); err != nil {
+		return nil, "", fmt.Errorf("hub: GET /api/events: answer not understood (a hub of another version?): %w", err)
+	}
+	next, err := nextPage(h)
+	if err != nil {
+		return nil, "", fmt.Errorf("hub: GET /api/events: %w", err)
+	}
+	return evs, next.Get("after"), nil
 }
 
 // Command sends door site/door a signed command (role admin); the answer
@@ -199,10 +230,10 @@ func (c *Client) AddToken(ctx context.Context, r api.TokenRequest) (*api.NewToke
 	return call[*api.NewToken](ctx, c, http.MethodPost, "/api/tokens", nil, r)
 }
 
-// Tokens lists the API tokens, revoked ones included (role admin); never
-// the tokens themselves.
+// Tokens lists the API tokens, revoked ones included (role admin), every
+// page; never the tokens themselves.
 func (c *Client) Tokens(ctx context.Context) ([]auth.Info, error) {
-	return call[[]auth.Info](ctx, c, http.MethodGet, "/api/tokens", nil, nil)
+	return list[auth.Info](ctx, c, "/api/tokens", nil)
 }
 
 // RevokeToken revokes the token of id (role admin).
@@ -218,8 +249,8 @@ func (c *Client) Purge(ctx context.Context) (*api.PurgeResult, error) {
 }
 
 // Metrics returns the hub's counters (GET /api/metrics, where kunci dev
-// serves them too), each sample by its name as the hub writes it, labels
-// included.
+// serves them too; a token of any role), each sample by its name as the
+// hub writes it, labels included.
 func (c *Client) Metrics(ctx context.Context) (map[string]float64, error) {
 	resp, err := c.open(ctx, c.short, http.MethodGet, "/api/metrics", nil, nil, "text/plain")
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 // Users lists the console's users (role admin).
 func (c *Client) Users(ctx context.Context) ([]api.User, error) {
-	return call[[]api.User](ctx, c, http.MethodGet, "/api/users", nil, nil)
+	return list[api.User](ctx, c, "/api/users", nil)
 }
 
 // AddUser adds a console user (role admin).

@@ -52,6 +52,7 @@ type Console struct {
 	static http.Handler
 
 	requests, refused, failed *metrics.Counter
+	dropped                   *metrics.Counter // streams that did not read
 	streams                   atomic.Int64
 
 	staffMu sync.Mutex
@@ -95,6 +96,8 @@ func New(o Options) (*Console, error) {
 		refused: reg.Counter("kunci_hub_console_refused_total",
 			"Console requests refused: no or ended session, a role that may not, or a failed CSRF or origin check."),
 		failed: reg.Counter("kunci_hub_console_errors_total", "Console requests that failed with a server error."),
+		dropped: reg.Counter("kunci_hub_console_streams_dropped_total",
+			"Dashboard streams ended because the browser did not take a write within 10 s."),
 	}
 	reg.GaugeFunc("kunci_hub_console_streams", "Live dashboard streams open.", func() float64 { return float64(c.streams.Load()) })
 	c.routes()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/hubtest"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -452,4 +453,28 @@ func TestSwitchLanguage(t *testing.T) {
 	if code, _, _ := b.do("POST", "/bahasa", url.Values{"lang": {"id"}}, nil); code != http.StatusForbidden {
 		t.Errorf("a switch without the CSRF token: %d", code)
 	}
+}
+
+// TestStreamsCapped: a dashboard beyond the hub's max_watchers is told,
+// in the user's language, to try again (503 and Retry-After), and the
+// stream opens once a place is free.
+func TestStreamsCapped(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{MaxWatchers: 1})
+	e.User(t, "sari", "Sari Dewi", auth.Approver)
+	b := newBrowser(t, e)
+	b.signIn("sari")
+	first := b.stream()
+	b.http.Timeout = 10 * time.Second // a hub without the cap answers a stream: fail, not hang
+	code, h, page := b.do("GET", "/beranda/aliran", nil, map[string]string{"Accept": "text/event-stream"})
+	b.http.Timeout = 0
+	if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(page, "Terlalu banyak tampilan langsung terbuka") {
+		t.Errorf("a second stream = %d, Retry-After %q, %.200q; want 503 saying why in Bahasa Indonesia", code, h.Get("Retry-After"), page)
+	}
+	first.cancel()
+	for range first.events { // until the first stream has ended
+	}
+	waitfor.Until(t, 10*time.Second, "the first stream's place free", func() bool {
+		return strings.Contains(string(e.Hub.Metrics().Text()), "kunci_hub_watchers 0\n")
+	})
+	b.stream()
 }

@@ -3,10 +3,12 @@ package console
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -174,6 +176,9 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, p auth.Princ
 // the browser keep it open.
 const beat = 15 * time.Second
 
+// streamWrite bounds each write of a dashboard stream.
+const streamWrite = 10 * time.Second
+
 // dashboardStream is the dashboard's Server-Sent Events: every door's
 // card at once (what changed between the page and the stream is not
 // lost), then a door's card again each time the hub sees it change. It
@@ -185,10 +190,22 @@ func (c *Console) dashboardStream(w http.ResponseWriter, r *http.Request, p auth
 		c.fail(w, r, http.StatusInternalServerError, "error.internal", fmt.Errorf("no flushing"))
 		return
 	}
+	ctx := r.Context()
+	updates, err := c.o.Hub.Watch(ctx)
+	if err != nil {
+		// the browser's EventSource tries again by itself
+		w.Header().Set("Retry-After", "30")
+		c.fail(w, r, http.StatusServiceUnavailable, "error.busy", err)
+		return
+	}
 	c.streams.Add(1)
 	defer c.streams.Add(-1)
-	ctx := r.Context()
-	updates := c.o.Hub.Watch(ctx)
+	// every write has streamWrite to go: a browser that stopped reading
+	// is dropped, counted, not held
+	rc := http.NewResponseController(w)
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(streamWrite)) }
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // for the connection's next answer
+	deadline()
 	l := c.newPage(r, p, s.CSRF).L
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -228,20 +245,27 @@ func (c *Console) dashboardStream(w http.ResponseWriter, r *http.Request, p auth
 		case <-ctx.Done():
 			return
 		case <-s.Ended:
+			deadline()
 			c.endStream(w, l)
 			fl.Flush()
 			return
 		case <-expires.C:
+			deadline()
 			c.endStream(w, l)
 			fl.Flush()
 			return
 		case <-tick.C:
+			deadline()
 			_, err = io.WriteString(w, ": beat\n\n")
 		case u, ok := <-updates:
 			if !ok {
 				return
 			}
+			deadline()
 			err = c.update(u, sendDoor, func() error { return c.sendGrid(w, l, known) })
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.dropped.Inc()
 		}
 		if err != nil {
 			return // the browser went away; it reconnects if it can
@@ -253,8 +277,13 @@ func (c *Console) dashboardStream(w http.ResponseWriter, r *http.Request, p auth
 // update sends what changed with u: the door's card, or after lost
 // updates the whole grid.
 func (c *Console) update(u hub.Update, sendDoor func(*names, hub.Door) error, grid func() error) error {
-	if u.Kind == "lagged" {
+	switch u.Kind {
+	case "lagged":
 		return grid()
+	case "alarm":
+		// an alarm record's change comes with the status that caused it,
+		// which sends the card; the alarm list and badge are their own
+		return nil
 	}
 	for _, d := range c.o.Hub.Doors() {
 		if d.Site == u.Site && d.Door == u.Door {

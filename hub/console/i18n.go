@@ -35,6 +35,7 @@ var catalog = map[string]msg{
 	"error.forbidden":           {"Anda tidak berhak melakukan ini.", "You may not do this."},
 	"error.notfound":            {"Halaman tidak ditemukan.", "Page not found."},
 	"error.internal":            {"Kesalahan server. Kejadian ini sudah dicatat.", "Server error. It has been logged."},
+	"error.busy":                {"Terlalu banyak tampilan langsung terbuka. Coba lagi sebentar lagi.", "Too many live views are open. Try again shortly."},
 	"error.back":                {"Kembali ke Beranda", "Back to the dashboard"},
 	"dash.title":                {"Beranda", "Dashboard"},
 	"dash.nodoors":              {"Belum ada pintu yang melapor ke hub.", "No door has reported to the hub yet."},

@@ -28,6 +28,7 @@ import (
 	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/console"
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/metrics"
@@ -61,6 +62,13 @@ type Options struct {
 	Signer *permit.Signer
 	// Ingest tunes the hub's ingest (its AckLinger is 1 ms unless set).
 	Ingest ingest.Options
+	// MaxWatchers and WatchWrite are the hub's and the API's (their
+	// defaults when zero).
+	MaxWatchers int
+	WatchWrite  time.Duration
+	// Notify, when set, gives the hub a notifier on its store with this
+	// config (Env.Notifier), run until the hub stops.
+	Notify *notify.Config
 }
 
 // Env is a running hub.
@@ -79,7 +87,9 @@ type Env struct {
 	Keyring permit.Keyring
 	SiteKey permit.SiteKey
 	Admin   string // an admin token
-	stop    func()
+	// Notifier is the hub's, when Options.Notify was set.
+	Notifier *notify.Notifier
+	stop     func()
 }
 
 // New starts a hub; t.Cleanup stops it and checks the stores' integrity.
@@ -165,21 +175,40 @@ func (e *Env) start(t testing.TB, o Options) {
 	if o.Ingest.AckLinger == 0 {
 		o.Ingest.AckLinger = time.Millisecond
 	}
+	var notifier hub.Notifier
+	var h *hub.Hub // the notifier asks it, once running
+	e.Notifier = nil
+	if o.Notify != nil {
+		if e.Notifier, err = notify.New(notify.Options{DB: e.WF.DB(), Config: *o.Notify, Now: o.Now, Metrics: reg,
+			Acked: func(key string) bool { return h.Acked(key) }}); err != nil {
+			t.Fatal(err)
+		}
+		notifier = e.Notifier
+	}
 	e.Hub, err = hub.New(hub.Options{Workflow: e.WF, Events: e.Events, Signer: e.Signer,
-		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now, Ingest: o.Ingest, Metrics: reg})
+		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now, Ingest: o.Ingest, MaxWatchers: o.MaxWatchers, Metrics: reg,
+		Notifier: notifier})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h = e.Hub
 	if e.Console, err = console.New(console.Options{Hub: e.Hub, Users: e.Users, Tokens: e.Tokens, Publisher: e.Pub}); err != nil {
 		t.Fatal(err)
 	}
-	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention, Users: e.Users, Console: e.Console}); err != nil {
+	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention, Users: e.Users, Console: e.Console,
+		WatchWrite: o.WatchWrite}); err != nil {
 		t.Fatal(err)
 	}
 	e.Server = httptest.NewServer(e.API)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Hub.Run(ctx, e.Pub) }()
+	notified := make(chan error, 1)
+	if e.Notifier != nil {
+		go func() { notified <- e.Notifier.Run(ctx) }()
+	} else {
+		notified <- nil
+	}
 	var once sync.Once
 	e.stop = func() {
 		once.Do(func() {
@@ -187,6 +216,9 @@ func (e *Env) start(t testing.TB, o Options) {
 			cancel()
 			if err := <-done; err != nil {
 				t.Errorf("hub Run: %v", err)
+			}
+			if err := <-notified; err != nil {
+				t.Errorf("notifier Run: %v", err)
 			}
 			check(t, e.WF.DB(), "workflow")
 			check(t, e.Events.DB(), "events")
@@ -196,6 +228,10 @@ func (e *Env) start(t testing.TB, o Options) {
 	}
 	t.Cleanup(e.stop)
 }
+
+// Stop stops the hub and closes its files, checking them; the test's
+// cleanup does it too.
+func (e *Env) Stop() { e.stop() }
 
 // Restart stops the hub and starts it again on the same files.
 func (e *Env) Restart(t testing.TB, o Options) {
@@ -260,6 +296,14 @@ func (e *Env) Client(t testing.TB, token string, opts ...client.Option) *client.
 // wrong types) and answers compared byte for byte.
 func (e *Env) Do(t testing.TB, token, method, path string, body any) (int, []byte) {
 	t.Helper()
+	resp, out := e.DoResponse(t, token, method, path, body)
+	return resp.StatusCode, out
+}
+
+// DoResponse is Do, with the answer's status and header in its
+// http.Response (whose body is read and closed).
+func (e *Env) DoResponse(t testing.TB, token, method, path string, body any) (*http.Response, []byte) {
+	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -288,7 +332,7 @@ func (e *Env) Do(t testing.TB, token, method, path string, body any) (int, []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, out
+	return resp, out
 }
 
 // Feed gives the hub events as the broker would, and waits until they

@@ -60,7 +60,7 @@ func storedSeqs(t *testing.T, st *ingest.Store, site, door, epoch string) []uint
 func TestFloodStaysBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
-		in, err := ingest.New(st, ingest.Options{})
+		in, err := ingest.New(st, signed(ingest.Options{}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestHeldBounds(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
 				tc.o.Metrics = metrics.NewRegistry()
-				in, err := ingest.New(st, tc.o)
+				in, err := ingest.New(st, signed(tc.o))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -199,7 +199,7 @@ func dropsOf(r *metrics.Registry, why string) uint64 {
 func TestHeldIdleDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
-		in, _ := ingest.New(st, ingest.Options{})
+		in, _ := ingest.New(st, signed(ingest.Options{}))
 		pub, stop := run(t, in)
 		defer stop()
 		for _, s := range []uint64{1, 2, 4, 5, 6} {
@@ -271,13 +271,14 @@ func TestGapReportedAndAccepted(t *testing.T) {
 		var w gapWatch
 		var mu sync.Mutex
 		var stored []uint64
-		in, _ := ingest.New(st, ingest.Options{OnGaps: w.on, OnStored: func(evs []ingest.Event) {
+		in, _ := ingest.New(st, signed(ingest.Options{OnGaps: w.on, OnStored: func(evs []ingest.Event) {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, e := range evs {
 				stored = append(stored, e.Seq)
 			}
-		}})
+		}}))
+
 		pub, stop := run(t, in)
 		start := time.Now()
 		for s := uint64(5); s <= 10; s++ {
@@ -371,7 +372,7 @@ func TestGapReportedAndAccepted(t *testing.T) {
 		if !slices.Equal(walked, seqs(5, 10)) {
 			t.Errorf("Walk = %v; want 5..10", walked)
 		}
-		in, _ = ingest.New(st, ingest.Options{})
+		in, _ = ingest.New(st, signed(ingest.Options{}))
 		pub, stop = run(t, in)
 		defer stop()
 		for s := uint64(4); s <= 11; s++ { // a resend from before the recovery's ack
@@ -393,7 +394,7 @@ func TestGapReportedAndAccepted(t *testing.T) {
 func TestAcceptLostAfterIdle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
-		in, _ := ingest.New(st, ingest.Options{})
+		in, _ := ingest.New(st, signed(ingest.Options{}))
 		_, stop := run(t, in)
 		defer stop()
 		for s := uint64(101); s <= 110; s++ {

@@ -2,8 +2,10 @@
 // it takes event JSON from a persistent MQTT session subscribed to every
 // door's events topic, validates it, stores each event exactly once and in
 // seq order per door and epoch in its own bbolt file, and after the commit
-// acks {"epoch","through"} to the door's events/ack topic. The guest book
-// and reports read the stored events through Store.
+// acks to the door's events/ack topic: a permit.Ack of the door, epoch and
+// through, signed with the hub's key (permit.Signer.SignAck), which the
+// door verifies before it deletes anything. The guest book and reports
+// read the stored events through Store.
 //
 // Decisions where design.md is silent:
 //   - A stream is one door's events of one epoch; it starts at seq 1 and

@@ -20,4 +20,6 @@ var (
 	ErrLostRange = errors.New("ingest: not the missing seqs")
 	// ErrCorrupt: a stored record cannot be read back.
 	ErrCorrupt = errors.New("ingest: corrupt store record")
+	// ErrCursor: a page's cursor (Query.Before) is not one Recent gave.
+	ErrCursor = errors.New("ingest: not a cursor of the events")
 )

@@ -3,7 +3,6 @@ package ingest
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/internal/metrics"
+	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
 )
@@ -83,8 +83,11 @@ const (
 
 // Options configure an Ingest. Zero values take the defaults noted.
 type Options struct {
-	Prefix       string // topic prefix (topic.DefaultPrefix)
-	MaxEventSize int    // bytes of one event payload (DefaultMaxEventSize)
+	Prefix string // topic prefix (topic.DefaultPrefix)
+	// Signer signs every ack (required): a door deletes its events only
+	// on an ack signed by a hub key it trusts.
+	Signer       *permit.Signer
+	MaxEventSize int // bytes of one event payload (DefaultMaxEventSize)
 	// MaxHeld bounds the events held per stream (door and epoch) while a
 	// gap before them is open (DefaultMaxHeld); beyond it the highest are
 	// dropped.
@@ -157,7 +160,7 @@ type Stats struct {
 	Commits     uint64 // transactions
 	StoreErrors uint64 // failed reads or commits; their events are not acked
 	Acks        uint64 // acks published
-	AckErrors   uint64 // acks that could not be published
+	AckErrors   uint64 // acks that could not be signed or published
 	Lost        uint64 // seqs accepted as lost (AcceptLost)
 	HeldBytes   uint64 // bytes held now, over every door
 	HeldEpochs  uint64 // streams with a gap open now, over every door
@@ -293,8 +296,8 @@ const dropLogEvery = time.Minute
 
 // New prepares an ingest into st.
 func New(st *Store, o Options) (*Ingest, error) {
-	if st == nil {
-		return nil, errors.New("ingest: a store is required")
+	if st == nil || o.Signer == nil {
+		return nil, errors.New("ingest: a store and a signer (for the acks) are required")
 	}
 	if o.Prefix == "" {
 		o.Prefix = topic.DefaultPrefix
@@ -346,7 +349,7 @@ func New(st *Store, o Options) (*Ingest, error) {
 		storeErrors: r.Counter("kunci_hub_events_store_errors_total",
 			"Reads and commits of the event store that failed; their events are not acked."),
 		acks:      r.Counter("kunci_hub_acks_total", "Signed acks published to the doors."),
-		ackErrors: r.Counter("kunci_hub_ack_errors_total", "Acks that could not be published."),
+		ackErrors: r.Counter("kunci_hub_ack_errors_total", "Acks that could not be signed or published."),
 		lost: r.Counter("kunci_hub_events_lost_total",
 			"Seqs of the doors' streams that an operator accepted as lost (a lost hub store); each run is kept in the store."),
 	}
@@ -900,11 +903,6 @@ func (in *Ingest) acceptLost(r LostRequest, now time.Time) (Lost, error) {
 	return l, nil
 }
 
-type ack struct {
-	Epoch   string `json:"epoch"`
-	Through uint64 `json:"through"`
-}
-
 // flushAcks publishes the acks owed: each door at most every AckInterval,
 // every one at once when the flow has paused.
 func (in *Ingest) flushAcks(pub Publisher, paused bool) {
@@ -919,8 +917,15 @@ func (in *Ingest) flushAcks(pub Publisher, paused bool) {
 			continue
 		}
 		f.lastAck = now
-		payload, _ := json.Marshal(ack{Epoch: s.epoch, Through: f.through})
 		t := topic.Door{Prefix: in.o.Prefix, Site: s.site, Door: s.door}.EventsAck()
+		payload, err := in.o.Signer.SignAck(&permit.Ack{Site: s.site, Door: s.door, Epoch: s.epoch, Through: f.through,
+			Issued: now.UTC()})
+		if err != nil {
+			// the stream's ids were validated as it came: not seen
+			in.ackErrors.Add(1)
+			in.o.Log.Error("ingest: ack not signed", "topic", t, "through", f.through, "err", err)
+			continue
+		}
 		tok := pub.Publish(t, 1, false, payload)
 		// an ack is not waited for: one lost later costs a resend from
 		// the agent, not an event. One refused at once stays owed.

@@ -18,6 +18,8 @@ import (
 
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/boltcheck"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/permit/permittest"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/mqttlink/mqttlinktest"
 	"github.com/kunci-project/kunci/wire"
@@ -50,8 +52,20 @@ func checkDB(t *testing.T, db *bolt.DB) {
 
 type sentAck struct {
 	Topic   string
-	Epoch   string `json:"epoch"`
-	Through uint64 `json:"through"`
+	Epoch   string
+	Through uint64
+}
+
+// hubKey signs the tests' acks; hubKeys trusts it, as a door would.
+var (
+	hubKey  = permittest.Signer(1)
+	hubKeys = permittest.Keyring(hubKey)
+)
+
+// signed returns o with the tests' signer.
+func signed(o ingest.Options) ingest.Options {
+	o.Signer = hubKey
+	return o
 }
 
 // newFakePub returns a link, up, that takes only QoS 1 publishes not
@@ -63,19 +77,37 @@ func newFakePub(t testing.TB) *mqttlinktest.Link {
 	return l
 }
 
-// sent returns the acks published so far, in order.
+// sent returns the acks published so far, in order, each checked as a
+// door checks it: signed by the hub's key, for the door of its topic, its
+// clear epoch and through those signed.
 func sent(t testing.TB, l *mqttlinktest.Link) []sentAck {
 	t.Helper()
 	var acks []sentAck
 	for _, p := range l.Published() {
-		var a sentAck
-		if err := json.Unmarshal(p.Payload, &a); err != nil {
-			t.Fatalf("publish to %s is no ack: %v", p.Topic, err)
-		}
-		a.Topic = p.Topic
-		acks = append(acks, a)
+		acks = append(acks, openAck(t, p.Topic, p.Payload))
 	}
 	return acks
+}
+
+// openAck checks an ack published to topic as sent does.
+func openAck(t testing.TB, topic string, payload []byte) sentAck {
+	t.Helper()
+	var clear permit.AckPayload
+	if err := json.Unmarshal(payload, &clear); err != nil {
+		t.Fatalf("publish to %s is no ack: %v", topic, err)
+	}
+	a, err := hubKeys.DecodeAck(clear.Signed)
+	if err != nil {
+		t.Fatalf("ack %s to %s does not verify: %v", payload, topic, err)
+	}
+	if want := "kunci/v1/" + a.Site + "/" + a.Door + "/events/ack"; topic != want {
+		t.Fatalf("ack of %s/%s published to %s", a.Site, a.Door, topic)
+	}
+	if clear.Epoch != a.Epoch || clear.Through != a.Through {
+		t.Fatalf("ack %s says epoch %q through %d in the clear, %q %d signed", payload, clear.Epoch, clear.Through,
+			a.Epoch, a.Through)
+	}
+	return sentAck{Topic: topic, Epoch: a.Epoch, Through: a.Through}
 }
 
 func msg(site, door, epoch string, seq uint64) mqttlink.Message {
@@ -163,7 +195,7 @@ func TestIngestOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
-				in, err := ingest.New(st, ingest.Options{MaxHeld: tc.maxHeld})
+				in, err := ingest.New(st, signed(ingest.Options{MaxHeld: tc.maxHeld}))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -209,7 +241,7 @@ func TestIngestOrder(t *testing.T) {
 func TestIngestDuplicateAckedAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
-		in, _ := ingest.New(st, ingest.Options{})
+		in, _ := ingest.New(st, signed(ingest.Options{}))
 		pub, stop := run(t, in)
 		defer stop()
 		in.Handle(msg("demo", "server-room", "e1", 1))
@@ -227,7 +259,7 @@ func TestIngestDuplicateAckedAgain(t *testing.T) {
 func TestIngestAckRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
-		in, _ := ingest.New(st, ingest.Options{})
+		in, _ := ingest.New(st, signed(ingest.Options{}))
 		pub := newFakePub(t) // the next acks refused as on a link not up
 		pub.Refuse(mqttlink.ErrNotConnected, mqttlink.ErrNotConnected)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -256,7 +288,7 @@ func TestIngestAckRetried(t *testing.T) {
 func TestIngestEpochs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
-		in, _ := ingest.New(st, ingest.Options{})
+		in, _ := ingest.New(st, signed(ingest.Options{}))
 		pub, stop := run(t, in)
 		defer stop()
 		for _, m := range []mqttlink.Message{
@@ -311,7 +343,7 @@ func TestIngestEpochs(t *testing.T) {
 func TestIngestMalformed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
-		in, _ := ingest.New(st, ingest.Options{})
+		in, _ := ingest.New(st, signed(ingest.Options{}))
 		_, stop := run(t, in)
 		defer stop()
 		in.Handle(msg("demo", "server-room", "e1", 1))
@@ -345,7 +377,7 @@ func TestIngestMalformed(t *testing.T) {
 func TestIngestBatchesAndCoalescesAcks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
-		in, _ := ingest.New(st, ingest.Options{MaxBatch: 100})
+		in, _ := ingest.New(st, signed(ingest.Options{MaxBatch: 100}))
 		for s := range uint64(500) {
 			in.Handle(msg("demo", "server-room", "e1", s+1))
 		}
@@ -383,7 +415,7 @@ func TestIngestBatchesAndCoalescesAcks(t *testing.T) {
 func TestIngestAckLinger(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
-		in, _ := ingest.New(st, ingest.Options{}) // AckInterval 50 ms, AckLinger 5 ms
+		in, _ := ingest.New(st, signed(ingest.Options{})) // AckInterval 50 ms, AckLinger 5 ms
 		pub, stop := run(t, in)
 		defer stop()
 		for s := range uint64(200) { // one every 2 ms: 400 ms
@@ -416,7 +448,7 @@ func TestIngestRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in, _ := ingest.New(st, ingest.Options{})
+		in, _ := ingest.New(st, signed(ingest.Options{}))
 		_, stop := run(t, in)
 		for s := range uint64(5) {
 			in.Handle(msg("demo", "server-room", "e1", s+1))
@@ -433,7 +465,7 @@ func TestIngestRestart(t *testing.T) {
 		if th, err := st.Through("demo", "server-room", "e1"); err != nil || th != 5 {
 			t.Fatalf("through after restart = %d, %v; want 5", th, err)
 		}
-		in, _ = ingest.New(st, ingest.Options{})
+		in, _ = ingest.New(st, signed(ingest.Options{}))
 		pub, stop := run(t, in)
 		defer stop()
 		for s := uint64(3); s <= 9; s++ {
@@ -457,7 +489,7 @@ func TestIngestRestart(t *testing.T) {
 // reader must not hang on a stopped ingest).
 func TestHandleAfterStop(t *testing.T) {
 	st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
-	in, _ := ingest.New(st, ingest.Options{QueueDepth: 1})
+	in, _ := ingest.New(st, signed(ingest.Options{QueueDepth: 1}))
 	_, stop := run(t, in)
 	stop()
 	for s := range uint64(10) {
@@ -490,13 +522,14 @@ func TestIngestOnStored(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
 		var mu sync.Mutex
 		got := map[string][]uint64{}
-		in, err := ingest.New(st, ingest.Options{OnStored: func(evs []ingest.Event) {
+		in, err := ingest.New(st, signed(ingest.Options{OnStored: func(evs []ingest.Event) {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, e := range evs {
 				got[e.Door] = append(got[e.Door], e.Seq)
 			}
-		}})
+		}}))
+
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -522,7 +555,7 @@ func TestIngestOnStored(t *testing.T) {
 func TestWalkTypes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openStore(t, filepath.Join(t.TempDir(), "hub.db"))
-		in, _ := ingest.New(st, ingest.Options{})
+		in, _ := ingest.New(st, signed(ingest.Options{}))
 		_, stop := run(t, in)
 		defer stop()
 		types := []string{"tap", "visit.entered", "door.opened", "room.secured", "visit.exited"}
@@ -563,4 +596,13 @@ func TestWalkTypes(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNewRequiresSigner: an ingest without the hub's key would send acks
+// that no door takes.
+func TestNewRequiresSigner(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "events.db"))
+	if _, err := ingest.New(st, ingest.Options{}); err == nil {
+		t.Error("New without a Signer succeeded; want an error")
+	}
 }

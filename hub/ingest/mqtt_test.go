@@ -69,7 +69,7 @@ func startHubWith(t *testing.T, broker string, path string, o ingest.Options) *h
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := ingest.New(st, o)
+	in, err := ingest.New(st, signed(o))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func startAgent(t *testing.T, broker string) *agentSide {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.pump, err = outbox.New(st, a.link, a.notify, outbox.Options{Door: door, AckTimeout: time.Second})
+	a.pump, err = outbox.New(st, a.link, a.notify, outbox.Options{Door: door, Keys: hubKeys, AckTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

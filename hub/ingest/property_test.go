@@ -40,7 +40,7 @@ func TestIngestProperties(t *testing.T) {
 					return err
 				}
 				defer st.Close()
-				in, err := ingest.New(st, ingest.Options{MaxHeld: maxHeld})
+				in, err := ingest.New(st, signed(ingest.Options{MaxHeld: maxHeld}))
 				if err != nil {
 					return err
 				}

@@ -17,6 +17,7 @@ import (
 //	doors:  "site/door" -> bucket: epoch -> order (8 bytes) | through (8 bytes)
 //	events: "site/door/epoch" -> bucket: seq (8 bytes, big-endian) -> event JSON
 //	lost:   "site/door/epoch" -> bucket: from (8 bytes, big-endian) -> Lost JSON
+//	index, meta: see recent.go
 //
 // order numbers a door's epochs as first seen, so that a door's events
 // read back epoch after epoch; through is the highest seq stored, and
@@ -49,14 +50,15 @@ type Store struct {
 }
 
 // OpenStore opens or creates the store at path; it waits at most 2 s for
-// another process to let go of the file.
+// another process to let go of the file. A file written before the index
+// (recent.go) is indexed whole first.
 func OpenStore(path string) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("ingest store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bDoors, bEvents, bLost} {
+		for _, b := range [][]byte{bDoors, bEvents, bLost, bIndex, bMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -67,7 +69,12 @@ func OpenStore(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("ingest store %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	if err := s.reindex(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ingest store %s: index: %w", path, err)
+	}
+	return s, nil
 }
 
 // Close closes the file.
@@ -115,12 +122,12 @@ func epochRecord(doors *bolt.Bucket, s stream) (db *bolt.Bucket, order, through 
 	return db, order, through, err
 }
 
-// commit stores puts in one transaction. It refuses a put that does not
-// continue its stream's through, so that the file holds every stream
-// gap-free whatever its caller believes.
+// commit stores puts in one transaction, with their index entries. It
+// refuses a put that does not continue its stream's through, so that the
+// file holds every stream gap-free whatever its caller believes.
 func (s *Store) commit(puts []put) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		doors, events := tx.Bucket(bDoors), tx.Bucket(bEvents)
+		doors, events, idx := tx.Bucket(bDoors), tx.Bucket(bEvents), tx.Bucket(bIndex)
 		for _, p := range puts {
 			if len(p.events) == 0 {
 				continue
@@ -134,6 +141,10 @@ func (s *Store) commit(puts []put) error {
 				return err
 			}
 			eb.FillPercent = 1 // keys only grow
+			ib, err := idx.CreateBucketIfNotExists(doorKey(p.site, p.door))
+			if err != nil {
+				return err
+			}
 			for i, e := range p.events {
 				if e.Seq != through+1 {
 					return fmt.Errorf("ingest store: %s/%s epoch %s: seq %d after %d", p.site, p.door, p.epoch, e.Seq, through)
@@ -148,6 +159,9 @@ func (s *Store) commit(puts []put) error {
 					}
 				}
 				if err := eb.Put(seqKey(e.Seq), j); err != nil {
+					return err
+				}
+				if err := index(ib, order, &e); err != nil {
 					return err
 				}
 				through = e.Seq
@@ -342,27 +356,9 @@ func (s *Store) Door(site, door string) (DoorEvents, error) {
 }
 
 func readDoor(tx *bolt.Tx, site, door string, b *bolt.Bucket) (DoorEvents, error) {
-	type ordered struct {
-		order uint64
-		Epoch
-	}
-	var eps []ordered
-	err := b.ForEach(func(k, v []byte) error {
-		order, through, err := epochValue(v)
-		if err != nil {
-			return err
-		}
-		eps = append(eps, ordered{order, Epoch{Epoch: string(k), Through: through}})
-		return nil
-	})
+	eps, err := readEpochs(b)
 	if err != nil {
 		return DoorEvents{}, err
-	}
-	// few epochs per door: an insertion sort by order
-	for i := 1; i < len(eps); i++ {
-		for j := i; j > 0 && eps[j].order < eps[j-1].order; j-- {
-			eps[j], eps[j-1] = eps[j-1], eps[j]
-		}
 	}
 	d := DoorEvents{Site: site, Door: door}
 	for _, e := range eps {
@@ -523,4 +519,30 @@ func (s *Store) Total() (uint64, error) {
 		n += d.Count()
 	}
 	return n, nil
+}
+
+// importBatch is how many events Import commits at a time.
+const importBatch = 10_000
+
+// Import stores evs, in order, a commit per ten thousand: each event must
+// continue its door's epoch (seq through+1), as the ingest would store it.
+// It is for generated stores (the benchmarks) and restoring events kept
+// elsewhere; the index is written as by the ingest.
+func (s *Store) Import(evs []Event) error {
+	for len(evs) > 0 {
+		n := min(len(evs), importBatch)
+		var puts []put
+		for _, e := range evs[:n] {
+			st := stream{e.Site, e.Door, e.Epoch}
+			if len(puts) == 0 || puts[len(puts)-1].stream != st {
+				puts = append(puts, put{stream: st})
+			}
+			puts[len(puts)-1].events = append(puts[len(puts)-1].events, e)
+		}
+		if err := s.commit(puts); err != nil {
+			return fmt.Errorf("ingest store: import: %w", err)
+		}
+		evs = evs[n:]
+	}
+	return nil
 }

@@ -12,6 +12,10 @@
 // every day the retained records signed and published again (expired
 // permits cleared from the doors).
 //
+// Serve holds at most Setup.HTTP's connections (overall and per client
+// address) and gives each request's body Setup.HTTP.BodyTimeout
+// (internal/httplimit); the hub bounds its watchers (Setup.MaxWatchers).
+//
 // It must never read a flag or a config file (cmd/kunci loads hub.yaml
 // and hands it a Setup, made by SetupOf), and never serve the API on a
 // listener it did not get.

@@ -16,7 +16,9 @@ import (
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/console"
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/internal/httplimit"
 	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
@@ -44,6 +46,15 @@ type Setup struct {
 	// Asia/Jakarta).
 	Location *time.Location
 	Office   []string // the heading of the console's printed pages
+	// HTTP bounds the connections Serve holds and the time a request's
+	// body may take (zero fields: httplimit's defaults).
+	HTTP httplimit.Limits
+	// MaxWatchers bounds the watch streams open at once
+	// (hub.DefaultMaxWatchers when zero).
+	MaxWatchers int
+	// Notify is hub.yaml's notify section: without recipients and rules
+	// nobody is told (kunci dev's default).
+	Notify notify.Config
 }
 
 // Server is a hub opened from its Setup.
@@ -55,6 +66,7 @@ type Server struct {
 	hub    *hub.Hub
 	api    *api.API
 	link   *mqttlink.Link
+	notify *notify.Notifier
 	s      Setup
 	log    *slog.Logger
 }
@@ -90,11 +102,26 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	if h.tokens, err = auth.New(h.wf.DB(), reg); err != nil {
 		return nil, err
 	}
+	// the notifier asks the hub, built next, whether a message was
+	// acknowledged; it asks only when it delivers, after Start. Without
+	// rules there is none: nobody would be told, and every alarm would
+	// cost a write and a log line for nothing.
+	var built *hub.Hub
+	var notifier hub.Notifier
+	if len(s.Notify.Rules) > 0 {
+		if h.notify, err = notify.New(notify.Options{DB: h.wf.DB(), Config: s.Notify, Log: log, Metrics: reg,
+			Acked: func(key string) bool { return built != nil && built.Acked(key) }}); err != nil {
+			return nil, err
+		}
+		notifier = h.notify
+	}
 	start := time.Now()
 	if h.hub, err = hub.New(hub.Options{Workflow: h.wf, Events: h.ev, Signer: s.Signer, Prefix: s.Prefix,
-		Doors: s.Doors, Metrics: reg, Log: log}); err != nil {
+		Doors: s.Doors, MaxWatchers: s.MaxWatchers, Metrics: reg, Log: log, Notifier: notifier,
+		Location: s.Location}); err != nil {
 		return nil, err
 	}
+	built = h.hub
 	st := h.hub.Stats()
 	log.Info("hub open", "store", s.Store, "events", s.EventsStore, "guest_book_rows", st.BookRows,
 		"built_in", time.Since(start).Round(time.Millisecond), "signing_key", s.Signer.ID())
@@ -142,7 +169,8 @@ func (h *Server) Users() *auth.Users { return h.users }
 // (kunci dev serves it beside the simulator).
 func (h *Server) Handler() http.Handler { return h.api }
 
-// Start runs the hub in g: the ingest, the publishing of records and the
+// Start runs the hub in g: the ingest, the publishing of records, the
+// notifier (when hub.yaml routes any) and the
 // daily jobs until lifecycle.Serve, the link until lifecycle.Link; the
 // stores close at lifecycle.Store.
 func (h *Server) Start(g *lifecycle.Group) {
@@ -160,6 +188,9 @@ func (h *Server) Start(g *lifecycle.Group) {
 			s.Ingest.Malformed, "acks", s.Ingest.Acks, "records_published", s.RecordsPublished)
 		return err
 	})
+	if h.notify != nil {
+		g.Go(lifecycle.Serve, "hub notify", h.notify.Run)
+	}
 	g.Go(lifecycle.Serve, "hub daily", func(ctx context.Context) error {
 		h.daily(ctx)
 		return nil
@@ -167,13 +198,15 @@ func (h *Server) Start(g *lifecycle.Group) {
 }
 
 // Serve serves the API on l in g until lifecycle.Serve, with TLS when
-// certFile is set.
+// certFile is set, holding at most Setup.HTTP's connections and giving a
+// request's body Setup.HTTP.BodyTimeout. Call it once.
 func (h *Server) Serve(g *lifecycle.Group, l net.Listener, certFile, keyFile string) {
 	// no ReadTimeout or WriteTimeout: either would end the watch streams
-	// (the server's read deadline cancels a request's context)
-	srv := &http.Server{Handler: h.api, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
-		MaxHeaderBytes: 16 << 10}
-	g.Serve(lifecycle.Serve, "hub api", srv, l, certFile, keyFile)
+	// (the server's read deadline cancels a request's context); the body's
+	// deadline is httplimit.Deadline's, only on requests that have one
+	srv := &http.Server{Handler: httplimit.Deadline(h.api, h.s.HTTP.BodyTimeout), ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
+	g.Serve(lifecycle.Serve, "hub api", srv, httplimit.NewListener(l, h.s.HTTP, h.hub.Metrics()), certFile, keyFile)
 	h.log.Info("hub ready", "listen", l.Addr().String())
 }
 

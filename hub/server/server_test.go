@@ -2,14 +2,9 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/ed25519"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,13 +12,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/kunci-project/kunci/hub"
-	"github.com/kunci-project/kunci/hub/auth"
-	"github.com/kunci-project/kunci/hub/server"
 	"github.com/kunci-project/kunci/internal/boltcheck"
+	"github.com/kunci-project/kunci/internal/httplimit"
 	"github.com/kunci-project/kunci/internal/lifecycle"
-	"github.com/kunci-project/kunci/internal/mqtttest"
-	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
 )
@@ -65,25 +56,8 @@ func (a *acks) has(s string) bool {
 // acks it over a real broker; at shutdown its watch streams end, its stores
 // are closed (their file locks free) and whole, and Wait returns nil.
 func TestServerRunsAndStops(t *testing.T) {
-	broker := mqtttest.StartMochi(t)
-	dir := t.TempDir()
-	signer := permit.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)))
-	s := server.Setup{Store: filepath.Join(dir, "hub.db"), EventsStore: filepath.Join(dir, "hub-events.db"),
-		Signer: signer, SiteKeys: map[string]permit.SiteKey{"demo": bytes.Repeat([]byte{2}, permit.SiteKeySize)},
-		Doors: []hub.DoorName{{Site: demo.Site, Door: demo.Door}},
-		Link:  mqttlink.Options{Broker: broker, ClientID: "test-hub"}, OnlyDoors: true}
-	h, err := server.Open(s, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := h.Tokens().Issue("auditor", []auth.Role{auth.Viewer}, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := openHub(t, httplimit.Limits{})
+	h, s, tok, l := o.h, o.s, o.token, o.l
 	ctx, cancel := context.WithCancel(context.Background())
 	g := lifecycle.New(ctx, lifecycle.Options{})
 	h.Start(g)
@@ -114,7 +88,7 @@ func TestServerRunsAndStops(t *testing.T) {
 	}()
 
 	a := &acks{more: make(chan struct{}, 1)}
-	door, err := mqttlink.New(mqttlink.Options{Broker: broker, ClientID: "test-door",
+	door, err := mqttlink.New(mqttlink.Options{Broker: s.Link.Broker, ClientID: "test-door",
 		Subscriptions: map[string]byte{demo.EventsAck(): 1}}, a.add)
 	if err != nil {
 		t.Fatal(err)

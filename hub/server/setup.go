@@ -7,6 +7,7 @@ import (
 
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/hub"
+	"github.com/kunci-project/kunci/internal/httplimit"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 )
@@ -21,7 +22,9 @@ func SetupOf(cfg *config.Hub) (Setup, error) {
 	s := Setup{Store: cfg.Store, EventsStore: cfg.EventsStore, Signer: signer, SiteKeys: map[string]permit.SiteKey{},
 		Prefix: cfg.MQTT.Prefix, Shared: cfg.MQTT.Shared, Retention: time.Duration(cfg.Retention),
 		MaxPermitWindow: time.Duration(cfg.MaxPermitWindow),
-		Location:        cfg.Console.Location(), Office: cfg.Console.Office}
+		Location:        cfg.Console.Location(), Office: cfg.Console.Office, MaxWatchers: cfg.HTTP.MaxWatchers,
+		HTTP: httplimit.Limits{MaxConns: cfg.HTTP.MaxConnections, MaxConnsPerClient: cfg.HTTP.MaxConnectionsPerClient,
+			BodyTimeout: time.Duration(cfg.HTTP.BodyTimeout)}, Notify: cfg.Notify}
 	for site, f := range cfg.SiteKeys {
 		if s.SiteKeys[site], err = permit.LoadSiteKey(f); err != nil {
 			return Setup{}, fmt.Errorf("site_keys.%s: %w", site, err)

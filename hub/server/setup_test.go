@@ -31,7 +31,9 @@ func TestSetupOf(t *testing.T) {
 		t.Helper()
 		y := fmt.Sprintf("store: hub.db\nevents_store: hub-events.db\nsigning_key: %q\nsite_keys: {demo: %q}\n"+
 			"doors: [demo/server-room, demo/ups]\nretention: 720h\nmax_permit_window: 168h\n"+
-			"mqtt: {broker: tcp://127.0.0.1:1883, username: kunci-hub, password_file: %q, shared: true}\n", signingKey, siteKey, pw)
+			"mqtt: {broker: tcp://127.0.0.1:1883, username: kunci-hub, password_file: %q, shared: true}\n"+
+			"notify:\n  recipients:\n    - {name: soc, webhook: \"https://soc.example/h\", secret_file: %q}\n"+
+			"  rules:\n    - topics: [\"alarm.*\"]\n      steps:\n        - to: [soc]\n", signingKey, siteKey, pw, pw)
 		c, err := config.ParseHub(filepath.Join(dir, "hub.yaml"), []byte(y))
 		if err != nil {
 			t.Fatal(err)
@@ -47,8 +49,9 @@ func TestSetupOf(t *testing.T) {
 	if s.Signer.ID() != id || len(s.SiteKeys["demo"]) == 0 || !slices.Equal(s.Doors, wantDoors) ||
 		s.Store != filepath.Join(dir, "hub.db") || s.EventsStore != filepath.Join(dir, "hub-events.db") ||
 		!s.Shared || s.Retention != 720*time.Hour || s.MaxPermitWindow != 168*time.Hour || s.Link.Broker != "tcp://127.0.0.1:1883" ||
-		s.Link.Username != "kunci-hub" || s.Link.Password != "s3cret" {
-		t.Errorf("SetupOf = %+v; want the config's stores, key %s, site key demo, doors %v, link and password", s, id, wantDoors)
+		s.Link.Username != "kunci-hub" || s.Link.Password != "s3cret" || len(s.Notify.Rules) != 1 ||
+		len(s.Notify.Recipients) != 1 || s.Notify.Recipients[0].Webhook != "https://soc.example/h" {
+		t.Errorf("SetupOf = %+v; want the config's stores, key %s, site key demo, doors %v, link and password, notify rule and recipient", s, id, wantDoors)
 	}
 	for _, c := range []struct {
 		name string

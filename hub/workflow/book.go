@@ -223,11 +223,32 @@ func (b *Book) Query(f Filter) []Row {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	var out []Row
-	b.each(f, func(_ int, r *Row) bool {
+	b.each(f, 0, func(_ int, r *Row) bool {
 		out = append(out, clip(*r))
 		return true
 	})
 	return out
+}
+
+// After returns the rows f selects, in order of entry, that follow row
+// after (-1: from the first), at most limit of them, and the row to ask
+// the next page after (-1 at the end): a page of the API's guest book.
+// The rows of a book are never removed, only appended, so a page's row
+// stays the same while new ones arrive.
+func (b *Book) After(f Filter, after, limit int) (rows []Row, next int) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	next, last := -1, -1
+	b.each(f, after+1, func(i int, r *Row) bool {
+		if len(rows) == limit {
+			next = last
+			return false
+		}
+		rows = append(rows, clip(*r))
+		last = i
+		return true
+	})
+	return rows, next
 }
 
 // Page returns the rows f selects, newest first, from offset on, at most
@@ -237,7 +258,7 @@ func (b *Book) Page(f Filter, offset, limit int) (rows []Row, total int) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	var idx []*Row
-	b.each(f, func(_ int, r *Row) bool {
+	b.each(f, 0, func(_ int, r *Row) bool {
 		idx = append(idx, r)
 		return true
 	})
@@ -248,9 +269,9 @@ func (b *Book) Page(f Filter, offset, limit int) (rows []Row, total int) {
 	return rows, total
 }
 
-// each calls fn with the rows f selects, in order of entry, until fn
-// returns false; b.mu is held by the caller.
-func (b *Book) each(f Filter, fn func(i int, r *Row) bool) {
+// each calls fn with the rows f selects from row from on, in order of
+// entry, until fn returns false; b.mu is held by the caller.
+func (b *Book) each(f Filter, from int, fn func(i int, r *Row) bool) {
 	var idx []int32
 	sorted := b.sorted
 	switch {
@@ -268,6 +289,7 @@ func (b *Book) each(f Filter, fn func(i int, r *Row) bool) {
 		if sorted && f.Site == "" && f.Door == "" {
 			lo, hi = b.span(f, func(i int) time.Time { return b.rows[i].Entered }, len(b.rows))
 		}
+		lo = max(lo, from)
 		// a site's doors, or a door name at any site: every row looked at
 		for i := lo; i < hi; i++ {
 			if r := &b.rows[i]; f.match(r) && !fn(i, r) {
@@ -280,6 +302,9 @@ func (b *Book) each(f Filter, fn func(i int, r *Row) bool) {
 	if sorted {
 		lo, hi = b.span(f, func(i int) time.Time { return b.rows[idx[i]].Entered }, len(idx))
 	}
+	// idx is in row order: the rows before from are a prefix
+	lo = max(lo, sort.Search(len(idx), func(i int) bool { return int(idx[i]) >= from }))
+	hi = max(lo, hi)
 	for _, i := range idx[lo:hi] {
 		if r := &b.rows[i]; f.match(r) && !fn(int(i), r) {
 			return

@@ -84,7 +84,18 @@
 // cannot wipe yesterday's guest book. A purged record is not touched
 // again. In the guest book a purged visit reads guest "(purged)" and an
 // empty NIK (the hub gives its Book the purged records: AddPermit updates
-// their rows). bbolt does not zero the pages it
-// frees: the old bytes stay in the file until reused, so compact it
-// (bbolt compact) where they must be gone at once, and mind the backups.
+// their rows).
+//
+// Deletion is real (UU PDP 27/2022): bbolt never zeroes the pages it
+// frees, and every earlier version of a record stays in one until it is
+// reused, so the store never writes the name, NIK or phone in clear. Each
+// request's are sealed (AES-256-GCM) with a key of its own, in the keys
+// file beside the store (Options.KeysPath, the store's path and
+// KeysSuffix), and Purge writes the keys file anew, without the keys of
+// the purged requests: what is left of them in the store's freed pages is
+// unreadable, and no freed page of the small keys file keeps a destroyed
+// key. A store written before sealing is sealed at Open and compacted
+// once. Back up the keys file with the store: a sealed store whose keys
+// file is missing is refused at Open; a request whose key alone is
+// missing reads UnreadableGuest. Old backups still hold what was purged.
 package workflow

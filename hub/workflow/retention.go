@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"encoding/json"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -41,7 +42,7 @@ func (s *Store) Purge(retention time.Duration) (PurgeResult, error) {
 		// bbolt forbids writing to a bucket inside its ForEach: collect first
 		err := b.ForEach(func(k, _ []byte) error {
 			res.Examined++
-			r, err := getRecord(b, string(k))
+			r, err := s.getRecord(b, string(k))
 			if err == nil && purgeDue(&r, cutoff) {
 				due = append(due, r)
 			}
@@ -53,12 +54,27 @@ func (s *Store) Purge(retention time.Duration) (PurgeResult, error) {
 		for i := range due {
 			r := &due[i]
 			r.Guest, r.NIK, r.Phone, r.Purged = PurgedGuest, "", "", now
-			if err := putRecord(b, r); err != nil {
+			if err := s.putRecord(b, r); err != nil {
 				return err
 			}
 			res.Purged = append(res.Purged, r.ID)
 		}
-		return nil
+		// the keys of every request purged, now or by a purge whose keys
+		// file could not be written, and of none (a request whose
+		// transaction failed): the rest are written to a new keys file.
+		// Inside the transaction, so that no request is filed meanwhile;
+		// should the commit fail, the purged records stay as they were,
+		// unreadable, and the next purge marks them.
+		return s.keys.retain(func(id string) bool {
+			raw := b.Get([]byte(id))
+			if raw == nil {
+				return false
+			}
+			var p struct {
+				Purged time.Time `json:"purged"`
+			}
+			return json.Unmarshal(raw, &p) != nil || p.Purged.IsZero()
+		})
 	})
 	if err != nil {
 		return PurgeResult{}, err

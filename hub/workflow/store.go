@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -190,6 +191,11 @@ type Options struct {
 	// MaxWindow is the longest time window of a request
 	// (DefaultMaxWindow if zero).
 	MaxWindow time.Duration
+	// KeysPath is the file of the keys that seal each request's personal
+	// data; the store's path and KeysSuffix if empty. Back it up with the
+	// store, at the same time: without it the names, NIKs and phones of
+	// the store cannot be read.
+	KeysPath string
 }
 
 var (
@@ -197,9 +203,11 @@ var (
 	bStaff   = []byte("staff")
 )
 
-// Store is the workflow's bbolt file: permit requests and the staff register.
+// Store is the workflow's bbolt file: permit requests and the staff
+// register, and the keys file sealing the requests' personal data.
 type Store struct {
 	db   *bolt.DB
+	keys *keyring
 	opts Options
 }
 
@@ -214,31 +222,127 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxWindow <= 0 {
 		opts.MaxWindow = DefaultMaxWindow
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	if opts.KeysPath == "" {
+		opts.KeysPath = path + KeysSuffix
+	}
+	_, statErr := os.Stat(opts.KeysPath)
+	keys, err := openKeyring(opts.KeysPath, opts.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("workflow store %s: %w", path, err)
 	}
+	s := &Store{keys: keys, opts: opts}
+	if s.db, err = s.openDB(path, errors.Is(statErr, os.ErrNotExist)); err != nil {
+		keys.close()
+		return nil, fmt.Errorf("workflow store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// openDB opens the store's file. A file written before the personal data
+// was sealed is sealed and compacted once (see seal.go); a sealed file
+// whose keys file was not there is refused, for its names would read
+// UnreadableGuest.
+func (s *Store) openDB(path string, newKeys bool) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: s.opts.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	var sealed, lost bool
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bPermits, bStaff} {
+		for _, b := range [][]byte{bPermits, bStaff, bMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
+		if sealed = tx.Bucket(bMeta).Get(mSealed) != nil; sealed {
+			if newKeys {
+				lost = tx.Bucket(bPermits).Stats().KeyN > 0
+			}
+			return nil
+		}
+		return s.sealAll(tx.Bucket(bPermits))
+	})
+	switch {
+	case err != nil:
+	case lost:
+		err = fmt.Errorf("its personal data is sealed with the keys of %s, which was not there: restore it from the backup the store came from", s.opts.KeysPath)
+	case !sealed:
+		if err = db.Close(); err == nil {
+			return compactSealed(path, s.opts.Timeout)
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// sealAll seals every record of b that holds its personal data in clear.
+func (s *Store) sealAll(b *bolt.Bucket) error {
+	var plain []Record
+	err := b.ForEach(func(k, raw []byte) error {
+		var sr storedRecord
+		if err := json.Unmarshal(raw, &sr); err != nil {
+			return fmt.Errorf("%w: permit %q: %v", ErrCorrupt, k, err)
+		}
+		if sr.Sealed == nil && sealable(&sr.Record) {
+			plain = append(plain, sr.Record)
+		}
 		return nil
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("workflow store %s: %w", path, err)
+		return err
 	}
-	return &Store{db: db, opts: opts}, nil
+	if err := s.keys.ensureFor(plain); err != nil {
+		return err
+	}
+	for i := range plain {
+		if err := s.putRecord(b, &plain[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compactSealed copies the closed store at path to a new file, marked
+// sealed, which replaces it: the pages the old file freed, and the
+// plaintext in them, are gone. It returns the new file, open.
+func compactSealed(path string, timeout time.Duration) (*bolt.DB, error) {
+	tmp := path + ".compact"
+	os.Remove(tmp) // a leftover of an interrupted compaction
+	err := func() error {
+		src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: timeout})
+		if err != nil {
+			src.Close()
+			return err
+		}
+		err = bolt.Compact(dst, src, 0)
+		if err == nil {
+			err = dst.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(mSealed, []byte{1}) })
+		}
+		return errors.Join(err, dst.Close(), src.Close())
+	}()
+	if err == nil {
+		err = replace(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("compact: %w", err)
+	}
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 }
 
 // DB is the store's bbolt file, for the hub's other buckets (the API
 // tokens) to live in the same file.
 func (s *Store) DB() *bolt.DB { return s.db }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the files.
+func (s *Store) Close() error { return errors.Join(s.db.Close(), s.keys.close()) }
 
 // Fingerprint returns the card fingerprint of uid at site.
 func (s *Store) Fingerprint(site, uid string) (permit.Fingerprint, error) {
@@ -369,15 +473,36 @@ func (s *Store) advance(r *Record, st State, by, note string) {
 	r.History = append(r.History, Transition{State: st, By: by, At: s.now(r), Version: r.Version, Note: note})
 }
 
-func putRecord(b *bolt.Bucket, r *Record) error {
-	j, err := json.Marshal(r)
+// putRecord stores r, its personal data sealed.
+func (s *Store) putRecord(b *bolt.Bucket, r *Record) error {
+	sr, err := s.keys.seal(r)
+	if err != nil {
+		return err
+	}
+	j, err := json.Marshal(sr)
 	if err != nil {
 		return err
 	}
 	return b.Put([]byte(r.ID), j)
 }
 
-func getRecord(b *bolt.Bucket, id string) (Record, error) { return getJSON[Record](b, "permit", id) }
+// getRecord reads permit id, its personal data unsealed.
+func (s *Store) getRecord(b *bolt.Bucket, id string) (Record, error) {
+	sr, err := getJSON[storedRecord](b, "permit", id)
+	if err != nil {
+		return Record{}, err
+	}
+	return s.keys.unseal(&sr)
+}
+
+// decodeRecord reads a stored record's JSON, its personal data unsealed.
+func (s *Store) decodeRecord(k, raw []byte) (Record, error) {
+	var sr storedRecord
+	if err := json.Unmarshal(raw, &sr); err != nil {
+		return Record{}, fmt.Errorf("%w: permit %q: %v", ErrCorrupt, k, err)
+	}
+	return s.keys.unseal(&sr)
+}
 
 // getJSON decodes the value of key id in b; what names it in errors.
 func getJSON[T any](b *bolt.Bucket, what, id string) (T, error) {
@@ -450,7 +575,7 @@ func (s *Store) Request(req Request) (Record, error) {
 			return fmt.Errorf("%w: permit %q", ErrExists, r.ID)
 		}
 		s.advance(&r, Requested, req.By, "")
-		return putRecord(b, &r)
+		return s.putRecord(b, &r)
 	})
 	if err != nil {
 		return Record{}, err
@@ -464,13 +589,13 @@ func (s *Store) change(id string, fn func(tx *bolt.Tx, r *Record) error) (Record
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bPermits)
 		var err error
-		if r, err = getRecord(b, id); err != nil {
+		if r, err = s.getRecord(b, id); err != nil {
 			return err
 		}
 		if err := fn(tx, &r); err != nil {
 			return err
 		}
-		return putRecord(b, &r)
+		return s.putRecord(b, &r)
 	})
 	if err != nil {
 		return Record{}, err
@@ -649,10 +774,31 @@ func (s *Store) changeSigned(id, by string, step func(r *Record) error) (Record,
 }
 
 // Get returns permit id, NIK in clear (admin view: mask it with Masked).
-func (s *Store) Get(id string) (Record, error) { return viewJSON[Record](s.db, bPermits, "permit", id) }
+func (s *Store) Get(id string) (Record, error) {
+	var r Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		r, err = s.getRecord(tx.Bucket(bPermits), id)
+		return err
+	})
+	return r, err
+}
 
 // List returns every permit request in id order, NIK in clear.
-func (s *Store) List() ([]Record, error) { return listJSON[Record](s.db, bPermits, "permit") }
+func (s *Store) List() ([]Record, error) {
+	var out []Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bPermits).ForEach(func(k, raw []byte) error {
+			r, err := s.decodeRecord(k, raw)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
 
 // importBatch is how many records Import puts in one transaction.
 const importBatch = 1_000
@@ -663,10 +809,13 @@ const importBatch = 1_000
 // Nothing is validated or signed; the hub must be started after it.
 func (s *Store) Import(recs []Record) error {
 	for chunk := range slices.Chunk(recs, importBatch) {
+		if err := s.keys.ensureFor(chunk); err != nil {
+			return fmt.Errorf("workflow: import: %w", err)
+		}
 		if err := s.db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bPermits)
 			for i := range chunk {
-				if err := putRecord(b, &chunk[i]); err != nil {
+				if err := s.putRecord(b, &chunk[i]); err != nil {
 					return err
 				}
 			}

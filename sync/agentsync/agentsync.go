@@ -26,7 +26,7 @@ type Config struct {
 	// the session, the will and the subscriptions.
 	Link   mqttlink.Options
 	Topics topic.Door
-	Keys   permit.Keyring // the hub keys the downlink trusts
+	Keys   permit.Keyring // the hub keys trusted: the downlink's records, the outbox's acks
 	// HomeAssistant turns discovery on, under DiscoveryPrefix
 	// (hadiscovery.DefaultPrefix when empty).
 	HomeAssistant   bool
@@ -88,7 +88,7 @@ func New(c Config, door *agent.Door, st *agent.Store) (*Sync, error) {
 	if s.link, err = mqttlink.New(o, func(msg mqttlink.Message) { s.route(ackTopic, msg) }); err != nil {
 		return nil, err
 	}
-	if s.pump, err = outbox.New(st, s.link, door.Watch(), outbox.Options{Door: topics, Metrics: c.Metrics,
+	if s.pump, err = outbox.New(st, s.link, door.Watch(), outbox.Options{Door: topics, Keys: c.Keys, Metrics: c.Metrics,
 		Log: c.Log}); err != nil {
 		return nil, err
 	}

@@ -3,12 +3,12 @@ package agentsync_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,8 +16,10 @@ import (
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/lifecycle"
+	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/permit/permittest"
 	"github.com/kunci-project/kunci/sync/agentsync"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
@@ -108,77 +110,115 @@ func (r relay) Unlock() error  { return nil }
 func (r relay) Halt() error    { r.j.add("relay halted"); return nil }
 func (r relay) String() string { return "test-relay" }
 
+// rig is a door's MQTT side run on a broker in a lifecycle group, with a
+// hub's link on the same broker that journals the door's events, status
+// and availability.
+type rig struct {
+	j      *journal
+	hub    *mqttlink.Link
+	path   string
+	st     *agent.Store
+	door   *agent.Door
+	reg    *metrics.Registry
+	cancel context.CancelFunc
+	waited chan error
+}
+
+// hubKey is the hub's signing key the rig's door trusts.
+var hubKey = permittest.Signer(1)
+
+// startRig starts a rig on broker; its hub link stops when the test ends,
+// the door when stop is called.
+func startRig(t *testing.T, broker string) *rig {
+	t.Helper()
+	r := &rig{j: newJournal(), reg: metrics.NewRegistry(), waited: make(chan error, 1)}
+	var err error
+	r.hub, err = mqttlink.New(mqttlink.Options{Broker: broker, ClientID: "test-hub",
+		Subscriptions: map[string]byte{demo.Events(): 1, demo.Status(): 1, demo.Availability(): 1}}, r.j.message)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hctx, hcancel := context.WithCancel(context.Background())
+	hdone := make(chan error, 1)
+	go func() { hdone <- r.hub.Run(hctx) }()
+	t.Cleanup(func() {
+		hcancel()
+		if err := <-hdone; err != nil {
+			t.Errorf("hub link: %v", err)
+		}
+	})
+	r.j.waitFor(t, "the hub's link", r.hub.Connected)
+
+	r.path = filepath.Join(t.TempDir(), "agent.db")
+	if r.st, err = agent.OpenStore(r.path, demo.Site, demo.Door); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	keys := permittest.Keyring(hubKey)
+	r.door, err = agent.NewDoor(agent.Config{Site: demo.Site, Door: demo.Door, Rules: agent.DefaultRules(),
+		Readers: []string{agent.ReaderEntry}, SiteKey: permit.SiteKey(bytes.Repeat([]byte{1}, permit.SiteKeySize)),
+		Keys: keys, Boot: "b00t", Version: "v-test"}, r.st, relay{r.j}, agent.NewSystemClock(nil), log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := agentsync.New(agentsync.Config{Link: mqttlink.Options{Broker: broker, ClientID: "test-door"},
+		Topics: demo, Keys: keys, Metrics: r.reg, Log: log}, r.door, r.st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctx context.Context
+	ctx, r.cancel = context.WithCancel(context.Background())
+	g := lifecycle.New(ctx, lifecycle.Options{})
+	g.Go(lifecycle.Input, "door", r.door.Run)
+	g.OnStop(lifecycle.Store, "store", func(context.Context) error {
+		r.j.add("store closed")
+		return r.st.Close()
+	})
+	s.Start(g)
+	go func() { r.waited <- g.Wait() }()
+	r.j.waitFor(t, "online", func() bool { return slices.Contains(r.j.entries(), "availability online") })
+	r.j.waitFor(t, "agent.started on the events topic", func() bool { return slices.Contains(r.j.entries(), "event 1") })
+	return r
+}
+
+// stop ends the door's side and waits for it.
+func (r *rig) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	if err := <-r.waited; err != nil {
+		t.Fatalf("Wait = %v", err)
+	}
+}
+
+// publishAck publishes payload on the door's events/ack as the hub would.
+func (r *rig) publishAck(t *testing.T, payload []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := mqttlink.Wait(ctx, r.hub.Publish(demo.EventsAck(), 1, false, payload)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRoutesAndStopsInOrder runs a door's MQTT side on a real broker in a
 // lifecycle group: its events reach the events topic, the hub's ack
 // deletes them from the store, a garbage permit is refused and recorded by
 // the downlink; at shutdown the relay is halted first, the store closed
 // next, and only then the final status and "offline" go out.
 func TestRoutesAndStopsInOrder(t *testing.T) {
-	broker := mqtttest.StartMochi(t)
-	j := newJournal()
-	hub, err := mqttlink.New(mqttlink.Options{Broker: broker, ClientID: "test-hub",
-		Subscriptions: map[string]byte{demo.Events(): 1, demo.Status(): 1, demo.Availability(): 1}}, j.message)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hctx, hcancel := context.WithCancel(context.Background())
-	hdone := make(chan error, 1)
-	go func() { hdone <- hub.Run(hctx) }()
-	defer func() {
-		hcancel()
-		if err := <-hdone; err != nil {
-			t.Errorf("hub link: %v", err)
-		}
-	}()
-	j.waitFor(t, "the hub's link", hub.Connected)
-
-	path := filepath.Join(t.TempDir(), "agent.db")
-	st, err := agent.OpenStore(path, demo.Site, demo.Door)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	keys := permit.Keyring{}
-	if err := keys.Add(permit.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize))).Public()); err != nil {
-		t.Fatal(err)
-	}
-	door, err := agent.NewDoor(agent.Config{Site: demo.Site, Door: demo.Door, Rules: agent.DefaultRules(),
-		Readers: []string{agent.ReaderEntry}, SiteKey: permit.SiteKey(bytes.Repeat([]byte{1}, permit.SiteKeySize)),
-		Keys: keys, Boot: "b00t", Version: "v-test"}, st, relay{j}, agent.NewSystemClock(nil), log, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := agentsync.New(agentsync.Config{Link: mqttlink.Options{Broker: broker, ClientID: "test-door"},
-		Topics: demo, Keys: keys, Log: log}, door, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := lifecycle.New(ctx, lifecycle.Options{})
-	g.Go(lifecycle.Input, "door", door.Run)
-	g.OnStop(lifecycle.Store, "store", func(context.Context) error {
-		j.add("store closed")
-		return st.Close()
-	})
-	s.Start(g)
-	waited := make(chan error, 1)
-	go func() { waited <- g.Wait() }()
-
-	j.waitFor(t, "online", func() bool { return slices.Contains(j.entries(), "availability online") })
-	j.waitFor(t, "agent.started on the events topic", func() bool { return slices.Contains(j.entries(), "event 1") })
+	r := startRig(t, mqtttest.StartMochi(t))
+	j, st := r.j, r.st
 	last, err := st.LastSeq()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ack := fmt.Sprintf(`{"epoch":%q,"through":%d}`, st.Epoch(), last)
-	if err := mqttlink.Wait(ctx, hub.Publish(demo.EventsAck(), 1, false, []byte(ack))); err != nil {
-		t.Fatal(err)
-	}
+	r.publishAck(t, permittest.Ack(t, hubKey, demo.Site, demo.Door, st.Epoch(), last))
 	j.waitFor(t, "the ack applied", func() bool {
 		acked, err := st.Acked()
 		return err == nil && acked == last
 	})
-	if err := mqttlink.Wait(ctx, hub.Publish(demo.Permit("P-0001"), 1, false, []byte("not a signed record"))); err != nil {
+	ctx := context.Background()
+	if err := mqttlink.Wait(ctx, r.hub.Publish(demo.Permit("P-0001"), 1, false, []byte("not a signed record"))); err != nil {
 		t.Fatal(err)
 	}
 	j.waitFor(t, "the refusal recorded", func() bool {
@@ -186,10 +226,7 @@ func TestRoutesAndStopsInOrder(t *testing.T) {
 		return err == nil && len(evs) > 0 && evs[0].Type == wire.EvPermitRejected
 	})
 
-	cancel()
-	if err := <-waited; err != nil {
-		t.Fatalf("Wait = %v", err)
-	}
+	r.stop(t)
 	j.waitFor(t, "offline", func() bool { return slices.Contains(j.entries(), "availability offline") })
 	got := j.entries()
 	halt, closed, offline := slices.Index(got, "relay halted"), slices.Index(got, "store closed"),
@@ -197,15 +234,78 @@ func TestRoutesAndStopsInOrder(t *testing.T) {
 	if halt < 0 || closed < halt || offline < closed {
 		t.Errorf("journal %v; want the relay halted, then the store closed, then offline", got)
 	}
-	if s, ok := j.lastStatus(); !ok || s.Seq != door.Status().Seq {
-		t.Errorf("last status on the wire %+v (%t); want the door's final one, seq %d", s, ok, door.Status().Seq)
+	if s, ok := j.lastStatus(); !ok || s.Seq != r.door.Status().Seq {
+		t.Errorf("last status on the wire %+v (%t); want the door's final one, seq %d", s, ok, r.door.Status().Seq)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	db, err := bolt.Open(r.path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	if err := boltcheck.Check(db); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestForgedAcksDeleteNothing publishes, through a real Mosquitto, acks
+// that the hub did not sign for this door's events: unsigned (issue 12:
+// {"epoch":"<the door's>","through":N} deleted N events the hub never
+// stored), signed by an untrusted key, tampered, of another door, of
+// another epoch and beyond the log. Then a genuine ack through 1: the
+// broker delivers them in order, so once it is applied the others have
+// been handled. Each was refused and counted; only seq 1 is deleted.
+func TestForgedAcksDeleteNothing(t *testing.T) {
+	r := startRig(t, mqtttest.StartMosquitto(t).URL())
+	defer r.stop(t)
+	ctx := context.Background()
+	for range 3 {
+		if err := r.door.Record(ctx, agent.Event{Type: wire.EvTap, Reader: agent.ReaderEntry}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, err := r.st.LastSeq()
+	if err != nil || last < 4 {
+		t.Fatalf("LastSeq = %d, %v; want at least 4", last, err)
+	}
+	epoch := r.st.Epoch()
+	genuine := func(through uint64) []byte {
+		return permittest.Ack(t, hubKey, demo.Site, demo.Door, epoch, through)
+	}
+	tamperedThrough := bytes.Replace(genuine(2), []byte(`"through":2`), []byte(fmt.Sprintf(`"through":%d`, last)), 1)
+	forged := []struct{ reason, payload string }{
+		{"unsigned", fmt.Sprintf(`{"epoch":%q,"through":%d}`, epoch, last)},
+		{"untrusted_key", string(permittest.Ack(t, permittest.Signer(2), demo.Site, demo.Door, epoch, last))},
+		{"bad_signature", string(tamperedThrough)},
+		{"other_door", string(permittest.Ack(t, hubKey, demo.Site, "lab", epoch, last))},
+		{"other_epoch", string(permittest.Ack(t, hubKey, demo.Site, demo.Door, "e0ld", last))},
+		{"beyond_log", string(genuine(last + 1))},
+	}
+	for _, f := range forged {
+		r.publishAck(t, []byte(f.payload))
+	}
+	r.publishAck(t, genuine(1))
+	r.j.waitFor(t, "the genuine ack", func() bool {
+		acked, err := r.st.Acked()
+		return err == nil && acked > 0
+	})
+	if acked, err := r.st.Acked(); err != nil || acked != 1 {
+		t.Errorf("the store's ack is %d, %v; want 1: a forged ack deleted events", acked, err)
+	}
+	evs, err := r.st.Events(0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) == 0 || evs[0].Seq != 2 || evs[len(evs)-1].Seq < last {
+		t.Errorf("the store holds %d events, from %v; want 2..%d", len(evs), evs, last)
+	}
+	text := string(r.reg.Text())
+	var missing []string
+	for _, f := range forged {
+		if want := `kunci_agent_outbox_acks_refused_total{reason="` + f.reason + `"} 1`; !strings.Contains(text, want) {
+			missing = append(missing, want)
+		}
+	}
+	if missing != nil {
+		t.Errorf("metrics lack %q:\n%s", missing, text)
 	}
 }

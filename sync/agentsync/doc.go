@@ -4,7 +4,8 @@
 // (sync/status) and, optionally, Home Assistant discovery
 // (sync/hadiscovery).
 //
-// It routes the link's messages: the hub's events/ack to the pump, the
+// It routes the link's messages: the hub's events/ack to the pump, which
+// verifies it with the same hub keys as the downlink (Config.Keys), the
 // door's own availability to the status publisher, Home Assistant's status
 // to discovery, and everything else to the downlink, which refuses and
 // records what is not a permit, staff or command topic of this door.

@@ -350,3 +350,53 @@ func TestRealDoorCommands(t *testing.T) {
 		t.Errorf("fresh unlock-once after restart: relay calls %v; want [unlock]", got)
 	}
 }
+
+// TestReplayFloodCoalesced: a validly signed command or record, replayed
+// 1,000 times (captured by whoever holds the broker), is refused by the
+// door each time and counted each time, but costs the door a few events,
+// not 1,000: the door's refusals are coalesced as the downlink's own.
+func TestReplayFloodCoalesced(t *testing.T) {
+	clk := agenttest.NewClock(t0, true)
+	r := newRig(t, clk)
+	r.start()
+	// one window for the whole flood, however slow the machine (-race)
+	var err error
+	r.h, err = downlink.New(downlink.Config{Topics: doorTopics(t), Keys: keyring(t), Door: r.door,
+		Metrics: metrics.NewRegistry(), RefusalInterval: -1, RefusalWindow: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ctr = r.h.Metrics()
+	cmd := signed(t, hub, command("C-1", wire.CmdLockdown, t0))
+	if err := r.send(base+"cmd", cmd, false); err != nil {
+		t.Fatalf("the lockdown = %v", err)
+	}
+	p2, p1 := signed(t, hub, guestPermit("P-0001", 2, testDoor)), signed(t, hub, guestPermit("P-0001", 1, testDoor))
+	if err := r.send(base+"permits/P-0001", p2, true); err != nil {
+		t.Fatalf("the permit = %v", err)
+	}
+	seq := r.lastSeq()
+	for range 1000 {
+		r.send(base+"cmd", cmd, false)
+		r.send(base+"permits/P-0001", p1, true)
+	}
+	if n := r.ctr.Rejected.With(wire.ReasonReplayed).Value(); n != 1000 {
+		t.Errorf("replayed refusals counted %d; want 1000", n)
+	}
+	if n := r.ctr.Rejected.With(wire.ReasonRollback).Value(); n != 1000 {
+		t.Errorf("rollback refusals counted %d; want 1000", n)
+	}
+	evs := r.since(seq)
+	if len(evs) > 2*downlink.DefaultRefusalBurst {
+		t.Errorf("%d events stored for 2,000 refusals; want at most %d (the burst of each reason), the rest counted",
+			len(evs), 2*downlink.DefaultRefusalBurst)
+	}
+	for _, e := range evs {
+		if e.Type == wire.EvCmdRejected && e.Command != wire.CmdLockdown {
+			t.Errorf("command.rejected %+v; want the command named", e)
+		}
+		if e.Type == wire.EvPermitRejected && e.Permit != "P-0001" {
+			t.Errorf("permit.rejected %+v; want the permit named", e)
+		}
+	}
+}

@@ -18,13 +18,14 @@ import (
 )
 
 // Door is what the downlink needs of the door. *agent.Door implements it:
-// ApplySigned verifies and stores a permit, revocation or staff record,
-// Command judges and runs a verified command, and both record their own
-// refusals; Record stores the downlink's refusals, several in one
-// transaction.
+// ApplyUnrecorded verifies and stores a permit, revocation or staff
+// record, CommandUnrecorded judges and runs a verified command, and both
+// return their refusals (a rollback, a replayed or expired command)
+// without recording them; Record stores the refusals, the door's and the
+// downlink's own, coalesced, several in one transaction.
 type Door interface {
-	ApplySigned(ctx context.Context, source string, data []byte) error
-	Command(ctx context.Context, source string, c permit.Command) error
+	ApplyUnrecorded(ctx context.Context, source string, data []byte) error
+	CommandUnrecorded(ctx context.Context, source string, c permit.Command) error
 	Record(ctx context.Context, e ...agent.Event) error
 }
 
@@ -220,7 +221,7 @@ func (h *Handler) Handle(ctx context.Context, m mqttlink.Message) error {
 		if rec.Command == nil {
 			return h.refuse(ctx, m.Topic, kind, id, wire.ReasonWrongKind, fmt.Errorf("%s on a command topic", recordKind(rec)))
 		}
-		return h.answer(ctx, m.Topic, h.door.Command(ctx, m.Topic, *rec.Command))
+		return h.answer(ctx, m.Topic, kind, string(rec.Command.Name), h.door.CommandUnrecorded(ctx, m.Topic, *rec.Command))
 	case topic.KindPermit:
 		var got string
 		switch {
@@ -242,20 +243,29 @@ func (h *Handler) Handle(ctx context.Context, m mqttlink.Message) error {
 			return h.refuse(ctx, m.Topic, kind, id, wire.ReasonIDMismatch, fmt.Errorf("%s on the topic of %s", recordKind(rec), id))
 		}
 	}
-	return h.answer(ctx, m.Topic, h.door.ApplySigned(ctx, m.Topic, m.Payload))
+	return h.answer(ctx, m.Topic, kind, id, h.door.ApplyUnrecorded(ctx, m.Topic, m.Payload))
 }
 
 // refuse records, counts and logs a refusal the downlink made itself. id is
 // the record's id as its topic names it.
 func (h *Handler) refuse(ctx context.Context, t string, kind topic.Kind, id string, reason wire.Reason, err error) error {
+	return h.record(ctx, t, kind, id, "", reason, err)
+}
+
+// record records (coalesced), counts and logs a refusal, the downlink's or
+// the door's. id is the record's id as its topic names it; cmd the name
+// of a refused command, when known.
+func (h *Handler) record(ctx context.Context, t string, kind topic.Kind, id string, cmd wire.CommandName, reason wire.Reason, err error) error {
 	rej := &Rejection{Topic: clip(t, maxTopicEcho), Reason: reason, Err: err}
 	h.ctr.Rejected.With(reason).Inc()
 	e := agent.Event{Type: wire.EvPermitRejected, Reason: reason, Detail: clip(rej.Topic+": "+err.Error(), maxDetail)}
-	if kind == topic.KindPermit && permit.CheckID("permit", id) == nil {
+	switch {
+	case kind == topic.KindPermit && permit.CheckID("permit", id) == nil:
 		e.Permit = id // the permit its topic names
-	}
-	if kind == topic.KindCmd {
-		e = agent.Event{Type: wire.EvCmdRejected, Reason: reason, Detail: clip(rej.Topic+": "+err.Error(), maxDetail)}
+	case kind == topic.KindStaff && permit.CheckID("staff", id) == nil:
+		e.Staff = id
+	case kind == topic.KindCmd:
+		e = agent.Event{Type: wire.EvCmdRejected, Reason: reason, Command: cmd, Detail: clip(rej.Topic+": "+err.Error(), maxDetail)}
 	}
 	if !h.refusals.admit(ctx, refusalKey{typ: e.Type, reason: reason, topic: rej.Topic}, e) {
 		return rej // counted, and summed up in the window's summary
@@ -273,16 +283,20 @@ func (h *Handler) refuse(ctx context.Context, t string, kind topic.Kind, id stri
 
 // answer turns the door's answer into Handle's: the door has recorded its
 // own refusals, the downlink counts them.
-func (h *Handler) answer(ctx context.Context, t string, err error) error {
+func (h *Handler) answer(ctx context.Context, t string, kind topic.Kind, id string, err error) error {
 	if err == nil {
 		h.ctr.Taken.Inc()
 		return nil
 	}
 	if reason := agent.RefusalReason(err); reason != "" {
-		rej := &Rejection{Topic: clip(t, maxTopicEcho), Reason: reason, Err: err}
-		h.ctr.Rejected.With(reason).Inc()
-		h.log.Warn("downlink: refused by the door", "topic", rej.Topic, "reason", reason, "err", clip(err.Error(), maxDetail))
-		return rej
+		// the door's refusal, recorded as the downlink's own are:
+		// coalesced, so that a flood of replayed records or commands,
+		// validly signed, costs the door a few writes, not one each
+		var cmd wire.CommandName
+		if kind == topic.KindCmd {
+			cmd, id = wire.CommandName(id), ""
+		}
+		return h.record(ctx, t, kind, id, cmd, reason, err)
 	}
 	if ctx.Err() == nil {
 		h.ctr.DoorErrors.Inc()

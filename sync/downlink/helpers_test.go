@@ -166,14 +166,14 @@ type fakeDoor struct {
 	cmdErr   error
 }
 
-func (f *fakeDoor) ApplySigned(_ context.Context, source string, _ []byte) error {
+func (f *fakeDoor) ApplyUnrecorded(_ context.Context, source string, _ []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.applied = append(f.applied, source)
 	return f.applyErr
 }
 
-func (f *fakeDoor) Command(_ context.Context, _ string, c permit.Command) error {
+func (f *fakeDoor) CommandUnrecorded(_ context.Context, _ string, c permit.Command) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.commands = append(f.commands, c)

@@ -1,9 +1,12 @@
 // Package outbox is the agent's uplink pump: it publishes the door's event
 // log over MQTT to the door's events topic, in seq order, QoS 1, with a
 // bounded window of publishes in flight, and deletes events from the log
-// only when the hub's end-to-end ack ({"epoch","through"} on events/ack)
-// says they are stored: at most once a DeleteInterval (1 s), each deletion
-// being a durable write that a tap's write arriving meanwhile waits for.
+// only when the hub's end-to-end ack on events/ack says they are stored:
+// at most once a DeleteInterval (1 s), each deletion being a durable write
+// that a tap's write arriving meanwhile waits for. An ack is a permit.Ack
+// signed with a hub key the door trusts (Options.Keys), for the door's
+// own site, door and epoch, and through no more than its newest event;
+// anything else is refused, counted by reason, and deletes nothing.
 //
 // Every gap is closed by going back: on each new connection, and when the
 // hub's ack makes no progress for AckTimeout (a wait that doubles, up to
@@ -17,5 +20,6 @@
 // door (it reads the log, waits on a notify channel, and its deletions
 // give way to the door's writes: agent.Store.Ack), and never
 // trust a completed publish token as proof of delivery: only the hub's
-// ack is. A malformed ack is an error and a counter, never a crash.
+// signed ack is. A malformed or forged ack is an error and a counter,
+// never a crash.
 package outbox

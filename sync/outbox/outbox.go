@@ -15,6 +15,7 @@ import (
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/internal/metrics"
+	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
 )
@@ -55,8 +56,12 @@ const DefaultDeleteInterval = time.Second
 
 // Options configure a Pump. Zero values take the defaults noted.
 type Options struct {
-	// Door names the topics: events go to Door.Events().
+	// Door names the topics: events go to Door.Events(). An ack is taken
+	// only if it is signed for Door's site and door.
 	Door topic.Door
+	// Keys are the hub keys whose acks are trusted (required): the door's
+	// keyring, as its downlink's.
+	Keys permit.Keyring
 	// Window is the most publishes awaiting the broker's PUBACK (256).
 	// The publishes of a lost connection are forgotten at the next one:
 	// the agent's link should use a clean session, whose open publishes
@@ -97,7 +102,11 @@ type Stats struct {
 	Resends       uint64 // times the pump went back to the hub's ack: each connection, each ack timeout
 	AckTimeouts   uint64 // of those, times the hub's ack made no progress for AckTimeout
 	Acks          uint64 // acks accepted
-	MalformedAcks uint64 // acks that were not {"epoch","through"}
+	MalformedAcks uint64 // acks that were not the JSON of a signed ack
+	UnsignedAcks  uint64 // acks with no signature
+	UntrustedAcks uint64 // acks signed by a key not in Keys
+	BadSigAcks    uint64 // acks whose signature does not verify, or says other than the clear members
+	OtherDoorAcks uint64 // acks signed for another door
 	ForeignAcks   uint64 // acks for another epoch
 	BeyondAcks    uint64 // acks beyond the newest event
 	StoreErrors   uint64 // reads or acks of the log that failed
@@ -122,6 +131,7 @@ type Pump struct {
 
 	published, publishErrors, resends, ackTimeouts     *metrics.Counter
 	acks, malformedAcks, foreignAcks, beyondAcks, serr *metrics.Counter
+	unsignedAcks, untrustedAcks, badSigAcks, otherDoor *metrics.Counter
 }
 
 // ackRefusal is the reason label of kunci_agent_outbox_acks_refused_total.
@@ -135,6 +145,9 @@ func New(l Log, pub Publisher, notify <-chan struct{}, o Options) (*Pump, error)
 	}
 	if o.Door.Site == "" || o.Door.Door == "" || o.Door.Prefix == "" {
 		return nil, errors.New("outbox: options: door topics are required (topic.New)")
+	}
+	if len(o.Keys) == 0 {
+		return nil, errors.New("outbox: options: the hub keys are required: an ack is taken only when signed")
 	}
 	if o.Window <= 0 {
 		o.Window = 256
@@ -160,7 +173,7 @@ func New(l Log, pub Publisher, notify <-chan struct{}, o Options) (*Pump, error)
 	}
 	r := o.Metrics
 	refused := metrics.NewCounterVec[ackRefusal](r, "kunci_agent_outbox_acks_refused_total",
-		"Acks of the hub refused, by reason: malformed, for another epoch, beyond the newest event.", "reason")
+		"Acks of the hub refused, by reason: malformed, unsigned, untrusted key, bad signature, for another door, for another epoch, beyond the newest event.", "reason")
 	return &Pump{log: l, pub: pub, notify: notify, o: o, topic: o.Door.Events(), acked: make(chan struct{}, 1),
 		published: r.Counter("kunci_agent_outbox_published_total", "Events published and acknowledged by the broker."),
 		publishErrors: r.Counter("kunci_agent_outbox_publish_errors_total",
@@ -170,7 +183,9 @@ func New(l Log, pub Publisher, notify <-chan struct{}, o Options) (*Pump, error)
 		ackTimeouts: r.Counter("kunci_agent_outbox_ack_timeouts_total",
 			"Times the hub's ack made no progress within the ack timeout while events were outstanding."),
 		acks:          r.Counter("kunci_agent_outbox_acks_total", "Acks of the hub accepted."),
-		malformedAcks: refused.With("malformed"), foreignAcks: refused.With("other_epoch"),
+		malformedAcks: refused.With("malformed"), unsignedAcks: refused.With("unsigned"),
+		untrustedAcks: refused.With("untrusted_key"), badSigAcks: refused.With("bad_signature"),
+		otherDoor: refused.With("other_door"), foreignAcks: refused.With("other_epoch"),
 		beyondAcks: refused.With("beyond_log"),
 		serr:       r.Counter("kunci_agent_outbox_store_errors_total", "Reads and acks of the event log that failed."),
 	}, nil
@@ -184,72 +199,98 @@ func (p *Pump) Stats() Stats {
 	return Stats{
 		Published: p.published.Value(), PublishErrors: p.publishErrors.Value(),
 		Resends: p.resends.Value(), AckTimeouts: p.ackTimeouts.Value(), Acks: p.acks.Value(),
-		MalformedAcks: p.malformedAcks.Value(), ForeignAcks: p.foreignAcks.Value(),
+		MalformedAcks: p.malformedAcks.Value(), UnsignedAcks: p.unsignedAcks.Value(),
+		UntrustedAcks: p.untrustedAcks.Value(), BadSigAcks: p.badSigAcks.Value(),
+		OtherDoorAcks: p.otherDoor.Value(), ForeignAcks: p.foreignAcks.Value(),
 		BeyondAcks: p.beyondAcks.Value(), StoreErrors: p.serr.Value(),
 	}
 }
 
-// Ack is the hub's end-to-end ack: it stored every event of Epoch up to
-// Through durably.
-type Ack struct {
-	Epoch   string `json:"epoch"`
-	Through uint64 `json:"through"`
-}
-
-// maxAckSize bounds an ack payload; a real one is well under 100 bytes.
+// maxAckSize bounds an ack payload; a real one is about 400 bytes, and
+// one of 64-character site, door and epoch under 700.
 const maxAckSize = 1024
 
-// DecodeAck parses an ack payload: one JSON object with a non-empty string
-// epoch and a non-negative integer through. Other members are ignored, so
-// that the contract can grow.
-func DecodeAck(payload []byte) (Ack, error) {
+// DecodeAck parses and verifies an ack payload, as permit.Signer.SignAck
+// writes it: one JSON object with a non-empty string epoch, a
+// non-negative integer through, and the signed ack, which must verify
+// with keys and say the same epoch and through. Other members are
+// ignored, so that the contract can grow. It does not judge the ack
+// against a door: HandleAck checks its site, door, epoch and through.
+func DecodeAck(payload []byte, keys permit.Keyring) (permit.Ack, error) {
 	if len(payload) > maxAckSize {
-		return Ack{}, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformedAck, len(payload), maxAckSize)
+		return permit.Ack{}, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformedAck, len(payload), maxAckSize)
 	}
 	var raw struct {
 		Epoch   *string         `json:"epoch"`
 		Through json.RawMessage `json:"through"`
+		Signed  json.RawMessage `json:"signed"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(&raw); err != nil {
-		return Ack{}, fmt.Errorf("%w: %v", ErrMalformedAck, err)
+		return permit.Ack{}, fmt.Errorf("%w: %v", ErrMalformedAck, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Ack{}, fmt.Errorf("%w: data after the object", ErrMalformedAck)
+		return permit.Ack{}, fmt.Errorf("%w: data after the object", ErrMalformedAck)
 	}
 	if raw.Epoch == nil || *raw.Epoch == "" {
-		return Ack{}, fmt.Errorf("%w: no epoch", ErrMalformedAck)
+		return permit.Ack{}, fmt.Errorf("%w: no epoch", ErrMalformedAck)
 	}
 	if raw.Through == nil {
-		return Ack{}, fmt.Errorf("%w: no through", ErrMalformedAck)
+		return permit.Ack{}, fmt.Errorf("%w: no through", ErrMalformedAck)
 	}
 	// digits only: a quoted number, a fraction, an exponent or a sign is
 	// not a seq
-	n, err := strconv.ParseUint(string(raw.Through), 10, 64)
+	through, err := strconv.ParseUint(string(raw.Through), 10, 64)
 	if err != nil {
-		return Ack{}, fmt.Errorf("%w: through %.40s is not a seq", ErrMalformedAck, raw.Through)
+		return permit.Ack{}, fmt.Errorf("%w: through %.40s is not a seq", ErrMalformedAck, raw.Through)
 	}
-	return Ack{Epoch: *raw.Epoch, Through: n}, nil
+	if raw.Signed == nil || string(raw.Signed) == "null" {
+		return permit.Ack{}, fmt.Errorf("%w: epoch %.64q through %d", ErrUnsignedAck, *raw.Epoch, through)
+	}
+	a, err := keys.DecodeAck(raw.Signed)
+	switch {
+	case errors.Is(err, permit.ErrUnknownKey), errors.Is(err, permit.ErrBadSignature):
+		return permit.Ack{}, fmt.Errorf("%w: %w", ErrForgedAck, err)
+	case err != nil:
+		return permit.Ack{}, fmt.Errorf("%w: %w", ErrMalformedAck, err)
+	}
+	if a.Epoch != *raw.Epoch || a.Through != through {
+		return permit.Ack{}, fmt.Errorf("%w: %w: epoch %.64q through %d in the clear, %q through %d signed",
+			ErrForgedAck, permit.ErrBadSignature, *raw.Epoch, through, a.Epoch, a.Through)
+	}
+	return a, nil
 }
 
 // HandleAck takes an ack payload from the hub and deletes the acked events
 // from the log: at once, or, within DeleteInterval of the last deletion,
-// when the interval ends (Run does it). It refuses a malformed ack, one
-// for another epoch and one beyond the newest event, each with an error
-// and a counter. An ack that adds nothing (a duplicate, an old one) is
-// accepted and writes nothing.
+// when the interval ends (Run does it). It refuses, each with an error
+// and a counter, deleting nothing: a malformed ack, an unsigned or forged
+// one (DecodeAck), one signed for another door or for another epoch, and
+// one beyond the newest event. An ack that adds nothing (a duplicate, an
+// old one, a replay of a genuine one) is accepted and writes nothing:
+// what a genuine ack of this door and epoch says stays true (permit.Ack),
+// so it needs no expiry, and its issue time is not judged against the
+// door's clock, which may be untrusted.
 func (p *Pump) HandleAck(payload []byte) error {
-	a, err := DecodeAck(payload)
+	a, err := DecodeAck(payload, p.o.Keys)
 	if err != nil {
-		p.malformedAcks.Add(1)
-		p.o.Log.Warn("outbox: ack refused", "err", err)
-		return err
+		c := p.malformedAcks
+		switch {
+		case errors.Is(err, ErrUnsignedAck):
+			c = p.unsignedAcks
+		case errors.Is(err, permit.ErrUnknownKey):
+			c = p.untrustedAcks
+		case errors.Is(err, ErrForgedAck):
+			c = p.badSigAcks
+		}
+		return p.refuseAck(c, err)
+	}
+	if a.Site != p.o.Door.Site || a.Door != p.o.Door.Door {
+		return p.refuseAck(p.otherDoor, fmt.Errorf("%w: %s/%s, this is %s/%s", ErrOtherDoor, a.Site, a.Door,
+			p.o.Door.Site, p.o.Door.Door))
 	}
 	if a.Epoch != p.log.Epoch() {
-		p.foreignAcks.Add(1)
-		err := fmt.Errorf("%w: %q, the log's is %q", ErrOtherEpoch, a.Epoch, p.log.Epoch())
-		p.o.Log.Warn("outbox: ack refused", "err", err)
-		return err
+		return p.refuseAck(p.foreignAcks, fmt.Errorf("%w: %q, the log's is %q", ErrOtherEpoch, a.Epoch, p.log.Epoch()))
 	}
 	last, err := p.log.LastSeq()
 	if err != nil {
@@ -257,10 +298,7 @@ func (p *Pump) HandleAck(payload []byte) error {
 		return fmt.Errorf("outbox: ack: %w", err)
 	}
 	if a.Through > last {
-		p.beyondAcks.Add(1)
-		err := fmt.Errorf("%w: through %d, newest %d", ErrAckBeyondLog, a.Through, last)
-		p.o.Log.Warn("outbox: ack refused", "err", err)
-		return err
+		return p.refuseAck(p.beyondAcks, fmt.Errorf("%w: through %d, newest %d", ErrAckBeyondLog, a.Through, last))
 	}
 	p.acks.Add(1)
 	acked, err := p.ackedNow()
@@ -279,6 +317,13 @@ func (p *Pump) HandleAck(payload []byte) error {
 	default:
 	}
 	return p.deleteAcked(false)
+}
+
+// refuseAck counts a refused ack with c and logs it.
+func (p *Pump) refuseAck(c *metrics.Counter, err error) error {
+	c.Add(1)
+	p.o.Log.Warn("outbox: ack refused", "err", err)
+	return err
 }
 
 // ackedNow returns the seq through which the hub has acked: the log's ack,

@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,8 @@ import (
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/internal/waitfor"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/permit/permittest"
 	"github.com/kunci-project/kunci/sync/outbox"
 	"github.com/kunci-project/kunci/sync/topic"
 	"github.com/kunci-project/kunci/wire"
@@ -65,6 +68,9 @@ func appendN(t *testing.T, st *agent.Store, n int) {
 func start(t *testing.T, st outbox.Log, pub outbox.Publisher, notify chan struct{}, o outbox.Options) (*outbox.Pump, func()) {
 	t.Helper()
 	o.Door = door
+	if o.Keys == nil {
+		o.Keys = hubKeys
+	}
 	p, err := outbox.New(st, pub, notify, o)
 	if err != nil {
 		t.Fatal(err)
@@ -92,8 +98,25 @@ func poke(c chan struct{}) {
 	}
 }
 
+// hubKey signs the tests' acks; hubKeys, the door's keyring, trusts it.
+var (
+	hubKey  = permittest.Signer(1)
+	hubKeys = permittest.Keyring(hubKey)
+)
+
+// ack returns a genuine ack of the tests' door, as the hub signs it.
 func ack(epoch string, through uint64) []byte {
-	return fmt.Appendf(nil, `{"epoch":%q,"through":%d}`, epoch, through)
+	return signedAck(hubKey, door.Site, door.Door, epoch, through, time.Now())
+}
+
+// signedAck returns the ack that s signs for site/door, epoch and through,
+// issued at issued.
+func signedAck(s *permit.Signer, site, door, epoch string, through uint64, issued time.Time) []byte {
+	b, err := s.SignAck(&permit.Ack{Site: site, Door: door, Epoch: epoch, Through: through, Issued: issued})
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func seqs(from, to uint64) []uint64 {
@@ -428,68 +451,175 @@ func TestPumpLogErrors(t *testing.T) {
 	})
 }
 
-// ackCases are acks of the log of TestHandleAck, 10 events, in order;
-// EPOCH stands for the log's epoch.
-var ackCases = []struct {
-	payload string
+// ackCase is an ack of the log of TestHandleAck, 10 events, in order, made
+// from the log's epoch.
+type ackCase struct {
+	name    string
+	payload func(epoch string) []byte
 	want    error
+	counter string // the Stats counter it adds to
 	acked   uint64 // the log's ack after it
-}{
-	{`{"epoch":"EPOCH","through":4}`, nil, 4},
-	{`{"epoch":"EPOCH","through":2}`, nil, 4}, // old: nothing changes
-	{`{"epoch":"EPOCH","through":4,"by":"hub-1"}`, nil, 4},
-	{``, outbox.ErrMalformedAck, 4},
-	{`null`, outbox.ErrMalformedAck, 4},
-	{`[]`, outbox.ErrMalformedAck, 4},
-	{`{"epoch":"EPOCH"}`, outbox.ErrMalformedAck, 4},
-	{`{"through":5}`, outbox.ErrMalformedAck, 4},
-	{`{"epoch":"","through":5}`, outbox.ErrMalformedAck, 4},
-	{`{"epoch":"EPOCH","through":"5"}`, outbox.ErrMalformedAck, 4},
-	{`{"epoch":"EPOCH","through":-5}`, outbox.ErrMalformedAck, 4},
-	{`{"epoch":"EPOCH","through":5.0}`, outbox.ErrMalformedAck, 4},
-	{`{"epoch":"EPOCH","through":5e0}`, outbox.ErrMalformedAck, 4},
-	{`{"epoch":"EPOCH","through":null}`, outbox.ErrMalformedAck, 4},
-	{`{"epoch":"EPOCH","through":18446744073709551616}`, outbox.ErrMalformedAck, 4},
-	{`{"epoch":"EPOCH","through":5}{}`, outbox.ErrMalformedAck, 4},
-	{`{"epoch":7,"through":5}`, outbox.ErrMalformedAck, 4},
-	{`{"epoch":"ffffff0","through":5}`, outbox.ErrOtherEpoch, 4},
-	{`{"epoch":"EPOCH","through":11}`, outbox.ErrAckBeyondLog, 4},
-	{`{"epoch":"EPOCH","through":7}`, nil, 7},
 }
 
-// TestHandleAck: an ack deletes the acked events and only those; bad acks
-// are refused with an error and a counter.
+// raw is a payload written by hand, EPOCH standing for the log's epoch.
+func raw(payload string) func(string) []byte {
+	return func(epoch string) []byte { return []byte(strings.ReplaceAll(payload, "EPOCH", epoch)) }
+}
+
+// tampered is the ack of base, changed by change.
+func tampered(base func(string) []byte, change func(p *permit.AckPayload, d *permit.Signed)) func(string) []byte {
+	return func(epoch string) []byte {
+		var p permit.AckPayload
+		var d permit.Signed
+		if json.Unmarshal(base(epoch), &p) != nil || json.Unmarshal(p.Signed, &d) != nil {
+			panic("ack does not parse")
+		}
+		change(&p, &d)
+		var err error
+		if p.Signed, err = json.Marshal(d); err != nil {
+			panic(err)
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			panic(err)
+		}
+		return b
+	}
+}
+
+// signedBy is an ack that s signs for site/door, epoch ("" the log's) and
+// through, issued at issued.
+func signedBy(s *permit.Signer, site, door, epoch string, through uint64, issued time.Time) func(string) []byte {
+	return func(logEpoch string) []byte {
+		return signedAck(s, site, door, cmp.Or(epoch, logEpoch), through, issued)
+	}
+}
+
+var (
+	now      = time.Now()
+	otherKey = permittest.Signer(2)
+	genuine5 = signedBy(hubKey, "demo", "server-room", "", 5, now)
+	genuine7 = signedBy(hubKey, "demo", "server-room", "", 7, now)
+	ackCases = []ackCase{
+		{"genuine", signedBy(hubKey, "demo", "server-room", "", 4, now), nil, "Acks", 4},
+		{"older", signedBy(hubKey, "demo", "server-room", "", 2, now), nil, "Acks", 4},
+		{"replayed", signedBy(hubKey, "demo", "server-room", "", 4, now.Add(-400*24*time.Hour)), nil, "Acks", 4},
+		{"more members in the clear", func(epoch string) []byte {
+			return append([]byte(`{"by":"hub-1",`), ack(epoch, 4)[1:]...)
+		}, nil, "Acks", 4},
+		// the finding of issue 12: this deleted 7 events the hub never stored
+		{"unsigned", raw(`{"epoch":"EPOCH","through":7}`), outbox.ErrUnsignedAck, "UnsignedAcks", 4},
+		{"signed null", raw(`{"epoch":"EPOCH","through":7,"signed":null}`), outbox.ErrUnsignedAck, "UnsignedAcks", 4},
+		{"empty", raw(``), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"null", raw(`null`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"array", raw(`[]`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"no through", raw(`{"epoch":"EPOCH"}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"no epoch", raw(`{"through":5}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"empty epoch", raw(`{"epoch":"","through":5}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"quoted through", raw(`{"epoch":"EPOCH","through":"5"}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"negative through", raw(`{"epoch":"EPOCH","through":-5}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"fraction", raw(`{"epoch":"EPOCH","through":5.0}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"exponent", raw(`{"epoch":"EPOCH","through":5e0}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"null through", raw(`{"epoch":"EPOCH","through":null}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"through past uint64", raw(`{"epoch":"EPOCH","through":18446744073709551616}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"two objects", raw(`{"epoch":"EPOCH","through":5}{}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"number epoch", raw(`{"epoch":7,"through":5}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"signed is no document", raw(`{"epoch":"EPOCH","through":7,"signed":{}}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"signed is a string", raw(`{"epoch":"EPOCH","through":7,"signed":"sig"}`), outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"signed is a permit", func(epoch string) []byte {
+			doc, err := hubKey.Sign(permit.KindRevocation, &permit.Revocation{Permit: "P-1", Version: 1, Site: "demo",
+				Door: "server-room"})
+			if err != nil {
+				panic(err)
+			}
+			b, _ := json.Marshal(permit.AckPayload{Epoch: epoch, Through: 7, Signed: doc})
+			return b
+		}, outbox.ErrMalformedAck, "MalformedAcks", 4},
+		{"untrusted key", signedBy(otherKey, "demo", "server-room", "", 7, now), permit.ErrUnknownKey, "UntrustedAcks", 4},
+		{"untrusted key claims the trusted id", tampered(signedBy(otherKey, "demo", "server-room", "", 7, now),
+			func(_ *permit.AckPayload, d *permit.Signed) { d.Key = hubKey.ID() }), permit.ErrBadSignature, "BadSigAcks", 4},
+		{"through raised in the clear", tampered(genuine5, func(p *permit.AckPayload, _ *permit.Signed) { p.Through = 7 }),
+			outbox.ErrForgedAck, "BadSigAcks", 4},
+		{"epoch changed in the clear", tampered(genuine5, func(p *permit.AckPayload, _ *permit.Signed) { p.Epoch = "ffffff0" }),
+			outbox.ErrForgedAck, "BadSigAcks", 4},
+		{"through raised in the body", tampered(genuine5, func(p *permit.AckPayload, d *permit.Signed) {
+			d.Body = bytes.Replace(d.Body, []byte(`"through":5`), []byte(`"through":7`), 1)
+			p.Through = 7
+		}), permit.ErrBadSignature, "BadSigAcks", 4},
+		{"signature flipped", tampered(genuine7, func(_ *permit.AckPayload, d *permit.Signed) { d.Sig[9] ^= 1 }),
+			permit.ErrBadSignature, "BadSigAcks", 4},
+		{"another door", signedBy(hubKey, "demo", "lab", "", 7, now), outbox.ErrOtherDoor, "OtherDoorAcks", 4},
+		{"another site", signedBy(hubKey, "branch", "server-room", "", 7, now), outbox.ErrOtherDoor, "OtherDoorAcks", 4},
+		{"another epoch", signedBy(hubKey, "demo", "server-room", "ffffff0", 7, now), outbox.ErrOtherEpoch, "ForeignAcks", 4},
+		{"beyond the log", signedBy(hubKey, "demo", "server-room", "", 11, now), outbox.ErrAckBeyondLog, "BeyondAcks", 4},
+		{"issued in the future", signedBy(hubKey, "demo", "server-room", "", 7, now.Add(10*365*24*time.Hour)), nil, "Acks", 7},
+	}
+)
+
+// statsCounter returns the counter of s that name names.
+func statsCounter(s outbox.Stats, name string) uint64 {
+	return map[string]uint64{"Acks": s.Acks, "MalformedAcks": s.MalformedAcks, "UnsignedAcks": s.UnsignedAcks,
+		"UntrustedAcks": s.UntrustedAcks, "BadSigAcks": s.BadSigAcks, "OtherDoorAcks": s.OtherDoorAcks,
+		"ForeignAcks": s.ForeignAcks, "BeyondAcks": s.BeyondAcks}[name]
+}
+
+// TestHandleAck: a genuine ack deletes the acked events and only those,
+// however old or new its issue time; a forged, unsigned, malformed ack,
+// or one of another door or epoch or beyond the log, is refused with an
+// error and its counter, and deletes nothing.
 func TestHandleAck(t *testing.T) {
 	st := openLog(t)
 	appendN(t, st, 10)
-	p, err := outbox.New(st, newFakePub(t), nil, outbox.Options{Door: door, DeleteInterval: -1})
+	p, err := outbox.New(st, newFakePub(t), nil, outbox.Options{Door: door, Keys: hubKeys, DeleteInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range ackCases {
-		payload := strings.ReplaceAll(tc.payload, "EPOCH", st.Epoch())
-		err := p.HandleAck([]byte(payload))
+		payload := tc.payload(st.Epoch())
+		before := p.Stats()
+		err := p.HandleAck(payload)
 		if !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
-			t.Errorf("HandleAck(%s) = %v; want %v", payload, err, tc.want)
+			t.Errorf("%s: HandleAck(%s) = %v; want %v", tc.name, payload, err, tc.want)
+		}
+		if got := statsCounter(p.Stats(), tc.counter) - statsCounter(before, tc.counter); got != 1 {
+			t.Errorf("%s: %s went up by %d; want 1 (stats %+v)", tc.name, tc.counter, got, p.Stats())
 		}
 		acked, err := st.Acked()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if acked != tc.acked {
-			t.Errorf("after HandleAck(%s) acked = %d; want %d", payload, acked, tc.acked)
+			t.Errorf("%s: after HandleAck(%s) acked = %d; want %d", tc.name, payload, acked, tc.acked)
 		}
 		evs, err := st.Events(0, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(evs) != int(10-tc.acked) || evs[0].Seq != tc.acked+1 {
-			t.Fatalf("after HandleAck(%s) the log holds %d events from %d; want %d..10", payload, len(evs), evs[0].Seq, tc.acked+1)
+			t.Fatalf("%s: after HandleAck(%s) the log holds %d events from %d; want %d..10", tc.name, payload, len(evs),
+				evs[0].Seq, tc.acked+1)
 		}
 	}
-	s := p.Stats()
-	if s.MalformedAcks != 14 || s.ForeignAcks != 1 || s.BeyondAcks != 1 || s.Acks != 4 {
-		t.Errorf("stats %+v; want 14 malformed, 1 foreign, 1 beyond, 4 accepted", s)
+}
+
+// TestNewRequiresKeys: a pump without the hub's keys would have to take
+// unsigned acks, or none.
+func TestNewRequiresKeys(t *testing.T) {
+	if _, err := outbox.New(openLog(t), newFakePub(t), nil, outbox.Options{Door: door}); err == nil {
+		t.Error("New without Keys succeeded; want an error")
+	}
+}
+
+// TestAckSize: the largest ack the hub can sign, with ids of 64
+// characters, is within the decoder's bound.
+func TestAckSize(t *testing.T) {
+	id := strings.Repeat("a", 64)
+	b := signedAck(hubKey, id, id, id, 1<<64-1, time.Date(2026, 11, 27, 3, 2, 3, 123456789, time.FixedZone("", 7*3600)))
+	if a, err := outbox.DecodeAck(b, hubKeys); err != nil || a.Through != 1<<64-1 {
+		t.Errorf("DecodeAck(%d bytes) = %+v, %v; want it accepted", len(b), a, err)
+	}
+	if typical := len(ack("6f1c2a9b", 123456)); typical > 512 {
+		t.Errorf("an ack of demo/server-room is %d bytes; want it small", typical)
 	}
 }
 
@@ -554,32 +684,47 @@ func TestPumpDeletesOnceAnInterval(t *testing.T) {
 	})
 }
 
-// FuzzDecodeAck: the ack decoder never panics, and what it accepts
-// encodes back to the same ack.
+// FuzzDecodeAck: the ack decoder never panics; what it refuses is one of
+// its errors with no ack; what it accepts is small, valid, says in the
+// clear what is signed, verifies with a key of the ring, and is refused
+// by a ring that does not trust that key.
 func FuzzDecodeAck(f *testing.F) {
 	for _, tc := range ackCases {
-		f.Add([]byte(strings.ReplaceAll(tc.payload, "EPOCH", "6f1c2a")))
+		f.Add(tc.payload("6f1c2a"))
 	}
+	f.Add(ack("6f1c2a", 0))
+	f.Add(ack("6f1c2a", 1<<64-1))
 	f.Add([]byte(`{"epoch":"a","through":18446744073709551615}`))
 	f.Add([]byte(`{"epoch":"\u0000","through":1,"x":[1,{}]}`))
+	f.Add([]byte(`{"epoch":"a","through":1,"signed":{"kind":"ack","key":"","body":"","sig":""}}`))
+	stranger := permittest.Keyring(permittest.Signer(3))
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		a, err := outbox.DecodeAck(payload)
+		a, err := outbox.DecodeAck(payload, hubKeys)
 		if err != nil {
-			if !errors.Is(err, outbox.ErrMalformedAck) {
-				t.Fatalf("DecodeAck error %v is not ErrMalformedAck", err)
+			if !errors.Is(err, outbox.ErrMalformedAck) && !errors.Is(err, outbox.ErrUnsignedAck) &&
+				!errors.Is(err, outbox.ErrForgedAck) {
+				t.Fatalf("DecodeAck(%q) error %v is none of the ack errors", payload, err)
+			}
+			if a != (permit.Ack{}) {
+				t.Fatalf("DecodeAck(%q) = %+v with error %v; want no ack", payload, a, err)
 			}
 			return
 		}
-		if a.Epoch == "" {
-			t.Fatalf("accepted an empty epoch from %q", payload)
+		if len(payload) > 1024 {
+			t.Fatalf("DecodeAck accepted %d bytes", len(payload))
 		}
-		j, err := json.Marshal(a)
-		if err != nil {
-			t.Fatal(err)
+		if err := a.Validate(); err != nil {
+			t.Fatalf("DecodeAck(%q) = %+v, which fails Validate: %v", payload, a, err)
 		}
-		b, err := outbox.DecodeAck(j)
-		if err != nil || b != a {
-			t.Fatalf("round trip of %+v = %+v, %v", a, b, err)
+		var clear permit.AckPayload
+		if err := json.Unmarshal(payload, &clear); err != nil || clear.Epoch != a.Epoch || clear.Through != a.Through {
+			t.Fatalf("DecodeAck(%q) = %+v; the clear members say %+v (%v)", payload, a, clear, err)
+		}
+		if signed, err := hubKeys.DecodeAck(clear.Signed); err != nil || signed != a {
+			t.Fatalf("DecodeAck(%q) = %+v; its signed document opens as %+v, %v", payload, a, signed, err)
+		}
+		if b, err := outbox.DecodeAck(payload, stranger); err == nil {
+			t.Fatalf("DecodeAck(%q) with a ring of another key = %+v; want it refused", payload, b)
 		}
 	})
 }
@@ -646,4 +791,15 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// BenchmarkDecodeAck is the door's cost of one ack, its verification
+// included.
+func BenchmarkDecodeAck(b *testing.B) {
+	payload := ack("6f1c2a9b", 123456)
+	for b.Loop() {
+		if _, err := outbox.DecodeAck(payload, hubKeys); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -72,7 +72,7 @@ func playPump(t *testing.T, path string, acts []action, every bool) error {
 	const window, timeout = 8, time.Second
 	pub := newFakePub(t)
 	notify := make(chan struct{}, 1)
-	o := outbox.Options{Door: door, Window: window, AckTimeout: timeout, MaxAckTimeout: 4 * timeout, RetryDelay: timeout / 2}
+	o := outbox.Options{Door: door, Keys: hubKeys, Window: window, AckTimeout: timeout, MaxAckTimeout: 4 * timeout, RetryDelay: timeout / 2}
 	if every {
 		o.DeleteInterval = -1
 	}

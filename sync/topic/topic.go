@@ -48,7 +48,7 @@ func (d Door) Availability() string { return d.base() + "/availability" }
 // Events carries event JSON, agent to hub.
 func (d Door) Events() string { return d.base() + "/events" }
 
-// EventsAck carries {"epoch","through"}, hub to agent.
+// EventsAck carries the hub's signed ack (permit.Signer.SignAck), hub to agent.
 func (d Door) EventsAck() string { return d.base() + "/events/ack" }
 
 // Permit is the retained signed permit or revocation of id.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/hub"
+	"github.com/kunci-project/kunci/hub/alarm"
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/client/clitext"
@@ -277,10 +278,34 @@ func TestUpdateLine(t *testing.T) {
 		{hub.Update{Kind: "gap", Site: "demo", Door: "server-room", State: &hub.Door{Gaps: []ingest.Gap{{Epoch: "e1", From: 1, To: 300}}}},
 			"2026-11-28 10:00:00  demo/server-room  gaps gap:e1:1-300"},
 		{hub.Update{Kind: "gap", Site: "demo", Door: "server-room", State: st}, "2026-11-28 10:00:00  demo/server-room  gaps -"},
+		{hub.Update{Kind: "alarm", Site: "demo", Door: "server-room", Change: alarm.Opened, Alarm: &alarm.Alarm{ID: "A-000007",
+			Kind: alarm.RackTampered, Site: "demo", Door: "server-room", Rack: "R1", Detail: "opened while the room is empty"}},
+			"2026-11-28 10:00:00  demo/server-room  alarm opened A-000007 rack.tampered rack=R1 detail=opened while the room is empty"},
+		{hub.Update{Kind: "alarm", Site: "demo", Door: "server-room", Change: alarm.Acked, Alarm: &alarm.Alarm{ID: "A-000007",
+			Kind: alarm.RackTampered, Acked: &alarm.Ack{By: "admin", At: at(0)}}},
+			"2026-11-28 10:00:00  demo/server-room  alarm acked A-000007 rack.tampered by=admin"},
 		{hub.Update{Kind: "what", Site: "demo", Door: "noc"}, "2026-11-28 10:00:00  demo/noc  what"},
 	} {
 		if got := clitext.UpdateLine(&c.u, now); got != c.want {
 			t.Errorf("UpdateLine(%+v) =\n%q\nwant\n%q", c.u, got, c.want)
 		}
 	}
+}
+
+func TestAlarms(t *testing.T) {
+	as := []api.AlarmRecord{
+		{ID: "A-000003", Kind: alarm.DoorForced, Site: "demo", Door: "server-room", Opened: at(50 * time.Minute),
+			Detail: "opened while locked \x1b[2J"},
+		{ID: "A-000002", Kind: alarm.Unescorted, Site: "demo", Door: "server-room", Permit: "P-0012", Opened: at(10 * time.Minute),
+			Cleared: at(10 * time.Minute), Acked: &alarm.Ack{By: "admin", At: at(20 * time.Minute), Note: "escort came back at once"}},
+		{ID: "A-000001", Kind: alarm.RequestWaiting, Opened: at(0), Cleared: at(5 * time.Minute), Permit: "P-0011"},
+	}
+	same(t, "Alarms", render(t, func(w io.Writer) error { return clitext.Alarms(w, as, at(time.Hour)) }),
+		"ID        OPENED               DOOR              KIND              ON      STATE                        ACKNOWLEDGED                                         DETAIL\n"+
+			"A-000003  2026-11-28 09:50:00  demo/server-room  door.forced       -       active (10m)                 OPEN                                                 opened while locked \\x1b[2J\n"+
+			"A-000002  2026-11-28 09:10:00  demo/server-room  visit.unescorted  P-0012  cleared 2026-11-28 09:10:00  admin 2026-11-28 09:20:00: escort came back at once  -\n"+
+			"A-000001  2026-11-28 09:00:00  -                 request.waiting   P-0011  cleared 2026-11-28 09:05:00  OPEN                                                 -\n")
+	same(t, "no alarms", render(t, func(w io.Writer) error { return clitext.Alarms(w, nil, at(0)) }), "no alarms\n")
+	same(t, "AlarmAcked", render(t, func(w io.Writer) error { return clitext.AlarmAcked(w, &as[1]) }),
+		"alarm A-000002 (visit.unescorted at demo/server-room) acknowledged by admin at 2026-11-28 09:20:00\n")
 }

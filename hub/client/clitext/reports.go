@@ -195,6 +195,18 @@ func UpdateLine(u *hub.Update, now time.Time) string {
 		if u.State != nil {
 			what = "gaps " + orDash(gapText(u.State.Gaps))
 		}
+	case "alarm":
+		if a := u.Alarm; a != nil {
+			what = fmt.Sprintf("alarm %s %s %s", u.Change, a.ID, a.Kind)
+			for _, kv := range [][2]string{{"rack", a.Rack}, {"permit", a.Permit}, {"detail", a.Detail}} {
+				if kv[1] != "" {
+					what += " " + kv[0] + "=" + kv[1]
+				}
+			}
+			if a.Acked != nil && u.Change == "acked" {
+				what += " by=" + a.Acked.By
+			}
+		}
 	case "lagged":
 		return fmt.Sprintf("%s  lagged: %d updates missed (this terminal fell behind)", Clock(at), u.Missed)
 	}

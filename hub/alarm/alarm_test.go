@@ -1,0 +1,296 @@
+package alarm_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kunci-project/kunci/hub/alarm"
+	"github.com/kunci-project/kunci/internal/boltcheck"
+	"github.com/kunci-project/kunci/wire"
+)
+
+var t0 = time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+
+type rig struct {
+	t       *testing.T
+	path    string
+	db      *bolt.DB
+	b       *alarm.Book
+	mu      sync.Mutex
+	changes []string
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	r := &rig{t: t, path: filepath.Join(t.TempDir(), "hub.db")}
+	r.open()
+	t.Cleanup(func() {
+		r.db.Close()
+		if err := boltcheck.CheckFile(r.path); err != nil {
+			t.Errorf("store: %v", err)
+		}
+	})
+	return r
+}
+
+func (r *rig) open() {
+	r.t.Helper()
+	db, err := bolt.Open(r.path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.db = db
+	r.b, err = alarm.New(db, alarm.Options{Silent: 10 * time.Minute, OnChange: func(a alarm.Alarm, c alarm.Change) {
+		r.mu.Lock()
+		r.changes = append(r.changes, fmt.Sprintf("%s %s %s", c, a.ID, a.Kind))
+		r.mu.Unlock()
+	}})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) reopen() {
+	r.t.Helper()
+	if err := r.db.Close(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.open()
+}
+
+func (r *rig) must(err error) {
+	r.t.Helper()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) all() []alarm.Alarm {
+	r.t.Helper()
+	as, _, err := r.b.List(alarm.Filter{}, "", 1000)
+	r.must(err)
+	return as
+}
+
+func (r *rig) told() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.changes)
+}
+
+func ev(typ wire.EventType, at time.Time) wire.Event {
+	return wire.Event{Site: "demo", Door: "server-room", Type: typ, At: at, Detail: "forced open"}
+}
+
+func status(at time.Time, alarms ...wire.Alarm) wire.Status {
+	return wire.Status{Door: wire.Closed, Lock: wire.Locked, Alarms: alarms}
+}
+
+// A forced door: the event opens the alarm, the status that follows has
+// it, the status without it clears it; it stays open until a person
+// acknowledges it, once.
+func TestForcedDoorStaysUntilAcknowledged(t *testing.T) {
+	r := newRig(t)
+	r.must(r.b.Event(ev(wire.EvForced, t0)))
+	r.must(r.b.Status("demo", "server-room", status(t0, wire.AlarmDoorForced), t0.Add(time.Second)))
+	as := r.all()
+	if len(as) != 1 || as[0].Kind != alarm.DoorForced || !as[0].Active() || !as[0].Open() || !as[0].Opened.Equal(t0) {
+		t.Fatalf("alarms %+v; want one door.forced, lasting, open since t0", as)
+	}
+	r.must(r.b.Status("demo", "server-room", status(t0.Add(time.Minute)), t0.Add(time.Minute)))
+	a, err := r.b.Get(as[0].ID)
+	r.must(err)
+	if a.Active() || !a.Cleared.Equal(t0.Add(time.Minute)) || !a.Open() {
+		t.Errorf("after the door closed: %+v; want cleared at t0+1m and still open", a)
+	}
+	if n := r.b.Unacked(); n != 1 {
+		t.Errorf("unacked %d; want 1", n)
+	}
+	a, err = r.b.Acknowledge(a.ID, "admin", "checked on camera: the technician's mistake", t0.Add(2*time.Minute))
+	r.must(err)
+	if a.Open() || a.Acked.By != "admin" || a.Acked.Note == "" {
+		t.Errorf("acknowledged: %+v", a)
+	}
+	if _, err := r.b.Acknowledge(a.ID, "kasi", "", t0.Add(3*time.Minute)); !errors.Is(err, alarm.ErrAcked) {
+		t.Errorf("a second acknowledgement = %v; want ErrAcked", err)
+	}
+	if n := r.b.Unacked(); n != 0 {
+		t.Errorf("unacked %d after the acknowledgement; want 0", n)
+	}
+	want := []string{"opened A-000001 door.forced", "cleared A-000001 door.forced", "acked A-000001 door.forced"}
+	if got := r.told(); !slices.Equal(got, want) {
+		t.Errorf("told %v; want %v", got, want)
+	}
+	// refused acknowledgements change nothing
+	for _, c := range []struct{ id, by, note string }{{"A-000009", "admin", ""}, {"nope", "admin", ""},
+		{a.ID, "", "x"}, {a.ID, "admin\x1b[2J", ""}} {
+		if _, err := r.b.Acknowledge(c.id, c.by, c.note, t0); err == nil {
+			t.Errorf("Acknowledge(%q, %q) = nil error", c.id, c.by)
+		}
+	}
+}
+
+// The status can come before the event: one alarm, the event's detail
+// and time; a backlog's event whose condition a later status no longer
+// has is cleared as it opens.
+func TestStatusAndEventInEitherOrder(t *testing.T) {
+	r := newRig(t)
+	r.must(r.b.Status("demo", "server-room", status(t0, wire.AlarmDoorForced), t0.Add(time.Second)))
+	r.must(r.b.Event(ev(wire.EvForced, t0)))
+	as := r.all()
+	if len(as) != 1 || as[0].Detail != "forced open" || !as[0].Opened.Equal(t0) {
+		t.Fatalf("alarms %+v; want one, with the event's detail and time", as)
+	}
+	r.must(r.b.Status("demo", "server-room", status(t0.Add(time.Hour)), t0.Add(time.Hour)))
+	// an hour-old held-open event sent late, after the status without it
+	r.must(r.b.Event(ev(wire.EvHeldOpen, t0.Add(time.Minute))))
+	as = r.all()
+	if len(as) != 2 || as[0].Kind != alarm.DoorHeldOpen || as[0].Active() || !as[0].Cleared.Equal(t0.Add(time.Hour)) {
+		t.Errorf("alarms %+v; want the late held-open cleared by the status that came after it", as)
+	}
+}
+
+// Racks are alarms of their own; events that are the whole occurrence
+// are cleared as they open, and stay open for a person.
+func TestRacksAndOneShotAlarms(t *testing.T) {
+	r := newRig(t)
+	r.must(r.b.Status("demo", "server-room", status(t0, wire.RackTamperedAlarm("R1"), wire.RackTamperedAlarm("R2")), t0))
+	r.must(r.b.Status("demo", "server-room", status(t0, wire.RackTamperedAlarm("R2")), t0.Add(time.Minute)))
+	e := ev(wire.EvUnescorted, t0)
+	e.Permit = "P-0012"
+	r.must(r.b.Event(e))
+	as := r.all()
+	if len(as) != 3 {
+		t.Fatalf("alarms %+v; want three", as)
+	}
+	byRack := map[string]alarm.Alarm{}
+	for _, a := range as {
+		byRack[a.Rack+string(a.Kind)] = a
+	}
+	if a := byRack["R1"+string(alarm.RackTampered)]; a.Active() {
+		t.Errorf("R1: %+v; want cleared", a)
+	}
+	if a := byRack["R2"+string(alarm.RackTampered)]; !a.Active() {
+		t.Errorf("R2: %+v; want lasting", a)
+	}
+	if a := byRack[string(alarm.Unescorted)]; a.Active() || !a.Open() || a.Permit != "P-0012" {
+		t.Errorf("unescorted: %+v; want cleared, open, naming the permit", a)
+	}
+	// other events open nothing
+	r.must(r.b.Event(ev(wire.EvGranted, t0)))
+	if n := len(r.all()); n != 3 {
+		t.Errorf("%d alarms after an access.granted; want 3", n)
+	}
+}
+
+// A door offline: its last will, or no status for Silent; it clears when
+// the door speaks. The alarms the store holds as lasting survive a
+// restart, and the first status after it clears them.
+func TestOfflineAndRestart(t *testing.T) {
+	r := newRig(t)
+	r.must(r.b.Availability("demo", "server-room", false, t0))
+	seen := map[[2]string]time.Time{{"demo", "lab"}: t0, {"demo", "server-room"}: t0}
+	r.must(r.b.Silence(seen, t0.Add(5*time.Minute)))
+	r.must(r.b.Silence(seen, t0.Add(11*time.Minute)))
+	r.must(r.b.Silence(seen, t0.Add(12*time.Minute)))
+	as := r.all()
+	if len(as) != 2 {
+		t.Fatalf("alarms %+v; want two door.offline, one per door, once each", as)
+	}
+	r.must(r.b.Event(ev(wire.EvForced, t0.Add(13*time.Minute))))
+	r.reopen()
+	if n := r.b.Unacked(); n != 3 {
+		t.Errorf("unacked %d after a restart; want 3", n)
+	}
+	r.must(r.b.Status("demo", "server-room", status(t0.Add(20*time.Minute)), t0.Add(20*time.Minute)))
+	for _, a := range r.all() {
+		if a.Door == "server-room" && a.Active() {
+			t.Errorf("%+v still lasting after the door's status without it", a)
+		}
+		if a.Door == "lab" && !a.Active() {
+			t.Errorf("%+v cleared; the lab door has said nothing", a)
+		}
+	}
+}
+
+// A request waiting past its step: one alarm however often the hub looks,
+// cleared when the step is done.
+func TestRequestWaiting(t *testing.T) {
+	r := newRig(t)
+	for i := range 3 {
+		r.must(r.b.Waiting("demo", "server-room", "P-0001", "classify", t0, t0.Add(time.Duration(6+i)*time.Minute)))
+	}
+	r.must(r.b.Done("demo", "server-room", "P-0001", t0.Add(9*time.Minute)))
+	as := r.all()
+	if len(as) != 1 || as[0].Kind != alarm.RequestWaiting || as[0].Active() || as[0].Permit != "P-0001" {
+		t.Errorf("alarms %+v; want one request.waiting, cleared", as)
+	}
+}
+
+// Pages newest first, filtered, each id once.
+func TestListPages(t *testing.T) {
+	r := newRig(t)
+	for i := range 25 {
+		e := ev(wire.EvReaderFault, t0.Add(time.Duration(i)*time.Minute))
+		if i%5 == 0 {
+			e.Type = wire.EvClockUnsynced
+		}
+		r.must(r.b.Event(e))
+	}
+	as := r.all()
+	if _, err := r.b.Acknowledge(as[0].ID, "admin", "", t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []alarm.Filter{{}, {Open: true}, {Kind: alarm.ClockUnsynced}, {Door: "lab"}} {
+		var got []string
+		after := ""
+		for range 10 {
+			page, next, err := r.b.List(f, after, 4)
+			r.must(err)
+			for _, a := range page {
+				got = append(got, a.ID)
+			}
+			if next == "" {
+				break
+			}
+			after = next
+		}
+		var want []string
+		for _, a := range as {
+			if (!f.Open || a.ID != as[0].ID) && (f.Kind == "" || a.Kind == f.Kind) && (f.Door == "" || a.Door == f.Door) {
+				want = append(want, a.ID)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("filter %+v: pages %v; want %v", f, got, want)
+		}
+	}
+	if _, _, err := r.b.List(alarm.Filter{}, "B-1", 4); !errors.Is(err, alarm.ErrInvalid) {
+		t.Errorf("List after B-1 = %v; want ErrInvalid", err)
+	}
+}
+
+// Statuses and events that change no alarm cost no write: the hub takes
+// a status on every change of every door.
+func TestNoChangeNoWrite(t *testing.T) {
+	r := newRig(t)
+	r.must(r.b.Status("demo", "server-room", status(t0), t0))
+	writes := func() int64 { st := r.db.Stats(); return st.TxStats.GetWrite() }
+	before := writes()
+	for i := range 100 {
+		at := t0.Add(time.Duration(i) * time.Second)
+		r.must(r.b.Status("demo", "server-room", status(at), at))
+		r.must(r.b.Event(ev(wire.EvGranted, at)))
+		r.must(r.b.Availability("demo", "server-room", true, at))
+	}
+	if n := writes() - before; n != 0 {
+		t.Errorf("%d writes for 300 inputs that change no alarm; want 0", n)
+	}
+}
