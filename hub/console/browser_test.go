@@ -182,3 +182,32 @@ func TestBrowserScreenshots(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserAcknowledgeAlarm: a forced door shows as the badge and the
+// banner; the admin follows the banner, acknowledges with a note, and
+// both go; the record has who and the note.
+func TestBrowserAcknowledgeAlarm(t *testing.T) {
+	br := browsertest.New(t)
+	s := newSOP(t)
+	base := s.e.Server.URL
+	id := forced(t, s, "")
+	tab := br.Tab(browsertest.Desk)
+	signInTab(t, tab, base, "admin")
+	if got := tab.Text("header nav .badge"); got != "1" {
+		t.Fatalf("the badge: %q; want 1", got)
+	}
+	tab.Do(
+		chromedp.Click(chromedp.CSS(".banner a")),
+		chromedp.WaitVisible(chromedp.CSS("form.ack textarea")),
+		chromedp.SendKeys(chromedp.CSS("form.ack textarea"), "Dicek satpam, pintu ditutup"),
+		chromedp.Click(chromedp.CSS("form.ack button")),
+		chromedp.WaitVisible(chromedp.CSS("main p.empty")),
+	)
+	if n := browsertest.Get(tab, chromedp.Evaluate[float64](`document.querySelectorAll('header .badge, .banner').length`)); n != 0 {
+		t.Errorf("the badge or banner stays after the acknowledgement (%v)", n)
+	}
+	a, err := s.e.Hub.Alarms().Get(id)
+	if err != nil || a.Acked == nil || a.Acked.By != "Admin TIK" || a.Acked.Note != "Dicek satpam, pintu ditutup" {
+		t.Fatalf("the record: %+v, %v", a.Acked, err)
+	}
+}

@@ -119,6 +119,7 @@ func (c *Console) routes() {
 	c.staffRoutes()
 	c.userRoutes()
 	c.doorRoutes()
+	c.alarmRoutes()
 	c.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "error.notfound", nil)
 	})

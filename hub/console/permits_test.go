@@ -267,7 +267,7 @@ func TestEveryPageEveryRole(t *testing.T) {
 	}{
 		{"/", false, false}, {"/permohonan", false, false}, {"/permohonan/" + id, false, false},
 		{"/permohonan/baru", false, true}, {"/buku-tamu", false, false}, {"/buku-tamu/cetak", false, false},
-		{"/buku-tamu.csv", false, false}, {"/waktu-layanan", false, false}, {doorPath, false, false},
+		{"/buku-tamu.csv", false, false}, {"/waktu-layanan", false, false}, {doorPath, false, false}, {"/alarm", false, false},
 		{"/pegawai", true, false}, {"/pegawai/baru", true, false}, {"/pegawai/S-004", true, false},
 		{"/pengguna", true, false}, {"/pengguna/meja", true, false},
 	}

@@ -23,8 +23,11 @@ type page struct {
 	// Can says which actions the principal may take, by name, so that
 	// templates leave out the buttons of the others (the server checks
 	// again on every request).
-	Can  map[string]bool
-	Data any
+	Can map[string]bool
+	// Unacked is how many alarms no one has acknowledged, for the
+	// layout's badge and banner (0 without a signed-in user).
+	Unacked int
+	Data    any
 }
 
 // abilities are the console's actions and the roles that may take them.
@@ -46,7 +49,11 @@ func (c *Console) newPage(r *http.Request, p auth.Principal, csrf string) page {
 			can[name] = can[name] || p.Has(role)
 		}
 	}
-	return page{L: newL(lang, c.o.Location), P: p, CSRF: csrf, Can: can, Path: r.URL.RequestURI()}
+	pg := page{L: newL(lang, c.o.Location), P: p, CSRF: csrf, Can: can, Path: r.URL.RequestURI()}
+	if p.Name != "" && c.o.Hub.Alarms() != nil {
+		pg.Unacked = c.o.Hub.Alarms().Unacked()
+	}
+	return pg
 }
 
 // preferred returns the language of a request without a user: English
