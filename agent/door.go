@@ -206,10 +206,13 @@ func (d *Door) process(in Input) error {
 		}
 		out.Events = append([]Event{{Type: wire.EvClockUnsynced, Detail: detail}}, out.Events...)
 	}
+	level := d.spaceLevel
 	out.Events = d.roomFor(out.Events)
 	if len(out.Events) == 0 && len(d.unstored) == 0 {
 		d.m = next
-		d.setStatus(0, synced)
+		if d.spaceLevel != level { // the low_space alarm cleared: nothing else changed
+			d.setStatus(0, synced)
+		}
 		return nil
 	}
 	for i := range out.Events {
