@@ -25,6 +25,7 @@ import (
 	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/internal/syncbuf"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/topic"
 )
@@ -115,22 +116,7 @@ type soakHub struct {
 	addr          string
 	admin, viewer string
 	events        string // its events store
-	log           *strings.Builder
-	logMu         *sync.Mutex
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *strings.Builder
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.b.Len() < 1<<20 {
-		w.b.Write(p)
-	}
-	return len(p), nil
+	log           syncbuf.Buffer
 }
 
 func buildKunciBin(tb testing.TB, dir string) string {
@@ -157,7 +143,7 @@ func startSoakHub(tb testing.TB, dir, bin, broker string, doors []topic.Door) *s
 		names[i] = fmt.Sprintf("%q", d.Site+"/"+d.Door)
 	}
 	h := &soakHub{addr: fmt.Sprintf("127.0.0.1:%d", mqtttest.FreePort(tb)), events: filepath.Join(dir, "hub-events.db"),
-		log: &strings.Builder{}, logMu: &sync.Mutex{}, done: make(chan struct{})}
+		done: make(chan struct{})}
 	cfg := filepath.Join(dir, "hub.yaml")
 	yaml := fmt.Sprintf("listen: %q\nstore: %q\nevents_store: %q\nadmin_token_file: %q\nsigning_key: %q\n"+
 		"site_keys: {%s: %q}\ndoors: [%s]\nmqtt: {broker: %q}\n",
@@ -167,7 +153,7 @@ func startSoakHub(tb testing.TB, dir, bin, broker string, doors []topic.Door) *s
 		tb.Fatal(err)
 	}
 	h.cmd = exec.Command(bin, "hub", "--config", cfg)
-	h.cmd.Stderr = lockedWriter{h.logMu, h.log}
+	h.cmd.Stderr = &h.log
 	if err := h.cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -204,11 +190,7 @@ func startSoakHub(tb testing.TB, dir, bin, broker string, doors []topic.Door) *s
 	return h
 }
 
-func (h *soakHub) logText() string {
-	h.logMu.Lock()
-	defer h.logMu.Unlock()
-	return h.log.String()
-}
+func (h *soakHub) logText() string { return h.log.String() }
 
 // loopbackSource is the i-th attacking address: 127.0.1.1 and on.
 func loopbackSource(i int) *net.TCPAddr {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/netip"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/internal/loopback"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -314,9 +314,5 @@ func (m *HubMQTT) link() link {
 // localhost or a loopback IP. An empty host (":8080") is every address.
 func isLoopback(listen string) bool {
 	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	ip, err := netip.ParseAddr(host)
-	return host == "localhost" || (err == nil && ip.IsLoopback())
+	return err == nil && loopback.Host(host)
 }

@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/kunci-project/kunci/hardware"
 	"github.com/kunci-project/kunci/hardware/nfc"
 	"github.com/kunci-project/kunci/internal/httpjson"
+	"github.com/kunci-project/kunci/internal/loopback"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/internal/sleep"
 	"github.com/kunci-project/kunci/internal/strictjson"
@@ -344,16 +344,11 @@ func isJSON(ct string) bool {
 	return err == nil && mt == "application/json"
 }
 
-// loopbackAddr reports whether host:port is a loopback IP. (An address
-// that is not host:port, as httptest's "192.0.2.1:1234" is, is judged by
-// its host.)
+// loopbackAddr reports whether a request's remote address, host:port, is
+// on loopback.
 func loopbackAddr(hostport string) bool {
 	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return false
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
+	return err == nil && loopback.Host(host)
 }
 
 // loopbackHost reports whether a Host header names loopback: localhost,
@@ -362,12 +357,7 @@ func loopbackHost(h string) bool {
 	if host, _, err := net.SplitHostPort(h); err == nil {
 		h = host
 	}
-	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(h)
-	return err == nil && ip.Unmap().IsLoopback()
+	return loopback.Host(h)
 }
 
 // BadRequests returns how many requests were refused as malformed.

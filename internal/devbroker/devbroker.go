@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kunci-project/kunci/internal/loopback"
 	"github.com/kunci-project/kunci/internal/mochigate"
 )
 
@@ -38,7 +39,7 @@ func Start(addr string, log *slog.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%q: want host:port, such as 127.0.0.1:1883", addr)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !loopback.Host(host) {
 		return nil, fmt.Errorf("%s: %w", addr, ErrNotLoopback)
 	}
 	l, err := net.Listen("tcp", addr)
