@@ -502,6 +502,67 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("the door still holds %d events the hub has", len(local))
 		}
 	})
+	t.Run("backup and restore", func(t *testing.T) {
+		before := [][]string{{"guestbook", "--csv"}, {"sla"}, {"guestbook", "--json"}}
+		answers := func() []string {
+			var out []string
+			for _, args := range before {
+				out = append(out, x.must("kasi", args...))
+			}
+			return out
+		}
+		was := answers()
+		archive := filepath.Join(x.dir, "backup.tar")
+		if out := x.must("", "hub", "backup", "--out", archive); !strings.Contains(out, "checked") ||
+			!strings.Contains(out, "hub-events.db") {
+			t.Errorf("kunci hub backup said:\n%s", out)
+		}
+		if fi, err := os.Stat(archive); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("the archive: %v, %v; want a file only its owner reads", fi, err)
+		}
+		if _, err := x.kunci("", "hub", "backup", "--out", archive); err == nil || !strings.Contains(err.Error(), "exists") {
+			t.Errorf("a backup over an existing file: %v; want refused", err)
+		}
+		if _, err := x.kunci("kasi", "hub", "backup", "--out", archive+".2"); err == nil || !strings.Contains(err.Error(), "403") {
+			t.Errorf("a backup by an approver: %v; want refused (admin only)", err)
+		}
+		if _, err := os.Stat(archive + ".2"); err == nil {
+			t.Error("a refused backup left a file")
+		}
+		if _, err := x.kunci("", "hub", "restore", "--from", archive, "--config", x.hubCfg, "--replace"); err == nil ||
+			!strings.Contains(err.Error(), "stop the hub") {
+			t.Errorf("a restore while the hub runs: %v; want refused", err)
+		}
+		x.stopHub(syscall.SIGTERM)
+		// the backup into new places, then the hub started on them
+		cfg, err := os.ReadFile(x.hubCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		restored := filepath.Join(x.dir, "restored")
+		moved := strings.NewReplacer(filepath.Join(x.dir, "hub.db"), filepath.Join(restored, "hub.db"),
+			filepath.Join(x.dir, "hub-events.db"), filepath.Join(restored, "hub-events.db")).Replace(string(cfg))
+		if err := os.MkdirAll(restored, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		x.hubCfg = filepath.Join(x.dir, "hub-restored.yaml")
+		writeFile(t, x.hubCfg, moved)
+		if out := x.must("", "hub", "restore", "--from", archive, "--config", x.hubCfg); !strings.Contains(out, "restored") {
+			t.Errorf("kunci hub restore said:\n%s", out)
+		}
+		if _, err := x.kunci("", "hub", "restore", "--from", archive, "--config", x.hubCfg); err == nil ||
+			!strings.Contains(err.Error(), "--replace") {
+			t.Errorf("a restore over stores: %v; want refused without --replace", err)
+		}
+		x.must("", "hub", "restore", "--from", archive, "--config", x.hubCfg, "--replace")
+		x.startHub()
+		for i, now := range answers() {
+			if now != was[i] {
+				t.Errorf("kunci %s after the restore differs from before the backup:\n%s\n-- before:\n%s",
+					strings.Join(before[i], " "), now, was[i])
+			}
+		}
+	})
 	// both ends' /metrics as Prometheus reads them. The hub was restarted
 	// since most of its work, and counts begin again at a start: only
 	// what this hub process surely did is checked

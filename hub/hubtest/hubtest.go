@@ -25,6 +25,7 @@ import (
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/backup"
 	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/console"
 	"github.com/kunci-project/kunci/hub/ingest"
@@ -196,6 +197,7 @@ func (e *Env) start(t testing.TB, o Options) {
 		t.Fatal(err)
 	}
 	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention, Users: e.Users, Console: e.Console,
+		Backup:     func(w io.Writer) (backup.Manifest, error) { return backup.Write(w, "test", backup.Hub(e.WF, e.Events)) },
 		WatchWrite: o.WatchWrite}); err != nil {
 		t.Fatal(err)
 	}
