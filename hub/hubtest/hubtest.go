@@ -70,6 +70,10 @@ type Options struct {
 	// Notify, when set, gives the hub a notifier on its store with this
 	// config (Env.Notifier), run until the hub stops.
 	Notify *notify.Config
+	// Notifier, when set and Notify is not, is the hub's notifier: a
+	// test's own, such as a failpoint between the alarm book and the
+	// notifier's queue.
+	Notifier hub.Notifier
 }
 
 // Env is a running hub.
@@ -176,7 +180,7 @@ func (e *Env) start(t testing.TB, o Options) {
 	if o.Ingest.AckLinger == 0 {
 		o.Ingest.AckLinger = time.Millisecond
 	}
-	var notifier hub.Notifier
+	notifier := o.Notifier
 	var h *hub.Hub // the notifier asks it, once running
 	e.Notifier = nil
 	if o.Notify != nil {
