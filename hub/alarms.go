@@ -269,11 +269,13 @@ func (h *Hub) alarmMessage(a alarm.Alarm) notify.Message {
 			fmt.Fprintf(b, "%s: %s\n", label, v)
 		}
 	}
-	for _, r := range [][3]string{{"Alarm", "Alarm", a.ID + " (" + string(a.Kind) + ")"}, {"Jenis", "Kind", kt.ID},
-		{"Pintu", "Door", where}, {"Rak", "Rack", a.Rack}, {"Izin", "Permit", a.Permit},
-		{"Keterangan", "Detail", a.Detail}, {"Dibuka", "Opened", h.when(a.Opened)}} {
-		line(&id, r[0], r[2])
-		line(&en, r[1], r[2])
+	// label and value in Bahasa Indonesia, then in English
+	for _, r := range [][4]string{{"Alarm", a.ID + " (" + string(a.Kind) + ")", "Alarm", a.ID + " (" + string(a.Kind) + ")"},
+		{"Jenis", kt.ID, "Kind", kt.EN}, {"Pintu", where, "Door", where}, {"Rak", a.Rack, "Rack", a.Rack},
+		{"Izin", a.Permit, "Permit", a.Permit}, {"Keterangan", a.Detail, "Detail", a.Detail},
+		{"Dibuka", h.when(a.Opened), "Opened", h.when(a.Opened)}} {
+		line(&id, r[0], r[1])
+		line(&en, r[2], r[3])
 	}
 	id.WriteString("Akui di konsol: kunci alarm ack " + a.ID + " --note …")
 	en.WriteString("Acknowledge in the console: kunci alarm ack " + a.ID + " --note …")
