@@ -52,8 +52,20 @@ type e2e struct {
 	tokens   map[string]string
 }
 
-func newE2E(t *testing.T) *e2e {
+// e2eHub is what a test sets of the hub beyond newE2E's.
+type e2eHub struct {
+	doors   string // hub.yaml's doors ([demo/server-room])
+	extra   string // more of hub.yaml, as written
+	noAgent bool   // the hub and the broker only
+}
+
+func newE2E(t *testing.T) *e2e { return newE2EWith(t, e2eHub{}) }
+
+func newE2EWith(t *testing.T, h e2eHub) *e2e {
 	t.Helper()
+	if h.doors == "" {
+		h.doors = "[demo/server-room]"
+	}
 	dir := t.TempDir()
 	x := &e2e{t: t, dir: dir, bin: buildKunci(t, dir), broker: mqtttest.StartMosquitto(t), tokens: map[string]string{}}
 	keys := filepath.Join(dir, "keys")
@@ -71,16 +83,19 @@ events_store: %q
 admin_token_file: %q
 signing_key: %q
 site_keys: {demo: %q}
-doors: [demo/server-room]
+doors: %s
 mqtt: {broker: %q}
 `, x.hubAddr, filepath.Join(dir, "hub.db"), filepath.Join(dir, "hub-events.db"), filepath.Join(dir, "admin.token"),
-		privs[0], filepath.Join(keys, "site.key"), x.broker.URL()))
+		privs[0], filepath.Join(keys, "site.key"), h.doors, x.broker.URL())+h.extra)
 	x.startHub()
 	b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 	if err != nil {
 		t.Fatalf("the hub's first start wrote no admin token: %v", err)
 	}
 	x.admin = strings.TrimSpace(string(b))
+	if h.noAgent {
+		return x
+	}
 
 	agentAddr := freeAddr(t)
 	agentCfg := filepath.Join(dir, "agent.yaml")
