@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,12 @@ type Will struct {
 
 // Options configure a Link. Zero durations take the defaults noted.
 type Options struct {
-	Broker         string // tcp://127.0.0.1:1883, ssl://host:8883
+	Broker string // tcp://127.0.0.1:1883, ssl://host:8883: the one broker
+	// Brokers, instead of Broker, are the brokers of a site that runs
+	// several (Mosquitto does not cluster), in order: the link connects to
+	// the first that answers and stays on it while it works; when it is
+	// lost, the link tries the next ones, then the first again (see Run).
+	Brokers        []string
 	ClientID       string
 	Username       string
 	Password       string
@@ -81,6 +87,9 @@ type Options struct {
 // Message is an incoming MQTT message.
 type Message struct {
 	Topic string
+	// Broker is the position, in the link's brokers (a Set's), of the one
+	// the message came from: 0 for a link to one broker.
+	Broker int
 	// Payload is the message's payload, or its first MaxMessage+1 bytes
 	// when it was larger (Size says how large).
 	Payload   []byte
@@ -97,31 +106,100 @@ type Token interface {
 	Error() error
 }
 
-// Link is one MQTT connection, kept up until its Run ends.
+// Link is one MQTT connection, kept up until its Run ends, to one of its
+// brokers at a time.
 type Link struct {
 	o       Options
-	client  mqtt.Client
+	brokers []string
+	clients []mqtt.Client // one per broker, the same options but the server
+	cur     atomic.Int32  // the broker in use, or last tried
+	base    int           // added to cur in Message.Broker (a Set's link)
 	handler func(Message)
 	inbox   chan Message
 	urgent  chan Message // Options.Urgent's messages; nil without it
 	lost    chan error
 
-	connected   atomic.Bool
+	connected atomic.Bool
+	*linkMetrics
+	overflowed atomic.Bool // a message was dropped since the last resubscription
+	mu         sync.Mutex
+	connCh     chan struct{} // closed and replaced at every new connection
+}
+
+// linkMetrics are the counters of a link, or shared by the links of a Set.
+type linkMetrics struct {
 	connections *metrics.Counter
 	dropped     *metrics.Counter
 	tooLarge    *metrics.Counter
-	overflowed  atomic.Bool // a message was dropped since the last resubscription
-	mu          sync.Mutex
-	connCh      chan struct{} // closed and replaced at every new connection
+	failovers   *metrics.Counter
+}
+
+func newLinkMetrics(reg *metrics.Registry) *linkMetrics {
+	return &linkMetrics{
+		connections: reg.Counter("kunci_mqtt_connections_total", "Connections the MQTT link made to the broker."),
+		dropped: reg.Counter("kunci_mqtt_dropped_total",
+			"Incoming MQTT messages dropped because the handler was behind; the link subscribes again for the retained ones."),
+		tooLarge: reg.Counter("kunci_mqtt_packet_too_large_total",
+			"Connections dropped because the broker announced a packet larger than the link reads (its payload never read)."),
+		failovers: reg.Counter("kunci_mqtt_failovers_total",
+			"Connections the MQTT link made to another broker of its list than the one it had lost."),
+	}
+}
+
+// ErrBrokers is wrapped by New's error for a missing or repeated broker.
+var ErrBrokers = errors.New("mqtt: brokers")
+
+// brokerList returns o's brokers: Brokers, or Broker alone.
+func (o *Options) brokerList() ([]string, error) {
+	if len(o.Brokers) == 0 {
+		if o.Broker == "" {
+			return nil, fmt.Errorf("%w: a broker is required", ErrBrokers)
+		}
+		return []string{o.Broker}, nil
+	}
+	if o.Broker != "" && o.Broker != o.Brokers[0] {
+		return nil, fmt.Errorf("%w: Broker %q and Brokers %q: set one of them", ErrBrokers, o.Broker, o.Brokers)
+	}
+	for i, b := range o.Brokers {
+		if b == "" || slices.Contains(o.Brokers[:i], b) {
+			return nil, fmt.Errorf("%w: %q: empty or listed twice", ErrBrokers, b)
+		}
+	}
+	return slices.Clone(o.Brokers), nil
 }
 
 // New prepares a link; Run connects it. handler gets the messages of the
 // subscriptions, one at a time, in the order paho delivers them; see
 // receive for those that find it behind.
 func New(o Options, handler func(Message)) (*Link, error) {
-	if o.Broker == "" || o.ClientID == "" {
+	brokers, err := o.brokerList()
+	if err != nil {
+		return nil, err
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.NewRegistry()
+	}
+	l, err := newLink(o, brokers, handler, newLinkMetrics(o.Metrics))
+	if err != nil {
+		return nil, err
+	}
+	o.Metrics.GaugeFunc("kunci_mqtt_connected", "Whether the MQTT link is connected to the broker now (1) or not (0).",
+		func() float64 {
+			if l.connected.Load() {
+				return 1
+			}
+			return 0
+		})
+	o.Metrics.GaugeFunc("kunci_mqtt_broker", "The position in the link's list of brokers (0 the first) of the one it is on, or last tried.",
+		func() float64 { return float64(l.cur.Load()) })
+	return l, nil
+}
+
+func newLink(o Options, brokers []string, handler func(Message), m *linkMetrics) (*Link, error) {
+	if o.ClientID == "" {
 		return nil, errors.New("mqtt: broker and client id are required")
 	}
+	o.Broker, o.Brokers = brokers[0], brokers
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -146,48 +224,46 @@ func New(o Options, handler func(Message)) (*Link, error) {
 	if handler == nil {
 		handler = func(Message) {}
 	}
-	if o.Metrics == nil {
-		o.Metrics = metrics.NewRegistry()
-	}
-	l := &Link{o: o, handler: handler, inbox: make(chan Message, o.QueueDepth), lost: make(chan error, 1),
-		connCh:      make(chan struct{}),
-		connections: o.Metrics.Counter("kunci_mqtt_connections_total", "Connections the MQTT link made to the broker."),
-		dropped: o.Metrics.Counter("kunci_mqtt_dropped_total",
-			"Incoming MQTT messages dropped because the handler was behind; the link subscribes again for the retained ones."),
-		tooLarge: o.Metrics.Counter("kunci_mqtt_packet_too_large_total",
-			"Connections dropped because the broker announced a packet larger than the link reads (its payload never read).")}
+	l := &Link{o: o, brokers: brokers, handler: handler, inbox: make(chan Message, o.QueueDepth), lost: make(chan error, 1),
+		connCh: make(chan struct{}), linkMetrics: m}
 	if o.Urgent != nil {
 		l.urgent = make(chan Message, o.QueueDepth)
 	}
-	o.Metrics.GaugeFunc("kunci_mqtt_connected", "Whether the MQTT link is connected to the broker now (1) or not (0).",
-		func() float64 {
-			if l.connected.Load() {
-				return 1
-			}
-			return 0
-		})
-	co := mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID(o.ClientID).
-		SetCleanSession(o.CleanSession).SetKeepAlive(o.KeepAlive).SetConnectTimeout(o.ConnectTimeout).
-		SetAutoReconnect(false).SetConnectRetry(false).SetOrderMatters(true).SetWriteTimeout(o.ConnectTimeout).
-		SetDefaultPublishHandler(l.receive).SetCustomOpenConnectionFn(l.open).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			select {
-			case l.lost <- err:
-			default:
-			}
-		})
-	if o.Username != "" {
-		co.SetUsername(o.Username).SetPassword(o.Password)
+	for _, b := range brokers {
+		co := mqtt.NewClientOptions().AddBroker(b).SetClientID(o.ClientID).
+			SetCleanSession(o.CleanSession).SetKeepAlive(o.KeepAlive).SetConnectTimeout(o.ConnectTimeout).
+			SetAutoReconnect(false).SetConnectRetry(false).SetOrderMatters(true).SetWriteTimeout(o.ConnectTimeout).
+			SetDefaultPublishHandler(l.receive).SetCustomOpenConnectionFn(l.open).
+			SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+				select {
+				case l.lost <- err:
+				default:
+				}
+			})
+		if o.Username != "" {
+			co.SetUsername(o.Username).SetPassword(o.Password)
+		}
+		if o.TLS != nil {
+			co.SetTLSConfig(o.TLS)
+		}
+		if w := o.Will; w != nil {
+			// the same will on every broker: the door's availability
+			// says offline wherever its connection dies
+			co.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retained)
+		}
+		l.clients = append(l.clients, mqtt.NewClient(co))
 	}
-	if o.TLS != nil {
-		co.SetTLSConfig(o.TLS)
-	}
-	if w := o.Will; w != nil {
-		co.SetBinaryWill(w.Topic, w.Payload, w.QoS, w.Retained)
-	}
-	l.client = mqtt.NewClient(co)
 	return l, nil
 }
+
+// client is the paho client of the broker in use.
+func (l *Link) client() mqtt.Client { return l.clients[l.cur.Load()] }
+
+// broker is the address of the broker in use.
+func (l *Link) broker() string { return l.brokers[l.cur.Load()] }
+
+// Broker returns the address of the broker the link is on, or last tried.
+func (l *Link) Broker() string { return l.broker() }
 
 // receive is paho's callback: it copies the message and queues it, and
 // never waits. Waiting would hold paho's one reader back, and with it the
@@ -201,7 +277,7 @@ func New(o Options, handler func(Message)) (*Link, error) {
 // Options.Urgent gives a queue of its own.
 func (l *Link) receive(_ mqtt.Client, m mqtt.Message) {
 	p := m.Payload()
-	msg := Message{Topic: m.Topic(), Payload: append([]byte(nil), p[:min(len(p), l.o.MaxMessage+1)]...), Size: len(p),
+	msg := Message{Topic: m.Topic(), Broker: l.base + int(l.cur.Load()), Payload: append([]byte(nil), p[:min(len(p), l.o.MaxMessage+1)]...), Size: len(p),
 		QoS: m.Qos(), Retained: m.Retained(), Duplicate: m.Duplicate()}
 	q := l.inbox
 	if l.urgent != nil && l.o.Urgent(msg.Topic) {
@@ -249,7 +325,7 @@ func (l *Link) resubscribe(ctx context.Context) {
 	if !l.overflowed.CompareAndSwap(true, false) || len(l.o.Subscriptions) == 0 || !l.connected.Load() {
 		return
 	}
-	err := waitTimeout(ctx, l.client.SubscribeMultiple(l.o.Subscriptions, nil), l.o.ConnectTimeout)
+	err := waitTimeout(ctx, l.client().SubscribeMultiple(l.o.Subscriptions, nil), l.o.ConnectTimeout)
 	if err != nil && ctx.Err() == nil {
 		l.overflowed.Store(true) // again after the next message
 		l.o.Log.Warn("mqtt: subscribe again after dropped messages", "err", err)
@@ -277,7 +353,7 @@ func (l *Link) Publish(topic string, qos byte, retained bool, payload []byte) To
 	if !l.connected.Load() {
 		return Completed(ErrNotConnected)
 	}
-	return l.client.Publish(topic, qos, retained, payload)
+	return l.client().Publish(topic, qos, retained, payload)
 }
 
 // Completed returns a token that is done, with err (nil: a success): a
@@ -303,7 +379,15 @@ func Wait(ctx context.Context, t Token) error {
 
 // Run keeps the link connected until ctx ends, then disconnects (without
 // the will: a clean stop publishes its own "offline" first if it wants).
-// Failed attempts are retried after a jittered, doubling backoff.
+//
+// With several brokers the link stays on the one it is on while that one
+// works, and does not go back to the first when it returns: every move
+// costs the door a resend of its unacked events and the broker's retained
+// records anew, and a hub on every broker serves a door on any of them.
+// When the connection is lost, the link tries the brokers in turn from
+// the next one after it, without waiting between them, then after its
+// backoff from the first again. Failed attempts are retried after a
+// jittered, doubling backoff.
 func (l *Link) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	defer func() { <-done }()
@@ -332,24 +416,28 @@ func (l *Link) Run(ctx context.Context) error {
 		}
 	}()
 	backoff := l.o.MinBackoff
+	first, lost := 0, -1 // the broker tried first; the one lost, if any
 	for {
-		err := l.connect(ctx)
+		err := l.connectAny(ctx, first, lost)
 		if err == nil {
 			backoff = l.o.MinBackoff
 			select {
 			case <-ctx.Done():
 				l.connected.Store(false)
-				l.client.Disconnect(250)
+				l.client().Disconnect(250)
 				return nil
 			case err = <-l.lost:
 				l.connected.Store(false)
-				l.o.Log.Warn("mqtt: connection lost", "broker", l.o.Broker, "err", err)
+				lost = int(l.cur.Load())
+				first = (lost + 1) % len(l.clients)
+				l.o.Log.Warn("mqtt: connection lost", "broker", l.broker(), "err", err)
 			}
 		} else {
 			if ctx.Err() != nil {
 				return nil
 			}
-			l.o.Log.Warn("mqtt: connect failed", "broker", l.o.Broker, "err", err, "retry_in", backoff)
+			first = 0
+			l.o.Log.Warn("mqtt: connect failed", "brokers", len(l.brokers), "err", err, "retry_in", backoff)
 		}
 		// jitter: a door-full of agents reconnecting after a broker restart
 		// must not arrive in one burst
@@ -363,20 +451,45 @@ func (l *Link) Run(ctx context.Context) error {
 	}
 }
 
+// connectAny tries each broker once, from first on, until one connects;
+// lost is the broker whose connection was lost (-1: none), for the
+// failover counter. It returns the errors of all when none did.
+func (l *Link) connectAny(ctx context.Context, first, lost int) error {
+	var errs []error
+	for i := range l.clients {
+		n := (first + i) % len(l.clients)
+		l.cur.Store(int32(n))
+		err := l.connect(ctx)
+		if err == nil {
+			if lost >= 0 && n != lost {
+				l.failovers.Inc()
+				l.o.Log.Warn("mqtt: moved to another broker", "broker", l.broker(), "lost", l.brokers[lost])
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 func (l *Link) connect(ctx context.Context) error {
 	select {
 	case <-l.lost: // a stale loss from the previous connection
 	default:
 	}
-	t := l.client.Connect()
+	c := l.client()
+	t := c.Connect()
 	if err := waitTimeout(ctx, t, l.o.ConnectTimeout+time.Second); err != nil {
-		return fmt.Errorf("mqtt: connect %s: %w", l.o.Broker, err)
+		return fmt.Errorf("mqtt: connect %s: %w", l.broker(), err)
 	}
 	// up before subscribing: a persistent session's queued messages arrive
 	// at once, and their handlers may publish (acks)
 	l.connected.Store(true)
 	if len(l.o.Subscriptions) > 0 {
-		st := l.client.SubscribeMultiple(l.o.Subscriptions, nil)
+		st := c.SubscribeMultiple(l.o.Subscriptions, nil)
 		err := waitTimeout(ctx, st, l.o.ConnectTimeout)
 		if s, ok := st.(*mqtt.SubscribeToken); ok && err == nil {
 			for topic, code := range s.Result() {
@@ -387,12 +500,12 @@ func (l *Link) connect(ctx context.Context) error {
 		}
 		if err != nil {
 			l.connected.Store(false)
-			l.client.Disconnect(0)
-			return fmt.Errorf("mqtt: subscribe: %w", err)
+			c.Disconnect(0)
+			return fmt.Errorf("mqtt: subscribe at %s: %w", l.broker(), err)
 		}
 	}
 	l.connections.Inc()
-	l.o.Log.Info("mqtt: connected", "broker", l.o.Broker, "client", l.o.ClientID)
+	l.o.Log.Info("mqtt: connected", "broker", l.broker(), "client", l.o.ClientID)
 	if l.o.OnConnect != nil {
 		l.o.OnConnect()
 	}
