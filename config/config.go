@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,14 +73,17 @@ type StoreQuota struct {
 // MQTT is the door's link to the central broker. Without a broker the door
 // runs on its own (records from records_dir, events kept locally).
 type MQTT struct {
-	Broker       string `yaml:"broker"`    // tcp://host:1883 or ssl://host:8883
-	ClientID     string `yaml:"client_id"` // default site.door
-	Username     string `yaml:"username"`  // default site/door, as configs/mosquitto.acl expects
-	PasswordFile string `yaml:"password_file"`
-	CAFile       string `yaml:"ca_file"`
-	CertFile     string `yaml:"cert_file"`
-	KeyFile      string `yaml:"key_file"`
-	Prefix       string `yaml:"prefix"` // kunci/v1
+	Broker string `yaml:"broker"` // tcp://host:1883 or ssl://host:8883
+	// Brokers, instead of broker, are a site's brokers in order: the door
+	// moves to the next when its broker is gone (mqttlink.Options.Brokers).
+	Brokers      []string `yaml:"brokers"`
+	ClientID     string   `yaml:"client_id"` // default site.door
+	Username     string   `yaml:"username"`  // default site/door, as configs/mosquitto.acl expects
+	PasswordFile string   `yaml:"password_file"`
+	CAFile       string   `yaml:"ca_file"`
+	CertFile     string   `yaml:"cert_file"`
+	KeyFile      string   `yaml:"key_file"`
+	Prefix       string   `yaml:"prefix"` // kunci/v1
 	// Insecure accepts a plain-text broker (tcp://) off loopback: the
 	// door's password and its events then cross the network in clear.
 	Insecure        bool   `yaml:"insecure"`
@@ -321,7 +325,7 @@ func (c *Agent) Defaults() {
 	if c.Clock == "" {
 		c.Clock = "kernel"
 	}
-	if c.MQTT.Broker != "" {
+	if len(c.MQTT.BrokerList()) > 0 {
 		if c.MQTT.ClientID == "" {
 			c.MQTT.ClientID = c.Site + "." + c.Door
 		}
@@ -417,46 +421,90 @@ func (c *Agent) Validate() error {
 	return errors.Join(errs...)
 }
 
+// BrokerList returns the door's brokers: brokers, or broker alone (none
+// when neither is set).
+func (m *MQTT) BrokerList() []string { return brokerList(m.Broker, m.Brokers) }
+
+func brokerList(broker string, brokers []string) []string {
+	if len(brokers) == 0 && broker != "" {
+		return []string{broker}
+	}
+	return brokers
+}
+
 func (m *MQTT) link() link {
-	return link{broker: m.Broker, insecure: m.Insecure, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
+	return link{broker: m.Broker, brokers: m.Brokers, insecure: m.Insecure, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
 		certFile: m.CertFile, keyFile: m.KeyFile, prefix: m.Prefix}
 }
 
 // link is what the mqtt sections of agent.yaml and hub.yaml share.
 type link struct {
 	broker, clientID, passwordFile, caFile, certFile, keyFile, prefix string
+	brokers                                                           []string
 	insecure                                                          bool
 }
+
+// maxBrokers bounds mqtt.brokers: a site runs two or three.
+const maxBrokers = 8
 
 // validate reports the link's problems under mqtt.; without a broker, only
 // the settings that need one.
 func (m link) validate(bad func(field, format string, a ...any)) {
-	if m.broker == "" {
+	if m.broker == "" && len(m.brokers) == 0 {
 		for _, f := range []struct{ name, v string }{{"password_file", m.passwordFile}, {"ca_file", m.caFile},
 			{"cert_file", m.certFile}, {"key_file", m.keyFile}} {
 			if f.v != "" {
-				bad("mqtt."+f.name, "set without mqtt.broker")
+				bad("mqtt."+f.name, "set without mqtt.broker or mqtt.brokers")
 			}
 		}
 		return
 	}
-	u, err := url.Parse(m.broker)
-	switch {
-	case err != nil || u.Host == "":
-		bad("mqtt.broker", "%q is not a broker address such as tcp://127.0.0.1:1883 or ssl://hub.example:8883", m.broker)
-	case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "mqtt" && u.Scheme != "mqtts":
-		bad("mqtt.broker", "scheme %q; want tcp, ssl, tls, mqtt or mqtts", u.Scheme)
-	case u.Scheme == "tcp" || u.Scheme == "mqtt":
-		if m.caFile != "" || m.certFile != "" {
-			bad("mqtt.broker", "TLS files are set but %q is not a TLS address (use ssl://)", m.broker)
-		} else if !isLoopback(u.Host) && !m.insecure {
-			bad("mqtt.broker", "%q is plain text to a host off loopback: the password and every record would cross the network "+
-				"in clear; use ssl://%s:8883 with the broker's CA in ca_file, or insecure: true to accept that", m.broker, u.Hostname())
+	if m.broker != "" && len(m.brokers) > 0 {
+		bad("mqtt.brokers", "set together with mqtt.broker %q; list every broker in brokers, the first preferred, "+
+			"and leave broker out", m.broker)
+	}
+	if len(m.brokers) > maxBrokers {
+		bad("mqtt.brokers", "%d brokers; at most %d", len(m.brokers), maxBrokers)
+	}
+	if m.broker != "" {
+		m.validateBroker(bad, "mqtt.broker", m.broker)
+	}
+	for i, b := range m.brokers {
+		f := fmt.Sprintf("mqtt.brokers[%d]", i)
+		if j := slices.Index(m.brokers, b); j < i {
+			bad(f, "%q is listed twice (also brokers[%d])", b, j)
+			continue
 		}
+		m.validateBroker(bad, f, b)
 	}
 	if (m.certFile == "") != (m.keyFile == "") {
 		bad("mqtt.cert_file", "cert_file and key_file go together")
 	}
+	m.validateNames(bad)
+}
+
+// validateBroker reports the problems of one broker address, the field
+// named f: every one of a door's brokers is held to the same rules, the
+// plain text off loopback among them.
+func (m link) validateBroker(bad func(field, format string, a ...any), f, broker string) {
+	u, err := url.Parse(broker)
+	switch {
+	case err != nil || u.Host == "":
+		bad(f, "%q is not a broker address such as tcp://127.0.0.1:1883 or ssl://hub.example:8883", broker)
+	case u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "mqtt" && u.Scheme != "mqtts":
+		bad(f, "scheme %q; want tcp, ssl, tls, mqtt or mqtts", u.Scheme)
+	case u.Scheme == "tcp" || u.Scheme == "mqtt":
+		if m.caFile != "" || m.certFile != "" {
+			bad(f, "TLS files are set but %q is not a TLS address (use ssl://)", broker)
+		} else if !isLoopback(u.Host) && !m.insecure {
+			bad(f, "%q is plain text to a host off loopback: the password and every record would cross the network "+
+				"in clear; use ssl://%s:8883 with the broker's CA in ca_file, or insecure: true to accept that", broker, u.Hostname())
+		}
+	}
+}
+
+// validateNames reports the problems of the client id and the prefix.
+func (m link) validateNames(bad func(field, format string, a ...any)) {
 	if len(m.clientID) > 64 || strings.ContainsAny(m.clientID, "+#/ ") {
 		bad("mqtt.client_id", "%q: at most 64 characters, no '+', '#', '/' or spaces", m.clientID)
 	}

@@ -267,6 +267,17 @@ var badConfigs = []struct {
 	{"bad clock", minimal + "clock: ntp\n", []string{`clock: "ntp": want kernel`, "trusted"}},
 	{"plain mqtt off loopback", minimal + "mqtt:\n  broker: tcp://hub.example:1883\n",
 		[]string{`mqtt.broker: "tcp://hub.example:1883" is plain text to a host off loopback`, "ca_file", "insecure: true"}},
+	{"mqtt broker and brokers", minimal + "mqtt:\n  broker: ssl://a:8883\n  brokers: [ssl://a:8883, ssl://b:8883]\n",
+		[]string{"mqtt.brokers: set together with mqtt.broker", "leave broker out"}},
+	{"mqtt second broker plain off loopback", minimal + "mqtt:\n  brokers: [ssl://a:8883, tcp://b.example:1883]\n",
+		[]string{`mqtt.brokers[1]: "tcp://b.example:1883" is plain text to a host off loopback`, "insecure: true"}},
+	{"mqtt broker listed twice", minimal + "mqtt:\n  brokers: [ssl://a:8883, ssl://b:8883, ssl://a:8883]\n",
+		[]string{`mqtt.brokers[2]: "ssl://a:8883" is listed twice (also brokers[0])`}},
+	{"mqtt bad second broker", minimal + "mqtt:\n  brokers: [ssl://a:8883, b:8883]\n", []string{"mqtt.brokers[1]", "not a broker address"}},
+	{"mqtt too many brokers", minimal + "mqtt:\n  brokers: [ssl://a:1, ssl://a:2, ssl://a:3, ssl://a:4, ssl://a:5, ssl://a:6, ssl://a:7, ssl://a:8, ssl://a:9]\n",
+		[]string{"mqtt.brokers: 9 brokers; at most 8"}},
+	{"mqtt tls files on a tcp second broker", minimal + "mqtt:\n  brokers: [ssl://a:8883, tcp://127.0.0.1:1883]\n  ca_file: ca.pem\n",
+		[]string{"mqtt.brokers[1]", "not a TLS address"}},
 	{"simulator off loopback", minimal + "listen: 0.0.0.0:8081\n", []string{`hardware: sim (the default when hardware is left out) serves the unauthenticated simulator on listen "0.0.0.0:8081"`}},
 	{"simulator on every address", minimal + "hardware: sim\nlisten: ':8081'\n", []string{`hardware: sim`, `off loopback`}},
 	{"unknown hardware", minimal + "hardware: arduino\n", []string{`hardware: "arduino" is not supported; want sim or gpio`}},
@@ -377,6 +388,38 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 	if errors.Unwrap(err) != nil {
 		t.Errorf("several problems: a joined error must not unwrap to a single one")
+	}
+}
+
+// A door on two brokers: the list as given, the defaults as for one, and
+// plain text to loopback ones accepted.
+func TestMQTTBrokers(t *testing.T) {
+	c, err := config.ParseAgent("/etc/kunci/agent.yaml", []byte(minimal+
+		"mqtt:\n  brokers: [ssl://mqtt-a.example:8883, ssl://mqtt-b.example:8883]\n  password_file: pass\n  ca_file: ca.pem\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.MQTT
+	if got := m.BrokerList(); !slices.Equal(got, []string{"ssl://mqtt-a.example:8883", "ssl://mqtt-b.example:8883"}) ||
+		m.ClientID != "demo.server-room" || m.Username != "demo/server-room" {
+		t.Errorf("brokers %q, client id %q, username %q; want both in order, demo.server-room, demo/server-room", got, m.ClientID, m.Username)
+	}
+	c, err = config.ParseAgent("/etc/kunci/agent.yaml", []byte(minimal+"mqtt:\n  brokers: [tcp://127.0.0.1:1883, 'tcp://[::1]:1884']\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.MQTT.BrokerList(); len(got) != 2 {
+		t.Errorf("loopback brokers = %q; want two", got)
+	}
+	c, err = config.ParseAgent("/etc/kunci/agent.yaml", []byte(minimal+"mqtt:\n  broker: tcp://127.0.0.1:1883\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.MQTT.BrokerList(); !slices.Equal(got, []string{"tcp://127.0.0.1:1883"}) {
+		t.Errorf("broker alone: BrokerList() = %q; want it", got)
+	}
+	if c, err = config.ParseAgent("/etc/kunci/agent.yaml", []byte(minimal)); err != nil || c.MQTT.BrokerList() != nil {
+		t.Errorf("no broker: %v, BrokerList() = %q; want none", err, c.MQTT.BrokerList())
 	}
 }
 

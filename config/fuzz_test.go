@@ -37,7 +37,7 @@ func FuzzParseHub(f *testing.F) {
 		for _, p := range c.SiteKeys {
 			absolute(t, p)
 		}
-		if len(c.SiteKeys) == 0 || c.MQTT.Broker == "" {
+		if len(c.SiteKeys) == 0 || len(c.MQTT.BrokerList()) == 0 {
 			t.Fatalf("accepted without site keys or broker: %+v", c)
 		}
 	})

@@ -106,14 +106,18 @@ func (c HubConsole) Location() *time.Location {
 
 // HubMQTT is the hub's link to the broker.
 type HubMQTT struct {
-	Broker       string `yaml:"broker"`    // required: tcp://host:1883 or ssl://host:8883
-	ClientID     string `yaml:"client_id"` // kunci-hub-ingest: the broker keeps its session
-	Username     string `yaml:"username"`  // kunci-hub, as configs/mosquitto.acl expects
-	PasswordFile string `yaml:"password_file"`
-	CAFile       string `yaml:"ca_file"`
-	CertFile     string `yaml:"cert_file"`
-	KeyFile      string `yaml:"key_file"`
-	Prefix       string `yaml:"prefix"` // kunci/v1
+	Broker string `yaml:"broker"` // required, or brokers: tcp://host:1883 or ssl://host:8883
+	// Brokers, instead of broker, are every broker of a site that runs
+	// several: the hub keeps a link to each (mqttlink.Set), taking the
+	// doors' events from all and publishing the records on each.
+	Brokers      []string `yaml:"brokers"`
+	ClientID     string   `yaml:"client_id"` // kunci-hub-ingest: the broker keeps its session
+	Username     string   `yaml:"username"`  // kunci-hub, as configs/mosquitto.acl expects
+	PasswordFile string   `yaml:"password_file"`
+	CAFile       string   `yaml:"ca_file"`
+	CertFile     string   `yaml:"cert_file"`
+	KeyFile      string   `yaml:"key_file"`
+	Prefix       string   `yaml:"prefix"` // kunci/v1
 	// Shared subscribes through $share/kunci-hub/ for several hub replicas.
 	Shared bool `yaml:"shared"`
 	// Insecure accepts a plain-text broker (tcp://) off loopback.
@@ -257,8 +261,9 @@ func (c *Hub) Validate() error {
 	if w := time.Duration(c.MaxPermitWindow); w != 0 && (w < time.Hour || w > maxPermitWindow) {
 		bad("max_permit_window", "%s: want 1h to 8760h (a year); leave it out for %s", w, workflow.DefaultMaxWindow)
 	}
-	if c.MQTT.Broker == "" {
-		bad("mqtt.broker", "missing: the site's broker, such as ssl://mqtt.example:8883 or tcp://127.0.0.1:1883")
+	if c.MQTT.Broker == "" && len(c.MQTT.Brokers) == 0 {
+		bad("mqtt.broker", "missing: the site's broker, such as ssl://mqtt.example:8883 or tcp://127.0.0.1:1883 "+
+			"(or brokers: a list, for a site that runs several)")
 	}
 	c.MQTT.link().validate(bad)
 	c.Notify.Validate("notify", bad)
@@ -305,8 +310,11 @@ func (h HubHTTP) validate(bad func(field, format string, a ...any)) {
 	}
 }
 
+// BrokerList returns the hub's brokers: brokers, or broker alone.
+func (m *HubMQTT) BrokerList() []string { return brokerList(m.Broker, m.Brokers) }
+
 func (m *HubMQTT) link() link {
-	return link{broker: m.Broker, insecure: m.Insecure, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
+	return link{broker: m.Broker, brokers: m.Brokers, insecure: m.Insecure, clientID: m.ClientID, passwordFile: m.PasswordFile, caFile: m.CAFile,
 		certFile: m.CertFile, keyFile: m.KeyFile, prefix: m.Prefix}
 }
 

@@ -66,6 +66,10 @@ var badHubs = []struct {
 	{"mqtt bad broker", hubWith("tcp://127.0.0.1:1883", "127.0.0.1:1883"), []string{"mqtt.broker", "not a broker address"}},
 	{"mqtt bad scheme", hubWith("tcp://", "http://"), []string{"mqtt.broker", `scheme "http"`}},
 	{"mqtt tls files on tcp", minimalHub + "  ca_file: ca.pem\n", []string{"mqtt.broker", "not a TLS address"}},
+	{"mqtt broker and brokers", minimalHub + "  brokers: [tcp://127.0.0.1:1883, tcp://127.0.0.1:1884]\n",
+		[]string{"mqtt.brokers: set together with mqtt.broker"}},
+	{"mqtt second broker plain off loopback", hubWith("  broker: tcp://127.0.0.1:1883\n", "  brokers: [tcp://127.0.0.1:1883, tcp://mqtt-b.example:1883]\n"),
+		[]string{`mqtt.brokers[1]: "tcp://mqtt-b.example:1883" is plain text to a host off loopback`}},
 	{"mqtt cert without key", hubWith("tcp://127.0.0.1:1883", "ssl://mqtt:8883") + "  cert_file: c.pem\n",
 		[]string{"mqtt.cert_file", "go together"}},
 	{"mqtt bad client id", minimalHub + "  client_id: hub/1\n", []string{"mqtt.client_id", "no '+'"}},
@@ -189,6 +193,7 @@ var goodHubs = []struct{ name, yaml string }{
 		"  password_file: mqtt.pass\n  ca_file: ca.crt\n  cert_file: hub.crt\n  key_file: hub.key\n  shared: true\n"},
 	{"stores apart", minimalHub + "store: hub.db\nevents_store: events.db\n"},
 	{"plain mqtt on localhost", hubWith("tcp://127.0.0.1:1883", "tcp://localhost:1883")},
+	{"two brokers", hubWith("  broker: tcp://127.0.0.1:1883\n", "  brokers: [ssl://mqtt-a.example:8883, ssl://mqtt-b.example:8883]\n  ca_file: ca.crt\n")},
 	{"plain mqtt off loopback, accepted", hubWith("tcp://127.0.0.1:1883", "tcp://10.0.0.7:1883") + "  insecure: true\n"},
 	{"http limits", minimalHub + "http: {max_connections: 64, max_connections_per_client: 64, body_timeout: 2s, max_watchers: 8}\n"},
 }

@@ -125,8 +125,8 @@ func wireAgent(g *lifecycle.Group, cfg *config.Agent, log *slog.Logger, moveWith
 		return err
 	}
 	var mq *agentsync.Sync
-	if m := cfg.MQTT; m.Broker != "" {
-		lo := mqttlink.Options{Broker: m.Broker, ClientID: m.ClientID, Username: m.Username, Metrics: reg}
+	if m := cfg.MQTT; len(m.BrokerList()) > 0 {
+		lo := mqttlink.Options{Brokers: m.BrokerList(), ClientID: m.ClientID, Username: m.Username, Metrics: reg}
 		if err := lo.LoadSecrets(m.PasswordFile, m.CAFile, m.CertFile, m.KeyFile); err != nil {
 			l.Close()
 			return err

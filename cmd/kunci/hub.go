@@ -63,6 +63,6 @@ func cmdHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	g := lifecycle.New(ctx, lifecycle.Options{Timeout: hubShutdown})
 	h.Start(g)
 	h.Serve(g, l, cfg.TLSCertFile, cfg.TLSKeyFile)
-	fmt.Fprintf(stdout, "kunci hub: API on %s, broker %s\n", l.Addr(), cfg.MQTT.Broker)
+	fmt.Fprintf(stdout, "kunci hub: API on %s, broker %s\n", l.Addr(), strings.Join(cfg.MQTT.BrokerList(), ", "))
 	return g.Wait()
 }

@@ -12,6 +12,16 @@
 // every day the retained records signed and published again (expired
 // permits cleared from the doors).
 //
+// A site that runs several brokers (Mosquitto does not cluster) lists
+// them all in Setup.Link.Brokers: the hub keeps a link to each at once
+// (mqttlink.Set), its ingest takes a door's events from whichever the
+// door is on (a door that moved resends from its last ack; the ingest
+// stores each event once, by door, epoch and seq), and everything the
+// hub publishes goes to every broker connected: the retained records on
+// each link's every connection, the acks, and the door commands, which
+// the door takes from the broker it is on (a command's nonce makes a
+// second copy, should the door move meanwhile, harmless).
+//
 // Serve holds at most Setup.HTTP's connections (overall and per client
 // address) and gives each request's body Setup.HTTP.BodyTimeout
 // (internal/httplimit); the hub bounds its watchers (Setup.MaxWatchers).

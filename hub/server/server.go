@@ -34,9 +34,11 @@ type Setup struct {
 	Signer             *permit.Signer
 	SiteKeys           map[string]permit.SiteKey
 	Doors              []hub.DoorName
-	Prefix             string           // topic prefix (topic.DefaultPrefix)
-	Link               mqttlink.Options // broker, credentials, client id
-	Shared             bool             // take events through the shared subscription
+	Prefix             string // topic prefix (topic.DefaultPrefix)
+	// Link is the brokers, credentials and client id: the hub keeps a link
+	// to each broker (mqttlink.Set), see the package doc.
+	Link   mqttlink.Options
+	Shared bool // take events through the shared subscription
 	// OnlyDoors confines the link to the listed doors' topics (kunci dev
 	// on a site's broker must not take real doors' events).
 	OnlyDoors bool
@@ -69,7 +71,7 @@ type Server struct {
 	users  *auth.Users
 	hub    *hub.Hub
 	api    *api.API
-	link   *mqttlink.Link
+	link   *mqttlink.Set
 	notify *notify.Notifier
 	s      Setup
 	log    *slog.Logger
@@ -143,7 +145,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 		}
 	}
 	lo.Log, lo.Metrics = log, reg
-	if h.link, err = mqttlink.New(lo, h.hub.Handle); err != nil {
+	if h.link, err = mqttlink.NewSet(lo, h.hub.Handle); err != nil {
 		return nil, err
 	}
 	if h.users, err = auth.NewUsers(h.wf.DB(), reg, nil); err != nil {

@@ -35,6 +35,9 @@ func SetupOf(cfg *config.Hub) (Setup, error) {
 		s.Doors = append(s.Doors, hub.DoorName{Site: site, Door: door})
 	}
 	m := cfg.MQTT
-	s.Link = mqttlink.Options{Broker: m.Broker, ClientID: m.ClientID, Username: m.Username}
+	s.Link = mqttlink.Options{Brokers: m.BrokerList(), ClientID: m.ClientID, Username: m.Username}
+	if len(s.Link.Brokers) > 0 {
+		s.Link.Broker = s.Link.Brokers[0]
+	}
 	return s, s.Link.LoadSecrets(m.PasswordFile, m.CAFile, m.CertFile, m.KeyFile)
 }
