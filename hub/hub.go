@@ -84,6 +84,7 @@ type Hub struct {
 	alarms  *alarm.Book
 	waits   waits  // the requests not yet issued, timed against the SOP
 	handed  handed // alarms notified since the last renotify
+	brokers onBroker
 
 	cmds           *metrics.Counter // commands published
 	notifyFailed   *metrics.Counter // notifications not handed to the notifier
@@ -344,6 +345,10 @@ func (h *Hub) Handle(m mqttlink.Message) {
 			h.log.Warn("hub: door status refused", "door", site+"/"+door, "err", err)
 			return
 		}
+		if !h.fromDoorsBroker(site, door, m, "") {
+			h.log.Debug("hub: door status of a broker the door is not on, ignored", "door", site+"/"+door, "broker", m.Broker)
+			return
+		}
 		now := h.o.Now()
 		h.live.status(site, door, s, now)
 		h.alarmErr("status", h.alarms.Status(site, door, s, now))
@@ -351,6 +356,11 @@ func (h *Hub) Handle(m mqttlink.Message) {
 		v := string(m.Payload)
 		if v != wire.Online && v != wire.Offline {
 			h.log.Warn("hub: door availability refused", "door", site+"/"+door, "value", v)
+			return
+		}
+		if !h.fromDoorsBroker(site, door, m, v) {
+			h.log.Debug("hub: door availability of a broker the door is not on, ignored", "door", site+"/"+door,
+				"broker", m.Broker, "value", v)
 			return
 		}
 		now := h.o.Now()

@@ -7,7 +7,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kunci-project/kunci/hub"
-	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/hubtest"
 	"github.com/kunci-project/kunci/permit"
@@ -19,26 +18,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // through the API.
 func issueP1(t *testing.T, e *hubtest.Env, now time.Time) {
 	t.Helper()
-	ctx := t.Context()
-	if _, err := e.Client(t, e.Admin).PutStaff(ctx, api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
-		CardUIDs: []string{"04E5F6A1B2C3D4"}, Escort: true}); err != nil {
-		t.Fatalf("staff: %v", err)
-	}
-	if _, err := e.Client(t, e.Token(t, "desk", auth.Requester)).Request(ctx, api.PermitRequest{ID: "P-1", Site: "demo",
-		Door: "server-room", Guest: "Siti", NIK: "3201234567890123", Organisation: "PT A", Purpose: "work", NotBefore: now,
-		NotAfter: now.Add(time.Hour), CardUID: "04A1B2C3D4E5F6"}); err != nil {
-		t.Fatalf("request: %v", err)
-	}
-	head := e.Client(t, e.Token(t, "kasi-infra", auth.Approver, auth.Coordinator))
-	if _, err := head.Coordinate(ctx, "P-1", permit.Server); err != nil {
-		t.Fatalf("coordinate: %v", err)
-	}
-	if _, err := head.Approve(ctx, "P-1"); err != nil {
-		t.Fatalf("approve: %v", err)
-	}
-	if _, err := head.Escort(ctx, "P-1", "S-004"); err != nil {
-		t.Fatalf("escort: %v", err)
-	}
+	hubtest.Issue(t, e.Client(t, e.Admin), e.Client(t, e.Token(t, "desk", auth.Requester)),
+		e.Client(t, e.Token(t, "kasi-infra", auth.Approver, auth.Coordinator)), now)
 }
 
 // TestKeyRotation: restarted with a new signing key, the hub signs every

@@ -472,3 +472,29 @@ func Visit(id string, start time.Time, first uint64) []wire.Event {
 	}
 	return evs
 }
+
+// Issue adds escort S-004 (EscortUID) through admin and issues permit
+// P-1 for the guest's card (GuestUID, NIK) at Door from from for an hour:
+// filed through desk, classified, approved and escorted through head (an
+// approver and coordinator).
+func Issue(t testing.TB, admin, desk, head *client.Client, from time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := admin.PutStaff(ctx, api.StaffRequest{ID: "S-004", Name: "Budi", Site: Site, CardUIDs: []string{EscortUID},
+		Escort: true}); err != nil {
+		t.Fatalf("staff: %v", err)
+	}
+	if _, err := desk.Request(ctx, api.PermitRequest{ID: "P-1", Site: Site, Door: Door, Guest: "Siti", NIK: NIK,
+		Organisation: "PT A", Purpose: "work", NotBefore: from, NotAfter: from.Add(time.Hour), CardUID: GuestUID}); err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	if _, err := head.Coordinate(ctx, "P-1", permit.Server); err != nil {
+		t.Fatalf("coordinate: %v", err)
+	}
+	if _, err := head.Approve(ctx, "P-1"); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	if _, err := head.Escort(ctx, "P-1", "S-004"); err != nil {
+		t.Fatalf("escort: %v", err)
+	}
+}

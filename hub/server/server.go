@@ -165,6 +165,9 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 // Hub returns the hub.
 func (h *Server) Hub() *hub.Hub { return h.hub }
 
+// Link returns the hub's links, one per broker.
+func (h *Server) Link() *mqttlink.Set { return h.link }
+
 // Backup writes a copy of the hub's stores to w while it runs (GET
 // /api/backup): its records, the keys of their personal data, then the
 // doors' events, each from one read transaction (see package backup).

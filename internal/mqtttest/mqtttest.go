@@ -1,6 +1,7 @@
 // Package mqtttest starts real MQTT brokers for tests: a Mosquitto process
 // on a free loopback port, stoppable and restartable on the same port with
-// its persistence, and the embedded mochi-mqtt broker.
+// its persistence, and the embedded mochi-mqtt broker; and it reads what a
+// broker retains (Retained).
 //
 // It must never touch a broker it did not start: no test assumes one is
 // running. Without a mosquitto binary the test is skipped, except in CI

@@ -106,6 +106,10 @@ func New(c Config, door *agent.Door, st *agent.Store) (*Sync, error) {
 	return s, nil
 }
 
+// Link returns the door's MQTT link, for its state: which broker it is
+// on (Broker), whether it is up, its next connection.
+func (s *Sync) Link() *mqttlink.Link { return s.link }
+
 // route hands one message of the link to its part.
 func (s *Sync) route(ackTopic string, msg mqttlink.Message) {
 	switch {

@@ -3,9 +3,7 @@ package mqttlink_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -102,10 +100,10 @@ func TestLinkFailsOver(t *testing.T) {
 	if l.Broker() != b.URL() || l.Connections() != 2 {
 		t.Errorf("with the first back: Broker() = %s, %d connections; want to stay on %s, 2", l.Broker(), l.Connections(), b.URL())
 	}
-	if got := retained(t, b.URL(), "door/status"); got != "s1" {
+	if got := mqtttest.Retained(t, b.URL(), "door/status"); got != "s1" {
 		t.Errorf("retained status on the second broker = %q; want s1", got)
 	}
-	if got := retained(t, a.URL(), "door/status"); got != "" {
+	if got := mqtttest.Retained(t, a.URL(), "door/status"); got != "" {
 		t.Errorf("retained status on the first broker = %q; want none (the link is on the second)", got)
 	}
 	// the second killed: back to the first
@@ -118,41 +116,6 @@ func TestLinkFailsOver(t *testing.T) {
 	}
 	if l.Broker() != a.URL() {
 		t.Errorf("after the second's kill: Broker() = %s; want %s", l.Broker(), a.URL())
-	}
-}
-
-// retained returns the retained payload of topic at broker ("" for none).
-func retained(t *testing.T, broker, topic string) string {
-	t.Helper()
-	got := make(chan string, 1)
-	var end sync.Once
-	sub, err := mqttlink.New(mqttlink.Options{Broker: broker, ClientID: fmt.Sprintf("probe-%d", time.Now().UnixNano()),
-		CleanSession: true, Subscriptions: map[string]byte{topic: 1, "probe/end": 1}}, func(m mqttlink.Message) {
-		if m.Topic == topic {
-			got <- string(m.Payload)
-		} else {
-			end.Do(func() { close(got) })
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run(t, sub)
-	waitConnected(t, sub, 1)
-	// a retained message comes at subscription, before a live one
-	// published after it
-	if err := mqttlink.Wait(context.Background(), sub.Publish("probe/end", 1, false, nil)); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case v, ok := <-got:
-		if !ok {
-			return ""
-		}
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatal("no answer from the probe")
-		return ""
 	}
 }
 
@@ -198,7 +161,7 @@ func TestSetTakesAndPublishesOnEveryBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, url := range []string{a.URL(), b.URL()} {
-		if got := retained(t, url, "d/permits/P-1"); got != "p1" {
+		if got := mqtttest.Retained(t, url, "d/permits/P-1"); got != "p1" {
 			t.Errorf("retained at %s = %q; want p1", url, got)
 		}
 	}
@@ -214,7 +177,7 @@ func TestSetTakesAndPublishesOnEveryBroker(t *testing.T) {
 	if err := mqttlink.Wait(context.Background(), s.Publish("d/permits/P-2", 1, true, []byte("p2"))); err != nil {
 		t.Errorf("Publish with one broker down = %v; want the other's success", err)
 	}
-	if got := retained(t, b.URL(), "d/permits/P-2"); got != "p2" {
+	if got := mqtttest.Retained(t, b.URL(), "d/permits/P-2"); got != "p2" {
 		t.Errorf("retained at the broker up = %q; want p2", got)
 	}
 	n := len(connects)
