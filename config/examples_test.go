@@ -103,3 +103,34 @@ func TestHubExampleLoads(t *testing.T) {
 		t.Errorf("mqtt prefix %q, client_id %q; want the ACL's prefix and the fixed id of the hub's session", m.Prefix, m.ClientID)
 	}
 }
+
+// The README's examples of agent.yaml and hub.yaml, the fenced yaml
+// blocks whose first line is "# agent.yaml" or "# hub.yaml", must parse.
+func TestReadmeExamplesParse(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for block := range strings.SplitSeq(string(b), "```yaml\n") {
+		body, _, ok := strings.Cut(block, "```")
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(body, "# agent.yaml"):
+			n["agent.yaml"]++
+			if _, err := config.ParseAgent("/etc/kunci/agent.yaml", []byte(body)); err != nil {
+				t.Errorf("README's agent.yaml example:\n%s\n%v", body, err)
+			}
+		case strings.HasPrefix(body, "# hub.yaml"):
+			n["hub.yaml"]++
+			if _, err := config.ParseHub("/etc/kunci/hub.yaml", []byte(body)); err != nil {
+				t.Errorf("README's hub.yaml example:\n%s\n%v", body, err)
+			}
+		}
+	}
+	if n["agent.yaml"] == 0 || n["hub.yaml"] == 0 {
+		t.Errorf("README examples found: %v; want at least one agent.yaml and one hub.yaml (the two brokers')", n)
+	}
+}

@@ -459,12 +459,12 @@ func (l *Link) connectAny(ctx context.Context, first, lost int) error {
 	for i := range l.clients {
 		n := (first + i) % len(l.clients)
 		l.cur.Store(int32(n))
-		err := l.connect(ctx)
+		lostOther := ""
+		if lost >= 0 && n != lost {
+			lostOther = l.brokers[lost]
+		}
+		err := l.connect(ctx, lostOther)
 		if err == nil {
-			if lost >= 0 && n != lost {
-				l.failovers.Inc()
-				l.o.Log.Warn("mqtt: moved to another broker", "broker", l.broker(), "lost", l.brokers[lost])
-			}
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -475,7 +475,9 @@ func (l *Link) connectAny(ctx context.Context, first, lost int) error {
 	return errors.Join(errs...)
 }
 
-func (l *Link) connect(ctx context.Context) error {
+// connect connects to the broker in use; lost names the broker whose
+// connection was lost when it is another (a failover), else "".
+func (l *Link) connect(ctx context.Context, lost string) error {
 	select {
 	case <-l.lost: // a stale loss from the previous connection
 	default:
@@ -505,6 +507,10 @@ func (l *Link) connect(ctx context.Context) error {
 		}
 	}
 	l.connections.Inc()
+	if lost != "" {
+		l.failovers.Inc()
+		l.o.Log.Warn("mqtt: moved to another broker", "broker", l.broker(), "lost", lost)
+	}
 	l.o.Log.Info("mqtt: connected", "broker", l.broker(), "client", l.o.ClientID)
 	if l.o.OnConnect != nil {
 		l.o.OnConnect()
