@@ -6,6 +6,11 @@
 // the queue full is dropped and counted, and the link subscribes again once
 // the queue has drained, so that the retained ones come anew.
 //
+// A link may take several brokers (Options.Brokers: a site that runs two
+// Mosquittos, which do not cluster): it is on one at a time and moves to
+// the next when its broker is lost (see Link.Run). A Set is one link per
+// broker, all up at once, for the hub that serves doors on any of them.
+//
 // It must never promise durability: paho's own store is not durable, and a
 // completed publish is not proof of delivery across a reconnect. Durability
 // is the outbox's end-to-end ack. It must never import the agent.
