@@ -37,6 +37,15 @@ func TestBrokerList(t *testing.T) {
 			}
 		}
 	}
+	// a link refused registers nothing: the process's registry takes the
+	// next one
+	reg := metrics.NewRegistry()
+	if _, err := mqttlink.New(mqttlink.Options{Broker: "tcp://127.0.0.1:1", Metrics: reg}, nil); err == nil {
+		t.Error("New without a client id: no error")
+	}
+	if _, err := mqttlink.New(mqttlink.Options{Broker: "tcp://127.0.0.1:1", ClientID: "c", Metrics: reg}, nil); err != nil {
+		t.Errorf("New after a refused one on the same registry: %v", err)
+	}
 }
 
 // A link on two brokers stays on the first while it works, moves to the

@@ -149,8 +149,12 @@ func newLinkMetrics(reg *metrics.Registry) *linkMetrics {
 // ErrBrokers is wrapped by New's error for a missing or repeated broker.
 var ErrBrokers = errors.New("mqtt: brokers")
 
-// brokerList returns o's brokers: Brokers, or Broker alone.
+// brokerList returns o's brokers: Brokers, or Broker alone. It checks
+// the client id too, before anything is registered in o.Metrics.
 func (o *Options) brokerList() ([]string, error) {
+	if o.ClientID == "" {
+		return nil, errors.New("mqtt: broker and client id are required")
+	}
 	if len(o.Brokers) == 0 {
 		if o.Broker == "" {
 			return nil, fmt.Errorf("%w: a broker is required", ErrBrokers)
@@ -179,10 +183,7 @@ func New(o Options, handler func(Message)) (*Link, error) {
 	if o.Metrics == nil {
 		o.Metrics = metrics.NewRegistry()
 	}
-	l, err := newLink(o, brokers, handler, newLinkMetrics(o.Metrics))
-	if err != nil {
-		return nil, err
-	}
+	l := newLink(o, brokers, handler, newLinkMetrics(o.Metrics))
 	o.Metrics.GaugeFunc("kunci_mqtt_connected", "Whether the MQTT link is connected to the broker now (1) or not (0).",
 		func() float64 {
 			if l.connected.Load() {
@@ -195,10 +196,8 @@ func New(o Options, handler func(Message)) (*Link, error) {
 	return l, nil
 }
 
-func newLink(o Options, brokers []string, handler func(Message), m *linkMetrics) (*Link, error) {
-	if o.ClientID == "" {
-		return nil, errors.New("mqtt: broker and client id are required")
-	}
+// newLink builds a link to brokers (brokerList's) with o's options.
+func newLink(o Options, brokers []string, handler func(Message), m *linkMetrics) *Link {
 	o.Broker, o.Brokers = brokers[0], brokers
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -253,7 +252,7 @@ func newLink(o Options, brokers []string, handler func(Message), m *linkMetrics)
 		}
 		l.clients = append(l.clients, mqtt.NewClient(co))
 	}
-	return l, nil
+	return l
 }
 
 // client is the paho client of the broker in use.

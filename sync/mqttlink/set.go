@@ -33,10 +33,7 @@ func NewSet(o Options, handler func(Message)) (*Set, error) {
 	m := newLinkMetrics(o.Metrics)
 	s := &Set{stop: make(chan struct{})}
 	for i, b := range brokers {
-		l, err := newLink(o, []string{b}, handler, m)
-		if err != nil {
-			return nil, err
-		}
+		l := newLink(o, []string{b}, handler, m)
 		l.base = i
 		s.links = append(s.links, l)
 	}
