@@ -69,6 +69,8 @@ type Options struct {
 	// Notify, when set, gives the hub a notifier on its store with this
 	// config (Env.Notifier), run until the hub stops.
 	Notify *notify.Config
+	// Silent is the hub's Options.Silent (zero: no silence alarm).
+	Silent time.Duration
 }
 
 // Env is a running hub.
@@ -187,7 +189,7 @@ func (e *Env) start(t testing.TB, o Options) {
 	}
 	e.Hub, err = hub.New(hub.Options{Workflow: e.WF, Events: e.Events, Signer: e.Signer,
 		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now, Ingest: o.Ingest, MaxWatchers: o.MaxWatchers, Metrics: reg,
-		Notifier: notifier})
+		Notifier: notifier, Silent: o.Silent})
 	if err != nil {
 		t.Fatal(err)
 	}

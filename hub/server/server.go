@@ -55,6 +55,9 @@ type Setup struct {
 	// Notify is hub.yaml's notify section: without recipients and rules
 	// nobody is told (kunci dev's default).
 	Notify notify.Config
+	// Silent is hub.yaml's alarms.silence: how long a door may say
+	// nothing before a door.offline alarm opens (zero: never).
+	Silent time.Duration
 }
 
 // Server is a hub opened from its Setup.
@@ -118,7 +121,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	start := time.Now()
 	if h.hub, err = hub.New(hub.Options{Workflow: h.wf, Events: h.ev, Signer: s.Signer, Prefix: s.Prefix,
 		Doors: s.Doors, MaxWatchers: s.MaxWatchers, Metrics: reg, Log: log, Notifier: notifier,
-		Location: s.Location}); err != nil {
+		Location: s.Location, Silent: s.Silent}); err != nil {
 		return nil, err
 	}
 	built = h.hub
