@@ -228,8 +228,9 @@ func (n *Notifier) Notify(m Message) error {
 	m.At = m.At.UTC()
 	now := n.now()
 	var c counts
+	var opened bool // a burst's first counted message: Run learns its window's end
 	err := n.db.Update(func(tx *bolt.Tx) error {
-		c = counts{}
+		c, opened = counts{}, false
 		keys := tx.Bucket(bKeys)
 		if keys.Get([]byte(m.Key)) != nil {
 			return nil
@@ -248,6 +249,7 @@ func (n *Notifier) Notify(m Message) error {
 		switch {
 		case now.Before(b.Until):
 			// inside the window: counted, told in the summary at its end
+			opened = b.Pending == 0
 			b.Pending += m.count()
 			if b.First == "" {
 				b.First = m.Key
@@ -275,7 +277,7 @@ func (n *Notifier) Notify(m Message) error {
 		return fmt.Errorf("notify: %s: %w", m.Key, err)
 	}
 	n.count(c)
-	if c.queued > 0 {
+	if c.queued > 0 || opened {
 		select {
 		case n.wake <- struct{}{}:
 		default:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/internal/waitfor"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // One alarm reaches every channel once: a mail over STARTTLS with the
@@ -421,6 +422,33 @@ func TestRunDeliversAndStops(t *testing.T) {
 		Body:    notify.Text{ID: "Permohonan R-7 menunggu koordinasi.", EN: "Request R-7 awaits coordination."}, At: time.Now()}
 	e.notify(m)
 	waitfor.Until(t, 10*time.Second, "the webhook takes the request", func() bool { return e.hook.Taken()[m.Key] == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v after cancel; want nil", err)
+	}
+	e.peersClean()
+}
+
+// Run sends a burst's summary when its window ends, with nothing else to
+// wake it: the messages counted into the burst tell it when that is.
+func TestRunSendsBurstSummary(t *testing.T) {
+	e := newEnv(t, rule([]string{"alarm.*"}, rHook))
+	e.now, e.hook.Now = time.Now, time.Now
+	e.cfg.Coalesce = wire.Duration(time.Second)
+	e.restart()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- e.n.Run(ctx) }()
+	e.notify(forced("alarm/1", "server-room", time.Now()))
+	// the first goes at once; Run then has nothing due
+	waitfor.Until(t, 10*time.Second, "the webhook takes the first", func() bool { return e.hook.Taken()["alarm/1"] == 1 })
+	e.notify(forced("alarm/2", "server-room", time.Now()))
+	e.notify(forced("alarm/3", "server-room", time.Now()))
+	waitfor.Until(t, 10*time.Second, "the webhook takes the summary of the other two", func() bool { return len(e.hook.Received()) == 2 })
+	if got := e.hook.Received()[1].Body; got.Count != 2 || !strings.Contains(got.Subject.EN, "(and 1 more)") {
+		t.Errorf("the summary %+v; want a count of 2, the latest and 1 more", got)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v after cancel; want nil", err)
