@@ -35,8 +35,10 @@ type Options struct {
 	// records go to every door of their site. Doors that report without
 	// being listed are followed too (status, events) but get no staff.
 	Doors []DoorName
-	// Ingest tunes the event ingest; its Prefix, Signer, Log, OnStored and
-	// OnGaps are the hub's.
+	// Ingest tunes the event ingest; its Prefix, Signer, Log and OnGaps
+	// are the hub's. Its OnStored, if set, is called with each commit's
+	// events before the hub applies them (the guest book, the alarms), as
+	// a benchmark's clock of "stored".
 	Ingest ingest.Options
 	// MaxWatchers bounds the watchers open at once (DefaultMaxWatchers
 	// when zero): Watch refuses one more with ErrBusy.
@@ -138,6 +140,12 @@ func New(o Options) (*Hub, error) {
 	}
 	io := o.Ingest
 	io.Prefix, io.Log, io.OnStored, io.OnGaps, io.Metrics = o.Prefix, o.Log, h.stored, h.live.gaps, o.Metrics
+	if theirs := o.Ingest.OnStored; theirs != nil {
+		io.OnStored = func(evs []wire.Event) {
+			theirs(evs)
+			h.stored(evs)
+		}
+	}
 	io.Signer = o.Signer // acks are signed as commands are
 	var err error
 	if h.in, err = ingest.New(o.Events, io); err != nil {
