@@ -60,6 +60,8 @@ type alarmRig struct {
 	hook *notifytest.Webhook
 	door *mqttlink.Link
 	dir  string
+	// coalesce is the notifier's window: a summary waits that long
+	coalesce time.Duration
 
 	mu     sync.Mutex
 	stored map[string]time.Time // event id -> when the ingest's commit returned
@@ -81,7 +83,7 @@ type taken struct {
 func openAlarmRig(tb testing.TB, dir string, coalesce time.Duration, now func() time.Time) *alarmRig {
 	tb.Helper()
 	m := mqtttest.StartMosquitto(tb)
-	r := &alarmRig{dir: dir, hook: notifytest.NewWebhook(tb), stored: map[string]time.Time{},
+	r := &alarmRig{dir: dir, coalesce: coalesce, hook: notifytest.NewWebhook(tb), stored: map[string]time.Time{},
 		taken: make(chan taken, 4*alarmBurst)}
 	if now == nil {
 		now = time.Now
@@ -221,14 +223,14 @@ func (r *alarmRig) nextAlarm(tb testing.TB, c alarm.Change) alarm.Alarm {
 	}
 }
 
-// nextTaken returns the next message the receiver took.
-func (r *alarmRig) nextTaken(tb testing.TB) taken {
+// nextTaken returns the next message the receiver took within wait.
+func (r *alarmRig) nextTaken(tb testing.TB, wait time.Duration) taken {
 	tb.Helper()
 	select {
 	case t := <-r.taken:
 		return t
-	case <-time.After(alarmWait):
-		tb.Fatalf("the receiver took nothing within %v (hub %+v)", alarmWait, r.h.Stats().Ingest)
+	case <-time.After(wait):
+		tb.Fatalf("the receiver took nothing within %v (hub %+v)", wait, r.h.Stats().Ingest)
 		return taken{}
 	}
 }
@@ -289,7 +291,7 @@ func runAlarms(tb testing.TB, r *alarmRig, n int, first int) []alarmLatency {
 		id := fmt.Sprintf("%s/%s/%s/1", site, t.Door, alarmEpoch)
 		start := time.Now()
 		r.publish(tb, t.Events(), false, pl)
-		got := r.nextTaken(tb)
+		got := r.nextTaken(tb, alarmWait)
 		if got.r.Body.Door != t.Door || got.r.Body.Topic != notify.AlarmTopic(string(alarm.DoorForced)) || got.r.Body.Count > 1 {
 			tb.Fatalf("alarm %d: the receiver took %+v; want door.forced at %s, alone", i, got.r.Body, t.Door)
 		}
@@ -384,7 +386,8 @@ func runBurst(tb testing.TB, r *alarmRig, n int, after func()) burstResult {
 		after()
 	}
 	for res.counted < n {
-		got := r.nextTaken(tb)
+		// a summary comes at the end of its window
+		got := r.nextTaken(tb, r.coalesce+alarmWait)
 		if got.r.Body.Door != t.Door || got.r.Body.Topic != notify.AlarmTopic(string(alarm.DoorForced)) {
 			tb.Fatalf("the receiver took %+v; want door.forced at %s", got.r.Body, t.Door)
 		}
