@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,6 +245,47 @@ func TestCoalescesABurst(t *testing.T) {
 	e.deliver()
 	if got := e.hook.Received(); len(got) != 3 || got[2].Key != "alarm/1000" {
 		t.Errorf("after a quiet window: %d messages; want the new one at once", len(got))
+	}
+}
+
+// The first time a message is handed to a channel is stored and told
+// once, however many recipients and steps take it; a burst's summary
+// stands for its latest occurrence too. The times survive a restart and
+// are forgotten after a year.
+func TestHandedTimes(t *testing.T) {
+	e := newEnv(t, escalating(rHook, 10*time.Minute, rTG))
+	e.cfg.Rules = append(e.cfg.Rules, rule([]string{"alarm.*"}, rEmail))
+	e.restart()
+	t0 := e.clock.Now()
+	e.notify(forced("alarm/1", "server-room", t0))
+	e.deliver()
+	e.clock.Add(10 * time.Minute)
+	e.deliver() // the escalation step
+	if n := len(e.hook.Received()) + len(e.tg.Messages()) + len(e.smtp.Mails()); n != 3 {
+		t.Fatalf("%d deliveries; want 3 (webhook, email, the escalation by Telegram)", n)
+	}
+	want := []string{fmt.Sprintf("alarm/1@%d", t0.UnixNano())}
+	if got := e.handedCalls(); !slices.Equal(got, want) {
+		t.Errorf("OnHanded %v; want %v, once", got, want)
+	}
+	// a new window: alarm/2 goes, alarm/3 is counted into its summary
+	// (alarm/3+1), which stands for alarm/3
+	e.notify(forced("alarm/2", "server-room", e.clock.Now()))
+	e.notify(forced("alarm/3", "server-room", e.clock.Now()))
+	e.clock.Add(time.Minute)
+	t1 := e.clock.Now()
+	e.deliver()
+	e.restart()
+	for _, k := range []string{"alarm/2", "alarm/3", "alarm/3+1"} {
+		want = append(want, fmt.Sprintf("%s@%d", k, t1.UnixNano()))
+	}
+	if got := e.listHanded(); !slices.Equal(got, want) {
+		t.Errorf("Handed after a restart %v; want %v", got, want)
+	}
+	e.clock.Add(367 * 24 * time.Hour)
+	e.deliver()
+	if got := e.listHanded(); len(got) != 0 {
+		t.Errorf("Handed after a year %v; want none", got)
 	}
 }
 
