@@ -47,7 +47,9 @@ type Options struct {
 	// the ingest's metrics go there too. nil: one of its own.
 	Metrics *metrics.Registry
 	// Notifier, if set, is told of every alarm opened and of the permit
-	// workflow's steps (hub/notify); nil tells nobody.
+	// workflow's steps (hub/notify); nil tells nobody. Tell the hub when
+	// it hands a message to a channel (Hub.Handed, notify's OnHanded);
+	// one that lists those times too (notify's Handed) is read at start.
 	Notifier Notifier
 	// Silent is how long a door may send nothing before a door.offline
 	// alarm opens (zero: never; the door's last will says offline, and a
@@ -156,6 +158,9 @@ func New(o Options) (*Hub, error) {
 		return nil, err
 	}
 	h.rebuilt = time.Since(start)
+	if err := h.loadHanded(); err != nil {
+		return nil, err
+	}
 	o.Metrics.GaugeFunc("kunci_hub_guestbook_rows", "Rows of the guest book.", func() float64 { return float64(h.book.Len()) })
 	o.Metrics.GaugeFunc("kunci_hub_guestbook_rebuild_seconds", "Seconds the guest book took to build from the stored events at start.",
 		h.rebuilt.Seconds)

@@ -182,7 +182,7 @@ func (e *Env) start(t testing.TB, o Options) {
 	e.Notifier = nil
 	if o.Notify != nil {
 		if e.Notifier, err = notify.New(notify.Options{DB: e.WF.DB(), Config: *o.Notify, Now: o.Now, Metrics: reg,
-			Acked: func(key string) bool { return h.Acked(key) }}); err != nil {
+			Acked: func(key string) bool { return h.Acked(key) }, OnHanded: func(key string, at time.Time) { h.Handed(key, at) }}); err != nil {
 			t.Fatal(err)
 		}
 		notifier = e.Notifier

@@ -113,7 +113,12 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	var notifier hub.Notifier
 	if len(s.Notify.Rules) > 0 {
 		if h.notify, err = notify.New(notify.Options{DB: h.wf.DB(), Config: s.Notify, Log: log, Metrics: reg,
-			Acked: func(key string) bool { return built != nil && built.Acked(key) }}); err != nil {
+			Acked: func(key string) bool { return built != nil && built.Acked(key) },
+			OnHanded: func(key string, at time.Time) {
+				if built != nil {
+					built.Handed(key, at)
+				}
+			}}); err != nil {
 			return nil, err
 		}
 		notifier = h.notify
