@@ -145,6 +145,15 @@ func (s *Store) Space() Space {
 	return out
 }
 
+// Room returns how many more events of any kind the store takes before
+// only safety events are stored: none when it is full.
+func (s Space) Room() uint64 {
+	if s.Level == SpaceFull || s.Pending+s.Reserve >= s.MaxEvents {
+		return 0
+	}
+	return s.MaxEvents - s.Reserve - s.Pending
+}
+
 // counted notes the newest seq and the acked one after a commit.
 func (sp *space) counted(last, acked uint64) {
 	sp.mu.Lock()
@@ -183,16 +192,23 @@ func (d *Door) roomFor(evs []Event) []Event {
 		}
 		d.spaceLevel = sp.Level
 	}
-	if sp.Level < SpaceFull {
+	room := sp.Room()
+	if uint64(len(evs)) <= room {
 		return evs
 	}
+	// the write crosses into the reserve, or the store is full: what fits
+	// before the reserve is kept whatever it is, the rest only if it is a
+	// safety event
 	kept := evs[:0:0]
 	for _, e := range evs {
-		if Safety(e.Type) {
-			kept = append(kept, e)
+		switch {
+		case room > 0:
+			room--
+		case !Safety(e.Type):
+			d.ctr.EventsRefused.Inc()
 			continue
 		}
-		d.ctr.EventsRefused.Inc()
+		kept = append(kept, e)
 	}
 	return kept
 }

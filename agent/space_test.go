@@ -144,3 +144,40 @@ func TestDoorStartsOnAFullDisk(t *testing.T) {
 }
 
 var errNoSpace = syscall.ENOSPC
+
+// A write that crosses into the reserve keeps what fits before it and,
+// of the rest, only the safety events: a batch of refusals stored whole
+// would take the reserve's room.
+func TestStoreQuotaCrossingWrite(t *testing.T) {
+	r := testRig(t, staffRecords(soloStaff)...)
+	r.st.SetQuota(agent.Quota{MaxEvents: 100, MinFree: 1})
+	agent.SetFreeSpace(r.st, func(string) (uint64, bool) { return 0, false })
+	r.start()
+	noise(t, r, 95-int(r.lastSeq())) // low already, a few places before the reserve (the 100th)
+	sp := r.st.Space()
+	room := sp.Room()
+	if sp.Level != agent.SpaceLow || room == 0 || room > 5 {
+		t.Fatalf("space %v level %v room %d; want low, room for a few events", sp, sp.Level, room)
+	}
+	batch := make([]agent.Event, 20)
+	for i := range batch {
+		batch[i] = agent.Event{Type: wire.EvPermitRejected, Reason: wire.ReasonBadSignature, Permit: "P-1", Detail: "forged"}
+	}
+	batch[len(batch)-1] = agent.Event{Type: wire.EvExitRequested} // a safety event at the end
+	before, refused := r.lastSeq(), r.d.Metrics().EventsRefused.Value()
+	r.must(r.d.Record(context.Background(), batch...))
+	got := r.since(before)
+	// the level was low already: no store.low_space takes a place
+	if n := typeCount(got, wire.EvPermitRejected); uint64(n) != room {
+		t.Errorf("%d refusals stored of the batch's 19 with room for %d; want %d", n, room, room)
+	}
+	if typeCount(got, wire.EvExitRequested) != 1 {
+		t.Errorf("events %v; want the batch's safety event stored", types(got))
+	}
+	if n := r.d.Metrics().EventsRefused.Value() - refused; n != 19-room {
+		t.Errorf("%d refused; want %d", n, 19-room)
+	}
+	if sp := r.st.Space(); sp.Pending > sp.MaxEvents-sp.Reserve+1 {
+		t.Errorf("space %v after the batch; want inside the quota less its reserve, the safety event beyond", sp)
+	}
+}

@@ -96,7 +96,8 @@ func (w *waits) follow(r *workflow.Record) (left bool) {
 // openBook opens the alarm book on the workflow store.
 func (h *Hub) openBook() error {
 	var err error
-	h.alarms, err = alarm.New(h.wf.DB(), alarm.Options{OnChange: h.alarmChanged, Log: h.log, Silent: h.o.Silent})
+	h.alarms, err = alarm.New(h.wf.DB(), alarm.Options{OnChange: h.alarmChanged, Log: h.log, Silent: h.o.Silent,
+		Outbox: h.o.Notifier != nil})
 	if err != nil {
 		return err
 	}
@@ -143,6 +144,15 @@ func (h *Hub) alarmChanged(a alarm.Alarm, c alarm.Change) {
 	if c != alarm.Opened || h.o.Notifier == nil {
 		return
 	}
+	if h.notifyAlarm(a) {
+		h.handed.add(a.ID)
+	}
+}
+
+// notifyAlarm hands a's notification to the notifier and reports whether
+// it is done with: queued (or a no-op, notified before) or refused for
+// good. A store error leaves it to the next renotify.
+func (h *Hub) notifyAlarm(a alarm.Alarm) bool {
 	m := h.alarmMessage(a)
 	err := h.o.Notifier.Notify(m)
 	if errors.Is(err, notify.ErrPersonalData) && a.Detail != "" {
@@ -152,6 +162,68 @@ func (h *Hub) alarmChanged(a alarm.Alarm, c alarm.Change) {
 		err = h.o.Notifier.Notify(h.alarmMessage(a))
 	}
 	h.notified(m.Key, err)
+	return err == nil || errors.Is(err, notify.ErrMessage) || errors.Is(err, notify.ErrPersonalData)
+}
+
+// handed are the alarms whose notification the notifier has since the
+// last renotify, whose outbox marks it drops in one write.
+type handed struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (hd *handed) add(id string) {
+	hd.mu.Lock()
+	hd.ids = append(hd.ids, id)
+	hd.mu.Unlock()
+}
+
+func (hd *handed) take() []string {
+	hd.mu.Lock()
+	defer hd.mu.Unlock()
+	ids := hd.ids
+	hd.ids = nil
+	return ids
+}
+
+// renotify closes the gap between an alarm's record and its
+// notification, two writes: the book marks an alarm in the transaction
+// that opens it (alarm.Options.Outbox), and the marks left are of alarms
+// whose notification the notifier may not have, the hub having stopped
+// (or the notifier's write having failed) between the two. New notifies
+// them at start and Tick the ones of a failed write; a notification the
+// notifier has is a no-op by its key, so none goes twice. The marks of
+// the alarms notified since go in the same write.
+func (h *Hub) renotify() error {
+	if h.o.Notifier == nil {
+		return nil
+	}
+	done := h.handed.take()
+	marked, err := h.alarms.Unnotified()
+	if err != nil {
+		return err
+	}
+	had := map[string]bool{}
+	for _, id := range done {
+		had[id] = true
+	}
+	again := 0
+	for _, a := range marked {
+		if had[a.ID] {
+			continue
+		}
+		again++
+		if h.notifyAlarm(a) {
+			done = append(done, a.ID)
+		}
+	}
+	if again > 0 {
+		h.log.Info("hub: alarms notified again, their notification not known to be queued", "alarms", again)
+	}
+	if len(marked) == 0 {
+		return nil
+	}
+	return h.alarms.Notified(done...)
 }
 
 func (h *Hub) notified(key string, err error) {
@@ -197,11 +269,13 @@ func (h *Hub) alarmMessage(a alarm.Alarm) notify.Message {
 			fmt.Fprintf(b, "%s: %s\n", label, v)
 		}
 	}
-	for _, r := range [][3]string{{"Alarm", "Alarm", a.ID + " (" + string(a.Kind) + ")"}, {"Jenis", "Kind", kt.ID},
-		{"Pintu", "Door", where}, {"Rak", "Rack", a.Rack}, {"Izin", "Permit", a.Permit},
-		{"Keterangan", "Detail", a.Detail}, {"Dibuka", "Opened", h.when(a.Opened)}} {
-		line(&id, r[0], r[2])
-		line(&en, r[1], r[2])
+	// label and value in Bahasa Indonesia, then in English
+	for _, r := range [][4]string{{"Alarm", a.ID + " (" + string(a.Kind) + ")", "Alarm", a.ID + " (" + string(a.Kind) + ")"},
+		{"Jenis", kt.ID, "Kind", kt.EN}, {"Pintu", where, "Door", where}, {"Rak", a.Rack, "Rack", a.Rack},
+		{"Izin", a.Permit, "Permit", a.Permit}, {"Keterangan", a.Detail, "Detail", a.Detail},
+		{"Dibuka", h.when(a.Opened), "Opened", h.when(a.Opened)}} {
+		line(&id, r[0], r[1])
+		line(&en, r[2], r[3])
 	}
 	id.WriteString("Akui di konsol: kunci alarm ack " + a.ID + " --note …")
 	en.WriteString("Acknowledge in the console: kunci alarm ack " + a.ID + " --note …")
@@ -298,7 +372,7 @@ func (h *Hub) notifyStep(r *workflow.Record, key string, t notify.Topic, what no
 // Run calls it every TickEvery; a test with a fake clock calls it.
 func (h *Hub) Tick() error {
 	now := h.o.Now()
-	var errs []error
+	errs := []error{h.renotify()}
 	if h.o.Silent > 0 {
 		seen := map[[2]string]time.Time{}
 		for _, d := range h.live.list() {

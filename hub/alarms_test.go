@@ -66,6 +66,10 @@ func TestForcedDoorAlarm(t *testing.T) {
 		!strings.Contains(r.Body.Subject.EN, "door forced") || !strings.Contains(r.Body.Body.EN, "opened while locked") {
 		t.Errorf("webhook body %+v; want the alarm's topic, kind in both languages and the door's detail", r.Body)
 	}
+	if !strings.Contains(r.Body.Body.ID, "Jenis: pintu dibuka paksa\n") || !strings.Contains(r.Body.Body.EN, "Kind: door forced\n") ||
+		strings.Contains(r.Body.Body.EN, "pintu") {
+		t.Errorf("webhook text:\n%s\n--\n%s\nwant the kind in Bahasa Indonesia, then in English", r.Body.Body.ID, r.Body.Body.EN)
+	}
 	if errs := wh.Errors(); len(errs) > 0 {
 		t.Errorf("webhook refused: %v", errs)
 	}

@@ -86,7 +86,8 @@ type Hub struct {
 	log     *slog.Logger
 	rebuilt time.Duration // time the book took to build at start
 	alarms  *alarm.Book
-	waits   waits // the requests not yet issued, timed against the SOP
+	waits   waits  // the requests not yet issued, timed against the SOP
+	handed  handed // alarms notified since the last renotify
 
 	cmds           *metrics.Counter // commands published
 	notifyFailed   *metrics.Counter // notifications not handed to the notifier
@@ -138,6 +139,9 @@ func New(o Options) (*Hub, error) {
 		h.live.known(d.Site, d.Door)
 	}
 	if err := h.openBook(); err != nil {
+		return nil, err
+	}
+	if err := h.renotify(); err != nil {
 		return nil, err
 	}
 	io := o.Ingest

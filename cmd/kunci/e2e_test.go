@@ -52,8 +52,20 @@ type e2e struct {
 	tokens   map[string]string
 }
 
-func newE2E(t *testing.T) *e2e {
+// e2eHub is what a test sets of the hub beyond newE2E's.
+type e2eHub struct {
+	doors   string // hub.yaml's doors ([demo/server-room])
+	extra   string // more of hub.yaml, as written
+	noAgent bool   // the hub and the broker only
+}
+
+func newE2E(t *testing.T) *e2e { return newE2EWith(t, e2eHub{}) }
+
+func newE2EWith(t *testing.T, h e2eHub) *e2e {
 	t.Helper()
+	if h.doors == "" {
+		h.doors = "[demo/server-room]"
+	}
 	dir := t.TempDir()
 	x := &e2e{t: t, dir: dir, bin: buildKunci(t, dir), broker: mqtttest.StartMosquitto(t), tokens: map[string]string{}}
 	keys := filepath.Join(dir, "keys")
@@ -71,16 +83,19 @@ events_store: %q
 admin_token_file: %q
 signing_key: %q
 site_keys: {demo: %q}
-doors: [demo/server-room]
+doors: %s
 mqtt: {broker: %q}
 `, x.hubAddr, filepath.Join(dir, "hub.db"), filepath.Join(dir, "hub-events.db"), filepath.Join(dir, "admin.token"),
-		privs[0], filepath.Join(keys, "site.key"), x.broker.URL()))
+		privs[0], filepath.Join(keys, "site.key"), h.doors, x.broker.URL())+h.extra)
 	x.startHub()
 	b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 	if err != nil {
 		t.Fatalf("the hub's first start wrote no admin token: %v", err)
 	}
 	x.admin = strings.TrimSpace(string(b))
+	if h.noAgent {
+		return x
+	}
 
 	agentAddr := freeAddr(t)
 	agentCfg := filepath.Join(dir, "agent.yaml")
@@ -500,6 +515,67 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if len(local) != 0 {
 			t.Errorf("the door still holds %d events the hub has", len(local))
+		}
+	})
+	t.Run("backup and restore", func(t *testing.T) {
+		before := [][]string{{"guestbook", "--csv"}, {"sla"}, {"guestbook", "--json"}}
+		answers := func() []string {
+			var out []string
+			for _, args := range before {
+				out = append(out, x.must("kasi", args...))
+			}
+			return out
+		}
+		was := answers()
+		archive := filepath.Join(x.dir, "backup.tar")
+		if out := x.must("", "hub", "backup", "--out", archive); !strings.Contains(out, "checked") ||
+			!strings.Contains(out, "hub-events.db") {
+			t.Errorf("kunci hub backup said:\n%s", out)
+		}
+		if fi, err := os.Stat(archive); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("the archive: %v, %v; want a file only its owner reads", fi, err)
+		}
+		if _, err := x.kunci("", "hub", "backup", "--out", archive); err == nil || !strings.Contains(err.Error(), "exists") {
+			t.Errorf("a backup over an existing file: %v; want refused", err)
+		}
+		if _, err := x.kunci("kasi", "hub", "backup", "--out", archive+".2"); err == nil || !strings.Contains(err.Error(), "403") {
+			t.Errorf("a backup by an approver: %v; want refused (admin only)", err)
+		}
+		if _, err := os.Stat(archive + ".2"); err == nil {
+			t.Error("a refused backup left a file")
+		}
+		if _, err := x.kunci("", "hub", "restore", "--from", archive, "--config", x.hubCfg, "--replace"); err == nil ||
+			!strings.Contains(err.Error(), "stop the hub") {
+			t.Errorf("a restore while the hub runs: %v; want refused", err)
+		}
+		x.stopHub(syscall.SIGTERM)
+		// the backup into new places, then the hub started on them
+		cfg, err := os.ReadFile(x.hubCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		restored := filepath.Join(x.dir, "restored")
+		moved := strings.NewReplacer(filepath.Join(x.dir, "hub.db"), filepath.Join(restored, "hub.db"),
+			filepath.Join(x.dir, "hub-events.db"), filepath.Join(restored, "hub-events.db")).Replace(string(cfg))
+		if err := os.MkdirAll(restored, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		x.hubCfg = filepath.Join(x.dir, "hub-restored.yaml")
+		writeFile(t, x.hubCfg, moved)
+		if out := x.must("", "hub", "restore", "--from", archive, "--config", x.hubCfg); !strings.Contains(out, "restored") {
+			t.Errorf("kunci hub restore said:\n%s", out)
+		}
+		if _, err := x.kunci("", "hub", "restore", "--from", archive, "--config", x.hubCfg); err == nil ||
+			!strings.Contains(err.Error(), "--replace") {
+			t.Errorf("a restore over stores: %v; want refused without --replace", err)
+		}
+		x.must("", "hub", "restore", "--from", archive, "--config", x.hubCfg, "--replace")
+		x.startHub()
+		for i, now := range answers() {
+			if now != was[i] {
+				t.Errorf("kunci %s after the restore differs from before the backup:\n%s\n-- before:\n%s",
+					strings.Join(before[i], " "), now, was[i])
+			}
 		}
 	})
 	// both ends' /metrics as Prometheus reads them. The hub was restarted

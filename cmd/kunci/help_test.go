@@ -72,8 +72,8 @@ func TestEveryVerbAnswersHelp(t *testing.T) {
 			}
 		}
 	}
-	if groups != 7 {
-		t.Errorf("found %d verbs with sub-verbs; want 7 (permit, staff, door, alarm, token, user, sign)", groups)
+	if groups != 8 {
+		t.Errorf("found %d verbs with sub-verbs; want 8 (permit, staff, door, alarm, token, user, sign, hub)", groups)
 	}
 	for _, h := range []string{"-h", "--help", "-help"} {
 		out, errOut, err := invoke(t, h)

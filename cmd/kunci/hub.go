@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/kunci-project/kunci/config"
@@ -18,6 +19,10 @@ import (
 const hubShutdown = 20 * time.Second
 
 func cmdHub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return kunci.Subverb(ctx, "hub", args, stdout, stderr,
+			map[string]cli.Verb{"backup": cmdHubBackup, "restore": cmdHubRestore}, "backup or restore")
+	}
 	fs := kunci.NewFlags("hub", stderr)
 	cfgPath := fs.String("config", "/etc/kunci/hub.yaml", "hub config `file`")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
@@ -33,6 +38,7 @@ func cmdHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	s.Version = version
 	h, err := server.Open(s, log)
 	if err != nil {
 		return err

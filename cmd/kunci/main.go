@@ -33,6 +33,7 @@ const usage = `kunci: door-access controller for server rooms
       [--demo]                             play the whole SOP once, print the guest book and service times
   kunci agent --config FILE                run one door
   kunci hub --config FILE                  run the hub: permit workflow, records to the doors, guest book, API
+  kunci hub restore --from FILE --config FILE [--replace]   a backup's stores back, the hub stopped
   kunci hwcheck --config FILE [--for D]    a Pi's wiring, then its inputs live (stop the agent first)
       [--pulse-relay D [--yes]]            also unlock the relay once for D, then lock it
       [--read-card [--reader NAME]]        also read one card per reader: UID length, type, fingerprint
@@ -59,6 +60,7 @@ token from --token, --token-file or KUNCI_TOKEN (kunci dev prints an admin token
   kunci alarms [--open] [--door site/door] [--kind K]   the alarms, newest first
   kunci alarm ack ID --note TEXT   acknowledge an alarm: what you saw or did   (admin)
   kunci door lockdown|release|unlock-once|resync site/door                 (admin)
+  kunci hub backup --out FILE      a copy of the hub's stores, taken while it runs    (admin)
   kunci door gap site/door --epoch E --through N --reason TEXT   accept a stalled epoch's
       missing events as lost, when the hub's event store was lost      (admin)
   kunci token add --name N --role R[,R] [--expires T]   kunci token list|revoke ID   (admin)

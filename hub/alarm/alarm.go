@@ -98,6 +98,12 @@ type Options struct {
 	// offline (10 minutes; the door publishes its status on every change
 	// and its availability is its last will).
 	Silent time.Duration
+	// Outbox keeps, in the transaction that opens an alarm, a mark that
+	// its notification is still to be handed on: the hub notifies the
+	// alarms Unnotified lists (at start, after a crash between the two
+	// writes, and at each tick) and drops the marks with Notified. Off
+	// (a hub that tells nobody): no marks, and New drops those left.
+	Outbox bool
 	Log    *slog.Logger
 }
 
@@ -105,6 +111,7 @@ type Options struct {
 var (
 	bAlarms = []byte("alarms")        // id (8 bytes) -> Alarm JSON
 	bActive = []byte("alarms_active") // key -> id of the uncleared alarm of that condition
+	bOutbox = []byte("alarms_outbox") // id -> nothing: opened, its notification not yet handed on (Options.Outbox)
 )
 
 // Book is the hub's alarms, in its store.
@@ -140,6 +147,15 @@ func New(db *bolt.DB, o Options) (*Book, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
 		for _, n := range [][]byte{bAlarms, bActive} {
 			if _, err := tx.CreateBucketIfNotExists(n); err != nil {
+				return err
+			}
+		}
+		if o.Outbox {
+			if _, err := tx.CreateBucketIfNotExists(bOutbox); err != nil {
+				return err
+			}
+		} else if tx.Bucket(bOutbox) != nil {
+			if err := tx.DeleteBucket(bOutbox); err != nil {
 				return err
 			}
 		}
@@ -389,6 +405,11 @@ func (b *Book) store(a Alarm, merge func(cur *Alarm) bool) error {
 				return err
 			}
 		}
+		if b.o.Outbox {
+			if err := tx.Bucket(bOutbox).Put(id, nil); err != nil {
+				return err
+			}
+		}
 		out, change = a, Opened
 		return put(all, id, a)
 	})
@@ -460,6 +481,55 @@ func (b *Book) told(a Alarm, c Change) {
 	}
 }
 
+// Unnotified returns the alarms opened whose notification Notified has
+// not marked handed on, oldest first (none without Options.Outbox).
+func (b *Book) Unnotified() ([]Alarm, error) {
+	if !b.o.Outbox {
+		return nil, nil
+	}
+	var out []Alarm
+	err := b.db.View(func(tx *bolt.Tx) error {
+		all := tx.Bucket(bAlarms)
+		return tx.Bucket(bOutbox).ForEach(func(id, _ []byte) error {
+			a, err := get(all, id)
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("alarm: unnotified: %w", err)
+	}
+	return out, nil
+}
+
+// Notified drops the marks of the alarms ids, whose notifications the
+// notifier has (or refused for good), in one write.
+func (b *Book) Notified(ids ...string) error {
+	if !b.o.Outbox || len(ids) == 0 {
+		return nil
+	}
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		box := tx.Bucket(bOutbox)
+		for _, id := range ids {
+			k, err := idKey(id)
+			if err != nil {
+				return err
+			}
+			if err := box.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("alarm: notified: %w", err)
+	}
+	return nil
+}
+
 // Acknowledge records that by saw alarm id and did what note says.
 func (b *Book) Acknowledge(id, by, note string, at time.Time) (Alarm, error) {
 	if err := permit.CheckText("by", by, permit.MaxActor); err != nil || by == "" {
@@ -468,14 +538,13 @@ func (b *Book) Acknowledge(id, by, note string, at time.Time) (Alarm, error) {
 	if err := permit.CheckLines("note", note, permit.MaxNote); err != nil {
 		return Alarm{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	var seq uint64
-	if _, err := fmt.Sscanf(id, "A-%d", &seq); err != nil || seq == 0 {
-		return Alarm{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	k, err := idKey(id)
+	if err != nil {
+		return Alarm{}, err
 	}
 	var out Alarm
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err = b.db.Update(func(tx *bolt.Tx) error {
 		all := tx.Bucket(bAlarms)
-		k := binary.BigEndian.AppendUint64(nil, seq)
 		if all.Get(k) == nil {
 			return fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
@@ -555,13 +624,12 @@ func (b *Book) List(f Filter, after string, limit int) (out []Alarm, next string
 
 // Get returns one alarm.
 func (b *Book) Get(id string) (Alarm, error) {
-	var seq uint64
-	if _, err := fmt.Sscanf(id, "A-%d", &seq); err != nil || seq == 0 {
-		return Alarm{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	k, err := idKey(id)
+	if err != nil {
+		return Alarm{}, err
 	}
 	var a Alarm
-	err := b.db.View(func(tx *bolt.Tx) error {
-		k := binary.BigEndian.AppendUint64(nil, seq)
+	err = b.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bAlarms).Get(k) == nil {
 			return fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
@@ -570,6 +638,15 @@ func (b *Book) Get(id string) (Alarm, error) {
 		return err
 	})
 	return a, err
+}
+
+// idKey is the store's key of alarm id (A-000001).
+func idKey(id string) ([]byte, error) {
+	var seq uint64
+	if _, err := fmt.Sscanf(id, "A-%d", &seq); err != nil || seq == 0 {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return binary.BigEndian.AppendUint64(nil, seq), nil
 }
 
 func get(b *bolt.Bucket, id []byte) (Alarm, error) {

@@ -23,6 +23,7 @@ type rig struct {
 	path    string
 	db      *bolt.DB
 	b       *alarm.Book
+	outbox  bool // Options.Outbox of the next open
 	mu      sync.Mutex
 	changes []string
 }
@@ -47,7 +48,7 @@ func (r *rig) open() {
 		r.t.Fatal(err)
 	}
 	r.db = db
-	r.b, err = alarm.New(db, alarm.Options{Silent: 10 * time.Minute, OnChange: func(a alarm.Alarm, c alarm.Change) {
+	r.b, err = alarm.New(db, alarm.Options{Silent: 10 * time.Minute, Outbox: r.outbox, OnChange: func(a alarm.Alarm, c alarm.Change) {
 		r.mu.Lock()
 		r.changes = append(r.changes, fmt.Sprintf("%s %s %s", c, a.ID, a.Kind))
 		r.mu.Unlock()
@@ -292,5 +293,60 @@ func TestNoChangeNoWrite(t *testing.T) {
 	}
 	if n := writes() - before; n != 0 {
 		t.Errorf("%d writes for 300 inputs that change no alarm; want 0", n)
+	}
+}
+
+func ids(as []alarm.Alarm) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.ID)
+	}
+	return out
+}
+
+// The outbox: an alarm opened is marked in the same write, the mark
+// survives a reopen until Notified drops it; a merged occurrence or a
+// clear marks nothing; a book opened without the outbox drops the marks.
+func TestOutboxMarksOpenings(t *testing.T) {
+	r := newRig(t)
+	r.outbox = true
+	r.reopen()
+	r.must(r.b.Event(ev(wire.EvForced, t0)))
+	r.must(r.b.Status("demo", "server-room", status(t0, wire.AlarmDoorForced), t0.Add(time.Second))) // the same occurrence
+	r.must(r.b.Event(ev(wire.EvUnescorted, t0.Add(time.Minute))))
+	r.must(r.b.Status("demo", "server-room", status(t0.Add(2*time.Minute)), t0.Add(2*time.Minute))) // forced cleared
+	r.reopen()
+	marked, err := r.b.Unnotified()
+	r.must(err)
+	if got := ids(marked); !slices.Equal(got, []string{"A-000001", "A-000002"}) || marked[0].Kind != alarm.DoorForced {
+		t.Fatalf("unnotified after a reopen %v (%+v); want A-000001 (door.forced) and A-000002", got, marked)
+	}
+	r.must(r.b.Notified("A-000001"))
+	marked, err = r.b.Unnotified()
+	r.must(err)
+	if got := ids(marked); !slices.Equal(got, []string{"A-000002"}) {
+		t.Fatalf("unnotified after Notified(A-000001) %v; want A-000002", got)
+	}
+	if err := r.b.Notified("nope"); !errors.Is(err, alarm.ErrNotFound) {
+		t.Errorf("Notified(nope) = %v; want ErrNotFound", err)
+	}
+	r.must(r.b.Notified("A-000002", "A-000002", "A-000001")) // again: no-ops
+	marked, err = r.b.Unnotified()
+	r.must(err)
+	if len(marked) != 0 {
+		t.Fatalf("unnotified %v after all were notified; want none", ids(marked))
+	}
+
+	r.must(r.b.Event(ev(wire.EvRackTampered, t0.Add(3*time.Minute))))
+	r.outbox = false
+	r.reopen()
+	if marked, err := r.b.Unnotified(); err != nil || len(marked) != 0 {
+		t.Errorf("without the outbox: unnotified %v, %v; want none", ids(marked), err)
+	}
+	r.must(r.b.Event(ev(wire.EvUnescorted, t0.Add(4*time.Minute))))
+	r.outbox = true
+	r.reopen()
+	if marked, err := r.b.Unnotified(); err != nil || len(marked) != 0 {
+		t.Errorf("the outbox again: unnotified %v, %v; want none (the marks were dropped, none made while off)", ids(marked), err)
 	}
 }

@@ -14,7 +14,10 @@
 // silent too long, a request waiting). Only transitions write: an event
 // of another type, or a status whose alarms did not change, costs a map
 // look-up. Changes go to Options.OnChange, for the notifications and the
-// console's live view.
+// console's live view. With Options.Outbox an opening is marked in its own
+// transaction until the caller says its notification is queued
+// (Notified), so that a crash between the two writes loses none
+// (Unnotified).
 //
 // It never holds personal data: a record names a door, a permit id, a
 // rack, and the door's own detail text, which carries no NIK, name or

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/backup"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/httpjson"
@@ -46,6 +47,9 @@ type Options struct {
 	// WatchWrite bounds each write of a watch stream (DefaultWatchWrite
 	// when zero): a caller that has not taken it by then is dropped.
 	WatchWrite time.Duration
+	// Backup writes a copy of the hub's stores (GET /api/backup, admin);
+	// without it the route answers 404.
+	Backup func(io.Writer) (backup.Manifest, error)
 	// EventReads bounds the GET /api/events read at once
 	// (DefaultEventReads if 0); the others are answered 503.
 	EventReads int
@@ -65,6 +69,7 @@ type API struct {
 	watchDropped, watchEnded             *metrics.Counter
 	eventReads                           chan struct{} // a semaphore of Options.EventReads
 	eventsBusy                           *metrics.Counter
+	backups                              chan struct{} // one backup at a time
 }
 
 // New returns the API of h, its callers known by tokens. Its metrics go
@@ -93,7 +98,7 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 		watchDropped: reg.Counter("kunci_hub_api_watch_dropped_total",
 			"Watch streams ended because the caller did not take a write within the write timeout."),
 		watchEnded: reg.Counter("kunci_hub_api_watch_ended_total", "Watch streams ended because their token was revoked or expired."),
-		eventReads: make(chan struct{}, o.EventReads),
+		eventReads: make(chan struct{}, o.EventReads), backups: make(chan struct{}, 1),
 		eventsBusy: reg.Counter("kunci_hub_api_events_busy_total", "GET /api/events answered 503: as many event reads as allowed were running."),
 	}
 	readers := []auth.Role{auth.Requester, auth.Coordinator, auth.Approver, auth.Viewer} // every role reads
@@ -138,6 +143,9 @@ func New(h *hub.Hub, tokens *auth.Tokens, o Options) (*API, error) {
 	route("POST /api/tokens", one(auth.Admin), a.issueToken)
 	route("DELETE /api/tokens/{id}", one(auth.Admin), a.revokeToken)
 	route("POST /api/purge", one(auth.Admin), a.purge)
+	if o.Backup != nil {
+		route("GET /api/backup", one(auth.Admin), a.backup)
+	}
 	if o.Users != nil {
 		route("GET /api/users", one(auth.Admin), a.listUsers)
 		route("POST /api/users", one(auth.Admin), a.addUser)
@@ -832,6 +840,35 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, _ auth.Princip
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// backup streams a copy of the hub's stores, one at a time: the second
+// caller is answered 503. A copy that fails half-way cuts the connection,
+// so that the caller holds no archive that looks whole (the archive's
+// sums come last).
+func (a *API) backup(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	select {
+	case a.backups <- struct{}{}:
+		defer func() { <-a.backups }()
+	default:
+		return withStatus(http.StatusServiceUnavailable, "a backup is being written; try again when it is done")
+	}
+	start := time.Now()
+	w.Header().Set("Content-Type", "application/x-tar")
+	w.Header().Set("Content-Disposition",
+		fmt.Sprintf(`attachment; filename="kunci-backup-%s.tar"`, start.UTC().Format("20060102-150405")))
+	m, err := a.o.Backup(w)
+	if err != nil {
+		a.serverErrors.Add(1)
+		a.o.Log.Error("api: backup failed", "by", p.Name, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	var size int64
+	for _, f := range m.Files {
+		size += f.Size
+	}
+	a.o.Log.Info("api: backup written", "by", p.Name, "bytes", size, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

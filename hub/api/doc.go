@@ -74,6 +74,7 @@
 //	POST   /api/tokens           admin           {"name":"...","roles":["approver"],"expires":"RFC 3339"?} -> 201 NewToken
 //	DELETE /api/tokens/{id}      admin           204
 //	POST   /api/purge            admin           {} -> PurgeResult (the configured retention)
+//	GET    /api/backup           admin           -> a tar archive of the stores (hub/backup), one at a time
 //	GET    /metrics, /api/metrics                the hub's metrics, Prometheus text (README.md); any role
 //
 // Alarms are acknowledged by admins: design.md's console gives them the

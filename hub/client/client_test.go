@@ -23,6 +23,7 @@ import (
 	"github.com/kunci-project/kunci/hub/alarm"
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/backup"
 	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/hubtest"
 	"github.com/kunci-project/kunci/hub/workflow"
@@ -319,6 +320,17 @@ func TestRoutes(t *testing.T) {
 			}
 			return err
 		}},
+		{"Backup", "GET", "/api/backup", "", func(t *testing.T) error {
+			var buf bytes.Buffer
+			if err := admin.Backup(ctx, &buf); err != nil {
+				return err
+			}
+			m, err := backup.Check(&buf)
+			if err == nil && (len(m.Files) != 3 || m.Files[2].Name != "hub-events.db" || m.Files[2].Size == 0) {
+				t.Errorf("backup %+v; want the hub's three stores", m)
+			}
+			return err
+		}},
 		{"Metrics", "GET", "/api/metrics", "", func(t *testing.T) error {
 			m, err := admin.Metrics(ctx)
 			if err == nil && (m["kunci_hub_api_requests_total"] < 20 || m["kunci_hub_events_stored_total"] != 14 || m["kunci_hub_commands_total"] != 1) {
@@ -419,6 +431,8 @@ func TestErrors(t *testing.T) {
 			_, err := c.Command(ctx, "demo", "server-room", wire.CmdLockdown)
 			return err
 		}, "POST", "/api/doors/demo/server-room/commands", http.StatusForbidden, "role"},
+		{"backups are the admin's", viewer, func(c *client.Client) error { return c.Backup(ctx, io.Discard) },
+			"GET", "/api/backup", http.StatusForbidden, "role"},
 		{"tokens are the admin's", viewer, func(c *client.Client) error { _, err := c.Tokens(ctx); return err },
 			"GET", "/api/tokens", http.StatusForbidden, "role"},
 		{"unknown token", bogus, func(c *client.Client) error { _, err := c.Doors(ctx); return err },

@@ -25,6 +25,7 @@ import (
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/backup"
 	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/console"
 	"github.com/kunci-project/kunci/hub/ingest"
@@ -71,6 +72,10 @@ type Options struct {
 	Notify *notify.Config
 	// Silent is the hub's Options.Silent (zero: no silence alarm).
 	Silent time.Duration
+	// Notifier, when set and Notify is not, is the hub's notifier: a
+	// test's own, such as a failpoint between the alarm book and the
+	// notifier's queue.
+	Notifier hub.Notifier
 }
 
 // Env is a running hub.
@@ -177,7 +182,7 @@ func (e *Env) start(t testing.TB, o Options) {
 	if o.Ingest.AckLinger == 0 {
 		o.Ingest.AckLinger = time.Millisecond
 	}
-	var notifier hub.Notifier
+	notifier := o.Notifier
 	var h *hub.Hub // the notifier asks it, once running
 	e.Notifier = nil
 	if o.Notify != nil {
@@ -198,6 +203,7 @@ func (e *Env) start(t testing.TB, o Options) {
 		t.Fatal(err)
 	}
 	if e.API, err = api.New(e.Hub, e.Tokens, api.Options{Publisher: e.Pub, Retention: o.Retention, Users: e.Users, Console: e.Console,
+		Backup:     func(w io.Writer) (backup.Manifest, error) { return backup.Write(w, "test", backup.Hub(e.WF, e.Events)) },
 		WatchWrite: o.WatchWrite}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/backup"
 	"github.com/kunci-project/kunci/hub/console"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/notify"
@@ -58,6 +60,8 @@ type Setup struct {
 	// Silent is hub.yaml's alarms.silence: how long a door may say
 	// nothing before a door.offline alarm opens (zero: never).
 	Silent time.Duration
+	// Version is the hub's, written into its backups.
+	Version string
 }
 
 // Server is a hub opened from its Setup.
@@ -158,7 +162,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 		return nil, err
 	}
 	if h.api, err = api.New(h.hub, h.tokens, api.Options{Publisher: h.link, Retention: s.Retention, Log: log, Users: h.users,
-		Console: con}); err != nil {
+		Console: con, Backup: h.Backup}); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -166,6 +170,13 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 
 // Hub returns the hub.
 func (h *Server) Hub() *hub.Hub { return h.hub }
+
+// Backup writes a copy of the hub's stores to w while it runs (GET
+// /api/backup): its records, the keys of their personal data, then the
+// doors' events, each from one read transaction (see package backup).
+func (h *Server) Backup(w io.Writer) (backup.Manifest, error) {
+	return backup.Write(w, h.s.Version, backup.Hub(h.wf, h.ev))
+}
 
 // Tokens returns the hub's API tokens.
 func (h *Server) Tokens() *auth.Tokens { return h.tokens }

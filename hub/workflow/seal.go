@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/kunci-project/kunci/internal/durable"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -195,7 +195,7 @@ func (k *keyring) retain(keep func(id string) bool) error {
 	if err := k.db.Close(); err != nil {
 		return fmt.Errorf("keys file %s: %w", k.path, err)
 	}
-	err := replace(tmp, k.path)
+	err := durable.Replace(tmp, k.path)
 	if oerr := k.open(); oerr != nil {
 		return errors.Join(err, oerr)
 	}
@@ -225,18 +225,6 @@ func writeKeys(path string, keys map[string][]byte, timeout time.Duration) error
 		return nil
 	})
 	return errors.Join(err, db.Close())
-}
-
-// replace renames tmp over path and makes the rename durable.
-func replace(tmp, path string) error {
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }
 
 func gcm(key []byte) cipher.AEAD {

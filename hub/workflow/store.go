@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kunci-project/kunci/internal/durable"
 	"github.com/kunci-project/kunci/permit"
 	bolt "go.etcd.io/bbolt"
 )
@@ -328,7 +329,7 @@ func compactSealed(path string, timeout time.Duration) (*bolt.DB, error) {
 		return errors.Join(err, dst.Close(), src.Close())
 	}()
 	if err == nil {
-		err = replace(tmp, path)
+		err = durable.Replace(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -340,6 +341,14 @@ func compactSealed(path string, timeout time.Duration) (*bolt.DB, error) {
 // DB is the store's bbolt file, for the hub's other buckets (the API
 // tokens) to live in the same file.
 func (s *Store) DB() *bolt.DB { return s.db }
+
+// ViewKeys runs fn in a read transaction of the keys file (KeysSuffix),
+// for a backup: under the lock that a purge takes to write the file anew.
+func (s *Store) ViewKeys(fn func(*bolt.Tx) error) error {
+	s.keys.mu.RLock()
+	defer s.keys.mu.RUnlock()
+	return s.keys.db.View(fn)
+}
 
 // Close closes the files.
 func (s *Store) Close() error { return errors.Join(s.db.Close(), s.keys.close()) }

@@ -84,7 +84,10 @@ func New(c Config, door *agent.Door, st *agent.Store) (*Sync, error) {
 		}
 		maps.Copy(o.Subscriptions, s.ha.Subscriptions())
 	}
-	ackTopic := topics.EventsAck()
+	ackTopic, cmdTopic := topics.EventsAck(), topics.Cmd()
+	// the live messages, which no resubscription brings back, before a
+	// flood of records
+	o.Urgent = func(t string) bool { return t == ackTopic || t == cmdTopic }
 	if s.link, err = mqttlink.New(o, func(msg mqttlink.Message) { s.route(ackTopic, msg) }); err != nil {
 		return nil, err
 	}

@@ -47,6 +47,13 @@ type Options struct {
 	// link's own goroutine; the link does not read messages meanwhile.
 	OnConnect  func()
 	QueueDepth int // incoming messages held for the handler (1024)
+	// Urgent, when set, picks the topics whose messages have a queue of
+	// their own, as deep as QueueDepth, which the handler empties first:
+	// the live messages that cannot come again (a door's commands and
+	// acks), so that a flood on other topics (the retained records,
+	// which come again after a drop) neither drops nor delays them. Each
+	// queue keeps its own order; Urgent runs in paho's goroutine.
+	Urgent func(topic string) bool
 	// OnDrop, when set, is told of each message dropped because the
 	// queue was full (a counter). It runs in paho's goroutine: it must
 	// not block.
@@ -96,6 +103,7 @@ type Link struct {
 	client  mqtt.Client
 	handler func(Message)
 	inbox   chan Message
+	urgent  chan Message // Options.Urgent's messages; nil without it
 	lost    chan error
 
 	connected   atomic.Bool
@@ -148,6 +156,9 @@ func New(o Options, handler func(Message)) (*Link, error) {
 			"Incoming MQTT messages dropped because the handler was behind; the link subscribes again for the retained ones."),
 		tooLarge: o.Metrics.Counter("kunci_mqtt_packet_too_large_total",
 			"Connections dropped because the broker announced a packet larger than the link reads (its payload never read).")}
+	if o.Urgent != nil {
+		l.urgent = make(chan Message, o.QueueDepth)
+	}
 	o.Metrics.GaugeFunc("kunci_mqtt_connected", "Whether the MQTT link is connected to the broker now (1) or not (0).",
 		func() float64 {
 			if l.connected.Load() {
@@ -186,17 +197,22 @@ func New(o Options, handler func(Message)) (*Link, error) {
 // once the queue has drained the link subscribes again, so the broker
 // sends every retained message (the signed records) anew. What cannot come
 // again is a live message: a command (the hub sees no command.executed and
-// may send it again) or an ack (the outbox sends the events again).
+// may send it again) or an ack (the outbox sends the events again), which
+// Options.Urgent gives a queue of its own.
 func (l *Link) receive(_ mqtt.Client, m mqtt.Message) {
 	p := m.Payload()
 	msg := Message{Topic: m.Topic(), Payload: append([]byte(nil), p[:min(len(p), l.o.MaxMessage+1)]...), Size: len(p),
 		QoS: m.Qos(), Retained: m.Retained(), Duplicate: m.Duplicate()}
+	q := l.inbox
+	if l.urgent != nil && l.o.Urgent(msg.Topic) {
+		q = l.urgent
+	}
 	if l.o.Backpressure {
-		l.inbox <- msg
+		q <- msg
 		return
 	}
 	select {
-	case l.inbox <- msg:
+	case q <- msg:
 		return
 	default:
 	}
@@ -296,14 +312,22 @@ func (l *Link) Run(ctx context.Context) error {
 	go func() {
 		defer close(done)
 		for {
-			select {
-			case m := <-l.inbox:
-				l.handler(m)
-				if len(l.inbox) == 0 {
-					l.resubscribe(dispatchCtx)
-				}
+			var m Message
+			select { // the urgent queue first (a nil channel is never ready)
+			case m = <-l.urgent:
 			case <-dispatchCtx.Done():
 				return
+			default:
+				select {
+				case m = <-l.urgent:
+				case m = <-l.inbox:
+				case <-dispatchCtx.Done():
+					return
+				}
+			}
+			l.handler(m)
+			if len(l.inbox) == 0 && len(l.urgent) == 0 {
+				l.resubscribe(dispatchCtx)
 			}
 		}
 	}()

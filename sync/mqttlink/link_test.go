@@ -3,6 +3,7 @@ package mqttlink_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,6 +38,18 @@ func waitConnected(t *testing.T, l *mqttlink.Link, n uint64) {
 		}
 		return nil
 	})
+}
+
+// publisher returns a connected link to broker, for a test's messages.
+func publisher(t *testing.T, broker string) *mqttlink.Link {
+	t.Helper()
+	pub, err := mqttlink.New(mqttlink.Options{Broker: broker, ClientID: "pub", CleanSession: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, pub)
+	waitConnected(t, pub, 1)
+	return pub
 }
 
 func TestLinkResubscribesAfterBrokerRestart(t *testing.T) {
@@ -132,12 +145,7 @@ func TestLinkWillOnKill(t *testing.T) {
 // link subscribes again, so the retained messages come anew.
 func TestLinkNeverBlocksPaho(t *testing.T) {
 	b := mqtttest.StartMosquitto(t)
-	pub, err := mqttlink.New(mqttlink.Options{Broker: b.URL(), ClientID: "pub", CleanSession: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run(t, pub)
-	waitConnected(t, pub, 1)
+	pub := publisher(t, b.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := mqttlink.Wait(ctx, pub.Publish("kunci/v1/demo/door/permits/P-1", 1, true, []byte("record"))); err != nil {
@@ -188,5 +196,74 @@ func TestLinkNeverBlocksPaho(t *testing.T) {
 	case <-retained: // subscribed again: the record came anew
 	case <-ctx.Done():
 		t.Fatal("after the queue drained the retained record did not come again")
+	}
+}
+
+// TestLinkUrgentQueue floods a link whose handler is behind with messages
+// on one topic, then sends three on an urgent one: none of the three is
+// dropped, and once the handler goes on they come before the flood's
+// queued messages, in their order.
+func TestLinkUrgentQueue(t *testing.T) {
+	b := mqtttest.StartMosquitto(t)
+	pub := publisher(t, b.URL())
+	const flood, cmd = "kunci/v1/demo/door/permits/P-1", "kunci/v1/demo/door/cmd"
+	gate := make(chan struct{})
+	got := make(chan mqttlink.Message, 64)
+	var urgentDrops atomic.Int64
+	sub, err := mqttlink.New(mqttlink.Options{Broker: b.URL(), ClientID: "sub", CleanSession: true, QueueDepth: 4,
+		Subscriptions: map[string]byte{"kunci/v1/demo/door/#": 1},
+		Urgent:        func(topic string) bool { return topic == cmd },
+		OnDrop: func(m mqttlink.Message) {
+			if m.Topic == cmd {
+				urgentDrops.Add(1)
+			}
+		}},
+		func(m mqttlink.Message) {
+			got <- m
+			<-gate // behind until the test lets it go
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, sub)
+	waitConnected(t, sub, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 200 {
+		if err := mqttlink.Wait(ctx, pub.Publish(flood, 1, false, []byte{byte(i)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitfor.Until(t, 20*time.Second, "the flood to fill the queue", func() bool { return sub.Dropped() > 0 })
+	for i := range 3 {
+		if err := mqttlink.Wait(ctx, pub.Publish(cmd, 1, false, []byte{'c', byte('0' + i)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// the three are through the broker and on paho's side once the
+	// subscriber's own publish is acknowledged behind them
+	if err := mqttlink.Wait(ctx, sub.Publish("kunci/v1/demo/door/status", 1, false, []byte("{}"))); err != nil {
+		t.Fatal(err)
+	}
+	first := <-got // the message the handler held while the rest came
+	if first.Topic != flood {
+		t.Fatalf("first message on %s, want the flood's", first.Topic)
+	}
+	close(gate)
+	var order []string
+	for len(order) < 3 {
+		select {
+		case m := <-got:
+			order = append(order, m.Topic+" "+string(m.Payload))
+		case <-ctx.Done():
+			t.Fatalf("handled %q, want the three urgent messages first", order)
+		}
+	}
+	want := []string{cmd + " c0", cmd + " c1", cmd + " c2"}
+	if !slices.Equal(order, want) {
+		t.Fatalf("after the handler went on: %q, want %q first", order, want)
+	}
+	if n := urgentDrops.Load(); n != 0 {
+		t.Fatalf("%d urgent messages dropped, want none (flood dropped %d)", n, sub.Dropped())
 	}
 }
