@@ -61,3 +61,24 @@ need_mosquitto() {
     exit 1
   }
 }
+
+# BENCH_AWK starts an awk program that reads go test's benchmark lines
+# into vals[name, unit] (every run's value, space-separated; name without
+# Benchmark and the -N suffix) and gives median(s), has(name, unit),
+# get(name, unit) (the median; a missing one is noted in missing) and
+# dur(ms). alarm.sh's table uses it.
+# shellcheck disable=SC2016 # awk's own $ fields
+BENCH_AWK='
+function median(s,   v, n, i, j, t) {
+  n = split(s, v, " ")
+  for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j-1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+  return n % 2 ? v[(n+1)/2] : (v[n/2] + v[n/2+1]) / 2
+}
+function has(b, u) { return ((b SUBSEP u) in vals) }
+function get(b, u) { if (!has(b, u)) { missing = missing " " b "/" u; return 0 }; return median(vals[b, u]) }
+function dur(ms) { return ms >= 1000 ? sprintf("%.2f s", ms / 1000) : ms >= 1 ? sprintf("%.1f ms", ms) : sprintf("%.0f µs", ms * 1000) }
+/^Benchmark/ && NF >= 4 && NF % 2 == 0 {
+  name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
+  for (i = 3; i < NF; i += 2) vals[name, $(i+1)] = vals[name, $(i+1)] " " $i
+}
+'

@@ -62,6 +62,7 @@ type Hub struct {
 	// webhook, email and Telegram (hub/notify); without recipients and
 	// rules nobody is told.
 	Notify notify.Config `yaml:"notify"`
+	Alarms HubAlarms     `yaml:"alarms"`
 
 	file string // for messages; empty means hub.yaml
 }
@@ -84,6 +85,27 @@ type HubHTTP struct {
 	// answered 503.
 	MaxWatchers int `yaml:"max_watchers"`
 }
+
+// HubAlarms tunes the alarms the hub opens on its own, from what a
+// door does not say.
+type HubAlarms struct {
+	// Silence opens a door.offline alarm for a door that has sent no
+	// status, event or "online" for this long, though its availability
+	// still says online (a broker that lost it without its last will).
+	// Left out, no such alarm opens: a door publishes its status only
+	// when something changes, so a quiet night says nothing. Set it
+	// longer than the door's quietest stretch (12h for a room visited
+	// daily); at least a minute, the hub's check's interval, and at most
+	// 30 days.
+	Silence wire.Duration `yaml:"silence"`
+}
+
+// The bounds of alarms.silence: the hub checks once a minute
+// (hub.TickEvery), and a door silent for a month is not a live one.
+const (
+	minSilence = time.Minute
+	maxSilence = 30 * 24 * time.Hour
+)
 
 // HubConsole is the web console's site settings.
 type HubConsole struct {
@@ -267,6 +289,9 @@ func (c *Hub) Validate() error {
 	}
 	c.MQTT.link().validate(bad)
 	c.Notify.Validate("notify", bad)
+	if s := time.Duration(c.Alarms.Silence); s != 0 && (s < minSilence || s > maxSilence) {
+		bad("alarms.silence", "%s: want %s to %s (720h), or leave it out for no silence alarm", s, minSilence, maxSilence)
+	}
 	return errors.Join(errs...)
 }
 

@@ -141,6 +141,13 @@ var badHubs = []struct {
 	{"notify bad hours", minimalHub + "notify:\n  recipients:\n    - {name: soc, webhook: \"https://soc.example/h\", secret_file: s}\n" +
 		"  rules:\n    - {topics: [\"*\"], hours: \"8-16\", days: [senin], steps: [{to: [soc]}]}\n",
 		[]string{`notify.rules[0].hours: "8-16": want HH:MM-HH:MM`, `notify.rules[0].days[0]: "senin"`}},
+	{"silence too short", minimalHub + "alarms: {silence: 30s}\n", []string{"alarms.silence: 30s: want 1m0s to 720h0m0s",
+		"leave it out for no silence alarm"}},
+	{"silence beyond a month", minimalHub + "alarms: {silence: 721h}\n", []string{"alarms.silence: 721h0m0s: want"}},
+	{"negative silence", minimalHub + "alarms: {silence: -10m}\n", []string{"alarms.silence: -10m0s: want"}},
+	{"zero silence", minimalHub + "alarms: {silence: 0s}\n", []string{"alarms.silence:", "want more than 0"}},
+	{"silence in days", minimalHub + "alarms: {silence: 1d}\n", []string{"alarms.silence:", `"1d" is not a duration`}},
+	{"alarms typo", minimalHub + "alarms: {silent: 10m}\n", []string{"alarms.silent", "not found"}},
 	{"notify typo", minimalHub + "notify:\n  reciepients: []\n", []string{"line 9: notify.reciepients: field reciepients not found"}},
 	{"several problems", hubWith("- demo/server-room", "- lab/server-room") + "retention: 1h\nlisten: 0.0.0.0:80\n",
 		[]string{`doors[0]: site "lab"`, "retention: 1h0m0s is too short", `listen: "0.0.0.0:80" is off loopback`}},
@@ -195,6 +202,8 @@ var goodHubs = []struct{ name, yaml string }{
 	{"plain mqtt on localhost", hubWith("tcp://127.0.0.1:1883", "tcp://localhost:1883")},
 	{"two brokers", hubWith("  broker: tcp://127.0.0.1:1883\n", "  brokers: [ssl://mqtt-a.example:8883, ssl://mqtt-b.example:8883]\n  ca_file: ca.crt\n")},
 	{"plain mqtt off loopback, accepted", hubWith("tcp://127.0.0.1:1883", "tcp://10.0.0.7:1883") + "  insecure: true\n"},
+	{"silence of a minute", minimalHub + "alarms: {silence: 1m}\n"},
+	{"silence of a month", minimalHub + "alarms: {silence: 720h}\n"},
 	{"http limits", minimalHub + "http: {max_connections: 64, max_connections_per_client: 64, body_timeout: 2s, max_watchers: 8}\n"},
 }
 
@@ -226,6 +235,9 @@ func TestHubDefaults(t *testing.T) {
 	}
 	if time.Duration(c.MaxPermitWindow) != 720*time.Hour {
 		t.Errorf("max_permit_window = %v; want the default 720h", time.Duration(c.MaxPermitWindow))
+	}
+	if c.Alarms.Silence != 0 {
+		t.Errorf("alarms.silence = %v; want 0 (no silence alarm) when left out", time.Duration(c.Alarms.Silence))
 	}
 	if c.Retention != 0 || c.InsecureHTTP || c.MQTT.Shared {
 		t.Errorf("retention %v, insecure_http %v, shared %v; want 0 (keep), false, false",

@@ -35,8 +35,10 @@ type Options struct {
 	// records go to every door of their site. Doors that report without
 	// being listed are followed too (status, events) but get no staff.
 	Doors []DoorName
-	// Ingest tunes the event ingest; its Prefix, Signer, Log, OnStored and
-	// OnGaps are the hub's.
+	// Ingest tunes the event ingest; its Prefix, Signer, Log and OnGaps
+	// are the hub's. Its OnStored, if set, is called with each commit's
+	// events before the hub applies them (the guest book, the alarms), as
+	// a benchmark's clock of "stored".
 	Ingest ingest.Options
 	// MaxWatchers bounds the watchers open at once (DefaultMaxWatchers
 	// when zero): Watch refuses one more with ErrBusy.
@@ -45,7 +47,9 @@ type Options struct {
 	// the ingest's metrics go there too. nil: one of its own.
 	Metrics *metrics.Registry
 	// Notifier, if set, is told of every alarm opened and of the permit
-	// workflow's steps (hub/notify); nil tells nobody.
+	// workflow's steps (hub/notify); nil tells nobody. Tell the hub when
+	// it hands a message to a channel (Hub.Handed, notify's OnHanded);
+	// one that lists those times too (notify's Handed) is read at start.
 	Notifier Notifier
 	// Silent is how long a door may send nothing before a door.offline
 	// alarm opens (zero: never; the door's last will says offline, and a
@@ -143,6 +147,12 @@ func New(o Options) (*Hub, error) {
 	}
 	io := o.Ingest
 	io.Prefix, io.Log, io.OnStored, io.OnGaps, io.Metrics = o.Prefix, o.Log, h.stored, h.live.gaps, o.Metrics
+	if theirs := o.Ingest.OnStored; theirs != nil {
+		io.OnStored = func(evs []wire.Event) {
+			theirs(evs)
+			h.stored(evs)
+		}
+	}
 	io.Signer = o.Signer // acks are signed as commands are
 	var err error
 	if h.in, err = ingest.New(o.Events, io); err != nil {
@@ -153,6 +163,9 @@ func New(o Options) (*Hub, error) {
 		return nil, err
 	}
 	h.rebuilt = time.Since(start)
+	if err := h.loadHanded(); err != nil {
+		return nil, err
+	}
 	o.Metrics.GaugeFunc("kunci_hub_guestbook_rows", "Rows of the guest book.", func() float64 { return float64(h.book.Len()) })
 	o.Metrics.GaugeFunc("kunci_hub_guestbook_rebuild_seconds", "Seconds the guest book took to build from the stored events at start.",
 		h.rebuilt.Seconds)

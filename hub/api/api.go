@@ -563,6 +563,9 @@ func Report(sts []workflow.ServiceTime) SLAReport {
 			pt.Steps = append(pt.Steps, stepTime(fmt.Sprint(i), st.Step[i]))
 		}
 		pt.Steps = append(pt.Steps, stepTime("total", st.Total))
+		for _, n := range workflow.Notified {
+			pt.Response = append(pt.Response, stepTime(fmt.Sprint(n), st.Response[n]))
+		}
 		rep.Permits = append(rep.Permits, pt)
 	}
 	sum := workflow.Summarise(sts)
@@ -573,6 +576,9 @@ func Report(sts []workflow.ServiceTime) SLAReport {
 		rep.Summary = append(rep.Summary, agg(fmt.Sprint(i), sum.Step[i]))
 	}
 	rep.Summary = append(rep.Summary, agg("total", sum.Total))
+	for _, n := range workflow.Notified {
+		rep.Response = append(rep.Response, agg(fmt.Sprint(n), sum.Response[n]))
+	}
 	return rep
 }
 

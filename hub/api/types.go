@@ -150,6 +150,10 @@ type SLAReport struct {
 	Standard []StepStandard `json:"standard"`
 	Permits  []PermitTimes  `json:"permits"`
 	Summary  []StepSummary  `json:"summary"` // steps 1-8 (6 not timed), then "total"
+	// Response is "notified → acted" of steps 2-4, aggregated: from when
+	// the step's notification was handed to its channel until the step
+	// was taken, against the step's standard.
+	Response []StepSummary `json:"response"`
 }
 
 // StepStandard is one SOP step and its standard time.
@@ -163,6 +167,8 @@ type StepStandard struct {
 type PermitTimes struct {
 	Permit string     `json:"permit"`
 	Steps  []StepTime `json:"steps"` // steps 1-8, then "total"
+	// Response is the permit's "notified → acted" of steps 2-4.
+	Response []StepTime `json:"response"`
 }
 
 // StepTime is one step of one permit.

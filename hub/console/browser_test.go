@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/kunci-project/kunci/hub/alarm"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/hubtest"
 	"github.com/kunci-project/kunci/hub/workflow"
@@ -209,5 +210,42 @@ func TestBrowserAcknowledgeAlarm(t *testing.T) {
 	a, err := s.e.Hub.Alarms().Get(id)
 	if err != nil || a.Acked == nil || a.Acked.By != "Admin TIK" || a.Acked.Note != "Dicek satpam, pintu ditutup" {
 		t.Fatalf("the record: %+v, %v", a.Acked, err)
+	}
+}
+
+// TestBrowserLiveAlarmBadge: on the dashboard, an alarm opened brings the
+// badge and the banner without a reload, a second one counts 2, and the
+// acknowledgements take them away again.
+func TestBrowserLiveAlarmBadge(t *testing.T) {
+	br := browsertest.New(t)
+	s := newSOP(t)
+	tab := br.Tab(browsertest.Desk)
+	signInTab(t, tab, s.e.Server.URL, "admin")
+	tab.Do(chromedp.WaitVisible(chromedp.CSS(".door")))
+	if n := browsertest.Get(tab, chromedp.Evaluate[float64](`document.querySelectorAll('header .badge, .banner').length`)); n != 0 {
+		t.Fatalf("a badge or banner without an alarm (%v)", n)
+	}
+	browsertest.Get(tab, chromedp.Evaluate[any](`window.loaded = performance.timeOrigin`))
+	first := forced(t, s, "")
+	tab.Until(`document.querySelector('header nav .badge')?.textContent === '1' && ` +
+		`document.querySelector('.banner a')?.textContent.includes('Ada 1 alarm')`)
+	// another door's alarm, one not on the page's grid
+	if err := s.e.Hub.Alarms().Event(wire.Event{Type: wire.EvHeldOpen, Site: hubtest.Site, Door: "lab",
+		At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	tab.Until(`document.querySelector('header nav .badge')?.textContent === '2'`)
+	list, _, err := s.e.Hub.Alarms().List(alarm.Filter{}, "", 10)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("the alarms: %v, %v", list, err)
+	}
+	for _, a := range list {
+		if _, err := s.e.Hub.AckAlarm(a.ID, "Admin TIK", "Dicek"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tab.Until(`document.querySelectorAll('header .badge, .banner').length === 0`)
+	if reloaded := browsertest.Get(tab, chromedp.Evaluate[bool](`window.loaded !== performance.timeOrigin`)); reloaded {
+		t.Errorf("the page reloaded to show the alarms (the first %s)", first)
 	}
 }

@@ -230,7 +230,8 @@ func (c *Console) dashboardStream(w http.ResponseWriter, r *http.Request, p auth
 	// page loaded); the whole grid only when the page has other doors
 	// (a grid swapped in now would take its cards' listeners a moment,
 	// and a card sent in that moment would be lost)
-	if err := c.resync(w, l, known, r.URL.Query().Get("pintu")); err != nil {
+	alarms := func() error { return c.sendAlarms(w, l, p) }
+	if err := errors.Join(c.resync(w, l, known, r.URL.Query().Get("pintu")), alarms()); err != nil {
 		c.logRender("dashboard stream", err)
 		return
 	}
@@ -262,7 +263,7 @@ func (c *Console) dashboardStream(w http.ResponseWriter, r *http.Request, p auth
 				return
 			}
 			deadline()
-			err = c.update(u, sendDoor, func() error { return c.sendGrid(w, l, known) })
+			err = c.update(u, sendDoor, func() error { return c.sendGrid(w, l, known) }, alarms)
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			c.dropped.Inc()
@@ -274,16 +275,18 @@ func (c *Console) dashboardStream(w http.ResponseWriter, r *http.Request, p auth
 	}
 }
 
-// update sends what changed with u: the door's card, or after lost
-// updates the whole grid.
-func (c *Console) update(u hub.Update, sendDoor func(*names, hub.Door) error, grid func() error) error {
+// update sends what changed with u: the door's card, the badge and
+// banner of the alarms, or after lost updates the whole grid and the
+// alarms' count.
+func (c *Console) update(u hub.Update, sendDoor func(*names, hub.Door) error, grid, alarms func() error) error {
 	switch u.Kind {
 	case "lagged":
-		return grid()
+		return errors.Join(grid(), alarms())
 	case "alarm":
 		// an alarm record's change comes with the status that caused it,
-		// which sends the card; the alarm list and badge are their own
-		return nil
+		// which sends the card; the count of unacknowledged ones changes
+		// the layout's badge and banner
+		return alarms()
 	}
 	for _, d := range c.o.Hub.Doors() {
 		if d.Site == u.Site && d.Door == u.Door {
@@ -323,6 +326,20 @@ func (c *Console) resync(w io.Writer, l L, known map[string]bool, pageSet string
 		}
 	}
 	return nil
+}
+
+// sendAlarms sends the layout's badge and banner as they are now, which
+// the page swaps in by their ids (hx-swap-oob).
+func (c *Console) sendAlarms(w io.Writer, l L, p auth.Principal) error {
+	pg := page{L: l, P: p}
+	if c.o.Hub.Alarms() != nil {
+		pg.Unacked = c.o.Hub.Alarms().Unacked()
+	}
+	html, err := c.fragment("dashboard", "alarms-live", pg)
+	if err != nil {
+		return err
+	}
+	return sse(w, "alarms", html)
 }
 
 func (c *Console) sendGrid(w io.Writer, l L, known map[string]bool) error {

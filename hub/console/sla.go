@@ -47,9 +47,16 @@ type monthRow struct {
 	Month, Count, Median, P90, Within string
 }
 
+// responseRow is one notified step's "notified → acted".
+type responseRow struct {
+	Label, Value, Standard, Count, Within string
+	Late                                  bool
+}
+
 type slaData struct {
 	Filter       slaFilter
 	Steps        []bar
+	Response     []responseRow
 	StepsHeight  float64
 	Months       []column
 	Table        []monthRow
@@ -102,7 +109,9 @@ func (c *Console) serviceTimes(w http.ResponseWriter, r *http.Request, p auth.Pr
 	} else {
 		sts := c.o.Hub.ServiceTimes(f)
 		d.Permits = len(sts)
-		d.Steps, d.StepsHeight = stepBars(l, workflow.Summarise(sts))
+		sum := workflow.Summarise(sts)
+		d.Steps, d.StepsHeight = stepBars(l, sum)
+		d.Response = responseRows(l, sum)
 		d.Months, d.Table = c.monthColumns(l, f, sts)
 		d.StandardLine = chartTop + chartH*(1-target)
 	}
@@ -156,6 +165,25 @@ func stepBars(l L, sum workflow.Summary) ([]bar, float64) {
 		out = append(out, b)
 	}
 	return out, float64(len(items)) * rowH
+}
+
+// responseRows gives "notified → acted" of each notified step: the
+// median and p90, how many were timed, and the share within the step's
+// standard.
+func responseRows(l L, sum workflow.Summary) []responseRow {
+	var out []responseRow
+	for _, n := range workflow.Notified {
+		g := sum.Response[n]
+		r := responseRow{Label: l.T(stepKeys[n]), Standard: l.T("sla.standard", duration(l, workflow.Standard[n])),
+			Count: fmt.Sprint(g.Count), Value: l.T("sla.nodata"), Within: "–"}
+		if g.Count > 0 {
+			r.Value = l.T("sla.value", duration(l, g.Median), duration(l, g.P90))
+			r.Within = fmt.Sprintf("%.0f%%", 100*g.Within)
+			r.Late = g.Median > workflow.Standard[n]
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // monthColumns groups the permits by the month they were requested in

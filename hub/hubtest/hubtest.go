@@ -70,6 +70,8 @@ type Options struct {
 	// Notify, when set, gives the hub a notifier on its store with this
 	// config (Env.Notifier), run until the hub stops.
 	Notify *notify.Config
+	// Silent is the hub's Options.Silent (zero: no silence alarm).
+	Silent time.Duration
 	// Notifier, when set and Notify is not, is the hub's notifier: a
 	// test's own, such as a failpoint between the alarm book and the
 	// notifier's queue.
@@ -185,14 +187,14 @@ func (e *Env) start(t testing.TB, o Options) {
 	e.Notifier = nil
 	if o.Notify != nil {
 		if e.Notifier, err = notify.New(notify.Options{DB: e.WF.DB(), Config: *o.Notify, Now: o.Now, Metrics: reg,
-			Acked: func(key string) bool { return h.Acked(key) }}); err != nil {
+			Acked: func(key string) bool { return h.Acked(key) }, OnHanded: func(key string, at time.Time) { h.Handed(key, at) }}); err != nil {
 			t.Fatal(err)
 		}
 		notifier = e.Notifier
 	}
 	e.Hub, err = hub.New(hub.Options{Workflow: e.WF, Events: e.Events, Signer: e.Signer,
 		Doors: []hub.DoorName{{Site: Site, Door: Door}}, Now: o.Now, Ingest: o.Ingest, MaxWatchers: o.MaxWatchers, Metrics: reg,
-		Notifier: notifier})
+		Notifier: notifier, Silent: o.Silent})
 	if err != nil {
 		t.Fatal(err)
 	}

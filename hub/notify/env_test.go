@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -59,8 +60,9 @@ type env struct {
 	hook *notifytest.Webhook
 	tg   *notifytest.Telegram
 
-	mu    sync.Mutex
-	acked map[string]bool
+	mu     sync.Mutex
+	acked  map[string]bool
+	handed []string // OnHanded's calls: key@unix ns
 }
 
 // Recipients of every env's config.
@@ -103,7 +105,7 @@ func (e *env) open() {
 		e.t.Fatal(err)
 	}
 	e.db, e.reg, e.logs = db, metrics.NewRegistry(), &logBuffer{}
-	e.n, err = notify.New(notify.Options{DB: db, Config: e.cfg, Acked: e.isAcked, Now: e.now,
+	e.n, err = notify.New(notify.Options{DB: db, Config: e.cfg, Acked: e.isAcked, Now: e.now, OnHanded: e.onHanded,
 		Log: slog.New(slog.NewTextHandler(e.logs, nil)), Metrics: e.reg})
 	if err != nil {
 		e.t.Fatal(err)
@@ -130,6 +132,29 @@ func (e *env) restart() {
 	e.t.Helper()
 	e.close()
 	e.open()
+}
+
+func (e *env) onHanded(key string, at time.Time) {
+	e.mu.Lock()
+	e.handed = append(e.handed, fmt.Sprintf("%s@%d", key, at.UnixNano()))
+	e.mu.Unlock()
+}
+
+// handedCalls returns OnHanded's calls so far, key@unix ns each.
+func (e *env) handedCalls() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.handed)
+}
+
+// listHanded returns what Handed lists, key@unix ns each.
+func (e *env) listHanded() []string {
+	e.t.Helper()
+	var out []string
+	if err := e.n.Handed(func(key string, at time.Time) { out = append(out, fmt.Sprintf("%s@%d", key, at.UnixNano())) }); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
 }
 
 func (e *env) ack(key string) {

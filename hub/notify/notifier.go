@@ -29,6 +29,7 @@ var (
 	bDead   = []byte("notify_dead")   // delivery id -> delivery given up, with its last error
 	bKeys   = []byte("notify_keys")   // message key -> notified at (unix ns), kept KeepSent
 	bBursts = []byte("notify_bursts") // topic, site, door -> burst: the coalescing window
+	bHanded = []byte("notify_handed") // message key -> first handed to a channel at (unix ns), kept keepHanded
 )
 
 // Tuning that hub.yaml does not set.
@@ -46,6 +47,10 @@ const (
 	pruneEvery = time.Hour
 	// idle is Run's longest wait with nothing due, for the prune.
 	idle = time.Hour
+	// keepHanded is how long the time a message was first handed to a
+	// channel is kept (Handed): the service-time report's "notified ->
+	// acted" reaches a year back.
+	keepHanded = 366 * 24 * time.Hour
 )
 
 // Options configure New.
@@ -71,6 +76,12 @@ type Options struct {
 	// HTTPClient sends the webhooks and the Telegram messages (one with no
 	// overall timeout: each try has its own).
 	HTTPClient *http.Client
+	// OnHanded, if set, is told the first time a message was handed to a
+	// channel (the peer took it), after that is stored: with the
+	// message's key, and for a burst's summary the key of the latest
+	// occurrence it stands for too. Called from Run; it must not block.
+	// Handed lists the same times again, as at a start.
+	OnHanded func(key string, at time.Time)
 }
 
 // Notifier routes and delivers messages. Notify may be called from any
@@ -80,6 +91,7 @@ type Notifier struct {
 	cfg     Config
 	loc     *time.Location
 	acked   func(string) bool
+	handed  func(string, time.Time)
 	now     func() time.Time
 	log     *slog.Logger
 	senders map[Channel]sender
@@ -136,7 +148,7 @@ func New(o Options) (*Notifier, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{}
 	}
-	n := &Notifier{db: o.DB, cfg: cfg, loc: cfg.Location(), acked: o.Acked, now: o.Now, log: o.Log,
+	n := &Notifier{db: o.DB, cfg: cfg, loc: cfg.Location(), acked: o.Acked, handed: o.OnHanded, now: o.Now, log: o.Log,
 		rcpts: map[string]*Recipient{}, wake: make(chan struct{}, 1)}
 	for i := range cfg.Recipients {
 		n.rcpts[cfg.Recipients[i].Name] = &cfg.Recipients[i]
@@ -146,7 +158,7 @@ func New(o Options) (*Notifier, error) {
 		return nil, err
 	}
 	err = n.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bQueue, bSent, bDead, bKeys, bBursts} {
+		for _, b := range [][]byte{bQueue, bSent, bDead, bKeys, bBursts, bHanded} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -228,8 +240,9 @@ func (n *Notifier) Notify(m Message) error {
 	m.At = m.At.UTC()
 	now := n.now()
 	var c counts
+	var opened bool // a burst's first counted message: Run learns its window's end
 	err := n.db.Update(func(tx *bolt.Tx) error {
-		c = counts{}
+		c, opened = counts{}, false
 		keys := tx.Bucket(bKeys)
 		if keys.Get([]byte(m.Key)) != nil {
 			return nil
@@ -248,6 +261,7 @@ func (n *Notifier) Notify(m Message) error {
 		switch {
 		case now.Before(b.Until):
 			// inside the window: counted, told in the summary at its end
+			opened = b.Pending == 0
 			b.Pending += m.count()
 			if b.First == "" {
 				b.First = m.Key
@@ -275,7 +289,7 @@ func (n *Notifier) Notify(m Message) error {
 		return fmt.Errorf("notify: %s: %w", m.Key, err)
 	}
 	n.count(c)
-	if c.queued > 0 {
+	if c.queued > 0 || opened {
 		select {
 		case n.wake <- struct{}{}:
 		default:
@@ -536,9 +550,21 @@ func (n *Notifier) try(ctx context.Context, d delivery) (retry time.Time, err er
 	now := n.now()
 	id := d.id()
 	var dead bool
+	var first []string // keys handed to a channel for the first time
 	err = n.db.Update(func(tx *bolt.Tx) error {
 		queue := tx.Bucket(bQueue)
 		if sendErr == nil {
+			first = first[:0]
+			handed := tx.Bucket(bHanded)
+			for _, k := range []string{d.Message.Key, d.AckKey} {
+				if k == "" || handed.Get([]byte(k)) != nil || slices.Contains(first, k) {
+					continue
+				}
+				if err := handed.Put([]byte(k), unixNano(now)); err != nil {
+					return err
+				}
+				first = append(first, k)
+			}
 			if err := tx.Bucket(bSent).Put(id, unixNano(now)); err != nil {
 				return err
 			}
@@ -566,6 +592,11 @@ func (n *Notifier) try(ctx context.Context, d delivery) (retry time.Time, err er
 	case sendErr == nil:
 		n.sent.With(ch).Inc()
 		n.queueLen.Add(-1)
+		if n.handed != nil {
+			for _, k := range first {
+				n.handed(k, now)
+			}
+		}
 	case dead:
 		n.failed.With(ch).Inc()
 		n.dead.With(ch).Inc()
@@ -594,10 +625,13 @@ func (n *Notifier) backoff(attempts int) time.Duration {
 func (n *Notifier) prune(now time.Time) error {
 	before := now.Add(-time.Duration(n.cfg.KeepSent))
 	err := n.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bSent, bKeys} {
-			err := deleteIf(tx.Bucket(name), func(v []byte) bool {
+		for _, b := range []struct {
+			name   []byte
+			before time.Time
+		}{{bSent, before}, {bKeys, before}, {bHanded, now.Add(-keepHanded)}} {
+			err := deleteIf(tx.Bucket(b.name), func(v []byte) bool {
 				t, ok := fromUnixNano(v)
-				return !ok || t.Before(before)
+				return !ok || t.Before(b.before)
 			})
 			if err != nil {
 				return err
@@ -610,6 +644,23 @@ func (n *Notifier) prune(now time.Time) error {
 	})
 	if err != nil {
 		return fmt.Errorf("notify: prune: %w", err)
+	}
+	return nil
+}
+
+// Handed calls fn with each message key handed to a channel in the last
+// year and when it first was (what OnHanded was told), in key order.
+func (n *Notifier) Handed(fn func(key string, at time.Time)) error {
+	err := n.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bHanded).ForEach(func(k, v []byte) error {
+			if t, ok := fromUnixNano(v); ok {
+				fn(string(k), t)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/internal/waitfor"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // One alarm reaches every channel once: a mail over STARTTLS with the
@@ -246,6 +248,47 @@ func TestCoalescesABurst(t *testing.T) {
 	}
 }
 
+// The first time a message is handed to a channel is stored and told
+// once, however many recipients and steps take it; a burst's summary
+// stands for its latest occurrence too. The times survive a restart and
+// are forgotten after a year.
+func TestHandedTimes(t *testing.T) {
+	e := newEnv(t, escalating(rHook, 10*time.Minute, rTG))
+	e.cfg.Rules = append(e.cfg.Rules, rule([]string{"alarm.*"}, rEmail))
+	e.restart()
+	t0 := e.clock.Now()
+	e.notify(forced("alarm/1", "server-room", t0))
+	e.deliver()
+	e.clock.Add(10 * time.Minute)
+	e.deliver() // the escalation step
+	if n := len(e.hook.Received()) + len(e.tg.Messages()) + len(e.smtp.Mails()); n != 3 {
+		t.Fatalf("%d deliveries; want 3 (webhook, email, the escalation by Telegram)", n)
+	}
+	want := []string{fmt.Sprintf("alarm/1@%d", t0.UnixNano())}
+	if got := e.handedCalls(); !slices.Equal(got, want) {
+		t.Errorf("OnHanded %v; want %v, once", got, want)
+	}
+	// a new window: alarm/2 goes, alarm/3 is counted into its summary
+	// (alarm/3+1), which stands for alarm/3
+	e.notify(forced("alarm/2", "server-room", e.clock.Now()))
+	e.notify(forced("alarm/3", "server-room", e.clock.Now()))
+	e.clock.Add(time.Minute)
+	t1 := e.clock.Now()
+	e.deliver()
+	e.restart()
+	for _, k := range []string{"alarm/2", "alarm/3", "alarm/3+1"} {
+		want = append(want, fmt.Sprintf("%s@%d", k, t1.UnixNano()))
+	}
+	if got := e.listHanded(); !slices.Equal(got, want) {
+		t.Errorf("Handed after a restart %v; want %v", got, want)
+	}
+	e.clock.Add(367 * 24 * time.Hour)
+	e.deliver()
+	if got := e.listHanded(); len(got) != 0 {
+		t.Errorf("Handed after a year %v; want none", got)
+	}
+}
+
 // A burst that goes on sends one summary per window, and other doors and
 // topics are not held up by it.
 func TestLongBurstSendsOneSummaryPerWindow(t *testing.T) {
@@ -421,6 +464,33 @@ func TestRunDeliversAndStops(t *testing.T) {
 		Body:    notify.Text{ID: "Permohonan R-7 menunggu koordinasi.", EN: "Request R-7 awaits coordination."}, At: time.Now()}
 	e.notify(m)
 	waitfor.Until(t, 10*time.Second, "the webhook takes the request", func() bool { return e.hook.Taken()[m.Key] == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v after cancel; want nil", err)
+	}
+	e.peersClean()
+}
+
+// Run sends a burst's summary when its window ends, with nothing else to
+// wake it: the messages counted into the burst tell it when that is.
+func TestRunSendsBurstSummary(t *testing.T) {
+	e := newEnv(t, rule([]string{"alarm.*"}, rHook))
+	e.now, e.hook.Now = time.Now, time.Now
+	e.cfg.Coalesce = wire.Duration(time.Second)
+	e.restart()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- e.n.Run(ctx) }()
+	e.notify(forced("alarm/1", "server-room", time.Now()))
+	// the first goes at once; Run then has nothing due
+	waitfor.Until(t, 10*time.Second, "the webhook takes the first", func() bool { return e.hook.Taken()["alarm/1"] == 1 })
+	e.notify(forced("alarm/2", "server-room", time.Now()))
+	e.notify(forced("alarm/3", "server-room", time.Now()))
+	waitfor.Until(t, 10*time.Second, "the webhook takes the summary of the other two", func() bool { return len(e.hook.Received()) == 2 })
+	if got := e.hook.Received()[1].Body; got.Count != 2 || !strings.Contains(got.Subject.EN, "(and 1 more)") {
+		t.Errorf("the summary %+v; want a count of 2, the latest and 1 more", got)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v after cancel; want nil", err)

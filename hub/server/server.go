@@ -59,6 +59,9 @@ type Setup struct {
 	// Notify is hub.yaml's notify section: without recipients and rules
 	// nobody is told (kunci dev's default).
 	Notify notify.Config
+	// Silent is hub.yaml's alarms.silence: how long a door may say
+	// nothing before a door.offline alarm opens (zero: never).
+	Silent time.Duration
 	// Version is the hub's, written into its backups.
 	Version string
 }
@@ -116,7 +119,12 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	var notifier hub.Notifier
 	if len(s.Notify.Rules) > 0 {
 		if h.notify, err = notify.New(notify.Options{DB: h.wf.DB(), Config: s.Notify, Log: log, Metrics: reg,
-			Acked: func(key string) bool { return built != nil && built.Acked(key) }}); err != nil {
+			Acked: func(key string) bool { return built != nil && built.Acked(key) },
+			OnHanded: func(key string, at time.Time) {
+				if built != nil {
+					built.Handed(key, at)
+				}
+			}}); err != nil {
 			return nil, err
 		}
 		notifier = h.notify
@@ -124,7 +132,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	start := time.Now()
 	if h.hub, err = hub.New(hub.Options{Workflow: h.wf, Events: h.ev, Signer: s.Signer, Prefix: s.Prefix,
 		Doors: s.Doors, MaxWatchers: s.MaxWatchers, Metrics: reg, Log: log, Notifier: notifier,
-		Location: s.Location}); err != nil {
+		Location: s.Location, Silent: s.Silent}); err != nil {
 		return nil, err
 	}
 	built = h.hub

@@ -24,7 +24,7 @@ func SetupOf(cfg *config.Hub) (Setup, error) {
 		MaxPermitWindow: time.Duration(cfg.MaxPermitWindow),
 		Location:        cfg.Console.Location(), Office: cfg.Console.Office, MaxWatchers: cfg.HTTP.MaxWatchers,
 		HTTP: httplimit.Limits{MaxConns: cfg.HTTP.MaxConnections, MaxConnsPerClient: cfg.HTTP.MaxConnectionsPerClient,
-			BodyTimeout: time.Duration(cfg.HTTP.BodyTimeout)}, Notify: cfg.Notify}
+			BodyTimeout: time.Duration(cfg.HTTP.BodyTimeout)}, Notify: cfg.Notify, Silent: time.Duration(cfg.Alarms.Silence)}
 	for site, f := range cfg.SiteKeys {
 		if s.SiteKeys[site], err = permit.LoadSiteKey(f); err != nil {
 			return Setup{}, fmt.Errorf("site_keys.%s: %w", site, err)

@@ -30,7 +30,7 @@ func TestSetupOf(t *testing.T) {
 	hubYAML := func(signingKey, siteKey string) *config.Hub {
 		t.Helper()
 		y := fmt.Sprintf("store: hub.db\nevents_store: hub-events.db\nsigning_key: %q\nsite_keys: {demo: %q}\n"+
-			"doors: [demo/server-room, demo/ups]\nretention: 720h\nmax_permit_window: 168h\n"+
+			"doors: [demo/server-room, demo/ups]\nretention: 720h\nmax_permit_window: 168h\nalarms: {silence: 12h}\n"+
 			"mqtt: {broker: tcp://127.0.0.1:1883, username: kunci-hub, password_file: %q, shared: true}\n"+
 			"notify:\n  recipients:\n    - {name: soc, webhook: \"https://soc.example/h\", secret_file: %q}\n"+
 			"  rules:\n    - topics: [\"alarm.*\"]\n      steps:\n        - to: [soc]\n", signingKey, siteKey, pw, pw)
@@ -50,8 +50,9 @@ func TestSetupOf(t *testing.T) {
 		s.Store != filepath.Join(dir, "hub.db") || s.EventsStore != filepath.Join(dir, "hub-events.db") ||
 		!s.Shared || s.Retention != 720*time.Hour || s.MaxPermitWindow != 168*time.Hour || s.Link.Broker != "tcp://127.0.0.1:1883" ||
 		s.Link.Username != "kunci-hub" || s.Link.Password != "s3cret" || len(s.Notify.Rules) != 1 ||
-		len(s.Notify.Recipients) != 1 || s.Notify.Recipients[0].Webhook != "https://soc.example/h" {
-		t.Errorf("SetupOf = %+v; want the config's stores, key %s, site key demo, doors %v, link and password, notify rule and recipient", s, id, wantDoors)
+		len(s.Notify.Recipients) != 1 || s.Notify.Recipients[0].Webhook != "https://soc.example/h" || s.Silent != 12*time.Hour {
+		t.Errorf("SetupOf = %+v; want the config's stores, key %s, site key demo, doors %v, link and password, notify rule and recipient, "+
+			"silence 12h", s, id, wantDoors)
 	}
 	for _, c := range []struct {
 		name string

@@ -330,6 +330,23 @@ func clip(r Row) Row {
 	return r
 }
 
+// Notified records that the notification of SOP step (one of Notified)
+// of permit id was first handed to a channel at at, for the step's
+// "notified -> acted"; the earliest time told counts. A permit the book
+// does not know yet keeps it for when it does; another step is ignored.
+func (b *Book) Notified(id string, step int, at time.Time) {
+	if !slices.Contains(Notified, step) || at.IsZero() {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	vt := b.visitTimes(id)
+	if cur := vt.notified[step]; cur.IsZero() || at.Before(cur) {
+		vt.notified[step] = at
+		retime(vt)
+	}
+}
+
 // retime computes the service time of vt's permit again, if the book
 // knows it. mu held.
 func retime(vt *visitTimes) {

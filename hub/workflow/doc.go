@@ -62,6 +62,19 @@
 // Summarise gives, per step and in total, the median, the 90th percentile
 // (nearest rank) and the share within the standard.
 //
+// The Book also times "notified -> acted" (ServiceTime.Response) for the
+// steps the hub notifies someone of: from the moment the step's
+// notification was first handed to a channel (Book.Notified, told by the
+// hub) until the step was taken, against the same standard:
+//
+//	step 2 the new request's notification -> coordinated
+//	step 3 the classified request's notification -> approved
+//	step 4 the reminder of an approved request waiting past 2 minutes -> first escorted
+//
+// A step taken before its notification went out (the notifier was down,
+// or an escort appointed before the reminder was due, which then never
+// goes) is left out: nobody acted on a notification.
+//
 // # Retention
 //
 // Purge applies the site's retention of personal data. A permit request

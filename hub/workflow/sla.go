@@ -38,7 +38,15 @@ type ServiceTime struct {
 	Requested time.Time // when the permit was requested (SOP step 1), if it was
 	Step      [Steps + 1]StepTime
 	Total     StepTime // known when every timed step is
+	// Response is "notified -> acted" of the notified steps (Notified,
+	// 2-4; the others stay unknown): see the package doc.
+	Response [Steps + 1]StepTime
 }
+
+// Notified are the SOP steps the hub notifies someone of, whose
+// "notified -> acted" the service times give: 2 (coordinate), 3
+// (approve), 4 (escort).
+var Notified = []int{2, 3, 4}
 
 // ServiceTimes times the SOP steps of each permit from its history and the
 // door's events (see the package doc for each step's start and end). The
@@ -68,6 +76,9 @@ type visitTimes struct {
 	notSecured                          bool
 	rec                                 *Record // nil: not known to the Book (yet)
 	st                                  ServiceTime
+	// notified is when each notified step's notification was first
+	// handed to a channel (Book.Notified)
+	notified [Steps + 1]time.Time
 }
 
 // timer follows a run of events: the exit requests since the last
@@ -149,6 +160,13 @@ func serviceTime(r *Record, d *visitTimes) ServiceTime {
 	span(2, req, coo, okReq, okCoo)
 	span(3, coo, app, okCoo, okApp)
 	span(4, app, esc, okApp, okEsc)
+	for n, acted := range map[int]time.Time{2: coo, 3: app, 4: esc} {
+		told := d.notified[n]
+		if !told.IsZero() && !acted.IsZero() && !acted.Before(told) {
+			dur := acted.Sub(told)
+			st.Response[n] = StepTime{Known: true, Duration: dur, Within: dur <= Standard[n]}
+		}
+	}
 	span(5, d.tap, d.entered, true, true)
 	if !d.exited.IsZero() {
 		if d.exitReq.IsZero() {
@@ -185,10 +203,12 @@ type Aggregate struct {
 	Within float64 // share within the standard, 0..1
 }
 
-// Summary aggregates service times: Step indexed 1-8, and the total.
+// Summary aggregates service times: Step indexed 1-8, and the total;
+// Response the "notified -> acted" of the Notified steps.
 type Summary struct {
-	Step  [Steps + 1]Aggregate
-	Total Aggregate
+	Step     [Steps + 1]Aggregate
+	Total    Aggregate
+	Response [Steps + 1]Aggregate
 }
 
 // Summarise aggregates service times per step and in total: median, 90th
@@ -201,6 +221,9 @@ func Summarise(sts []ServiceTime) Summary {
 		}
 	}
 	sum.Total = aggregate(sts, func(s *ServiceTime) StepTime { return s.Total })
+	for _, n := range Notified {
+		sum.Response[n] = aggregate(sts, func(s *ServiceTime) StepTime { return s.Response[n] })
+	}
 	return sum
 }
 

@@ -95,3 +95,52 @@ func TestSummarise(t *testing.T) {
 		t.Fatal("standard times do not add up to 22 minutes")
 	}
 }
+
+// The Book times "notified -> acted" of steps 2-4 from what Notified told
+// it: the earliest hand-off counts, one told before the Book knew the
+// permit is kept, a step taken before its notification is left out, and
+// steps other than 2-4 are not kept.
+func TestBookNotifiedToActed(t *testing.T) {
+	sec := time.Second
+	// requested 0, coordinated 4 min, approved 6, escorted 10
+	b := NewBook(nil)
+	b.Notified("P-1", 2, at(0, 20))
+	b.AddPermit(withHistory(rec("P-1", "Andi", "S-004"), time.Time{}, 0, 4, 6, 10))
+	b.Notified("P-1", 2, at(0, 5))  // earlier: counts
+	b.Notified("P-1", 2, at(1, 0))  // later: ignored
+	b.Notified("P-1", 3, at(6, 30)) // after the approval: left out
+	b.Notified("P-1", 4, at(8, 0))
+	b.Notified("P-1", 5, at(8, 0)) // not a notified step
+	b.AddPermit(withHistory(rec("P-2", "Sari", "S-004"), time.Time{}, 0, 1, 2, 3))
+	sts := b.ServiceTimes(Filter{})
+	if len(sts) != 2 {
+		t.Fatalf("%d service times; want 2", len(sts))
+	}
+	r := sts[0].Response
+	for n, want := range map[int]StepTime{
+		2: {Known: true, Duration: 3*time.Minute + 55*sec, Within: true},
+		3: {},
+		4: {Known: true, Duration: 2 * time.Minute, Within: true},
+		5: {},
+	} {
+		if r[n] != want {
+			t.Errorf("P-1 step %d notified -> acted %+v; want %+v", n, r[n], want)
+		}
+	}
+	if sts[1].Response != ([Steps + 1]StepTime{}) {
+		t.Errorf("P-2, never notified: %+v; want nothing known", sts[1].Response)
+	}
+	sum := Summarise(sts)
+	if s := sum.Response[2]; s.Count != 1 || s.Median != 3*time.Minute+55*sec || s.Within != 1 {
+		t.Errorf("summary of step 2: %+v", s)
+	}
+	if sum.Response[3].Count != 0 || sum.Response[4].Count != 1 {
+		t.Errorf("summary: %+v", sum.Response)
+	}
+	// a slow approver: told at 6 min, acting at 16, past step 3's 2 minutes
+	b.AddPermit(withHistory(rec("P-3", "Dewi", "S-004"), time.Time{}, 0, 6, 16, 17))
+	b.Notified("P-3", 3, at(6, 0))
+	if got := b.ServiceTimes(Filter{Permit: "P-3"})[0].Response[3]; got != (StepTime{Known: true, Duration: 10 * time.Minute}) {
+		t.Errorf("P-3 step 3: %+v; want 10 minutes, beyond the standard", got)
+	}
+}

@@ -220,6 +220,20 @@ func TestSLA(t *testing.T) {
 			"1 form  5m         1      3m      3m   100%\n"+
 			"6 work  not timed  0      -       -    -\n"+
 			"total   22m        1      30m     30m  0%\n")
+
+	rep.Standard = append(rep.Standard, api.StepStandard{Step: "2", Name: "coordinate", Standard: d(5 * time.Minute)},
+		api.StepStandard{Step: "3", Name: "approve", Standard: d(2 * time.Minute)})
+	rep.Permits, rep.Summary = nil, nil
+	rep.Response = []api.StepSummary{{Step: "2", Count: 2, Median: d(time.Minute), P90: d(6 * time.Minute), Within: 0.5}, {Step: "3"}}
+	same(t, "SLA with notified -> acted", render(t, func(w io.Writer) error { return clitext.SLA(w, rep) }),
+		"Service time per permit (ok: within the standard, OVER: beyond it; step 6, the work, is not timed)\n"+
+			"PERMIT  1 form (5m)  total (22m)  2 coordinate (5m)  3 approve (2m)\n"+
+			"\nOver the 0 permit(s)\n"+
+			"STEP  STANDARD  TIMED  MEDIAN  P90  WITHIN\n"+
+			"\nNotified -> acted: from the step's notification handed to its channel until the step was taken\n"+
+			"STEP          STANDARD  TIMED  MEDIAN  P90  WITHIN\n"+
+			"2 coordinate  5m        2      1m      6m   50%\n"+
+			"3 approve     2m        0      -       -    -\n")
 }
 
 func TestDoors(t *testing.T) {

@@ -46,7 +46,8 @@ func GuestBook(w io.Writer, rows []api.GuestRow) error {
 
 // SLA shows the service-time report: each permit's steps against the
 // SOP's standard times (a column per timed step, and the total), then
-// the aggregate per step.
+// the aggregate per step, and that of "notified -> acted" of the steps
+// the hub notifies (2-4) when the report has it.
 func SLA(w io.Writer, rep *api.SLAReport) error {
 	std := map[string]api.StepStandard{}
 	var timed []api.StepStandard // the columns: steps with a standard, and the total
@@ -90,20 +91,27 @@ func SLA(w io.Writer, rep *api.SLAReport) error {
 	if err := t.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nOver the %d permit(s)\n", len(rep.Permits))
-	t = NewTable(w, "STEP", "STANDARD", "TIMED", "MEDIAN", "P90", "WITHIN")
-	for _, s := range rep.Summary {
-		standard, median, p90, within := "not timed", "-", "-", "-"
-		if d := std[s.Step].Standard; d != 0 {
-			standard = Span(time.Duration(d))
+	summary := func(rows []api.StepSummary) error {
+		t := NewTable(w, "STEP", "STANDARD", "TIMED", "MEDIAN", "P90", "WITHIN")
+		for _, s := range rows {
+			standard, median, p90, within := "not timed", "-", "-", "-"
+			if d := std[s.Step].Standard; d != 0 {
+				standard = Span(time.Duration(d))
+			}
+			if s.Count > 0 {
+				median, p90 = Span(time.Duration(s.Median)), Span(time.Duration(s.P90))
+				within = strconv.FormatFloat(100*s.Within, 'f', 0, 64) + "%"
+			}
+			t.Row(stepName(s.Step), standard, strconv.Itoa(s.Count), median, p90, within)
 		}
-		if s.Count > 0 {
-			median, p90 = Span(time.Duration(s.Median)), Span(time.Duration(s.P90))
-			within = strconv.FormatFloat(100*s.Within, 'f', 0, 64) + "%"
-		}
-		t.Row(stepName(s.Step), standard, strconv.Itoa(s.Count), median, p90, within)
+		return t.Flush()
 	}
-	return t.Flush()
+	fmt.Fprintf(w, "\nOver the %d permit(s)\n", len(rep.Permits))
+	if err := summary(rep.Summary); err != nil || len(rep.Response) == 0 {
+		return err
+	}
+	fmt.Fprintf(w, "\nNotified -> acted: from the step's notification handed to its channel until the step was taken\n")
+	return summary(rep.Response)
 }
 
 // Doors shows every door's live state, a door a row, with how long ago
