@@ -84,6 +84,12 @@ func TestAlarmCrashGap(t *testing.T) {
 		t.Errorf("webhook body %+v; want the forced door's alarm", r.Body)
 	}
 
+	// the receiver took it; the notifier records the delivery after its
+	// answer, and a restart before that would leave it queued
+	waitfor.Until(t, 30*time.Second, "the notifier to record the delivery", func() bool {
+		s, err := e.Notifier.Stats()
+		return err == nil && s.Sent == 1
+	})
 	// once more: the notifier has the key, so New queues nothing
 	e.Restart(t, o)
 	if s, err := e.Notifier.Stats(); err != nil || s.Queued != 0 || s.Sent != 1 {
