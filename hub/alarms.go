@@ -322,6 +322,11 @@ func (h *Hub) workflowStep(r *workflow.Record) {
 	if h.waits.follow(r) {
 		h.alarmErr("done", h.alarms.Done(r.Site, r.Door, r.ID, h.o.Now()))
 	}
+	h.notifyState(r)
+}
+
+// notifyState sends the notification of the step r is at, if it has one.
+func (h *Hub) notifyState(r *workflow.Record) {
 	switch r.State {
 	case workflow.Requested:
 		h.notifyStep(r, keyFiled, notify.TopicRequestFiled,
@@ -332,6 +337,26 @@ func (h *Hub) workflowStep(r *workflow.Record) {
 	case workflow.Issued:
 		h.notifyStep(r, keyIssued, notify.TopicPermitIssued,
 			notify.Text{ID: "terbit; pendamping " + r.Escort, EN: "issued; escort " + r.Escort})
+	}
+}
+
+// notifyPending hands on again, at start, the notification of each
+// request's current step that may still matter: a request waiting for
+// classification or approval, a permit issued whose visit has not
+// ended. The workflow's store and the notifier's queue are two writes,
+// and a hub stopped between them lost the second; one the notifier has
+// is a no-op by its key, so nothing goes twice.
+func (h *Hub) notifyPending(recs []workflow.Record) {
+	if h.o.Notifier == nil {
+		return
+	}
+	now := h.o.Now()
+	for i := range recs {
+		r := &recs[i]
+		if r.State == workflow.Issued && !r.NotAfter.After(now) {
+			continue
+		}
+		h.notifyState(r)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/hub/alarm"
+	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/hubtest"
 	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/hub/notify/notifytest"
@@ -103,5 +105,43 @@ func TestAlarmCrashGap(t *testing.T) {
 	}
 	if n := len(wh.Received()); n != 1 {
 		t.Errorf("the webhook got %d requests; want 1", n)
+	}
+}
+
+// TestWorkflowCrashGap: a request stored by a hub that did not queue its
+// notification (a hub stopped between the two writes, as one without a
+// notifier stands for here) is notified when the hub starts with one;
+// the start after that sends nothing more, and a permit whose visit has
+// ended is not notified again.
+func TestWorkflowCrashGap(t *testing.T) {
+	o := hubtest.Options{Dir: t.TempDir()}
+	e := hubtest.New(t, o)
+	desk := e.Client(t, e.Token(t, "desk", auth.Requester))
+	issueP1(t, e, time.Now().Add(-3*time.Hour)) // its visit ended
+	if _, err := desk.Request(t.Context(), api.PermitRequest{ID: "P-2", Site: hubtest.Site, Door: hubtest.Door,
+		Guest: "Siti Rahma", NIK: hubtest.NIK, Organisation: "PT A", Purpose: "work", NotBefore: time.Now(),
+		NotAfter: time.Now().Add(time.Hour), CardUID: hubtest.GuestUID}); err != nil {
+		t.Fatal(err)
+	}
+
+	wh := notifytest.NewWebhook(t)
+	o.Notify = webhookTo(wh)
+	e.Restart(t, o)
+	waitfor.Until(t, 30*time.Second, "the webhook receives the request filed before", func() bool {
+		return wh.Taken()["permit/P-2/filed"] == 1
+	})
+	waitfor.Until(t, 30*time.Second, "the notifier to record the delivery", func() bool {
+		s, err := e.Notifier.Stats()
+		return err == nil && s.Sent == 1 && s.Queued == 0
+	})
+	e.Restart(t, o)
+	if s, err := e.Notifier.Stats(); err != nil || s.Queued != 0 {
+		t.Errorf("notifier after the second start %+v, %v; want nothing queued", s, err)
+	}
+	if taken := wh.Taken(); len(taken) != 1 {
+		t.Errorf("the webhook took %v; want P-2's filing alone (P-1's visit has ended)", taken)
+	}
+	if errs := wh.Errors(); len(errs) > 0 {
+		t.Errorf("webhook refused: %v", errs)
 	}
 }

@@ -196,6 +196,7 @@ func (h *Hub) rebuild() error {
 	for i := range recs {
 		h.waits.follow(&recs[i])
 	}
+	h.notifyPending(recs)
 	h.book, err = BuildBook(h.ev, recs)
 	return err
 }
