@@ -27,10 +27,10 @@ type Publisher = ingest.Publisher
 
 // Options configure a Hub.
 type Options struct {
-	Workflow *workflow.Store // permits and staff (required, with a signer)
-	Events   *ingest.Store   // the doors' events (required)
-	Signer   *permit.Signer  // signs commands and the ingest's acks (required)
-	Prefix   string          // topic prefix (topic.DefaultPrefix)
+	Workflow *workflow.Store   // permits and staff (required, with a signer)
+	Events   ingest.EventStore // the doors' events (required)
+	Signer   *permit.Signer    // signs commands and the ingest's acks (required)
+	Prefix   string            // topic prefix (topic.DefaultPrefix)
 	// Doors are the doors the hub serves, as site/door pairs: staff
 	// records go to every door of their site. Doors that report without
 	// being listed are followed too (status, events) but get no staff.
@@ -77,7 +77,7 @@ func (d DoorName) String() string { return d.Site + "/" + d.Door }
 type Hub struct {
 	o       Options
 	wf      *workflow.Store
-	ev      *ingest.Store
+	ev      ingest.EventStore
 	in      *ingest.Ingest
 	book    *workflow.Book
 	live    *live
@@ -203,7 +203,7 @@ func (h *Hub) rebuild() error {
 
 // BuildBook makes the guest book of permits from every door's events in
 // ev, decoding only the events the book reads (workflow.BookTypes).
-func BuildBook(ev *ingest.Store, permits []workflow.Record) (*workflow.Book, error) {
+func BuildBook(ev ingest.EventStore, permits []workflow.Record) (*workflow.Book, error) {
 	book := workflow.NewBook(permits)
 	doors, err := ev.Doors()
 	if err != nil {
@@ -409,7 +409,7 @@ func (h *Hub) Run(ctx context.Context, pub Publisher) error {
 func (h *Hub) Workflow() *workflow.Store { return h.wf }
 
 // Events returns the event store, for reading.
-func (h *Hub) Events() *ingest.Store { return h.ev }
+func (h *Hub) Events() ingest.EventStore { return h.ev }
 
 // Book returns the guest book, up to date with every stored event.
 func (h *Hub) Book() *workflow.Book { return h.book }

@@ -36,7 +36,7 @@ func benchCommit(b *testing.B, sync bool) {
 				evs[i].Permit = fmt.Sprintf("P-%06d", seq/30)
 			}
 		}
-		if err := st.commit([]put{{stream: stream{"demo", "d", "e1"}, events: evs}}); err != nil {
+		if err := st.Commit([]Put{{Site: "demo", Door: "d", Epoch: "e1", Events: evs}}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -18,6 +18,10 @@ var (
 	ErrNoGap = errors.New("ingest: no gap open")
 	// ErrLostRange: AcceptLost for seqs that are not all missing.
 	ErrLostRange = errors.New("ingest: not the missing seqs")
+	// ErrOrder: a commit or a lost run that does not continue its
+	// stream's through (a duplicate or a gap); nothing of the commit is
+	// stored. Two hubs storing one door meet it when one stored first.
+	ErrOrder = errors.New("ingest store: not the stream's next seq")
 	// ErrCorrupt: a stored record cannot be read back.
 	ErrCorrupt = errors.New("ingest: corrupt store record")
 	// ErrCursor: a page's cursor (Query.Before) is not one Recent gave.

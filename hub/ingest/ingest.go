@@ -258,7 +258,7 @@ type lostAnswer struct {
 // Ingest takes the doors' events from the link and stores them. Handle is
 // the link's message handler; Run does the storing and acking.
 type Ingest struct {
-	st      *Store
+	st      EventStore
 	o       Options
 	queue   chan valid
 	reqs    chan lostReq
@@ -295,7 +295,7 @@ const flowCache = 4096
 const dropLogEvery = time.Minute
 
 // New prepares an ingest into st.
-func New(st *Store, o Options) (*Ingest, error) {
+func New(st EventStore, o Options) (*Ingest, error) {
 	if st == nil || o.Signer == nil {
 		return nil, errors.New("ingest: a store and a signer (for the acks) are required")
 	}
@@ -525,7 +525,7 @@ func (in *Ingest) flowOf(s stream) (*flow, error) {
 // to hold, commits the ones to store in one transaction and marks the
 // acks owed.
 func (in *Ingest) process(batch []valid, now time.Time) {
-	var puts []put
+	var puts []Put
 	idx := map[stream]int{} // stream -> index in puts
 	for _, e := range batch {
 		s := stream{e.Site, e.Door, e.Epoch}
@@ -540,9 +540,9 @@ func (in *Ingest) process(batch []valid, now time.Time) {
 		if !ok {
 			i = len(puts)
 			idx[s] = i
-			puts = append(puts, put{stream: s})
+			puts = append(puts, Put{Site: s.site, Door: s.door, Epoch: s.epoch})
 		}
-		staged := f.through + uint64(len(puts[i].events))
+		staged := f.through + uint64(len(puts[i].Events))
 		switch {
 		case e.Seq <= staged:
 			in.duplicates.Add(1)
@@ -550,16 +550,16 @@ func (in *Ingest) process(batch []valid, now time.Time) {
 				in.due[s] = true
 			}
 		case e.Seq == staged+1:
-			puts[i].events = append(puts[i].events, e.Event)
-			puts[i].raw = append(puts[i].raw, e.raw)
+			puts[i].Events = append(puts[i].Events, e.Event)
+			puts[i].Raw = append(puts[i].Raw, e.raw)
 			for next := e.Seq + 1; ; next++ {
 				h, ok := f.held[next]
 				if !ok {
 					break
 				}
 				in.unhold(s, f, next)
-				puts[i].events = append(puts[i].events, h.Event)
-				puts[i].raw = append(puts[i].raw, h.raw)
+				puts[i].Events = append(puts[i].Events, h.Event)
+				puts[i].Raw = append(puts[i].Raw, h.raw)
 			}
 		default:
 			in.hold(s, f, e, now)
@@ -576,20 +576,20 @@ func (in *Ingest) process(batch []valid, now time.Time) {
 }
 
 // commit stores puts, then moves their streams on.
-func (in *Ingest) commit(puts []put, now time.Time) {
+func (in *Ingest) commit(puts []Put, now time.Time) {
 	n := 0
 	for _, p := range puts {
-		n += len(p.events)
+		n += len(p.Events)
 	}
 	if n == 0 {
 		return
 	}
-	if err := in.st.commit(puts); err != nil {
+	if err := in.st.Commit(puts); err != nil {
 		// nothing is acked: the agent sends these again
 		in.storeErrors.Add(1)
 		in.o.Log.Error("ingest: commit", "events", n, "err", err)
 		for _, p := range puts {
-			in.forget(p.stream) // read through again from the file
+			in.forget(p.stream()) // read through again from the store
 		}
 		return
 	}
@@ -598,18 +598,19 @@ func (in *Ingest) commit(puts []put, now time.Time) {
 	if in.o.OnStored != nil {
 		evs := make([]Event, 0, n)
 		for _, p := range puts {
-			evs = append(evs, p.events...)
+			evs = append(evs, p.Events...)
 		}
 		in.o.OnStored(evs)
 	}
 	in.commits.Add(1)
 	in.stored.Add(uint64(n))
 	for _, p := range puts {
-		if len(p.events) > 0 {
-			f := in.flows[p.stream]
-			f.through = p.events[len(p.events)-1].Seq
-			in.due[p.stream] = true
-			in.moved(p.stream, f, now)
+		if len(p.Events) > 0 {
+			s := p.stream()
+			f := in.flows[s]
+			f.through = p.Events[len(p.Events)-1].Seq
+			in.due[s] = true
+			in.moved(s, f, now)
 		}
 	}
 }
@@ -884,7 +885,7 @@ func (in *Ingest) acceptLost(r LostRequest, now time.Time) (Lost, error) {
 			ErrLostRange, r.Site, r.Door, r.Epoch, r.Through, from, to, to+1)
 	}
 	l := Lost{Site: r.Site, Door: r.Door, Epoch: r.Epoch, From: from, To: r.Through, At: now.UTC(), By: r.By, Reason: r.Reason}
-	if err := in.st.acceptLost(l); err != nil {
+	if err := in.st.AcceptLost(l); err != nil {
 		in.storeErrors.Add(1)
 		in.forget(s)
 		return Lost{}, err

@@ -27,7 +27,7 @@ func fillStore(t testing.TB, st *Store, epochs []string, n int) {
 				}
 				evs = append(evs, e)
 			}
-			if err := st.commit([]put{{stream: stream{"demo", "d", ep}, events: evs}}); err != nil {
+			if err := st.Commit([]Put{{Site: "demo", Door: "d", Epoch: ep, Events: evs}}); err != nil {
 				t.Fatal(err)
 			}
 		}

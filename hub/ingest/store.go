@@ -92,13 +92,17 @@ func streamKey(site, door, epoch string) []byte { return []byte(site + "/" + doo
 // stream is one door's events of one epoch.
 type stream struct{ site, door, epoch string }
 
-// put is what one commit adds to a stream: events from through+1 on, in
-// order and without gaps.
-type put struct {
-	stream
-	events []Event
-	raw    [][]byte // the JSON stored for each event; nil or a nil entry: encoded in commit
+// Put is what one commit adds to a stream (a door's epoch): events from
+// its through+1 on, in order and without gaps.
+type Put struct {
+	Site, Door, Epoch string
+	Events            []Event
+	// Raw is the JSON stored for each event, as the ingest encoded it
+	// (decodeEvent); nil or a nil entry: encoded by Commit.
+	Raw [][]byte
 }
+
+func (p *Put) stream() stream { return stream{p.Site, p.Door, p.Epoch} }
 
 func epochValue(v []byte) (order, through uint64, err error) {
 	if len(v) != 16 {
@@ -122,36 +126,36 @@ func epochRecord(doors *bolt.Bucket, s stream) (db *bolt.Bucket, order, through 
 	return db, order, through, err
 }
 
-// commit stores puts in one transaction, with their index entries. It
+// Commit stores puts in one transaction, with their index entries. It
 // refuses a put that does not continue its stream's through, so that the
 // file holds every stream gap-free whatever its caller believes.
-func (s *Store) commit(puts []put) error {
+func (s *Store) Commit(puts []Put) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		doors, events, idx := tx.Bucket(bDoors), tx.Bucket(bEvents), tx.Bucket(bIndex)
 		for _, p := range puts {
-			if len(p.events) == 0 {
+			if len(p.Events) == 0 {
 				continue
 			}
-			db, order, through, err := epochRecord(doors, p.stream)
+			db, order, through, err := epochRecord(doors, p.stream())
 			if err != nil {
 				return err
 			}
-			eb, err := events.CreateBucketIfNotExists(streamKey(p.site, p.door, p.epoch))
+			eb, err := events.CreateBucketIfNotExists(streamKey(p.Site, p.Door, p.Epoch))
 			if err != nil {
 				return err
 			}
 			eb.FillPercent = 1 // keys only grow
-			ib, err := idx.CreateBucketIfNotExists(doorKey(p.site, p.door))
+			ib, err := idx.CreateBucketIfNotExists(doorKey(p.Site, p.Door))
 			if err != nil {
 				return err
 			}
-			for i, e := range p.events {
+			for i, e := range p.Events {
 				if e.Seq != through+1 {
-					return fmt.Errorf("ingest store: %s/%s epoch %s: seq %d after %d", p.site, p.door, p.epoch, e.Seq, through)
+					return fmt.Errorf("%w: %s/%s epoch %s: seq %d after %d", ErrOrder, p.Site, p.Door, p.Epoch, e.Seq, through)
 				}
 				var j []byte
-				if i < len(p.raw) {
-					j = p.raw[i]
+				if i < len(p.Raw) {
+					j = p.Raw[i]
 				}
 				if j == nil {
 					if j, err = json.Marshal(e); err != nil {
@@ -167,7 +171,7 @@ func (s *Store) commit(puts []put) error {
 				through = e.Seq
 			}
 			v := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, order), through)
-			if err := db.Put([]byte(p.epoch), v); err != nil {
+			if err := db.Put([]byte(p.Epoch), v); err != nil {
 				return err
 			}
 		}
@@ -175,12 +179,12 @@ func (s *Store) commit(puts []put) error {
 	})
 }
 
-// acceptLost records l and moves its stream's through to l.To, in one
+// AcceptLost records l and moves its stream's through to l.To, in one
 // transaction. It refuses unless the stream's through is l.From-1: a run
 // accepted as lost starts where the stored events end.
-func (s *Store) acceptLost(l Lost) error {
+func (s *Store) AcceptLost(l Lost) error {
 	if l.From == 0 || l.To < l.From {
-		return fmt.Errorf("ingest store: lost run %d..%d", l.From, l.To)
+		return fmt.Errorf("%w: lost run %d..%d", ErrOrder, l.From, l.To)
 	}
 	j, err := json.Marshal(&l)
 	if err != nil {
@@ -192,7 +196,7 @@ func (s *Store) acceptLost(l Lost) error {
 			return err
 		}
 		if through != l.From-1 {
-			return fmt.Errorf("ingest store: %s/%s epoch %s: lost run from %d after %d", l.Site, l.Door, l.Epoch, l.From, through)
+			return fmt.Errorf("%w: %s/%s epoch %s: lost run from %d after %d", ErrOrder, l.Site, l.Door, l.Epoch, l.From, through)
 		}
 		lb, err := tx.Bucket(bLost).CreateBucketIfNotExists(streamKey(l.Site, l.Door, l.Epoch))
 		if err != nil {
@@ -524,6 +528,19 @@ func (s *Store) Total() (uint64, error) {
 // importBatch is how many events Import commits at a time.
 const importBatch = 10_000
 
+// PutsOf groups evs, in their order, into the puts of a commit: a put per
+// run of one stream's events.
+func PutsOf(evs []Event) []Put {
+	var puts []Put
+	for _, e := range evs {
+		if n := len(puts); n == 0 || puts[n-1].Site != e.Site || puts[n-1].Door != e.Door || puts[n-1].Epoch != e.Epoch {
+			puts = append(puts, Put{Site: e.Site, Door: e.Door, Epoch: e.Epoch})
+		}
+		puts[len(puts)-1].Events = append(puts[len(puts)-1].Events, e)
+	}
+	return puts
+}
+
 // Import stores evs, in order, a commit per ten thousand: each event must
 // continue its door's epoch (seq through+1), as the ingest would store it.
 // It is for generated stores (the benchmarks) and restoring events kept
@@ -531,15 +548,7 @@ const importBatch = 10_000
 func (s *Store) Import(evs []Event) error {
 	for len(evs) > 0 {
 		n := min(len(evs), importBatch)
-		var puts []put
-		for _, e := range evs[:n] {
-			st := stream{e.Site, e.Door, e.Epoch}
-			if len(puts) == 0 || puts[len(puts)-1].stream != st {
-				puts = append(puts, put{stream: st})
-			}
-			puts[len(puts)-1].events = append(puts[len(puts)-1].events, e)
-		}
-		if err := s.commit(puts); err != nil {
+		if err := s.Commit(PutsOf(evs[:n])); err != nil {
 			return fmt.Errorf("ingest store: import: %w", err)
 		}
 		evs = evs[n:]

@@ -18,12 +18,12 @@ func TestCommitRefusesGaps(t *testing.T) {
 	}
 	defer st.Close()
 	ev := func(seq uint64) Event { return Event{Seq: seq, Site: "demo", Door: "d", Epoch: "e", Type: "tap"} }
-	s := stream{"demo", "d", "e"}
-	if err := st.commit([]put{{stream: s, events: []Event{ev(1), ev(2)}}}); err != nil {
+	s := Put{Site: "demo", Door: "d", Epoch: "e"}
+	if err := st.Commit([]Put{{Site: s.Site, Door: s.Door, Epoch: s.Epoch, Events: []Event{ev(1), ev(2)}}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range [][]Event{{ev(4)}, {ev(2)}, {ev(3), ev(5)}, {ev(3), ev(3)}} {
-		if err := st.commit([]put{{stream: stream{"demo", "other", "e"}, events: []Event{ev(1)}}, {stream: s, events: bad}}); err == nil {
+		if err := st.Commit([]Put{{Site: "demo", Door: "other", Epoch: "e", Events: []Event{ev(1)}}, {Site: s.Site, Door: s.Door, Epoch: s.Epoch, Events: bad}}); err == nil {
 			t.Errorf("commit of %v after through 2 succeeded", bad)
 		}
 	}
@@ -53,12 +53,12 @@ func TestDecodedJSONIsStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s := stream{"demo", "d", "e"}
+	s := Put{Site: "demo", Door: "d", Epoch: "e"}
 	first := Event{ID: "demo/d/e/1", Seq: 1, Epoch: "e", Site: "demo", Door: "d", Type: "tap"}
 	second := first
 	second.ID, second.Seq = "demo/d/e/2", 2
 	// raw for some events only: the others are encoded in the commit
-	if err := st.commit([]put{{stream: s, events: []Event{first, second, e}, raw: [][]byte{nil, nil, raw}}}); err != nil {
+	if err := st.Commit([]Put{{Site: s.Site, Door: s.Door, Epoch: s.Epoch, Events: []Event{first, second, e}, Raw: [][]byte{nil, nil, raw}}}); err != nil {
 		t.Fatal(err)
 	}
 	evs, err := st.Events("demo", "d", "e", 0, 10)
@@ -78,7 +78,7 @@ func TestLostRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s := stream{"demo", "d", "e"}
+	s := Put{Site: "demo", Door: "d", Epoch: "e"}
 	ev := func(seq uint64) Event {
 		return Event{ID: fmt.Sprintf("demo/d/e/%d", seq), Seq: seq, Site: "demo", Door: "d", Epoch: "e", Type: "tap"}
 	}
@@ -93,11 +93,13 @@ func TestLostRuns(t *testing.T) {
 		return Lost{Site: "demo", Door: "d", Epoch: "e", From: from, To: to, By: "admin", Reason: "test"}
 	}
 	steps := []func() error{
-		func() error { return st.acceptLost(lost(1, 3)) }, // a stream never seen, from 1
-		func() error { return st.commit([]put{{stream: s, events: evs(4, 6)}}) },
-		func() error { return st.acceptLost(lost(7, 3000)) }, // more than a walk's page
-		func() error { return st.commit([]put{{stream: s, events: evs(3001, 3010)}}) },
-		func() error { return st.acceptLost(lost(3011, 3011)) },
+		func() error { return st.AcceptLost(lost(1, 3)) }, // a stream never seen, from 1
+		func() error { return st.Commit([]Put{{Site: s.Site, Door: s.Door, Epoch: s.Epoch, Events: evs(4, 6)}}) },
+		func() error { return st.AcceptLost(lost(7, 3000)) }, // more than a walk's page
+		func() error {
+			return st.Commit([]Put{{Site: s.Site, Door: s.Door, Epoch: s.Epoch, Events: evs(3001, 3010)}})
+		},
+		func() error { return st.AcceptLost(lost(3011, 3011)) },
 	}
 	for i, step := range steps {
 		if err := step(); err != nil {
@@ -105,7 +107,7 @@ func TestLostRuns(t *testing.T) {
 		}
 	}
 	for _, bad := range []Lost{lost(3011, 3020), lost(3013, 3020), lost(3012, 3011), lost(0, 0)} {
-		if err := st.acceptLost(bad); err == nil {
+		if err := st.AcceptLost(bad); err == nil {
 			t.Errorf("acceptLost(%d..%d) after through 3011 succeeded", bad.From, bad.To)
 		}
 	}
