@@ -337,3 +337,16 @@ func parseCursor(s string) (position, error) {
 	}
 	return position{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}, nil
 }
+
+// CursorAt is the Page.Next of a page that stops before the event at
+// (order, seq), its epoch's order and its seq: the next page starts with
+// that event. Other backends than Store make their cursors with it and
+// read them with ParseCursor, so that a cursor means the same in each.
+func CursorAt(order, seq uint64) string { return encodeCursor(position{order, seq}.next()) }
+
+// ParseCursor reads a Query.Before: the page holds the events before
+// (order, seq), in the order a door's events read.
+func ParseCursor(s string) (order, seq uint64, err error) {
+	p, err := parseCursor(s)
+	return p.order, p.seq, err
+}

@@ -1,0 +1,584 @@
+package pgevents
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/pgstore"
+	"github.com/kunci-project/kunci/wire"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Component is the events' name in schema_version.
+const Component = "events"
+
+// DefaultTimeout bounds each call's wait for the database unless Options
+// set one: a database that does not answer fails the call (the ingest
+// acks nothing and the doors send again), it does not hang the hub.
+const DefaultTimeout = 30 * time.Second
+
+// Options configure a Store.
+type Options struct {
+	// Timeout bounds each call, and each page of a walk (DefaultTimeout).
+	Timeout time.Duration
+}
+
+// Store is the doors' events in a PostgreSQL database.
+type Store struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+}
+
+var _ ingest.EventStore = (*Store)(nil)
+
+// maxSeq is the highest seq or order a bigint holds.
+const maxSeq = math.MaxInt64
+
+// walkPage is how many events a walk reads per statement.
+const walkPage = 1024
+
+// importBatch is how many events Import commits at a time.
+const importBatch = 10_000
+
+// ErrRange: a seq beyond what a bigint holds (2^63-1).
+var ErrRange = errors.New("pgevents: seq beyond 2^63-1")
+
+// Open connects to the database of dsn and brings its schema up to date.
+func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	ms, err := pgstore.Migrations(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("pgevents: %w", err)
+	}
+	pool, err := pgstore.Open(ctx, dsn, o.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("pgevents: %w", err)
+	}
+	mctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	if _, err := pgstore.Migrate(mctx, pool, Component, ms); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgevents %s: %w", pgstore.Redact(dsn), err)
+	}
+	return &Store{pool: pool, timeout: o.Timeout}, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Pool returns the connection pool, for tools and tests.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+func (s *Store) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.timeout)
+}
+
+type doorID struct{ site, door string }
+
+type streamID struct{ site, door, epoch string }
+
+// streamState is a stream as a commit sees it: its order (0: new) and
+// its through.
+type streamState struct {
+	ord     int64
+	through uint64
+}
+
+// lockDoors queues the advisory locks of doors in b, in the order of
+// their keys: two commits that lock the same doors take them in the
+// same order, and never wait for each other in a circle.
+func lockDoors(b *pgx.Batch, doors []doorID) {
+	keys := make([]int32, 0, len(doors))
+	for _, d := range doors {
+		keys = append(keys, pgstore.Lock(d.site+"/"+d.door))
+	}
+	slices.Sort(keys)
+	for _, k := range slices.Compact(keys) {
+		b.Queue("SELECT pg_advisory_xact_lock($1, $2)", int32(pgstore.LockEventsDoor), k)
+	}
+}
+
+// readStates queues in b, after the locks, the reading of streams'
+// states and of the highest order of their doors.
+func readStates(b *pgx.Batch, streams map[streamID]*streamState, maxOrd map[doorID]int64) {
+	var ss, ds, es []string
+	for k := range streams {
+		ss, ds, es = append(ss, k.site), append(ds, k.door), append(es, k.epoch)
+	}
+	b.Queue(`SELECT e.site, e.door, e.epoch, e.ord, e.through
+FROM unnest($1::text[], $2::text[], $3::text[]) AS k(site, door, epoch)
+JOIN events_epochs e ON e.site = k.site AND e.door = k.door AND e.epoch = k.epoch`, ss, ds, es).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var k streamID
+			var st streamState
+			var through int64
+			if err := rows.Scan(&k.site, &k.door, &k.epoch, &st.ord, &through); err != nil {
+				return err
+			}
+			st.through = uint64(through)
+			*streams[k] = st
+		}
+		return rows.Err()
+	})
+	var dss, dds []string
+	for d := range maxOrd {
+		dss, dds = append(dss, d.site), append(dds, d.door)
+	}
+	b.Queue(`SELECT k.site, k.door, coalesce((SELECT max(e.ord) FROM events_epochs e WHERE e.site = k.site AND e.door = k.door), 0)
+FROM unnest($1::text[], $2::text[]) AS k(site, door)`, dss, dds).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var d doorID
+			var ord int64
+			if err := rows.Scan(&d.site, &d.door, &ord); err != nil {
+				return err
+			}
+			maxOrd[d] = ord
+		}
+		return rows.Err()
+	})
+}
+
+// eventRows are the columns of the events a commit inserts.
+type eventRows struct {
+	site, door, epoch, id, typ, permit, body []string
+	seq, ord                                 []int64
+}
+
+// Commit stores puts in one transaction, after taking their doors'
+// locks. It refuses (ingest.ErrOrder) a put that does not continue its
+// stream's through, and stores nothing of the commit then.
+func (s *Store) Commit(puts []ingest.Put) error {
+	streams := map[streamID]*streamState{}
+	maxOrd := map[doorID]int64{}
+	var doors []doorID
+	n := 0
+	for _, p := range puts {
+		if len(p.Events) == 0 {
+			continue
+		}
+		n += len(p.Events)
+		streams[streamID{p.Site, p.Door, p.Epoch}] = &streamState{}
+		if d := (doorID{p.Site, p.Door}); !slices.Contains(doors, d) {
+			doors = append(doors, d)
+			maxOrd[d] = 0
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		lockDoors(b, doors)
+		readStates(b, streams, maxOrd)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		r := eventRows{}
+		for _, p := range puts {
+			if len(p.Events) == 0 {
+				continue
+			}
+			if err := r.add(p, streams, maxOrd); err != nil {
+				return err
+			}
+		}
+		b = &pgx.Batch{}
+		b.Queue(`INSERT INTO events (site, door, epoch, seq, ord, id, type, permit, body)
+SELECT site, door, epoch, seq, ord, id, type, NULLIF(permit, ''), body
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[])
+	AS r(site, door, epoch, seq, ord, id, type, permit, body)`,
+			r.site, r.door, r.epoch, r.seq, r.ord, r.id, r.typ, r.permit, r.body)
+		var ss, ds, es []string
+		var ords, throughs []int64
+		for k, st := range streams {
+			ss, ds, es = append(ss, k.site), append(ds, k.door), append(es, k.epoch)
+			ords, throughs = append(ords, st.ord), append(throughs, int64(st.through))
+		}
+		b.Queue(`INSERT INTO events_epochs (site, door, epoch, ord, through)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
+ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through`, ss, ds, es, ords, throughs)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("pgevents: commit: %w", err)
+	}
+	return nil
+}
+
+// add appends the rows of p, checking that it continues its stream, and
+// moves the stream's through; a stream new to the store takes its door's
+// next order.
+func (r *eventRows) add(p ingest.Put, streams map[streamID]*streamState, maxOrd map[doorID]int64) error {
+	st := streams[streamID{p.Site, p.Door, p.Epoch}]
+	if st.ord == 0 {
+		d := doorID{p.Site, p.Door}
+		maxOrd[d]++
+		st.ord = maxOrd[d]
+	}
+	for i, e := range p.Events {
+		if e.Seq != st.through+1 {
+			return fmt.Errorf("%w: %s/%s epoch %s: seq %d after %d", ingest.ErrOrder, p.Site, p.Door, p.Epoch, e.Seq, st.through)
+		}
+		if e.Seq > maxSeq {
+			return fmt.Errorf("%w: %s/%s epoch %s: seq %d", ErrRange, p.Site, p.Door, p.Epoch, e.Seq)
+		}
+		var j []byte
+		if i < len(p.Raw) {
+			j = p.Raw[i]
+		}
+		if j == nil {
+			var err error
+			if j, err = json.Marshal(&e); err != nil {
+				return err
+			}
+		}
+		id := e.ID
+		if id == "" {
+			id = p.Site + "/" + p.Door + "/" + p.Epoch + "/" + strconv.FormatUint(e.Seq, 10)
+		}
+		r.site, r.door, r.epoch = append(r.site, p.Site), append(r.door, p.Door), append(r.epoch, p.Epoch)
+		r.seq, r.ord, r.id = append(r.seq, int64(e.Seq)), append(r.ord, st.ord), append(r.id, id)
+		r.typ, r.permit, r.body = append(r.typ, string(e.Type)), append(r.permit, e.Permit), append(r.body, string(j))
+		st.through = e.Seq
+	}
+	return nil
+}
+
+// AcceptLost records l and moves its stream's through to l.To, in one
+// transaction under its door's lock. It refuses (ingest.ErrOrder) unless
+// the stream's through is l.From-1.
+func (s *Store) AcceptLost(l ingest.Lost) error {
+	if l.From == 0 || l.To < l.From {
+		return fmt.Errorf("%w: lost run %d..%d", ingest.ErrOrder, l.From, l.To)
+	}
+	if l.To > maxSeq {
+		return fmt.Errorf("%w: lost run %d..%d", ErrRange, l.From, l.To)
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	k, d := streamID{l.Site, l.Door, l.Epoch}, doorID{l.Site, l.Door}
+	streams, maxOrd := map[streamID]*streamState{k: {}}, map[doorID]int64{d: 0}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		lockDoors(b, []doorID{d})
+		readStates(b, streams, maxOrd)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		st := streams[k]
+		if st.through != l.From-1 {
+			return fmt.Errorf("%w: %s/%s epoch %s: lost run from %d after %d", ingest.ErrOrder, l.Site, l.Door, l.Epoch, l.From, st.through)
+		}
+		if st.ord == 0 {
+			st.ord = maxOrd[d] + 1
+		}
+		b = &pgx.Batch{}
+		b.Queue(`INSERT INTO events_epochs (site, door, epoch, ord, through, lost) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through, lost = events_epochs.lost + EXCLUDED.lost`,
+			l.Site, l.Door, l.Epoch, st.ord, int64(l.To), int64(l.To-l.From+1))
+		b.Queue(`INSERT INTO events_lost (site, door, epoch, from_seq, to_seq, at, by_whom, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, l.Site, l.Door, l.Epoch, int64(l.From), int64(l.To), l.At, l.By, l.Reason)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("pgevents: lost run: %w", err)
+	}
+	return nil
+}
+
+// Through returns the highest seq stored of a door's epoch: 0 for an
+// epoch never seen.
+func (s *Store) Through(site, door, epoch string) (uint64, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var through int64
+	err := s.pool.QueryRow(ctx, "SELECT through FROM events_epochs WHERE site = $1 AND door = $2 AND epoch = $3",
+		site, door, epoch).Scan(&through)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pgevents: through: %w", err)
+	}
+	return uint64(through), nil
+}
+
+// doors reads the epochs of the doors that where (with args) chooses, by
+// site/door as bytes sort, each door's by order.
+func (s *Store) doors(where string, args ...any) ([]ingest.DoorEvents, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT site, door, epoch, through, lost FROM events_epochs `+where+`
+ORDER BY (site || '/' || door) COLLATE "C", ord`, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []ingest.DoorEvents
+	var d ingest.DoorEvents
+	var ep ingest.Epoch
+	var through, lost int64
+	_, err = pgx.ForEachRow(rows, []any{&d.Site, &d.Door, &ep.Epoch, &through, &lost}, func() error {
+		ep.Through, ep.Lost = uint64(through), uint64(lost)
+		if n := len(out); n == 0 || out[n-1].Site != d.Site || out[n-1].Door != d.Door {
+			out = append(out, ingest.DoorEvents{Site: d.Site, Door: d.Door})
+		}
+		out[len(out)-1].Epochs = append(out[len(out)-1].Epochs, ep)
+		return nil
+	})
+	return out, err
+}
+
+// Doors lists every door with stored events, by site/door.
+func (s *Store) Doors() ([]ingest.DoorEvents, error) {
+	out, err := s.doors("")
+	if err != nil {
+		return nil, fmt.Errorf("pgevents: doors: %w", err)
+	}
+	return out, nil
+}
+
+// Door returns what the store holds of one door; no epochs if none.
+func (s *Store) Door(site, door string) (ingest.DoorEvents, error) {
+	out, err := s.doors("WHERE site = $1 AND door = $2", site, door)
+	if err != nil {
+		return ingest.DoorEvents{}, fmt.Errorf("pgevents: door: %w", err)
+	}
+	if len(out) == 0 {
+		return ingest.DoorEvents{Site: site, Door: door}, nil
+	}
+	return out[0], nil
+}
+
+// lost reads lost runs: query's rows of site, door, epoch, from_seq,
+// to_seq, at, by_whom and reason.
+func (s *Store) lost(query string, args ...any) ([]ingest.Lost, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("pgevents: lost: %w", err)
+	}
+	var out []ingest.Lost
+	var l ingest.Lost
+	var from, to int64
+	_, err = pgx.ForEachRow(rows, []any{&l.Site, &l.Door, &l.Epoch, &from, &to, &l.At, &l.By, &l.Reason}, func() error {
+		l.From, l.To, l.At = uint64(from), uint64(to), l.At.UTC()
+		out = append(out, l)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgevents: lost: %w", err)
+	}
+	return out, nil
+}
+
+const lostColumns = "l.site, l.door, l.epoch, l.from_seq, l.to_seq, l.at, l.by_whom, l.reason"
+
+// Lost returns the runs of a door's seqs accepted as lost, epoch by
+// epoch in the order first seen, each epoch's in seq order.
+func (s *Store) Lost(site, door string) ([]ingest.Lost, error) {
+	return s.lost(`SELECT `+lostColumns+` FROM events_lost l
+JOIN events_epochs e ON e.site = l.site AND e.door = l.door AND e.epoch = l.epoch
+WHERE l.site = $1 AND l.door = $2 ORDER BY e.ord, l.from_seq`, site, door)
+}
+
+// AllLost returns the runs accepted as lost of every door, by site, door
+// and epoch name, each stream's in seq order.
+func (s *Store) AllLost() ([]ingest.Lost, error) {
+	return s.lost(`SELECT ` + lostColumns + ` FROM events_lost l
+ORDER BY (l.site || '/' || l.door || '/' || l.epoch) COLLATE "C", l.from_seq`)
+}
+
+// positioned is an event read with its position in its door's order.
+type positioned struct {
+	ord, seq int64
+	ev       ingest.Event
+}
+
+// read runs query, whose rows are ord, seq and body, and decodes them.
+func (s *Store) read(ctx context.Context, what, query string, args ...any) ([]positioned, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []positioned
+	var p positioned
+	var body []byte
+	_, err = pgx.ForEachRow(rows, []any{&p.ord, &p.seq, &body}, func() error {
+		var e ingest.Event
+		if err := json.Unmarshal(body, &e); err != nil {
+			return fmt.Errorf("%w: event %s %d/%d: %v", ingest.ErrCorrupt, what, p.ord, p.seq, err)
+		}
+		out = append(out, positioned{p.ord, p.seq, e})
+		return nil
+	})
+	return out, err
+}
+
+// Events returns the stored events of a door's epoch with seq from
+// after+1 to after+limit, in seq order.
+func (s *Store) Events(site, door, epoch string, after uint64, limit int) ([]ingest.Event, error) {
+	if after >= maxSeq {
+		return nil, nil
+	}
+	hi := after + uint64(limit)
+	if hi < after || hi > maxSeq { // a negative limit, as in the bbolt store: all of them
+		hi = maxSeq
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	ps, err := s.read(ctx, site+"/"+door+"/"+epoch, `SELECT ord, seq, body FROM events
+WHERE site = $1 AND door = $2 AND epoch = $3 AND seq > $4 AND seq <= $5 ORDER BY seq`, site, door, epoch, int64(after), int64(hi))
+	if err != nil {
+		return nil, fmt.Errorf("pgevents: events: %w", err)
+	}
+	return events(ps), nil
+}
+
+func events(ps []positioned) []ingest.Event {
+	var out []ingest.Event
+	for _, p := range ps {
+		out = append(out, p.ev)
+	}
+	return out
+}
+
+// Walk calls fn with every stored event of a door, epoch after epoch in
+// the order first seen, each in seq order, until fn returns an error. It
+// reads a page at a time and calls fn between the reads.
+func (s *Store) Walk(site, door string, fn func(ingest.Event) error) error {
+	return s.walk(site, door, nil, fn)
+}
+
+// WalkTypes is Walk for the events of the given types only, which the
+// database chooses.
+func (s *Store) WalkTypes(site, door string, types []wire.EventType, fn func(ingest.Event) error) error {
+	ts := make([]string, 0, len(types))
+	for _, t := range types {
+		ts = append(ts, string(t))
+	}
+	if len(ts) == 0 {
+		return nil
+	}
+	return s.walk(site, door, ts, fn)
+}
+
+func (s *Store) walk(site, door string, types []string, fn func(ingest.Event) error) error {
+	q := `SELECT ord, seq, body FROM events WHERE site = $1 AND door = $2 AND (ord, seq) > ($3, $4)`
+	args := []any{site, door, int64(0), int64(0)}
+	if types != nil {
+		q += ` AND type = ANY($5)`
+		args = append(args, types)
+	}
+	q += ` ORDER BY ord, seq LIMIT ` + strconv.Itoa(walkPage)
+	for {
+		ctx, cancel := s.ctx()
+		ps, err := s.read(ctx, site+"/"+door, q, args...)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("pgevents: walk: %w", err)
+		}
+		for _, p := range ps {
+			if err := fn(p.ev); err != nil {
+				return err
+			}
+		}
+		if len(ps) < walkPage {
+			return nil
+		}
+		args[2], args[3] = ps[len(ps)-1].ord, ps[len(ps)-1].seq
+	}
+}
+
+// Recent returns the newest of a door's events that q chooses, from
+// q.Before back, newest first, through the index of what q names.
+func (s *Store) Recent(q ingest.Query) (ingest.Page, error) {
+	if q.Limit < 1 {
+		return ingest.Page{}, fmt.Errorf("pgevents: recent: limit %d", q.Limit)
+	}
+	// the events before the cursor's position are those at or before
+	// (ord, seq-1)
+	ord, seq := int64(maxSeq), int64(maxSeq)
+	if q.Before != "" {
+		o, sq, err := ingest.ParseCursor(q.Before)
+		if err != nil {
+			return ingest.Page{}, err
+		}
+		switch {
+		case o > maxSeq:
+		case sq == 0:
+			ord, seq = int64(o)-1, maxSeq
+		default:
+			ord, seq = int64(o), int64(min(sq-1, maxSeq))
+		}
+	}
+	sql := `SELECT ord, seq, body FROM events WHERE site = $1 AND door = $2 AND (ord, seq) <= ($3, $4)`
+	args := []any{q.Site, q.Door, ord, seq}
+	if q.Type != "" {
+		args = append(args, string(q.Type))
+		sql += ` AND type = $` + strconv.Itoa(len(args))
+	}
+	if q.Permit != "" {
+		args = append(args, q.Permit)
+		sql += ` AND permit = $` + strconv.Itoa(len(args))
+	}
+	args = append(args, int64(q.Limit)+1)
+	sql += ` ORDER BY ord DESC, seq DESC LIMIT $` + strconv.Itoa(len(args))
+	ctx, cancel := s.ctx()
+	defer cancel()
+	ps, err := s.read(ctx, q.Site+"/"+q.Door, sql, args...)
+	if err != nil {
+		return ingest.Page{}, fmt.Errorf("pgevents: recent: %w", err)
+	}
+	var pg ingest.Page
+	if len(ps) > q.Limit {
+		pg.Next = ingest.CursorAt(uint64(ps[q.Limit].ord), uint64(ps[q.Limit].seq))
+		ps = ps[:q.Limit]
+	}
+	pg.Events = events(ps)
+	return pg, nil
+}
+
+// Total returns how many events the store holds, over every door.
+func (s *Store) Total() (uint64, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var n int64
+	if err := s.pool.QueryRow(ctx, "SELECT coalesce(sum(through - lost), 0)::bigint FROM events_epochs").Scan(&n); err != nil {
+		return 0, fmt.Errorf("pgevents: total: %w", err)
+	}
+	return uint64(n), nil
+}
+
+// Import stores evs, in order, a commit per ten thousand: each event must
+// continue its door's epoch, as the ingest would store it.
+func (s *Store) Import(evs []ingest.Event) error {
+	for len(evs) > 0 {
+		n := min(len(evs), importBatch)
+		if err := s.Commit(ingest.PutsOf(evs[:n])); err != nil {
+			return fmt.Errorf("pgevents: import: %w", err)
+		}
+		evs = evs[n:]
+	}
+	return nil
+}

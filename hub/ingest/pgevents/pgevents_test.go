@@ -1,0 +1,20 @@
+package pgevents_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/ingest/pgevents"
+	"github.com/kunci-project/kunci/hub/ingest/storetest"
+	"github.com/kunci-project/kunci/internal/pgtest"
+)
+
+// TestStoreSuite runs the behaviour every event store must have against
+// PostgreSQL, a database of its own per test.
+func TestStoreSuite(t *testing.T) {
+	storetest.Run(t, func(t testing.TB) func() (ingest.EventStore, error) {
+		dsn := pgtest.DB(t)
+		return func() (ingest.EventStore, error) { return pgevents.Open(context.Background(), dsn, pgevents.Options{}) }
+	})
+}

@@ -1,0 +1,88 @@
+// Package pgtest gives a test a PostgreSQL database of its own: created
+// with a random name on the machine's server (127.0.0.1:5432, user
+// postgres, trust authentication; KUNCI_TEST_POSTGRES names another
+// server) and dropped when the test ends.
+//
+// Without a server the test is skipped, with the reason, except in CI
+// (CI=true), where it fails: .ci/run starts the server. It must never be
+// imported outside tests, and never touch a database it did not create.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultServer is the machine's server, as postgres's maintenance
+// database.
+const DefaultServer = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// timeout bounds each step of making and dropping a database.
+const timeout = 30 * time.Second
+
+// Server is the DSN of the server's maintenance database.
+func Server() string {
+	if s := os.Getenv("KUNCI_TEST_POSTGRES"); s != "" {
+		return s
+	}
+	return DefaultServer
+}
+
+// DB creates a database of its own for t and returns its DSN; it is
+// dropped, with whatever is still connected to it, when t ends.
+func DB(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, Server())
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL is not reachable at %s: %v; CI must start it (.ci/run: pg_ctlcluster ... main start)", redact(Server()), err)
+		}
+		t.Skipf("PostgreSQL is not reachable at %s (%v); skipping the PostgreSQL test (start it: pg_ctlcluster $(ls /etc/postgresql) main start)",
+			redact(Server()), err)
+	}
+	defer admin.Close(context.Background())
+	var b [8]byte
+	rand.Read(b[:])
+	name := "kunci_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		admin, err := pgx.Connect(ctx, Server())
+		if err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+			return
+		}
+		defer admin.Close(context.Background())
+		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(Server())
+	if err != nil {
+		t.Fatalf("pgtest: %s: %v", redact(Server()), err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// redact drops the password of a server's URL, for messages.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unreadable DSN)"
+	}
+	return fmt.Sprint(u.Redacted())
+}
