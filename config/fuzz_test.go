@@ -33,7 +33,13 @@ func FuzzParseHub(f *testing.F) {
 		seeds = append(seeds, tc.yaml)
 	}
 	fuzzParse(f, config.ParseHub, "/etc/kunci/hub.yaml", hubExamplePath, seeds, func(t *testing.T, c *config.Hub) {
-		absolute(t, c.Store, c.EventsStore, c.SigningKey, c.AdminTokenFile)
+		absolute(t, c.Store, c.SigningKey, c.AdminTokenFile)
+		switch {
+		case c.EventsStoreDSNFile != "":
+			absolute(t, c.EventsStoreDSNFile)
+		case !strings.HasPrefix(c.EventsStore, "postgres://") && !strings.HasPrefix(c.EventsStore, "postgresql://"):
+			absolute(t, c.EventsStore)
+		}
 		for _, p := range c.SiteKeys {
 			absolute(t, p)
 		}

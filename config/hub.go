@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/hub/notify"
+	"github.com/kunci-project/kunci/hub/pgstore"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/loopback"
 	"github.com/kunci-project/kunci/permit"
@@ -33,8 +34,15 @@ type Hub struct {
 	// (workflow.KeysSuffix).
 	Store string `yaml:"store"`
 	// EventsStore is the doors' events' bbolt file
-	// (/var/lib/kunci/hub-events.db).
+	// (/var/lib/kunci/hub-events.db), or a PostgreSQL database,
+	// postgres://user@host:5432/db, for hub replicas that share it
+	// (hub/ingest/pgevents). A DSN with a password goes in
+	// EventsStoreDSNFile instead.
 	EventsStore string `yaml:"events_store"`
+	// EventsStoreDSNFile is a file (mode 0600) holding the PostgreSQL DSN
+	// of the doors' events, password and all; it takes the place of
+	// EventsStore.
+	EventsStoreDSNFile string `yaml:"events_store_dsn_file"`
 	// SigningKey is the hub's private key file (kunci keygen: hub-<id>.key).
 	// To rotate, make a new key, add its .pub to every agent's
 	// trusted_keys, point signing_key at it and restart the hub.
@@ -157,7 +165,10 @@ func (c *Hub) example() string     { return "configs/hub.yaml" }
 func (c *Hub) setFile(name string) { c.file = name }
 
 func (c *Hub) paths(abs func(*string)) {
-	for _, p := range []*string{&c.TLSCertFile, &c.TLSKeyFile, &c.Store, &c.EventsStore, &c.SigningKey,
+	if !pgstore.IsDSN(c.EventsStore) {
+		abs(&c.EventsStore)
+	}
+	for _, p := range []*string{&c.TLSCertFile, &c.TLSKeyFile, &c.Store, &c.EventsStoreDSNFile, &c.SigningKey,
 		&c.AdminTokenFile, &c.MQTT.PasswordFile, &c.MQTT.CAFile, &c.MQTT.CertFile, &c.MQTT.KeyFile} {
 		abs(p)
 	}
@@ -184,7 +195,6 @@ func (c *Hub) Defaults() {
 	}{
 		{&c.Listen, "127.0.0.1:8080"},
 		{&c.Store, "/var/lib/kunci/hub.db"},
-		{&c.EventsStore, "/var/lib/kunci/hub-events.db"},
 		{&c.MQTT.ClientID, "kunci-hub-ingest"},
 		{&c.MQTT.Prefix, "kunci/v1"},
 		{&c.Console.Timezone, "Asia/Jakarta"},
@@ -192,6 +202,9 @@ func (c *Hub) Defaults() {
 		if *f.v == "" {
 			*f.v = f.def
 		}
+	}
+	if c.EventsStore == "" && c.EventsStoreDSNFile == "" {
+		c.EventsStore = "/var/lib/kunci/hub-events.db"
 	}
 	if c.Notify.Timezone == "" {
 		// the rules' days and hours are the console's, unless told
@@ -227,11 +240,13 @@ func (c *Hub) Validate() error {
 	// store would time out opening it), and the admin token is written by
 	// renaming a new file over the path.
 	files := map[string]string{}
-	for _, f := range []struct{ name, v, what string }{
-		{"store", c.Store, "the workflow's bbolt file (permits, staff, API tokens)"},
-		{"events_store", c.EventsStore, "the doors' events' bbolt file"},
-		{"admin_token_file", c.AdminTokenFile, "where the hub writes its first admin token"},
-	} {
+	type file struct{ name, v, what string }
+	stores := []file{{"store", c.Store, "the workflow's bbolt file (permits, staff, API tokens)"}}
+	if c.validateEvents(bad) {
+		stores = append(stores, file{"events_store", c.EventsStore, "the doors' events' bbolt file"})
+	}
+	stores = append(stores, file{"admin_token_file", c.AdminTokenFile, "where the hub writes its first admin token"})
+	for _, f := range stores {
 		p := filepath.Clean(f.v)
 		switch {
 		case f.v == "":
@@ -293,6 +308,25 @@ func (c *Hub) Validate() error {
 		bad("alarms.silence", "%s: want %s to %s (720h), or leave it out for no silence alarm", s, minSilence, maxSilence)
 	}
 	return errors.Join(errs...)
+}
+
+// validateEvents checks where the doors' events are kept; it reports
+// whether they are in a bbolt file (events_store, a file of its own).
+func (c *Hub) validateEvents(bad func(field, format string, a ...any)) bool {
+	switch {
+	case c.EventsStoreDSNFile != "" && c.EventsStore != "":
+		bad("events_store_dsn_file", "events_store is set too; give one: a bbolt file or postgres:// DSN in events_store, "+
+			"or a DSN with a password in events_store_dsn_file")
+	case c.EventsStoreDSNFile != "":
+	case !pgstore.IsDSN(c.EventsStore):
+		return true
+	case pgstore.HasPassword(c.EventsStore):
+		bad("events_store", "%s has a password; put the DSN in a file of mode 0600 named by events_store_dsn_file instead",
+			pgstore.Redact(c.EventsStore))
+	case !pgstore.ValidDSN(c.EventsStore):
+		bad("events_store", "not a PostgreSQL DSN, such as postgres://kunci@127.0.0.1:5432/kunci")
+	}
+	return false
 }
 
 // validateHTTP checks the API's address and TLS.

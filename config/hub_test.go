@@ -40,6 +40,12 @@ var badHubs = []struct {
 	yaml string
 	want []string
 }{
+	{"events in postgres with a password", minimalHub + "events_store: postgres://kunci:s3cret@db.example:5432/kunci\n",
+		[]string{"events_store: postgres://kunci@db.example:5432/kunci has a password", "events_store_dsn_file"}},
+	{"events store twice", minimalHub + "events_store: events.db\nevents_store_dsn_file: events.dsn\n",
+		[]string{"events_store_dsn_file: events_store is set too"}},
+	{"events in a bad DSN", minimalHub + "events_store: postgres://kunci@db.example:notaport/kunci\n",
+		[]string{"events_store: not a PostgreSQL DSN"}},
 	{"missing signing key", hubWith("signing_key: keys/hub-1.key\n", ""), []string{"signing_key: missing", "kunci keygen"}},
 	{"missing site keys", hubWith("site_keys:\n  demo: keys/site.key\ndoors:\n  - demo/server-room\n", ""),
 		[]string{"site_keys: missing: at least one"}},
@@ -199,6 +205,8 @@ var goodHubs = []struct{ name, yaml string }{
 	{"mqtt over tls", hubWith("tcp://127.0.0.1:1883", "ssl://mqtt.example:8883") +
 		"  password_file: mqtt.pass\n  ca_file: ca.crt\n  cert_file: hub.crt\n  key_file: hub.key\n  shared: true\n"},
 	{"stores apart", minimalHub + "store: hub.db\nevents_store: events.db\n"},
+	{"events in postgres", minimalHub + "events_store: postgres://kunci@127.0.0.1:5432/kunci?sslmode=disable\n"},
+	{"events in postgres, DSN in a file", minimalHub + "events_store_dsn_file: events.dsn\n"},
 	{"plain mqtt on localhost", hubWith("tcp://127.0.0.1:1883", "tcp://localhost:1883")},
 	{"two brokers", hubWith("  broker: tcp://127.0.0.1:1883\n", "  brokers: [ssl://mqtt-a.example:8883, ssl://mqtt-b.example:8883]\n  ca_file: ca.crt\n")},
 	{"plain mqtt off loopback, accepted", hubWith("tcp://127.0.0.1:1883", "tcp://10.0.0.7:1883") + "  insecure: true\n"},
@@ -212,6 +220,26 @@ func TestParseHubAccepts(t *testing.T) {
 		if _, err := config.ParseHub("/etc/kunci/hub.yaml", []byte(tc.yaml)); err != nil {
 			t.Errorf("ParseHub(%s) = %v; want it accepted", tc.name, err)
 		}
+	}
+}
+
+// TestHubEventsStore: a DSN is taken as it is, not as a path; a DSN file
+// is a path, and then there is no bbolt file of events.
+func TestHubEventsStore(t *testing.T) {
+	const dsn = "postgres://kunci@127.0.0.1:5432/kunci"
+	c, err := config.ParseHub("/etc/kunci/hub.yaml", []byte(minimalHub+"events_store: "+dsn+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EventsStore != dsn {
+		t.Errorf("events_store = %q; want %q", c.EventsStore, dsn)
+	}
+	c, err = config.ParseHub("/etc/kunci/hub.yaml", []byte(minimalHub+"events_store_dsn_file: events.dsn\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EventsStore != "" || c.EventsStoreDSNFile != "/etc/kunci/events.dsn" {
+		t.Errorf("events_store = %q, events_store_dsn_file = %q; want none and /etc/kunci/events.dsn", c.EventsStore, c.EventsStoreDSNFile)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/hub/backup"
+	"github.com/kunci-project/kunci/hub/pgstore"
 	"github.com/kunci-project/kunci/internal/cli"
 	"github.com/kunci-project/kunci/internal/durable"
 )
@@ -70,6 +71,9 @@ func cmdHubBackup(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintln(stdout, "It holds the keys of the guests' personal data: keep it as you keep the hub's files,"+
 		" and no longer than the retention.")
+	if !slices.ContainsFunc(m.Files, func(f backup.File) bool { return f.Name == backup.EventsName }) {
+		fmt.Fprintln(stdout, "The doors' events are in PostgreSQL, not in this archive: back the database up with pg_dump (README).")
+	}
 	return nil
 }
 
@@ -99,7 +103,11 @@ func cmdHubRestore(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	dest := backup.Files(cfg.Store, cfg.EventsStore)
+	events := cfg.EventsStore
+	if cfg.EventsStoreDSNFile != "" || pgstore.IsDSN(events) {
+		events = "" // in PostgreSQL: pg_restore brings them back
+	}
+	dest := backup.Files(cfg.Store, events)
 	var there []string
 	for _, p := range dest {
 		if _, err := os.Stat(p); err != nil {

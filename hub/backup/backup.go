@@ -16,6 +16,11 @@
 // before the copy of the keys has its key in it, and the events are the
 // newest part, as the doors' own logs are, which the hub asks again for
 // what it lacks.
+//
+// A hub whose events are in PostgreSQL (hub/ingest/pgevents) writes its
+// archive without them: the database is the operator's to back up, with
+// pg_dump (README), and a restore then puts back the workflow's files
+// only.
 package backup
 
 import (
@@ -75,17 +80,29 @@ type Source struct {
 	View func(fn func(*bolt.Tx) error) error
 }
 
+// EventsName is the doors' events' file in an archive.
+const EventsName = "hub-events.db"
+
 // Hub returns the sources of a hub's backup, in their order: its records,
-// the keys of their personal data, the doors' events.
-func Hub(wf *workflow.Store, ev *ingest.Store) []Source {
-	return []Source{{Name: "hub.db", View: wf.DB().View}, {Name: "hub.db.keys", View: wf.ViewKeys},
-		{Name: "hub-events.db", View: ev.DB().View}}
+// the keys of their personal data, the doors' events when ev is the bbolt
+// store (not when they are in PostgreSQL).
+func Hub(wf *workflow.Store, ev ingest.EventStore) []Source {
+	srcs := []Source{{Name: "hub.db", View: wf.DB().View}, {Name: "hub.db.keys", View: wf.ViewKeys}}
+	if bb, ok := ev.(*ingest.Store); ok {
+		srcs = append(srcs, Source{Name: EventsName, View: bb.DB().View})
+	}
+	return srcs
 }
 
 // Files names the files of a hub whose records are in store and whose
-// events are in events, by their names in a backup, for Restore.
+// events are in events, by their names in a backup, for Restore; with
+// events "" (they are in PostgreSQL) the archive must have none.
 func Files(store, events string) map[string]string {
-	return map[string]string{"hub.db": store, "hub.db.keys": store + workflow.KeysSuffix, "hub-events.db": events}
+	fs := map[string]string{"hub.db": store, "hub.db.keys": store + workflow.KeysSuffix}
+	if events != "" {
+		fs[EventsName] = events
+	}
+	return fs
 }
 
 // Write writes srcs to w as an archive and returns its manifest, sums
@@ -219,6 +236,11 @@ func scan(r io.Reader, known func(name string) bool,
 	}
 	var names []string
 	for _, f := range m.Files {
+		if f.Name == EventsName && !known(f.Name) {
+			return m, fmt.Errorf("%w: it holds the doors' events (%s), and this hub keeps them in PostgreSQL: "+
+				"bring the database back with pg_restore, or restore the archive to a hub whose events_store is a file",
+				ErrArchive, EventsName)
+		}
 		if !known(f.Name) || slices.Contains(names, f.Name) {
 			return m, fmt.Errorf("%w: file %q is not one of the hub's stores, or twice", ErrArchive, f.Name)
 		}

@@ -35,6 +35,12 @@ func Redact(dsn string) string {
 	return fmt.Sprintf("postgres://%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
 }
 
+// ValidDSN reports whether dsn parses as a PostgreSQL DSN.
+func ValidDSN(dsn string) bool {
+	_, err := pgx.ParseConfig(dsn)
+	return err == nil
+}
+
 // HasPassword reports whether dsn carries a password (hub.yaml keeps one
 // in events_store_dsn_file, not in itself).
 func HasPassword(dsn string) bool {

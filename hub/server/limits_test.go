@@ -40,12 +40,19 @@ type opened struct {
 	l     net.Listener
 }
 
-func openHub(t *testing.T, lim httplimit.Limits) opened {
+func openHub(t *testing.T, lim httplimit.Limits) opened { return openHubEvents(t, lim, "") }
+
+// openHubEvents is openHub with the events in events (a PostgreSQL DSN);
+// "": a bbolt file beside the workflow's.
+func openHubEvents(t *testing.T, lim httplimit.Limits, events string) opened {
 	t.Helper()
 	broker := mqtttest.StartMochi(t)
 	dir := t.TempDir()
+	if events == "" {
+		events = filepath.Join(dir, "hub-events.db")
+	}
 	signer := permit.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)))
-	s := server.Setup{Store: filepath.Join(dir, "hub.db"), EventsStore: filepath.Join(dir, "hub-events.db"),
+	s := server.Setup{Store: filepath.Join(dir, "hub.db"), EventsStore: events,
 		Signer: signer, SiteKeys: map[string]permit.SiteKey{"demo": bytes.Repeat([]byte{2}, permit.SiteKeySize)},
 		Doors: []hub.DoorName{{Site: demo.Site, Door: demo.Door}}, HTTP: lim,
 		Link: mqttlink.Options{Broker: broker, ClientID: "test-hub"}, OnlyDoors: true}

@@ -18,7 +18,9 @@ import (
 	"github.com/kunci-project/kunci/hub/backup"
 	"github.com/kunci-project/kunci/hub/console"
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/ingest/pgevents"
 	"github.com/kunci-project/kunci/hub/notify"
+	"github.com/kunci-project/kunci/hub/pgstore"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/httplimit"
 	"github.com/kunci-project/kunci/internal/lifecycle"
@@ -30,7 +32,9 @@ import (
 
 // Setup is what a hub is opened with, from hub.yaml or by kunci dev.
 type Setup struct {
-	Store, EventsStore string // the workflow's and the events' bbolt files
+	// Store is the workflow's bbolt file; EventsStore the doors' events',
+	// or a PostgreSQL DSN for them (pgstore.IsDSN: hub/ingest/pgevents).
+	Store, EventsStore string
 	Signer             *permit.Signer
 	SiteKeys           map[string]permit.SiteKey
 	Doors              []hub.DoorName
@@ -69,7 +73,7 @@ type Setup struct {
 // Server is a hub opened from its Setup.
 type Server struct {
 	wf     *workflow.Store
-	ev     *ingest.Store
+	ev     ingest.EventStore
 	tokens *auth.Tokens
 	users  *auth.Users
 	hub    *hub.Hub
@@ -89,7 +93,11 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	if s.Prefix == "" {
 		s.Prefix = topic.DefaultPrefix
 	}
-	for _, p := range []string{s.Store, s.EventsStore} {
+	dirs := []string{s.Store}
+	if !pgstore.IsDSN(s.EventsStore) {
+		dirs = append(dirs, s.EventsStore)
+	}
+	for _, p := range dirs {
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return nil, fmt.Errorf("hub store: %w", err)
 		}
@@ -104,7 +112,14 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 		MaxWindow: s.MaxPermitWindow}); err != nil {
 		return nil, err
 	}
-	if h.ev, err = ingest.OpenStore(s.EventsStore); err != nil {
+	events := s.EventsStore
+	if pgstore.IsDSN(events) {
+		events = pgstore.Redact(events) // the log never shows a password
+		h.ev, err = pgevents.Open(context.Background(), s.EventsStore, pgevents.Options{})
+	} else {
+		h.ev, err = ingest.OpenStore(s.EventsStore)
+	}
+	if err != nil {
 		return nil, err
 	}
 	reg := metrics.NewRegistry() // the hub's /metrics
@@ -137,7 +152,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	}
 	built = h.hub
 	st := h.hub.Stats()
-	log.Info("hub open", "store", s.Store, "events", s.EventsStore, "guest_book_rows", st.BookRows,
+	log.Info("hub open", "store", s.Store, "events", events, "guest_book_rows", st.BookRows,
 		"built_in", time.Since(start).Round(time.Millisecond), "signing_key", s.Signer.ID())
 	lo := h.hub.LinkOptions(s.Link, s.Shared)
 	if s.OnlyDoors {
@@ -178,7 +193,8 @@ func (h *Server) Link() *mqttlink.Set { return h.link }
 
 // Backup writes a copy of the hub's stores to w while it runs (GET
 // /api/backup): its records, the keys of their personal data, then the
-// doors' events, each from one read transaction (see package backup).
+// doors' events, each from one read transaction (see package backup);
+// events kept in PostgreSQL are not in it (pg_dump backs them up).
 func (h *Server) Backup(w io.Writer) (backup.Manifest, error) {
 	return backup.Write(w, h.s.Version, backup.Hub(h.wf, h.ev))
 }

@@ -87,8 +87,32 @@ func TestServerRunsAndStops(t *testing.T) {
 		}
 	}()
 
+	storeOne(t, s.Link.Broker)
+
+	cancel()
+	if err := <-waited; err != nil {
+		t.Fatalf("Wait = %v", err)
+	}
+	<-streamEnded
+	for _, p := range []string{s.Store, s.EventsStore} {
+		db, err := bolt.Open(p, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+		if err != nil {
+			t.Fatalf("%s after the shutdown: %v; want it closed by the hub", p, err)
+		}
+		if err := boltcheck.Check(db); err != nil {
+			t.Error(err)
+		}
+		db.Close()
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
+// storeOne publishes an event of the demo door over broker, again until
+// the hub acks it.
+func storeOne(t *testing.T, broker string) {
+	t.Helper()
 	a := &acks{more: make(chan struct{}, 1)}
-	door, err := mqttlink.New(mqttlink.Options{Broker: s.Link.Broker, ClientID: "test-door",
+	door, err := mqttlink.New(mqttlink.Options{Broker: broker, ClientID: "test-door",
 		Subscriptions: map[string]byte{demo.EventsAck(): 1}}, a.add)
 	if err != nil {
 		t.Fatal(err)
@@ -118,21 +142,4 @@ func TestServerRunsAndStops(t *testing.T) {
 			t.Fatalf("no ack of the event within 20s; acks %v", a.got)
 		}
 	}
-
-	cancel()
-	if err := <-waited; err != nil {
-		t.Fatalf("Wait = %v", err)
-	}
-	<-streamEnded
-	for _, p := range []string{s.Store, s.EventsStore} {
-		db, err := bolt.Open(p, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-		if err != nil {
-			t.Fatalf("%s after the shutdown: %v; want it closed by the hub", p, err)
-		}
-		if err := boltcheck.Check(db); err != nil {
-			t.Error(err)
-		}
-		db.Close()
-	}
-	http.DefaultClient.CloseIdleConnections()
 }

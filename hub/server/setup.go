@@ -7,6 +7,7 @@ import (
 
 	"github.com/kunci-project/kunci/config"
 	"github.com/kunci-project/kunci/hub"
+	"github.com/kunci-project/kunci/hub/pgstore"
 	"github.com/kunci-project/kunci/internal/httplimit"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
@@ -25,6 +26,11 @@ func SetupOf(cfg *config.Hub) (Setup, error) {
 		Location:        cfg.Console.Location(), Office: cfg.Console.Office, MaxWatchers: cfg.HTTP.MaxWatchers,
 		HTTP: httplimit.Limits{MaxConns: cfg.HTTP.MaxConnections, MaxConnsPerClient: cfg.HTTP.MaxConnectionsPerClient,
 			BodyTimeout: time.Duration(cfg.HTTP.BodyTimeout)}, Notify: cfg.Notify, Silent: time.Duration(cfg.Alarms.Silence)}
+	if cfg.EventsStoreDSNFile != "" {
+		if s.EventsStore, err = pgstore.ReadDSNFile(cfg.EventsStoreDSNFile); err != nil {
+			return Setup{}, fmt.Errorf("events_store_dsn_file: %w", err)
+		}
+	}
 	for site, f := range cfg.SiteKeys {
 		if s.SiteKeys[site], err = permit.LoadSiteKey(f); err != nil {
 			return Setup{}, fmt.Errorf("site_keys.%s: %w", site, err)

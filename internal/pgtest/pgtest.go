@@ -37,7 +37,8 @@ func Server() string {
 }
 
 // DB creates a database of its own for t and returns its DSN; it is
-// dropped, with whatever is still connected to it, when t ends.
+// dropped, with whatever is still connected to it, when t ends. Its
+// commits do not wait for the disk (synchronous_commit off).
 func DB(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -56,6 +57,11 @@ func DB(t testing.TB) string {
 	name := "kunci_test_" + hex.EncodeToString(b[:])
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
+	}
+	// a test proves behaviour, not durability through a power cut: its
+	// commits need not wait for the disk (benchmarks make their own)
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+name+" SET synchronous_commit = off"); err != nil {
+		t.Fatalf("pgtest: database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)

@@ -46,7 +46,10 @@ func Run(t *testing.T, b Backend) {
 		{"ConcurrentOneStream", testConcurrentOneStream},
 		{"ConcurrentEpochs", testConcurrentEpochs},
 	} {
-		t.Run(c.name, func(t *testing.T) { c.fn(t, b) })
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // each on a store of its own
+			c.fn(t, b)
+		})
 	}
 }
 
