@@ -41,6 +41,18 @@ func Server() string {
 // commits do not wait for the disk (synchronous_commit off).
 func DB(t testing.TB) string {
 	t.Helper()
+	return newDB(t, false)
+}
+
+// DurableDB is DB with the server's own settings: each commit waits for
+// the disk, as in the field. Benchmarks measure on it.
+func DurableDB(t testing.TB) string {
+	t.Helper()
+	return newDB(t, true)
+}
+
+func newDB(t testing.TB, durable bool) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	admin, err := pgx.Connect(ctx, Server())
@@ -59,9 +71,11 @@ func DB(t testing.TB) string {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	// a test proves behaviour, not durability through a power cut: its
-	// commits need not wait for the disk (benchmarks make their own)
-	if _, err := admin.Exec(ctx, "ALTER DATABASE "+name+" SET synchronous_commit = off"); err != nil {
-		t.Fatalf("pgtest: database %s: %v", name, err)
+	// commits need not wait for the disk
+	if !durable {
+		if _, err := admin.Exec(ctx, "ALTER DATABASE "+name+" SET synchronous_commit = off"); err != nil {
+			t.Fatalf("pgtest: database %s: %v", name, err)
+		}
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
