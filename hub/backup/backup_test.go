@@ -190,3 +190,31 @@ func TestRestoreRefuses(t *testing.T) {
 		})
 	}
 }
+
+// An archive with the doors' events restored to a hub that keeps them in
+// PostgreSQL (Files without events) is refused, saying so, and nothing
+// is replaced.
+func TestRestoreEventsToPostgres(t *testing.T) {
+	dir := t.TempDir()
+	src := map[string]*bolt.DB{}
+	for _, name := range []string{"hub.db", "hub.db.keys", backup.EventsName} {
+		src[name] = store(t, filepath.Join(dir, name), 5)
+	}
+	var buf bytes.Buffer
+	if _, err := backup.Write(&buf, "test", []backup.Source{{Name: "hub.db", View: src["hub.db"].View},
+		{Name: "hub.db.keys", View: src["hub.db.keys"].View}, {Name: backup.EventsName, View: src[backup.EventsName].View}}); err != nil {
+		t.Fatal(err)
+	}
+	to := t.TempDir()
+	dest := backup.Files(filepath.Join(to, "hub.db"), "")
+	if _, ok := dest[backup.EventsName]; ok || len(dest) != 2 {
+		t.Fatalf("Files without events = %v", dest)
+	}
+	_, err := backup.Restore(&buf, dest)
+	if !errors.Is(err, backup.ErrArchive) || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Errorf("Restore = %v; want ErrArchive naming PostgreSQL", err)
+	}
+	if ents, _ := os.ReadDir(to); len(ents) != 0 {
+		t.Errorf("a refused restore left %d files", len(ents))
+	}
+}
