@@ -1,11 +1,13 @@
 // Package ingest is the hub's receiving end of the doors' event streams:
 // it takes event JSON from a persistent MQTT session subscribed to every
 // door's events topic, validates it, stores each event exactly once and in
-// seq order per door and epoch in its own bbolt file, and after the commit
+// seq order per door and epoch in its event store, and after the commit
 // acks to the door's events/ack topic: a permit.Ack of the door, epoch and
 // through, signed with the hub's key (permit.Signer.SignAck), which the
 // door verifies before it deletes anything. The guest book and reports
-// read the stored events through Store.
+// read the stored events through the same store. The store is an
+// EventStore: Store, its own bbolt file (the default), or PostgreSQL
+// (hub/ingest/pgevents) for hub replicas sharing a database.
 //
 // Decisions where design.md is silent:
 //   - A stream is one door's events of one epoch; it starts at seq 1 and

@@ -1,0 +1,120 @@
+package pgevents_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/ingest/pgevents"
+	"github.com/kunci-project/kunci/hub/ingest/storetest"
+	"github.com/kunci-project/kunci/internal/pgtest"
+	"github.com/kunci-project/kunci/internal/waitfor"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/sync/topic"
+)
+
+// noAcks takes the acks and drops them.
+type noAcks struct{}
+
+func (noAcks) Publish(string, byte, bool, []byte) mqttlink.Token { return mqttlink.Completed(nil) }
+
+// Two hub ingests on one database, each given every event of two doors
+// (the worst a broker could do, where a shared subscription gives each
+// message to one) and then all of them again (the doors' resends of what
+// was not acked): every event is stored once and in order, the commits of
+// both adding up to the events, the races lost counted as duplicates.
+func TestTwoIngestsOneDatabase(t *testing.T) {
+	dsn := pgtest.DB(t)
+	signer := permit.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)))
+	const n = 400
+	doors := []string{"d1", "d2"}
+	var payloads []mqttlink.Message
+	for i := uint64(1); i <= n; i++ {
+		for _, d := range doors {
+			j, err := json.Marshal(storetest.Ev("demo", d, "e", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			payloads = append(payloads, mqttlink.Message{Topic: topic.Door{Prefix: topic.DefaultPrefix, Site: "demo", Door: d}.Events(),
+				Payload: j, QoS: 1})
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var ins []*ingest.Ingest
+	var stores []*pgevents.Store
+	for range 2 {
+		st, err := pgevents.Open(context.Background(), dsn, pgevents.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, st)
+		in, err := ingest.New(st, ingest.Options{Signer: signer, MaxBatch: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, in)
+		wg.Go(func() { in.Run(ctx, noAcks{}) })
+	}
+	defer func() {
+		cancel()
+		wg.Wait()
+		for _, st := range stores {
+			st.Close()
+		}
+	}()
+	for pass := range 2 {
+		var feed sync.WaitGroup
+		for _, in := range ins {
+			feed.Go(func() {
+				for _, m := range payloads {
+					in.Handle(m)
+				}
+			})
+		}
+		feed.Wait()
+		if pass == 0 {
+			// the resend comes once the first pass is through the queues
+			waitfor.Until(t, 30*time.Second, "both ingests took the first pass", func() bool {
+				return ins[0].Stats().Received == uint64(len(payloads)) && ins[1].Stats().Received == uint64(len(payloads))
+			})
+		}
+	}
+	st := stores[0]
+	waitfor.Until(t, 30*time.Second, "every event stored", func() bool {
+		total, err := st.Total()
+		return err == nil && total == 2*n
+	})
+	var stored, dups uint64
+	for _, in := range ins {
+		s := in.Stats()
+		stored, dups = stored+s.Stored, dups+s.Duplicates
+		if s.Malformed != 0 {
+			t.Errorf("stats %+v", s)
+		}
+	}
+	if stored != 2*n {
+		t.Errorf("the ingests stored %d events between them; want %d, each once", stored, 2*n)
+	}
+	for _, d := range doors {
+		var got []uint64
+		if err := st.Walk("demo", d, func(e ingest.Event) error { got = append(got, e.Seq); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		var want []uint64
+		for i := uint64(1); i <= n; i++ {
+			want = append(want, i)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %d events stored, not 1..%d once each", d, len(got), n)
+		}
+	}
+	t.Logf("stored %d, duplicates %d, store errors %d and %d", stored, dups, ins[0].Stats().StoreErrors, ins[1].Stats().StoreErrors)
+}
