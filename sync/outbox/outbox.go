@@ -69,12 +69,41 @@ type Options struct {
 	// only add duplicates to the resends).
 	Window int
 	// AckTimeout is how long the hub's ack may make no progress while
-	// events are outstanding before they are published again (10 s).
-	// Each further timeout without progress doubles the wait, up to
-	// MaxAckTimeout (5 min, at least AckTimeout): a hub down for hours
-	// must not get the whole backlog queued again every 10 s.
+	// events are outstanding before the pump probes (10 s). Each further
+	// timeout without progress doubles the wait, up to MaxAckTimeout
+	// (5 min, at least AckTimeout).
+	//
+	// A timeout publishes again only a probe: the ProbeSize events after
+	// the hub's ack, then the pump goes on where it was. The broker keeps
+	// a persistent session for the hub and queues for it every event
+	// published while it is away; a hub that is just down thus costs the
+	// broker the log once and a probe a timeout, never the whole log
+	// again at each one. Where the hub's ack lands then tells what the hub
+	// holds. Still within the probe at the next timeout (the ack moved,
+	// and then no more for AckTimeout): the hub took the probe and has
+	// nothing after it (its session was lost: a broker restarted without
+	// persistence, a session expired, a hub that dropped what it had
+	// taken), and the pump publishes everything after that ack again, in
+	// full. Past the probe: the hub had held what follows (events after a
+	// gap the probe filled, or its queue), and the pump goes on; should
+	// the ack stop again, the next timeout probes from there.
+	//
+	// A new connection goes back to the hub's ack in full at the first
+	// connection of Run (the pump does not know what a previous process
+	// had the broker take). At a later one it publishes a probe from the
+	// hub's ack and goes on from the first event the broker has not
+	// acknowledged (PUBACK) since the hub last lacked it: with a clean
+	// session the publishes open when the link dropped are lost, those
+	// acknowledged are in the hub's session, unless the broker lost it,
+	// which the probe shows at the next timeout. The pump cannot tell one
+	// broker from another: a link that fails over to another broker
+	// should come with a new Run, or what the first broker held reaches
+	// the hub only after two ack timeouts.
 	AckTimeout    time.Duration
 	MaxAckTimeout time.Duration
+	// ProbeSize is how many events after the hub's ack a probe publishes
+	// again (Window).
+	ProbeSize int
 	// RetryDelay is the pause after a failed publish on a link that
 	// still reports itself up (1 s); a new connection ends it at once.
 	RetryDelay time.Duration
@@ -101,6 +130,8 @@ type Stats struct {
 	PublishErrors uint64 // publishes that failed or never completed
 	Resends       uint64 // times the pump went back to the hub's ack: each connection, each ack timeout
 	AckTimeouts   uint64 // of those, times the hub's ack made no progress for AckTimeout
+	Probes        uint64 // times the pump published a probe, ProbeSize events from the hub's ack, not the log
+	FullResends   uint64 // ack timeouts after which the ack was within the last probe: the rest published in full
 	Acks          uint64 // acks accepted
 	MalformedAcks uint64 // acks that were not the JSON of a signed ack
 	UnsignedAcks  uint64 // acks with no signature
@@ -130,6 +161,7 @@ type Pump struct {
 	deletedAt time.Time
 
 	published, publishErrors, resends, ackTimeouts     *metrics.Counter
+	probes, fullResends                                *metrics.Counter
 	acks, malformedAcks, foreignAcks, beyondAcks, serr *metrics.Counter
 	unsignedAcks, untrustedAcks, badSigAcks, otherDoor *metrics.Counter
 }
@@ -151,6 +183,9 @@ func New(l Log, pub Publisher, notify <-chan struct{}, o Options) (*Pump, error)
 	}
 	if o.Window <= 0 {
 		o.Window = 256
+	}
+	if o.ProbeSize <= 0 {
+		o.ProbeSize = o.Window
 	}
 	if o.AckTimeout <= 0 {
 		o.AckTimeout = 10 * time.Second
@@ -182,6 +217,10 @@ func New(l Log, pub Publisher, notify <-chan struct{}, o Options) (*Pump, error)
 			"Times the outbox went back to the hub's last ack: at each connection and each ack timeout."),
 		ackTimeouts: r.Counter("kunci_agent_outbox_ack_timeouts_total",
 			"Times the hub's ack made no progress within the ack timeout while events were outstanding."),
+		probes: r.Counter("kunci_agent_outbox_probes_total",
+			"Probes published: the first events after the hub's ack again, at an ack timeout or a reconnection, instead of the whole log."),
+		fullResends: r.Counter("kunci_agent_outbox_full_resends_total",
+			"Ack timeouts after which the hub's ack was within the last probe, the hub lacking what follows: the rest published again in full."),
 		acks:          r.Counter("kunci_agent_outbox_acks_total", "Acks of the hub accepted."),
 		malformedAcks: refused.With("malformed"), unsignedAcks: refused.With("unsigned"),
 		untrustedAcks: refused.With("untrusted_key"), badSigAcks: refused.With("bad_signature"),
@@ -199,6 +238,7 @@ func (p *Pump) Stats() Stats {
 	return Stats{
 		Published: p.published.Value(), PublishErrors: p.publishErrors.Value(),
 		Resends: p.resends.Value(), AckTimeouts: p.ackTimeouts.Value(), Acks: p.acks.Value(),
+		Probes: p.probes.Value(), FullResends: p.fullResends.Value(),
 		MalformedAcks: p.malformedAcks.Value(), UnsignedAcks: p.unsignedAcks.Value(),
 		UntrustedAcks: p.untrustedAcks.Value(), BadSigAcks: p.badSigAcks.Value(),
 		OtherDoorAcks: p.otherDoor.Value(), ForeignAcks: p.foreignAcks.Value(),
@@ -362,8 +402,9 @@ func (p *Pump) deleteWait() (time.Duration, bool) {
 }
 
 type inflight struct {
-	seq uint64
-	tok mqttlink.Token
+	seq   uint64
+	tok   mqttlink.Token
+	probe bool // published by a probe: its loss needs no publish again
 }
 
 // state is Run's own.
@@ -377,9 +418,17 @@ type state struct {
 	retryAt  time.Time // no publishing before, after a failed publish
 	window   []inflight
 	ahead    []agent.RawEvent // read from the log, not yet published: a window's worth per read
+	// confirmed: every event after the ack through it was acknowledged by
+	// the broker (PUBACK) since the hub last lacked it; Run's first
+	// connection has none
+	confirmed uint64
+	// the last probe: the hub's ack when it began, its last seq (0: no
+	// probe since the last full resend or connection), and while it is
+	// being published, the seq to go on from after it (0: none under way)
+	probeFrom, probeEnd, resume uint64
 }
 
-func (s *state) outstanding() bool { return s.next > s.acked+1 }
+func (s *state) outstanding() bool { return max(s.next, s.resume) > s.acked+1 }
 
 // Run publishes until ctx ends. Failures of the link or the log are
 // counted, logged and retried; they never end Run.
@@ -429,9 +478,12 @@ func (p *Pump) Run(ctx context.Context) error {
 }
 
 // reset starts a connection: go back to the hub's ack, forget the tokens
-// of the previous connection, and mark what is stored now as backlog.
+// of the previous connection, and mark what is stored now as backlog. What
+// the broker acknowledged since Run started is probed, not sent again in
+// full (Options.AckTimeout).
 func (p *Pump) reset(s *state) error {
 	s.window, s.retryAt, s.next, s.ahead = nil, time.Time{}, 0, nil
+	s.probeEnd, s.resume = 0, 0
 	acked, err := p.ackedNow()
 	if err != nil {
 		p.serr.Add(1)
@@ -443,7 +495,29 @@ func (p *Pump) reset(s *state) error {
 		return err
 	}
 	s.acked, s.next, s.boundary, s.progress, s.ackWait = acked, acked+1, last, time.Now(), p.o.AckTimeout
+	if s.confirmed = max(s.confirmed, acked); s.confirmed > acked {
+		p.probe(s, s.confirmed+1)
+	}
 	return nil
+}
+
+// probe publishes the ProbeSize events after the hub's ack again (at
+// most through resume-1), then goes on from resume.
+func (p *Pump) probe(s *state, resume uint64) {
+	p.probes.Add(1)
+	if s.resume == 0 {
+		s.resume = resume
+	}
+	s.probeFrom, s.next = s.acked, s.acked+1
+	s.probeEnd = min(s.acked+uint64(p.o.ProbeSize), s.resume-1)
+}
+
+// probed ends a probe whose last event is out (or acked): the pump goes
+// on from where the probe took it.
+func (s *state) probed() {
+	if s.resume != 0 && s.next > s.probeEnd {
+		s.next, s.resume = max(s.next, s.resume), 0
+	}
 }
 
 // wait returns how long Run may sleep before a timer matters.
@@ -480,6 +554,7 @@ func (p *Pump) fill(ctx context.Context, s *state) {
 		}
 	}
 	for s.up && len(s.window) < p.o.Window && ctx.Err() == nil {
+		s.probed()
 		if !p.pub.Connected() {
 			// the link is down: the next connection starts over
 			s.up = false
@@ -518,7 +593,8 @@ func (p *Pump) fill(ctx context.Context, s *state) {
 				continue
 			}
 		}
-		for len(s.ahead) > 0 && len(s.window) < p.o.Window {
+		// a probe's end moves next on: the outer loop drops what it skips
+		for len(s.ahead) > 0 && len(s.window) < p.o.Window && s.ahead[0].Seq >= s.next {
 			e := s.ahead[0]
 			s.ahead = s.ahead[1:]
 			payload, err := Payload(e.JSON, e.Seq <= s.boundary)
@@ -531,8 +607,9 @@ func (p *Pump) fill(ctx context.Context, s *state) {
 				s.progress = time.Now()
 			}
 			tok := p.pub.Publish(p.topic, 1, false, payload)
-			s.window = append(s.window, inflight{seq: e.Seq, tok: tok})
+			s.window = append(s.window, inflight{seq: e.Seq, tok: tok, probe: s.resume != 0})
 			s.next = e.Seq + 1
+			s.probed()
 			select {
 			case <-tok.Done():
 				if tok.Error() != nil {
@@ -577,7 +654,9 @@ func Payload(stored []byte, replayed bool) ([]byte, error) {
 }
 
 // reap takes the completed publishes off the front of the window. A failed
-// one sends the pump back to its seq after RetryDelay.
+// one sends the pump back to its seq after RetryDelay, and with it those
+// open after it, which the window forgets: a probe's to the probe, the
+// others' to where it goes on.
 func (p *Pump) reap(s *state) {
 	for len(s.window) > 0 {
 		f := s.window[0]
@@ -589,12 +668,23 @@ func (p *Pump) reap(s *state) {
 		if err := f.tok.Error(); err != nil {
 			p.publishErrors.Add(1)
 			p.o.Log.Warn("outbox: publish failed", "seq", f.seq, "err", err)
+			for _, o := range s.window {
+				back := max(o.seq, s.acked+1)
+				switch {
+				case !o.probe && s.resume != 0:
+					s.resume = min(s.resume, back)
+				case !o.probe || s.resume != 0:
+					s.next = min(s.next, back)
+				}
+			}
 			s.window = nil
-			s.next = min(s.next, max(f.seq, s.acked+1))
 			s.retryAt = time.Now().Add(p.o.RetryDelay)
 			return
 		}
 		p.published.Add(1)
+		if f.seq == s.confirmed+1 {
+			s.confirmed = f.seq
+		}
 		s.window = s.window[1:]
 	}
 }
@@ -609,12 +699,15 @@ func (p *Pump) readAck(s *state) {
 	if acked > s.acked {
 		s.acked, s.progress, s.ackWait = acked, time.Now(), p.o.AckTimeout
 		s.next = max(s.next, acked+1)
+		s.confirmed = max(s.confirmed, acked)
 	}
 }
 
-// checkAckTimeout goes back to the hub's ack when it has not moved for
-// the ack wait while events are outstanding: an event lost between broker
-// and hub is then published again.
+// checkAckTimeout probes when the hub's ack has not moved for the ack
+// wait while events are outstanding, or, when the ack moved into the last
+// probe and stayed there, publishes everything after it again: an event
+// lost between broker and hub is then published again
+// (Options.AckTimeout).
 func (p *Pump) checkAckTimeout(s *state) {
 	if !s.up || !s.outstanding() || time.Since(s.progress) < s.ackWait {
 		return
@@ -625,10 +718,18 @@ func (p *Pump) checkAckTimeout(s *state) {
 	}
 	p.ackTimeouts.Add(1)
 	p.resends.Add(1)
-	p.o.Log.Warn("outbox: no ack progress, publishing again", "from", s.acked+1, "through", s.next-1,
-		"waited", s.ackWait)
 	// the window is kept: its publishes are still paho's, and the bound
 	// holds; a link whose PUBACKs stop altogether is cut by its keepalive
-	s.next, s.progress = s.acked+1, time.Now()
+	if s.probeEnd != 0 && s.acked > s.probeFrom && s.acked <= s.probeEnd {
+		p.fullResends.Add(1)
+		p.o.Log.Warn("outbox: the hub acked into the probe and no further, publishing the rest again",
+			"from", s.acked+1, "through", max(s.next, s.resume)-1, "waited", s.ackWait)
+		s.next, s.resume, s.probeEnd, s.confirmed = s.acked+1, 0, 0, s.acked
+	} else {
+		p.o.Log.Warn("outbox: no ack progress, probing", "from", s.acked+1,
+			"through", min(s.acked+uint64(p.o.ProbeSize), max(s.next, s.resume)-1), "waited", s.ackWait)
+		p.probe(s, max(s.next, s.resume))
+	}
+	s.progress = time.Now()
 	s.ackWait = min(2*s.ackWait, p.o.MaxAckTimeout)
 }
