@@ -124,6 +124,13 @@ type agentSide struct {
 // link that takes the hub's acks.
 func startAgent(t *testing.T, broker string) *agentSide {
 	t.Helper()
+	return startAgentWith(t, broker, outbox.Options{AckTimeout: time.Second})
+}
+
+// startAgentWith is startAgent with the pump's options o (their door and
+// keys the tests').
+func startAgentWith(t *testing.T, broker string, o outbox.Options) *agentSide {
+	t.Helper()
 	st, err := agent.OpenStore(filepath.Join(t.TempDir(), "agent.db"), door.Site, door.Door)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +149,8 @@ func startAgent(t *testing.T, broker string) *agentSide {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.pump, err = outbox.New(st, a.link, a.notify, outbox.Options{Door: door, Keys: hubKeys, AckTimeout: time.Second})
+	o.Door, o.Keys = door, hubKeys
+	a.pump, err = outbox.New(st, a.link, a.notify, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,4 +472,70 @@ func TestUplinkRecoversLostStore(t *testing.T) {
 		t.Errorf("ingest %+v; want no gap, %d lost, nothing held", s, before)
 	}
 	t.Logf("pump %+v; ingest %+v", a.pump.Stats(), h.in.Stats())
+}
+
+// TestUplinkProbesWhileHubDown is the door soak's finding (issue 12)
+// against a real Mosquitto: while the hub is down and the broker queues
+// the door's events for its persistent session, each ack timeout put the
+// whole log into that queue again. Now it puts a probe there: what the
+// hub takes from its queue when it comes back is the log once and a
+// probe a timeout. Then the broker restarts without its persistence, the
+// hub's session and queue gone with it: every event still reaches the
+// hub, once, and is acked.
+func TestUplinkProbesWhileHubDown(t *testing.T) {
+	const first, down, more = 20, 3000, 500
+	b := mqtttest.StartMosquitto(t)
+	path := filepath.Join(t.TempDir(), "hub.db")
+	h := startHub(t, b.URL(), path)
+	const probe = 64
+	// a hub that stopped for an ack timeout on a probe's end as it takes
+	// its queue would have the log sent again: not within a second
+	a := startAgentWith(t, b.URL(), outbox.Options{AckTimeout: time.Second, MaxAckTimeout: time.Second,
+		ProbeSize: probe})
+	<-a.appendAll(t, first)
+	waitAllAcked(t, a, h, 25*time.Second) // the hub's session holds its subscription
+	h.close(t)
+
+	before := a.pump.Stats()
+	<-a.appendAll(t, first+down)
+	waitfor.Until(t, 60*time.Second, "five ack timeouts", func() bool {
+		return a.pump.Stats().AckTimeouts >= before.AckTimeouts+5
+	})
+	h = startHub(t, b.URL(), path)
+	waitAllAcked(t, a, h, 25*time.Second)
+	ps, is := a.pump.Stats(), h.in.Stats()
+	probes := ps.Probes - before.Probes
+	if probes < 5 || ps.FullResends != 0 {
+		t.Errorf("pump %+v: %d probes, %d full resends; want a probe at each of the 5 ack timeouts or more, no full resend",
+			ps, probes, ps.FullResends)
+	}
+	// a publish that failed may have reached the broker, and goes again
+	// with the window open after it
+	again := (ps.PublishErrors - before.PublishErrors) * 256
+	if limit := down + probes*probe + again; is.Received > limit {
+		t.Errorf("the hub took %d events from its queue for %d events, %d probes of %d and %d publish errors; want at most %d",
+			is.Received, down, probes, probe, ps.PublishErrors-before.PublishErrors, limit)
+	}
+	t.Logf("hub down: %d events, %d ack timeouts, the hub took %d from its queue; pump %+v; ingest %+v",
+		down, ps.AckTimeouts-before.AckTimeouts, is.Received, ps, is)
+
+	h.close(t)
+	published := a.pump.Stats().Published
+	<-a.appendAll(t, first+down+more)
+	waitfor.Until(t, 20*time.Second, "the broker to take the events stored while the hub is down", func() bool {
+		return a.pump.Stats().Published >= published+more
+	})
+	b.Stop()
+	if err := os.Remove(filepath.Join(b.Dir, "mosquitto.db")); err != nil {
+		t.Fatal(err)
+	}
+	b.Start()
+	h = startHub(t, b.URL(), path)
+	defer func() { h.close(t) }()
+	waitAllAcked(t, a, h, 25*time.Second)
+	checkHub(t, a, h)
+	if ps := a.pump.Stats(); ps.FullResends == 0 {
+		t.Errorf("pump %+v: no full resend after the broker lost the hub's session", ps)
+	}
+	t.Logf("broker restarted without persistence: pump %+v; ingest %+v", a.pump.Stats(), h.in.Stats())
 }

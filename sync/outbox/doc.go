@@ -8,11 +8,17 @@
 // own site, door and epoch, and through no more than its newest event;
 // anything else is refused, counted by reason, and deletes nothing.
 //
-// Every gap is closed by going back: on each new connection, and when the
+// Every gap is closed by going back, by a bounded step first: when the
 // hub's ack makes no progress for AckTimeout (a wait that doubles, up to
-// MaxAckTimeout, while the hub stays silent), the pump publishes again
-// everything after the last acked seq. The wire thus carries duplicates,
-// never a skipped or reordered first publication; the hub dedupes by id.
+// MaxAckTimeout, while the hub stays silent), and at each reconnection,
+// the pump publishes again a probe, the ProbeSize events after the last
+// acked seq, not the log: a hub that is down, whose persistent session
+// the broker keeps, costs the broker the log once and a probe a timeout.
+// An ack that then stops on the probe's last event says the hub has
+// nothing after it, and the pump publishes all the rest again
+// (Options.AckTimeout). The first connection of Run goes back in full.
+// The wire thus carries duplicates, never a skipped or reordered first
+// publication; the hub dedupes by id.
 // Events stored before the current connection came up go out with
 // replayed:true.
 //

@@ -79,14 +79,17 @@ type Options struct {
 	// published while it is away; a hub that is just down thus costs the
 	// broker the log once and a probe a timeout, never the whole log
 	// again at each one. Where the hub's ack lands then tells what the hub
-	// holds. Still within the probe at the next timeout (the ack moved,
-	// and then no more for AckTimeout): the hub took the probe and has
+	// holds. On the probe's last event, and still there at the next
+	// timeout (AckTimeout after it moved): the hub took the probe and has
 	// nothing after it (its session was lost: a broker restarted without
 	// persistence, a session expired, a hub that dropped what it had
-	// taken), and the pump publishes everything after that ack again, in
+	// taken), and the pump publishes everything after the probe again, in
 	// full. Past the probe: the hub had held what follows (events after a
-	// gap the probe filled, or its queue), and the pump goes on; should
-	// the ack stop again, the next timeout probes from there.
+	// gap the probe filled, or its queue), and the pump goes on. Anywhere
+	// else, or nowhere: the next timeout probes from there. A hub taking
+	// its queue acks past the probe within moments; only one that stopped
+	// for AckTimeout exactly on the probe's end costs the broker the log
+	// once more.
 	//
 	// A new connection goes back to the hub's ack in full at the first
 	// connection of Run (the pump does not know what a previous process
@@ -131,7 +134,7 @@ type Stats struct {
 	Resends       uint64 // times the pump went back to the hub's ack: each connection, each ack timeout
 	AckTimeouts   uint64 // of those, times the hub's ack made no progress for AckTimeout
 	Probes        uint64 // times the pump published a probe, ProbeSize events from the hub's ack, not the log
-	FullResends   uint64 // ack timeouts after which the ack was within the last probe: the rest published in full
+	FullResends   uint64 // ack timeouts that found the ack on the last probe's end: the rest published in full
 	Acks          uint64 // acks accepted
 	MalformedAcks uint64 // acks that were not the JSON of a signed ack
 	UnsignedAcks  uint64 // acks with no signature
@@ -220,7 +223,7 @@ func New(l Log, pub Publisher, notify <-chan struct{}, o Options) (*Pump, error)
 		probes: r.Counter("kunci_agent_outbox_probes_total",
 			"Probes published: the first events after the hub's ack again, at an ack timeout or a reconnection, instead of the whole log."),
 		fullResends: r.Counter("kunci_agent_outbox_full_resends_total",
-			"Ack timeouts after which the hub's ack was within the last probe, the hub lacking what follows: the rest published again in full."),
+			"Ack timeouts that found the hub's ack on the last probe's end, the hub lacking what follows: the rest published again in full."),
 		acks:          r.Counter("kunci_agent_outbox_acks_total", "Acks of the hub accepted."),
 		malformedAcks: refused.With("malformed"), unsignedAcks: refused.With("unsigned"),
 		untrustedAcks: refused.With("untrusted_key"), badSigAcks: refused.With("bad_signature"),
@@ -704,8 +707,8 @@ func (p *Pump) readAck(s *state) {
 }
 
 // checkAckTimeout probes when the hub's ack has not moved for the ack
-// wait while events are outstanding, or, when the ack moved into the last
-// probe and stayed there, publishes everything after it again: an event
+// wait while events are outstanding, or, when the ack moved to the last
+// probe's end and stayed there, publishes everything after it again: an event
 // lost between broker and hub is then published again
 // (Options.AckTimeout).
 func (p *Pump) checkAckTimeout(s *state) {
@@ -720,9 +723,9 @@ func (p *Pump) checkAckTimeout(s *state) {
 	p.resends.Add(1)
 	// the window is kept: its publishes are still paho's, and the bound
 	// holds; a link whose PUBACKs stop altogether is cut by its keepalive
-	if s.probeEnd != 0 && s.acked > s.probeFrom && s.acked <= s.probeEnd {
+	if s.probeEnd > s.probeFrom && s.acked == s.probeEnd {
 		p.fullResends.Add(1)
-		p.o.Log.Warn("outbox: the hub acked into the probe and no further, publishing the rest again",
+		p.o.Log.Warn("outbox: the hub acked the probe and no further, publishing the rest again",
 			"from", s.acked+1, "through", max(s.next, s.resume)-1, "waited", s.ackWait)
 		s.next, s.resume, s.probeEnd, s.confirmed = s.acked+1, 0, 0, s.acked
 	} else {
