@@ -57,7 +57,7 @@ END {
   row("tap to relay, slowest", ms(v["grant-max-us"]), "", "report")
   if ("visits-resending" in v) {
     c99 = v["calm-grant-p99-us"] / v["calm-bare-p99-us"]
-    row("visits while the pump sent its log again (ack timeouts)", sprintf("%d", v["visits-resending"]), "", "report")
+    row("probes" in v ? "visits while the pump published again (ack timeouts)" : "visits while the pump sent its log again (ack timeouts)", sprintf("%d", v["visits-resending"]), "", "report")
     row("tap to relay p99 of the other visits (paired bare update)", sprintf("%s (%s) %.2fx", ms(v["calm-grant-p99-us"]), ms(v["calm-bare-p99-us"]), c99), "<= 1.5x", c99 <= 1.5 ? "PASS" : "MISS")
   }
   row("door process RSS, anonymous (heap, stacks), highest sampled", sprintf("%.1f MiB", v["rss-anon-max-MiB"]), rss " MiB", v["rss-anon-max-MiB"] <= rss ? "PASS" : "MISS")
@@ -75,7 +75,10 @@ END {
   row("events refused, the store full (kunci_agent_events_refused_total)", sprintf("%d", v["refused"]), "", "")
   row("taps stored, of 3 a visit", sprintf("%d of %d", v["taps-stored"], 3 * v["visits"]), "", "")
   row("visits safety events missing at the hub", sprintf("%d kinds", v["safety-missed"]), "0", v["safety-missed"] == 0 ? "PASS" : "MISS")
-  row("pump during the soak: published (ack timeouts, each a resend of the log)", sprintf("%d (%d)", v["published"], v["ack-timeouts"]), "", "report")
+  if ("probes" in v)
+    row("pump during the soak: published (ack timeouts: probes, full resends)", sprintf("%d (%d: %d, %d)", v["published"], v["ack-timeouts"], v["probes"], v["full-resends"]), "", "report")
+  else
+    row("pump during the soak: published (ack timeouts, each a resend of the log)", sprintf("%d (%d)", v["published"], v["ack-timeouts"]), "", "report")
   row("broker RSS when the soak ended (its queue for the hub session)", sprintf("%.0f MiB", v["broker-rss-MiB"]), "", "report")
   row("hub back: link up (queue handed over first); the soak acked", sprintf("%.1f s; %.1f s", v["hub-up-s"], v["hub-back-s"]), "", "report")
   row("  events the hub took from the broker (duplicates, deduped)", sprintf("%d (%d)", v["hub-received"], v["hub-duplicates"]), "", "report")

@@ -108,7 +108,7 @@ func doorSoakConfigOf(tb testing.TB) doorSoakConfig {
 
 // resendMark is how many events the pump publishes during one visit and
 // its bare update (17 events of its own, the status) beyond which the visit
-// met the pump sending its log again.
+// met the pump publishing again: a probe (256) or the log.
 const resendMark = 200
 
 // doorSoakResult is what the door's process saw during the soak.
@@ -647,9 +647,10 @@ func (s *doorSoak) checkHub(tb testing.TB, st *ingest.Store) {
 // refused (messages the downlink refused) and flood-sent; then, the hub
 // back: drain-s, hub-events, hub-dup-ids, hub-seq-gaps (each should be
 // the door's last seq, 0 and 0), safety-missed (visits' safety events the
-// hub lacks: 0), taps-stored (3 a visit). published and
-// ack-timeouts are the pump's during the soak (with no ack it publishes
-// the whole log again at each timeout, 10 s doubling to 5 min), and
+// hub lacks: 0), taps-stored (3 a visit). published, ack-timeouts,
+// probes and full-resends are the pump's during the soak (with no ack it
+// publishes a probe again at each timeout, 10 s doubling to 5 min, the
+// log again only when an ack says the hub lacks it), and
 // hub-received and hub-duplicates what the hub then took from the
 // broker's queue; broker-rss-MiB is Mosquitto's RSS when the soak ended
 // (the queue), hub-up-s the hub's link coming up (the broker hands over the
@@ -709,6 +710,8 @@ func BenchmarkDoorSoak(b *testing.B) {
 	b.ReportMetric(float64(r.LastSeq-r.BacklogLast), "soak-events")
 	b.ReportMetric(r.Metrics["kunci_agent_outbox_published_total"], "published")
 	b.ReportMetric(r.Metrics["kunci_agent_outbox_ack_timeouts_total"], "ack-timeouts")
+	b.ReportMetric(r.Metrics["kunci_agent_outbox_probes_total"], "probes")
+	b.ReportMetric(r.Metrics["kunci_agent_outbox_full_resends_total"], "full-resends")
 	b.ReportMetric(float64(s.hub.Received), "hub-received")
 	b.ReportMetric(float64(s.hub.Duplicates), "hub-duplicates")
 	b.ReportMetric(s.drain.Elapsed.Seconds(), "drain-s")
