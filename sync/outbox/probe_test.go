@@ -82,7 +82,8 @@ func (h *fakeHub) serve(t *testing.T, p *outbox.Pump, st *agent.Store, step time
 }
 
 // probing runs a pump with o on a log of backlog events and a link that
-// is up and completes every publish at once, until the test ends.
+// is up and completes every publish at once, until the test ends; it
+// returns once the pump published the log. Call it in a synctest bubble.
 func probing(t *testing.T, backlog int, o outbox.Options) (*agent.Store, *mqttlinktest.Link, *outbox.Pump, chan struct{}) {
 	t.Helper()
 	st := openLog(t)
@@ -93,6 +94,7 @@ func probing(t *testing.T, backlog int, o outbox.Options) (*agent.Store, *mqttli
 	notify := make(chan struct{}, 1)
 	p, stop := start(t, st, pub, notify, o)
 	t.Cleanup(stop)
+	synctest.Wait() // the log is out
 	return st, pub, p, notify
 }
 
@@ -111,7 +113,6 @@ func TestPumpProbesWhileHubDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const backlog = 1000
 		st, pub, p, notify := probing(t, backlog, probeOpts)
-		synctest.Wait()
 		time.Sleep(10 * time.Second) // timeouts at 1, 3, 7
 		appendN(t, st, 5)            // live, while the hub is down
 		poke(notify)
@@ -158,7 +159,6 @@ func TestPumpProbeFindsLostSession(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const backlog = 1000
 		st, pub, p, _ := probing(t, backlog, probeOpts)
-		synctest.Wait()
 		time.Sleep(10 * time.Second) // timeouts at 1, 3, 7; the next at 11
 		synctest.Wait()
 		sent, _ := published(t, pub)
@@ -271,6 +271,34 @@ func TestPumpReconnectProbes(t *testing.T) {
 		}
 		if hub.through != backlog+6 {
 			t.Errorf("the hub holds 1..%d; want 1..%d", hub.through, backlog+6)
+		}
+	})
+}
+
+// TestPumpProbeAckInsideIsNoLoss: a hub taking its queue that stops for
+// an ack timeout inside a probe, not on its end, gets another probe from
+// there, not the log again; it then acks everything.
+func TestPumpProbeAckInsideIsNoLoss(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const backlog = 1000
+		st, pub, p, _ := probing(t, backlog, probeOpts)
+		time.Sleep(10 * time.Second) // probes at 1, 3, 7
+		if err := p.HandleAck(ack(st.Epoch(), 8)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(probeOpts.AckTimeout)
+		synctest.Wait()
+		sent, _ := published(t, pub)
+		if want := append(seqs(1, backlog), slices.Concat(seqs(1, 16), seqs(1, 16), seqs(1, 16), seqs(9, 24))...); !slices.Equal(sent, want) {
+			t.Fatalf("published %d: %v...; want the log, 3 probes from 0 and one from 8", len(sent), sent[backlog:])
+		}
+		hub := newFakeHub(pub, nil)
+		hub.serve(t, p, st, 100*time.Millisecond, 100)
+		if s := p.Stats(); s.Probes != 4 || s.FullResends != 0 {
+			t.Errorf("stats %+v; want 4 probes, no full resend", s)
+		}
+		if again, _ := published(t, pub); len(again) != len(sent) {
+			t.Errorf("published %v after the hub acked its queue; want nothing", again[len(sent):])
 		}
 	})
 }
