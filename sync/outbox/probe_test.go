@@ -1,6 +1,7 @@
 package outbox_test
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -37,14 +38,18 @@ func newFakeHub(pub *mqttlinktest.Link, lost func(i int, seq uint64) bool) *fake
 // and returns how many publishes that was.
 func (h *fakeHub) take(t *testing.T) int {
 	t.Helper()
-	sent, _ := published(t, h.pub)
-	n := len(sent) - h.taken
-	for i := h.taken; i < len(sent); i++ {
-		if !h.lost(i, sent[i]) {
-			h.has[sent[i]] = true
+	pubs := h.pub.Published()[h.taken:]
+	for i, m := range pubs {
+		var e agent.Event
+		if err := json.Unmarshal(m.Payload, &e); err != nil {
+			t.Fatalf("publish to %s is no event: %v", m.Topic, err)
+		}
+		if !h.lost(h.taken+i, e.Seq) {
+			h.has[e.Seq] = true
 		}
 	}
-	h.taken = len(sent)
+	n := len(pubs)
+	h.taken += n
 	for h.has[h.through+1] {
 		h.through++
 	}
