@@ -46,9 +46,17 @@ type Publisher interface {
 	NextConnection() <-chan struct{}
 }
 
+// onBroker is a Publisher that says which broker it is on: a link with
+// several brokers, each with its own queue for the hub.
+type onBroker interface {
+	// Broker returns the address of the broker the link is on.
+	Broker() string
+}
+
 var (
 	_ Log       = (*agent.Store)(nil)
 	_ Publisher = (*mqttlink.Link)(nil)
+	_ onBroker  = (*mqttlink.Link)(nil)
 )
 
 // DefaultDeleteInterval is Options.DeleteInterval's default.
@@ -98,10 +106,10 @@ type Options struct {
 	// acknowledged (PUBACK) since the hub last lacked it: with a clean
 	// session the publishes open when the link dropped are lost, those
 	// acknowledged are in the hub's session, unless the broker lost it,
-	// which the probe shows at the next timeout. The pump cannot tell one
-	// broker from another: a link that fails over to another broker
-	// should come with a new Run, or what the first broker held reaches
-	// the hub only after two ack timeouts.
+	// which the probe shows at the next timeout. A connection to another
+	// broker than the last (a Publisher with a Broker method, as
+	// *mqttlink.Link with several brokers) goes back in full: what one
+	// broker acknowledged is not in the other's queue for the hub.
 	AckTimeout    time.Duration
 	MaxAckTimeout time.Duration
 	// ProbeSize is how many events after the hub's ack a probe publishes
@@ -425,6 +433,7 @@ type state struct {
 	// the broker (PUBACK) since the hub last lacked it; Run's first
 	// connection has none
 	confirmed uint64
+	broker    string // the broker confirmed was acknowledged by, if the link says
 	// the last probe: the hub's ack when it began, its last seq (0: no
 	// probe since the last full resend or connection), and while it is
 	// being published, the seq to go on from after it (0: none under way)
@@ -482,8 +491,8 @@ func (p *Pump) Run(ctx context.Context) error {
 
 // reset starts a connection: go back to the hub's ack, forget the tokens
 // of the previous connection, and mark what is stored now as backlog. What
-// the broker acknowledged since Run started is probed, not sent again in
-// full (Options.AckTimeout).
+// the broker acknowledged since Run started, on the same broker, is
+// probed, not sent again in full (Options.AckTimeout).
 func (p *Pump) reset(s *state) error {
 	s.window, s.retryAt, s.next, s.ahead = nil, time.Time{}, 0, nil
 	s.probeEnd, s.resume = 0, 0
@@ -498,6 +507,9 @@ func (p *Pump) reset(s *state) error {
 		return err
 	}
 	s.acked, s.next, s.boundary, s.progress, s.ackWait = acked, acked+1, last, time.Now(), p.o.AckTimeout
+	if b, ok := p.pub.(onBroker); ok && b.Broker() != s.broker {
+		s.broker, s.confirmed = b.Broker(), 0
+	}
 	if s.confirmed = max(s.confirmed, acked); s.confirmed > acked {
 		p.probe(s, s.confirmed+1)
 	}

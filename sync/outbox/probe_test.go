@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"encoding/json"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -304,6 +305,62 @@ func TestPumpProbeAckInsideIsNoLoss(t *testing.T) {
 		}
 		if again, _ := published(t, pub); len(again) != len(sent) {
 			t.Errorf("published %v after the hub acked its queue; want nothing", again[len(sent):])
+		}
+	})
+}
+
+// brokersLink is the fake link on one of several brokers, as a link with
+// a list of brokers says (Broker).
+type brokersLink struct {
+	*mqttlinktest.Link
+	mu     sync.Mutex
+	broker string
+}
+
+func (l *brokersLink) Broker() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.broker
+}
+
+// connect brings the link up on broker.
+func (l *brokersLink) connect(broker string) {
+	l.mu.Lock()
+	l.broker = broker
+	l.mu.Unlock()
+	l.Connect()
+}
+
+// TestPumpFailoverResendsInFull: a reconnection to the same broker
+// probes; one to another broker (a failover) publishes everything after
+// the hub's ack again, which the first broker holds and the second does
+// not.
+func TestPumpFailoverResendsInFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const backlog = 100
+		st := openLog(t)
+		appendN(t, st, backlog)
+		pub := &brokersLink{Link: newFakePub(t)}
+		pub.SetAuto(true)
+		pub.connect("tcp://broker-1:8883")
+		o := probeOpts
+		o.AckTimeout, o.MaxAckTimeout = time.Hour, time.Hour // reconnections only
+		p, stop := start(t, st, pub, nil, o)
+		defer stop()
+		for _, b := range []string{"tcp://broker-1:8883", "tcp://broker-2:8883", "tcp://broker-2:8883"} {
+			synctest.Wait()
+			pub.Drop(errLost)
+			pub.connect(b)
+		}
+		synctest.Wait()
+		sent, _ := published(t, pub.Link)
+		// the log; a probe (broker 1 again); the log (broker 2); a probe
+		want := slices.Concat(seqs(1, backlog), seqs(1, 16), seqs(1, backlog), seqs(1, 16))
+		if !slices.Equal(sent, want) {
+			t.Fatalf("published %d: %v; want the log, a probe, the log, a probe", len(sent), sent)
+		}
+		if s := p.Stats(); s.Probes != 2 || s.Resends != 3 {
+			t.Errorf("stats %+v; want 2 probes, 3 resends (the reconnections)", s)
 		}
 	})
 }
