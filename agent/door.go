@@ -74,7 +74,8 @@ type Door struct {
 }
 
 // NewDoor drives the relay to its safe state first, then restores the
-// door's saved state from the store. Run starts it. The door's metrics
+// door's saved state from the store, compacting it first if it keeps many
+// free pages (compact.go). Run starts it. The door's metrics
 // go on reg, which its Handler serves at /metrics; nil: a registry of its
 // own.
 func NewDoor(cfg Config, st *Store, relay Relay, clk Clock, log *slog.Logger, reg *metrics.Registry) (*Door, error) {
@@ -90,6 +91,16 @@ func NewDoor(cfg Config, st *Store, relay Relay, clk Clock, log *slog.Logger, re
 	}
 	d := &Door{cfg: cfg, store: st, relay: relay, clock: clk, log: log, reg: reg, ctr: newMetrics(reg),
 		reqs: make(chan request), stopped: make(chan struct{})}
+	registerStore(reg, st)
+	st.compact.mu.Lock()
+	st.compact.log = log
+	st.compact.mu.Unlock()
+	// the relay is locked and the door's loop not running: a store left
+	// with many free pages (a drain before a restart) is compacted now,
+	// its copy unbounded
+	if err := st.compactIfDue(false); err != nil {
+		log.Warn("door: store not compacted at start", "err", err)
+	}
 	d.m = NewMachine(cfg.Site, cfg.Door, cfg.Rules, cfg.Readers, cfg.Racks, snap)
 	d.saved = snap
 	if !last.IsZero() {

@@ -15,6 +15,12 @@ var (
 	ErrWrongDoor = errors.New("record is for another door")
 	// ErrStoreMismatch: the store file belongs to another site or door.
 	ErrStoreMismatch = errors.New("store belongs to another door")
+	// ErrCompactNoRoom: the store's disk has too little room for a
+	// compaction's copy; the store goes on in its file.
+	ErrCompactNoRoom = errors.New("no room on the disk for the compaction's copy")
+	// ErrCompactSlow: a compaction's copy took longer than the door's
+	// writes may wait; it is abandoned.
+	ErrCompactSlow = errors.New("compaction's copy past its bound")
 	// ErrUnknownReader: a tap names a reader the door does not have.
 	ErrUnknownReader = errors.New("unknown reader")
 	// ErrUnknownRack: an input names a rack the door does not have.

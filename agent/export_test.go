@@ -213,3 +213,44 @@ func (s *Store) Commits() uint64 { return s.commits.Load() }
 // DoorWritesWaiting is how many writes of the door's wait for bbolt's
 // writer or hold it.
 func (s *Store) DoorWritesWaiting() int { return int(s.first.waiting.Load()) }
+
+// CompactBounds sets when s compacts: at least freePages free and a
+// 1/freeShare of the file, online at most onlineLive bytes of live data
+// copied within pause.
+func CompactBounds(s *Store, freePages, freeShare int, onlineLive int64, pause time.Duration) {
+	s.compact.mu.Lock()
+	defer s.compact.mu.Unlock()
+	s.compact.bounds = compactBounds{freePages: freePages, freeShare: freeShare, onlineLive: onlineLive,
+		pause: pause, txBytes: 64 << 10}
+}
+
+// CompactStep makes f run at each step of s's compactions; an error fails
+// the step.
+func CompactStep(s *Store, f func(step string) error) {
+	s.compact.mu.Lock()
+	defer s.compact.mu.Unlock()
+	s.compact.step = f
+}
+
+// CompactIfDue compacts s as the deletions of acked events (online) or
+// NewDoor (at start) do.
+func CompactIfDue(s *Store, online bool) error { return s.compactIfDue(online) }
+
+// FreePages returns the pages bbolt keeps free in s's file.
+func FreePages(s *Store) int {
+	u, err := s.use()
+	if err != nil {
+		panic(err)
+	}
+	return u.free
+}
+
+// DoorWritesWaiting returns how many of the door's writes wait for the
+// store or hold it.
+func DoorWritesWaiting(s *Store) int { return int(s.first.waiting.Load()) }
+
+// CompactSteps are the steps of a compaction, in order.
+var CompactSteps = []string{stepCreate, stepCopy, stepSync, stepRename, stepSyncDir, stepSwap, stepDone}
+
+// CompactSuffix names the copy beside the store while a compaction makes it.
+const CompactSuffix = compactSuffix

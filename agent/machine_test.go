@@ -3,6 +3,7 @@ package agent_test
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(compactChildEnv); spec != "" {
+		compactChild(spec) // TestCompactKilled's child; it never returns
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -51,3 +51,25 @@ func newMetrics(r *metrics.Registry) *Metrics {
 		UnknownRacks:   in.With("unknown_rack"),
 	}
 }
+
+// registerStore registers the store's own counters on r: its compactions
+// (compact.go), and the free pages that decide them.
+func registerStore(r *metrics.Registry, st *Store) {
+	c := &st.compact
+	r.CounterFunc("kunci_agent_store_compactions_total",
+		"Compactions of the door's store: the live data copied into a new file, which replaced the old one.", c.done.Value)
+	r.CounterFunc("kunci_agent_store_compactions_skipped_total",
+		"Compactions of the door's store skipped because its disk had too little room for the copy.", c.skipped.Value)
+	r.CounterFunc("kunci_agent_store_compactions_failed_total",
+		"Compactions of the door's store that failed or ran past their bound; the store went on in its file.", c.failed.Value)
+	r.GaugeFunc("kunci_agent_store_compaction_seconds",
+		"How long the last compaction of the door's store took, its copy and swap: the door's writes waited for it.", c.seconds.Value)
+	r.GaugeFunc("kunci_agent_store_free_pages",
+		"Pages of the door's store file that bbolt keeps free; it writes their list in every commit.", func() float64 {
+			u, err := st.use()
+			if err != nil {
+				return 0
+			}
+			return float64(u.free)
+		})
+}

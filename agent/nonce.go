@@ -76,7 +76,7 @@ func (s *Store) ClaimNonce(id string, expires time.Time, at Time) (fresh bool, e
 // and tests.
 func (s *Store) Nonces() (map[string]time.Time, error) {
 	out := map[string]time.Time{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bNonces)
 		if b == nil {
 			return nil

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +44,16 @@ var (
 // event log and the metadata. Every write is one fsync'd transaction, and
 // the door's own writes go before the deletions of acked events (Ack).
 type Store struct {
-	db    *bolt.DB
+	// mu guards db: every transaction holds it read-locked, and only a
+	// compaction's swap of the file and Close take it (compact.go)
+	mu sync.RWMutex
+	db *bolt.DB
+	// writes is held read-locked by every write transaction and
+	// write-locked by a compaction for its copy: the writes that come
+	// meanwhile wait, and land in the new file
+	writes sync.RWMutex
+
+	path  string
 	epoch string
 	site  string
 	door  string
@@ -58,6 +69,8 @@ type Store struct {
 
 	// writeFault, when set (tests), fails the door's writes with its error
 	writeFault atomic.Pointer[error]
+
+	compact compaction
 }
 
 // doorFirst gives the door's writes bbolt's one writer before the
@@ -108,21 +121,48 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 	if err := s.writeFault.Load(); err != nil {
 		return *err
 	}
-	if err := s.db.Update(fn); err != nil {
+	if err := s.write(fn); err != nil {
 		return err
 	}
 	s.commits.Add(1)
 	return nil
 }
 
+// write runs fn in a write transaction, after a compaction's copy if one
+// runs.
+func (s *Store) write(fn func(*bolt.Tx) error) error {
+	s.writes.RLock()
+	defer s.writes.RUnlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.Update(fn)
+}
+
+// view runs fn in a read transaction, on the file open now.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.View(fn)
+}
+
+// openBolt opens the bbolt file at path as the store does.
+func openBolt(path string) (*bolt.DB, error) {
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+}
+
 // OpenStore opens or creates the store at path for one door. A store made
-// for another door is refused.
+// for another door is refused. What an interrupted compaction left beside
+// it is removed.
 func OpenStore(path, site, door string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err := os.Remove(path + compactSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("store %s: an interrupted compaction's file: %w", path, err)
+	}
+	db, err := openBolt(path)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	s := &Store{db: db, site: site, door: door, space: space{path: path, free: freeSpace}}
+	s := &Store{db: db, path: path, site: site, door: door, space: space{path: path, free: freeSpace}}
+	s.compact.init()
 	s.SetQuota(Quota{})
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bMeta, bEvents, bPermits, bRevocations, bStaff, bCards, bVersions, bUsage} {
@@ -163,11 +203,23 @@ func OpenStore(path, site, door string) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the file, after a compaction that runs.
+func (s *Store) Close() error {
+	s.writes.Lock()
+	defer s.writes.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Close()
+}
 
-// DB returns the bbolt handle, for consistency checks and tools.
-func (s *Store) DB() *bolt.DB { return s.db }
+// DB returns the bbolt handle, for consistency checks and tools. A
+// compaction replaces it (and closes this one): it is for a store that
+// nothing compacts meanwhile.
+func (s *Store) DB() *bolt.DB {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db
+}
 
 // Epoch names this store's event sequence; it is new with every new store.
 func (s *Store) Epoch() string { return s.epoch }
@@ -249,7 +301,7 @@ func (s *Store) Append(b *Batch) error {
 // LastSeq returns the seq of the newest event ever appended.
 func (s *Store) LastSeq() (uint64, error) {
 	var seq uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		seq = tx.Bucket(bEvents).Sequence()
 		return nil
 	})
@@ -262,7 +314,7 @@ func (s *Store) Events(after uint64, limit int) ([]Event, error) {
 	if after == math.MaxUint64 {
 		return nil, nil // after+1 would wrap around to the first event
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bEvents).Cursor()
 		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 			var e Event
@@ -294,7 +346,7 @@ func (s *Store) EventsJSON(after uint64, limit int) ([]RawEvent, error) {
 		return nil, nil // after+1 would wrap around to the first event
 	}
 	var out []RawEvent
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bEvents).Cursor()
 		var buf []byte // one allocation for many events
 		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
@@ -334,12 +386,18 @@ const (
 // write of the door's waits, and cut short, with what it deleted so far,
 // when one starts waiting: the door waits for a deletion's commit at
 // most, never for the whole deletion. Acked moves with each transaction.
+// Once the deletions are done, the store compacts itself if what they
+// freed is past the bound (compact.go).
 func (s *Store) Ack(through uint64) error {
 	for {
 		s.first.wait()
 		done, err := s.ackSome(through)
-		if err != nil || done {
+		if err != nil {
 			return err
+		}
+		if done {
+			s.compactIfDue(true) // logged and counted: the deletions are done
+			return nil
 		}
 	}
 }
@@ -348,7 +406,7 @@ func (s *Store) Ack(through uint64) error {
 // through, and reports whether none is left.
 func (s *Store) ackSome(through uint64) (done bool, err error) {
 	var ackedTo uint64
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.write(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if old := meta.Get(kAcked); len(old) == 8 && binary.BigEndian.Uint64(old) >= through {
 			done = true
@@ -386,7 +444,7 @@ func (s *Store) ackSome(through uint64) (done bool, err error) {
 // Acked returns the seq through which the hub has acked.
 func (s *Store) Acked() (uint64, error) {
 	var n uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bMeta).Get(kAcked); len(v) == 8 {
 			n = binary.BigEndian.Uint64(v)
 		}
@@ -399,7 +457,7 @@ func (s *Store) Acked() (uint64, error) {
 func (s *Store) State() (Snapshot, time.Time, error) {
 	var snap Snapshot
 	var last time.Time
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if v := meta.Get(kState); v != nil {
 			if err := json.Unmarshal(v, &snap); err != nil {
@@ -435,7 +493,7 @@ func (s *Store) Card(fp permit.Fingerprint) (CardInfo, error) {
 // Cards looks up two cards in one read: fp, and other unless it is empty
 // (the card of a guest waiting for the escort).
 func (s *Store) Cards(fp, other permit.Fingerprint) (info, otherInfo CardInfo, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		var err error
 		if info, err = s.card(tx, fp); err != nil || other == "" {
 			return err
@@ -503,7 +561,7 @@ func (s *Store) Apply(rec permit.Record) (changed bool, err error) {
 	// a record applied before (a retained message again, an unchanged
 	// file at start) or refused costs a read, not an fsync'd write
 	var noop bool
-	if err := s.db.View(func(tx *bolt.Tx) error {
+	if err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		_, _, noop, err = s.judge(tx, rec)
 		return err
@@ -675,7 +733,7 @@ func (s *Store) putStaff(tx *bolt.Tx, st *permit.Staff) error {
 
 // Counts returns how many permits and staff records are stored.
 func (s *Store) Counts() (permits, staff int, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		permits = tx.Bucket(bPermits).Stats().KeyN
 		staff = tx.Bucket(bStaff).Stats().KeyN
 		return nil
