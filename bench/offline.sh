@@ -53,9 +53,11 @@ END {
   row("  paired bare fsync'\''d update p50 / p99", sprintf("%s / %s (grant %.2fx / %.2fx)", ms(v["bare-p50-us"]), ms(v["bare-p99-us"]), v["grant-p50-us"] / v["bare-p50-us"], v["grant-p99-us"] / v["bare-p99-us"]))
   row("drain through Mosquitto, end-to-end acks (pump and ingest defaults)", sprintf("%.0f s (%.1f min), %.0f events/s", v["drain-s"], v["drain-s"] / 60, v["drain-ev-per-s"]))
   row("  hub duplicates; pump resends", sprintf("%d; %d", v["drain-hub-dups"], v["drain-resends"]))
-  row("after the drain: file; free pages; freelist written on every commit", sprintf("%.2f GiB; %d; %.0f KiB", v["after-file-GiB"], v["after-free-pages"], v["after-freelist-KiB"]))
+  row("compactions by the drain'\''s deletions (not done)", sprintf("%d (%d)", v["compactions"], v["compactions-not-done"]))
+  row("  the last: file before -> after; live data copied; the door'\''s writes paused", sprintf("%.2f GiB -> %.1f MiB; %.1f MiB; %.0f ms", v["compact-before-GiB"], v["compact-after-MiB"], v["compact-live-MiB"], v["compact-s"] * 1000))
+  row("after the drain: file; free pages; freelist written on every commit", sprintf("%.3f GiB; %d; %.0f KiB", v["after-file-GiB"], v["after-free-pages"], v["after-freelist-KiB"]))
   row("  door path: input mean; grant p50 / p99", sprintf("%s; %s / %s", ms(v["after-input-us"]), ms(v["after-grant-p50-us"]), ms(v["after-grant-p99-us"])))
-  row("  paired bare fsync'\''d update p50 / p99", sprintf("%s / %s", ms(v["after-bare-p50-us"]), ms(v["after-bare-p99-us"])))
+  row("  paired bare fsync'\''d update p50 / p99", sprintf("%s / %s (grant %.2fx / %.2fx)", ms(v["after-bare-p50-us"]), ms(v["after-bare-p99-us"]), v["after-grant-p50-us"] / v["after-bare-p50-us"], v["after-grant-p99-us"] / v["after-bare-p99-us"]))
   row("default quota: events not yet acked", sprintf("%d (low at %d, full at %d)", v["quota-events"], v["quota-low-at"], v["quota-full-at"]))
   row("  disk the quota needs at the measured bytes per event", sprintf("%.1f GB", v["quota-GB"]))
   lv = v["level-at-n"]

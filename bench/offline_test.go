@@ -291,7 +291,8 @@ type offlineResult struct {
 	full, drained     boltSpace
 	before, after     inputSample // the door's appends on the full buffer, and after the drain
 	drain             drainResult
-	policy            agent.Space // of the default quota, with n pending
+	compact           agent.CompactStats // the store's compactions, by the drain's deletions
+	policy            agent.Space        // of the default quota, with n pending
 	copySecs          float64
 	workDir, workPath string
 }
@@ -321,6 +322,7 @@ func runOffline(tb testing.TB, n, permits, visits int, log io.Writer) offlineRes
 	st.SetQuota(agent.Quota{})
 	r.policy = st.Space()
 	r.drain = drainStore(tb, r.workDir, st, drainConfig{})
+	r.compact = st.Compactions()
 	if err := st.Close(); err != nil {
 		tb.Fatal(err)
 	}
@@ -349,6 +351,11 @@ func runOffline(tb testing.TB, n, permits, visits int, log io.Writer) offlineRes
 //   - the drain of the whole copy through a real Mosquitto with end-to-end
 //     acks (the pump and the hub's ingest with their defaults, the hub's
 //     store beside the copy): drain-s, drain-ev-per-s;
+//   - the compactions the drain's deletions made (agent/compact.go):
+//     compactions, and of the last one the file before and after
+//     (compact-before-GiB, compact-after-MiB), the live data it copied
+//     (compact-live-MiB) and how long the door's writes waited for it
+//     (compact-s);
 //   - after the drain, the free pages bbolt keeps listing (after-free-
 //     pages, after-freelist-KiB, written on every commit) and the door's
 //     inputs again (after-input-us, after-grant-p50-us, after-grant-p99-us).
@@ -406,6 +413,12 @@ func reportOffline(b *testing.B, r offlineResult) {
 	b.ReportMetric(r.drain.rate(), "drain-ev-per-s")
 	b.ReportMetric(float64(r.drain.hub.Duplicates), "drain-hub-dups")
 	b.ReportMetric(float64(r.drain.pump.Resends), "drain-resends")
+	b.ReportMetric(float64(r.compact.Done), "compactions")
+	b.ReportMetric(float64(r.compact.Failed+r.compact.Skipped), "compactions-not-done")
+	b.ReportMetric(float64(r.compact.Last.BeforeBytes)/(1<<30), "compact-before-GiB")
+	b.ReportMetric(float64(r.compact.Last.AfterBytes)/(1<<20), "compact-after-MiB")
+	b.ReportMetric(float64(r.compact.Last.LiveBytes)/(1<<20), "compact-live-MiB")
+	b.ReportMetric(r.compact.Last.Took.Seconds(), "compact-s")
 	b.ReportMetric(float64(r.drained.freePages), "after-free-pages")
 	b.ReportMetric(float64(r.drained.freelistBytes)/1024, "after-freelist-KiB")
 	b.ReportMetric(float64(r.drained.fileBytes)/(1<<30), "after-file-GiB")
@@ -459,6 +472,9 @@ func TestOfflineBuffer(t *testing.T) {
 	}
 	if r.drained.events != 0 {
 		t.Errorf("after the drain the store holds %d events", r.drained.events)
+	}
+	if r.compact.Failed != 0 || r.compact.Skipped != 0 {
+		t.Errorf("compactions %+v: one failed or skipped", r.compact)
 	}
 	if r.policy.MaxEvents != agent.DefaultMaxEvents || r.policy.Level != agent.SpaceOK {
 		t.Errorf("policy %+v: want the default quota, level ok", r.policy)
