@@ -40,9 +40,9 @@ type compactBounds struct {
 	// freePages: at least this many pages free (with 4 KiB pages 4096 are
 	// 16 MiB, a freelist of 32 KiB written in every commit)
 	freePages int
-	// freeShare: and at least 1/freeShare of the file's pages free, so
-	// that what the copy costs (the live data) is paid back by what it
-	// gives back
+	// freeShare: and at least 1/freeShare of the file's pages free: with
+	// 2, the copy (the live data) is at most what it gives back, and the
+	// compactions of a drain's end halve the file each
 	freeShare int
 	// onlineLive: online (after the deletions of acked events), at most
 	// this much live data, so that the copy fits the pause; at start any
@@ -58,7 +58,7 @@ type compactBounds struct {
 // defaultCompactBounds: the freelist is cheap below 4096 pages (a commit's
 // fsync dominates), and 64 MiB of live data copies within the 2 s pause
 // (bench/README.md, the offline buffer, measures the copy).
-var defaultCompactBounds = compactBounds{freePages: 4096, freeShare: 4, onlineLive: 64 << 20,
+var defaultCompactBounds = compactBounds{freePages: 4096, freeShare: 2, onlineLive: 64 << 20,
 	pause: 2 * time.Second, txBytes: 16 << 20}
 
 // The steps of a compaction, for the tests that fail or kill one at each.
@@ -82,12 +82,15 @@ type compaction struct {
 	done, skipped, failed metrics.Counter
 	seconds               metrics.Gauge
 
-	mu      sync.Mutex
-	bounds  compactBounds
-	log     *slog.Logger
-	last    Compacted
-	retryAt int                     // online: the free pages to wait for after a skip or a failure
-	step    func(step string) error // tests: runs at each step; an error fails it
+	mu     sync.Mutex
+	bounds compactBounds
+	log    *slog.Logger
+	last   Compacted
+	// online, after a skip or a failure: the free pages to wait for, or
+	// the live data (0, 0: none to wait for)
+	retryFree int
+	retryLive int64
+	step      func(step string) error // tests: runs at each step; an error fails it
 }
 
 func (c *compaction) init() {
@@ -170,7 +173,8 @@ func (b compactBounds) due(u fileUse, online bool) bool {
 
 // compactIfDue compacts the store if its free pages are past the bound.
 // Online, it waits for no door write to wait first, and after a skip or a
-// failure it tries again only once the free pages have doubled. A
+// failure it tries again only once the free pages have doubled or the
+// live data halved (the deletions of a drain go on). A
 // compaction skipped for the disk's room or failed is logged and counted,
 // and the store goes on in its file: it returns nil then, and the error
 // only for tests.
@@ -181,7 +185,7 @@ func (s *Store) compactIfDue(online bool) error {
 		return err
 	}
 	c.mu.Lock()
-	due := c.bounds.due(u, online) && (!online || u.free >= c.retryAt)
+	due := c.bounds.due(u, online) && (!online || u.free >= c.retryFree || u.live() <= c.retryLive)
 	c.mu.Unlock()
 	if !due {
 		return nil
@@ -212,7 +216,7 @@ func (s *Store) compactNow(online bool) error {
 	fail := func(counter *metrics.Counter, err error) error {
 		counter.Inc()
 		c.mu.Lock()
-		c.retryAt = 2 * u.free
+		c.retryFree, c.retryLive = 2*u.free, u.live()/2
 		c.mu.Unlock()
 		log.Warn("store: not compacted, the store goes on in its file", "path", s.path, "err", err,
 			"file_bytes", u.bytes(), "free_pages", u.free, "live_bytes", u.live())
@@ -281,7 +285,7 @@ func (s *Store) compactNow(online bool) error {
 	c.done.Inc()
 	c.seconds.Set(took.Seconds())
 	c.mu.Lock()
-	c.last, c.retryAt = res, 0
+	c.last, c.retryFree, c.retryLive = res, 0, 0
 	c.mu.Unlock()
 	log.Info("store compacted", "path", s.path, "online", online, "before_bytes", res.BeforeBytes,
 		"after_bytes", res.AfterBytes, "free_pages", u.free, "live_bytes", res.LiveBytes, "took", took)

@@ -32,7 +32,7 @@ import (
 // Bounds of the tests: a few hundred pages freed are enough to compact.
 const (
 	testFreePages = 32
-	testFreeShare = 4
+	testFreeShare = 2
 )
 
 // neverCompact keeps s from compacting until the test lowers its bounds.
@@ -436,8 +436,22 @@ func TestCompactOnlineBounded(t *testing.T) {
 			t.Errorf("Compactions() = %+v, file %d (before %d); want one failed, the file kept", c, fileSize(t, path), before)
 		}
 		noCopyLeft(t, path)
+		testBounds(st)
+		if err := agent.CompactIfDue(st, true); err != nil || st.Compactions().Done != 0 {
+			t.Errorf("online again: %v, %+v; want no try before the free pages double or the live data halves", err, st.Compactions())
+		}
+		if err := st.Ack(4000); err != nil { // the rest of the drain: the live data halves
+			t.Fatal(err)
+		}
+		if c := st.Compactions(); c.Done != 1 || fileSize(t, path) >= before {
+			t.Errorf("after the rest of the drain: %+v, file %d (before %d); want it done", c, fileSize(t, path), before)
+		}
+	})
+	t.Run("slow at start", func(t *testing.T) {
+		st, _ := drainedStore(t)
+		agent.CompactBounds(st, testFreePages, testFreeShare, 1<<30, time.Nanosecond)
 		if err := agent.CompactIfDue(st, false); err != nil || st.Compactions().Done != 1 {
-			t.Errorf("at start: %v, %+v; want it done, unbounded", err, st.Compactions())
+			t.Errorf("at start: %v, %+v; want it done, its copy unbounded", err, st.Compactions())
 		}
 	})
 	t.Run("live", func(t *testing.T) {
