@@ -109,6 +109,14 @@ func (c *compaction) at(step string) error {
 	return f(step)
 }
 
+// SetLog makes the store log its compactions to log; NewDoor sets the
+// door's. Without one they are counted only.
+func (s *Store) SetLog(log *slog.Logger) {
+	s.compact.mu.Lock()
+	defer s.compact.mu.Unlock()
+	s.compact.log = log
+}
+
 func (c *compaction) logger() *slog.Logger {
 	c.mu.Lock()
 	defer c.mu.Unlock()

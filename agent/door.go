@@ -92,9 +92,7 @@ func NewDoor(cfg Config, st *Store, relay Relay, clk Clock, log *slog.Logger, re
 	d := &Door{cfg: cfg, store: st, relay: relay, clock: clk, log: log, reg: reg, ctr: newMetrics(reg),
 		reqs: make(chan request), stopped: make(chan struct{})}
 	registerStore(reg, st)
-	st.compact.mu.Lock()
-	st.compact.log = log
-	st.compact.mu.Unlock()
+	st.SetLog(log)
 	// the relay is locked and the door's loop not running: a store left
 	// with many free pages (a drain before a restart) is compacted now,
 	// its copy unbounded

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -320,6 +321,7 @@ func runOffline(tb testing.TB, n, permits, visits int, log io.Writer) offlineRes
 		tb.Fatal(err)
 	}
 	st.SetQuota(agent.Quota{})
+	st.SetLog(slog.New(slog.NewTextHandler(log, nil))) // its compactions, with their sizes
 	r.policy = st.Space()
 	r.drain = drainStore(tb, r.workDir, st, drainConfig{})
 	r.compact = st.Compactions()
