@@ -51,7 +51,8 @@ type compactBounds struct {
 	// pause bounds an online copy: the door's writes wait for it, and
 	// past it it is abandoned
 	pause time.Duration
-	// txBytes bounds the copy's transactions
+	// txBytes bounds the copy's transactions: a commit's write and fsync
+	// is what the pause cannot cut short, the last one above all
 	txBytes int
 }
 
@@ -59,7 +60,7 @@ type compactBounds struct {
 // fsync dominates), and 64 MiB of live data copies within the 2 s pause
 // (bench/README.md, the offline buffer, measures the copy).
 var defaultCompactBounds = compactBounds{freePages: 4096, freeShare: 2, onlineLive: 64 << 20,
-	pause: 2 * time.Second, txBytes: 16 << 20}
+	pause: 2 * time.Second, txBytes: 4 << 20}
 
 // The steps of a compaction, for the tests that fail or kill one at each.
 const (
@@ -182,7 +183,9 @@ func (b compactBounds) due(u fileUse, online bool) bool {
 // compactIfDue compacts the store if its free pages are past the bound.
 // Online, it waits for no door write to wait first, and after a skip or a
 // failure it tries again only once the free pages have doubled or the
-// live data halved (the deletions of a drain go on). A
+// live data halved (the deletions of a drain go on), and after a copy
+// past its pause, once the live data is three quarters of what the pause
+// copied. A
 // compaction skipped for the disk's room or failed is logged and counted,
 // and the store goes on in its file: it returns nil then, and the error
 // only for tests.
@@ -221,10 +224,16 @@ func (s *Store) compactNow(online bool) error {
 	if !b.due(u, online) {
 		return nil // another did it meanwhile
 	}
+	var copied int64 // by the copy, in keys and values
 	fail := func(counter *metrics.Counter, err error) error {
 		counter.Inc()
+		retry := u.live() / 2
+		if errors.Is(err, ErrCompactSlow) {
+			// what the pause copied is the rate to fit: a quarter less
+			retry = min(retry, copied/4*3)
+		}
 		c.mu.Lock()
-		c.retryFree, c.retryLive = 2*u.free, u.live()/2
+		c.retryFree, c.retryLive = 2*u.free, retry
 		c.mu.Unlock()
 		log.Warn("store: not compacted, the store goes on in its file", "path", s.path, "err", err,
 			"file_bytes", u.bytes(), "free_pages", u.free, "live_bytes", u.live())
@@ -249,7 +258,7 @@ func (s *Store) compactNow(online bool) error {
 		deadline = t0.Add(b.pause)
 	}
 	tmp := s.path + compactSuffix
-	db, err := s.copyTo(old, tmp, deadline, b.txBytes)
+	db, err := s.copyTo(old, tmp, deadline, b.txBytes, &copied)
 	if err == nil {
 		if err = c.at(stepRename); err == nil {
 			err = os.Rename(tmp, s.path)
@@ -304,8 +313,9 @@ func (s *Store) compactNow(online bool) error {
 }
 
 // copyTo copies src into a new bbolt file at path, fsync'd, and returns
-// it open. A copy past deadline (when set) is abandoned.
-func (s *Store) copyTo(src *bolt.DB, path string, deadline time.Time, txBytes int) (*bolt.DB, error) {
+// it open. A copy past deadline (when set) is abandoned. copied counts
+// the bytes of the keys and values copied.
+func (s *Store) copyTo(src *bolt.DB, path string, deadline time.Time, txBytes int, copied *int64) (*bolt.DB, error) {
 	c := &s.compact
 	os.Remove(path) // a copy left by a compaction that failed
 	if err := c.at(stepCreate); err != nil {
@@ -316,7 +326,7 @@ func (s *Store) copyTo(src *bolt.DB, path string, deadline time.Time, txBytes in
 		return nil, err
 	}
 	err = src.View(func(stx *bolt.Tx) error {
-		return copyTx(stx, dst, deadline, txBytes, c.at)
+		return copyTx(stx, dst, deadline, txBytes, c.at, copied)
 	})
 	if err == nil {
 		if err = c.at(stepSync); err == nil {
@@ -339,15 +349,16 @@ type boltCopy struct {
 	deadline time.Time
 	txBytes  int
 	size, n  int
+	copied   *int64
 	at       func(string) error
 }
 
-func copyTx(src *bolt.Tx, dst *bolt.DB, deadline time.Time, txBytes int, at func(string) error) error {
+func copyTx(src *bolt.Tx, dst *bolt.DB, deadline time.Time, txBytes int, at func(string) error, copied *int64) error {
 	tx, err := dst.Begin(true)
 	if err != nil {
 		return err
 	}
-	c := &boltCopy{dst: dst, tx: tx, deadline: deadline, txBytes: txBytes, at: at}
+	c := &boltCopy{dst: dst, tx: tx, deadline: deadline, txBytes: txBytes, at: at, copied: copied}
 	err = src.ForEach(func(name []byte, b *bolt.Bucket) error {
 		if _, err := c.tx.CreateBucket(name); err != nil {
 			return err
@@ -427,9 +438,13 @@ func (c *boltCopy) next(sz int) (renewed bool, err error) {
 			c.tx = nil
 			return false, err
 		}
+		if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+			return false, fmt.Errorf("%w: %d keys copied", ErrCompactSlow, c.n)
+		}
 		c.size, renewed = 0, true
 	}
 	c.size += sz
+	*c.copied += int64(sz)
 	return renewed, nil
 }
 

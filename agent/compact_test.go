@@ -419,8 +419,9 @@ func TestCompactWritesWaitForTheCopy(t *testing.T) {
 
 // TestCompactOnlineBounded: online, a copy past its pause is abandoned
 // (the writes waited that long at most), counted, and not tried again
-// until the free pages double; too much live data is not tried online at
-// all, but at start; too little disk room is skipped and counted.
+// online soon, but at start, unbounded; too much live data is not tried
+// online at all, but at start; too little disk room is skipped, counted,
+// and tried again once the drain's deletions halved the live data.
 func TestCompactOnlineBounded(t *testing.T) {
 	t.Run("slow", func(t *testing.T) {
 		st, path := drainedStore(t)
@@ -436,20 +437,6 @@ func TestCompactOnlineBounded(t *testing.T) {
 			t.Errorf("Compactions() = %+v, file %d (before %d); want one failed, the file kept", c, fileSize(t, path), before)
 		}
 		noCopyLeft(t, path)
-		testBounds(st)
-		if err := agent.CompactIfDue(st, true); err != nil || st.Compactions().Done != 0 {
-			t.Errorf("online again: %v, %+v; want no try before the free pages double or the live data halves", err, st.Compactions())
-		}
-		if err := st.Ack(4000); err != nil { // the rest of the drain: the live data halves
-			t.Fatal(err)
-		}
-		if c := st.Compactions(); c.Done != 1 || fileSize(t, path) >= before {
-			t.Errorf("after the rest of the drain: %+v, file %d (before %d); want it done", c, fileSize(t, path), before)
-		}
-	})
-	t.Run("slow at start", func(t *testing.T) {
-		st, _ := drainedStore(t)
-		agent.CompactBounds(st, testFreePages, testFreeShare, 1<<30, time.Nanosecond)
 		if err := agent.CompactIfDue(st, false); err != nil || st.Compactions().Done != 1 {
 			t.Errorf("at start: %v, %+v; want it done, its copy unbounded", err, st.Compactions())
 		}
@@ -471,7 +458,7 @@ func TestCompactOnlineBounded(t *testing.T) {
 		free := uint64(agent.DefaultMinFree + 1<<20) // the quota's room, and less than the copy needs
 		agent.SetFreeSpace(st, func(string) (uint64, bool) { return free, true })
 		level := st.Space().Level
-		if err := agent.CompactIfDue(st, false); !errors.Is(err, agent.ErrCompactNoRoom) {
+		if err := agent.CompactIfDue(st, true); !errors.Is(err, agent.ErrCompactNoRoom) {
 			t.Fatalf("compact = %v; want %v", err, agent.ErrCompactNoRoom)
 		}
 		if c := st.Compactions(); c.Skipped != 1 || c.Done != 0 || fileSize(t, path) != before || st.Space().Level != level {
@@ -480,8 +467,14 @@ func TestCompactOnlineBounded(t *testing.T) {
 		}
 		noCopyLeft(t, path)
 		free = 1 << 40
-		if err := agent.CompactIfDue(st, false); err != nil || st.Compactions().Done != 1 {
-			t.Errorf("with room: %v, %+v; want it done", err, st.Compactions())
+		if err := agent.CompactIfDue(st, true); err != nil || st.Compactions().Done != 0 {
+			t.Errorf("online again: %v, %+v; want no try before the free pages double or the live data halves", err, st.Compactions())
+		}
+		if err := st.Ack(4000); err != nil { // the rest of the drain: the live data halves
+			t.Fatal(err)
+		}
+		if c := st.Compactions(); c.Done != 1 || fileSize(t, path) >= before {
+			t.Errorf("after the rest of the drain: %+v, file %d (before %d); want it done", c, fileSize(t, path), before)
 		}
 	})
 }
