@@ -210,7 +210,8 @@ func (s *Store) compactIfDue(online bool) error {
 // compactNow compacts the store, its writes paused for the copy.
 func (s *Store) compactNow(online bool) error {
 	s.writes.Lock()
-	defer s.writes.Unlock()
+	release := sync.OnceFunc(s.writes.Unlock)
+	defer release()
 	c := &s.compact
 	log := c.logger()
 	old := s.db // only a compaction or Close, both under writes, changes it
@@ -288,10 +289,13 @@ func (s *Store) compactNow(online bool) error {
 	s.mu.Lock()
 	s.db = db
 	s.mu.Unlock()
+	// the writes go on in the new file: closing the old one waits for its
+	// readers and unmaps it, which is no part of the pause
+	took := time.Since(t0)
+	release()
 	if err := old.Close(); err != nil {
 		log.Warn("store: close the file before the compaction", "err", err)
 	}
-	took := time.Since(t0)
 	s.space.mu.Lock()
 	s.space.checked = time.Time{} // the disk has its room back
 	s.space.mu.Unlock()

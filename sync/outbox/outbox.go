@@ -459,6 +459,14 @@ func (p *Pump) Run(ctx context.Context) error {
 		}
 	}()
 	for {
+		select {
+		case <-connCh:
+			// a new connection before anything is published on it: a
+			// retry due at the same time must not go out with the last
+			// connection's state (its backlog marked live)
+			connCh = p.reconnected(&s)
+		default:
+		}
 		p.fill(ctx, &s)
 		var tokDone <-chan struct{}
 		if len(s.window) > 0 {
@@ -470,12 +478,7 @@ func (p *Pump) Run(ctx context.Context) error {
 			return nil
 		case <-p.notify:
 		case <-connCh:
-			connCh = p.pub.NextConnection()
-			p.resends.Add(1)
-			if err := p.reset(&s); err != nil {
-				p.o.Log.Error("outbox: read log", "err", err)
-			}
-			s.up = true
+			connCh = p.reconnected(&s)
 		case <-tokDone:
 			p.reap(&s)
 		case <-p.acked:
@@ -487,6 +490,18 @@ func (p *Pump) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// reconnected starts the pump on a new connection and returns the
+// channel of the next.
+func (p *Pump) reconnected(s *state) <-chan struct{} {
+	next := p.pub.NextConnection()
+	p.resends.Add(1)
+	if err := p.reset(s); err != nil {
+		p.o.Log.Error("outbox: read log", "err", err)
+	}
+	s.up = true
+	return next
 }
 
 // reset starts a connection: go back to the hub's ack, forget the tokens
