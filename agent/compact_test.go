@@ -330,7 +330,7 @@ func TestCompactKilled(t *testing.T) {
 			}
 			want, before := dumpFile(t, path), fileSize(t, path)
 
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd := selfCommand("-test.run=^$")
 			cmd.Env = append(os.Environ(), compactChildEnv+"="+path+"|"+step)
 			stdin, err := cmd.StdinPipe()
 			if err != nil {
@@ -617,4 +617,15 @@ func TestDoorCompactsAtStart(t *testing.T) {
 		!strings.Contains(line, "after_bytes=") {
 		t.Errorf("log %q; want the compaction with its sizes", line)
 	}
+}
+
+// selfCommand runs the test binary again. Under qemu-user (.ci/run's Pi
+// tests) the binary is the Pi's and the host cannot exec it: .ci/run
+// names the emulator in KUNCI_TEST_EXEC, which runs it as go test's
+// -exec does.
+func selfCommand(args ...string) *exec.Cmd {
+	if emu := os.Getenv("KUNCI_TEST_EXEC"); emu != "" {
+		return exec.Command(emu, append([]string{os.Args[0]}, args...)...)
+	}
+	return exec.Command(os.Args[0], args...)
 }
