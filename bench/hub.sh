@@ -42,22 +42,10 @@ echo
 echo "== hub (whole run $(elapsed "$start"); medians of ${COUNT} runs)"
 # The table: the median of each metric over the runs; a ratio is the
 # value over its baseline (events/s for the ingest, time for the queries).
-cat "$OUT/ingest.txt" "$OUT/book.txt" | awk '
-function median(s,   v, n, i, j, t) {
-  n = split(s, v, " ")
-  for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j-1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
-  return n % 2 ? v[(n+1)/2] : (v[n/2] + v[n/2+1]) / 2
-}
-function has(b, u) { return ((b SUBSEP u) in vals) }
-function get(b, u) { if (!has(b, u)) { missing = missing " " b "/" u; return 0 }; return median(vals[b, u]) }
-function dur(ms) { return ms >= 1000 ? sprintf("%.2f s", ms / 1000) : ms >= 1 ? sprintf("%.1f ms", ms) : sprintf("%.0f µs", ms * 1000) }
+cat "$OUT/ingest.txt" "$OUT/book.txt" | awk "$BENCH_AWK"'
 # a ratio far below 1 reads better as a fraction: 1/744
 function ratio(v, b) { return b <= 0 || v <= 0 ? "-" : v / b >= 0.01 ? sprintf("%.2fx", v / b) : sprintf("1/%.0f", b / v) }
 function row(m, v, b, r, t, res) { printf "%-68s  %-11s  %-11s  %-9s  %-8s  %s\n", m, v, b, r, t, res }
-/^Benchmark/ && NF >= 4 && NF % 2 == 0 {
-  name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
-  for (i = 3; i < NF; i += 2) vals[name, $(i+1)] = vals[name, $(i+1)] " " $i
-}
 END {
   row("measurement", "value", "baseline", "ratio", "target", "result")
   if (has("HubIngest/subscriber", "ev/s")) {

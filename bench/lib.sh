@@ -66,7 +66,7 @@ need_mosquitto() {
 # into vals[name, unit] (every run's value, space-separated; name without
 # Benchmark and the -N suffix) and gives median(s), has(name, unit),
 # get(name, unit) (the median; a missing one is noted in missing) and
-# dur(ms). alarm.sh's table uses it.
+# dur(ms). hub.sh and alarm.sh build their tables on it.
 # shellcheck disable=SC2016 # awk's own $ fields
 BENCH_AWK='
 function median(s,   v, n, i, j, t) {
