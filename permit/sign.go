@@ -1,7 +1,6 @@
 package permit
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/kunci-project/kunci/internal/strictjson"
 )
 
 // Kind says what a signed document holds. It is part of the signed message,
@@ -161,13 +162,8 @@ func (r Keyring) Open(data []byte) (Signed, error) {
 	if len(data) > MaxSigned {
 		return doc, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(data), MaxSigned)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
+	if err := decodeStrict(data, &doc); err != nil {
 		return doc, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if trailing(data, dec) {
-		return doc, fmt.Errorf("%w: trailing data", ErrMalformed)
 	}
 	switch doc.Kind {
 	case KindPermit, KindRevocation, KindStaff, KindCommand, KindAck:
@@ -184,11 +180,17 @@ func (r Keyring) Open(data []byte) (Signed, error) {
 	return doc, nil
 }
 
-// trailing reports whether data holds more than JSON white space after the
-// value dec has just decoded. dec.More is not enough: it reports false for a
-// stray '}' or ']'.
-func trailing(data []byte, dec *json.Decoder) bool {
-	return len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) != 0
+// decodeStrict decodes the JSON of data into v, refusing what does not
+// decode exactly: trailing data (json.Unmarshal's), and a key that names
+// no field of v, names one but for case, or is twice in its object
+// (strictjson.CheckFields). A refused message costs the syntax check, the
+// decode and a scan of its keys, and no copy of data: a door refuses a
+// flood of them with little garbage for its collector.
+func decodeStrict(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return err
+	}
+	return strictjson.CheckFields(data, v)
 }
 
 // Record is a verified record of any kind: exactly one field is set.
@@ -253,13 +255,8 @@ func (r Keyring) DecodeAck(data []byte) (Ack, error) {
 // decodeBody decodes the body of an opened document into v, strictly,
 // and validates it.
 func decodeBody(doc Signed, v interface{ Validate() error }) error {
-	dec := json.NewDecoder(bytes.NewReader(doc.Body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := decodeStrict(doc.Body, v); err != nil {
 		return fmt.Errorf("%w: %s body: %v", ErrMalformed, doc.Kind, err)
-	}
-	if trailing(doc.Body, dec) {
-		return fmt.Errorf("%w: %s body: trailing data", ErrMalformed, doc.Kind)
 	}
 	return v.Validate()
 }

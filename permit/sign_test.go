@@ -302,6 +302,8 @@ func TestDecodeMalformed(t *testing.T) {
 		{"sig a number", withField(`"sig":1`), permit.ErrMalformed},
 		{"kind a number", withField(`"kind":1`), permit.ErrMalformed},
 		{"in an array", append(append([]byte("["), good...), ']'), permit.ErrMalformed},
+		{"kind twice", withField(`"kind":"staff"`), permit.ErrMalformed},
+		{"a key in upper case", withField(`"KIND":"permit"`), permit.ErrMalformed},
 
 		{"body not JSON", signByHand(priv, permit.KindPermit, []byte("not json")), permit.ErrMalformed},
 		{"body empty", signByHand(priv, permit.KindPermit, nil), permit.ErrMalformed},
@@ -309,6 +311,8 @@ func TestDecodeMalformed(t *testing.T) {
 		{"body field of wrong type", signByHand(priv, permit.KindPermit, permitBody(func(m map[string]any) { m["version"] = "3" })), permit.ErrMalformed},
 		{"body with trailing data", signByHand(priv, permit.KindPermit, append(bytes.Clone(goodDoc.Body), '}')), permit.ErrMalformed},
 		{"body with trailing object", signByHand(priv, permit.KindPermit, append(bytes.Clone(goodDoc.Body), goodDoc.Body...)), permit.ErrMalformed},
+		{"body with a key twice", signByHand(priv, permit.KindPermit, append([]byte(`{"id":"P-x",`), goodDoc.Body[1:]...)), permit.ErrMalformed},
+		{"body with a key but for case", signByHand(priv, permit.KindPermit, permitBody(func(m map[string]any) { m["ID"] = m["id"]; delete(m, "id") })), permit.ErrMalformed},
 		{"body of another kind", signByHand(priv, permit.KindStaff, permitBody(func(map[string]any) {})), permit.ErrMalformed},
 		{"body an array", signByHand(priv, permit.KindStaff, []byte("[]")), permit.ErrMalformed},
 
@@ -608,5 +612,30 @@ func TestSignRefusesWrongKind(t *testing.T) {
 func TestKeyringAddRefusesShortKey(t *testing.T) {
 	if err := (permit.Keyring{}).Add(ed25519.PublicKey{1, 2, 3}); err == nil {
 		t.Fatal("Add(3-byte key) = nil; want an error")
+	}
+}
+
+// BenchmarkDecodeRefused: what a door pays for each message of a flood of
+// refused documents (a cut-off one, one signed by a key it does not
+// trust): the allocations are the garbage its collector runs for.
+func BenchmarkDecodeRefused(b *testing.B) {
+	good := mustSign(b, permit.NewSigner(testKey(1)), permit.KindPermit, validPermit())
+	r := keyringOf(testKey(2))
+	for _, c := range []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"cut", good[:len(good)/2], permit.ErrMalformed},
+		{"foreign key", good, permit.ErrUnknownKey},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.Decode(c.in); !errors.Is(err, c.want) {
+					b.Fatalf("Decode = %v; want %v", err, c.want)
+				}
+			}
+		})
 	}
 }

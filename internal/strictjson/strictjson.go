@@ -14,13 +14,17 @@ import (
 // KeyError is a key Check refused.
 type KeyError struct {
 	Path   string // the key's place: "site", "equipment[2].name"
-	Field  string // the field the key names but for case; "" for a repeat
-	Repeat bool   // the key appears twice in its object
+	Field   string // the field the key names but for case; "" for a repeat or an unknown key
+	Repeat  bool   // the key appears twice in its object
+	Unknown bool   // the key names no field at all (CheckFields)
 }
 
 func (e *KeyError) Error() string {
 	if e.Repeat {
 		return fmt.Sprintf("key %q appears twice in its object", e.Path)
+	}
+	if e.Unknown {
+		return fmt.Sprintf("key %q: no such field", e.Path)
 	}
 	return fmt.Sprintf("key %q: no such field; keys are case-sensitive: %q", e.Path, e.Field)
 }
@@ -63,7 +67,16 @@ func (f *frame) path(key string) string {
 // that names a field of v's type only when case is ignored, as a
 // *KeyError; nil when there is none, or when data is not JSON (the
 // decoder says why). It scans the bytes once, allocating for keys only.
-func Check(data []byte, v any) error {
+func Check(data []byte, v any) error { return check(data, v, false) }
+
+// CheckFields is Check that also refuses a key naming no field of the
+// struct its object decodes into (at every depth where that type is known),
+// as a *KeyError with Unknown set: with it, json.Unmarshal reads data as a
+// json.Decoder with DisallowUnknownFields would, without the decoder's
+// copy of its input.
+func CheckFields(data []byte, v any) error { return check(data, v, true) }
+
+func check(data []byte, v any, fields bool) error {
 	var top *frame
 	var t reflect.Type
 	if v != nil {
@@ -116,6 +129,9 @@ func Check(data []byte, v any) error {
 				top.keys[key] = struct{}{}
 				if f := caseOnly(top.t, key); f != "" {
 					return &KeyError{Path: top.path(key), Field: f}
+				}
+				if fields && unknown(top.t, key) {
+					return &KeyError{Path: top.path(key), Unknown: true}
 				}
 				top.key, top.want = key, false
 			}
@@ -188,6 +204,17 @@ func caseOnly(t reflect.Type, key string) string {
 		}
 	}
 	return ""
+}
+
+// unknown reports whether t is a struct, decoded by encoding/json, with no
+// field named key.
+func unknown(t reflect.Type, key string) bool {
+	ti := infoOf(t)
+	if ti == nil || ti.opaque || ti.kind != reflect.Struct {
+		return false
+	}
+	_, ok := ti.fields[key]
+	return !ok
 }
 
 // typeInfo is what Check needs of a type, worked out once.

@@ -199,3 +199,54 @@ func BenchmarkCheckWorst(b *testing.B) {
 		}
 	}
 }
+
+func TestCheckFields(t *testing.T) {
+	for _, c := range []struct {
+		name, in string
+		want     string // "" when accepted
+	}{
+		{"exact keys", `{"id":"P-1","site":"demo","items":[{"name":"a"}],"first":{"name":"b"},"Plain":"x"}`, ""},
+		{"not json", `{"site":`, ""},
+		{"unknown key", `{"site":"demo","nope":1}`, `key "nope": no such field`},
+		{"unknown nested", `{"items":[{"name":"a"},{"name":"b","extra":true}]}`, `key "items[1].extra": no such field`},
+		{"unknown in a pointer", `{"first":{"cnt":1}}`, `key "first.cnt": no such field`},
+		{"skipped field is unknown", `{"Skipped":"x"}`, `key "Skipped": no such field`},
+		{"map keys are any", `{"labels":{"whatever":"1"}}`, ""},
+		{"raw and any hold anything", `{"raw":{"x":1},"any":{"y":2}}`, ""},
+		{"case before unknown", `{"SITE":"demo"}`, `key "SITE": no such field; keys are case-sensitive: "site"`},
+		{"unknown, twice", `{"nope":1,"nope":2}`, `key "nope": no such field`},
+		{"twice, known", `{"site":"a","site":"b"}`, `key "site" appears twice in its object`},
+	} {
+		var v request
+		if got := errString(strictjson.CheckFields([]byte(c.in), &v)); got != c.want {
+			t.Errorf("CheckFields(%s: %s) = %q; want %q", c.name, c.in, got, c.want)
+		}
+	}
+}
+
+// FuzzCheckFields: on JSON that encoding/json decodes into request, and
+// with no key twice or named but for case (Check's), CheckFields refuses
+// exactly what a decoder with DisallowUnknownFields refuses.
+func FuzzCheckFields(f *testing.F) {
+	for _, s := range []string{`{"site":"demo","items":[{"name":"a"}]}`, `{"nope":1}`, `{"items":[{"name":"a","x":1}]}`,
+		`{"first":{"count":1,"y":2}}`, `{"labels":{"x":"1"}}`, `{"raw":{"q":1}}`, `{"Skipped":"x"}`, `{"si\u0074e":"a"}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		err := strictjson.CheckFields([]byte(in), new(request))
+		var ke *strictjson.KeyError
+		if err != nil && !errors.As(err, &ke) {
+			t.Fatalf("CheckFields(%q) = %T %v; want a *KeyError", in, err, err)
+		}
+		var v request
+		if json.Unmarshal([]byte(in), &v) != nil || strictjson.Check([]byte(in), new(request)) != nil {
+			return
+		}
+		dec := json.NewDecoder(strings.NewReader(in))
+		dec.DisallowUnknownFields()
+		derr := dec.Decode(new(request))
+		if (err != nil) != (derr != nil) {
+			t.Fatalf("CheckFields(%q) = %v; a decoder with DisallowUnknownFields: %v", in, err, derr)
+		}
+	})
+}
