@@ -55,6 +55,9 @@ type Door struct {
 
 	reqs    chan request
 	stopped chan struct{}
+	// inputs counts the inputs submitted and not yet processed: Yield
+	// waits for it
+	inputs doorFirst
 
 	// loop state, owned by Run's goroutine
 	m          *Machine
@@ -400,6 +403,8 @@ func (d *Door) Listen(depth int) <-chan Event {
 // its events are stored.
 func (d *Door) Submit(ctx context.Context, in Input) error {
 	r := request{in: in, done: make(chan error, 1)}
+	d.inputs.enter()
+	defer d.inputs.leave()
 	select {
 	case d.reqs <- r:
 	case <-d.stopped:
@@ -413,6 +418,20 @@ func (d *Door) Submit(ctx context.Context, in Input) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Yield returns once the door has no input in hand, or after max at most.
+// The sync calls it between steps of its own (each message taken from the
+// broker, each event published) so that the door's work comes first: a
+// tap's write waits for the disk, and on a Pi's few cores a flood of
+// messages or a backlog being published would otherwise take the CPU it
+// needs the moment the disk answers. max bounds the wait, so that a stream
+// of inputs slows the sync and never stops it.
+func (d *Door) Yield(max time.Duration) {
+	if d.inputs.waiting.Load() == 0 {
+		return
+	}
+	d.inputs.waitFor(max)
 }
 
 // Tap reports a card on reader. The UID is fingerprinted here and dropped.

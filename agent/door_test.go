@@ -217,16 +217,22 @@ func (r *slowRelay) Unlock() error {
 	return r.Relay.Unlock()
 }
 
+// slowRelayDoor starts a door of a solo staff card on a slowRelay.
+func slowRelayDoor(t *testing.T) (*doorRig, *slowRelay, *agent.Door, *runningDoor) {
+	t.Helper()
+	r := testRig(t, staffRecords(soloStaff)...)
+	relay := &slowRelay{moving: make(chan struct{}), release: make(chan struct{})}
+	d, err := agent.NewDoor(r.cfg, r.st, relay, r.clk, discardLog(), nil)
+	r.must(err)
+	return r, relay, d, startDoor(d)
+}
+
 // An input still waiting when the door's context ends is refused, not
 // processed: the loop stops at once, and the relay's halt is the last
 // thing it does to the relay.
 func TestDoorStopsBeforeWaitingInput(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := testRig(t, staffRecords(soloStaff)...)
-		relay := &slowRelay{moving: make(chan struct{}), release: make(chan struct{})}
-		d, err := agent.NewDoor(r.cfg, r.st, relay, r.clk, discardLog(), nil)
-		r.must(err)
-		run := startDoor(d)
+		r, relay, d, run := slowRelayDoor(t)
 		ctx := context.Background()
 		r.must(d.Submit(ctx, agent.Tick{}))
 		first := make(chan error, 1)
@@ -1186,5 +1192,43 @@ func TestDoorRecordsContactAtRestart(t *testing.T) {
 		if st := r.d.Status(); st.Racks["R1"] != "closed" || len(st.Occupancy) != 1 {
 			t.Errorf("Status() = %+v; want R1 closed, S-SOLO still inside", st)
 		}
+	})
+}
+
+// Yield waits while an input is in hand, for its max at most, and returns
+// at once when none is: the sync's steps give way to a tap.
+func TestDoorYield(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, relay, d, run := slowRelayDoor(t)
+		ctx := context.Background()
+		start := time.Now()
+		d.Yield(time.Hour)
+		if waited := time.Since(start); waited != 0 {
+			t.Fatalf("Yield with no input in hand waited %v", waited)
+		}
+		tap := make(chan error, 1)
+		go func() { tap <- d.Tap(ctx, agent.ReaderEntry, uidOf(12)) }()
+		<-relay.moving // the grant stored, the relay moving: the tap is in hand
+		start = time.Now()
+		d.Yield(20 * time.Millisecond)
+		if waited := time.Since(start); waited != 20*time.Millisecond {
+			t.Errorf("Yield(20ms) during the tap waited %v; want its max", waited)
+		}
+		yielded := make(chan time.Duration, 1)
+		start = time.Now()
+		go func() { d.Yield(time.Hour); yielded <- time.Since(start) }()
+		time.Sleep(5 * time.Millisecond)
+		synctest.Wait()
+		select {
+		case w := <-yielded:
+			t.Fatalf("Yield returned after %v with the tap still in hand", w)
+		default:
+		}
+		close(relay.release)
+		r.must(<-tap)
+		if w := <-yielded; w != 5*time.Millisecond {
+			t.Errorf("Yield returned %v after it began; want when the tap was done, 5ms", w)
+		}
+		r.must(run.stop())
 	})
 }

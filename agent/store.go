@@ -113,6 +113,22 @@ func (f *doorFirst) wait() {
 	}
 }
 
+// waitFor is wait, for max at most.
+func (f *doorFirst) waitFor(max time.Duration) {
+	f.mu.Lock()
+	idle := f.idle
+	f.mu.Unlock()
+	if idle == nil {
+		return
+	}
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	}
+}
+
 // update runs fn in a write transaction of the door's, ahead of any
 // deletion of acked events.
 func (s *Store) update(fn func(*bolt.Tx) error) error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/internal/lifecycle"
@@ -39,6 +40,7 @@ type Config struct {
 
 // Sync is one door's MQTT side.
 type Sync struct {
+	yield  func() // the door's Yield, for yieldMax at most
 	link   *mqttlink.Link
 	pump   *outbox.Pump
 	status *status.Publisher
@@ -68,7 +70,7 @@ func New(c Config, door *agent.Door, st *agent.Store) (*Sync, error) {
 	// the outbox's end-to-end ack is the durability; a clean session keeps
 	// the broker from queueing what the outbox resends anyway
 	o.CleanSession, o.Will, o.Metrics, o.Log = true, status.Will(topics), c.Metrics, c.Log
-	s := &Sync{topics: topics, log: c.Log}
+	s := &Sync{topics: topics, log: c.Log, yield: func() { door.Yield(yieldMax) }}
 	if s.down, err = downlink.New(downlink.Config{Topics: topics, Keys: c.Keys, Door: door, Metrics: c.Metrics,
 		Log: c.Log}); err != nil {
 		return nil, err
@@ -92,7 +94,7 @@ func New(c Config, door *agent.Door, st *agent.Store) (*Sync, error) {
 		return nil, err
 	}
 	if s.pump, err = outbox.New(st, s.link, door.Watch(), outbox.Options{Door: topics, Keys: c.Keys, Metrics: c.Metrics,
-		Log: c.Log}); err != nil {
+		Yield: s.yield, Log: c.Log}); err != nil {
 		return nil, err
 	}
 	if s.status, err = status.New(door, s.link, status.Options{Topics: topics, Log: c.Log}); err != nil {
@@ -106,12 +108,20 @@ func New(c Config, door *agent.Door, st *agent.Store) (*Sync, error) {
 	return s, nil
 }
 
+// yieldMax bounds the wait of each message taken and each event
+// published for a door with an input in hand: a visit's write takes a
+// millisecond or two, and inputs back to back (a stuck button, a noisy
+// reader) slow the sync to one step every yieldMax, never stop it.
+const yieldMax = 20 * time.Millisecond
+
 // Link returns the door's MQTT link, for its state: which broker it is
 // on (Broker), whether it is up, its next connection.
 func (s *Sync) Link() *mqttlink.Link { return s.link }
 
-// route hands one message of the link to its part.
+// route hands one message of the link to its part, once the door has
+// no input in hand (yield).
 func (s *Sync) route(ackTopic string, msg mqttlink.Message) {
+	s.yield()
 	switch {
 	case msg.Topic == ackTopic:
 		s.handleAck(msg.Payload)

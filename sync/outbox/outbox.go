@@ -130,6 +130,10 @@ type Options struct {
 	// are sent again after the start, and the hub, which dedupes by id,
 	// acks them again.
 	DeleteInterval time.Duration
+	// Yield, when set, is called before each read of the log and each
+	// publish: the agent's is the door's Yield, so that publishing a
+	// backlog gives way to a tap being processed (nil: nothing waits).
+	Yield func()
 	// Metrics is the agent's registry, for /metrics; nil: one of its own.
 	Metrics *metrics.Registry
 	Log     *slog.Logger
@@ -194,6 +198,9 @@ func New(l Log, pub Publisher, notify <-chan struct{}, o Options) (*Pump, error)
 	}
 	if o.Window <= 0 {
 		o.Window = 256
+	}
+	if o.Yield == nil {
+		o.Yield = func() {}
 	}
 	if o.ProbeSize <= 0 {
 		o.ProbeSize = o.Window
@@ -595,6 +602,7 @@ func (p *Pump) fill(ctx context.Context, s *state) {
 		}
 		if len(s.ahead) == 0 || s.ahead[0].Seq != s.next {
 			// a window's worth per read transaction, not the free slots
+			p.o.Yield()
 			evs, err := p.log.EventsJSON(s.next-1, p.o.Window)
 			if err != nil {
 				s.ahead = nil
@@ -636,6 +644,7 @@ func (p *Pump) fill(ctx context.Context, s *state) {
 			if !s.outstanding() {
 				s.progress = time.Now()
 			}
+			p.o.Yield()
 			tok := p.pub.Publish(p.topic, 1, false, payload)
 			s.window = append(s.window, inflight{seq: e.Seq, tok: tok, probe: s.resume != 0})
 			s.next = e.Seq + 1

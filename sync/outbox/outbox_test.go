@@ -803,3 +803,35 @@ func BenchmarkDecodeAck(b *testing.B) {
 		}
 	}
 }
+
+// The pump calls Options.Yield before each read of the log and each
+// publish, and does neither while it waits: a tap in hand at the door
+// holds the backlog's publishing.
+func TestPumpYields(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := openLog(t)
+		appendN(t, st, 10)
+		pub := newFakePub(t)
+		pub.Connect()
+		gate := make(chan struct{})
+		var yields atomic.Int32
+		_, stop := start(t, st, pub, nil, outbox.Options{Yield: func() {
+			yields.Add(1)
+			<-gate
+		}})
+		defer stop()
+		synctest.Wait()
+		if sent, _ := published(t, pub); len(sent) != 0 {
+			t.Fatalf("published %v while Yield held the pump; want nothing", sent)
+		}
+		close(gate)
+		pub.Complete(-1, nil)
+		synctest.Wait()
+		if sent, _ := published(t, pub); !slices.Equal(sent, seqs(1, 10)) {
+			t.Fatalf("published %v once Yield let go; want 1..10", sent)
+		}
+		if n := yields.Load(); n < 11 {
+			t.Errorf("Yield called %d times; want before the read and each of the 10 publishes", n)
+		}
+	})
+}
