@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/trace"
 	"slices"
 	"sync"
 	"testing"
@@ -184,7 +185,9 @@ func (r *runningDoor) visit(ctx context.Context, i int) (time.Duration, error) {
 	r.relay.drain()
 	escort := staffUID(escortOf(i))
 	start := time.Now()
-	if err := d.Tap(ctx, agent.ReaderEntry, escort); err != nil {
+	var err error
+	trace.WithRegion(ctx, "escort tap", func() { err = d.Tap(ctx, agent.ReaderEntry, escort) })
+	if err != nil {
 		return 0, err
 	}
 	var lat time.Duration

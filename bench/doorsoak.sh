@@ -63,6 +63,8 @@ END {
   row("door process RSS, anonymous (heap, stacks), highest sampled", sprintf("%.1f MiB", v["rss-anon-max-MiB"]), rss " MiB", v["rss-anon-max-MiB"] <= rss ? "PASS" : "MISS")
   row("door process RSS, all, highest sampled (kernel peak; at the end)", sprintf("%.1f MiB (%.1f; %.1f MiB)", v["rss-max-MiB"], v["rss-hwm-MiB"], v["rss-end-MiB"]), "", "report")
   row("  the store file, mapped by bbolt, counted in it when its pages are", "store-MiB" in v ? sprintf("%.1f MiB", v["store-MiB"]) : "not reported", "", "report")
+  if ("gc-per-s" in v)
+    row("door process: garbage collections a second; heap allocated a second", sprintf("%.2f; %.2f MiB", v["gc-per-s"], v["alloc-MiB-per-s"]), "", "report")
   row("flood on permits/<id> and cmd, messages a second", sprintf("%.0f", v["flood-per-s"]), "", "")
   row("  refused by the downlink (counted)", sprintf("%d", v["downlink-refused"]), "", "")
   row("quota: events not yet acked; kept for safety events", sprintf("%d; %d", v["max-events"], v["reserve"]), "", "")

@@ -35,6 +35,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	rtmetrics "runtime/metrics"
+	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,8 +130,12 @@ type doorSoakResult struct {
 	BacklogLast   uint64 // the newest seq of the backlog
 	LastSeq       uint64
 	Epoch         string
-	Metrics       map[string]float64 // the door's kunci_agent_ and kunci_mqtt_ samples
-	Err           string
+	// the door process's garbage collections and heap allocations over
+	// the soak: what the flood's handling costs it
+	GCCycles, AllocBytes uint64
+	Traced               int                // slow visits written out by KUNCI_DOORSOAK_TRACE
+	Metrics              map[string]float64 // the door's kunci_agent_ and kunci_mqtt_ samples
+	Err                  string
 }
 
 // doorDrainResult is the door's way back: the hub acking all of the
@@ -268,6 +275,29 @@ func soakDoor(ctx context.Context, w *wiredDoor, bare *bolt.DB, store string, pe
 	rng := rand.New(rand.NewPCG(uint64(permits), 6))
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	gc0 := readGC()
+	fr, frDir, frSlow := soakTrace()
+	var frLog io.Writer = io.Discard
+	if fr != nil {
+		if f, err := os.Create(filepath.Join(frDir, "visits.tsv")); err == nil {
+			defer f.Close()
+			frLog = f
+		}
+		if f, err := os.Create(filepath.Join(frDir, "allocs-start.pprof")); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+		if f, err := os.Create(filepath.Join(frDir, "cpu.pprof")); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() {
+				pprof.StopCPUProfile()
+				f.Close()
+				if f, err := os.Create(filepath.Join(frDir, "allocs.pprof")); err == nil {
+					_ = pprof.Lookup("allocs").WriteTo(f, 0)
+					f.Close()
+				}
+			}()
+		}
+	}
 	start := time.Now()
 	for {
 		el := time.Since(start)
@@ -284,6 +314,16 @@ func soakDoor(ctx context.Context, w *wiredDoor, bare *bolt.DB, store string, pe
 		if err != nil {
 			r.Err = fmt.Sprintf("bare update: %v", err)
 			break
+		}
+		if fr != nil && lat >= frSlow && r.Traced < 8 {
+			r.Traced++
+			if f, err := os.Create(filepath.Join(frDir, fmt.Sprintf("visit-%d-%dus.trace", r.Visits+1, lat.Microseconds()))); err == nil {
+				_, _ = fr.WriteTo(f)
+				f.Close()
+			}
+		}
+		if fr != nil {
+			fmt.Fprintf(frLog, "%d\t%.1f\t%d\t%d\t%s\n", r.Visits+1, time.Since(start).Seconds(), lat.Microseconds(), b.Microseconds(), w.store.Space().Level)
 		}
 		r.Visits++
 		r.Grants, r.Bares = append(r.Grants, lat), append(r.Bares, b)
@@ -316,6 +356,8 @@ func soakDoor(ctx context.Context, w *wiredDoor, bare *bolt.DB, store string, pe
 		}
 	}
 	r.Elapsed = time.Since(start)
+	gc1 := readGC()
+	r.GCCycles, r.AllocBytes = gc1[0]-gc0[0], gc1[1]-gc0[1]
 	r.End = w.store.Space()
 	if fi, err := os.Stat(store); err == nil {
 		r.StoreBytes = fi.Size()
@@ -690,6 +732,8 @@ func BenchmarkDoorSoak(b *testing.B) {
 	}
 	b.ReportMetric(float64(r.StoreBytes)/(1<<20), "store-MiB")
 	b.ReportMetric(r.Elapsed.Seconds(), "soak-s")
+	b.ReportMetric(float64(r.GCCycles)/r.Elapsed.Seconds(), "gc-per-s")
+	b.ReportMetric(float64(r.AllocBytes)/r.Elapsed.Seconds()/(1<<20), "alloc-MiB-per-s")
 	b.ReportMetric(float64(s.rssMax)/1024, "rss-max-MiB")
 	b.ReportMetric(float64(s.rssHWM)/1024, "rss-hwm-MiB")
 	b.ReportMetric(float64(s.rssEnd)/1024, "rss-end-MiB")
@@ -804,4 +848,41 @@ func TestDoorSoak(t *testing.T) {
 	if s.drain.Acked < r.LastSeq {
 		t.Errorf("the hub acked through %d, want at least %d", s.drain.Acked, r.LastSeq)
 	}
+}
+
+// soakTrace starts a flight recorder when KUNCI_DOORSOAK_TRACE names a
+// directory ("DIR" or "DIR:SLOW", SLOW a duration, 3ms by default): the
+// soak then writes the last seconds of the door process's execution trace
+// there after each of its first 8 visits whose grant took SLOW or more,
+// for go tool trace. A way to see what a slow grant waited for.
+func soakTrace() (*trace.FlightRecorder, string, time.Duration) {
+	v := os.Getenv("KUNCI_DOORSOAK_TRACE")
+	if v == "" {
+		return nil, "", 0
+	}
+	dir, slow := v, 3*time.Millisecond
+	if d, s, ok := strings.Cut(v, ":"); ok {
+		if t, err := time.ParseDuration(s); err == nil {
+			dir, slow = d, t
+		}
+	}
+	fr := trace.NewFlightRecorder(trace.FlightRecorderConfig{MinAge: 2 * time.Second, MaxBytes: 32 << 20})
+	if err := os.MkdirAll(dir, 0o755); err != nil || fr.Start() != nil {
+		return nil, "", 0
+	}
+	return fr, dir, slow
+}
+
+// readGC returns the process's garbage collections and bytes allocated
+// on the heap so far.
+func readGC() [2]uint64 {
+	ms := []rtmetrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/allocs:bytes"}}
+	rtmetrics.Read(ms)
+	var r [2]uint64
+	for i, m := range ms {
+		if m.Value.Kind() == rtmetrics.KindUint64 {
+			r[i] = m.Value.Uint64()
+		}
+	}
+	return r
 }
