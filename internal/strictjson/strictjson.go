@@ -13,7 +13,7 @@ import (
 
 // KeyError is a key Check refused.
 type KeyError struct {
-	Path   string // the key's place: "site", "equipment[2].name"
+	Path    string // the key's place: "site", "equipment[2].name"
 	Field   string // the field the key names but for case; "" for a repeat or an unknown key
 	Repeat  bool   // the key appears twice in its object
 	Unknown bool   // the key names no field at all (CheckFields)
