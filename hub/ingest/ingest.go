@@ -521,18 +521,36 @@ func (in *Ingest) flowOf(s stream) (*flow, error) {
 	return f, nil
 }
 
+// readFailure is a stream whose through a batch could not read, and how
+// many of the batch's events it had.
+type readFailure struct {
+	err    error
+	events int
+}
+
 // process sorts a batch into duplicates, events to store now and events
 // to hold, commits the ones to store in one transaction and marks the
 // acks owed.
 func (in *Ingest) process(batch []valid, now time.Time) {
 	var puts []Put
 	idx := map[stream]int{} // stream -> index in puts
+	// a stream whose through could not be read is not read again in the
+	// batch: a database that is down costs one try and one log line a
+	// stream a batch, not one an event; nothing of it is acked
+	var failed map[stream]*readFailure
 	for _, e := range batch {
 		s := stream{e.Site, e.Door, e.Epoch}
+		if r := failed[s]; r != nil {
+			r.events++
+			continue
+		}
 		f, err := in.flowOf(s)
 		if err != nil {
 			in.storeErrors.Add(1)
-			in.o.Log.Error("ingest: read through", "door", e.Site+"/"+e.Door, "err", err)
+			if failed == nil {
+				failed = map[stream]*readFailure{}
+			}
+			failed[s] = &readFailure{err: err, events: 1}
 			continue
 		}
 		f.seen = now
@@ -564,6 +582,9 @@ func (in *Ingest) process(batch []valid, now time.Time) {
 		default:
 			in.hold(s, f, e, now)
 		}
+	}
+	for s, r := range failed {
+		in.o.Log.Error("ingest: read through", "door", s.site+"/"+s.door, "events", r.events, "err", r.err)
 	}
 	in.commit(puts, now)
 	if len(in.flows) > flowCache {

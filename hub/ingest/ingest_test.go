@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -605,4 +609,64 @@ func TestNewRequiresSigner(t *testing.T) {
 	if _, err := ingest.New(st, ingest.Options{}); err == nil {
 		t.Error("New without a Signer succeeded; want an error")
 	}
+}
+
+// downStore is a Store whose reads of through fail while down is set, as
+// a database that went away.
+type downStore struct {
+	*ingest.Store
+	down   atomic.Bool
+	tries  atomic.Int32
+	reason error
+}
+
+func (s *downStore) Through(site, door, epoch string) (uint64, error) {
+	if s.down.Load() {
+		s.tries.Add(1)
+		return 0, s.reason
+	}
+	return s.Store.Through(site, door, epoch)
+}
+
+// TestIngestStoreDown: with the store's reads failing, a batch costs one
+// read and one error a stream, not one an event; nothing is acked, and
+// once the store is back the events sent again are stored.
+func TestIngestStoreDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &downStore{Store: openStore(t, filepath.Join(t.TempDir(), "hub.db")), reason: errors.New("connection refused")}
+		st.down.Store(true)
+		var log bytes.Buffer
+		in, err := ingest.New(st, signed(ingest.Options{Log: slog.New(slog.NewTextHandler(&log, nil))}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// queued before Run: one batch of 100 events of 2 doors
+		for s := uint64(1); s <= 50; s++ {
+			in.Handle(msg("demo", "server-room", "e1", s))
+			in.Handle(msg("demo", "rack-room", "e1", s))
+		}
+		pub, stop := run(t, in)
+		defer stop()
+		settle()
+		batches := in.Stats().Commits // none: nothing could be staged
+		// one a door: each event cost a read and a line before
+		if n := in.Stats().StoreErrors; n != 2 || st.tries.Load() != 2 {
+			t.Errorf("%d store errors, %d reads tried, for a batch of %d events of 2 doors; want 2",
+				n, st.tries.Load(), in.Stats().Received)
+		}
+		if lines := strings.Count(log.String(), "ingest: read through"); uint64(lines) != in.Stats().StoreErrors {
+			t.Errorf("%d log lines for %d store errors; want one each", lines, in.Stats().StoreErrors)
+		}
+		if acks := sent(t, pub); len(acks) != 0 || batches != 0 {
+			t.Fatalf("acks %v, %d commits with the store down; want none", acks, batches)
+		}
+		st.down.Store(false)
+		for s := uint64(1); s <= 50; s++ {
+			in.Handle(msg("demo", "server-room", "e1", s))
+		}
+		settle()
+		if got := stored(t, st.Store, "demo", "server-room", "e1"); !slices.Equal(got, seqs(1, 50)) {
+			t.Fatalf("stored %v once the store was back; want 1..50", got)
+		}
+	})
 }
