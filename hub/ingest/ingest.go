@@ -159,6 +159,7 @@ type Stats struct {
 	Dropped     uint64 // held events dropped, for a bound or idle; the agent sends them again
 	Commits     uint64 // transactions
 	StoreErrors uint64 // failed reads or commits; their events are not acked
+	Conflicts   uint64 // commits refused because another hub replica stored some of them first; sorted again
 	Acks        uint64 // acks published
 	AckErrors   uint64 // acks that could not be signed or published
 	Lost        uint64 // seqs accepted as lost (AcceptLost)
@@ -263,9 +264,13 @@ type Ingest struct {
 	queue   chan valid
 	reqs    chan lostReq
 	stopped chan struct{}
+	// advances are the streams moved on in a store shared with other hub
+	// replicas (Watcher); resync, that some were missed
+	advances chan Advance
+	resync   atomic.Bool
 
 	received, malformed, clipped, stored, duplicates, held *metrics.Counter
-	commits, storeErrors, acks, ackErrors, lost            *metrics.Counter
+	commits, storeErrors, acks, ackErrors, lost, conflicts *metrics.Counter
 	dropped                                                map[DropReason]*metrics.Counter
 	heldBytesNow, heldEpochsNow, gapsNow                   atomic.Int64
 
@@ -273,6 +278,7 @@ type Ingest struct {
 	gaps   map[doorID][]Gap // the reported ones, by door
 
 	// Run's own
+	retrying   bool // a commit that raced another replica's is sorted again, once
 	flows      map[stream]*flow
 	due        map[stream]bool // acks owed
 	holders    map[doorID]*holder
@@ -333,8 +339,9 @@ func New(st EventStore, o Options) (*Ingest, error) {
 	}
 	r := o.Metrics
 	in := &Ingest{st: st, o: o, queue: make(chan valid, o.QueueDepth), reqs: make(chan lostReq), stopped: make(chan struct{}),
-		gaps:  map[doorID][]Gap{},
-		flows: map[stream]*flow{}, due: map[stream]bool{}, holders: map[doorID]*holder{}, gapped: map[stream]*flow{},
+		advances: make(chan Advance, advanceDepth),
+		gaps:     map[doorID][]Gap{},
+		flows:    map[stream]*flow{}, due: map[stream]bool{}, holders: map[doorID]*holder{}, gapped: map[stream]*flow{},
 		dirty: map[doorID]bool{}, unlogged: map[DropReason]uint64{}, dropped: map[DropReason]*metrics.Counter{},
 		received: r.Counter("kunci_hub_events_received_total", "Valid events taken from the doors' events topics."),
 		malformed: r.Counter("kunci_hub_events_malformed_total",
@@ -348,6 +355,8 @@ func New(st EventStore, o Options) (*Ingest, error) {
 		commits: r.Counter("kunci_hub_events_commits_total", "Transactions of the event store."),
 		storeErrors: r.Counter("kunci_hub_events_store_errors_total",
 			"Reads and commits of the event store that failed; their events are not acked."),
+		conflicts: r.Counter("kunci_hub_events_commit_conflicts_total",
+			"Commits refused because another hub replica sharing the store had stored some of their events first; sorted again against the store."),
 		acks:      r.Counter("kunci_hub_acks_total", "Signed acks published to the doors."),
 		ackErrors: r.Counter("kunci_hub_ack_errors_total", "Acks that could not be signed or published."),
 		lost: r.Counter("kunci_hub_events_lost_total",
@@ -378,7 +387,7 @@ func (in *Ingest) Stats() Stats {
 		Received: in.received.Value(), Malformed: in.malformed.Value(), Clipped: in.clipped.Value(), Stored: in.stored.Value(),
 		Duplicates: in.duplicates.Value(), Held: in.held.Value(), Dropped: dropped,
 		Commits: in.commits.Value(), StoreErrors: in.storeErrors.Value(), Acks: in.acks.Value(),
-		AckErrors: in.ackErrors.Value(), Lost: in.lost.Value(),
+		AckErrors: in.ackErrors.Value(), Lost: in.lost.Value(), Conflicts: in.conflicts.Value(),
 		HeldBytes: uint64(in.heldBytesNow.Load()), HeldEpochs: uint64(in.heldEpochsNow.Load()), Gaps: uint64(in.gapsNow.Load()),
 	}
 }
@@ -447,6 +456,18 @@ func (in *Ingest) AcceptLost(ctx context.Context, r LostRequest) (Lost, error) {
 // the acks through pub. It runs once.
 func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
 	defer close(in.stopped)
+	if w, ok := in.st.(Watcher); ok {
+		wctx, stop := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		defer func() {
+			stop()
+			<-watched
+		}()
+		go func() {
+			defer close(watched)
+			w.Watch(wctx, in.advanced)
+		}()
+	}
 	// the acks owed go when nothing arrived for AckLinger after a batch
 	// (the flow paused), and again after AckInterval when they could not
 	// be published (the link not up yet as the broker hands over the
@@ -478,8 +499,15 @@ func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
 			in.flushAcks(pub, true)
 			continue
 		case <-sweep.C:
+			// a resync that found the advances' queue full waits for this
+			in.catchUp(Advance{}, time.Now())
 			in.sweep(time.Now())
 			in.publishGaps()
+			continue
+		case a := <-in.advances:
+			in.catchUp(a, time.Now())
+			in.publishGaps()
+			in.flushAcks(pub, false)
 			continue
 		case q := <-in.reqs:
 			l, err := in.acceptLost(q.LostRequest, time.Now())
@@ -606,12 +634,28 @@ func (in *Ingest) commit(puts []Put, now time.Time) {
 		return
 	}
 	if err := in.st.Commit(puts); err != nil {
-		// nothing is acked: the agent sends these again
-		in.storeErrors.Add(1)
-		in.o.Log.Error("ingest: commit", "events", n, "err", err)
 		for _, p := range puts {
 			in.forget(p.stream()) // read through again from the store
 		}
+		if errors.Is(err, ErrOrder) && !in.retrying {
+			// another replica stored some of them first: sorted again
+			// against the store's through, they are duplicates or follow
+			in.conflicts.Add(1)
+			in.o.Log.Debug("ingest: commit raced another hub's", "events", n, "err", err)
+			var again []valid
+			for _, p := range puts {
+				for i, e := range p.Events {
+					again = append(again, valid{e, p.Raw[i]})
+				}
+			}
+			in.retrying = true
+			in.process(again, now)
+			in.retrying = false
+			return
+		}
+		// nothing is acked: the agent sends these again
+		in.storeErrors.Add(1)
+		in.o.Log.Error("ingest: commit", "events", n, "err", err)
 		return
 	}
 	// OnStored before the counters: whoever sees Stored rise sees the
@@ -963,4 +1007,103 @@ func (in *Ingest) flushAcks(pub Publisher, paused bool) {
 		delete(in.due, s)
 		in.acks.Add(1)
 	}
+}
+
+// Advance is a stream moved on in the store: committed through Through, by
+// this hub or another one sharing the store. The zero Advance says that
+// some may have been missed.
+type Advance struct {
+	Site, Door, Epoch string
+	Through           uint64
+}
+
+// Watcher is an EventStore that other hub replicas write too (pgevents):
+// a door's events reach the replicas through a shared subscription, one
+// event to one replica, so each replica holds the events that come after
+// another's and must learn when that one stored the events between.
+type Watcher interface {
+	// Watch calls fn with every Advance of the store, its own commits' too,
+	// until ctx ends, and with the zero Advance when it may have missed
+	// some (a lost connection). fn must not block.
+	Watch(ctx context.Context, fn func(Advance))
+}
+
+// advanceDepth is how many advances wait for Run; beyond, Run re-reads the
+// through of each stream holding events instead.
+const advanceDepth = 4096
+
+// advanced hands a to Run, or notes that Run must look at the store again.
+func (in *Ingest) advanced(a Advance) {
+	if a == (Advance{}) {
+		in.resync.Store(true)
+	} else {
+		select {
+		case in.advances <- a:
+			return
+		default:
+			in.resync.Store(true)
+		}
+	}
+	select {
+	case in.advances <- Advance{}:
+	default: // Run is woken by what waits already
+	}
+}
+
+// catchUp moves a stream's through to where another replica stored it:
+// what this hub holds up to there is a duplicate, and what it holds right
+// after is stored now. The zero Advance reads the through of every
+// stream holding events again.
+func (in *Ingest) catchUp(a Advance, now time.Time) {
+	if a == (Advance{}) {
+		if !in.resync.Swap(false) {
+			return
+		}
+		for s, f := range in.flows {
+			if len(f.held) == 0 {
+				continue
+			}
+			through, err := in.st.Through(s.site, s.door, s.epoch)
+			if err != nil {
+				in.storeErrors.Add(1)
+				in.o.Log.Error("ingest: read through", "door", s.site+"/"+s.door, "err", err)
+				continue
+			}
+			in.moveTo(s, f, through, now)
+		}
+		return
+	}
+	s := stream{a.Site, a.Door, a.Epoch}
+	if f := in.flows[s]; f != nil {
+		in.moveTo(s, f, a.Through, now)
+	}
+}
+
+// moveTo sets f's through to through, if further, and stores what it held
+// that now continues the stream.
+func (in *Ingest) moveTo(s stream, f *flow, through uint64, now time.Time) {
+	if through <= f.through {
+		return
+	}
+	f.through = through
+	for seq := range f.held {
+		if seq <= through {
+			in.unhold(s, f, seq)
+			in.duplicates.Add(1)
+		}
+	}
+	p := Put{Site: s.site, Door: s.door, Epoch: s.epoch}
+	for next := through + 1; ; next++ {
+		h, ok := f.held[next]
+		if !ok {
+			break
+		}
+		in.unhold(s, f, next)
+		p.Events, p.Raw = append(p.Events, h.Event), append(p.Raw, h.raw)
+	}
+	if len(p.Events) == 0 {
+		in.moved(s, f, now)
+		return
+	}
+	in.commit([]Put{p}, now)
 }

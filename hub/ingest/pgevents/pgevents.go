@@ -42,7 +42,10 @@ type Store struct {
 	timeout time.Duration
 }
 
-var _ ingest.EventStore = (*Store)(nil)
+var (
+	_ ingest.EventStore = (*Store)(nil)
+	_ ingest.Watcher    = (*Store)(nil)
+)
 
 // maxSeq is the highest seq or order a bigint holds.
 const maxSeq = math.MaxInt64
@@ -217,6 +220,7 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::
 		b.Queue(`INSERT INTO events_epochs (site, door, epoch, ord, through)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
 ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through`, ss, ds, es, ords, throughs)
+		queueNotify(b, ss, ds, es, throughs)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
@@ -298,6 +302,7 @@ ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through, lost =
 			l.Site, l.Door, l.Epoch, st.ord, int64(l.To), int64(l.To-l.From+1))
 		b.Queue(`INSERT INTO events_lost (site, door, epoch, from_seq, to_seq, at, by_whom, reason)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, l.Site, l.Door, l.Epoch, int64(l.From), int64(l.To), l.At, l.By, l.Reason)
+		queueNotify(b, []string{l.Site}, []string{l.Door}, []string{l.Epoch}, []int64{int64(l.To)})
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
