@@ -75,12 +75,19 @@ func startHubWith(t *testing.T, broker string, path string, o ingest.Options) *h
 // startHubOn is startHubWith on the event store st.
 func startHubOn(t *testing.T, broker string, st ingest.EventStore, o ingest.Options) *hubSide {
 	t.Helper()
+	return startReplica(t, broker, st, o, "hub-test", false)
+}
+
+// startReplica is startHubOn with the link's client id, and on the shared
+// subscription if shared: one of several hubs on one store.
+func startReplica(t *testing.T, broker string, st ingest.EventStore, o ingest.Options, id string, shared bool) *hubSide {
+	t.Helper()
 	in, err := ingest.New(st, signed(o))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lo := ingest.LinkOptions(mqttlink.Options{Broker: broker, ClientID: "hub-test",
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: 250 * time.Millisecond}, "", false)
+	lo := ingest.LinkOptions(mqttlink.Options{Broker: broker, ClientID: id,
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 250 * time.Millisecond}, "", shared)
 	link, err := mqttlink.New(lo, in.Handle)
 	if err != nil {
 		t.Fatal(err)

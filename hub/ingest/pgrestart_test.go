@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,4 +54,42 @@ func TestUplinkSurvivesPostgresRestart(t *testing.T) {
 	}
 	t.Logf("%d events, %d restarts of PostgreSQL, %v; %d failed store calls; pump %+v; ingest %+v",
 		total, restarts, time.Since(start).Round(time.Millisecond), failed, a.pump.Stats(), h.in.Stats())
+}
+
+// TestUplinkSharedByReplicas: two hubs on one PostgreSQL database take a
+// door's events through Mosquitto's shared subscription, each event to
+// one of them: 4,000 events are stored exactly once and in order, acked,
+// and each hub stored some. One door's events alternate between the two,
+// so each commit waits for the other's (about 400 events a second here):
+// a door's stream is a chain through the database, the doors side by side.
+func TestUplinkSharedByReplicas(t *testing.T) {
+	const total = 4000
+	start := time.Now()
+	dsn := pgtest.DB(t)
+	b := mqtttest.StartMosquitto(t)
+	var hubs []*hubSide
+	for i := range 2 {
+		st, err := pgevents.Open(context.Background(), dsn, pgevents.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hubs = append(hubs, startReplica(t, b.URL(), st, ingest.Options{}, fmt.Sprintf("hub-%d", i), true))
+	}
+	defer func() {
+		for _, h := range hubs {
+			h.close(t)
+		}
+	}()
+	a := startAgent(t, b.URL())
+	waitfor.Until(t, 10*time.Second, "the agent's link", a.link.Connected)
+	<-a.appendAll(t, total)
+	waitAllAcked(t, a, hubs[0], 60*time.Second)
+	checkHub(t, a, hubs[0])
+	for i, h := range hubs {
+		if s := h.in.Stats(); s.Stored == 0 || s.Malformed != 0 {
+			t.Errorf("hub %d: %+v; want some events stored by each", i, s)
+		}
+	}
+	t.Logf("%d events through 2 replicas in %v; ingests %+v; %+v; pump %+v", total, time.Since(start).Round(time.Millisecond),
+		hubs[0].in.Stats(), hubs[1].in.Stats(), a.pump.Stats())
 }
