@@ -635,7 +635,7 @@ func runDoorSoak(tb testing.TB, c doorSoakConfig) doorSoak {
 
 // checkHub reads back what the hub stored of the door: every seq once,
 // and every visit's safety events.
-func (s *doorSoak) checkHub(tb testing.TB, st *ingest.Store) {
+func (s *doorSoak) checkHub(tb testing.TB, st ingest.EventStore) {
 	tb.Helper()
 	ids := map[string]bool{}
 	seqs := map[uint64]bool{}

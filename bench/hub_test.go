@@ -29,6 +29,7 @@ import (
 	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/ingest/pgevents"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/permit"
@@ -507,6 +508,24 @@ type ingestResult struct {
 // subscriber has counted them all.
 func runHubIngest(tb testing.TB, dir string, g hubGen, pls [][][]byte, hub bool) ingestResult {
 	tb.Helper()
+	if !hub {
+		return runIngest(tb, dir, g, pls, ingestSetup{})
+	}
+	return runIngest(tb, dir, g, pls, ingestSetup{replicas: 1})
+}
+
+// ingestSetup is what takes the doors' events in runIngest: a subscriber
+// that counts them (replicas 0), the hub's ingest into a bbolt file
+// (replicas 1, no dsn), or replicas ingests into the PostgreSQL database
+// dsn, each a store of its own, on the shared subscription.
+type ingestSetup struct {
+	replicas int
+	dsn      string
+}
+
+func runIngest(tb testing.TB, dir string, g hubGen, pls [][][]byte, setup ingestSetup) ingestResult {
+	tb.Helper()
+	hub := setup.replicas > 0
 	n, perDoor := 0, len(pls[0])
 	for _, p := range pls {
 		n += len(p)
@@ -520,18 +539,34 @@ func runHubIngest(tb testing.TB, dir string, g hubGen, pls [][][]byte, hub bool)
 	done := make(chan struct{})
 	finish := sync.OnceFunc(func() { close(done) })
 
-	var h *syncHub
+	var hs []*syncHub
 	byTopic := map[string]int{} // the counting subscriber's own
 	stopSub := func() {}
 	hubPath := filepath.Join(dir, "hub.db")
-	if hub {
-		h = startSyncHub(tb, m.URL(), hubPath, ingest.Options{OnStored: func(evs []ingest.Event) {
-			if storedN.Add(int64(len(evs))) == int64(n) {
-				storedAt.Store(int64(time.Since(base)))
+	onStored := func(evs []ingest.Event) {
+		if storedN.Add(int64(len(evs))) == int64(n) {
+			storedAt.Store(int64(time.Since(base)))
+		}
+	}
+	switch {
+	case hub && setup.dsn == "":
+		hs = append(hs, startSyncHub(tb, m.URL(), hubPath, ingest.Options{OnStored: onStored}, mqttlink.Options{}))
+		defer func() { hs[0].stop(); checkBolt(tb, hubPath) }()
+	case hub:
+		for i := range setup.replicas {
+			st, err := pgevents.Open(context.Background(), setup.dsn, pgevents.Options{})
+			if err != nil {
+				tb.Fatal(err)
 			}
-		}}, mqttlink.Options{})
-		defer func() { h.stop(); checkBolt(tb, hubPath) }()
-	} else {
+			hs = append(hs, startSyncHubOn(tb, m.URL(), st, ingest.Options{OnStored: onStored},
+				mqttlink.Options{ClientID: fmt.Sprintf("kunci-hub-%d", i+1)}, true, 15*time.Second))
+		}
+		defer func() {
+			for _, h := range hs {
+				h.stop()
+			}
+		}()
+	default:
 		sub, err := mqttlink.New(ingest.LinkOptions(mqttlink.Options{Broker: m.URL(), ClientID: "kunci-bench-count"}, "", false),
 			func(msg mqttlink.Message) {
 				byTopic[msg.Topic]++
@@ -592,7 +627,7 @@ func runHubIngest(tb testing.TB, dir string, g hubGen, pls [][][]byte, hub bool)
 	case <-ctx.Done():
 		what := fmt.Sprintf("subscriber counted %d of %d", counted.Load(), n)
 		if hub {
-			what = fmt.Sprintf("%d of %d doors acked, hub %+v", finals.Load(), g.doors, h.in.Stats())
+			what = fmt.Sprintf("%d of %d doors acked, hub %+v", finals.Load(), g.doors, sumStats(hs))
 		}
 		tb.Fatalf("%s\n%s", what, m.Log())
 	}
@@ -607,13 +642,14 @@ func runHubIngest(tb testing.TB, dir string, g hubGen, pls [][][]byte, hub bool)
 		return res
 	}
 	res.stored = time.Duration(storedAt.Load()) - start.Sub(base)
-	res.hub = h.in.Stats()
-	if total, err := h.st.Total(); err != nil || total != uint64(n) {
+	res.hub = sumStats(hs)
+	st := hs[0].st
+	if total, err := st.Total(); err != nil || total != uint64(n) {
 		tb.Errorf("hub store holds %d events (%v), want %d", total, err, n)
 	}
 	for d := range g.doors {
 		t := g.door(d)
-		if th, err := h.st.Through(t.Site, t.Door, hubEpoch); err != nil || th != uint64(perDoor) {
+		if th, err := st.Through(t.Site, t.Door, hubEpoch); err != nil || th != uint64(perDoor) {
 			tb.Errorf("%s: through %d (%v), want %d", t.Door, th, err, perDoor)
 		}
 	}
@@ -621,6 +657,36 @@ func runHubIngest(tb testing.TB, dir string, g hubGen, pls [][][]byte, hub bool)
 		tb.Errorf("hub stats %+v: want %d stored, none malformed, no store errors", s, n)
 	}
 	return res
+}
+
+// sumStats is the ingests' counters added up.
+func sumStats(hs []*syncHub) ingest.Stats {
+	var t ingest.Stats
+	for _, h := range hs {
+		s := h.in.Stats()
+		t.Received += s.Received
+		t.Stored += s.Stored
+		t.Duplicates += s.Duplicates
+		t.Held += s.Held
+		t.Dropped += s.Dropped
+		t.Commits += s.Commits
+		t.StoreErrors += s.StoreErrors
+		t.Conflicts += s.Conflicts
+		t.Acks += s.Acks
+		t.Malformed += s.Malformed
+	}
+	return t
+}
+
+// ingestPayloads is the doors and their events of the ingest benchmarks:
+// HUB_DOORS (100) doors, HUB_EVENTS (1,000) events each.
+func ingestPayloads(b *testing.B) (hubGen, [][][]byte) {
+	g := newHubGen(b, envInt(b, "HUB_DOORS", hubDoors))
+	pls, err := g.payloads(envInt(b, "HUB_EVENTS", hubIngestEvents))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return g, pls
 }
 
 // BenchmarkHubIngest measures HUB_DOORS (100) doors publishing
@@ -632,13 +698,7 @@ func runHubIngest(tb testing.TB, dir string, g hubGen, pls [][][]byte, hub bool)
 // Medians over the iterations; the hub's commits, acks and duplicates of
 // the last.
 func BenchmarkHubIngest(b *testing.B) {
-	doors := envInt(b, "HUB_DOORS", hubDoors)
-	perDoor := envInt(b, "HUB_EVENTS", hubIngestEvents)
-	g := newHubGen(b, doors)
-	pls, err := g.payloads(perDoor)
-	if err != nil {
-		b.Fatal(err)
-	}
+	g, pls := ingestPayloads(b)
 	for _, c := range []struct {
 		name string
 		hub  bool
@@ -657,7 +717,7 @@ func BenchmarkHubIngest(b *testing.B) {
 			b.ReportMetric(median(rates), "ev/s")
 			b.ReportMetric(median(pubacked), "puback-ev/s")
 			b.ReportMetric(float64(last.n), "events")
-			b.ReportMetric(float64(doors), "doors")
+			b.ReportMetric(float64(g.doors), "doors")
 			if c.hub {
 				b.ReportMetric(median(stored), "stored-ev/s")
 				b.ReportMetric(float64(last.hub.Commits), "hub-commits")

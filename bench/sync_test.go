@@ -280,7 +280,7 @@ func poll(d time.Duration, cond func() (bool, error)) error {
 // syncHub is the hub's side: the ingest on a persistent session into its
 // own bbolt file.
 type syncHub struct {
-	st   *ingest.Store
+	st   ingest.EventStore
 	in   *ingest.Ingest
 	link *mqttlink.Link
 	stop func()
@@ -301,13 +301,20 @@ func startSyncHubWait(tb testing.TB, broker, path string, o ingest.Options, lo m
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return startSyncHubOn(tb, broker, st, o, lo, false, wait)
+}
+
+// startSyncHubOn is startSyncHubWait on the event store st, on the shared
+// subscription if shared (one of several hub replicas on one store).
+func startSyncHubOn(tb testing.TB, broker string, st ingest.EventStore, o ingest.Options, lo mqttlink.Options, shared bool, wait time.Duration) *syncHub {
+	tb.Helper()
 	o.Signer = benchHubKey
 	in, err := ingest.New(st, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	lo.Broker = broker
-	link, err := mqttlink.New(ingest.LinkOptions(lo, "", false), in.Handle)
+	link, err := mqttlink.New(ingest.LinkOptions(lo, "", shared), in.Handle)
 	if err != nil {
 		tb.Fatal(err)
 	}

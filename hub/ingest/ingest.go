@@ -500,12 +500,24 @@ func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
 			continue
 		case <-sweep.C:
 			// a resync that found the advances' queue full waits for this
-			in.catchUp(Advance{}, time.Now())
+			in.commit(in.catchUp(Advance{}, nil, time.Now()), time.Now())
 			in.sweep(time.Now())
 			in.publishGaps()
 			continue
 		case a := <-in.advances:
-			in.catchUp(a, time.Now())
+			// every advance waiting, and what they let through in one commit
+			now := time.Now()
+			puts := in.catchUp(a, nil, now)
+		advances:
+			for len(puts) < in.o.MaxBatch {
+				select {
+				case a := <-in.advances:
+					puts = in.catchUp(a, puts, now)
+				default:
+					break advances
+				}
+			}
+			in.commit(puts, now)
 			in.publishGaps()
 			in.flushAcks(pub, false)
 			continue
@@ -1052,12 +1064,12 @@ func (in *Ingest) advanced(a Advance) {
 
 // catchUp moves a stream's through to where another replica stored it:
 // what this hub holds up to there is a duplicate, and what it holds right
-// after is stored now. The zero Advance reads the through of every
-// stream holding events again.
-func (in *Ingest) catchUp(a Advance, now time.Time) {
+// after is appended to puts, to be stored now. The zero Advance reads the
+// through of every stream holding events again.
+func (in *Ingest) catchUp(a Advance, puts []Put, now time.Time) []Put {
 	if a == (Advance{}) {
 		if !in.resync.Swap(false) {
-			return
+			return puts
 		}
 		for s, f := range in.flows {
 			if len(f.held) == 0 {
@@ -1069,21 +1081,29 @@ func (in *Ingest) catchUp(a Advance, now time.Time) {
 				in.o.Log.Error("ingest: read through", "door", s.site+"/"+s.door, "err", err)
 				continue
 			}
-			in.moveTo(s, f, through, now)
+			puts = in.moveTo(s, f, through, puts, now)
 		}
-		return
+		return puts
 	}
 	s := stream{a.Site, a.Door, a.Epoch}
 	if f := in.flows[s]; f != nil {
-		in.moveTo(s, f, a.Through, now)
+		puts = in.moveTo(s, f, a.Through, puts, now)
 	}
+	return puts
 }
 
-// moveTo sets f's through to through, if further, and stores what it held
-// that now continues the stream.
-func (in *Ingest) moveTo(s stream, f *flow, through uint64, now time.Time) {
+// moveTo sets f's through to through, if further, and appends to puts
+// what it held that now continues the stream. A stream already in puts
+// (catching up again in the same commit) goes on from its put.
+func (in *Ingest) moveTo(s stream, f *flow, through uint64, puts []Put, now time.Time) []Put {
+	for i := range puts {
+		if puts[i].stream() == s {
+			// staged in this commit: its through moves when it commits
+			return puts
+		}
+	}
 	if through <= f.through {
-		return
+		return puts
 	}
 	f.through = through
 	for seq := range f.held {
@@ -1103,7 +1123,7 @@ func (in *Ingest) moveTo(s stream, f *flow, through uint64, now time.Time) {
 	}
 	if len(p.Events) == 0 {
 		in.moved(s, f, now)
-		return
+		return puts
 	}
-	in.commit([]Put{p}, now)
+	return append(puts, p)
 }
