@@ -29,10 +29,20 @@ type Hub struct {
 	TLSCertFile  string `yaml:"tls_cert_file"`
 	TLSKeyFile   string `yaml:"tls_key_file"`
 	InsecureHTTP bool   `yaml:"insecure_http"`
-	// Store is the workflow's bbolt file: permits, staff, API tokens
-	// (/var/lib/kunci/hub.db); its keys file is beside it
-	// (workflow.KeysSuffix).
+	// Store is the workflow's bbolt file: permits, staff, users and
+	// sessions, API tokens, alarms, the notification queue and the
+	// command log (/var/lib/kunci/hub.db); or a PostgreSQL database,
+	// postgres://user@host:5432/db, for all of them (hub/kv/pgkv). A DSN
+	// with a password goes in StoreDSNFile instead.
 	Store string `yaml:"store"`
+	// StoreDSNFile is a file (mode 0600) holding the PostgreSQL DSN of
+	// the workflow's store, password and all; it takes the place of Store.
+	StoreDSNFile string `yaml:"store_dsn_file"`
+	// StoreKeysFile is the keys file sealing the guests' personal data:
+	// the store's path and .keys (workflow.KeysSuffix) for a bbolt store,
+	// /var/lib/kunci/hub.db.keys for PostgreSQL. It stays a file with
+	// either: hub replicas sharing a database need the same one.
+	StoreKeysFile string `yaml:"store_keys_file"`
 	// EventsStore is the doors' events' bbolt file
 	// (/var/lib/kunci/hub-events.db), or a PostgreSQL database,
 	// postgres://user@host:5432/db, for hub replicas that share it
@@ -165,10 +175,12 @@ func (c *Hub) example() string     { return "configs/hub.yaml" }
 func (c *Hub) setFile(name string) { c.file = name }
 
 func (c *Hub) paths(abs func(*string)) {
-	if !pgstore.IsDSN(c.EventsStore) {
-		abs(&c.EventsStore)
+	for _, p := range []*string{&c.EventsStore, &c.Store} {
+		if !pgstore.IsDSN(*p) {
+			abs(p)
+		}
 	}
-	for _, p := range []*string{&c.TLSCertFile, &c.TLSKeyFile, &c.Store, &c.EventsStoreDSNFile, &c.SigningKey,
+	for _, p := range []*string{&c.TLSCertFile, &c.TLSKeyFile, &c.StoreDSNFile, &c.StoreKeysFile, &c.EventsStoreDSNFile, &c.SigningKey,
 		&c.AdminTokenFile, &c.MQTT.PasswordFile, &c.MQTT.CAFile, &c.MQTT.CertFile, &c.MQTT.KeyFile} {
 		abs(p)
 	}
@@ -194,13 +206,22 @@ func (c *Hub) Defaults() {
 		def string
 	}{
 		{&c.Listen, "127.0.0.1:8080"},
-		{&c.Store, "/var/lib/kunci/hub.db"},
 		{&c.MQTT.ClientID, "kunci-hub-ingest"},
 		{&c.MQTT.Prefix, "kunci/v1"},
 		{&c.Console.Timezone, "Asia/Jakarta"},
 	} {
 		if *f.v == "" {
 			*f.v = f.def
+		}
+	}
+	if c.Store == "" && c.StoreDSNFile == "" {
+		c.Store = "/var/lib/kunci/hub.db"
+	}
+	if c.StoreKeysFile == "" {
+		if c.StoreDSNFile != "" || pgstore.IsDSN(c.Store) {
+			c.StoreKeysFile = "/var/lib/kunci/hub.db" + workflow.KeysSuffix
+		} else {
+			c.StoreKeysFile = c.Store + workflow.KeysSuffix
 		}
 	}
 	if c.EventsStore == "" && c.EventsStoreDSNFile == "" {
@@ -215,9 +236,14 @@ func (c *Hub) Defaults() {
 		c.MaxPermitWindow = wire.Duration(workflow.DefaultMaxWindow)
 	}
 	if c.AdminTokenFile == "" {
-		// the store's folder: the hub writes there, and the token is as
-		// secret as the store
-		c.AdminTokenFile = filepath.Join(filepath.Dir(c.Store), "admin.token")
+		// the store's folder (the keys file's, for a store in
+		// PostgreSQL): the hub writes there, and the token is as secret as
+		// the store
+		dir := c.Store
+		if c.StoreDSNFile != "" || pgstore.IsDSN(dir) {
+			dir = c.StoreKeysFile
+		}
+		c.AdminTokenFile = filepath.Join(filepath.Dir(dir), "admin.token")
 	}
 	if c.MQTT.Username == "" && c.MQTT.PasswordFile != "" {
 		// configs/mosquitto.acl grants the hub's topics to this user
@@ -241,8 +267,12 @@ func (c *Hub) Validate() error {
 	// renaming a new file over the path.
 	files := map[string]string{}
 	type file struct{ name, v, what string }
-	stores := []file{{"store", c.Store, "the workflow's bbolt file (permits, staff, API tokens)"}}
-	if c.validateEvents(bad) {
+	var stores []file
+	if validateStore(bad, "store", c.Store, c.StoreDSNFile) {
+		stores = append(stores, file{"store", c.Store, "the workflow's bbolt file (permits, staff, users, API tokens, alarms)"})
+	}
+	stores = append(stores, file{"store_keys_file", c.StoreKeysFile, "the keys file of the guests' personal data"})
+	if validateStore(bad, "events_store", c.EventsStore, c.EventsStoreDSNFile) {
 		stores = append(stores, file{"events_store", c.EventsStore, "the doors' events' bbolt file"})
 	}
 	stores = append(stores, file{"admin_token_file", c.AdminTokenFile, "where the hub writes its first admin token"})
@@ -310,21 +340,22 @@ func (c *Hub) Validate() error {
 	return errors.Join(errs...)
 }
 
-// validateEvents checks where the doors' events are kept; it reports
-// whether they are in a bbolt file (events_store, a file of its own).
-func (c *Hub) validateEvents(bad func(field, format string, a ...any)) bool {
+// validateStore checks where a store is kept: field's value v, a bbolt
+// file or a DSN, or field_dsn_file's dsnFile; it reports whether it is a
+// bbolt file (then a file of its own).
+func validateStore(bad func(field, format string, a ...any), field, v, dsnFile string) bool {
 	switch {
-	case c.EventsStoreDSNFile != "" && c.EventsStore != "":
-		bad("events_store_dsn_file", "events_store is set too; give one: a bbolt file or postgres:// DSN in events_store, "+
-			"or a DSN with a password in events_store_dsn_file")
-	case c.EventsStoreDSNFile != "":
-	case !pgstore.IsDSN(c.EventsStore):
+	case dsnFile != "" && v != "":
+		bad(field+"_dsn_file", "%s is set too; give one: a bbolt file or postgres:// DSN in %s, "+
+			"or a DSN with a password in %s_dsn_file", field, field, field)
+	case dsnFile != "":
+	case !pgstore.IsDSN(v):
 		return true
-	case pgstore.HasPassword(c.EventsStore):
-		bad("events_store", "%s has a password; put the DSN in a file of mode 0600 named by events_store_dsn_file instead",
-			pgstore.Redact(c.EventsStore))
-	case !pgstore.ValidDSN(c.EventsStore):
-		bad("events_store", "not a PostgreSQL DSN, such as postgres://kunci@127.0.0.1:5432/kunci")
+	case pgstore.HasPassword(v):
+		bad(field, "%s has a password; put the DSN in a file of mode 0600 named by %s_dsn_file instead",
+			pgstore.Redact(v), field)
+	case !pgstore.ValidDSN(v):
+		bad(field, "not a PostgreSQL DSN, such as postgres://kunci@127.0.0.1:5432/kunci")
 	}
 	return false
 }

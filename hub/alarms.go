@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	bolterrors "go.etcd.io/bbolt/errors"
+	"github.com/kunci-project/kunci/hub/kv"
 
 	"github.com/kunci-project/kunci/hub/alarm"
 	"github.com/kunci-project/kunci/hub/notify"
@@ -96,7 +96,7 @@ func (w *waits) follow(r *workflow.Record) (left bool) {
 // openBook opens the alarm book on the workflow store.
 func (h *Hub) openBook() error {
 	var err error
-	h.alarms, err = alarm.New(h.wf.DB(), alarm.Options{OnChange: h.alarmChanged, Log: h.log, Silent: h.o.Silent,
+	h.alarms, err = alarm.New(h.wf.KV(), alarm.Options{OnChange: h.alarmChanged, Log: h.log, Silent: h.o.Silent,
 		Outbox: h.o.Notifier != nil})
 	if err != nil {
 		return err
@@ -123,7 +123,7 @@ func (h *Hub) AckAlarm(id, by, note string) (alarm.Alarm, error) {
 func (h *Hub) alarmErr(what string, err error) {
 	switch {
 	case err == nil:
-	case errors.Is(err, bolterrors.ErrDatabaseNotOpen):
+	case errors.Is(err, kv.ErrClosed):
 		// the hub is stopping: its stores closed before the link's last
 		// messages (a door's last will as the broker sees it go)
 		h.log.Debug("hub: alarm "+what+" after the store closed", "err", err)

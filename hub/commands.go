@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/kunci-project/kunci/hub/kv"
 	"github.com/kunci-project/kunci/permit"
-	bolt "go.etcd.io/bbolt"
 )
 
 // bCommands is the log of the commands the hub sent to doors, in the
@@ -21,15 +21,12 @@ func (h *Hub) logCommand(c permit.Command) error {
 	if err != nil {
 		return err
 	}
-	return h.wf.DB().Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bCommands)
-		if err != nil {
-			return err
-		}
+	return h.wf.KV().Update(func(tx kv.Tx) error {
+		b := tx.Bucket(bCommands)
 		if err := b.Put([]byte(c.Issued.UTC().Format("20060102T150405.000000000Z")+" "+c.ID), raw); err != nil {
 			return err
 		}
-		for n := b.Stats().KeyN; n > maxCommandLog; n-- {
+		for n := b.Len(); n > maxCommandLog; n-- {
 			k, _ := b.Cursor().First()
 			if err := b.Delete(k); err != nil {
 				return err
@@ -43,12 +40,8 @@ func (h *Hub) logCommand(c permit.Command) error {
 // first, at most limit of them.
 func (h *Hub) Commands(site, door string, limit int) ([]permit.Command, error) {
 	var out []permit.Command
-	err := h.wf.DB().View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bCommands)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
+	err := h.wf.KV().View(func(tx kv.Tx) error {
+		c := tx.Bucket(bCommands).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			var cmd permit.Command
 			if err := json.Unmarshal(v, &cmd); err != nil {

@@ -107,7 +107,11 @@ func cmdHubRestore(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if cfg.EventsStoreDSNFile != "" || pgstore.IsDSN(events) {
 		events = "" // in PostgreSQL: pg_restore brings them back
 	}
-	dest := backup.Files(cfg.Store, events)
+	store := cfg.Store
+	if cfg.StoreDSNFile != "" || pgstore.IsDSN(store) {
+		store = "" // in PostgreSQL too
+	}
+	dest := backup.Files(store, cfg.StoreKeysFile, events)
 	var there []string
 	for _, p := range dest {
 		if _, err := os.Stat(p); err != nil {

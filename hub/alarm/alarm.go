@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/kunci-project/kunci/hub/kv"
 
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
@@ -116,7 +116,7 @@ var (
 
 // Book is the hub's alarms, in its store.
 type Book struct {
-	db *bolt.DB
+	db kv.DB
 	o  Options
 
 	mu      sync.Mutex
@@ -133,7 +133,7 @@ type doorState struct {
 }
 
 // New opens the Book in db (the hub's workflow store).
-func New(db *bolt.DB, o Options) (*Book, error) {
+func New(db kv.DB, o Options) (*Book, error) {
 	if db == nil {
 		return nil, errors.New("alarm: a store is required")
 	}
@@ -144,17 +144,8 @@ func New(db *bolt.DB, o Options) (*Book, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	b := &Book{db: db, o: o, status: map[doorKey]doorState{}, active: map[string]bool{}}
-	err := db.Update(func(tx *bolt.Tx) error {
-		for _, n := range [][]byte{bAlarms, bActive} {
-			if _, err := tx.CreateBucketIfNotExists(n); err != nil {
-				return err
-			}
-		}
-		if o.Outbox {
-			if _, err := tx.CreateBucketIfNotExists(bOutbox); err != nil {
-				return err
-			}
-		} else if tx.Bucket(bOutbox) != nil {
+	err := db.Update(func(tx kv.Tx) error {
+		if !o.Outbox {
 			if err := tx.DeleteBucket(bOutbox); err != nil {
 				return err
 			}
@@ -299,7 +290,7 @@ func (b *Book) Status(site, door string, s wire.Status, at time.Time) error {
 // that have not cleared.
 func (b *Book) lasting(site, door string) (map[Kind]map[string]bool, error) {
 	out := map[Kind]map[string]bool{}
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.db.View(func(tx kv.Tx) error {
 		c := tx.Bucket(bActive).Cursor()
 		for _, k := range statusKinds {
 			prefix := []byte(string(k) + "\x00" + site + "/" + door + "\x00")
@@ -378,7 +369,7 @@ func (b *Book) raiseQuiet(a Alarm) error { return b.store(a, nil) }
 func (b *Book) store(a Alarm, merge func(cur *Alarm) bool) error {
 	var out Alarm
 	var change Change
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.db.Update(func(tx kv.Tx) error {
 		all, active := tx.Bucket(bAlarms), tx.Bucket(bActive)
 		if id := active.Get([]byte(a.key())); id != nil {
 			if merge == nil {
@@ -429,7 +420,7 @@ func (b *Book) clear(key string, at time.Time) error {
 		return nil // nothing to clear: no write (every status would cost one)
 	}
 	var out Alarm
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.db.Update(func(tx kv.Tx) error {
 		all, active := tx.Bucket(bAlarms), tx.Bucket(bActive)
 		id := active.Get([]byte(key))
 		if id == nil {
@@ -488,7 +479,7 @@ func (b *Book) Unnotified() ([]Alarm, error) {
 		return nil, nil
 	}
 	var out []Alarm
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.db.View(func(tx kv.Tx) error {
 		all := tx.Bucket(bAlarms)
 		return tx.Bucket(bOutbox).ForEach(func(id, _ []byte) error {
 			a, err := get(all, id)
@@ -511,7 +502,7 @@ func (b *Book) Notified(ids ...string) error {
 	if !b.o.Outbox || len(ids) == 0 {
 		return nil
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.db.Update(func(tx kv.Tx) error {
 		box := tx.Bucket(bOutbox)
 		for _, id := range ids {
 			k, err := idKey(id)
@@ -543,7 +534,7 @@ func (b *Book) Acknowledge(id, by, note string, at time.Time) (Alarm, error) {
 		return Alarm{}, err
 	}
 	var out Alarm
-	err = b.db.Update(func(tx *bolt.Tx) error {
+	err = b.db.Update(func(tx kv.Tx) error {
 		all := tx.Bucket(bAlarms)
 		if all.Get(k) == nil {
 			return fmt.Errorf("%w: %s", ErrNotFound, id)
@@ -592,7 +583,7 @@ func (b *Book) List(f Filter, after string, limit int) (out []Alarm, next string
 			return nil, "", fmt.Errorf("%w: after %q", ErrInvalid, after)
 		}
 	}
-	err = b.db.View(func(tx *bolt.Tx) error {
+	err = b.db.View(func(tx kv.Tx) error {
 		c := tx.Bucket(bAlarms).Cursor()
 		var k, v []byte
 		if from == 0 {
@@ -629,7 +620,7 @@ func (b *Book) Get(id string) (Alarm, error) {
 		return Alarm{}, err
 	}
 	var a Alarm
-	err = b.db.View(func(tx *bolt.Tx) error {
+	err = b.db.View(func(tx kv.Tx) error {
 		if tx.Bucket(bAlarms).Get(k) == nil {
 			return fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
@@ -649,7 +640,7 @@ func idKey(id string) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(nil, seq), nil
 }
 
-func get(b *bolt.Bucket, id []byte) (Alarm, error) {
+func get(b kv.Bucket, id []byte) (Alarm, error) {
 	var a Alarm
 	if err := json.Unmarshal(b.Get(id), &a); err != nil {
 		return a, fmt.Errorf("%w: a stored alarm: %v", ErrInvalid, err)
@@ -657,7 +648,7 @@ func get(b *bolt.Bucket, id []byte) (Alarm, error) {
 	return a, nil
 }
 
-func put(b *bolt.Bucket, id []byte, a Alarm) error {
+func put(b kv.Bucket, id []byte, a Alarm) error {
 	j, err := json.Marshal(a)
 	if err != nil {
 		return err

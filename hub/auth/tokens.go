@@ -13,9 +13,9 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/kunci-project/kunci/hub/kv"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/permit"
-	bolt "go.etcd.io/bbolt"
 )
 
 // bTokens holds one record a token: id -> record JSON.
@@ -46,7 +46,7 @@ type record struct {
 
 // Tokens is the hub's register of tokens. It is safe for concurrent use.
 type Tokens struct {
-	db    *bolt.DB
+	db    kv.DB
 	stats counters
 
 	mu   sync.Mutex
@@ -60,17 +60,10 @@ type ending struct {
 	closed bool
 }
 
-// New keeps tokens in db, a bbolt file the hub already opened (its
-// workflow store's), in the bucket "tokens". Closing db is the caller's.
+// New keeps tokens in db, a store the hub already opened (its workflow
+// store's), in the bucket "tokens". Closing db is the caller's.
 // The refusals are counted on reg, the hub's (nil: a registry of its own).
-func New(db *bolt.DB, reg *metrics.Registry) (*Tokens, error) {
-	err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bTokens)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("auth: %s: %w", db.Path(), err)
-	}
+func New(db kv.DB, reg *metrics.Registry) (*Tokens, error) {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
@@ -115,26 +108,21 @@ func checkName(name string) error {
 // spelling, so that the workflow's records name them one way and "Dual"
 // is never a second person beside "dual". A person's tokens and their
 // user share their one spelling.
-func spellingFree(tx *bolt.Tx, name, login string) error {
+func spellingFree(tx kv.Tx, name, login string) error {
 	key := permit.ActorKey(name)
-	if b := tx.Bucket(bTokens); b != nil {
-		var clash *record
-		if err := each(b, func(r *record) {
-			if clash == nil && r.Name != name && permit.ActorKey(r.Name) == key {
-				c := *r
-				clash = &c
-			}
-		}); err != nil {
-			return err
+	var clash *record
+	if err := each(tx.Bucket(bTokens), func(r *record) {
+		if clash == nil && r.Name != name && permit.ActorKey(r.Name) == key {
+			c := *r
+			clash = &c
 		}
-		if clash != nil {
-			return fmt.Errorf("%w: name %q is the actor %q of token %s, spelled otherwise: use that spelling", ErrExists, name, clash.Name, clash.ID)
-		}
+	}); err != nil {
+		return err
+	}
+	if clash != nil {
+		return fmt.Errorf("%w: name %q is the actor %q of token %s, spelled otherwise: use that spelling", ErrExists, name, clash.Name, clash.ID)
 	}
 	b := tx.Bucket(bUsers)
-	if b == nil {
-		return nil
-	}
 	return b.ForEach(func(k, v []byte) error {
 		var r userRecord
 		if err := json.Unmarshal(v, &r); err != nil {
@@ -157,7 +145,7 @@ func spellingFree(tx *bolt.Tx, name, login string) error {
 func (t *Tokens) Issue(name string, roles []Role, expires time.Time) (string, Info, error) {
 	var token string
 	var info Info
-	err := t.db.Update(func(tx *bolt.Tx) error {
+	err := t.db.Update(func(tx kv.Tx) error {
 		var err error
 		if err := checkName(name); err != nil {
 			return err
@@ -178,7 +166,7 @@ func (t *Tokens) Issue(name string, roles []Role, expires time.Time) (string, In
 // checked against the other spellings, so that a user named Admin never
 // keeps a hub from starting (a user of the same actor is only refused
 // more).
-func issue(b *bolt.Bucket, name string, rs []Role, expires time.Time) (string, Info, error) {
+func issue(b kv.Bucket, name string, rs []Role, expires time.Time) (string, Info, error) {
 	if err := checkName(name); err != nil {
 		return "", Info{}, err
 	}
@@ -215,7 +203,7 @@ func issue(b *bolt.Bucket, name string, rs []Role, expires time.Time) (string, I
 	return format(id, secret), r.Info, nil
 }
 
-func put(b *bolt.Bucket, r *record) error {
+func put(b kv.Bucket, r *record) error {
 	j, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -234,7 +222,7 @@ func decode(id, raw []byte) (record, error) {
 	return r, nil
 }
 
-func get(b *bolt.Bucket, id string) (record, error) {
+func get(b kv.Bucket, id string) (record, error) {
 	raw := b.Get([]byte(id))
 	if raw == nil {
 		return record{}, fmt.Errorf("%w: token %s", ErrNotFound, id)
@@ -243,7 +231,7 @@ func get(b *bolt.Bucket, id string) (record, error) {
 }
 
 // each calls fn with every stored token, in id order.
-func each(b *bolt.Bucket, fn func(r *record)) error {
+func each(b kv.Bucket, fn func(r *record)) error {
 	return b.ForEach(func(k, raw []byte) error {
 		r, err := decode(k, raw)
 		if err != nil {
@@ -257,7 +245,7 @@ func each(b *bolt.Bucket, fn func(r *record)) error {
 // List returns every token, revoked and expired ones too, oldest first.
 func (t *Tokens) List() ([]Info, error) {
 	var out []Info
-	err := t.db.View(func(tx *bolt.Tx) error {
+	err := t.db.View(func(tx kv.Tx) error {
 		return each(tx.Bucket(bTokens), func(r *record) { out = append(out, r.Info) })
 	})
 	if err != nil {
@@ -275,7 +263,7 @@ func (t *Tokens) Revoke(id string) error {
 		// not quoted: a whole token given by mistake would end up in a log
 		return fmt.Errorf("%w: a token id is not %d lowercase hex digits", ErrNotFound, idLen)
 	}
-	err := t.db.Update(func(tx *bolt.Tx) error {
+	err := t.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bTokens)
 		r, err := get(b, id)
 		if err != nil || r.Revoked {
@@ -313,7 +301,7 @@ func (t *Tokens) Ended(id string) (ended <-chan struct{}, release func()) {
 	// read after the channel is in place: a Revoke that commits after this
 	// read closes it; one before is seen here
 	var live bool
-	err := t.db.View(func(tx *bolt.Tx) error {
+	err := t.db.View(func(tx kv.Tx) error {
 		r, err := get(tx.Bucket(bTokens), id)
 		live = err == nil && !r.Revoked
 		return err
@@ -344,7 +332,7 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 		return Principal{}, err
 	}
 	var r record
-	err = t.db.View(func(tx *bolt.Tx) error {
+	err = t.db.View(func(tx kv.Tx) error {
 		var gerr error
 		r, gerr = get(tx.Bucket(bTokens), id)
 		return gerr
@@ -374,7 +362,7 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 // The hub calls it at every start, to give a new hub its first admin
 // token (or a new one after the last was revoked).
 func (t *Tokens) EnsureAdmin(name string) (token string, issued bool, err error) {
-	err = t.db.Update(func(tx *bolt.Tx) error {
+	err = t.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bTokens)
 		now, found := time.Now(), false
 		err := each(b, func(r *record) {

@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/kv"
 	"github.com/kunci-project/kunci/internal/metrics"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Buckets of the people who sign in to the console: login -> userRecord
@@ -80,7 +80,7 @@ type Session struct {
 // Users is the register of the console's people and their sessions. It is
 // safe for concurrent use.
 type Users struct {
-	db  *bolt.DB
+	db  kv.DB
 	now func() time.Time
 
 	mu    sync.Mutex
@@ -96,18 +96,7 @@ type signinResult string
 // NewUsers keeps the users and their sessions in db (the hub's workflow
 // store), in the buckets "users" and "sessions". now is the clock (nil:
 // time.Now); sign-ins are counted on reg.
-func NewUsers(db *bolt.DB, reg *metrics.Registry, now func() time.Time) (*Users, error) {
-	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bUsers, bSessions} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("auth: %s: %w", db.Path(), err)
-	}
+func NewUsers(db kv.DB, reg *metrics.Registry, now func() time.Time) (*Users, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -175,7 +164,7 @@ func (u *Users) Add(n NewUser) (User, error) {
 	now := u.now().UTC()
 	rec := userRecord{User: User{Login: n.Login, Name: n.Name, Roles: canonical(n.Roles), Lang: n.Lang,
 		Disabled: n.Disabled, Created: now, Changed: now}, Hash: hash}
-	err = u.db.Update(func(tx *bolt.Tx) error {
+	err = u.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bUsers)
 		if b.Get([]byte(n.Login)) != nil {
 			return fmt.Errorf("%w: login %q is taken", ErrExists, n.Login)
@@ -204,7 +193,7 @@ func (u *Users) Change(n NewUser) (User, error) {
 	}
 	var rec userRecord
 	var ended []string
-	err := u.db.Update(func(tx *bolt.Tx) error {
+	err := u.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bUsers)
 		var err error
 		if rec, err = getUser(b, n.Login); err != nil {
@@ -242,7 +231,7 @@ func (u *Users) Disable(login string) (User, error) {
 // Get returns the user with login.
 func (u *Users) Get(login string) (User, error) {
 	var rec userRecord
-	err := u.db.View(func(tx *bolt.Tx) error {
+	err := u.db.View(func(tx kv.Tx) error {
 		var err error
 		rec, err = getUser(tx.Bucket(bUsers), login)
 		return err
@@ -253,7 +242,7 @@ func (u *Users) Get(login string) (User, error) {
 // List returns every user, by login.
 func (u *Users) List() ([]User, error) {
 	var out []User
-	err := u.db.View(func(tx *bolt.Tx) error {
+	err := u.db.View(func(tx kv.Tx) error {
 		return tx.Bucket(bUsers).ForEach(func(k, v []byte) error {
 			var r userRecord
 			if err := json.Unmarshal(v, &r); err != nil {
@@ -266,7 +255,7 @@ func (u *Users) List() ([]User, error) {
 	return out, err
 }
 
-func getUser(b *bolt.Bucket, login string) (userRecord, error) {
+func getUser(b kv.Bucket, login string) (userRecord, error) {
 	var r userRecord
 	v := b.Get([]byte(login))
 	if v == nil {
@@ -278,7 +267,7 @@ func getUser(b *bolt.Bucket, login string) (userRecord, error) {
 	return r, nil
 }
 
-func putJSON(b *bolt.Bucket, key string, v any) error {
+func putJSON(b kv.Bucket, key string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -337,7 +326,7 @@ func (u *Users) lookup(login string) (userRecord, error) {
 		return userRecord{}, ErrNotFound
 	}
 	var rec userRecord
-	err := u.db.View(func(tx *bolt.Tx) error {
+	err := u.db.View(func(tx kv.Tx) error {
 		var err error
 		rec, err = getUser(tx.Bucket(bUsers), login)
 		return err
@@ -374,7 +363,7 @@ func (u *Users) start(login string) (string, Session, error) {
 	now := u.now().UTC()
 	rec := sessionRecord{Login: login, ID: id, CSRF: csrf, Created: now, Expires: now.Add(SessionLifetime), LastSeen: now}
 	var old []string
-	err = u.db.Update(func(tx *bolt.Tx) error {
+	err = u.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bSessions)
 		// sessions that ended by time are dropped as new ones start, so
 		// the bucket and the Ended channels hold only the live ones
@@ -424,7 +413,7 @@ func (u *Users) end(ids ...string) {
 }
 
 // deleteSessions deletes the sessions drop picks and returns their ids.
-func deleteSessions(b *bolt.Bucket, drop func(*sessionRecord) bool) ([]string, error) {
+func deleteSessions(b kv.Bucket, drop func(*sessionRecord) bool) ([]string, error) {
 	var keys [][]byte
 	var ids []string
 	err := b.ForEach(func(k, v []byte) error {
@@ -455,7 +444,7 @@ func (u *Users) Verify(secret string) (Principal, Session, error) {
 	key := sessionKey(secret)
 	var rec sessionRecord
 	var usr userRecord
-	err := u.db.View(func(tx *bolt.Tx) error {
+	err := u.db.View(func(tx kv.Tx) error {
 		v := tx.Bucket(bSessions).Get(key)
 		if v == nil || json.Unmarshal(v, &rec) != nil || !u.live(&rec, now) {
 			return ErrUnknown
@@ -479,7 +468,7 @@ func (u *Users) Verify(secret string) (Principal, Session, error) {
 }
 
 func (u *Users) touch(key []byte, now time.Time) error {
-	return u.db.Update(func(tx *bolt.Tx) error {
+	return u.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bSessions)
 		v := b.Get(key)
 		if v == nil {
@@ -503,7 +492,7 @@ func (u *Users) touch(key []byte, now time.Time) error {
 func (u *Users) SignOut(secret string) error {
 	key := sessionKey(secret)
 	var id string
-	err := u.db.Update(func(tx *bolt.Tx) error {
+	err := u.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bSessions)
 		var rec sessionRecord
 		if v := b.Get(key); v != nil && json.Unmarshal(v, &rec) == nil {
@@ -593,7 +582,7 @@ func (u *Users) SetLang(login, lang string) error {
 	if !slices.Contains(Languages, lang) {
 		return invalid("language %q: want one of %s", lang, strings.Join(Languages, ", "))
 	}
-	return u.db.Update(func(tx *bolt.Tx) error {
+	return u.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bUsers)
 		rec, err := getUser(b, login)
 		if err != nil {

@@ -18,9 +18,10 @@
 // what it lacks.
 //
 // A hub whose events are in PostgreSQL (hub/ingest/pgevents) writes its
-// archive without them: the database is the operator's to back up, with
-// pg_dump (README), and a restore then puts back the workflow's files
-// only.
+// archive without them, and one whose workflow is there (store:
+// postgres://, hub/kv/pgkv) without hub.db: the database is the
+// operator's to back up, with pg_dump (README), and a restore then puts
+// back the files only (the keys file, always).
 package backup
 
 import (
@@ -80,25 +81,43 @@ type Source struct {
 	View func(fn func(*bolt.Tx) error) error
 }
 
-// EventsName is the doors' events' file in an archive.
-const EventsName = "hub-events.db"
+// The files of an archive: the workflow's store (users, tokens, alarms,
+// the notification queue and the command log with it), the keys of its
+// personal data, the doors' events.
+const (
+	StoreName  = "hub.db"
+	KeysName   = "hub.db.keys"
+	EventsName = "hub-events.db"
+)
 
-// Hub returns the sources of a hub's backup, in their order: its records,
-// the keys of their personal data, the doors' events when ev is the bbolt
-// store (not when they are in PostgreSQL).
+// Hub returns the sources of a hub's backup, in their order: its records
+// when wf is a bbolt file (not when they are in PostgreSQL), the keys of
+// their personal data, the doors' events when ev is the bbolt store.
 func Hub(wf *workflow.Store, ev ingest.EventStore) []Source {
-	srcs := []Source{{Name: "hub.db", View: wf.DB().View}, {Name: "hub.db.keys", View: wf.ViewKeys}}
+	var srcs []Source
+	if f := wf.File(); f != nil {
+		srcs = append(srcs, Source{Name: StoreName, View: f.View})
+	}
+	srcs = append(srcs, Source{Name: KeysName, View: wf.ViewKeys})
 	if bb, ok := ev.(*ingest.Store); ok {
 		srcs = append(srcs, Source{Name: EventsName, View: bb.DB().View})
 	}
 	return srcs
 }
 
-// Files names the files of a hub whose records are in store and whose
-// events are in events, by their names in a backup, for Restore; with
-// events "" (they are in PostgreSQL) the archive must have none.
-func Files(store, events string) map[string]string {
-	fs := map[string]string{"hub.db": store, "hub.db.keys": store + workflow.KeysSuffix}
+// Files names the files of a hub whose records are in store, the keys of
+// their personal data in keys (store's path and workflow.KeysSuffix if
+// "") and whose events are in events, by their names in a backup, for
+// Restore; with store or events "" (in PostgreSQL) the archive must have
+// none of them.
+func Files(store, keys, events string) map[string]string {
+	if keys == "" {
+		keys = store + workflow.KeysSuffix
+	}
+	fs := map[string]string{KeysName: keys}
+	if store != "" {
+		fs[StoreName] = store
+	}
 	if events != "" {
 		fs[EventsName] = events
 	}
@@ -236,6 +255,11 @@ func scan(r io.Reader, known func(name string) bool,
 	}
 	var names []string
 	for _, f := range m.Files {
+		if f.Name == StoreName && !known(f.Name) {
+			return m, fmt.Errorf("%w: it holds the workflow's store (%s), and this hub keeps it in PostgreSQL: "+
+				"bring the database back with pg_restore, or restore the archive to a hub whose store is a file",
+				ErrArchive, StoreName)
+		}
 		if f.Name == EventsName && !known(f.Name) {
 			return m, fmt.Errorf("%w: it holds the doors' events (%s), and this hub keeps them in PostgreSQL: "+
 				"bring the database back with pg_restore, or restore the archive to a hub whose events_store is a file",

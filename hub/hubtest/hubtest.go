@@ -163,7 +163,7 @@ func (e *Env) start(t testing.TB, o Options) {
 		t.Fatal(err)
 	}
 	reg := metrics.NewRegistry() // the hub's, served by its API at /metrics
-	if e.Tokens, err = auth.New(e.WF.DB(), reg); err != nil {
+	if e.Tokens, err = auth.New(e.WF.KV(), reg); err != nil {
 		t.Fatal(err)
 	}
 	if tok, issued, err := e.Tokens.EnsureAdmin("admin"); err != nil {
@@ -176,7 +176,7 @@ func (e *Env) start(t testing.TB, o Options) {
 			t.Fatal(err)
 		}
 	}
-	if e.Users, err = auth.NewUsers(e.WF.DB(), reg, o.Now); err != nil {
+	if e.Users, err = auth.NewUsers(e.WF.KV(), reg, o.Now); err != nil {
 		t.Fatal(err)
 	}
 	if o.Ingest.AckLinger == 0 {
@@ -186,7 +186,7 @@ func (e *Env) start(t testing.TB, o Options) {
 	var h *hub.Hub // the notifier asks it, once running
 	e.Notifier = nil
 	if o.Notify != nil {
-		if e.Notifier, err = notify.New(notify.Options{DB: e.WF.DB(), Config: *o.Notify, Now: o.Now, Metrics: reg,
+		if e.Notifier, err = notify.New(notify.Options{DB: e.WF.KV(), Config: *o.Notify, Now: o.Now, Metrics: reg,
 			Acked: func(key string) bool { return h.Acked(key) }, OnHanded: func(key string, at time.Time) { h.Handed(key, at) }}); err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +228,7 @@ func (e *Env) start(t testing.TB, o Options) {
 			if err := <-notified; err != nil {
 				t.Errorf("notifier Run: %v", err)
 			}
-			check(t, e.WF.DB(), "workflow")
+			check(t, e.WF.File(), "workflow")
 			check(t, e.Events.DB(), "events")
 			e.WF.Close()
 			e.Events.Close()

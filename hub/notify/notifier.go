@@ -15,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/kunci-project/kunci/hub/kv"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kunci-project/kunci/internal/metrics"
@@ -57,7 +57,7 @@ const (
 type Options struct {
 	// DB is the hub's workflow store; the package keeps its buckets
 	// (notify_*) in it.
-	DB *bolt.DB
+	DB kv.DB
 	// Config is hub.yaml's notify section; New applies its defaults and
 	// refuses it when Validate reports a problem.
 	Config Config
@@ -87,7 +87,7 @@ type Options struct {
 // Notifier routes and delivers messages. Notify may be called from any
 // goroutine; Run delivers.
 type Notifier struct {
-	db      *bolt.DB
+	db      kv.DB
 	cfg     Config
 	loc     *time.Location
 	acked   func(string) bool
@@ -157,17 +157,6 @@ func New(o Options) (*Notifier, error) {
 	if n.senders, err = newSenders(&cfg, o.HTTPClient, o.Now); err != nil {
 		return nil, err
 	}
-	err = n.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bQueue, bSent, bDead, bKeys, bBursts, bHanded} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("notify: %s: %w", n.db.Path(), err)
-	}
 	r := o.Metrics
 	n.queuedTotal = r.Counter("kunci_hub_notify_queued_total", "Notification deliveries (a message to one recipient at one escalation step) written to the queue.")
 	r.GaugeFunc("kunci_hub_notify_queue_deliveries", "Notification deliveries in the queue, waiting, being retried or due at a later escalation step.",
@@ -187,8 +176,8 @@ func New(o Options) (*Notifier, error) {
 	n.refused.With(refusedPersonalData)
 	n.unrouted = r.Counter("kunci_hub_notify_unrouted_total", "Messages no rule routed to anyone (topic, door, day or hour outside every rule).")
 	n.stopped = r.Counter("kunci_hub_notify_escalations_stopped_total", "Escalation steps dropped because the message was acknowledged by then.")
-	n.db.View(func(tx *bolt.Tx) error {
-		n.queueLen.Store(int64(tx.Bucket(bQueue).Stats().KeyN))
+	n.db.View(func(tx kv.Tx) error {
+		n.queueLen.Store(int64(tx.Bucket(bQueue).Len()))
 		return nil
 	})
 	return n, nil
@@ -241,7 +230,7 @@ func (n *Notifier) Notify(m Message) error {
 	now := n.now()
 	var c counts
 	var opened bool // a burst's first counted message: Run learns its window's end
-	err := n.db.Update(func(tx *bolt.Tx) error {
+	err := n.db.Update(func(tx kv.Tx) error {
 		c, opened = counts{}, false
 		keys := tx.Bucket(bKeys)
 		if keys.Get([]byte(m.Key)) != nil {
@@ -314,7 +303,7 @@ func (n *Notifier) count(c counts) {
 
 // flush queues the summary of burst b, whose window ended, and opens the
 // next window at now.
-func (n *Notifier) flush(tx *bolt.Tx, b *burst, now time.Time, c *counts) error {
+func (n *Notifier) flush(tx kv.Tx, b *burst, now time.Time, c *counts) error {
 	s := summary(b)
 	if err := n.enqueue(tx, s, b.Latest.Key, now, c); err != nil {
 		return err
@@ -344,7 +333,7 @@ func summary(b *burst) Message {
 
 // enqueue writes m's deliveries: every step of every rule that matches it
 // at now. ackKey is the key Acked is asked about at the later steps.
-func (n *Notifier) enqueue(tx *bolt.Tx, m Message, ackKey string, now time.Time, c *counts) error {
+func (n *Notifier) enqueue(tx kv.Tx, m Message, ackKey string, now time.Time, c *counts) error {
 	queue, sent := tx.Bucket(bQueue), tx.Bucket(bSent)
 	local := now.In(n.loc)
 	routed := false
@@ -421,7 +410,7 @@ func (n *Notifier) DeliverDue(ctx context.Context) (next time.Time, err error) {
 	var c counts
 	var due []delivery
 	var stop [][]byte
-	err = n.db.Update(func(tx *bolt.Tx) error {
+	err = n.db.Update(func(tx kv.Tx) error {
 		c, due, stop, next = counts{}, nil, nil, time.Time{}
 		bursts := tx.Bucket(bBursts)
 		type upd struct {
@@ -489,7 +478,7 @@ func (n *Notifier) DeliverDue(ctx context.Context) (next time.Time, err error) {
 		return false
 	})
 	if len(stop) > 0 {
-		err := n.db.Update(func(tx *bolt.Tx) error {
+		err := n.db.Update(func(tx kv.Tx) error {
 			for _, k := range stop {
 				if err := tx.Bucket(bQueue).Delete(k); err != nil {
 					return err
@@ -551,7 +540,7 @@ func (n *Notifier) try(ctx context.Context, d delivery) (retry time.Time, err er
 	id := d.id()
 	var dead bool
 	var first []string // keys handed to a channel for the first time
-	err = n.db.Update(func(tx *bolt.Tx) error {
+	err = n.db.Update(func(tx kv.Tx) error {
 		queue := tx.Bucket(bQueue)
 		if sendErr == nil {
 			first = first[:0]
@@ -624,7 +613,7 @@ func (n *Notifier) backoff(attempts int) time.Duration {
 // KeepSent, and the dead letters too.
 func (n *Notifier) prune(now time.Time) error {
 	before := now.Add(-time.Duration(n.cfg.KeepSent))
-	err := n.db.Update(func(tx *bolt.Tx) error {
+	err := n.db.Update(func(tx kv.Tx) error {
 		for _, b := range []struct {
 			name   []byte
 			before time.Time
@@ -651,7 +640,7 @@ func (n *Notifier) prune(now time.Time) error {
 // Handed calls fn with each message key handed to a channel in the last
 // year and when it first was (what OnHanded was told), in key order.
 func (n *Notifier) Handed(fn func(key string, at time.Time)) error {
-	err := n.db.View(func(tx *bolt.Tx) error {
+	err := n.db.View(func(tx kv.Tx) error {
 		return tx.Bucket(bHanded).ForEach(func(k, v []byte) error {
 			if t, ok := fromUnixNano(v); ok {
 				fn(string(k), t)
@@ -675,8 +664,8 @@ type Stats struct {
 // Stats counts the queue's records.
 func (n *Notifier) Stats() (Stats, error) {
 	var s Stats
-	err := n.db.View(func(tx *bolt.Tx) error {
-		s = Stats{Queued: tx.Bucket(bQueue).Stats().KeyN, Dead: tx.Bucket(bDead).Stats().KeyN, Sent: tx.Bucket(bSent).Stats().KeyN}
+	err := n.db.View(func(tx kv.Tx) error {
+		s = Stats{Queued: tx.Bucket(bQueue).Len(), Dead: tx.Bucket(bDead).Len(), Sent: tx.Bucket(bSent).Len()}
 		return nil
 	})
 	if err != nil {
@@ -699,7 +688,7 @@ type DeadLetter struct {
 // DeadLetters returns up to limit dead letters, in key order.
 func (n *Notifier) DeadLetters(limit int) ([]DeadLetter, error) {
 	var out []DeadLetter
-	err := n.db.View(func(tx *bolt.Tx) error {
+	err := n.db.View(func(tx kv.Tx) error {
 		c := tx.Bucket(bDead).Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
 			var d delivery
@@ -719,7 +708,7 @@ func (n *Notifier) DeadLetters(limit int) ([]DeadLetter, error) {
 
 // deleteIf deletes the records of b whose value old picks, after the
 // walk (a bbolt walk must not delete under itself).
-func deleteIf(b *bolt.Bucket, old func(v []byte) bool) error {
+func deleteIf(b kv.Bucket, old func(v []byte) bool) error {
 	var ks [][]byte
 	err := b.ForEach(func(k, v []byte) error {
 		if old(v) {
@@ -738,7 +727,7 @@ func deleteIf(b *bolt.Bucket, old func(v []byte) bool) error {
 	return nil
 }
 
-func putJSON(b *bolt.Bucket, k []byte, v any) error {
+func putJSON(b kv.Bucket, k []byte, v any) error {
 	buf, err := json.Marshal(v)
 	if err != nil {
 		return err

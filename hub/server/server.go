@@ -19,6 +19,7 @@ import (
 	"github.com/kunci-project/kunci/hub/console"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/ingest/pgevents"
+	"github.com/kunci-project/kunci/hub/kv/pgkv"
 	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/hub/pgstore"
 	"github.com/kunci-project/kunci/hub/workflow"
@@ -32,9 +33,16 @@ import (
 
 // Setup is what a hub is opened with, from hub.yaml or by kunci dev.
 type Setup struct {
-	// Store is the workflow's bbolt file; EventsStore the doors' events',
-	// or a PostgreSQL DSN for them (pgstore.IsDSN: hub/ingest/pgevents).
+	// Store is the workflow's bbolt file (the users, tokens, alarms, the
+	// notification queue and the command log are in it too), or a
+	// PostgreSQL DSN for all of them (pgstore.IsDSN: hub/kv/pgkv);
+	// EventsStore the doors' events', or a PostgreSQL DSN for them
+	// (hub/ingest/pgevents).
 	Store, EventsStore string
+	// StoreKeys is the keys file of the workflow's personal data: the
+	// store's path and workflow.KeysSuffix if empty; required with a
+	// PostgreSQL Store.
+	StoreKeys string
 	Signer             *permit.Signer
 	SiteKeys           map[string]permit.SiteKey
 	Doors              []hub.DoorName
@@ -93,9 +101,11 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	if s.Prefix == "" {
 		s.Prefix = topic.DefaultPrefix
 	}
-	dirs := []string{s.Store}
-	if !pgstore.IsDSN(s.EventsStore) {
-		dirs = append(dirs, s.EventsStore)
+	var dirs []string
+	for _, p := range []string{s.Store, s.StoreKeys, s.EventsStore} {
+		if p != "" && !pgstore.IsDSN(p) {
+			dirs = append(dirs, p)
+		}
 	}
 	for _, p := range dirs {
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
@@ -108,8 +118,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 			h.Close()
 		}
 	}()
-	if h.wf, err = workflow.Open(s.Store, workflow.Options{SiteKeys: s.SiteKeys, Signer: s.Signer,
-		MaxWindow: s.MaxPermitWindow}); err != nil {
+	if h.wf, err = openWorkflow(s); err != nil {
 		return nil, err
 	}
 	events := s.EventsStore
@@ -123,7 +132,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 		return nil, err
 	}
 	reg := metrics.NewRegistry() // the hub's /metrics
-	if h.tokens, err = auth.New(h.wf.DB(), reg); err != nil {
+	if h.tokens, err = auth.New(h.wf.KV(), reg); err != nil {
 		return nil, err
 	}
 	// the notifier asks the hub, built next, whether a message was
@@ -133,7 +142,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	var built *hub.Hub
 	var notifier hub.Notifier
 	if len(s.Notify.Rules) > 0 {
-		if h.notify, err = notify.New(notify.Options{DB: h.wf.DB(), Config: s.Notify, Log: log, Metrics: reg,
+		if h.notify, err = notify.New(notify.Options{DB: h.wf.KV(), Config: s.Notify, Log: log, Metrics: reg,
 			Acked: func(key string) bool { return built != nil && built.Acked(key) },
 			OnHanded: func(key string, at time.Time) {
 				if built != nil {
@@ -152,7 +161,11 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	}
 	built = h.hub
 	st := h.hub.Stats()
-	log.Info("hub open", "store", s.Store, "events", events, "guest_book_rows", st.BookRows,
+	store := s.Store
+	if pgstore.IsDSN(store) {
+		store = pgstore.Redact(store)
+	}
+	log.Info("hub open", "store", store, "events", events, "guest_book_rows", st.BookRows,
 		"built_in", time.Since(start).Round(time.Millisecond), "signing_key", s.Signer.ID())
 	lo := h.hub.LinkOptions(s.Link, s.Shared)
 	if s.OnlyDoors {
@@ -171,7 +184,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	if h.link, err = mqttlink.NewSet(lo, h.hub.Handle); err != nil {
 		return nil, err
 	}
-	if h.users, err = auth.NewUsers(h.wf.DB(), reg, nil); err != nil {
+	if h.users, err = auth.NewUsers(h.wf.KV(), reg, nil); err != nil {
 		return nil, err
 	}
 	con, err := console.New(console.Options{Hub: h.hub, Users: h.users, Tokens: h.tokens, Publisher: h.link, Location: s.Location, Office: s.Office, Log: log})
@@ -183,6 +196,28 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// openWorkflow opens the workflow's store: its bbolt file, or its
+// PostgreSQL database.
+func openWorkflow(s Setup) (*workflow.Store, error) {
+	o := workflow.Options{SiteKeys: s.SiteKeys, Signer: s.Signer, MaxWindow: s.MaxPermitWindow, KeysPath: s.StoreKeys}
+	if !pgstore.IsDSN(s.Store) {
+		return workflow.Open(s.Store, o)
+	}
+	if s.StoreKeys == "" {
+		return nil, errors.New("hub store: a PostgreSQL store needs its keys file (store_keys_file)")
+	}
+	db, err := pgkv.Open(context.Background(), s.Store, pgkv.Options{})
+	if err != nil {
+		return nil, err
+	}
+	wf, err := workflow.OpenDB(db, o)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return wf, nil
 }
 
 // Hub returns the hub.

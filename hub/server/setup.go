@@ -20,12 +20,17 @@ func SetupOf(cfg *config.Hub) (Setup, error) {
 	if err != nil {
 		return Setup{}, fmt.Errorf("signing_key: %w", err)
 	}
-	s := Setup{Store: cfg.Store, EventsStore: cfg.EventsStore, Signer: signer, SiteKeys: map[string]permit.SiteKey{},
+	s := Setup{Store: cfg.Store, StoreKeys: cfg.StoreKeysFile, EventsStore: cfg.EventsStore, Signer: signer, SiteKeys: map[string]permit.SiteKey{},
 		Prefix: cfg.MQTT.Prefix, Shared: cfg.MQTT.Shared, Retention: time.Duration(cfg.Retention),
 		MaxPermitWindow: time.Duration(cfg.MaxPermitWindow),
 		Location:        cfg.Console.Location(), Office: cfg.Console.Office, MaxWatchers: cfg.HTTP.MaxWatchers,
 		HTTP: httplimit.Limits{MaxConns: cfg.HTTP.MaxConnections, MaxConnsPerClient: cfg.HTTP.MaxConnectionsPerClient,
 			BodyTimeout: time.Duration(cfg.HTTP.BodyTimeout)}, Notify: cfg.Notify, Silent: time.Duration(cfg.Alarms.Silence)}
+	if cfg.StoreDSNFile != "" {
+		if s.Store, err = pgstore.ReadDSNFile(cfg.StoreDSNFile); err != nil {
+			return Setup{}, fmt.Errorf("store_dsn_file: %w", err)
+		}
+	}
 	if cfg.EventsStoreDSNFile != "" {
 		if s.EventsStore, err = pgstore.ReadDSNFile(cfg.EventsStoreDSNFile); err != nil {
 			return Setup{}, fmt.Errorf("events_store_dsn_file: %w", err)

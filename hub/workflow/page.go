@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/kunci-project/kunci/hub/kv"
 )
 
 // MaxScan bounds the records one page reads besides those it returns: a
@@ -16,12 +16,12 @@ const MaxScan = 10_000
 // to fn, which says whether it took it, until fn took limit of them or
 // limit+MaxScan were read. It returns the key to read the next page after,
 // "" when no key is left.
-func page(db *bolt.DB, bucket []byte, after string, limit int, fn func(k, v []byte) (bool, error)) (string, error) {
+func page(db kv.DB, bucket []byte, after string, limit int, fn func(k, v []byte) (bool, error)) (string, error) {
 	if limit < 1 {
 		return "", invalid("page: limit %d", limit)
 	}
 	var next string
-	err := db.View(func(tx *bolt.Tx) error {
+	err := db.View(func(tx kv.Tx) error {
 		c := tx.Bucket(bucket).Cursor()
 		k, v := c.First()
 		if after != "" {

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/kunci-project/kunci/hub/kv"
 )
 
 // MinRetention is the shortest retention Purge accepts. It is a guard
@@ -36,13 +36,13 @@ func (s *Store) Purge(retention time.Duration) (PurgeResult, error) {
 	now := s.opts.Now().UTC()
 	cutoff := now.Add(-retention)
 	var res PurgeResult
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bPermits)
 		var due []Record
-		// bbolt forbids writing to a bucket inside its ForEach: collect first
-		err := b.ForEach(func(k, _ []byte) error {
+		// no writing to a bucket inside its ForEach (kv): collect first
+		err := b.ForEach(func(k, raw []byte) error {
 			res.Examined++
-			r, err := s.getRecord(b, string(k))
+			r, err := s.decodeRecord(k, raw)
 			if err == nil && purgeDue(&r, cutoff) {
 				due = append(due, r)
 			}

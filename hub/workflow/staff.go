@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/kv"
 	"github.com/kunci-project/kunci/permit"
-	bolt "go.etcd.io/bbolt"
 )
 
 // StaffMember is an entry of the staff register: a permit.Staff with a
@@ -32,7 +32,7 @@ func (m *StaffMember) Permit() permit.Staff {
 		Cards: slices.Clone(m.Cards), Escort: m.Escort, Solo: m.Solo, Disabled: m.Disabled}
 }
 
-func getStaff(b *bolt.Bucket, id string) (StaffMember, error) {
+func getStaff(b kv.Bucket, id string) (StaffMember, error) {
 	return getJSON[StaffMember](b, "staff", id)
 }
 
@@ -49,7 +49,7 @@ func (s *Store) PutStaff(m StaffMember, by string) (StaffMember, error) {
 		return StaffMember{}, err
 	}
 	m.Doors, m.Cards, m.By, m.At = slices.Clone(m.Doors), slices.Clone(m.Cards), by, s.opts.Now().UTC()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bStaff)
 		old, err := getStaff(b, m.ID)
 		switch {

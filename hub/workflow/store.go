@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/kv"
 	"github.com/kunci-project/kunci/internal/durable"
 	"github.com/kunci-project/kunci/permit"
 	bolt "go.etcd.io/bbolt"
@@ -193,9 +194,9 @@ type Options struct {
 	// (DefaultMaxWindow if zero).
 	MaxWindow time.Duration
 	// KeysPath is the file of the keys that seal each request's personal
-	// data; the store's path and KeysSuffix if empty. Back it up with the
-	// store, at the same time: without it the names, NIKs and phones of
-	// the store cannot be read.
+	// data; the store's path and KeysSuffix if empty (OpenDB needs it).
+	// Back it up with the store, at the same time: without it the names,
+	// NIKs and phones of the store cannot be read.
 	KeysPath string
 }
 
@@ -204,70 +205,109 @@ var (
 	bStaff   = []byte("staff")
 )
 
-// Store is the workflow's bbolt file: permit requests and the staff
-// register, and the keys file sealing the requests' personal data.
+// Store is the workflow's store, a bbolt file (Open) or another kv.DB
+// (OpenDB): permit requests and the staff register, and the keys file
+// sealing the requests' personal data.
+//
+// The keys file is a file of this process's, read into memory at open;
+// a key made by another hub process sharing a database is not in it (see
+// OpenDB).
 type Store struct {
-	db   *bolt.DB
+	db   kv.DB
+	file *bolt.DB // the bbolt file, nil in another kv.DB
 	keys *keyring
 	opts Options
 }
 
-// Open opens or creates the store at path.
+// Open opens or creates the store at path, a bbolt file.
 func Open(path string, opts Options) (*Store, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Timeout == 0 {
-		opts.Timeout = 2 * time.Second
-	}
-	if opts.MaxWindow <= 0 {
-		opts.MaxWindow = DefaultMaxWindow
-	}
+	opts = opts.withDefaults()
 	if opts.KeysPath == "" {
 		opts.KeysPath = path + KeysSuffix
 	}
-	_, statErr := os.Stat(opts.KeysPath)
-	keys, err := openKeyring(opts.KeysPath, opts.Timeout)
+	newKeys, keys, err := openKeys(opts)
 	if err != nil {
 		return nil, fmt.Errorf("workflow store %s: %w", path, err)
 	}
 	s := &Store{keys: keys, opts: opts}
-	if s.db, err = s.openDB(path, errors.Is(statErr, os.ErrNotExist)); err != nil {
+	if s.file, err = s.openFile(path, newKeys); err != nil {
 		keys.close()
 		return nil, fmt.Errorf("workflow store %s: %w", path, err)
+	}
+	s.db = kv.Bolt(s.file)
+	return s, nil
+}
+
+// OpenDB opens the store in db, a kv.DB that is not a bbolt file
+// (PostgreSQL: hub/kv/pgkv), with its keys file at opts.KeysPath; Close
+// closes db. A store made here is sealed from its first record: it was
+// never written in clear, and has no file to compact.
+//
+// The keys file stays a file of this process: hub processes sharing db
+// must share one keys file too, and a request filed by one reads
+// UnreadableGuest in another until that one opens the file again.
+func OpenDB(db kv.DB, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	if opts.KeysPath == "" {
+		return nil, errors.New("workflow store: no keys file (Options.KeysPath)")
+	}
+	newKeys, keys, err := openKeys(opts)
+	if err != nil {
+		return nil, fmt.Errorf("workflow store: %w", err)
+	}
+	s := &Store{db: db, keys: keys, opts: opts}
+	sealed, err := s.seal(newKeys)
+	if err == nil && !sealed {
+		err = db.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put(mSealed, []byte{1}) })
+	}
+	if err != nil {
+		keys.close()
+		return nil, fmt.Errorf("workflow store: %w", err)
 	}
 	return s, nil
 }
 
-// openDB opens the store's file. A file written before the personal data
-// was sealed is sealed and compacted once (see seal.go); a sealed file
-// whose keys file was not there is refused, for its names would read
-// UnreadableGuest.
-func (s *Store) openDB(path string, newKeys bool) (*bolt.DB, error) {
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 2 * time.Second
+	}
+	if o.MaxWindow <= 0 {
+		o.MaxWindow = DefaultMaxWindow
+	}
+	return o
+}
+
+// openKeys opens the keys file, and says whether it was not there.
+func openKeys(opts Options) (bool, *keyring, error) {
+	_, statErr := os.Stat(opts.KeysPath)
+	keys, err := openKeyring(opts.KeysPath, opts.Timeout)
+	return errors.Is(statErr, os.ErrNotExist), keys, err
+}
+
+// openFile opens the store's file. A file written before the personal
+// data was sealed is sealed and compacted once (see seal.go).
+func (s *Store) openFile(path string, newKeys bool) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: s.opts.Timeout})
 	if err != nil {
 		return nil, err
 	}
-	var sealed, lost bool
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bPermits, bStaff, bMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		if sealed = tx.Bucket(bMeta).Get(mSealed) != nil; sealed {
-			if newKeys {
-				lost = tx.Bucket(bPermits).Stats().KeyN > 0
-			}
-			return nil
-		}
-		return s.sealAll(tx.Bucket(bPermits))
+		return nil
 	})
-	switch {
-	case err != nil:
-	case lost:
-		err = fmt.Errorf("its personal data is sealed with the keys of %s, which was not there: restore it from the backup the store came from", s.opts.KeysPath)
-	case !sealed:
+	var sealed bool
+	if err == nil {
+		s.db = kv.Bolt(db)
+		sealed, err = s.seal(newKeys)
+	}
+	if err == nil && !sealed {
 		if err = db.Close(); err == nil {
 			return compactSealed(path, s.opts.Timeout)
 		}
@@ -279,8 +319,30 @@ func (s *Store) openDB(path string, newKeys bool) (*bolt.DB, error) {
 	return db, nil
 }
 
+// seal seals every record that holds its personal data in clear, unless
+// the store is marked sealed, and says whether it was. A sealed store
+// whose keys file was not there (newKeys) is refused, for its names
+// would read UnreadableGuest.
+func (s *Store) seal(newKeys bool) (sealed bool, err error) {
+	var lost bool
+	err = s.db.Update(func(tx kv.Tx) error {
+		if sealed = tx.Bucket(bMeta).Get(mSealed) != nil; sealed {
+			if newKeys {
+				k, _ := tx.Bucket(bPermits).Cursor().First()
+				lost = k != nil
+			}
+			return nil
+		}
+		return s.sealAll(tx.Bucket(bPermits))
+	})
+	if err == nil && lost {
+		err = fmt.Errorf("its personal data is sealed with the keys of %s, which was not there: restore it from the backup the store came from", s.opts.KeysPath)
+	}
+	return sealed, err
+}
+
 // sealAll seals every record of b that holds its personal data in clear.
-func (s *Store) sealAll(b *bolt.Bucket) error {
+func (s *Store) sealAll(b kv.Bucket) error {
 	var plain []Record
 	err := b.ForEach(func(k, raw []byte) error {
 		var sr storedRecord
@@ -338,9 +400,14 @@ func compactSealed(path string, timeout time.Duration) (*bolt.DB, error) {
 	return bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 }
 
-// DB is the store's bbolt file, for the hub's other buckets (the API
-// tokens) to live in the same file.
-func (s *Store) DB() *bolt.DB { return s.db }
+// KV is the store's kv.DB, for the hub's other buckets (users, tokens,
+// alarms, the notification queue, the command log) to live in the same
+// store.
+func (s *Store) KV() kv.DB { return s.db }
+
+// File is the store's bbolt file, for a backup and integrity checks; nil
+// for a store in another kv.DB.
+func (s *Store) File() *bolt.DB { return s.file }
 
 // ViewKeys runs fn in a read transaction of the keys file (KeysSuffix),
 // for a backup: under the lock that a purge takes to write the file anew.
@@ -350,7 +417,7 @@ func (s *Store) ViewKeys(fn func(*bolt.Tx) error) error {
 	return s.keys.db.View(fn)
 }
 
-// Close closes the files.
+// Close closes the store and the keys file.
 func (s *Store) Close() error { return errors.Join(s.db.Close(), s.keys.close()) }
 
 // Fingerprint returns the card fingerprint of uid at site.
@@ -483,7 +550,7 @@ func (s *Store) advance(r *Record, st State, by, note string) {
 }
 
 // putRecord stores r, its personal data sealed.
-func (s *Store) putRecord(b *bolt.Bucket, r *Record) error {
+func (s *Store) putRecord(b kv.Bucket, r *Record) error {
 	sr, err := s.keys.seal(r)
 	if err != nil {
 		return err
@@ -496,7 +563,7 @@ func (s *Store) putRecord(b *bolt.Bucket, r *Record) error {
 }
 
 // getRecord reads permit id, its personal data unsealed.
-func (s *Store) getRecord(b *bolt.Bucket, id string) (Record, error) {
+func (s *Store) getRecord(b kv.Bucket, id string) (Record, error) {
 	sr, err := getJSON[storedRecord](b, "permit", id)
 	if err != nil {
 		return Record{}, err
@@ -514,7 +581,7 @@ func (s *Store) decodeRecord(k, raw []byte) (Record, error) {
 }
 
 // getJSON decodes the value of key id in b; what names it in errors.
-func getJSON[T any](b *bolt.Bucket, what, id string) (T, error) {
+func getJSON[T any](b kv.Bucket, what, id string) (T, error) {
 	var v T
 	raw := b.Get([]byte(id))
 	if raw == nil {
@@ -527,9 +594,9 @@ func getJSON[T any](b *bolt.Bucket, what, id string) (T, error) {
 }
 
 // viewJSON reads key id of bucket in a read transaction.
-func viewJSON[T any](db *bolt.DB, bucket []byte, what, id string) (T, error) {
+func viewJSON[T any](db kv.DB, bucket []byte, what, id string) (T, error) {
 	var v T
-	err := db.View(func(tx *bolt.Tx) error {
+	err := db.View(func(tx kv.Tx) error {
 		var err error
 		v, err = getJSON[T](tx.Bucket(bucket), what, id)
 		return err
@@ -538,9 +605,9 @@ func viewJSON[T any](db *bolt.DB, bucket []byte, what, id string) (T, error) {
 }
 
 // listJSON decodes every value of bucket, in key order.
-func listJSON[T any](db *bolt.DB, bucket []byte, what string) ([]T, error) {
+func listJSON[T any](db kv.DB, bucket []byte, what string) ([]T, error) {
 	var out []T
-	err := db.View(func(tx *bolt.Tx) error {
+	err := db.View(func(tx kv.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(k, raw []byte) error {
 			var v T
 			if err := json.Unmarshal(raw, &v); err != nil {
@@ -571,7 +638,7 @@ func (s *Store) Request(req Request) (Record, error) {
 	if req.FormOpened.IsZero() {
 		r.FormOpened = time.Time{}
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bPermits)
 		if r.ID == "" {
 			n, err := b.NextSequence()
@@ -593,9 +660,9 @@ func (s *Store) Request(req Request) (Record, error) {
 }
 
 // change loads permit id, lets fn check and change it, and stores it.
-func (s *Store) change(id string, fn func(tx *bolt.Tx, r *Record) error) (Record, error) {
+func (s *Store) change(id string, fn func(tx kv.Tx, r *Record) error) (Record, error) {
 	var r Record
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bPermits)
 		var err error
 		if r, err = s.getRecord(b, id); err != nil {
@@ -634,7 +701,7 @@ func (s *Store) Coordinate(id string, cat permit.Category, by string) (Record, e
 	if cat != permit.Network && cat != permit.Server {
 		return Record{}, invalid("category %q, want network or server", cat)
 	}
-	return s.change(id, func(_ *bolt.Tx, r *Record) error {
+	return s.change(id, func(_ kv.Tx, r *Record) error {
 		if r.State != Requested {
 			return refuse(r, "coordinate")
 		}
@@ -650,7 +717,7 @@ func (s *Store) Approve(id, by string) (Record, error) {
 	if err := needBy(by); err != nil {
 		return Record{}, err
 	}
-	return s.change(id, func(_ *bolt.Tx, r *Record) error {
+	return s.change(id, func(_ kv.Tx, r *Record) error {
 		if r.State != Coordinated {
 			return refuse(r, "approve")
 		}
@@ -671,7 +738,7 @@ func (s *Store) AssignEscort(id, staffID, by string) (Record, error) {
 	if err := needBy(by); err != nil {
 		return Record{}, err
 	}
-	return s.change(id, func(tx *bolt.Tx, r *Record) error {
+	return s.change(id, func(tx kv.Tx, r *Record) error {
 		switch r.State {
 		case Approved, Escorted, Issued:
 		default:
@@ -721,7 +788,7 @@ func (s *Store) Reject(id, by, reason string) (Record, error) {
 	if err := errors.Join(needBy(by), checkNote(reason)); err != nil {
 		return Record{}, err
 	}
-	return s.change(id, func(_ *bolt.Tx, r *Record) error {
+	return s.change(id, func(_ kv.Tx, r *Record) error {
 		switch r.State {
 		case Requested, Coordinated, Approved:
 		case Escorted:
@@ -768,7 +835,7 @@ func (s *Store) changeSigned(id, by string, step func(r *Record) error) (Record,
 		return Record{}, nil, ErrNoSigner
 	}
 	var doc []byte
-	r, err := s.change(id, func(_ *bolt.Tx, r *Record) error {
+	r, err := s.change(id, func(_ kv.Tx, r *Record) error {
 		if err := step(r); err != nil {
 			return err
 		}
@@ -785,7 +852,7 @@ func (s *Store) changeSigned(id, by string, step func(r *Record) error) (Record,
 // Get returns permit id, NIK in clear (admin view: mask it with Masked).
 func (s *Store) Get(id string) (Record, error) {
 	var r Record
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx kv.Tx) error {
 		var err error
 		r, err = s.getRecord(tx.Bucket(bPermits), id)
 		return err
@@ -796,7 +863,7 @@ func (s *Store) Get(id string) (Record, error) {
 // List returns every permit request in id order, NIK in clear.
 func (s *Store) List() ([]Record, error) {
 	var out []Record
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx kv.Tx) error {
 		return tx.Bucket(bPermits).ForEach(func(k, raw []byte) error {
 			r, err := s.decodeRecord(k, raw)
 			if err != nil {
@@ -821,7 +888,7 @@ func (s *Store) Import(recs []Record) error {
 		if err := s.keys.ensureFor(chunk); err != nil {
 			return fmt.Errorf("workflow: import: %w", err)
 		}
-		if err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := s.db.Update(func(tx kv.Tx) error {
 			b := tx.Bucket(bPermits)
 			for i := range chunk {
 				if err := s.putRecord(b, &chunk[i]); err != nil {
