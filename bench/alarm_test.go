@@ -109,7 +109,7 @@ func openAlarmRig(tb testing.TB, dir string, coalesce time.Duration, now func() 
 		Recipients: []notify.Recipient{{Name: "soc", Webhook: r.hook.URL, SecretFile: r.hook.SecretFile}},
 		Rules:      []notify.Rule{{Topics: []string{"alarm.*"}, Steps: []notify.Step{{To: []string{"soc"}}}}}}
 	var h *hub.Hub // the notifier asks it, once running
-	if r.n, err = notify.New(notify.Options{DB: wf.DB(), Config: cfg, Log: discardLog(), Now: now,
+	if r.n, err = notify.New(notify.Options{DB: wf.KV(), Config: cfg, Log: discardLog(), Now: now,
 		Acked: func(key string) bool { return h.Acked(key) }}); err != nil {
 		tb.Fatal(err)
 	}

@@ -53,7 +53,9 @@ type pending struct {
 	raised     bool      // its waiting alarm (and reminder) are out
 }
 
-// waits follows the pending requests.
+// waits follows the pending requests. It is this process's: a request
+// filed or moved by another hub process sharing a PostgreSQL store is
+// not in it until this one starts again.
 type waits struct {
 	mu sync.Mutex
 	m  map[string]*pending

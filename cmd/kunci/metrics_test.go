@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/kv"
 	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/internal/metrics"
 	dto "github.com/prometheus/client_model/go"
@@ -216,7 +217,7 @@ func notifierMetrics(t *testing.T) map[string]string {
 	}
 	defer db.Close()
 	reg := metrics.NewRegistry()
-	if _, err := notify.New(notify.Options{DB: db, Metrics: reg, Log: slog.New(slog.DiscardHandler)}); err != nil {
+	if _, err := notify.New(notify.Options{DB: kv.Bolt(db), Metrics: reg, Log: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]string{}

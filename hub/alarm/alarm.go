@@ -115,6 +115,14 @@ var (
 )
 
 // Book is the hub's alarms, in its store.
+//
+// It keeps in memory what this process saw and wrote, which a second hub
+// process sharing a PostgreSQL store (hub/kv/pgkv) does not see: each
+// door's last status, the keys of the uncleared alarms (read at New: a
+// condition another process opened since is not cleared here, for a
+// clear of a key not in it costs no write) and the count of alarms not
+// acknowledged. Replicas need these shared (issue 11, LISTEN/NOTIFY)
+// before each takes a door's status.
 type Book struct {
 	db kv.DB
 	o  Options

@@ -12,6 +12,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kunci-project/kunci/hub/alarm"
+	"github.com/kunci-project/kunci/hub/kv"
+	"github.com/kunci-project/kunci/hub/kv/kvtest"
 	"github.com/kunci-project/kunci/internal/boltcheck"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -21,7 +23,9 @@ var t0 = time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
 type rig struct {
 	t       *testing.T
 	path    string
-	db      *bolt.DB
+	pg      func() (kv.DB, error) // the database under TestOnPostgres
+	db      *bolt.DB              // the bbolt file, nil on PostgreSQL
+	kv      kv.DB
 	b       *alarm.Book
 	outbox  bool // Options.Outbox of the next open
 	mu      sync.Mutex
@@ -31,9 +35,15 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	r := &rig{t: t, path: filepath.Join(t.TempDir(), "hub.db")}
+	if kvtest.OnPostgres(t) {
+		r.pg = kvtest.Postgres(t)
+	}
 	r.open()
 	t.Cleanup(func() {
-		r.db.Close()
+		r.kv.Close()
+		if r.db == nil {
+			return
+		}
 		if err := boltcheck.CheckFile(r.path); err != nil {
 			t.Errorf("store: %v", err)
 		}
@@ -41,14 +51,24 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
+// TestOnPostgres runs the alarms' tests again on PostgreSQL.
+func TestOnPostgres(t *testing.T) {
+	kvtest.RunOnPostgres(t, TestForcedDoorStaysUntilAcknowledged, TestStatusAndEventInEitherOrder,
+		TestRacksAndOneShotAlarms, TestOfflineAndRestart, TestRequestWaiting, TestListPages, TestOutboxMarksOpenings)
+}
+
 func (r *rig) open() {
 	r.t.Helper()
-	db, err := bolt.Open(r.path, 0o600, &bolt.Options{Timeout: time.Second})
+	var err error
+	if r.pg != nil {
+		r.kv, err = r.pg()
+	} else if r.db, err = bolt.Open(r.path, 0o600, &bolt.Options{Timeout: time.Second}); err == nil {
+		r.kv = kv.Bolt(r.db)
+	}
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.db = db
-	r.b, err = alarm.New(db, alarm.Options{Silent: 10 * time.Minute, Outbox: r.outbox, OnChange: func(a alarm.Alarm, c alarm.Change) {
+	r.b, err = alarm.New(r.kv, alarm.Options{Silent: 10 * time.Minute, Outbox: r.outbox, OnChange: func(a alarm.Alarm, c alarm.Change) {
 		r.mu.Lock()
 		r.changes = append(r.changes, fmt.Sprintf("%s %s %s", c, a.ID, a.Kind))
 		r.mu.Unlock()
@@ -60,7 +80,7 @@ func (r *rig) open() {
 
 func (r *rig) reopen() {
 	r.t.Helper()
-	if err := r.db.Close(); err != nil {
+	if err := r.kv.Close(); err != nil {
 		r.t.Fatal(err)
 	}
 	r.open()

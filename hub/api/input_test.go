@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/hubtest"
+	"github.com/kunci-project/kunci/hub/kv"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -144,7 +143,7 @@ func oldToken(t *testing.T, e *hubtest.Env, n int, name string, roles ...auth.Ro
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.WF.DB().Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("tokens")).Put([]byte(id), rec) }); err != nil {
+	if err := e.WF.KV().Update(func(tx kv.Tx) error { return tx.Bucket([]byte("tokens")).Put([]byte(id), rec) }); err != nil {
 		t.Fatal(err)
 	}
 	return "kunci_" + id + "_" + secret

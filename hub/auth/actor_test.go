@@ -13,7 +13,7 @@ import (
 // otherwise is refused when it is made, and a person's tokens share the
 // spelling of their user.
 func TestOneSpellingPerActor(t *testing.T) {
-	db := openDB(t)
+	db, _ := openDB(t)
 	tokens, err := auth.New(db, nil)
 	if err != nil {
 		t.Fatal(err)

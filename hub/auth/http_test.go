@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/kv"
 )
 
 // whoami answers the principal Middleware found.
@@ -171,7 +170,7 @@ func TestRequireUnknownRole(t *testing.T) {
 func TestMiddlewareStoreFails(t *testing.T) {
 	tokens, db := newTokens(t)
 	good, info := issue(t, tokens, "budi", []auth.Role{auth.Viewer}, time.Time{})
-	err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("tokens")).Put([]byte(info.ID), []byte("{")) })
+	err := db.Update(func(tx kv.Tx) error { return tx.Bucket([]byte("tokens")).Put([]byte(info.ID), []byte("{")) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/kunci-project/kunci/hub/auth"
+	"github.com/kunci-project/kunci/hub/kv"
 )
 
 var shape = regexp.MustCompile(`^kunci_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$`)
@@ -250,7 +249,7 @@ func TestOnlyHashStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	listed, _ := json.Marshal(list)
-	err = db.View(func(tx *bolt.Tx) error {
+	err = db.View(func(tx kv.Tx) error {
 		return tx.Bucket([]byte("tokens")).ForEach(func(k, v []byte) error {
 			for _, s := range secrets {
 				if bytes.Contains(k, []byte(s)) || bytes.Contains(v, []byte(s)) || bytes.Contains(listed, []byte(s)) {
@@ -359,7 +358,7 @@ func TestCorruptRecord(t *testing.T) {
 	tokens, db := newTokens(t)
 	good, info := issue(t, tokens, "budi", []auth.Role{auth.Admin}, time.Time{})
 	for _, raw := range []string{"{", `{"id":"x","sha256":"AAAA"}`} {
-		err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("tokens")).Put([]byte(info.ID), []byte(raw)) })
+		err := db.Update(func(tx kv.Tx) error { return tx.Bucket([]byte("tokens")).Put([]byte(info.ID), []byte(raw)) })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,13 +19,13 @@ const pw = "kunci-rahasia-1"
 
 func newUsers(tb testing.TB) (*auth.Users, *metrics.Registry, string) {
 	tb.Helper()
-	db := openDB(tb)
+	db, path := openDB(tb)
 	reg := metrics.NewRegistry()
 	users, err := auth.NewUsers(db, reg, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return users, reg, db.Path()
+	return users, reg, path
 }
 
 func addUser(tb testing.TB, users *auth.Users, login, name string, roles ...auth.Role) auth.User {

@@ -206,7 +206,7 @@ func TestRestoreEventsToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := t.TempDir()
-	dest := backup.Files(filepath.Join(to, "hub.db"), "")
+	dest := backup.Files(filepath.Join(to, "hub.db"), "", "")
 	if _, ok := dest[backup.EventsName]; ok || len(dest) != 2 {
 		t.Fatalf("Files without events = %v", dest)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kunci-project/kunci/hub/kv"
+	"github.com/kunci-project/kunci/hub/kv/kvtest"
 	"github.com/kunci-project/kunci/hub/kv/pgkv"
 	"github.com/kunci-project/kunci/internal/pgtest"
 )
@@ -18,7 +19,7 @@ var backends = []struct {
 	open func(b *testing.B) kv.DB
 }{
 	{"bbolt", func(b *testing.B) kv.DB {
-		db, err := BoltBackend(b)()
+		db, err := kvtest.Bolt(b)()
 		if err != nil {
 			b.Fatal(err)
 		}

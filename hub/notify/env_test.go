@@ -17,6 +17,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kunci-project/kunci/hub/hubtest"
+	"github.com/kunci-project/kunci/hub/kv"
+	"github.com/kunci-project/kunci/hub/kv/kvtest"
 	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/hub/notify/notifytest"
 	"github.com/kunci-project/kunci/internal/boltcheck"
@@ -42,12 +44,15 @@ var jakarta = func() *time.Location {
 // monday10 is a Monday at 10:00 in Jakarta, office hours.
 var monday10 = time.Date(2026, 11, 23, 10, 0, 0, 0, jakarta)
 
-// env is a notifier on a real bbolt file with the three real peers: the
-// SMTP server, a webhook receiver and the Telegram fake.
+// env is a notifier on a real bbolt file (a PostgreSQL database under
+// TestOnPostgres) with the three real peers: the SMTP server, a webhook
+// receiver and the Telegram fake.
 type env struct {
 	t     testing.TB
 	path  string
-	db    *bolt.DB
+	pg    func() (kv.DB, error) // the database under TestOnPostgres
+	db    kv.DB
+	file  *bolt.DB // the bbolt file, nil on PostgreSQL
 	clock *hubtest.Clock
 	now   func() time.Time // the notifier's clock: clock.Now
 	cfg   notify.Config
@@ -79,6 +84,9 @@ func newEnv(t testing.TB, rules ...notify.Rule) *env {
 	e := &env{t: t, path: filepath.Join(t.TempDir(), "hub.db"), clock: hubtest.NewClock(monday10), acked: map[string]bool{},
 		smtp: notifytest.NewSMTPServer(t), hook: notifytest.NewWebhook(t), tg: notifytest.NewTelegram(t)}
 	e.hook.Now, e.now = e.clock.Now, e.clock.Now
+	if kvtest.OnPostgres(t) {
+		e.pg = kvtest.Postgres(t)
+	}
 	e.cfg = notify.Config{
 		Email:    e.smtp.Config("Kunci <kunci@example.go.id>"),
 		Telegram: &notify.TelegramConfig{BaseURL: e.tg.URL, TokenFile: e.tg.TokenFile},
@@ -98,14 +106,22 @@ func newEnv(t testing.TB, rules ...notify.Rule) *env {
 // open opens the store and a notifier on it, as the hub does at start.
 func (e *env) open() {
 	e.t.Helper()
-	// NoSync: the tests close the store before they open it again, so
-	// the fsyncs of a thousand commits would only slow them down.
-	db, err := bolt.Open(e.path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: !e.fsync})
+	var err error
+	if e.pg != nil {
+		e.db, err = e.pg()
+	} else {
+		// NoSync: the tests close the store before they open it again, so
+		// the fsyncs of a thousand commits would only slow them down.
+		e.file, err = bolt.Open(e.path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: !e.fsync})
+		if err == nil {
+			e.db = kv.Bolt(e.file)
+		}
+	}
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.db, e.reg, e.logs = db, metrics.NewRegistry(), &logBuffer{}
-	e.n, err = notify.New(notify.Options{DB: db, Config: e.cfg, Acked: e.isAcked, Now: e.now, OnHanded: e.onHanded,
+	e.reg, e.logs = metrics.NewRegistry(), &logBuffer{}
+	e.n, err = notify.New(notify.Options{DB: e.db, Config: e.cfg, Acked: e.isAcked, Now: e.now, OnHanded: e.onHanded,
 		Log: slog.New(slog.NewTextHandler(e.logs, nil)), Metrics: e.reg})
 	if err != nil {
 		e.t.Fatal(err)
@@ -117,13 +133,15 @@ func (e *env) close() {
 	if e.db == nil {
 		return
 	}
-	if err := boltcheck.Check(e.db); err != nil {
-		e.t.Errorf("store: %v", err)
+	if e.file != nil {
+		if err := boltcheck.Check(e.file); err != nil {
+			e.t.Errorf("store: %v", err)
+		}
 	}
 	if err := e.db.Close(); err != nil {
 		e.t.Error(err)
 	}
-	e.db = nil
+	e.db, e.file = nil, nil
 }
 
 // restart closes the store as a hub stopped mid-queue leaves it and opens

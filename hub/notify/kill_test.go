@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kunci-project/kunci/hub/hubtest"
+	"github.com/kunci-project/kunci/hub/kv"
 	"github.com/kunci-project/kunci/hub/notify"
 )
 
@@ -34,7 +35,7 @@ func killChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	n, err := notify.New(notify.Options{DB: db, Log: slog.New(slog.DiscardHandler), Config: notify.Config{
+	n, err := notify.New(notify.Options{DB: kv.Bolt(db), Log: slog.New(slog.DiscardHandler), Config: notify.Config{
 		Recipients: []notify.Recipient{{Name: rHook, Webhook: os.Getenv(childHookEnv), SecretFile: os.Getenv(childKeyEnv)}},
 		Rules:      []notify.Rule{rule([]string{"alarm.*"}, rHook)},
 	}})

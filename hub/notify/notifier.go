@@ -86,6 +86,13 @@ type Options struct {
 
 // Notifier routes and delivers messages. Notify may be called from any
 // goroutine; Run delivers.
+//
+// Its queue is the store's; what it keeps in memory is this process's:
+// the queue's length for the gauge (read at New, then moved by its own
+// writes) and the wake-up of Run. Two hub processes on one PostgreSQL
+// store must not both Run: each would deliver the same deliveries (at
+// least once, with their idempotency keys, but twice); delivering is a
+// leader's job (issue 11).
 type Notifier struct {
 	db      kv.DB
 	cfg     Config

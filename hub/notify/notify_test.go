@@ -10,10 +10,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/kv/kvtest"
 	"github.com/kunci-project/kunci/hub/notify"
 	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/wire"
 )
+
+// TestOnPostgres runs the queue's tests again on PostgreSQL.
+func TestOnPostgres(t *testing.T) {
+	kvtest.RunOnPostgres(t, TestDeliversByEveryChannel, TestRetriesAfterAPeersFailure, TestGivesUpIntoDeadLetters,
+		TestRestartMidQueueDeliversEachOnce, TestCoalescesABurst, TestHandedTimes, TestLongBurstSendsOneSummaryPerWindow,
+		TestEscalation, TestReceiverDownFiveMinutes, TestRefusesPersonalData, TestTelegramTokenNeverLogged,
+		TestRunDeliversAndStops, TestRunSendsBurstSummary, TestTelegramLongestMessage)
+}
 
 // One alarm reaches every channel once: a mail over STARTTLS with the
 // Message-ID of its key, a Telegram message to the chat, a signed webhook

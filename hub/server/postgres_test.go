@@ -52,13 +52,13 @@ func TestServerOnPostgres(t *testing.T) {
 	}
 	// the archive restores where the events are in PostgreSQL
 	dir := t.TempDir()
-	if _, err := backup.Restore(bytes.NewReader(buf.Bytes()), backup.Files(filepath.Join(dir, "hub.db"), "")); err != nil {
+	if _, err := backup.Restore(bytes.NewReader(buf.Bytes()), backup.Files(filepath.Join(dir, "hub.db"), "", "")); err != nil {
 		t.Errorf("restore of a PostgreSQL hub's archive: %v", err)
 	}
 	// and a hub on bbolt refuses it: it has no events
 	dir = t.TempDir()
 	if _, err := backup.Restore(bytes.NewReader(buf.Bytes()),
-		backup.Files(filepath.Join(dir, "hub.db"), filepath.Join(dir, "hub-events.db"))); !errors.Is(err, backup.ErrArchive) {
+		backup.Files(filepath.Join(dir, "hub.db"), "", filepath.Join(dir, "hub-events.db"))); !errors.Is(err, backup.ErrArchive) {
 		t.Errorf("restore without the events to a hub on bbolt = %v; want ErrArchive", err)
 	}
 }

@@ -96,17 +96,19 @@ func byID(t *testing.T, s *Store) map[string]Record {
 // when the test ends.
 func reopen(t *testing.T, f *fixture) {
 	t.Helper()
-	path, opts := f.s.db.Path(), f.s.opts
+	opts := f.s.opts
 	if err := f.s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(path, opts)
+	s, err := f.reopen(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := boltcheck.Check(s.db); err != nil {
-			t.Errorf("%s: %v", path, err)
+		if s.File() != nil {
+			if err := boltcheck.Check(s.File()); err != nil {
+				t.Errorf("%s: %v", s.File().Path(), err)
+			}
 		}
 		s.Close()
 	})

@@ -75,7 +75,7 @@ func grepDir(t *testing.T, dir string, vs []string) map[string][]string {
 // back whole.
 func TestPurgedDataLeavesTheFiles(t *testing.T) {
 	f := newFixture(t)
-	dir := filepath.Dir(f.s.db.Path())
+	dir := filepath.Dir(f.s.File().Path())
 	gs := guests(40)
 	var purged, kept []string
 	for i, g := range gs {
@@ -92,7 +92,7 @@ func TestPurgedDataLeavesTheFiles(t *testing.T) {
 		purged = append(purged, r.ID)
 	}
 	purge(t, f, t0.Add(8*time.Hour+retain), retain, purged...)
-	path := f.s.db.Path()
+	path := f.s.File().Path()
 	if err := f.s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -201,14 +201,14 @@ func TestOpenSealsAnOldStore(t *testing.T) {
 func TestOpenRefusesAStoreWithoutItsKeys(t *testing.T) {
 	f := newFixture(t)
 	r, _ := issue(t, f, inWindow(0, 8*time.Hour))
-	path, opts := f.s.db.Path(), f.s.opts
+	opts := f.s.opts
 	if err := f.s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(opts.KeysPath, opts.KeysPath+".away"); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := Open(path, opts); err == nil || !strings.Contains(err.Error(), opts.KeysPath) {
+	if s, err := f.reopen(opts); err == nil || !strings.Contains(err.Error(), opts.KeysPath) {
 		if err == nil {
 			s.Close()
 		}
@@ -217,7 +217,7 @@ func TestOpenRefusesAStoreWithoutItsKeys(t *testing.T) {
 	if err := os.Rename(opts.KeysPath+".away", opts.KeysPath); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(path, opts)
+	s, err := f.reopen(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/kv/kvtest"
 	"github.com/kunci-project/kunci/permit"
 )
 
@@ -15,8 +16,40 @@ var t0 = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	s       *Store
+	reopen  func(Options) (*Store, error) // opens s's store again
 	clock   time.Time
 	keyring permit.Keyring
+}
+
+// place makes a place for a store for t and returns its opener: a bbolt
+// file, or a PostgreSQL database and a keys file under TestOnPostgres.
+func place(t testing.TB) func(Options) (*Store, error) {
+	t.Helper()
+	if !kvtest.OnPostgres(t) {
+		path := filepath.Join(t.TempDir(), "wf.db")
+		return func(o Options) (*Store, error) { return Open(path, o) }
+	}
+	open, keys := kvtest.Postgres(t), filepath.Join(t.TempDir(), "wf.db"+KeysSuffix)
+	return func(o Options) (*Store, error) {
+		db, err := open()
+		if err != nil {
+			return nil, err
+		}
+		o.KeysPath = keys
+		s, err := OpenDB(db, o)
+		if err != nil {
+			db.Close()
+		}
+		return s, err
+	}
+}
+
+// TestOnPostgres runs the store's tests again on PostgreSQL.
+func TestOnPostgres(t *testing.T) {
+	kvtest.RunOnPostgres(t, TestTransitions, TestRefusals, TestRequestValidation, TestFullLifeSignedAndOrdered,
+		TestStaffRegister, TestPurge, TestPurgeRefusesShortRetention, TestPurgedGuestBook, TestLostKeyReadsUnreadable, TestOpenRefusesAStoreWithoutItsKeys,
+		TestRequestRefusesHiddenText, TestRequestPolicyLimits, TestReasonsAndNamesRefuseHiddenText,
+		TestSelfApprovalUnderAnotherSpelling)
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -25,11 +58,11 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{clock: t0, keyring: permit.Keyring{}}
+	f := &fixture{clock: t0, keyring: permit.Keyring{}, reopen: place(t)}
 	if err := f.keyring.Add(priv.Public().(ed25519.PublicKey)); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(filepath.Join(t.TempDir(), "wf.db"), Options{
+	s, err := f.reopen(Options{
 		SiteKeys: map[string]permit.SiteKey{"demo": permit.SiteKey(strings.Repeat("k", 32))},
 		Signer:   permit.NewSigner(priv),
 		Now:      func() time.Time { f.clock = f.clock.Add(time.Minute); return f.clock },

@@ -19,10 +19,7 @@ import (
 // a database of its own per test; two opens of one database are two hub
 // processes.
 func TestSuite(t *testing.T) {
-	kvtest.Run(t, kvtest.Backend{Shared: true, New: func(t testing.TB) func() (kv.DB, error) {
-		dsn := pgtest.DB(t)
-		return func() (kv.DB, error) { return pgkv.Open(context.Background(), dsn, pgkv.Options{}) }
-	}})
+	kvtest.Run(t, kvtest.Backend{Shared: true, New: kvtest.Postgres})
 }
 
 // TestBounded: a writer that cannot get the writers' lock, and a
