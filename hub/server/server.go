@@ -43,10 +43,10 @@ type Setup struct {
 	// store's path and workflow.KeysSuffix if empty; required with a
 	// PostgreSQL Store.
 	StoreKeys string
-	Signer             *permit.Signer
-	SiteKeys           map[string]permit.SiteKey
-	Doors              []hub.DoorName
-	Prefix             string // topic prefix (topic.DefaultPrefix)
+	Signer    *permit.Signer
+	SiteKeys  map[string]permit.SiteKey
+	Doors     []hub.DoorName
+	Prefix    string // topic prefix (topic.DefaultPrefix)
 	// Link is the brokers, credentials and client id: the hub keeps a link
 	// to each broker (mqttlink.Set), see the package doc.
 	Link   mqttlink.Options
