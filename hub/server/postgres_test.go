@@ -3,15 +3,30 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/kunci-project/kunci/hub"
+	"github.com/kunci-project/kunci/hub/api"
+	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/backup"
+	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/hub/ingest/pgevents"
+	"github.com/kunci-project/kunci/hub/server"
+	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/httplimit"
 	"github.com/kunci-project/kunci/internal/lifecycle"
+	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/internal/pgtest"
+	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/mqttlink"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // A hub whose events_store is a PostgreSQL DSN stores and acks a door's
@@ -61,4 +76,125 @@ func TestServerOnPostgres(t *testing.T) {
 		backup.Files(filepath.Join(dir, "hub.db"), "", filepath.Join(dir, "hub-events.db"))); !errors.Is(err, backup.ErrArchive) {
 		t.Errorf("restore without the events to a hub on bbolt = %v; want ErrArchive", err)
 	}
+}
+
+// A hub with everything in PostgreSQL (store: and events_store:
+// postgres://, on a real Mosquitto) takes a permit through request,
+// coordination, approval and its escort, which issues it to the door;
+// takes the visit's events and writes the guest book from them; and a hub
+// opened again on the same database (a restart, or a second replica) reads
+// the same permit, staff, tokens and guest book, without a workflow file.
+func TestWholeVisitOnPostgres(t *testing.T) {
+	dsn := pgtest.DB(t)
+	broker := mqtttest.StartMosquitto(t).URL()
+	dir := t.TempDir()
+	signer := permit.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)))
+	s := server.Setup{Store: dsn, StoreKeys: filepath.Join(dir, "hub.db.keys"), EventsStore: dsn,
+		Signer: signer, SiteKeys: map[string]permit.SiteKey{"demo": bytes.Repeat([]byte{2}, permit.SiteKeySize)},
+		Doors: []hub.DoorName{{Site: demo.Site, Door: demo.Door}},
+		Link:  mqttlink.Options{Broker: broker, ClientID: "test-hub"}, OnlyDoors: true}
+	run := func(fn func(h *server.Server, base string)) {
+		t.Helper()
+		h, err := server.Open(s, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Hub().Workflow().File() != nil {
+			t.Fatal("the workflow's store is a bbolt file; want PostgreSQL")
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		g := lifecycle.New(ctx, lifecycle.Options{})
+		h.Start(g)
+		h.Serve(g, l, "", "")
+		defer func() {
+			cancel()
+			if err := g.Wait(); err != nil {
+				t.Errorf("Wait = %v", err)
+			}
+		}()
+		fn(h, "http://"+l.Addr().String())
+	}
+	ctx := context.Background()
+	clients := map[auth.Role]*client.Client{}
+	tokens := map[auth.Role]string{}
+	var id string
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	run(func(h *server.Server, base string) {
+		for _, r := range []auth.Role{auth.Admin, auth.Requester, auth.Coordinator, auth.Approver} {
+			tok, _, err := h.Tokens().Issue("pg-"+string(r), []auth.Role{r}, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tokens[r] = tok
+			if clients[r], err = client.New(base, tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := clients[auth.Admin].PutStaff(ctx, api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
+			CardUIDs: []string{"04AABBCCDD"}, Escort: true}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := clients[auth.Requester].Request(ctx, api.PermitRequest{Site: "demo", Door: "server-room", Guest: "Andi",
+			NIK: "3302011234567890", Organisation: "PT Jaringan", Purpose: "replace switch", NotBefore: at.Add(-time.Hour),
+			NotAfter: at.Add(8 * time.Hour), CardUID: "04A1B2C3D4E5F6"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = p.ID
+		if _, err := clients[auth.Coordinator].Coordinate(ctx, id, permit.Server); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := clients[auth.Approver].Approve(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if p, err = clients[auth.Approver].Escort(ctx, id, "S-004"); err != nil {
+			t.Fatal(err)
+		}
+		if p.State != workflow.Issued {
+			t.Fatalf("permit %s is %s after its escort; want issued", id, p.State)
+		}
+		// the visit, as the door tells it
+		var evs []string
+		for i, typ := range []wire.EventType{wire.EvEscortAwaited, wire.EvGranted, wire.EvUnlocked, wire.EvOpened,
+			wire.EvVisitEntered, wire.EvClosed, wire.EvLocked, wire.EvExitRequested, wire.EvVisitExited, wire.EvSecured} {
+			seq := i + 1
+			evs = append(evs, fmt.Sprintf(`{"id":"demo/server-room/e1/%d","seq":%d,"epoch":"e1","site":"demo","door":"server-room","type":%q,"at":%q,"clock_synced":true,"boot":"b","mono_ns":%d,"permit":%q,"escort":"S-004"}`,
+				seq, seq, typ, at.Add(time.Duration(seq)*time.Minute).Format(time.RFC3339Nano), seq, id))
+		}
+		storeEvents(t, broker, evs...)
+	})
+	// the hub again, on the same database: nothing of it is in a file but
+	// the keys of the personal data
+	run(func(h *server.Server, base string) {
+		c, err := client.New(base, tokens[auth.Admin])
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := c.Permit(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.State != workflow.Issued || p.Guest != "Andi" || p.Escort != "S-004" || p.Approver != "pg-approver" {
+			t.Errorf("permit after a restart: %+v", p)
+		}
+		rows, err := c.GuestBook(ctx, workflow.Filter{Site: "demo", Door: "server-room"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 {
+			t.Fatalf("guest book: %d rows; want 1: %+v", len(rows), rows)
+		}
+		r := rows[0]
+		if r.Permit != id || r.Guest != "Andi" || !r.Entered.Equal(at.Add(5*time.Minute)) ||
+			!r.Exited.Equal(at.Add(9*time.Minute)) || !r.Secured.Equal(at.Add(10*time.Minute)) {
+			t.Errorf("guest book row: %+v", r)
+		}
+		if staff, err := c.Staff(ctx); err != nil || len(staff) != 1 || staff[0].ID != "S-004" {
+			t.Errorf("staff after a restart: %+v, %v", staff, err)
+		}
+	})
 }

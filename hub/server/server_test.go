@@ -111,6 +111,14 @@ func TestServerRunsAndStops(t *testing.T) {
 // the hub acks it.
 func storeOne(t *testing.T, broker string) {
 	t.Helper()
+	storeEvents(t, broker, fmt.Sprintf(`{"id":"demo/server-room/e1/1","seq":1,"epoch":"e1","site":"demo","door":"server-room","type":"agent.started","at":%q,"clock_synced":true,"boot":"b","mono_ns":1}`,
+		time.Now().UTC().Format(time.RFC3339Nano)))
+}
+
+// storeEvents publishes evs, the demo door's events of epoch e1 from seq
+// 1, over broker, again until the hub acks the last of them.
+func storeEvents(t *testing.T, broker string, evs ...string) {
+	t.Helper()
 	a := &acks{more: make(chan struct{}, 1)}
 	door, err := mqttlink.New(mqttlink.Options{Broker: broker, ClientID: "test-door",
 		Subscriptions: map[string]byte{demo.EventsAck(): 1}}, a.add)
@@ -124,22 +132,22 @@ func storeOne(t *testing.T, broker string) {
 		dcancel()
 		<-ddone
 	}()
-	ev := fmt.Sprintf(`{"id":"demo/server-room/e1/1","seq":1,"epoch":"e1","site":"demo","door":"server-room","type":"agent.started","at":%q,"clock_synced":true,"boot":"b","mono_ns":1}`,
-		time.Now().UTC().Format(time.RFC3339Nano))
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.NewTimer(20 * time.Second)
 	defer deadline.Stop()
 	// published again until acked: the hub's session may not be up yet
-	for !a.has(`"through":1`) {
+	for through := fmt.Sprintf(`"through":%d`, len(evs)); !a.has(through); {
 		if door.Connected() {
-			door.Publish(demo.Events(), 1, false, []byte(ev))
+			for _, ev := range evs {
+				door.Publish(demo.Events(), 1, false, []byte(ev))
+			}
 		}
 		select {
 		case <-a.more:
 		case <-tick.C:
 		case <-deadline.C:
-			t.Fatalf("no ack of the event within 20s; acks %v", a.got)
+			t.Fatalf("no ack of the events within 20s; acks %v", a.got)
 		}
 	}
 }
