@@ -46,6 +46,11 @@ var badHubs = []struct {
 		[]string{"events_store_dsn_file: events_store is set too"}},
 	{"events in a bad DSN", minimalHub + "events_store: postgres://kunci@db.example:notaport/kunci\n",
 		[]string{"events_store: not a PostgreSQL DSN"}},
+	{"store in postgres with a password", minimalHub + "store: postgres://kunci:s3cret@db.example:5432/kunci\n",
+		[]string{"store: postgres://kunci@db.example:5432/kunci has a password", "store_dsn_file"}},
+	{"store twice", minimalHub + "store: hub.db\nstore_dsn_file: hub.dsn\n", []string{"store_dsn_file: store is set too"}},
+	{"keys file as the events' file", minimalHub + "store_keys_file: events.db\nevents_store: events.db\n",
+		[]string{`events_store: "events.db" is also set as store_keys_file`}},
 	{"missing signing key", hubWith("signing_key: keys/hub-1.key\n", ""), []string{"signing_key: missing", "kunci keygen"}},
 	{"missing site keys", hubWith("site_keys:\n  demo: keys/site.key\ndoors:\n  - demo/server-room\n", ""),
 		[]string{"site_keys: missing: at least one"}},
@@ -207,6 +212,8 @@ var goodHubs = []struct{ name, yaml string }{
 	{"stores apart", minimalHub + "store: hub.db\nevents_store: events.db\n"},
 	{"events in postgres", minimalHub + "events_store: postgres://kunci@127.0.0.1:5432/kunci?sslmode=disable\n"},
 	{"events in postgres, DSN in a file", minimalHub + "events_store_dsn_file: events.dsn\n"},
+	{"all in postgres", minimalHub + "store: postgres://kunci@127.0.0.1:5432/kunci\nevents_store: postgres://kunci@127.0.0.1:5432/kunci\n"},
+	{"store in postgres, DSN in a file", minimalHub + "store_dsn_file: hub.dsn\nstore_keys_file: keys/hub.db.keys\n"},
 	{"plain mqtt on localhost", hubWith("tcp://127.0.0.1:1883", "tcp://localhost:1883")},
 	{"two brokers", hubWith("  broker: tcp://127.0.0.1:1883\n", "  brokers: [ssl://mqtt-a.example:8883, ssl://mqtt-b.example:8883]\n  ca_file: ca.crt\n")},
 	{"plain mqtt off loopback, accepted", hubWith("tcp://127.0.0.1:1883", "tcp://10.0.0.7:1883") + "  insecure: true\n"},
@@ -240,6 +247,31 @@ func TestHubEventsStore(t *testing.T) {
 	}
 	if c.EventsStore != "" || c.EventsStoreDSNFile != "/etc/kunci/events.dsn" {
 		t.Errorf("events_store = %q, events_store_dsn_file = %q; want none and /etc/kunci/events.dsn", c.EventsStore, c.EventsStoreDSNFile)
+	}
+}
+
+// TestHubStore: the workflow's store in PostgreSQL keeps its keys file,
+// by default where a bbolt store's would be, and the admin token beside
+// it; a bbolt store's keys file is beside the store.
+func TestHubStore(t *testing.T) {
+	for _, c := range []struct {
+		yaml, store, dsnFile, keys, admin string
+	}{
+		{"store: postgres://kunci@127.0.0.1:5432/kunci\n", "postgres://kunci@127.0.0.1:5432/kunci", "",
+			"/var/lib/kunci/hub.db.keys", "/var/lib/kunci/admin.token"},
+		{"store_dsn_file: hub.dsn\nstore_keys_file: data/hub.keys\n", "", "/etc/kunci/hub.dsn",
+			"/etc/kunci/data/hub.keys", "/etc/kunci/data/admin.token"},
+		{"store: data/hub.db\n", "/etc/kunci/data/hub.db", "", "/etc/kunci/data/hub.db.keys", "/etc/kunci/data/admin.token"},
+		{"", "/var/lib/kunci/hub.db", "", "/var/lib/kunci/hub.db.keys", "/var/lib/kunci/admin.token"},
+	} {
+		h, err := config.ParseHub("/etc/kunci/hub.yaml", []byte(minimalHub+c.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Store != c.store || h.StoreDSNFile != c.dsnFile || h.StoreKeysFile != c.keys || h.AdminTokenFile != c.admin {
+			t.Errorf("%q: store %q, store_dsn_file %q, store_keys_file %q, admin_token_file %q; want %q, %q, %q, %q",
+				c.yaml, h.Store, h.StoreDSNFile, h.StoreKeysFile, h.AdminTokenFile, c.store, c.dsnFile, c.keys, c.admin)
+		}
 	}
 }
 
