@@ -243,9 +243,10 @@ func Open(path string, opts Options) (*Store, error) {
 // closes db. A store made here is sealed from its first record: it was
 // never written in clear, and has no file to compact.
 //
-// The keys file stays a file of this process: hub processes sharing db
-// must share one keys file too, and a request filed by one reads
-// UnreadableGuest in another until that one opens the file again.
+// The keys file stays a file of this process (bbolt locks it to one):
+// hub processes sharing db each need a copy of the same keys file, and a
+// request filed by one reads UnreadableGuest in the others until their
+// copy has its key.
 func OpenDB(db kv.DB, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	if opts.KeysPath == "" {
