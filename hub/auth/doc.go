@@ -10,7 +10,7 @@
 // token in lists, logs and error messages; the secret is shown once, by
 // Issue, and never again.
 //
-// Tokens keeps, in the bucket "tokens" of a bbolt file the hub already
+// Tokens keeps, in the bucket "tokens" of a kv.DB the hub already
 // opened, one record per id: the SHA-256 of the secret's text, the
 // token's name, its roles, when it was created, when it expires (if ever)
 // and whether it was revoked. The secret is 256 random bits, so a plain

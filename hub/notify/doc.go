@@ -6,7 +6,7 @@
 // escalating to the next step of recipients while nobody acknowledges it.
 //
 // The contract for callers (the alarm records, the workflow):
-//   - Notify only writes the queue, in the hub's bbolt store, and wakes
+//   - Notify only writes the queue, in the hub's store (hub/kv), and wakes
 //     Run; it never waits for a peer. A Message whose Key was notified
 //     before is a no-op, so a caller may call Notify again after a crash
 //     or a restart without sending twice.

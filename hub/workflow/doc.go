@@ -3,7 +3,8 @@
 //
 // # Permit workflow
 //
-// A Store keeps permit requests in its own bbolt file. A request lives
+// A Store keeps permit requests in its own bbolt file (Open), or in
+// another kv.DB, PostgreSQL for hub replicas (OpenDB). A request lives
 // through these states, each transition recorded with who did it and when,
 // in order, and each bumping the record's version:
 //
@@ -101,7 +102,9 @@
 //
 // Deletion is real (UU PDP 27/2022): bbolt never zeroes the pages it
 // frees, and every earlier version of a record stays in one until it is
-// reused, so the store never writes the name, NIK or phone in clear. Each
+// reused (PostgreSQL's dead rows likewise, until vacuumed and
+// overwritten), so the store never writes the name, NIK or phone in
+// clear. Each
 // request's are sealed (AES-256-GCM) with a key of its own, in the keys
 // file beside the store (Options.KeysPath, the store's path and
 // KeysSuffix), and Purge writes the keys file anew, without the keys of
