@@ -72,9 +72,12 @@ func (d *DB) Close() error {
 // Pool returns the connection pool, for tools and tests.
 func (d *DB) Pool() *pgxpool.Pool { return d.pool }
 
-// Update runs fn in a transaction under the lock of the store's writers.
+// Update runs fn in a transaction under the lock of the store's writers:
+// READ COMMITTED, whatever the database's default, for under the lock
+// each statement sees every commit before it, and none fails for
+// serialisation.
 func (d *DB) Update(fn func(kv.Tx) error) error {
-	return d.run(pgx.TxOptions{}, true, fn)
+	return d.run(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
 }
 
 // View runs fn in a read-only transaction of one snapshot.
