@@ -71,6 +71,9 @@ func cmdHubBackup(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintln(stdout, "It holds the keys of the guests' personal data: keep it as you keep the hub's files,"+
 		" and no longer than the retention.")
+	if !slices.ContainsFunc(m.Files, func(f backup.File) bool { return f.Name == backup.StoreName }) {
+		fmt.Fprintln(stdout, "The workflow's records are in PostgreSQL, not in this archive: back the database up with pg_dump (README).")
+	}
 	if !slices.ContainsFunc(m.Files, func(f backup.File) bool { return f.Name == backup.EventsName }) {
 		fmt.Fprintln(stdout, "The doors' events are in PostgreSQL, not in this archive: back the database up with pg_dump (README).")
 	}

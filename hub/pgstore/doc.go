@@ -2,10 +2,11 @@
 // connection pool from a DSN (Open, ReadDSNFile), applying a store's
 // schema migrations at open (Migrate), and the keys of the advisory locks
 // that serialise hub replicas (Lock). The doors' events are its first
-// user (hub/ingest/pgevents); the workflow, users, alarms and the
-// notification queue follow the same pattern: a package of their own with
+// user (hub/ingest/pgevents); the rest of the hub's records (the
+// workflow, users, tokens, alarms, the notification queue) are in
+// hub/kv/pgkv. Each follows the same pattern: a package of its own with
 // its migrations embedded under migrations/, a component name in
-// schema_version, and a LockClass of their own.
+// schema_version, and a LockClass of its own.
 //
 // Migrations are plain SQL files embedded in the binary (embed.FS), one
 // transaction each, under one advisory lock, recorded in schema_version

@@ -1,5 +1,7 @@
 // Package server is the hub as a running service: it opens the hub's two
-// stores (hub/workflow, hub/ingest), its API tokens (hub/auth), the hub
+// stores (hub/workflow, a bbolt file or PostgreSQL through hub/kv/pgkv;
+// hub/ingest, a bbolt file or hub/ingest/pgevents), its API tokens
+// (hub/auth), the hub
 // itself, its HTTP API (hub/api) and its MQTT link (sync/mqttlink), and
 // runs them in the process's lifecycle.Group: the API, the ingest, the
 // publishing of records and the daily jobs until lifecycle.Serve, the
