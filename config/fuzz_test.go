@@ -33,12 +33,14 @@ func FuzzParseHub(f *testing.F) {
 		seeds = append(seeds, tc.yaml)
 	}
 	fuzzParse(f, config.ParseHub, "/etc/kunci/hub.yaml", hubExamplePath, seeds, func(t *testing.T, c *config.Hub) {
-		absolute(t, c.Store, c.SigningKey, c.AdminTokenFile)
-		switch {
-		case c.EventsStoreDSNFile != "":
-			absolute(t, c.EventsStoreDSNFile)
-		case !strings.HasPrefix(c.EventsStore, "postgres://") && !strings.HasPrefix(c.EventsStore, "postgresql://"):
-			absolute(t, c.EventsStore)
+		absolute(t, c.StoreKeysFile, c.SigningKey, c.AdminTokenFile)
+		for _, s := range []struct{ v, dsnFile string }{{c.Store, c.StoreDSNFile}, {c.EventsStore, c.EventsStoreDSNFile}} {
+			switch {
+			case s.dsnFile != "":
+				absolute(t, s.dsnFile)
+			case !strings.HasPrefix(s.v, "postgres://") && !strings.HasPrefix(s.v, "postgresql://"):
+				absolute(t, s.v)
+			}
 		}
 		for _, p := range c.SiteKeys {
 			absolute(t, p)
