@@ -125,8 +125,8 @@ func testReadWrite(t *testing.T, b Backend) {
 	})
 	update(t, db, func(tx kv.Tx) error {
 		a := tx.Bucket(bA)
-		for _, kv := range [][2]string{{"k1", "one"}, {"k2", "two"}, {"k3", "three"}} {
-			if err := a.Put([]byte(kv[0]), []byte(kv[1])); err != nil {
+		for _, p := range [][2]string{{"k1", "one"}, {"k2", "two"}, {"k3", "three"}} {
+			if err := a.Put([]byte(p[0]), []byte(p[1])); err != nil {
 				return err
 			}
 		}
