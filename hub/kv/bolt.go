@@ -49,7 +49,7 @@ type boltTx struct {
 }
 
 func (t *boltTx) Bucket(name []byte) Bucket {
-	return &boltBucket{t: t, name: name, b: t.tx.Bucket(name)}
+	return &boltBucket{t: t, name: name}
 }
 
 func (t *boltTx) DeleteBucket(name []byte) error {
@@ -69,33 +69,34 @@ func (t *boltTx) fail(err error) error {
 	return err
 }
 
-// boltBucket is a bucket; b is nil until the bucket is in the file.
+// boltBucket is a bucket, looked up in the file at each call: another
+// handle of its name may make it (its first write) or drop it
+// (DeleteBucket) meanwhile.
 type boltBucket struct {
 	t    *boltTx
 	name []byte
-	b    *bolt.Bucket
 }
+
+// read returns the bucket to read, nil if it is not in the file.
+func (b *boltBucket) read() *bolt.Bucket { return b.t.tx.Bucket(b.name) }
 
 // write returns the bucket to write in, made if need be.
 func (b *boltBucket) write() (*bolt.Bucket, error) {
 	if !b.t.tx.Writable() {
 		return nil, b.t.fail(ErrReadOnly)
 	}
-	if b.b == nil {
-		nb, err := b.t.tx.CreateBucketIfNotExists(b.name)
-		if err != nil {
-			return nil, b.t.fail(fmt.Errorf("kv: bucket %q: %w", b.name, err))
-		}
-		b.b = nb
+	w, err := b.t.tx.CreateBucketIfNotExists(b.name)
+	if err != nil {
+		return nil, b.t.fail(fmt.Errorf("kv: bucket %q: %w", b.name, err))
 	}
-	return b.b, nil
+	return w, nil
 }
 
 func (b *boltBucket) Get(key []byte) []byte {
-	if b.b == nil {
-		return nil
+	if r := b.read(); r != nil {
+		return r.Get(key)
 	}
-	return b.b.Get(key)
+	return nil
 }
 
 func (b *boltBucket) Put(key, value []byte) error {
@@ -119,34 +120,35 @@ func (b *boltBucket) Delete(key []byte) error {
 	if !b.t.tx.Writable() {
 		return b.t.fail(ErrReadOnly)
 	}
-	if b.b == nil {
+	r := b.read()
+	if r == nil {
 		return nil
 	}
-	if err := b.b.Delete(key); err != nil {
+	if err := r.Delete(key); err != nil {
 		return b.t.fail(fmt.Errorf("kv: delete: %w", err))
 	}
 	return nil
 }
 
 func (b *boltBucket) Cursor() Cursor {
-	if b.b == nil {
-		return emptyCursor{}
+	if r := b.read(); r != nil {
+		return r.Cursor()
 	}
-	return b.b.Cursor()
+	return emptyCursor{}
 }
 
 func (b *boltBucket) ForEach(fn func(k, v []byte) error) error {
-	if b.b == nil {
-		return nil
+	if r := b.read(); r != nil {
+		return r.ForEach(fn)
 	}
-	return b.b.ForEach(fn)
+	return nil
 }
 
 func (b *boltBucket) Len() int {
-	if b.b == nil {
-		return 0
+	if r := b.read(); r != nil {
+		return r.Stats().KeyN
 	}
-	return b.b.Stats().KeyN
+	return 0
 }
 
 func (b *boltBucket) NextSequence() (uint64, error) {

@@ -182,6 +182,27 @@ func testReadWrite(t *testing.T, b Backend) {
 			return nil
 		})
 	})
+	// two handles of one bucket, in the Update that makes it and the one
+	// that drops it
+	update(t, db, func(tx kv.Tx) error {
+		h1, h2 := tx.Bucket([]byte("twice")), tx.Bucket([]byte("twice"))
+		if err := h2.Put([]byte("k"), []byte("v")); err != nil {
+			return err
+		}
+		if v := h1.Get([]byte("k")); string(v) != "v" {
+			t.Errorf("a handle taken before its bucket's first write reads %q; want v", v)
+		}
+		if err := tx.DeleteBucket([]byte("twice")); err != nil {
+			return err
+		}
+		if v := h1.Get([]byte("k")); v != nil {
+			t.Errorf("a handle of a dropped bucket reads %q", v)
+		}
+		return h1.Put([]byte("k2"), []byte("v2"))
+	})
+	if got := keys(t, db, []byte("twice")); !slices.Equal(got, []string{"k2"}) {
+		t.Errorf("keys written through a handle of a dropped bucket: %q", got)
+	}
 	// a big value, and the longest key
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
 	long := bytes.Repeat([]byte{0xfe}, kv.MaxKeySize)
