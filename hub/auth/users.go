@@ -80,11 +80,12 @@ type Session struct {
 // Users is the register of the console's people and their sessions. It is
 // safe for concurrent use.
 //
-// The Ended channels and the one-time sign-in codes are this process's:
-// with a second hub process on one PostgreSQL store (hub/kv/pgkv), a
-// session ended there is refused here at its next request (Verify reads
-// the store), but a live stream here ends only then; a code made there
-// signs in only there.
+// The Ended channels, the one-time sign-in codes and the sign-in limiter
+// are this process's: with a second hub process on one PostgreSQL store
+// (hub/kv/pgkv), a session ended there is refused here at its next
+// request (Verify reads the store), but a live stream here ends only
+// then; a code made there signs in only there; each process limits the
+// sign-ins it sees.
 type Users struct {
 	db  kv.DB
 	now func() time.Time
