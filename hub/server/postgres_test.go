@@ -196,5 +196,18 @@ func TestWholeVisitOnPostgres(t *testing.T) {
 		if staff, err := c.Staff(ctx); err != nil || len(staff) != 1 || staff[0].ID != "S-004" {
 			t.Errorf("staff after a restart: %+v, %v", staff, err)
 		}
+		// the backup holds what is still a file: the keys
+		var buf bytes.Buffer
+		m, err := h.Backup(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Files) != 1 || m.Files[0].Name != backup.KeysName {
+			t.Errorf("the backup of a hub all in PostgreSQL holds %+v; want %s alone", m.Files, backup.KeysName)
+		}
+		to := filepath.Join(t.TempDir(), "hub.db.keys")
+		if _, err := backup.Restore(bytes.NewReader(buf.Bytes()), backup.Files("", to, "")); err != nil {
+			t.Errorf("restore of the keys: %v", err)
+		}
 	})
 }
