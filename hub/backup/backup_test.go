@@ -210,9 +210,17 @@ func TestRestoreEventsToPostgres(t *testing.T) {
 	if _, ok := dest[backup.EventsName]; ok || len(dest) != 2 {
 		t.Fatalf("Files without events = %v", dest)
 	}
-	_, err := backup.Restore(&buf, dest)
-	if !errors.Is(err, backup.ErrArchive) || !strings.Contains(err.Error(), "PostgreSQL") {
-		t.Errorf("Restore = %v; want ErrArchive naming PostgreSQL", err)
+	// and to a hub whose workflow is in PostgreSQL too (Files without a
+	// store): the keys file alone
+	allPG := backup.Files("", filepath.Join(to, "hub.db.keys"), "")
+	if len(allPG) != 1 || allPG[backup.KeysName] == "" {
+		t.Fatalf("Files without a store or events = %v", allPG)
+	}
+	for _, dest := range []map[string]string{dest, allPG} {
+		_, err := backup.Restore(bytes.NewReader(buf.Bytes()), dest)
+		if !errors.Is(err, backup.ErrArchive) || !strings.Contains(err.Error(), "PostgreSQL") {
+			t.Errorf("Restore to %v = %v; want ErrArchive naming PostgreSQL", dest, err)
+		}
 	}
 	if ents, _ := os.ReadDir(to); len(ents) != 0 {
 		t.Errorf("a refused restore left %d files", len(ents))
