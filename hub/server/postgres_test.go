@@ -135,7 +135,7 @@ func TestWholeVisitOnPostgres(t *testing.T) {
 			}
 		}
 		if _, err := clients[auth.Admin].PutStaff(ctx, api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
-			CardUIDs: []string{"04AABBCCDD"}, Escort: true}); err != nil {
+			CardUIDs: []string{"A1B2C3D4"}, Escort: true}); err != nil {
 			t.Fatal(err)
 		}
 		p, err := clients[auth.Requester].Request(ctx, api.PermitRequest{Site: "demo", Door: "server-room", Guest: "Andi",
