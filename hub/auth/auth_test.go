@@ -31,8 +31,8 @@ func openDB(tb testing.TB) (db kv.DB, path string) {
 				if err != nil {
 					return nil, err
 				}
-				tb.Cleanup(func() {
-					if err := boltcheck.Check(db); err != nil {
+				tb.Cleanup(func() { // after the Close below
+					if err := boltcheck.CheckFile(path); err != nil {
 						tb.Errorf("hub store inconsistent: %v", err)
 					}
 				})
