@@ -50,7 +50,7 @@ var badHubs = []struct {
 		[]string{"store: postgres://kunci@db.example:5432/kunci has a password", "store_dsn_file"}},
 	{"store twice", minimalHub + "store: hub.db\nstore_dsn_file: hub.dsn\n", []string{"store_dsn_file: store is set too"}},
 	{"keys file as the events' file", minimalHub + "store_keys_file: events.db\nevents_store: events.db\n",
-		[]string{`events_store: "events.db" is also set as store_keys_file`}},
+		[]string{`events_store: "/etc/kunci/events.db" is also set as store_keys_file`}},
 	{"missing signing key", hubWith("signing_key: keys/hub-1.key\n", ""), []string{"signing_key: missing", "kunci keygen"}},
 	{"missing site keys", hubWith("site_keys:\n  demo: keys/site.key\ndoors:\n  - demo/server-room\n", ""),
 		[]string{"site_keys: missing: at least one"}},
@@ -405,7 +405,7 @@ func TestHubValidateReportsEveryProblem(t *testing.T) {
 	if !ok {
 		t.Fatalf("Validate(empty) = %v (%T); want errors.Join of every problem", err, err)
 	}
-	want := []string{"hub.yaml: listen:", "hub.yaml: store: missing", "hub.yaml: events_store: missing",
+	want := []string{"hub.yaml: listen:", "hub.yaml: store: missing", "hub.yaml: store_keys_file: missing", "hub.yaml: events_store: missing",
 		"hub.yaml: admin_token_file: missing",
 		"hub.yaml: signing_key: missing", "hub.yaml: site_keys: missing", "hub.yaml: mqtt.broker: missing"}
 	if got := j.Unwrap(); len(got) != len(want) {
