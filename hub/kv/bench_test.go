@@ -16,22 +16,23 @@ import (
 // PostgreSQL on a database whose commits wait for the disk too.
 var backends = []struct {
 	name string
-	open func(b *testing.B) kv.DB
+	new  func(testing.TB) func() (kv.DB, error)
 }{
-	{"bbolt", func(b *testing.B) kv.DB {
-		db, err := kvtest.Bolt(b)()
-		if err != nil {
-			b.Fatal(err)
-		}
-		return db
+	{"bbolt", kvtest.Bolt},
+	{"postgres", func(tb testing.TB) func() (kv.DB, error) {
+		dsn := pgtest.DurableDB(tb)
+		return func() (kv.DB, error) { return pgkv.Open(context.Background(), dsn, pgkv.Options{}) }
 	}},
-	{"postgres", func(b *testing.B) kv.DB {
-		db, err := pgkv.Open(context.Background(), pgtest.DurableDB(b), pgkv.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return db
-	}},
+}
+
+// open opens a store at a place of its own for b, closed when b ends.
+func open(b *testing.B, place func(testing.TB) func() (kv.DB, error)) kv.DB {
+	db, err := place(b)()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
 }
 
 // BenchmarkUpdatePut is an Update of one Put of a session-sized value.
@@ -39,8 +40,7 @@ func BenchmarkUpdatePut(b *testing.B) {
 	v := make([]byte, 200)
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
-			db := be.open(b)
-			defer db.Close()
+			db := open(b, be.new)
 			i := 0
 			for b.Loop() {
 				i++
@@ -59,8 +59,7 @@ func BenchmarkViewGet(b *testing.B) {
 	v := make([]byte, 200)
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
-			db := be.open(b)
-			defer db.Close()
+			db := open(b, be.new)
 			if err := db.Update(func(tx kv.Tx) error {
 				for i := range 10_000 {
 					if err := tx.Bucket([]byte("bench")).Put(fmt.Appendf(nil, "k%09d", i), v); err != nil {

@@ -113,6 +113,22 @@ func Open(ctx context.Context, dsn string, timeout time.Duration) (*pgxpool.Pool
 	return pool, nil
 }
 
+// OpenMigrated is Open, then Migrate of component's migrations ms within
+// timeout: a store's Open. It closes the pool if the migrations fail.
+func OpenMigrated(ctx context.Context, dsn string, timeout time.Duration, component string, ms []Migration) (*pgxpool.Pool, error) {
+	pool, err := Open(ctx, dsn, timeout)
+	if err != nil {
+		return nil, err
+	}
+	mctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err = Migrate(mctx, pool, component, ms); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres %s: %w", Redact(dsn), err)
+	}
+	return pool, nil
+}
+
 // LockClass is the first key of the two-key advisory locks
 // (pg_advisory_xact_lock(class, key)): each kind of lock has its own, so
 // that the hub's locks never meet one another nor another program's

@@ -15,8 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kunci-project/kunci/hub/kv"
 )
@@ -582,35 +583,33 @@ func testOneWriter(t *testing.T, b Backend) {
 		dbs = append(dbs, open(t, opener))
 	}
 	const goroutines, each = 8, 25
-	var wg sync.WaitGroup
-	errs := make([]error, goroutines)
+	// the sequence each increment took, by goroutine
 	seqs := make([][]uint64, goroutines)
+	increment := func(g int, tx kv.Tx) error {
+		a := tx.Bucket(bA)
+		var n int
+		if v := a.Get([]byte("n")); v != nil {
+			fmt.Sscan(string(v), &n)
+		}
+		s, err := a.NextSequence()
+		if err != nil {
+			return err
+		}
+		seqs[g] = append(seqs[g], s)
+		return a.Put([]byte("n"), fmt.Append(nil, n+1))
+	}
+	var eg errgroup.Group
 	for g := range goroutines {
-		db := dbs[g%len(dbs)]
-		wg.Go(func() {
+		eg.Go(func() error {
 			for range each {
-				err := db.Update(func(tx kv.Tx) error {
-					a := tx.Bucket(bA)
-					var n int
-					if v := a.Get([]byte("n")); v != nil {
-						fmt.Sscan(string(v), &n)
-					}
-					s, err := a.NextSequence()
-					if err != nil {
-						return err
-					}
-					seqs[g] = append(seqs[g], s)
-					return a.Put([]byte("n"), fmt.Append(nil, n+1))
-				})
-				if err != nil {
-					errs[g] = err
-					return
+				if err := dbs[g%len(dbs)].Update(func(tx kv.Tx) error { return increment(g, tx) }); err != nil {
+					return err
 				}
 			}
+			return nil
 		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := eg.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	if got := get(t, dbs[0], bA, "n"); string(got) != fmt.Sprint(goroutines*each) {

@@ -49,15 +49,9 @@ func Open(ctx context.Context, dsn string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgkv: %w", err)
 	}
-	pool, err := pgstore.Open(ctx, dsn, o.Timeout)
+	pool, err := pgstore.OpenMigrated(ctx, dsn, o.Timeout, Component, ms)
 	if err != nil {
 		return nil, fmt.Errorf("pgkv: %w", err)
-	}
-	mctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	if _, err := pgstore.Migrate(mctx, pool, Component, ms); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("pgkv %s: %w", pgstore.Redact(dsn), err)
 	}
 	return &DB{pool: pool, timeout: o.Timeout}, nil
 }
