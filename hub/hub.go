@@ -37,8 +37,9 @@ type Options struct {
 	Doors []DoorName
 	// Ingest tunes the event ingest; its Prefix, Signer, Log and OnGaps
 	// are the hub's. Its OnStored, if set, is called with each commit's
-	// events before the hub applies them (the guest book, the alarms), as
-	// a benchmark's clock of "stored".
+	// events before the hub applies them (the live state, the alarms; the
+	// guest book has them from the commit), as a benchmark's clock of
+	// "stored".
 	Ingest ingest.Options
 	// MaxWatchers bounds the watchers open at once (DefaultMaxWatchers
 	// when zero): Watch refuses one more with ErrBusy.
@@ -84,7 +85,7 @@ type Hub struct {
 	recs    *records
 	doors   map[DoorName]topic.Door
 	log     *slog.Logger
-	rebuilt time.Duration // time the book took to build at start
+	rebuilt time.Duration // time the book took to open at start
 	alarms  *alarm.Book
 	waits   waits  // the requests not yet issued, timed against the SOP
 	handed  handed // alarms notified since the last renotify
@@ -162,12 +163,13 @@ func New(o Options) (*Hub, error) {
 	if err := h.rebuild(); err != nil {
 		return nil, err
 	}
-	h.rebuilt = time.Since(start)
+	_, opened := h.ev.Book()
+	h.rebuilt = time.Since(start) + opened.Took
 	if err := h.loadHanded(); err != nil {
 		return nil, err
 	}
 	o.Metrics.GaugeFunc("kunci_hub_guestbook_rows", "Rows of the guest book.", func() float64 { return float64(h.book.Len()) })
-	o.Metrics.GaugeFunc("kunci_hub_guestbook_rebuild_seconds", "Seconds the guest book took to build from the stored events at start.",
+	o.Metrics.GaugeFunc("kunci_hub_guestbook_rebuild_seconds", "Seconds the guest book took to open at start: read from the event store (built from the stored events once, for a store of an older hub), and given the permits.",
 		h.rebuilt.Seconds)
 	if err := h.signAll(); err != nil {
 		return nil, err
@@ -175,7 +177,9 @@ func New(o Options) (*Hub, error) {
 	return h, nil
 }
 
-// rebuild makes the guest book from the permits and every stored event.
+// rebuild follows the stored doors, their lost runs and the permits'
+// requests, and takes the guest book the event store keeps, giving it the
+// permits' records.
 func (h *Hub) rebuild() error {
 	recs, err := h.wf.List()
 	if err != nil {
@@ -197,25 +201,25 @@ func (h *Hub) rebuild() error {
 		h.waits.follow(&recs[i])
 	}
 	h.notifyPending(recs)
-	h.book, err = BuildBook(h.ev, recs)
-	return err
+	book, opened := h.ev.Book()
+	if opened.Built {
+		h.log.Info("hub: guest book built from the stored events, kept in the event store from now on",
+			"rows", opened.Rows, "took", opened.Took.Round(time.Millisecond))
+	}
+	book.AddPermits(recs)
+	h.book = book
+	return nil
 }
 
 // BuildBook makes the guest book of permits from every door's events in
-// ev, decoding only the events the book reads (workflow.BookTypes).
+// ev, decoding only the events the book reads (workflow.BookTypes), as
+// the hub did at every start before the event store kept the book
+// (ingest.EventStore's Book): the reference the kept book is checked and
+// measured against.
 func BuildBook(ev ingest.EventStore, permits []workflow.Record) (*workflow.Book, error) {
-	book := workflow.NewBook(permits)
-	doors, err := ev.Doors()
+	book, err := ingest.BuildBookOf(ev, permits)
 	if err != nil {
-		return nil, fmt.Errorf("hub: events: %w", err)
-	}
-	for _, d := range doors {
-		if err := ev.WalkTypes(d.Site, d.Door, workflow.BookTypes, func(e wire.Event) error {
-			book.Apply(e)
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("hub: events of %s/%s: %w", d.Site, d.Door, err)
-		}
+		return nil, fmt.Errorf("hub: %w", err)
 	}
 	return book, nil
 }
@@ -310,12 +314,11 @@ func (h *Hub) siteDoors(site string, names []string) []topic.Door {
 	return out
 }
 
-// stored is the ingest's OnStored: the guest book, the live state and
-// the alarms (which write only for an alarm's event).
+// stored is the ingest's OnStored: the live state and the alarms (which
+// write only for an alarm's event). The guest book has the events
+// already: the event store's commit applied them (ingest.EventStore's
+// Book).
 func (h *Hub) stored(evs []wire.Event) {
-	for _, e := range evs {
-		h.book.Apply(e)
-	}
 	h.live.events(evs, h.o.Now())
 	for _, e := range evs {
 		h.alarmErr("event", h.alarms.Event(e))

@@ -1,6 +1,9 @@
 package ingest
 
-import "github.com/kunci-project/kunci/wire"
+import (
+	"github.com/kunci-project/kunci/hub/workflow"
+	"github.com/kunci-project/kunci/wire"
+)
 
 // EventStore is the doors' events as the hub keeps them: what the ingest
 // writes and what the guest book, the API and the console read. Store
@@ -16,7 +19,8 @@ import "github.com/kunci-project/kunci/wire"
 //     So a duplicate is never stored twice, and two writers of one door
 //     (two hub replicas) cannot both store a seq: the second gets
 //     ErrOrder, reads Through again, and its events count as duplicates.
-//   - A commit is one transaction: all its puts or none.
+//   - A commit is one transaction: all its puts or none, and the guest
+//     book's change they make (Book).
 //   - A door's epochs read back in the order first seen (by Commit or
 //     AcceptLost), each in seq order; Recent's cursors are the same
 //     positions (the epoch's order, the seq) in every backend.
@@ -58,6 +62,13 @@ type EventStore interface {
 	Total() (uint64, error)
 	// Import stores evs in order, in commits of many events each.
 	Import(evs []Event) error
+	// Book is the guest book kept with the events: each commit applies its
+	// events to it (workflow.Book.Stage) and writes what they changed in
+	// its own transaction, so that the book on disk is always that of the
+	// events stored; a failed commit takes the change back
+	// (workflow.Change.Undo). The book is read at open (OpenBook), and
+	// knows no permit: the hub gives it the records (AddPermits).
+	Book() (*workflow.Book, BookOpened)
 	// Close lets go of the store.
 	Close() error
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/wire"
 	bolt "go.etcd.io/bbolt"
 )
@@ -18,6 +19,8 @@ import (
 //	events: "site/door/epoch" -> bucket: seq (8 bytes, big-endian) -> event JSON
 //	lost:   "site/door/epoch" -> bucket: from (8 bytes, big-endian) -> Lost JSON
 //	index, meta: see recent.go
+//	book:   the guest book's state (workflow.KV), written by each commit
+//	        with its events; meta's "book" says it is whole
 //
 // order numbers a door's epochs as first seen, so that a door's events
 // read back epoch after epoch; through is the highest seq stored, and
@@ -26,7 +29,13 @@ var (
 	bDoors  = []byte("doors")
 	bEvents = []byte("events")
 	bLost   = []byte("lost")
+	bBook   = []byte("book")
+	mBook   = []byte("book")
 )
+
+// bookBatch is how many keys of a guest book built at open go in one
+// transaction.
+const bookBatch = 100_000
 
 // Lost is a run of one stream's seqs that an operator accepted as lost:
 // the hub's store was lost or restored from an old backup, and the door
@@ -46,19 +55,22 @@ type Lost struct {
 
 // Store is the hub's bbolt file of door events.
 type Store struct {
-	db *bolt.DB
+	db     *bolt.DB
+	book   *workflow.Book
+	opened BookOpened
 }
 
 // OpenStore opens or creates the store at path; it waits at most 2 s for
 // another process to let go of the file. A file written before the index
-// (recent.go) is indexed whole first.
+// (recent.go) is indexed whole first, and one written before the guest
+// book was kept has its book built from the events and kept (OpenBook).
 func OpenStore(path string) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("ingest store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bDoors, bEvents, bLost, bIndex, bMeta} {
+		for _, b := range [][]byte{bDoors, bEvents, bLost, bIndex, bMeta, bBook} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -74,7 +86,66 @@ func OpenStore(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("ingest store %s: index: %w", path, err)
 	}
+	if s.book, s.opened, err = OpenBook(s, s.loadBook, s.keepBook); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ingest store %s: %w", path, err)
+	}
 	return s, nil
+}
+
+// Book returns the guest book kept with the events, and how it was opened.
+func (s *Store) Book() (*workflow.Book, BookOpened) { return s.book, s.opened }
+
+func (s *Store) loadBook(fn func(k, v []byte) error) (kept bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if kept = tx.Bucket(bMeta).Get(mBook) != nil; !kept {
+			return nil
+		}
+		return tx.Bucket(bBook).ForEach(fn)
+	})
+	return kept, err
+}
+
+// keepBook writes a whole book's state, in transactions of bookBatch keys,
+// and marks it kept in the last: a crash before leaves it to be built
+// again at the next open.
+func (s *Store) keepBook(kvs []workflow.KV) error {
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bBook); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bBook)
+		return err
+	}); err != nil {
+		return err
+	}
+	for {
+		n := min(len(kvs), bookBatch)
+		if err := s.db.Update(func(tx *bolt.Tx) error {
+			if err := putBook(tx, kvs[:n]); err != nil {
+				return err
+			}
+			if n == len(kvs) {
+				return tx.Bucket(bMeta).Put(mBook, []byte{1})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if kvs = kvs[n:]; len(kvs) == 0 {
+			return nil
+		}
+	}
+}
+
+func putBook(tx *bolt.Tx, kvs []workflow.KV) error {
+	b := tx.Bucket(bBook)
+	for _, kv := range kvs {
+		if err := b.Put(kv.Key, kv.Value); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close closes the file.
@@ -126,11 +197,13 @@ func epochRecord(doors *bolt.Bucket, s stream) (db *bolt.Bucket, order, through 
 	return db, order, through, err
 }
 
-// Commit stores puts in one transaction, with their index entries. It
-// refuses a put that does not continue its stream's through, so that the
-// file holds every stream gap-free whatever its caller believes.
+// Commit stores puts in one transaction, with their index entries and
+// what they change of the guest book (Book). It refuses a put that does
+// not continue its stream's through, so that the file holds every stream
+// gap-free whatever its caller believes.
 func (s *Store) Commit(puts []Put) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	var ch *workflow.Change
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		doors, events, idx := tx.Bucket(bDoors), tx.Bucket(bEvents), tx.Bucket(bIndex)
 		for _, p := range puts {
 			if len(p.Events) == 0 {
@@ -175,8 +248,14 @@ func (s *Store) Commit(puts []Put) error {
 				return err
 			}
 		}
-		return nil
+		// bbolt runs one Update at a time: one Stage at a time
+		ch = s.book.Stage(EventsOf(puts))
+		return putBook(tx, ch.Puts())
 	})
+	if err != nil && ch != nil {
+		ch.Undo()
+	}
+	return err
 }
 
 // AcceptLost records l and moves its stream's through to l.To, in one

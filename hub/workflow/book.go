@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -81,6 +82,16 @@ func (b *Book) AddPermit(r Record) {
 	b.addPermit(&r)
 }
 
+// AddPermits is AddPermit of every record, under one lock: a book loaded
+// from its store (BookLoader) gets the permits' records so.
+func (b *Book) AddPermits(recs []Record) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range recs {
+		b.addPermit(&recs[i])
+	}
+}
+
 func (b *Book) addPermit(r *Record) {
 	i, found := slices.BinarySearchFunc(b.permits, r.ID, func(p bookPermit, id string) int { return strings.Compare(p.rec.ID, id) })
 	req, _ := r.At(Requested)
@@ -97,9 +108,7 @@ func (b *Book) addPermit(r *Record) {
 	b.equipment[r.ID] = slices.Clone(r.Equipment)
 	b.nik[r.ID] = MaskNIK(r.NIK)
 	for _, i := range b.byPermit[r.ID] {
-		row := &b.rows[i]
-		row.Guest, row.NIK, row.Organisation, row.Purpose = r.Guest, b.nik[r.ID], r.Organisation, r.Purpose
-		row.Category, row.Approver, row.Equipment = r.Category, r.Approver, b.equipment[r.ID]
+		b.join(&b.rows[i], r)
 	}
 }
 
@@ -110,8 +119,18 @@ func (b *Book) Apply(e wire.Event) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.apply(e, nil)
+}
+
+// apply is Apply with b.mu held; c, unless nil, keeps what the event
+// changes (Stage).
+func (b *Book) apply(e wire.Event, c *Change) {
+	if !slices.Contains(BookTypes, e.Type) {
+		return
+	}
 	k := doorKey{e.Site, e.Door}
 	d := b.doors[k]
+	c.door(k, d)
 	if d == nil {
 		d = &doorBook{inside: map[string]int{}, sorted: true}
 		b.doors[k] = d
@@ -119,9 +138,11 @@ func (b *Book) Apply(e wire.Event) {
 	var vt *visitTimes
 	if e.Permit != "" {
 		vt = b.visitTimes(e.Permit)
+		c.times(vt)
 	}
 	d.timer.apply(e, vt, retime)
 	alarm := func(i int) {
+		c.row(i)
 		b.rows[i].Alarms = append(b.rows[i].Alarms, Alarm{Type: e.Type, At: e.At, Rack: e.Rack, Detail: e.Detail})
 	}
 	switch e.Type {
@@ -131,29 +152,17 @@ func (b *Book) Apply(e wire.Event) {
 		}
 		row := Row{Site: e.Site, Door: e.Door, Permit: e.Permit, Escort: e.Escort, Entered: e.At}
 		if r := b.byID[e.Permit]; r != nil {
-			row.Guest, row.NIK, row.Organisation, row.Purpose = r.Guest, b.nik[r.ID], r.Organisation, r.Purpose
-			row.Category, row.Approver, row.Equipment = r.Category, r.Approver, b.equipment[r.ID]
-			if row.Escort == "" {
-				row.Escort = r.Escort
-			}
+			b.join(&row, r)
 		}
-		i := len(b.rows)
-		if i > 0 && e.At.Before(b.rows[i-1].Entered) {
-			b.sorted = false
-		}
-		if n := len(d.rows); n > 0 && e.At.Before(b.rows[d.rows[n-1]].Entered) {
-			d.sorted = false
-		}
-		d.inside[e.Permit] = i
-		d.rows = append(d.rows, int32(i))
-		b.byPermit[e.Permit] = append(b.byPermit[e.Permit], int32(i))
-		b.rows = append(b.rows, row)
+		b.add(d, row)
+		d.inside[e.Permit] = len(b.rows) - 1
 	case wire.EvVisitExited:
 		i, ok := d.inside[e.Permit]
 		if !ok {
 			return
 		}
 		delete(d.inside, e.Permit)
+		c.row(i)
 		b.rows[i].Exited = e.At
 		d.awaiting = append(d.awaiting, i)
 	case wire.EvUnescorted:
@@ -169,6 +178,7 @@ func (b *Book) Apply(e wire.Event) {
 		}
 	case wire.EvSecured:
 		for _, i := range d.awaiting {
+			c.row(i)
 			b.rows[i].Secured = e.At
 		}
 		d.awaiting = d.awaiting[:0]
@@ -176,10 +186,164 @@ func (b *Book) Apply(e wire.Event) {
 		// the room stays awaited: a later room.secured says when it was
 		for _, i := range d.awaiting {
 			if !b.rows[i].NotSecured {
+				c.row(i)
 				b.rows[i].NotSecured = true
 				alarm(i)
 			}
 		}
+	}
+}
+
+// join gives row what its permit's record r says; the escort only if the
+// event named none. mu held.
+func (b *Book) join(row *Row, r *Record) {
+	row.Guest, row.NIK, row.Organisation, row.Purpose = r.Guest, b.nik[r.ID], r.Organisation, r.Purpose
+	row.Category, row.Approver, row.Equipment = r.Category, r.Approver, b.equipment[r.ID]
+	if row.Escort == "" {
+		row.Escort = r.Escort
+	}
+}
+
+// add appends row, a visit of door d, to the book. mu held.
+func (b *Book) add(d *doorBook, row Row) {
+	i := len(b.rows)
+	if i > 0 && row.Entered.Before(b.rows[i-1].Entered) {
+		b.sorted = false
+	}
+	if n := len(d.rows); n > 0 && row.Entered.Before(b.rows[d.rows[n-1]].Entered) {
+		d.sorted = false
+	}
+	d.rows = append(d.rows, int32(i))
+	b.byPermit[row.Permit] = append(b.byPermit[row.Permit], int32(i))
+	b.rows = append(b.rows, row)
+}
+
+// Change is what Stage applied to a Book: the state it changed, as the
+// keys and values to write with the events (Puts), and what it was
+// before, to go back to if they are not stored after all (Undo).
+type Change struct {
+	b      *Book
+	nrows  int   // the rows before: those from nrows on are new
+	sorted bool  // b.sorted before
+	puts   []KV  // the changed state, encoded
+	rows   map[int]Row
+	doors  map[doorKey]*doorBook // before; nil: the door is new
+	vts    map[*visitTimes]visitTimes
+}
+
+// Stage applies evs, each door's in its order, as Apply does, and returns
+// what they changed: the store that keeps the book writes Change.Puts in
+// the transaction of the events, and calls Change.Undo if that
+// transaction fails. One Stage at a time, until its Undo or never: the
+// store's commits are serialised.
+func (b *Book) Stage(evs []wire.Event) *Change {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := &Change{b: b, nrows: len(b.rows), sorted: b.sorted, rows: map[int]Row{}, doors: map[doorKey]*doorBook{},
+		vts: map[*visitTimes]visitTimes{}}
+	for _, e := range evs {
+		b.apply(e, c)
+	}
+	for i := range c.rows {
+		c.puts = append(c.puts, b.rowKV(i))
+	}
+	for i := c.nrows; i < len(b.rows); i++ {
+		c.puts = append(c.puts, b.rowKV(i))
+	}
+	for k := range c.doors {
+		c.puts = append(c.puts, b.doorKV(k))
+	}
+	for vt := range c.vts {
+		c.puts = append(c.puts, timesKV(vt))
+	}
+	return c
+}
+
+// Puts are the keys and values of the state the change made, to store:
+// each replaces what the key held.
+func (c *Change) Puts() []KV { return c.puts }
+
+// door keeps door k (d, nil if new) as it was, and the visit times its
+// timer may change, before the change first touches it. A nil c keeps
+// nothing.
+func (c *Change) door(k doorKey, d *doorBook) {
+	if c == nil {
+		return
+	}
+	if _, ok := c.doors[k]; ok {
+		return
+	}
+	if d == nil {
+		c.doors[k] = nil
+		return
+	}
+	before := *d
+	before.inside = maps.Clone(d.inside)
+	before.awaiting = slices.Clone(d.awaiting)
+	before.timer.lastExit = slices.Clone(d.timer.lastExit)
+	before.timer.awaiting = slices.Clone(d.timer.awaiting)
+	for _, vt := range d.timer.awaiting {
+		c.times(vt)
+	}
+	c.doors[k] = &before
+}
+
+// times keeps vt's event times before the change first touches them.
+func (c *Change) times(vt *visitTimes) {
+	if c == nil {
+		return
+	}
+	if _, ok := c.vts[vt]; !ok {
+		c.vts[vt] = *vt
+	}
+}
+
+// row keeps row i before the change first touches it (a new row needs
+// nothing kept).
+func (c *Change) row(i int) {
+	if c == nil || i >= c.nrows {
+		return
+	}
+	if _, ok := c.rows[i]; !ok {
+		c.rows[i] = c.b.rows[i]
+	}
+}
+
+// Undo puts the book back as it was before the change, but for what
+// AddPermit and Notified did since (the records, the notification times):
+// its events were not stored.
+func (c *Change) Undo() {
+	b := c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, r := range c.rows {
+		row := &b.rows[i]
+		row.Exited, row.Secured, row.NotSecured, row.Alarms = r.Exited, r.Secured, r.NotSecured, r.Alarms
+	}
+	for _, r := range b.rows[c.nrows:] {
+		p := b.byPermit[r.Permit]
+		for len(p) > 0 && int(p[len(p)-1]) >= c.nrows {
+			p = p[:len(p)-1]
+		}
+		if len(p) == 0 {
+			delete(b.byPermit, r.Permit)
+		} else {
+			b.byPermit[r.Permit] = p
+		}
+	}
+	b.rows = slices.Delete(b.rows, c.nrows, len(b.rows))
+	b.sorted = c.sorted
+	for k, before := range c.doors {
+		if before == nil {
+			delete(b.doors, k)
+			continue
+		}
+		*b.doors[k] = *before // its rows then were all older than nrows
+	}
+	for vt, before := range c.vts {
+		vt.tap, vt.entered, vt.exitReq, vt.exited, vt.done = before.tap, before.entered, before.exitReq, before.exited, before.done
+		vt.card, vt.notSecured = before.card, before.notSecured
+		retime(vt)
 	}
 }
 
@@ -360,7 +524,7 @@ func retime(vt *visitTimes) {
 func (b *Book) visitTimes(id string) *visitTimes {
 	vt := b.times[id]
 	if vt == nil {
-		vt = &visitTimes{}
+		vt = &visitTimes{id: id}
 		b.times[id] = vt
 	}
 	return vt

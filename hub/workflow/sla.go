@@ -71,6 +71,7 @@ func ServiceTimes(permits []Record, events iter.Seq[wire.Event]) []ServiceTime {
 // The Book also keeps there the permit's record and its service time,
 // computed again whenever either changes.
 type visitTimes struct {
+	id                                  string // the permit's, in a Book
 	tap, entered, exitReq, exited, done time.Time
 	card                                string
 	notSecured                          bool

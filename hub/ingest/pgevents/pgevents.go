@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/pgstore"
+	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/wire"
 )
 
@@ -40,6 +42,11 @@ type Options struct {
 type Store struct {
 	pool    *pgxpool.Pool
 	timeout time.Duration
+	// bookMu holds a commit's Stage of the guest book until its
+	// transaction ended (Commit): one Stage at a time.
+	bookMu sync.Mutex
+	book   *workflow.Book
+	opened ingest.BookOpened
 }
 
 var (
@@ -78,7 +85,76 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgevents %s: %w", pgstore.Redact(dsn), err)
 	}
-	return &Store{pool: pool, timeout: o.Timeout}, nil
+	s := &Store{pool: pool, timeout: o.Timeout}
+	if s.book, s.opened, err = ingest.OpenBook(s, s.loadBook, s.keepBook); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgevents %s: %w", pgstore.Redact(dsn), err)
+	}
+	return s, nil
+}
+
+// Book returns the guest book kept with the events, and how it was opened.
+func (s *Store) Book() (*workflow.Book, ingest.BookOpened) { return s.book, s.opened }
+
+func (s *Store) loadBook(fn func(k, v []byte) error) (kept bool, err error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM events_book_kept)").Scan(&kept); err != nil || !kept {
+			return err
+		}
+		rows, err := tx.Query(ctx, "SELECT k, v FROM events_book ORDER BY k", pgx.QueryResultFormats{pgx.BinaryFormatCode, pgx.BinaryFormatCode})
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			raw := rows.RawValues()
+			if err := fn(raw[0], raw[1]); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return false, fmt.Errorf("pgevents: read the guest book: %w", err)
+	}
+	return kept, nil
+}
+
+// keepBook writes a whole book's state and marks it kept, in one
+// transaction.
+func (s *Store) keepBook(kvs []workflow.KV) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM events_book"); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events_book"}, []string{"k", "v"},
+			pgx.CopyFromSlice(len(kvs), func(i int) ([]any, error) { return []any{kvs[i].Key, kvs[i].Value}, nil })); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO events_book_kept DEFAULT VALUES ON CONFLICT DO NOTHING")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("pgevents: keep the guest book: %w", err)
+	}
+	return nil
+}
+
+// queueBook queues in b the writing of a guest book's change.
+func queueBook(b *pgx.Batch, kvs []workflow.KV) {
+	if len(kvs) == 0 {
+		return
+	}
+	ks, vs := make([][]byte, len(kvs)), make([][]byte, len(kvs))
+	for i, kv := range kvs {
+		ks[i], vs[i] = kv.Key, kv.Value
+	}
+	b.Queue(`INSERT INTO events_book (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])
+ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`, ks, vs)
 }
 
 // Close closes the pool.
@@ -166,8 +242,13 @@ type eventRows struct {
 }
 
 // Commit stores puts in one transaction, after taking their doors'
-// locks. It refuses (ingest.ErrOrder) a put that does not continue its
-// stream's through, and stores nothing of the commit then.
+// locks, with what they change of the guest book (Book). It refuses
+// (ingest.ErrOrder) a put that does not continue its stream's through,
+// and stores nothing of the commit then.
+//
+// The book is this process's: two processes committing to one database
+// would each write the rows their own book numbers (replicas need the
+// book's state read under the doors' locks instead).
 func (s *Store) Commit(puts []ingest.Put) error {
 	streams := map[streamID]*streamState{}
 	maxOrd := map[doorID]int64{}
@@ -189,6 +270,9 @@ func (s *Store) Commit(puts []ingest.Put) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
+	s.bookMu.Lock()
+	defer s.bookMu.Unlock()
+	var ch *workflow.Change
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		lockDoors(b, doors)
@@ -220,10 +304,17 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::
 		b.Queue(`INSERT INTO events_epochs (site, door, epoch, ord, through)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
 ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through`, ss, ds, es, ords, throughs)
+		if ch == nil {
+			ch = s.book.Stage(ingest.EventsOf(puts))
+		}
+		queueBook(b, ch.Puts())
 		queueNotify(b, ss, ds, es, throughs)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
+		if ch != nil {
+			ch.Undo()
+		}
 		return fmt.Errorf("pgevents: commit: %w", err)
 	}
 	return nil

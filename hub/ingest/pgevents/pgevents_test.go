@@ -18,3 +18,14 @@ func TestStoreSuite(t *testing.T) {
 		return func() (ingest.EventStore, error) { return pgevents.Open(context.Background(), dsn, pgevents.Options{}) }
 	})
 }
+
+// TestStoreOlder: a database an older hub wrote, without the guest book,
+// has it built from its events at open, once.
+func TestStoreOlder(t *testing.T) {
+	dsn := pgtest.DB(t)
+	storetest.Older(t, func() (ingest.EventStore, error) { return pgevents.Open(context.Background(), dsn, pgevents.Options{}) },
+		func(st ingest.EventStore) error {
+			_, err := st.(*pgevents.Store).Pool().Exec(context.Background(), "DELETE FROM events_book_kept; DELETE FROM events_book")
+			return err
+		})
+}

@@ -2,8 +2,9 @@
 // as one suite that each backend's tests run (Run): the bbolt Store in
 // hub/ingest, PostgreSQL in hub/ingest/pgevents. It checks every method,
 // duplicates and gaps refused, the order of epochs, doors and pages, lost
-// runs, big payloads, the JSON kept verbatim, a store reopened, and two
-// goroutines committing one door at once.
+// runs, big payloads, the JSON kept verbatim, a store reopened, two
+// goroutines committing one door at once, and the guest book kept with
+// the events (testBook).
 //
 // It must never be imported outside tests.
 package storetest
@@ -45,6 +46,7 @@ func Run(t *testing.T, b Backend) {
 		{"Reopen", testReopen},
 		{"ConcurrentOneStream", testConcurrentOneStream},
 		{"ConcurrentEpochs", testConcurrentEpochs},
+		{"Book", testBook},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel() // each on a store of its own
