@@ -367,11 +367,16 @@ func openBookRig(tb testing.TB, dir string, doors, perDoor int, log io.Writer, c
 			tb.Error(err)
 		}
 	})
+	return &bookRig{g: g, path: path, st: st, permits: g.permits(perDoor), doorDay: doorDay(g, perDoor)}
+}
+
+// doorDay selects one door's visits of one day in the middle of the first
+// perDoor events of g's doors.
+func doorDay(g hubGen, perDoor int) workflow.Filter {
 	visits := perDoor / len(g.visit)
 	day := g.visitStart(0, visits/2).Truncate(24 * time.Hour)
-	t := g.door(doors / 2)
-	return &bookRig{g: g, path: path, st: st, permits: g.permits(perDoor),
-		doorDay: workflow.Filter{Site: t.Site, Door: t.Door, From: day, To: day.Add(24 * time.Hour)}}
+	t := g.door(g.doors / 2)
+	return workflow.Filter{Site: t.Site, Door: t.Door, From: day, To: day.Add(24 * time.Hour)}
 }
 
 func millis(d time.Duration) float64 { return float64(d) / 1e6 }
