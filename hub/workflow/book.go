@@ -254,7 +254,9 @@ func (b *Book) Stage(evs []wire.Event) *Change {
 		c.puts = append(c.puts, b.doorKV(k))
 	}
 	for vt := range c.vts {
-		c.puts = append(c.puts, timesKV(vt))
+		if seen(vt) {
+			c.puts = append(c.puts, timesKV(vt))
+		}
 	}
 	return c
 }

@@ -49,9 +49,19 @@ func (b *Book) State() []KV {
 		out = append(out, b.doorKV(k))
 	}
 	for _, vt := range b.times {
-		out = append(out, timesKV(vt))
+		if seen(vt) {
+			out = append(out, timesKV(vt))
+		}
 	}
 	return out
+}
+
+// seen reports whether an event gave vt a time: the others are not kept
+// (a permit's visit times are made on first use, its record's too), and
+// an event never takes one away.
+func seen(vt *visitTimes) bool {
+	return !vt.tap.IsZero() || !vt.entered.IsZero() || !vt.exitReq.IsZero() || !vt.exited.IsZero() || !vt.done.IsZero() ||
+		vt.card != "" || vt.notSecured
 }
 
 // enc appends the parts of a value.
