@@ -5,7 +5,8 @@
 // acks to the door's events/ack topic: a permit.Ack of the door, epoch and
 // through, signed with the hub's key (permit.Signer.SignAck), which the
 // door verifies before it deletes anything. The guest book and reports
-// read the stored events through the same store. The store is an
+// read the stored events through the same store, which keeps the guest
+// book's state too (EventStore's Book), written with the events. The store is an
 // EventStore: Store, its own bbolt file (the default), or PostgreSQL
 // (hub/ingest/pgevents) for hub replicas sharing a database.
 //

@@ -66,8 +66,10 @@ type EventStore interface {
 	// events to it (workflow.Book.Stage) and writes what they changed in
 	// its own transaction, so that the book on disk is always that of the
 	// events stored; a failed commit takes the change back
-	// (workflow.Change.Undo). The book is read at open (OpenBook), and
-	// knows no permit: the hub gives it the records (AddPermits).
+	// (workflow.Change.Undo). Between the Stage and the end of the
+	// transaction the book shows the events already. The book is read at
+	// open (OpenBook), and knows no permit: the hub gives it the records
+	// (AddPermits).
 	Book() (*workflow.Book, BookOpened)
 	// Close lets go of the store.
 	Close() error

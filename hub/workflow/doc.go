@@ -31,9 +31,12 @@
 // [From, To), permit) read the rows without reading the events again.
 // Each door (Site, Door) is followed on its own. GuestBook is the batch
 // form: NewBook, Apply of every event, the rows. AddPermit updates the
-// rows of a changed (or purged) permit too. The Book lives in memory: the
-// hub builds it at start from the stored events (see bench/README.md for
-// the cost per million events) and applies each event as it stores it.
+// rows of a changed (or purged) permit too. The Book lives in memory, and
+// its state is kept on disk by the event store: Stage applies a commit's
+// events and returns what they changed, as keys and values (KV) the store
+// writes in the commit's transaction (or Undo when that fails), and
+// BookLoader makes the Book again from them at start, without the events;
+// AddPermits then gives it the records, which are not kept with it.
 //
 // One Row per visit of a door, from the permits and the door's events: a visit
 // starts at visit.entered and ends at visit.exited of its permit; Secured
