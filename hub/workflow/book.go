@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"bytes"
 	"maps"
 	"slices"
 	"sort"
@@ -258,11 +259,14 @@ func (b *Book) Stage(evs []wire.Event) *Change {
 			c.puts = append(c.puts, timesKV(vt))
 		}
 	}
+	// in the order of the keys: two transactions writing some of the
+	// same keys take their locks in one order (PostgreSQL's rows)
+	slices.SortFunc(c.puts, func(a, b KV) int { return bytes.Compare(a.Key, b.Key) })
 	return c
 }
 
-// Puts are the keys and values of the state the change made, to store:
-// each replaces what the key held.
+// Puts are the keys and values of the state the change made, to store,
+// in the order of the keys: each replaces what the key held.
 func (c *Change) Puts() []KV { return c.puts }
 
 // door keeps door k (d, nil if new) as it was, and the visit times its
