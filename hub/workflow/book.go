@@ -94,7 +94,13 @@ func (b *Book) AddPermits(recs []Record) {
 }
 
 func (b *Book) addPermit(r *Record) {
-	i, found := slices.BinarySearchFunc(b.permits, r.ID, func(p bookPermit, id string) int { return strings.Compare(p.rec.ID, id) })
+	var i int
+	var found bool
+	if n := len(b.permits); n == 0 || b.permits[n-1].rec.ID < r.ID {
+		i = n // ids come in order: the usual case, without a search
+	} else {
+		i, found = slices.BinarySearchFunc(b.permits, r.ID, func(p bookPermit, id string) int { return strings.Compare(p.rec.ID, id) })
+	}
 	req, _ := r.At(Requested)
 	vt := b.visitTimes(r.ID)
 	vt.rec = r
@@ -207,7 +213,13 @@ func (b *Book) join(row *Row, r *Record) {
 
 // add appends row, a visit of door d, to the book. mu held.
 func (b *Book) add(d *doorBook, row Row) {
-	i := len(b.rows)
+	b.rows = append(b.rows, row)
+	b.index(d, len(b.rows)-1)
+}
+
+// index makes row i, the last one, a visit of door d. mu held.
+func (b *Book) index(d *doorBook, i int) {
+	row := &b.rows[i]
 	if i > 0 && row.Entered.Before(b.rows[i-1].Entered) {
 		b.sorted = false
 	}
@@ -216,7 +228,6 @@ func (b *Book) add(d *doorBook, row Row) {
 	}
 	d.rows = append(d.rows, int32(i))
 	b.byPermit[row.Permit] = append(b.byPermit[row.Permit], int32(i))
-	b.rows = append(b.rows, row)
 }
 
 // Change is what Stage applied to a Book: the state it changed, as the

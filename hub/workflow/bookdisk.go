@@ -239,10 +239,20 @@ func NewBookLoader() *BookLoader {
 	return &BookLoader{b: NewBook(nil), doors: map[doorKey][]byte{}, names: map[string]string{}}
 }
 
-func (l *BookLoader) name(s string) string {
-	if n, ok := l.names[s]; ok {
-		return n
+// name reads a string of d that many rows share (a site, a door, an
+// escort): one copy of each.
+func (l *BookLoader) name(d *dec) string {
+	n := d.uint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return ""
 	}
+	b := d.b[:n]
+	d.b = d.b[n:]
+	if s, ok := l.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
 	l.names[s] = s
 	return s
 }
@@ -259,7 +269,7 @@ func (l *BookLoader) Add(k, v []byte) error {
 			return fmt.Errorf("%w: row key %x", ErrBookState, k)
 		}
 		i := int(binary.BigEndian.Uint32(k[1:]))
-		r := Row{Site: l.name(d.str()), Door: l.name(d.str()), Permit: d.str(), Escort: d.str(),
+		r := Row{Site: l.name(d), Door: l.name(d), Permit: d.str(), Escort: l.name(d),
 			Entered: d.time(), Exited: d.time(), Secured: d.time()}
 		r.NotSecured = d.uint()&1 != 0
 		if n := d.count(); n > 0 {
@@ -280,7 +290,7 @@ func (l *BookLoader) Add(k, v []byte) error {
 		if !ok {
 			return fmt.Errorf("%w: door key %q", ErrBookState, k)
 		}
-		l.doors[doorKey{l.name(site), l.name(door)}] = slices.Clone(v)
+		l.doors[doorKey{site, door}] = slices.Clone(v)
 	case kvTimes:
 		vt := l.b.visitTimes(string(k[1:]))
 		vt.tap, vt.entered, vt.exitReq, vt.exited, vt.done = d.time(), d.time(), d.time(), d.time(), d.time()
@@ -298,14 +308,18 @@ func (l *BookLoader) Add(k, v []byte) error {
 // Book returns the book loaded; the loader is spent.
 func (l *BookLoader) Book() (*Book, error) {
 	b := l.b
-	b.rows = slices.Grow(b.rows, len(l.rows))
-	for _, r := range l.rows {
-		d := b.doors[doorKey{r.Site, r.Door}]
-		if d == nil {
-			d = &doorBook{inside: map[string]int{}, sorted: true}
-			b.doors[doorKey{r.Site, r.Door}] = d
+	b.rows = l.rows
+	var d *doorBook
+	for i := range b.rows {
+		r := &b.rows[i]
+		if d == nil || r.Site != b.rows[i-1].Site || r.Door != b.rows[i-1].Door {
+			k := doorKey{r.Site, r.Door}
+			if d = b.doors[k]; d == nil {
+				d = &doorBook{inside: map[string]int{}, sorted: true}
+				b.doors[k] = d
+			}
 		}
-		b.add(d, r)
+		b.index(d, i)
 	}
 	for k, v := range l.doors {
 		d := b.doors[k]
