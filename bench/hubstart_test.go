@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sync"
@@ -29,6 +30,7 @@ import (
 	"github.com/kunci-project/kunci/hub/ingest/pgevents"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/pgtest"
+	"github.com/kunci-project/kunci/permit"
 )
 
 // pgCacheVersion names the layout of the cached PostgreSQL databases:
@@ -150,6 +152,7 @@ func fillPG(name, src string) error {
 type startRig struct {
 	g        hubGen
 	path     string // the bbolt working copy
+	wfPath   string // a working copy of the workflow store holding the permits
 	pgDSN    string
 	permits  []workflow.Record
 	doorDay  workflow.Filter
@@ -170,6 +173,16 @@ func openStartRig(tb testing.TB, doors, perDoor int) *startRig {
 			return nil, err
 		}
 		r := &startRig{g: g, path: hubStoreCopy(tb, src), permits: g.permits(perDoor), doorDay: doorDay(g, perDoor)}
+		wf, err := cachedHubWorkflow(cacheDir(), g, perDoor, r.permits, os.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		if r.wfPath, err = workCopy(wf, runDir(tb)); err != nil {
+			return nil, err
+		}
+		if err := copyFile(wf+workflow.KeysSuffix, r.wfPath+workflow.KeysSuffix); err != nil {
+			return nil, err
+		}
 		st, err := ingest.OpenStore(r.path)
 		if err != nil {
 			return nil, err
@@ -188,6 +201,53 @@ func openStartRig(tb testing.TB, doors, perDoor int) *startRig {
 		tb.Fatal(err)
 	}
 	return r
+}
+
+// cachedHubWorkflow returns the path of a workflow store in dir holding
+// permits, the records of g's first perDoor events of each door, making it
+// the first time under a temporary name renamed when complete.
+func cachedHubWorkflow(dir string, g hubGen, perDoor int, permits []workflow.Record, log io.Writer) (string, error) {
+	path := filepath.Join(dir, fmt.Sprintf("hub-workflow-%dx%d-v%d.db", g.doors, perDoor, hubFormatVersion))
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
+	start := time.Now()
+	err := genConsoleWorkflow(tmp, permits)
+	if err == nil {
+		err = os.Rename(tmp+workflow.KeysSuffix, path+workflow.KeysSuffix)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		os.Remove(tmp + workflow.KeysSuffix)
+		return "", fmt.Errorf("generate %d permits: %w", len(permits), err)
+	}
+	fmt.Fprintf(log, "bench: generated %s (%d permits) in %s\n", path, len(permits), time.Since(start).Round(100*time.Millisecond))
+	return path, nil
+}
+
+// startHub is the hub's start on ev: the workflow store opened, the hub
+// made (hub.New: the permits read, the kept book given them, the current
+// records signed); what is not in it is the API and the link.
+func (r *startRig) startHub(ev ingest.EventStore, err error) (*workflow.Book, func() error, error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	wf, err := workflow.Open(r.wfPath, workflow.Options{SiteKeys: map[string]permit.SiteKey{site: siteKey}, Signer: benchHubKey})
+	if err != nil {
+		ev.Close()
+		return nil, nil, err
+	}
+	closeAll := func() error { return errors.Join(wf.Close(), ev.Close()) }
+	h, err := hub.New(hub.Options{Workflow: wf, Events: ev, Signer: benchHubKey, Log: discardLog()})
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return h.Book(), closeAll, nil
 }
 
 // openBolt opens r's bbolt store until tb ends.
@@ -211,8 +271,9 @@ func (r *startRig) openBolt(tb testing.TB) *ingest.Store {
 // before the store kept it (hub.BuildBook, the baseline); bbolt and
 // postgres open the event store (ingest.OpenStore, pgevents.Open) with
 // its kept book and give the book the permits (AddPermits), as the hub's
-// start now does. The permits are in memory: reading them from the
-// workflow store is not in any of the three. ms is the median of the
+// start now does, the permits in memory; hub-bbolt and hub-postgres are
+// the whole start of a hub (startHub: the workflow store holding the
+// permits opened, the event store, hub.New). ms is the median of the
 // iterations, warm page cache; migrate-ms is the first open of a store
 // written before the book was kept (built once from its events).
 func BenchmarkHubStart(b *testing.B) {
@@ -278,6 +339,10 @@ func BenchmarkHubStart(b *testing.B) {
 	run("bbolt", func() (*workflow.Book, func() error, error) { return open(ingest.OpenStore(r.path)) })
 	run("postgres", func() (*workflow.Book, func() error, error) {
 		return open(pgevents.Open(context.Background(), r.pgDSN, pgevents.Options{}))
+	})
+	run("hub-bbolt", func() (*workflow.Book, func() error, error) { return r.startHub(ingest.OpenStore(r.path)) })
+	run("hub-postgres", func() (*workflow.Book, func() error, error) {
+		return r.startHub(pgevents.Open(context.Background(), r.pgDSN, pgevents.Options{}))
 	})
 }
 
@@ -354,6 +419,19 @@ func TestHubStart(t *testing.T) {
 		t.Fatalf("bbolt: %d rows; rebuilt %d", bk.Len(), want.Len())
 	}
 	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r.wfPath, err = cachedHubWorkflow(t.TempDir(), g, perDoor, r.permits, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	hbk, closeHub, err := r.startHub(ingest.OpenStore(r.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(hbk.Rows(), want.Rows()) {
+		t.Fatalf("the hub's start: %d rows; rebuilt %d", hbk.Len(), want.Len())
+	}
+	if err := closeHub(); err != nil {
 		t.Fatal(err)
 	}
 	dsn := pgtest.DB(t)
