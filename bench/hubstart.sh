@@ -43,10 +43,12 @@ END {
   row("measurement", "value", "baseline", "ratio", "target", "result")
   n = get("HubStart/rebuild", "events"); base = get("HubStart/rebuild", "ms")
   row(sprintf("start, %d events: book rebuilt from the events (before)", n), dur(base), "", "", "", "baseline")
-  split("bbolt postgres", bs, " ")
-  for (i = 1; i <= 2; i++) {
+  split("bbolt postgres hub-bbolt hub-postgres", bs, " ")
+  what["bbolt"] = "bbolt store opened with its book"; what["postgres"] = "PostgreSQL store opened with its book"
+  what["hub-bbolt"] = "the whole hub.New, bbolt"; what["hub-postgres"] = "the whole hub.New, PostgreSQL"
+  for (i = 1; i <= 4; i++) {
     k = "HubStart/" bs[i]; v = get(k, "ms")
-    row(sprintf("start, %d events: %s store opened with its book (%d rows)", n, bs[i], get(k, "rows")),
+    row(sprintf("start, %d events: %s (%d rows)", n, what[bs[i]], get(k, "rows")),
       dur(v), dur(base), ratio(v, base), "<= 1 s", v <= 1000 ? "PASS" : "MISS")
   }
   if (has("HubStart/bbolt", "migrate-ms"))
