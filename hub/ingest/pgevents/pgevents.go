@@ -313,11 +313,32 @@ ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through`, ss, d
 	})
 	if err != nil {
 		if ch != nil {
+			if s.stored(puts) {
+				return nil // the commit went through, its answer did not
+			}
 			ch.Undo()
 		}
 		return fmt.Errorf("pgevents: commit: %w", err)
 	}
 	return nil
+}
+
+// stored reports whether every event of puts is stored: after a failed
+// commit, whether it was the commit's answer that failed (a connection
+// lost during COMMIT), so that the guest book keeps a change the database
+// has. It reports false when it cannot tell: the book is then behind the
+// database, as it is after any lost answer, until the hub starts again.
+func (s *Store) stored(puts []ingest.Put) bool {
+	for _, p := range puts {
+		if len(p.Events) == 0 {
+			continue
+		}
+		th, err := s.Through(p.Site, p.Door, p.Epoch)
+		if err != nil || th < p.Events[len(p.Events)-1].Seq {
+			return false
+		}
+	}
+	return true
 }
 
 // add appends the rows of p, checking that it continues its stream, and
