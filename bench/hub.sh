@@ -2,16 +2,25 @@
 # Runs the hub benchmarks of the hub issue and prints the table with the
 # ratios to the baselines measured in the same run: ingest of 100 doors x
 # 1,000 events through a real Mosquitto against a subscriber that only
-# counts them, and the guest book over 1,000,000 stored events (the Book's
-# rebuild at start-up, its queries against the batch GuestBook over the
-# events read from the store). The first run generates the event store in
-# bench/cache (about 30 s, 340 MiB); a run then takes about six minutes.
+# counts them; the guest book over 1,000,000 stored events (the Book's
+# rebuild from the events, its queries against the batch GuestBook over
+# the events read from the store); and the hub's start with the guest book
+# kept by the event store, on bbolt and on PostgreSQL, against the
+# rebuild, with the guest-book and service-time queries on the book
+# opened (issue 11). The first run generates the event store in
+# bench/cache (about 30 s, 340 MiB), the workflow store of its permits,
+# and a PostgreSQL database kunci_bench_events_* on the machine's server
+# made from the event store; later runs reuse them. A run of every part
+# then takes about ten minutes.
 # Environment:
+#   PARTS            the parts to run, of "ingest book start" (all three)
 #   HUB_DOORS        doors publishing at once (100)
 #   HUB_EVENTS       events per door (1000)
-#   HUB_BOOK_EVENTS  events stored for the guest book (1000000)
+#   HUB_BOOK_EVENTS  events stored for the guest book and the start
+#                    (1000000; 10000000 for issue 11's targets)
 #   HUB_BOOK_DOORS   doors they belong to (100)
-#   HUB_QUERY_N      rebuilds and queries per run (5)
+#   HUB_QUERY_N      rebuilds, starts and queries per run (5)
+#   HUB_P99_N        queries of each kind per run on the book opened (200)
 #   COUNT            runs of every benchmark; the table takes medians (3)
 #   OUT              directory for the raw go test output (a new temporary one)
 set -euo pipefail
@@ -19,30 +28,46 @@ cd "$(dirname "$0")/.."
 export KUNCI_BENCH_LARGE=1
 COUNT=${COUNT:-3}
 HUB_QUERY_N=${HUB_QUERY_N:-5}
+HUB_P99_N=${HUB_P99_N:-200}
+PARTS=${PARTS:-ingest book start}
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p bench/cache "$OUT"
 . bench/lib.sh
 start=$SECONDS
 
-if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+if part ingest && ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
   echo "hub.sh needs the broker: apt-get install -y mosquitto" >&2
   exit 1
 fi
 
-machine "$(mosquitto_version)"
+machine "$(mosquitto_version)" "$(part start && echo "postgres: $(psql -V 2>/dev/null || echo '?')")"
 
 cache_step "event store" TestCacheHubStore "bench/cache/hub-events-*.db"
 
-bench_step "ingest ${HUB_DOORS:-100} doors x ${HUB_EVENTS:-1000} events, ${COUNT} runs" "$OUT/ingest.txt" \
-  -bench '^BenchmarkHubIngest$' -benchtime=1x -count="$COUNT" -timeout 60m
-bench_step "guest book: ${HUB_QUERY_N} rebuilds and queries, ${COUNT} runs" "$OUT/book.txt" \
-  -bench '^BenchmarkHubBook$' -benchtime="${HUB_QUERY_N}x" -count="$COUNT" -timeout 60m
+for f in ingest book start; do : >"$OUT/$f.txt"; done
+if part ingest; then
+  bench_step "ingest ${HUB_DOORS:-100} doors x ${HUB_EVENTS:-1000} events, ${COUNT} runs" "$OUT/ingest.txt" \
+    -bench '^BenchmarkHubIngest$' -benchtime=1x -count="$COUNT" -timeout 60m
+fi
+if part book; then
+  bench_step "guest book: ${HUB_QUERY_N} rebuilds and queries, ${COUNT} runs" "$OUT/book.txt" \
+    -bench '^BenchmarkHubBook$' -benchtime="${HUB_QUERY_N}x" -count="$COUNT" -timeout 60m
+fi
+if part start; then
+  bench_step "hub start: ${HUB_QUERY_N} starts, ${COUNT} runs" "$OUT/start.txt" \
+    -bench '^BenchmarkHubStart$' -benchtime="${HUB_QUERY_N}x" -count="$COUNT" -timeout 120m
+  bench_step "queries on the book opened: ${HUB_P99_N} of each, ${COUNT} runs" "$OUT/start.txt.q" \
+    -bench '^BenchmarkHubBookQueries$' -benchtime="${HUB_P99_N}x" -count="$COUNT" -timeout 60m
+  cat "$OUT/start.txt.q" >>"$OUT/start.txt"
+fi
 
 echo
 echo "== hub (whole run $(elapsed "$start"); medians of ${COUNT} runs)"
 # The table: the median of each metric over the runs; a ratio is the
 # value over its baseline (events/s for the ingest, time for the queries).
-cat "$OUT/ingest.txt" "$OUT/book.txt" | awk "$BENCH_AWK"'
+cat "$OUT/ingest.txt" "$OUT/book.txt" "$OUT/start.txt" | awk "$BENCH_AWK"'
 # a ratio far below 1 reads better as a fraction: 1/744
 function ratio(v, b) { return b <= 0 || v <= 0 ? "-" : v / b >= 0.01 ? sprintf("%.2fx", v / b) : sprintf("1/%.0f", b / v) }
 function row(m, v, b, r, t, res) { printf "%-68s  %-11s  %-11s  %-9s  %-8s  %s\n", m, v, b, r, t, res }
@@ -78,6 +103,31 @@ END {
       dur(b), "", "", "", "baseline")
     row(sprintf("query %s (%d rows): Book.Query", what[q], get("HubBook/" q "/book", "rows")),
       dur(v), dur(b), ratio(v, b), "< 100 ms", v < 100 ? "PASS" : "MISS")
+  }
+  if (has("HubStart/rebuild", "ms")) {
+    n = get("HubStart/rebuild", "events"); base = get("HubStart/rebuild", "ms")
+    row(sprintf("start, %d events: the book rebuilt from them (before)", n), dur(base), "", "", "", "baseline")
+    split("bbolt postgres hub-bbolt hub-postgres", bs, " ")
+    what["bbolt"] = "bbolt store opened with its book"; what["postgres"] = "PostgreSQL store opened with its book"
+    what["hub-bbolt"] = "the whole hub.New on bbolt"; what["hub-postgres"] = "the whole hub.New on PostgreSQL"
+    for (i = 1; i <= 4; i++) {
+      k = "HubStart/" bs[i]; v = get(k, "ms")
+      row(sprintf("start, %d events: %s (%d rows)", n, what[bs[i]], get(k, "rows")),
+        dur(v), dur(base), ratio(v, base), "<= 1 s", v <= 1000 ? "PASS" : "MISS")
+    }
+    if (has("HubStart/bbolt", "migrate-ms"))
+      row("  an older bbolt store: the book built and kept, once", dur(get("HubStart/bbolt", "migrate-ms")), "", "", "", "report")
+  }
+  split("page all door-day permit service-times", qs, " ")
+  what["page"] = "guest book, first page (50 newest)"; what["all"] = "guest book, every row (the CSV)"
+  what["door-day"] = "guest book, one door, one day"; what["permit"] = "guest book, one permit"
+  what["service-times"] = "service times, six months"
+  for (i = 1; i <= 5; i++) {
+    k = "HubBookQueries/" qs[i]
+    if (!has(k, "p99-ms")) continue
+    v = get(k, "p99-ms")
+    row(sprintf("on the book opened: %s (%d rows), p50", what[qs[i]], get(k, "rows")), dur(get(k, "p50-ms")), "", "", "", "report")
+    row(sprintf("on the book opened: %s, p99", what[qs[i]]), dur(v), "", "", "< 50 ms", v < 50 ? "PASS" : "MISS")
   }
   if (missing != "") { print "missing:" missing > "/dev/stderr"; exit 1 }
 }'

@@ -381,6 +381,19 @@ func doorDay(g hubGen, perDoor int) workflow.Filter {
 
 func millis(d time.Duration) float64 { return float64(d) / 1e6 }
 
+// bookSize is the size of the guest-book benchmarks' store:
+// HUB_BOOK_EVENTS (1,000,000) events of HUB_BOOK_DOORS (100) doors, the
+// large sizes only with KUNCI_BENCH_LARGE=1.
+func bookSize(b *testing.B) (n, doors int) {
+	n = envInt(b, "HUB_BOOK_EVENTS", hubBookEvents)
+	doors = envInt(b, "HUB_BOOK_DOORS", hubDoors)
+	needLarge(b, n)
+	if n%doors != 0 {
+		b.Fatalf("HUB_BOOK_EVENTS=%d is not a multiple of HUB_BOOK_DOORS=%d", n, doors)
+	}
+	return n, doors
+}
+
 // BenchmarkHubBook measures the guest book over HUB_BOOK_EVENTS
 // (1,000,000) events of HUB_BOOK_DOORS (100) doors stored by the ingest:
 // rebuild is the hub's start-up, a Book made from the permits and every
@@ -389,12 +402,7 @@ func millis(d time.Duration) float64 { return float64(d) / 1e6 }
 // the same events read from the store (guestbook). ms is the median of the
 // iterations; rows the rows returned.
 func BenchmarkHubBook(b *testing.B) {
-	n := envInt(b, "HUB_BOOK_EVENTS", hubBookEvents)
-	doors := envInt(b, "HUB_BOOK_DOORS", hubDoors)
-	needLarge(b, n)
-	if n%doors != 0 {
-		b.Fatalf("HUB_BOOK_EVENTS=%d is not a multiple of HUB_BOOK_DOORS=%d", n, doors)
-	}
+	n, doors := bookSize(b)
 	r := openBookRig(b, cacheDir(), doors, n/doors, os.Stderr, func(src string) string { return hubStoreCopy(b, src) })
 	b.Run("rebuild", func(b *testing.B) {
 		var ds []float64

@@ -6,8 +6,8 @@ package bench
 // database made once from it and kept on the machine's server), opened
 // with its book and given the permits, against the book rebuilt from the
 // events as the hub did at every start before; then the queries of the
-// guest book and the service times on the book opened. hubstart.sh runs
-// them and prints the table.
+// guest book and the service times on the book opened. hub.sh runs them
+// (its part start) and prints the table.
 
 import (
 	"context"
@@ -277,12 +277,7 @@ func (r *startRig) openBolt(tb testing.TB) *ingest.Store {
 // iterations, warm page cache; migrate-ms is the first open of a store
 // written before the book was kept (built once from its events).
 func BenchmarkHubStart(b *testing.B) {
-	n := envInt(b, "HUB_BOOK_EVENTS", hubBookEvents)
-	doors := envInt(b, "HUB_BOOK_DOORS", hubDoors)
-	needLarge(b, n)
-	if n%doors != 0 {
-		b.Fatalf("HUB_BOOK_EVENTS=%d is not a multiple of HUB_BOOK_DOORS=%d", n, doors)
-	}
+	n, doors := bookSize(b)
 	r := openStartRig(b, doors, n/doors)
 	var st *ingest.Store // rebuild's
 	run := func(name string, start func() (*workflow.Book, func() error, error)) {
@@ -354,9 +349,7 @@ func BenchmarkHubStart(b *testing.B) {
 // window, every door). p50-ms, p99-ms and max-ms are of the iterations;
 // rows what each returns.
 func BenchmarkHubBookQueries(b *testing.B) {
-	n := envInt(b, "HUB_BOOK_EVENTS", hubBookEvents)
-	doors := envInt(b, "HUB_BOOK_DOORS", hubDoors)
-	needLarge(b, n)
+	n, doors := bookSize(b)
 	r := openStartRig(b, doors, n/doors)
 	bk, _ := r.openBolt(b).Book()
 	bk.AddPermits(r.permits)

@@ -68,6 +68,15 @@ func seen(vt *visitTimes) bool {
 type enc []byte
 
 func (e *enc) uint(v uint64) { *e = binary.AppendUvarint(*e, v) }
+
+// flag is a bool, as 0 or 1.
+func (e *enc) flag(b bool) {
+	if b {
+		e.uint(1)
+	} else {
+		e.uint(0)
+	}
+}
 func (e *enc) str(s string) {
 	e.uint(uint64(len(s)))
 	*e = append(*e, s...)
@@ -160,11 +169,7 @@ func (b *Book) rowKV(i int) KV {
 	e.time(r.Entered)
 	e.time(r.Exited)
 	e.time(r.Secured)
-	var flags uint64
-	if r.NotSecured {
-		flags |= 1
-	}
-	e.uint(flags)
+	e.flag(r.NotSecured)
 	e.uint(uint64(len(r.Alarms)))
 	for _, a := range r.Alarms {
 		e.str(string(a.Type))
@@ -216,11 +221,7 @@ func timesKV(vt *visitTimes) KV {
 	e.time(vt.exited)
 	e.time(vt.done)
 	e.str(vt.card)
-	var flags uint64
-	if vt.notSecured {
-		flags |= 1
-	}
-	e.uint(flags)
+	e.flag(vt.notSecured)
 	return KV{[]byte(string(kvTimes) + vt.id), e}
 }
 
