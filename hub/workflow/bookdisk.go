@@ -77,21 +77,25 @@ func (e *enc) flag(b bool) {
 		e.uint(0)
 	}
 }
-func (e *enc) str(s string) {
-	e.uint(uint64(len(s)))
-	*e = append(*e, s...)
+func (e *enc) str(ss ...string) {
+	for _, s := range ss {
+		e.uint(uint64(len(s)))
+		*e = append(*e, s...)
+	}
 }
 
-// time is t's instant in Unix nanoseconds and its zone's offset (0: UTC);
-// the zero time is a single 0.
-func (e *enc) time(t time.Time) {
-	if t.IsZero() {
-		e.uint(0)
-		return
+// time is each t's instant in Unix nanoseconds and its zone's offset (0:
+// UTC); the zero time is a single 0.
+func (e *enc) time(ts ...time.Time) {
+	for _, t := range ts {
+		if t.IsZero() {
+			e.uint(0)
+			continue
+		}
+		_, off := t.Zone()
+		e.uint(1 + uint64(min(max(off, -1<<20), 1<<20)+1<<20))
+		*e = binary.AppendVarint(*e, t.UnixNano())
 	}
-	_, off := t.Zone()
-	e.uint(1 + uint64(min(max(off, -1<<20), 1<<20)+1<<20))
-	*e = binary.AppendVarint(*e, t.UnixNano())
 }
 
 // dec reads the parts of a value; the first failure sticks.
@@ -162,13 +166,8 @@ func rowKey(i int) []byte { return binary.BigEndian.AppendUint32([]byte{kvRow}, 
 func (b *Book) rowKV(i int) KV {
 	r := &b.rows[i]
 	var e enc
-	e.str(r.Site)
-	e.str(r.Door)
-	e.str(r.Permit)
-	e.str(r.Escort)
-	e.time(r.Entered)
-	e.time(r.Exited)
-	e.time(r.Secured)
+	e.str(r.Site, r.Door, r.Permit, r.Escort)
+	e.time(r.Entered, r.Exited, r.Secured)
 	e.flag(r.NotSecured)
 	e.uint(uint64(len(r.Alarms)))
 	for _, a := range r.Alarms {
@@ -215,11 +214,7 @@ func (b *Book) doorKV(k doorKey) KV {
 // timesKV is the key and event times of vt.
 func timesKV(vt *visitTimes) KV {
 	var e enc
-	e.time(vt.tap)
-	e.time(vt.entered)
-	e.time(vt.exitReq)
-	e.time(vt.exited)
-	e.time(vt.done)
+	e.time(vt.tap, vt.entered, vt.exitReq, vt.exited, vt.done)
 	e.str(vt.card)
 	e.flag(vt.notSecured)
 	return KV{[]byte(string(kvTimes) + vt.id), e}
