@@ -25,7 +25,12 @@ func TestStoreOlder(t *testing.T) {
 	dsn := pgtest.DB(t)
 	storetest.Older(t, func() (ingest.EventStore, error) { return pgevents.Open(context.Background(), dsn, pgevents.Options{}) },
 		func(st ingest.EventStore) error {
-			_, err := st.(*pgevents.Store).Pool().Exec(context.Background(), "DELETE FROM events_book_kept; DELETE FROM events_book")
-			return err
+			pool := st.(*pgevents.Store).Pool()
+			for _, q := range []string{"DELETE FROM events_book_kept", "DELETE FROM events_book"} {
+				if _, err := pool.Exec(context.Background(), q); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 }
