@@ -235,9 +235,9 @@ func (b *Book) index(d *doorBook, i int) {
 // before, to go back to if they are not stored after all (Undo).
 type Change struct {
 	b      *Book
-	nrows  int   // the rows before: those from nrows on are new
-	sorted bool  // b.sorted before
-	puts   []KV  // the changed state, encoded
+	nrows  int  // the rows before: those from nrows on are new
+	sorted bool // b.sorted before
+	puts   []KV // the changed state, encoded
 	rows   map[int]Row
 	doors  map[doorKey]*doorBook // before; nil: the door is new
 	vts    map[*visitTimes]visitTimes
