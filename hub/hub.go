@@ -160,7 +160,8 @@ func New(o Options) (*Hub, error) {
 		return nil, err
 	}
 	start := time.Now()
-	if err := h.rebuild(); err != nil {
+	recs, err := h.rebuild()
+	if err != nil {
 		return nil, err
 	}
 	_, opened := h.ev.Book()
@@ -171,7 +172,7 @@ func New(o Options) (*Hub, error) {
 	o.Metrics.GaugeFunc("kunci_hub_guestbook_rows", "Rows of the guest book.", func() float64 { return float64(h.book.Len()) })
 	o.Metrics.GaugeFunc("kunci_hub_guestbook_rebuild_seconds", "Seconds the guest book took to open at start: read from the event store (built from the stored events once, for a store of an older hub), and given the permits.",
 		h.rebuilt.Seconds)
-	if err := h.signAll(); err != nil {
+	if err := h.sign(recs); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -179,22 +180,22 @@ func New(o Options) (*Hub, error) {
 
 // rebuild follows the stored doors, their lost runs and the permits'
 // requests, and takes the guest book the event store keeps, giving it the
-// permits' records.
-func (h *Hub) rebuild() error {
+// permits' records, which it returns (New signs them).
+func (h *Hub) rebuild() ([]workflow.Record, error) {
 	recs, err := h.wf.List()
 	if err != nil {
-		return fmt.Errorf("hub: permits: %w", err)
+		return nil, fmt.Errorf("hub: permits: %w", err)
 	}
 	doors, err := h.ev.Doors()
 	if err != nil {
-		return fmt.Errorf("hub: events: %w", err)
+		return nil, fmt.Errorf("hub: events: %w", err)
 	}
 	for _, d := range doors {
 		h.live.known(d.Site, d.Door)
 	}
 	lost, err := h.ev.AllLost()
 	if err != nil {
-		return fmt.Errorf("hub: events: %w", err)
+		return nil, fmt.Errorf("hub: events: %w", err)
 	}
 	h.live.lost(lost, false)
 	for i := range recs {
@@ -208,7 +209,7 @@ func (h *Hub) rebuild() error {
 	}
 	book.AddPermits(recs)
 	h.book = book
-	return nil
+	return recs, nil
 }
 
 // BuildBook makes the guest book of permits from every door's events in
@@ -235,6 +236,11 @@ func (h *Hub) signAll() error {
 	if err != nil {
 		return fmt.Errorf("hub: permits: %w", err)
 	}
+	return h.sign(recs)
+}
+
+// sign is signAll of the permits recs (all of them, as listed).
+func (h *Hub) sign(recs []workflow.Record) error {
 	for i := range recs {
 		if err := h.publishPermit(&recs[i]); err != nil {
 			return err

@@ -88,6 +88,12 @@ func (b *Book) AddPermit(r Record) {
 func (b *Book) AddPermits(recs []Record) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if len(b.byID) == 0 { // the maps made at their size once
+		b.byID = make(map[string]*Record, len(recs))
+		b.equipment = make(map[string][]string, len(recs))
+		b.nik = make(map[string]string, len(recs))
+		b.permits = slices.Grow(b.permits, len(recs))
+	}
 	for i := range recs {
 		b.addPermit(&recs[i])
 	}

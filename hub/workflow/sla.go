@@ -161,7 +161,11 @@ func serviceTime(r *Record, d *visitTimes) ServiceTime {
 	span(2, req, coo, okReq, okCoo)
 	span(3, coo, app, okCoo, okApp)
 	span(4, app, esc, okApp, okEsc)
-	for n, acted := range map[int]time.Time{2: coo, 3: app, 4: esc} {
+	for _, s := range [...]struct {
+		n     int
+		acted time.Time
+	}{{2, coo}, {3, app}, {4, esc}} {
+		n, acted := s.n, s.acted
 		told := d.notified[n]
 		if !told.IsZero() && !acted.IsZero() && !acted.Before(told) {
 			dur := acted.Sub(told)
