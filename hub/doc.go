@@ -1,7 +1,8 @@
 // Package hub is the central side of Kunci: it wires the permit workflow
 // (hub/workflow), the doors' events (hub/ingest), the guest book kept up to
-// date as events are stored, the doors' live state, and the publishing of
-// signed records and commands to the doors over MQTT.
+// date as events are stored (by the event store, in the events' own
+// transaction, and read from it at start), the doors' live state, and the
+// publishing of signed records and commands to the doors over MQTT.
 //
 // A Hub owns no listener and no link of its own making: hub/server opens
 // the stores, builds the MQTT link with LinkOptions and Handle, serves the
