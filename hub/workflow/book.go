@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"bytes"
 	"maps"
 	"slices"
 	"sort"
@@ -276,9 +275,7 @@ func (b *Book) Stage(evs []wire.Event) *Change {
 			c.puts = append(c.puts, timesKV(vt))
 		}
 	}
-	// in the order of the keys: two transactions writing some of the
-	// same keys take their locks in one order (PostgreSQL's rows)
-	slices.SortFunc(c.puts, func(a, b KV) int { return bytes.Compare(a.Key, b.Key) })
+	sortKV(c.puts)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -36,8 +37,8 @@ const (
 var ErrBookState = errors.New("workflow: guest book state does not decode")
 
 // State returns the whole of the book's state, as Stage's Puts would have
-// written it event by event: what a store writes to keep a book it built
-// from the events (an older store's, migrated).
+// written it event by event, in the order of the keys: what a store writes
+// to keep a book it built from the events (an older store's, migrated).
 func (b *Book) State() []KV {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -53,8 +54,15 @@ func (b *Book) State() []KV {
 			out = append(out, timesKV(vt))
 		}
 	}
+	sortKV(out)
 	return out
 }
+
+// sortKV puts kvs in the order of their keys: a store writes them so in
+// order (bbolt's pages, PostgreSQL's index), and two transactions writing
+// some of the same keys take their locks in one order (PostgreSQL's
+// rows).
+func sortKV(kvs []KV) { slices.SortFunc(kvs, func(a, b KV) int { return bytes.Compare(a.Key, b.Key) }) }
 
 // seen reports whether an event gave vt a time: the others are not kept
 // (a permit's visit times are made on first use, its record's too), and
