@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -62,8 +61,8 @@ func sameBooks(t *testing.T, what string, got, want *Book) {
 // TestBookKept: a Book staged commit by commit, some commits undone (their
 // transaction failed) and their events staged again, then made again from
 // the state the commits wrote, has the rows, pages and
-// service times of a Book that applied the events once; and State is what
-// the commits wrote.
+// service times of a Book that applied the events once; and State loads
+// as what the commits wrote.
 func TestBookKept(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	doors := []string{"d1", "d2", "d3"}
@@ -104,11 +103,14 @@ func TestBookKept(t *testing.T) {
 			}
 		}
 		sameBooks(t, fmt.Sprint("round ", round, ", staged"), got, want)
+		// State is what the commits wrote (but for the escorts the
+		// records gave since, which a load gives again)
 		state := kept{}
 		state.put(got.State())
-		if !maps.EqualFunc(state, k, bytes.Equal) {
+		if len(state) != len(k) {
 			t.Fatalf("round %d: State has %d keys, the commits wrote %d", round, len(state), len(k))
 		}
+		sameBooks(t, fmt.Sprint("round ", round, ", State loaded"), state.load(t, permits), want)
 		loaded := k.load(t, permits)
 		sameBooks(t, fmt.Sprint("round ", round, ", loaded"), loaded, want)
 

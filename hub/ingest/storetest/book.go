@@ -3,6 +3,8 @@ package storetest
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,7 +99,11 @@ func history(rng *rand.Rand, visits int) ([][]ingest.Event, []workflow.Record) {
 }
 
 // sameBook fails t unless book, given permits, has the rows, pages and
-// service times of the guest book built from every event in st.
+// service times of the guest book built from every event in st. The
+// kept book numbers its rows in the order they were stored, the doors'
+// interleaved, where the one built from the events has them door after
+// door: each door's rows and pages are the same, every door's the same
+// rows in another order.
 func sameBook(t *testing.T, what string, st ingest.EventStore, permits []workflow.Record) {
 	t.Helper()
 	book, _ := st.Book()
@@ -109,18 +115,40 @@ func sameBook(t *testing.T, what string, st ingest.EventStore, permits []workflo
 	if book.Len() == 0 || book.Len() != want.Len() {
 		t.Fatalf("%s: %d rows; built from the events, %d", what, book.Len(), want.Len())
 	}
-	filters := []workflow.Filter{{}, {Site: "demo", Door: "d1"}, {Door: "d2"}, {Permit: "P-0-004"}, {Organisation: "mitra 1"}}
-	for _, f := range filters {
-		same(t, fmt.Sprintf("%s: rows %+v", what, f), book.Query(f), want.Query(f))
-		same(t, fmt.Sprintf("%s: service times %+v", what, f), book.ServiceTimes(f), want.ServiceTimes(f))
+	byDoor := func(rows []workflow.Row) []workflow.Row {
+		return slices.SortedStableFunc(slices.Values(rows), func(a, b workflow.Row) int { return strings.Compare(a.Door, b.Door) })
 	}
-	for _, after := range []int{-1, 5, book.Len() / 2} {
-		g, gn := book.After(workflow.Filter{}, after, 7)
-		w, wn := want.After(workflow.Filter{}, after, 7)
-		same(t, fmt.Sprintf("%s: After %d", what, after), g, w)
-		if gn != wn {
-			t.Errorf("%s: After %d: next %d, want %d", what, after, gn, wn)
+	for _, f := range []workflow.Filter{{}, {Organisation: "mitra 1"}, {Door: "d1", Organisation: "mitra 0"}} {
+		same(t, fmt.Sprintf("%s: rows %+v", what, f), byDoor(book.Query(f)), byDoor(want.Query(f)))
+	}
+	filters := []workflow.Filter{{Permit: "P-0-004"}, {Permit: "P-1-007"}}
+	for _, d := range bookDoors {
+		filters = append(filters, workflow.Filter{Site: "demo", Door: d})
+	}
+	for _, f := range append(filters, workflow.Filter{}) {
+		same(t, fmt.Sprintf("%s: service times %+v", what, f), book.ServiceTimes(f), want.ServiceTimes(f))
+		if f.Door == "" && f.Permit == "" {
+			continue
 		}
+		rows := book.Query(f)
+		same(t, fmt.Sprintf("%s: rows %+v", what, f), rows, want.Query(f))
+		g, gn := book.Page(f, 2, 5)
+		w, wn := want.Page(f, 2, 5)
+		same(t, fmt.Sprintf("%s: Page %+v", what, f), g, w)
+		if gn != wn {
+			t.Errorf("%s: Page %+v: %d in all, want %d", what, f, gn, wn)
+		}
+		// the API's pages, after row numbers: every row once, in order
+		var paged []workflow.Row
+		for next := -1; ; {
+			page, n := book.After(f, next, 3)
+			paged = append(paged, page...)
+			if n < 0 {
+				break
+			}
+			next = n
+		}
+		same(t, fmt.Sprintf("%s: After pages %+v", what, f), paged, rows)
 	}
 }
 
