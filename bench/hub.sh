@@ -121,7 +121,7 @@ END {
   split("page all door-day permit service-times", qs, " ")
   what["page"] = "guest book, first page (50 newest)"; what["all"] = "guest book, every row (the CSV)"
   what["door-day"] = "guest book, one door, one day"; what["permit"] = "guest book, one permit"
-  what["service-times"] = "service times, six months"
+  what["service-times"] = "service times, every permit"
   for (i = 1; i <= 5; i++) {
     k = "HubBookQueries/" qs[i]
     if (!has(k, "p99-ms")) continue
