@@ -8,7 +8,7 @@
 # kept by the event store, on bbolt and on PostgreSQL, against the
 # rebuild, with the guest-book and service-time queries on the book
 # opened (issue 11). The first run generates the event store in
-# bench/cache (about 30 s, 340 MiB), the workflow store of its permits,
+# bench/cache (about 50 s, 470 MiB), the workflow store of its permits,
 # and a PostgreSQL database kunci_bench_events_* on the machine's server
 # made from the event store; later runs reuse them. A run of every part
 # then takes about ten minutes.
