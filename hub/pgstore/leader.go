@@ -11,9 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// LockLeader is the class of the leaders' locks: one key a job (Lock of
-// its name).
-const LockLeader LockClass = 0x4b430003
 
 // Defaults of LeaderOptions.
 const (

@@ -133,3 +133,14 @@ func TestReadDSNFile(t *testing.T) {
 		t.Error("IsDSN wrong")
 	}
 }
+
+// Every lock class is the hub's own and none is another's.
+func TestLockClassesApart(t *testing.T) {
+	seen := map[pgstore.LockClass]bool{}
+	for _, c := range []pgstore.LockClass{pgstore.LockMigrate, pgstore.LockEventsDoor, pgstore.LockKV, pgstore.LockLeader} {
+		if seen[c] {
+			t.Errorf("lock class %#x used twice", c)
+		}
+		seen[c] = true
+	}
+}
