@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/kunci-project/kunci/internal/strictjson"
+	"github.com/kunci-project/kunci/permit/strictjson"
 )
 
 // Kind says what a signed document holds. It is part of the signed message,

@@ -22,7 +22,7 @@ import (
 	"github.com/kunci-project/kunci/internal/loopback"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/internal/sleep"
-	"github.com/kunci-project/kunci/internal/strictjson"
+	"github.com/kunci-project/kunci/permit/strictjson"
 	"github.com/kunci-project/kunci/permit"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kunci-project/kunci/internal/strictjson"
+	"github.com/kunci-project/kunci/permit/strictjson"
 )
 
 type item struct {
