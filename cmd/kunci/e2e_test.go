@@ -19,6 +19,7 @@ import (
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/internal/pgtest"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -577,6 +578,61 @@ func TestEndToEnd(t *testing.T) {
 					strings.Join(before[i], " "), now, was[i])
 			}
 		}
+	})
+	t.Run("migrate to PostgreSQL", func(t *testing.T) {
+		// the restored hub's stores, copied into a database, and the hub
+		// started on it: the guest book and the service times the same,
+		// byte for byte
+		reports := [][]string{{"guestbook", "--csv"}, {"sla"}}
+		answers := func() []string {
+			var out []string
+			for _, args := range reports {
+				out = append(out, x.must("kasi", args...))
+			}
+			return out
+		}
+		was := answers()
+		dsn := pgtest.DB(t)
+		restored := filepath.Join(x.dir, "restored")
+		if _, err := x.kunci("", "hub", "migrate", "--from", restored, "--to", dsn); err == nil ||
+			!strings.Contains(err.Error(), "stop the hub") {
+			t.Errorf("a migration while the hub runs: %v; want refused", err)
+		}
+		x.stopHub(syscall.SIGTERM)
+		out := x.must("", "hub", "migrate", "--from", restored, "--to", dsn)
+		if !strings.Contains(out, "copied and counted") || !strings.Contains(out, "in the database") {
+			t.Errorf("kunci hub migrate said:\n%s", out)
+		}
+		if _, err := x.kunci("", "hub", "migrate", "--from", restored, "--to", dsn); err == nil ||
+			!strings.Contains(err.Error(), "already") {
+			t.Errorf("a second migration into the same database: %v; want refused", err)
+		}
+		cfg, err := os.ReadFile(x.hubCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onPG := strings.NewReplacer(
+			fmt.Sprintf("store: %q", filepath.Join(restored, "hub.db")),
+			fmt.Sprintf("store: %q\nstore_keys_file: %q", dsn, filepath.Join(restored, "hub.db.keys")),
+			fmt.Sprintf("events_store: %q", filepath.Join(restored, "hub-events.db")), fmt.Sprintf("events_store: %q", dsn),
+		).Replace(string(cfg))
+		if onPG == string(cfg) {
+			t.Fatalf("the hub's config names no store to move:\n%s", cfg)
+		}
+		onBolt := x.hubCfg
+		x.hubCfg = filepath.Join(x.dir, "hub-postgres.yaml")
+		writeFile(t, x.hubCfg, onPG)
+		x.startHub()
+		for i, now := range answers() {
+			if now != was[i] {
+				t.Errorf("kunci %s on PostgreSQL differs from before the migration:\n%s\n-- before:\n%s",
+					strings.Join(reports[i], " "), now, was[i])
+			}
+		}
+		// the database is this subtest's: the rest goes on with the files
+		x.stopHub(syscall.SIGTERM)
+		x.hubCfg = onBolt
+		x.startHub()
 	})
 	// both ends' /metrics as Prometheus reads them. The hub was restarted
 	// since most of its work, and counts begin again at a start: only

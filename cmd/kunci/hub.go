@@ -21,7 +21,7 @@ const hubShutdown = 20 * time.Second
 func cmdHub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		return kunci.Subverb(ctx, "hub", args, stdout, stderr,
-			map[string]cli.Verb{"backup": cmdHubBackup, "restore": cmdHubRestore}, "backup or restore")
+			map[string]cli.Verb{"backup": cmdHubBackup, "restore": cmdHubRestore, "migrate": cmdHubMigrate}, "backup, restore or migrate")
 	}
 	fs := kunci.NewFlags("hub", stderr)
 	cfgPath := fs.String("config", "/etc/kunci/hub.yaml", "hub config `file`")

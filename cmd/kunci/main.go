@@ -34,6 +34,7 @@ const usage = `kunci: door-access controller for server rooms
   kunci agent --config FILE                run one door
   kunci hub --config FILE                  run the hub: permit workflow, records to the doors, guest book, API
   kunci hub restore --from FILE --config FILE [--replace]   a backup's stores back, the hub stopped
+  kunci hub migrate --from DIR --to-dsn-file FILE   a stopped hub's bbolt stores into PostgreSQL, counted
   kunci hwcheck --config FILE [--for D]    a Pi's wiring, then its inputs live (stop the agent first)
       [--pulse-relay D [--yes]]            also unlock the relay once for D, then lock it
       [--read-card [--reader NAME]]        also read one card per reader: UID length, type, fingerprint

@@ -65,7 +65,7 @@ func scrapeMetrics(t *testing.T, client *http.Client, url, token string) scraped
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s = %s, %v", url, resp.Status, err)
+		t.Fatalf("GET %s = %s, %v: %q", url, resp.Status, err, body)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != metrics.ContentType {
 		t.Errorf("GET %s: Content-Type %q; want %q", url, ct, metrics.ContentType)
