@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/kunci-project/kunci/internal/lifecycle"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/internal/pgtest"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/wire"
@@ -210,4 +212,48 @@ func TestWholeVisitOnPostgres(t *testing.T) {
 			t.Errorf("restore of the keys: %v", err)
 		}
 	})
+}
+
+// Two hubs on one PostgreSQL database: the daily job (retention, the
+// records' refresh) is led by one of them at a time; when that one stops,
+// the other takes it over.
+func TestDailyLedOnceOnPostgres(t *testing.T) {
+	dsn := pgtest.DB(t)
+	broker := mqtttest.StartMosquitto(t).URL()
+	signer := permit.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)))
+	type replica struct {
+		h    *server.Server
+		stop func()
+	}
+	start := func(i int) replica {
+		s := server.Setup{Store: dsn, StoreKeys: filepath.Join(t.TempDir(), "hub.db.keys"), EventsStore: dsn,
+			Signer: signer, SiteKeys: map[string]permit.SiteKey{"demo": bytes.Repeat([]byte{2}, permit.SiteKeySize)},
+			Doors: []hub.DoorName{{Site: demo.Site, Door: demo.Door}}, Retention: 24 * time.Hour,
+			Link: mqttlink.Options{Broker: broker, ClientID: fmt.Sprintf("test-hub-%d", i)}, OnlyDoors: true}
+		h, err := server.Open(s, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		g := lifecycle.New(ctx, lifecycle.Options{})
+		h.Start(g)
+		return replica{h: h, stop: sync.OnceFunc(func() {
+			cancel()
+			if err := g.Wait(); err != nil {
+				t.Errorf("Wait = %v", err)
+			}
+		})}
+	}
+	a, b := start(1), start(2)
+	defer a.stop()
+	defer b.stop()
+	waitfor.Until(t, 20*time.Second, "one hub leading the daily job", func() bool {
+		return a.h.Leading()+b.h.Leading() == 1
+	})
+	lead, other := a, b
+	if b.h.Leading() == 1 {
+		lead, other = b, a
+	}
+	lead.stop()
+	waitfor.Until(t, 20*time.Second, "the other hub leading it", func() bool { return other.h.Leading() == 1 })
 }

@@ -90,6 +90,9 @@ type Server struct {
 	notify *notify.Notifier
 	s      Setup
 	log    *slog.Logger
+	// leaders hold the jobs that run once among the replicas sharing a
+	// PostgreSQL store (once)
+	leaders []*pgstore.Leader
 }
 
 // Open opens the stores and builds the hub, its API and its link. Start
@@ -264,12 +267,40 @@ func (h *Server) Start(g *lifecycle.Group) {
 		return err
 	})
 	if h.notify != nil {
-		g.Go(lifecycle.Serve, "hub notify", h.notify.Run)
+		g.Go(lifecycle.Serve, "hub notify", h.once("notify", h.notify.Run))
 	}
-	g.Go(lifecycle.Serve, "hub daily", func(ctx context.Context) error {
+	g.Go(lifecycle.Serve, "hub daily", h.once("daily", func(ctx context.Context) error {
 		h.daily(ctx)
 		return nil
-	})
+	}))
+	h.hub.Metrics().GaugeFunc("kunci_hub_leading_jobs",
+		"Jobs that run once among the hub replicas on one PostgreSQL store (daily: retention and the records' refresh; notify: delivering notifications) that this replica leads now.",
+		func() float64 { return float64(h.Leading()) })
+}
+
+// once returns run as a job that runs once among the hub replicas sharing
+// the workflow's PostgreSQL database: led by whichever holds the job's
+// advisory lock (pgstore.Leader), handed to another when it stops or
+// dies. On bbolt, one hub to a file, it is run itself.
+func (h *Server) once(job string, run func(context.Context) error) func(context.Context) error {
+	if !pgstore.IsDSN(h.s.Store) {
+		return run
+	}
+	l := pgstore.NewLeader(h.s.Store, job, pgstore.LeaderOptions{Log: h.log})
+	h.leaders = append(h.leaders, l)
+	return func(ctx context.Context) error { return l.Run(ctx, run) }
+}
+
+// Leading is how many of the jobs that run once among replicas this hub
+// leads now; on bbolt, where there are none, 0.
+func (h *Server) Leading() int {
+	n := 0
+	for _, l := range h.leaders {
+		if l.Leading() {
+			n++
+		}
+	}
+	return n
 }
 
 // Serve serves the API on l in g until lifecycle.Serve, with TLS when
