@@ -22,8 +22,8 @@ import (
 	"github.com/kunci-project/kunci/internal/loopback"
 	"github.com/kunci-project/kunci/internal/metrics"
 	"github.com/kunci-project/kunci/internal/sleep"
-	"github.com/kunci-project/kunci/permit/strictjson"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/permit/strictjson"
 )
 
 // Relay is a simulated relay: it remembers whether it is unlocked and

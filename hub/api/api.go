@@ -22,8 +22,8 @@ import (
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/httpjson"
 	"github.com/kunci-project/kunci/internal/metrics"
-	"github.com/kunci-project/kunci/permit/strictjson"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/permit/strictjson"
 	"github.com/kunci-project/kunci/wire"
 )
 

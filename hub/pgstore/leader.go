@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-
 // Defaults of LeaderOptions.
 const (
 	DefaultLeaderRetry = 2 * time.Second
