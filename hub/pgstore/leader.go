@@ -44,10 +44,12 @@ type LeaderOptions struct {
 // lock: it stops its job once a check of its connection fails (within
 // twice LeaderOptions.Check), and the server lets go of the lock once it
 // sees the connection gone (at once for a process that died, its socket
-// closed; after TCP's timeouts for a network cut). The two may overlap by
-// that much: a job led this way must tolerate being run twice at a
-// handover, as each of the hub's is (each step idempotent, or its effect
-// stored before the next begins).
+// closed; after TCP's timeouts for a network cut). The next leader waits
+// a Check after it took the lock before it leads, which covers most of
+// that, but the two may still overlap when the old one's check is late:
+// a job led this way may run twice for that long at a handover (the
+// hub's daily retention and refresh are idempotent; its notifier may then
+// send a message twice, as it may after a crash).
 type Leader struct {
 	dsn  string
 	job  string
@@ -123,6 +125,16 @@ func (l *Leader) term(ctx context.Context, lead func(context.Context) error) err
 			return nil
 		case <-time.After(l.opts.Retry):
 		}
+	}
+	// a leader cut off sees it within Check and stops its job: a Check's
+	// wait before leading keeps most handovers from overlapping
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(l.opts.Check):
+	}
+	if err := l.check(ctx, conn); err != nil {
+		return err
 	}
 	l.terms.Add(1)
 	l.leading.Store(true)
