@@ -25,6 +25,24 @@ type noAcks struct{}
 
 func (noAcks) Publish(string, byte, bool, []byte) mqttlink.Token { return mqttlink.Completed(nil) }
 
+// waitStored waits until the ingests' Stored add up to want, and fails t
+// if they add up to more: each event stored once, by one of them.
+func waitStored(t *testing.T, ins []*ingest.Ingest, want uint64) uint64 {
+	t.Helper()
+	sum := func() uint64 {
+		var n uint64
+		for _, in := range ins {
+			n += in.Stats().Stored
+		}
+		return n
+	}
+	waitfor.Until(t, 10*time.Second, "the ingests to count what they stored", func() bool { return sum() >= want })
+	if got := sum(); got != want {
+		t.Errorf("the ingests stored %d events between them; want %d, each once", got, want)
+	}
+	return sum()
+}
+
 // startIngests runs two ingests, each on a store of its own on dsn's
 // database, until stop.
 func startIngests(t *testing.T, dsn string, signer *permit.Signer) (ins []*ingest.Ingest, stores []*pgevents.Store, stop func()) {
@@ -101,16 +119,16 @@ func TestTwoIngestsOneDatabase(t *testing.T) {
 		total, err := st.Total()
 		return err == nil && total == 2*n
 	})
-	var stored, dups uint64
+	// an ingest counts its commit just after it: the counters may trail
+	// the database by a moment, never pass it
+	stored := waitStored(t, ins, 2*n)
+	var dups uint64
 	for _, in := range ins {
 		s := in.Stats()
-		stored, dups = stored+s.Stored, dups+s.Duplicates
+		dups += s.Duplicates
 		if s.Malformed != 0 {
 			t.Errorf("stats %+v", s)
 		}
-	}
-	if stored != 2*n {
-		t.Errorf("the ingests stored %d events between them; want %d, each once", stored, 2*n)
 	}
 	for _, d := range doors {
 		var got []uint64
@@ -158,13 +176,7 @@ func TestSplitIngestsOneDatabase(t *testing.T) {
 		total, err := st.Total()
 		return err == nil && total == uint64(len(doors)*n)
 	})
-	var stored uint64
-	for _, in := range ins {
-		stored += in.Stats().Stored
-	}
-	if stored != uint64(len(doors)*n) {
-		t.Errorf("the ingests stored %d events between them; want %d, each once", stored, len(doors)*n)
-	}
+	waitStored(t, ins, uint64(len(doors)*n))
 	for _, d := range doors {
 		var got []uint64
 		if err := st.Walk("demo", d, func(e ingest.Event) error { got = append(got, e.Seq); return nil }); err != nil {
