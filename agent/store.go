@@ -78,7 +78,8 @@ type Store struct {
 // first and cannot be pre-empted: a tap that comes while a deletion holds
 // it waits for the deletion's commit (two fdatasyncs) before its own. So a
 // deletion starts only when no door write waits, and once one does, it
-// stops deleting and commits what it has.
+// stops deleting and commits what it has. The door counts its inputs in
+// hand with one too (Door.Yield), for the sync to wait on.
 type doorFirst struct {
 	waiting atomic.Int32 // door writes waiting for the writer or holding it
 	mu      sync.Mutex
@@ -103,21 +104,24 @@ func (f *doorFirst) leave() {
 	}
 }
 
-// wait returns once no door write waits.
-func (f *doorFirst) wait() {
+// idleNow is the channel closed once nothing waits; nil before the first
+// enter.
+func (f *doorFirst) idleNow() chan struct{} {
 	f.mu.Lock()
-	idle := f.idle
-	f.mu.Unlock()
-	if idle != nil {
+	defer f.mu.Unlock()
+	return f.idle
+}
+
+// wait returns once nothing waits.
+func (f *doorFirst) wait() {
+	if idle := f.idleNow(); idle != nil {
 		<-idle
 	}
 }
 
 // waitFor is wait, for max at most.
 func (f *doorFirst) waitFor(max time.Duration) {
-	f.mu.Lock()
-	idle := f.idle
-	f.mu.Unlock()
+	idle := f.idleNow()
 	if idle == nil {
 		return
 	}

@@ -657,7 +657,11 @@ func (in *Ingest) commit(puts []Put, now time.Time) {
 			var again []valid
 			for _, p := range puts {
 				for i, e := range p.Events {
-					again = append(again, valid{e, p.Raw[i]})
+					v := valid{Event: e}
+					if i < len(p.Raw) {
+						v.raw = p.Raw[i] // nil or missing: Commit encodes it
+					}
+					again = append(again, v)
 				}
 			}
 			in.retrying = true

@@ -13,6 +13,7 @@ package migrate
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/kunci-project/kunci/hub/ingest"
 )
@@ -124,7 +125,7 @@ func check(from, to ingest.EventStore, doors []ingest.DoorEvents, c *EventCounts
 		if err != nil {
 			return fmt.Errorf("migrate: the target's %s/%s: %w", d.Site, d.Door, err)
 		}
-		if fmt.Sprint(got.Epochs) != fmt.Sprint(d.Epochs) {
+		if !slices.Equal(got.Epochs, d.Epochs) {
 			errs = append(errs, fmt.Errorf("%s/%s: epochs %v in the target, %v in the source", d.Site, d.Door, got.Epochs, d.Epochs))
 		}
 		fl, err := from.Lost(d.Site, d.Door)

@@ -45,11 +45,11 @@ func (d *DB) Import(ctx context.Context, src *bolt.DB) (Imported, error) {
 			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, 0)", int32(pgstore.LockKV)); err != nil {
 				return err
 			}
-			var any bool
-			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM kv) OR EXISTS (SELECT 1 FROM kv_sequences)").Scan(&any); err != nil {
+			var held bool
+			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM kv) OR EXISTS (SELECT 1 FROM kv_sequences)").Scan(&held); err != nil {
 				return err
 			}
-			if any {
+			if held {
 				return ErrNotEmpty
 			}
 			err := btx.ForEach(func(name []byte, b *bolt.Bucket) error {
