@@ -141,6 +141,7 @@ const (
 	LockEventsDoor LockClass = 0x4b430002 // a door's events: commits and lost runs (pgevents)
 	LockKV         LockClass = 0x4b430003 // the key-value store's writers, one at a time (hub/kv/pgkv)
 	LockLeader     LockClass = 0x4b430004 // a job's leader among the replicas, one key a job (Leader; a session lock)
+	LockBook       LockClass = 0x4b430005 // the guest book's order: commits of the events it reads, after their doors' (pgevents)
 )
 
 // Lock is the second key of a lock of name (a door's site/door): a hash.

@@ -137,7 +137,7 @@ func TestReadDSNFile(t *testing.T) {
 // Every lock class is the hub's own and none is another's.
 func TestLockClassesApart(t *testing.T) {
 	seen := map[pgstore.LockClass]bool{}
-	for _, c := range []pgstore.LockClass{pgstore.LockMigrate, pgstore.LockEventsDoor, pgstore.LockKV, pgstore.LockLeader} {
+	for _, c := range []pgstore.LockClass{pgstore.LockMigrate, pgstore.LockEventsDoor, pgstore.LockKV, pgstore.LockLeader, pgstore.LockBook} {
 		if seen[c] {
 			t.Errorf("lock class %#x used twice", c)
 		}

@@ -276,6 +276,20 @@ func (h *Server) Start(g *lifecycle.Group) {
 	h.hub.Metrics().GaugeFunc("kunci_hub_leading_jobs",
 		"Jobs that run once among the hub replicas on one PostgreSQL store (daily: retention and the records' refresh; notify: delivering notifications) that this replica leads now.",
 		func() float64 { return float64(h.Leading()) })
+	shared := func(f func(*pgevents.Store) int64) func() uint64 {
+		return func() uint64 {
+			if st, ok := h.ev.(*pgevents.Store); ok {
+				return uint64(f(st))
+			}
+			return 0
+		}
+	}
+	h.hub.Metrics().CounterFunc("kunci_hub_guestbook_caught_up_total",
+		"Events of the other hub replicas on one PostgreSQL store that this replica's guest book applied.",
+		shared((*pgevents.Store).BookCaughtUp))
+	h.hub.Metrics().CounterFunc("kunci_hub_guestbook_catchup_errors_total",
+		"Catch-ups of the guest book with the other hub replicas' commits that failed (each is tried again a second later).",
+		shared((*pgevents.Store).BookErrors))
 }
 
 // once returns run as a job that runs once among the hub replicas sharing

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,10 +44,18 @@ type Store struct {
 	pool    *pgxpool.Pool
 	timeout time.Duration
 	// bookMu holds a commit's Stage of the guest book until its
-	// transaction ended (Commit): one Stage at a time.
+	// transaction ended (Commit), and a catch-up with the other replicas'
+	// commits (syncBook): one at a time. bookN is the highest book_n the
+	// book has applied: the book's order, shared by the replicas
+	// (migrations/0003_book_order.sql).
 	bookMu sync.Mutex
 	book   *workflow.Book
+	bookN  int64
 	opened ingest.BookOpened
+	// bookAt is bookN, read without bookMu (Watch); bookCaughtUp counts
+	// the other replicas' events the book applied, bookErrors the
+	// catch-ups that failed (syncBook).
+	bookAt, bookCaughtUp, bookErrors atomic.Int64
 }
 
 var (
@@ -90,6 +99,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgevents %s: %w", pgstore.Redact(dsn), err)
 	}
+	s.bookAt.Store(s.bookN)
 	return s, nil
 }
 
@@ -100,7 +110,7 @@ func (s *Store) loadBook(fn func(k, v []byte) error) (kept bool, err error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM events_book_kept)").Scan(&kept); err != nil || !kept {
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM events_book_kept), "+bookTop).Scan(&kept, &s.bookN); err != nil || !kept {
 			return err
 		}
 		rows, err := tx.Query(ctx, "SELECT k, v FROM events_book ORDER BY k", pgx.QueryResultFormats{pgx.BinaryFormatCode, pgx.BinaryFormatCode})
@@ -128,6 +138,11 @@ func (s *Store) keepBook(kvs []workflow.KV) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// the book's order as it stands now: the book of a database of an
+		// older hub is built by the first replica to start on it, alone
+		if err := tx.QueryRow(ctx, "SELECT "+bookTop).Scan(&s.bookN); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "DELETE FROM events_book"); err != nil {
 			return err
 		}
@@ -238,7 +253,98 @@ FROM unnest($1::text[], $2::text[]) AS k(site, door)`, dss, dds).Query(func(rows
 // eventRows are the columns of the events a commit inserts.
 type eventRows struct {
 	site, door, epoch, id, typ, permit, body []string
-	seq, ord                                 []int64
+	seq, ord, bookN                          []int64
+}
+
+// bookTop is the highest book_n stored: the book's order (0: none yet).
+const bookTop = "(SELECT coalesce(max(book_n), 0) FROM events)"
+
+// bookPage is how many events a catch-up of the book reads per statement.
+const bookPage = 4096
+
+// querier is a transaction or the pool.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// catchUp applies to the book, in the book's order, the events the other
+// replicas stored after the last it applied, up to book_n to (0: all of
+// them). bookMu held.
+func (s *Store) catchUp(ctx context.Context, q querier, to int64) error {
+	for to == 0 || s.bookN < to {
+		hi := to
+		if hi == 0 {
+			hi = maxSeq
+		}
+		rows, err := q.Query(ctx, `SELECT book_n, body FROM events WHERE book_n > $1 AND book_n <= $2 ORDER BY book_n LIMIT `+strconv.Itoa(bookPage), s.bookN, hi)
+		if err != nil {
+			return err
+		}
+		var n int64
+		var body []byte
+		read := 0
+		_, err = pgx.ForEachRow(rows, []any{&n, &body}, func() error {
+			if n != s.bookN+1 {
+				return fmt.Errorf("%w: the guest book's order skips from %d to %d", ingest.ErrCorrupt, s.bookN, n)
+			}
+			var e ingest.Event
+			if err := json.Unmarshal(body, &e); err != nil {
+				return fmt.Errorf("%w: event of the guest book's order %d: %v", ingest.ErrCorrupt, n, err)
+			}
+			s.book.Apply(e)
+			s.bookN = n
+			s.bookAt.Store(n)
+			read++
+			return nil
+		})
+		s.bookCaughtUp.Add(int64(read))
+		if err != nil {
+			return err
+		}
+		if read < bookPage {
+			if to != 0 && s.bookN < to {
+				return fmt.Errorf("%w: the guest book's order ends at %d, not %d", ingest.ErrCorrupt, s.bookN, to)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// syncBook catches the book up with what the other replicas stored. It
+// takes no lock in the database: the commits of the book's events hold
+// its lock in turn and end before the next takes it, so what a statement
+// sees of the book's order is a prefix of it.
+func (s *Store) syncBook() error {
+	s.bookMu.Lock()
+	defer s.bookMu.Unlock()
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if err := s.catchUp(ctx, s.pool, 0); err != nil {
+		return fmt.Errorf("pgevents: the guest book's catch-up: %w", err)
+	}
+	return nil
+}
+
+// BookCaughtUp is how many events of the other replicas the guest book
+// applied since Open.
+func (s *Store) BookCaughtUp() int64 { return s.bookCaughtUp.Load() }
+
+// BookErrors is how many of the guest book's catch-ups with the other
+// replicas failed since Open (each is tried again).
+func (s *Store) BookErrors() int64 { return s.bookErrors.Load() }
+
+// bookEvents counts the events of puts the guest book reads.
+func bookEvents(puts []ingest.Put) int64 {
+	var n int64
+	for _, p := range puts {
+		for _, e := range p.Events {
+			if slices.Contains(workflow.BookTypes, e.Type) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Commit stores puts in one transaction, after taking their doors'
@@ -246,9 +352,10 @@ type eventRows struct {
 // (ingest.ErrOrder) a put that does not continue its stream's through,
 // and stores nothing of the commit then.
 //
-// The book is this process's: two processes committing to one database
-// would each write the rows their own book numbers (replicas need the
-// book's state read under the doors' locks instead).
+// A commit of events the book reads also takes the book's lock
+// (pgstore.LockBook), after the doors': it catches the book up with the
+// other replicas' commits, then numbers its own in the book's order, so
+// that every replica's book numbers its rows alike (syncBook).
 func (s *Store) Commit(puts []ingest.Put) error {
 	streams := map[streamID]*streamState{}
 	maxOrd := map[doorID]int64{}
@@ -273,28 +380,40 @@ func (s *Store) Commit(puts []ingest.Put) error {
 	s.bookMu.Lock()
 	defer s.bookMu.Unlock()
 	var ch *workflow.Change
+	nBook := bookEvents(puts)
+	var top int64 // the book's order before the commit
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		lockDoors(b, doors)
+		if nBook > 0 {
+			b.Queue("SELECT pg_advisory_xact_lock($1, 0)", int32(pgstore.LockBook))
+			b.Queue("SELECT " + bookTop).QueryRow(func(row pgx.Row) error { return row.Scan(&top) })
+		}
 		readStates(b, streams, maxOrd)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
+		if top > s.bookN {
+			if err := s.catchUp(ctx, tx, top); err != nil {
+				return err
+			}
+		}
 		r := eventRows{}
+		next := top
 		for _, p := range puts {
 			if len(p.Events) == 0 {
 				continue
 			}
-			if err := r.add(p, streams, maxOrd); err != nil {
+			if err := r.add(p, streams, maxOrd, &next); err != nil {
 				return err
 			}
 		}
 		b = &pgx.Batch{}
-		b.Queue(`INSERT INTO events (site, door, epoch, seq, ord, id, type, permit, body)
-SELECT site, door, epoch, seq, ord, id, type, NULLIF(permit, ''), body
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[])
-	AS r(site, door, epoch, seq, ord, id, type, permit, body)`,
-			r.site, r.door, r.epoch, r.seq, r.ord, r.id, r.typ, r.permit, r.body)
+		b.Queue(`INSERT INTO events (site, door, epoch, seq, ord, id, type, permit, body, book_n)
+SELECT site, door, epoch, seq, ord, id, type, NULLIF(permit, ''), body, NULLIF(book_n, 0)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+	AS r(site, door, epoch, seq, ord, id, type, permit, body, book_n)`,
+			r.site, r.door, r.epoch, r.seq, r.ord, r.id, r.typ, r.permit, r.body, r.bookN)
 		var ss, ds, es []string
 		var ords, throughs []int64
 		for k, st := range streams {
@@ -309,16 +428,27 @@ ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through`, ss, d
 		}
 		queueBook(b, ch.Puts())
 		queueNotify(b, ss, ds, es, throughs)
+		if nBook > 0 {
+			queueNotifyBook(b, next)
+		}
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		if ch != nil {
 			if s.stored(puts) {
+				s.bookN = top + nBook
+				s.bookAt.Store(s.bookN)
 				return nil // the commit went through, its answer did not
 			}
+			// a commit that went through after all is caught up with
+			// as another replica's would be
 			ch.Undo()
 		}
 		return fmt.Errorf("pgevents: commit: %w", err)
+	}
+	if nBook > 0 {
+		s.bookN = top + nBook
+		s.bookAt.Store(s.bookN)
 	}
 	return nil
 }
@@ -344,7 +474,9 @@ func (s *Store) stored(puts []ingest.Put) bool {
 // add appends the rows of p, checking that it continues its stream, and
 // moves the stream's through; a stream new to the store takes its door's
 // next order.
-func (r *eventRows) add(p ingest.Put, streams map[streamID]*streamState, maxOrd map[doorID]int64) error {
+// Each event the guest book reads takes the book's next order from
+// *book.
+func (r *eventRows) add(p ingest.Put, streams map[streamID]*streamState, maxOrd map[doorID]int64, book *int64) error {
 	st := streams[streamID{p.Site, p.Door, p.Epoch}]
 	if st.ord == 0 {
 		d := doorID{p.Site, p.Door}
@@ -375,6 +507,12 @@ func (r *eventRows) add(p ingest.Put, streams map[streamID]*streamState, maxOrd 
 		r.site, r.door, r.epoch = append(r.site, p.Site), append(r.door, p.Door), append(r.epoch, p.Epoch)
 		r.seq, r.ord, r.id = append(r.seq, int64(e.Seq)), append(r.ord, st.ord), append(r.id, id)
 		r.typ, r.permit, r.body = append(r.typ, string(e.Type)), append(r.permit, e.Permit), append(r.body, string(j))
+		var n int64
+		if slices.Contains(workflow.BookTypes, e.Type) {
+			*book++
+			n = *book
+		}
+		r.bookN = append(r.bookN, n)
 		st.through = e.Seq
 	}
 	return nil

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/ingest/pgevents"
 	"github.com/kunci-project/kunci/hub/ingest/storetest"
+	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/pgtest"
 	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/permit"
@@ -187,4 +190,108 @@ func TestSplitIngestsOneDatabase(t *testing.T) {
 		}
 	}
 	t.Logf("stats %+v; %+v", ins[0].Stats(), ins[1].Stats())
+}
+
+// Two replicas committing the guest book's events of different doors at
+// once, each on a store of its own on one database: their books number
+// the rows alike, caught up with each other's commits (under the book's
+// lock before a commit, and after each notification of the other's), and
+// a store opened afterwards loads the same book from the database, which
+// is the book of the events stored.
+func TestReplicasShareBook(t *testing.T) {
+	dsn := pgtest.DB(t)
+	evs, permits := storetest.History(11, 60)
+	byDoor := map[string][]ingest.Event{}
+	var doors []string
+	for _, e := range evs {
+		if byDoor[e.Door] == nil {
+			doors = append(doors, e.Door)
+		}
+		byDoor[e.Door] = append(byDoor[e.Door], e)
+	}
+	if len(doors) < 2 {
+		t.Fatalf("history of %d doors", len(doors))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var watching sync.WaitGroup
+	defer watching.Wait()
+	defer cancel()
+	var stores []*pgevents.Store
+	for range 2 {
+		st, err := pgevents.Open(context.Background(), dsn, pgevents.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		watching.Go(func() { st.Watch(ctx, func(ingest.Advance) {}) })
+		stores = append(stores, st)
+	}
+	// each replica commits half the doors, a few events of a door at a
+	// time, door after door in turn, the two at once
+	var wg sync.WaitGroup
+	errs := make(chan error, len(stores))
+	for i, st := range stores {
+		wg.Go(func() {
+			mine := map[string][]ingest.Event{}
+			for j, d := range doors {
+				if j%len(stores) == i {
+					mine[d] = byDoor[d]
+				}
+			}
+			for step := 1; len(mine) > 0; step++ {
+				for _, d := range doors {
+					left := mine[d]
+					if len(left) == 0 {
+						continue
+					}
+					n := min(len(left), 1+(step*7+len(d))%5)
+					if err := st.Commit(ingest.PutsOf(left[:n])); err != nil {
+						errs <- err
+						return
+					}
+					if mine[d] = left[n:]; len(mine[d]) == 0 {
+						delete(mine, d)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	fresh, err := pgevents.Open(context.Background(), dsn, pgevents.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	kept, _ := fresh.Book()
+	kept.AddPermits(permits)
+	want := kept.Rows()
+	built, err := ingest.BuildBookOf(fresh, permits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) == 0 || !reflect.DeepEqual(rowsByDoor(want), rowsByDoor(built.Rows())) {
+		t.Fatalf("the book kept in the database: %d rows; built from the events: %d", len(want), built.Len())
+	}
+	var caughtUp int64
+	for i, st := range stores {
+		bk, _ := st.Book()
+		bk.AddPermits(permits)
+		waitfor.Until(t, 10*time.Second, "each replica's book to catch up with the other's commits", func() bool { return bk.Len() == len(want) })
+		if got := bk.Rows(); !reflect.DeepEqual(got, want) {
+			t.Errorf("replica %d's book (%d rows) is not the one kept in the database (%d rows)", i, len(got), len(want))
+		}
+		caughtUp += st.BookCaughtUp()
+	}
+	if caughtUp == 0 {
+		t.Error("neither replica caught its book up with the other's commits")
+	}
+}
+
+// rowsByDoor is rows door after door, each door's in order.
+func rowsByDoor(rows []workflow.Row) []workflow.Row {
+	return slices.SortedStableFunc(slices.Values(rows), func(a, b workflow.Row) int { return strings.Compare(a.Door, b.Door) })
 }

@@ -16,12 +16,14 @@ import (
 // when its transaction commits, and only then.
 const Channel = "kunci_events"
 
-// advance is the payload of a notification on Channel.
+// advance is the payload of a notification on Channel: a stream's, or
+// the guest book's order (Book alone) after a commit of events it reads.
 type advance struct {
 	Site    string `json:"site"`
 	Door    string `json:"door"`
 	Epoch   string `json:"epoch"`
 	Through int64  `json:"through"`
+	Book    int64  `json:"book"`
 }
 
 // queueNotify queues in b, inside a commit's transaction, one notification
@@ -29,6 +31,11 @@ type advance struct {
 func queueNotify(b *pgx.Batch, sites, doors, epochs []string, throughs []int64) {
 	b.Queue(`SELECT pg_notify($1, json_build_object('site', s, 'door', d, 'epoch', e, 'through', t)::text)
 FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS r(s, d, e, t)`, Channel, sites, doors, epochs, throughs)
+}
+
+// queueNotifyBook queues in b the notification of the book's order at n.
+func queueNotifyBook(b *pgx.Batch, n int64) {
+	b.Queue(`SELECT pg_notify($1, json_build_object('book', $2::bigint)::text)`, Channel, n)
 }
 
 // watchRetry is the wait before Watch connects again after its connection
@@ -42,9 +49,27 @@ const watchRetry = time.Second
 // calls fn with the zero Advance: what was committed before is the
 // store's to tell (Through). A payload it cannot read is skipped: only
 // the hub's commits notify on Channel.
+//
+// While it watches, the guest book catches up with the other replicas'
+// commits of the events it reads, after each notification of one and
+// each time it begins to listen (syncBook), in a goroutine of its own;
+// a catch-up that fails is tried again after watchRetry.
 func (s *Store) Watch(ctx context.Context, fn func(ingest.Advance)) {
+	wake := make(chan struct{}, 1)
+	synced := make(chan struct{})
+	defer func() { <-synced }()
+	go func() {
+		defer close(synced)
+		s.followBook(ctx, wake)
+	}()
+	poke := func() {
+		select {
+		case wake <- struct{}{}:
+		default: // a catch-up is due already
+		}
+	}
 	for ctx.Err() == nil {
-		s.listen(ctx, fn)
+		s.listen(ctx, fn, poke)
 		select {
 		case <-ctx.Done():
 			return
@@ -53,8 +78,28 @@ func (s *Store) Watch(ctx context.Context, fn func(ingest.Advance)) {
 	}
 }
 
+// followBook catches the book up each time wake has a value, until ctx
+// ends.
+func (s *Store) followBook(ctx context.Context, wake chan struct{}) {
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-retry.C:
+		}
+		if err := s.syncBook(); err != nil {
+			s.bookErrors.Add(1)
+			retry.Reset(watchRetry)
+		}
+	}
+}
+
 // listen listens on one connection until it fails or ctx ends.
-func (s *Store) listen(ctx context.Context, fn func(ingest.Advance)) error {
+func (s *Store) listen(ctx context.Context, fn func(ingest.Advance), book func()) error {
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	conn, err := pgx.ConnectConfig(cctx, s.pool.Config().ConnConfig.Copy())
 	if err == nil {
@@ -69,13 +114,20 @@ func (s *Store) listen(ctx context.Context, fn func(ingest.Advance)) error {
 	}
 	defer conn.Close(context.Background())
 	fn(ingest.Advance{})
+	book()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
 		var a advance
-		if json.Unmarshal([]byte(n.Payload), &a) != nil || a.Through <= 0 {
+		if json.Unmarshal([]byte(n.Payload), &a) != nil {
+			continue
+		}
+		if a.Book > s.bookAt.Load() { // another replica's
+			book()
+		}
+		if a.Through <= 0 {
 			continue
 		}
 		fn(ingest.Advance{Site: a.Site, Door: a.Door, Epoch: a.Epoch, Through: uint64(a.Through)})
