@@ -148,6 +148,10 @@ func New(o Options) (*Hub, error) {
 	}
 	io := o.Ingest
 	io.Prefix, io.Log, io.OnStored, io.OnGaps, io.Metrics = o.Prefix, o.Log, h.stored, h.live.gaps, o.Metrics
+	// the other replicas' events (a PostgreSQL store) reach this hub's
+	// live view and watchers; their alarms were raised, in the records
+	// the replicas share, by the replica that stored them
+	io.OnOthers = func(evs []wire.Event) { h.live.events(evs, h.o.Now()) }
 	if theirs := o.Ingest.OnStored; theirs != nil {
 		io.OnStored = func(evs []wire.Event) {
 			theirs(evs)

@@ -139,6 +139,13 @@ type Options struct {
 	// in Stats.Stored and acked.
 	// It must not block for long: the ingest waits for it.
 	OnStored func([]Event)
+	// OnOthers, if set, is called with the events the other hub replicas
+	// sharing a store (Watcher) committed, each commit's in seq order,
+	// read back from the store in a goroutine of their own after their
+	// notification (each once, unless missed: see
+	// kunci_hub_events_follow_missed_total): the hub's live view of every
+	// door. It must not block for long.
+	OnOthers func([]Event)
 	// OnGaps, if set, is called from Run when the gaps reported of a door
 	// change, with the door's gaps now (none: its gaps closed). It must
 	// not block for long.
@@ -268,6 +275,7 @@ type Ingest struct {
 	// replicas (Watcher); resync, that some were missed
 	advances chan Advance
 	resync   atomic.Bool
+	others   *others // nil: no OnOthers, or a store of this hub alone
 
 	received, malformed, clipped, stored, duplicates, held *metrics.Counter
 	commits, storeErrors, acks, ackErrors, lost, conflicts *metrics.Counter
@@ -374,6 +382,10 @@ func New(st EventStore, o Options) (*Ingest, error) {
 		func() float64 { return float64(in.heldEpochsNow.Load()) })
 	r.GaugeFunc("kunci_hub_event_gaps", "Gaps reported: streams stalled before seqs that did not come.",
 		func() float64 { return float64(in.gapsNow.Load()) })
+	others := newOthers(st, o.OnOthers, o.MaxBatch, r) // its counters served, 0 on a store of this hub alone
+	if _, ok := st.(Watcher); ok && o.OnOthers != nil {
+		in.others = others
+	}
 	return in, nil
 }
 
@@ -458,15 +470,15 @@ func (in *Ingest) Run(ctx context.Context, pub Publisher) error {
 	defer close(in.stopped)
 	if w, ok := in.st.(Watcher); ok {
 		wctx, stop := context.WithCancel(ctx)
-		watched := make(chan struct{})
+		var watching sync.WaitGroup
 		defer func() {
 			stop()
-			<-watched
+			watching.Wait()
 		}()
-		go func() {
-			defer close(watched)
-			w.Watch(wctx, in.advanced)
-		}()
+		if in.others != nil {
+			watching.Go(func() { in.others.run(wctx, in.o.Log.Warn) })
+		}
+		watching.Go(func() { w.Watch(wctx, in.advanced) })
 	}
 	// the acks owed go when nothing arrived for AckLinger after a batch
 	// (the flow paused), and again after AckInterval when they could not
@@ -1025,12 +1037,14 @@ func (in *Ingest) flushAcks(pub Publisher, paused bool) {
 	}
 }
 
-// Advance is a stream moved on in the store: committed through Through, by
-// this hub or another one sharing the store. The zero Advance says that
-// some may have been missed.
+// Advance is a stream moved on in the store: committed from From+1
+// through Through, by this hub (Mine) or another one sharing the store.
+// The zero Advance says that some may have been missed. A lost run
+// accepted moves a stream on with no events: From is Through then.
 type Advance struct {
 	Site, Door, Epoch string
-	Through           uint64
+	From, Through     uint64
+	Mine              bool
 }
 
 // Watcher is an EventStore that other hub replicas write too (pgevents):
@@ -1050,6 +1064,9 @@ const advanceDepth = 4096
 
 // advanced hands a to Run, or notes that Run must look at the store again.
 func (in *Ingest) advanced(a Advance) {
+	if in.others != nil {
+		in.others.add(a)
+	}
 	if a == (Advance{}) {
 		in.resync.Store(true)
 	} else {

@@ -2,6 +2,7 @@ package pgevents
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -56,6 +57,9 @@ type Store struct {
 	// the other replicas' events the book applied, bookErrors the
 	// catch-ups that failed (syncBook).
 	bookAt, bookCaughtUp, bookErrors atomic.Int64
+	// id names this Store in its notifications (Watch tells its own
+	// commits from the other replicas').
+	id string
 }
 
 var (
@@ -94,7 +98,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgevents %s: %w", pgstore.Redact(dsn), err)
 	}
-	s := &Store{pool: pool, timeout: o.Timeout}
+	s := &Store{pool: pool, timeout: o.Timeout, id: rand.Text()}
 	if s.book, s.opened, err = ingest.OpenBook(s, s.loadBook, s.keepBook); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("pgevents %s: %w", pgstore.Redact(dsn), err)
@@ -398,6 +402,10 @@ func (s *Store) Commit(puts []ingest.Put) error {
 				return err
 			}
 		}
+		froms := make(map[streamID]uint64, len(streams))
+		for k, st := range streams {
+			froms[k] = st.through
+		}
 		r := eventRows{}
 		next := top
 		for _, p := range puts {
@@ -415,10 +423,11 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::
 	AS r(site, door, epoch, seq, ord, id, type, permit, body, book_n)`,
 			r.site, r.door, r.epoch, r.seq, r.ord, r.id, r.typ, r.permit, r.body, r.bookN)
 		var ss, ds, es []string
-		var ords, throughs []int64
+		var ords, throughs, fromThrough []int64
 		for k, st := range streams {
 			ss, ds, es = append(ss, k.site), append(ds, k.door), append(es, k.epoch)
 			ords, throughs = append(ords, st.ord), append(throughs, int64(st.through))
+			fromThrough = append(fromThrough, int64(froms[k]))
 		}
 		b.Queue(`INSERT INTO events_epochs (site, door, epoch, ord, through)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
@@ -427,7 +436,7 @@ ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through`, ss, d
 			ch = s.book.Stage(ingest.EventsOf(puts))
 		}
 		queueBook(b, ch.Puts())
-		queueNotify(b, ss, ds, es, throughs)
+		s.queueNotify(b, ss, ds, es, fromThrough, throughs)
 		if nBook > 0 {
 			queueNotifyBook(b, next)
 		}
@@ -552,7 +561,7 @@ ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through, lost =
 			l.Site, l.Door, l.Epoch, st.ord, int64(l.To), int64(l.To-l.From+1))
 		b.Queue(`INSERT INTO events_lost (site, door, epoch, from_seq, to_seq, at, by_whom, reason)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, l.Site, l.Door, l.Epoch, int64(l.From), int64(l.To), l.At, l.By, l.Reason)
-		queueNotify(b, []string{l.Site}, []string{l.Door}, []string{l.Epoch}, []int64{int64(l.To)})
+		s.queueNotify(b, []string{l.Site}, []string{l.Door}, []string{l.Epoch}, []int64{int64(l.To)}, []int64{int64(l.To)})
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {

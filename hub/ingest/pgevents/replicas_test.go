@@ -47,8 +47,8 @@ func waitStored(t *testing.T, ins []*ingest.Ingest, want uint64) uint64 {
 }
 
 // startIngests runs two ingests, each on a store of its own on dsn's
-// database, until stop.
-func startIngests(t *testing.T, dsn string, signer *permit.Signer) (ins []*ingest.Ingest, stores []*pgevents.Store, stop func()) {
+// database, until stop; opt, unless nil, sets the options of ingest i.
+func startIngests(t *testing.T, dsn string, signer *permit.Signer, opt func(i int, o *ingest.Options)) (ins []*ingest.Ingest, stores []*pgevents.Store, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -59,14 +59,18 @@ func startIngests(t *testing.T, dsn string, signer *permit.Signer) (ins []*inges
 			st.Close()
 		}
 	}
-	for range 2 {
+	for i := range 2 {
 		st, err := pgevents.Open(context.Background(), dsn, pgevents.Options{})
 		if err != nil {
 			stop()
 			t.Fatal(err)
 		}
 		stores = append(stores, st)
-		in, err := ingest.New(st, ingest.Options{Signer: signer, MaxBatch: 16})
+		o := ingest.Options{Signer: signer, MaxBatch: 16}
+		if opt != nil {
+			opt(i, &o)
+		}
+		in, err := ingest.New(st, o)
 		if err != nil {
 			stop()
 			t.Fatal(err)
@@ -74,6 +78,14 @@ func startIngests(t *testing.T, dsn string, signer *permit.Signer) (ins []*inges
 		ins = append(ins, in)
 		wg.Go(func() { in.Run(ctx, noAcks{}) })
 	}
+	// a replica's live view begins when it listens: what the other
+	// stored before, it reads at its start (Doors, the book)
+	waitfor.Until(t, 10*time.Second, "both ingests to listen", func() bool {
+		var n int
+		err := stores[0].Pool().QueryRow(context.Background(),
+			"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN "+pgevents.Channel+"'").Scan(&n)
+		return err == nil && n == len(stores)
+	})
 	return ins, stores, stop
 }
 
@@ -98,7 +110,7 @@ func TestTwoIngestsOneDatabase(t *testing.T) {
 				Payload: j, QoS: 1})
 		}
 	}
-	ins, stores, stop := startIngests(t, dsn, signer)
+	ins, stores, stop := startIngests(t, dsn, signer, nil)
 	defer stop()
 	for pass := range 2 {
 		var feed sync.WaitGroup
@@ -154,13 +166,27 @@ func TestTwoIngestsOneDatabase(t *testing.T) {
 // again: each holds the events that follow the other's, learns from the
 // database's notifications (Watch) when the other stored those before,
 // and stores its own then. Every event is stored once and in order, with
-// no door sending anything twice.
+// no door sending anything twice; and each ingest hands every event on
+// once, its own as it stores them (OnStored), the other's as it reads
+// them back after their notification (OnOthers): each replica's live
+// view sees every door.
 func TestSplitIngestsOneDatabase(t *testing.T) {
 	dsn := pgtest.DB(t)
 	signer := permit.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)))
 	const n = 600
 	doors := []string{"d1", "d2", "d3"}
-	ins, stores, stop := startIngests(t, dsn, signer)
+	var seenMu sync.Mutex
+	seen := [2]map[string][]uint64{{}, {}} // ingest -> door -> seqs handed on
+	ins, stores, stop := startIngests(t, dsn, signer, func(i int, o *ingest.Options) {
+		take := func(evs []ingest.Event) {
+			seenMu.Lock()
+			defer seenMu.Unlock()
+			for _, e := range evs {
+				seen[i][e.Door] = append(seen[i][e.Door], e.Seq)
+			}
+		}
+		o.OnStored, o.OnOthers = take, take
+	})
 	defer stop()
 	k := 0
 	for i := uint64(1); i <= n; i++ {
@@ -188,6 +214,25 @@ func TestSplitIngestsOneDatabase(t *testing.T) {
 		if len(got) != n || !slices.IsSorted(got) || got[0] != 1 || got[n-1] != n {
 			t.Errorf("%s: %d events stored, not 1..%d once each", d, len(got), n)
 		}
+	}
+	handed := func(i int) (all bool) {
+		seenMu.Lock()
+		defer seenMu.Unlock()
+		for _, d := range doors {
+			all = all || len(seen[i][d]) < n
+		}
+		return !all
+	}
+	for i := range ins {
+		waitfor.Until(t, 10*time.Second, "each ingest to hand on every door's events", func() bool { return handed(i) })
+		seenMu.Lock()
+		for _, d := range doors {
+			got := slices.Sorted(slices.Values(seen[i][d]))
+			if len(got) != n || slices.Compact(got)[n-1] != n {
+				t.Errorf("ingest %d handed on %d events of %s, not 1..%d once each", i, len(got), d, n)
+			}
+		}
+		seenMu.Unlock()
 	}
 	t.Logf("stats %+v; %+v", ins[0].Stats(), ins[1].Stats())
 }

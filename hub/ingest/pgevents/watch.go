@@ -18,19 +18,23 @@ const Channel = "kunci_events"
 
 // advance is the payload of a notification on Channel: a stream's, or
 // the guest book's order (Book alone) after a commit of events it reads.
+// A stream's tells the through before (From: the commit stored the events
+// from From+1) and the Store that committed (By: its random id).
 type advance struct {
 	Site    string `json:"site"`
 	Door    string `json:"door"`
 	Epoch   string `json:"epoch"`
+	From    int64  `json:"from"`
 	Through int64  `json:"through"`
+	By      string `json:"by"`
 	Book    int64  `json:"book"`
 }
 
 // queueNotify queues in b, inside a commit's transaction, one notification
-// for each stream, at its new through.
-func queueNotify(b *pgx.Batch, sites, doors, epochs []string, throughs []int64) {
-	b.Queue(`SELECT pg_notify($1, json_build_object('site', s, 'door', d, 'epoch', e, 'through', t)::text)
-FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS r(s, d, e, t)`, Channel, sites, doors, epochs, throughs)
+// for each stream, at its new through, from the one before.
+func (s *Store) queueNotify(b *pgx.Batch, sites, doors, epochs []string, froms, throughs []int64) {
+	b.Queue(`SELECT pg_notify($1, json_build_object('site', s, 'door', d, 'epoch', e, 'from', f, 'through', t, 'by', $7::text)::text)
+FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) AS r(s, d, e, f, t)`, Channel, sites, doors, epochs, froms, throughs, s.id)
 }
 
 // queueNotifyBook queues in b the notification of the book's order at n.
@@ -130,6 +134,8 @@ func (s *Store) listen(ctx context.Context, fn func(ingest.Advance), book func()
 		if a.Through <= 0 {
 			continue
 		}
-		fn(ingest.Advance{Site: a.Site, Door: a.Door, Epoch: a.Epoch, Through: uint64(a.Through)})
+		from := uint64(max(a.From, 0))
+		fn(ingest.Advance{Site: a.Site, Door: a.Door, Epoch: a.Epoch, From: min(from, uint64(a.Through)), Through: uint64(a.Through),
+			Mine: a.By == s.id})
 	}
 }
