@@ -33,7 +33,10 @@ func FuzzParseHub(f *testing.F) {
 		seeds = append(seeds, tc.yaml)
 	}
 	fuzzParse(f, config.ParseHub, "/etc/kunci/hub.yaml", hubExamplePath, seeds, func(t *testing.T, c *config.Hub) {
-		absolute(t, c.StoreKeysFile, c.SigningKey, c.AdminTokenFile)
+		absolute(t, c.SigningKey, c.AdminTokenFile)
+		if c.StoreKeysFile != "" || (c.StoreDSNFile == "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://")) {
+			absolute(t, c.StoreKeysFile) // none for a store in PostgreSQL: its keys are in the database
+		}
 		for _, s := range []struct{ v, dsnFile string }{{c.Store, c.StoreDSNFile}, {c.EventsStore, c.EventsStoreDSNFile}} {
 			switch {
 			case s.dsnFile != "":

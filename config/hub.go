@@ -38,10 +38,12 @@ type Hub struct {
 	// StoreDSNFile is a file (mode 0600) holding the PostgreSQL DSN of
 	// the workflow's store, password and all; it takes the place of Store.
 	StoreDSNFile string `yaml:"store_dsn_file"`
-	// StoreKeysFile is the keys file sealing the guests' personal data:
-	// the store's path and .keys (workflow.KeysSuffix) for a bbolt store,
-	// /var/lib/kunci/hub.db.keys for PostgreSQL. It stays a file with
-	// either: hub replicas sharing a database need the same one.
+	// StoreKeysFile is the keys file sealing the guests' personal data,
+	// beside a bbolt store: the store's path and .keys
+	// (workflow.KeysSuffix) unless set. A store in PostgreSQL keeps the
+	// keys in the database, for every hub replica; set here, a keys file
+	// there (a hub that kept them in a file) has its keys brought into the
+	// database at start.
 	StoreKeysFile string `yaml:"store_keys_file"`
 	// EventsStore is the doors' events' bbolt file
 	// (/var/lib/kunci/hub-events.db), or a PostgreSQL database,
@@ -217,12 +219,8 @@ func (c *Hub) Defaults() {
 	if c.Store == "" && c.StoreDSNFile == "" {
 		c.Store = "/var/lib/kunci/hub.db"
 	}
-	if c.StoreKeysFile == "" {
-		if c.StoreDSNFile != "" || pgstore.IsDSN(c.Store) {
-			c.StoreKeysFile = "/var/lib/kunci/hub.db" + workflow.KeysSuffix
-		} else {
-			c.StoreKeysFile = c.Store + workflow.KeysSuffix
-		}
+	if c.StoreKeysFile == "" && c.StoreDSNFile == "" && !pgstore.IsDSN(c.Store) {
+		c.StoreKeysFile = c.Store + workflow.KeysSuffix
 	}
 	if c.EventsStore == "" && c.EventsStoreDSNFile == "" {
 		c.EventsStore = "/var/lib/kunci/hub-events.db"
@@ -236,12 +234,15 @@ func (c *Hub) Defaults() {
 		c.MaxPermitWindow = wire.Duration(workflow.DefaultMaxWindow)
 	}
 	if c.AdminTokenFile == "" {
-		// the store's folder (the keys file's, for a store in
-		// PostgreSQL): the hub writes there, and the token is as secret as
-		// the store
+		// the store's folder (the keys file's, or /var/lib/kunci, for a
+		// store in PostgreSQL): the hub writes there, and the token is as
+		// secret as the store
 		dir := c.Store
 		if c.StoreDSNFile != "" || pgstore.IsDSN(dir) {
 			dir = c.StoreKeysFile
+			if dir == "" {
+				dir = "/var/lib/kunci/hub.db"
+			}
 		}
 		c.AdminTokenFile = filepath.Join(filepath.Dir(dir), "admin.token")
 	}
@@ -271,7 +272,9 @@ func (c *Hub) Validate() error {
 	if validateStore(bad, "store", c.Store, c.StoreDSNFile) {
 		stores = append(stores, file{"store", c.Store, "the workflow's bbolt file (permits, staff, users, API tokens, alarms)"})
 	}
-	stores = append(stores, file{"store_keys_file", c.StoreKeysFile, "the keys file of the guests' personal data"})
+	if c.StoreKeysFile != "" || (c.StoreDSNFile == "" && !pgstore.IsDSN(c.Store)) {
+		stores = append(stores, file{"store_keys_file", c.StoreKeysFile, "the keys file of the guests' personal data"})
+	}
 	if validateStore(bad, "events_store", c.EventsStore, c.EventsStoreDSNFile) {
 		stores = append(stores, file{"events_store", c.EventsStore, "the doors' events' bbolt file"})
 	}

@@ -250,15 +250,16 @@ func TestHubEventsStore(t *testing.T) {
 	}
 }
 
-// TestHubStore: the workflow's store in PostgreSQL keeps its keys file,
-// by default where a bbolt store's would be, and the admin token beside
-// it; a bbolt store's keys file is beside the store.
+// TestHubStore: the workflow's store in PostgreSQL keeps its keys in the
+// database (a keys file only if set, to bring in), and the admin token in
+// /var/lib/kunci or beside that file; a bbolt store's keys file is
+// beside the store.
 func TestHubStore(t *testing.T) {
 	for _, c := range []struct {
 		yaml, store, dsnFile, keys, admin string
 	}{
 		{"store: postgres://kunci@127.0.0.1:5432/kunci\n", "postgres://kunci@127.0.0.1:5432/kunci", "",
-			"/var/lib/kunci/hub.db.keys", "/var/lib/kunci/admin.token"},
+			"", "/var/lib/kunci/admin.token"},
 		{"store_dsn_file: hub.dsn\nstore_keys_file: data/hub.keys\n", "", "/etc/kunci/hub.dsn",
 			"/etc/kunci/data/hub.keys", "/etc/kunci/data/admin.token"},
 		{"store: data/hub.db\n", "/etc/kunci/data/hub.db", "", "/etc/kunci/data/hub.db.keys", "/etc/kunci/data/admin.token"},

@@ -600,7 +600,8 @@ func TestEndToEnd(t *testing.T) {
 		}
 		x.stopHub(syscall.SIGTERM)
 		out := x.must("", "hub", "migrate", "--from", restored, "--to", dsn)
-		if !strings.Contains(out, "copied and counted") || !strings.Contains(out, "in the database") {
+		if !strings.Contains(out, "copied and counted") || !strings.Contains(out, "in the database") ||
+			!strings.Contains(out, "keys of the guests' personal data in the database") {
 			t.Errorf("kunci hub migrate said:\n%s", out)
 		}
 		if _, err := x.kunci("", "hub", "migrate", "--from", restored, "--to", dsn); err == nil ||
@@ -613,7 +614,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		onPG := strings.NewReplacer(
 			fmt.Sprintf("store: %q", filepath.Join(restored, "hub.db")),
-			fmt.Sprintf("store: %q\nstore_keys_file: %q", dsn, filepath.Join(restored, "hub.db.keys")),
+			fmt.Sprintf("store: %q", dsn), // the keys in the database too
 			fmt.Sprintf("events_store: %q", filepath.Join(restored, "hub-events.db")), fmt.Sprintf("events_store: %q", dsn),
 		).Replace(string(cfg))
 		if onPG == string(cfg) {

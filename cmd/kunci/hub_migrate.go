@@ -17,6 +17,7 @@ import (
 	"github.com/kunci-project/kunci/hub/kv/pgkv"
 	"github.com/kunci-project/kunci/hub/migrate"
 	"github.com/kunci-project/kunci/hub/pgstore"
+	"github.com/kunci-project/kunci/hub/server"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/cli"
 )
@@ -34,6 +35,7 @@ func cmdHubMigrate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	from := fs.String("from", "/var/lib/kunci", "the `directory` of the hub's hub.db and hub-events.db (the hub stopped)")
 	to := fs.String("to", "", "the PostgreSQL database, postgres://user@host:5432/db (no password: --to-dsn-file)")
 	toFile := fs.String("to-dsn-file", "", "a `file` holding the database's DSN with its password (mode 0600)")
+	keysFile := fs.String("keys", "", "the keys `file` of the guests' personal data (default DIR/hub.db.keys: hub.yaml's store_keys_file)")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +57,12 @@ func cmdHubMigrate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	storePath := filepath.Join(*from, "hub.db")
 	eventsPath := filepath.Join(*from, "hub-events.db")
+	if *keysFile == "" {
+		*keysFile = storePath + workflow.KeysSuffix
+	}
+	if _, err := os.Stat(*keysFile); err != nil {
+		return fmt.Errorf("the keys file of the guests' personal data: %w: the records are sealed with it; give --keys FILE (hub.yaml's store_keys_file)", err)
+	}
 	src, err := bolt.Open(storePath, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
@@ -75,6 +83,13 @@ func cmdHubMigrate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	defer db.Close()
 	fmt.Fprintf(stdout, "migrating %s to %s\n", *from, pgstore.Redact(dsn))
+	// the keys first: bringing them in again is harmless, and the
+	// workflow's copy is refused once done
+	nk, err := server.ImportKeys(*keysFile, db.Keys())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  keys: %d keys of the guests' personal data in the database\n", nk)
 	im, err := db.Import(cctx, src)
 	if errors.Is(err, pgkv.ErrNotEmpty) {
 		return fmt.Errorf("%s holds a hub's workflow already: migrate into an empty database (%w)", pgstore.Redact(dsn), err)
@@ -106,8 +121,8 @@ func cmdHubMigrate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fmt.Fprintf(stdout, "  events: %d of %d doors, in %d epochs, with %d lost runs: %d copied now, %d in the database\n",
 		c.Events, c.Doors, c.Epochs, c.LostRuns, c.Copied, c.TargetEventsNow)
 	fmt.Fprintf(stdout, "Done. In hub.yaml set store: and events_store: to the database (or store_dsn_file: and\n"+
-		"events_store_dsn_file:), and store_keys_file: %s: the workflow's records are sealed with\n"+
-		"those keys. Keep %s as it is until the hub runs on PostgreSQL.\n",
-		filepath.Join(*from, "hub.db"+workflow.KeysSuffix), *from)
+		"events_store_dsn_file:); the keys of the guests' personal data are in the database too. Keep %s\n"+
+		"as it is until the hub runs on PostgreSQL, then remove it: its keys file keeps the keys of the\n"+
+		"requests the hub purges from now on.\n", *from)
 	return nil
 }

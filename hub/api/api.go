@@ -859,6 +859,10 @@ func (a *API) backup(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 	w.Header().Set("Content-Disposition",
 		fmt.Sprintf(`attachment; filename="kunci-backup-%s.tar"`, start.UTC().Format("20060102-150405")))
 	m, err := a.o.Backup(w)
+	if errors.Is(err, backup.ErrNothing) { // nothing written yet
+		w.Header().Del("Content-Disposition")
+		return withStatus(http.StatusConflict, "%v", err)
+	}
 	if err != nil {
 		a.serverErrors.Add(1)
 		a.o.Log.Error("api: backup failed", "by", p.Name, "err", err)

@@ -92,13 +92,16 @@ const (
 
 // Hub returns the sources of a hub's backup, in their order: its records
 // when wf is a bbolt file (not when they are in PostgreSQL), the keys of
-// their personal data, the doors' events when ev is the bbolt store.
+// their personal data when they are a file (not in PostgreSQL), the
+// doors' events when ev is the bbolt store.
 func Hub(wf *workflow.Store, ev ingest.EventStore) []Source {
 	var srcs []Source
 	if f := wf.File(); f != nil {
 		srcs = append(srcs, Source{Name: StoreName, View: f.View})
 	}
-	srcs = append(srcs, Source{Name: KeysName, View: wf.ViewKeys})
+	if wf.KeysFile() {
+		srcs = append(srcs, Source{Name: KeysName, View: wf.ViewKeys})
+	}
 	if bb, ok := ev.(*ingest.Store); ok {
 		srcs = append(srcs, Source{Name: EventsName, View: bb.DB().View})
 	}
@@ -109,12 +112,16 @@ func Hub(wf *workflow.Store, ev ingest.EventStore) []Source {
 // their personal data in keys (store's path and workflow.KeysSuffix if
 // "") and whose events are in events, by their names in a backup, for
 // Restore; with store or events "" (in PostgreSQL) the archive must have
-// none of them.
+// none of them, and with store and keys "" (the keys in PostgreSQL too)
+// no keys.
 func Files(store, keys, events string) map[string]string {
-	if keys == "" {
+	if keys == "" && store != "" {
 		keys = store + workflow.KeysSuffix
 	}
-	fs := map[string]string{KeysName: keys}
+	fs := map[string]string{}
+	if keys != "" {
+		fs[KeysName] = keys
+	}
 	if store != "" {
 		fs[StoreName] = store
 	}
@@ -124,9 +131,16 @@ func Files(store, keys, events string) map[string]string {
 	return fs
 }
 
+// ErrNothing: a hub that keeps nothing in files (its records, their keys
+// and its events all in PostgreSQL) has nothing to back up here.
+var ErrNothing = errors.New("backup: the hub keeps nothing in files: its records, their keys and its events are in PostgreSQL; back them up with pg_dump")
+
 // Write writes srcs to w as an archive and returns its manifest, sums
-// included.
+// included; with no srcs it writes nothing and returns ErrNothing.
 func Write(w io.Writer, version string, srcs []Source) (Manifest, error) {
+	if len(srcs) == 0 {
+		return Manifest{}, ErrNothing
+	}
 	m := Manifest{Format: Format, Created: time.Now().UTC().Truncate(time.Second), Version: version}
 	for _, s := range srcs {
 		m.Files = append(m.Files, File{Name: s.Name})

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -40,8 +41,9 @@ type Setup struct {
 	// (hub/ingest/pgevents).
 	Store, EventsStore string
 	// StoreKeys is the keys file of the workflow's personal data: the
-	// store's path and workflow.KeysSuffix if empty; required with a
-	// PostgreSQL Store.
+	// store's path and workflow.KeysSuffix if empty. With a PostgreSQL
+	// Store the keys are in the database (hub/kv/pgkv's Keys), and a
+	// keys file here, if there, has its keys brought in at open.
 	StoreKeys string
 	Signer    *permit.Signer
 	SiteKeys  map[string]permit.SiteKey
@@ -121,7 +123,7 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 			h.Close()
 		}
 	}()
-	if h.wf, err = openWorkflow(s); err != nil {
+	if h.wf, err = openWorkflow(s, log); err != nil {
 		return nil, err
 	}
 	events := s.EventsStore
@@ -202,18 +204,27 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 }
 
 // openWorkflow opens the workflow's store: its bbolt file, or its
-// PostgreSQL database.
-func openWorkflow(s Setup) (*workflow.Store, error) {
+// PostgreSQL database with the keys in it.
+func openWorkflow(s Setup, log *slog.Logger) (*workflow.Store, error) {
 	o := workflow.Options{SiteKeys: s.SiteKeys, Signer: s.Signer, MaxWindow: s.MaxPermitWindow, KeysPath: s.StoreKeys}
 	if !pgstore.IsDSN(s.Store) {
 		return workflow.Open(s.Store, o)
 	}
-	if s.StoreKeys == "" {
-		return nil, errors.New("hub store: a PostgreSQL store needs its keys file (store_keys_file)")
-	}
 	db, err := pgkv.Open(context.Background(), s.Store, pgkv.Options{})
 	if err != nil {
 		return nil, err
+	}
+	o.Keys, o.KeysPath = db.Keys(), ""
+	if s.StoreKeys != "" {
+		n, err := ImportKeys(s.StoreKeys, db.Keys())
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("hub store: %w", err)
+		}
+		if n >= 0 {
+			log.Warn("hub store: the keys of the guests' personal data are in the database now; delete the keys file once no hub on bbolt needs it: it keeps the keys of the requests purged from now on",
+				"file", s.StoreKeys, "keys_brought_in", n)
+		}
 	}
 	wf, err := workflow.OpenDB(db, o)
 	if err != nil {
@@ -221,6 +232,36 @@ func openWorkflow(s Setup) (*workflow.Store, error) {
 		return nil, err
 	}
 	return wf, nil
+}
+
+// ImportKeys brings the keys of the keys file at path into keys, those
+// keys has none of, and returns how many it brought; -1 when there is no
+// file at path.
+func ImportKeys(path string, keys workflow.Keys) (int, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return -1, nil
+	}
+	f, err := workflow.OpenKeysFile(path, 2*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	all, err := f.All()
+	if err != nil || len(all) == 0 {
+		return 0, err
+	}
+	stored, err := keys.Add(all)
+	if err != nil {
+		return 0, fmt.Errorf("keys of %s: %w", path, err)
+	}
+	n := 0
+	for id, key := range stored {
+		if !bytes.Equal(key, all[id]) {
+			return 0, fmt.Errorf("keys of %s: the database has another key of %s: each hub had keys of its own; bring in the file of the hub that filed the request", path, id)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Hub returns the hub.

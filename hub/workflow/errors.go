@@ -22,4 +22,6 @@ var (
 	ErrNoSiteKey = errors.New("workflow: no site key")
 	// ErrCorrupt: a stored record cannot be read back.
 	ErrCorrupt = errors.New("workflow: corrupt store record")
+	// ErrNoKeysFile: the keys are not a file (Options.Keys): nothing to back up.
+	ErrNoKeysFile = errors.New("workflow: the keys are not a file")
 )

@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,60 +55,75 @@ type storedRecord struct {
 	Sealed []byte `json:"sealed,omitempty"` // nonce | AES-256-GCM of personalData, the id as additional data
 }
 
-// keyring is the keys file, with every key in memory.
-type keyring struct {
-	mu      sync.RWMutex
-	path    string
-	timeout time.Duration
-	db      *bolt.DB
-	keys    map[string][]byte
+// Keys is where a store keeps the keys sealing its requests' personal
+// data, 32 bytes a request: a file beside a bbolt store (the default), or
+// a table of the PostgreSQL database the hub replicas share
+// (hub/kv/pgkv's Keys). Destroy is the crypto-shredding of a purge: the
+// keys it destroys must be gone from the disk, not only from an index.
+type Keys interface {
+	// All reads every key, by request id.
+	All() (map[string][]byte, error)
+	// Get reads the key of id; nil if it has none.
+	Get(id string) ([]byte, error)
+	// Add stores the keys of ids that have none, in one transaction, and
+	// returns the keys stored now for every id of keys: another process
+	// sharing the keys may have stored one first, and it wins.
+	Add(keys map[string][]byte) (map[string][]byte, error)
+	// Destroy removes the keys of ids so that no copy of them is left on
+	// the disk.
+	Destroy(ids []string) error
+	Close() error
 }
 
-func openKeyring(path string, timeout time.Duration) (*keyring, error) {
-	k := &keyring{path: path, timeout: timeout}
-	if err := k.open(); err != nil {
+// keyring is the keys, with those read so far in memory: every key of a
+// keys file, read at open; for keys shared with other hub processes, a
+// key another one made is read the first time it is needed.
+type keyring struct {
+	mu    sync.RWMutex
+	store Keys
+	keys  map[string][]byte
+}
+
+func newKeyring(store Keys) (*keyring, error) {
+	keys, err := store.All()
+	if err != nil {
+		store.Close()
 		return nil, err
 	}
-	return k, nil
-}
-
-func (k *keyring) open() error {
-	db, err := bolt.Open(k.path, 0o600, &bolt.Options{Timeout: k.timeout})
-	if err != nil {
-		return fmt.Errorf("keys file %s: %w", k.path, err)
-	}
-	keys := map[string][]byte{}
-	err = db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bKeys)
-		if err != nil {
-			return err
+	for id, key := range keys {
+		if len(key) != 32 {
+			store.Close()
+			return nil, fmt.Errorf("%w: key of %q has %d bytes", ErrCorrupt, id, len(key))
 		}
-		return b.ForEach(func(id, key []byte) error {
-			if len(key) != 32 {
-				return fmt.Errorf("%w: key of %q has %d bytes", ErrCorrupt, id, len(key))
-			}
-			keys[string(id)] = append([]byte(nil), key...)
-			return nil
-		})
-	})
-	if err != nil {
-		db.Close()
-		return fmt.Errorf("keys file %s: %w", k.path, err)
 	}
-	k.db, k.keys = db, keys
-	return nil
+	return &keyring{store: store, keys: keys}, nil
 }
 
 func (k *keyring) close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.db.Close()
+	return k.store.Close()
 }
 
+// key returns the key of id, nil if it has none (or it could not be
+// read: the record reads UnreadableGuest until it can).
 func (k *keyring) key(id string) []byte {
 	k.mu.RLock()
-	defer k.mu.RUnlock()
-	return k.keys[id]
+	key := k.keys[id]
+	k.mu.RUnlock()
+	if key != nil {
+		return key
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if key = k.keys[id]; key != nil {
+		return key
+	}
+	if key, err := k.store.Get(id); err == nil && len(key) == 32 {
+		k.keys[id] = key
+		return key
+	}
+	return nil
 }
 
 // ensure returns the key of id, making and storing one if it has none.
@@ -138,19 +153,16 @@ func (k *keyring) ensureAll(ids []string) error {
 	if len(made) == 0 {
 		return nil
 	}
-	err := k.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bKeys)
-		for id, key := range made {
-			if err := b.Put([]byte(id), key); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	stored, err := k.store.Add(made)
 	if err != nil {
-		return fmt.Errorf("keys file %s: %w", k.path, err)
+		return err
 	}
-	maps.Copy(k.keys, made)
+	for id, key := range stored {
+		if len(key) != 32 {
+			return fmt.Errorf("%w: key of %q has %d bytes", ErrCorrupt, id, len(key))
+		}
+		k.keys[id] = key
+	}
 	return nil
 }
 
@@ -161,7 +173,7 @@ func sealable(r *Record) bool {
 
 // ensureFor makes the keys of every record of rs that needs one, in one
 // transaction, so that sealing many (Import, the first Open of an old
-// store) writes the keys file once.
+// store) writes the keys once.
 func (k *keyring) ensureFor(rs []Record) error {
 	var ids []string
 	for i := range rs {
@@ -172,37 +184,181 @@ func (k *keyring) ensureFor(rs []Record) error {
 	return k.ensureAll(ids)
 }
 
-// retain destroys every key keep refuses: it writes the kept keys to a new
-// file, which replaces the old one, so that no page of the file keeps a
-// destroyed key. It does nothing when every key is kept.
+// retain destroys every key keep refuses, of all the keys stored (not
+// only those read so far). It does nothing when every key is kept.
 func (k *keyring) retain(keep func(id string) bool) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	kept := map[string][]byte{}
-	for id, key := range k.keys {
-		if keep(id) {
-			kept[id] = key
+	all, err := k.store.All()
+	if err != nil {
+		return err
+	}
+	var drop []string
+	for id := range all {
+		if !keep(id) {
+			drop = append(drop, id)
 		}
 	}
-	if len(kept) == len(k.keys) {
+	for id := range k.keys {
+		if _, ok := all[id]; !ok && !keep(id) {
+			delete(k.keys, id) // destroyed by another process already
+		}
+	}
+	if len(drop) == 0 {
 		return nil
 	}
-	tmp := k.path + ".new"
-	if err := writeKeys(tmp, kept, k.timeout); err != nil {
+	slices.Sort(drop)
+	if err := k.store.Destroy(drop); err != nil {
+		return err
+	}
+	for _, id := range drop {
+		delete(k.keys, id)
+	}
+	return nil
+}
+
+// fileKeys is the keys file beside a bbolt store (KeysSuffix): a bbolt
+// file of its own, which Destroy writes anew without the destroyed keys,
+// so that no freed page of it keeps one.
+type fileKeys struct {
+	mu      sync.RWMutex
+	path    string
+	timeout time.Duration
+	db      *bolt.DB
+}
+
+// OpenKeysFile opens the keys file at path, creating it if it is not
+// there; timeout bounds the wait for another process to let go of it.
+func OpenKeysFile(path string, timeout time.Duration) (Keys, error) {
+	return openKeysFile(path, timeout)
+}
+
+func openKeysFile(path string, timeout time.Duration) (*fileKeys, error) {
+	f := &fileKeys{path: path, timeout: timeout}
+	if err := f.open(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *fileKeys) open() error {
+	db, err := bolt.Open(f.path, 0o600, &bolt.Options{Timeout: f.timeout})
+	if err == nil {
+		err = db.Update(func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(bKeys)
+			return err
+		})
+		if err != nil {
+			db.Close()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("keys file %s: %w", f.path, err)
+	}
+	f.db = db
+	return nil
+}
+
+func (f *fileKeys) All() (map[string][]byte, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	keys := map[string][]byte{}
+	err := f.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bKeys).ForEach(func(id, key []byte) error {
+			keys[string(id)] = slices.Clone(key)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keys file %s: %w", f.path, err)
+	}
+	return keys, nil
+}
+
+func (f *fileKeys) Get(id string) ([]byte, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var key []byte
+	err := f.db.View(func(tx *bolt.Tx) error {
+		key = slices.Clone(tx.Bucket(bKeys).Get([]byte(id)))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keys file %s: %w", f.path, err)
+	}
+	return key, nil
+}
+
+func (f *fileKeys) Add(keys map[string][]byte) (map[string][]byte, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	stored := make(map[string][]byte, len(keys))
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bKeys)
+		for id, key := range keys {
+			if had := b.Get([]byte(id)); had != nil {
+				stored[id] = slices.Clone(had)
+				continue
+			}
+			if err := b.Put([]byte(id), key); err != nil {
+				return err
+			}
+			stored[id] = key
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keys file %s: %w", f.path, err)
+	}
+	return stored, nil
+}
+
+// Destroy writes the kept keys to a new file, which replaces the old one.
+func (f *fileKeys) Destroy(ids []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	kept := map[string][]byte{}
+	err := f.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bKeys).ForEach(func(id, key []byte) error {
+			if !slices.Contains(ids, string(id)) {
+				kept[string(id)] = slices.Clone(key)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("keys file %s: %w", f.path, err)
+	}
+	tmp := f.path + ".new"
+	if err := writeKeys(tmp, kept, f.timeout); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("keys file %s: %w", k.path, err)
+		return fmt.Errorf("keys file %s: %w", f.path, err)
 	}
-	if err := k.db.Close(); err != nil {
-		return fmt.Errorf("keys file %s: %w", k.path, err)
+	if err := f.db.Close(); err != nil {
+		return fmt.Errorf("keys file %s: %w", f.path, err)
 	}
-	err := durable.Replace(tmp, k.path)
-	if oerr := k.open(); oerr != nil {
+	err = durable.Replace(tmp, f.path)
+	if oerr := f.open(); oerr != nil {
 		return errors.Join(err, oerr)
 	}
 	if err != nil {
-		return fmt.Errorf("keys file %s: %w", k.path, err)
+		return fmt.Errorf("keys file %s: %w", f.path, err)
 	}
 	return nil
+}
+
+func (f *fileKeys) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.db.Close()
+}
+
+// view runs fn in a read transaction of the file (a backup), under the
+// lock a Destroy takes to write it anew.
+func (f *fileKeys) view(fn func(*bolt.Tx) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.db.View(fn)
 }
 
 // writeKeys writes a new keys file of keys at path.

@@ -198,6 +198,10 @@ type Options struct {
 	// Back it up with the store, at the same time: without it the names,
 	// NIKs and phones of the store cannot be read.
 	KeysPath string
+	// Keys, if set, keeps the keys instead of a keys file (OpenDB): the
+	// table of the PostgreSQL database the hub replicas share
+	// (hub/kv/pgkv's Keys). The store closes it.
+	Keys Keys
 }
 
 var (
@@ -209,9 +213,8 @@ var (
 // (OpenDB): permit requests and the staff register, and the keys file
 // sealing the requests' personal data.
 //
-// The keys file is a file of this process's, read into memory at open;
-// a key made by another hub process sharing a database is not in it (see
-// OpenDB).
+// The keys are in a file of this process's beside a bbolt store, or in
+// the database the hub replicas share (Options.Keys).
 type Store struct {
 	db   kv.DB
 	file *bolt.DB // the bbolt file, nil in another kv.DB
@@ -239,18 +242,15 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 // OpenDB opens the store in db, a kv.DB that is not a bbolt file
-// (PostgreSQL: hub/kv/pgkv), with its keys file at opts.KeysPath; Close
-// closes db. A store made here is sealed from its first record: it was
-// never written in clear, and has no file to compact.
-//
-// The keys file stays a file of this process (bbolt locks it to one):
-// hub processes sharing db each need a copy of the same keys file, and a
-// request filed by one reads UnreadableGuest in the others until their
-// copy has its key.
+// (PostgreSQL: hub/kv/pgkv), with its keys in opts.Keys (the hub
+// replicas sharing db share them: a key one made is read by another the
+// first time it is needed), or else a keys file at opts.KeysPath; Close
+// closes db and the keys. A store made here is sealed from its first
+// record: it was never written in clear, and has no file to compact.
 func OpenDB(db kv.DB, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
-	if opts.KeysPath == "" {
-		return nil, errors.New("workflow store: no keys file (Options.KeysPath)")
+	if opts.KeysPath == "" && opts.Keys == nil {
+		return nil, errors.New("workflow store: no keys (Options.Keys or KeysPath)")
 	}
 	newKeys, keys, err := openKeys(opts)
 	if err != nil {
@@ -281,10 +281,19 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// openKeys opens the keys file, and says whether it was not there.
+// openKeys opens the keys, and says whether they are a keys file that
+// was not there.
 func openKeys(opts Options) (bool, *keyring, error) {
+	if opts.Keys != nil {
+		keys, err := newKeyring(opts.Keys)
+		return false, keys, err
+	}
 	_, statErr := os.Stat(opts.KeysPath)
-	keys, err := openKeyring(opts.KeysPath, opts.Timeout)
+	f, err := openKeysFile(opts.KeysPath, opts.Timeout)
+	if err != nil {
+		return false, nil, err
+	}
+	keys, err := newKeyring(f)
 	return errors.Is(statErr, os.ErrNotExist), keys, err
 }
 
@@ -412,10 +421,19 @@ func (s *Store) File() *bolt.DB { return s.file }
 
 // ViewKeys runs fn in a read transaction of the keys file (KeysSuffix),
 // for a backup: under the lock that a purge takes to write the file anew.
+// Keys kept elsewhere (Options.Keys) have no file: ErrNoKeysFile.
 func (s *Store) ViewKeys(fn func(*bolt.Tx) error) error {
-	s.keys.mu.RLock()
-	defer s.keys.mu.RUnlock()
-	return s.keys.db.View(fn)
+	f, ok := s.keys.store.(*fileKeys)
+	if !ok {
+		return ErrNoKeysFile
+	}
+	return f.view(fn)
+}
+
+// KeysFile reports whether the keys are a keys file (not Options.Keys).
+func (s *Store) KeysFile() bool {
+	_, ok := s.keys.store.(*fileKeys)
+	return ok
 }
 
 // Close closes the store and the keys file.

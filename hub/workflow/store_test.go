@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/hub/kv/kvtest"
+	"github.com/kunci-project/kunci/hub/kv/pgkv"
 	"github.com/kunci-project/kunci/permit"
 )
 
@@ -22,20 +23,21 @@ type fixture struct {
 }
 
 // place makes a place for a store for t and returns its opener: a bbolt
-// file, or a PostgreSQL database and a keys file under TestOnPostgres.
+// file, or a PostgreSQL database with the keys in it under
+// TestOnPostgres.
 func place(t testing.TB) func(Options) (*Store, error) {
 	t.Helper()
 	if !kvtest.OnPostgres(t) {
 		path := filepath.Join(t.TempDir(), "wf.db")
 		return func(o Options) (*Store, error) { return Open(path, o) }
 	}
-	open, keys := kvtest.Postgres(t), filepath.Join(t.TempDir(), "wf.db"+KeysSuffix)
+	open := kvtest.Postgres(t)
 	return func(o Options) (*Store, error) {
 		db, err := open()
 		if err != nil {
 			return nil, err
 		}
-		o.KeysPath = keys
+		o.Keys, o.KeysPath = db.(*pgkv.DB).Keys(), ""
 		s, err := OpenDB(db, o)
 		if err != nil {
 			db.Close()
@@ -47,7 +49,7 @@ func place(t testing.TB) func(Options) (*Store, error) {
 // TestOnPostgres runs the store's tests again on PostgreSQL.
 func TestOnPostgres(t *testing.T) {
 	kvtest.RunOnPostgres(t, TestTransitions, TestRefusals, TestRequestValidation, TestFullLifeSignedAndOrdered,
-		TestStaffRegister, TestPurge, TestPurgeRefusesShortRetention, TestPurgedGuestBook, TestLostKeyReadsUnreadable, TestOpenRefusesAStoreWithoutItsKeys,
+		TestStaffRegister, TestPurge, TestPurgeRefusesShortRetention, TestPurgedGuestBook, TestLostKeyReadsUnreadable,
 		TestRequestRefusesHiddenText, TestRequestPolicyLimits, TestReasonsAndNamesRefuseHiddenText,
 		TestSelfApprovalUnderAnotherSpelling)
 }
