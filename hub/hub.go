@@ -92,6 +92,7 @@ type Hub struct {
 	brokers onBroker
 
 	cmds           *metrics.Counter // commands published
+	followed       *metrics.Counter // records another replica changed, read again
 	notifyFailed   *metrics.Counter // notifications not handed to the notifier
 	alarmFailed    *metrics.Counter // alarm records not written
 	watchesRefused *metrics.Counter // Watch calls refused, MaxWatchers open
@@ -128,6 +129,8 @@ func New(o Options) (*Hub, error) {
 	h := &Hub{o: o, wf: o.Workflow, ev: o.Events, live: newLive(), recs: newRecords(o.Metrics),
 		doors: map[DoorName]topic.Door{}, log: o.Log, waits: waits{m: map[string]*pending{}},
 		cmds: o.Metrics.Counter("kunci_hub_commands_total", "Signed commands published to the doors."),
+		followed: o.Metrics.Counter("kunci_hub_records_followed_total",
+			"Permit and staff records another hub replica on the same PostgreSQL store changed, read again by this one (its guest book, waits and retained records)."),
 		watchesRefused: o.Metrics.Counter("kunci_hub_watchers_refused_total",
 			"Watch streams (the API's and the console's) refused because max_watchers were open.")}
 	o.Metrics.GaugeFunc("kunci_hub_watchers", "Watchers of the doors' live state open now (watch and dashboard streams).",
@@ -273,7 +276,12 @@ const ClearAfter = 24 * time.Hour
 // hub down longer leaves their retained documents, which no door obeys).
 const clearWithin = 7 * 24 * time.Hour
 
-func (h *Hub) publishPermit(r *workflow.Record) error {
+func (h *Hub) publishPermit(r *workflow.Record) error { return h.retainPermit(r, h.recs.set) }
+
+// retainPermit is publishPermit setting the retained document through
+// set: records.set publishes it, records.keep only keeps it for the next
+// connection's republishing.
+func (h *Hub) retainPermit(r *workflow.Record, set func(topic string, doc []byte)) error {
 	if !r.Published() {
 		return nil
 	}
@@ -286,18 +294,20 @@ func (h *Hub) publishPermit(r *workflow.Record) error {
 		return fmt.Errorf("hub: permit %s: %w", r.ID, err)
 	}
 	if ended > ClearAfter {
-		h.recs.set(t.Permit(r.ID), []byte{}) // an empty retained message clears the topic
+		set(t.Permit(r.ID), []byte{}) // an empty retained message clears the topic
 		return nil
 	}
 	doc, _, err := h.wf.Document(r)
 	if err != nil {
 		return fmt.Errorf("hub: sign permit %s: %w", r.ID, err)
 	}
-	h.recs.set(t.Permit(r.ID), doc)
+	set(t.Permit(r.ID), doc)
 	return nil
 }
 
-func (h *Hub) publishStaff(id string) error {
+func (h *Hub) publishStaff(id string) error { return h.retainStaff(id, h.recs.set) }
+
+func (h *Hub) retainStaff(id string, set func(topic string, doc []byte)) error {
 	m, err := h.wf.Staff(id)
 	if err != nil {
 		return err
@@ -307,9 +317,62 @@ func (h *Hub) publishStaff(id string) error {
 		return fmt.Errorf("hub: sign staff %s: %w", id, err)
 	}
 	for _, d := range h.siteDoors(m.Site, m.Doors) {
-		h.recs.set(d.Staff(id), doc)
+		set(d.Staff(id), doc)
 	}
 	return nil
+}
+
+// Followed takes what another hub replica sharing the store changed of
+// the records (hub/kv/pgkv's Watch): the permits of ids, the staff members
+// of staff, or every record when all (notifications may have been
+// missed). A permit's record reaches the guest book (a purge's too: its
+// rows lose the guest), the waits and the notification of its step (sent
+// once whoever hands it on: the notifier's queue keys it), and the
+// retained record this hub republishes at its next connection, kept but
+// not published now: the replica that changed it published it.
+func (h *Hub) Followed(ids, staff []string, all bool) error {
+	var recs []workflow.Record
+	if all {
+		var err error
+		if recs, err = h.wf.List(); err != nil {
+			return fmt.Errorf("hub: follow the records: %w", err)
+		}
+		h.book.AddPermits(recs)
+	} else {
+		for _, id := range ids {
+			r, err := h.wf.Get(id)
+			if errors.Is(err, workflow.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("hub: follow permit %s: %w", id, err)
+			}
+			h.book.AddPermit(r)
+			recs = append(recs, r)
+		}
+	}
+	var errs []error
+	for i := range recs {
+		h.workflowStep(&recs[i])
+		errs = append(errs, h.retainPermit(&recs[i], h.recs.keep))
+	}
+	if all {
+		ms, err := h.wf.ListStaff()
+		if err != nil {
+			return fmt.Errorf("hub: follow the staff: %w", err)
+		}
+		staff = staff[:0]
+		for _, m := range ms {
+			staff = append(staff, m.ID)
+		}
+	}
+	for _, id := range staff {
+		if err := h.retainStaff(id, h.recs.keep); err != nil && !errors.Is(err, workflow.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	h.followed.Add(uint64(len(recs) + len(staff)))
+	return errors.Join(errs...)
 }
 
 // siteDoors returns the configured doors of site, only those named when

@@ -53,6 +53,20 @@ func (r *records) set(topic string, doc []byte) {
 	r.wake()
 }
 
+// keep makes doc the retained document of topic without queueing it:
+// another hub published it; this one publishes it with every document at
+// its next connection (all).
+// A clear (empty) forgets the topic: the other hub cleared it.
+func (r *records) keep(topic string, doc []byte) {
+	r.mu.Lock()
+	if len(doc) == 0 {
+		delete(r.docs, topic)
+	} else {
+		r.docs[topic] = doc
+	}
+	r.mu.Unlock()
+}
+
 // all queues every document again (a new connection).
 func (r *records) all() {
 	r.mu.Lock()

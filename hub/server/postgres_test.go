@@ -254,3 +254,122 @@ func TestDailyLedOnceOnPostgres(t *testing.T) {
 	lead.stop()
 	waitfor.Until(t, 20*time.Second, "the other hub leading it", func() bool { return other.h.Leading() == 1 })
 }
+
+// Two hub replicas at once on one PostgreSQL database and one broker,
+// taking the door's events through the shared subscription: a permit
+// filed, classified, approved and escorted on one alone reads on the
+// other, guest and all (the keys in the database); the visit's events,
+// split between them, make the same guest-book row on both, the guest's
+// name on it (the other's record followed); and each one's doors show the
+// door's last event, whichever stored it.
+func TestReplicasOnPostgres(t *testing.T) {
+	dsn := pgtest.DB(t)
+	broker := mqtttest.StartMosquitto(t).URL()
+	signer := permit.NewSigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize)))
+	type replica struct {
+		h    *server.Server
+		base string
+	}
+	start := func(i int) replica {
+		s := server.Setup{Store: dsn, EventsStore: dsn, Shared: true,
+			Signer: signer, SiteKeys: map[string]permit.SiteKey{"demo": bytes.Repeat([]byte{2}, permit.SiteKeySize)},
+			Doors: []hub.DoorName{{Site: demo.Site, Door: demo.Door}},
+			Link:  mqttlink.Options{Broker: broker, ClientID: fmt.Sprintf("test-hub-%d", i)}, OnlyDoors: true}
+		h, err := server.Open(s, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		g := lifecycle.New(ctx, lifecycle.Options{})
+		h.Start(g)
+		h.Serve(g, l, "", "")
+		t.Cleanup(func() {
+			cancel()
+			if err := g.Wait(); err != nil {
+				t.Errorf("Wait = %v", err)
+			}
+		})
+		return replica{h, "http://" + l.Addr().String()}
+	}
+	a, b := start(1), start(2)
+	ctx := context.Background()
+	tok, _, err := a.h.Tokens().Issue("pg-admin", []auth.Role{auth.Admin, auth.Requester, auth.Coordinator, auth.Approver}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := client.New(a.base, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := client.New(b.base, tok) // the token, issued on one, answers on the other
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.PutStaff(ctx, api.StaffRequest{ID: "S-004", Name: "Budi", Site: "demo",
+		CardUIDs: []string{"A1B2C3D4"}, Escort: true}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	p, err := ca.Request(ctx, api.PermitRequest{Site: "demo", Door: "server-room", Guest: "Andi",
+		NIK: "3302011234567890", Organisation: "PT Jaringan", Purpose: "replace switch", NotBefore: at.Add(-time.Hour),
+		NotAfter: at.Add(8 * time.Hour), CardUID: "04A1B2C3D4E5F6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := p.ID
+	if _, err := ca.Coordinate(ctx, id, permit.Server); err != nil {
+		t.Fatal(err)
+	}
+	atok, _, err := a.h.Tokens().Issue("pg-approver", []auth.Role{auth.Approver}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approver, err := client.New(a.base, atok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := approver.Approve(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := approver.Escort(ctx, id, "S-004"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := cb.Permit(ctx, id); err != nil || p.State != workflow.Issued || p.Guest != "Andi" {
+		t.Fatalf("the permit read on the other replica: %+v, %v", p, err)
+	}
+	var evs []string
+	for i, typ := range []wire.EventType{wire.EvEscortAwaited, wire.EvGranted, wire.EvUnlocked, wire.EvOpened,
+		wire.EvVisitEntered, wire.EvClosed, wire.EvLocked, wire.EvExitRequested, wire.EvVisitExited, wire.EvSecured} {
+		seq := i + 1
+		evs = append(evs, fmt.Sprintf(`{"id":"demo/server-room/e1/%d","seq":%d,"epoch":"e1","site":"demo","door":"server-room","type":%q,"at":%q,"clock_synced":true,"boot":"b","mono_ns":%d,"permit":%q,"escort":"S-004"}`,
+			seq, seq, typ, at.Add(time.Duration(seq)*time.Minute).Format(time.RFC3339Nano), seq, id))
+	}
+	storeEvents(t, broker, evs...)
+	for i, c := range []*client.Client{ca, cb} {
+		waitfor.NoError(t, 10*time.Second, func() error {
+			rows, err := c.GuestBook(ctx, workflow.Filter{Site: "demo", Door: "server-room"})
+			if err != nil {
+				return err
+			}
+			if len(rows) != 1 {
+				return fmt.Errorf("replica %d's guest book: %d rows; want 1: %+v", i, len(rows), rows)
+			}
+			if r := rows[0]; r.Permit != id || r.Guest != "Andi" || !r.Entered.Equal(at.Add(5*time.Minute)) ||
+				!r.Exited.Equal(at.Add(9*time.Minute)) || !r.Secured.Equal(at.Add(10*time.Minute)) {
+				return fmt.Errorf("replica %d's guest-book row: %+v", i, r)
+			}
+			doors, err := c.Doors(ctx)
+			if err != nil {
+				return err
+			}
+			if len(doors) != 1 || doors[0].LastEvent != wire.EvSecured {
+				return fmt.Errorf("replica %d's doors: %+v; want the door's last event room.secured", i, doors)
+			}
+			return nil
+		})
+	}
+}

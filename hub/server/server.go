@@ -310,6 +310,12 @@ func (h *Server) Start(g *lifecycle.Group) {
 	if h.notify != nil {
 		g.Go(lifecycle.Serve, "hub notify", h.once("notify", h.notify.Run))
 	}
+	if db, ok := h.wf.KV().(*pgkv.DB); ok {
+		g.Go(lifecycle.Serve, "hub follow", func(ctx context.Context) error {
+			h.follow(ctx, db)
+			return nil
+		})
+	}
 	g.Go(lifecycle.Serve, "hub daily", h.once("daily", func(ctx context.Context) error {
 		h.daily(ctx)
 		return nil

@@ -209,6 +209,24 @@ var (
 	bStaff   = []byte("staff")
 )
 
+// Records names the records a write of the store's bucket touched, for a
+// hub process that follows another's writes (hub/kv/pgkv's Watch): the
+// ids of permit requests or of staff members (a key is its record's id);
+// records says whether the bucket holds records at all.
+func Records(bucket []byte, keys [][]byte) (permits, staff []string, records bool) {
+	var ids []string
+	for _, k := range keys {
+		ids = append(ids, string(k))
+	}
+	switch string(bucket) {
+	case string(bPermits):
+		return ids, nil, true
+	case string(bStaff):
+		return nil, ids, true
+	}
+	return nil, nil, false
+}
+
 // Store is the workflow's store, a bbolt file (Open) or another kv.DB
 // (OpenDB): permit requests and the staff register, and the keys file
 // sealing the requests' personal data.

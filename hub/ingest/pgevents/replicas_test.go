@@ -83,7 +83,7 @@ func startIngests(t *testing.T, dsn string, signer *permit.Signer, opt func(i in
 	waitfor.Until(t, 10*time.Second, "both ingests to listen", func() bool {
 		var n int
 		err := stores[0].Pool().QueryRow(context.Background(),
-			"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN "+pgevents.Channel+"'").Scan(&n)
+			"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = $1", `LISTEN "`+pgevents.Channel+`"`).Scan(&n)
 		return err == nil && n == len(stores)
 	})
 	return ins, stores, stop

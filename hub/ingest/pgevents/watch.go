@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kunci-project/kunci/hub/ingest"
+	"github.com/kunci-project/kunci/hub/pgstore"
 )
 
 // Channel is the PostgreSQL notification channel on which every commit and
@@ -42,8 +43,8 @@ func queueNotifyBook(b *pgx.Batch, n int64) {
 	b.Queue(`SELECT pg_notify($1, json_build_object('book', $2::bigint)::text)`, Channel, n)
 }
 
-// watchRetry is the wait before Watch connects again after its connection
-// was lost.
+// watchRetry is the wait before a failed catch-up of the book is tried
+// again.
 const watchRetry = time.Second
 
 // Watch calls fn with each stream a commit moved on, this process's and
@@ -72,14 +73,24 @@ func (s *Store) Watch(ctx context.Context, fn func(ingest.Advance)) {
 		default: // a catch-up is due already
 		}
 	}
-	for ctx.Err() == nil {
-		s.listen(ctx, fn, poke)
-		select {
-		case <-ctx.Done():
+	pgstore.Listen(ctx, s.pool, Channel, s.timeout, func() {
+		fn(ingest.Advance{})
+		poke()
+	}, func(payload string) {
+		var a advance
+		if json.Unmarshal([]byte(payload), &a) != nil {
 			return
-		case <-time.After(watchRetry):
 		}
-	}
+		if a.Book > s.bookAt.Load() { // another replica's
+			poke()
+		}
+		if a.Through <= 0 {
+			return
+		}
+		from := uint64(max(a.From, 0))
+		fn(ingest.Advance{Site: a.Site, Door: a.Door, Epoch: a.Epoch, From: min(from, uint64(a.Through)), Through: uint64(a.Through),
+			Mine: a.By == s.id})
+	})
 }
 
 // followBook catches the book up each time wake has a value, until ctx
@@ -99,43 +110,5 @@ func (s *Store) followBook(ctx context.Context, wake chan struct{}) {
 			s.bookErrors.Add(1)
 			retry.Reset(watchRetry)
 		}
-	}
-}
-
-// listen listens on one connection until it fails or ctx ends.
-func (s *Store) listen(ctx context.Context, fn func(ingest.Advance), book func()) error {
-	cctx, cancel := context.WithTimeout(ctx, s.timeout)
-	conn, err := pgx.ConnectConfig(cctx, s.pool.Config().ConnConfig.Copy())
-	if err == nil {
-		_, err = conn.Exec(cctx, "LISTEN "+Channel)
-	}
-	cancel()
-	if err != nil {
-		if conn != nil {
-			conn.Close(context.Background())
-		}
-		return err
-	}
-	defer conn.Close(context.Background())
-	fn(ingest.Advance{})
-	book()
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		var a advance
-		if json.Unmarshal([]byte(n.Payload), &a) != nil {
-			continue
-		}
-		if a.Book > s.bookAt.Load() { // another replica's
-			book()
-		}
-		if a.Through <= 0 {
-			continue
-		}
-		from := uint64(max(a.From, 0))
-		fn(ingest.Advance{Site: a.Site, Door: a.Door, Epoch: a.Epoch, From: min(from, uint64(a.Through)), Through: uint64(a.Through),
-			Mine: a.By == s.id})
 	}
 }

@@ -2,6 +2,7 @@ package pgkv
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -36,6 +37,7 @@ type DB struct {
 	pool    *pgxpool.Pool
 	timeout time.Duration
 	closed  atomic.Bool
+	id      string // names this DB in its notifications (Watch)
 }
 
 var _ kv.DB = (*DB)(nil)
@@ -53,7 +55,7 @@ func Open(ctx context.Context, dsn string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgkv: %w", err)
 	}
-	return &DB{pool: pool, timeout: o.Timeout}, nil
+	return &DB{pool: pool, timeout: o.Timeout, id: rand.Text()}, nil
 }
 
 // Close closes the pool.
@@ -106,6 +108,11 @@ func (d *DB) run(o pgx.TxOptions, write bool, fn func(kv.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	if len(t.changed) > 0 {
+		if _, err := ptx.Exec(ctx, "SELECT pg_notify($1, $2)", Channel, d.notification(t.changed)); err != nil {
+			return fmt.Errorf("pgkv: notify: %w", err)
+		}
+	}
 	if err := ptx.Commit(ctx); err != nil {
 		return fmt.Errorf("pgkv: commit: %w", err)
 	}
@@ -119,6 +126,27 @@ type tx struct {
 	tx    pgx.Tx
 	write bool
 	err   error
+	// changed are the keys written, by bucket (nil: the whole bucket),
+	// for the notification at commit (Watch)
+	changed map[string]map[string]bool
+}
+
+// change notes that key of bucket was written; a nil key, the whole
+// bucket.
+func (t *tx) change(bucket, key []byte) {
+	if t.changed == nil {
+		t.changed = map[string]map[string]bool{}
+	}
+	keys, ok := t.changed[string(bucket)]
+	switch {
+	case key == nil:
+		t.changed[string(bucket)] = nil
+	case ok && keys == nil: // the whole bucket already
+	case !ok:
+		t.changed[string(bucket)] = map[string]bool{string(key): true}
+	default:
+		keys[string(key)] = true
+	}
 }
 
 func (t *tx) fail(what string, err error) error {
@@ -157,6 +185,7 @@ func (t *tx) DeleteBucket(name []byte) error {
 	if err := t.exec("delete bucket", "DELETE FROM kv WHERE bucket = $1", name); err != nil {
 		return err
 	}
+	t.change(name, nil)
 	return t.exec("delete bucket", "DELETE FROM kv_sequences WHERE bucket = $1", name)
 }
 
@@ -194,6 +223,7 @@ func (b *bucket) Put(key, value []byte) error {
 	if value == nil {
 		value = []byte{} // nil is SQL's NULL
 	}
+	b.t.change(b.name, key)
 	return b.t.exec("put", `INSERT INTO kv (bucket, key, value) VALUES ($1, $2, $3)
 ON CONFLICT (bucket, key) DO UPDATE SET value = EXCLUDED.value`, b.name, key, value)
 }
@@ -202,6 +232,7 @@ func (b *bucket) Delete(key []byte) error {
 	if err := b.t.writable(); err != nil {
 		return err
 	}
+	b.t.change(b.name, key)
 	return b.t.exec("delete", "DELETE FROM kv WHERE bucket = $1 AND key = $2", b.name, key)
 }
 

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"sync"
+
+	"github.com/kunci-project/kunci/hub/kv/pgkv"
+	"github.com/kunci-project/kunci/hub/workflow"
+)
+
+// follower hands the records the other hub replicas change (pgkv's Watch)
+// to the hub (hub.Hub.Followed) in a goroutine of its own, so that the
+// notifications never wait for the reading: what came meanwhile is taken
+// in one go, and a lost notification (the listening connection made anew)
+// reads every record again.
+type follower struct {
+	mu      sync.Mutex
+	permits map[string]bool
+	staff   map[string]bool
+	all     bool
+	wake    chan struct{}
+}
+
+// follow runs until ctx ends.
+func (h *Server) follow(ctx context.Context, db *pgkv.DB) {
+	f := &follower{permits: map[string]bool{}, staff: map[string]bool{}, wake: make(chan struct{}, 1)}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { db.Watch(ctx, f.add) })
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.wake:
+		}
+		permits, staff, all := f.take()
+		if err := h.hub.Followed(permits, staff, all); err != nil {
+			h.log.Error("hub: follow the other replicas' records", "err", err)
+		}
+	}
+}
+
+func (f *follower) add(c pgkv.Change) {
+	f.mu.Lock()
+	if c.Bucket == nil {
+		// listening, at first or anew: what was written before is
+		// unknown (since the hub read the records at its open, or since
+		// the connection was lost)
+		f.all = true
+	} else if permits, staff, records := workflow.Records(c.Bucket, c.Keys); records {
+		f.all = f.all || c.All
+		for _, id := range permits {
+			f.permits[id] = true
+		}
+		for _, id := range staff {
+			f.staff[id] = true
+		}
+	}
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (f *follower) take() (permits, staff []string, all bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id := range f.permits {
+		permits = append(permits, id)
+	}
+	for id := range f.staff {
+		staff = append(staff, id)
+	}
+	all = f.all
+	clear(f.permits)
+	clear(f.staff)
+	f.all = false
+	return permits, staff, all
+}
