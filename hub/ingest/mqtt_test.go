@@ -7,13 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/kunci-project/kunci/agent"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/internal/mqtttest"
+	"github.com/kunci-project/kunci/internal/uplinktest"
 	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/sync/mqttlink"
 	"github.com/kunci-project/kunci/sync/outbox"
@@ -125,15 +124,8 @@ func (h *hubSide) close(t *testing.T) {
 	}
 }
 
-type agentSide struct {
-	runner
-	st       *agent.Store
-	link     *mqttlink.Link
-	pump     *outbox.Pump
-	notify   chan struct{}
-	appended atomic.Uint64
-	ackErrs  chan error
-}
+// agentSide is the door of these tests: its store and its uplink.
+type agentSide = uplinktest.Door
 
 // startAgent opens an agent store and runs the pump on a clean-session
 // link that takes the hub's acks.
@@ -146,66 +138,7 @@ func startAgent(t *testing.T, broker string) *agentSide {
 // keys the tests').
 func startAgentWith(t *testing.T, broker string, o outbox.Options) *agentSide {
 	t.Helper()
-	st, err := agent.OpenStore(filepath.Join(t.TempDir(), "agent.db"), door.Site, door.Door)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &agentSide{st: st, notify: make(chan struct{}, 1), ackErrs: make(chan error, 1)}
-	a.link, err = mqttlink.New(mqttlink.Options{Broker: broker, ClientID: "agent-demo-server-room", CleanSession: true,
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: 250 * time.Millisecond,
-		Subscriptions: map[string]byte{door.EventsAck(): 1}}, func(m mqttlink.Message) {
-		if err := a.pump.HandleAck(m.Payload); err != nil {
-			select {
-			case a.ackErrs <- err:
-			default:
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Door, o.Keys = door, hubKeys
-	a.pump, err = outbox.New(st, a.link, a.notify, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a.runner.cancel = cancel
-	goRun(t, ctx, &a.runner, "agent link", a.link.Run)
-	goRun(t, ctx, &a.runner, "pump", a.pump.Run)
-	t.Cleanup(func() {
-		a.stop()
-		st.Close()
-	})
-	return a
-}
-
-// appendAll appends total events in batches of 20, one batch every 5 ms,
-// signalling the pump after each as the door does; done closes at the end.
-func (a *agentSide) appendAll(t *testing.T, total uint64) (done chan struct{}) {
-	done = make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for n := a.appended.Load(); n < total; n = a.appended.Load() {
-			b := &agent.Batch{}
-			for range min(20, total-n) {
-				b.Events = append(b.Events, agent.Event{Type: wire.EvTap, Reader: "entry", Detail: "uplink test"})
-			}
-			if err := a.st.Append(b); err != nil {
-				t.Error(err)
-				return
-			}
-			a.appended.Add(uint64(len(b.Events)))
-			select {
-			case a.notify <- struct{}{}:
-			default:
-			}
-			<-tick.C
-		}
-	}()
-	return done
+	return uplinktest.Start(t, uplinktest.Options{Broker: broker, Door: door, Keys: hubKeys, Outbox: o})
 }
 
 // waitAllAcked waits until the hub stored and the agent deleted every
@@ -213,17 +146,17 @@ func (a *agentSide) appendAll(t *testing.T, total uint64) (done chan struct{}) {
 func waitAllAcked(t *testing.T, a *agentSide, h *hubSide, within time.Duration) {
 	t.Helper()
 	waitfor.NoError(t, within, func() error {
-		acked, err := a.st.Acked()
+		acked, err := a.Store.Acked()
 		if err != nil {
 			t.Fatal(err)
 		}
-		through, err := h.st.Through(door.Site, door.Door, a.st.Epoch())
+		through, err := h.st.Through(door.Site, door.Door, a.Store.Epoch())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := a.appended.Load(); acked != n || through != n {
+		if n := a.Appended(); acked != n || through != n {
 			return fmt.Errorf("hub through %d, agent acked %d of %d; pump %+v; ingest %+v",
-				through, acked, n, a.pump.Stats(), h.in.Stats())
+				through, acked, n, a.Pump.Stats(), h.in.Stats())
 		}
 		return nil
 	})
@@ -233,7 +166,7 @@ func waitAllAcked(t *testing.T, a *agentSide, h *hubSide, within time.Duration) 
 // in seq order, and the agent none; it returns the stored events.
 func checkHub(t *testing.T, a *agentSide, h *hubSide) []ingest.Event {
 	t.Helper()
-	n := a.appended.Load()
+	n := a.Appended()
 	var evs []ingest.Event
 	ids := map[string]bool{}
 	err := h.st.Walk(door.Site, door.Door, func(e ingest.Event) error {
@@ -251,31 +184,20 @@ func checkHub(t *testing.T, a *agentSide, h *hubSide) []ingest.Event {
 		t.Fatalf("hub holds %d events; want %d", len(evs), n)
 	}
 	for i, e := range evs {
-		if e.Seq != uint64(i+1) || e.Epoch != a.st.Epoch() || e.Type != wire.EvTap {
-			t.Fatalf("hub's event #%d is %+v; want seq %d of epoch %s", i, e, i+1, a.st.Epoch())
+		if e.Seq != uint64(i+1) || e.Epoch != a.Store.Epoch() || e.Type != wire.EvTap {
+			t.Fatalf("hub's event #%d is %+v; want seq %d of epoch %s", i, e, i+1, a.Store.Epoch())
 		}
 	}
-	if left, err := a.st.Events(0, 10); err != nil || len(left) != 0 {
+	if left, err := a.Store.Events(0, 10); err != nil || len(left) != 0 {
 		t.Fatalf("agent store still holds %d events (%v); want none: all acked", len(left), err)
 	}
 	if total, err := h.st.Total(); err != nil || total != n {
 		t.Errorf("hub Total = %d, %v; want %d", total, err, n)
 	}
-	select {
-	case err := <-a.ackErrs:
+	if err := a.AckError(); err != nil {
 		t.Errorf("the agent refused an ack of the hub: %v", err)
-	default:
 	}
 	return evs
-}
-
-// outstanding returns how many appended events the hub has not acked.
-func (a *agentSide) outstanding(t *testing.T) uint64 {
-	acked, err := a.st.Acked()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.appended.Load() - acked
 }
 
 // TestUplinkSurvivesBrokerRestarts: 10,000 events stream in while the
@@ -289,28 +211,28 @@ func TestUplinkSurvivesBrokerRestarts(t *testing.T) {
 	h := startHub(t, b.URL(), filepath.Join(t.TempDir(), "hub.db"))
 	defer h.close(t)
 	a := startAgent(t, b.URL())
-	waitfor.Until(t, 10*time.Second, "the agent's link", a.link.Connected)
-	done := a.appendAll(t, total)
+	waitfor.Until(t, 10*time.Second, "the agent's link", a.Link.Connected)
+	done := a.AppendAll(t, total)
 	type span struct{ from, to uint64 }
 	var down []span // events stored while the broker was down
 	var unacked []uint64
 	for r := uint64(1); r <= rounds; r++ {
-		waitfor.Until(t, 20*time.Second, "events to stream", func() bool { return a.appended.Load() >= r*total/(rounds+1) })
-		unacked = append(unacked, a.outstanding(t))
-		conns := a.link.Connections()
+		waitfor.Until(t, 20*time.Second, "events to stream", func() bool { return a.Appended() >= r*total/(rounds+1) })
+		unacked = append(unacked, a.Outstanding(t))
+		conns := a.Link.Connections()
 		if r == 2 {
 			b.Kill() // persistence only as of the last autosave
 		} else {
 			b.Stop()
 		}
 		// a batch under way as the broker went may have gone out live
-		from := a.appended.Load() + 20 + 1
+		from := a.Appended() + 20 + 1
 		waitfor.Until(t, 10*time.Second, "events stored while the broker is down", func() bool {
-			return a.appended.Load() >= min(from+100, total)
+			return a.Appended() >= min(from+100, total)
 		})
-		down = append(down, span{from, a.appended.Load()})
+		down = append(down, span{from, a.Appended()})
 		b.Start()
-		waitfor.Until(t, 10*time.Second, "the agent to reconnect", func() bool { return a.link.Connections() > conns })
+		waitfor.Until(t, 10*time.Second, "the agent to reconnect", func() bool { return a.Link.Connections() > conns })
 	}
 	<-done
 	waitAllAcked(t, a, h, 25*time.Second)
@@ -332,7 +254,7 @@ func TestUplinkSurvivesBrokerRestarts(t *testing.T) {
 	if live == 0 || downN == 0 {
 		t.Errorf("%d events arrived live, %d were stored while the broker was down; want some of each", live, downN)
 	}
-	ps, is := a.pump.Stats(), h.in.Stats()
+	ps, is := a.Pump.Stats(), h.in.Stats()
 	if is.Malformed != 0 || is.StoreErrors != 0 || ps.MalformedAcks+ps.ForeignAcks+ps.BeyondAcks != 0 {
 		t.Errorf("refused input: pump %+v, ingest %+v", ps, is)
 	}
@@ -352,15 +274,15 @@ func TestUplinkSurvivesIngestRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hub.db")
 	h := startHub(t, b.URL(), path)
 	a := startAgent(t, b.URL())
-	waitfor.Until(t, 10*time.Second, "the agent's link", a.link.Connected)
-	done := a.appendAll(t, total)
+	waitfor.Until(t, 10*time.Second, "the agent's link", a.Link.Connected)
+	done := a.AppendAll(t, total)
 	var unacked []uint64
 	var stored, dups uint64
 	for r := uint64(1); r <= restarts; r++ {
 		waitfor.Until(t, 20*time.Second, "the hub to store events", func() bool {
 			return stored+h.in.Stats().Stored >= r*total/(restarts+1)
 		})
-		unacked = append(unacked, a.outstanding(t))
+		unacked = append(unacked, a.Outstanding(t))
 		if r == 1 {
 			h.crash(t)
 		} else {
@@ -368,9 +290,9 @@ func TestUplinkSurvivesIngestRestart(t *testing.T) {
 		}
 		s := h.in.Stats()
 		stored, dups = stored+s.Stored, dups+s.Duplicates
-		more := a.appended.Load() + 100 // stored and published while the hub is down
+		more := a.Appended() + 100 // stored and published while the hub is down
 		waitfor.Until(t, 10*time.Second, "events stored while the hub is down", func() bool {
-			return a.appended.Load() >= min(more, total)
+			return a.Appended() >= min(more, total)
 		})
 		h = startHub(t, b.URL(), path)
 	}
@@ -380,7 +302,7 @@ func TestUplinkSurvivesIngestRestart(t *testing.T) {
 	h.close(t)
 	is := h.in.Stats()
 	stored, dups = stored+is.Stored, dups+is.Duplicates
-	ps := a.pump.Stats()
+	ps := a.Pump.Stats()
 	if is.Malformed != 0 || is.StoreErrors != 0 || ps.MalformedAcks+ps.ForeignAcks+ps.BeyondAcks != 0 {
 		t.Errorf("refused input: pump %+v, ingest %+v", ps, is)
 	}
@@ -403,12 +325,12 @@ func TestUplinkThroughMochi(t *testing.T) {
 	h := startHub(t, url, filepath.Join(t.TempDir(), "hub.db"))
 	defer h.close(t)
 	a := startAgent(t, url)
-	waitfor.Until(t, 10*time.Second, "the agent's link", a.link.Connected)
-	<-a.appendAll(t, total)
+	waitfor.Until(t, 10*time.Second, "the agent's link", a.Link.Connected)
+	<-a.AppendAll(t, total)
 	waitAllAcked(t, a, h, 25*time.Second)
 	checkHub(t, a, h)
 	t.Logf("%d events through mochi in %v; pump %+v; ingest %+v", total, time.Since(start).Round(time.Millisecond),
-		a.pump.Stats(), h.in.Stats())
+		a.Pump.Stats(), h.in.Stats())
 }
 
 // TestUplinkRecoversLostStore is issue 13's last finding: the hub's event
@@ -424,8 +346,8 @@ func TestUplinkRecoversLostStore(t *testing.T) {
 	o := ingest.Options{StallAfter: 500 * time.Millisecond}
 	h := startHubWith(t, b.URL(), path, o)
 	a := startAgent(t, b.URL())
-	waitfor.Until(t, 10*time.Second, "the agent's link", a.link.Connected)
-	<-a.appendAll(t, before)
+	waitfor.Until(t, 10*time.Second, "the agent's link", a.Link.Connected)
+	<-a.AppendAll(t, before)
 	waitAllAcked(t, a, h, 25*time.Second)
 	h.close(t)
 	if err := os.Remove(path); err != nil {
@@ -434,17 +356,17 @@ func TestUplinkRecoversLostStore(t *testing.T) {
 
 	h = startHubWith(t, b.URL(), path, o)
 	defer func() { h.close(t) }()
-	<-a.appendAll(t, total)
+	<-a.AppendAll(t, total)
 	waitfor.Until(t, 20*time.Second, "the hub to report the gap", func() bool { return len(h.in.Gaps()) == 1 })
 	g := h.in.Gaps()[0]
-	if want := (ingest.Gap{Site: door.Site, Door: door.Door, Epoch: a.st.Epoch(), From: 1, To: before, Since: g.Since}); g != want {
+	if want := (ingest.Gap{Site: door.Site, Door: door.Door, Epoch: a.Store.Epoch(), From: 1, To: before, Since: g.Since}); g != want {
 		t.Fatalf("gap %+v; want %+v", g, want)
 	}
-	if th, err := h.st.Through(door.Site, door.Door, a.st.Epoch()); err != nil || th != 0 || a.outstanding(t) != total-before {
-		t.Fatalf("through %d (%v), %d outstanding; want nothing stored and the door holding %d", th, err, a.outstanding(t), total-before)
+	if th, err := h.st.Through(door.Site, door.Door, a.Store.Epoch()); err != nil || th != 0 || a.Outstanding(t) != total-before {
+		t.Fatalf("through %d (%v), %d outstanding; want nothing stored and the door holding %d", th, err, a.Outstanding(t), total-before)
 	}
 	ctx := context.Background()
-	r := ingest.LostRequest{Site: door.Site, Door: door.Door, Epoch: a.st.Epoch(), Through: before + 1, By: "admin",
+	r := ingest.LostRequest{Site: door.Site, Door: door.Door, Epoch: a.Store.Epoch(), Through: before + 1, By: "admin",
 		Reason: "hub-events.db lost"}
 	if _, err := h.in.AcceptLost(ctx, r); !errors.Is(err, ingest.ErrLostRange) {
 		t.Fatalf("accepting %d, which the door still holds, as lost: %v; want ErrLostRange", r.Through, err)
@@ -461,7 +383,7 @@ func TestUplinkRecoversLostStore(t *testing.T) {
 	var got []uint64
 	ids := map[string]bool{}
 	err = h.st.Walk(door.Site, door.Door, func(e ingest.Event) error {
-		if ids[e.ID] || e.Epoch != a.st.Epoch() {
+		if ids[e.ID] || e.Epoch != a.Store.Epoch() {
 			t.Errorf("event %s stored twice or of another epoch", e.ID)
 		}
 		ids[e.ID] = true
@@ -474,7 +396,7 @@ func TestUplinkRecoversLostStore(t *testing.T) {
 	if len(got) != total-before || got[0] != before+1 || got[len(got)-1] != total {
 		t.Errorf("hub holds %d events, %v..%v; want %d..%d", len(got), got[:min(1, len(got))], got[max(0, len(got)-1):], before+1, total)
 	}
-	if left, err := a.st.Events(0, 10); err != nil || len(left) != 0 {
+	if left, err := a.Store.Events(0, 10); err != nil || len(left) != 0 {
 		t.Errorf("agent store still holds %d events (%v); want none", len(left), err)
 	}
 	if n, err := h.st.Total(); err != nil || n != total-before {
@@ -486,7 +408,7 @@ func TestUplinkRecoversLostStore(t *testing.T) {
 	if s := h.in.Stats(); s.Gaps != 0 || s.Lost != before || s.HeldEpochs != 0 {
 		t.Errorf("ingest %+v; want no gap, %d lost, nothing held", s, before)
 	}
-	t.Logf("pump %+v; ingest %+v", a.pump.Stats(), h.in.Stats())
+	t.Logf("pump %+v; ingest %+v", a.Pump.Stats(), h.in.Stats())
 }
 
 // TestUplinkProbesWhileHubDown is the door soak's finding (issue 12)
@@ -507,18 +429,18 @@ func TestUplinkProbesWhileHubDown(t *testing.T) {
 	// its queue would have the log sent again: not within a second
 	a := startAgentWith(t, b.URL(), outbox.Options{AckTimeout: time.Second, MaxAckTimeout: time.Second,
 		ProbeSize: probe})
-	<-a.appendAll(t, first)
+	<-a.AppendAll(t, first)
 	waitAllAcked(t, a, h, 25*time.Second) // the hub's session holds its subscription
 	h.close(t)
 
-	before := a.pump.Stats()
-	<-a.appendAll(t, first+down)
+	before := a.Pump.Stats()
+	<-a.AppendAll(t, first+down)
 	waitfor.Until(t, 60*time.Second, "five ack timeouts", func() bool {
-		return a.pump.Stats().AckTimeouts >= before.AckTimeouts+5
+		return a.Pump.Stats().AckTimeouts >= before.AckTimeouts+5
 	})
 	h = startHub(t, b.URL(), path)
 	waitAllAcked(t, a, h, 25*time.Second)
-	ps, is := a.pump.Stats(), h.in.Stats()
+	ps, is := a.Pump.Stats(), h.in.Stats()
 	probes := ps.Probes - before.Probes
 	if probes < 5 || ps.FullResends != 0 {
 		t.Errorf("pump %+v: %d probes, %d full resends; want a probe at each of the 5 ack timeouts or more, no full resend",
@@ -535,10 +457,10 @@ func TestUplinkProbesWhileHubDown(t *testing.T) {
 		down, ps.AckTimeouts-before.AckTimeouts, is.Received, ps, is)
 
 	h.close(t)
-	published := a.pump.Stats().Published
-	<-a.appendAll(t, first+down+more)
+	published := a.Pump.Stats().Published
+	<-a.AppendAll(t, first+down+more)
 	waitfor.Until(t, 20*time.Second, "the broker to take the events stored while the hub is down", func() bool {
-		return a.pump.Stats().Published >= published+more
+		return a.Pump.Stats().Published >= published+more
 	})
 	b.Stop()
 	if err := os.Remove(filepath.Join(b.Dir, "mosquitto.db")); err != nil {
@@ -549,8 +471,8 @@ func TestUplinkProbesWhileHubDown(t *testing.T) {
 	defer func() { h.close(t) }()
 	waitAllAcked(t, a, h, 25*time.Second)
 	checkHub(t, a, h)
-	if ps := a.pump.Stats(); ps.FullResends == 0 {
+	if ps := a.Pump.Stats(); ps.FullResends == 0 {
 		t.Errorf("pump %+v: no full resend after the broker lost the hub's session", ps)
 	}
-	t.Logf("broker restarted without persistence: pump %+v; ingest %+v", a.pump.Stats(), h.in.Stats())
+	t.Logf("broker restarted without persistence: pump %+v; ingest %+v", a.Pump.Stats(), h.in.Stats())
 }

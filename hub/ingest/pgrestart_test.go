@@ -32,12 +32,12 @@ func TestUplinkSurvivesPostgresRestart(t *testing.T) {
 	h := startHubOn(t, b.URL(), st, ingest.Options{})
 	defer h.close(t)
 	a := startAgent(t, b.URL())
-	waitfor.Until(t, 10*time.Second, "the agent's link", a.link.Connected)
-	done := a.appendAll(t, total)
+	waitfor.Until(t, 10*time.Second, "the agent's link", a.Link.Connected)
+	done := a.AppendAll(t, total)
 	var failed uint64
 	for r := uint64(1); r <= restarts; r++ {
 		waitfor.Until(t, 30*time.Second, "events to stream", func() bool {
-			return a.appended.Load() >= r*total/(restarts+1)
+			return a.Appended() >= r*total/(restarts+1)
 		})
 		errs := h.in.Stats().StoreErrors
 		pg.Stop()
@@ -53,7 +53,7 @@ func TestUplinkSurvivesPostgresRestart(t *testing.T) {
 		t.Error("no commit failed while the server was down")
 	}
 	t.Logf("%d events, %d restarts of PostgreSQL, %v; %d failed store calls; pump %+v; ingest %+v",
-		total, restarts, time.Since(start).Round(time.Millisecond), failed, a.pump.Stats(), h.in.Stats())
+		total, restarts, time.Since(start).Round(time.Millisecond), failed, a.Pump.Stats(), h.in.Stats())
 }
 
 // TestUplinkSharedByReplicas: two hubs on one PostgreSQL database take a
@@ -81,8 +81,8 @@ func TestUplinkSharedByReplicas(t *testing.T) {
 		}
 	}()
 	a := startAgent(t, b.URL())
-	waitfor.Until(t, 10*time.Second, "the agent's link", a.link.Connected)
-	<-a.appendAll(t, total)
+	waitfor.Until(t, 10*time.Second, "the agent's link", a.Link.Connected)
+	<-a.AppendAll(t, total)
 	waitAllAcked(t, a, hubs[0], 60*time.Second)
 	checkHub(t, a, hubs[0])
 	for i, h := range hubs {
@@ -91,5 +91,5 @@ func TestUplinkSharedByReplicas(t *testing.T) {
 		}
 	}
 	t.Logf("%d events through 2 replicas in %v; ingests %+v; %+v; pump %+v", total, time.Since(start).Round(time.Millisecond),
-		hubs[0].in.Stats(), hubs[1].in.Stats(), a.pump.Stats())
+		hubs[0].in.Stats(), hubs[1].in.Stats(), a.Pump.Stats())
 }
