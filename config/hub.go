@@ -160,7 +160,8 @@ type HubMQTT struct {
 	CertFile     string   `yaml:"cert_file"`
 	KeyFile      string   `yaml:"key_file"`
 	Prefix       string   `yaml:"prefix"` // kunci/v1
-	// Shared subscribes through $share/kunci-hub/ for several hub replicas.
+	// Shared subscribes through $share/kunci-hub/ for several hub replicas,
+	// each on a clean session (ingest.LinkOptions).
 	Shared bool `yaml:"shared"`
 	// Insecure accepts a plain-text broker (tcp://) off loopback.
 	Insecure bool `yaml:"insecure"`

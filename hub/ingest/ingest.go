@@ -36,15 +36,27 @@ const HubMaxBackoff = 2 * time.Second
 // LinkOptions returns o set up for the ingest's link: a persistent session
 // (clean session off) under a fixed client id (DefaultClientID unless o
 // names one) subscribed QoS 1 to every door's events under prefix, or to
-// the shared subscription of them with shared. Hub replicas sharing the
-// load need distinct client ids and a store they share. Unless o sets one,
-// the link's MaxBackoff is HubMaxBackoff. The link waits on a full queue
+// the shared subscription of them with shared. Unless o sets one, the
+// link's MaxBackoff is HubMaxBackoff. The link waits on a full queue
 // (Backpressure): the broker holds the rest.
+//
+// Hub replicas sharing the load (shared) need distinct client ids and a
+// store they share, and their sessions are clean: Mosquitto deals a shared
+// subscription's messages in turn to every member's session, a
+// disconnected persistent one too, so a replica that died and stayed down
+// would take every other event of every door, the doors' resends
+// included, and the others would hold the rest behind gaps for as long as
+// it stays down (TestUplinkSharedReplicaLost). With clean sessions the
+// broker forgets a replica when its connection ends and deals everything
+// to the live ones; what it had taken and not stored comes again from the
+// doors, which hold it until acked (at their ack timeout). The price: with
+// every replica down at once the broker keeps nothing for them, and the
+// doors publish their backlog again once one is back (outbox's probe).
 func LinkOptions(o mqttlink.Options, prefix string, shared bool) mqttlink.Options {
 	if prefix == "" {
 		prefix = topic.DefaultPrefix
 	}
-	o.CleanSession = false
+	o.CleanSession = shared
 	// every event in order, the broker holding the rest while the store
 	// catches up (Handle waits on a full queue too)
 	o.Backpressure = true

@@ -514,8 +514,9 @@ func TestLinkOptions(t *testing.T) {
 	}
 	base.ClientID, base.MaxBackoff = "hub-2", time.Minute
 	o = ingest.LinkOptions(base, "site/v2", true)
-	if o.ClientID != "hub-2" || o.MaxBackoff != time.Minute || o.Subscriptions["$share/kunci-hub/site/v2/+/+/events"] != 1 {
-		t.Errorf("shared options %+v", o)
+	if o.ClientID != "hub-2" || o.MaxBackoff != time.Minute || o.Subscriptions["$share/kunci-hub/site/v2/+/+/events"] != 1 ||
+		!o.CleanSession {
+		t.Errorf("shared options %+v; want a clean session (a replica's session ends with its connection)", o)
 	}
 }
 
