@@ -127,7 +127,7 @@ func TestAlarmEndToEnd(t *testing.T) {
 
 	// the console: badge and banner on every page, the alarm in the list
 	tab := br.Tab(browsertest.Desk)
-	base := "http://" + x.hubAddr
+	base := "http://" + x.hub.addr
 	tab.Do(
 		chromedp.Navigate(base+"/masuk"),
 		chromedp.SendKeys(chromedp.CSS("#login"), login),

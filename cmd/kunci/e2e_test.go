@@ -43,11 +43,7 @@ type e2e struct {
 	t        *testing.T
 	dir, bin string
 	broker   *mqtttest.Mosquitto
-	hubCfg   string
-	hubAddr  string
-	hub      *exec.Cmd
-	hubErr   *lockedBuffer
-	hubDone  chan struct{}
+	hub      *hubProc
 	agent    *agentRun
 	admin    string
 	tokens   map[string]string
@@ -76,9 +72,8 @@ func newE2EWith(t *testing.T, h e2eHub) *e2e {
 	if len(privs) != 1 || len(pubs) != 1 {
 		t.Fatalf("keygen: %v %v", privs, pubs)
 	}
-	x.hubAddr = freeAddr(t)
-	x.hubCfg = filepath.Join(dir, "hub.yaml")
-	writeFile(t, x.hubCfg, fmt.Sprintf(`listen: %q
+	x.hub = &hubProc{name: "kunci hub", addr: freeAddr(t), cfg: filepath.Join(dir, "hub.yaml")}
+	writeFile(t, x.hub.cfg, fmt.Sprintf(`listen: %q
 store: %q
 events_store: %q
 admin_token_file: %q
@@ -86,7 +81,7 @@ signing_key: %q
 site_keys: {demo: %q}
 doors: %s
 mqtt: {broker: %q}
-`, x.hubAddr, filepath.Join(dir, "hub.db"), filepath.Join(dir, "hub-events.db"), filepath.Join(dir, "admin.token"),
+`, x.hub.addr, filepath.Join(dir, "hub.db"), filepath.Join(dir, "hub-events.db"), filepath.Join(dir, "admin.token"),
 		privs[0], filepath.Join(keys, "site.key"), h.doors, x.broker.URL())+h.extra)
 	x.startHub()
 	b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
@@ -117,42 +112,14 @@ func writeFile(t *testing.T, path, s string) {
 
 // startHub runs `kunci hub --config` and waits for its API.
 func (x *e2e) startHub() {
-	t := x.t
-	t.Helper()
-	x.hub = exec.Command(x.bin, "hub", "--config", x.hubCfg, "--log-json")
-	if x.hubErr == nil {
-		x.hubErr = &lockedBuffer{} // one log over the restarts
-	}
-	x.hub.Stderr = x.hubErr
-	if err := x.hub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	cmd, done := x.hub, make(chan struct{})
-	x.hubDone = done
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-done })
-	anyone := x.api("")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if anyone.Health(t.Context()) == nil {
-			return
-		}
-		select {
-		case <-done:
-			t.Fatalf("kunci hub exited: %s", x.hubErr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kunci hub not serving after 10 s: %s", x.hubErr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	x.t.Helper()
+	x.hub.start(x.t, x.bin)
 }
 
 // api is a client of the hub's API as the holder of token.
 func (x *e2e) api(token string) *client.Client {
 	x.t.Helper()
-	c, err := client.New("http://"+x.hubAddr, token)
+	c, err := client.New("http://"+x.hub.addr, token)
 	if err != nil {
 		x.t.Fatal(err)
 	}
@@ -162,9 +129,9 @@ func (x *e2e) api(token string) *client.Client {
 // stopHub ends the hub with sig and waits for it.
 func (x *e2e) stopHub(sig syscall.Signal) {
 	x.t.Helper()
-	x.hub.Process.Signal(sig)
+	x.hub.cmd.Process.Signal(sig)
 	select {
-	case <-x.hubDone:
+	case <-x.hub.done:
 	case <-time.After(10 * time.Second):
 		x.t.Fatalf("kunci hub did not stop on %v", sig)
 	}
@@ -179,7 +146,7 @@ func (x *e2e) kunci(who string, args ...string) (string, error) {
 		tok = x.tokens[who]
 	}
 	cmd := exec.Command(x.bin, args...)
-	cmd.Env = append(os.Environ(), "KUNCI_HUB=http://"+x.hubAddr, "KUNCI_TOKEN="+tok)
+	cmd.Env = append(os.Environ(), "KUNCI_HUB=http://"+x.hub.addr, "KUNCI_TOKEN="+tok)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -545,13 +512,13 @@ func TestEndToEnd(t *testing.T) {
 		if _, err := os.Stat(archive + ".2"); err == nil {
 			t.Error("a refused backup left a file")
 		}
-		if _, err := x.kunci("", "hub", "restore", "--from", archive, "--config", x.hubCfg, "--replace"); err == nil ||
+		if _, err := x.kunci("", "hub", "restore", "--from", archive, "--config", x.hub.cfg, "--replace"); err == nil ||
 			!strings.Contains(err.Error(), "stop the hub") {
 			t.Errorf("a restore while the hub runs: %v; want refused", err)
 		}
 		x.stopHub(syscall.SIGTERM)
 		// the backup into new places, then the hub started on them
-		cfg, err := os.ReadFile(x.hubCfg)
+		cfg, err := os.ReadFile(x.hub.cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -561,16 +528,16 @@ func TestEndToEnd(t *testing.T) {
 		if err := os.MkdirAll(restored, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		x.hubCfg = filepath.Join(x.dir, "hub-restored.yaml")
-		writeFile(t, x.hubCfg, moved)
-		if out := x.must("", "hub", "restore", "--from", archive, "--config", x.hubCfg); !strings.Contains(out, "restored") {
+		x.hub.cfg = filepath.Join(x.dir, "hub-restored.yaml")
+		writeFile(t, x.hub.cfg, moved)
+		if out := x.must("", "hub", "restore", "--from", archive, "--config", x.hub.cfg); !strings.Contains(out, "restored") {
 			t.Errorf("kunci hub restore said:\n%s", out)
 		}
-		if _, err := x.kunci("", "hub", "restore", "--from", archive, "--config", x.hubCfg); err == nil ||
+		if _, err := x.kunci("", "hub", "restore", "--from", archive, "--config", x.hub.cfg); err == nil ||
 			!strings.Contains(err.Error(), "--replace") {
 			t.Errorf("a restore over stores: %v; want refused without --replace", err)
 		}
-		x.must("", "hub", "restore", "--from", archive, "--config", x.hubCfg, "--replace")
+		x.must("", "hub", "restore", "--from", archive, "--config", x.hub.cfg, "--replace")
 		x.startHub()
 		for i, now := range answers() {
 			if now != was[i] {
@@ -608,7 +575,7 @@ func TestEndToEnd(t *testing.T) {
 			!strings.Contains(err.Error(), "already") {
 			t.Errorf("a second migration into the same database: %v; want refused", err)
 		}
-		cfg, err := os.ReadFile(x.hubCfg)
+		cfg, err := os.ReadFile(x.hub.cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -620,9 +587,9 @@ func TestEndToEnd(t *testing.T) {
 		if onPG == string(cfg) {
 			t.Fatalf("the hub's config names no store to move:\n%s", cfg)
 		}
-		onBolt := x.hubCfg
-		x.hubCfg = filepath.Join(x.dir, "hub-postgres.yaml")
-		writeFile(t, x.hubCfg, onPG)
+		onBolt := x.hub.cfg
+		x.hub.cfg = filepath.Join(x.dir, "hub-postgres.yaml")
+		writeFile(t, x.hub.cfg, onPG)
 		x.startHub()
 		for i, now := range answers() {
 			if now != was[i] {
@@ -632,14 +599,14 @@ func TestEndToEnd(t *testing.T) {
 		}
 		// the database is this subtest's: the rest goes on with the files
 		x.stopHub(syscall.SIGTERM)
-		x.hubCfg = onBolt
+		x.hub.cfg = onBolt
 		x.startHub()
 	})
 	// both ends' /metrics as Prometheus reads them. The hub was restarted
 	// since most of its work, and counts begin again at a start: only
 	// what this hub process surely did is checked
 	door := scrapeMetrics(t, x.agent.client, x.agent.base+"/metrics", "")
-	central := scrapeMetrics(t, x.agent.client, "http://"+x.hubAddr+"/metrics", x.admin)
+	central := scrapeMetrics(t, x.agent.client, "http://"+x.hub.addr+"/metrics", x.admin)
 	for _, c := range []struct {
 		s    scraped
 		name string
@@ -653,14 +620,14 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// no card UID and no NIK in the hub's or the door's log
 	cards := []string{e2eEscort, e2eOtherEscort, e2eVisit, e2eAlone, e2eExpired, e2eEarly, e2eLockdown}
-	assertNoUID(t, "the hub's log", x.hubErr.String(), cards...)
+	assertNoUID(t, "the hub's log", x.hub.stderr.String(), cards...)
 	assertNoUID(t, "the door's log", x.agent.stderr.String(), cards...)
-	for _, logs := range []string{x.hubErr.String(), x.agent.stderr.String()} {
+	for _, logs := range []string{x.hub.stderr.String(), x.agent.stderr.String()} {
 		if strings.Contains(logs, "32010101010100") {
 			t.Error("a NIK in a log")
 		}
 	}
-	if strings.Contains(x.hubErr.String(), `"level":"ERROR"`) {
-		t.Errorf("the hub logged an error:\n%s", x.hubErr)
+	if strings.Contains(x.hub.stderr.String(), `"level":"ERROR"`) {
+		t.Errorf("the hub logged an error:\n%s", x.hub.stderr)
 	}
 }

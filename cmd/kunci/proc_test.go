@@ -24,14 +24,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/client"
 	"github.com/kunci-project/kunci/internal/syncbuf"
 	"github.com/kunci-project/kunci/internal/waitfor"
 )
 
-// The process tests (crash, sync-crash, signals, e2e) run the real binary
-// as a child: this file builds it, makes its keys and records, starts
-// `kunci agent` on a simulated door, storms it with simulator input and
-// kills it.
+// The process tests (crash, sync-crash, signals, e2e, replicas) run the
+// real binary as a child: this file builds it, makes its keys and records,
+// starts `kunci agent` on a simulated door, storms it with simulator input
+// and kills it, and runs and kills `kunci hub` (hubProc).
 
 // buildKunci builds the binary under test; under -race the child gets the
 // race detector too, so that a race in the agent under the storm shows.
@@ -448,4 +449,72 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// hubProc is one `kunci hub --config` child process.
+type hubProc struct {
+	name   string
+	cfg    string
+	addr   string
+	cmd    *exec.Cmd
+	stderr *lockedBuffer // one log over the restarts
+	done   chan struct{} // closed once the process is gone
+}
+
+// start runs the hub and waits until it answers /api/health (bounded by
+// startWait); it is killed when the test ends.
+func (p *hubProc) start(t *testing.T, bin string) {
+	t.Helper()
+	if p.stderr == nil {
+		p.stderr = &lockedBuffer{}
+	}
+	p.cmd = exec.Command(bin, "hub", "--config", p.cfg, "--log-json")
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cmd, done := p.cmd, make(chan struct{})
+	p.done = done
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	c := p.api(t, "")
+	waitfor.NoError(t, startWait, func() error {
+		select {
+		case <-done:
+			t.Fatalf("%s exited: %v\n%s", p.name, cmd.ProcessState, tail(p.stderr.String(), 30))
+		default:
+		}
+		return c.Health(t.Context())
+	})
+}
+
+// kill sends SIGKILL and waits for the process to die of it.
+func (p *hubProc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatalf("SIGKILL %s: %v", p.name, err)
+	}
+	<-p.done
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("%s ended with %v; want death by SIGKILL", p.name, p.cmd.ProcessState)
+	}
+}
+
+func (p *hubProc) api(t *testing.T, token string) *client.Client {
+	t.Helper()
+	c, err := client.New("http://"+p.addr, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// metric is the hub's sample of name (a family without labels), 0 when
+// absent or unreachable.
+func (p *hubProc) metric(ctx context.Context, c *client.Client, name string) float64 {
+	m, err := c.Metrics(ctx)
+	if err != nil {
+		return 0
+	}
+	return m[name]
 }
