@@ -106,7 +106,6 @@ func TestReplicaSIGKILLUnderTraffic(t *testing.T) {
 		p := &hubProc{name: fmt.Sprintf("hub-%d", i+1), cfg: filepath.Join(dir, fmt.Sprintf("hub-%d.yaml", i+1)), addr: freeAddr(t)}
 		writeFile(t, p.cfg, fmt.Sprintf(`listen: %q
 store: %q
-store_keys_file: %q
 events_store: %q
 admin_token_file: %q
 signing_key: %q
@@ -120,20 +119,13 @@ notify:
     - topics: ["alarm.*"]
       steps:
         - to: [soc]
-`, p.addr, dsn, filepath.Join(dir, fmt.Sprintf("hub-%d.db.keys", i+1)), dsn, filepath.Join(dir, "admin.token"), privs[0],
+`, p.addr, dsn, dsn, filepath.Join(dir, "admin.token"), privs[0],
 			filepath.Join(keys, "site.key"), strings.Join(names, ", "), broker.URL(), i+1, hook.URL+"/hook", secret))
 		hubs[i] = p
 	}
-	// the first makes the schema, its keys file and the admin token; the
-	// second finds them, with a copy of the keys file (README: each
-	// replica needs a copy of the same file, bbolt locking it to one
-	// process)
+	// the first makes the schema and the admin token; the second finds
+	// them (the keys of the personal data in the database too)
 	hubs[0].start(t, bin)
-	keysFile, err := os.ReadFile(filepath.Join(dir, "hub-1.db.keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "hub-2.db.keys"), string(keysFile))
 	b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 	if err != nil {
 		t.Fatalf("the first replica wrote no admin token: %v", err)
