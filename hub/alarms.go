@@ -116,6 +116,25 @@ func (h *Hub) openBook() error {
 // Unacked for the badge.
 func (h *Hub) Alarms() *alarm.Book { return h.alarms }
 
+// FollowedAlarms takes the alarms another hub replica sharing the store
+// opened, cleared or acknowledged (ids; none: the alarms' state alone):
+// the book reads its state again (the console's count of alarms not
+// acknowledged), and the watchers see each alarm as they would have on
+// the replica that wrote it. Nobody is notified: that replica did.
+func (h *Hub) FollowedAlarms(ids []string) error {
+	as, cs, err := h.alarms.Follow(ids)
+	if err != nil {
+		return err
+	}
+	h.live.mu.Lock()
+	defer h.live.mu.Unlock()
+	for i := range as {
+		al := as[i]
+		h.live.send(Update{Kind: "alarm", Site: al.Site, Door: al.Door, Alarm: &al, Change: cs[i]})
+	}
+	return nil
+}
+
 // AckAlarm acknowledges alarm id for by with note, at the hub's time.
 func (h *Hub) AckAlarm(id, by, note string) (alarm.Alarm, error) {
 	return h.alarms.Acknowledge(id, by, note, h.o.Now())

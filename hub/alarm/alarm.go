@@ -116,13 +116,13 @@ var (
 
 // Book is the hub's alarms, in its store.
 //
-// It keeps in memory what this process saw and wrote, which a second hub
-// process sharing a PostgreSQL store (hub/kv/pgkv) does not see: each
-// door's last status, the keys of the uncleared alarms (read at New: a
-// condition another process opened since is not cleared here, for a
-// clear of a key not in it costs no write) and the count of alarms not
-// acknowledged. Replicas need these shared (issue 11, LISTEN/NOTIFY)
-// before each takes a door's status.
+// It keeps in memory what this process saw and wrote: each door's last
+// status, the keys of the uncleared alarms (a clear of a key not in it
+// costs no write) and the count of alarms not acknowledged. A second hub
+// process sharing a PostgreSQL store (hub/kv/pgkv) writes alarms too:
+// the hub reads the keys and the count again after each of its writes
+// (Follow, from pgkv's notifications); each process takes every door's
+// status itself.
 type Book struct {
 	db kv.DB
 	o  Options
@@ -478,6 +478,89 @@ func (b *Book) told(a Alarm, c Change) {
 	if b.o.OnChange != nil {
 		b.o.OnChange(a, c)
 	}
+}
+
+// Changed names the alarms a write of bucket touched, for a hub process
+// that follows another's writes (hub/kv/pgkv's Watch): the ids of keys in
+// the alarms' bucket; ok says whether bucket is one of the Book's, whose
+// change Follow must read.
+func Changed(bucket []byte, keys [][]byte) (ids []string, ok bool) {
+	switch string(bucket) {
+	case string(bAlarms):
+		for _, k := range keys {
+			if len(k) == 8 {
+				ids = append(ids, fmt.Sprintf("A-%06d", binary.BigEndian.Uint64(k)))
+			}
+		}
+		return ids, true
+	case string(bActive):
+		return nil, true
+	}
+	return nil, false
+}
+
+// Follow reads again what another hub process sharing the store wrote:
+// the keys of the uncleared alarms and the count of those not
+// acknowledged, and returns the alarms of ids, each with the change it is
+// at now (Acked, Cleared or Opened), for the live view. It tells
+// OnChange nothing: the process that wrote them did, and notified.
+func (b *Book) Follow(ids []string) ([]Alarm, []Change, error) {
+	active := map[string]bool{}
+	unacked := 0
+	var out []Alarm
+	var changes []Change
+	err := b.db.View(func(tx kv.Tx) error {
+		if err := tx.Bucket(bActive).ForEach(func(k, _ []byte) error {
+			active[string(k)] = true
+			return nil
+		}); err != nil {
+			return err
+		}
+		all := tx.Bucket(bAlarms)
+		if err := all.ForEach(func(_, v []byte) error {
+			var a struct {
+				Acked json.RawMessage `json:"acked"`
+			}
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("%w: a stored alarm: %v", ErrInvalid, err)
+			}
+			if len(a.Acked) == 0 || string(a.Acked) == "null" {
+				unacked++
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			k, err := idKey(id)
+			if err != nil {
+				return err
+			}
+			if all.Get(k) == nil {
+				continue
+			}
+			a, err := get(all, k)
+			if err != nil {
+				return err
+			}
+			c := Opened
+			switch {
+			case !a.Open():
+				c = Acked
+			case !a.Active():
+				c = Cleared
+			}
+			out, changes = append(out, a), append(changes, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("alarm: follow: %w", err)
+	}
+	b.mu.Lock()
+	b.active, b.unacked = active, unacked
+	b.mu.Unlock()
+	return out, changes, nil
 }
 
 // Unnotified returns the alarms opened whose notification Notified has

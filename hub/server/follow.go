@@ -2,28 +2,32 @@ package server
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 
+	"github.com/kunci-project/kunci/hub/alarm"
 	"github.com/kunci-project/kunci/hub/kv/pgkv"
 	"github.com/kunci-project/kunci/hub/workflow"
 )
 
-// follower hands the records the other hub replicas change (pgkv's Watch)
-// to the hub (hub.Hub.Followed) in a goroutine of its own, so that the
+// follower hands the records and alarms the other hub replicas change
+// (pgkv's Watch) to the hub (hub.Hub.Followed, FollowedAlarms) in a goroutine of its own, so that the
 // notifications never wait for the reading: what came meanwhile is taken
 // in one go, and a lost notification (the listening connection made anew)
 // reads every record again.
 type follower struct {
-	mu      sync.Mutex
-	permits map[string]bool
-	staff   map[string]bool
-	all     bool
-	wake    chan struct{}
+	mu             sync.Mutex
+	permits        map[string]bool
+	staff          map[string]bool
+	alarms         map[string]bool
+	all, alarmsDue bool
+	wake           chan struct{}
 }
 
 // follow runs until ctx ends.
 func (h *Server) follow(ctx context.Context, db *pgkv.DB) {
-	f := &follower{permits: map[string]bool{}, staff: map[string]bool{}, wake: make(chan struct{}, 1)}
+	f := &follower{permits: map[string]bool{}, staff: map[string]bool{}, alarms: map[string]bool{}, wake: make(chan struct{}, 1)}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { db.Watch(ctx, f.add) })
@@ -33,9 +37,16 @@ func (h *Server) follow(ctx context.Context, db *pgkv.DB) {
 			return
 		case <-f.wake:
 		}
-		permits, staff, all := f.take()
-		if err := h.hub.Followed(permits, staff, all); err != nil {
-			h.log.Error("hub: follow the other replicas' records", "err", err)
+		permits, staff, all, alarms, alarmsDue := f.take()
+		if len(permits) > 0 || len(staff) > 0 || all {
+			if err := h.hub.Followed(permits, staff, all); err != nil {
+				h.log.Error("hub: follow the other replicas' records", "err", err)
+			}
+		}
+		if alarmsDue {
+			if err := h.hub.FollowedAlarms(alarms); err != nil {
+				h.log.Error("hub: follow the other replicas' alarms", "err", err)
+			}
 		}
 	}
 }
@@ -46,7 +57,12 @@ func (f *follower) add(c pgkv.Change) {
 		// listening, at first or anew: what was written before is
 		// unknown (since the hub read the records at its open, or since
 		// the connection was lost)
-		f.all = true
+		f.all, f.alarmsDue = true, true
+	} else if ids, ok := alarm.Changed(c.Bucket, c.Keys); ok {
+		f.alarmsDue = true
+		for _, id := range ids {
+			f.alarms[id] = true
+		}
 	} else if permits, staff, records := workflow.Records(c.Bucket, c.Keys); records {
 		f.all = f.all || c.All
 		for _, id := range permits {
@@ -63,18 +79,14 @@ func (f *follower) add(c pgkv.Change) {
 	}
 }
 
-func (f *follower) take() (permits, staff []string, all bool) {
+func (f *follower) take() (permits, staff []string, all bool, alarms []string, alarmsDue bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for id := range f.permits {
-		permits = append(permits, id)
-	}
-	for id := range f.staff {
-		staff = append(staff, id)
-	}
-	all = f.all
+	permits, staff, alarms = slices.Sorted(maps.Keys(f.permits)), slices.Sorted(maps.Keys(f.staff)), slices.Sorted(maps.Keys(f.alarms))
+	all, alarmsDue = f.all, f.alarmsDue
 	clear(f.permits)
 	clear(f.staff)
-	f.all = false
-	return permits, staff, all
+	clear(f.alarms)
+	f.all, f.alarmsDue = false, false
+	return permits, staff, all, alarms, alarmsDue
 }

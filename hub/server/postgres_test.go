@@ -372,4 +372,22 @@ func TestReplicasOnPostgres(t *testing.T) {
 			return nil
 		})
 	}
+	// the door forced: the replica that stores it opens the alarm, and
+	// both count it unacknowledged (the console's badge) until it is
+	// acknowledged on either
+	evs = append(evs, fmt.Sprintf(`{"id":"demo/server-room/e1/11","seq":11,"epoch":"e1","site":"demo","door":"server-room","type":%q,"at":%q,"clock_synced":true,"boot":"b","mono_ns":11}`,
+		wire.EvForced, at.Add(11*time.Minute).Format(time.RFC3339Nano)))
+	storeEvents(t, broker, evs...)
+	unacked := func(n int) func() bool {
+		return func() bool { return a.h.Hub().Alarms().Unacked() == n && b.h.Hub().Alarms().Unacked() == n }
+	}
+	waitfor.Until(t, 10*time.Second, "both replicas to count the alarm", unacked(1))
+	as, err := cb.Alarms(ctx, client.AlarmQuery{})
+	if err != nil || len(as) != 1 {
+		t.Fatalf("alarms on the second replica: %+v, %v; want the door forced", as, err)
+	}
+	if _, err := ca.AckAlarm(ctx, as[0].ID, "checked the door"); err != nil {
+		t.Fatal(err)
+	}
+	waitfor.Until(t, 10*time.Second, "both replicas to count it acknowledged", unacked(0))
 }
