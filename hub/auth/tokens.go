@@ -47,7 +47,7 @@ type record struct {
 // Tokens is the hub's register of tokens. It is safe for concurrent use.
 // The Ended channels are this process's: a token revoked by another hub
 // process on one PostgreSQL store is refused here at its next request,
-// but a live stream here ends only then.
+// and a live stream here ends when the hub follows that write (Follow).
 type Tokens struct {
 	db    kv.DB
 	stats counters

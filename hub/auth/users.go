@@ -83,9 +83,9 @@ type Session struct {
 // The Ended channels, the one-time sign-in codes and the sign-in limiter
 // are this process's: with a second hub process on one PostgreSQL store
 // (hub/kv/pgkv), a session ended there is refused here at its next
-// request (Verify reads the store), but a live stream here ends only
-// then; a code made there signs in only there; each process limits the
-// sign-ins it sees.
+// request (Verify reads the store), and a live stream here ends when the
+// hub follows that write (Follow); a code made there signs in only
+// there; each process limits the sign-ins it sees.
 type Users struct {
 	db  kv.DB
 	now func() time.Time

@@ -390,4 +390,35 @@ func TestReplicasOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitfor.Until(t, 10*time.Second, "both replicas to count it acknowledged", unacked(0))
+	// a token revoked on one replica ends its watch stream on the other
+	wtok, winfo, err := a.h.Tokens().Issue("pg-watcher", []auth.Role{auth.Admin}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watcher, err := client.New(b.base, wtok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := watcher.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if !stream.Next() { // each door's state first
+		t.Fatalf("the watch stream ended at once: %v", stream.Err())
+	}
+	if err := a.h.Tokens().Revoke(winfo.ID); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		for stream.Next() {
+		}
+		ended <- stream.Err()
+	}()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watch stream on the other replica outlived its token's revocation by 10 s")
+	}
 }
