@@ -93,6 +93,7 @@ type Hub struct {
 
 	cmds           *metrics.Counter // commands published
 	followed       *metrics.Counter // records another replica changed, read again
+	republishing   func() bool      // whether this hub republishes on connect (RepublishWhen); nil: always
 	notifyFailed   *metrics.Counter // notifications not handed to the notifier
 	alarmFailed    *metrics.Counter // alarm records not written
 	watchesRefused *metrics.Counter // Watch calls refused, MaxWatchers open
@@ -415,13 +416,26 @@ func (h *Hub) LinkOptions(o mqttlink.Options, shared bool) mqttlink.Options {
 	maps.Copy(o.Subscriptions, h.Subscriptions())
 	onConnect := o.OnConnect
 	o.OnConnect = func() {
-		h.recs.all()
+		if h.republishing == nil || h.republishing() {
+			h.recs.all()
+		}
 		if onConnect != nil {
 			onConnect()
 		}
 	}
 	return o
 }
+
+// RepublishWhen makes the republishing of every record on a connection
+// (LinkOptions) wait for leading to say so: among hub replicas on one
+// PostgreSQL store, only the one leading the job republishes (each
+// publishes what it changes, and every record again when it comes to lead:
+// Republish), so that no replica's republishing lands after another's
+// newer record. Call it before the link connects.
+func (h *Hub) RepublishWhen(leading func() bool) { h.republishing = leading }
+
+// Republish publishes every record again.
+func (h *Hub) Republish() { h.recs.all() }
 
 // Handle is the link's message handler.
 func (h *Hub) Handle(m mqttlink.Message) {

@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,7 +10,9 @@ import (
 	"github.com/kunci-project/kunci/hub"
 	"github.com/kunci-project/kunci/hub/auth"
 	"github.com/kunci-project/kunci/hub/hubtest"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/permit"
+	"github.com/kunci-project/kunci/sync/mqttlink"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -105,4 +108,35 @@ func TestExpiredPermitCleared(t *testing.T) {
 	if d, _ := e.Pub.RetainedDoc("kunci/v1/demo/server-room/staff/S-004", func(d []byte) bool { return len(d) > 0 }); len(d) == 0 {
 		t.Error("the staff record was cleared too")
 	}
+}
+
+// TestRepublishWhen: a hub that does not lead the republishing (a
+// replica on PostgreSQL whose peer leads it) publishes nothing again on a
+// connection; leading, every record again.
+func TestRepublishWhen(t *testing.T) {
+	e := hubtest.New(t, hubtest.Options{})
+	issueP1(t, e, time.Now())
+	settled := func() uint64 {
+		var n uint64
+		waitfor.Until(t, 5*time.Second, "the records published", func() bool {
+			s := e.Hub.Stats()
+			n = s.RecordsPublished
+			return s.RecordsPending == 0
+		})
+		return n
+	}
+	before := settled()
+	var leading atomic.Bool
+	e.Hub.RepublishWhen(leading.Load)
+	onConnect := e.Hub.LinkOptions(mqttlink.Options{}, false).OnConnect
+	onConnect()
+	time.Sleep(200 * time.Millisecond) // what it would queue goes within milliseconds
+	if n := settled(); n != before {
+		t.Fatalf("a hub not leading the republishing published %d records on a connection", n-before)
+	}
+	leading.Store(true)
+	onConnect()
+	waitfor.Until(t, 5*time.Second, "every record published again", func() bool {
+		return e.Hub.Stats().RecordsPublished >= before+2 // the permit and the escort's staff record
+	})
 }

@@ -30,9 +30,9 @@ import (
 	"github.com/kunci-project/kunci/sync/topic"
 )
 
-// The jobs that run once among the replicas: the daily one and the
-// notifier (hub/server's once).
-const replicaJobs = 2
+// The jobs that run once among the replicas: the daily one, the notifier
+// (hub/server's once) and republishing the records on connect.
+const replicaJobs = 3
 
 // TestReplicaSIGKILLUnderTraffic is issue 11's fault test: two `kunci hub`
 // processes share one PostgreSQL database and take 100 doors' events

@@ -93,8 +93,10 @@ type Server struct {
 	s      Setup
 	log    *slog.Logger
 	// leaders hold the jobs that run once among the replicas sharing a
-	// PostgreSQL store (once)
-	leaders []*pgstore.Leader
+	// PostgreSQL store (once); republish is the one of republishing
+	// every record on connect (hub.Hub.RepublishWhen), nil on bbolt
+	leaders   []*pgstore.Leader
+	republish *pgstore.Leader
 }
 
 // Open opens the stores and builds the hub, its API and its link. Start
@@ -172,6 +174,11 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	}
 	log.Info("hub open", "store", store, "events", events, "guest_book_rows", st.BookRows,
 		"built_in", time.Since(start).Round(time.Millisecond), "signing_key", s.Signer.ID())
+	if pgstore.IsDSN(s.Store) {
+		h.republish = pgstore.NewLeader(s.Store, "republish", pgstore.LeaderOptions{Log: log})
+		h.leaders = append(h.leaders, h.republish)
+		h.hub.RepublishWhen(h.republish.Leading)
+	}
 	lo := h.hub.LinkOptions(s.Link, s.Shared)
 	if s.OnlyDoors {
 		lo.Subscriptions = map[string]byte{}
@@ -316,12 +323,21 @@ func (h *Server) Start(g *lifecycle.Group) {
 			return nil
 		})
 	}
+	if h.republish != nil {
+		g.Go(lifecycle.Serve, "hub republish", func(ctx context.Context) error {
+			return h.republish.Run(ctx, func(ctx context.Context) error {
+				h.hub.Republish() // coming to lead: the broker may have lost some
+				<-ctx.Done()
+				return nil
+			})
+		})
+	}
 	g.Go(lifecycle.Serve, "hub daily", h.once("daily", func(ctx context.Context) error {
 		h.daily(ctx)
 		return nil
 	}))
 	h.hub.Metrics().GaugeFunc("kunci_hub_leading_jobs",
-		"Jobs that run once among the hub replicas on one PostgreSQL store (daily: retention and the records' refresh; notify: delivering notifications) that this replica leads now.",
+		"Jobs that run once among the hub replicas on one PostgreSQL store (daily: retention and the records' refresh; notify: delivering notifications; republish: every retained record again on connect) that this replica leads now.",
 		func() float64 { return float64(h.Leading()) })
 	shared := func(f func(*pgevents.Store) int64) func() uint64 {
 		return func() uint64 {
