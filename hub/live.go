@@ -65,13 +65,20 @@ type watcher struct {
 type live struct {
 	mu       sync.Mutex
 	doors    map[doorID]*Door
+	last     map[doorID]streamPos // of each door's LastEvent
 	watchers map[*watcher]struct{}
 }
 
 type doorID struct{ site, door string }
 
+// streamPos is an event's place in its door's streams.
+type streamPos struct {
+	epoch string
+	seq   uint64
+}
+
 func newLive() *live {
-	return &live{doors: map[doorID]*Door{}, watchers: map[*watcher]struct{}{}}
+	return &live{doors: map[doorID]*Door{}, last: map[doorID]streamPos{}, watchers: map[*watcher]struct{}{}}
 }
 
 // door returns the state of site/door, made on first use. mu held.
@@ -111,13 +118,23 @@ func (l *live) availability(site, door, v string, at time.Time) {
 	l.send(Update{Kind: "availability", Site: site, Door: door, State: copyDoor(d)})
 }
 
+// events takes stored events into the doors' state and hands each to the
+// watchers. A door's LastEvent is the one furthest in its epoch's seqs:
+// on a store that hub replicas share, this replica's own commits come at
+// once and the others' are read back after theirs (ingest's OnOthers),
+// so an earlier seq may come after a later one. An event of another
+// epoch (the door's store made again) is taken as it comes.
 func (l *live) events(evs []wire.Event, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := range evs {
 		e := evs[i]
 		d := l.door(e.Site, e.Door)
-		d.LastEvent, d.LastEventAt = e.Type, e.At
+		k := doorID{e.Site, e.Door}
+		if last, ok := l.last[k]; !ok || last.epoch != e.Epoch || e.Seq > last.seq {
+			l.last[k] = streamPos{e.Epoch, e.Seq}
+			d.LastEvent, d.LastEventAt = e.Type, e.At
+		}
 		if at.After(d.LastSeen) && !e.Replayed {
 			d.LastSeen = at
 		}
