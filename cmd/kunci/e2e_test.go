@@ -18,8 +18,10 @@ import (
 
 	"github.com/kunci-project/kunci/hub/api"
 	"github.com/kunci-project/kunci/hub/client"
+	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/mqtttest"
 	"github.com/kunci-project/kunci/internal/pgtest"
+	"github.com/kunci-project/kunci/internal/waitfor"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -43,7 +45,8 @@ type e2e struct {
 	t        *testing.T
 	dir, bin string
 	broker   *mqtttest.Mosquitto
-	hub      *hubProc
+	hub      *hubProc   // the hub the client verbs reach
+	hubs     []*hubProc // every hub: one, or the replicas
 	agent    *agentRun
 	admin    string
 	tokens   map[string]string
@@ -54,6 +57,49 @@ type e2eHub struct {
 	doors   string // hub.yaml's doors ([demo/server-room])
 	extra   string // more of hub.yaml, as written
 	noAgent bool   // the hub and the broker only
+	// replicas, when 2 or more, is how many `kunci hub` processes share
+	// one PostgreSQL database (store and events both) and the broker's
+	// shared subscription, each with its client id and HTTP address; else
+	// one hub keeps its bbolt files
+	replicas int
+}
+
+// hubConfig is hub.yaml of the process tests' hubs.
+type hubConfig struct {
+	addr, store, events, adminToken string
+	signingKey, siteKey             string
+	doors                           string // a YAML list
+	broker                          string
+	clientID                        string // set: a replica on the shared subscription
+}
+
+func (c hubConfig) yaml() string {
+	mqtt := fmt.Sprintf("{broker: %q}", c.broker)
+	if c.clientID != "" {
+		mqtt = fmt.Sprintf("{broker: %q, client_id: %s, shared: true}", c.broker, c.clientID)
+	}
+	return fmt.Sprintf(`listen: %q
+store: %q
+events_store: %q
+admin_token_file: %q
+signing_key: %q
+site_keys: {demo: %q}
+doors: %s
+mqtt: %s
+`, c.addr, c.store, c.events, c.adminToken, c.signingKey, c.siteKey, c.doors, mqtt)
+}
+
+// binKeys runs the binary's keygen into dir and returns the hub's key
+// pair (the site key is dir/site.key).
+func binKeys(t *testing.T, bin, dir string) (priv, pub string) {
+	t.Helper()
+	runKunci(t, bin, "keygen", "--out", dir)
+	privs, _ := filepath.Glob(filepath.Join(dir, "hub-*.key"))
+	pubs, _ := filepath.Glob(filepath.Join(dir, "hub-*.pub"))
+	if len(privs) != 1 || len(pubs) != 1 {
+		t.Fatalf("keygen: %v %v; want one key pair", privs, pubs)
+	}
+	return privs[0], pubs[0]
 }
 
 func newE2E(t *testing.T) *e2e { return newE2EWith(t, e2eHub{}) }
@@ -66,36 +112,42 @@ func newE2EWith(t *testing.T, h e2eHub) *e2e {
 	dir := t.TempDir()
 	x := &e2e{t: t, dir: dir, bin: buildKunci(t, dir), broker: mqtttest.StartMosquitto(t), tokens: map[string]string{}}
 	keys := filepath.Join(dir, "keys")
-	runKunci(t, x.bin, "keygen", "--out", keys)
-	privs, _ := filepath.Glob(filepath.Join(keys, "hub-*.key"))
-	pubs, _ := filepath.Glob(filepath.Join(keys, "hub-*.pub"))
-	if len(privs) != 1 || len(pubs) != 1 {
-		t.Fatalf("keygen: %v %v", privs, pubs)
+	priv, pub := binKeys(t, x.bin, keys)
+	var dsn string
+	if h.replicas > 1 {
+		dsn = pgtest.DB(t)
 	}
-	x.hub = &hubProc{name: "kunci hub", addr: freeAddr(t), cfg: filepath.Join(dir, "hub.yaml")}
-	writeFile(t, x.hub.cfg, fmt.Sprintf(`listen: %q
-store: %q
-events_store: %q
-admin_token_file: %q
-signing_key: %q
-site_keys: {demo: %q}
-doors: %s
-mqtt: {broker: %q}
-`, x.hub.addr, filepath.Join(dir, "hub.db"), filepath.Join(dir, "hub-events.db"), filepath.Join(dir, "admin.token"),
-		privs[0], filepath.Join(keys, "site.key"), h.doors, x.broker.URL())+h.extra)
+	for i := range max(h.replicas, 1) {
+		c := hubConfig{addr: freeAddr(t), store: filepath.Join(dir, "hub.db"), events: filepath.Join(dir, "hub-events.db"),
+			adminToken: filepath.Join(dir, "admin.token"), signingKey: priv, siteKey: filepath.Join(keys, "site.key"),
+			doors: h.doors, broker: x.broker.URL()}
+		p := &hubProc{name: "kunci hub", addr: c.addr, cfg: filepath.Join(dir, "hub.yaml")}
+		if dsn != "" {
+			c.store, c.events, c.clientID = dsn, dsn, fmt.Sprintf("kunci-hub-%d", i+1)
+			p.name, p.cfg = fmt.Sprintf("hub-%d", i+1), filepath.Join(dir, fmt.Sprintf("hub-%d.yaml", i+1))
+		}
+		writeFile(t, p.cfg, c.yaml()+h.extra)
+		x.hubs = append(x.hubs, p)
+	}
+	// the first makes the stores (or the schema) and the admin token; the
+	// other replicas find them
+	x.hub = x.hubs[0]
 	x.startHub()
 	b, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 	if err != nil {
 		t.Fatalf("the hub's first start wrote no admin token: %v", err)
 	}
 	x.admin = strings.TrimSpace(string(b))
+	for _, p := range x.hubs[1:] {
+		p.start(t, x.bin)
+	}
 	if h.noAgent {
 		return x
 	}
 
 	agentAddr := freeAddr(t)
 	agentCfg := filepath.Join(dir, "agent.yaml")
-	writeFile(t, agentCfg, simAgentYAML(filepath.Join(dir, "agent.db"), agentAddr, filepath.Join(keys, "site.key"), pubs[0],
+	writeFile(t, agentCfg, simAgentYAML(filepath.Join(dir, "agent.db"), agentAddr, filepath.Join(keys, "site.key"), pub,
 		fmt.Sprintf("rules:\n  escort_window: 1s\nmqtt: {broker: %q}\n", x.broker.URL())))
 	if x.agent, err = launchAgent(t, x.bin, agentCfg, agentAddr, 0); err != nil {
 		t.Fatal(err)
@@ -204,19 +256,112 @@ func (x *e2e) waitTaken(n int, what string) {
 	}
 }
 
+// at is x with the client verbs and the API reaching hub i of x.hubs
+// (a replica); the rest (the door, the tokens) is shared.
+func (x *e2e) at(i int) *e2e {
+	y := *x
+	y.hub = x.hubs[i]
+	return &y
+}
+
 // issue runs SOP steps 1-4 with the client verbs for a guest card and
 // returns the permit once the door holds it.
 func (x *e2e) issue(card, from, until string) string {
 	x.t.Helper()
-	before := x.taken()
-	p := mustJSON[api.Permit](x, "desk", "permit", "request", "--site", "demo", "--door", "server-room",
+	return issueVia(x, x, x, card, from, until)
+}
+
+// issueVia runs SOP steps 1-4 as issue does, each through its own hub:
+// the request at desk, the classification at coordinator, the approval
+// and the escort at head.
+func issueVia(desk, coordinator, head *e2e, card, from, until string) string {
+	desk.t.Helper()
+	before := desk.taken()
+	p := mustJSON[api.Permit](desk, "desk", "permit", "request", "--site", "demo", "--door", "server-room",
 		"--guest", "Tamu "+card[len(card)-2:], "--nik", "32010101010100"+card[len(card)-2:], "--org", "PT Contoh",
 		"--purpose", "maintenance", "--equipment", "laptop", "--from", from, "--until", until, "--card", card)
-	x.must("pranata", "permit", "coordinate", p.ID, "--category", "server")
-	x.must("kasi", "permit", "approve", p.ID)
-	x.must("kasi", "permit", "escort", p.ID, "--staff", "S-004")
-	x.waitTaken(before, "permit "+p.ID)
+	coordinator.must("pranata", "permit", "coordinate", p.ID, "--category", "server")
+	head.must("kasi", "permit", "approve", p.ID)
+	head.must("kasi", "permit", "escort", p.ID, "--staff", "S-004")
+	desk.waitTaken(before, "permit "+p.ID)
 	return p.ID
+}
+
+// visit is SOP steps 5-8 at the door for a guest card of an issued
+// permit: the guest and the escort tap in, the door opens and closes, a
+// rack is opened and locked again, the guest taps out, the door opens and
+// closes; the door then checks the room.
+func (x *e2e) visit(card string) {
+	x.t.Helper()
+	x.tap("entry", card)
+	x.tap("entry", e2eEscort)
+	if r := x.relay(); r != "unlocked" {
+		x.t.Fatalf("relay %s after guest and escort; want unlocked", r)
+	}
+	for _, s := range []string{`/sim/door {"open":true}`, `/sim/door {"open":false}`,
+		`/sim/rack {"rack":"R1","open":true}`, `/sim/rack {"rack":"R1","open":false}`} {
+		p, b, _ := strings.Cut(s, " ")
+		x.post(p, b)
+	}
+	x.tap("exit", card)
+	x.post("/sim/door", `{"open":true}`)
+	x.post("/sim/door", `{"open":false}`)
+}
+
+// securedRow waits until the hub's guest book has the visit of permit id
+// with the room secured, and returns its row.
+func (x *e2e) securedRow(id string) api.GuestRow {
+	x.t.Helper()
+	var row api.GuestRow
+	c := x.api(x.tokens["kasi"])
+	waitfor.NoError(x.t, 10*time.Second, func() error {
+		rows, err := c.GuestBook(x.t.Context(), workflow.Filter{Permit: id})
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if r.Permit == id {
+				row = r
+			}
+		}
+		if row.Secured.IsZero() {
+			return fmt.Errorf("no secured visit of %s in the guest book of %s: %+v", id, x.hub.name, row)
+		}
+		return nil
+	})
+	return row
+}
+
+// checkVisitRow checks the guest-book row of issue's permit for the card
+// ending in 01 after visit: every column of the paper book, the NIK
+// masked, the times in order.
+func checkVisitRow(t *testing.T, where string, row api.GuestRow) {
+	t.Helper()
+	if row.Guest != "Tamu 01" || row.NIK != "3201**********01" || row.Organisation != "PT Contoh" || row.Purpose != "maintenance" ||
+		row.Category != permit.Server || row.Escort != "S-004" || row.Approver != "kasi" || row.Entered.IsZero() ||
+		row.Exited.Before(row.Entered) || row.Secured.Before(row.Exited) || len(row.Equipment) != 1 || len(row.Alarms) != 0 {
+		t.Errorf("%s: guest-book row %+v", where, row)
+	}
+}
+
+// checkVisitTimes checks the service times of issue's permit id in rep:
+// each timed step known and within its standard.
+func checkVisitTimes(t *testing.T, where string, rep api.SLAReport, id string) {
+	t.Helper()
+	var times *api.PermitTimes
+	for i := range rep.Permits {
+		if rep.Permits[i].Permit == id {
+			times = &rep.Permits[i]
+		}
+	}
+	if times == nil {
+		t.Fatalf("%s: no service times of %s: %+v", where, id, rep)
+	}
+	for _, s := range times.Steps {
+		if s.Step != "6" && s.Step != "1" && (!s.Known || !s.Within) {
+			t.Errorf("%s: step %s of %s = %+v; want known and within the standard", where, s.Step, id, s)
+		}
+	}
 }
 
 func (x *e2e) post(path, body string) {
@@ -303,56 +448,13 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("full SOP", func(t *testing.T) {
 		id := x.issue(e2eVisit, "now", "now+4h")
-		x.tap("entry", e2eVisit)
-		x.tap("entry", e2eEscort)
-		if r := x.relay(); r != "unlocked" {
-			t.Fatalf("relay %s after guest and escort; want unlocked", r)
-		}
-		for _, s := range []string{`/sim/door {"open":true}`, `/sim/door {"open":false}`,
-			`/sim/rack {"rack":"R1","open":true}`, `/sim/rack {"rack":"R1","open":false}`} {
-			p, b, _ := strings.Cut(s, " ")
-			x.post(p, b)
-		}
-		x.tap("exit", e2eVisit)
-		x.post("/sim/door", `{"open":true}`)
-		x.post("/sim/door", `{"open":false}`)
-		var row api.GuestRow
-		deadline := time.Now().Add(10 * time.Second)
-		for row.Secured.IsZero() {
-			if time.Now().After(deadline) {
-				t.Fatalf("no secured visit of %s in the guest book within 10 s: %+v", id, row)
-			}
-			time.Sleep(50 * time.Millisecond)
-			for _, r := range mustJSON[[]api.GuestRow](x, "kasi", "guestbook") {
-				if r.Permit == id {
-					row = r
-				}
-			}
-		}
-		if row.Guest != "Tamu 01" || row.NIK != "3201**********01" || row.Organisation != "PT Contoh" || row.Purpose != "maintenance" ||
-			row.Category != permit.Server || row.Escort != "S-004" || row.Approver != "kasi" || row.Entered.IsZero() ||
-			row.Exited.Before(row.Entered) || row.Secured.Before(row.Exited) || len(row.Equipment) != 1 || len(row.Alarms) != 0 {
-			t.Errorf("guest-book row %+v", row)
-		}
+		x.visit(e2eVisit)
+		checkVisitRow(t, "the hub", x.securedRow(id))
 		csv := x.must("kasi", "guestbook", "--csv")
 		if !strings.Contains(csv, id) || strings.Contains(csv, "32010101010100") {
 			t.Errorf("guest book CSV:\n%s", csv)
 		}
-		rep := mustJSON[api.SLAReport](x, "kasi", "sla")
-		var times *api.PermitTimes
-		for i := range rep.Permits {
-			if rep.Permits[i].Permit == id {
-				times = &rep.Permits[i]
-			}
-		}
-		if times == nil {
-			t.Fatalf("no service times of %s: %+v", id, rep)
-		}
-		for _, s := range times.Steps {
-			if s.Step != "6" && s.Step != "1" && (!s.Known || !s.Within) {
-				t.Errorf("step %s of %s = %+v; want known and within the standard", s.Step, id, s)
-			}
-		}
+		checkVisitTimes(t, "the hub", mustJSON[api.SLAReport](x, "kasi", "sla"), id)
 		if out := x.must("kasi", "sla"); !strings.Contains(out, id) {
 			t.Errorf("kunci sla does not show %s:\n%s", id, out)
 		}
@@ -618,16 +720,26 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("%s = %g (%v); want at least 1", c.name, v, ok)
 		}
 	}
-	// no card UID and no NIK in the hub's or the door's log
-	cards := []string{e2eEscort, e2eOtherEscort, e2eVisit, e2eAlone, e2eExpired, e2eEarly, e2eLockdown}
-	assertNoUID(t, "the hub's log", x.hub.stderr.String(), cards...)
-	assertNoUID(t, "the door's log", x.agent.stderr.String(), cards...)
-	for _, logs := range []string{x.hub.stderr.String(), x.agent.stderr.String()} {
-		if strings.Contains(logs, "32010101010100") {
-			t.Error("a NIK in a log")
+	x.checkLogs(e2eEscort, e2eOtherEscort, e2eVisit, e2eAlone, e2eExpired, e2eEarly, e2eLockdown)
+}
+
+// checkLogs fails the test if a hub's or the door's log carries one of
+// the cards' UIDs or a NIK of issue's guests, or a hub logged an error.
+func (x *e2e) checkLogs(cards ...string) {
+	x.t.Helper()
+	logs := map[string]string{"the door": x.agent.stderr.String()}
+	for _, p := range x.hubs {
+		logs[p.name] = p.stderr.String()
+		for _, l := range strings.Split(logs[p.name], "\n") {
+			if strings.Contains(l, `"level":"ERROR"`) {
+				x.t.Errorf("%s logged an error: %s", p.name, l)
+			}
 		}
 	}
-	if strings.Contains(x.hub.stderr.String(), `"level":"ERROR"`) {
-		t.Errorf("the hub logged an error:\n%s", x.hub.stderr)
+	for who, log := range logs {
+		assertNoUID(x.t, who+"'s log", log, cards...)
+		if strings.Contains(log, "32010101010100") {
+			x.t.Errorf("a NIK in %s's log", who)
+		}
 	}
 }

@@ -77,13 +77,8 @@ func TestReplicaSIGKILLUnderTraffic(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildKunci(t, dir)
 	keys := filepath.Join(dir, "keys")
-	runKunci(t, bin, "keygen", "--out", keys)
-	privs, _ := filepath.Glob(filepath.Join(keys, "hub-*.key"))
-	pubs, _ := filepath.Glob(filepath.Join(keys, "hub-*.pub"))
-	if len(privs) != 1 || len(pubs) != 1 {
-		t.Fatalf("keygen: %v %v", privs, pubs)
-	}
-	trusted, err := permit.LoadKeyring(pubs[0])
+	priv, pub := binKeys(t, bin, keys)
+	trusted, err := permit.LoadKeyring(pub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,23 +99,17 @@ func TestReplicaSIGKILLUnderTraffic(t *testing.T) {
 	hubs := make([]*hubProc, 2)
 	for i := range hubs {
 		p := &hubProc{name: fmt.Sprintf("hub-%d", i+1), cfg: filepath.Join(dir, fmt.Sprintf("hub-%d.yaml", i+1)), addr: freeAddr(t)}
-		writeFile(t, p.cfg, fmt.Sprintf(`listen: %q
-store: %q
-events_store: %q
-admin_token_file: %q
-signing_key: %q
-site_keys: {demo: %q}
-doors: [%s]
-mqtt: {broker: %q, client_id: kunci-hub-%d, shared: true}
-notify:
+		c := hubConfig{addr: p.addr, store: dsn, events: dsn, adminToken: filepath.Join(dir, "admin.token"), signingKey: priv,
+			siteKey: filepath.Join(keys, "site.key"), doors: "[" + strings.Join(names, ", ") + "]", broker: broker.URL(),
+			clientID: fmt.Sprintf("kunci-hub-%d", i+1)}
+		writeFile(t, p.cfg, c.yaml()+fmt.Sprintf(`notify:
   recipients:
     - {name: soc, webhook: %q, secret_file: %q}
   rules:
     - topics: ["alarm.*"]
       steps:
         - to: [soc]
-`, p.addr, dsn, dsn, filepath.Join(dir, "admin.token"), privs[0],
-			filepath.Join(keys, "site.key"), strings.Join(names, ", "), broker.URL(), i+1, hook.URL+"/hook", secret))
+`, hook.URL+"/hook", secret))
 		hubs[i] = p
 	}
 	// the first makes the schema and the admin token; the second finds
@@ -334,8 +323,8 @@ var consoleCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // consoleGet signs in to the console at base as a person does (the
 // sign-in page, its form) and fetches each page of pages, wanting 200 and
-// the text it maps to.
-func consoleGet(t *testing.T, base, login, password string, pages map[string]string) {
+// the text it maps to; it returns the pages' bodies.
+func consoleGet(t *testing.T, base, login, password string, pages map[string]string) map[string]string {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -373,9 +362,13 @@ func consoleGet(t *testing.T, base, login, password string, pages map[string]str
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
 		t.Fatalf("signing in as %s: %s to %q; want 303 to /", login, resp.Status, resp.Header.Get("Location"))
 	}
+	bodies := map[string]string{}
 	for p, want := range pages {
-		if code, body := get(p); code != http.StatusOK || !strings.Contains(body, want) {
-			t.Errorf("GET %s on the survivor: %d; want 200 and %q in\n%s", p, code, want, tail(body, 10))
+		code, body := get(p)
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("GET %s at %s: %d; want 200 and %q in\n%s", p, base, code, want, tail(body, 10))
 		}
+		bodies[p] = body
 	}
+	return bodies
 }
