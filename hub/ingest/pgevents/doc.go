@@ -16,11 +16,13 @@
 // commits of the same doors never deadlock) before it reads their
 // throughs: two hub replicas storing one door serialise, and the second
 // sees what the first stored. A commit of events the guest book reads
-// takes the book's lock (pgstore.LockBook) after its doors', catches its
-// book up with the other replicas' commits, and numbers its own in the
-// book's order (events.book_n), so that every replica's book numbers its
-// rows alike; Watch catches the book up after each notification of
-// another's. Reads take no lock; each is one statement,
+// takes the book's lock (pgstore.LockBook) after its doors' if it is
+// free, catches its book up with the other replicas' commits, and numbers
+// the events pending and then its own in the book's order
+// (events.book_n), so that every replica's book numbers its rows alike;
+// with the lock taken it stores them pending (events.book_pending), and
+// does not wait. Watch catches the book up after each notification of
+// another's, and numbers what is pending. Reads take no lock; each is one statement,
 // consistent in itself (Walk reads a page per statement, as the bbolt
 // store reads a page per transaction).
 //

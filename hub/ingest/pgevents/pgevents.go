@@ -60,6 +60,9 @@ type Store struct {
 	// id names this Store in its notifications (Watch tells its own
 	// commits from the other replicas').
 	id string
+	// bookWake asks Watch's goroutine for a catch-up of the book
+	// (syncBook): the other replicas' commits, and the pending events.
+	bookWake chan struct{}
 }
 
 var (
@@ -98,12 +101,24 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgevents %s: %w", pgstore.Redact(dsn), err)
 	}
-	s := &Store{pool: pool, timeout: o.Timeout, id: rand.Text()}
+	s := &Store{pool: pool, timeout: o.Timeout, id: rand.Text(), bookWake: make(chan struct{}, 1)}
 	if s.book, s.opened, err = ingest.OpenBook(s, s.loadBook, s.keepBook); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("pgevents %s: %w", pgstore.Redact(dsn), err)
 	}
 	s.bookAt.Store(s.bookN)
+	// the events a replica stored without their order, numbered now, so
+	// that the book opened is the events' (waiting for a replica numbering
+	// them meanwhile)
+	octx, ocancel := context.WithTimeout(ctx, o.Timeout)
+	defer ocancel()
+	s.bookMu.Lock()
+	err = s.numberPending(octx, true)
+	s.bookMu.Unlock()
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgevents %s: %w", pgstore.Redact(dsn), err)
+	}
 	return s, nil
 }
 
@@ -148,6 +163,10 @@ func (s *Store) keepBook(kvs []workflow.KV) error {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM events_book"); err != nil {
+			return err
+		}
+		// built from every event: none pending
+		if _, err := tx.Exec(ctx, "UPDATE events SET book_pending = NULL WHERE book_pending"); err != nil {
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events_book"}, []string{"k", "v"},
@@ -258,6 +277,7 @@ FROM unnest($1::text[], $2::text[]) AS k(site, door)`, dss, dds).Query(func(rows
 type eventRows struct {
 	site, door, epoch, id, typ, permit, body []string
 	seq, ord, bookN                          []int64
+	bookPending                              []bool
 }
 
 // bookTop is the highest book_n stored: the book's order (0: none yet).
@@ -327,7 +347,7 @@ func (s *Store) syncBook() error {
 	if err := s.catchUp(ctx, s.pool, 0); err != nil {
 		return fmt.Errorf("pgevents: the guest book's catch-up: %w", err)
 	}
-	return nil
+	return s.numberPending(ctx, false)
 }
 
 // BookCaughtUp is how many events of the other replicas the guest book
@@ -337,6 +357,133 @@ func (s *Store) BookCaughtUp() int64 { return s.bookCaughtUp.Load() }
 // BookErrors is how many of the guest book's catch-ups with the other
 // replicas failed since Open (each is tried again).
 func (s *Store) BookErrors() int64 { return s.bookErrors.Load() }
+
+// book is the events stored without their order in the book (pending),
+// read in the order they take: door by door, each in seq order; full when
+// there may be more than these.
+type book struct {
+	evs  []ingest.Event
+	ids  []string
+	full bool
+}
+
+// behind catches the book up, in tx holding the book's lock, with the
+// book's order through top, and reads the events pending.
+func (s *Store) behind(ctx context.Context, tx pgx.Tx, top int64) (book, error) {
+	if top > s.bookN {
+		if err := s.catchUp(ctx, tx, top); err != nil {
+			return book{}, err
+		}
+	}
+	rows, err := tx.Query(ctx, `SELECT id, body FROM events WHERE book_pending ORDER BY site, door, ord, seq LIMIT `+strconv.Itoa(bookPage))
+	if err != nil {
+		return book{}, err
+	}
+	var p book
+	var id string
+	var body []byte
+	if _, err := pgx.ForEachRow(rows, []any{&id, &body}, func() error {
+		var e ingest.Event
+		if err := json.Unmarshal(body, &e); err != nil {
+			return fmt.Errorf("%w: event %s pending in the guest book: %v", ingest.ErrCorrupt, id, err)
+		}
+		p.evs, p.ids = append(p.evs, e), append(p.ids, id)
+		return nil
+	}); err != nil {
+		return book{}, err
+	}
+	p.full = len(p.evs) == bookPage
+	return p, nil
+}
+
+// queueNumbered queues in b the numbering of the pending events ids in
+// the book's order from top+1.
+func queueNumbered(b *pgx.Batch, ids []string, top int64) {
+	if len(ids) == 0 {
+		return
+	}
+	ns := make([]int64, len(ids))
+	for i := range ns {
+		ns[i] = top + int64(i) + 1
+	}
+	b.Queue(`UPDATE events SET book_n = r.n, book_pending = NULL FROM unnest($1::text[], $2::bigint[]) AS r(id, n)
+WHERE events.id = r.id AND events.book_pending`, ids, ns)
+}
+
+// setBookN records that the book applied the book's order through n.
+// bookMu held.
+func (s *Store) setBookN(n int64) {
+	s.bookN = n
+	s.bookAt.Store(n)
+}
+
+// pokeBook has the book's pending events numbered soon (Watch's
+// catch-up), without waiting.
+func (s *Store) pokeBook() {
+	select {
+	case s.bookWake <- struct{}{}:
+	default:
+	}
+}
+
+// numberPending numbers the events pending in the book's order, a page
+// at a time, in transactions holding the book's lock: taken if free, or
+// waited for (wait: at open). It returns errBookBusy when the lock was
+// taken: its holder may have read the pending events before the last were
+// stored, so the caller tries again soon. bookMu held.
+func (s *Store) numberPending(ctx context.Context, wait bool) error {
+	for {
+		busy := false
+		var full bool
+		var ch *workflow.Change
+		var after int64
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			locked := true
+			if wait {
+				if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, 0)", int32(pgstore.LockBook)); err != nil {
+					return err
+				}
+			} else if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1, 0)", int32(pgstore.LockBook)).Scan(&locked); err != nil || !locked {
+				busy = !locked
+				return err
+			}
+			var top int64
+			if err := tx.QueryRow(ctx, "SELECT "+bookTop).Scan(&top); err != nil {
+				return err
+			}
+			p, err := s.behind(ctx, tx, top)
+			if err != nil || len(p.evs) == 0 {
+				after = s.bookN
+				return err
+			}
+			full, after = p.full, top+int64(len(p.evs))
+			ch = s.book.Stage(p.evs)
+			b := &pgx.Batch{}
+			queueNumbered(b, p.ids, top)
+			queueBook(b, ch.Puts())
+			queueNotifyBook(b, after)
+			return tx.SendBatch(ctx, b).Close()
+		})
+		if err != nil {
+			if ch != nil {
+				ch.Undo() // numbered after all: caught up with as another's
+			}
+			return fmt.Errorf("pgevents: number the guest book's pending events: %w", err)
+		}
+		if busy {
+			return errBookBusy
+		}
+		if after > s.bookN {
+			s.setBookN(after)
+		}
+		if !full {
+			return nil
+		}
+	}
+}
+
+// errBookBusy: another transaction held the book's lock.
+var errBookBusy = errors.New("pgevents: the guest book's lock is taken")
 
 // bookEvents counts the events of puts the guest book reads.
 func bookEvents(puts []ingest.Put) int64 {
@@ -357,9 +504,13 @@ func bookEvents(puts []ingest.Put) int64 {
 // and stores nothing of the commit then.
 //
 // A commit of events the book reads also takes the book's lock
-// (pgstore.LockBook), after the doors': it catches the book up with the
-// other replicas' commits, then numbers its own in the book's order, so
-// that every replica's book numbers its rows alike (syncBook).
+// (pgstore.LockBook) after the doors', if it is free: it catches the book
+// up with the other replicas' commits, numbers the events stored pending
+// (door by door), then its own, in the book's order, so that every
+// replica's book numbers its rows alike (syncBook). With the lock taken
+// (another replica's commit holds it) it does not wait: its own are
+// stored pending, numbered by the next to take the lock, or by Watch's
+// catch-up soon after.
 func (s *Store) Commit(puts []ingest.Put) error {
 	streams := map[streamID]*streamState{}
 	maxOrd := map[doorID]int64{}
@@ -385,43 +536,52 @@ func (s *Store) Commit(puts []ingest.Put) error {
 	defer s.bookMu.Unlock()
 	var ch *workflow.Change
 	nBook := bookEvents(puts)
-	var top int64 // the book's order before the commit
+	var top int64    // the book's order before the commit
+	var locked bool  // the book's lock, taken if free
+	var pending book // the events stored before without their order
+	staged := false  // this commit's own book events are numbered
+	var after int64  // the book's order after the commit, if locked
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		lockDoors(b, doors)
 		if nBook > 0 {
-			b.Queue("SELECT pg_advisory_xact_lock($1, 0)", int32(pgstore.LockBook))
+			b.Queue("SELECT pg_try_advisory_xact_lock($1, 0)", int32(pgstore.LockBook)).QueryRow(func(row pgx.Row) error { return row.Scan(&locked) })
 			b.Queue("SELECT " + bookTop).QueryRow(func(row pgx.Row) error { return row.Scan(&top) })
 		}
 		readStates(b, streams, maxOrd)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		if top > s.bookN {
-			if err := s.catchUp(ctx, tx, top); err != nil {
+		if locked {
+			var err error
+			if pending, err = s.behind(ctx, tx, top); err != nil {
 				return err
 			}
+			// a door's own events come after its pending ones: with more
+			// pending than a page, they wait their turn
+			staged = !pending.full
 		}
 		froms := make(map[streamID]uint64, len(streams))
 		for k, st := range streams {
 			froms[k] = st.through
 		}
 		r := eventRows{}
-		next := top
+		next := top + int64(len(pending.evs))
 		for _, p := range puts {
 			if len(p.Events) == 0 {
 				continue
 			}
-			if err := r.add(p, streams, maxOrd, &next); err != nil {
+			if err := r.add(p, streams, maxOrd, &next, staged); err != nil {
 				return err
 			}
 		}
+		after = next
 		b = &pgx.Batch{}
-		b.Queue(`INSERT INTO events (site, door, epoch, seq, ord, id, type, permit, body, book_n)
-SELECT site, door, epoch, seq, ord, id, type, NULLIF(permit, ''), body, NULLIF(book_n, 0)
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
-	AS r(site, door, epoch, seq, ord, id, type, permit, body, book_n)`,
-			r.site, r.door, r.epoch, r.seq, r.ord, r.id, r.typ, r.permit, r.body, r.bookN)
+		b.Queue(`INSERT INTO events (site, door, epoch, seq, ord, id, type, permit, body, book_n, book_pending)
+SELECT site, door, epoch, seq, ord, id, type, NULLIF(permit, ''), body, NULLIF(book_n, 0), NULLIF(book_pending, false)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::boolean[])
+	AS r(site, door, epoch, seq, ord, id, type, permit, body, book_n, book_pending)`,
+			r.site, r.door, r.epoch, r.seq, r.ord, r.id, r.typ, r.permit, r.body, r.bookN, r.bookPending)
 		var ss, ds, es []string
 		var ords, throughs, fromThrough []int64
 		for k, st := range streams {
@@ -432,12 +592,21 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::
 		b.Queue(`INSERT INTO events_epochs (site, door, epoch, ord, through)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
 ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through`, ss, ds, es, ords, throughs)
-		if ch == nil {
-			ch = s.book.Stage(ingest.EventsOf(puts))
+		if ch == nil && locked {
+			evs := pending.evs
+			if staged {
+				evs = append(slices.Clip(evs), ingest.EventsOf(puts)...)
+			}
+			ch = s.book.Stage(evs)
 		}
-		queueBook(b, ch.Puts())
+		var bookPuts []workflow.KV
+		if ch != nil {
+			bookPuts = ch.Puts()
+		}
+		queueNumbered(b, pending.ids, top)
+		queueBook(b, bookPuts)
 		s.queueNotify(b, ss, ds, es, fromThrough, throughs)
-		if nBook > 0 {
+		if locked && next > top {
 			queueNotifyBook(b, next)
 		}
 		return tx.SendBatch(ctx, b).Close()
@@ -445,9 +614,8 @@ ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through`, ss, d
 	if err != nil {
 		if ch != nil {
 			if s.stored(puts) {
-				s.bookN = top + nBook
-				s.bookAt.Store(s.bookN)
-				return nil // the commit went through, its answer did not
+				s.setBookN(after) // ch: the book's lock was held
+				return nil        // the commit went through, its answer did not
 			}
 			// a commit that went through after all is caught up with
 			// as another replica's would be
@@ -455,9 +623,11 @@ ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through`, ss, d
 		}
 		return fmt.Errorf("pgevents: commit: %w", err)
 	}
-	if nBook > 0 {
-		s.bookN = top + nBook
-		s.bookAt.Store(s.bookN)
+	if locked {
+		s.setBookN(after)
+	}
+	if nBook > 0 && !staged {
+		s.pokeBook() // numbered by the next to take the lock: this replica's catch-up, if no commit
 	}
 	return nil
 }
@@ -484,8 +654,8 @@ func (s *Store) stored(puts []ingest.Put) bool {
 // moves the stream's through; a stream new to the store takes its door's
 // next order.
 // Each event the guest book reads takes the book's next order from
-// *book.
-func (r *eventRows) add(p ingest.Put, streams map[streamID]*streamState, maxOrd map[doorID]int64, book *int64) error {
+// *book when staged, else is marked pending (its order to come).
+func (r *eventRows) add(p ingest.Put, streams map[streamID]*streamState, maxOrd map[doorID]int64, book *int64, staged bool) error {
 	st := streams[streamID{p.Site, p.Door, p.Epoch}]
 	if st.ord == 0 {
 		d := doorID{p.Site, p.Door}
@@ -517,11 +687,12 @@ func (r *eventRows) add(p ingest.Put, streams map[streamID]*streamState, maxOrd 
 		r.seq, r.ord, r.id = append(r.seq, int64(e.Seq)), append(r.ord, st.ord), append(r.id, id)
 		r.typ, r.permit, r.body = append(r.typ, string(e.Type)), append(r.permit, e.Permit), append(r.body, string(j))
 		var n int64
-		if slices.Contains(workflow.BookTypes, e.Type) {
+		isBook := slices.Contains(workflow.BookTypes, e.Type)
+		if isBook && staged {
 			*book++
 			n = *book
 		}
-		r.bookN = append(r.bookN, n)
+		r.bookN, r.bookPending = append(r.bookN, n), append(r.bookPending, isBook && !staged)
 		st.through = e.Seq
 	}
 	return nil

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/kunci-project/kunci/hub/ingest"
 	"github.com/kunci-project/kunci/hub/ingest/pgevents"
 	"github.com/kunci-project/kunci/hub/ingest/storetest"
+	"github.com/kunci-project/kunci/hub/pgstore"
 	"github.com/kunci-project/kunci/hub/workflow"
 	"github.com/kunci-project/kunci/internal/pgtest"
 	"github.com/kunci-project/kunci/internal/waitfor"
@@ -339,4 +341,90 @@ func TestReplicasShareBook(t *testing.T) {
 // rowsByDoor is rows door after door, each door's in order.
 func rowsByDoor(rows []workflow.Row) []workflow.Row {
 	return slices.SortedStableFunc(slices.Values(rows), func(a, b workflow.Row) int { return strings.Compare(a.Door, b.Door) })
+}
+
+// The guest book's events a commit stores while the book's lock is held
+// elsewhere (another replica's commit) are stored pending, without their
+// order; once the lock is free they are numbered, door by door, by the
+// store's own catch-up (Watch, trying again while the lock is taken) or
+// by the next commit, before its own; the book is that of the events
+// stored, in memory and kept.
+func TestBookPendingNumbered(t *testing.T) {
+	dsn := pgtest.DB(t)
+	st, err := pgevents.Open(context.Background(), dsn, pgevents.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	evs, permits := storetest.History(5, 40)
+	ctx, cancel := context.WithCancel(context.Background())
+	var watching sync.WaitGroup
+	defer watching.Wait()
+	defer cancel()
+	watching.Go(func() { st.Watch(ctx, func(ingest.Advance) {}) })
+	holder, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1, 0)", int32(pgstore.LockBook)); err != nil {
+		t.Fatal(err)
+	}
+	half := len(evs) / 2
+	for i := 0; i < half; i += 7 {
+		if err := st.Commit(ingest.PutsOf(evs[i:min(i+7, half)])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending := func() int {
+		var n int
+		if err := st.Pool().QueryRow(ctx, "SELECT count(*) FROM events WHERE book_pending").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	bk, _ := st.Book()
+	if n := pending(); n == 0 || bk.Len() != 0 {
+		t.Fatalf("with the book's lock held elsewhere: %d events pending, %d rows in the book; want some, none", n, bk.Len())
+	}
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_unlock($1, 0)", int32(pgstore.LockBook)); err != nil {
+		t.Fatal(err)
+	}
+	waitfor.Until(t, 10*time.Second, "the pending events numbered with no commit", func() bool { return pending() == 0 && bk.Len() > 0 })
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1, 0)", int32(pgstore.LockBook)); err != nil {
+		t.Fatal(err)
+	}
+	quarter := half + (len(evs)-half)/2
+	for i := half; i < quarter; i += 7 {
+		if err := st.Commit(ingest.PutsOf(evs[i:min(i+7, quarter)])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_unlock($1, 0)", int32(pgstore.LockBook)); err != nil {
+		t.Fatal(err)
+	}
+	for i := quarter; i < len(evs); i += 7 {
+		if err := st.Commit(ingest.PutsOf(evs[i:min(i+7, len(evs))])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitfor.Until(t, 10*time.Second, "nothing pending", func() bool { return pending() == 0 })
+	bk.AddPermits(permits)
+	built, err := ingest.BuildBookOf(st, permits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bk.Len() == 0 || !reflect.DeepEqual(rowsByDoor(bk.Rows()), rowsByDoor(built.Rows())) {
+		t.Fatalf("the book: %d rows; built from the events: %d", bk.Len(), built.Len())
+	}
+	fresh, err := pgevents.Open(ctx, dsn, pgevents.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	kept, _ := fresh.Book()
+	kept.AddPermits(permits)
+	if !reflect.DeepEqual(kept.Rows(), bk.Rows()) {
+		t.Errorf("the book kept (%d rows) is not the one in memory (%d)", kept.Len(), bk.Len())
+	}
 }

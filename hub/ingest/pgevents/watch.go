@@ -3,6 +3,7 @@ package pgevents
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,8 +45,11 @@ func queueNotifyBook(b *pgx.Batch, n int64) {
 }
 
 // watchRetry is the wait before a failed catch-up of the book is tried
-// again.
-const watchRetry = time.Second
+// again; busyRetry before one that found the book's lock taken.
+const (
+	watchRetry = time.Second
+	busyRetry  = 50 * time.Millisecond
+)
 
 // Watch calls fn with each stream a commit moved on, this process's and
 // every other's sharing the database, until ctx ends (ingest.Watcher). It
@@ -60,19 +64,13 @@ const watchRetry = time.Second
 // each time it begins to listen (syncBook), in a goroutine of its own;
 // a catch-up that fails is tried again after watchRetry.
 func (s *Store) Watch(ctx context.Context, fn func(ingest.Advance)) {
-	wake := make(chan struct{}, 1)
 	synced := make(chan struct{})
 	defer func() { <-synced }()
 	go func() {
 		defer close(synced)
-		s.followBook(ctx, wake)
+		s.followBook(ctx, s.bookWake)
 	}()
-	poke := func() {
-		select {
-		case wake <- struct{}{}:
-		default: // a catch-up is due already
-		}
-	}
+	poke := s.pokeBook
 	pgstore.Listen(ctx, s.pool, Channel, s.timeout, func() {
 		fn(ingest.Advance{})
 		poke()
@@ -106,7 +104,10 @@ func (s *Store) followBook(ctx context.Context, wake chan struct{}) {
 		case <-wake:
 		case <-retry.C:
 		}
-		if err := s.syncBook(); err != nil {
+		switch err := s.syncBook(); {
+		case errors.Is(err, errBookBusy):
+			retry.Reset(busyRetry) // its holder may not have seen the last pending
+		case err != nil:
 			s.bookErrors.Add(1)
 			retry.Reset(watchRetry)
 		}
