@@ -288,9 +288,11 @@ type Ingest struct {
 	advances chan Advance
 	resync   atomic.Bool
 	others   *others // nil: no OnOthers, or a store of this hub alone
+	puller   Puller  // the store, when its commits store the other replicas' held events
 
 	received, malformed, clipped, stored, duplicates, held *metrics.Counter
 	commits, storeErrors, acks, ackErrors, lost, conflicts *metrics.Counter
+	pulled, holdErrors                                     *metrics.Counter
 	dropped                                                map[DropReason]*metrics.Counter
 	heldBytesNow, heldEpochsNow, gapsNow                   atomic.Int64
 
@@ -394,6 +396,13 @@ func New(st EventStore, o Options) (*Ingest, error) {
 		func() float64 { return float64(in.heldEpochsNow.Load()) })
 	r.GaugeFunc("kunci_hub_event_gaps", "Gaps reported: streams stalled before seqs that did not come.",
 		func() float64 { return float64(in.gapsNow.Load()) })
+	in.pulled = r.Counter("kunci_hub_events_pulled_total",
+		"Events another hub replica on the same PostgreSQL database held, stored by this replica's commit of the seqs before them (and acked by it).")
+	in.holdErrors = r.Counter("kunci_hub_events_hold_errors_total",
+		"Copies of held events that could not be written for the other hub replicas (each is held still, and the door sends it again).")
+	if p, ok := st.(Puller); ok {
+		in.puller = p
+	}
 	others := newOthers(st, o.OnOthers, o.MaxBatch, r) // its counters served, 0 on a store of this hub alone
 	if _, ok := st.(Watcher); ok && o.OnOthers != nil {
 		in.others = others
@@ -597,6 +606,7 @@ type readFailure struct {
 // acks owed.
 func (in *Ingest) process(batch []valid, now time.Time) {
 	var puts []Put
+	var held []Put          // held now, their copy for the other replicas (Puller)
 	idx := map[stream]int{} // stream -> index in puts
 	// a stream whose through could not be read is not read again in the
 	// batch: a database that is down costs one try and one log line a
@@ -644,11 +654,21 @@ func (in *Ingest) process(batch []valid, now time.Time) {
 				puts[i].Raw = append(puts[i].Raw, h.raw)
 			}
 		default:
-			in.hold(s, f, e, now)
+			if in.hold(s, f, e, now) && in.puller != nil {
+				held = appendPut(held, s, e)
+			}
 		}
 	}
 	for s, r := range failed {
 		in.o.Log.Error("ingest: read through", "door", s.site+"/"+s.door, "events", r.events, "err", r.err)
+	}
+	if len(held) > 0 {
+		// before this commit: whichever replica stores the seqs before
+		// them finds them
+		if err := in.puller.Hold(held); err != nil {
+			in.holdErrors.Add(1)
+			in.o.Log.Debug("ingest: write the held events' copy", "err", err)
+		}
 	}
 	in.commit(puts, now)
 	if len(in.flows) > flowCache {
@@ -660,6 +680,17 @@ func (in *Ingest) process(batch []valid, now time.Time) {
 	}
 }
 
+// appendPut appends e to the put of stream s in puts, the last one if it
+// is s's, else a new one.
+func appendPut(puts []Put, s stream, e valid) []Put {
+	if n := len(puts); n == 0 || puts[n-1].stream() != s {
+		puts = append(puts, Put{Site: s.site, Door: s.door, Epoch: s.epoch})
+	}
+	p := &puts[len(puts)-1]
+	p.Events, p.Raw = append(p.Events, e.Event), append(p.Raw, e.raw)
+	return puts
+}
+
 // commit stores puts, then moves their streams on.
 func (in *Ingest) commit(puts []Put, now time.Time) {
 	n := 0
@@ -669,7 +700,14 @@ func (in *Ingest) commit(puts []Put, now time.Time) {
 	if n == 0 {
 		return
 	}
-	if err := in.st.Commit(puts); err != nil {
+	var pulled []Put
+	var err error
+	if in.puller != nil {
+		pulled, err = in.puller.CommitPulled(puts)
+	} else {
+		err = in.st.Commit(puts)
+	}
+	if err != nil {
 		for _, p := range puts {
 			in.forget(p.stream()) // read through again from the store
 		}
@@ -698,6 +736,21 @@ func (in *Ingest) commit(puts []Put, now time.Time) {
 		in.o.Log.Error("ingest: commit", "events", n, "err", err)
 		return
 	}
+	// the other replicas' held events this commit stored: its own, after
+	// their stream's put
+	for _, q := range pulled {
+		if len(q.Events) == 0 {
+			continue
+		}
+		for i := range puts {
+			if puts[i].stream() == q.stream() {
+				puts[i].Events = append(slices.Clip(puts[i].Events), q.Events...)
+				n += len(q.Events)
+				in.pulled.Add(uint64(len(q.Events)))
+				break
+			}
+		}
+	}
 	// OnStored before the counters: whoever sees Stored rise sees the
 	// events applied too (the guest book)
 	if in.o.OnStored != nil {
@@ -714,6 +767,11 @@ func (in *Ingest) commit(puts []Put, now time.Time) {
 			s := p.stream()
 			f := in.flows[s]
 			f.through = p.Events[len(p.Events)-1].Seq
+			for seq := range f.held {
+				if seq <= f.through { // held here, and stored by this commit's pull of its copy
+					in.unhold(s, f, seq)
+				}
+			}
 			in.due[s] = true
 			in.moved(s, f, now)
 		}
@@ -758,18 +816,18 @@ func (in *Ingest) holder(s stream) *holder {
 
 // hold keeps e until the gap before it fills, within the bounds: per
 // stream, per door and overall. A full buffer keeps the lowest seqs: they
-// are the ones needed first.
-func (in *Ingest) hold(s stream, f *flow, e valid, now time.Time) {
+// are the ones needed first. It reports whether e is held.
+func (in *Ingest) hold(s stream, f *flow, e valid, now time.Time) bool {
 	if _, ok := f.held[e.Seq]; ok {
 		in.duplicates.Add(1)
-		return
+		return false
 	}
 	h := in.holder(s)
 	if f.gap == nil {
 		if h.streams >= in.o.MaxHeldEpochs || in.heldEpochs >= in.o.MaxHeldStreams {
 			in.drop(DropEpochs, s, 1, now)
 			in.release(s, h)
-			return
+			return false
 		}
 		f.gap = &gap{since: now, lowest: e.Seq}
 		in.gapped[s] = f
@@ -794,7 +852,7 @@ func (in *Ingest) hold(s stream, f *flow, e valid, now time.Time) {
 		in.drop(why, s, 1, now)
 		if f.top < e.Seq {
 			in.gauges()
-			return
+			return false
 		}
 		in.unhold(s, f, f.top)
 	}
@@ -805,6 +863,7 @@ func (in *Ingest) hold(s stream, f *flow, e valid, now time.Time) {
 	in.heldBytes += cost
 	f.top = max(f.top, e.Seq)
 	in.gauges()
+	return true
 }
 
 // unhold takes seq out of what f holds.
@@ -1068,6 +1127,20 @@ type Watcher interface {
 	// until ctx ends, and with the zero Advance when it may have missed
 	// some (a lost connection). fn must not block.
 	Watch(ctx context.Context, fn func(Advance))
+}
+
+// Puller is a Watcher whose commits also store the events the other
+// replicas hold that continue the streams committed (pgevents): each
+// replica writes a copy of what it holds (Hold), and the one whose commit
+// stores the seqs before them stores them too, and acks them, so that a
+// door's events dealt out among the replicas one by one are not stored a
+// commit per replica in turn.
+type Puller interface {
+	// CommitPulled is Commit that returns the held events it stored too,
+	// each stream's in seq order.
+	CommitPulled(puts []Put) ([]Put, error)
+	// Hold writes a copy of events held; a copy lost costs nothing.
+	Hold(puts []Put) error
 }
 
 // advanceDepth is how many advances wait for Run; beyond, Run re-reads the

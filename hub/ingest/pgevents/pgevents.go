@@ -512,6 +512,71 @@ func bookEvents(puts []ingest.Put) int64 {
 // stored pending, numbered by the next to take the lock, or by Watch's
 // catch-up soon after.
 func (s *Store) Commit(puts []ingest.Put) error {
+	_, err := s.commit(puts, false)
+	return err
+}
+
+// CommitPulled is Commit that also stores, in the same transaction, the
+// events other replicas held (Hold) that continue the streams of puts,
+// and returns them, each stream's in seq order: they are this commit's
+// too, to hand on and to ack (ingest.Puller).
+func (s *Store) CommitPulled(puts []ingest.Put) ([]ingest.Put, error) {
+	return s.commit(puts, true)
+}
+
+// heldRow is an event of events_held.
+type heldRow struct {
+	seq  int64
+	body []byte
+}
+
+// heldAfter is how long a held event that no commit moved stays in
+// events_held: long past the door's resends.
+const heldAfter = "5 minutes"
+
+// Hold writes a copy of events this replica holds (they come after seqs
+// not stored yet), for the commit of another replica that stores the
+// seqs before them to store them too (CommitPulled). It takes no lock
+// and waits for no flush to disk: a copy lost costs nothing, the events
+// are held in memory and the doors send them again until acked. It
+// deletes the copies older than heldAfter.
+func (s *Store) Hold(puts []ingest.Put) error {
+	var ss, ds, es, ids, bodies []string
+	var seqs []int64
+	for _, p := range puts {
+		for i, e := range p.Events {
+			if e.Seq > maxSeq {
+				continue
+			}
+			j, id, err := encoded(p, i)
+			if err != nil {
+				return fmt.Errorf("pgevents: hold: %w", err)
+			}
+			ss, ds, es = append(ss, p.Site), append(ds, p.Door), append(es, p.Epoch)
+			seqs, ids, bodies = append(seqs, int64(e.Seq)), append(ids, id), append(bodies, string(j))
+		}
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue("SET LOCAL synchronous_commit = off")
+		b.Queue(`INSERT INTO events_held (site, door, epoch, seq, id, body)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])
+ON CONFLICT DO NOTHING`, ss, ds, es, seqs, ids, bodies)
+		b.Queue("DELETE FROM events_held WHERE at < now() - interval '" + heldAfter + "'")
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("pgevents: hold: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) commit(puts []ingest.Put, pull bool) ([]ingest.Put, error) {
 	streams := map[streamID]*streamState{}
 	maxOrd := map[doorID]int64{}
 	var doors []doorID
@@ -528,13 +593,14 @@ func (s *Store) Commit(puts []ingest.Put) error {
 		}
 	}
 	if n == 0 {
-		return nil
+		return nil, nil
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	s.bookMu.Lock()
 	defer s.bookMu.Unlock()
 	var ch *workflow.Change
+	var pulled []ingest.Put
 	nBook := bookEvents(puts)
 	var top int64    // the book's order before the commit
 	var locked bool  // the book's lock, taken if free
@@ -545,21 +611,23 @@ func (s *Store) Commit(puts []ingest.Put) error {
 		b := &pgx.Batch{}
 		lockDoors(b, doors)
 		if nBook > 0 {
-			b.Queue("SELECT pg_try_advisory_xact_lock($1, 0)", int32(pgstore.LockBook)).QueryRow(func(row pgx.Row) error { return row.Scan(&locked) })
-			b.Queue("SELECT " + bookTop).QueryRow(func(row pgx.Row) error { return row.Scan(&top) })
+			queueTryBook(b, &locked, &top)
 		}
 		readStates(b, streams, maxOrd)
+		held := map[streamID][]heldRow{}
+		if pull {
+			queueHeld(b, streams, held)
+		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		if locked {
-			var err error
-			if pending, err = s.behind(ctx, tx, top); err != nil {
-				return err
-			}
 			// a door's own events come after its pending ones: with more
 			// pending than a page, they wait their turn
-			staged = !pending.full
+			var err error
+			if pending, staged, err = s.pendingBook(ctx, tx, top); err != nil {
+				return err
+			}
 		}
 		froms := make(map[streamID]uint64, len(streams))
 		for k, st := range streams {
@@ -567,11 +635,38 @@ func (s *Store) Commit(puts []ingest.Put) error {
 		}
 		r := eventRows{}
 		next := top + int64(len(pending.evs))
+		pulled = pulled[:0]
 		for _, p := range puts {
 			if len(p.Events) == 0 {
 				continue
 			}
 			if err := r.add(p, streams, maxOrd, &next, staged); err != nil {
+				return err
+			}
+			// what the other replicas hold that continues it (one put a
+			// stream: the ingest's)
+			k := streamID{p.Site, p.Door, p.Epoch}
+			if q := pullHeld(k, streams[k], held[k]); len(q.Events) > 0 {
+				pulled = append(pulled, q)
+			}
+		}
+		if !locked && nBook == 0 && bookEvents(pulled) > 0 {
+			// only the events pulled are the book's: its lock, if free
+			b := &pgx.Batch{}
+			queueTryBook(b, &locked, &top)
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
+			if locked {
+				var err error
+				if pending, staged, err = s.pendingBook(ctx, tx, top); err != nil {
+					return err
+				}
+				next = top + int64(len(pending.evs)) // the puts numbered none
+			}
+		}
+		for _, q := range pulled {
+			if err := r.add(q, streams, maxOrd, &next, staged); err != nil {
 				return err
 			}
 		}
@@ -596,6 +691,7 @@ ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through`, ss, d
 			evs := pending.evs
 			if staged {
 				evs = append(slices.Clip(evs), ingest.EventsOf(puts)...)
+				evs = append(evs, ingest.EventsOf(pulled)...)
 			}
 			ch = s.book.Stage(evs)
 		}
@@ -605,6 +701,10 @@ ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through`, ss, d
 		}
 		queueNumbered(b, pending.ids, top)
 		queueBook(b, bookPuts)
+		if pull {
+			b.Queue(`DELETE FROM events_held h USING unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS k(site, door, epoch, through)
+WHERE h.site = k.site AND h.door = k.door AND h.epoch = k.epoch AND h.seq <= k.through`, ss, ds, es, throughs)
+		}
 		s.queueNotify(b, ss, ds, es, fromThrough, throughs)
 		if locked && next > top {
 			queueNotifyBook(b, next)
@@ -613,23 +713,103 @@ ON CONFLICT (site, door, epoch) DO UPDATE SET through = EXCLUDED.through`, ss, d
 	})
 	if err != nil {
 		if ch != nil {
-			if s.stored(puts) {
-				s.setBookN(after) // ch: the book's lock was held
-				return nil        // the commit went through, its answer did not
+			if s.stored(append(slices.Clip(puts), pulled...)) {
+				s.setBookN(after)  // ch: the book's lock was held
+				return pulled, nil // the commit went through, its answer did not
 			}
 			// a commit that went through after all is caught up with
 			// as another replica's would be
 			ch.Undo()
 		}
-		return fmt.Errorf("pgevents: commit: %w", err)
+		return nil, fmt.Errorf("pgevents: commit: %w", err)
 	}
 	if locked {
 		s.setBookN(after)
 	}
-	if nBook > 0 && !staged {
+	if (nBook > 0 || bookEvents(pulled) > 0) && !staged {
 		s.pokeBook() // numbered by the next to take the lock: this replica's catch-up, if no commit
 	}
-	return nil
+	return pulled, nil
+}
+
+// encoded returns the JSON stored of p's event i (its Raw, else encoded
+// now) and its id (the stream's position when it has none).
+func encoded(p ingest.Put, i int) ([]byte, string, error) {
+	e := &p.Events[i]
+	var j []byte
+	if i < len(p.Raw) {
+		j = p.Raw[i]
+	}
+	if j == nil {
+		var err error
+		if j, err = json.Marshal(e); err != nil {
+			return nil, "", err
+		}
+	}
+	id := e.ID
+	if id == "" {
+		id = p.Site + "/" + p.Door + "/" + p.Epoch + "/" + strconv.FormatUint(e.Seq, 10)
+	}
+	return j, id, nil
+}
+
+// queueTryBook queues in b the taking of the book's lock if it is free,
+// into locked, and the reading of the book's order, into top.
+func queueTryBook(b *pgx.Batch, locked *bool, top *int64) {
+	b.Queue("SELECT pg_try_advisory_xact_lock($1, 0)", int32(pgstore.LockBook)).QueryRow(func(row pgx.Row) error { return row.Scan(locked) })
+	b.Queue("SELECT " + bookTop).QueryRow(func(row pgx.Row) error { return row.Scan(top) })
+}
+
+// pendingBook is behind, and whether a commit numbers its own events
+// after the pending ones: not when there may be more pending than read.
+func (s *Store) pendingBook(ctx context.Context, tx pgx.Tx, top int64) (book, bool, error) {
+	p, err := s.behind(ctx, tx, top)
+	return p, err == nil && !p.full, err
+}
+
+// queueHeld queues in b the reading of the held events of streams, each
+// stream's in seq order, into held.
+func queueHeld(b *pgx.Batch, streams map[streamID]*streamState, held map[streamID][]heldRow) {
+	var ss, ds, es []string
+	for k := range streams {
+		ss, ds, es = append(ss, k.site), append(ds, k.door), append(es, k.epoch)
+	}
+	b.Queue(`SELECT h.site, h.door, h.epoch, h.seq, h.body FROM events_held h
+JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(site, door, epoch) ON h.site = k.site AND h.door = k.door AND h.epoch = k.epoch
+ORDER BY h.site, h.door, h.epoch, h.seq`, ss, ds, es).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var k streamID
+			var h heldRow
+			if err := rows.Scan(&k.site, &k.door, &k.epoch, &h.seq, &h.body); err != nil {
+				return err
+			}
+			held[k] = append(held[k], h)
+		}
+		return rows.Err()
+	})
+}
+
+// pullHeld returns the held events of stream k that continue its through,
+// as a put.
+func pullHeld(k streamID, st *streamState, held []heldRow) ingest.Put {
+	p := ingest.Put{Site: k.site, Door: k.door, Epoch: k.epoch}
+	next := int64(st.through) + 1
+	for _, h := range held {
+		if h.seq < next {
+			continue
+		}
+		if h.seq > next {
+			break
+		}
+		var e ingest.Event
+		if err := json.Unmarshal(h.body, &e); err != nil || e.Seq != uint64(h.seq) || e.Site != k.site || e.Door != k.door || e.Epoch != k.epoch {
+			// not the ingest's: left, and gone after heldAfter
+			break
+		}
+		p.Events, p.Raw = append(p.Events, e), append(p.Raw, h.body)
+		next++
+	}
+	return p
 }
 
 // stored reports whether every event of puts is stored: after a failed
@@ -669,19 +849,9 @@ func (r *eventRows) add(p ingest.Put, streams map[streamID]*streamState, maxOrd 
 		if e.Seq > maxSeq {
 			return fmt.Errorf("%w: %s/%s epoch %s: seq %d", ErrRange, p.Site, p.Door, p.Epoch, e.Seq)
 		}
-		var j []byte
-		if i < len(p.Raw) {
-			j = p.Raw[i]
-		}
-		if j == nil {
-			var err error
-			if j, err = json.Marshal(&e); err != nil {
-				return err
-			}
-		}
-		id := e.ID
-		if id == "" {
-			id = p.Site + "/" + p.Door + "/" + p.Epoch + "/" + strconv.FormatUint(e.Seq, 10)
+		j, id, err := encoded(p, i)
+		if err != nil {
+			return err
 		}
 		r.site, r.door, r.epoch = append(r.site, p.Site), append(r.door, p.Door), append(r.epoch, p.Epoch)
 		r.seq, r.ord, r.id = append(r.seq, int64(e.Seq)), append(r.ord, st.ord), append(r.id, id)

@@ -263,15 +263,9 @@ func TestReplicasShareBook(t *testing.T) {
 	var watching sync.WaitGroup
 	defer watching.Wait()
 	defer cancel()
-	var stores []*pgevents.Store
-	for range 2 {
-		st, err := pgevents.Open(context.Background(), dsn, pgevents.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
+	stores := openStores(t, dsn, 2)
+	for _, st := range stores {
 		watching.Go(func() { st.Watch(ctx, func(ingest.Advance) {}) })
-		stores = append(stores, st)
 	}
 	// each replica commits half the doors, a few events of a door at a
 	// time, door after door in turn, the two at once
@@ -427,4 +421,79 @@ func TestBookPendingNumbered(t *testing.T) {
 	if !reflect.DeepEqual(kept.Rows(), bk.Rows()) {
 		t.Errorf("the book kept (%d rows) is not the one in memory (%d)", kept.Len(), bk.Len())
 	}
+}
+
+// A replica's held events, written as copies (Hold), are stored by the
+// commit of another replica that stores the seqs before them, as far as
+// they continue the stream, and returned to it (to hand on and ack); the
+// copies the stream passed are deleted, and one after a gap waits for the
+// commit that fills it. The guest book has them, in order.
+func TestCommitPulled(t *testing.T) {
+	stores := openStores(t, pgtest.DB(t), 2)
+	a, b := stores[0], stores[1]
+	evs, permits := storetest.History(3, 4)
+	var door []ingest.Event
+	for _, e := range evs {
+		if e.Door == evs[0].Door {
+			door = append(door, e)
+		}
+	}
+	if len(door) < 8 {
+		t.Fatalf("a door of %d events", len(door))
+	}
+	// b holds seqs 2, 3 and 5..8; a stores 1
+	held := append(slices.Clone(door[1:3]), door[4:8]...)
+	if err := b.Hold(ingest.PutsOf(held)); err != nil {
+		t.Fatal(err)
+	}
+	pulled, err := a.CommitPulled(ingest.PutsOf(door[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs := func(ps []ingest.Put) []uint64 {
+		var out []uint64
+		for _, p := range ps {
+			for _, e := range p.Events {
+				out = append(out, e.Seq)
+			}
+		}
+		return out
+	}
+	if got := seqs(pulled); !slices.Equal(got, []uint64{2, 3}) {
+		t.Fatalf("pulled %v; want 2 and 3, which continue 1", got)
+	}
+	if th, err := a.Through(door[0].Site, door[0].Door, door[0].Epoch); err != nil || th != 3 {
+		t.Fatalf("through %d, %v; want 3", th, err)
+	}
+	if pulled, err = a.CommitPulled(ingest.PutsOf(door[3:4])); err != nil || !slices.Equal(seqs(pulled), []uint64{5, 6, 7, 8}) {
+		t.Fatalf("the commit of 4 pulled %v, %v; want 5..8", seqs(pulled), err)
+	}
+	var left int
+	if err := a.Pool().QueryRow(context.Background(), "SELECT count(*) FROM events_held").Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d held copies left (%v); want none: the stream passed them", left, err)
+	}
+	bk, _ := a.Book()
+	bk.AddPermits(permits)
+	built, err := ingest.BuildBookOf(a, permits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(bk.Rows(), built.Rows()) {
+		t.Errorf("the book: %d rows; built from the events: %d", bk.Len(), built.Len())
+	}
+}
+
+// openStores opens n stores on dsn's database, closed when t ends.
+func openStores(t *testing.T, dsn string, n int) []*pgevents.Store {
+	t.Helper()
+	var stores []*pgevents.Store
+	for range n {
+		st, err := pgevents.Open(context.Background(), dsn, pgevents.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+	}
+	return stores
 }
