@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -85,8 +86,9 @@ func TestServerOnPostgres(t *testing.T) {
 // postgres://, on a real Mosquitto) takes a permit through request,
 // coordination, approval and its escort, which issues it to the door;
 // takes the visit's events and writes the guest book from them; and a hub
-// opened again on the same database (a restart, or a second replica) reads
-// the same permit, staff, tokens and guest book, without a workflow file.
+// opened on the database dumped with pg_dump and restored with pg_restore
+// into an empty one (the README's backup) reads the same permit, staff,
+// tokens and guest book, without a file of its own.
 func TestWholeVisitOnPostgres(t *testing.T) {
 	dsn := pgtest.DB(t)
 	broker := mqtttest.StartMosquitto(t).URL()
@@ -170,8 +172,13 @@ func TestWholeVisitOnPostgres(t *testing.T) {
 		}
 		storeEvents(t, broker, evs...)
 	})
-	// the hub again, on the same database, as another replica would be:
-	// nothing of it is in a file, not even the keys of the personal data
+	// the database dumped as the README says (pg_dump, the hub running
+	// or not) and restored into an empty one (pg_restore): the hub on the
+	// restored database, as another replica would be, with nothing of it
+	// in a file, not even the keys of the personal data
+	restored := pgtest.DB(t)
+	pgDumpRestore(t, dsn, restored)
+	s.Store, s.EventsStore = restored, restored
 	s.StoreKeys = filepath.Join(t.TempDir(), "none.keys")
 	run(func(h *server.Server, base string) {
 		c, err := client.New(base, tokens[auth.Admin])
@@ -209,6 +216,28 @@ func TestWholeVisitOnPostgres(t *testing.T) {
 			t.Errorf("a hub all in PostgreSQL made a keys file: %v", err)
 		}
 	})
+}
+
+// pgDumpRestore copies the database of from into the empty one of to as
+// the README's backup does: pg_dump --format=custom, then pg_restore
+// --single-transaction.
+func pgDumpRestore(t *testing.T, from, to string) {
+	t.Helper()
+	for _, tool := range []string{"pg_dump", "pg_restore"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed; CI must have it (Debian's postgresql-client)", tool)
+			}
+			t.Skipf("%s is not installed (Debian's postgresql-client); skipping the restore of a dump", tool)
+		}
+	}
+	dump := filepath.Join(t.TempDir(), "kunci.dump")
+	if out, err := exec.Command("pg_dump", "--format=custom", "--file="+dump, from).CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump: %v: %s", err, out)
+	}
+	if out, err := exec.Command("pg_restore", "--dbname="+to, "--single-transaction", dump).CombinedOutput(); err != nil {
+		t.Fatalf("pg_restore: %v: %s", err, out)
+	}
 }
 
 // Two hubs on one PostgreSQL database: the daily job (retention, the
