@@ -1215,7 +1215,9 @@ func (in *Ingest) moveTo(s stream, f *flow, through uint64, puts []Put, now time
 	for seq := range f.held {
 		if seq <= through {
 			in.unhold(s, f, seq)
-			in.duplicates.Add(1)
+			if in.puller == nil {
+				in.duplicates.Add(1)
+			} // else most likely stored from this replica's copy (Puller): no duplicate
 		}
 	}
 	p := Put{Site: s.site, Door: s.door, Epoch: s.epoch}
