@@ -188,11 +188,13 @@ func New(o Options) (*Hub, error) {
 
 // rebuild follows the stored doors, their lost runs and the permits'
 // requests, and takes the guest book the event store keeps, giving it the
-// permits' records, which it returns (New signs them).
+// permits by their digests (workflow.Store.Digests: no record decoded nor
+// unsealed but those the start needs whole); it returns those records
+// (current), which New signs.
 func (h *Hub) rebuild() ([]workflow.Record, error) {
-	recs, err := h.wf.List()
+	ds, recs, err := h.current()
 	if err != nil {
-		return nil, fmt.Errorf("hub: permits: %w", err)
+		return nil, err
 	}
 	doors, err := h.ev.Doors()
 	if err != nil {
@@ -215,9 +217,37 @@ func (h *Hub) rebuild() ([]workflow.Record, error) {
 		h.log.Info("hub: guest book built from the stored events, kept in the event store from now on",
 			"rows", opened.Rows, "took", opened.Took.Round(time.Millisecond))
 	}
-	book.AddPermits(recs)
+	book.SetRecords(h.wf.Get)
+	book.AddDigests(ds)
 	h.book = book
 	return recs, nil
+}
+
+// current returns the digest of every permit and the whole records of
+// those a start or a Refresh acts on: the requests waiting for a step of
+// the SOP (waits, notifyPending) and the permits and revocations whose
+// signed document is still published or to be cleared (publishPermit).
+// The rest, the history of every visit, are read as digests only.
+func (h *Hub) current() ([]workflow.Digest, []workflow.Record, error) {
+	ds, err := h.wf.Digests()
+	if err != nil {
+		return nil, nil, fmt.Errorf("hub: permits: %w", err)
+	}
+	now := h.o.Now()
+	var recs []workflow.Record
+	for i := range ds {
+		d := &ds[i]
+		published := d.State == workflow.Issued || d.State == workflow.Revoked
+		if stepOf(d.State) == 0 && (!published || now.Sub(d.NotAfter) > ClearAfter+clearWithin) {
+			continue
+		}
+		r, err := h.wf.Get(d.ID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("hub: permits: %w", err)
+		}
+		recs = append(recs, r)
+	}
+	return ds, recs, nil
 }
 
 // BuildBook makes the guest book of permits from every door's events in
@@ -238,16 +268,17 @@ func BuildBook(ev ingest.EventStore, permits []workflow.Record) (*workflow.Book,
 // command runs it daily.
 func (h *Hub) Refresh() error { return h.signAll() }
 
-// signAll signs every permit, revocation and staff record for the doors.
+// signAll signs every permit, revocation and staff record for the doors
+// that publishPermit publishes or clears (current's records).
 func (h *Hub) signAll() error {
-	recs, err := h.wf.List()
+	_, recs, err := h.current()
 	if err != nil {
-		return fmt.Errorf("hub: permits: %w", err)
+		return err
 	}
 	return h.sign(recs)
 }
 
-// sign is signAll of the permits recs (all of them, as listed).
+// sign is signAll of the permits recs (current's).
 func (h *Hub) sign(recs []workflow.Record) error {
 	for i := range recs {
 		if err := h.publishPermit(&recs[i]); err != nil {

@@ -36,6 +36,7 @@ type Book struct {
 	// permits are the known ones in id order, with their times.
 	times   map[string]*visitTimes
 	permits []bookPermit
+	guests  bookGuests // of the permits known by their digest (AddDigests)
 }
 
 // bookPermit is a permit the book knows, with its visit's times.
@@ -80,6 +81,7 @@ func (b *Book) AddPermit(r Record) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.addPermit(&r)
+	b.guests.forget(r.ID)
 }
 
 // AddPermits is AddPermit of every record, under one lock: a book loaded
@@ -87,14 +89,20 @@ func (b *Book) AddPermit(r Record) {
 func (b *Book) AddPermits(recs []Record) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.byID) == 0 { // the maps made at their size once
-		b.byID = make(map[string]*Record, len(recs))
-		b.equipment = make(map[string][]string, len(recs))
-		b.nik = make(map[string]string, len(recs))
-		b.permits = slices.Grow(b.permits, len(recs))
-	}
+	b.sizeFor(len(recs))
 	for i := range recs {
 		b.addPermit(&recs[i])
+	}
+}
+
+// sizeFor makes the maps of the permits at their size n, once, for a
+// book that knows none yet. mu held.
+func (b *Book) sizeFor(n int) {
+	if len(b.byID) == 0 {
+		b.byID = make(map[string]*Record, n)
+		b.equipment = make(map[string][]string, n)
+		b.nik = make(map[string]string, n)
+		b.permits = slices.Grow(b.permits, n)
 	}
 }
 
@@ -408,7 +416,7 @@ func (b *Book) Query(f Filter) []Row {
 	defer b.mu.RUnlock()
 	var out []Row
 	b.each(f, 0, func(_ int, r *Row) bool {
-		out = append(out, clip(*r))
+		out = append(out, b.withGuest(r))
 		return true
 	})
 	return out
@@ -428,7 +436,7 @@ func (b *Book) After(f Filter, after, limit int) (rows []Row, next int) {
 			next = last
 			return false
 		}
-		rows = append(rows, clip(*r))
+		rows = append(rows, b.withGuest(r))
 		last = i
 		return true
 	})
@@ -441,6 +449,50 @@ func (b *Book) After(f Filter, after, limit int) (rows []Row, next int) {
 func (b *Book) Page(f Filter, offset, limit int) (rows []Row, total int) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
+	if idx, lo, hi, ok := b.exact(f); ok {
+		// a range of rows, counted without reading them: the page read
+		// from its end
+		for i := hi - 1 - offset; i >= lo && len(rows) < limit; i-- {
+			if idx == nil {
+				rows = append(rows, b.withGuest(&b.rows[i]))
+			} else {
+				rows = append(rows, b.withGuest(&b.rows[idx[i]]))
+			}
+		}
+		return rows, hi - lo
+	}
+	return b.page(f, offset, limit)
+}
+
+// exact returns the rows f selects when they are a range without a row
+// to match one by one: rows [lo, hi) of the book (idx nil) or
+// idx[lo:hi], in order of entry. ok is false when f is not so (an
+// organisation, a permit, a door at any site, rows out of time order).
+// b.mu held.
+func (b *Book) exact(f Filter) (idx []int32, lo, hi int, ok bool) {
+	if f.Organisation != "" || f.Permit != "" {
+		return nil, 0, 0, false
+	}
+	switch {
+	case f.Site == "" && f.Door == "" && b.sorted:
+		lo, hi = b.span(f, func(i int) time.Time { return b.rows[i].Entered }, len(b.rows))
+		return nil, lo, hi, true
+	case f.Site != "" && f.Door != "":
+		d := b.doors[doorKey{f.Site, f.Door}]
+		if d == nil {
+			return nil, 0, 0, true // none
+		}
+		if !d.sorted {
+			return nil, 0, 0, false
+		}
+		lo, hi = b.span(f, func(i int) time.Time { return b.rows[d.rows[i]].Entered }, len(d.rows))
+		return d.rows, lo, hi, true
+	}
+	return nil, 0, 0, false
+}
+
+// page is Page reading every row f selects. b.mu held.
+func (b *Book) page(f Filter, offset, limit int) (rows []Row, total int) {
 	var idx []*Row
 	b.each(f, 0, func(_ int, r *Row) bool {
 		idx = append(idx, r)
@@ -448,7 +500,7 @@ func (b *Book) Page(f Filter, offset, limit int) (rows []Row, total int) {
 	})
 	total = len(idx)
 	for i := total - 1 - offset; i >= 0 && len(rows) < limit; i-- {
-		rows = append(rows, clip(*idx[i]))
+		rows = append(rows, b.withGuest(idx[i]))
 	}
 	return rows, total
 }

@@ -234,7 +234,7 @@ type BookLoader struct {
 	b     *Book
 	rows  []Row
 	doors map[doorKey][]byte
-	names map[string]string // one copy of each site and door name
+	names names // one copy of each site and door name
 }
 
 // NewBookLoader returns a loader of a Book knowing no permit (AddPermits
@@ -245,7 +245,13 @@ func NewBookLoader() *BookLoader {
 
 // name reads a string of d that many rows share (a site, a door, an
 // escort): one copy of each.
-func (l *BookLoader) name(d *dec) string {
+func (l *BookLoader) name(d *dec) string { return l.names.str(d) }
+
+// names keeps one copy of each string read with str.
+type names map[string]string
+
+// str reads a string of d, the copy kept if there is one.
+func (ns names) str(d *dec) string {
 	n := d.uint()
 	if n > uint64(len(d.b)) {
 		d.fail()
@@ -253,11 +259,11 @@ func (l *BookLoader) name(d *dec) string {
 	}
 	b := d.b[:n]
 	d.b = d.b[n:]
-	if s, ok := l.names[string(b)]; ok {
+	if s, ok := ns[string(b)]; ok {
 		return s
 	}
 	s := string(b)
-	l.names[s] = s
+	ns[s] = s
 	return s
 }
 

@@ -39,12 +39,41 @@ func (k kept) load(t *testing.T, permits []Record) *Book {
 	return b
 }
 
+// loadDigests is load, the permits given as a hub's start gives them:
+// by their digests, the guests' names and NIKs read from the records
+// (SetRecords) when a row is returned.
+func (k kept) loadDigests(t *testing.T, permits []Record) *Book {
+	t.Helper()
+	b := k.load(t, nil)
+	byID := map[string]Record{}
+	var ds []Digest
+	for i := range permits {
+		byID[permits[i].ID] = permits[i]
+		ds = append(ds, DigestOf(&permits[i]))
+	}
+	b.SetRecords(func(id string) (Record, error) {
+		r, ok := byID[id]
+		if !ok {
+			return r, ErrNotFound
+		}
+		return r, nil
+	})
+	b.AddDigests(ds)
+	return b
+}
+
 // sameBooks compares the rows and service times of two books, for
 // filters of every kind.
 func sameBooks(t *testing.T, what string, got, want *Book) {
 	t.Helper()
 	for _, f := range []Filter{{}, {Site: "s1", Door: "d1"}, {Door: "d2"}, {Permit: "P-3"}, {From: t0.Add(time.Hour)}} {
 		sameRows(t, fmt.Sprintf("%s: rows %+v", what, f), got.Query(f), want.Query(f))
+		g, gn := got.Page(f, 1, 3)
+		w, wn := want.Page(f, 1, 3)
+		sameRows(t, fmt.Sprintf("%s: page %+v", what, f), g, w)
+		if gn != wn {
+			t.Fatalf("%s: page %+v: total %d, want %d", what, f, gn, wn)
+		}
 		if g, w := got.ServiceTimes(f), want.ServiceTimes(f); !slices.Equal(g, w) {
 			t.Fatalf("%s: service times %+v\ngot  %+v\nwant %+v", what, f, g, w)
 		}
@@ -123,6 +152,7 @@ func TestBookKept(t *testing.T) {
 		k.put(loaded.Stage(more).Puts())
 		sameBooks(t, fmt.Sprint("round ", round, ", loaded and applied"), loaded, want)
 		sameBooks(t, fmt.Sprint("round ", round, ", loaded again"), k.load(t, permits), want)
+		sameBooks(t, fmt.Sprint("round ", round, ", loaded with digests"), k.loadDigests(t, permits), want)
 	}
 }
 

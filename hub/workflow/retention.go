@@ -54,7 +54,7 @@ func (s *Store) Purge(retention time.Duration) (PurgeResult, error) {
 		for i := range due {
 			r := &due[i]
 			r.Guest, r.NIK, r.Phone, r.Purged = PurgedGuest, "", "", now
-			if err := s.putRecord(b, r); err != nil {
+			if err := s.putRecord(tx, r); err != nil {
 				return err
 			}
 			res.Purged = append(res.Purged, r.ID)

@@ -256,6 +256,11 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("workflow store %s: %w", path, err)
 	}
 	s.db = kv.Bolt(s.file)
+	if err := s.digestAll(); err != nil {
+		s.file.Close()
+		keys.close()
+		return nil, fmt.Errorf("workflow store %s: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -278,6 +283,9 @@ func OpenDB(db kv.DB, opts Options) (*Store, error) {
 	sealed, err := s.seal(newKeys)
 	if err == nil && !sealed {
 		err = db.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put(mSealed, []byte{1}) })
+	}
+	if err == nil {
+		err = s.digestAll()
 	}
 	if err != nil {
 		keys.close()
@@ -361,7 +369,7 @@ func (s *Store) seal(newKeys bool) (sealed bool, err error) {
 			}
 			return nil
 		}
-		return s.sealAll(tx.Bucket(bPermits))
+		return s.sealAll(tx)
 	})
 	if err == nil && lost {
 		err = fmt.Errorf("its personal data is sealed with the keys of %s, which was not there: restore it from the backup the store came from", s.opts.KeysPath)
@@ -369,10 +377,10 @@ func (s *Store) seal(newKeys bool) (sealed bool, err error) {
 	return sealed, err
 }
 
-// sealAll seals every record of b that holds its personal data in clear.
-func (s *Store) sealAll(b kv.Bucket) error {
+// sealAll seals every record that holds its personal data in clear.
+func (s *Store) sealAll(tx kv.Tx) error {
 	var plain []Record
-	err := b.ForEach(func(k, raw []byte) error {
+	err := tx.Bucket(bPermits).ForEach(func(k, raw []byte) error {
 		var sr storedRecord
 		if err := json.Unmarshal(raw, &sr); err != nil {
 			return fmt.Errorf("%w: permit %q: %v", ErrCorrupt, k, err)
@@ -389,7 +397,7 @@ func (s *Store) sealAll(b kv.Bucket) error {
 		return err
 	}
 	for i := range plain {
-		if err := s.putRecord(b, &plain[i]); err != nil {
+		if err := s.putRecord(tx, &plain[i]); err != nil {
 			return err
 		}
 	}
@@ -586,8 +594,8 @@ func (s *Store) advance(r *Record, st State, by, note string) {
 	r.History = append(r.History, Transition{State: st, By: by, At: s.now(r), Version: r.Version, Note: note})
 }
 
-// putRecord stores r, its personal data sealed.
-func (s *Store) putRecord(b kv.Bucket, r *Record) error {
+// putRecord stores r, its personal data sealed, and its digest.
+func (s *Store) putRecord(tx kv.Tx, r *Record) error {
 	sr, err := s.keys.seal(r)
 	if err != nil {
 		return err
@@ -596,7 +604,10 @@ func (s *Store) putRecord(b kv.Bucket, r *Record) error {
 	if err != nil {
 		return err
 	}
-	return b.Put([]byte(r.ID), j)
+	if err := tx.Bucket(bPermits).Put([]byte(r.ID), j); err != nil {
+		return err
+	}
+	return putDigest(tx, r)
 }
 
 // getRecord reads permit id, its personal data unsealed.
@@ -688,7 +699,7 @@ func (s *Store) Request(req Request) (Record, error) {
 			return fmt.Errorf("%w: permit %q", ErrExists, r.ID)
 		}
 		s.advance(&r, Requested, req.By, "")
-		return s.putRecord(b, &r)
+		return s.putRecord(tx, &r)
 	})
 	if err != nil {
 		return Record{}, err
@@ -708,7 +719,7 @@ func (s *Store) change(id string, fn func(tx kv.Tx, r *Record) error) (Record, e
 		if err := fn(tx, &r); err != nil {
 			return err
 		}
-		return s.putRecord(b, &r)
+		return s.putRecord(tx, &r)
 	})
 	if err != nil {
 		return Record{}, err
@@ -926,9 +937,8 @@ func (s *Store) Import(recs []Record) error {
 			return fmt.Errorf("workflow: import: %w", err)
 		}
 		if err := s.db.Update(func(tx kv.Tx) error {
-			b := tx.Bucket(bPermits)
 			for i := range chunk {
-				if err := s.putRecord(b, &chunk[i]); err != nil {
+				if err := s.putRecord(tx, &chunk[i]); err != nil {
 					return err
 				}
 			}

@@ -51,7 +51,7 @@ func TestOnPostgres(t *testing.T) {
 	kvtest.RunOnPostgres(t, TestTransitions, TestRefusals, TestRequestValidation, TestFullLifeSignedAndOrdered,
 		TestStaffRegister, TestPurge, TestPurgeRefusesShortRetention, TestPurgedGuestBook, TestLostKeyReadsUnreadable,
 		TestRequestRefusesHiddenText, TestRequestPolicyLimits, TestReasonsAndNamesRefuseHiddenText,
-		TestSelfApprovalUnderAnotherSpelling)
+		TestSelfApprovalUnderAnotherSpelling, TestDigests)
 }
 
 func newFixture(t *testing.T) *fixture {

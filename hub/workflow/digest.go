@@ -1,0 +1,153 @@
+package workflow
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/kunci-project/kunci/hub/kv"
+	"github.com/kunci-project/kunci/permit"
+)
+
+// Digest is what the hub's start and the guest book read of a permit
+// request: no personal data (the guest's name, NIK and phone stay sealed
+// in the record), and the history only as the times of the steps the
+// service times need. The store keeps one beside each record, written in
+// the record's own transaction (bucket digests), so that a start reads
+// these small values instead of decoding and unsealing every record
+// (Digests); a store written before them has them made at its first
+// open.
+type Digest struct {
+	ID, Site, Door string
+	State          State
+	Organisation   string
+	Purpose        string
+	Category       permit.Category
+	Approver       string
+	Escort         string
+	Equipment      []string
+	NotAfter       time.Time
+	FormOpened     time.Time
+	Purged         time.Time
+	// Requested, Coordinated, Approved and Escorted are Record.At of
+	// each state, zero if never.
+	Requested, Coordinated, Approved, Escorted time.Time
+}
+
+var (
+	bDigests = []byte("digests") // permit id -> its Digest (encodeDigest)
+	// mDigests marks a store whose every record has its digest.
+	mDigests = []byte("digests")
+)
+
+// digestFormat is the first byte of an encoded digest.
+const digestFormat = 1
+
+// DigestOf is the digest of r.
+func DigestOf(r *Record) Digest {
+	d := Digest{ID: r.ID, Site: r.Site, Door: r.Door, State: r.State, Organisation: r.Organisation, Purpose: r.Purpose,
+		Category: r.Category, Approver: r.Approver, Escort: r.Escort, Equipment: r.Equipment, NotAfter: r.NotAfter,
+		FormOpened: r.FormOpened, Purged: r.Purged}
+	d.Requested, _ = r.At(Requested)
+	d.Coordinated, _ = r.At(Coordinated)
+	d.Approved, _ = r.At(Approved)
+	d.Escorted, _ = r.At(Escorted)
+	return d
+}
+
+// encodeDigest is d as the store keeps it (its id is the key).
+func encodeDigest(d *Digest) []byte {
+	e := enc{digestFormat}
+	e.str(d.Site, d.Door, string(d.State), d.Organisation, d.Purpose, string(d.Category), d.Approver, d.Escort)
+	e.uint(uint64(len(d.Equipment)))
+	e.str(d.Equipment...)
+	e.time(d.NotAfter, d.FormOpened, d.Purged, d.Requested, d.Coordinated, d.Approved, d.Escorted)
+	return e
+}
+
+// digestDecoder decodes digests, keeping one copy of each string many
+// share (sites, doors, states, organisations, purposes, ...).
+type digestDecoder struct{ names names }
+
+func (dd *digestDecoder) name(d *dec) string { return dd.names.str(d) }
+
+// decode reads the digest of permit id from v into out.
+func (dd *digestDecoder) decode(id, v []byte, out *Digest) error {
+	if len(v) == 0 || v[0] != digestFormat {
+		return fmt.Errorf("%w: digest of permit %q: format", ErrCorrupt, id)
+	}
+	d := &dec{b: v[1:]}
+	*out = Digest{ID: string(id), Site: dd.name(d), Door: dd.name(d), State: State(dd.name(d)), Organisation: dd.name(d),
+		Purpose: dd.name(d), Category: permit.Category(dd.name(d)), Approver: dd.name(d), Escort: dd.name(d)}
+	if n := d.count(); n > 0 {
+		out.Equipment = make([]string, n)
+		for i := range out.Equipment {
+			out.Equipment[i] = dd.name(d)
+		}
+	}
+	out.NotAfter, out.FormOpened, out.Purged = d.time(), d.time(), d.time()
+	out.Requested, out.Coordinated, out.Approved, out.Escorted = d.time(), d.time(), d.time(), d.time()
+	if d.err == nil && len(d.b) != 0 {
+		d.fail()
+	}
+	if d.err != nil {
+		return fmt.Errorf("%w: digest of permit %q", ErrCorrupt, id)
+	}
+	return nil
+}
+
+// putDigest writes r's digest in tx, beside the record.
+func putDigest(tx kv.Tx, r *Record) error {
+	d := DigestOf(r)
+	return tx.Bucket(bDigests).Put([]byte(r.ID), encodeDigest(&d))
+}
+
+// Digests returns the digest of every permit request, in id order: what
+// the hub's start reads (Book.AddDigests; the few records a start needs
+// whole, it gets with Get).
+func (s *Store) Digests() ([]Digest, error) {
+	var out []Digest
+	dd := digestDecoder{names: names{}}
+	err := s.db.View(func(tx kv.Tx) error {
+		b := tx.Bucket(bDigests)
+		out = make([]Digest, 0, b.Len())
+		return b.ForEach(func(k, v []byte) error {
+			out = append(out, Digest{})
+			return dd.decode(k, v, &out[len(out)-1])
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("workflow: digests: %w", err)
+	}
+	return out, nil
+}
+
+// digestAll writes the digest of every record, unless the store is
+// marked as having them, and marks it: once, for a store written before
+// the digests were kept.
+func (s *Store) digestAll() error {
+	return s.db.Update(func(tx kv.Tx) error {
+		if tx.Bucket(bMeta).Get(mDigests) != nil {
+			return nil
+		}
+		var recs []Record
+		// no writing to a bucket inside its ForEach (kv): collect first;
+		// a digest holds nothing sealed, so nothing is unsealed
+		if err := tx.Bucket(bPermits).ForEach(func(k, raw []byte) error {
+			var sr storedRecord
+			if err := json.Unmarshal(raw, &sr); err != nil {
+				return fmt.Errorf("%w: permit %q: %v", ErrCorrupt, k, err)
+			}
+			recs = append(recs, sr.Record)
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i := range recs {
+			if err := putDigest(tx, &recs[i]); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bMeta).Put(mDigests, []byte{1})
+	})
+}

@@ -1,0 +1,112 @@
+package workflow
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/kunci-project/kunci/hub/kv"
+)
+
+// checkDigests: the store's digests are those of its records, one each,
+// in id order.
+func checkDigests(t *testing.T, s *Store) {
+	t.Helper()
+	ds, err := s.Digests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != len(recs) {
+		t.Fatalf("%d digests, %d records", len(ds), len(recs))
+	}
+	for i := range recs {
+		if want := DigestOf(&recs[i]); !reflect.DeepEqual(ds[i], want) {
+			t.Fatalf("digest %d:\ngot  %+v\nwant %+v", i, ds[i], want)
+		}
+	}
+}
+
+// TestDigests: every change of a record (request, each step, the
+// signing, a revocation, a rejection, a purge) writes its digest in its
+// transaction; a store without them (an older hub's) has them made at
+// its open, once.
+func TestDigests(t *testing.T) {
+	f := newFixture(t)
+	for i, steps := range [][]action{nil, {coordinate}, {coordinate, approve}, {coordinate, approve, escort, sign},
+		{coordinate, approve, escort, sign, revoke}, {reject}} {
+		req := sampleRequest()
+		req.Organisation = fmt.Sprint("PT ", i)
+		r, err := f.s.Request(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range steps {
+			if err := a.do(f.s, r.ID); err != nil {
+				t.Fatalf("%s: %v", a.name, err)
+			}
+		}
+	}
+	checkDigests(t, f.s)
+	f.clock = t0.Add(40 * 24 * time.Hour)
+	if res, err := f.s.Purge(MinRetention); err != nil || len(res.Purged) == 0 {
+		t.Fatalf("purge: %+v, %v", res, err)
+	}
+	checkDigests(t, f.s)
+	if ds, _ := f.s.Digests(); ds[0].Purged.IsZero() {
+		t.Fatal("the digest of a purged record does not say so")
+	}
+
+	// an older hub's store: no digests, no mark
+	if err := f.s.KV().Update(func(tx kv.Tx) error {
+		if err := tx.DeleteBucket(bDigests); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Delete(mDigests)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := f.s.Digests(); err != nil || len(ds) != 0 {
+		t.Fatalf("digests deleted: %d, %v", len(ds), err)
+	}
+	reopen(t, f)
+	checkDigests(t, f.s)
+}
+
+// TestDigestRefused: a digest that does not decode is an ErrCorrupt,
+// never a panic.
+func TestDigestRefused(t *testing.T) {
+	r := withHistory(rec("P-1", "Andi", "S-004"), at(-3, 0), 1, 2, 3, 4)
+	d := DigestOf(&r)
+	v := encodeDigest(&d)
+	dd := digestDecoder{names: names{}}
+	var got Digest
+	if err := dd.decode([]byte("P-1"), v, &got); err != nil || !reflect.DeepEqual(got, d) {
+		t.Fatalf("round trip: %v\ngot  %+v\nwant %+v", err, got, d)
+	}
+	for n := range len(v) {
+		if err := dd.decode([]byte("P-1"), v[:n], &got); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("cut at %d: %v", n, err)
+		}
+	}
+	if err := dd.decode([]byte("P-1"), append(v, 0), &got); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a byte more: %v", err)
+	}
+}
+
+// FuzzDigest: whatever a digest's value holds, decode returns.
+func FuzzDigest(f *testing.F) {
+	r := withHistory(rec("P-1", "Andi", "S-004"), at(-3, 0), 1, 2, 3, 4)
+	d := DigestOf(&r)
+	f.Add(encodeDigest(&d))
+	f.Fuzz(func(t *testing.T, v []byte) {
+		dd := digestDecoder{names: names{}}
+		var got Digest
+		dd.decode([]byte("P-1"), v, &got)
+	})
+}
