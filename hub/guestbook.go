@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"io"
 	"slices"
 
 	"github.com/kunci-project/kunci/hub/workflow"
@@ -30,6 +31,43 @@ func (h *Hub) GuestRows(f workflow.Filter, offset, limit int, clearNIK bool) ([]
 func (h *Hub) GuestRowsAfter(f workflow.Filter, after, limit int, clearNIK bool) ([]workflow.Row, int) {
 	rows, next := h.book.After(f, after, limit)
 	return h.withNIK(rows, clearNIK), next
+}
+
+// GuestPage is how many rows EachGuestRows takes at a time, each page
+// under the book's lock for a moment only.
+const GuestPage = 1_000
+
+// EachGuestRows calls fn with the rows f selects, in order of entry, a
+// page of GuestPage at a time (NIKs as GuestRows gives them), until the
+// last or fn's error: the CSV export, which streams every row however
+// many there are. A visit entered during the export is in it if the
+// export had not yet passed its place.
+func (h *Hub) EachGuestRows(f workflow.Filter, clearNIK bool, fn func([]workflow.Row) error) error {
+	for after := -1; ; {
+		rows, next := h.GuestRowsAfter(f, after, GuestPage, clearNIK)
+		if len(rows) > 0 {
+			if err := fn(rows); err != nil {
+				return err
+			}
+		}
+		if next < 0 {
+			return nil
+		}
+		after = next
+	}
+}
+
+// WriteGuestCSV writes the rows f selects to w as CSV (workflow.CSV),
+// streamed a page at a time (EachGuestRows).
+func (h *Hub) WriteGuestCSV(w io.Writer, f workflow.Filter, clearNIK bool) error {
+	c, err := workflow.NewCSV(w)
+	if err != nil {
+		return err
+	}
+	if err := h.EachGuestRows(f, clearNIK, c.Write); err != nil {
+		return err
+	}
+	return c.Flush()
 }
 
 // withNIK returns rows, with their permit's NIK in clear if clearNIK.

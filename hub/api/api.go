@@ -500,10 +500,9 @@ func (a *API) guestbook(w http.ResponseWriter, r *http.Request, p auth.Principal
 	if format == "csv" {
 		// the export is the whole selection, for a spreadsheet: from and
 		// to bound it
-		rows, _ := a.h.GuestRows(f, 0, -1, p.CanSeeNIK())
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="buku-tamu.csv"`)
-		return workflow.WriteCSV(w, rows)
+		return a.h.WriteGuestCSV(w, f, p.CanSeeNIK())
 	}
 	pq, err := readPage(r)
 	if err != nil {

@@ -161,11 +161,10 @@ func (c *Console) printBook(w http.ResponseWriter, r *http.Request, p auth.Princ
 		c.fail(w, r, http.StatusBadRequest, "book.err.filter", nil)
 		return
 	}
-	rows, total := c.o.Hub.GuestRows(f, 0, -1, p.CanSeeNIK())
-	d := bookData{Filter: bf, Total: total, Office: c.o.Office, Printed: pg.L.Time(time.Now())}
-	if len(rows) > maxPrint {
-		rows, d.Truncate = rows[:maxPrint], true
-	}
+	// the first maxPrint rows only, in order of entry, and the count
+	rows, next := c.o.Hub.GuestRowsAfter(f, -1, maxPrint, p.CanSeeNIK())
+	_, total := c.o.Hub.GuestRows(f, 0, 0, false)
+	d := bookData{Filter: bf, Total: total, Office: c.o.Office, Printed: pg.L.Time(time.Now()), Truncate: next >= 0}
 	d.Visits = c.visits(pg.L, rows, 1)
 	pg.Nav, pg.Title, pg.Data = "print", pg.L.T("book.print.title"), d
 	c.render(w, r, http.StatusOK, "guestbook_print", pg)
@@ -178,11 +177,10 @@ func (c *Console) bookCSV(w http.ResponseWriter, r *http.Request, p auth.Princip
 		c.fail(w, r, http.StatusBadRequest, "book.err.filter", nil)
 		return
 	}
-	rows, _ := c.o.Hub.GuestRows(f, 0, -1, p.CanSeeNIK())
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="buku-tamu.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
-	if err := workflow.WriteCSV(w, rows); err != nil {
+	if err := c.o.Hub.WriteGuestCSV(w, f, p.CanSeeNIK()); err != nil {
 		c.o.Log.Warn("console: guest book CSV cut short", "err", err)
 	}
 }

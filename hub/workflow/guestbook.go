@@ -97,15 +97,34 @@ func cell(s string) string {
 	return s
 }
 
-// WriteCSV writes rows as CSV with a header. Times are RFC 3339 UTC;
-// secured is "not_secured" when the room was not secured and not later
-// either; lists are joined with "; ". Every cell a spreadsheet could run
-// as a formula is neutralised (cell).
+// WriteCSV writes rows as CSV with a header (CSV, all at once).
 func WriteCSV(w io.Writer, rows []Row) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(CSVHeader); err != nil {
+	c, err := NewCSV(w)
+	if err == nil {
+		err = c.Write(rows)
+	}
+	if err != nil {
 		return err
 	}
+	return c.Flush()
+}
+
+// CSV writes the guest book as CSV a part at a time, for an export of
+// many rows that streams: the header (NewCSV), then the rows of each
+// Write, then Flush. Times are RFC 3339 UTC; secured is "not_secured"
+// when the room was not secured and not later either; lists are joined
+// with "; ". Every cell a spreadsheet could run as a formula is
+// neutralised (cell).
+type CSV struct{ cw *csv.Writer }
+
+// NewCSV writes the header to w.
+func NewCSV(w io.Writer) (*CSV, error) {
+	c := &CSV{cw: csv.NewWriter(w)}
+	return c, c.cw.Write(CSVHeader)
+}
+
+// Write writes rows, and flushes them.
+func (c *CSV) Write(rows []Row) error {
 	for _, r := range rows {
 		secured := csvTime(r.Secured)
 		if secured == "" && r.NotSecured {
@@ -121,10 +140,15 @@ func WriteCSV(w io.Writer, rows []Row) error {
 		for i := range rec {
 			rec[i] = cell(rec[i])
 		}
-		if err := cw.Write(rec); err != nil {
+		if err := c.cw.Write(rec); err != nil {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return c.Flush()
+}
+
+// Flush writes what is buffered.
+func (c *CSV) Flush() error {
+	c.cw.Flush()
+	return c.cw.Error()
 }
