@@ -41,14 +41,15 @@ func BuildBookOf(ev EventStore, permits []workflow.Record) (*workflow.Book, erro
 }
 
 // OpenBook is what a backend does at open to come by its guest book: load
-// calls fn with every key and value of the kept book and says whether one
-// was kept at all; when none was (a store of an older hub, or a new one),
+// gives l every key and value of the kept book (l.Add, after l.GrowTo
+// with the key before workflow.RowsEnd) and says whether one was kept at
+// all; when none was (a store of an older hub, or a new one),
 // the book is built from the stored events and keep writes it whole and
 // marks it kept, so that it is built once.
-func OpenBook(ev EventStore, load func(fn func(k, v []byte) error) (bool, error), keep func([]workflow.KV) error) (*workflow.Book, BookOpened, error) {
+func OpenBook(ev EventStore, load func(l *workflow.BookLoader) (bool, error), keep func([]workflow.KV) error) (*workflow.Book, BookOpened, error) {
 	start := time.Now()
 	l := workflow.NewBookLoader()
-	kept, err := load(l.Add)
+	kept, err := load(l)
 	if err != nil {
 		return nil, BookOpened{}, fmt.Errorf("guest book: %w", err)
 	}

@@ -96,12 +96,21 @@ func OpenStore(path string) (*Store, error) {
 // Book returns the guest book kept with the events, and how it was opened.
 func (s *Store) Book() (*workflow.Book, BookOpened) { return s.book, s.opened }
 
-func (s *Store) loadBook(fn func(k, v []byte) error) (kept bool, err error) {
+func (s *Store) loadBook(l *workflow.BookLoader) (kept bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if kept = tx.Bucket(bMeta).Get(mBook) != nil; !kept {
 			return nil
 		}
-		return tx.Bucket(bBook).ForEach(fn)
+		b := tx.Bucket(bBook)
+		c := b.Cursor()
+		if k, _ := c.Seek(workflow.RowsEnd); k != nil {
+			last, _ := c.Prev()
+			l.GrowTo(last)
+		} else {
+			last, _ := c.Last()
+			l.GrowTo(last)
+		}
+		return b.ForEach(l.Add)
 	})
 	return kept, err
 }

@@ -35,6 +35,8 @@ type Book struct {
 	// event, for the service times (ServiceTimes), kept as the rows are;
 	// permits are the known ones in id order, with their times.
 	times   map[string]*visitTimes
+	loaded  []visitTimes // the visit times a BookLoader read, in id order; times has the others
+	vtFree  []visitTimes // the rest of the block times come from (visitTimes)
 	permits []bookPermit
 	guests  bookGuests // of the permits known by their digest (AddDigests)
 }
@@ -116,8 +118,6 @@ func (b *Book) addPermit(r *Record) {
 	}
 	req, _ := r.At(Requested)
 	vt := b.visitTimes(r.ID)
-	vt.rec = r
-	retime(vt)
 	if found {
 		b.permits[i].rec, b.permits[i].requested = r, req
 	} else {
@@ -218,7 +218,11 @@ func (b *Book) apply(e wire.Event, c *Change) {
 // event named none. mu held.
 func (b *Book) join(row *Row, r *Record) {
 	row.Guest, row.NIK, row.Organisation, row.Purpose = r.Guest, b.nik[r.ID], r.Organisation, r.Purpose
-	row.Category, row.Approver, row.Equipment = r.Category, r.Approver, b.equipment[r.ID]
+	eq, ok := b.equipment[r.ID]
+	if !ok {
+		eq = slices.Clip(r.Equipment) // a digest's (AddDigests): the book's own
+	}
+	row.Category, row.Approver, row.Equipment = r.Category, r.Approver, eq
 	if row.Escort == "" {
 		row.Escort = r.Escort
 	}
@@ -583,24 +587,38 @@ func (b *Book) Notified(id string, step int, at time.Time) {
 	}
 }
 
-// retime computes the service time of vt's permit again, if the book
-// knows it. mu held.
-func retime(vt *visitTimes) {
-	if vt.rec != nil {
-		vt.st = serviceTime(vt.rec, vt)
-	}
-}
+// retime is told of each change of vt's times. The service times are
+// computed when asked (ServiceTimes), from the times and the record as
+// they are then, so nothing is kept to update: a Book of millions of
+// visits neither computes them all at start nor holds them twice.
+func retime(*visitTimes) {}
 
-// visitTimes returns the visit times of permit id, made on first use.
+// visitTimes returns the visit times of permit id, made on first use,
+// from a block of many (vtBlock): the times of a permit never move.
 // mu held.
 func (b *Book) visitTimes(id string) *visitTimes {
 	vt := b.times[id]
+	if vt == nil && len(b.loaded) > 0 {
+		if i, ok := slices.BinarySearchFunc(b.loaded, id, byVisitID); ok {
+			return &b.loaded[i]
+		}
+	}
 	if vt == nil {
-		vt = &visitTimes{id: id}
+		if len(b.vtFree) == 0 {
+			b.vtFree = make([]visitTimes, vtBlock)
+		}
+		vt = &b.vtFree[0]
+		b.vtFree = b.vtFree[1:]
+		vt.id = id
 		b.times[id] = vt
 	}
 	return vt
 }
+
+func byVisitID(vt visitTimes, id string) int { return strings.Compare(vt.id, id) }
+
+// vtBlock is how many visit times a Book allocates at once.
+const vtBlock = 1024
 
 // ServiceTimes returns the service times of the permits f selects by door
 // and permit, requested in [f.From, f.To) (f.Organisation aside), in id
@@ -622,7 +640,7 @@ func (b *Book) ServiceTimes(f Filter) []ServiceTime {
 	}
 	out := make([]ServiceTime, len(sel))
 	for k, i := range sel {
-		out[k] = b.permits[i].times.st
+		out[k] = serviceTime(b.permits[i].rec, b.permits[i].times)
 	}
 	return out
 }

@@ -1,6 +1,9 @@
 package workflow
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // AddDigests makes the permits of ds known to the book, in id order (as
 // Store.Digests gives them), as AddPermits does their records: what a
@@ -29,9 +32,38 @@ func (b *Book) AddDigests(ds []Digest) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.sizeFor(len(recs))
+	if len(b.byID) == 0 {
+		b.byID = make(map[string]*Record, len(recs))
+	}
+	b.permits = slices.Grow(b.permits, len(recs))
+	next := 0 // b.loaded before it holds lower ids than the next digest's
 	for i := range recs {
-		b.addPermit(&recs[i])
+		b.addDigest(&recs[i], &next)
+	}
+}
+
+// addDigest is addPermit of a digest's record r: its equipment the
+// book's own, no NIK; its visit times found from b.loaded[*next] on,
+// digests coming in id order as the loaded times do. mu held.
+func (b *Book) addDigest(r *Record, next *int) {
+	if n := len(b.permits); n > 0 && b.permits[n-1].rec.ID >= r.ID {
+		b.addPermit(r) // known, or out of order: the general way
+		return
+	}
+	for *next < len(b.loaded) && b.loaded[*next].id < r.ID {
+		*next++
+	}
+	var vt *visitTimes
+	if *next < len(b.loaded) && b.loaded[*next].id == r.ID {
+		vt = &b.loaded[*next]
+	} else {
+		vt = b.visitTimes(r.ID)
+	}
+	req, _ := r.At(Requested)
+	b.permits = append(b.permits, bookPermit{rec: r, requested: req, times: vt})
+	b.byID[r.ID] = r
+	for _, i := range b.byPermit[r.ID] {
+		b.join(&b.rows[i], r)
 	}
 }
 

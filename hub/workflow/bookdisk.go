@@ -42,7 +42,7 @@ var ErrBookState = errors.New("workflow: guest book state does not decode")
 func (b *Book) State() []KV {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	out := make([]KV, 0, len(b.rows)+len(b.doors)+len(b.times))
+	out := make([]KV, 0, len(b.rows)+len(b.doors)+len(b.times)+len(b.loaded))
 	for i := range b.rows {
 		out = append(out, b.rowKV(i))
 	}
@@ -51,6 +51,11 @@ func (b *Book) State() []KV {
 	}
 	for _, vt := range b.times {
 		if seen(vt) {
+			out = append(out, timesKV(vt))
+		}
+	}
+	for i := range b.loaded {
+		if vt := &b.loaded[i]; seen(vt) {
 			out = append(out, timesKV(vt))
 		}
 	}
@@ -267,6 +272,29 @@ func (ns names) str(d *dec) string {
 	return s
 }
 
+// RowsEnd sorts after the key of every row of a kept book and before
+// every other key that follows them: the key before it, if it is a
+// row's, is the last row's (GrowTo).
+var RowsEnd = []byte{kvRow + 1}
+
+// GrowTo makes room for the rows up to the one of key last, the key a
+// store keeps before RowsEnd (nothing if it is not a row's): a store says
+// so before the first Add, so that a book of many rows is read without
+// growing as it goes.
+func (l *BookLoader) GrowTo(last []byte) {
+	if len(last) == 5 && last[0] == kvRow {
+		l.grow(int(binary.BigEndian.Uint32(last[1:])) + 1)
+	}
+}
+
+// grow makes room for n rows, and the visit times of as many permits.
+func (l *BookLoader) grow(n int) {
+	l.rows = slices.Grow(l.rows, n)
+	if len(l.b.loaded) == 0 {
+		l.b.loaded = make([]visitTimes, 0, n)
+	}
+}
+
 // Add takes one key and value; neither is kept (a store may reuse them).
 func (l *BookLoader) Add(k, v []byte) error {
 	if len(k) == 0 {
@@ -302,7 +330,14 @@ func (l *BookLoader) Add(k, v []byte) error {
 		}
 		l.doors[doorKey{site, door}] = slices.Clone(v)
 	case kvTimes:
-		vt := l.b.visitTimes(string(k[1:]))
+		var vt *visitTimes
+		if n := len(l.b.loaded); (n == 0 || l.b.loaded[n-1].id < string(k[1:])) && len(l.b.times) == 0 {
+			// in id order, as a store gives them: a slice, not a map
+			l.b.loaded = append(l.b.loaded, visitTimes{id: string(k[1:])})
+			vt = &l.b.loaded[n]
+		} else {
+			vt = l.b.visitTimes(string(k[1:]))
+		}
 		vt.tap, vt.entered, vt.exitReq, vt.exited, vt.done = d.time(), d.time(), d.time(), d.time(), d.time()
 		vt.card = d.str()
 		vt.notSecured = d.uint()&1 != 0
@@ -319,6 +354,10 @@ func (l *BookLoader) Add(k, v []byte) error {
 func (l *BookLoader) Book() (*Book, error) {
 	b := l.b
 	b.rows = l.rows
+	// index's work, each permit's first row in a slice of one carved
+	// from one array, its capacity clipped (a second row copies)
+	b.byPermit = make(map[string][]int32, len(b.rows))
+	first := make([]int32, len(b.rows))
 	var d *doorBook
 	for i := range b.rows {
 		r := &b.rows[i]
@@ -329,7 +368,19 @@ func (l *BookLoader) Book() (*Book, error) {
 				b.doors[k] = d
 			}
 		}
-		b.index(d, i)
+		if i > 0 && r.Entered.Before(b.rows[i-1].Entered) {
+			b.sorted = false
+		}
+		if n := len(d.rows); n > 0 && r.Entered.Before(b.rows[d.rows[n-1]].Entered) {
+			d.sorted = false
+		}
+		d.rows = append(d.rows, int32(i))
+		if p, ok := b.byPermit[r.Permit]; ok {
+			b.byPermit[r.Permit] = append(p, int32(i))
+		} else {
+			first[i] = int32(i)
+			b.byPermit[r.Permit] = first[i : i+1 : i+1]
+		}
 	}
 	for k, v := range l.doors {
 		d := b.doors[k]

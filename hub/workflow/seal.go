@@ -75,9 +75,10 @@ type Keys interface {
 	Close() error
 }
 
-// keyring is the keys, with those read so far in memory: every key of a
-// keys file, read at open; for keys shared with other hub processes, a
-// key another one made is read the first time it is needed.
+// keyring is the keys, with those read or made since the open in memory:
+// a store of many requests opens without reading every key (a start reads
+// only the records it needs whole), and a key another hub process made is
+// read the first time it is needed.
 type keyring struct {
 	mu    sync.RWMutex
 	store Keys
@@ -85,18 +86,7 @@ type keyring struct {
 }
 
 func newKeyring(store Keys) (*keyring, error) {
-	keys, err := store.All()
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	for id, key := range keys {
-		if len(key) != 32 {
-			store.Close()
-			return nil, fmt.Errorf("%w: key of %q has %d bytes", ErrCorrupt, id, len(key))
-		}
-	}
-	return &keyring{store: store, keys: keys}, nil
+	return &keyring{store: store, keys: map[string][]byte{}}, nil
 }
 
 func (k *keyring) close() error {

@@ -68,15 +68,13 @@ func ServiceTimes(permits []Record, events iter.Seq[wire.Event]) []ServiceTime {
 }
 
 // visitTimes are the times of a permit's visit its door's events give.
-// The Book also keeps there the permit's record and its service time,
-// computed again whenever either changes.
+// A Book computes the permit's service time from them and its record
+// when asked (ServiceTimes).
 type visitTimes struct {
 	id                                  string // the permit's, in a Book
 	tap, entered, exitReq, exited, done time.Time
 	card                                string
 	notSecured                          bool
-	rec                                 *Record // nil: not known to the Book (yet)
-	st                                  ServiceTime
 	// notified is when each notified step's notification was first
 	// handed to a channel (Book.Notified)
 	notified [Steps + 1]time.Time

@@ -125,13 +125,19 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 // Book returns the guest book kept with the events, and how it was opened.
 func (s *Store) Book() (*workflow.Book, ingest.BookOpened) { return s.book, s.opened }
 
-func (s *Store) loadBook(fn func(k, v []byte) error) (kept bool, err error) {
+func (s *Store) loadBook(l *workflow.BookLoader) (kept bool, err error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM events_book_kept), "+bookTop).Scan(&kept, &s.bookN); err != nil || !kept {
 			return err
 		}
+		var last []byte
+		if err := tx.QueryRow(ctx, "SELECT k FROM events_book WHERE k < $1 ORDER BY k DESC LIMIT 1", workflow.RowsEnd).Scan(&last); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		l.GrowTo(last)
+		fn := l.Add
 		rows, err := tx.Query(ctx, "SELECT k, v FROM events_book ORDER BY k", pgx.QueryResultFormats{pgx.BinaryFormatCode, pgx.BinaryFormatCode})
 		if err != nil {
 			return err
