@@ -47,6 +47,9 @@ const (
 	// hubFormatVersion names the layout of generated event stores. Raise
 	// it whenever the generator writes something else.
 	hubFormatVersion = 1
+	// hubWorkflowVersion names the layout of generated workflow stores
+	// (2: the permits have a history, so their service times are known).
+	hubWorkflowVersion = 2
 	// hubEpoch is every generated door's epoch: one agent store each.
 	hubEpoch = "b00c01"
 	// A door's visits start visitGap apart (doors in turn, visitGap/doors
@@ -171,12 +174,21 @@ func (g hubGen) permits(perDoor int) []workflow.Record {
 		if k%3 == 0 {
 			eq = append(eq, "switch 48 port", "patch cables")
 		}
-		recs = append(recs, workflow.Record{ID: hubPermitID(k), Version: 3, State: workflow.Issued,
+		// requested a day before, each step of the SOP taking a few
+		// minutes, some longer than its standard
+		req := start.Add(-26 * time.Hour)
+		coo := req.Add(time.Duration(k%7+1) * time.Minute)
+		app := coo.Add(time.Duration(k%4+1) * time.Minute)
+		esc := app.Add(time.Duration(k%3+1) * time.Minute)
+		hist := []workflow.Transition{{State: workflow.Requested, By: "desk", At: req, Version: 1},
+			{State: workflow.Coordinated, By: "K-0001", At: coo, Version: 2}, {State: workflow.Approved, By: "M-0001", At: app, Version: 3},
+			{State: workflow.Escorted, By: "M-0001", At: esc, Version: 4}, {State: workflow.Issued, By: "M-0001", At: esc, Version: 5}}
+		recs = append(recs, workflow.Record{ID: hubPermitID(k), Version: 5, State: workflow.Issued,
 			Site: t.Site, Door: t.Door, Guest: fmt.Sprintf("Guest %d", k), NIK: fmt.Sprintf("3302%012d", k),
 			Organisation: fmt.Sprintf("PT Mitra %02d", k%40), Purpose: "scheduled maintenance", Equipment: eq,
 			NotBefore: start.Add(-time.Hour), NotAfter: start.Add(3 * time.Hour), Entries: 1,
 			Category: categoryOf(k), Requester: "desk", Coordinator: "K-0001", Approver: "M-0001",
-			ApprovedAt: start.Add(-24 * time.Hour), Escort: staffID(escortOf(k))})
+			ApprovedAt: app, Escort: staffID(escortOf(k)), History: hist})
 	}
 	return recs
 }

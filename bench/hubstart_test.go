@@ -208,7 +208,7 @@ func openStartRig(tb testing.TB, doors, perDoor int) *startRig {
 // permits, the records of g's first perDoor events of each door, making it
 // the first time under a temporary name renamed when complete.
 func cachedHubWorkflow(dir string, g hubGen, perDoor int, permits []workflow.Record, log io.Writer) (string, error) {
-	path := filepath.Join(dir, fmt.Sprintf("hub-workflow-%dx%d-v%d.db", g.doors, perDoor, hubFormatVersion))
+	path := filepath.Join(dir, fmt.Sprintf("hub-workflow-%dx%d-v%d.db", g.doors, perDoor, hubWorkflowVersion))
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}

@@ -23,14 +23,14 @@ import (
 // they are read-only (their capacity is clipped, so appending to them
 // copies).
 type Book struct {
-	mu        sync.RWMutex
-	byID      map[string]*Record
-	equipment map[string][]string // one copy per permit, shared by its rows
-	nik       map[string]string   // masked
-	rows      []Row
-	sorted    bool // rows are in order of Entered
-	doors     map[doorKey]*doorBook
-	byPermit  map[string][]int32 // permit -> its rows
+	mu       sync.RWMutex
+	byID     map[string]*Digest // what the rows show of each permit known
+	guest    map[string]string  // the guests' names of the records given whole (AddPermit)
+	nik      map[string]string  // and their NIKs, masked
+	rows     []Row
+	sorted   bool // rows are in order of Entered
+	doors    map[doorKey]*doorBook
+	byPermit map[string][]int32 // permit -> its rows
 	// times are the visit times of each permit known or seen in an
 	// event, for the service times (ServiceTimes), kept as the rows are;
 	// permits are the known ones in id order, with their times.
@@ -43,9 +43,8 @@ type Book struct {
 
 // bookPermit is a permit the book knows, with its visit's times.
 type bookPermit struct {
-	rec       *Record
-	requested time.Time // rec.At(Requested), zero if never
-	times     *visitTimes
+	rec   *Digest
+	times *visitTimes
 }
 
 type doorKey struct{ site, door string }
@@ -62,13 +61,13 @@ type doorBook struct {
 // NewBook returns an empty guest book knowing permits (see AddPermit).
 func NewBook(permits []Record) *Book {
 	b := &Book{
-		byID:      make(map[string]*Record, len(permits)),
-		equipment: make(map[string][]string, len(permits)),
-		nik:       make(map[string]string, len(permits)),
-		doors:     map[doorKey]*doorBook{},
-		byPermit:  map[string][]int32{},
-		times:     map[string]*visitTimes{},
-		sorted:    true,
+		byID:     make(map[string]*Digest, len(permits)),
+		guest:    make(map[string]string, len(permits)),
+		nik:      make(map[string]string, len(permits)),
+		doors:    map[doorKey]*doorBook{},
+		byPermit: map[string][]int32{},
+		times:    map[string]*visitTimes{},
+		sorted:   true,
 	}
 	for i := range permits {
 		b.addPermit(&permits[i])
@@ -101,34 +100,40 @@ func (b *Book) AddPermits(recs []Record) {
 // book that knows none yet. mu held.
 func (b *Book) sizeFor(n int) {
 	if len(b.byID) == 0 {
-		b.byID = make(map[string]*Record, n)
-		b.equipment = make(map[string][]string, n)
+		b.byID = make(map[string]*Digest, n)
+		b.guest = make(map[string]string, n)
 		b.nik = make(map[string]string, n)
 		b.permits = slices.Grow(b.permits, n)
 	}
 }
 
 func (b *Book) addPermit(r *Record) {
+	d := DigestOf(r)
+	d.Equipment = slices.Clone(r.Equipment) // the book's own
+	b.guest[r.ID], b.nik[r.ID] = r.Guest, MaskNIK(r.NIK)
+	b.addDigest(&d, b.visitTimes(r.ID))
+}
+
+// addDigest makes d, the permit's digest, and vt, its visit times, known
+// to the book, or replaces what it knew of the permit; the permit's rows
+// show them. mu held.
+func (b *Book) addDigest(d *Digest, vt *visitTimes) {
 	var i int
 	var found bool
-	if n := len(b.permits); n == 0 || b.permits[n-1].rec.ID < r.ID {
+	if n := len(b.permits); n == 0 || b.permits[n-1].rec.ID < d.ID {
 		i = n // ids come in order: the usual case, without a search
 	} else {
-		i, found = slices.BinarySearchFunc(b.permits, r.ID, func(p bookPermit, id string) int { return strings.Compare(p.rec.ID, id) })
+		i, found = slices.BinarySearchFunc(b.permits, d.ID, func(p bookPermit, id string) int { return strings.Compare(p.rec.ID, id) })
 	}
-	req, _ := r.At(Requested)
-	vt := b.visitTimes(r.ID)
 	if found {
-		b.permits[i].rec, b.permits[i].requested = r, req
+		b.permits[i].rec = d
 	} else {
 		// ids come in order, so this is nearly always an append
-		b.permits = slices.Insert(b.permits, i, bookPermit{rec: r, requested: req, times: vt})
+		b.permits = slices.Insert(b.permits, i, bookPermit{rec: d, times: vt})
 	}
-	b.byID[r.ID] = r
-	b.equipment[r.ID] = slices.Clone(r.Equipment)
-	b.nik[r.ID] = MaskNIK(r.NIK)
-	for _, i := range b.byPermit[r.ID] {
-		b.join(&b.rows[i], r)
+	b.byID[d.ID] = d
+	for _, i := range b.byPermit[d.ID] {
+		b.join(&b.rows[i], d)
 	}
 }
 
@@ -214,15 +219,13 @@ func (b *Book) apply(e wire.Event, c *Change) {
 	}
 }
 
-// join gives row what its permit's record r says; the escort only if the
+// join gives row what its permit's digest r says, and its guest's name
+// and masked NIK if the book has them (a record given whole: else
+// withGuest reads them when the row is returned); the escort only if the
 // event named none. mu held.
-func (b *Book) join(row *Row, r *Record) {
-	row.Guest, row.NIK, row.Organisation, row.Purpose = r.Guest, b.nik[r.ID], r.Organisation, r.Purpose
-	eq, ok := b.equipment[r.ID]
-	if !ok {
-		eq = slices.Clip(r.Equipment) // a digest's (AddDigests): the book's own
-	}
-	row.Category, row.Approver, row.Equipment = r.Category, r.Approver, eq
+func (b *Book) join(row *Row, r *Digest) {
+	row.Guest, row.NIK, row.Organisation, row.Purpose = b.guest[r.ID], b.nik[r.ID], r.Organisation, r.Purpose
+	row.Category, row.Approver, row.Equipment = r.Category, r.Approver, slices.Clip(r.Equipment)
 	if row.Escort == "" {
 		row.Escort = r.Escort
 	}
@@ -630,7 +633,7 @@ func (b *Book) ServiceTimes(f Filter) []ServiceTime {
 	var sel []int32
 	for i := range b.permits {
 		p := &b.permits[i]
-		if (!f.From.IsZero() && p.requested.Before(f.From)) || (!f.To.IsZero() && !p.requested.Before(f.To)) {
+		if req := p.rec.Requested; (!f.From.IsZero() && req.Before(f.From)) || (!f.To.IsZero() && !req.Before(f.To)) {
 			continue
 		}
 		if r := p.rec; (f.Site != "" && r.Site != f.Site) || (f.Door != "" && r.Door != f.Door) || (f.Permit != "" && r.ID != f.Permit) {

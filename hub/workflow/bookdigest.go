@@ -8,62 +8,28 @@ import (
 // AddDigests makes the permits of ds known to the book, in id order (as
 // Store.Digests gives them), as AddPermits does their records: what a
 // hub's start gives a book loaded from its store, without decoding and
-// unsealing every record. A digest holds no personal data: the rows of
-// such a permit get its guest's name and masked NIK when a query returns
-// them, read with the function SetRecords gave (and kept), until
-// AddPermit gives the book the whole record.
+// unsealing every record. The book keeps ds. A digest holds no personal
+// data: the rows of such a permit get its guest's name and masked NIK
+// when a query returns them, read with the function SetRecords gave (and
+// kept), until AddPermit gives the book the whole record.
 func (b *Book) AddDigests(ds []Digest) {
-	recs := make([]Record, len(ds))
-	hist := make([]Transition, 0, 4*len(ds))
-	for i := range ds {
-		d, r := &ds[i], &recs[i]
-		*r = Record{ID: d.ID, State: d.State, Site: d.Site, Door: d.Door, Organisation: d.Organisation, Purpose: d.Purpose,
-			Category: d.Category, Approver: d.Approver, Escort: d.Escort, Equipment: d.Equipment, NotAfter: d.NotAfter,
-			FormOpened: d.FormOpened, Purged: d.Purged}
-		// the history as far as At reads it
-		from := len(hist)
-		for _, t := range [...]Transition{{State: Requested, At: d.Requested}, {State: Coordinated, At: d.Coordinated},
-			{State: Approved, At: d.Approved}, {State: Escorted, At: d.Escorted}} {
-			if !t.At.IsZero() {
-				hist = append(hist, t)
-			}
-		}
-		r.History = hist[from:len(hist):len(hist)]
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.byID) == 0 {
-		b.byID = make(map[string]*Record, len(recs))
+		b.byID = make(map[string]*Digest, len(ds))
 	}
-	b.permits = slices.Grow(b.permits, len(recs))
+	b.permits = slices.Grow(b.permits, len(ds))
 	next := 0 // b.loaded before it holds lower ids than the next digest's
-	for i := range recs {
-		b.addDigest(&recs[i], &next)
-	}
-}
-
-// addDigest is addPermit of a digest's record r: its equipment the
-// book's own, no NIK; its visit times found from b.loaded[*next] on,
-// digests coming in id order as the loaded times do. mu held.
-func (b *Book) addDigest(r *Record, next *int) {
-	if n := len(b.permits); n > 0 && b.permits[n-1].rec.ID >= r.ID {
-		b.addPermit(r) // known, or out of order: the general way
-		return
-	}
-	for *next < len(b.loaded) && b.loaded[*next].id < r.ID {
-		*next++
-	}
-	var vt *visitTimes
-	if *next < len(b.loaded) && b.loaded[*next].id == r.ID {
-		vt = &b.loaded[*next]
-	} else {
-		vt = b.visitTimes(r.ID)
-	}
-	req, _ := r.At(Requested)
-	b.permits = append(b.permits, bookPermit{rec: r, requested: req, times: vt})
-	b.byID[r.ID] = r
-	for _, i := range b.byPermit[r.ID] {
-		b.join(&b.rows[i], r)
+	for i := range ds {
+		d := &ds[i]
+		for next < len(b.loaded) && b.loaded[next].id < d.ID {
+			next++
+		}
+		if next < len(b.loaded) && b.loaded[next].id == d.ID {
+			b.addDigest(d, &b.loaded[next])
+		} else {
+			b.addDigest(d, b.visitTimes(d.ID))
+		}
 	}
 }
 

@@ -62,7 +62,8 @@ func ServiceTimes(permits []Record, events iter.Seq[wire.Event]) []ServiceTime {
 	}
 	out := make([]ServiceTime, 0, len(permits))
 	for i := range permits {
-		out = append(out, serviceTime(&permits[i], doors[permits[i].ID]))
+		d := DigestOf(&permits[i])
+		out = append(out, serviceTime(&d, doors[permits[i].ID]))
 	}
 	return out
 }
@@ -131,9 +132,9 @@ func (t *timer) apply(e wire.Event, d *visitTimes, changed func(*visitTimes)) {
 	}
 }
 
-// serviceTime times r's steps from its history and d, its visit's times
-// (nil: none known).
-func serviceTime(r *Record, d *visitTimes) ServiceTime {
+// serviceTime times r's steps from the times of its history and d, its
+// visit's times (nil: none known).
+func serviceTime(r *Digest, d *visitTimes) ServiceTime {
 	if d == nil {
 		d = &visitTimes{}
 	}
@@ -144,11 +145,11 @@ func serviceTime(r *Record, d *visitTimes) ServiceTime {
 			st.Step[n] = StepTime{Known: true, Duration: dur, Within: dur <= Standard[n]}
 		}
 	}
-	req, okReq := r.At(Requested)
+	req, okReq := r.Requested, !r.Requested.IsZero()
 	st.Requested = req
-	coo, okCoo := r.At(Coordinated)
-	app, okApp := r.At(Approved)
-	esc, okEsc := r.At(Escorted)
+	coo, okCoo := r.Coordinated, !r.Coordinated.IsZero()
+	app, okApp := r.Approved, !r.Approved.IsZero()
+	esc, okEsc := r.Escorted, !r.Escorted.IsZero()
 	if okReq {
 		if r.FormOpened.IsZero() {
 			st.Step[1] = StepTime{Known: true, Within: true}
