@@ -480,8 +480,10 @@ func (b *Book) exact(f Filter) (idx []int32, lo, hi int, ok bool) {
 	if f.Organisation != "" || f.Permit != "" {
 		return nil, 0, 0, false
 	}
+	// without a time, every row of the range: in order of entry or not
+	untimed := f.From.IsZero() && f.To.IsZero()
 	switch {
-	case f.Site == "" && f.Door == "" && b.sorted:
+	case f.Site == "" && f.Door == "" && (b.sorted || untimed):
 		lo, hi = b.span(f, func(i int) time.Time { return b.rows[i].Entered }, len(b.rows))
 		return nil, lo, hi, true
 	case f.Site != "" && f.Door != "":
@@ -489,7 +491,7 @@ func (b *Book) exact(f Filter) (idx []int32, lo, hi int, ok bool) {
 		if d == nil {
 			return nil, 0, 0, true // none
 		}
-		if !d.sorted {
+		if !d.sorted && !untimed {
 			return nil, 0, 0, false
 		}
 		lo, hi = b.span(f, func(i int) time.Time { return b.rows[d.rows[i]].Entered }, len(d.rows))
@@ -584,8 +586,8 @@ func (b *Book) Notified(id string, step int, at time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	vt := b.visitTimes(id)
-	if cur := vt.notified[step]; cur.IsZero() || at.Before(cur) {
-		vt.notified[step] = at
+	if cur := vt.notified[step-notifiedFirst]; cur.IsZero() || at.Before(cur) {
+		vt.notified[step-notifiedFirst] = at
 		retime(vt)
 	}
 }

@@ -291,7 +291,9 @@ func (l *BookLoader) GrowTo(last []byte) {
 func (l *BookLoader) grow(n int) {
 	l.rows = slices.Grow(l.rows, n)
 	if len(l.b.loaded) == 0 {
-		l.b.loaded = make([]visitTimes, 0, n)
+		// a permit's times without a row of it yet (an entry awaited)
+		// are few: room for a few more than the rows
+		l.b.loaded = make([]visitTimes, 0, n+n/64+1024)
 	}
 }
 

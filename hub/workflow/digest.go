@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -67,9 +68,21 @@ func encodeDigest(d *Digest) []byte {
 
 // digestDecoder decodes digests, keeping one copy of each string many
 // share (sites, doors, states, organisations, purposes, ...).
-type digestDecoder struct{ names names }
+type digestDecoder struct {
+	names names
+	last  [8]string // each field's last value, which the next digest often repeats
+}
 
-func (dd *digestDecoder) name(d *dec) string { return dd.names.str(d) }
+// name reads field f of a digest.
+func (dd *digestDecoder) name(d *dec, f int) string {
+	if n, k := binary.Uvarint(d.b); k > 0 && n <= uint64(len(d.b)-k) && string(d.b[k:k+int(n)]) == dd.last[f] {
+		d.b = d.b[k+int(n):]
+		return dd.last[f]
+	}
+	s := dd.names.str(d)
+	dd.last[f] = s
+	return s
+}
 
 // decode reads the digest of permit id from v into out.
 func (dd *digestDecoder) decode(id, v []byte, out *Digest) error {
@@ -77,12 +90,12 @@ func (dd *digestDecoder) decode(id, v []byte, out *Digest) error {
 		return fmt.Errorf("%w: digest of permit %q: format", ErrCorrupt, id)
 	}
 	d := &dec{b: v[1:]}
-	*out = Digest{ID: string(id), Site: dd.name(d), Door: dd.name(d), State: State(dd.name(d)), Organisation: dd.name(d),
-		Purpose: dd.name(d), Category: permit.Category(dd.name(d)), Approver: dd.name(d), Escort: dd.name(d)}
+	*out = Digest{ID: string(id), Site: dd.name(d, 0), Door: dd.name(d, 1), State: State(dd.name(d, 2)), Organisation: dd.name(d, 3),
+		Purpose: dd.name(d, 4), Category: permit.Category(dd.name(d, 5)), Approver: dd.name(d, 6), Escort: dd.name(d, 7)}
 	if n := d.count(); n > 0 {
 		out.Equipment = make([]string, n)
 		for i := range out.Equipment {
-			out.Equipment[i] = dd.name(d)
+			out.Equipment[i] = dd.names.str(d)
 		}
 	}
 	out.NotAfter, out.FormOpened, out.Purged = d.time(), d.time(), d.time()

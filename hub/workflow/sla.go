@@ -48,6 +48,9 @@ type ServiceTime struct {
 // (approve), 4 (escort).
 var Notified = []int{2, 3, 4}
 
+// notifiedFirst is the first of Notified.
+const notifiedFirst = 2
+
 // ServiceTimes times the SOP steps of each permit from its history and the
 // door's events (see the package doc for each step's start and end). The
 // events are read once.
@@ -77,8 +80,9 @@ type visitTimes struct {
 	card                                string
 	notSecured                          bool
 	// notified is when each notified step's notification was first
-	// handed to a channel (Book.Notified)
-	notified [Steps + 1]time.Time
+	// handed to a channel (Book.Notified): step n (2-4, Notified) at
+	// n-notifiedFirst
+	notified [4 - notifiedFirst + 1]time.Time
 }
 
 // timer follows a run of events: the exit requests since the last
@@ -165,7 +169,7 @@ func serviceTime(r *Digest, d *visitTimes) ServiceTime {
 		acted time.Time
 	}{{2, coo}, {3, app}, {4, esc}} {
 		n, acted := s.n, s.acted
-		told := d.notified[n]
+		told := d.notified[n-notifiedFirst]
 		if !told.IsZero() && !acted.IsZero() && !acted.Before(told) {
 			dur := acted.Sub(told)
 			st.Response[n] = StepTime{Known: true, Duration: dur, Within: dur <= Standard[n]}
@@ -219,20 +223,23 @@ type Summary struct {
 // percentile (nearest rank) and the share within the standard.
 func Summarise(sts []ServiceTime) Summary {
 	var sum Summary
+	buf := make([]time.Duration, 0, len(sts)) // one buffer for every aggregate
 	for n := 1; n <= Steps; n++ {
 		if Timed(n) {
-			sum.Step[n] = aggregate(sts, func(s *ServiceTime) StepTime { return s.Step[n] })
+			sum.Step[n] = aggregateInto(buf, sts, func(s *ServiceTime) StepTime { return s.Step[n] })
 		}
 	}
-	sum.Total = aggregate(sts, func(s *ServiceTime) StepTime { return s.Total })
+	sum.Total = aggregateInto(buf, sts, func(s *ServiceTime) StepTime { return s.Total })
 	for _, n := range Notified {
-		sum.Response[n] = aggregate(sts, func(s *ServiceTime) StepTime { return s.Response[n] })
+		sum.Response[n] = aggregateInto(buf, sts, func(s *ServiceTime) StepTime { return s.Response[n] })
 	}
 	return sum
 }
 
-func aggregate(sts []ServiceTime, get func(*ServiceTime) StepTime) Aggregate {
-	ds := make([]time.Duration, 0, len(sts))
+// aggregateInto aggregates one step of sts, using buf's room for the
+// durations.
+func aggregateInto(buf []time.Duration, sts []ServiceTime, get func(*ServiceTime) StepTime) Aggregate {
+	ds := buf[:0]
 	within := 0
 	for i := range sts {
 		t := get(&sts[i])
@@ -247,12 +254,61 @@ func aggregate(sts []ServiceTime, get func(*ServiceTime) StepTime) Aggregate {
 	if len(ds) == 0 {
 		return Aggregate{}
 	}
-	slices.Sort(ds)
-	return Aggregate{Count: len(ds), Median: rank(ds, 50), P90: rank(ds, 90), Within: float64(within) / float64(len(ds))}
+	// the two ranks selected, not the whole sorted: the 90th first, then
+	// the median among the durations before it, none of them longer
+	i90, i50 := rankIndex(len(ds), 90), rankIndex(len(ds), 50)
+	p90 := selectNth(ds, i90)
+	med := p90
+	if i50 < i90 {
+		med = selectNth(ds[:i90], i50)
+	}
+	return Aggregate{Count: len(ds), Median: med, P90: p90, Within: float64(within) / float64(len(ds))}
 }
 
-// rank is the nearest-rank percentile p of sorted ds.
-func rank(ds []time.Duration, p int) time.Duration {
-	i := (p*len(ds)+99)/100 - 1
-	return ds[max(i, 0)]
+// rankIndex is the index of the nearest-rank percentile p among n sorted
+// values.
+func rankIndex(n, p int) int { return max((p*n+99)/100-1, 0) }
+
+// selectNth reorders ds so that ds[k] is the value a sort would put there,
+// none after it shorter and none before it longer, and returns it: a
+// quickselect, the pivot the median of three, a small part sorted.
+func selectNth(ds []time.Duration, k int) time.Duration {
+	lo, hi := 0, len(ds)-1
+	for hi-lo > 16 {
+		mid := lo + (hi-lo)/2
+		if ds[mid] < ds[lo] {
+			ds[mid], ds[lo] = ds[lo], ds[mid]
+		}
+		if ds[hi] < ds[lo] {
+			ds[hi], ds[lo] = ds[lo], ds[hi]
+		}
+		if ds[hi] < ds[mid] {
+			ds[hi], ds[mid] = ds[mid], ds[hi]
+		}
+		pivot := ds[mid]
+		i, j := lo, hi
+		for i <= j {
+			for ds[i] < pivot {
+				i++
+			}
+			for ds[j] > pivot {
+				j--
+			}
+			if i <= j {
+				ds[i], ds[j] = ds[j], ds[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return ds[k] // between the parts: the pivot's value
+		}
+	}
+	slices.Sort(ds[lo : hi+1])
+	return ds[k]
 }

@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -142,5 +144,26 @@ func TestBookNotifiedToActed(t *testing.T) {
 	b.Notified("P-3", 3, at(6, 0))
 	if got := b.ServiceTimes(Filter{Permit: "P-3"})[0].Response[3]; got != (StepTime{Known: true, Duration: 10 * time.Minute}) {
 		t.Errorf("P-3 step 3: %+v; want 10 minutes, beyond the standard", got)
+	}
+}
+
+// TestSelectNth: the percentiles selected are those of the sorted
+// durations, for many lengths, with and without repeated values.
+func TestSelectNth(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for n := 1; n < 400; n += 1 + n/8 {
+		for _, spread := range []int{1, 3, 1000, 1 << 40} {
+			ds := make([]time.Duration, n)
+			for i := range ds {
+				ds[i] = time.Duration(rng.Int64N(int64(spread)))
+			}
+			sorted := slices.Sorted(slices.Values(ds))
+			for _, p := range []int{50, 90} {
+				k := rankIndex(n, p)
+				if got := selectNth(slices.Clone(ds), k); got != sorted[k] {
+					t.Fatalf("n %d spread %d p%d: %v, sorted %v", n, spread, p, got, sorted[k])
+				}
+			}
+		}
 	}
 }
