@@ -481,6 +481,24 @@ func BenchmarkHubBookQueries(b *testing.B) {
 			b.ReportMetric(float64(n), "events")
 		})
 	}
+}
+
+// BenchmarkHubBookExports measures, on the hub of BenchmarkHubBookQueries,
+// the exports that are not pages: every row of the guest book as CSV
+// (csv: Hub.EachGuestRows' pages of workflow.GuestPage rows written to a
+// discarding writer as the API's and the console's CSV streams them;
+// rows-per-s of the whole, first-ms until its first page was written)
+// and the service times of every permit (sla-all: the API's report,
+// rows-per-s). Medians of the iterations.
+func BenchmarkHubBookExports(b *testing.B) {
+	n, doors := bookSize(b)
+	r := openStartRig(b, doors, n/doors)
+	h, closeHub, err := r.startWholeHub(ingest.OpenStore(r.path))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { closeHub() })
+	bk := h.Book()
 	b.Run("csv", func(b *testing.B) {
 		var rates, firsts []float64
 		rows := 0
