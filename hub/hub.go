@@ -192,17 +192,10 @@ func New(o Options) (*Hub, error) {
 // unsealed but those the start needs whole); it returns those records
 // (current), which New signs.
 func (h *Hub) rebuild() ([]workflow.Record, error) {
-	book, opened := h.ev.Book()
-	if opened.Built {
-		h.log.Info("hub: guest book built from the stored events, kept in the event store from now on",
-			"rows", opened.Rows, "took", opened.Took.Round(time.Millisecond))
-	}
-	book.SetRecords(h.wf.Get)
-	recs, err := h.current(book)
+	ds, recs, err := h.current()
 	if err != nil {
 		return nil, err
 	}
-	h.book = book
 	doors, err := h.ev.Doors()
 	if err != nil {
 		return nil, fmt.Errorf("hub: events: %w", err)
@@ -219,57 +212,42 @@ func (h *Hub) rebuild() ([]workflow.Record, error) {
 		h.waits.follow(&recs[i])
 	}
 	h.notifyPending(recs)
+	book, opened := h.ev.Book()
+	if opened.Built {
+		h.log.Info("hub: guest book built from the stored events, kept in the event store from now on",
+			"rows", opened.Rows, "took", opened.Took.Round(time.Millisecond))
+	}
+	book.SetRecords(h.wf.Get)
+	book.AddDigests(ds)
+	h.book = book
 	return recs, nil
 }
 
-// current returns the whole records of the permits a start or a Refresh
-// acts on: the requests waiting for a step of the SOP (waits,
-// notifyPending) and the permits and revocations whose signed document is
-// still published or to be cleared (publishPermit). It reads the digest of
-// every permit and, unless book is nil, gives them to it (AddDigests, as
-// the next batch is read); the rest, the history of every visit, are read
-// as digests only.
-func (h *Hub) current(book *workflow.Book) ([]workflow.Record, error) {
-	now := h.o.Now()
-	var ids []string
-	batches := make(chan []workflow.Digest, 2) // a batch decoded while the book takes the last
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for ds := range batches {
-			book.AddDigests(ds)
-		}
-	})
-	err := h.wf.EachDigests(func(n int) {
-		if book != nil {
-			book.ExpectPermits(n)
-		}
-	}, func(ds []workflow.Digest) error {
-		for i := range ds {
-			d := &ds[i]
-			published := d.State == workflow.Issued || d.State == workflow.Revoked
-			if stepOf(d.State) != 0 || published && now.Sub(d.NotAfter) <= ClearAfter+clearWithin {
-				ids = append(ids, d.ID)
-			}
-		}
-		if book != nil {
-			batches <- ds
-		}
-		return nil
-	})
-	close(batches)
-	wg.Wait()
+// current returns the digest of every permit and the whole records of
+// those a start or a Refresh acts on: the requests waiting for a step of
+// the SOP (waits, notifyPending) and the permits and revocations whose
+// signed document is still published or to be cleared (publishPermit).
+// The rest, the history of every visit, are read as digests only.
+func (h *Hub) current() ([]workflow.Digest, []workflow.Record, error) {
+	ds, err := h.wf.Digests()
 	if err != nil {
-		return nil, fmt.Errorf("hub: permits: %w", err)
+		return nil, nil, fmt.Errorf("hub: permits: %w", err)
 	}
-	recs := make([]workflow.Record, 0, len(ids))
-	for _, id := range ids {
-		r, err := h.wf.Get(id)
+	now := h.o.Now()
+	var recs []workflow.Record
+	for i := range ds {
+		d := &ds[i]
+		published := d.State == workflow.Issued || d.State == workflow.Revoked
+		if stepOf(d.State) == 0 && (!published || now.Sub(d.NotAfter) > ClearAfter+clearWithin) {
+			continue
+		}
+		r, err := h.wf.Get(d.ID)
 		if err != nil {
-			return nil, fmt.Errorf("hub: permits: %w", err)
+			return nil, nil, fmt.Errorf("hub: permits: %w", err)
 		}
 		recs = append(recs, r)
 	}
-	return recs, nil
+	return ds, recs, nil
 }
 
 // BuildBook makes the guest book of permits from every door's events in
@@ -293,7 +271,7 @@ func (h *Hub) Refresh() error { return h.signAll() }
 // signAll signs every permit, revocation and staff record for the doors
 // that publishPermit publishes or clears (current's records).
 func (h *Hub) signAll() error {
-	recs, err := h.current(nil)
+	_, recs, err := h.current()
 	if err != nil {
 		return err
 	}

@@ -13,14 +13,13 @@ import (
 // when a query returns them, read with the function SetRecords gave (and
 // kept), until AddPermit gives the book the whole record.
 func (b *Book) AddDigests(ds []Digest) {
-	if len(ds) == 0 {
-		return
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.expect(len(ds))
-	// b.loaded before next holds lower ids than the next digest's
-	next, _ := slices.BinarySearchFunc(b.loaded, ds[0].ID, byVisitID)
+	if len(b.byID) == 0 {
+		b.byID = make(map[string]*Digest, len(ds))
+	}
+	b.permits = slices.Grow(b.permits, len(ds))
+	next := 0 // b.loaded before it holds lower ids than the next digest's
 	for i := range ds {
 		d := &ds[i]
 		for next < len(b.loaded) && b.loaded[next].id < d.ID {
@@ -32,22 +31,6 @@ func (b *Book) AddDigests(ds []Digest) {
 			b.addDigest(d, b.visitTimes(d.ID))
 		}
 	}
-}
-
-// ExpectPermits makes room for n permits more, for AddDigests given many
-// in batches (Store.EachDigests).
-func (b *Book) ExpectPermits(n int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.expect(n)
-}
-
-// expect is ExpectPermits. mu held.
-func (b *Book) expect(n int) {
-	if len(b.byID) == 0 && len(b.permits) == 0 {
-		b.byID = make(map[string]*Digest, n)
-	}
-	b.permits = slices.Grow(b.permits, n)
 }
 
 // SetRecords gives the book get, which reads a permit's whole record

@@ -58,11 +58,7 @@ func (k kept) loadDigests(t *testing.T, permits []Record) *Book {
 		}
 		return r, nil
 	})
-	// in batches, as a start gives them (Store.EachDigests)
-	b.ExpectPermits(len(ds))
-	for batch := range slices.Chunk(ds, 2) {
-		b.AddDigests(batch)
-	}
+	b.AddDigests(ds)
 	return b
 }
 

@@ -115,51 +115,24 @@ func putDigest(tx kv.Tx, r *Record) error {
 	return tx.Bucket(bDigests).Put([]byte(r.ID), encodeDigest(&d))
 }
 
-// Digests returns the digest of every permit request, in id order.
+// Digests returns the digest of every permit request, in id order: what
+// the hub's start reads (Book.AddDigests; the few records a start needs
+// whole, it gets with Get).
 func (s *Store) Digests() ([]Digest, error) {
 	var out []Digest
-	err := s.EachDigests(func(n int) { out = make([]Digest, 0, n) }, func(ds []Digest) error {
-		out = append(out, ds...)
-		return nil
-	})
-	return out, err
-}
-
-// DigestBatch is how many digests EachDigests gives at a time.
-const DigestBatch = 4096
-
-// EachDigests calls size with the number of permit requests, then fn with
-// the digest of each, in id order, DigestBatch at a time, in one read
-// transaction: what the hub's start reads (Book.AddDigests; the few
-// records a start needs whole, it gets with Get), the next batch decoded
-// while fn takes the last if fn hands it on. Each batch is fn's to keep.
-func (s *Store) EachDigests(size func(n int), fn func([]Digest) error) error {
 	dd := digestDecoder{names: names{}}
 	err := s.db.View(func(tx kv.Tx) error {
 		b := tx.Bucket(bDigests)
-		size(b.Len())
-		batch := make([]Digest, 0, DigestBatch)
-		err := b.ForEach(func(k, v []byte) error {
-			batch = append(batch, Digest{})
-			if err := dd.decode(k, v, &batch[len(batch)-1]); err != nil {
-				return err
-			}
-			if len(batch) == DigestBatch {
-				err := fn(batch)
-				batch = make([]Digest, 0, DigestBatch)
-				return err
-			}
-			return nil
+		out = make([]Digest, 0, b.Len())
+		return b.ForEach(func(k, v []byte) error {
+			out = append(out, Digest{})
+			return dd.decode(k, v, &out[len(out)-1])
 		})
-		if err == nil && len(batch) > 0 {
-			err = fn(batch)
-		}
-		return err
 	})
 	if err != nil {
-		return fmt.Errorf("workflow: digests: %w", err)
+		return nil, fmt.Errorf("workflow: digests: %w", err)
 	}
-	return nil
+	return out, nil
 }
 
 // digestAll writes the digest of every record, unless the store is
