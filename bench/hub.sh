@@ -137,6 +137,10 @@ END {
     row(sprintf("on the hub started: %s (%d rows), by a scan of every row, p99", what[qs[i]], get(k, "rows")), dur(b), "", "", "", "baseline")
     row(sprintf("on the hub started: %s, p50", what[qs[i]]), dur(get(k, "p50-ms")), "", "", "", "report")
     row(sprintf("on the hub started: %s, p99", what[qs[i]]), dur(v), dur(b), ratio(v, b), "< 50 ms", v < 50 ? "PASS" : "MISS")
+    if (has(k, "cold-ms")) {
+      v = get(k, "cold-ms")
+      row(sprintf("on the hub started: %s, the first after the start", what[qs[i]]), dur(v), "", "", "< 50 ms", v < 50 ? "PASS" : "MISS")
+    }
   }
   split("org-page sla-month sla-12-months", qs, " ")
   what["org-page"] = "guest book, first page of one organisation"
@@ -149,11 +153,12 @@ END {
     row(sprintf("on the hub started: %s (%d rows), p50", what[qs[i]], get(k, "rows")), dur(get(k, "p50-ms")), "", "", "", "report")
     row(sprintf("on the hub started: %s, p99", what[qs[i]]), dur(v), "", "", "< 50 ms", v < 50 ? "PASS" : "MISS")
   }
-  if (has("HubBookQueries/csv", "rows-per-s")) {
-    k = "HubBookQueries/csv"
+  if (has("HubBookExports/csv", "rows-per-s")) {
+    k = "HubBookExports/csv"
     row(sprintf("export, streamed: the CSV of every row (%d rows)", get(k, "rows")), sprintf("%.0f rows/s", get(k, "rows-per-s")), "", "", "none", "report")
+    row("  the first export after the start (guests read from the records)", sprintf("%.0f rows/s", get(k, "cold-rows-per-s")), "", "", "none", "report")
     row("  its first page of 1,000 rows", dur(get(k, "first-ms")), "", "", "", "report")
-    k = "HubBookQueries/sla-all"
+    k = "HubBookExports/sla-all"
     row(sprintf("export: the service times of every permit, the API report (%d)", get(k, "rows")), sprintf("%.0f rows/s", get(k, "rows-per-s")), "", "", "none", "report")
   }
   if (missing != "") { print "missing:" missing > "/dev/stderr"; exit 1 }

@@ -411,7 +411,25 @@ func (f *Filter) match(r *Row) bool {
 }
 
 func containsFold(s, sub string) bool {
+	if ascii(s) && ascii(sub) {
+		// the same, without a lower-case copy of every row's
+		for i := 0; i+len(sub) <= len(s); i++ {
+			if strings.EqualFold(s[i:i+len(sub)], sub) {
+				return true
+			}
+		}
+		return false
+	}
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // Query returns the rows f selects, in order of entry. It reads only the
