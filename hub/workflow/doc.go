@@ -36,7 +36,13 @@
 // events and returns what they changed, as keys and values (KV) the store
 // writes in the commit's transaction (or Undo when that fails), and
 // BookLoader makes the Book again from them at start, without the events;
-// AddPermits then gives it the records, which are not kept with it.
+// AddPermits then gives it the records, which are not kept with it. A
+// hub's start gives it the permits' digests instead (Store.Digests,
+// AddDigests: what a row and a service time need of a record, nothing
+// personal, kept beside each record in its transaction), so that it
+// decodes and unseals no record it does not act on; a row of a permit
+// known by its digest only gets its guest's name and masked NIK from the
+// record the first time a query returns it (SetRecords), and keeps them.
 //
 // One Row per visit of a door, from the permits and the door's events: a visit
 // starts at visit.entered and ends at visit.exited of its permit; Secured
