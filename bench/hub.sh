@@ -114,7 +114,7 @@ END {
     row("  its CPU time", dur(basecpu), "", "", "", "baseline")
     split("bbolt postgres hub-bbolt hub-postgres", bs, " ")
     what["bbolt"] = "bbolt event store opened alone, with its book"; what["postgres"] = "PostgreSQL event store opened alone, with its book"
-    what["hub-bbolt"] = "the whole hub.New on bbolt"; what["hub-postgres"] = "the whole hub.New on PostgreSQL"
+    what["hub-bbolt"] = "the whole start on bbolt (stores, hub.New)"; what["hub-postgres"] = "the whole start on PostgreSQL (stores, hub.New)"
     for (i = 1; i <= 4; i++) {
       k = "HubStart/" bs[i]; v = get(k, "ms"); c = get(k, "cpu-ms")
       hubstart = bs[i] ~ /^hub-/
