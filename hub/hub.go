@@ -365,11 +365,20 @@ func (h *Hub) retainStaff(id string, set func(topic string, doc []byte)) error {
 func (h *Hub) Followed(ids, staff []string, all bool) error {
 	var recs []workflow.Record
 	if all {
-		var err error
-		if recs, err = h.wf.List(); err != nil {
+		// the digests, not every record: those the book shows otherwise
+		// are read whole, and those a step or a retained record needs
+		ds, current, err := h.current()
+		if err != nil {
 			return fmt.Errorf("hub: follow the records: %w", err)
 		}
-		h.book.AddPermits(recs)
+		recs = current
+		for _, id := range h.book.Stale(ds) {
+			r, err := h.wf.Get(id)
+			if err != nil {
+				return fmt.Errorf("hub: follow permit %s: %w", id, err)
+			}
+			h.book.AddPermit(r)
+		}
 	} else {
 		for _, id := range ids {
 			r, err := h.wf.Get(id)

@@ -33,6 +33,31 @@ func (b *Book) AddDigests(ds []Digest) {
 	}
 }
 
+// Stale returns the ids of the permits of ds whose digest is not the
+// one the book shows (changed by another hub process sharing the store,
+// or not known): the ones whose records the book must be given again
+// (AddPermit).
+func (b *Book) Stale(ds []Digest) []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var ids []string
+	for i := range ds {
+		if cur := b.byID[ds[i].ID]; cur == nil || !sameDigest(cur, &ds[i]) {
+			ids = append(ids, ds[i].ID)
+		}
+	}
+	return ids
+}
+
+// sameDigest reports whether a and b say the same.
+func sameDigest(a, b *Digest) bool {
+	return a.ID == b.ID && a.Site == b.Site && a.Door == b.Door && a.State == b.State && a.Organisation == b.Organisation &&
+		a.Purpose == b.Purpose && a.Category == b.Category && a.Approver == b.Approver && a.Escort == b.Escort &&
+		slices.Equal(a.Equipment, b.Equipment) && a.NotAfter.Equal(b.NotAfter) && a.FormOpened.Equal(b.FormOpened) &&
+		a.Purged.Equal(b.Purged) && a.Requested.Equal(b.Requested) && a.Coordinated.Equal(b.Coordinated) &&
+		a.Approved.Equal(b.Approved) && a.Escorted.Equal(b.Escorted)
+}
+
 // SetRecords gives the book get, which reads a permit's whole record
 // (Store.Get): the book asks it for the guest's name and NIK of the
 // permits it knows by their digest only (AddDigests), for the rows it

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -109,4 +110,26 @@ func FuzzDigest(f *testing.F) {
 		var got Digest
 		dd.decode([]byte("P-1"), v, &got)
 	})
+}
+
+// TestBookStale: the book says which digests differ from what it shows
+// (a record another hub process changed), whether it knows the permit by
+// its digest or its whole record, and none when they are the same.
+func TestBookStale(t *testing.T) {
+	r1 := Record{ID: "P-000001", Site: "demo", Door: "server-room", State: Approved, Guest: "Andi",
+		Organisation: "PT Jaringan", Purpose: "switch", Equipment: []string{"laptop"}, NotAfter: t0.Add(8 * time.Hour)}
+	r2 := Record{ID: "P-000002", Site: "demo", Door: "server-room", State: Requested, Guest: "Budi", NotAfter: t0.Add(time.Hour)}
+	b := NewBook(nil)
+	b.AddDigests([]Digest{DigestOf(&r1)})
+	b.AddPermit(r2)
+	ds := []Digest{DigestOf(&r1), DigestOf(&r2)}
+	if got := b.Stale(ds); len(got) != 0 {
+		t.Fatalf("Stale of the digests the book has = %v; want none", got)
+	}
+	r2.State, r2.Approver = Coordinated, "kasi"
+	r3 := Record{ID: "P-000003", Site: "demo", Door: "server-room", State: Requested}
+	ds = []Digest{DigestOf(&r1), DigestOf(&r2), DigestOf(&r3)}
+	if got := b.Stale(ds); !slices.Equal(got, []string{"P-000002", "P-000003"}) {
+		t.Fatalf("Stale = %v; want the changed P-000002 and the unknown P-000003", got)
+	}
 }
