@@ -20,7 +20,7 @@
 // free, catches its book up with the other replicas' commits, and numbers
 // the events pending and then its own in the book's order
 // (events.book_n), so that every replica's book numbers its rows alike;
-// with the lock taken it stores them pending (events.book_pending), and
+// with the lock taken it stores them pending (events_book_pending), and
 // does not wait. Watch catches the book up after each notification of
 // another's, and numbers what is pending. Reads take no lock; each is one statement,
 // consistent in itself (Walk reads a page per statement, as the bbolt

@@ -172,7 +172,7 @@ func (s *Store) keepBook(kvs []workflow.KV) error {
 			return err
 		}
 		// built from every event: none pending
-		if _, err := tx.Exec(ctx, "UPDATE events SET book_pending = NULL WHERE book_pending"); err != nil {
+		if _, err := tx.Exec(ctx, "DELETE FROM events_book_pending"); err != nil {
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events_book"}, []string{"k", "v"},
@@ -283,7 +283,7 @@ FROM unnest($1::text[], $2::text[]) AS k(site, door)`, dss, dds).Query(func(rows
 type eventRows struct {
 	site, door, epoch, id, typ, permit, body []string
 	seq, ord, bookN                          []int64
-	bookPending                              []bool
+	pending                                  []int32 // the rows stored pending in the book's order, from 1
 }
 
 // bookTop is the highest book_n stored: the book's order (0: none yet).
@@ -381,7 +381,8 @@ func (s *Store) behind(ctx context.Context, tx pgx.Tx, top int64) (book, error) 
 			return book{}, err
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT id, body FROM events WHERE book_pending ORDER BY site, door, ord, seq LIMIT `+strconv.Itoa(bookPage))
+	rows, err := tx.Query(ctx, `SELECT e.id, e.body FROM events_book_pending p JOIN events e ON e.id = p.id
+ORDER BY p.site, p.door, p.ord, p.seq LIMIT `+strconv.Itoa(bookPage))
 	if err != nil {
 		return book{}, err
 	}
@@ -412,8 +413,8 @@ func queueNumbered(b *pgx.Batch, ids []string, top int64) {
 	for i := range ns {
 		ns[i] = top + int64(i) + 1
 	}
-	b.Queue(`UPDATE events SET book_n = r.n, book_pending = NULL FROM unnest($1::text[], $2::bigint[]) AS r(id, n)
-WHERE events.id = r.id AND events.book_pending`, ids, ns)
+	b.Queue(`UPDATE events SET book_n = r.n FROM unnest($1::text[], $2::bigint[]) AS r(id, n) WHERE events.id = r.id`, ids, ns)
+	b.Queue(`DELETE FROM events_book_pending WHERE id = ANY($1)`, ids)
 }
 
 // setBookN records that the book applied the book's order through n.
@@ -467,7 +468,7 @@ func (s *Store) numberPending(ctx context.Context, wait bool) error {
 			b := &pgx.Batch{}
 			queueNumbered(b, p.ids, top)
 			queueBook(b, ch.Puts())
-			queueNotifyBook(b, after)
+			s.queueNotifyBook(b, after)
 			return tx.SendBatch(ctx, b).Close()
 		})
 		if err != nil {
@@ -678,11 +679,17 @@ func (s *Store) commit(puts []ingest.Put, pull bool) ([]ingest.Put, error) {
 		}
 		after = next
 		b = &pgx.Batch{}
-		b.Queue(`INSERT INTO events (site, door, epoch, seq, ord, id, type, permit, body, book_n, book_pending)
-SELECT site, door, epoch, seq, ord, id, type, NULLIF(permit, ''), body, NULLIF(book_n, 0), NULLIF(book_pending, false)
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::boolean[])
-	AS r(site, door, epoch, seq, ord, id, type, permit, body, book_n, book_pending)`,
-			r.site, r.door, r.epoch, r.seq, r.ord, r.id, r.typ, r.permit, r.body, r.bookN, r.bookPending)
+		b.Queue(`INSERT INTO events (site, door, epoch, seq, ord, id, type, permit, body, book_n)
+SELECT site, door, epoch, seq, ord, id, type, NULLIF(permit, ''), body, NULLIF(book_n, 0)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+	AS r(site, door, epoch, seq, ord, id, type, permit, body, book_n)`,
+			r.site, r.door, r.epoch, r.seq, r.ord, r.id, r.typ, r.permit, r.body, r.bookN)
+		if len(r.pending) > 0 {
+			b.Queue(`INSERT INTO events_book_pending (id, site, door, ord, seq)
+SELECT r.id, r.site, r.door, r.ord, r.seq FROM unnest($1::int[]) AS k(i)
+CROSS JOIN LATERAL (SELECT ($2::text[])[k.i], ($3::text[])[k.i], ($4::text[])[k.i], ($5::bigint[])[k.i], ($6::bigint[])[k.i]) AS r(id, site, door, ord, seq)`,
+				r.pending, r.id, r.site, r.door, r.ord, r.seq)
+		}
 		var ss, ds, es []string
 		var ords, throughs, fromThrough []int64
 		for k, st := range streams {
@@ -713,7 +720,7 @@ WHERE h.site = k.site AND h.door = k.door AND h.epoch = k.epoch AND h.seq <= k.t
 		}
 		s.queueNotify(b, ss, ds, es, fromThrough, throughs)
 		if locked && next > top {
-			queueNotifyBook(b, next)
+			s.queueNotifyBook(b, next)
 		}
 		return tx.SendBatch(ctx, b).Close()
 	})
@@ -868,7 +875,10 @@ func (r *eventRows) add(p ingest.Put, streams map[streamID]*streamState, maxOrd 
 			*book++
 			n = *book
 		}
-		r.bookN, r.bookPending = append(r.bookN, n), append(r.bookPending, isBook && !staged)
+		r.bookN = append(r.bookN, n)
+		if isBook && !staged {
+			r.pending = append(r.pending, int32(len(r.bookN))) // SQL's arrays count from 1
+		}
 		st.through = e.Seq
 	}
 	return nil

@@ -372,7 +372,7 @@ func TestBookPendingNumbered(t *testing.T) {
 	}
 	pending := func() int {
 		var n int
-		if err := st.Pool().QueryRow(ctx, "SELECT count(*) FROM events WHERE book_pending").Scan(&n); err != nil {
+		if err := st.Pool().QueryRow(ctx, "SELECT count(*) FROM events_book_pending").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

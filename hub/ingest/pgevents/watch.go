@@ -40,8 +40,8 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) AS r
 }
 
 // queueNotifyBook queues in b the notification of the book's order at n.
-func queueNotifyBook(b *pgx.Batch, n int64) {
-	b.Queue(`SELECT pg_notify($1, json_build_object('book', $2::bigint)::text)`, Channel, n)
+func (s *Store) queueNotifyBook(b *pgx.Batch, n int64) {
+	b.Queue(`SELECT pg_notify($1, json_build_object('book', $2::bigint, 'by', $3::text)::text)`, Channel, n, s.id)
 }
 
 // watchRetry is the wait before a failed catch-up of the book is tried
@@ -79,7 +79,7 @@ func (s *Store) Watch(ctx context.Context, fn func(ingest.Advance)) {
 		if json.Unmarshal([]byte(payload), &a) != nil {
 			return
 		}
-		if a.Book > s.bookAt.Load() { // another replica's
+		if a.Book > 0 && a.By != s.id && a.Book > s.bookAt.Load() { // another replica's, not applied yet
 			poke()
 		}
 		if a.Through <= 0 {
