@@ -310,6 +310,10 @@ func (l *Link) PacketsTooLarge() uint64 { return l.tooLarge.Value() }
 // handler was behind.
 func (l *Link) Dropped() uint64 { return l.dropped.Value() }
 
+// Queued is how many messages wait for the handler now: in the urgent
+// queue (Options.Urgent) and in the other.
+func (l *Link) Queued() (urgent, other int) { return len(l.urgent), len(l.inbox) }
+
 // clip bounds a topic for a log line.
 func clip(t string) string {
 	if len(t) > 160 {
