@@ -363,34 +363,26 @@ func (h *Hub) retainStaff(id string, set func(topic string, doc []byte)) error {
 // retained record this hub republishes at its next connection, kept but
 // not published now: the replica that changed it published it.
 func (h *Hub) Followed(ids, staff []string, all bool) error {
-	var recs []workflow.Record
 	if all {
-		// the digests, not every record: those the book shows otherwise
-		// are read whole, and those a step or a retained record needs
-		ds, current, err := h.current()
+		// the digests, not every record: only those whose digest is not
+		// the book's changed (the rest, this hub has as they are)
+		ds, err := h.wf.Digests()
 		if err != nil {
 			return fmt.Errorf("hub: follow the records: %w", err)
 		}
-		recs = current
-		for _, id := range h.book.Stale(ds) {
-			r, err := h.wf.Get(id)
-			if err != nil {
-				return fmt.Errorf("hub: follow permit %s: %w", id, err)
-			}
-			h.book.AddPermit(r)
+		ids = h.book.Stale(ds)
+	}
+	var recs []workflow.Record
+	for _, id := range ids {
+		r, err := h.wf.Get(id)
+		if errors.Is(err, workflow.ErrNotFound) {
+			continue
 		}
-	} else {
-		for _, id := range ids {
-			r, err := h.wf.Get(id)
-			if errors.Is(err, workflow.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("hub: follow permit %s: %w", id, err)
-			}
-			h.book.AddPermit(r)
-			recs = append(recs, r)
+		if err != nil {
+			return fmt.Errorf("hub: follow permit %s: %w", id, err)
 		}
+		h.book.AddPermit(r)
+		recs = append(recs, r)
 	}
 	var errs []error
 	for i := range recs {
