@@ -95,10 +95,16 @@ UNION ALL SELECT id, key FROM kv_keys WHERE id = ANY($1) AND id NOT IN (SELECT i
 }
 
 // Destroy deletes the keys of ids and rewrites the table. The rewrite
-// keeps a deleted row that a transaction running in the database could
-// still see, so it waits first, up to horizonWait, for every transaction
-// older than the delete to end (an autovacuum's analyse, another
-// replica's read).
+// keeps a deleted row that a transaction of the database could still
+// see: one whose snapshot is older than the delete (an autovacuum's
+// analyse, another replica's read), and one whose snapshot is taken later
+// while a transaction older than the delete, in any database of the
+// server, is still running (a snapshot's horizon is the oldest
+// transaction running anywhere). So it waits first, up to horizonWait,
+// until no snapshot of the database is older than the delete and no
+// transaction older than it is running or prepared anywhere. If some
+// still is then, the table is rewritten anyway and Destroy says so: the
+// deleted keys may stay in its file until the next rewrite.
 func (k *Keys) Destroy(ids []string) error {
 	ctx, cancel := k.ctx()
 	defer cancel()
@@ -112,14 +118,12 @@ func (k *Keys) Destroy(ids []string) error {
 	if err != nil {
 		return fmt.Errorf("pgkv: destroy keys: %w", err)
 	}
-	for deadline := time.Now().Add(horizonWait); time.Now().Before(deadline); {
-		var older int
-		if err := k.d.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND age(backend_xmin) >= age($1::xid)`,
-			xid).Scan(&older); err != nil {
+	older := 0
+	for deadline := time.Now().Add(horizonWait); ; {
+		if err := k.d.pool.QueryRow(ctx, horizonQuery, xid).Scan(&older); err != nil {
 			return fmt.Errorf("pgkv: destroy keys: %w", err)
 		}
-		if older == 0 {
+		if older == 0 || !time.Now().Before(deadline) {
 			break
 		}
 		select {
@@ -131,8 +135,19 @@ WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin 
 	if _, err := k.d.pool.Exec(ctx, "VACUUM FULL kv_keys"); err != nil {
 		return fmt.Errorf("pgkv: destroy keys: rewrite the table: %w", err)
 	}
+	if older > 0 {
+		return fmt.Errorf("pgkv: destroy keys: %d transactions older than the delete still open after %v: the deleted keys may stay in the table's file until the next rewrite", older, horizonWait)
+	}
 	return nil
 }
+
+// horizonQuery counts what could keep a row deleted by transaction $1
+// in the rewrite: a snapshot of this database older than the delete, and
+// a transaction older than it running or prepared in any database.
+const horizonQuery = `SELECT (SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND
+    ((datname = current_database() AND backend_xmin IS NOT NULL AND age(backend_xmin) >= age($1::xid)) OR
+     (backend_xid IS NOT NULL AND age(backend_xid) >= age($1::xid))))
+  + (SELECT count(*) FROM pg_prepared_xacts WHERE age(transaction) >= age($1::xid))`
 
 // horizonWait bounds Destroy's wait for the transactions that could still
 // see the deleted keys.

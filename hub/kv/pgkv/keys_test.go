@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,10 +107,40 @@ func TestKeys(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		ended <- rtx.Commit(context.Background())
 	}()
+	// and a transaction of another database, older than the delete, that
+	// ends later still: while it runs, a snapshot taken in this database
+	// after the delete could still see the key (a snapshot's horizon is
+	// the oldest transaction running anywhere), so the rewrite waits for
+	// it too
+	other, err := pgx.Connect(context.Background(), pgtest.DB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	otx, err := other.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := otx.Exec(context.Background(), "SELECT pg_current_xact_id()"); err != nil { // it has a transaction id
+		t.Fatal(err)
+	}
+	var committing atomic.Bool
+	otherEnded := make(chan error, 1)
+	go func() {
+		time.Sleep(600 * time.Millisecond)
+		committing.Store(true)
+		otherEnded <- otx.Commit(context.Background())
+	}()
 	if err := a.Destroy([]string{"P-000002"}); err != nil {
 		t.Fatal(err)
 	}
+	if !committing.Load() {
+		t.Error("Destroy rewrote the table while a transaction older than its delete was running in another database")
+	}
 	if err := <-ended; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-otherEnded; err != nil {
 		t.Fatal(err)
 	}
 	all, err := b.All()
