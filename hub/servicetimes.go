@@ -17,6 +17,15 @@ func (h *Hub) ServiceTimes(f workflow.Filter) []workflow.ServiceTime {
 	return h.book.ServiceTimes(f)
 }
 
+// ServiceSummaries summarises the service times of the permits f selects
+// by door and permit requested in each period between the ascending
+// bounds, and in the whole window (workflow.Book.Summaries: the same as
+// workflow.Summarise of ServiceTimes, from the summaries the guest book
+// keeps per period). The console's Waktu Layanan comes from it.
+func (h *Hub) ServiceSummaries(f workflow.Filter, bounds []time.Time) (all workflow.Period, parts []workflow.Period) {
+	return h.book.Summaries(f, bounds)
+}
+
 // handedLister is the notifier's optional list of when its messages were
 // first handed to a channel (hub/notify's Handed), read at start.
 type handedLister interface {

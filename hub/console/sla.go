@@ -1,11 +1,8 @@
 package console
 
 import (
-	"cmp"
 	"fmt"
 	"net/http"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -107,12 +104,15 @@ func (c *Console) serviceTimes(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if sf.Error != "" {
 		status = http.StatusBadRequest
 	} else {
-		sts := c.o.Hub.ServiceTimes(f)
-		d.Permits = len(sts)
-		sum := workflow.Summarise(sts)
-		d.Steps, d.StepsHeight = stepBars(l, sum)
-		d.Response = responseRows(l, sum)
-		d.Months, d.Table = c.monthColumns(l, f, sts)
+		var bounds []time.Time
+		for m := f.From; !m.After(f.To); m = m.AddDate(0, 1, 0) {
+			bounds = append(bounds, m)
+		}
+		all, months := c.o.Hub.ServiceSummaries(f, bounds)
+		d.Permits = all.Permits
+		d.Steps, d.StepsHeight = stepBars(l, all.Summary)
+		d.Response = responseRows(l, all.Summary)
+		d.Months, d.Table = monthColumns(l, months)
 		d.StandardLine = chartTop + chartH*(1-target)
 	}
 	pg.Nav, pg.Title, pg.Data = "sla", l.T("sla.title"), d
@@ -186,36 +186,15 @@ func responseRows(l L, sum workflow.Summary) []responseRow {
 	return out
 }
 
-// monthColumns groups the permits by the month they were requested in
-// and gives each month's share of visits done within the 22 minutes.
-func (c *Console) monthColumns(l L, f workflow.Filter, sts []workflow.ServiceTime) ([]column, []monthRow) {
-	month := func(t time.Time) int {
-		t = t.In(c.o.Location)
-		return t.Year()*12 + int(t.Month()) - 1
-	}
-	byMonth := map[int][]workflow.ServiceTime{}
-	if slices.IsSortedFunc(sts, func(a, b workflow.ServiceTime) int { return cmp.Compare(month(a.Requested), month(b.Requested)) }) {
-		// the usual case, permits numbered as they were requested: each
-		// month is a part of sts
-		for lo := 0; lo < len(sts); {
-			m := month(sts[lo].Requested)
-			hi := lo + sort.Search(len(sts)-lo, func(i int) bool { return month(sts[lo+i].Requested) > m })
-			byMonth[m] = sts[lo:hi]
-			lo = hi
-		}
-	} else {
-		for i := range sts {
-			m := month(sts[i].Requested)
-			byMonth[m] = append(byMonth[m], sts[i])
-		}
-	}
+// monthColumns gives each month's share of visits done within the 22
+// minutes, of the permits requested in it.
+func monthColumns(l L, months []workflow.Period) ([]column, []monthRow) {
 	var cols []column
 	var rows []monthRow
-	for m, i := f.From, 0; m.Before(f.To); m, i = m.AddDate(0, 1, 0), i+1 {
-		key := month(m)
-		name := monthName(l, m)
-		sum := workflow.Summarise(byMonth[key])
-		col := column{X: float64(i)*colW + 30, Label: name, Count: len(byMonth[key])}
+	for i, m := range months {
+		name := monthName(l, m.From)
+		sum := m.Summary
+		col := column{X: float64(i)*colW + 30, Label: name, Count: m.Permits}
 		if sum.Total.Count == 0 {
 			col.Empty, col.Value = true, "–"
 			col.Y = chartTop + chartH
@@ -226,7 +205,7 @@ func (c *Console) monthColumns(l L, f workflow.Filter, sts []workflow.ServiceTim
 			col.Within = sum.Total.Within >= target
 		}
 		cols = append(cols, col)
-		row := monthRow{Month: name, Count: fmt.Sprint(len(byMonth[key])), Median: "–", P90: "–", Within: col.Value}
+		row := monthRow{Month: name, Count: fmt.Sprint(m.Permits), Median: "–", P90: "–", Within: col.Value}
 		if sum.Total.Count > 0 {
 			row.Median, row.P90 = duration(l, sum.Total.Median), duration(l, sum.Total.P90)
 		}

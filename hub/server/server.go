@@ -128,6 +128,9 @@ func Open(s Setup, log *slog.Logger) (_ *Server, err error) {
 	if h.wf, err = openWorkflow(s, log); err != nil {
 		return nil, err
 	}
+	// hub.New reads every permit's digest: read them while the event
+	// store opens and loads its guest book
+	h.wf.PrefetchDigests()
 	events := s.EventsStore
 	if pgstore.IsDSN(events) {
 		events = pgstore.Redact(events) // the log never shows a password

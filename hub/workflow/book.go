@@ -39,12 +39,23 @@ type Book struct {
 	vtFree  []visitTimes // the rest of the block times come from (visitTimes)
 	permits []bookPermit
 	guests  bookGuests // of the permits known by their digest (AddDigests)
+
+	// the service-time summaries kept per period (Summaries): slaMu
+	// guards sla, slaSize and slaTick, taken with mu read-held; slaGen and
+	// slaDays change with mu held for writing
+	slaMu   sync.Mutex
+	sla     map[slaKey]*slaPart
+	slaSize int    // durations the kept periods hold
+	slaTick uint64 // Summaries calls
+	slaGen  uint64 // changes told to the kept periods
+	slaDays map[int64]uint64
 }
 
 // bookPermit is a permit the book knows, with its visit's times.
 type bookPermit struct {
 	rec   *Digest
 	times *visitTimes
+	req   int64 // rec.Requested (nanos), read without the record
 }
 
 type doorKey struct{ site, door string }
@@ -126,11 +137,13 @@ func (b *Book) addDigest(d *Digest, vt *visitTimes) {
 		i, found = slices.BinarySearchFunc(b.permits, d.ID, func(p bookPermit, id string) int { return strings.Compare(p.rec.ID, id) })
 	}
 	if found {
-		b.permits[i].rec = d
+		b.bumpSLA(b.permits[i].rec.Requested)
+		b.permits[i].rec, b.permits[i].req = d, nanos(d.Requested)
 	} else {
 		// ids come in order, so this is nearly always an append
-		b.permits = slices.Insert(b.permits, i, bookPermit{rec: d, times: vt})
+		b.permits = slices.Insert(b.permits, i, bookPermit{rec: d, times: vt, req: nanos(d.Requested)})
 	}
+	b.bumpSLA(d.Requested)
 	b.byID[d.ID] = d
 	for _, i := range b.byPermit[d.ID] {
 		b.join(&b.rows[i], d)
@@ -165,7 +178,7 @@ func (b *Book) apply(e wire.Event, c *Change) {
 		vt = b.visitTimes(e.Permit)
 		c.times(vt)
 	}
-	d.timer.apply(e, vt, retime)
+	d.timer.apply(e, vt, b.retime)
 	alarm := func(i int) {
 		c.row(i)
 		b.rows[i].Alarms = append(b.rows[i].Alarms, Alarm{Type: e.Type, At: e.At, Rack: e.Rack, Detail: e.Detail})
@@ -378,7 +391,7 @@ func (c *Change) Undo() {
 	for vt, before := range c.vts {
 		vt.tap, vt.entered, vt.exitReq, vt.exited, vt.done = before.tap, before.entered, before.exitReq, before.exited, before.done
 		vt.card, vt.notSecured = before.card, before.notSecured
-		retime(vt)
+		b.retime(vt)
 	}
 }
 
@@ -606,15 +619,9 @@ func (b *Book) Notified(id string, step int, at time.Time) {
 	vt := b.visitTimes(id)
 	if cur := vt.notified[step-notifiedFirst]; cur.IsZero() || at.Before(cur) {
 		vt.notified[step-notifiedFirst] = at
-		retime(vt)
+		b.retime(vt)
 	}
 }
-
-// retime is told of each change of vt's times. The service times are
-// computed when asked (ServiceTimes), from the times and the record as
-// they are then, so nothing is kept to update: a Book of millions of
-// visits neither computes them all at start nor holds them twice.
-func retime(*visitTimes) {}
 
 // visitTimes returns the visit times of permit id, made on first use,
 // from a block of many (vtBlock): the times of a permit never move.

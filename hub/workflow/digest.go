@@ -110,15 +110,62 @@ func (dd *digestDecoder) decode(id, v []byte, out *Digest) error {
 }
 
 // putDigest writes r's digest in tx, beside the record.
-func putDigest(tx kv.Tx, r *Record) error {
+func (s *Store) putDigest(tx kv.Tx, r *Record) error {
+	s.digestWrites.Add(1)
 	d := DigestOf(r)
 	return tx.Bucket(bDigests).Put([]byte(r.ID), encodeDigest(&d))
 }
 
 // Digests returns the digest of every permit request, in id order: what
 // the hub's start reads (Book.AddDigests; the few records a start needs
-// whole, it gets with Get).
+// whole, it gets with Get). After PrefetchDigests, the first call takes
+// what the prefetch read, unless this Store wrote a digest since it began.
 func (s *Store) Digests() ([]Digest, error) {
+	s.prefetchMu.Lock()
+	ch := s.prefetch
+	s.prefetch = nil
+	s.prefetchMu.Unlock()
+	if ch != nil {
+		if p := <-ch; p.err == nil && p.writes == s.digestWrites.Load() {
+			return p.ds, nil
+		}
+	}
+	return s.readDigests()
+}
+
+// prefetched is what PrefetchDigests read.
+type prefetched struct {
+	ds     []Digest
+	err    error
+	writes uint64 // digestWrites when the read began
+}
+
+// PrefetchDigests begins reading every digest in the background, for the
+// next Digests call: a hub's start reads them while it opens its event
+// store and loads the guest book kept there (on PostgreSQL, mostly the
+// server's time), instead of after. Another call before that Digests
+// does nothing. A record this Store writes after the call makes the
+// prefetch stale (Digests reads again); one written while the call is
+// made, by another goroutine, may be missed: call it before anything
+// writes, as the start does. Records other processes write (replicas
+// sharing a PostgreSQL store) the hub follows.
+func (s *Store) PrefetchDigests() {
+	s.prefetchMu.Lock()
+	defer s.prefetchMu.Unlock()
+	if s.prefetch != nil {
+		return
+	}
+	ch := make(chan prefetched, 1)
+	s.prefetch = ch
+	writes := s.digestWrites.Load()
+	go func() {
+		ds, err := s.readDigests()
+		ch <- prefetched{ds: ds, err: err, writes: writes}
+	}()
+}
+
+// readDigests reads every digest.
+func (s *Store) readDigests() ([]Digest, error) {
 	var out []Digest
 	dd := digestDecoder{names: names{}}
 	err := s.db.View(func(tx kv.Tx) error {
@@ -157,7 +204,7 @@ func (s *Store) digestAll() error {
 			return err
 		}
 		for i := range recs {
-			if err := putDigest(tx, &recs[i]); err != nil {
+			if err := s.putDigest(tx, &recs[i]); err != nil {
 				return err
 			}
 		}

@@ -133,3 +133,38 @@ func TestBookStale(t *testing.T) {
 		t.Fatalf("Stale = %v; want the changed P-000002 and the unknown P-000003", got)
 	}
 }
+
+// TestPrefetchDigests: the digests a prefetch read are those Digests
+// gives, once; a record written after the prefetch began is in them (the
+// prefetch is read again); a store closed with a prefetch never taken
+// closes.
+func TestPrefetchDigests(t *testing.T) {
+	f := newFixture(t)
+	for range 3 {
+		if _, err := f.s.Request(sampleRequest()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.s.PrefetchDigests()
+	f.s.PrefetchDigests() // the second does nothing
+	checkDigests(t, f.s)
+	f.s.PrefetchDigests()
+	r, err := f.s.Request(sampleRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := coordinate.do(f.s, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := f.s.Digests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 4 || ds[3].ID != r.ID || ds[3].Coordinated.IsZero() {
+		t.Fatalf("after a prefetch and a write: %d digests, the last %+v; want the write's", len(ds), ds[len(ds)-1])
+	}
+	checkDigests(t, f.s)
+	f.s.PrefetchDigests()
+	reopen(t, f) // closes the store, its prefetch not taken
+	checkDigests(t, f.s)
+}

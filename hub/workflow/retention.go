@@ -2,6 +2,8 @@ package workflow
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/kunci-project/kunci/hub/kv"
@@ -76,8 +78,16 @@ func (s *Store) Purge(retention time.Duration) (PurgeResult, error) {
 			return json.Unmarshal(raw, &p) != nil || p.Purged.IsZero()
 		})
 	})
+	// what the keys' store could not remove inside the transaction (its
+	// rewrite waits for the transactions that could read them, this one
+	// among them), it removes now, whether the purge was kept or not: the
+	// keys were destroyed
+	serr := s.keys.shred()
 	if err != nil {
-		return PurgeResult{}, err
+		return PurgeResult{}, errors.Join(err, serr)
+	}
+	if serr != nil {
+		return res, fmt.Errorf("workflow: purge: %w", serr)
 	}
 	return res, nil
 }

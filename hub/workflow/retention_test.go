@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kunci-project/kunci/hub/kv/kvtest"
+	"github.com/kunci-project/kunci/hub/kv/pgkv"
 	"github.com/kunci-project/kunci/internal/boltcheck"
+	"github.com/kunci-project/kunci/internal/pgtest"
 	"github.com/kunci-project/kunci/permit"
 	"github.com/kunci-project/kunci/wire"
 )
@@ -152,11 +155,29 @@ func TestPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := byID(t, f.s)
+	sealing := map[string][]byte{}
+	for _, id := range []string{ended.ID, rejected.ID, active.ID} {
+		k, err := f.s.keys.store.Get(id)
+		if err != nil || k == nil {
+			t.Fatalf("the key of %s: %x, %v", id, k, err)
+		}
+		sealing[id] = k
+	}
 
 	// the first window closed and the rejection came more than the
 	// retention ago; the rest ended later or not at all
 	now := t0.Add(8*time.Hour + retain + time.Hour)
 	res := purge(t, f, now, retain, ended.ID, rejected.ID)
+	if kvtest.OnPostgres(t) {
+		// the purged requests' keys are gone from the file of the keys'
+		// table, not only from its rows; a kept one is there
+		path, file := pgtest.RelationFile(t, f.s.db.(*pgkv.DB).Pool().Config().ConnString(), "kv_keys")
+		for id, k := range sealing {
+			if in := bytes.Contains(file, k); in != (id == active.ID) {
+				t.Errorf("the key of %s in %s: %v", id, path, in)
+			}
+		}
+	}
 	if res.Examined != len(before) {
 		t.Fatalf("examined %d of %d", res.Examined, len(before))
 	}

@@ -70,7 +70,8 @@ type Keys interface {
 	// sharing the keys may have stored one first, and it wins.
 	Add(keys map[string][]byte) (map[string][]byte, error)
 	// Destroy removes the keys of ids so that no copy of them is left on
-	// the disk.
+	// the disk, or, a store that implements Shredder, so that no one
+	// reads them again, leaving the rest to Shred.
 	Destroy(ids []string) error
 	Close() error
 }
@@ -203,6 +204,23 @@ func (k *keyring) retain(keep func(id string) bool) error {
 	}
 	for _, id := range drop {
 		delete(k.keys, id)
+	}
+	return nil
+}
+
+// Shredder is a Keys whose Destroy leaves copies of the keys on the disk
+// until Shred, which can only remove them once every transaction that
+// could still read them has ended, among them the one Destroy was called
+// in (PostgreSQL's, pgkv.Keys): the Store calls Shred after its purge's
+// transaction.
+type Shredder interface {
+	Shred() error
+}
+
+// shred has the store's Shred, if it has one, remove what Destroy left.
+func (k *keyring) shred() error {
+	if s, ok := k.store.(Shredder); ok {
+		return s.Shred()
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kunci-project/kunci/hub/kv"
@@ -238,6 +240,13 @@ type Store struct {
 	file *bolt.DB // the bbolt file, nil in another kv.DB
 	keys *keyring
 	opts Options
+
+	// the digests PrefetchDigests is reading, for the next Digests;
+	// digestWrites counts the digests written by this Store, which make a
+	// prefetch begun before them stale
+	prefetchMu   sync.Mutex
+	prefetch     chan prefetched
+	digestWrites atomic.Uint64
 }
 
 // Open opens or creates the store at path, a bbolt file.
@@ -463,7 +472,15 @@ func (s *Store) KeysFile() bool {
 }
 
 // Close closes the store and the keys file.
-func (s *Store) Close() error { return errors.Join(s.db.Close(), s.keys.close()) }
+func (s *Store) Close() error {
+	s.prefetchMu.Lock()
+	if s.prefetch != nil {
+		<-s.prefetch // its read ends before the file closes
+		s.prefetch = nil
+	}
+	s.prefetchMu.Unlock()
+	return errors.Join(s.db.Close(), s.keys.close())
+}
 
 // Fingerprint returns the card fingerprint of uid at site.
 func (s *Store) Fingerprint(site, uid string) (permit.Fingerprint, error) {
@@ -607,7 +624,7 @@ func (s *Store) putRecord(tx kv.Tx, r *Record) error {
 	if err := tx.Bucket(bPermits).Put([]byte(r.ID), j); err != nil {
 		return err
 	}
-	return putDigest(tx, r)
+	return s.putDigest(tx, r)
 }
 
 // getRecord reads permit id, its personal data unsealed.

@@ -12,9 +12,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -105,4 +108,36 @@ func redact(dsn string) string {
 		return "(unreadable DSN)"
 	}
 	return fmt.Sprint(u.Redacted())
+}
+
+// RelationFile returns the path and the contents of the file that holds
+// table of the database dsn on the server's disk, after a CHECKPOINT (so
+// that what the server holds in memory is written there): what a test of
+// data gone from the disk greps. A server whose files this process cannot
+// read skips the test, except in CI, which runs as root.
+func RelationFile(t testing.TB, dsn, table string) (string, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		t.Fatal(err)
+	}
+	var dir, rel string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('data_directory'), pg_relation_filepath($1)", table).Scan(&dir, &rel); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, rel)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrPermission) && os.Getenv("CI") != "true" {
+		t.Skipf("the server's files cannot be read here (%v); CI runs as root and reads them", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, b
 }

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,29 +13,6 @@ import (
 	"github.com/kunci-project/kunci/hub/kv/pgkv"
 	"github.com/kunci-project/kunci/internal/pgtest"
 )
-
-// relationFile returns the contents of the file that holds table on the
-// server's disk, after a checkpoint wrote it, and its path.
-func relationFile(t *testing.T, db *pgkv.DB, table string) (string, []byte) {
-	t.Helper()
-	ctx := context.Background()
-	var dir, rel string
-	if _, err := db.Pool().Exec(ctx, "CHECKPOINT"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Pool().QueryRow(ctx, "SELECT current_setting('data_directory'), pg_relation_filepath($1)", table).Scan(&dir, &rel); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, rel)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrPermission) && os.Getenv("CI") != "true" {
-		t.Skipf("the server's files cannot be read here (%v); CI runs as root and reads them", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, b
-}
 
 // The keys of the guests' personal data in the database: shared by every
 // replica (a key another made is read; the first stored wins), and a
@@ -81,7 +55,7 @@ func TestKeys(t *testing.T) {
 	if !bytes.Equal(again["P-000001"], made["P-000001"]) || len(again["P-000004"]) != 32 {
 		t.Fatalf("Add of a key stored already gave %x; want the first one, %x", again["P-000001"], made["P-000001"])
 	}
-	before, file := relationFile(t, dbs[0], "kv_keys")
+	before, file := pgtest.RelationFile(t, dsn, "kv_keys")
 	for id, k := range made {
 		if !bytes.Contains(file, k) {
 			t.Fatalf("the key of %s is not in %s: the check below would prove nothing", id, before)
@@ -134,8 +108,14 @@ func TestKeys(t *testing.T) {
 	if err := a.Destroy([]string{"P-000002"}); err != nil {
 		t.Fatal(err)
 	}
+	if got, err := b.Get("P-000002"); err != nil || got != nil {
+		t.Fatalf("the other replica's Get of a destroyed key = %x, %v; want none", got, err)
+	}
+	if err := a.Shred(); err != nil {
+		t.Fatal(err)
+	}
 	if !committing.Load() {
-		t.Error("Destroy rewrote the table while a transaction older than its delete was running in another database")
+		t.Error("Shred rewrote the table while a transaction older than its delete was running in another database")
 	}
 	if err := <-ended; err != nil {
 		t.Fatal(err)
@@ -150,7 +130,7 @@ func TestKeys(t *testing.T) {
 	if _, ok := all["P-000002"]; ok || len(all) != 3 {
 		t.Fatalf("after Destroy, All = %d keys, P-000002 among them: %v", len(all), ok)
 	}
-	after, file := relationFile(t, dbs[0], "kv_keys")
+	after, file := pgtest.RelationFile(t, dsn, "kv_keys")
 	if bytes.Contains(file, made["P-000002"]) {
 		t.Errorf("the destroyed key is still in the table's file %s", after)
 	}
