@@ -122,13 +122,13 @@ func (b *Book) addPermit(r *Record) {
 	d := DigestOf(r)
 	d.Equipment = slices.Clone(r.Equipment) // the book's own
 	b.guest[r.ID], b.nik[r.ID] = r.Guest, MaskNIK(r.NIK)
-	b.addDigest(&d, b.visitTimes(r.ID))
+	b.addDigest(&d, b.visitTimes(r.ID), true)
 }
 
 // addDigest makes d, the permit's digest, and vt, its visit times, known
 // to the book, or replaces what it knew of the permit; the permit's rows
-// show them. mu held.
-func (b *Book) addDigest(d *Digest, vt *visitTimes) {
+// show them, if join (else the caller joins them). mu held.
+func (b *Book) addDigest(d *Digest, vt *visitTimes, join bool) {
 	var i int
 	var found bool
 	if n := len(b.permits); n == 0 || b.permits[n-1].rec.ID < d.ID {
@@ -136,17 +136,22 @@ func (b *Book) addDigest(d *Digest, vt *visitTimes) {
 	} else {
 		i, found = slices.BinarySearchFunc(b.permits, d.ID, func(p bookPermit, id string) int { return strings.Compare(p.rec.ID, id) })
 	}
-	if found {
+	p := bookPermit{rec: d, times: vt, req: nanos(d.Requested)}
+	switch {
+	case found:
 		b.bumpSLA(b.permits[i].rec.Requested)
-		b.permits[i].rec, b.permits[i].req = d, nanos(d.Requested)
-	} else {
-		// ids come in order, so this is nearly always an append
-		b.permits = slices.Insert(b.permits, i, bookPermit{rec: d, times: vt, req: nanos(d.Requested)})
+		b.permits[i].rec, b.permits[i].req = d, p.req
+	case i == len(b.permits):
+		b.permits = append(b.permits, p) // ids come in order: nearly always
+	default:
+		b.permits = slices.Insert(b.permits, i, p)
 	}
 	b.bumpSLA(d.Requested)
 	b.byID[d.ID] = d
-	for _, i := range b.byPermit[d.ID] {
-		b.join(&b.rows[i], d)
+	if join {
+		for _, i := range b.byPermit[d.ID] {
+			b.join(&b.rows[i], d)
+		}
 	}
 }
 

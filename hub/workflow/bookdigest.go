@@ -19,6 +19,21 @@ func (b *Book) AddDigests(ds []Digest) {
 		b.byID = make(map[string]*Digest, len(ds))
 	}
 	b.permits = slices.Grow(b.permits, len(ds))
+	// many digests (a start's): their rows show them from a second
+	// goroutine meanwhile, which reads only the rows' index and the
+	// guests' names and writes only the rows, none of what the loop
+	// below touches
+	apart := len(ds) >= joinApart && len(b.rows) > 0
+	var joined sync.WaitGroup
+	if apart {
+		joined.Go(func() {
+			for i := range ds {
+				for _, r := range b.byPermit[ds[i].ID] {
+					b.join(&b.rows[r], &ds[i])
+				}
+			}
+		})
+	}
 	next := 0 // b.loaded before it holds lower ids than the next digest's
 	for i := range ds {
 		d := &ds[i]
@@ -26,12 +41,17 @@ func (b *Book) AddDigests(ds []Digest) {
 			next++
 		}
 		if next < len(b.loaded) && b.loaded[next].id == d.ID {
-			b.addDigest(d, &b.loaded[next])
+			b.addDigest(d, &b.loaded[next], !apart)
 		} else {
-			b.addDigest(d, b.visitTimes(d.ID))
+			b.addDigest(d, b.visitTimes(d.ID), !apart)
 		}
 	}
+	joined.Wait()
 }
+
+// joinApart is how many digests AddDigests joins to their rows on a
+// goroutine of its own.
+const joinApart = 4096
 
 // Stale returns the ids of the permits of ds whose digest is not the
 // one the book shows (changed by another hub process sharing the store,

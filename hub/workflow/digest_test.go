@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kunci-project/kunci/hub/kv"
+	"github.com/kunci-project/kunci/wire"
 )
 
 // checkDigests: the store's digests are those of its records, one each,
@@ -167,4 +168,34 @@ func TestPrefetchDigests(t *testing.T) {
 	f.s.PrefetchDigests()
 	reopen(t, f) // closes the store, its prefetch not taken
 	checkDigests(t, f.s)
+}
+
+// TestAddDigestsMany: a start's many digests, joined to their rows on a
+// goroutine of their own, give the rows given as few digests at a time.
+func TestAddDigestsMany(t *testing.T) {
+	n := joinApart + 904
+	ds := make([]Digest, n)
+	var evs []wire.Event
+	for i := range ds {
+		r := rec(fmt.Sprintf("P-%05d", i), "Andi", fmt.Sprintf("S-%03d", i%7))
+		r.Site, r.Door, r.Organisation = "s1", fmt.Sprint("d", i%3), fmt.Sprint("PT ", i%11)
+		ds[i] = DigestOf(&r)
+		evs = append(evs, wire.Event{Site: r.Site, Door: r.Door, Type: wire.EvVisitEntered, Permit: r.ID, At: at(i, 0)})
+	}
+	many, few := NewBook(nil), NewBook(nil)
+	for _, e := range evs {
+		many.Apply(e)
+		few.Apply(e)
+	}
+	many.AddDigests(slices.Clone(ds))
+	for lo := 0; lo < n; lo += 100 {
+		few.AddDigests(slices.Clone(ds[lo:min(lo+100, n)]))
+	}
+	got, want := many.Rows(), few.Rows()
+	if len(got) != n || !reflect.DeepEqual(got, want) {
+		t.Fatalf("%d rows; the first %+v, want %+v", len(got), got[0], want[0])
+	}
+	if got[n-1].Organisation != "PT "+fmt.Sprint((n-1)%11) {
+		t.Fatalf("the last row: %+v", got[n-1])
+	}
 }

@@ -70,6 +70,14 @@ func (p *slaPart) size() int {
 	return n
 }
 
+// reset empties p, keeping its lists' room, for a summary made at gen.
+func (p *slaPart) reset(gen uint64) {
+	p.gen, p.permits = gen, 0
+	for i := range p.d {
+		p.d[i], p.within[i] = p.d[i][:0], 0
+	}
+}
+
 // add counts st in p.
 func (p *slaPart) add(st *ServiceTime) {
 	p.permits++
@@ -236,13 +244,18 @@ func (b *Book) Summaries(f Filter, bounds []time.Time) (all Period, parts []Peri
 	made := make([]bool, n)
 	for i := range n {
 		keys[i] = slaKey{f.Site, f.Door, f.Permit, nanos(bounds[i]), nanos(bounds[i+1])}
-		if p := b.sla[keys[i]]; p != nil && b.fresh(p, bounds[i], bounds[i+1]) {
+		p := b.sla[keys[i]]
+		switch {
+		case p != nil && b.fresh(p, bounds[i], bounds[i+1]):
 			ps[i] = p
-		} else {
-			if p != nil {
-				b.slaSize -= p.size()
-				delete(b.sla, keys[i])
-			}
+		case p != nil:
+			// summarised again into the same lists: a month that goes on
+			// changing allocates nothing new
+			b.slaSize -= p.size()
+			delete(b.sla, keys[i])
+			p.reset(b.slaGen)
+			ps[i], made[i] = p, true
+		default:
 			ps[i], made[i] = &slaPart{gen: b.slaGen}, true
 		}
 	}
