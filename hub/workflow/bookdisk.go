@@ -295,6 +295,10 @@ func (l *BookLoader) grow(n int) {
 		// are few: room for a few more than the rows
 		l.b.loaded = make([]visitTimes, 0, n+n/64+1024)
 	}
+	// the memory of both backed by the kernel on another goroutine while
+	// the store sends the first keys, not page by page as Add fills it
+	go populate(l.rows[len(l.rows):])
+	go populate(l.b.loaded[len(l.b.loaded):])
 }
 
 // Add takes one key and value; neither is kept (a store may reuse them).
