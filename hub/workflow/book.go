@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/kunci-project/kunci/wire"
 )
@@ -428,6 +429,40 @@ func (f *Filter) match(r *Row) bool {
 		(f.Organisation == "" || containsFold(r.Organisation, f.Organisation))
 }
 
+// matcher is f.match for the rows of one call: what an organisation's
+// search found of each organisation's name is remembered (a book's rows
+// share one copy of each name, their digests'), so that a search of
+// every row compares each name once, not each row's.
+func (f *Filter) matcher() func(*Row) bool {
+	if f.Organisation == "" {
+		return f.match
+	}
+	type name struct {
+		p *byte
+		n int
+	}
+	rest := *f
+	rest.Organisation = ""
+	found := map[name]bool{}
+	return func(r *Row) bool {
+		if !rest.match(r) {
+			return false
+		}
+		k := name{unsafe.StringData(r.Organisation), len(r.Organisation)}
+		m, ok := found[k]
+		if !ok {
+			m = containsFold(r.Organisation, f.Organisation)
+			if len(found) < maxNames {
+				found[k] = m
+			}
+		}
+		return m
+	}
+}
+
+// maxNames bounds the names a matcher remembers.
+const maxNames = 1 << 14
+
 func containsFold(s, sub string) bool {
 	if ascii(s) && ascii(sub) {
 		// the same, without a lower-case copy of every row's
@@ -553,6 +588,7 @@ func (b *Book) page(f Filter, offset, limit int) (rows []Row, total int) {
 // each calls fn with the rows f selects from row from on, in order of
 // entry, until fn returns false; b.mu is held by the caller.
 func (b *Book) each(f Filter, from int, fn func(i int, r *Row) bool) {
+	match := f.matcher()
 	var idx []int32
 	sorted := b.sorted
 	switch {
@@ -573,7 +609,7 @@ func (b *Book) each(f Filter, from int, fn func(i int, r *Row) bool) {
 		lo = max(lo, from)
 		// a site's doors, or a door name at any site: every row looked at
 		for i := lo; i < hi; i++ {
-			if r := &b.rows[i]; f.match(r) && !fn(i, r) {
+			if r := &b.rows[i]; match(r) && !fn(i, r) {
 				return
 			}
 		}
@@ -587,7 +623,7 @@ func (b *Book) each(f Filter, from int, fn func(i int, r *Row) bool) {
 	lo = max(lo, sort.Search(len(idx), func(i int) bool { return int(idx[i]) >= from }))
 	hi = max(lo, hi)
 	for _, i := range idx[lo:hi] {
-		if r := &b.rows[i]; f.match(r) && !fn(int(i), r) {
+		if r := &b.rows[i]; match(r) && !fn(int(i), r) {
 			return
 		}
 	}
@@ -622,8 +658,8 @@ func (b *Book) Notified(id string, step int, at time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	vt := b.visitTimes(id)
-	if cur := vt.notified[step-notifiedFirst]; cur.IsZero() || at.Before(cur) {
-		vt.notified[step-notifiedFirst] = at
+	if cur, t := vt.notified[step-notifiedFirst], instantOf(at); cur == 0 || t < cur {
+		vt.notified[step-notifiedFirst] = t
 		b.retime(vt)
 	}
 }

@@ -73,8 +73,7 @@ func sortKV(kvs []KV) { slices.SortFunc(kvs, func(a, b KV) int { return bytes.Co
 // (a permit's visit times are made on first use, its record's too), and
 // an event never takes one away.
 func seen(vt *visitTimes) bool {
-	return !vt.tap.IsZero() || !vt.entered.IsZero() || !vt.exitReq.IsZero() || !vt.exited.IsZero() || !vt.done.IsZero() ||
-		vt.card != "" || vt.notSecured
+	return vt.tap != 0 || vt.entered != 0 || vt.exitReq != 0 || vt.exited != 0 || vt.done != 0 || vt.card != "" || vt.notSecured
 }
 
 // enc appends the parts of a value.
@@ -163,6 +162,24 @@ func (d *dec) time() time.Time {
 	return t
 }
 
+// instant reads a time written with enc.time as an instant, its zone
+// left out.
+func (d *dec) instant() instant {
+	if d.uint() == 0 {
+		return 0
+	}
+	ns, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	if ns == 0 {
+		return 1 // see instantOf
+	}
+	return instant(ns)
+}
+
 // count reads a number of items, each at least one byte.
 func (d *dec) count() int {
 	n := d.uint()
@@ -227,7 +244,7 @@ func (b *Book) doorKV(k doorKey) KV {
 // timesKV is the key and event times of vt.
 func timesKV(vt *visitTimes) KV {
 	var e enc
-	e.time(vt.tap, vt.entered, vt.exitReq, vt.exited, vt.done)
+	e.time(vt.tap.time(), vt.entered.time(), vt.exitReq.time(), vt.exited.time(), vt.done.time())
 	e.str(vt.card)
 	e.flag(vt.notSecured)
 	return KV{[]byte(string(kvTimes) + vt.id), e}
@@ -344,7 +361,7 @@ func (l *BookLoader) Add(k, v []byte) error {
 		} else {
 			vt = l.b.visitTimes(string(k[1:]))
 		}
-		vt.tap, vt.entered, vt.exitReq, vt.exited, vt.done = d.time(), d.time(), d.time(), d.time(), d.time()
+		vt.tap, vt.entered, vt.exitReq, vt.exited, vt.done = d.instant(), d.instant(), d.instant(), d.instant(), d.instant()
 		vt.card = d.str()
 		vt.notSecured = d.uint()&1 != 0
 		if d.err != nil {

@@ -205,3 +205,25 @@ func FuzzBookLoader(f *testing.F) {
 		}
 	})
 }
+
+// TestInstants: a visit's times kept as instants keep their order and
+// spans, whatever zone they came in (a kept book written with the zones
+// reads back the same), and the zero time stays unknown.
+func TestInstants(t *testing.T) {
+	wib := time.FixedZone("WIB", 7*3600)
+	for _, tm := range []time.Time{t0, t0.In(wib), time.Unix(0, 0), time.Unix(-5, 0), {}} {
+		i := instantOf(tm)
+		if tm.IsZero() != (i == 0) || (!tm.IsZero() && i.time().Sub(tm).Abs() > time.Nanosecond) {
+			t.Errorf("%v: instant %d, back %v", tm, i, i.time())
+		}
+		var e enc
+		e.time(tm)
+		d := &dec{b: e}
+		if got := d.instant(); d.err != nil || got != i {
+			t.Errorf("%v written with its zone: read %d (%v), want %d", tm, got, d.err, i)
+		}
+	}
+	if a, b := instantOf(t0.In(wib)), instantOf(t0.Add(time.Second)); b-a != instant(time.Second) {
+		t.Errorf("a second apart across zones: %d ns", b-a)
+	}
+}

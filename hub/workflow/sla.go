@@ -76,13 +76,39 @@ func ServiceTimes(permits []Record, events iter.Seq[wire.Event]) []ServiceTime {
 // when asked (ServiceTimes).
 type visitTimes struct {
 	id                                  string // the permit's, in a Book
-	tap, entered, exitReq, exited, done time.Time
+	tap, entered, exitReq, exited, done instant
 	card                                string
 	notSecured                          bool
 	// notified is when each notified step's notification was first
 	// handed to a channel (Book.Notified): step n (2-4, Notified) at
 	// n-notifiedFirst
-	notified [4 - notifiedFirst + 1]time.Time
+	notified [4 - notifiedFirst + 1]instant
+}
+
+// instant is a time as nanoseconds since 1970 (UTC), 0 for none: what a
+// visit's times need (their order and their spans, never their zone), in
+// a third of a time.Time's room, for the millions a large book holds.
+type instant int64
+
+// instantOf is t's instant (0 for the zero time; a time that is 1970's
+// first nanosecond exactly is taken for the next, so that it stays known;
+// one beyond 1678-2262 is clamped).
+func instantOf(t time.Time) instant {
+	if t.IsZero() {
+		return 0
+	}
+	if n := nanos(t); n != 0 {
+		return instant(n)
+	}
+	return 1
+}
+
+// time is i as a time in UTC, the zero time for none.
+func (i instant) time() time.Time {
+	if i == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(i)).UTC()
 }
 
 // timer follows a run of events: the exit requests since the last
@@ -102,24 +128,24 @@ func (t *timer) apply(e wire.Event, d *visitTimes, changed func(*visitTimes)) {
 	}
 	switch e.Type {
 	case wire.EvEscortAwaited, wire.EvGranted:
-		if d != nil && d.tap.IsZero() && d.entered.IsZero() {
-			d.tap = e.At
+		if d != nil && d.tap == 0 && d.entered == 0 {
+			d.tap = instantOf(e.At)
 			changed(d)
 		}
 	case wire.EvVisitEntered:
-		if d != nil && d.entered.IsZero() {
-			d.entered, d.card = e.At, e.Card
+		if d != nil && d.entered == 0 {
+			d.entered, d.card = instantOf(e.At), e.Card
 			changed(d)
 		}
 	case wire.EvExitRequested:
 		t.lastExit = append(t.lastExit, e)
 	case wire.EvVisitExited:
-		if d != nil && !d.entered.IsZero() && d.exited.IsZero() {
-			d.exited = e.At
+		if d != nil && d.entered != 0 && d.exited == 0 {
+			d.exited = instantOf(e.At)
 			for i := len(t.lastExit) - 1; i >= 0; i-- {
 				x := t.lastExit[i]
-				if !x.At.Before(d.entered) && (x.Card == "" || d.card == "" || x.Card == d.card) {
-					d.exitReq = x.At
+				if instantOf(x.At) >= d.entered && (x.Card == "" || d.card == "" || x.Card == d.card) {
+					d.exitReq = instantOf(x.At)
 					break
 				}
 			}
@@ -129,7 +155,7 @@ func (t *timer) apply(e wire.Event, d *visitTimes, changed func(*visitTimes)) {
 		t.lastExit = t.lastExit[:0]
 	case wire.EvSecured, wire.EvNotSecured:
 		for _, a := range t.awaiting {
-			a.done, a.notSecured = e.At, e.Type == wire.EvNotSecured
+			a.done, a.notSecured = instantOf(e.At), e.Type == wire.EvNotSecured
 			changed(a)
 		}
 		t.awaiting = t.awaiting[:0]
@@ -169,21 +195,21 @@ func serviceTime(r *Digest, d *visitTimes) ServiceTime {
 		acted time.Time
 	}{{2, coo}, {3, app}, {4, esc}} {
 		n, acted := s.n, s.acted
-		told := d.notified[n-notifiedFirst]
+		told := d.notified[n-notifiedFirst].time()
 		if !told.IsZero() && !acted.IsZero() && !acted.Before(told) {
 			dur := acted.Sub(told)
 			st.Response[n] = StepTime{Known: true, Duration: dur, Within: dur <= Standard[n]}
 		}
 	}
-	span(5, d.tap, d.entered, true, true)
-	if !d.exited.IsZero() {
-		if d.exitReq.IsZero() {
+	span(5, d.tap.time(), d.entered.time(), true, true)
+	if d.exited != 0 {
+		if d.exitReq == 0 {
 			st.Step[7] = StepTime{Known: true, Within: true}
 		} else {
-			span(7, d.exitReq, d.exited, true, true)
+			span(7, d.exitReq.time(), d.exited.time(), true, true)
 		}
 	}
-	span(8, d.exited, d.done, true, true)
+	span(8, d.exited.time(), d.done.time(), true, true)
 	if d.notSecured {
 		st.Step[8].Within = false
 	}
