@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/kunci-project/kunci/wire"
 )
@@ -24,11 +23,17 @@ import (
 // they are read-only (their capacity is clipped, so appending to them
 // copies).
 type Book struct {
-	mu       sync.RWMutex
-	byID     map[string]*Digest // what the rows show of each permit known
-	guest    map[string]string  // the guests' names of the records given whole (AddPermit)
-	nik      map[string]string  // and their NIKs, masked
-	rows     []Row
+	mu    sync.RWMutex
+	byID  map[string]*Digest // what the rows show of each permit known
+	guest map[string]string  // the guests' names of the records given whole (AddPermit)
+	nik   map[string]string  // and their NIKs, masked
+	rows  []Row
+	// rowOrg is each row's organisation, as its index in orgNames (0:
+	// none), for an organisation's search (matcher): each name is
+	// searched once, not each row
+	rowOrg   []uint32
+	orgNames []string
+	orgIDs   map[string]uint32
 	sorted   bool // rows are in order of Entered
 	doors    map[doorKey]*doorBook
 	byPermit map[string][]int32 // permit -> its rows
@@ -151,7 +156,7 @@ func (b *Book) addDigest(d *Digest, vt *visitTimes, join bool) {
 	b.byID[d.ID] = d
 	if join {
 		for _, i := range b.byPermit[d.ID] {
-			b.join(&b.rows[i], d)
+			b.joinRow(int(i), d)
 		}
 	}
 }
@@ -250,9 +255,37 @@ func (b *Book) join(row *Row, r *Digest) {
 	}
 }
 
+// joinRow is join of row i, its organisation noted. mu held.
+func (b *Book) joinRow(i int, r *Digest) {
+	b.join(&b.rows[i], r)
+	b.rowOrg[i] = b.orgID(r.Organisation)
+}
+
+// orgID is the index of organisation name in orgNames, added if new.
+// mu held.
+func (b *Book) orgID(name string) uint32 {
+	if name == "" {
+		return 0
+	}
+	if id, ok := b.orgIDs[name]; ok {
+		return id
+	}
+	if b.orgIDs == nil {
+		b.orgIDs = map[string]uint32{}
+	}
+	if len(b.orgNames) == 0 {
+		b.orgNames = append(b.orgNames, "") // 0: none
+	}
+	id := uint32(len(b.orgNames))
+	b.orgNames = append(b.orgNames, name)
+	b.orgIDs[name] = id
+	return id
+}
+
 // add appends row, a visit of door d, to the book. mu held.
 func (b *Book) add(d *doorBook, row Row) {
 	b.rows = append(b.rows, row)
+	b.rowOrg = append(b.rowOrg, b.orgID(row.Organisation))
 	b.index(d, len(b.rows)-1)
 }
 
@@ -386,6 +419,7 @@ func (c *Change) Undo() {
 		}
 	}
 	b.rows = slices.Delete(b.rows, c.nrows, len(b.rows))
+	b.rowOrg = b.rowOrg[:c.nrows]
 	b.sorted = c.sorted
 	for k, before := range c.doors {
 		if before == nil {
@@ -429,39 +463,21 @@ func (f *Filter) match(r *Row) bool {
 		(f.Organisation == "" || containsFold(r.Organisation, f.Organisation))
 }
 
-// matcher is f.match for the rows of one call: what an organisation's
-// search found of each organisation's name is remembered (a book's rows
-// share one copy of each name, their digests'), so that a search of
-// every row compares each name once, not each row's.
-func (f *Filter) matcher() func(*Row) bool {
+// matcher is f.match of row i for the rows of one call: an
+// organisation's search is run once for each organisation's name the book
+// knows, not for each row. b.mu held.
+func (b *Book) matcher(f Filter) func(i int, r *Row) bool {
 	if f.Organisation == "" {
-		return f.match
+		return func(_ int, r *Row) bool { return f.match(r) }
 	}
-	type name struct {
-		p *byte
-		n int
-	}
-	rest := *f
+	rest := f
 	rest.Organisation = ""
-	found := map[name]bool{}
-	return func(r *Row) bool {
-		if !rest.match(r) {
-			return false
-		}
-		k := name{unsafe.StringData(r.Organisation), len(r.Organisation)}
-		m, ok := found[k]
-		if !ok {
-			m = containsFold(r.Organisation, f.Organisation)
-			if len(found) < maxNames {
-				found[k] = m
-			}
-		}
-		return m
+	hit := make([]bool, max(len(b.orgNames), 1)) // 0, none, even before any name
+	for id, name := range b.orgNames {
+		hit[id] = id > 0 && containsFold(name, f.Organisation)
 	}
+	return func(i int, r *Row) bool { return hit[b.rowOrg[i]] && rest.match(r) }
 }
-
-// maxNames bounds the names a matcher remembers.
-const maxNames = 1 << 14
 
 func containsFold(s, sub string) bool {
 	if ascii(s) && ascii(sub) {
@@ -588,7 +604,7 @@ func (b *Book) page(f Filter, offset, limit int) (rows []Row, total int) {
 // each calls fn with the rows f selects from row from on, in order of
 // entry, until fn returns false; b.mu is held by the caller.
 func (b *Book) each(f Filter, from int, fn func(i int, r *Row) bool) {
-	match := f.matcher()
+	match := b.matcher(f)
 	var idx []int32
 	sorted := b.sorted
 	switch {
@@ -609,7 +625,7 @@ func (b *Book) each(f Filter, from int, fn func(i int, r *Row) bool) {
 		lo = max(lo, from)
 		// a site's doors, or a door name at any site: every row looked at
 		for i := lo; i < hi; i++ {
-			if r := &b.rows[i]; match(r) && !fn(i, r) {
+			if r := &b.rows[i]; match(i, r) && !fn(i, r) {
 				return
 			}
 		}
@@ -623,7 +639,7 @@ func (b *Book) each(f Filter, from int, fn func(i int, r *Row) bool) {
 	lo = max(lo, sort.Search(len(idx), func(i int) bool { return int(idx[i]) >= from }))
 	hi = max(lo, hi)
 	for _, i := range idx[lo:hi] {
-		if r := &b.rows[i]; match(r) && !fn(int(i), r) {
+		if r := &b.rows[i]; match(int(i), r) && !fn(int(i), r) {
 			return
 		}
 	}

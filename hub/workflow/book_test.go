@@ -353,3 +353,43 @@ func TestBookServiceTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestBookOrganisationSearch: an organisation's search finds the rows of
+// the organisation a permit's record names now: a record replaced with
+// another organisation moves its rows, a staged visit undone is gone, and
+// many digests joined at once (a start's) are found.
+func TestBookOrganisationSearch(t *testing.T) {
+	b := NewBook(nil)
+	r := rec("P-1", "Andi", "S-004")
+	r.Site, r.Door, r.Organisation = "s1", "d1", "PT Telkom Indonesia"
+	b.AddPermit(r)
+	b.Apply(wire.Event{Site: "s1", Door: "d1", Type: wire.EvVisitEntered, Permit: "P-1", At: at(1, 0)})
+	find := func(org string) int { rows, n := b.Page(Filter{Organisation: org}, 0, 10); return min(len(rows), n) }
+	if find("telkom") != 1 || find("jaringan") != 0 {
+		t.Fatalf("telkom %d, jaringan %d; want 1, 0", find("telkom"), find("jaringan"))
+	}
+	r.Organisation = "CV Jaringan Nusantara"
+	b.AddPermit(r)
+	if find("telkom") != 0 || find("JARINGAN") != 1 {
+		t.Fatalf("after the change: telkom %d, jaringan %d; want 0, 1", find("telkom"), find("JARINGAN"))
+	}
+	c := b.Stage([]wire.Event{{Site: "s1", Door: "d1", Type: wire.EvVisitEntered, Permit: "P-1", At: at(2, 0)}})
+	if find("jaringan") != 2 {
+		t.Fatalf("staged: %d rows; want 2", find("jaringan"))
+	}
+	c.Undo()
+	if find("jaringan") != 1 {
+		t.Fatalf("undone: %d rows; want 1", find("jaringan"))
+	}
+	var ds []Digest
+	for i := range joinApart + 10 {
+		r := rec(fmt.Sprintf("Q-%05d", i), "Sari", "S-004")
+		r.Site, r.Door, r.Organisation = "s1", "d2", fmt.Sprint("PT Mitra ", i%2)
+		b.Apply(wire.Event{Site: "s1", Door: "d2", Type: wire.EvVisitEntered, Permit: r.ID, At: at(3+i, 0)})
+		ds = append(ds, DigestOf(&r))
+	}
+	b.AddDigests(ds)
+	if _, n := b.Page(Filter{Organisation: "mitra 1"}, 0, 1); n != (joinApart+10)/2 {
+		t.Fatalf("mitra 1: %d rows; want %d", n, (joinApart+10)/2)
+	}
+}

@@ -21,15 +21,16 @@ func (b *Book) AddDigests(ds []Digest) {
 	b.permits = slices.Grow(b.permits, len(ds))
 	// many digests (a start's): their rows show them from a second
 	// goroutine meanwhile, which reads only the rows' index and the
-	// guests' names and writes only the rows, none of what the loop
-	// below touches
+	// guests' names and writes only the rows and the organisations'
+	// names (rowOrg, orgNames, orgIDs), none of what the loop below
+	// touches
 	apart := len(ds) >= joinApart && len(b.rows) > 0
 	var joined sync.WaitGroup
 	if apart {
 		joined.Go(func() {
 			for i := range ds {
 				for _, r := range b.byPermit[ds[i].ID] {
-					b.join(&b.rows[r], &ds[i])
+					b.joinRow(int(r), &ds[i])
 				}
 			}
 		})

@@ -377,6 +377,7 @@ func (l *BookLoader) Add(k, v []byte) error {
 func (l *BookLoader) Book() (*Book, error) {
 	b := l.b
 	b.rows = l.rows
+	b.rowOrg = make([]uint32, len(b.rows)) // no organisation yet: the digests' (AddDigests)
 	// index's work, each permit's first row in a slice of one carved
 	// from one array, its capacity clipped (a second row copies)
 	b.byPermit = make(map[string][]int32, len(b.rows))
