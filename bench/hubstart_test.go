@@ -469,10 +469,7 @@ func BenchmarkHubBookQueries(b *testing.B) {
 	// window and each of its months, from the summaries the book keeps
 	// per month
 	sla := func(f workflow.Filter) int {
-		var bounds []time.Time
-		for m := f.From; !m.After(f.To); m = m.AddDate(0, 1, 0) {
-			bounds = append(bounds, m)
-		}
+		bounds := workflow.MonthBounds(f.From, f.To)
 		all, months := h.ServiceSummaries(f, bounds)
 		if all.Summary.Total.Count == 0 || len(months) != len(bounds)-1 {
 			return 0

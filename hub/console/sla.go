@@ -104,11 +104,7 @@ func (c *Console) serviceTimes(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if sf.Error != "" {
 		status = http.StatusBadRequest
 	} else {
-		var bounds []time.Time
-		for m := f.From; !m.After(f.To); m = m.AddDate(0, 1, 0) {
-			bounds = append(bounds, m)
-		}
-		all, months := c.o.Hub.ServiceSummaries(f, bounds)
+		all, months := c.o.Hub.ServiceSummaries(f, workflow.MonthBounds(f.From, f.To))
 		d.Permits = all.Permits
 		d.Steps, d.StepsHeight = stepBars(l, all.Summary)
 		d.Response = responseRows(l, all.Summary)

@@ -144,8 +144,8 @@ func (t *timer) apply(e wire.Event, d *visitTimes, changed func(*visitTimes)) {
 			d.exited = instantOf(e.At)
 			for i := len(t.lastExit) - 1; i >= 0; i-- {
 				x := t.lastExit[i]
-				if instantOf(x.At) >= d.entered && (x.Card == "" || d.card == "" || x.Card == d.card) {
-					d.exitReq = instantOf(x.At)
+				if at := instantOf(x.At); at >= d.entered && (x.Card == "" || d.card == "" || x.Card == d.card) {
+					d.exitReq = at
 					break
 				}
 			}

@@ -221,6 +221,17 @@ func (b *Book) fresh(p *slaPart, from, to time.Time) bool {
 	return true
 }
 
+// MonthBounds are the bounds of the months from the month from begins
+// to the one to begins (both firsts of a month, in the zone the months
+// are counted in): Summaries' bounds of a report by month.
+func MonthBounds(from, to time.Time) []time.Time {
+	var bounds []time.Time
+	for m := from; !m.After(to); m = m.AddDate(0, 1, 0) {
+		bounds = append(bounds, m)
+	}
+	return bounds
+}
+
 // Summaries summarises the service times of the permits f selects by door
 // and permit (f.From, f.To and f.Organisation aside) requested in each
 // period [bounds[i], bounds[i+1]) of the ascending bounds, and over all
